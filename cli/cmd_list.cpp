@@ -1,0 +1,71 @@
+#include "output.hpp"
+
+#include <tracker/util.hpp>
+
+namespace tracker::cli {
+
+namespace {
+
+struct ListOptions {
+  std::vector<std::string> stages;
+  std::optional<std::string> type;
+  std::optional<std::string> label;
+  std::optional<std::string> agent;
+  bool blocked = false;
+  std::string sort = "stage";
+  std::optional<std::int64_t> limit;
+};
+
+int run_list(const ListOptions& opts, const GlobalOptions& g) {
+  auto tracker = open_tracker(g);
+  ListQuery q;
+  q.stages = opts.stages;
+  q.type = opts.type;
+  q.label = opts.label;
+  q.agent = opts.agent;
+  q.blocked_only = opts.blocked;
+  if (opts.sort == "priority") q.sort = SortKey::priority;
+  else if (opts.sort == "id") q.sort = SortKey::id;
+  else if (opts.sort == "updated") q.sort = SortKey::updated;
+  q.limit = opts.limit;
+  std::vector<Story> stories = tracker->list(q);
+  report_issues(tracker->issues());
+
+  if (g.json) {
+    auto arr = nlohmann::ordered_json::array();
+    for (const auto& s : stories) arr.push_back(story_json(s, false));
+    print_json(arr);
+    return 0;
+  }
+  if (stories.empty()) return 0;
+  Style style = make_style(g);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : stories) {
+    std::string name = s.name;
+    if (s.blocked) name += " [blocked]";
+    if (!s.agent.empty()) name += " @" + s.agent;
+    rows.push_back({std::to_string(s.id), s.type, s.stage, std::to_string(s.priority), name});
+  }
+  print_table(style, {"ID", "TYPE", "STAGE", "PRI", "NAME"}, rows, {"33", "36", "32", nullptr, nullptr});
+  return 0;
+}
+
+}  // namespace
+
+Command register_list(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<ListOptions>();
+  CLI::App* sub = app.add_subcommand("list", "List stories");
+  sub->alias("ls");
+  sub->add_option("--stage", opts->stages, "Only this stage (repeatable)");
+  sub->add_option("--type", opts->type, "Only this type");
+  sub->add_option("--label", opts->label, "Only stories with this label");
+  sub->add_option("--agent", opts->agent, "Only stories of this agent");
+  sub->add_flag("--blocked", opts->blocked, "Only blocked stories");
+  sub->add_option("--sort", opts->sort, "Order: stage, priority, id or updated")
+      ->check(CLI::IsMember({"stage", "priority", "id", "updated"}))
+      ->capture_default_str();
+  sub->add_option("--limit", opts->limit, "At most this many stories")->check(CLI::PositiveNumber);
+  return {sub, [opts, &g] { return run_list(*opts, g); }};
+}
+
+}  // namespace tracker::cli

@@ -1,0 +1,49 @@
+#include "output.hpp"
+
+#include <iostream>
+#include <tracker/util.hpp>
+
+namespace tracker::cli {
+
+namespace {
+
+struct MoveOptions {
+  std::vector<std::string> args;  ///< <id>... <stage>
+};
+
+int run_move(const MoveOptions& opts, const GlobalOptions& g) {
+  if (opts.args.size() < 2) throw UsageError("usage: tracker move <id>... <stage>");
+  std::vector<std::int64_t> ids;
+  for (std::size_t i = 0; i + 1 < opts.args.size(); ++i) {
+    std::string_view a = opts.args[i];
+    if (a.starts_with('#')) a.remove_prefix(1);
+    auto id = parse_int(a);
+    if (!id || *id <= 0) throw UsageError("'" + opts.args[i] + "' is not a story id");
+    ids.push_back(*id);
+  }
+  auto tracker = open_tracker(g);
+  MoveResult r = tracker->move(ids, opts.args.back());
+  if (g.json) {
+    auto moved = nlohmann::ordered_json::array();
+    for (const auto& m : r.moved) moved.push_back({{"id", m.id}, {"from", m.from}, {"to", m.to}, {"path", m.path}});
+    print_json({{"moved", moved},
+                {"unchanged", r.already_there},
+                {"commit", r.commit.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.commit)}});
+    return 0;
+  }
+  for (const auto& m : r.moved) std::cout << "moved #" << m.id << " " << m.from << " -> " << m.to << "\n";
+  for (auto id : r.already_there) std::cout << "#" << id << " is already in " << tracker->workspace().config().stage(opts.args.back()).name << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Command register_move(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<MoveOptions>();
+  CLI::App* sub = app.add_subcommand("move", "Move stories to a stage (one commit)");
+  sub->alias("mv");
+  sub->add_option("args", opts->args, "<id>... <stage>")->required();
+  return {sub, [opts, &g] { return run_move(*opts, g); }};
+}
+
+}  // namespace tracker::cli

@@ -1,0 +1,69 @@
+#include "output.hpp"
+
+#include <cstdio>
+#include <iostream>
+#include <tracker/util.hpp>
+
+namespace tracker::cli {
+
+namespace {
+
+struct ShowOptions {
+  std::int64_t id = 0;
+  bool raw = false;
+};
+
+int run_show(const ShowOptions& opts, const GlobalOptions& g) {
+  auto tracker = open_tracker(g);
+  if (opts.raw) {
+    std::string text = tracker->raw(opts.id);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+  }
+  Story s = tracker->show(opts.id);
+  report_issues([&] {
+    std::vector<StoryIssue> out;
+    for (const auto& w : s.warnings) out.push_back({s.path, w.line, w.message, false});
+    return out;
+  }());
+  if (g.json) {
+    print_json(story_json(s, true));
+    return 0;
+  }
+  Style style = make_style(g);
+  std::string out = paint(style, "#" + std::to_string(s.id), "33") + " " + paint(style, s.name, "1") + "\n";
+  auto field = [&](const std::string& key, const std::string& value) {
+    if (value.empty()) return;
+    std::string label = key + ":";
+    label.resize(std::max<std::size_t>(label.size() + 1, 11), ' ');
+    out += paint(style, label, "2") + value + "\n";
+  };
+  field("type", s.type);
+  field("stage", s.stage);
+  field("priority", std::to_string(s.priority));
+  field("labels", join(s.labels, ", "));
+  std::vector<std::string> deps;
+  for (auto d : s.depends_on) deps.push_back("#" + std::to_string(d));
+  field("depends on", join(deps, ", "));
+  field("agent", s.agent);
+  if (s.blocked) field("blocked", "yes");
+  if (s.retry_count) field("retries", std::to_string(s.retry_count));
+  field("created", s.created);
+  field("path", s.path);
+  for (const auto& [key, value] : s.fields.items()) field(key, value.is_string() ? value.get<std::string>() : value.dump());
+  if (!trim(s.body).empty()) out += "\n" + s.body + (s.body.ends_with('\n') ? "" : "\n");
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+Command register_show(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<ShowOptions>();
+  CLI::App* sub = app.add_subcommand("show", "Show a story's fields and body");
+  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_flag("--raw", opts->raw, "Print the file exactly as it is");
+  return {sub, [opts, &g] { return run_show(*opts, g); }};
+}
+
+}  // namespace tracker::cli

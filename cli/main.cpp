@@ -1,0 +1,91 @@
+// tracker: parse the command line, run one command, map errors to exit codes.
+#include "output.hpp"
+
+#include <iostream>
+#include <tracker/util.hpp>
+
+using namespace tracker;
+using namespace tracker::cli;
+
+namespace {
+
+void print_error(bool json, ExitCode code, const std::string& message) {
+  if (json) std::cerr << nlohmann::json{{"error", message}, {"code", static_cast<int>(code)}}.dump() << "\n";
+  else std::cerr << "tracker: " << message << "\n";
+}
+
+/// The first word that is not an option (or an option's value): the command name.
+std::string command_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-C" || a == "--color") {
+      ++i;
+      continue;
+    }
+    if (a.starts_with("-")) continue;
+    return a;
+  }
+  return {};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool json = false;
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--json") json = true;
+
+  CLI::App app{"tracker: a file-backed, git-friendly work tracker"};
+  app.name("tracker");
+  app.set_version_flag("--version", "tracker 0.1.0");
+  GlobalOptions g;
+  app.add_option("-C", g.dir, "Run as if started in <dir>");
+  app.add_flag("--json", g.json, "Machine-readable output");
+  app.add_flag("--no-commit", g.no_commit, "Change the files but make no git commit");
+  app.add_option("--color", g.color, "auto, always or never")->check(CLI::IsMember({"auto", "always", "never"}));
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  std::vector<Command> commands = {
+      register_init(app, g), register_new(app, g),  register_list(app, g),
+      register_show(app, g), register_move(app, g), register_index(app, g),
+  };
+
+  std::string word = command_word(argc, argv);
+  if (!word.empty()) {
+    std::vector<std::string> names;
+    for (const auto& c : commands) {
+      names.push_back(c.app->get_name());
+      for (const auto& alias : c.app->get_aliases()) names.push_back(alias);
+    }
+    if (std::find(names.begin(), names.end(), word) == names.end()) {
+      print_error(json, ExitCode::usage, "unknown command '" + word + "'" + did_you_mean(word, names) + "; see 'tracker --help'");
+      return static_cast<int>(ExitCode::usage);
+    }
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    print_error(json, ExitCode::usage, e.what());
+    return static_cast<int>(ExitCode::usage);
+  }
+
+  try {
+    for (const auto& c : commands)
+      if (c.app->parsed()) return c.run();
+    return static_cast<int>(ExitCode::usage);
+  } catch (const tracker::Error& e) {
+    print_error(g.json, e.code(), e.what());
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    print_error(g.json, ExitCode::error, e.what());
+    return static_cast<int>(ExitCode::error);
+  }
+}

@@ -1,0 +1,112 @@
+#include "output.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace tracker::cli {
+
+std::unique_ptr<Tracker> open_tracker(const GlobalOptions& g) {
+  fs::path start = g.dir.empty() ? fs::current_path() : fs::path(g.dir);
+  return std::make_unique<Tracker>(Workspace::discover(start), g.no_commit ? CommitMode::no : CommitMode::yes);
+}
+
+Style make_style(const GlobalOptions& g) {
+  Style style;
+  bool tty = ::isatty(STDOUT_FILENO) != 0;
+  if (g.color == "always") style.color = true;
+  else if (g.color == "auto") style.color = tty && !std::getenv("NO_COLOR") && std::string(std::getenv("TERM") ? std::getenv("TERM") : "") != "dumb";
+  if (tty) {
+    winsize ws{};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) style.width = ws.ws_col;
+    else if (const char* cols = std::getenv("COLUMNS")) style.width = static_cast<std::size_t>(std::atoi(cols));
+    else style.width = 80;
+  }
+  return style;
+}
+
+std::string paint(const Style& style, const std::string& text, const char* sgr) {
+  if (!style.color || !sgr || text.empty()) return text;
+  return std::string("\033[") + sgr + "m" + text + "\033[0m";
+}
+
+nlohmann::ordered_json story_json(const Story& s, bool with_body) {
+  nlohmann::ordered_json j;
+  j["id"] = s.id;
+  j["type"] = s.type;
+  j["name"] = s.name;
+  j["stage"] = s.stage;
+  j["path"] = s.path;
+  j["priority"] = s.priority;
+  j["labels"] = s.labels;
+  j["depends_on"] = s.depends_on;
+  j["agent"] = s.agent.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.agent);
+  j["blocked"] = s.blocked;
+  j["retry_count"] = s.retry_count;
+  j["created"] = s.created.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.created);
+  j["claim"] = nullptr;  // claims arrive with the work-queue commands
+  j["fields"] = s.fields;
+  if (with_body) j["body"] = s.body;
+  return j;
+}
+
+void report_issues(const std::vector<StoryIssue>& issues) {
+  for (const auto& i : issues) {
+    std::cerr << i.path;
+    if (i.line > 0) std::cerr << ":" << i.line;
+    std::cerr << ": " << i.message << "\n";
+  }
+}
+
+std::size_t display_width(std::string_view text) {
+  std::size_t n = 0;
+  for (unsigned char c : text)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+std::string truncate_to(std::string_view text, std::size_t width) {
+  if (display_width(text) <= width) return std::string(text);
+  if (width == 0) return "";
+  std::size_t cols = 0, i = 0;
+  for (; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      if (cols == width - 1) break;
+      ++cols;
+    }
+  }
+  return std::string(text.substr(0, i)) + "…";
+}
+
+void print_table(const Style& style, const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows, const std::vector<const char*>& colors) {
+  std::vector<std::size_t> widths(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) widths[c] = display_width(header[c]);
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], display_width(row[c]));
+  std::size_t last = header.size() - 1;
+  std::size_t used = 0;
+  for (std::size_t c = 0; c < last; ++c) used += widths[c] + 2;
+  std::size_t last_width = style.width > used + 8 ? style.width - used : (style.width ? 8 : SIZE_MAX);
+
+  std::string out;
+  auto emit = [&](const std::vector<std::string>& row, bool is_header) {
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      std::string cell = c == last ? truncate_to(row[c], last_width) : row[c];
+      std::size_t pad = c == last ? 0 : widths[c] - display_width(cell) + 2;
+      out += is_header ? paint(style, cell, "1") : paint(style, cell, colors.size() > c ? colors[c] : nullptr);
+      out.append(pad, ' ');
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    out += '\n';
+  };
+  emit(header, true);
+  for (const auto& row : rows) emit(row, false);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+void print_json(const nlohmann::ordered_json& value) { std::cout << value.dump(2) << "\n"; }
+
+}  // namespace tracker::cli

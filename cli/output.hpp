@@ -1,0 +1,69 @@
+// What every command shares: global options, opening the workspace, colour, tables, JSON.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include <tracker/tracker.hpp>
+
+namespace tracker::cli {
+
+/// Options every command takes (CLI.md "Global options").
+struct GlobalOptions {
+  std::string dir;  ///< -C
+  bool json = false;
+  bool no_commit = false;
+  std::string color = "auto";
+};
+
+/// A registered subcommand and the function that runs it after parsing.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+/// Finds the workspace (from -C or the current directory) and opens it.
+std::unique_ptr<Tracker> open_tracker(const GlobalOptions& g);
+
+/// Where output goes and how it looks.
+struct Style {
+  bool color = false;
+  std::size_t width = 0;  ///< terminal width; 0 when stdout is not a terminal
+};
+Style make_style(const GlobalOptions& g);
+
+/// Wraps `text` in an ANSI colour when colour is on.
+std::string paint(const Style& style, const std::string& text, const char* sgr);
+
+/// The CLI.md JSON shape of a story; `body` only for show.
+nlohmann::ordered_json story_json(const Story& story, bool with_body);
+
+/// Prints malformed stories and wrongly typed values to stderr as "path:line: message".
+void report_issues(const std::vector<StoryIssue>& issues);
+
+/// Display width of UTF-8 text (one column per code point).
+std::size_t display_width(std::string_view text);
+
+/// Cuts UTF-8 text to `width` columns, ending in "…" when cut.
+std::string truncate_to(std::string_view text, std::size_t width);
+
+/// Prints a table whose last column is cut to fit the terminal width.
+/// `colors[i]` is the SGR code of column i (or nullptr).
+void print_table(const Style& style, const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows, const std::vector<const char*>& colors);
+
+/// Prints JSON on stdout.
+void print_json(const nlohmann::ordered_json& value);
+
+Command register_init(CLI::App& app, GlobalOptions& g);
+Command register_new(CLI::App& app, GlobalOptions& g);
+Command register_list(CLI::App& app, GlobalOptions& g);
+Command register_show(CLI::App& app, GlobalOptions& g);
+Command register_move(CLI::App& app, GlobalOptions& g);
+Command register_index(CLI::App& app, GlobalOptions& g);
+
+}  // namespace tracker::cli

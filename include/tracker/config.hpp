@@ -1,0 +1,64 @@
+// The workspace configuration: .tracker/config.yml
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tracker {
+
+/// One stage of the board: `dir` is "<order>_<name>", e.g. "2_current".
+struct Stage {
+  std::string name;
+  std::string dir;
+};
+
+/// The parsed .tracker/config.yml.
+struct Config {
+  std::string stories_dir = "work";
+  std::vector<Stage> stages;  ///< in board order
+  std::vector<std::string> ready_stages;
+  std::vector<std::string> done_stages;
+  std::vector<std::string> types = {"story", "bug", "spike", "refactor"};
+  std::int64_t claim_ttl_seconds = 15 * 60;
+  std::string claim_move_to = "current";
+  bool commit = true;  ///< make a git commit for every change
+
+  /// The default board: backlog, current, qa, merge, done, archived.
+  static Config defaults();
+
+  /// A config for `init`: the given stage names (in order) under `stories_dir`.
+  /// Throws UsageError on a bad stage name.
+  static Config for_stages(std::string stories_dir, const std::vector<std::string>& stage_names);
+
+  /// Parses the YAML text of a config file. Throws InvalidDataError "<path>:<line>: ...".
+  static Config parse(std::string_view text, const std::string& path_for_errors);
+
+  /// The YAML text of this config, with comments, as `init` writes it.
+  std::string render() const;
+
+  /// The stage named `name_or_dir` ("current" or "2_current"), or nullptr.
+  const Stage* find_stage(std::string_view name_or_dir) const;
+
+  /// Like find_stage, but throws UsageError "unknown stage 'x' (did you mean 'y'?)".
+  const Stage& stage(std::string_view name_or_dir) const;
+
+  /// Index of the stage in board order, or -1.
+  int stage_order(std::string_view name) const;
+
+  bool is_ready_stage(std::string_view name) const;
+  bool is_done_stage(std::string_view name) const;
+  bool is_known_type(std::string_view type) const;
+  std::vector<std::string> stage_names() const;
+};
+
+/// Parses a duration: "90s", "15m", "2h", "1d" or a bare number of seconds.
+/// Throws UsageError on anything else, and on zero or negative values.
+std::int64_t parse_duration(std::string_view text);
+
+/// Formats seconds as the shortest of "90s", "15m", "2h", "1d".
+std::string format_duration(std::int64_t seconds);
+
+}  // namespace tracker

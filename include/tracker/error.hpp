@@ -1,0 +1,63 @@
+// Error hierarchy. The library throws; only main() turns an error into an exit code.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace tracker {
+
+/// Exit codes from the command-line contract (CLI.md).
+enum class ExitCode : int {
+  ok = 0,
+  error = 1,
+  usage = 2,
+  conflict = 3,
+  not_found = 4,
+  invalid_data = 5,
+  nothing_to_do = 6,
+};
+
+/// Base of every error the library throws. Carries the exit code it maps to.
+class Error : public std::runtime_error {
+public:
+  Error(ExitCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  ExitCode code() const noexcept { return code_; }
+
+private:
+  ExitCode code_;
+};
+
+/// I/O, git or internal failure (exit 1).
+class IoError : public Error {
+public:
+  explicit IoError(const std::string& message) : Error(ExitCode::error, message) {}
+};
+
+/// Bad arguments, unknown stage/type/key (exit 2).
+class UsageError : public Error {
+public:
+  explicit UsageError(const std::string& message) : Error(ExitCode::usage, message) {}
+};
+
+/// A lock or claim held by someone else (exit 3).
+class ConflictError : public Error {
+public:
+  explicit ConflictError(const std::string& message) : Error(ExitCode::conflict, message) {}
+};
+
+/// No story with that id (exit 4).
+class NotFoundError : public Error {
+public:
+  explicit NotFoundError(const std::string& message) : Error(ExitCode::not_found, message) {}
+};
+
+/// Malformed data: front matter, config (exit 5). `where` is "path:line" when known.
+class InvalidDataError : public Error {
+public:
+  explicit InvalidDataError(const std::string& message) : Error(ExitCode::invalid_data, message) {}
+};
+
+/// Throws IoError with `context: strerror(errno)`.
+[[noreturn]] void throw_errno(const std::string& context);
+
+}  // namespace tracker

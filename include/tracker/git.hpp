@@ -1,0 +1,59 @@
+// The git side: commits of selected paths with compare-and-swap ref updates.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tracker {
+
+/// A commit the tool makes: its message and the workspace paths it records.
+struct CommitRequest {
+  std::string subject;
+  std::vector<std::pair<std::string, std::string>> trailers;
+  /// Paths relative to the repository work tree. A path whose file exists is
+  /// recorded with its current content; a path with no file is recorded as deleted.
+  std::vector<std::string> paths;
+};
+
+/// The result of commit_paths(): empty `sha` when the tree did not change.
+struct CommitResult {
+  std::string sha;
+  int attempts = 0;  ///< how many compare-and-swap rounds it took
+};
+
+/// An open git repository (libgit2).
+class GitRepo {
+public:
+  /// Opens the repository whose work tree contains `path`. Throws IoError.
+  static GitRepo open(const std::filesystem::path& path);
+
+  /// Runs the equivalent of `git init` in `dir`.
+  static void init(const std::filesystem::path& dir);
+
+  GitRepo(GitRepo&&) noexcept;
+  GitRepo& operator=(GitRepo&&) noexcept;
+  ~GitRepo();
+
+  /// The work tree's root directory.
+  std::filesystem::path work_tree() const;
+
+  /// Commits exactly `request.paths` on top of HEAD, never what the user staged:
+  /// the tree is HEAD's tree plus those paths, HEAD's branch (or a detached HEAD)
+  /// moves by compare-and-swap and the whole commit is redone when another process
+  /// moved it first. Afterwards those paths, and only those, are updated in the git
+  /// index so that `git status` shows them clean.
+  CommitResult commit_paths(const CommitRequest& request);
+
+private:
+  struct Impl;
+  explicit GitRepo(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The full commit message: subject, blank line, "Key: value" trailers.
+std::string format_commit_message(const CommitRequest& request);
+
+}  // namespace tracker

@@ -1,0 +1,100 @@
+// The SQLite shadow index: metadata, content cache and full-text table of every story.
+// The files are the truth; the index is a cache that any command can rebuild.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tracker/story.hpp>
+#include <tracker/workspace.hpp>
+
+namespace tracker {
+
+/// How `list` orders stories.
+enum class SortKey { stage, priority, id, updated };
+
+/// Filters for ShadowIndex::list(). Empty fields match everything.
+struct ListQuery {
+  std::vector<std::string> stages;  ///< stage names
+  std::optional<std::string> type;
+  std::optional<std::string> label;
+  std::optional<std::string> agent;
+  bool blocked_only = false;
+  SortKey sort = SortKey::stage;
+  std::optional<std::int64_t> limit;
+};
+
+/// A story file with a problem: malformed (`fatal`) or a value of the wrong type.
+struct StoryIssue {
+  std::string path;
+  int line = 0;
+  std::string message;
+  bool fatal = false;
+};
+
+/// What a refresh did.
+struct RefreshStats {
+  std::size_t files = 0;    ///< story files seen on disk
+  std::size_t parsed = 0;   ///< files (re-)read and parsed
+  std::size_t removed = 0;  ///< rows dropped because their file is gone
+};
+
+/// Counts for `index status`.
+struct IndexStatus {
+  std::string db_path;
+  int schema_version = 0;
+  std::int64_t db_bytes = 0;
+  std::int64_t stories = 0;
+  std::int64_t malformed = 0;
+  std::vector<std::pair<std::string, std::int64_t>> per_stage;
+  std::string last_rebuild;  ///< ISO 8601, or empty when never
+  std::string last_refresh;
+};
+
+/// Every file found for one id.
+struct Lookup {
+  std::vector<Story> stories;
+  std::vector<StoryIssue> malformed;
+};
+
+class ShadowIndex {
+public:
+  /// Opens <git-dir>/tracker/index.db, creating it, or rebuilding it when it is
+  /// missing, corrupt, from another schema version or for another config.
+  explicit ShadowIndex(const Workspace& ws);
+  ~ShadowIndex();
+  ShadowIndex(const ShadowIndex&) = delete;
+  ShadowIndex& operator=(const ShadowIndex&) = delete;
+
+  /// Brings the index in line with the files: stats every story file and re-parses
+  /// only those whose size, mtime, ctime or inode changed.
+  RefreshStats refresh();
+
+  /// Throws the index away and indexes every file again.
+  RefreshStats rebuild();
+
+  std::vector<Story> list(const ListQuery& query);
+
+  /// Every story file with this id (more than one only after a bad merge).
+  Lookup lookup(std::int64_t id);
+
+  /// The cached full text of a story file (as of the last refresh).
+  std::optional<std::string> content(const std::string& path);
+
+  /// Malformed files and wrongly typed values, by path.
+  std::vector<StoryIssue> issues();
+
+  /// The highest id of any story file.
+  std::int64_t max_id();
+
+  IndexStatus status();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tracker

@@ -1,0 +1,96 @@
+// Story value type, story file names, front matter parsing and minimal-diff updates.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tracker/error.hpp>
+
+namespace tracker {
+
+/// The parts of a story file name `<id>_<type>_<slug>.md`.
+struct StoryFileName {
+  std::int64_t id = 0;
+  std::string type;
+  std::string slug;
+};
+
+/// Parses a story file name. `42_story_add-login.md` gives {42, story, add-login}.
+/// `42_add-login.md` gives {42, story, add-login} unless "add-login" is a known type.
+/// Returns nullopt when the name does not start with an id or does not end in ".md".
+std::optional<StoryFileName> parse_story_file_name(std::string_view file_name,
+                                                   const std::vector<std::string>& known_types);
+
+/// `<id>_<type>_<slug>.md`
+std::string make_story_file_name(std::int64_t id, std::string_view type, std::string_view slug);
+
+/// A problem in a story file; line 0 means the whole file.
+struct StoryProblem {
+  int line = 0;
+  std::string message;
+};
+
+/// A story: where it is and what its front matter and body say.
+struct Story {
+  std::int64_t id = 0;
+  std::string type;
+  std::string slug;
+  std::string stage;  ///< stage name, e.g. "current"
+  std::string path;   ///< relative to the workspace root, '/'-separated
+  std::string name;
+  std::int64_t priority = 0;
+  std::vector<std::string> labels;
+  std::vector<std::int64_t> depends_on;
+  std::string agent;  ///< empty when none
+  bool blocked = false;
+  std::int64_t retry_count = 0;
+  std::string created;
+  nlohmann::ordered_json fields = nlohmann::ordered_json::object();  ///< every other key, in file order
+  std::string body;
+  std::vector<StoryProblem> warnings;  ///< values of the wrong type (the story is still usable)
+};
+
+/// Malformed front matter: the story cannot be read at all.
+class StoryParseError : public InvalidDataError {
+public:
+  StoryParseError(int line, const std::string& detail)
+      : InvalidDataError(detail), line_(line), detail_(detail) {}
+  int line() const { return line_; }
+  const std::string& detail() const { return detail_; }
+
+private:
+  int line_;
+  std::string detail_;
+};
+
+/// Fills the front matter fields and body of `story` from a file's text. Accepts a
+/// UTF-8 BOM, CRLF line endings and a file with no front matter (the name then comes
+/// from the first "# " heading, else from the slug). Throws StoryParseError.
+void parse_story_text(std::string_view text, Story& story);
+
+/// Fields for a new story file.
+struct NewStory {
+  std::string name;
+  std::optional<std::int64_t> priority;
+  std::vector<std::string> labels;
+  std::vector<std::int64_t> depends_on;
+  std::string created;
+  std::string body;
+};
+
+/// Renders the text of a new story file.
+std::string render_story(const NewStory& story);
+
+/// Sets a top-level front matter key to `yaml_value` (already YAML text) by rewriting
+/// only that key's line; every other byte stays as it was. Adds the key at the end
+/// of the front matter when it is missing.
+std::string set_front_matter_line(std::string_view text, std::string_view key, std::string_view yaml_value);
+
+/// Quotes `value` as a YAML scalar only when it needs quoting.
+std::string yaml_scalar(std::string_view value);
+
+}  // namespace tracker

@@ -1,0 +1,108 @@
+// The facade the commands call: one method per user action.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tracker/index.hpp>
+#include <tracker/story.hpp>
+#include <tracker/workspace.hpp>
+
+namespace tracker {
+
+class GitRepo;
+
+/// Whether an action records a git commit (`--no-commit` says no).
+enum class CommitMode { yes, no };
+
+struct InitOptions {
+  std::string stories_dir = "work";
+  std::vector<std::string> stages = {"backlog", "current", "qa", "merge", "done", "archived"};
+  CommitMode commit = CommitMode::yes;
+};
+
+struct InitResult {
+  fs::path root;
+  bool created_repository = false;
+  std::string commit;  ///< sha, or empty
+};
+
+struct NewStoryRequest {
+  std::string name;
+  std::string type = "story";
+  std::optional<std::string> stage;  ///< default: the first ready stage
+  std::optional<std::int64_t> priority;
+  std::vector<std::string> labels;
+  std::vector<std::int64_t> depends_on;
+  std::string body;
+  std::optional<std::string> key;  ///< idempotency key
+};
+
+struct NewStoryResult {
+  std::int64_t id = 0;
+  std::string path;
+  bool created = false;  ///< false when `key` had already created the story
+  std::string commit;
+};
+
+struct MovedStory {
+  std::int64_t id = 0;
+  std::string from;  ///< stage names
+  std::string to;
+  std::string path;  ///< the new path
+};
+
+struct MoveResult {
+  std::vector<MovedStory> moved;
+  std::vector<std::int64_t> already_there;
+  std::string commit;
+};
+
+class Tracker {
+public:
+  /// Opens the shadow index of `ws` and refreshes it.
+  Tracker(Workspace ws, CommitMode commit);
+  ~Tracker();
+  Tracker(const Tracker&) = delete;
+  Tracker& operator=(const Tracker&) = delete;
+
+  /// Creates a workspace in `dir` (running `git init` first when `dir` is not in a
+  /// git work tree) and commits it. Throws UsageError when one exists already.
+  static InitResult init(const fs::path& dir, const InitOptions& options);
+
+  const Workspace& workspace() const { return ws_; }
+  ShadowIndex& index() { return *index_; }
+
+  NewStoryResult create(const NewStoryRequest& request);
+  std::vector<Story> list(const ListQuery& query);
+
+  /// Malformed story files and wrongly typed values.
+  std::vector<StoryIssue> issues();
+
+  /// The story with its body. Throws NotFoundError, or InvalidDataError when the
+  /// file is malformed or the id is used twice.
+  Story show(std::int64_t id);
+
+  /// The bytes of the story file.
+  std::string raw(std::int64_t id);
+
+  /// Moves every story to `stage` in one commit. Stories already there are left
+  /// alone; with nothing to move, nothing is committed.
+  MoveResult move(const std::vector<std::int64_t>& ids, std::string_view stage);
+
+private:
+  /// Commits `paths` (workspace-relative) unless commits are off; returns the sha.
+  std::string commit(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& trailers,
+                     const std::vector<std::string>& paths);
+  Story find(std::int64_t id);
+
+  Workspace ws_;
+  CommitMode commit_mode_;
+  std::unique_ptr<ShadowIndex> index_;
+  std::unique_ptr<GitRepo> git_;
+};
+
+}  // namespace tracker

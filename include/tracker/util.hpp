@@ -1,0 +1,41 @@
+// Small helpers shared by the library and the CLI.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tracker {
+
+/// Lowercase ASCII words of `text` joined by '-', at most `max_len` characters,
+/// cut at a word boundary. Never empty: falls back to "untitled".
+std::string slugify(std::string_view text, std::size_t max_len = 50);
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a
+/// plausible typo (or a prefix of it).
+std::optional<std::string> closest_match(std::string_view word, const std::vector<std::string>& candidates);
+
+/// " (did you mean 'x'?)" or "" when nothing is close.
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
+
+/// Parses a whole decimal integer (optional sign); nullopt on anything else.
+std::optional<std::int64_t> parse_int(std::string_view text);
+
+/// Current UTC time as "2026-11-23T07:41:00Z".
+std::string utc_now_iso8601();
+
+/// Seconds since the epoch formatted as "2026-11-23T07:41:00Z".
+std::string format_iso8601(std::int64_t unix_seconds);
+
+/// Trims ASCII whitespace on both ends.
+std::string_view trim(std::string_view text);
+
+/// Splits on `sep`, keeping empty fields.
+std::vector<std::string> split(std::string_view text, char sep);
+
+/// Joins with `sep`.
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+
+}  // namespace tracker

@@ -1,0 +1,87 @@
+// Finding the workspace, its config, its stage directories and its git directories;
+// atomic id allocation.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <tracker/config.hpp>
+#include <tracker/fs.hpp>
+
+namespace tracker {
+
+/// A tracker workspace: the directory holding .tracker/config.yml inside a git work tree.
+class Workspace {
+public:
+  /// Walks up from `start` to the first directory with .tracker/config.yml.
+  /// Throws UsageError (with how to fix it) when there is none.
+  static Workspace discover(const fs::path& start);
+
+  /// Opens the workspace rooted at `root`. Throws like discover().
+  static Workspace open(const fs::path& root);
+
+  /// The path of the config file of a workspace rooted at `root`.
+  static fs::path config_path_for(const fs::path& root) { return root / ".tracker" / "config.yml"; }
+
+  const fs::path& root() const { return root_; }
+  const Config& config() const { return config_; }
+  fs::path config_path() const { return config_path_for(root_); }
+  fs::path stories_root() const { return root_ / config_.stories_dir; }
+  fs::path stage_dir(const Stage& stage) const { return stories_root() / stage.dir; }
+
+  /// This worktree's git directory (.git, or .git/worktrees/<name>).
+  const fs::path& git_dir() const { return git_dir_; }
+  /// The git directory shared by every worktree of the repository.
+  const fs::path& common_dir() const { return common_dir_; }
+  /// Per-worktree state: <git-dir>/tracker (the shadow index lives here).
+  fs::path local_state_dir() const { return git_dir_ / "tracker"; }
+  /// State shared by all worktrees: <git-common-dir>/tracker (ids, claims).
+  fs::path shared_state_dir() const { return common_dir_ / "tracker"; }
+
+  /// `path` relative to the workspace root, '/'-separated.
+  std::string relative(const fs::path& path) const;
+
+private:
+  Workspace(fs::path root, Config config, fs::path git_dir, fs::path common_dir)
+      : root_(std::move(root)), config_(std::move(config)), git_dir_(std::move(git_dir)), common_dir_(std::move(common_dir)) {}
+
+  fs::path root_;
+  Config config_;
+  fs::path git_dir_;
+  fs::path common_dir_;
+};
+
+/// The git directory and common directory of the work tree containing `dir`, or
+/// nullopt when `dir` is not inside a git work tree.
+struct GitDirs {
+  fs::path work_tree;
+  fs::path git_dir;
+  fs::path common_dir;
+};
+std::optional<GitDirs> find_git_dirs(const fs::path& dir);
+
+/// Holds the id-allocation lock of a repository (shared by its worktrees). While it
+/// is held, ids and idempotency keys can be read and recorded safely. The lock is a
+/// flock(), so it dies with the process that holds it.
+class IdAllocation {
+public:
+  explicit IdAllocation(const Workspace& ws);
+
+  /// The id recorded for an idempotency key, if any.
+  std::optional<std::int64_t> find_key(const std::string& key) const;
+
+  /// Reserves the next id: one above both `highest_seen` and the high-water mark of
+  /// every id ever handed out, which survives deleting story files.
+  std::int64_t reserve(std::int64_t highest_seen);
+
+  /// Records that `key` created story `id`.
+  void record_key(const std::string& key, std::int64_t id);
+
+private:
+  fs::path dir_;
+  ProcessLock lock_;
+};
+
+}  // namespace tracker

@@ -1,0 +1,249 @@
+#include <tracker/config.hpp>
+#include <tracker/error.hpp>
+#include <tracker/util.hpp>
+
+#include <algorithm>
+#include <yaml-cpp/yaml.h>
+
+namespace tracker {
+
+namespace {
+
+bool valid_stage_name(std::string_view name) {
+  if (name.empty() || name.size() > 40) return false;
+  if (!(name[0] >= 'a' && name[0] <= 'z')) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+bool contains(const std::vector<std::string>& v, std::string_view s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+/// Reports a config problem at the node's line.
+[[noreturn]] void fail(const std::string& path, const YAML::Node& node, const std::string& message) {
+  int line = node.Mark().line >= 0 ? node.Mark().line + 1 : 1;
+  throw InvalidDataError(path + ":" + std::to_string(line) + ": " + message);
+}
+
+std::string scalar(const std::string& path, const YAML::Node& node, const std::string& key) {
+  if (!node.IsScalar()) fail(path, node, "'" + key + "' must be a string");
+  return node.Scalar();
+}
+
+std::vector<std::string> string_list(const std::string& path, const YAML::Node& node, const std::string& key) {
+  std::vector<std::string> out;
+  if (node.IsScalar()) {
+    for (auto& part : split(node.Scalar(), ','))
+      if (!trim(part).empty()) out.emplace_back(trim(part));
+    return out;
+  }
+  if (!node.IsSequence()) fail(path, node, "'" + key + "' must be a list");
+  for (const auto& item : node) out.push_back(scalar(path, item, key));
+  return out;
+}
+
+void check_known_keys(const std::string& path, const YAML::Node& map, const std::vector<std::string>& known,
+                      const std::string& where) {
+  for (const auto& kv : map) {
+    std::string key = kv.first.Scalar();
+    if (!contains(known, key))
+      fail(path, kv.first, "unknown key '" + key + "'" + where + did_you_mean(key, known));
+  }
+}
+
+}  // namespace
+
+Config Config::defaults() {
+  return for_stages("work", {"backlog", "current", "qa", "merge", "done", "archived"});
+}
+
+Config Config::for_stages(std::string stories_dir, const std::vector<std::string>& stage_names) {
+  Config c;
+  c.stories_dir = std::move(stories_dir);
+  if (stage_names.empty()) throw UsageError("at least one stage is needed");
+  for (std::size_t i = 0; i < stage_names.size(); ++i) {
+    const std::string& name = stage_names[i];
+    if (!valid_stage_name(name))
+      throw UsageError("bad stage name '" + name + "': use lowercase letters, digits and '-'");
+    if (c.find_stage(name)) throw UsageError("stage '" + name + "' is listed twice");
+    c.stages.push_back({name, std::to_string(i + 1) + "_" + name});
+  }
+  c.ready_stages = {c.find_stage("backlog") ? "backlog" : stage_names.front()};
+  for (const char* done : {"done", "archived"})
+    if (c.find_stage(done)) c.done_stages.push_back(done);
+  if (c.done_stages.empty()) c.done_stages.push_back(stage_names.back());
+  c.claim_move_to = c.find_stage("current") ? "current" : stage_names[stage_names.size() > 1 ? 1 : 0];
+  return c;
+}
+
+Config Config::parse(std::string_view text, const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    throw InvalidDataError(path + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
+  }
+  if (!root.IsMap()) throw InvalidDataError(path + ":1: the config must be a mapping of keys to values");
+  check_known_keys(path, root, {"stories_dir", "stages", "ready_stages", "done_stages", "types", "claim", "commit"}, "");
+
+  Config c;
+  c.ready_stages.clear();
+  c.done_stages.clear();
+  if (root["stories_dir"]) {
+    c.stories_dir = scalar(path, root["stories_dir"], "stories_dir");
+    if (c.stories_dir.empty() || c.stories_dir.starts_with('/') || c.stories_dir.find("..") != std::string::npos)
+      fail(path, root["stories_dir"], "'stories_dir' must be a relative path inside the workspace");
+    while (c.stories_dir.size() > 1 && c.stories_dir.back() == '/') c.stories_dir.pop_back();
+  }
+
+  const YAML::Node stages = root["stages"];
+  if (!stages) throw InvalidDataError(path + ":1: missing 'stages'");
+  if (!stages.IsSequence() || stages.size() == 0) fail(path, stages, "'stages' must be a non-empty list");
+  for (const auto& item : stages) {
+    Stage s;
+    if (item.IsScalar()) {
+      s.name = item.Scalar();
+    } else if (item.IsMap()) {
+      check_known_keys(path, item, {"name", "dir"}, " in a stage");
+      if (!item["name"]) fail(path, item, "a stage needs a 'name'");
+      s.name = scalar(path, item["name"], "name");
+      if (item["dir"]) s.dir = scalar(path, item["dir"], "dir");
+    } else {
+      fail(path, item, "a stage must be a name or a mapping with 'name' and 'dir'");
+    }
+    if (!valid_stage_name(s.name)) fail(path, item, "bad stage name '" + s.name + "': use lowercase letters, digits and '-'");
+    if (s.dir.empty()) s.dir = std::to_string(c.stages.size() + 1) + "_" + s.name;
+    if (s.dir.find('/') != std::string::npos || s.dir.starts_with('.'))
+      fail(path, item, "stage directory '" + s.dir + "' must be a plain directory name");
+    if (c.find_stage(s.name) || c.find_stage(s.dir)) fail(path, item, "stage '" + s.name + "' is listed twice");
+    c.stages.push_back(s);
+  }
+
+  auto stage_list = [&](const char* key, std::vector<std::string>& out) {
+    const YAML::Node node = root[key];
+    if (!node) return false;
+    for (const auto& name : string_list(path, node, key)) {
+      const Stage* s = c.find_stage(name);
+      if (!s) fail(path, node, std::string("'") + key + "' names unknown stage '" + name + "'" + did_you_mean(name, c.stage_names()));
+      out.push_back(s->name);
+    }
+    return true;
+  };
+  if (!stage_list("ready_stages", c.ready_stages)) c.ready_stages = {c.find_stage("backlog") ? "backlog" : c.stages.front().name};
+  if (!stage_list("done_stages", c.done_stages)) {
+    for (const char* done : {"done", "archived"})
+      if (c.find_stage(done)) c.done_stages.push_back(done);
+    if (c.done_stages.empty()) c.done_stages.push_back(c.stages.back().name);
+  }
+
+  if (root["types"]) {
+    c.types = string_list(path, root["types"], "types");
+    if (c.types.empty()) fail(path, root["types"], "'types' must not be empty");
+    for (const auto& t : c.types)
+      if (!valid_stage_name(t) || t.find('-') != std::string::npos)
+        fail(path, root["types"], "bad type '" + t + "': use lowercase letters and digits");
+  }
+
+  c.claim_move_to = c.find_stage("current") ? "current" : c.stages[c.stages.size() > 1 ? 1 : 0].name;
+  if (const YAML::Node claim = root["claim"]) {
+    if (!claim.IsMap()) fail(path, claim, "'claim' must be a mapping");
+    check_known_keys(path, claim, {"ttl", "move_to"}, " in 'claim'");
+    if (claim["ttl"]) {
+      try {
+        c.claim_ttl_seconds = parse_duration(scalar(path, claim["ttl"], "ttl"));
+      } catch (const UsageError& e) {
+        fail(path, claim["ttl"], e.what());
+      }
+    }
+    if (claim["move_to"]) {
+      std::string name = scalar(path, claim["move_to"], "move_to");
+      const Stage* s = c.find_stage(name);
+      if (!s) fail(path, claim["move_to"], "'move_to' names unknown stage '" + name + "'" + did_you_mean(name, c.stage_names()));
+      c.claim_move_to = s->name;
+    }
+  }
+  if (const YAML::Node commit = root["commit"]) {
+    if (!commit.IsMap()) fail(path, commit, "'commit' must be a mapping");
+    check_known_keys(path, commit, {"enabled"}, " in 'commit'");
+    if (commit["enabled"]) {
+      const std::string v = scalar(path, commit["enabled"], "enabled");
+      if (v == "true" || v == "yes") c.commit = true;
+      else if (v == "false" || v == "no") c.commit = false;
+      else fail(path, commit["enabled"], "'enabled' must be true or false");
+    }
+  }
+  return c;
+}
+
+std::string Config::render() const {
+  std::string out =
+      "# tracker configuration. Committed with the board; see `tracker --help`.\n"
+      "# Stories live in <stories_dir>/<stage dir>/<id>_<type>_<slug>.md\n"
+      "stories_dir: " + stories_dir + "\n"
+      "\n"
+      "# The stages, in board order. A stage is named by `name` on the command line.\n"
+      "stages:\n";
+  for (const auto& s : stages) out += "  - {name: " + s.name + ", dir: " + s.dir + "}\n";
+  out += "\n# Stories in a ready stage can be claimed; a done stage satisfies dependencies.\n";
+  out += "ready_stages: [" + join(ready_stages, ", ") + "]\n";
+  out += "done_stages: [" + join(done_stages, ", ") + "]\n";
+  out += "\ntypes: [" + join(types, ", ") + "]\n";
+  out += "\nclaim:\n  ttl: " + format_duration(claim_ttl_seconds) + "\n  move_to: " + claim_move_to + "\n";
+  out += "\ncommit:\n  enabled: " + std::string(commit ? "true" : "false") + "   # one git commit per change\n";
+  return out;
+}
+
+const Stage* Config::find_stage(std::string_view name_or_dir) const {
+  for (const auto& s : stages)
+    if (s.name == name_or_dir || s.dir == name_or_dir) return &s;
+  return nullptr;
+}
+
+const Stage& Config::stage(std::string_view name_or_dir) const {
+  if (const Stage* s = find_stage(name_or_dir)) return *s;
+  throw UsageError("unknown stage '" + std::string(name_or_dir) + "'" + did_you_mean(name_or_dir, stage_names()) +
+                   "; stages are: " + join(stage_names(), ", "));
+}
+
+int Config::stage_order(std::string_view name) const {
+  for (std::size_t i = 0; i < stages.size(); ++i)
+    if (stages[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+bool Config::is_ready_stage(std::string_view name) const { return contains(ready_stages, name); }
+bool Config::is_done_stage(std::string_view name) const { return contains(done_stages, name); }
+bool Config::is_known_type(std::string_view type) const { return contains(types, type); }
+
+std::vector<std::string> Config::stage_names() const {
+  std::vector<std::string> out;
+  for (const auto& s : stages) out.push_back(s.name);
+  return out;
+}
+
+std::int64_t parse_duration(std::string_view text) {
+  std::string_view t = trim(text);
+  std::int64_t unit = 1;
+  if (!t.empty()) {
+    switch (t.back()) {
+      case 's': unit = 1; t.remove_suffix(1); break;
+      case 'm': unit = 60; t.remove_suffix(1); break;
+      case 'h': unit = 3600; t.remove_suffix(1); break;
+      case 'd': unit = 86400; t.remove_suffix(1); break;
+      default: break;
+    }
+  }
+  auto n = parse_int(t);
+  if (!n) throw UsageError("bad duration '" + std::string(text) + "': use e.g. 90s, 15m, 2h or a number of seconds");
+  if (*n <= 0) throw UsageError("duration '" + std::string(text) + "' must be positive");
+  if (*n > INT64_MAX / unit) throw UsageError("duration '" + std::string(text) + "' is too long");
+  return *n * unit;
+}
+
+std::string format_duration(std::int64_t seconds) {
+  if (seconds % 86400 == 0) return std::to_string(seconds / 86400) + "d";
+  if (seconds % 3600 == 0) return std::to_string(seconds / 3600) + "h";
+  if (seconds % 60 == 0) return std::to_string(seconds / 60) + "m";
+  return std::to_string(seconds) + "s";
+}
+
+}  // namespace tracker

@@ -1,0 +1,144 @@
+#include <tracker/error.hpp>
+#include <tracker/fs.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace tracker {
+
+Fd& Fd::operator=(Fd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::uint64_t random_u64() {
+  std::uint64_t value = 0;
+  if (getrandom(&value, sizeof value, 0) != static_cast<ssize_t>(sizeof value)) {
+    value = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+            (static_cast<std::uint64_t>(::getpid()) << 32);
+  }
+  return value;
+}
+
+static fs::path temp_path_for(const fs::path& target) {
+  char suffix[40];
+  std::snprintf(suffix, sizeof suffix, ".%d.%016llx.tmp", static_cast<int>(::getpid()),
+                static_cast<unsigned long long>(random_u64()));
+  return target.parent_path() / ("." + target.filename().string() + suffix);
+}
+
+AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)), temp_(temp_path_for(target_)) {
+  fd_ = Fd(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd_) throw_errno("cannot create " + temp_.string());
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) {
+    fd_ = Fd();
+    ::unlink(temp_.c_str());
+  }
+}
+
+void AtomicFile::write(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd_.get(), data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write " + temp_.string());
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void AtomicFile::commit() {
+  if (::fsync(fd_.get()) != 0) throw_errno("cannot fsync " + temp_.string());
+  fd_ = Fd();
+  if (::rename(temp_.c_str(), target_.c_str()) != 0) throw_errno("cannot rename to " + target_.string());
+  committed_ = true;
+  fsync_directory(target_.parent_path());
+}
+
+void write_file_atomic(const fs::path& path, std::string_view data) {
+  AtomicFile file(path);
+  file.write(data);
+  file.commit();
+}
+
+std::optional<std::string> read_file_if_exists(const fs::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    throw_errno("cannot open " + path.string());
+  }
+  std::string out;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) == 0 && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot read " + path.string());
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+std::string read_file(const fs::path& path) {
+  auto content = read_file_if_exists(path);
+  if (!content) throw IoError("cannot open " + path.string() + ": No such file or directory");
+  return std::move(*content);
+}
+
+void fsync_directory(const fs::path& dir) {
+  Fd fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw_errno("cannot open directory " + dir.string());
+  if (::fsync(fd.get()) != 0 && errno != EINVAL) throw_errno("cannot fsync " + dir.string());
+}
+
+void rename_no_replace(const fs::path& from, const fs::path& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
+    if (errno == EINVAL || errno == ENOSYS) {
+      // File system without RENAME_NOREPLACE: link() refuses an existing target too.
+      if (::link(from.c_str(), to.c_str()) != 0) throw_errno("cannot move " + from.string() + " to " + to.string());
+      if (::unlink(from.c_str()) != 0) throw_errno("cannot remove " + from.string());
+    } else {
+      throw_errno("cannot move " + from.string() + " to " + to.string());
+    }
+  }
+  fsync_directory(to.parent_path());
+  if (from.parent_path() != to.parent_path()) fsync_directory(from.parent_path());
+}
+
+ProcessLock::ProcessLock(const fs::path& path, std::chrono::milliseconds timeout, const std::string& what) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  fd_ = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd_) throw_errno("cannot open lock " + path.string());
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto backoff = std::chrono::milliseconds(1);
+  while (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) throw_errno("cannot lock " + path.string());
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw ConflictError(what + " is locked by another process (" + path.string() + "); try again");
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
+  }
+}
+
+}  // namespace tracker

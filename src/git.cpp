@@ -1,0 +1,364 @@
+#include <tracker/error.hpp>
+#include <tracker/fs.hpp>
+#include <tracker/git.hpp>
+#include <tracker/util.hpp>
+
+#include <git2.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <map>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace tracker {
+
+namespace {
+
+template <class T, void (*Free)(T*)>
+struct Deleter {
+  void operator()(T* p) const { Free(p); }
+};
+using Repo = std::unique_ptr<git_repository, Deleter<git_repository, git_repository_free>>;
+using Reference = std::unique_ptr<git_reference, Deleter<git_reference, git_reference_free>>;
+using Tree = std::unique_ptr<git_tree, Deleter<git_tree, git_tree_free>>;
+using Commit = std::unique_ptr<git_commit, Deleter<git_commit, git_commit_free>>;
+using TreeBuilder = std::unique_ptr<git_treebuilder, Deleter<git_treebuilder, git_treebuilder_free>>;
+using Signature = std::unique_ptr<git_signature, Deleter<git_signature, git_signature_free>>;
+using Index = std::unique_ptr<git_index, Deleter<git_index, git_index_free>>;
+using Config = std::unique_ptr<git_config, Deleter<git_config, git_config_free>>;
+
+struct Libgit2 {
+  Libgit2() { git_libgit2_init(); }
+};
+
+void ensure_libgit2() { static Libgit2 once; }
+
+/// Throws IoError with libgit2's last error when rc < 0.
+void check(int rc, const std::string& context) {
+  if (rc >= 0) return;
+  const git_error* e = git_error_last();
+  throw IoError(context + ": " + (e && e->message ? e->message : "unknown libgit2 error"));
+}
+
+/// One path of a commit: the blob to record, or a deletion.
+struct Change {
+  std::string path;
+  bool deleted = false;
+  git_oid blob{};
+  git_filemode_t mode = GIT_FILEMODE_BLOB;
+  struct stat st {};
+};
+
+/// Builds a tree: `base` (may be null) with `changes` applied. `changes` hold paths
+/// relative to this tree. Returns false when the result is an empty tree.
+bool build_tree(git_repository* repo, const git_tree* base, const std::vector<std::pair<std::string, const Change*>>& changes,
+                git_oid* out) {
+  git_treebuilder* raw = nullptr;
+  check(git_treebuilder_new(&raw, repo, base), "tree builder");
+  TreeBuilder builder(raw);
+
+  std::map<std::string, std::vector<std::pair<std::string, const Change*>>> subdirs;
+  for (const auto& [path, change] : changes) {
+    auto slash = path.find('/');
+    if (slash == std::string::npos) {
+      if (change->deleted) {
+        if (git_treebuilder_get(builder.get(), path.c_str())) check(git_treebuilder_remove(builder.get(), path.c_str()), "tree remove");
+      } else {
+        check(git_treebuilder_insert(nullptr, builder.get(), path.c_str(), &change->blob, change->mode), "tree insert " + path);
+      }
+    } else {
+      subdirs[path.substr(0, slash)].emplace_back(path.substr(slash + 1), change);
+    }
+  }
+  for (const auto& [name, sub] : subdirs) {
+    Tree sub_base;
+    if (base) {
+      const git_tree_entry* entry = git_tree_entry_byname(base, name.c_str());
+      if (entry && git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+        git_tree* t = nullptr;
+        check(git_tree_lookup(&t, repo, git_tree_entry_id(entry)), "tree lookup");
+        sub_base.reset(t);
+      }
+    }
+    git_oid sub_oid;
+    if (build_tree(repo, sub_base.get(), sub, &sub_oid)) {
+      check(git_treebuilder_insert(nullptr, builder.get(), name.c_str(), &sub_oid, GIT_FILEMODE_TREE), "tree insert " + name);
+    } else if (git_treebuilder_get(builder.get(), name.c_str())) {
+      check(git_treebuilder_remove(builder.get(), name.c_str()), "tree remove");
+    }
+  }
+  bool empty = git_treebuilder_entrycount(builder.get()) == 0;
+  check(git_treebuilder_write(out, builder.get()), "tree write");
+  return !empty;
+}
+
+std::string config_string(git_repository* repo, const char* key) {
+  git_config* raw = nullptr;
+  if (git_repository_config_snapshot(&raw, repo) < 0) return {};
+  Config config(raw);
+  git_buf buf = GIT_BUF_INIT;
+  std::string out;
+  if (git_config_get_string_buf(&buf, config.get(), key) == 0) out.assign(buf.ptr, buf.size);
+  git_buf_dispose(&buf);
+  return out;
+}
+
+/// Parses a git date as GIT_AUTHOR_DATE accepts it: "@<unix> [+zone]", "<unix> +zone"
+/// or ISO 8601 "YYYY-MM-DD[T ]HH:MM:SS[Z|+HH:MM|+HHMM]".
+bool parse_git_date(std::string_view text, git_time_t* when, int* offset_minutes) {
+  text = trim(text);
+  *offset_minutes = 0;
+  auto parse_zone = [&](std::string_view z) {
+    z = trim(z);
+    if (z.empty() || z == "Z") return true;
+    if (z.size() < 5 || (z[0] != '+' && z[0] != '-')) return false;
+    std::string digits;
+    for (char c : z.substr(1))
+      if (c != ':') digits += c;
+    auto hhmm = parse_int(digits);
+    if (!hhmm || digits.size() != 4) return false;
+    int minutes = static_cast<int>(*hhmm / 100 * 60 + *hhmm % 100);
+    *offset_minutes = z[0] == '-' ? -minutes : minutes;
+    return true;
+  };
+  std::string_view num = text;
+  if (num.starts_with('@')) num.remove_prefix(1);
+  auto space = num.find(' ');
+  if (auto secs = parse_int(num.substr(0, space)); secs && (text.starts_with('@') || space != std::string_view::npos)) {
+    *when = *secs;
+    return parse_zone(space == std::string_view::npos ? "" : num.substr(space + 1));
+  }
+  std::tm tm{};
+  const char* end = strptime(std::string(text).c_str(), "%Y-%m-%d", &tm);
+  if (!end || text.size() < 19) return false;
+  std::string rest(text.substr(10));
+  if (rest[0] != 'T' && rest[0] != ' ') return false;
+  if (!strptime(rest.c_str() + 1, "%H:%M:%S", &tm)) return false;
+  if (!parse_zone(rest.substr(9))) return false;
+  *when = static_cast<git_time_t>(timegm(&tm)) - *offset_minutes * 60;
+  return true;
+}
+
+Signature make_signature(git_repository* repo, const std::string& role) {
+  auto env = [](const std::string& name) -> std::string {
+    const char* v = std::getenv(name.c_str());
+    return v ? v : "";
+  };
+  std::string name = env("GIT_" + role + "_NAME");
+  if (name.empty()) name = config_string(repo, "user.name");
+  std::string email = env("GIT_" + role + "_EMAIL");
+  if (email.empty()) email = config_string(repo, "user.email");
+  if (email.empty()) email = env("EMAIL");
+  if (name.empty() || email.empty())
+    throw IoError("cannot commit: no git identity; run 'git config user.name \"Your Name\"' and "
+                  "'git config user.email you@example.com' (or set GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL), or pass --no-commit");
+  git_signature* sig = nullptr;
+  std::string date = env("GIT_" + role + "_DATE");
+  if (date.empty()) {
+    check(git_signature_now(&sig, name.c_str(), email.c_str()), "signature");
+  } else {
+    git_time_t when = 0;
+    int offset = 0;
+    if (!parse_git_date(date, &when, &offset)) throw UsageError("cannot parse GIT_" + role + "_DATE '" + date + "'");
+    check(git_signature_new(&sig, name.c_str(), email.c_str(), when, offset), "signature");
+  }
+  return Signature(sig);
+}
+
+/// Reads a file for a commit: its blob, mode and the stat data taken before reading.
+Change read_change(git_repository* repo, const std::filesystem::path& work_tree, const std::string& path) {
+  Change c;
+  c.path = path;
+  Fd fd(::open((work_tree / path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      c.deleted = true;
+      return c;
+    }
+    throw_errno("cannot open " + path);
+  }
+  if (::fstat(fd.get(), &c.st) != 0) throw_errno("cannot stat " + path);
+  std::string data;
+  data.resize(static_cast<std::size_t>(c.st.st_size));
+  std::size_t got = 0;
+  while (got < data.size()) {
+    ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("cannot read " + path);
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  data.resize(got);
+  c.mode = (c.st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+  check(git_blob_create_from_buffer(&c.blob, repo, data.data(), data.size()), "blob " + path);
+  return c;
+}
+
+void backoff_sleep(int attempt) {
+  auto cap = std::min(50, 1 << std::min(attempt, 6));
+  std::this_thread::sleep_for(std::chrono::microseconds(500 + random_u64() % (static_cast<unsigned>(cap) * 1000)));
+}
+
+}  // namespace
+
+struct GitRepo::Impl {
+  Repo repo;
+  std::filesystem::path work_tree;
+};
+
+GitRepo::GitRepo(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GitRepo::GitRepo(GitRepo&&) noexcept = default;
+GitRepo& GitRepo::operator=(GitRepo&&) noexcept = default;
+GitRepo::~GitRepo() = default;
+
+GitRepo GitRepo::open(const std::filesystem::path& path) {
+  ensure_libgit2();
+  git_repository* raw = nullptr;
+  check(git_repository_open_ext(&raw, path.c_str(), 0, nullptr), "cannot open git repository at " + path.string());
+  auto impl = std::make_unique<Impl>();
+  impl->repo.reset(raw);
+  const char* wd = git_repository_workdir(raw);
+  if (!wd) throw IoError("the git repository at " + path.string() + " is bare; tracker needs a work tree");
+  std::error_code ec;
+  impl->work_tree = std::filesystem::weakly_canonical(wd, ec);
+  if (ec) impl->work_tree = wd;
+  return GitRepo(std::move(impl));
+}
+
+void GitRepo::init(const std::filesystem::path& dir) {
+  ensure_libgit2();
+  git_repository* raw = nullptr;
+  check(git_repository_init(&raw, dir.c_str(), 0), "git init " + dir.string());
+  git_repository_free(raw);
+}
+
+std::filesystem::path GitRepo::work_tree() const { return impl_->work_tree; }
+
+std::string format_commit_message(const CommitRequest& request) {
+  std::string message = request.subject + "\n";
+  if (!request.trailers.empty()) {
+    message += "\n";
+    for (const auto& [key, value] : request.trailers) message += key + ": " + value + "\n";
+  }
+  return message;
+}
+
+CommitResult GitRepo::commit_paths(const CommitRequest& request) {
+  git_repository* repo = impl_->repo.get();
+  std::vector<Change> changes;
+  for (const auto& path : request.paths) changes.push_back(read_change(repo, impl_->work_tree, path));
+  std::vector<std::pair<std::string, const Change*>> edits;
+  for (const auto& c : changes) edits.emplace_back(c.path, &c);
+
+  Signature author = make_signature(repo, "AUTHOR");
+  Signature committer = make_signature(repo, "COMMITTER");
+  const std::string message = format_commit_message(request);
+  const std::string reflog = "commit: " + request.subject;
+
+  CommitResult result;
+  constexpr int kMaxAttempts = 200;
+  for (result.attempts = 1;; ++result.attempts) {
+    if (result.attempts > kMaxAttempts)
+      throw ConflictError("HEAD kept moving under us after " + std::to_string(kMaxAttempts) + " attempts; try again");
+    git_reference* raw_head = nullptr;
+    check(git_reference_lookup(&raw_head, repo, "HEAD"), "HEAD");
+    Reference head(raw_head);
+    std::string ref_name = "HEAD";
+    bool unborn = false;
+    git_oid parent_oid{};
+    if (git_reference_type(head.get()) == GIT_REFERENCE_SYMBOLIC) {
+      ref_name = git_reference_symbolic_target(head.get());
+      int rc = git_reference_name_to_id(&parent_oid, repo, ref_name.c_str());
+      if (rc == GIT_ENOTFOUND) unborn = true;
+      else check(rc, "resolve " + ref_name);
+    } else {
+      git_oid_cpy(&parent_oid, git_reference_target(head.get()));
+    }
+
+    Commit parent;
+    Tree base_tree;
+    if (!unborn) {
+      git_commit* c = nullptr;
+      check(git_commit_lookup(&c, repo, &parent_oid), "parent commit");
+      parent.reset(c);
+      git_tree* t = nullptr;
+      check(git_commit_tree(&t, parent.get()), "parent tree");
+      base_tree.reset(t);
+    }
+    git_oid tree_oid;
+    build_tree(repo, base_tree.get(), edits, &tree_oid);
+    if (base_tree && git_oid_equal(&tree_oid, git_tree_id(base_tree.get()))) return result;  // nothing changed
+
+    git_tree* t = nullptr;
+    check(git_tree_lookup(&t, repo, &tree_oid), "new tree");
+    Tree tree(t);
+    const git_commit* parents[] = {parent.get()};
+    git_oid commit_oid;
+    check(git_commit_create(&commit_oid, repo, nullptr, author.get(), committer.get(), nullptr, message.c_str(),
+                            tree.get(), unborn ? 0 : 1, parents),
+          "create commit");
+
+    git_reference* updated = nullptr;
+    int rc = unborn ? git_reference_create(&updated, repo, ref_name.c_str(), &commit_oid, 0, reflog.c_str())
+                    : git_reference_create_matching(&updated, repo, ref_name.c_str(), &commit_oid, 1, &parent_oid,
+                                                    reflog.c_str());
+    git_reference_free(updated);
+    if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED || rc == GIT_EEXISTS) {
+      backoff_sleep(result.attempts);  // lost the race: redo on top of the new HEAD
+      continue;
+    }
+    check(rc, "update " + ref_name);
+    char sha[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(sha, sizeof sha, &commit_oid);
+    result.sha = sha;
+    break;
+  }
+
+  // Bring only our paths in the git index up to date; the user's staged changes stay.
+  ProcessLock lock(std::filesystem::path(git_repository_path(repo)) / "tracker" / "git-index.lock",
+                   std::chrono::seconds(30), "the git index");
+  for (int attempt = 1;; ++attempt) {
+    git_index* raw_index = nullptr;
+    check(git_repository_index(&raw_index, repo), "git index");
+    Index index(raw_index);
+    check(git_index_read(index.get(), 1), "read git index");
+    for (const auto& c : changes) {
+      if (c.deleted) {
+        int rc = git_index_remove_bypath(index.get(), c.path.c_str());
+        if (rc != GIT_ENOTFOUND) check(rc, "unstage " + c.path);
+        continue;
+      }
+      git_index_entry entry{};
+      entry.ctime.seconds = static_cast<std::int32_t>(c.st.st_ctim.tv_sec);
+      entry.ctime.nanoseconds = static_cast<std::uint32_t>(c.st.st_ctim.tv_nsec);
+      entry.mtime.seconds = static_cast<std::int32_t>(c.st.st_mtim.tv_sec);
+      entry.mtime.nanoseconds = static_cast<std::uint32_t>(c.st.st_mtim.tv_nsec);
+      entry.dev = static_cast<std::uint32_t>(c.st.st_dev);
+      entry.ino = static_cast<std::uint32_t>(c.st.st_ino);
+      entry.mode = c.mode;
+      entry.uid = c.st.st_uid;
+      entry.gid = c.st.st_gid;
+      entry.file_size = static_cast<std::uint32_t>(c.st.st_size);
+      entry.id = c.blob;
+      entry.path = c.path.c_str();
+      check(git_index_add(index.get(), &entry), "stage " + c.path);
+    }
+    int rc = git_index_write(index.get());
+    if (rc == GIT_ELOCKED && attempt < 200) {  // git itself holds index.lock
+      backoff_sleep(attempt);
+      continue;
+    }
+    if (rc == GIT_ELOCKED)
+      throw ConflictError("committed " + result.sha.substr(0, 12) +
+                          ", but the git index stays locked (index.lock); run 'git status' to check it");
+    check(rc, "write git index");
+    break;
+  }
+  return result;
+}
+
+}  // namespace tracker

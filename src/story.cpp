@@ -1,0 +1,316 @@
+#include <tracker/story.hpp>
+#include <tracker/util.hpp>
+
+#include <algorithm>
+#include <yaml-cpp/yaml.h>
+
+namespace tracker {
+
+std::optional<StoryFileName> parse_story_file_name(std::string_view file_name,
+                                                   const std::vector<std::string>& known_types) {
+  if (!file_name.ends_with(".md")) return std::nullopt;
+  std::string_view stem = file_name.substr(0, file_name.size() - 3);
+  std::size_t digits = 0;
+  while (digits < stem.size() && stem[digits] >= '0' && stem[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 15) return std::nullopt;
+  StoryFileName out;
+  out.id = *parse_int(stem.substr(0, digits));
+  if (out.id <= 0) return std::nullopt;
+  std::string_view rest = stem.substr(digits);
+  if (rest.empty()) {
+    out.type = "story";
+    return out;
+  }
+  if (rest.front() != '_') return std::nullopt;
+  rest.remove_prefix(1);
+  std::size_t sep = rest.find('_');
+  if (sep == std::string_view::npos) {
+    bool is_type = std::find(known_types.begin(), known_types.end(), rest) != known_types.end();
+    out.type = is_type ? std::string(rest) : "story";
+    out.slug = is_type ? "" : std::string(rest);
+  } else {
+    out.type = std::string(rest.substr(0, sep));
+    out.slug = std::string(rest.substr(sep + 1));
+  }
+  return out;
+}
+
+std::string make_story_file_name(std::int64_t id, std::string_view type, std::string_view slug) {
+  return std::to_string(id) + "_" + std::string(type) + "_" + std::string(slug) + ".md";
+}
+
+namespace {
+
+/// Where the front matter sits in a file's text.
+struct FrontMatter {
+  bool present = false;
+  std::size_t yaml_begin = 0;  ///< byte offset of the first YAML line
+  std::size_t yaml_end = 0;    ///< byte offset of the closing "---" line
+  std::size_t body_begin = 0;  ///< byte offset just past the closing line
+  int first_yaml_line = 1;     ///< 1-based line number of yaml_begin
+};
+
+std::string_view line_content(std::string_view line) {
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+bool is_fence(std::string_view line, bool closing) {
+  std::string_view c = line_content(line);
+  while (!c.empty() && (c.back() == ' ' || c.back() == '\t')) c.remove_suffix(1);
+  return c == "---" || (closing && c == "...");
+}
+
+std::size_t skip_bom(std::string_view text) { return text.starts_with("\xEF\xBB\xBF") ? 3 : 0; }
+
+FrontMatter locate_front_matter(std::string_view text) {
+  FrontMatter fm;
+  std::size_t pos = skip_bom(text);
+  std::size_t eol = text.find('\n', pos);
+  if (eol == std::string_view::npos || !is_fence(text.substr(pos, eol + 1 - pos), false)) {
+    fm.body_begin = pos;
+    return fm;
+  }
+  fm.present = true;
+  fm.yaml_begin = eol + 1;
+  fm.first_yaml_line = 2;
+  pos = fm.yaml_begin;
+  while (pos < text.size()) {
+    std::size_t next = text.find('\n', pos);
+    std::size_t end = next == std::string_view::npos ? text.size() : next + 1;
+    if (is_fence(text.substr(pos, end - pos), true)) {
+      fm.yaml_end = pos;
+      fm.body_begin = end;
+      return fm;
+    }
+    pos = end;
+  }
+  throw StoryParseError(1, "front matter opened with '---' is never closed");
+}
+
+std::string strip_cr(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text)
+    if (c != '\r') out += c;
+  return out;
+}
+
+int line_of(const YAML::Node& node, const FrontMatter& fm) {
+  YAML::Mark mark = node.Mark();
+  return mark.line >= 0 ? fm.first_yaml_line + mark.line : 0;
+}
+
+bool is_plain_scalar(const YAML::Node& node) { return node.IsScalar() && node.Tag() != "!"; }
+
+std::optional<bool> as_bool(const YAML::Node& node) {
+  if (!is_plain_scalar(node)) return std::nullopt;
+  std::string v = node.Scalar();
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (v == "true" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "no" || v == "off" || v.empty() || v == "~" || v == "null") return false;
+  return std::nullopt;
+}
+
+bool is_null(const YAML::Node& node) {
+  if (node.IsNull()) return true;
+  return is_plain_scalar(node) && (node.Scalar() == "~" || node.Scalar() == "null" || node.Scalar().empty());
+}
+
+nlohmann::ordered_json to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return nullptr;
+    case YAML::NodeType::Sequence: {
+      auto arr = nlohmann::ordered_json::array();
+      for (const auto& item : node) arr.push_back(to_json(item));
+      return arr;
+    }
+    case YAML::NodeType::Map: {
+      auto obj = nlohmann::ordered_json::object();
+      for (const auto& kv : node) obj[kv.first.Scalar()] = to_json(kv.second);
+      return obj;
+    }
+    case YAML::NodeType::Scalar:
+      break;
+  }
+  const std::string& s = node.Scalar();
+  if (!is_plain_scalar(node)) return s;
+  if (is_null(node)) return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  if (auto i = parse_int(s)) return *i;
+  return s;
+}
+
+/// A list key: a YAML sequence, or one scalar holding a comma list.
+std::vector<std::string> scalar_list(const YAML::Node& node) {
+  std::vector<std::string> out;
+  if (node.IsSequence()) {
+    for (const auto& item : node)
+      if (item.IsScalar()) out.push_back(item.Scalar());
+  } else if (node.IsScalar() && !is_null(node)) {
+    for (auto& part : split(node.Scalar(), ','))
+      if (!trim(part).empty()) out.emplace_back(trim(part));
+  }
+  return out;
+}
+
+std::string first_heading(std::string_view body) {
+  std::size_t pos = 0;
+  while (pos < body.size()) {
+    std::size_t next = body.find('\n', pos);
+    std::string_view line = line_content(body.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos + 1));
+    if (line.starts_with("# ")) return std::string(trim(line.substr(2)));
+    if (next == std::string_view::npos) break;
+    pos = next + 1;
+  }
+  return {};
+}
+
+std::string name_from_slug(std::string_view slug) {
+  std::string name(slug);
+  std::replace(name.begin(), name.end(), '-', ' ');
+  if (!name.empty() && name[0] >= 'a' && name[0] <= 'z') name[0] = static_cast<char>(name[0] - 'a' + 'A');
+  return name;
+}
+
+void read_known_key(const std::string& key, const YAML::Node& value, const FrontMatter& fm, Story& story) {
+  auto warn = [&](const std::string& what) { story.warnings.push_back({line_of(value, fm), key + ": " + what}); };
+  auto describe = [&]() { return value.IsScalar() ? "'" + value.Scalar() + "'" : std::string("a ") + (value.IsMap() ? "mapping" : "list"); };
+  if (key == "name") {
+    if (value.IsScalar()) story.name = value.Scalar();
+    else if (!is_null(value)) warn("expected a string, got " + describe());
+  } else if (key == "priority" || key == "retry_count") {
+    if (is_null(value)) return;
+    auto n = value.IsScalar() ? parse_int(value.Scalar()) : std::nullopt;
+    if (!n) return warn("expected an integer, got " + describe());
+    (key == "priority" ? story.priority : story.retry_count) = *n;
+  } else if (key == "labels") {
+    if (value.IsMap()) return warn("expected a list, got a mapping");
+    story.labels = scalar_list(value);
+  } else if (key == "depends_on") {
+    if (value.IsMap()) return warn("expected a list of ids, got a mapping");
+    for (const auto& item : scalar_list(value)) {
+      std::string_view v = trim(item);
+      if (v.starts_with('#')) v.remove_prefix(1);
+      if (auto id = parse_int(v); id && *id > 0) story.depends_on.push_back(*id);
+      else warn("expected a story id, got '" + item + "'");
+    }
+  } else if (key == "agent") {
+    if (value.IsScalar() && !is_null(value)) story.agent = value.Scalar();
+    else if (!is_null(value)) warn("expected a string, got " + describe());
+  } else if (key == "blocked") {
+    auto b = as_bool(value);
+    if (b) story.blocked = *b;
+    else {
+      story.blocked = true;  // a suspicious value must not hand the story out as ready
+      warn("expected true or false, got " + describe());
+    }
+  } else if (key == "created") {
+    if (value.IsScalar()) story.created = value.Scalar();
+    else if (!is_null(value)) warn("expected a timestamp, got " + describe());
+  }
+}
+
+bool is_known_key(const std::string& key) {
+  static const char* const known[] = {"name", "priority", "labels", "depends_on", "agent", "retry_count", "blocked", "created"};
+  return std::find(std::begin(known), std::end(known), key) != std::end(known);
+}
+
+}  // namespace
+
+void parse_story_text(std::string_view text, Story& story) {
+  FrontMatter fm = locate_front_matter(text);
+  std::string_view body = text.substr(fm.body_begin);
+  // The body starts after the blank line that conventionally follows the front matter.
+  if (fm.present) {
+    if (body.starts_with("\r\n")) body.remove_prefix(2);
+    else if (body.starts_with("\n")) body.remove_prefix(1);
+  }
+  story.body = std::string(body);
+
+  if (fm.present) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(strip_cr(text.substr(fm.yaml_begin, fm.yaml_end - fm.yaml_begin)));
+    } catch (const YAML::Exception& e) {
+      int line = e.mark.line >= 0 ? fm.first_yaml_line + e.mark.line : 1;
+      throw StoryParseError(line, "malformed front matter: " + e.msg);
+    }
+    if (!root.IsNull() && !root.IsMap())
+      throw StoryParseError(fm.first_yaml_line, "front matter must be a mapping of keys to values");
+    if (root.IsMap()) {
+      for (const auto& kv : root) {
+        if (!kv.first.IsScalar())
+          throw StoryParseError(line_of(kv.first, fm), "front matter keys must be plain strings");
+        const std::string key = kv.first.Scalar();
+        if (is_known_key(key)) read_known_key(key, kv.second, fm, story);
+        else story.fields[key] = to_json(kv.second);
+      }
+    }
+  }
+  if (story.name.empty()) story.name = first_heading(story.body);
+  if (story.name.empty()) story.name = name_from_slug(story.slug);
+}
+
+std::string yaml_scalar(std::string_view value) {
+  YAML::Emitter out;
+  out << std::string(value);
+  return out.c_str();
+}
+
+std::string render_story(const NewStory& story) {
+  std::string out = "---\nname: " + yaml_scalar(story.name) + "\n";
+  if (story.priority) out += "priority: " + std::to_string(*story.priority) + "\n";
+  if (!story.labels.empty()) {
+    std::vector<std::string> quoted;
+    for (const auto& l : story.labels) quoted.push_back(yaml_scalar(l));
+    out += "labels: [" + join(quoted, ", ") + "]\n";
+  }
+  if (!story.depends_on.empty()) {
+    std::vector<std::string> ids;
+    for (auto id : story.depends_on) ids.push_back(std::to_string(id));
+    out += "depends_on: [" + join(ids, ", ") + "]\n";
+  }
+  out += "created: " + story.created + "\n---\n";
+  if (!story.body.empty()) {
+    out += "\n" + story.body;
+    if (story.body.back() != '\n') out += "\n";
+  }
+  return out;
+}
+
+std::string set_front_matter_line(std::string_view text, std::string_view key, std::string_view yaml_value) {
+  FrontMatter fm = locate_front_matter(text);
+  std::string prefix = std::string(key) + ":";
+  if (!fm.present) {
+    std::size_t bom = skip_bom(text);
+    return std::string(text.substr(0, bom)) + "---\n" + prefix + " " + std::string(yaml_value) + "\n---\n\n" +
+           std::string(text.substr(bom));
+  }
+  std::string eol = text.substr(0, fm.yaml_begin).ends_with("\r\n") ? "\r\n" : "\n";
+  std::size_t pos = fm.yaml_begin;
+  while (pos < fm.yaml_end) {
+    std::size_t next = text.find('\n', pos);
+    std::size_t end = next == std::string_view::npos ? text.size() : next + 1;
+    std::string_view line = text.substr(pos, end - pos);
+    std::string_view content = line_content(line);
+    if (content.starts_with(prefix) && (content.size() == prefix.size() || content[prefix.size()] == ' ' || content[prefix.size()] == '\t')) {
+      // Keep a trailing comment and the line ending as they were.
+      std::string_view rest = content.substr(prefix.size());
+      std::size_t comment = rest.find(" #");
+      std::string tail = comment == std::string_view::npos ? "" : std::string(rest.substr(comment));
+      std::string_view line_end = line.substr(content.size());
+      return std::string(text.substr(0, pos)) + prefix + " " + std::string(yaml_value) + tail +
+             std::string(line_end) + std::string(text.substr(end));
+    }
+    pos = end;
+  }
+  return std::string(text.substr(0, fm.yaml_end)) + prefix + " " + std::string(yaml_value) + eol +
+         std::string(text.substr(fm.yaml_end));
+}
+
+}  // namespace tracker

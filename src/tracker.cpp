@@ -1,0 +1,184 @@
+#include <tracker/error.hpp>
+#include <tracker/git.hpp>
+#include <tracker/tracker.hpp>
+#include <tracker/util.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace tracker {
+
+Tracker::Tracker(Workspace ws, CommitMode commit)
+    : ws_(std::move(ws)), commit_mode_(commit), index_(std::make_unique<ShadowIndex>(ws_)) {
+  index_->refresh();
+}
+
+Tracker::~Tracker() = default;
+
+InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError("cannot create " + dir.string() + ": " + ec.message());
+  InitResult result;
+  result.root = fs::weakly_canonical(fs::absolute(dir));
+  fs::path config_file = Workspace::config_path_for(result.root);
+  if (fs::exists(config_file)) throw UsageError("already a tracker workspace: " + config_file.string() + " exists");
+
+  Config config = Config::for_stages(options.stories_dir, options.stages);
+  if (!find_git_dirs(result.root)) {
+    GitRepo::init(result.root);
+    result.created_repository = true;
+  }
+  fs::create_directories(config_file.parent_path());
+  std::vector<fs::path> written;
+  for (const auto& stage : config.stages) {
+    fs::path stage_dir = result.root / config.stories_dir / stage.dir;
+    fs::create_directories(stage_dir);
+    fs::path keep = stage_dir / ".gitkeep";
+    if (!fs::exists(keep)) write_file_atomic(keep, "");
+    written.push_back(keep);
+  }
+  write_file_atomic(config_file, config.render());
+  written.insert(written.begin(), config_file);
+
+  if (options.commit == CommitMode::yes && config.commit) {
+    GitRepo repo = GitRepo::open(result.root);
+    CommitRequest request;
+    request.subject = "tracker: init " + join(config.stage_names(), ", ");
+    request.trailers = {{"Tracker-Action", "init"}};
+    for (const auto& p : written) request.paths.push_back(p.lexically_relative(repo.work_tree()).generic_string());
+    result.commit = repo.commit_paths(request).sha;
+  }
+  return result;
+}
+
+std::string Tracker::commit(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& trailers,
+                            const std::vector<std::string>& paths) {
+  if (commit_mode_ == CommitMode::no || !ws_.config().commit) return {};
+  if (!git_) git_ = std::make_unique<GitRepo>(GitRepo::open(ws_.root()));
+  CommitRequest request{subject, trailers, {}};
+  for (const auto& p : paths) request.paths.push_back((ws_.root() / p).lexically_relative(git_->work_tree()).generic_string());
+  return git_->commit_paths(request).sha;
+}
+
+Story Tracker::find(std::int64_t id) {
+  Lookup found = index_->lookup(id);
+  if (!found.malformed.empty()) {
+    const auto& bad = found.malformed.front();
+    throw InvalidDataError(bad.path + ":" + std::to_string(bad.line) + ": " + bad.message);
+  }
+  if (found.stories.empty()) throw NotFoundError("no story #" + std::to_string(id));
+  if (found.stories.size() > 1) {
+    std::vector<std::string> paths;
+    for (const auto& s : found.stories) paths.push_back(s.path);
+    throw InvalidDataError("story #" + std::to_string(id) + " exists more than once: " + join(paths, ", ") +
+                           "; give one of them a new id");
+  }
+  return std::move(found.stories.front());
+}
+
+NewStoryResult Tracker::create(const NewStoryRequest& request) {
+  const Config& config = ws_.config();
+  std::string name(trim(request.name));
+  if (name.empty()) throw UsageError("a story needs a name");
+  if (name.find('\n') != std::string::npos) throw UsageError("a story name must be one line");
+  if (!config.is_known_type(request.type))
+    throw UsageError("unknown type '" + request.type + "'" + did_you_mean(request.type, config.types) +
+                     "; types are: " + join(config.types, ", "));
+  const Stage& stage = config.stage(request.stage.value_or(config.ready_stages.front()));
+  for (const auto& label : request.labels)
+    if (trim(label).empty() || label.find(',') != std::string::npos || label.find('\n') != std::string::npos)
+      throw UsageError("bad label '" + label + "'");
+  for (auto dep : request.depends_on) find(dep);  // NotFoundError for an unknown id
+
+  NewStoryResult result;
+  {
+    IdAllocation ids(ws_);
+    if (request.key) {
+      if (auto existing = ids.find_key(*request.key)) {
+        result.id = *existing;
+        Lookup found = index_->lookup(*existing);
+        if (!found.stories.empty()) result.path = found.stories.front().path;
+        return result;
+      }
+    }
+    result.id = ids.reserve(index_->max_id());
+    fs::path dir = ws_.stage_dir(stage);
+    fs::create_directories(dir);
+    fs::path file = dir / make_story_file_name(result.id, request.type, slugify(name));
+    NewStory story{name, request.priority, request.labels, request.depends_on, utc_now_iso8601(), request.body};
+    write_file_atomic(file, render_story(story));
+    if (request.key) ids.record_key(*request.key, result.id);
+    result.path = ws_.relative(file);
+    result.created = true;
+  }
+  result.commit = commit("tracker: create #" + std::to_string(result.id) + " " + name,
+                         {{"Tracker-Action", "create"}, {"Tracker-Story", std::to_string(result.id)}, {"Tracker-To", stage.name}},
+                         {result.path});
+  return result;
+}
+
+std::vector<Story> Tracker::list(const ListQuery& query) {
+  ListQuery q = query;
+  for (auto& s : q.stages) s = ws_.config().stage(s).name;
+  if (q.type && !ws_.config().is_known_type(*q.type))
+    throw UsageError("unknown type '" + *q.type + "'" + did_you_mean(*q.type, ws_.config().types));
+  return index_->list(q);
+}
+
+std::vector<StoryIssue> Tracker::issues() { return index_->issues(); }
+
+Story Tracker::show(std::int64_t id) { return find(id); }
+
+std::string Tracker::raw(std::int64_t id) { return read_file(ws_.root() / find(id).path); }
+
+MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view stage_name) {
+  const Stage& target = ws_.config().stage(stage_name);
+  std::vector<Story> stories;
+  std::set<std::int64_t> seen;
+  for (auto id : ids)
+    if (seen.insert(id).second) stories.push_back(find(id));  // all ids are checked before anything moves
+
+  MoveResult result;
+  std::vector<std::string> paths;                   // old and new path of every moved story
+  std::vector<std::pair<fs::path, fs::path>> done;  // for rolling back a half-done move
+  try {
+    for (const auto& s : stories) {
+      if (s.stage == target.name) {
+        result.already_there.push_back(s.id);
+        continue;
+      }
+      fs::path from = ws_.root() / s.path;
+      fs::path dir = ws_.stage_dir(target);
+      fs::create_directories(dir);
+      fs::path to = dir / from.filename();
+      rename_no_replace(from, to);
+      done.emplace_back(from, to);
+      // A retry count carried over from an earlier stage is a known bug: a move resets it.
+      if (s.retry_count != 0) write_file_atomic(to, set_front_matter_line(read_file(to), "retry_count", "0"));
+      result.moved.push_back({s.id, s.stage, target.name, ws_.relative(to)});
+      paths.push_back(s.path);
+      paths.push_back(result.moved.back().path);
+    }
+  } catch (...) {
+    for (auto it = done.rbegin(); it != done.rend(); ++it) {
+      std::error_code ec;
+      fs::rename(it->second, it->first, ec);
+    }
+    throw;
+  }
+  if (result.moved.empty()) return result;
+
+  std::vector<std::string> parts;
+  std::vector<std::pair<std::string, std::string>> trailers = {{"Tracker-Action", "move"}};
+  for (const auto& m : result.moved) {
+    parts.push_back("#" + std::to_string(m.id) + " " + m.from + " -> " + m.to);
+    trailers.emplace_back("Tracker-Story", std::to_string(m.id));
+  }
+  for (const auto& m : result.moved) trailers.emplace_back("Tracker-From", m.from);
+  trailers.emplace_back("Tracker-To", target.name);
+  result.commit = commit("tracker: move " + join(parts, ", "), trailers, paths);
+  return result;
+}
+
+}  // namespace tracker

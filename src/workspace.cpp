@@ -1,0 +1,134 @@
+#include <tracker/error.hpp>
+#include <tracker/util.hpp>
+#include <tracker/workspace.hpp>
+
+#include <cstdlib>
+
+namespace tracker {
+
+namespace {
+
+/// The value of a "key: value" line file such as .git (gitdir: X) or commondir.
+std::optional<fs::path> read_pointer_file(const fs::path& file, std::string_view prefix) {
+  auto text = read_file_if_exists(file);
+  if (!text) return std::nullopt;
+  std::string_view t = trim(*text);
+  if (!t.starts_with(prefix)) return std::nullopt;
+  fs::path target{std::string(trim(t.substr(prefix.size())))};
+  if (target.is_relative()) target = file.parent_path() / target;
+  return target.lexically_normal();
+}
+
+fs::path without_trailing_slash(fs::path p) {
+  std::string s = p.string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return fs::path(s);
+}
+
+}  // namespace
+
+std::optional<GitDirs> find_git_dirs(const fs::path& dir) {
+  std::error_code ec;
+  fs::path cur = fs::weakly_canonical(fs::absolute(dir), ec);
+  if (ec) cur = fs::absolute(dir);
+  while (true) {
+    fs::path dot_git = cur / ".git";
+    std::error_code sec;
+    auto status = fs::status(dot_git, sec);
+    if (fs::is_directory(status)) {
+      GitDirs dirs{cur, dot_git, dot_git};
+      if (auto common = read_pointer_file(dot_git / "commondir", "")) dirs.common_dir = *common;
+      return dirs;
+    }
+    if (fs::is_regular_file(status)) {
+      auto git_dir = read_pointer_file(dot_git, "gitdir:");
+      if (!git_dir) throw IoError(dot_git.string() + ": not a valid gitdir file");
+      GitDirs dirs{cur, without_trailing_slash(*git_dir), without_trailing_slash(*git_dir)};
+      if (auto common = read_pointer_file(dirs.git_dir / "commondir", "")) dirs.common_dir = without_trailing_slash(*common);
+      return dirs;
+    }
+    if (!cur.has_parent_path() || cur.parent_path() == cur) return std::nullopt;
+    cur = cur.parent_path();
+  }
+}
+
+Workspace Workspace::discover(const fs::path& start) {
+  std::error_code ec;
+  fs::path cur = fs::weakly_canonical(fs::absolute(start), ec);
+  if (ec || !fs::is_directory(cur)) throw UsageError("cannot use '" + start.string() + "': not a directory");
+  fs::path origin = cur;
+  while (true) {
+    if (fs::exists(config_path_for(cur), ec)) return open(cur);
+    if (!cur.has_parent_path() || cur.parent_path() == cur) break;
+    cur = cur.parent_path();
+  }
+  throw UsageError("not a tracker workspace: no .tracker/config.yml in " + origin.string() +
+                   " or any parent; run 'tracker init' to create one, or use -C <dir>");
+}
+
+Workspace Workspace::open(const fs::path& root_in) {
+  std::error_code ec;
+  fs::path root = fs::weakly_canonical(fs::absolute(root_in), ec);
+  if (ec) root = fs::absolute(root_in);
+  fs::path config_file = config_path_for(root);
+  auto text = read_file_if_exists(config_file);
+  if (!text)
+    throw UsageError("not a tracker workspace: " + config_file.string() + " is missing; run 'tracker init'");
+  Config config = Config::parse(*text, config_file.string());
+  auto dirs = find_git_dirs(root);
+  if (!dirs)
+    throw UsageError("the workspace " + root.string() + " is not inside a git work tree; run 'git init' there");
+  return Workspace(root, std::move(config), dirs->git_dir, dirs->common_dir);
+}
+
+std::string Workspace::relative(const fs::path& path) const {
+  return path.lexically_relative(root_).generic_string();
+}
+
+IdAllocation::IdAllocation(const Workspace& ws)
+    : dir_(ws.shared_state_dir()), lock_(ws.shared_state_dir() / "ids.lock", std::chrono::seconds(30), "id allocation") {}
+
+static fs::path key_file(const fs::path& dir, const std::string& key) {
+  // Keys are hex-encoded so any string is a safe file name; long keys are cut and
+  // the full key is kept in the file to tell them apart.
+  static const char* hex = "0123456789abcdef";
+  std::string name;
+  for (unsigned char c : key.substr(0, 100)) {
+    name += hex[c >> 4];
+    name += hex[c & 15];
+  }
+  return dir / "keys" / name;
+}
+
+std::optional<std::int64_t> IdAllocation::find_key(const std::string& key) const {
+  for (int probe = 0;; ++probe) {
+    fs::path file = key_file(dir_, key);
+    if (probe) file += "." + std::to_string(probe);
+    auto text = read_file_if_exists(file);
+    if (!text) return std::nullopt;
+    auto nl = text->find('\n');
+    if (nl != std::string::npos && text->substr(nl + 1) == key) return parse_int(trim(text->substr(0, nl)));
+  }
+}
+
+void IdAllocation::record_key(const std::string& key, std::int64_t id) {
+  fs::create_directories(dir_ / "keys");
+  for (int probe = 0;; ++probe) {
+    fs::path file = key_file(dir_, key);
+    if (probe) file += "." + std::to_string(probe);
+    if (fs::exists(file)) continue;
+    write_file_atomic(file, std::to_string(id) + "\n" + key);
+    return;
+  }
+}
+
+std::int64_t IdAllocation::reserve(std::int64_t highest_seen) {
+  fs::path mark = dir_ / "last-id";
+  std::int64_t last = 0;
+  if (auto text = read_file_if_exists(mark)) last = parse_int(trim(*text)).value_or(0);
+  std::int64_t id = std::max(last, highest_seen) + 1;
+  write_file_atomic(mark, std::to_string(id) + "\n");
+  return id;
+}
+
+}  // namespace tracker
