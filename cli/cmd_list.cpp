@@ -1,5 +1,6 @@
 #include "output.hpp"
 
+#include <cstdio>
 #include <tracker/util.hpp>
 
 namespace tracker::cli {
@@ -46,7 +47,8 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
     if (!s.agent.empty()) name += " @" + s.agent;
     rows.push_back({std::to_string(s.id), s.type, s.stage, std::to_string(s.priority), name});
   }
-  print_table(style, {"ID", "TYPE", "STAGE", "PRI", "NAME"}, rows, {"33", "36", "32", nullptr, nullptr});
+  std::string table = format_table(style, {"ID", "TYPE", "STAGE", "PRI", "NAME"}, rows, {"33", "36", "32", nullptr, nullptr});
+  std::fwrite(table.data(), 1, table.size(), stdout);
   return 0;
 }
 

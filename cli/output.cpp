@@ -80,7 +80,7 @@ std::string truncate_to(std::string_view text, std::size_t width) {
   return std::string(text.substr(0, i)) + "…";
 }
 
-void print_table(const Style& style, const std::vector<std::string>& header,
+std::string format_table(const Style& style, const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows, const std::vector<const char*>& colors) {
   std::vector<std::size_t> widths(header.size());
   for (std::size_t c = 0; c < header.size(); ++c) widths[c] = display_width(header[c]);
@@ -104,7 +104,7 @@ void print_table(const Style& style, const std::vector<std::string>& header,
   };
   emit(header, true);
   for (const auto& row : rows) emit(row, false);
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  return out;
 }
 
 void print_json(const nlohmann::ordered_json& value) { std::cout << value.dump(2) << "\n"; }

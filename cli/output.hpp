@@ -51,9 +51,9 @@ std::size_t display_width(std::string_view text);
 /// Cuts UTF-8 text to `width` columns, ending in "…" when cut.
 std::string truncate_to(std::string_view text, std::size_t width);
 
-/// Prints a table whose last column is cut to fit the terminal width.
+/// Formats an aligned table whose last column is cut to fit the terminal width.
 /// `colors[i]` is the SGR code of column i (or nullptr).
-void print_table(const Style& style, const std::vector<std::string>& header,
+std::string format_table(const Style& style, const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows, const std::vector<const char*>& colors);
 
 /// Prints JSON on stdout.

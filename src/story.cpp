@@ -302,6 +302,8 @@ std::string set_front_matter_line(std::string_view text, std::string_view key, s
       // Keep a trailing comment and the line ending as they were.
       std::string_view rest = content.substr(prefix.size());
       std::size_t comment = rest.find(" #");
+      if (comment != std::string_view::npos)
+        while (comment > 0 && (rest[comment - 1] == ' ' || rest[comment - 1] == '\t')) --comment;
       std::string tail = comment == std::string_view::npos ? "" : std::string(rest.substr(comment));
       std::string_view line_end = line.substr(content.size());
       return std::string(text.substr(0, pos)) + prefix + " " + std::string(yaml_value) + tail +

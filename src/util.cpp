@@ -64,7 +64,7 @@ std::optional<std::string> closest_match(std::string_view word, const std::vecto
     }
   }
   // Allow about one typo per three characters, like git's suggestions.
-  if (best && best_distance <= std::max<std::size_t>(1, word.size() / 3)) return best;
+  if (best && word.size() >= 3 && best_distance <= std::max<std::size_t>(1, word.size() / 3)) return best;
   return std::nullopt;
 }
 

@@ -1,1 +1,194 @@
+#include "helpers.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+namespace testing {
+
+namespace {
+
+/// Every test process gets a fixed identity and no user config.
+struct TestEnvironment {
+  TestEnvironment() {
+    setenv("GIT_AUTHOR_NAME", "Test Author", 1);
+    setenv("GIT_AUTHOR_EMAIL", "author@example.com", 1);
+    setenv("GIT_COMMITTER_NAME", "Test Committer", 1);
+    setenv("GIT_COMMITTER_EMAIL", "committer@example.com", 1);
+    setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+    setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+    unsetenv("GIT_DIR");
+    unsetenv("NO_COLOR");
+  }
+} test_environment;
+
+void child_exec(const std::vector<std::string>& argv, const RunOptions& options) {
+  if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) _exit(126);
+  for (const auto& [k, v] : options.env) {
+    if (v == "\x01unset") unsetenv(k.c_str());
+    else setenv(k.c_str(), v.c_str(), 1);
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  _exit(127);
+}
+
+int decode_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  std::string templ = (fs::temp_directory_path() / "tracker-test-XXXXXX").string();
+  REQUIRE(mkdtemp(templ.data()) != nullptr);
+  path_ = fs::canonical(templ);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
+  int out_pipe[2], err_pipe[2], in_pipe[2];
+  REQUIRE(pipe(out_pipe) == 0);
+  REQUIRE(pipe(err_pipe) == 0);
+  REQUIRE(pipe(in_pipe) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], in_pipe[0], in_pipe[1]}) close(fd);
+    child_exec(argv, options);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  close(in_pipe[0]);
+  if (!options.input.empty()) {
+    ssize_t n = ::write(in_pipe[1], options.input.data(), options.input.size());
+    (void)n;
+  }
+  close(in_pipe[1]);
+  RunResult r;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  char buf[8192];
+  while (open_fds > 0) {
+    if (poll(fds, 2, -1) < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      } else {
+        (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.code = decode_status(status);
+  return r;
+}
+
+int spawn(const std::vector<std::string>& argv, const RunOptions& options) {
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    child_exec(argv, options);
+  }
+  return pid;
+}
+
+int wait_for(int pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return decode_status(status);
+}
+
+RunResult tracker(const fs::path& cwd, const std::vector<std::string>& args, const RunOptions& options) {
+  std::vector<std::string> argv = {TRACKER_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  RunOptions o = options;
+  o.cwd = cwd;
+  return run(argv, o);
+}
+
+std::string git(const fs::path& cwd, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"git", "-C", cwd.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  RunResult r = run(argv);
+  INFO("git " << args.front() << ": " << r.err);
+  REQUIRE(r.code == 0);
+  return r.out;
+}
+
+void write(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream f(path, std::ios::binary);
+  f << text;
+  REQUIRE(f.good());
+}
+
+std::string read(const fs::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+Board::Board() {
+  git(root(), {"init", "-q", "-b", "main"});
+  RunResult r = tracker(root(), {"init"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+}
+
+long Board::create(const std::vector<std::string>& args) {
+  std::vector<std::string> a = {"new"};
+  a.insert(a.end(), args.begin(), args.end());
+  RunResult r = tracker(root(), a);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  return std::stol(r.out);
+}
+
+std::string Board::path_of(long id) {
+  RunResult r = tracker(root(), {"show", std::to_string(id), "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  return nlohmann::json::parse(r.out)["path"].get<std::string>();
+}
+
+int Board::commit_count() { return std::stoi(git(root(), {"rev-list", "--count", "HEAD"})); }
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string line;
+  while (std::getline(ss, line)) out.push_back(line);
+  return out;
+}
+
+}  // namespace testing

@@ -1,1 +1,78 @@
 #include <catch2/catch.hpp>
+
+#include <tracker/config.hpp>
+#include <tracker/error.hpp>
+
+using namespace tracker;
+
+TEST_CASE("the default config renders and parses back") {
+  Config c = Config::defaults();
+  Config back = Config::parse(c.render(), "config.yml");
+  REQUIRE(back.stages.size() == 6);
+  CHECK(back.stages[1].name == "current");
+  CHECK(back.stages[1].dir == "2_current");
+  CHECK(back.stories_dir == "work");
+  CHECK(back.ready_stages == std::vector<std::string>{"backlog"});
+  CHECK(back.done_stages == std::vector<std::string>{"done", "archived"});
+  CHECK(back.types == std::vector<std::string>{"story", "bug", "spike", "refactor"});
+  CHECK(back.claim_ttl_seconds == 900);
+  CHECK(back.claim_move_to == "current");
+  CHECK(back.commit);
+}
+
+TEST_CASE("stages are found by name or directory") {
+  Config c = Config::defaults();
+  CHECK(c.stage("current").dir == "2_current");
+  CHECK(c.stage("2_current").name == "current");
+  try {
+    c.stage("curent");
+    FAIL("no error");
+  } catch (const UsageError& e) {
+    CHECK(std::string(e.what()).find("did you mean 'current'?") != std::string::npos);
+  }
+}
+
+TEST_CASE("a huskies-style config") {
+  Config c = Config::parse(
+      "stories_dir: .huskies/work\n"
+      "stages: [backlog, current, qa, merge, done, archived]\n"
+      "types: [story, bug, spike, refactor, chore]\n"
+      "claim: {ttl: 2h, move_to: current}\n",
+      "c.yml");
+  CHECK(c.stories_dir == ".huskies/work");
+  CHECK(c.stages[5].dir == "6_archived");
+  CHECK(c.is_known_type("chore"));
+  CHECK(c.claim_ttl_seconds == 7200);
+}
+
+static std::string error_of(const std::string& yaml) {
+  try {
+    Config::parse(yaml, "cfg.yml");
+  } catch (const InvalidDataError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_CASE("a bad config is reported with its line") {
+  CHECK(error_of("stages: [a, b\n") .starts_with("cfg.yml:"));
+  CHECK(error_of("stories_dir: work\nstagse: [a]\n") == "cfg.yml:2: unknown key 'stagse' (did you mean 'stages'?)");
+  CHECK(error_of("stories_dir: work\n").find("missing 'stages'") != std::string::npos);
+  CHECK(error_of("stages:\n  - backlog\n  - Bad Name\n") .starts_with("cfg.yml:3: bad stage name"));
+  CHECK(error_of("stages: [a, a]\n").find("listed twice") != std::string::npos);
+  CHECK(error_of("stages: [a, b]\nready_stages: [c]\n") == "cfg.yml:2: 'ready_stages' names unknown stage 'c'");
+  CHECK(error_of("stages: [a, b]\nclaim:\n  ttl: 0\n").starts_with("cfg.yml:3:"));
+  CHECK(error_of("stages: [a, b]\nstories_dir: /abs\n").starts_with("cfg.yml:2:"));
+  CHECK(error_of("- just\n- a list\n") == "cfg.yml:1: the config must be a mapping of keys to values");
+  CHECK(error_of("stages: [a]\ncommit: {enabled: maybe}\n").starts_with("cfg.yml:2:"));
+}
+
+TEST_CASE("for_stages picks sensible ready, done and claim stages") {
+  Config c = Config::for_stages("tasks", {"todo", "doing", "review", "shipped"});
+  CHECK(c.ready_stages == std::vector<std::string>{"todo"});
+  CHECK(c.done_stages == std::vector<std::string>{"shipped"});
+  CHECK(c.claim_move_to == "doing");
+  CHECK(c.stages[3].dir == "4_shipped");
+  CHECK_THROWS_AS(Config::for_stages("w", {"ok", "Not OK"}), UsageError);
+  CHECK_THROWS_AS(Config::for_stages("w", {}), UsageError);
+}

@@ -1,1 +1,145 @@
 #include <catch2/catch.hpp>
+
+#include <tracker/story.hpp>
+
+using namespace tracker;
+
+static const std::vector<std::string> kTypes = {"story", "bug", "spike", "refactor"};
+
+static Story parse(const std::string& text, const std::string& slug = "some-story") {
+  Story s;
+  s.slug = slug;
+  parse_story_text(text, s);
+  return s;
+}
+
+TEST_CASE("story file names") {
+  auto n = parse_story_file_name("42_story_add-login.md", kTypes);
+  REQUIRE(n);
+  CHECK(n->id == 42);
+  CHECK(n->type == "story");
+  CHECK(n->slug == "add-login");
+  n = parse_story_file_name("7_bug_fix_with_underscores.md", kTypes);
+  REQUIRE(n);
+  CHECK(n->type == "bug");
+  CHECK(n->slug == "fix_with_underscores");
+  n = parse_story_file_name("8_add-login.md", kTypes);
+  REQUIRE(n);
+  CHECK(n->type == "story");
+  CHECK(n->slug == "add-login");
+  n = parse_story_file_name("9_spike.md", kTypes);
+  REQUIRE(n);
+  CHECK(n->type == "spike");
+  CHECK_FALSE(parse_story_file_name("README.md", kTypes));
+  CHECK_FALSE(parse_story_file_name("42_story_x.txt", kTypes));
+  CHECK_FALSE(parse_story_file_name("0_story_x.md", kTypes));
+  CHECK_FALSE(parse_story_file_name("42x_story.md", kTypes));
+  CHECK(make_story_file_name(3, "bug", "fix-it") == "3_bug_fix-it.md");
+}
+
+TEST_CASE("front matter: known keys, unknown keys in order, body") {
+  Story s = parse(
+      "---\n"
+      "name: Add login\n"
+      "zeta: 1\n"
+      "priority: 2\n"
+      "labels: [auth, ui]\n"
+      "depends_on:\n  - 12\n  - 13\n"
+      "agent: coder-1\n"
+      "review_hold: true\n"
+      "retry_count: 3\n"
+      "blocked: false\n"
+      "created: 2026-11-23T07:41:00Z\n"
+      "alpha: \"007\"\n"
+      "---\n\nThe body.\n");
+  CHECK(s.name == "Add login");
+  CHECK(s.priority == 2);
+  CHECK(s.labels == std::vector<std::string>{"auth", "ui"});
+  CHECK(s.depends_on == std::vector<std::int64_t>{12, 13});
+  CHECK(s.agent == "coder-1");
+  CHECK(s.retry_count == 3);
+  CHECK_FALSE(s.blocked);
+  CHECK(s.created == "2026-11-23T07:41:00Z");
+  CHECK(s.body == "The body.\n");
+  CHECK(s.warnings.empty());
+  // Unknown keys keep their order and their types; a quoted number stays a string.
+  CHECK(s.fields.dump() == R"({"zeta":1,"review_hold":true,"alpha":"007"})");
+}
+
+TEST_CASE("a file with no front matter takes its name from the first heading, else the slug") {
+  Story s = parse("Some intro\n\n# Make it fast\n\nDetails.\n");
+  CHECK(s.name == "Make it fast");
+  CHECK(s.body == "Some intro\n\n# Make it fast\n\nDetails.\n");
+  s = parse("just text\n", "tidy-the-docs");
+  CHECK(s.name == "Tidy the docs");
+  s = parse("", "empty-one");
+  CHECK(s.name == "Empty one");
+}
+
+TEST_CASE("CRLF line endings and a UTF-8 BOM") {
+  Story s = parse("\xEF\xBB\xBF---\r\nname: Windows story\r\npriority: 4\r\n---\r\n\r\nBody line\r\n");
+  CHECK(s.name == "Windows story");
+  CHECK(s.priority == 4);
+  CHECK(s.body == "Body line\r\n");
+}
+
+TEST_CASE("malformed front matter reports the file line") {
+  try {
+    parse("---\nname: ok\npriority: [1, 2\nlabels: x\n---\nbody\n");
+    FAIL("no error");
+  } catch (const StoryParseError& e) {
+    CHECK(e.line() >= 3);
+    CHECK(e.line() <= 5);
+    CHECK(e.detail().find("malformed front matter") != std::string::npos);
+  }
+  try {
+    parse("---\nname: ok\nbad: : :\n---\n");
+    FAIL("no error");
+  } catch (const StoryParseError& e) {
+    CHECK(e.line() == 3);
+  }
+  try {
+    parse("---\nname: never closed\n");
+    FAIL("no error");
+  } catch (const StoryParseError& e) {
+    CHECK(e.line() == 1);
+  }
+  CHECK_THROWS_AS(parse("---\n- a\n- b\n---\n"), StoryParseError);
+}
+
+TEST_CASE("values of the wrong type are warnings with lines; the story stays usable") {
+  Story s = parse("---\nname: x\npriority: high\nblocked: maybe\ndepends_on: [3, abc]\n---\n");
+  REQUIRE(s.warnings.size() == 3);
+  CHECK(s.warnings[0].line == 3);
+  CHECK(s.warnings[0].message == "priority: expected an integer, got 'high'");
+  CHECK(s.warnings[1].line == 4);
+  CHECK(s.blocked);  // a doubtful value must not make the story look ready
+  CHECK(s.depends_on == std::vector<std::int64_t>{3});
+  CHECK(s.priority == 0);
+}
+
+TEST_CASE("render_story produces a parseable file") {
+  NewStory n{"Fix: the \"quoted\" crash", 3, {"auth", "needs review"}, {1, 2}, "2026-11-23T07:41:00Z", "Steps:\n1. x"};
+  std::string text = render_story(n);
+  Story s = parse(text);
+  CHECK(s.name == n.name);
+  CHECK(s.priority == 3);
+  CHECK(s.labels == n.labels);
+  CHECK(s.depends_on == n.depends_on);
+  CHECK(s.created == n.created);
+  CHECK(s.body == "Steps:\n1. x\n");
+  CHECK(render_story({"Plain", std::nullopt, {}, {}, "t", ""}) == "---\nname: Plain\ncreated: t\n---\n");
+}
+
+TEST_CASE("set_front_matter_line rewrites one line and nothing else") {
+  std::string text = "---\n# a comment\nname: x\nretry_count: 3  # flaky\nzeta: [1, 2]\n---\n\nbody\n";
+  std::string out = set_front_matter_line(text, "retry_count", "0");
+  CHECK(out == "---\n# a comment\nname: x\nretry_count: 0  # flaky\nzeta: [1, 2]\n---\n\nbody\n");
+  // A missing key is added at the end of the front matter.
+  CHECK(set_front_matter_line("---\nname: x\n---\nb\n", "agent", "me") == "---\nname: x\nagent: me\n---\nb\n");
+  // CRLF stays CRLF.
+  CHECK(set_front_matter_line("---\r\nretry_count: 2\r\n---\r\n", "retry_count", "0") == "---\r\nretry_count: 0\r\n---\r\n");
+  // A key that only starts the same is not touched.
+  CHECK(set_front_matter_line("---\nretry_counter: 5\n---\n", "retry_count", "0") ==
+        "---\nretry_counter: 5\nretry_count: 0\n---\n");
+}

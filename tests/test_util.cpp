@@ -1,1 +1,88 @@
 #include <catch2/catch.hpp>
+
+#include "output.hpp"
+#include <tracker/config.hpp>
+#include <tracker/error.hpp>
+#include <tracker/util.hpp>
+
+using namespace tracker;
+
+TEST_CASE("slugify: lowercase ASCII words joined by '-', at most 50 characters") {
+  CHECK(slugify("Add login page") == "add-login-page");
+  CHECK(slugify("Fix crash on EMPTY title!!") == "fix-crash-on-empty-title");
+  CHECK(slugify("  don't   break--things  ") == "dont-break-things");
+  CHECK(slugify("Ünïcode naïve café") == "n-code-na-ve-caf");
+  CHECK(slugify("!!!") == "untitled");
+  std::string long_name = "one two three four five six seven eight nine ten eleven twelve";
+  std::string slug = slugify(long_name);
+  CHECK(slug.size() <= 50);
+  CHECK(slug == "one-two-three-four-five-six-seven-eight-nine-ten");
+  CHECK(slugify(std::string(80, 'a')).size() == 50);
+}
+
+TEST_CASE("closest_match suggests plausible typos only") {
+  std::vector<std::string> stages = {"backlog", "current", "qa", "merge", "done", "archived"};
+  CHECK(closest_match("curent", stages) == "current");
+  CHECK(closest_match("bakclog", stages) == "backlog");
+  CHECK(closest_match("arch", stages) == "archived");
+  CHECK_FALSE(closest_match("zzzzzz", stages));
+  CHECK(did_you_mean("bgu", {"story", "bug"}) == " (did you mean 'bug'?)");
+  CHECK(did_you_mean("xyz", {"story", "bug"}).empty());
+}
+
+TEST_CASE("parse_int accepts whole integers only") {
+  CHECK(parse_int("42") == 42);
+  CHECK(parse_int("-3") == -3);
+  CHECK(parse_int("+7") == 7);
+  CHECK_FALSE(parse_int(""));
+  CHECK_FALSE(parse_int("4x"));
+  CHECK_FALSE(parse_int("1.5"));
+  CHECK_FALSE(parse_int("99999999999999999999"));
+}
+
+TEST_CASE("durations") {
+  CHECK(parse_duration("90s") == 90);
+  CHECK(parse_duration("15m") == 900);
+  CHECK(parse_duration("2h") == 7200);
+  CHECK(parse_duration("45") == 45);
+  CHECK_THROWS_AS(parse_duration("0"), UsageError);
+  CHECK_THROWS_AS(parse_duration("-5m"), UsageError);
+  CHECK_THROWS_AS(parse_duration("soon"), UsageError);
+  CHECK(format_duration(900) == "15m");
+  CHECK(format_duration(90) == "90s");
+}
+
+TEST_CASE("format_iso8601") { CHECK(format_iso8601(0) == "1970-01-01T00:00:00Z"); }
+
+TEST_CASE("table: aligned columns, last column cut to the terminal width") {
+  cli::Style style;
+  style.width = 30;
+  std::string table = cli::format_table(style, {"ID", "NAME"},
+                                        {{"1", "short"}, {"123", "a very long story name that does not fit at all"}}, {});
+  auto rows = std::vector<std::string>{};
+  std::size_t start = 0;
+  while (start < table.size()) {
+    auto nl = table.find('\n', start);
+    rows.push_back(table.substr(start, nl - start));
+    start = nl + 1;
+  }
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0] == "ID   NAME");
+  CHECK(rows[1] == "1    short");
+  CHECK(cli::display_width(rows[2]) == 30);
+  CHECK(rows[2].ends_with("…"));
+
+  style.width = 0;  // not a terminal: nothing is cut
+  table = cli::format_table(style, {"ID", "NAME"}, {{"1", std::string(200, 'x')}}, {});
+  CHECK(table.find(std::string(200, 'x')) != std::string::npos);
+
+  style.color = true;
+  table = cli::format_table(style, {"ID"}, {{"7"}}, {"33"});
+  CHECK(table.find("\033[33m7\033[0m") != std::string::npos);
+}
+
+TEST_CASE("truncate_to counts UTF-8 code points") {
+  CHECK(cli::truncate_to("héllo wörld", 5) == "héll…");
+  CHECK(cli::truncate_to("abc", 3) == "abc");
+  CHECK(cli::display_width("é…") == 2);
+}

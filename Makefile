@@ -1,0 +1,27 @@
+# Thin wrapper over CMake. `make demo` and `make test` set up a fresh Debian machine.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PACKAGES := cmake g++ make pkg-config git libgit2-dev libyaml-cpp-dev libsqlite3-dev \
+            libcli11-dev catch2 nlohmann-json3-dev
+
+.PHONY: all deps build test demo bench clean
+all: build
+
+deps:
+	@.ci/install-deps $(PACKAGES)
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo > $(BUILD_DIR).cmake.log 2>&1 || (cat $(BUILD_DIR).cmake.log; exit 1)
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	TRACKER=$(abspath $(BUILD_DIR))/tracker examples/demo.sh
+
+bench: build
+	TRACKER=$(abspath $(BUILD_DIR))/tracker bench/run.sh
+
+clean:
+	rm -rf $(BUILD_DIR) $(BUILD_DIR).cmake.log

@@ -1,0 +1,77 @@
+// Test helpers: temp dirs, running processes, reading git state.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace testing {
+
+namespace fs = std::filesystem;
+
+/// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& rel) const { return path_ / rel; }
+
+private:
+  fs::path path_;
+};
+
+struct RunResult {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+/// Options for run(): working directory, extra environment, stdin text.
+struct RunOptions {
+  fs::path cwd;
+  std::map<std::string, std::string> env;  ///< value "\x01unset" removes a variable
+  std::string input;
+};
+
+/// Runs argv[0] (searched in PATH) and waits; captures stdout and stderr.
+RunResult run(const std::vector<std::string>& argv, const RunOptions& options = {});
+
+/// Starts a process without waiting; returns its pid. Output goes to /dev/null.
+int spawn(const std::vector<std::string>& argv, const RunOptions& options = {});
+
+/// Waits for `pid` and returns its exit code (128+signal when killed).
+int wait_for(int pid);
+
+/// Runs the tracker binary under test.
+RunResult tracker(const fs::path& cwd, const std::vector<std::string>& args, const RunOptions& options = {});
+
+/// Runs git in `cwd`; REQUIREs success and returns stdout.
+std::string git(const fs::path& cwd, const std::vector<std::string>& args);
+
+/// Writes a file, creating parent directories.
+void write(const fs::path& path, const std::string& text);
+
+/// Reads a whole file.
+std::string read(const fs::path& path);
+
+/// A temp dir holding a git repo with `tracker init` done and committed.
+struct Board {
+  TempDir dir;
+  Board();
+  const fs::path& root() const { return dir.path(); }
+  /// `tracker new` that REQUIREs success; returns the id.
+  long create(const std::vector<std::string>& args);
+  /// The repository path of story `id` (e.g. "work/1_backlog/1_story_x.md").
+  std::string path_of(long id);
+  /// Number of commits on HEAD.
+  int commit_count();
+};
+
+/// Lines of text, without the newlines.
+std::vector<std::string> lines(const std::string& text);
+
+}  // namespace testing
