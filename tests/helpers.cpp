@@ -127,7 +127,7 @@ int wait_for(int pid) {
   return decode_status(status);
 }
 
-RunResult tracker(const fs::path& cwd, const std::vector<std::string>& args, const RunOptions& options) {
+RunResult run_tracker(const fs::path& cwd, const std::vector<std::string>& args, const RunOptions& options) {
   std::vector<std::string> argv = {TRACKER_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
   RunOptions o = options;
@@ -160,7 +160,7 @@ std::string read(const fs::path& path) {
 
 Board::Board() {
   git(root(), {"init", "-q", "-b", "main"});
-  RunResult r = tracker(root(), {"init"});
+  RunResult r = run_tracker(root(), {"init"});
   INFO(r.err);
   REQUIRE(r.code == 0);
 }
@@ -168,14 +168,14 @@ Board::Board() {
 long Board::create(const std::vector<std::string>& args) {
   std::vector<std::string> a = {"new"};
   a.insert(a.end(), args.begin(), args.end());
-  RunResult r = tracker(root(), a);
+  RunResult r = run_tracker(root(), a);
   INFO(r.err);
   REQUIRE(r.code == 0);
   return std::stol(r.out);
 }
 
 std::string Board::path_of(long id) {
-  RunResult r = tracker(root(), {"show", std::to_string(id), "--json"});
+  RunResult r = run_tracker(root(), {"show", std::to_string(id), "--json"});
   INFO(r.err);
   REQUIRE(r.code == 0);
   return nlohmann::json::parse(r.out)["path"].get<std::string>();

@@ -47,7 +47,7 @@ int spawn(const std::vector<std::string>& argv, const RunOptions& options = {});
 int wait_for(int pid);
 
 /// Runs the tracker binary under test.
-RunResult tracker(const fs::path& cwd, const std::vector<std::string>& args, const RunOptions& options = {});
+RunResult run_tracker(const fs::path& cwd, const std::vector<std::string>& args, const RunOptions& options = {});
 
 /// Runs git in `cwd`; REQUIREs success and returns stdout.
 std::string git(const fs::path& cwd, const std::vector<std::string>& args);

@@ -1,1 +1,163 @@
 #include <catch2/catch.hpp>
+
+#include "helpers.hpp"
+#include <tracker/index.hpp>
+#include <tracker/tracker.hpp>
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace tracker;
+using testing::Board;
+
+namespace {
+
+std::vector<std::string> names(ShadowIndex& index) {
+  std::vector<std::string> out;
+  for (const auto& s : index.list({})) out.push_back(std::to_string(s.id) + ":" + s.stage + ":" + s.name + ":" + std::to_string(s.priority));
+  return out;
+}
+
+/// Sets a file's mtime well into the past so that the index does not treat it as racy.
+void age(const fs::path& p) {
+  timespec times[2] = {{1'700'000'000, 0}, {1'700'000'000, 0}};
+  REQUIRE(utimensat(AT_FDCWD, p.c_str(), times, 0) == 0);
+}
+
+std::string pragma(const fs::path& db, const std::string& sql) {
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(raw, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  std::string out;
+  if (sqlite3_step(stmt) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the index lives in the git dir, in WAL mode, with a schema version and an FTS table") {
+  Board board;
+  board.create({"First", "--body", "searchable words"});
+  Workspace ws = Workspace::discover(board.root());
+  { ShadowIndex index(ws); index.refresh(); }
+  fs::path db = board.root() / ".git" / "tracker" / "index.db";
+  REQUIRE(fs::exists(db));
+  CHECK(pragma(db, "PRAGMA journal_mode") == "wal");
+  CHECK(pragma(db, "PRAGMA user_version") == "1");
+  CHECK(pragma(db, "SELECT count(*) FROM stories_fts WHERE stories_fts MATCH 'searchable'") == "1");
+  CHECK(pragma(db, "SELECT length(content) > 0 FROM stories") == "1");  // the content cache
+}
+
+TEST_CASE("refresh re-parses only files whose stat data changed") {
+  Board board;
+  for (int i = 0; i < 5; ++i) board.create({"Story " + std::to_string(i)});
+  Workspace ws = Workspace::discover(board.root());
+  for (const auto& e : fs::directory_iterator(board.root() / "work" / "1_backlog")) age(e.path());
+  ShadowIndex index(ws);
+  index.refresh();
+  RefreshStats again = index.refresh();
+  CHECK(again.files == 5);
+  CHECK(again.parsed == 0);
+
+  fs::path p = board.root() / board.path_of(3);
+  std::string text = testing::read(p);
+  testing::write(p, text + "more body\n");
+  age(p);  // even with an old mtime, the size and ctime changed
+  RefreshStats after_edit = index.refresh();
+  CHECK(after_edit.parsed == 1);
+}
+
+TEST_CASE("a hand edit of the same size in the same instant is still seen") {
+  Board board;
+  board.create({"Same size", "--priority", "1"});
+  Workspace ws = Workspace::discover(board.root());
+  ShadowIndex index(ws);
+  index.refresh();
+  fs::path p = board.root() / board.path_of(1);
+  std::string text = testing::read(p);
+  auto pos = text.find("priority: 1");
+  REQUIRE(pos != std::string::npos);
+  text.replace(pos, 11, "priority: 7");
+  struct stat before {};
+  stat(p.c_str(), &before);
+  testing::write(p, text);
+  // Put the old mtime back: only the racy-file check can notice this edit.
+  timespec times[2] = {before.st_atim, before.st_mtim};
+  utimensat(AT_FDCWD, p.c_str(), times, 0);
+  index.refresh();
+  REQUIRE(index.list({}).size() == 1);
+  CHECK(index.list({})[0].priority == 7);
+}
+
+TEST_CASE("a deleted, truncated or corrupt index.db is rebuilt with identical results") {
+  Board board;
+  board.create({"Alpha", "--priority", "3"});
+  board.create({"Beta", "--label", "x"});
+  board.create({"Gamma", "--stage", "qa"});
+  Workspace ws = Workspace::discover(board.root());
+  fs::path db = ws.local_state_dir() / "index.db";
+  std::vector<std::string> expected;
+  {
+    ShadowIndex index(ws);
+    index.refresh();
+    expected = names(index);
+    REQUIRE(expected.size() == 3);
+  }
+  SECTION("deleted") {
+    fs::remove(db);
+    fs::remove(db.string() + "-wal");
+  }
+  SECTION("truncated to zero") {
+    fs::resize_file(db, 0);
+  }
+  SECTION("truncated in the middle") {
+    fs::remove(db.string() + "-wal");
+    fs::remove(db.string() + "-shm");
+    fs::resize_file(db, fs::file_size(db) / 2);
+  }
+  SECTION("garbage") {
+    fs::remove(db.string() + "-wal");
+    fs::remove(db.string() + "-shm");
+    testing::write(db, std::string(8192, 'Z'));
+  }
+  SECTION("another schema version") {
+    REQUIRE(pragma(db, "PRAGMA user_version=99; SELECT 1") == "");
+    pragma(db, "PRAGMA user_version=99");
+  }
+  ShadowIndex index(ws);
+  index.refresh();
+  CHECK(names(index) == expected);
+}
+
+TEST_CASE("list filters and sorts") {
+  Board board;
+  board.create({"Low", "--priority", "1", "--label", "ui"});
+  board.create({"High", "--priority", "5", "--label", "auth,ui"});
+  board.create({"Bug", "--type", "bug", "--stage", "current"});
+  Workspace ws = Workspace::discover(board.root());
+  ShadowIndex index(ws);
+  index.refresh();
+  ListQuery q;
+  q.sort = SortKey::priority;
+  auto all = index.list(q);
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].name == "High");
+  q.label = "auth";
+  CHECK(index.list(q).size() == 1);
+  q = {};
+  q.stages = {"current"};
+  REQUIRE(index.list(q).size() == 1);
+  CHECK(index.list(q)[0].type == "bug");
+  q = {};
+  q.type = "story";
+  q.limit = 1;
+  q.sort = SortKey::id;
+  REQUIRE(index.list(q).size() == 1);
+  CHECK(index.list(q)[0].id == 1);
+  CHECK(index.max_id() == 3);
+}
