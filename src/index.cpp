@@ -3,7 +3,9 @@
 
 #include "sqlite.hpp"
 
+#include <chrono>
 #include <dirent.h>
+#include <thread>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -124,11 +126,22 @@ struct ShadowIndex::Impl {
   void open() {
     std::error_code ec;
     fs::create_directories(ws.local_state_dir(), ec);
-    try {
-      open_once();
-    } catch (const sql::SqlError& e) {
-      if (!e.corrupt()) throw;
-      reset();
+    // Switching a new database to WAL needs a lock that SQLite's busy handler does not
+    // wait for, so processes that all create the index at once retry here.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (true) {
+      try {
+        open_once();
+        return;
+      } catch (const sql::SqlError& e) {
+        if (e.corrupt()) {
+          reset();
+          return;
+        }
+        if (!e.busy() || std::chrono::steady_clock::now() > deadline) throw;
+        db.reset();
+        std::this_thread::sleep_for(std::chrono::milliseconds(2 + random_u64() % 20));
+      }
     }
   }
 

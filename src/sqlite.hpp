@@ -17,6 +17,7 @@ public:
   SqlError(int rc, const std::string& message) : IoError(message), rc_(rc) {}
   int rc() const { return rc_; }
   bool corrupt() const { return (rc_ & 0xff) == SQLITE_CORRUPT || (rc_ & 0xff) == SQLITE_NOTADB; }
+  bool busy() const { return (rc_ & 0xff) == SQLITE_BUSY || (rc_ & 0xff) == SQLITE_LOCKED; }
 
 private:
   int rc_;
