@@ -35,7 +35,7 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
   auto field = [&](const std::string& key, const std::string& value) {
     if (value.empty()) return;
     std::string label = key + ":";
-    label.resize(std::max<std::size_t>(label.size() + 1, 11), ' ');
+    label.resize(std::max<std::size_t>(label.size() + 1, 12), ' ');
     out += paint(style, label, "2") + value + "\n";
   };
   field("type", s.type);

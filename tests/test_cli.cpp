@@ -179,8 +179,8 @@ TEST_CASE("show prints fields and body; --raw prints the file; --json adds the b
   auto r = run_tracker(board.root(), {"show", "1"});
   REQUIRE(r.code == 0);
   CHECK(contains(r.out, "#1 Add login\n"));
-  CHECK(contains(r.out, "priority:  2\n"));
-  CHECK(contains(r.out, "labels:    auth\n"));
+  CHECK(contains(r.out, "priority:   2\n"));
+  CHECK(contains(r.out, "labels:     auth\n"));
   CHECK(contains(r.out, "\nSteps to do.\n"));
   r = run_tracker(board.root(), {"show", "1", "--raw"});
   CHECK(r.out == read(board.root() / "work/1_backlog/1_story_add-login.md"));
