@@ -154,9 +154,12 @@ struct ShadowIndex::Impl {
   void open_once() {
     db = std::make_unique<sql::Db>(db_path);
     db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY");
-    auto version_query = db->prepare("PRAGMA user_version");
-    version_query.step();
-    std::int64_t version = version_query.int64(0);
+    std::int64_t version = 0;
+    {
+      auto version_query = db->prepare("PRAGMA user_version");
+      version_query.step();
+      version = version_query.int64(0);
+    }
     if (version != 0 && version != kSchemaVersion) {
       db.reset();
       remove_files();
@@ -288,6 +291,7 @@ struct ShadowIndex::Impl {
       while (q.step()) rows.emplace(q.text(0), RowStat{q.int64(1), q.int64(2), q.int64(3), q.int64(4), q.int64(5) != 0});
     }
     std::vector<const FileStat*> changed;
+    std::vector<const FileStat*> racy;  // same stat data, but recent enough to need a content check
     for (const auto& f : files) {
       auto it = rows.find(f.path);
       if (it == rows.end()) {
@@ -295,12 +299,14 @@ struct ShadowIndex::Impl {
         continue;
       }
       const RowStat& r = it->second;
-      if (r.racy || r.size != f.size || r.mtime_ns != f.mtime_ns || r.ctime_ns != f.ctime_ns || r.inode != f.inode)
+      if (r.size != f.size || r.mtime_ns != f.mtime_ns || r.ctime_ns != f.ctime_ns || r.inode != f.inode)
         changed.push_back(&f);
+      else if (r.racy)
+        racy.push_back(&f);
       rows.erase(it);
     }
     // What is left in `rows` has no file any more.
-    if (changed.empty() && rows.empty() && !fresh) return stats;
+    if (changed.empty() && racy.empty() && rows.empty() && !fresh) return stats;
 
     sql::Transaction tx(*db);
     auto del = db->prepare("DELETE FROM stories WHERE path=?");
@@ -321,6 +327,21 @@ struct ShadowIndex::Impl {
         " blocked=excluded.blocked, retry_count=excluded.retry_count, created=excluded.created,"
         " fields=excluded.fields, body=excluded.body, warnings=excluded.warnings, error_line=excluded.error_line,"
         " error=excluded.error, content=excluded.content");
+    if (!racy.empty()) {
+      auto cached = db->prepare("SELECT content FROM stories WHERE path=?");
+      auto settle = db->prepare("UPDATE stories SET racy=? WHERE path=?");
+      for (const FileStat* f : racy) {
+        auto content = read_file_if_exists(ws.root() / f->path);
+        cached.reset();
+        cached.bind(1, f->path);
+        if (content && cached.step() && cached.text(0) == *content) {
+          settle.reset();
+          settle.bind(1, std::int64_t{f->mtime_ns + kRacyWindowNs >= scan_ns}).bind(2, f->path).run();
+        } else {
+          changed.push_back(f);
+        }
+      }
+    }
     for (const FileStat* f : changed) {
       auto content = read_file_if_exists(ws.root() / f->path);
       if (!content) {  // moved or deleted since the walk

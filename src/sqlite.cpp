@@ -60,14 +60,14 @@ Db::Db(const std::string& path) {
   int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = "cannot open " + path + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
-    sqlite3_close(db_);
+    sqlite3_close_v2(db_);
     db_ = nullptr;
     throw SqlError(rc, message);
   }
   sqlite3_busy_timeout(db_, 15000);
 }
 
-Db::~Db() { sqlite3_close(db_); }
+Db::~Db() { sqlite3_close_v2(db_); }
 
 void Db::exec(std::string_view sql) {
   char* err = nullptr;
