@@ -9,8 +9,17 @@
 namespace tracker {
 
 Tracker::Tracker(Workspace ws, CommitMode commit)
-    : ws_(std::move(ws)), commit_mode_(commit), index_(std::make_unique<ShadowIndex>(ws_)) {
+    : ws_(std::move(ws)), commit_mode_(commit), index_(std::make_unique<ShadowIndex>(ws_)) {}
+
+void Tracker::refresh_all() {
+  if (refreshed_) return;
   index_->refresh();
+  refreshed_ = true;
+}
+
+ShadowIndex& Tracker::index() {
+  refresh_all();
+  return *index_;
 }
 
 Tracker::~Tracker() = default;
@@ -89,6 +98,7 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
   for (const auto& label : request.labels)
     if (trim(label).empty() || label.find(',') != std::string::npos || label.find('\n') != std::string::npos)
       throw UsageError("bad label '" + label + "'");
+  refresh_all();
   for (auto dep : request.depends_on) find(dep);  // NotFoundError for an unknown id
 
   NewStoryResult result;
@@ -119,6 +129,7 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
 }
 
 std::vector<Story> Tracker::list(const ListQuery& query) {
+  refresh_all();
   ListQuery q = query;
   for (auto& s : q.stages) s = ws_.config().stage(s).name;
   if (q.type && !ws_.config().is_known_type(*q.type))
@@ -126,14 +137,23 @@ std::vector<Story> Tracker::list(const ListQuery& query) {
   return index_->list(q);
 }
 
-std::vector<StoryIssue> Tracker::issues() { return index_->issues(); }
+std::vector<StoryIssue> Tracker::issues() {
+  refresh_all();
+  return index_->issues();
+}
 
-Story Tracker::show(std::int64_t id) { return find(id); }
+// show, raw and move need only their own stories: they stat those files instead of
+// walking the whole board (and walk it when a file moved or changed).
+Story Tracker::show(std::int64_t id) {
+  if (!refreshed_) index_->refresh_stories({id});
+  return find(id);
+}
 
-std::string Tracker::raw(std::int64_t id) { return read_file(ws_.root() / find(id).path); }
+std::string Tracker::raw(std::int64_t id) { return read_file(ws_.root() / show(id).path); }
 
 MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view stage_name) {
   const Stage& target = ws_.config().stage(stage_name);
+  if (!refreshed_) index_->refresh_stories(ids);
   std::vector<Story> stories;
   std::set<std::int64_t> seen;
   for (auto id : ids)

@@ -73,6 +73,11 @@ public:
   /// only those whose size, mtime, ctime or inode changed.
   RefreshStats refresh();
 
+  /// Makes sure the rows of these ids match their files by statting only their
+  /// indexed paths; falls back to a full refresh() when a path is gone, a file
+  /// changed, or an id is not indexed at all.
+  RefreshStats refresh_stories(const std::vector<std::int64_t>& ids);
+
   /// Throws the index away and indexes every file again.
   RefreshStats rebuild();
 

@@ -63,7 +63,8 @@ struct MoveResult {
 
 class Tracker {
 public:
-  /// Opens the shadow index of `ws` and refreshes it.
+  /// Opens the shadow index of `ws`. Each action brings the index up to date with
+  /// the files it needs before it reads it.
   Tracker(Workspace ws, CommitMode commit);
   ~Tracker();
   Tracker(const Tracker&) = delete;
@@ -74,7 +75,9 @@ public:
   static InitResult init(const fs::path& dir, const InitOptions& options);
 
   const Workspace& workspace() const { return ws_; }
-  ShadowIndex& index() { return *index_; }
+
+  /// The index, refreshed against every story file.
+  ShadowIndex& index();
 
   NewStoryResult create(const NewStoryRequest& request);
   std::vector<Story> list(const ListQuery& query);
@@ -98,11 +101,14 @@ private:
   std::string commit(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& trailers,
                      const std::vector<std::string>& paths);
   Story find(std::int64_t id);
+  /// A full refresh, once per Tracker.
+  void refresh_all();
 
   Workspace ws_;
   CommitMode commit_mode_;
   std::unique_ptr<ShadowIndex> index_;
   std::unique_ptr<GitRepo> git_;
+  bool refreshed_ = false;
 };
 
 }  // namespace tracker
