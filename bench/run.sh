@@ -18,6 +18,9 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$tracker" ] || { echo "error: no tracker binary at $tracker; run 'make' first" >&2; exit 1; }
 
+walker=$(mktemp "${TMPDIR:-/tmp}/tracker-walk.XXXXXX")
+cc -O2 -o "$walker" "$here/walk.c"
+
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 
@@ -67,9 +70,12 @@ for n in ${sizes//,/ }; do
 
   sleep 2  # let the files age past the index's racy-timestamp window, as on a real board
   measure find work -name '*.md'; find_ms=$median
+  measure "$walker" work; walk_ms=$median
   "$tracker" list > /dev/null  # build the index: the figures below are warm
   measure "$tracker" list; row "$n" "list" "$median" "find work -name '*.md'" "$find_ms"
   measure "$tracker" list --stage current; row "$n" "list --stage current" "$median" "find work -name '*.md'" "$find_ms"
+  row "$n" "list --stage current" "$median" "readdir + fstatat walk (bench/walk.c)" "$walk_ms"
+  measure "$tracker" --version; row "$n" "tracker --version (process start)" "$median" "find work -name '*.md'" "$find_ms"
   measure "$tracker" show $((n / 2)); row "$n" "show $((n / 2))" "$median" "find work -name '*.md'" "$find_ms"
   next_move=0
   measure tracker_move; move_ms=$median
@@ -79,3 +85,4 @@ for n in ${sizes//,/ }; do
   rm -rf "$dir"
   trap - EXIT
 done
+rm -f "$walker"
