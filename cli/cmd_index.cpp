@@ -12,15 +12,14 @@ int run_status(const GlobalOptions& g) {
   if (g.json) {
     nlohmann::ordered_json stages = nlohmann::ordered_json::object();
     for (const auto& [name, n] : st.per_stage) stages[name] = n;
-    auto opt = [](const std::string& s) { return s.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s); };
     print_json({{"path", st.db_path},
                 {"schema_version", st.schema_version},
                 {"bytes", st.db_bytes},
                 {"stories", st.stories},
                 {"malformed", st.malformed},
                 {"stages", stages},
-                {"last_rebuild", opt(st.last_rebuild)},
-                {"last_change", opt(st.last_refresh)}});
+                {"last_rebuild", string_or_null(st.last_rebuild)},
+                {"last_change", string_or_null(st.last_refresh)}});
     return 0;
   }
   std::cout << "index:        " << st.db_path << " (" << (st.db_bytes + 1023) / 1024 << " KiB, schema "

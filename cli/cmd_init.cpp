@@ -23,7 +23,7 @@ int run_init(const InitOptionsCli& opts, const GlobalOptions& g) {
   if (g.json) {
     print_json({{"root", r.root.string()},
                 {"created_repository", r.created_repository},
-                {"commit", r.commit.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.commit)}});
+                {"commit", string_or_null(r.commit)}});
     return 0;
   }
   if (r.created_repository) std::cout << "Initialized empty git repository in " << r.root.string() << "\n";

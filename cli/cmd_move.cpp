@@ -28,7 +28,7 @@ int run_move(const MoveOptions& opts, const GlobalOptions& g) {
     for (const auto& m : r.moved) moved.push_back({{"id", m.id}, {"from", m.from}, {"to", m.to}, {"path", m.path}});
     print_json({{"moved", moved},
                 {"unchanged", r.already_there},
-                {"commit", r.commit.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.commit)}});
+                {"commit", string_or_null(r.commit)}});
     return 0;
   }
   for (const auto& m : r.moved) std::cout << "moved #" << m.id << " " << m.from << " -> " << m.to << "\n";

@@ -32,6 +32,10 @@ std::string paint(const Style& style, const std::string& text, const char* sgr) 
   return std::string("\033[") + sgr + "m" + text + "\033[0m";
 }
 
+nlohmann::ordered_json string_or_null(const std::string& text) {
+  return text.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(text);
+}
+
 nlohmann::ordered_json story_json(const Story& s, bool with_body) {
   nlohmann::ordered_json j;
   j["id"] = s.id;
@@ -42,10 +46,10 @@ nlohmann::ordered_json story_json(const Story& s, bool with_body) {
   j["priority"] = s.priority;
   j["labels"] = s.labels;
   j["depends_on"] = s.depends_on;
-  j["agent"] = s.agent.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.agent);
+  j["agent"] = string_or_null(s.agent);
   j["blocked"] = s.blocked;
   j["retry_count"] = s.retry_count;
-  j["created"] = s.created.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.created);
+  j["created"] = string_or_null(s.created);
   j["claim"] = nullptr;  // claims arrive with the work-queue commands
   j["fields"] = s.fields;
   if (with_body) j["body"] = s.body;

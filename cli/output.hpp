@@ -39,6 +39,9 @@ Style make_style(const GlobalOptions& g);
 /// Wraps `text` in an ANSI colour when colour is on.
 std::string paint(const Style& style, const std::string& text, const char* sgr);
 
+/// A JSON string, or null when `text` is empty.
+nlohmann::ordered_json string_or_null(const std::string& text);
+
 /// The CLI.md JSON shape of a story; `body` only for show.
 nlohmann::ordered_json story_json(const Story& story, bool with_body);
 

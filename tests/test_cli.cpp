@@ -405,3 +405,46 @@ TEST_CASE("8 processes moving 8 stories give 8 commits on a linear history", "[s
   CHECK(lines(git(board.root(), {"ls-tree", "-r", "--name-only", "HEAD", "work/1_backlog/"})).size() == 1);  // .gitkeep
   CHECK(run({"git", "-C", board.root().string(), "fsck", "--strict"}).code == 0);
 }
+
+TEST_CASE("on a terminal, long names are cut to its width") {
+  if (run({"sh", "-c", "command -v script"}).code != 0) return;  // util-linux's script gives us a pty
+  Board board;
+  board.create({"A rather long story name that cannot possibly fit into forty columns"});
+  std::string cmd = std::string("COLUMNS=40 ") + TRACKER_BIN + " -C " + board.root().string() + " --color never list";
+  auto r = run({"script", "-qec", cmd, "/dev/null"});
+  REQUIRE(r.code == 0);
+  auto rows = lines(r.out);
+  REQUIRE(rows.size() >= 2);
+  std::string row = rows[1];
+  if (!row.empty() && row.back() == '\r') row.pop_back();
+  CHECK(contains(row, "…"));
+  std::size_t width = 0;
+  for (unsigned char c : row)
+    if ((c & 0xC0) != 0x80) ++width;
+  CHECK(width == 40);
+}
+
+TEST_CASE("commit.enabled: false in the config changes files without commits") {
+  Board board;
+  std::string config = read(board.root() / ".tracker/config.yml");
+  config.replace(config.find("enabled: true"), 13, "enabled: false");
+  write(board.root() / ".tracker/config.yml", config);
+  int before = board.commit_count();
+  board.create({"Uncommitted"});
+  REQUIRE(run_tracker(board.root(), {"move", "1", "qa"}).code == 0);
+  CHECK(board.commit_count() == before);
+  CHECK(fs::exists(board.root() / "work/3_qa/1_story_uncommitted.md"));
+}
+
+TEST_CASE("an id used by two files is reported, not guessed") {
+  Board board;
+  board.create({"First"});
+  write(board.root() / "work/3_qa/1_story_copy.md", "---\nname: Copy\n---\n");
+  auto r = run_tracker(board.root(), {"show", "1"});
+  CHECK(r.code == 5);
+  CHECK(contains(r.err, "exists more than once"));
+  r = run_tracker(board.root(), {"move", "1", "done"});
+  CHECK(r.code == 5);
+  CHECK(fs::exists(board.root() / "work/1_backlog/1_story_first.md"));
+  CHECK(board.create({"Second"}) == 2);
+}
