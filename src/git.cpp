@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 #include <ctime>
 #include <fcntl.h>
 #include <map>
@@ -18,29 +19,102 @@ namespace tracker {
 
 namespace {
 
-template <class T, void (*Free)(T*)>
+// libgit2 is loaded on the first commit, not at process start: linking it pulls in
+// libcrypto, krb5, mbedtls and libssh2, whose relocations cost more than the rest of
+// a read-only command. git2.h still provides every type and signature.
+#define TRACKER_GIT_FUNCTIONS(X) \
+  X(git_blob_create_from_buffer) \
+  X(git_buf_dispose) \
+  X(git_commit_create) \
+  X(git_commit_free) \
+  X(git_commit_lookup) \
+  X(git_commit_tree) \
+  X(git_config_free) \
+  X(git_config_get_string_buf) \
+  X(git_error_last) \
+  X(git_index_add) \
+  X(git_index_free) \
+  X(git_index_read) \
+  X(git_index_remove_bypath) \
+  X(git_index_write) \
+  X(git_libgit2_init) \
+  X(git_oid_cpy) \
+  X(git_oid_equal) \
+  X(git_oid_tostr) \
+  X(git_reference_create) \
+  X(git_reference_create_matching) \
+  X(git_reference_free) \
+  X(git_reference_lookup) \
+  X(git_reference_name_to_id) \
+  X(git_reference_symbolic_target) \
+  X(git_reference_target) \
+  X(git_reference_type) \
+  X(git_repository_config_snapshot) \
+  X(git_repository_free) \
+  X(git_repository_index) \
+  X(git_repository_init) \
+  X(git_repository_open_ext) \
+  X(git_repository_path) \
+  X(git_repository_workdir) \
+  X(git_signature_free) \
+  X(git_signature_new) \
+  X(git_signature_now) \
+  X(git_tree_entry_byname) \
+  X(git_tree_entry_id) \
+  X(git_tree_entry_type) \
+  X(git_tree_free) \
+  X(git_tree_id) \
+  X(git_tree_lookup) \
+  X(git_treebuilder_entrycount) \
+  X(git_treebuilder_free) \
+  X(git_treebuilder_get) \
+  X(git_treebuilder_insert) \
+  X(git_treebuilder_new) \
+  X(git_treebuilder_remove) \
+  X(git_treebuilder_write)
+
+struct Api {
+#define TRACKER_DECLARE(name) decltype(&::name) name = nullptr;
+  TRACKER_GIT_FUNCTIONS(TRACKER_DECLARE)
+#undef TRACKER_DECLARE
+};
+
+const Api& api() {
+  static const Api loaded = [] {
+    void* lib = ::dlopen(TRACKER_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) throw IoError(std::string("cannot load libgit2 (") + TRACKER_LIBGIT2_SONAME + "): " + ::dlerror());
+    Api a;
+#define TRACKER_RESOLVE(name)                                                            \
+  if (void* sym = ::dlsym(lib, #name)) std::memcpy(&a.name, &sym, sizeof sym);           \
+  else throw IoError("cannot load libgit2: " TRACKER_LIBGIT2_SONAME " lacks " #name);
+    TRACKER_GIT_FUNCTIONS(TRACKER_RESOLVE)
+#undef TRACKER_RESOLVE
+    a.git_libgit2_init();
+    return a;
+  }();
+  return loaded;
+}
+
+/// Frees a libgit2 handle through the loaded library.
+template <class T, auto Api::*Free>
 struct Deleter {
-  void operator()(T* p) const { Free(p); }
+  void operator()(T* p) const { (api().*Free)(p); }
 };
-using Repo = std::unique_ptr<git_repository, Deleter<git_repository, git_repository_free>>;
-using Reference = std::unique_ptr<git_reference, Deleter<git_reference, git_reference_free>>;
-using Tree = std::unique_ptr<git_tree, Deleter<git_tree, git_tree_free>>;
-using Commit = std::unique_ptr<git_commit, Deleter<git_commit, git_commit_free>>;
-using TreeBuilder = std::unique_ptr<git_treebuilder, Deleter<git_treebuilder, git_treebuilder_free>>;
-using Signature = std::unique_ptr<git_signature, Deleter<git_signature, git_signature_free>>;
-using Index = std::unique_ptr<git_index, Deleter<git_index, git_index_free>>;
-using Config = std::unique_ptr<git_config, Deleter<git_config, git_config_free>>;
+using Repo = std::unique_ptr<git_repository, Deleter<git_repository, &Api::git_repository_free>>;
+using Reference = std::unique_ptr<git_reference, Deleter<git_reference, &Api::git_reference_free>>;
+using Tree = std::unique_ptr<git_tree, Deleter<git_tree, &Api::git_tree_free>>;
+using Commit = std::unique_ptr<git_commit, Deleter<git_commit, &Api::git_commit_free>>;
+using TreeBuilder = std::unique_ptr<git_treebuilder, Deleter<git_treebuilder, &Api::git_treebuilder_free>>;
+using Signature = std::unique_ptr<git_signature, Deleter<git_signature, &Api::git_signature_free>>;
+using Index = std::unique_ptr<git_index, Deleter<git_index, &Api::git_index_free>>;
+using Config = std::unique_ptr<git_config, Deleter<git_config, &Api::git_config_free>>;
 
-struct Libgit2 {
-  Libgit2() { git_libgit2_init(); }
-};
-
-void ensure_libgit2() { static Libgit2 once; }
+void ensure_libgit2() { api(); }
 
 /// Throws IoError with libgit2's last error when rc < 0.
 void check(int rc, const std::string& context) {
   if (rc >= 0) return;
-  const git_error* e = git_error_last();
+  const git_error* e = api().git_error_last();
   throw IoError(context + ": " + (e && e->message ? e->message : "unknown libgit2 error"));
 }
 
@@ -58,7 +132,7 @@ struct Change {
 bool build_tree(git_repository* repo, const git_tree* base, const std::vector<std::pair<std::string, const Change*>>& changes,
                 git_oid* out) {
   git_treebuilder* raw = nullptr;
-  check(git_treebuilder_new(&raw, repo, base), "tree builder");
+  check(api().git_treebuilder_new(&raw, repo, base), "tree builder");
   TreeBuilder builder(raw);
 
   std::map<std::string, std::vector<std::pair<std::string, const Change*>>> subdirs;
@@ -66,9 +140,9 @@ bool build_tree(git_repository* repo, const git_tree* base, const std::vector<st
     auto slash = path.find('/');
     if (slash == std::string::npos) {
       if (change->deleted) {
-        if (git_treebuilder_get(builder.get(), path.c_str())) check(git_treebuilder_remove(builder.get(), path.c_str()), "tree remove");
+        if (api().git_treebuilder_get(builder.get(), path.c_str())) check(api().git_treebuilder_remove(builder.get(), path.c_str()), "tree remove");
       } else {
-        check(git_treebuilder_insert(nullptr, builder.get(), path.c_str(), &change->blob, change->mode), "tree insert " + path);
+        check(api().git_treebuilder_insert(nullptr, builder.get(), path.c_str(), &change->blob, change->mode), "tree insert " + path);
       }
     } else {
       subdirs[path.substr(0, slash)].emplace_back(path.substr(slash + 1), change);
@@ -77,33 +151,33 @@ bool build_tree(git_repository* repo, const git_tree* base, const std::vector<st
   for (const auto& [name, sub] : subdirs) {
     Tree sub_base;
     if (base) {
-      const git_tree_entry* entry = git_tree_entry_byname(base, name.c_str());
-      if (entry && git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+      const git_tree_entry* entry = api().git_tree_entry_byname(base, name.c_str());
+      if (entry && api().git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
         git_tree* t = nullptr;
-        check(git_tree_lookup(&t, repo, git_tree_entry_id(entry)), "tree lookup");
+        check(api().git_tree_lookup(&t, repo, api().git_tree_entry_id(entry)), "tree lookup");
         sub_base.reset(t);
       }
     }
     git_oid sub_oid;
     if (build_tree(repo, sub_base.get(), sub, &sub_oid)) {
-      check(git_treebuilder_insert(nullptr, builder.get(), name.c_str(), &sub_oid, GIT_FILEMODE_TREE), "tree insert " + name);
-    } else if (git_treebuilder_get(builder.get(), name.c_str())) {
-      check(git_treebuilder_remove(builder.get(), name.c_str()), "tree remove");
+      check(api().git_treebuilder_insert(nullptr, builder.get(), name.c_str(), &sub_oid, GIT_FILEMODE_TREE), "tree insert " + name);
+    } else if (api().git_treebuilder_get(builder.get(), name.c_str())) {
+      check(api().git_treebuilder_remove(builder.get(), name.c_str()), "tree remove");
     }
   }
-  bool empty = git_treebuilder_entrycount(builder.get()) == 0;
-  check(git_treebuilder_write(out, builder.get()), "tree write");
+  bool empty = api().git_treebuilder_entrycount(builder.get()) == 0;
+  check(api().git_treebuilder_write(out, builder.get()), "tree write");
   return !empty;
 }
 
 std::string config_string(git_repository* repo, const char* key) {
   git_config* raw = nullptr;
-  if (git_repository_config_snapshot(&raw, repo) < 0) return {};
+  if (api().git_repository_config_snapshot(&raw, repo) < 0) return {};
   Config config(raw);
   git_buf buf = GIT_BUF_INIT;
   std::string out;
-  if (git_config_get_string_buf(&buf, config.get(), key) == 0) out.assign(buf.ptr, buf.size);
-  git_buf_dispose(&buf);
+  if (api().git_config_get_string_buf(&buf, config.get(), key) == 0) out.assign(buf.ptr, buf.size);
+  api().git_buf_dispose(&buf);
   return out;
 }
 
@@ -159,12 +233,12 @@ Signature make_signature(git_repository* repo, const std::string& role) {
   git_signature* sig = nullptr;
   std::string date = env("GIT_" + role + "_DATE");
   if (date.empty()) {
-    check(git_signature_now(&sig, name.c_str(), email.c_str()), "signature");
+    check(api().git_signature_now(&sig, name.c_str(), email.c_str()), "signature");
   } else {
     git_time_t when = 0;
     int offset = 0;
     if (!parse_git_date(date, &when, &offset)) throw UsageError("cannot parse GIT_" + role + "_DATE '" + date + "'");
-    check(git_signature_new(&sig, name.c_str(), email.c_str(), when, offset), "signature");
+    check(api().git_signature_new(&sig, name.c_str(), email.c_str(), when, offset), "signature");
   }
   return Signature(sig);
 }
@@ -194,7 +268,7 @@ Change read_change(git_repository* repo, const std::filesystem::path& work_tree,
   }
   data.resize(got);
   c.mode = (c.st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
-  check(git_blob_create_from_buffer(&c.blob, repo, data.data(), data.size()), "blob " + path);
+  check(api().git_blob_create_from_buffer(&c.blob, repo, data.data(), data.size()), "blob " + path);
   return c;
 }
 
@@ -218,10 +292,10 @@ GitRepo::~GitRepo() = default;
 GitRepo GitRepo::open(const std::filesystem::path& path) {
   ensure_libgit2();
   git_repository* raw = nullptr;
-  check(git_repository_open_ext(&raw, path.c_str(), 0, nullptr), "cannot open git repository at " + path.string());
+  check(api().git_repository_open_ext(&raw, path.c_str(), 0, nullptr), "cannot open git repository at " + path.string());
   auto impl = std::make_unique<Impl>();
   impl->repo.reset(raw);
-  const char* wd = git_repository_workdir(raw);
+  const char* wd = api().git_repository_workdir(raw);
   if (!wd) throw IoError("the git repository at " + path.string() + " is bare; tracker needs a work tree");
   std::error_code ec;
   impl->work_tree = std::filesystem::weakly_canonical(wd, ec);
@@ -232,8 +306,8 @@ GitRepo GitRepo::open(const std::filesystem::path& path) {
 void GitRepo::init(const std::filesystem::path& dir) {
   ensure_libgit2();
   git_repository* raw = nullptr;
-  check(git_repository_init(&raw, dir.c_str(), 0), "git init " + dir.string());
-  git_repository_free(raw);
+  check(api().git_repository_init(&raw, dir.c_str(), 0), "git init " + dir.string());
+  api().git_repository_free(raw);
 }
 
 std::filesystem::path GitRepo::work_tree() const { return impl_->work_tree; }
@@ -265,70 +339,70 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
     if (result.attempts > kMaxAttempts)
       throw ConflictError("HEAD kept moving under us after " + std::to_string(kMaxAttempts) + " attempts; try again");
     git_reference* raw_head = nullptr;
-    check(git_reference_lookup(&raw_head, repo, "HEAD"), "HEAD");
+    check(api().git_reference_lookup(&raw_head, repo, "HEAD"), "HEAD");
     Reference head(raw_head);
     std::string ref_name = "HEAD";
     bool unborn = false;
     git_oid parent_oid{};
-    if (git_reference_type(head.get()) == GIT_REFERENCE_SYMBOLIC) {
-      ref_name = git_reference_symbolic_target(head.get());
-      int rc = git_reference_name_to_id(&parent_oid, repo, ref_name.c_str());
+    if (api().git_reference_type(head.get()) == GIT_REFERENCE_SYMBOLIC) {
+      ref_name = api().git_reference_symbolic_target(head.get());
+      int rc = api().git_reference_name_to_id(&parent_oid, repo, ref_name.c_str());
       if (rc == GIT_ENOTFOUND) unborn = true;
       else check(rc, "resolve " + ref_name);
     } else {
-      git_oid_cpy(&parent_oid, git_reference_target(head.get()));
+      api().git_oid_cpy(&parent_oid, api().git_reference_target(head.get()));
     }
 
     Commit parent;
     Tree base_tree;
     if (!unborn) {
       git_commit* c = nullptr;
-      check(git_commit_lookup(&c, repo, &parent_oid), "parent commit");
+      check(api().git_commit_lookup(&c, repo, &parent_oid), "parent commit");
       parent.reset(c);
       git_tree* t = nullptr;
-      check(git_commit_tree(&t, parent.get()), "parent tree");
+      check(api().git_commit_tree(&t, parent.get()), "parent tree");
       base_tree.reset(t);
     }
     git_oid tree_oid;
     build_tree(repo, base_tree.get(), edits, &tree_oid);
-    if (base_tree && git_oid_equal(&tree_oid, git_tree_id(base_tree.get()))) return result;  // nothing changed
+    if (base_tree && api().git_oid_equal(&tree_oid, api().git_tree_id(base_tree.get()))) return result;  // nothing changed
 
     git_tree* t = nullptr;
-    check(git_tree_lookup(&t, repo, &tree_oid), "new tree");
+    check(api().git_tree_lookup(&t, repo, &tree_oid), "new tree");
     Tree tree(t);
     const git_commit* parents[] = {parent.get()};
     git_oid commit_oid;
-    check(git_commit_create(&commit_oid, repo, nullptr, author.get(), committer.get(), nullptr, message.c_str(),
+    check(api().git_commit_create(&commit_oid, repo, nullptr, author.get(), committer.get(), nullptr, message.c_str(),
                             tree.get(), unborn ? 0 : 1, parents),
           "create commit");
 
     git_reference* updated = nullptr;
-    int rc = unborn ? git_reference_create(&updated, repo, ref_name.c_str(), &commit_oid, 0, reflog.c_str())
-                    : git_reference_create_matching(&updated, repo, ref_name.c_str(), &commit_oid, 1, &parent_oid,
+    int rc = unborn ? api().git_reference_create(&updated, repo, ref_name.c_str(), &commit_oid, 0, reflog.c_str())
+                    : api().git_reference_create_matching(&updated, repo, ref_name.c_str(), &commit_oid, 1, &parent_oid,
                                                     reflog.c_str());
-    git_reference_free(updated);
+    api().git_reference_free(updated);
     if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED || rc == GIT_EEXISTS) {
       backoff_sleep(result.attempts);  // lost the race: redo on top of the new HEAD
       continue;
     }
     check(rc, "update " + ref_name);
     char sha[GIT_OID_HEXSZ + 1];
-    git_oid_tostr(sha, sizeof sha, &commit_oid);
+    api().git_oid_tostr(sha, sizeof sha, &commit_oid);
     result.sha = sha;
     break;
   }
 
   // Bring only our paths in the git index up to date; the user's staged changes stay.
-  ProcessLock lock(std::filesystem::path(git_repository_path(repo)) / "tracker" / "git-index.lock",
+  ProcessLock lock(std::filesystem::path(api().git_repository_path(repo)) / "tracker" / "git-index.lock",
                    std::chrono::seconds(30), "the git index");
   for (int attempt = 1;; ++attempt) {
     git_index* raw_index = nullptr;
-    check(git_repository_index(&raw_index, repo), "git index");
+    check(api().git_repository_index(&raw_index, repo), "git index");
     Index index(raw_index);
-    check(git_index_read(index.get(), 1), "read git index");
+    check(api().git_index_read(index.get(), 1), "read git index");
     for (const auto& c : changes) {
       if (c.deleted) {
-        int rc = git_index_remove_bypath(index.get(), c.path.c_str());
+        int rc = api().git_index_remove_bypath(index.get(), c.path.c_str());
         if (rc != GIT_ENOTFOUND) check(rc, "unstage " + c.path);
         continue;
       }
@@ -345,9 +419,9 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
       entry.file_size = static_cast<std::uint32_t>(c.st.st_size);
       entry.id = c.blob;
       entry.path = c.path.c_str();
-      check(git_index_add(index.get(), &entry), "stage " + c.path);
+      check(api().git_index_add(index.get(), &entry), "stage " + c.path);
     }
-    int rc = git_index_write(index.get());
+    int rc = api().git_index_write(index.get());
     if (rc == GIT_ELOCKED && attempt < 200) {  // git itself holds index.lock
       backoff_sleep(attempt);
       continue;
