@@ -15,7 +15,7 @@ namespace tracker {
 
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 // A file whose mtime is this close to the scan could still change within the same
 // timestamp tick without changing its stat data ("racy git"); such rows are
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS stories(
   blocked INTEGER, retry_count INTEGER, created TEXT, fields TEXT,
   warnings TEXT, error_line INTEGER, error TEXT);
 CREATE INDEX IF NOT EXISTS stories_id ON stories(id);
-CREATE INDEX IF NOT EXISTS stories_stage ON stories(stage_order, id);
+CREATE INDEX IF NOT EXISTS stories_stage ON stories(stage_order, priority DESC, id);
 CREATE INDEX IF NOT EXISTS stories_issues ON stories(path) WHERE error IS NOT NULL OR warnings != '[]';
 CREATE TABLE IF NOT EXISTS story_text(
   rowid INTEGER PRIMARY KEY,  -- stories.rowid
@@ -462,7 +462,8 @@ RefreshStats ShadowIndex::rebuild() {
 std::vector<Story> ShadowIndex::list(const ListQuery& query) {
   return impl_->with_recovery([&] {
     std::string sql = std::string("SELECT ") + kStoryColumns + " FROM stories WHERE error IS NULL";
-    // Filtering on stage_order lets SQLite range-scan the (stage_order, id) index.
+    // Filtering on stage_order lets SQLite range-scan the (stage_order, priority DESC, id)
+    // index, which is also the default order, so the common listing needs no sort.
     std::vector<std::int64_t> orders;
     for (const auto& name : query.stages) orders.push_back(impl_->ws.config().stage_order(name));
     if (!orders.empty()) {
