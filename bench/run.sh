@@ -24,9 +24,24 @@ cc -O2 -o "$walker" "$here/walk.c"
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 
-# measure CMD...: runs CMD $runs times and sets $median to the median wall time in ms.
-# (A function, not $(...), so that CMD can keep state such as the next story to move.)
+# measure CMD...: sets $median to the median wall time of CMD in ms. hyperfine
+# (without a shell) times it when it is installed; otherwise a bash timer does, which
+# adds a few ms of fork and exec to every figure.
 measure() {
+  if command -v hyperfine > /dev/null; then
+    local json
+    json=$(mktemp)
+    hyperfine -N --warmup 2 --runs "$runs" --export-json "$json" "$(printf '%q ' "$@")" > /dev/null 2>&1
+    median=$(grep -m1 '"median"' "$json" | sed 's/.*: *//; s/,.*//' | awk '{ printf "%.1f", $1 * 1000 }')
+    rm -f "$json"
+  else
+    measure_stateful "$@"
+  fi
+}
+
+# measure_stateful CMD...: like measure, with a bash timer, for a CMD that keeps state
+# between runs (a function, not $(...), so that the state survives).
+measure_stateful() {
   local times=() start end
   for _ in $(seq "$runs"); do
     start=$(date +%s%N)
@@ -78,8 +93,8 @@ for n in ${sizes//,/ }; do
   measure "$tracker" --version; row "$n" "tracker --version (process start)" "$median" "find work -name '*.md'" "$find_ms"
   measure "$tracker" show $((n / 2)); row "$n" "show $((n / 2))" "$median" "find work -name '*.md'" "$find_ms"
   next_move=0
-  measure tracker_move; move_ms=$median
-  measure git_move  # moves the stories after the ones tracker moved
+  measure_stateful tracker_move; move_ms=$median
+  measure_stateful git_move  # moves the stories after the ones tracker moved
   row "$n" "move (with commit)" "$move_ms" "git mv + git commit" "$median"
   cd /
   rm -rf "$dir"

@@ -29,6 +29,7 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
   else if (opts.sort == "id") q.sort = SortKey::id;
   else if (opts.sort == "updated") q.sort = SortKey::updated;
   q.limit = opts.limit;
+  q.summary_only = !g.json;
   std::vector<Story> stories = tracker->list(q);
   report_issues(tracker->issues());
 

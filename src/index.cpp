@@ -123,8 +123,19 @@ std::vector<std::string> string_array(const std::string& text) {
   return out;
 }
 
-Story story_from_row(const sql::Stmt& q) {
+Story story_from_row(const sql::Stmt& q, bool summary_only = false) {
   Story s;
+  if (summary_only) {
+    s.id = q.int64(0);
+    s.type = q.view(1);
+    s.stage = q.view(3);
+    s.path = q.view(4);
+    s.name = q.view(5);
+    s.priority = q.int64(6);
+    s.agent = q.view(9);
+    s.blocked = q.int64(10) != 0;
+    return s;
+  }
   s.id = q.int64(0);
   s.type = q.text(1);
   s.slug = q.text(2);
@@ -489,7 +500,7 @@ std::vector<Story> ShadowIndex::list(const ListQuery& query) {
     if (query.agent) q.bind(i++, *query.agent);
     if (query.label) q.bind(i++, *query.label);
     std::vector<Story> out;
-    while (q.step()) out.push_back(story_from_row(q));
+    while (q.step()) out.push_back(story_from_row(q, query.summary_only));
     return out;
   });
 }

@@ -160,4 +160,15 @@ TEST_CASE("list filters and sorts") {
   REQUIRE(index.list(q).size() == 1);
   CHECK(index.list(q)[0].id == 1);
   CHECK(index.max_id() == 3);
+
+  q = {};
+  q.summary_only = true;
+  q.sort = SortKey::priority;
+  auto summary = index.list(q);
+  REQUIRE(summary.size() == 3);
+  CHECK(summary[0].name == "High");
+  CHECK(summary[0].priority == 5);
+  CHECK(summary[0].stage == "backlog");
+  CHECK(summary[0].path == "work/1_backlog/2_story_high.md");
+  CHECK(summary[0].labels.empty());  // not decoded in summary mode
 }

@@ -25,6 +25,9 @@ struct ListQuery {
   bool blocked_only = false;
   SortKey sort = SortKey::stage;
   std::optional<std::int64_t> limit;
+  /// Fill only id, type, stage, path, name, priority, agent and blocked: what a
+  /// table shows. Skips decoding lists and extra fields, which dominates long lists.
+  bool summary_only = false;
 };
 
 /// A story file with a problem: malformed (`fatal`) or a value of the wrong type.
