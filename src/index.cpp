@@ -525,15 +525,6 @@ Lookup ShadowIndex::lookup(std::int64_t id) {
   });
 }
 
-std::optional<std::string> ShadowIndex::content(const std::string& path) {
-  return impl_->with_recovery([&]() -> std::optional<std::string> {
-    auto q = impl_->db->prepare("SELECT t.content FROM stories s JOIN story_text t ON t.rowid = s.rowid WHERE s.path=?");
-    q.bind(1, path);
-    if (!q.step()) return std::nullopt;
-    return q.text(0);
-  });
-}
-
 std::vector<StoryIssue> ShadowIndex::issues() {
   return impl_->with_recovery([&] {
     std::vector<StoryIssue> out;

@@ -18,6 +18,12 @@ TEST_CASE("the default config renders and parses back") {
   CHECK(back.claim_ttl_seconds == 900);
   CHECK(back.claim_move_to == "current");
   CHECK(back.commit);
+  CHECK(back.is_ready_stage("backlog"));
+  CHECK_FALSE(back.is_ready_stage("current"));
+  CHECK(back.is_done_stage("archived"));
+  CHECK_FALSE(back.is_done_stage("qa"));
+  CHECK(back.stage_order("qa") == 2);
+  CHECK(back.stage_order("nope") == -1);
 }
 
 TEST_CASE("stages are found by name or directory") {

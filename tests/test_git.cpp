@@ -88,3 +88,20 @@ TEST_CASE("format_commit_message puts trailers after a blank line") {
   CHECK(tracker::format_commit_message(r) ==
         "tracker: move #42 backlog -> current\n\nTracker-Action: move\nTracker-Story: 42\n");
 }
+
+TEST_CASE("a worktree commits on its own branch and shares the id sequence") {
+  Board board;
+  REQUIRE(run_tracker(board.root(), {"new", "In main"}).code == 0);
+  TempDir other;
+  fs::path wt = other.path() / "wt";
+  git(board.root(), {"worktree", "add", "-q", "-b", "side", wt.string()});
+  auto r = run_tracker(wt, {"new", "In worktree"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "2\n");  // ids come from the shared high-water mark
+  CHECK(git(wt, {"log", "-1", "--format=%s"}) == "tracker: create #2 In worktree\n");
+  CHECK(git(board.root(), {"log", "-1", "--format=%s", "main"}) == "tracker: create #1 In main\n");
+  CHECK(git(wt, {"status", "--porcelain"}).empty());
+  CHECK(fs::exists(board.root() / ".git/worktrees/wt/tracker/index.db"));  // the index is per worktree
+  REQUIRE(run_tracker(board.root(), {"new", "Back in main"}).code == 0);
+  CHECK(board.path_of(3) == "work/1_backlog/3_story_back-in-main.md");
+}

@@ -89,9 +89,6 @@ public:
   /// Every story file with this id (more than one only after a bad merge).
   Lookup lookup(std::int64_t id);
 
-  /// The cached full text of a story file (as of the last refresh).
-  std::optional<std::string> content(const std::string& path);
-
   /// Malformed files and wrongly typed values, by path.
   std::vector<StoryIssue> issues();
 
