@@ -1,0 +1,182 @@
+#include <tracker/claims.hpp>
+#include <tracker/error.hpp>
+#include <tracker/fs.hpp>
+#include <tracker/util.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace tracker {
+
+namespace {
+
+std::string hex_nonce() {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(random_u64()));
+  return buf;
+}
+
+/// Writes `text` to a unique temp file in `dir`, fsynced; returns its path.
+fs::path write_temp(const fs::path& dir, const std::string& stem, const std::string& text) {
+  char name[96];
+  std::snprintf(name, sizeof name, ".%s.%d.%016llx.tmp", stem.c_str(), static_cast<int>(::getpid()),
+                static_cast<unsigned long long>(random_u64()));
+  fs::path temp = dir / name;
+  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) throw_errno("cannot create " + temp.string());
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    ssize_t n = ::write(fd.get(), rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int saved = errno;
+      ::unlink(temp.c_str());
+      errno = saved;
+      throw_errno("cannot write " + temp.string());
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::fsync(fd.get()) != 0) {
+    ::unlink(temp.c_str());
+    throw_errno("cannot fsync " + temp.string());
+  }
+  return temp;
+}
+
+}  // namespace
+
+std::string format_claim(const Claim& c) {
+  std::string out = "id: " + std::to_string(c.id) + "\nowner: " + c.owner + "\nhost: " + c.host +
+                    "\ncreated: " + format_iso8601(c.created) + "\nexpires: " + format_iso8601(c.expires) +
+                    "\ncreated_unix: " + std::to_string(c.created) + "\nexpires_unix: " + std::to_string(c.expires) +
+                    "\nfrom: " + c.from_stage + "\nnonce: " + c.nonce + "\n";
+  if (c.pid) out += "pid: " + std::to_string(*c.pid) + "\n";
+  return out;
+}
+
+std::optional<Claim> parse_claim(std::string_view text) {
+  Claim c;
+  bool has_nonce = false, has_expiry = false;
+  for (const auto& line : split(text, '\n')) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key(trim(std::string_view(line).substr(0, colon)));
+    std::string value(trim(std::string_view(line).substr(colon + 1)));
+    if (key == "id") c.id = parse_int(value).value_or(0);
+    else if (key == "owner") c.owner = value;
+    else if (key == "host") c.host = value;
+    else if (key == "created_unix") c.created = parse_int(value).value_or(0);
+    else if (key == "expires_unix") has_expiry = static_cast<bool>(parse_int(value)), c.expires = parse_int(value).value_or(0);
+    else if (key == "from") c.from_stage = value;
+    else if (key == "nonce") has_nonce = !value.empty(), c.nonce = value;
+    else if (key == "pid") c.pid = parse_int(value);
+  }
+  if (!has_nonce || !has_expiry || c.owner.empty()) return std::nullopt;
+  return c;
+}
+
+ClaimStore::ClaimStore(fs::path dir) : dir_(std::move(dir)) {}
+
+fs::path ClaimStore::lock_path(std::int64_t id) const { return dir_ / (std::to_string(id) + ".lock"); }
+
+// Guards live beside the claims directory, which then holds nothing but locks.
+fs::path ClaimStore::guard_path(std::int64_t id) const {
+  return dir_.parent_path() / "claim-guards" / (std::to_string(id) + ".guard");
+}
+
+std::string ClaimStore::this_host() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+Claim ClaimStore::make(std::int64_t id, const std::string& owner, std::int64_t ttl_seconds,
+                       const std::string& from_stage, std::optional<long> pid) {
+  Claim c;
+  c.id = id;
+  c.owner = owner;
+  c.host = this_host();
+  c.created = static_cast<std::int64_t>(std::time(nullptr));
+  c.expires = c.created + ttl_seconds;
+  c.from_stage = from_stage;
+  c.nonce = hex_nonce();
+  c.pid = pid;
+  return c;
+}
+
+std::optional<Claim> ClaimStore::read(std::int64_t id) const {
+  auto text = read_file_if_exists(lock_path(id));
+  if (!text) return std::nullopt;
+  auto claim = parse_claim(*text);
+  if (claim) claim->id = id;
+  return claim;
+}
+
+std::vector<Claim> ClaimStore::all() const {
+  std::vector<Claim> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.starts_with('.') || !name.ends_with(".lock")) continue;
+    auto id = parse_int(std::string_view(name).substr(0, name.size() - 5));
+    if (!id) continue;
+    if (auto c = read(*id)) out.push_back(*c);
+  }
+  return out;
+}
+
+ClaimState ClaimStore::state(const Claim& claim, std::int64_t now) {
+  if (now >= claim.expires) return ClaimState::expired;
+  if (claim.pid && claim.host == this_host() && ::kill(static_cast<pid_t>(*claim.pid), 0) != 0 && errno == ESRCH)
+    return ClaimState::holder_dead;
+  return ClaimState::live;
+}
+
+bool ClaimStore::create(const Claim& claim) {
+  fs::create_directories(dir_);
+  fs::path temp = write_temp(dir_, std::to_string(claim.id), format_claim(claim));
+  // link() fails if the lock exists, and the lock appears with its whole content.
+  int rc = ::link(temp.c_str(), lock_path(claim.id).c_str());
+  int saved = errno;
+  ::unlink(temp.c_str());
+  if (rc != 0) {
+    if (saved == EEXIST) return false;
+    errno = saved;
+    throw_errno("cannot create claim " + lock_path(claim.id).string());
+  }
+  fsync_directory(dir_);
+  return true;
+}
+
+bool ClaimStore::replace(const Claim& seen, const Claim& updated) {
+  ProcessLock guard(guard_path(seen.id), std::chrono::seconds(10), "claim #" + std::to_string(seen.id));
+  auto current = read(seen.id);
+  if (!current || current->nonce != seen.nonce) return false;
+  fs::path temp = write_temp(dir_, std::to_string(seen.id), format_claim(updated));
+  if (::rename(temp.c_str(), lock_path(seen.id).c_str()) != 0) {
+    ::unlink(temp.c_str());
+    throw_errno("cannot update claim " + lock_path(seen.id).string());
+  }
+  fsync_directory(dir_);
+  return true;
+}
+
+bool ClaimStore::remove(const Claim& seen) {
+  ProcessLock guard(guard_path(seen.id), std::chrono::seconds(10), "claim #" + std::to_string(seen.id));
+  auto current = read(seen.id);
+  if (!current || current->nonce != seen.nonce) return false;
+  fs::path aside = dir_ / ("." + std::to_string(seen.id) + "." + seen.nonce + ".released");
+  if (::rename(lock_path(seen.id).c_str(), aside.c_str()) != 0) {
+    if (errno == ENOENT) return false;
+    throw_errno("cannot remove claim " + lock_path(seen.id).string());
+  }
+  ::unlink(aside.c_str());
+  fsync_directory(dir_);
+  return true;
+}
+
+}  // namespace tracker
