@@ -13,6 +13,8 @@ struct ListOptions {
   std::optional<std::string> label;
   std::optional<std::string> agent;
   bool blocked = false;
+  bool ready = false;
+  bool claimed = false;
   std::string sort = "stage";
   std::optional<std::int64_t> limit;
 };
@@ -30,13 +32,19 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
   else if (opts.sort == "updated") q.sort = SortKey::updated;
   q.limit = opts.limit;
   q.summary_only = !g.json;
+  std::map<std::int64_t, Claim> claims = tracker->live_claims();
+  std::vector<std::int64_t> claimed;
+  for (const auto& [id, c] : claims) claimed.push_back(id);
+  if (opts.claimed) q.only_ids = claimed;
+  if (opts.ready) {
+    q.ready_only = true;
+    q.exclude_ids = claimed;
+  }
   std::vector<Story> stories = tracker->list(q);
   report_issues(tracker->issues());
 
   if (g.json) {
-    auto arr = nlohmann::ordered_json::array();
-    for (const auto& s : stories) arr.push_back(story_json(s, false));
-    print_json(arr);
+    print_json(stories_json(stories, claims));
     return 0;
   }
   if (stories.empty()) return 0;
@@ -46,6 +54,8 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
     std::string name = s.name;
     if (s.blocked) name += " [blocked]";
     if (!s.agent.empty()) name += " @" + s.agent;
+    if (auto it = claims.find(s.id); it != claims.end())
+      name += it->second.owner == s.agent ? " [claimed]" : " (claimed by " + it->second.owner + ")";
     rows.push_back({std::to_string(s.id), s.type, s.stage, std::to_string(s.priority), name});
   }
   std::string table = format_table(style, {"ID", "TYPE", "STAGE", "PRI", "NAME"}, rows, {"33", "36", "32", nullptr, nullptr});
@@ -64,6 +74,8 @@ Command register_list(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--label", opts->label, "Only stories with this label");
   sub->add_option("--agent", opts->agent, "Only stories of this agent");
   sub->add_flag("--blocked", opts->blocked, "Only blocked stories");
+  sub->add_flag("--ready", opts->ready, "Only ready stories (see 'tracker ready')");
+  sub->add_flag("--claimed", opts->claimed, "Only stories with a claim that holds");
   sub->add_option("--sort", opts->sort, "Order: stage, priority, id or updated")
       ->check(CLI::IsMember({"stage", "priority", "id", "updated"}))
       ->capture_default_str();

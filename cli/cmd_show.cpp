@@ -26,8 +26,10 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
     for (const auto& w : s.warnings) out.push_back({s.path, w.line, w.message, false});
     return out;
   }());
+  std::map<std::int64_t, Claim> claims = tracker->live_claims();
+  const Claim* claim = claims.count(s.id) ? &claims.at(s.id) : nullptr;
   if (g.json) {
-    print_json(story_json(s, true));
+    print_json(story_json(s, true, claim));
     return 0;
   }
   Style style = make_style(g);
@@ -46,6 +48,7 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
   for (auto d : s.depends_on) deps.push_back("#" + std::to_string(d));
   field("depends on", join(deps, ", "));
   field("agent", s.agent);
+  if (claim) field("claim", claim->owner + " until " + format_iso8601(claim->expires));
   if (s.blocked) field("blocked", "yes");
   if (s.retry_count) field("retries", std::to_string(s.retry_count));
   field("created", s.created);

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   std::vector<Command> commands = {
       register_init(app, g), register_new(app, g),  register_list(app, g),
       register_show(app, g), register_move(app, g), register_index(app, g),
+      register_claim(app, g), register_release(app, g), register_ready(app, g),
   };
 
   std::string word = command_word(argc, argv);

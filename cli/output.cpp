@@ -6,6 +6,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <tracker/util.hpp>
+
 namespace tracker::cli {
 
 std::unique_ptr<Tracker> open_tracker(const GlobalOptions& g) {
@@ -36,7 +38,7 @@ nlohmann::ordered_json string_or_null(const std::string& text) {
   return text.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(text);
 }
 
-nlohmann::ordered_json story_json(const Story& s, bool with_body) {
+nlohmann::ordered_json story_json(const Story& s, bool with_body, const Claim* claim) {
   nlohmann::ordered_json j;
   j["id"] = s.id;
   j["type"] = s.type;
@@ -50,10 +52,20 @@ nlohmann::ordered_json story_json(const Story& s, bool with_body) {
   j["blocked"] = s.blocked;
   j["retry_count"] = s.retry_count;
   j["created"] = string_or_null(s.created);
-  j["claim"] = nullptr;  // claims arrive with the work-queue commands
+  j["claim"] = claim ? nlohmann::ordered_json{{"owner", claim->owner}, {"expires", format_iso8601(claim->expires)}}
+                     : nlohmann::ordered_json(nullptr);
   j["fields"] = s.fields;
   if (with_body) j["body"] = s.body;
   return j;
+}
+
+nlohmann::ordered_json stories_json(const std::vector<Story>& stories, const std::map<std::int64_t, Claim>& claims) {
+  auto arr = nlohmann::ordered_json::array();
+  for (const auto& s : stories) {
+    auto it = claims.find(s.id);
+    arr.push_back(story_json(s, false, it == claims.end() ? nullptr : &it->second));
+  }
+  return arr;
 }
 
 void report_issues(const std::vector<StoryIssue>& issues) {

@@ -42,8 +42,12 @@ std::string paint(const Style& style, const std::string& text, const char* sgr);
 /// A JSON string, or null when `text` is empty.
 nlohmann::ordered_json string_or_null(const std::string& text);
 
-/// The CLI.md JSON shape of a story; `body` only for show.
-nlohmann::ordered_json story_json(const Story& story, bool with_body);
+/// The CLI.md JSON shape of a story; `body` only for show; `claim` is null when the
+/// story has no claim that holds.
+nlohmann::ordered_json story_json(const Story& story, bool with_body, const Claim* claim = nullptr);
+
+/// story_json for each story, with its claim from `claims`.
+nlohmann::ordered_json stories_json(const std::vector<Story>& stories, const std::map<std::int64_t, Claim>& claims);
 
 /// Prints malformed stories and wrongly typed values to stderr as "path:line: message".
 void report_issues(const std::vector<StoryIssue>& issues);
@@ -68,5 +72,8 @@ Command register_list(CLI::App& app, GlobalOptions& g);
 Command register_show(CLI::App& app, GlobalOptions& g);
 Command register_move(CLI::App& app, GlobalOptions& g);
 Command register_index(CLI::App& app, GlobalOptions& g);
+Command register_claim(CLI::App& app, GlobalOptions& g);
+Command register_release(CLI::App& app, GlobalOptions& g);
+Command register_ready(CLI::App& app, GlobalOptions& g);
 
 }  // namespace tracker::cli

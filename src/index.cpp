@@ -486,6 +486,23 @@ std::vector<Story> ShadowIndex::list(const ListQuery& query) {
     if (query.agent) sql += " AND agent=?";
     if (query.label) sql += " AND EXISTS (SELECT 1 FROM json_each(stories.labels) WHERE value=?)";
     if (query.blocked_only) sql += " AND blocked=1";
+    auto id_list = [](const std::vector<std::int64_t>& ids) {
+      std::string out;
+      for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+      return out;
+    };
+    if (query.only_ids) sql += " AND id IN (" + id_list(*query.only_ids) + ")";
+    if (!query.exclude_ids.empty()) sql += " AND id NOT IN (" + id_list(query.exclude_ids) + ")";
+    if (query.ready_only) {
+      const Config& config = impl_->ws.config();
+      std::vector<std::int64_t> ready, done;
+      for (const auto& name : config.ready_stages) ready.push_back(config.stage_order(name));
+      for (const auto& name : config.done_stages) done.push_back(config.stage_order(name));
+      sql += " AND blocked=0 AND stage_order IN (" + id_list(ready) + ")";
+      sql += " AND NOT EXISTS (SELECT 1 FROM json_each(stories.depends_on) d WHERE NOT EXISTS"
+             " (SELECT 1 FROM stories t WHERE t.id = d.value AND t.error IS NULL AND t.stage_order IN (" +
+             id_list(done) + ")))";
+    }
     switch (query.sort) {
       case SortKey::stage: sql += " ORDER BY stage_order, priority DESC, id"; break;
       case SortKey::priority: sql += " ORDER BY priority DESC, id"; break;

@@ -315,4 +315,21 @@ std::string set_front_matter_line(std::string_view text, std::string_view key, s
          std::string(text.substr(fm.yaml_end));
 }
 
+std::string remove_front_matter_line(std::string_view text, std::string_view key) {
+  FrontMatter fm = locate_front_matter(text);
+  if (!fm.present) return std::string(text);
+  std::string prefix = std::string(key) + ":";
+  std::size_t pos = fm.yaml_begin;
+  while (pos < fm.yaml_end) {
+    std::size_t next = text.find('\n', pos);
+    std::size_t end = next == std::string_view::npos ? text.size() : next + 1;
+    std::string_view content = line_content(text.substr(pos, end - pos));
+    if (content.starts_with(prefix) &&
+        (content.size() == prefix.size() || content[prefix.size()] == ' ' || content[prefix.size()] == '\t'))
+      return std::string(text.substr(0, pos)) + std::string(text.substr(end));
+    pos = end;
+  }
+  return std::string(text);
+}
+
 }  // namespace tracker

@@ -4,6 +4,7 @@
 #include <tracker/util.hpp>
 
 #include <algorithm>
+#include <ctime>
 #include <set>
 
 namespace tracker {
@@ -198,6 +199,216 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
   for (const auto& m : result.moved) trailers.emplace_back("Tracker-From", m.from);
   trailers.emplace_back("Tracker-To", target.name);
   result.commit = commit("tracker: move " + join(parts, ", "), trailers, paths);
+  return result;
+}
+
+}  // namespace tracker
+
+namespace tracker {
+
+namespace {
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+void check_owner(const std::string& owner) {
+  if (trim(owner).empty()) throw UsageError("--owner must not be empty");
+  if (owner.size() > 100) throw UsageError("--owner is too long (at most 100 characters)");
+  for (unsigned char c : owner)
+    if (c < 0x20 || c == 0x7f) throw UsageError("--owner must not contain control characters");
+}
+
+/// A story file rewritten and moved as one step, which can be undone until committed.
+class FileChange {
+public:
+  FileChange(fs::path from, fs::path to, std::string old_text, std::string new_text)
+      : from_(std::move(from)), to_(std::move(to)), old_(std::move(old_text)), new_(std::move(new_text)) {}
+
+  void apply() {
+    if (from_ != to_) {
+      fs::create_directories(to_.parent_path());
+      rename_no_replace(from_, to_);
+      moved_ = true;
+    }
+    if (new_ != old_) {
+      write_file_atomic(to_, new_);
+      rewritten_ = true;
+    }
+  }
+
+  /// Best effort: puts the old bytes back where they were.
+  void undo() noexcept {
+    try {
+      if (rewritten_) write_file_atomic(to_, old_);
+      if (moved_) rename_no_replace(to_, from_);
+    } catch (...) {
+    }
+  }
+
+private:
+  fs::path from_, to_;
+  std::string old_, new_;
+  bool moved_ = false, rewritten_ = false;
+};
+
+}  // namespace
+
+std::map<std::int64_t, Claim> Tracker::live_claims() {
+  std::map<std::int64_t, Claim> out;
+  std::int64_t now = unix_now();
+  for (auto& c : claims().all())
+    if (ClaimStore::state(c, now) == ClaimState::live) out.emplace(c.id, std::move(c));
+  return out;
+}
+
+std::vector<std::int64_t> Tracker::claimed_ids() {
+  std::vector<std::int64_t> ids;
+  for (const auto& [id, c] : live_claims()) ids.push_back(id);
+  return ids;
+}
+
+std::vector<Story> Tracker::ready(std::optional<std::int64_t> limit) {
+  refresh_all();
+  ListQuery q;
+  q.ready_only = true;
+  q.sort = SortKey::priority;
+  q.limit = limit;
+  q.exclude_ids = claimed_ids();
+  return index_->list(q);
+}
+
+ClaimResult Tracker::take(const Story& story, const Claim& claim, bool after_stale) {
+  const Config& config = ws_.config();
+  const Stage& target = config.stage(config.claim_move_to);
+  fs::path from = ws_.root() / story.path;
+  fs::path to = story.stage == target.name ? from : ws_.stage_dir(target) / from.filename();
+  std::string old_text = read_file(from);
+  std::string new_text = old_text;
+  if (story.agent != claim.owner) new_text = set_front_matter_line(new_text, "agent", yaml_scalar(claim.owner));
+  // Taking over an expired claim counts as a retry of the story.
+  if (after_stale) new_text = set_front_matter_line(new_text, "retry_count", std::to_string(story.retry_count + 1));
+
+  FileChange change(from, to, old_text, new_text);
+  ClaimResult result;
+  result.claim = claim;
+  result.from = story.stage;
+  result.to = target.name;
+  try {
+    change.apply();
+    std::string id = std::to_string(story.id);
+    std::string moved = story.stage == target.name ? story.stage : story.stage + " -> " + target.name;
+    result.commit = commit("tracker: claim #" + id + " by " + claim.owner + " (" + moved + ")",
+                           {{"Tracker-Action", "claim"},
+                            {"Tracker-Story", id},
+                            {"Tracker-From", story.stage},
+                            {"Tracker-To", target.name},
+                            {"Tracker-Owner", claim.owner}},
+                           {story.path, ws_.relative(to)});
+  } catch (...) {
+    change.undo();
+    claims().remove(claim);
+    throw;
+  }
+  result.story = story;
+  result.story.stage = target.name;
+  result.story.path = ws_.relative(to);
+  result.story.agent = claim.owner;
+  if (after_stale) ++result.story.retry_count;
+  return result;
+}
+
+ClaimResult Tracker::claim(const ClaimRequest& request) {
+  check_owner(request.owner);
+  std::int64_t ttl = request.ttl_seconds.value_or(ws_.config().claim_ttl_seconds);
+  if (ttl <= 0) throw UsageError("the claim TTL must be positive");
+  ClaimStore store = claims();
+
+  if (!request.id) {
+    // Try the ready stories in order; one lost to a concurrent claimer is skipped.
+    for (const Story& story : ready(std::nullopt)) {
+      if (store.read(story.id)) continue;
+      Claim c = ClaimStore::make(story.id, request.owner, ttl, story.stage, request.pid);
+      if (!store.create(c)) continue;
+      // Another process may have moved the story between our refresh and the lock.
+      if (!fs::exists(ws_.root() / story.path)) {
+        store.remove(c);
+        continue;
+      }
+      return take(story, c, false);
+    }
+    throw NothingToDoError("no ready story to claim");
+  }
+
+  std::int64_t id = *request.id;
+  if (!refreshed_) index_->refresh_stories({id});
+  Story story = find(id);
+  if (ws_.config().is_done_stage(story.stage))
+    throw UsageError("story #" + std::to_string(id) + " is " + story.stage + "; only unfinished stories can be claimed");
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    std::optional<Claim> held = store.read(id);
+    bool after_stale = false;
+    std::string from_stage = story.stage;
+    if (held) {
+      ClaimState state = ClaimStore::state(*held, unix_now());
+      if (state == ClaimState::live) {
+        if (held->owner != request.owner)
+          throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + " until " +
+                              format_iso8601(held->expires));
+        Claim renewed = *held;
+        renewed.expires = unix_now() + ttl;
+        renewed.nonce = ClaimStore::make(id, request.owner, ttl, held->from_stage, request.pid).nonce;
+        if (request.pid) renewed.pid = request.pid;
+        if (!store.replace(*held, renewed)) continue;  // changed under us: look again
+        ClaimResult result;
+        result.story = story;
+        result.claim = renewed;
+        result.renewed = true;
+        result.from = result.to = story.stage;
+        return result;
+      }
+      // An expired claim, or one whose holder died: break it (only one breaker wins),
+      // and keep the stage the story was first claimed from.
+      if (!store.remove(*held)) continue;
+      after_stale = state == ClaimState::expired;
+      from_stage = held->from_stage;
+    }
+    Claim c = ClaimStore::make(id, request.owner, ttl, from_stage, request.pid);
+    if (!store.create(c)) continue;  // someone else was faster: look at their claim
+    return take(story, c, after_stale);
+  }
+  throw ConflictError("story #" + std::to_string(id) + " keeps changing hands; try again");
+}
+
+ReleaseResult Tracker::release(std::int64_t id, const std::optional<std::string>& owner) {
+  ClaimStore store = claims();
+  std::optional<Claim> held = store.read(id);
+  if (!held) throw NothingToDoError("story #" + std::to_string(id) + " is not claimed");
+  if (owner && *owner != held->owner)
+    throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + *owner);
+  if (!refreshed_) index_->refresh_stories({id});
+  Story story = find(id);
+  const Config& config = ws_.config();
+  const Stage& back = config.find_stage(held->from_stage) ? config.stage(held->from_stage)
+                                                          : config.stage(config.ready_stages.front());
+  fs::path from = ws_.root() / story.path;
+  fs::path to = story.stage == back.name ? from : ws_.stage_dir(back) / from.filename();
+  std::string old_text = read_file(from);
+  FileChange change(from, to, old_text, remove_front_matter_line(old_text, "agent"));
+  ReleaseResult result{id, held->owner, story.stage, back.name, {}};
+  try {
+    change.apply();
+    std::string moved = story.stage == back.name ? story.stage : story.stage + " -> " + back.name;
+    result.commit = commit("tracker: release #" + std::to_string(id) + " by " + held->owner + " (" + moved + ")",
+                           {{"Tracker-Action", "release"},
+                            {"Tracker-Story", std::to_string(id)},
+                            {"Tracker-From", story.stage},
+                            {"Tracker-To", back.name},
+                            {"Tracker-Owner", held->owner}},
+                           {story.path, ws_.relative(to)});
+  } catch (...) {
+    change.undo();
+    throw;
+  }
+  store.remove(*held);
   return result;
 }
 

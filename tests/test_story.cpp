@@ -143,3 +143,10 @@ TEST_CASE("set_front_matter_line rewrites one line and nothing else") {
   CHECK(set_front_matter_line("---\nretry_counter: 5\n---\n", "retry_count", "0") ==
         "---\nretry_counter: 5\nretry_count: 0\n---\n");
 }
+
+TEST_CASE("remove_front_matter_line drops one line and nothing else") {
+  CHECK(remove_front_matter_line("---\nname: x\nagent: coder-1\nzeta: 1\n---\nagent: in body\n", "agent") ==
+        "---\nname: x\nzeta: 1\n---\nagent: in body\n");
+  CHECK(remove_front_matter_line("---\nname: x\n---\n", "agent") == "---\nname: x\n---\n");
+  CHECK(remove_front_matter_line("no front matter\n", "agent") == "no front matter\n");
+}

@@ -57,6 +57,12 @@ public:
   explicit InvalidDataError(const std::string& message) : Error(ExitCode::invalid_data, message) {}
 };
 
+/// Nothing to do, e.g. no ready story to claim (exit 6).
+class NothingToDoError : public Error {
+public:
+  explicit NothingToDoError(const std::string& message) : Error(ExitCode::nothing_to_do, message) {}
+};
+
 /// Throws IoError with `context: strerror(errno)`.
 [[noreturn]] void throw_errno(const std::string& context);
 

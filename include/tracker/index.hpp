@@ -28,6 +28,11 @@ struct ListQuery {
   /// Fill only id, type, stage, path, name, priority, agent and blocked: what a
   /// table shows. Skips decoding lists and extra fields, which dominates long lists.
   bool summary_only = false;
+  /// Only ready stories: in a ready stage, not blocked, every dependency in a done
+  /// stage. (Claims are filtered by the caller through `exclude_ids`.)
+  bool ready_only = false;
+  std::optional<std::vector<std::int64_t>> only_ids;
+  std::vector<std::int64_t> exclude_ids;
 };
 
 /// A story file with a problem: malformed (`fatal`) or a value of the wrong type.

@@ -90,6 +90,10 @@ std::string render_story(const NewStory& story);
 /// of the front matter when it is missing.
 std::string set_front_matter_line(std::string_view text, std::string_view key, std::string_view yaml_value);
 
+/// Removes a top-level front matter key's line; every other byte stays as it was.
+/// Returns the text unchanged when the key is missing.
+std::string remove_front_matter_line(std::string_view text, std::string_view key);
+
 /// Quotes `value` as a YAML scalar only when it needs quoting.
 std::string yaml_scalar(std::string_view value);
 

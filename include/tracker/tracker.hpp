@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <tracker/claims.hpp>
 #include <tracker/index.hpp>
 #include <tracker/story.hpp>
 #include <tracker/workspace.hpp>
@@ -61,6 +63,30 @@ struct MoveResult {
   std::string commit;
 };
 
+struct ClaimRequest {
+  std::optional<std::int64_t> id;  ///< none: the first ready story
+  std::string owner;
+  std::optional<std::int64_t> ttl_seconds;  ///< default: the config's claim.ttl
+  std::optional<long> pid;                  ///< the claim also ends when this process dies
+};
+
+struct ClaimResult {
+  Story story;  ///< as it is after the claim
+  Claim claim;
+  bool renewed = false;  ///< the same owner claimed again: only the expiry moved
+  std::string from;      ///< stage names
+  std::string to;
+  std::string commit;
+};
+
+struct ReleaseResult {
+  std::int64_t id = 0;
+  std::string owner;
+  std::string from;
+  std::string to;
+  std::string commit;
+};
+
 class Tracker {
 public:
   /// Opens the shadow index of `ws`. Each action brings the index up to date with
@@ -96,11 +122,34 @@ public:
   /// alone; with nothing to move, nothing is committed.
   MoveResult move(const std::vector<std::int64_t>& ids, std::string_view stage);
 
+  /// Claims story `request.id`, or the first ready story not claimed by anyone.
+  /// Sets `agent`, moves the story to claim.move_to and commits, all or nothing.
+  /// Throws ConflictError when another owner holds the story, and NothingToDoError
+  /// when no story is ready.
+  ClaimResult claim(const ClaimRequest& request);
+
+  /// Ends a claim: removes `agent`, moves the story back to the stage it was claimed
+  /// from, commits, then removes the lock. With `owner`, only that owner's claim.
+  ReleaseResult release(std::int64_t id, const std::optional<std::string>& owner);
+
+  /// Ready stories, by priority then id: in a ready stage, not blocked, not claimed,
+  /// every dependency done.
+  std::vector<Story> ready(std::optional<std::int64_t> limit);
+
+  /// Claims that still hold, by story id.
+  std::map<std::int64_t, Claim> live_claims();
+
+  /// Ids with a claim that still holds.
+  std::vector<std::int64_t> claimed_ids();
+
 private:
   /// Commits `paths` (workspace-relative) unless commits are off; returns the sha.
   std::string commit(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& trailers,
                      const std::vector<std::string>& paths);
   Story find(std::int64_t id);
+  /// Takes `claim` on `story` (the lock is already held): file changes and commit.
+  ClaimResult take(const Story& story, const Claim& claim, bool after_stale);
+  ClaimStore claims() const { return ClaimStore(ws_.shared_state_dir() / "claims"); }
   /// A full refresh, once per Tracker.
   void refresh_all();
 

@@ -1,0 +1,101 @@
+#include "output.hpp"
+
+#include <iostream>
+#include <tracker/util.hpp>
+
+namespace tracker::cli {
+
+namespace {
+
+struct ClaimOptions {
+  std::optional<std::int64_t> id;
+  std::string owner;
+  std::optional<std::string> ttl;
+  std::optional<long> pid;
+};
+
+int run_claim(const ClaimOptions& opts, const GlobalOptions& g) {
+  ClaimRequest request;
+  request.id = opts.id;
+  request.owner = opts.owner;
+  if (opts.ttl) request.ttl_seconds = parse_duration(*opts.ttl);
+  request.pid = opts.pid;
+  auto tracker = open_tracker(g);
+  ClaimResult r = tracker->claim(request);
+  if (g.json) {
+    print_json(story_json(r.story, false, &r.claim));
+    return 0;
+  }
+  std::string until = format_iso8601(r.claim.expires);
+  if (r.renewed)
+    std::cout << "renewed #" << r.story.id << " for " << r.claim.owner << " until " << until << "\n";
+  else
+    std::cout << "claimed #" << r.story.id << " " << r.story.name << " for " << r.claim.owner << " ("
+              << (r.from == r.to ? r.to : r.from + " -> " + r.to) << ") until " << until << "\n";
+  return 0;
+}
+
+struct ReleaseOptions {
+  std::int64_t id = 0;
+  std::optional<std::string> owner;
+};
+
+int run_release(const ReleaseOptions& opts, const GlobalOptions& g) {
+  auto tracker = open_tracker(g);
+  ReleaseResult r = tracker->release(opts.id, opts.owner);
+  if (g.json)
+    print_json({{"id", r.id}, {"owner", r.owner}, {"from", r.from}, {"to", r.to}, {"commit", string_or_null(r.commit)}});
+  else
+    std::cout << "released #" << r.id << " from " << r.owner << " ("
+              << (r.from == r.to ? r.to : r.from + " -> " + r.to) << ")\n";
+  return 0;
+}
+
+struct ReadyOptions {
+  std::optional<std::int64_t> limit;
+};
+
+int run_ready(const ReadyOptions& opts, const GlobalOptions& g) {
+  auto tracker = open_tracker(g);
+  std::vector<Story> stories = tracker->ready(opts.limit);
+  report_issues(tracker->issues());
+  if (g.json) {
+    print_json(stories_json(stories, {}));
+    return 0;
+  }
+  if (stories.empty()) return 0;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : stories) rows.push_back({std::to_string(s.id), s.type, std::to_string(s.priority), s.name});
+  std::string table = format_table(make_style(g), {"ID", "TYPE", "PRI", "NAME"}, rows, {"33", "36", nullptr, nullptr});
+  std::fwrite(table.data(), 1, table.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+Command register_claim(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<ClaimOptions>();
+  CLI::App* sub = app.add_subcommand("claim", "Claim a story (or the first ready one) for an owner");
+  sub->add_option("id", opts->id, "Story id (default: the first ready story)")->check(CLI::PositiveNumber);
+  sub->add_option("--owner", opts->owner, "Who takes the story")->required();
+  sub->add_option("--ttl", opts->ttl, "How long the claim holds: 90s, 15m, 2h (default: claim.ttl)");
+  sub->add_option("--pid", opts->pid, "The claim also ends when this process dies")->check(CLI::PositiveNumber);
+  return {sub, [opts, &g] { return run_claim(*opts, g); }};
+}
+
+Command register_release(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<ReleaseOptions>();
+  CLI::App* sub = app.add_subcommand("release", "End a claim and move the story back");
+  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("--owner", opts->owner, "Only if this owner holds the claim");
+  return {sub, [opts, &g] { return run_release(*opts, g); }};
+}
+
+Command register_ready(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<ReadyOptions>();
+  CLI::App* sub = app.add_subcommand("ready", "Stories ready to be claimed, most urgent first");
+  sub->add_option("--limit", opts->limit, "At most this many")->check(CLI::PositiveNumber);
+  return {sub, [opts, &g] { return run_ready(*opts, g); }};
+}
+
+}  // namespace tracker::cli

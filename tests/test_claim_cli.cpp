@@ -1,0 +1,220 @@
+// End-to-end tests of the work queue: claim, release, ready, with real processes.
+#include <catch2/catch.hpp>
+
+#include "helpers.hpp"
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <signal.h>
+#include <thread>
+
+using namespace testing;
+using nlohmann::json;
+
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+
+std::vector<std::string> lock_dir_entries(const fs::path& root) {
+  std::vector<std::string> out;
+  fs::path dir = root / ".git/tracker/claims";
+  if (!fs::exists(dir)) return out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  return out;
+}
+
+std::vector<long> ready_ids(const fs::path& root) {
+  std::vector<long> ids;
+  for (const auto& s : json::parse(run_tracker(root, {"ready", "--json"}).out)) ids.push_back(s["id"].get<long>());
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("claim sets agent, moves to current, commits with an owner trailer") {
+  Board board;
+  board.create({"Work item"});
+  auto r = run_tracker(board.root(), {"claim", "1", "--owner", "coder-1", "--json"});
+  REQUIRE(r.code == 0);
+  json s = json::parse(r.out);
+  CHECK(s["stage"] == "current");
+  CHECK(s["agent"] == "coder-1");
+  CHECK(s["claim"]["owner"] == "coder-1");
+  CHECK(s["claim"]["expires"].is_string());
+  CHECK(read(board.root() / "work/2_current/1_story_work-item.md").find("agent: coder-1\n") != std::string::npos);
+  CHECK(git(board.root(), {"log", "-1", "--format=%B"}) ==
+        "tracker: claim #1 by coder-1 (backlog -> current)\n\nTracker-Action: claim\nTracker-Story: 1\n"
+        "Tracker-From: backlog\nTracker-To: current\nTracker-Owner: coder-1\n\n");
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+  CHECK(json::parse(run_tracker(board.root(), {"show", "1", "--json"}).out)["claim"]["owner"] == "coder-1");
+
+  // Another owner is refused, with who holds it and until when; the same owner renews.
+  r = run_tracker(board.root(), {"claim", "1", "--owner", "coder-2"});
+  CHECK(r.code == 3);
+  CHECK(contains(r.err, "claimed by coder-1 until "));
+  int commits = board.commit_count();
+  r = run_tracker(board.root(), {"claim", "1", "--owner", "coder-1", "--ttl", "2h"});
+  CHECK(r.code == 0);
+  CHECK(contains(r.out, "renewed #1"));
+  CHECK(board.commit_count() == commits);
+}
+
+TEST_CASE("release reverses a claim") {
+  Board board;
+  write(board.root() / "work/1_backlog/1_story_x.md", "---\nname: X\n# note\npriority: 2\n---\nbody\n");
+  git(board.root(), {"add", "-A"});
+  git(board.root(), {"commit", "-qm", "x"});
+  std::string before = read(board.root() / "work/1_backlog/1_story_x.md");
+  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "a"}).code == 0);
+  CHECK(run_tracker(board.root(), {"release", "1", "--owner", "b"}).code == 3);
+  auto r = run_tracker(board.root(), {"release", "1", "--owner", "a"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "released #1 from a (current -> backlog)\n");
+  CHECK(read(board.root() / "work/1_backlog/1_story_x.md") == before);  // byte for byte
+  CHECK(lock_dir_entries(board.root()).empty());
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: release #1 by a (current -> backlog)\n");
+  CHECK(run_tracker(board.root(), {"release", "1"}).code == 6);
+}
+
+TEST_CASE("claim rejects bad input") {
+  Board board;
+  board.create({"X"});
+  CHECK(run_tracker(board.root(), {"claim", "1"}).code == 2);  // --owner is required
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "0"}).code == 2);
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "-5m"}).code == 2);
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "soon"}).code == 2);
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", " "}).code == 2);
+  CHECK(run_tracker(board.root(), {"claim", "9", "--owner", "a"}).code == 4);
+  REQUIRE(run_tracker(board.root(), {"move", "1", "done"}).code == 0);
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a"}).code == 2);
+  CHECK(lock_dir_entries(board.root()).empty());
+}
+
+TEST_CASE("the ready queue: priority then id, skipping blocked, claimed and waiting stories") {
+  Board board;
+  board.create({"Low", "--priority", "1"});                          // 1
+  board.create({"High", "--priority", "5"});                         // 2
+  board.create({"Also high", "--priority", "5"});                    // 3
+  board.create({"Waits for 1", "--priority", "9", "--depends-on", "1"});  // 4
+  board.create({"In qa", "--stage", "qa", "--priority", "9"});       // 5
+  write(board.root() / "work/1_backlog/6_story_blocked.md", "---\nname: Blocked\npriority: 9\nblocked: true\n---\n");
+  CHECK(ready_ids(board.root()) == std::vector<long>{2, 3, 1});
+  CHECK(json::parse(run_tracker(board.root(), {"ready", "--json", "--limit", "1"}).out).size() == 1);
+
+  REQUIRE(run_tracker(board.root(), {"claim", "3", "--owner", "a", "--no-commit"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"release", "3", "--no-commit"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"claim", "3", "--owner", "a"}).code == 0);
+  CHECK(ready_ids(board.root()) == std::vector<long>{2, 1});
+  CHECK(json::parse(run_tracker(board.root(), {"list", "--claimed", "--json"}).out).size() == 1);
+  CHECK(json::parse(run_tracker(board.root(), {"list", "--ready", "--json"}).out).size() == 2);
+
+  // Once its dependency is done, the waiting story is ready, and comes first.
+  REQUIRE(run_tracker(board.root(), {"move", "1", "done"}).code == 0);
+  CHECK(ready_ids(board.root()) == std::vector<long>{4, 2});
+  // claim with no id takes the first ready story.
+  auto r = run_tracker(board.root(), {"claim", "--owner", "b", "--json"});
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out)["id"] == 4);
+  REQUIRE(run_tracker(board.root(), {"claim", "--owner", "b"}).code == 0);
+  r = run_tracker(board.root(), {"claim", "--owner", "b"});
+  CHECK(r.code == 6);
+  CHECK(contains(r.err, "no ready story"));
+}
+
+TEST_CASE("a claim with --pid ends when that process dies; without it, only at expiry") {
+  Board board;
+  board.create({"Eight"});
+  int sleeper = spawn({"sleep", "60"});
+  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--pid", std::to_string(sleeper)}).code == 0);
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "b"}).code == 3);
+  kill(sleeper, SIGKILL);
+  wait_for(sleeper);
+  auto r = run_tracker(board.root(), {"claim", "1", "--owner", "b", "--json"});
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out)["agent"] == "b");
+  CHECK(json::parse(r.out)["retry_count"] == 0);  // the holder died: not an expiry
+
+  // Without --pid the claim holds after the claiming process has exited.
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "c"}).code == 3);
+}
+
+TEST_CASE("an expired claim can be taken over, counting a retry") {
+  Board board;
+  board.create({"Short"});
+  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "1s"}).code == 0);
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "b"}).code == 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  CHECK(json::parse(run_tracker(board.root(), {"list", "--claimed", "--json"}).out).empty());
+  auto r = run_tracker(board.root(), {"claim", "1", "--owner", "b", "--json"});
+  REQUIRE(r.code == 0);
+  json s = json::parse(r.out);
+  CHECK(s["agent"] == "b");
+  CHECK(s["retry_count"] == 1);
+  CHECK(read(board.root() / "work/2_current/1_story_short.md").find("retry_count: 1\n") != std::string::npos);
+  // Released, it goes back to the stage of the first claim.
+  r = run_tracker(board.root(), {"release", "1"});
+  CHECK(r.out == "released #1 from b (current -> backlog)\n");
+}
+
+TEST_CASE("two worktrees of one repository share claims") {
+  Board board;
+  board.create({"Shared"});
+  TempDir other;
+  fs::path wt = other.path() / "wt";
+  git(board.root(), {"worktree", "add", "-q", "-b", "side", wt.string()});
+  REQUIRE(run_tracker(wt, {"claim", "1", "--owner", "in-worktree"}).code == 0);
+  auto r = run_tracker(board.root(), {"claim", "1", "--owner", "in-main"});
+  CHECK(r.code == 3);
+  CHECK(contains(r.err, "in-worktree"));
+  CHECK(ready_ids(board.root()).empty());
+}
+
+TEST_CASE("50 processes race for one story: exactly one wins", "[stress]") {
+  Board board;
+  for (int i = 0; i < 7; ++i) board.create({"Story " + std::to_string(i + 1)});
+  std::vector<int> pids;
+  for (int i = 0; i < 50; ++i)
+    pids.push_back(spawn({TRACKER_BIN, "-C", board.root().string(), "claim", "7", "--owner", "w" + std::to_string(i)}));
+  int won = 0, refused = 0;
+  for (int pid : pids) {
+    int code = wait_for(pid);
+    won += code == 0;
+    refused += code == 3;
+  }
+  CHECK(won == 1);
+  CHECK(refused == 49);
+  CHECK(lock_dir_entries(board.root()) == std::vector<std::string>{"7.lock"});
+  CHECK(git(board.root(), {"log", "--format=%s"}).find("claim #7") != std::string::npos);
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+}
+
+TEST_CASE("8 claimers drain 200 ready stories, each claimed exactly once", "[stress]") {
+  Board board;
+  for (int i = 1; i <= 200; ++i)
+    write(board.root() / ("work/1_backlog/" + std::to_string(i) + "_story_s" + std::to_string(i) + ".md"),
+          "---\nname: S" + std::to_string(i) + "\n---\n");
+  git(board.root(), {"add", "-A"});
+  git(board.root(), {"commit", "-qm", "200 stories"});
+  // Each worker claims until tracker says there is nothing left (exit 6).
+  std::string script = std::string("while :; do \"") + TRACKER_BIN + "\" -C \"" + board.root().string() +
+                       "\" claim --owner \"$0\" >> \"$1\"; rc=$?; [ $rc -eq 0 ] || break; done; [ $rc -eq 6 ]";
+  std::vector<int> pids;
+  std::vector<fs::path> outs;
+  for (int w = 0; w < 8; ++w) {
+    outs.push_back(board.root() / (".claims-w" + std::to_string(w) + ".txt"));
+    pids.push_back(spawn({"sh", "-c", script, "w" + std::to_string(w), outs.back().string()}));
+  }
+  for (int pid : pids) CHECK(wait_for(pid) == 0);  // every worker stopped on exit 6
+  std::multiset<std::string> claimed;
+  for (const auto& out : outs)
+    for (const auto& line : lines(read(out))) claimed.insert(line.substr(0, line.find(' ', 9)));
+  CHECK(claimed.size() == 200);
+  CHECK(std::set<std::string>(claimed.begin(), claimed.end()).size() == 200);
+  CHECK(lock_dir_entries(board.root()).size() == 200);
+  std::string subjects = git(board.root(), {"log", "--format=%s"});
+  std::size_t claim_commits = 0;
+  for (const auto& l : lines(subjects)) claim_commits += l.starts_with("tracker: claim #");
+  CHECK(claim_commits == 200);
+  CHECK(run({"git", "-C", board.root().string(), "fsck", "--strict"}).code == 0);
+  CHECK(ready_ids(board.root()).empty());
+}
