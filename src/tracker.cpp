@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <set>
 
 namespace tracker {
@@ -276,41 +277,56 @@ std::vector<Story> Tracker::ready(std::optional<std::int64_t> limit) {
   return index_->list(q);
 }
 
-ClaimResult Tracker::take(const Story& story, const Claim& claim, bool after_stale) {
-  const Config& config = ws_.config();
-  const Stage& target = config.stage(config.claim_move_to);
+Tracker::Transition Tracker::transition(const Story& story, const Stage& target,
+                                        const std::function<std::string(const std::string&)>& edit,
+                                        const std::string& action, const std::string& detail,
+                                        const std::string& owner) {
   fs::path from = ws_.root() / story.path;
   fs::path to = story.stage == target.name ? from : ws_.stage_dir(target) / from.filename();
   std::string old_text = read_file(from);
-  std::string new_text = old_text;
-  if (story.agent != claim.owner) new_text = set_front_matter_line(new_text, "agent", yaml_scalar(claim.owner));
-  // Taking over an expired claim counts as a retry of the story.
-  if (after_stale) new_text = set_front_matter_line(new_text, "retry_count", std::to_string(story.retry_count + 1));
+  FileChange change(from, to, old_text, edit(old_text));
+  Transition result;
+  result.path = ws_.relative(to);
+  try {
+    change.apply();
+    std::string id = std::to_string(story.id);
+    std::string stages = story.stage == target.name ? story.stage : story.stage + " -> " + target.name;
+    std::vector<std::pair<std::string, std::string>> trailers = {
+        {"Tracker-Action", action}, {"Tracker-Story", id}, {"Tracker-From", story.stage}, {"Tracker-To", target.name}};
+    if (!owner.empty()) trailers.emplace_back("Tracker-Owner", owner);
+    result.commit = commit("tracker: " + action + " #" + id + (detail.empty() ? "" : " " + detail) + " (" + stages + ")",
+                           trailers, {story.path, result.path});
+  } catch (...) {
+    change.undo();
+    throw;
+  }
+  return result;
+}
 
-  FileChange change(from, to, old_text, new_text);
+ClaimResult Tracker::take(const Story& story, const Claim& claim, bool after_stale) {
+  const Config& config = ws_.config();
+  const Stage& target = config.stage(config.claim_move_to);
+  auto edit = [&](const std::string& text) {
+    std::string out = text;
+    if (story.agent != claim.owner) out = set_front_matter_line(out, "agent", yaml_scalar(claim.owner));
+    // Taking over an expired claim counts as a retry of the story.
+    if (after_stale) out = set_front_matter_line(out, "retry_count", std::to_string(story.retry_count + 1));
+    return out;
+  };
   ClaimResult result;
   result.claim = claim;
   result.from = story.stage;
   result.to = target.name;
   try {
-    change.apply();
-    std::string id = std::to_string(story.id);
-    std::string moved = story.stage == target.name ? story.stage : story.stage + " -> " + target.name;
-    result.commit = commit("tracker: claim #" + id + " by " + claim.owner + " (" + moved + ")",
-                           {{"Tracker-Action", "claim"},
-                            {"Tracker-Story", id},
-                            {"Tracker-From", story.stage},
-                            {"Tracker-To", target.name},
-                            {"Tracker-Owner", claim.owner}},
-                           {story.path, ws_.relative(to)});
+    Transition t = transition(story, target, edit, "claim", "by " + claim.owner, claim.owner);
+    result.commit = t.commit;
   } catch (...) {
-    change.undo();
     claims().remove(claim);
     throw;
   }
   result.story = story;
   result.story.stage = target.name;
-  result.story.path = ws_.relative(to);
+  result.story.path = ws_.relative(ws_.stage_dir(target) / fs::path(story.path).filename());
   result.story.agent = claim.owner;
   if (after_stale) ++result.story.retry_count;
   return result;
@@ -389,25 +405,10 @@ ReleaseResult Tracker::release(std::int64_t id, const std::optional<std::string>
   const Config& config = ws_.config();
   const Stage& back = config.find_stage(held->from_stage) ? config.stage(held->from_stage)
                                                           : config.stage(config.ready_stages.front());
-  fs::path from = ws_.root() / story.path;
-  fs::path to = story.stage == back.name ? from : ws_.stage_dir(back) / from.filename();
-  std::string old_text = read_file(from);
-  FileChange change(from, to, old_text, remove_front_matter_line(old_text, "agent"));
   ReleaseResult result{id, held->owner, story.stage, back.name, {}};
-  try {
-    change.apply();
-    std::string moved = story.stage == back.name ? story.stage : story.stage + " -> " + back.name;
-    result.commit = commit("tracker: release #" + std::to_string(id) + " by " + held->owner + " (" + moved + ")",
-                           {{"Tracker-Action", "release"},
-                            {"Tracker-Story", std::to_string(id)},
-                            {"Tracker-From", story.stage},
-                            {"Tracker-To", back.name},
-                            {"Tracker-Owner", held->owner}},
-                           {story.path, ws_.relative(to)});
-  } catch (...) {
-    change.undo();
-    throw;
-  }
+  result.commit = transition(story, back, [](const std::string& text) { return remove_front_matter_line(text, "agent"); },
+                             "release", "by " + held->owner, held->owner)
+                      .commit;
   store.remove(*held);
   return result;
 }

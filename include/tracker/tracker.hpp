@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -147,6 +148,16 @@ private:
   std::string commit(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& trailers,
                      const std::vector<std::string>& paths);
   Story find(std::int64_t id);
+  struct Transition {
+    std::string commit;
+    std::string path;  ///< the story's new path
+  };
+  /// Applies `edit` to the story's text, moves it to `target` and commits
+  /// "tracker: <action> #<id> <detail> (<from> -> <to>)"; undoes the file change
+  /// when the commit fails.
+  Transition transition(const Story& story, const Stage& target,
+                        const std::function<std::string(const std::string&)>& edit, const std::string& action,
+                        const std::string& detail, const std::string& owner);
   /// Takes `claim` on `story` (the lock is already held): file changes and commit.
   ClaimResult take(const Story& story, const Claim& claim, bool after_stale);
   ClaimStore claims() const { return ClaimStore(ws_.shared_state_dir() / "claims"); }
