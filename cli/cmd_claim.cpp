@@ -51,6 +51,52 @@ int run_release(const ReleaseOptions& opts, const GlobalOptions& g) {
   return 0;
 }
 
+/// Prints what done, reclaim, block or unblock did.
+void print_changes(const std::vector<StoryChange>& changes, const std::string& verb, const GlobalOptions& g) {
+  if (g.json) {
+    auto arr = nlohmann::ordered_json::array();
+    for (const auto& c : changes)
+      arr.push_back({{"id", c.id}, {"from", c.from}, {"to", c.to}, {"owner", string_or_null(c.owner)},
+                     {"changed", c.changed}, {"commit", string_or_null(c.commit)}});
+    print_json(arr);
+    return;
+  }
+  for (const auto& c : changes) {
+    if (!c.changed) {
+      std::cout << "#" << c.id << " is already " << (verb == "done" ? c.to : verb + "ed") << "\n";
+      continue;
+    }
+    std::cout << verb << " #" << c.id;
+    if (!c.owner.empty()) std::cout << " (was " << c.owner << ")";
+    if (c.from != c.to) std::cout << " " << c.from << " -> " << c.to;
+    std::cout << "\n";
+  }
+}
+
+struct IdOptions {
+  std::int64_t id = 0;
+};
+
+struct RenewOptions {
+  std::int64_t id = 0;
+  std::string owner;
+  std::optional<std::string> ttl;
+};
+
+int run_renew(const RenewOptions& opts, const GlobalOptions& g) {
+  std::optional<std::int64_t> ttl;
+  if (opts.ttl) ttl = parse_duration(*opts.ttl);
+  auto tracker = open_tracker(g);
+  Claim c = tracker->renew(opts.id, opts.owner, ttl);
+  if (g.json) print_json({{"id", c.id}, {"owner", c.owner}, {"expires", format_iso8601(c.expires)}});
+  else std::cout << "renewed #" << c.id << " for " << c.owner << " until " << format_iso8601(c.expires) << "\n";
+  return 0;
+}
+
+struct ReclaimOptions {
+  std::optional<std::int64_t> id;
+};
+
 struct ReadyOptions {
   std::optional<std::int64_t> limit;
 };
@@ -89,6 +135,37 @@ Command register_release(CLI::App& app, GlobalOptions& g) {
   sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
   sub->add_option("--owner", opts->owner, "Only if this owner holds the claim");
   return {sub, [opts, &g] { return run_release(*opts, g); }};
+}
+
+Command register_renew(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<RenewOptions>();
+  CLI::App* sub = app.add_subcommand("renew", "Extend a claim");
+  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("--owner", opts->owner, "The owner holding the claim")->required();
+  sub->add_option("--ttl", opts->ttl, "New lifetime from now: 90s, 15m, 2h (default: claim.ttl)");
+  return {sub, [opts, &g] { return run_renew(*opts, g); }};
+}
+
+Command register_reclaim(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<ReclaimOptions>();
+  CLI::App* sub = app.add_subcommand("reclaim", "Return stories whose claims expired (or whose holder died)");
+  sub->add_option("id", opts->id, "Only this story (default: every expired claim)")->check(CLI::PositiveNumber);
+  return {sub, [opts, &g] {
+            auto tracker = open_tracker(g);
+            print_changes(tracker->reclaim(opts->id), "reclaimed", g);
+            return 0;
+          }};
+}
+
+Command register_done(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<IdOptions>();
+  CLI::App* sub = app.add_subcommand("done", "Move a story to the done stage and end its claim");
+  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  return {sub, [opts, &g] {
+            auto tracker = open_tracker(g);
+            print_changes({tracker->done(opts->id)}, "done", g);
+            return 0;
+          }};
 }
 
 Command register_ready(CLI::App& app, GlobalOptions& g) {

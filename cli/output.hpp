@@ -75,5 +75,11 @@ Command register_index(CLI::App& app, GlobalOptions& g);
 Command register_claim(CLI::App& app, GlobalOptions& g);
 Command register_release(CLI::App& app, GlobalOptions& g);
 Command register_ready(CLI::App& app, GlobalOptions& g);
+Command register_renew(CLI::App& app, GlobalOptions& g);
+Command register_reclaim(CLI::App& app, GlobalOptions& g);
+Command register_done(CLI::App& app, GlobalOptions& g);
+Command register_block(CLI::App& app, GlobalOptions& g);
+Command register_unblock(CLI::App& app, GlobalOptions& g);
+Command register_stats(CLI::App& app, GlobalOptions& g);
 
 }  // namespace tracker::cli

@@ -413,4 +413,141 @@ ReleaseResult Tracker::release(std::int64_t id, const std::optional<std::string>
   return result;
 }
 
+StoryChange Tracker::done(std::int64_t id) {
+  if (!refreshed_) index_->refresh_stories({id});
+  Story story = find(id);
+  const Stage& target = ws_.config().stage(ws_.config().done_stages.front());
+  ClaimStore store = claims();
+  std::optional<Claim> held = store.read(id);
+  StoryChange result{id, story.stage, target.name, held ? held->owner : "", {}, true};
+  if (story.stage == target.name && !held) {
+    result.changed = false;
+    return result;
+  }
+  if (story.stage != target.name)
+    result.commit = transition(story, target, [](const std::string& text) { return text; }, "done", "", result.owner).commit;
+  if (held) store.remove(*held);
+  return result;
+}
+
+Claim Tracker::renew(std::int64_t id, const std::string& owner, std::optional<std::int64_t> ttl_seconds) {
+  check_owner(owner);
+  std::int64_t ttl = ttl_seconds.value_or(ws_.config().claim_ttl_seconds);
+  if (ttl <= 0) throw UsageError("the claim TTL must be positive");
+  ClaimStore store = claims();
+  std::optional<Claim> held = store.read(id);
+  if (!held) throw NothingToDoError("story #" + std::to_string(id) + " is not claimed");
+  if (held->owner != owner)
+    throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + owner);
+  Claim renewed = *held;
+  renewed.expires = unix_now() + ttl;
+  renewed.nonce = ClaimStore::make(id, owner, ttl, held->from_stage, std::nullopt).nonce;
+  if (!store.replace(*held, renewed))
+    throw ConflictError("the claim on story #" + std::to_string(id) + " changed meanwhile; look at it again");
+  return renewed;
+}
+
+std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
+  ClaimStore store = claims();
+  std::vector<Claim> candidates;
+  if (id) {
+    std::optional<Claim> held = store.read(*id);
+    if (!held) throw NothingToDoError("story #" + std::to_string(*id) + " is not claimed");
+    if (ClaimStore::state(*held, unix_now()) == ClaimState::live)
+      throw ConflictError("story #" + std::to_string(*id) + " is claimed by " + held->owner + " until " +
+                          format_iso8601(held->expires));
+    candidates.push_back(*held);
+  } else {
+    for (auto& c : store.all())
+      if (ClaimStore::state(c, unix_now()) != ClaimState::live) candidates.push_back(std::move(c));
+  }
+  std::vector<StoryChange> out;
+  const Config& config = ws_.config();
+  for (const Claim& c : candidates) {
+    if (!refreshed_) index_->refresh_stories({c.id});
+    Lookup found = index_->lookup(c.id);
+    if (found.stories.size() != 1) {  // the story is gone (or ambiguous): only the lock is left to clear
+      if (found.stories.empty() && found.malformed.empty()) store.remove(c);
+      continue;
+    }
+    const Story& story = found.stories.front();
+    const Stage& back =
+        config.find_stage(c.from_stage) ? config.stage(c.from_stage) : config.stage(config.ready_stages.front());
+    auto edit = [&](const std::string& text) {
+      return set_front_matter_line(remove_front_matter_line(text, "agent"), "retry_count",
+                                   std::to_string(story.retry_count + 1));
+    };
+    StoryChange change{c.id, story.stage, back.name, c.owner, {}, true};
+    change.commit = transition(story, back, edit, "reclaim", "from " + c.owner, c.owner).commit;
+    store.remove(c);
+    out.push_back(change);
+  }
+  return out;
+}
+
+StoryChange Tracker::block(std::int64_t id, const std::optional<std::string>& reason) {
+  if (reason && reason->find('\n') != std::string::npos) throw UsageError("--reason must be one line");
+  if (!refreshed_) index_->refresh_stories({id});
+  Story story = find(id);
+  const Stage& stage = ws_.config().stage(story.stage);
+  auto edit = [&](const std::string& text) {
+    std::string out = set_front_matter_line(text, "blocked", "true");
+    return reason ? set_front_matter_line(out, "blocked_reason", yaml_scalar(*reason)) : out;
+  };
+  StoryChange result{id, story.stage, story.stage, "", {}, true};
+  std::string before = read_file(ws_.root() / story.path);
+  if (edit(before) == before) {
+    result.changed = false;
+    return result;
+  }
+  result.commit = transition(story, stage, edit, "block", "", "").commit;
+  return result;
+}
+
+StoryChange Tracker::unblock(std::int64_t id) {
+  if (!refreshed_) index_->refresh_stories({id});
+  Story story = find(id);
+  const Stage& stage = ws_.config().stage(story.stage);
+  StoryChange result{id, story.stage, story.stage, "", {}, true};
+  if (!story.blocked) {
+    result.changed = false;
+    return result;
+  }
+  auto edit = [](const std::string& text) {
+    return remove_front_matter_line(set_front_matter_line(text, "blocked", "false"), "blocked_reason");
+  };
+  result.commit = transition(story, stage, edit, "unblock", "", "").commit;
+  return result;
+}
+
+BoardStats Tracker::stats() {
+  refresh_all();
+  BoardStats st;
+  ListQuery all;
+  all.summary_only = true;
+  std::map<std::string, std::int64_t> counts;
+  for (const auto& s : index_->list(all)) {
+    ++counts[s.stage];
+    ++st.total;
+    if (s.blocked) ++st.blocked;
+  }
+  for (const auto& stage : ws_.config().stages) st.per_stage.emplace_back(stage.name, counts[stage.name]);
+  std::int64_t now = unix_now();
+  for (const auto& c : claims().all()) {
+    if (ClaimStore::state(c, now) == ClaimState::live) ++st.claimed;
+    else ++st.expired_claims;
+  }
+  std::vector<Story> ready_now = ready(std::nullopt);
+  st.ready = static_cast<std::int64_t>(ready_now.size());
+  for (const auto& s : ready_now) {
+    auto created = parse_iso8601(s.created);
+    if (!created) continue;
+    if (!st.oldest_ready_age_seconds || now - *created > *st.oldest_ready_age_seconds) {
+      st.oldest_ready_age_seconds = now - *created;
+      st.oldest_ready_id = s.id;
+    }
+  }
+  return st;
+}
+
 }  // namespace tracker

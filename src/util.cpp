@@ -93,6 +93,34 @@ std::string format_iso8601(std::int64_t unix_seconds) {
 
 std::string utc_now_iso8601() { return format_iso8601(static_cast<std::int64_t>(std::time(nullptr))); }
 
+std::optional<std::int64_t> parse_iso8601(std::string_view text) {
+  text = trim(text);
+  if (text.size() < 19) return std::nullopt;
+  auto num = [&](std::size_t pos, std::size_t len) { return parse_int(text.substr(pos, len)); };
+  auto y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), sec = num(17, 2);
+  if (!y || !mo || !d || !h || !mi || !sec || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != ' '))
+    return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = static_cast<int>(*y - 1900);
+  tm.tm_mon = static_cast<int>(*mo - 1);
+  tm.tm_mday = static_cast<int>(*d);
+  tm.tm_hour = static_cast<int>(*h);
+  tm.tm_min = static_cast<int>(*mi);
+  tm.tm_sec = static_cast<int>(*sec);
+  std::int64_t t = static_cast<std::int64_t>(timegm(&tm));
+  std::string_view zone = text.substr(19);
+  if (!zone.empty() && zone.front() == '.') {  // fractional seconds
+    zone.remove_prefix(1);
+    while (!zone.empty() && zone.front() >= '0' && zone.front() <= '9') zone.remove_prefix(1);
+  }
+  if (zone.empty() || zone == "Z") return t;
+  if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':') return std::nullopt;
+  auto oh = parse_int(zone.substr(1, 2)), om = parse_int(zone.substr(4, 2));
+  if (!oh || !om) return std::nullopt;
+  std::int64_t offset = *oh * 3600 + *om * 60;
+  return zone[0] == '+' ? t - offset : t + offset;
+}
+
 std::string_view trim(std::string_view text) {
   auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
   while (!text.empty() && is_space(text.front())) text.remove_prefix(1);

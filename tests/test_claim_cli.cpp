@@ -218,3 +218,108 @@ TEST_CASE("8 claimers drain 200 ready stories, each claimed exactly once", "[str
   CHECK(run({"git", "-C", board.root().string(), "fsck", "--strict"}).code == 0);
   CHECK(ready_ids(board.root()).empty());
 }
+
+TEST_CASE("reclaim returns an expired claim's story: retry_count + 1, agent cleared, one commit") {
+  Board board;
+  board.create({"Expiring"});
+  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "1s"}).code == 0);
+  auto r = run_tracker(board.root(), {"reclaim", "1"});
+  CHECK(r.code == 3);  // still holds
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  int commits = board.commit_count();
+  r = run_tracker(board.root(), {"reclaim", "--json"});
+  REQUIRE(r.code == 0);
+  json changes = json::parse(r.out);
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0]["id"] == 1);
+  CHECK(changes[0]["to"] == "backlog");
+  CHECK(board.commit_count() == commits + 1);
+  json s = json::parse(run_tracker(board.root(), {"show", "1", "--json"}).out);
+  CHECK(s["stage"] == "backlog");
+  CHECK(s["retry_count"] == 1);
+  CHECK(s["agent"].is_null());
+  CHECK(s["claim"].is_null());
+  CHECK(lock_dir_entries(board.root()).empty());
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: reclaim #1 from a (current -> backlog)\n");
+  // Nothing expired: nothing to do, and no commit.
+  r = run_tracker(board.root(), {"reclaim"});
+  CHECK(r.code == 0);
+  CHECK(r.out.empty());
+  CHECK(run_tracker(board.root(), {"reclaim", "1"}).code == 6);
+  // A hand move resets the retry count again.
+  REQUIRE(run_tracker(board.root(), {"move", "1", "qa"}).code == 0);
+  CHECK(json::parse(run_tracker(board.root(), {"show", "1", "--json"}).out)["retry_count"] == 0);
+}
+
+TEST_CASE("renew extends only the holder's claim") {
+  Board board;
+  board.create({"Long job"});
+  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "1m"}).code == 0);
+  std::string before = json::parse(run_tracker(board.root(), {"show", "1", "--json"}).out)["claim"]["expires"];
+  auto r = run_tracker(board.root(), {"renew", "1", "--owner", "a", "--ttl", "2h", "--json"});
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out)["expires"].get<std::string>() > before);
+  CHECK(run_tracker(board.root(), {"renew", "1", "--owner", "b"}).code == 3);
+  CHECK(run_tracker(board.root(), {"renew", "1", "--owner", "a", "--ttl", "0"}).code == 2);
+  board.create({"Unclaimed"});
+  CHECK(run_tracker(board.root(), {"renew", "2", "--owner", "a"}).code == 6);
+}
+
+TEST_CASE("done moves to the done stage and ends the claim; it satisfies dependants") {
+  Board board;
+  board.create({"Base"});
+  board.create({"Dependant", "--depends-on", "1"});
+  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "a"}).code == 0);
+  CHECK(ready_ids(board.root()).empty());
+  auto r = run_tracker(board.root(), {"done", "1"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "done #1 (was a) current -> done\n");
+  CHECK(lock_dir_entries(board.root()).empty());
+  CHECK(git(board.root(), {"log", "-1", "--format=%B"}) ==
+        "tracker: done #1 (current -> done)\n\nTracker-Action: done\nTracker-Story: 1\nTracker-From: current\n"
+        "Tracker-To: done\nTracker-Owner: a\n\n");
+  CHECK(ready_ids(board.root()) == std::vector<long>{2});
+  CHECK(run_tracker(board.root(), {"done", "1"}).out == "#1 is already done\n");
+  CHECK(run_tracker(board.root(), {"done", "9"}).code == 4);
+}
+
+TEST_CASE("block and unblock change one line each and gate the ready queue") {
+  Board board;
+  board.create({"Gate"});
+  std::string before = read(board.root() / "work/1_backlog/1_story_gate.md");
+  auto r = run_tracker(board.root(), {"block", "1", "--reason", "waiting: design"});
+  REQUIRE(r.code == 0);
+  std::string blocked = read(board.root() / "work/1_backlog/1_story_gate.md");
+  CHECK(blocked.find("blocked: true\nblocked_reason: \"waiting: design\"\n") != std::string::npos);
+  CHECK(ready_ids(board.root()).empty());
+  CHECK(json::parse(run_tracker(board.root(), {"list", "--blocked", "--json"}).out).size() == 1);
+  CHECK(json::parse(run_tracker(board.root(), {"show", "1", "--json"}).out)["fields"]["blocked_reason"] == "waiting: design");
+  REQUIRE(run_tracker(board.root(), {"unblock", "1"}).code == 0);
+  CHECK(ready_ids(board.root()) == std::vector<long>{1});
+  CHECK(read(board.root() / "work/1_backlog/1_story_gate.md") == before.substr(0, before.find("---", 3)) + "blocked: false\n---\n");
+  CHECK(run_tracker(board.root(), {"unblock", "1"}).out == "#1 is already unblocked\n");
+  CHECK(run_tracker(board.root(), {"block", "1", "--reason", "two\nlines"}).code == 2);
+}
+
+TEST_CASE("stats counts stages, ready, blocked, claimed and expired claims") {
+  Board board;
+  board.create({"One"});
+  board.create({"Two"});
+  board.create({"Three", "--stage", "qa"});
+  REQUIRE(run_tracker(board.root(), {"block", "2"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"claim", "3", "--owner", "a", "--ttl", "1s"}).code == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto r = run_tracker(board.root(), {"stats", "--json"});
+  REQUIRE(r.code == 0);
+  json s = json::parse(r.out);
+  CHECK(s["stages"]["backlog"] == 2);
+  CHECK(s["stages"]["current"] == 1);
+  CHECK(s["total"] == 3);
+  CHECK(s["ready"] == 1);
+  CHECK(s["blocked"] == 1);
+  CHECK(s["claimed"] == 0);
+  CHECK(s["expired_claims"] == 1);
+  CHECK(s["oldest_ready"]["id"] == 1);
+  r = run_tracker(board.root(), {"stats"});
+  CHECK(contains(r.out, "expired claims: 1 (run 'tracker reclaim')"));
+}

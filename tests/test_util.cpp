@@ -52,7 +52,15 @@ TEST_CASE("durations") {
   CHECK(format_duration(90) == "90s");
 }
 
-TEST_CASE("format_iso8601") { CHECK(format_iso8601(0) == "1970-01-01T00:00:00Z"); }
+TEST_CASE("ISO 8601 times") {
+  CHECK(format_iso8601(0) == "1970-01-01T00:00:00Z");
+  CHECK(parse_iso8601("1970-01-01T00:00:00Z") == 0);
+  CHECK(parse_iso8601("2026-11-23T07:41:00Z") == parse_iso8601(format_iso8601(*parse_iso8601("2026-11-23T07:41:00Z"))));
+  CHECK(parse_iso8601("1970-01-01T01:00:00+01:00") == 0);
+  CHECK(parse_iso8601("1970-01-01 00:00:10.250Z") == 10);
+  CHECK_FALSE(parse_iso8601("yesterday"));
+  CHECK_FALSE(parse_iso8601("2026-11-23"));
+}
 
 TEST_CASE("table: aligned columns, last column cut to the terminal width") {
   cli::Style style;

@@ -88,6 +88,24 @@ struct ReleaseResult {
   std::string commit;
 };
 
+/// What done, reclaim, block and unblock did to one story.
+struct StoryChange {
+  std::int64_t id = 0;
+  std::string from;  ///< stage names
+  std::string to;
+  std::string owner;  ///< the claim's owner, for done and reclaim
+  std::string commit;
+  bool changed = true;  ///< false when there was nothing to do
+};
+
+/// Counts for `stats`.
+struct BoardStats {
+  std::vector<std::pair<std::string, std::int64_t>> per_stage;
+  std::int64_t total = 0, ready = 0, blocked = 0, claimed = 0, expired_claims = 0;
+  std::optional<std::int64_t> oldest_ready_age_seconds;  ///< from `created`
+  std::optional<std::int64_t> oldest_ready_id;
+};
+
 class Tracker {
 public:
   /// Opens the shadow index of `ws`. Each action brings the index up to date with
@@ -132,6 +150,25 @@ public:
   /// Ends a claim: removes `agent`, moves the story back to the stage it was claimed
   /// from, commits, then removes the lock. With `owner`, only that owner's claim.
   ReleaseResult release(std::int64_t id, const std::optional<std::string>& owner);
+
+  /// Moves the story to the first done stage and ends its claim.
+  StoryChange done(std::int64_t id);
+
+  /// Extends `owner`'s claim on `id` by `ttl_seconds` (default claim.ttl) from now.
+  /// Throws ConflictError for another owner's claim, NothingToDoError when unclaimed.
+  Claim renew(std::int64_t id, const std::string& owner, std::optional<std::int64_t> ttl_seconds);
+
+  /// Ends claims that no longer hold (expired, or their holder died): clears `agent`,
+  /// adds 1 to `retry_count` and moves the story back to the stage it was claimed
+  /// from, one commit each. With an id, only that story (ConflictError while the
+  /// claim holds).
+  std::vector<StoryChange> reclaim(std::optional<std::int64_t> id);
+
+  /// Sets `blocked: true` (and `blocked_reason`) / clears them.
+  StoryChange block(std::int64_t id, const std::optional<std::string>& reason);
+  StoryChange unblock(std::int64_t id);
+
+  BoardStats stats();
 
   /// Ready stories, by priority then id: in a ready stage, not blocked, not claimed,
   /// every dependency done.

@@ -29,6 +29,9 @@ std::string utc_now_iso8601();
 /// Seconds since the epoch formatted as "2026-11-23T07:41:00Z".
 std::string format_iso8601(std::int64_t unix_seconds);
 
+/// Parses "2026-11-23T07:41:00Z" (or with a +HH:MM offset) to unix seconds.
+std::optional<std::int64_t> parse_iso8601(std::string_view text);
+
 /// Trims ASCII whitespace on both ends.
 std::string_view trim(std::string_view text);
 

@@ -1,0 +1,56 @@
+#include "output.hpp"
+
+#include <iostream>
+
+namespace tracker::cli {
+
+namespace {
+
+/// "3d 4h", "2h 5m", "12m", "40s".
+std::string human_age(std::int64_t seconds) {
+  if (seconds < 60) return std::to_string(std::max<std::int64_t>(0, seconds)) + "s";
+  if (seconds < 3600) return std::to_string(seconds / 60) + "m";
+  if (seconds < 86400) return std::to_string(seconds / 3600) + "h " + std::to_string(seconds % 3600 / 60) + "m";
+  return std::to_string(seconds / 86400) + "d " + std::to_string(seconds % 86400 / 3600) + "h";
+}
+
+int run_stats(const GlobalOptions& g) {
+  auto tracker = open_tracker(g);
+  BoardStats st = tracker->stats();
+  if (g.json) {
+    nlohmann::ordered_json stages = nlohmann::ordered_json::object();
+    for (const auto& [name, n] : st.per_stage) stages[name] = n;
+    print_json({{"stages", stages},
+                {"total", st.total},
+                {"ready", st.ready},
+                {"blocked", st.blocked},
+                {"claimed", st.claimed},
+                {"expired_claims", st.expired_claims},
+                {"oldest_ready", st.oldest_ready_id ? nlohmann::ordered_json{{"id", *st.oldest_ready_id},
+                                                                             {"age_seconds", *st.oldest_ready_age_seconds}}
+                                                    : nlohmann::ordered_json(nullptr)}});
+    return 0;
+  }
+  for (const auto& [name, n] : st.per_stage) {
+    std::string label = name + ":";
+    label.resize(std::max<std::size_t>(label.size() + 1, 16), ' ');
+    std::cout << label << n << "\n";
+  }
+  std::cout << "total:          " << st.total << "\n";
+  std::cout << "ready:          " << st.ready << "\n";
+  std::cout << "blocked:        " << st.blocked << "\n";
+  std::cout << "claimed:        " << st.claimed << "\n";
+  std::cout << "expired claims: " << st.expired_claims << (st.expired_claims ? " (run 'tracker reclaim')" : "") << "\n";
+  if (st.oldest_ready_id)
+    std::cout << "oldest ready:   #" << *st.oldest_ready_id << ", " << human_age(*st.oldest_ready_age_seconds) << " old\n";
+  return 0;
+}
+
+}  // namespace
+
+Command register_stats(CLI::App& app, GlobalOptions& g) {
+  CLI::App* sub = app.add_subcommand("stats", "Counts per stage, ready, blocked, claimed and expired claims");
+  return {sub, [&g] { return run_stats(g); }};
+}
+
+}  // namespace tracker::cli
