@@ -372,6 +372,10 @@ struct ShadowIndex::Impl {
     sql::Transaction tx(*db);
     auto del = db->prepare("DELETE FROM stories WHERE path=?");
     for (const auto& [path, row] : rows) {
+      // Our walk may be older than a row another process just wrote (a story moved
+      // after we read its new directory): delete only what is really gone.
+      struct stat st {};
+      if (::stat((ws.root() / path).c_str(), &st) == 0) continue;
       del.reset();
       del.bind(1, path).run();
       ++stats.removed;

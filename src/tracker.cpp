@@ -74,6 +74,11 @@ std::string Tracker::commit(const std::string& subject, const std::vector<std::p
 
 Story Tracker::find(std::int64_t id) {
   Lookup found = index_->lookup(id);
+  if (found.stories.empty() && found.malformed.empty() && !refreshed_) {
+    // Another process may have moved the story since our targeted check.
+    refresh_all();
+    found = index_->lookup(id);
+  }
   if (!found.malformed.empty()) {
     const auto& bad = found.malformed.front();
     throw InvalidDataError(bad.path + ":" + std::to_string(bad.line) + ": " + bad.message);
