@@ -96,6 +96,23 @@ for n in ${sizes//,/ }; do
   measure_stateful tracker_move; move_ms=$median
   measure_stateful git_move  # moves the stories after the ones tracker moved
   row "$n" "move (with commit)" "$move_ms" "git mv + git commit" "$median"
+
+  # Claim throughput: 8 processes each claim $per_worker stories, every claim a commit,
+  # against one process doing git mv + git commit per story.
+  per_worker=25
+  start=$(date +%s%N)
+  for w in 1 2 3 4 5 6 7 8; do
+    ( for _ in $(seq $per_worker); do "$tracker" claim --owner "w$w" > /dev/null || exit 1; done ) &
+  done
+  wait
+  claim_s=$(awk -v ns=$(( $(date +%s%N) - start )) 'BEGIN { print ns / 1e9 }')
+  mapfile -t qa_files < <(ls work/1_backlog/*.md | head -50)
+  start=$(date +%s%N)
+  for f in "${qa_files[@]}"; do git mv "$f" work/4_merge/ && git commit -qm "move $f"; done
+  git_s=$(awk -v ns=$(( $(date +%s%N) - start )) 'BEGIN { print ns / 1e9 }')
+  awk -v n="$n" -v c=$((per_worker * 8)) -v cs="$claim_s" -v g=${#qa_files[@]} -v gs="$git_s" 'BEGIN {
+    printf "| %s | claim, 8 processes (%d claims) | %.1f claims/s | git mv + git commit, 1 process | %.1f moves/s | %.2fx |\n",
+           n, c, c / cs, g / gs, (c / cs) / (g / gs) }'
   cd /
   rm -rf "$dir"
   trap - EXIT

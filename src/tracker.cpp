@@ -345,18 +345,31 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
 
   if (!request.id) {
     // Try the ready stories in order; one lost to a concurrent claimer is skipped.
-    for (const Story& story : ready(std::nullopt)) {
-      if (store.read(story.id)) continue;
-      Claim c = ClaimStore::make(story.id, request.owner, ttl, story.stage, request.pid);
-      if (!store.create(c)) continue;
-      // Another process may have moved the story between our refresh and the lock.
-      if (!fs::exists(ws_.root() / story.path)) {
-        store.remove(c);
-        continue;
+    // They are read in batches: usually the first few will do.
+    refresh_all();
+    std::vector<std::int64_t> skipped = claimed_ids();
+    constexpr std::int64_t kBatch = 32;
+    while (true) {
+      ListQuery q;
+      q.ready_only = true;
+      q.sort = SortKey::priority;
+      q.limit = kBatch;
+      q.exclude_ids = skipped;
+      std::vector<Story> batch = index_->list(q);
+      if (batch.empty()) throw NothingToDoError("no ready story to claim");
+      for (const Story& story : batch) {
+        skipped.push_back(story.id);
+        if (store.read(story.id)) continue;
+        Claim c = ClaimStore::make(story.id, request.owner, ttl, story.stage, request.pid);
+        if (!store.create(c)) continue;
+        // Another process may have moved the story between our refresh and the lock.
+        if (!fs::exists(ws_.root() / story.path)) {
+          store.remove(c);
+          continue;
+        }
+        return take(story, c, false);
       }
-      return take(story, c, false);
     }
-    throw NothingToDoError("no ready story to claim");
   }
 
   std::int64_t id = *request.id;
