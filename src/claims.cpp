@@ -101,11 +101,17 @@ Claim ClaimStore::make(std::int64_t id, const std::string& owner, std::int64_t t
   c.owner = owner;
   c.host = this_host();
   c.created = static_cast<std::int64_t>(std::time(nullptr));
-  c.expires = c.created + ttl_seconds;
+  c.expires = expiry_after(ttl_seconds);
   c.from_stage = from_stage;
   c.nonce = hex_nonce();
   c.pid = pid;
   return c;
+}
+
+std::int64_t ClaimStore::expiry_after(std::int64_t ttl_seconds) {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) + (ts.tv_nsec > 0 ? 1 : 0) + ttl_seconds;
 }
 
 std::optional<Claim> ClaimStore::read(std::int64_t id) const {

@@ -388,7 +388,7 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
           throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + " until " +
                               format_iso8601(held->expires));
         Claim renewed = *held;
-        renewed.expires = unix_now() + ttl;
+        renewed.expires = ClaimStore::expiry_after(ttl);
         renewed.nonce = ClaimStore::make(id, request.owner, ttl, held->from_stage, request.pid).nonce;
         if (request.pid) renewed.pid = request.pid;
         if (!store.replace(*held, renewed)) continue;  // changed under us: look again
@@ -458,7 +458,7 @@ Claim Tracker::renew(std::int64_t id, const std::string& owner, std::optional<st
   if (held->owner != owner)
     throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + owner);
   Claim renewed = *held;
-  renewed.expires = unix_now() + ttl;
+  renewed.expires = ClaimStore::expiry_after(ttl);
   renewed.nonce = ClaimStore::make(id, owner, ttl, held->from_stage, std::nullopt).nonce;
   if (!store.replace(*held, renewed))
     throw ConflictError("the claim on story #" + std::to_string(id) + " changed meanwhile; look at it again");

@@ -308,7 +308,7 @@ TEST_CASE("stats counts stages, ready, blocked, claimed and expired claims") {
   board.create({"Three", "--stage", "qa"});
   REQUIRE(run_tracker(board.root(), {"block", "2"}).code == 0);
   REQUIRE(run_tracker(board.root(), {"claim", "3", "--owner", "a", "--ttl", "1s"}).code == 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));  // a 1s claim lasts 1 to 2 s
   auto r = run_tracker(board.root(), {"stats", "--json"});
   REQUIRE(r.code == 0);
   json s = json::parse(r.out);

@@ -57,6 +57,10 @@ public:
   static Claim make(std::int64_t id, const std::string& owner, std::int64_t ttl_seconds, const std::string& from_stage,
                     std::optional<long> pid);
 
+  /// The expiry of a claim made now with this TTL: now rounded up to the next whole
+  /// second, plus the TTL, so that a claim never lasts less than its TTL.
+  static std::int64_t expiry_after(std::int64_t ttl_seconds);
+
   /// This machine's host name.
   static std::string this_host();
 
