@@ -125,36 +125,26 @@ std::vector<std::string> string_array(const std::string& text) {
 
 Story story_from_row(const sql::Stmt& q, bool summary_only = false) {
   Story s;
-  if (summary_only) {
-    s.id = q.int64(0);
-    s.type = q.view(1);
-    s.stage = q.view(3);
-    s.path = q.view(4);
-    s.name = q.view(5);
-    s.priority = q.int64(6);
-    s.agent = q.view(9);
-    s.blocked = q.int64(10) != 0;
-    return s;
-  }
   s.id = q.int64(0);
-  s.type = q.text(1);
-  s.slug = q.text(2);
-  s.stage = q.text(3);
-  s.path = q.text(4);
-  s.name = q.text(5);
+  s.type = q.view(1);
+  s.stage = q.view(3);
+  s.path = q.view(4);
+  s.name = q.view(5);
   s.priority = q.int64(6);
+  s.agent = q.view(9);
+  s.blocked = q.int64(10) != 0;
+  if (summary_only) return s;
+  s.slug = q.view(2);
   s.labels = string_array(q.text(7));
   for (const auto& d : string_array(q.text(8))) s.depends_on.push_back(parse_int(d).value_or(0));
-  s.agent = q.text(9);
-  s.blocked = q.int64(10) != 0;
   s.retry_count = q.int64(11);
-  s.created = q.text(12);
-  std::string fields = q.text(13);
+  s.created = q.view(12);
+  std::string_view fields = q.view(13);
   if (fields != "{}") s.fields = nlohmann::ordered_json::parse(fields);
-  std::string warnings = q.text(14);
+  std::string_view warnings = q.view(14);
   if (warnings != "[]")
     for (const auto& w : nlohmann::json::parse(warnings))
-    s.warnings.push_back({w["line"].get<int>(), w["message"].get<std::string>()});
+      s.warnings.push_back({w["line"].get<int>(), w["message"].get<std::string>()});
   return s;
 }
 
