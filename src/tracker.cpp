@@ -359,15 +359,23 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
       if (batch.empty()) throw NothingToDoError("no ready story to claim");
       for (const Story& story : batch) {
         skipped.push_back(story.id);
-        if (store.read(story.id)) continue;
-        Claim c = ClaimStore::make(story.id, request.owner, ttl, story.stage, request.pid);
+        bool after_stale = false;
+        std::string from_stage = story.stage;
+        if (std::optional<Claim> held = store.read(story.id)) {
+          // A lock left by a claimer that died or timed out: break it (one breaker wins).
+          ClaimState state = ClaimStore::state(*held, unix_now());
+          if (state == ClaimState::live || !store.remove(*held)) continue;
+          after_stale = state == ClaimState::expired;
+          from_stage = held->from_stage;
+        }
+        Claim c = ClaimStore::make(story.id, request.owner, ttl, from_stage, request.pid);
         if (!store.create(c)) continue;
         // Another process may have moved the story between our refresh and the lock.
         if (!fs::exists(ws_.root() / story.path)) {
           store.remove(c);
           continue;
         }
-        return take(story, c, false);
+        return take(story, c, after_stale);
       }
     }
   }

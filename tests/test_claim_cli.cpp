@@ -323,3 +323,61 @@ TEST_CASE("stats counts stages, ready, blocked, claimed and expired claims") {
   r = run_tracker(board.root(), {"stats"});
   CHECK(contains(r.out, "expired claims: 1 (run 'tracker reclaim')"));
 }
+
+TEST_CASE("a claim killed with SIGKILL at any point leaves no half lock and loses no story", "[stress]") {
+  Board board;
+  board.create({"Contested"});
+  std::srand(12345);
+  int completed = 0;
+  for (int round = 0; round < 25; ++round) {
+    // The claim names a holder process; killing it ends the claim at once.
+    int holder = spawn({"sleep", "30"});
+    int claimer = spawn({TRACKER_BIN, "-C", board.root().string(), "claim", "1", "--owner", "k" + std::to_string(round),
+                         "--pid", std::to_string(holder)});
+    std::this_thread::sleep_for(std::chrono::microseconds(std::rand() % 60000));
+    kill(claimer, SIGKILL);
+    completed += wait_for(claimer) == 0;
+    kill(holder, SIGKILL);
+    wait_for(holder);
+    // git itself leaves index.lock or a ref .lock behind when killed inside a write;
+    // those are git's to clear, and this test is about the tracker's own state.
+    fs::remove(board.root() / ".git/index.lock");
+    fs::remove(board.root() / ".git/refs/heads/main.lock");
+
+    for (const auto& name : lock_dir_entries(board.root())) {
+      if (!name.ends_with(".lock")) continue;  // a temp file of the killed claimer, never a lock
+      CHECK(name == "1.lock");
+      std::string text = read(board.root() / ".git/tracker/claims" / name);
+      CHECK(contains(text, "nonce: "));  // every lock is whole: the last line is there
+      CHECK(contains(text, "expires_unix: "));
+    }
+    int copies = 0;
+    for (const auto& stage : fs::directory_iterator(board.root() / "work"))
+      for (const auto& f : fs::directory_iterator(stage.path())) copies += f.path().filename().string().starts_with("1_");
+    CHECK(copies == 1);
+  }
+  // The last holder is dead, so the story can be claimed again at once.
+  auto r = run_tracker(board.root(), {"claim", "1", "--owner", "final", "--json"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(json::parse(r.out)["agent"] == "final");
+  CHECK(run({"git", "-C", board.root().string(), "fsck"}).code == 0);
+  INFO("claims that completed before the kill: " << completed);
+}
+
+TEST_CASE("claim with no id breaks a stale lock left on a ready story") {
+  Board board;
+  board.create({"Orphaned"});
+  // What a claimer killed right after creating its lock leaves: a lock, an unmoved story.
+  write(board.root() / ".git/tracker/claims/1.lock",
+        "id: 1\nowner: ghost\nhost: nowhere\ncreated_unix: 1000\nexpires_unix: 1001\nfrom: backlog\nnonce: 00000000deadbeef\n");
+  CHECK(ready_ids(board.root()) == std::vector<long>{1});  // an expired lock does not hold
+  auto r = run_tracker(board.root(), {"claim", "--owner", "b", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json s = json::parse(r.out);
+  CHECK(s["id"] == 1);
+  CHECK(s["retry_count"] == 1);
+  CHECK(s["claim"]["owner"] == "b");
+  CHECK(lock_dir_entries(board.root()) == std::vector<std::string>{"1.lock"});
+}
