@@ -60,6 +60,7 @@ namespace {
   X(git_signature_new) \
   X(git_signature_now) \
   X(git_tree_entry_byname) \
+  X(git_tree_entry_filemode) \
   X(git_tree_entry_id) \
   X(git_tree_entry_type) \
   X(git_tree_free) \
@@ -127,47 +128,73 @@ struct Change {
   struct stat st {};
 };
 
-/// Builds a tree: `base` (may be null) with `changes` applied. `changes` hold paths
-/// relative to this tree. Returns false when the result is an empty tree.
-bool build_tree(git_repository* repo, const git_tree* base, const std::vector<std::pair<std::string, const Change*>>& changes,
-                git_oid* out) {
+/// What build_tree() made of one tree.
+enum class TreeResult { unchanged, empty, written };
+
+/// Applies `changes` (paths relative to this tree) to `base` (may be null). Returns
+/// `unchanged` without building anything when no entry would differ, e.g. when every
+/// change deletes a name that is not there, so untouched directories cost a lookup.
+TreeResult build_tree(git_repository* repo, const git_tree* base,
+                      const std::vector<std::pair<std::string, const Change*>>& changes, git_oid* out) {
+  std::vector<const std::pair<std::string, const Change*>*> leaves;
+  std::map<std::string, std::vector<std::pair<std::string, const Change*>>> subdirs;
+  for (const auto& change : changes) {
+    auto slash = change.first.find('/');
+    if (slash == std::string::npos) leaves.push_back(&change);
+    else subdirs[change.first.substr(0, slash)].emplace_back(change.first.substr(slash + 1), change.second);
+  }
+
+  auto base_entry = [&](const std::string& name) -> const git_tree_entry* {
+    return base ? api().git_tree_entry_byname(base, name.c_str()) : nullptr;
+  };
+  std::vector<const std::pair<std::string, const Change*>*> leaf_edits;
+  for (const auto* leaf : leaves) {
+    const git_tree_entry* entry = base_entry(leaf->first);
+    const Change* c = leaf->second;
+    bool same = c->deleted ? entry == nullptr
+                           : entry && api().git_tree_entry_filemode(entry) == c->mode &&
+                                 api().git_oid_equal(api().git_tree_entry_id(entry), &c->blob);
+    if (!same) leaf_edits.push_back(leaf);
+  }
+  struct SubResult {
+    std::string name;
+    TreeResult result;
+    git_oid oid;
+  };
+  std::vector<SubResult> sub_edits;
+  for (const auto& [name, sub] : subdirs) {
+    Tree sub_base;
+    const git_tree_entry* entry = base_entry(name);
+    if (entry && api().git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+      git_tree* t = nullptr;
+      check(api().git_tree_lookup(&t, repo, api().git_tree_entry_id(entry)), "tree lookup");
+      sub_base.reset(t);
+    }
+    SubResult r{name, TreeResult::unchanged, {}};
+    r.result = build_tree(repo, sub_base.get(), sub, &r.oid);
+    if (r.result != TreeResult::unchanged) sub_edits.push_back(r);
+  }
+  if (leaf_edits.empty() && sub_edits.empty()) return TreeResult::unchanged;
+
   git_treebuilder* raw = nullptr;
   check(api().git_treebuilder_new(&raw, repo, base), "tree builder");
   TreeBuilder builder(raw);
-
-  std::map<std::string, std::vector<std::pair<std::string, const Change*>>> subdirs;
-  for (const auto& [path, change] : changes) {
-    auto slash = path.find('/');
-    if (slash == std::string::npos) {
-      if (change->deleted) {
-        if (api().git_treebuilder_get(builder.get(), path.c_str())) check(api().git_treebuilder_remove(builder.get(), path.c_str()), "tree remove");
-      } else {
-        check(api().git_treebuilder_insert(nullptr, builder.get(), path.c_str(), &change->blob, change->mode), "tree insert " + path);
-      }
-    } else {
-      subdirs[path.substr(0, slash)].emplace_back(path.substr(slash + 1), change);
-    }
+  for (const auto* leaf : leaf_edits) {
+    const Change* c = leaf->second;
+    if (c->deleted) check(api().git_treebuilder_remove(builder.get(), leaf->first.c_str()), "tree remove");
+    else check(api().git_treebuilder_insert(nullptr, builder.get(), leaf->first.c_str(), &c->blob, c->mode),
+               "tree insert " + leaf->first);
   }
-  for (const auto& [name, sub] : subdirs) {
-    Tree sub_base;
-    if (base) {
-      const git_tree_entry* entry = api().git_tree_entry_byname(base, name.c_str());
-      if (entry && api().git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
-        git_tree* t = nullptr;
-        check(api().git_tree_lookup(&t, repo, api().git_tree_entry_id(entry)), "tree lookup");
-        sub_base.reset(t);
-      }
-    }
-    git_oid sub_oid;
-    if (build_tree(repo, sub_base.get(), sub, &sub_oid)) {
-      check(api().git_treebuilder_insert(nullptr, builder.get(), name.c_str(), &sub_oid, GIT_FILEMODE_TREE), "tree insert " + name);
-    } else if (api().git_treebuilder_get(builder.get(), name.c_str())) {
-      check(api().git_treebuilder_remove(builder.get(), name.c_str()), "tree remove");
-    }
+  for (const auto& sub : sub_edits) {
+    if (sub.result == TreeResult::written)
+      check(api().git_treebuilder_insert(nullptr, builder.get(), sub.name.c_str(), &sub.oid, GIT_FILEMODE_TREE),
+            "tree insert " + sub.name);
+    else if (api().git_treebuilder_get(builder.get(), sub.name.c_str()))
+      check(api().git_treebuilder_remove(builder.get(), sub.name.c_str()), "tree remove");
   }
-  bool empty = api().git_treebuilder_entrycount(builder.get()) == 0;
+  if (api().git_treebuilder_entrycount(builder.get()) == 0) return TreeResult::empty;
   check(api().git_treebuilder_write(out, builder.get()), "tree write");
-  return !empty;
+  return TreeResult::written;
 }
 
 std::string config_string(git_repository* repo, const char* key) {
@@ -364,8 +391,14 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
       base_tree.reset(t);
     }
     git_oid tree_oid;
-    build_tree(repo, base_tree.get(), edits, &tree_oid);
-    if (base_tree && api().git_oid_equal(&tree_oid, api().git_tree_id(base_tree.get()))) return result;  // nothing changed
+    TreeResult built = build_tree(repo, base_tree.get(), edits, &tree_oid);
+    if (built == TreeResult::unchanged && base_tree) return result;  // nothing to commit
+    if (built != TreeResult::written) {  // an empty tree (a root commit of nothing, or everything deleted)
+      git_treebuilder* raw_empty = nullptr;
+      check(api().git_treebuilder_new(&raw_empty, repo, nullptr), "tree builder");
+      TreeBuilder empty(raw_empty);
+      check(api().git_treebuilder_write(&tree_oid, empty.get()), "tree write");
+    }
 
     git_tree* t = nullptr;
     check(api().git_tree_lookup(&t, repo, &tree_oid), "new tree");

@@ -167,7 +167,7 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
     if (seen.insert(id).second) stories.push_back(find(id));  // all ids are checked before anything moves
 
   MoveResult result;
-  std::vector<std::string> paths;                   // old and new path of every moved story
+  std::vector<std::string> paths;                   // every stage path of every moved story
   std::vector<std::pair<fs::path, fs::path>> done;  // for rolling back a half-done move
   try {
     for (const auto& s : stories) {
@@ -184,8 +184,7 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
       // A retry count carried over from an earlier stage is a known bug: a move resets it.
       if (s.retry_count != 0) write_file_atomic(to, set_front_matter_line(read_file(to), "retry_count", "0"));
       result.moved.push_back({s.id, s.stage, target.name, ws_.relative(to)});
-      paths.push_back(s.path);
-      paths.push_back(result.moved.back().path);
+      for (auto& p : paths_in_every_stage(to.filename())) paths.push_back(std::move(p));
     }
   } catch (...) {
     for (auto it = done.rbegin(); it != done.rend(); ++it) {
@@ -282,6 +281,12 @@ std::vector<Story> Tracker::ready(std::optional<std::int64_t> limit) {
   return index_->list(q);
 }
 
+std::vector<std::string> Tracker::paths_in_every_stage(const fs::path& file_name) const {
+  std::vector<std::string> paths;
+  for (const auto& stage : ws_.config().stages) paths.push_back(ws_.relative(ws_.stage_dir(stage) / file_name));
+  return paths;
+}
+
 Tracker::Transition Tracker::transition(const Story& story, const Stage& target,
                                         const std::function<std::string(const std::string&)>& edit,
                                         const std::string& action, const std::string& detail,
@@ -300,7 +305,7 @@ Tracker::Transition Tracker::transition(const Story& story, const Stage& target,
         {"Tracker-Action", action}, {"Tracker-Story", id}, {"Tracker-From", story.stage}, {"Tracker-To", target.name}};
     if (!owner.empty()) trailers.emplace_back("Tracker-Owner", owner);
     result.commit = commit("tracker: " + action + " #" + id + (detail.empty() ? "" : " " + detail) + " (" + stages + ")",
-                           trailers, {story.path, result.path});
+                           trailers, paths_in_every_stage(to.filename()));
   } catch (...) {
     change.undo();
     throw;

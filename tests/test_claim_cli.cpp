@@ -362,6 +362,11 @@ TEST_CASE("a claim killed with SIGKILL at any point leaves no half lock and lose
   CHECK(r.code == 0);
   CHECK(json::parse(r.out)["agent"] == "final");
   CHECK(run({"git", "-C", board.root().string(), "fsck"}).code == 0);
+  // HEAD never holds the story twice, even when a killed claim moved it uncommitted.
+  int in_head = 0;
+  for (const auto& path : lines(git(board.root(), {"ls-tree", "-r", "--name-only", "HEAD", "work/"})))
+    in_head += fs::path(path).filename().string().starts_with("1_");
+  CHECK(in_head == 1);
   INFO("claims that completed before the kill: " << completed);
 }
 

@@ -448,3 +448,16 @@ TEST_CASE("an id used by two files is reported, not guessed") {
   CHECK(fs::exists(board.root() / "work/1_backlog/1_story_first.md"));
   CHECK(board.create({"Second"}) == 2);
 }
+
+TEST_CASE("a story moved by hand and then by the tool is committed once, not twice") {
+  Board board;
+  board.create({"Wanderer"});
+  // An uncommitted hand move (or a move interrupted before its commit).
+  fs::rename(board.root() / "work/1_backlog/1_story_wanderer.md", board.root() / "work/3_qa/1_story_wanderer.md");
+  REQUIRE(run_tracker(board.root(), {"move", "1", "current"}).code == 0);
+  CHECK(git(board.root(), {"ls-tree", "-r", "--name-only", "HEAD", "work/"}).find("1_story_wanderer.md") ==
+        git(board.root(), {"ls-tree", "-r", "--name-only", "HEAD", "work/"}).rfind("1_story_wanderer.md"));
+  CHECK(git(board.root(), {"show", "-M", "--name-status", "--format=", "HEAD"}) ==
+        "R100\twork/1_backlog/1_story_wanderer.md\twork/2_current/1_story_wanderer.md\n");
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+}

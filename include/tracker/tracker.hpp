@@ -185,6 +185,11 @@ private:
   std::string commit(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& trailers,
                      const std::vector<std::string>& paths);
   Story find(std::int64_t id);
+  /// The story file's path in every stage directory. A commit of a story records
+  /// all of them, so a copy left in HEAD by an interrupted earlier move (one that
+  /// is gone from disk) is committed as deleted, never kept beside the new one.
+  std::vector<std::string> paths_in_every_stage(const fs::path& file_name) const;
+
   struct Transition {
     std::string commit;
     std::string path;  ///< the story's new path
