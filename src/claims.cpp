@@ -108,6 +108,14 @@ Claim ClaimStore::make(std::int64_t id, const std::string& owner, std::int64_t t
   return c;
 }
 
+Claim ClaimStore::renewed(const Claim& held, std::int64_t ttl_seconds, std::optional<long> pid) {
+  Claim c = held;
+  c.expires = expiry_after(ttl_seconds);
+  c.nonce = hex_nonce();
+  if (pid) c.pid = pid;
+  return c;
+}
+
 std::int64_t ClaimStore::expiry_after(std::int64_t ttl_seconds) {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);

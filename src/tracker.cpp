@@ -222,6 +222,26 @@ void check_owner(const std::string& owner) {
     if (c < 0x20 || c == 0x7f) throw UsageError("--owner must not contain control characters");
 }
 
+/// The TTL of a claim: the one asked for, else the config's.
+std::int64_t claim_ttl(const Config& config, std::optional<std::int64_t> ttl_seconds) {
+  std::int64_t ttl = ttl_seconds.value_or(config.claim_ttl_seconds);
+  if (ttl <= 0) throw UsageError("the claim TTL must be positive");
+  return ttl;
+}
+
+/// What taking over a story from a claim that no longer holds carries over.
+struct Takeover {
+  bool after_expiry = false;  ///< an expired claim counts as a retry of the story
+  std::string from_stage;     ///< the stage of the first claim
+};
+
+/// Breaks `held`, a claim that no longer holds (only one breaker wins). Returns
+/// nullopt when another process changed the lock first.
+std::optional<Takeover> break_stale(ClaimStore& store, const Claim& held, ClaimState state) {
+  if (!store.remove(held)) return std::nullopt;
+  return Takeover{state == ClaimState::expired, held.from_stage};
+}
+
 /// A story file rewritten and moved as one step, which can be undone until committed.
 class FileChange {
 public:
@@ -344,8 +364,7 @@ ClaimResult Tracker::take(const Story& story, const Claim& claim, bool after_sta
 
 ClaimResult Tracker::claim(const ClaimRequest& request) {
   check_owner(request.owner);
-  std::int64_t ttl = request.ttl_seconds.value_or(ws_.config().claim_ttl_seconds);
-  if (ttl <= 0) throw UsageError("the claim TTL must be positive");
+  std::int64_t ttl = claim_ttl(ws_.config(), request.ttl_seconds);
   ClaimStore store = claims();
 
   if (!request.id) {
@@ -364,23 +383,23 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
       if (batch.empty()) throw NothingToDoError("no ready story to claim");
       for (const Story& story : batch) {
         skipped.push_back(story.id);
-        bool after_stale = false;
-        std::string from_stage = story.stage;
+        Takeover prior{false, story.stage};
         if (std::optional<Claim> held = store.read(story.id)) {
-          // A lock left by a claimer that died or timed out: break it (one breaker wins).
+          // A lock left by a claimer that died or timed out.
           ClaimState state = ClaimStore::state(*held, unix_now());
-          if (state == ClaimState::live || !store.remove(*held)) continue;
-          after_stale = state == ClaimState::expired;
-          from_stage = held->from_stage;
+          if (state == ClaimState::live) continue;
+          auto broken = break_stale(store, *held, state);
+          if (!broken) continue;
+          prior = *broken;
         }
-        Claim c = ClaimStore::make(story.id, request.owner, ttl, from_stage, request.pid);
+        Claim c = ClaimStore::make(story.id, request.owner, ttl, prior.from_stage, request.pid);
         if (!store.create(c)) continue;
         // Another process may have moved the story between our refresh and the lock.
         if (!fs::exists(ws_.root() / story.path)) {
           store.remove(c);
           continue;
         }
-        return take(story, c, after_stale);
+        return take(story, c, prior.after_expiry);
       }
     }
   }
@@ -392,18 +411,14 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
     throw UsageError("story #" + std::to_string(id) + " is " + story.stage + "; only unfinished stories can be claimed");
   for (int attempt = 0; attempt < 10; ++attempt) {
     std::optional<Claim> held = store.read(id);
-    bool after_stale = false;
-    std::string from_stage = story.stage;
+    Takeover prior{false, story.stage};
     if (held) {
       ClaimState state = ClaimStore::state(*held, unix_now());
       if (state == ClaimState::live) {
         if (held->owner != request.owner)
           throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + " until " +
                               format_iso8601(held->expires));
-        Claim renewed = *held;
-        renewed.expires = ClaimStore::expiry_after(ttl);
-        renewed.nonce = ClaimStore::make(id, request.owner, ttl, held->from_stage, request.pid).nonce;
-        if (request.pid) renewed.pid = request.pid;
+        Claim renewed = ClaimStore::renewed(*held, ttl, request.pid);
         if (!store.replace(*held, renewed)) continue;  // changed under us: look again
         ClaimResult result;
         result.story = story;
@@ -412,15 +427,15 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
         result.from = result.to = story.stage;
         return result;
       }
-      // An expired claim, or one whose holder died: break it (only one breaker wins),
-      // and keep the stage the story was first claimed from.
-      if (!store.remove(*held)) continue;
-      after_stale = state == ClaimState::expired;
-      from_stage = held->from_stage;
+      // An expired claim, or one whose holder died: the story keeps the stage it was
+      // first claimed from.
+      auto broken = break_stale(store, *held, state);
+      if (!broken) continue;
+      prior = *broken;
     }
-    Claim c = ClaimStore::make(id, request.owner, ttl, from_stage, request.pid);
+    Claim c = ClaimStore::make(id, request.owner, ttl, prior.from_stage, request.pid);
     if (!store.create(c)) continue;  // someone else was faster: look at their claim
-    return take(story, c, after_stale);
+    return take(story, c, prior.after_expiry);
   }
   throw ConflictError("story #" + std::to_string(id) + " keeps changing hands; try again");
 }
@@ -463,16 +478,13 @@ StoryChange Tracker::done(std::int64_t id) {
 
 Claim Tracker::renew(std::int64_t id, const std::string& owner, std::optional<std::int64_t> ttl_seconds) {
   check_owner(owner);
-  std::int64_t ttl = ttl_seconds.value_or(ws_.config().claim_ttl_seconds);
-  if (ttl <= 0) throw UsageError("the claim TTL must be positive");
+  std::int64_t ttl = claim_ttl(ws_.config(), ttl_seconds);
   ClaimStore store = claims();
   std::optional<Claim> held = store.read(id);
   if (!held) throw NothingToDoError("story #" + std::to_string(id) + " is not claimed");
   if (held->owner != owner)
     throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + owner);
-  Claim renewed = *held;
-  renewed.expires = ClaimStore::expiry_after(ttl);
-  renewed.nonce = ClaimStore::make(id, owner, ttl, held->from_stage, std::nullopt).nonce;
+  Claim renewed = ClaimStore::renewed(*held, ttl, std::nullopt);
   if (!store.replace(*held, renewed))
     throw ConflictError("the claim on story #" + std::to_string(id) + " changed meanwhile; look at it again");
   return renewed;

@@ -39,6 +39,17 @@ TEST_CASE("a claim lockfile round-trips") {
   CHECK_FALSE(parse_claim("owner: x\n"));  // no nonce or expiry: not a whole lock
 }
 
+TEST_CASE("a renewed claim keeps its owner and origin, with a new nonce and expiry") {
+  Claim c = ClaimStore::make(5, "a", 60, "qa", 77);
+  Claim r = ClaimStore::renewed(c, 3600, std::nullopt);
+  CHECK(r.owner == "a");
+  CHECK(r.from_stage == "qa");
+  CHECK(r.pid == 77);
+  CHECK(r.nonce != c.nonce);
+  CHECK(r.expires >= c.expires + 3600 - 60);
+  CHECK(ClaimStore::renewed(c, 60, 99).pid == 99);
+}
+
 TEST_CASE("create is exclusive and leaves only the lock") {
   TempDir dir;
   ClaimStore store(dir / "claims");

@@ -57,6 +57,9 @@ public:
   static Claim make(std::int64_t id, const std::string& owner, std::int64_t ttl_seconds, const std::string& from_stage,
                     std::optional<long> pid);
 
+  /// `held` renewed from now for `ttl_seconds`, with a fresh nonce (and `pid` when given).
+  static Claim renewed(const Claim& held, std::int64_t ttl_seconds, std::optional<long> pid);
+
   /// The expiry of a claim made now with this TTL: now rounded up to the next whole
   /// second, plus the TTL, so that a claim never lasts less than its TTL.
   static std::int64_t expiry_after(std::int64_t ttl_seconds);
