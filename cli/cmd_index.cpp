@@ -26,9 +26,7 @@ int run_status(const GlobalOptions& g) {
             << st.schema_version << ")\n";
   std::cout << "stories:      " << st.stories << " (" << st.malformed << " malformed)\n";
   for (const auto& [name, n] : st.per_stage) {
-    std::string label = "  " + name;
-    label.resize(std::max<std::size_t>(label.size() + 1, 14), ' ');
-    std::cout << label << n << "\n";
+    std::cout << pad("  " + name, 14) << n << "\n";
   }
   std::cout << "last rebuild: " << (st.last_rebuild.empty() ? "never" : st.last_rebuild) << "\n";
   std::cout << "last change:  " << (st.last_refresh.empty() ? "never" : st.last_refresh) << "\n";

@@ -36,9 +36,7 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
   std::string out = paint(style, "#" + std::to_string(s.id), "33") + " " + paint(style, s.name, "1") + "\n";
   auto field = [&](const std::string& key, const std::string& value) {
     if (value.empty()) return;
-    std::string label = key + ":";
-    label.resize(std::max<std::size_t>(label.size() + 1, 12), ' ');
-    out += paint(style, label, "2") + value + "\n";
+    out += paint(style, pad(key + ":", 12), "2") + value + "\n";
   };
   field("type", s.type);
   field("stage", s.stage);

@@ -32,9 +32,7 @@ int run_stats(const GlobalOptions& g) {
     return 0;
   }
   for (const auto& [name, n] : st.per_stage) {
-    std::string label = name + ":";
-    label.resize(std::max<std::size_t>(label.size() + 1, 16), ' ');
-    std::cout << label << n << "\n";
+    std::cout << pad(name + ":", 16) << n << "\n";
   }
   std::cout << "total:          " << st.total << "\n";
   std::cout << "ready:          " << st.ready << "\n";

@@ -76,6 +76,11 @@ void report_issues(const std::vector<StoryIssue>& issues) {
   }
 }
 
+std::string pad(std::string label, std::size_t width) {
+  label.resize(std::max<std::size_t>(label.size() + 1, width), ' ');
+  return label;
+}
+
 std::size_t display_width(std::string_view text) {
   std::size_t n = 0;
   for (unsigned char c : text)

@@ -52,6 +52,9 @@ nlohmann::ordered_json stories_json(const std::vector<Story>& stories, const std
 /// Prints malformed stories and wrongly typed values to stderr as "path:line: message".
 void report_issues(const std::vector<StoryIssue>& issues);
 
+/// `label` padded with spaces to `width` columns (and at least one space after it).
+std::string pad(std::string label, std::size_t width);
+
 /// Display width of UTF-8 text (one column per code point).
 std::size_t display_width(std::string_view text);
 

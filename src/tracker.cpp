@@ -229,6 +229,16 @@ std::int64_t claim_ttl(const Config& config, std::optional<std::int64_t> ttl_sec
   return ttl;
 }
 
+/// The ready queue, most urgent first, without the stories in `claimed`.
+ListQuery ready_query(std::vector<std::int64_t> claimed, std::optional<std::int64_t> limit) {
+  ListQuery q;
+  q.ready_only = true;
+  q.sort = SortKey::priority;
+  q.limit = limit;
+  q.exclude_ids = std::move(claimed);
+  return q;
+}
+
 /// What taking over a story from a claim that no longer holds carries over.
 struct Takeover {
   bool after_expiry = false;  ///< an expired claim counts as a retry of the story
@@ -293,12 +303,7 @@ std::vector<std::int64_t> Tracker::claimed_ids() {
 
 std::vector<Story> Tracker::ready(std::optional<std::int64_t> limit) {
   refresh_all();
-  ListQuery q;
-  q.ready_only = true;
-  q.sort = SortKey::priority;
-  q.limit = limit;
-  q.exclude_ids = claimed_ids();
-  return index_->list(q);
+  return index_->list(ready_query(claimed_ids(), limit));
 }
 
 std::vector<std::string> Tracker::paths_in_every_stage(const fs::path& file_name) const {
@@ -374,12 +379,7 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
     std::vector<std::int64_t> skipped = claimed_ids();
     constexpr std::int64_t kBatch = 32;
     while (true) {
-      ListQuery q;
-      q.ready_only = true;
-      q.sort = SortKey::priority;
-      q.limit = kBatch;
-      q.exclude_ids = skipped;
-      std::vector<Story> batch = index_->list(q);
+      std::vector<Story> batch = index_->list(ready_query(skipped, kBatch));
       if (batch.empty()) throw NothingToDoError("no ready story to claim");
       for (const Story& story : batch) {
         skipped.push_back(story.id);
@@ -576,11 +576,13 @@ BoardStats Tracker::stats() {
   }
   for (const auto& stage : ws_.config().stages) st.per_stage.emplace_back(stage.name, counts[stage.name]);
   std::int64_t now = unix_now();
+  std::vector<std::int64_t> live;
   for (const auto& c : claims().all()) {
-    if (ClaimStore::state(c, now) == ClaimState::live) ++st.claimed;
+    if (ClaimStore::state(c, now) == ClaimState::live) live.push_back(c.id);
     else ++st.expired_claims;
   }
-  std::vector<Story> ready_now = ready(std::nullopt);
+  st.claimed = static_cast<std::int64_t>(live.size());
+  std::vector<Story> ready_now = index_->list(ready_query(std::move(live), std::nullopt));
   st.ready = static_cast<std::int64_t>(ready_now.size());
   for (const auto& s : ready_now) {
     auto created = parse_iso8601(s.created);
