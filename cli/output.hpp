@@ -83,6 +83,8 @@ Command register_reclaim(CLI::App& app, GlobalOptions& g);
 Command register_done(CLI::App& app, GlobalOptions& g);
 Command register_block(CLI::App& app, GlobalOptions& g);
 Command register_unblock(CLI::App& app, GlobalOptions& g);
+Command register_link(CLI::App& app, GlobalOptions& g);
+Command register_unlink(CLI::App& app, GlobalOptions& g);
 Command register_stats(CLI::App& app, GlobalOptions& g);
 
 }  // namespace tracker::cli

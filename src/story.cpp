@@ -2,6 +2,7 @@
 #include <tracker/util.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <yaml-cpp/yaml.h>
 
 namespace tracker {
@@ -257,6 +258,11 @@ void parse_story_text(std::string_view text, Story& story) {
 }
 
 std::string yaml_scalar(std::string_view value) {
+  // Words YAML 1.1 readers take for booleans or null stay strings only when quoted.
+  static const char* const reserved[] = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"};
+  std::string lower(value);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (std::find(std::begin(reserved), std::end(reserved), lower) != std::end(reserved)) return "\"" + std::string(value) + "\"";
   YAML::Emitter out;
   out << std::string(value);
   return out.c_str();
@@ -283,6 +289,58 @@ std::string render_story(const NewStory& story) {
   return out;
 }
 
+namespace {
+
+/// Where a top-level key's line sits: [begin, end) including its line ending.
+struct KeyLine {
+  std::size_t begin = 0, end = 0;
+  std::string_view content;  ///< without the line ending
+};
+
+std::optional<KeyLine> find_key_line(std::string_view text, const FrontMatter& fm, std::string_view key) {
+  std::size_t pos = fm.yaml_begin;
+  while (pos < fm.yaml_end) {
+    std::size_t next = text.find('\n', pos);
+    std::size_t end = next == std::string_view::npos ? text.size() : next + 1;
+    std::string_view content = line_content(text.substr(pos, end - pos));
+    if (content.size() > key.size() && content.starts_with(key) && content[key.size()] == ':' &&
+        (content.size() == key.size() + 1 || content[key.size() + 1] == ' ' || content[key.size() + 1] == '\t'))
+      return KeyLine{pos, end, content};
+    pos = end;
+  }
+  return std::nullopt;
+}
+
+/// Splits what follows `key:` on a line into the value and a trailing " # comment"
+/// (with the blanks before it). Knows enough about quotes not to split inside them.
+std::pair<std::string_view, std::string_view> split_comment(std::string_view rest) {
+  char quote = 0;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    char c = rest[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '#' && i > 0 && (rest[i - 1] == ' ' || rest[i - 1] == '\t')) {
+      std::size_t start = i;
+      while (start > 0 && (rest[start - 1] == ' ' || rest[start - 1] == '\t')) --start;
+      return {rest.substr(0, start), rest.substr(start)};
+    }
+  }
+  return {rest, {}};
+}
+
+/// The items of a YAML value (a flow list, a scalar, or a comma list in a scalar).
+std::vector<std::string> load_items(std::string_view yaml) {
+  try {
+    return scalar_list(YAML::Load(std::string(yaml)));
+  } catch (const YAML::Exception&) {
+    return {std::string(trim(yaml))};
+  }
+}
+
+}  // namespace
+
 std::string set_front_matter_line(std::string_view text, std::string_view key, std::string_view yaml_value) {
   FrontMatter fm = locate_front_matter(text);
   std::string prefix = std::string(key) + ":";
@@ -292,24 +350,12 @@ std::string set_front_matter_line(std::string_view text, std::string_view key, s
            std::string(text.substr(bom));
   }
   std::string eol = text.substr(0, fm.yaml_begin).ends_with("\r\n") ? "\r\n" : "\n";
-  std::size_t pos = fm.yaml_begin;
-  while (pos < fm.yaml_end) {
-    std::size_t next = text.find('\n', pos);
-    std::size_t end = next == std::string_view::npos ? text.size() : next + 1;
-    std::string_view line = text.substr(pos, end - pos);
-    std::string_view content = line_content(line);
-    if (content.starts_with(prefix) && (content.size() == prefix.size() || content[prefix.size()] == ' ' || content[prefix.size()] == '\t')) {
-      // Keep a trailing comment and the line ending as they were.
-      std::string_view rest = content.substr(prefix.size());
-      std::size_t comment = rest.find(" #");
-      if (comment != std::string_view::npos)
-        while (comment > 0 && (rest[comment - 1] == ' ' || rest[comment - 1] == '\t')) --comment;
-      std::string tail = comment == std::string_view::npos ? "" : std::string(rest.substr(comment));
-      std::string_view line_end = line.substr(content.size());
-      return std::string(text.substr(0, pos)) + prefix + " " + std::string(yaml_value) + tail +
-             std::string(line_end) + std::string(text.substr(end));
-    }
-    pos = end;
+  if (auto line = find_key_line(text, fm, key)) {
+    // Keep a trailing comment and the line ending as they were.
+    std::string_view tail = split_comment(line->content.substr(prefix.size())).second;
+    std::string_view line_end = text.substr(line->begin + line->content.size(), line->end - line->begin - line->content.size());
+    return std::string(text.substr(0, line->begin)) + prefix + " " + std::string(yaml_value) + std::string(tail) +
+           std::string(line_end) + std::string(text.substr(line->end));
   }
   return std::string(text.substr(0, fm.yaml_end)) + prefix + " " + std::string(yaml_value) + eol +
          std::string(text.substr(fm.yaml_end));
@@ -318,18 +364,96 @@ std::string set_front_matter_line(std::string_view text, std::string_view key, s
 std::string remove_front_matter_line(std::string_view text, std::string_view key) {
   FrontMatter fm = locate_front_matter(text);
   if (!fm.present) return std::string(text);
-  std::string prefix = std::string(key) + ":";
-  std::size_t pos = fm.yaml_begin;
+  auto line = find_key_line(text, fm, key);
+  if (!line) return std::string(text);
+  // A block value (a list or mapping on the following indented lines) goes with it.
+  std::size_t end = line->end;
+  if (trim(split_comment(line->content.substr(key.size() + 1)).first).empty()) {
+    while (end < fm.yaml_end) {
+      std::size_t next = text.find('\n', end);
+      std::size_t stop = next == std::string_view::npos ? text.size() : next + 1;
+      std::string_view content = line_content(text.substr(end, stop - end));
+      if (!(content.starts_with(' ') || content.starts_with('\t') || content.starts_with("- ") || content == "-")) break;
+      end = stop;
+    }
+  }
+  return std::string(text.substr(0, line->begin)) + std::string(text.substr(end));
+}
+
+std::string edit_front_matter_list(std::string_view text, std::string_view key,
+                                   const std::function<bool(std::string_view)>& keep,
+                                   const std::vector<std::string>& add) {
+  auto flow = [](const std::vector<std::string>& items) {
+    std::vector<std::string> quoted;
+    for (const auto& item : items) quoted.push_back(yaml_scalar(item));
+    return "[" + join(quoted, ", ") + "]";
+  };
+  FrontMatter fm = locate_front_matter(text);
+  std::optional<KeyLine> line = fm.present ? find_key_line(text, fm, key) : std::nullopt;
+  if (!line) return add.empty() ? std::string(text) : set_front_matter_line(text, key, flow(add));
+
+  std::string_view value = trim(split_comment(line->content.substr(key.size() + 1)).first);
+  if (!value.empty()) {
+    // A flow list or a scalar on the key's own line: rewrite that one line.
+    std::vector<std::string> items;
+    for (auto& item : load_items(value))
+      if (keep(item)) items.push_back(std::move(item));
+    for (const auto& item : add)
+      if (std::find(items.begin(), items.end(), item) == items.end()) items.push_back(item);
+    bool comma_scalar = !value.starts_with('[') && !items.empty();
+    std::string rendered = flow(items);
+    if (comma_scalar) rendered = join(items, ", ");
+    return rendered == value ? std::string(text) : set_front_matter_line(text, key, rendered);
+  }
+
+  // A block list: one "- item" line per item. Kept items keep their lines; removed
+  // items lose theirs; new items follow the last item, indented like it.
+  std::string out(text.substr(0, line->end));
+  std::string item_prefix = "  - ";
+  std::string eol = line->end > 1 && text[line->end - 2] == '\r' ? "\r\n" : "\n";
+  std::vector<std::string> present;
+  std::size_t pos = line->end;
+  std::size_t insert_at = std::string::npos;  // in `out`: just past the last item kept
+  bool any_item = false;
   while (pos < fm.yaml_end) {
     std::size_t next = text.find('\n', pos);
     std::size_t end = next == std::string_view::npos ? text.size() : next + 1;
-    std::string_view content = line_content(text.substr(pos, end - pos));
-    if (content.starts_with(prefix) &&
-        (content.size() == prefix.size() || content[prefix.size()] == ' ' || content[prefix.size()] == '\t'))
-      return std::string(text.substr(0, pos)) + std::string(text.substr(end));
+    std::string_view whole = text.substr(pos, end - pos);
+    std::string_view content = line_content(whole);
+    std::string_view stripped = trim(content);
+    bool item = stripped.starts_with("- ") || stripped == "-";
+    bool indented = content.starts_with(' ') || content.starts_with('\t');
+    if (!item && !(indented && (stripped.empty() || stripped.starts_with('#')))) break;
+    if (item) {
+      any_item = true;
+      std::size_t dash = content.find('-');
+      item_prefix = std::string(content.substr(0, dash)) + "- ";
+      std::vector<std::string> values = load_items(split_comment(stripped.substr(1)).first);
+      std::string v = values.empty() ? "" : values.front();
+      if (!keep(v) || std::find(present.begin(), present.end(), v) != present.end()) {
+        pos = end;
+        continue;
+      }
+      present.push_back(v);
+      out += whole;
+      insert_at = out.size();
+    } else {
+      out += whole;
+    }
     pos = end;
   }
-  return std::string(text);
+  if (!any_item) return add.empty() ? std::string(text) : set_front_matter_line(text, key, flow(add));
+  if (insert_at == std::string::npos) insert_at = line->end;
+  std::string added;
+  for (const auto& item : add) {
+    if (std::find(present.begin(), present.end(), item) != present.end()) continue;
+    present.push_back(item);
+    added += item_prefix + yaml_scalar(item) + eol;
+  }
+  out.insert(insert_at, added);
+  out += text.substr(pos);
+  if (present.empty()) return set_front_matter_line(remove_front_matter_line(out, key), key, "[]");
+  return out;
 }
 
 }  // namespace tracker

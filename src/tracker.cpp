@@ -1,3 +1,4 @@
+#include <tracker/deps.hpp>
 #include <tracker/error.hpp>
 #include <tracker/git.hpp>
 #include <tracker/tracker.hpp>
@@ -560,6 +561,63 @@ StoryChange Tracker::unblock(std::int64_t id) {
     return remove_front_matter_line(set_front_matter_line(text, "blocked", "false"), "blocked_reason");
   };
   result.commit = transition(story, stage, edit, "unblock", "", "").commit;
+  return result;
+}
+
+namespace {
+
+/// Whether a `depends_on` item (`7` or `#7`) names story `id`.
+bool names_story(std::string_view item, std::int64_t id) {
+  item = trim(item);
+  if (item.starts_with('#')) item.remove_prefix(1);
+  return parse_int(item) == id;
+}
+
+}  // namespace
+
+LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
+  refresh_all();
+  Story story = find(id);
+  if (id == dependency) throw InvalidDataError("story #" + std::to_string(id) + " cannot depend on itself");
+  Lookup target = index_->lookup(dependency);
+  if (target.stories.empty() && target.malformed.empty())
+    throw NotFoundError("no story #" + std::to_string(dependency));
+  LinkResult result{id, dependency, story.depends_on, {}, false};
+  if (std::find(story.depends_on.begin(), story.depends_on.end(), dependency) != story.depends_on.end())
+    return result;
+  if (auto path = dependency_path(index_->dependencies(), dependency, id)) {
+    path->insert(path->begin(), id);
+    throw InvalidDataError("linking #" + std::to_string(id) + " to #" + std::to_string(dependency) +
+                           " would make a dependency cycle: " + format_dependency_path(*path));
+  }
+  auto edit = [&](const std::string& text) {
+    return edit_front_matter_list(text, "depends_on", [](std::string_view) { return true; },
+                                  {std::to_string(dependency)});
+  };
+  result.commit = transition(story, ws_.config().stage(story.stage), edit, "link",
+                             "to #" + std::to_string(dependency), "")
+                      .commit;
+  result.depends_on.push_back(dependency);
+  result.changed = true;
+  return result;
+}
+
+LinkResult Tracker::unlink(std::int64_t id, std::int64_t dependency) {
+  if (!refreshed_) index_->refresh_stories({id});
+  Story story = find(id);
+  LinkResult result{id, dependency, {}, {}, false};
+  for (auto d : story.depends_on)
+    if (d != dependency) result.depends_on.push_back(d);
+  std::string before = read_file(ws_.root() / story.path);
+  auto edit = [&](const std::string& text) {
+    return edit_front_matter_list(
+        text, "depends_on", [&](std::string_view item) { return !names_story(item, dependency); }, {});
+  };
+  if (edit(before) == before) return result;
+  result.commit = transition(story, ws_.config().stage(story.stage), edit, "unlink",
+                             "from #" + std::to_string(dependency), "")
+                      .commit;
+  result.changed = true;
   return result;
 }
 

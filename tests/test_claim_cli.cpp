@@ -386,3 +386,68 @@ TEST_CASE("claim with no id breaks a stale lock left on a ready story") {
   CHECK(s["claim"]["owner"] == "b");
   CHECK(lock_dir_entries(board.root()) == std::vector<std::string>{"1.lock"});
 }
+
+TEST_CASE("link and unlink: one-line diffs, refusals, and the ready queue follows") {
+  Board board;
+  board.create({"Schema"});
+  board.create({"API"});
+  board.create({"UI"});
+  auto r = run_tracker(board.root(), {"link", "3", "2"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "#3 now depends on #2\n");
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: link #3 to #2 (backlog)\n");
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+  REQUIRE(run_tracker(board.root(), {"link", "2", "1"}).code == 0);
+  CHECK(ready_ids(board.root()) == std::vector<long>{1});
+
+  // A second link edits the list's one line: exactly one line out, one line in.
+  REQUIRE(run_tracker(board.root(), {"link", "3", "1", "--json"}).code == 0);
+  std::string diff = git(board.root(), {"diff", "-U0", "HEAD~1", "--", board.path_of(3)});
+  CHECK(contains(diff, "\n-depends_on: [2]\n+depends_on: [2, 1]\n"));
+  CHECK(git(board.root(), {"diff", "--numstat", "HEAD~1"}) == "1\t1\t" + board.path_of(3) + "\n");
+
+  // Refusals: unknown id (4), self-link and cycles (5) with the cycle shown; nothing changes.
+  int commits = board.commit_count();
+  r = run_tracker(board.root(), {"link", "3", "9"});
+  CHECK(r.code == 4);
+  CHECK(r.err == "tracker: no story #9\n");
+  CHECK(run_tracker(board.root(), {"link", "9", "3"}).code == 4);
+  r = run_tracker(board.root(), {"link", "2", "2"});
+  CHECK(r.code == 5);
+  CHECK(contains(r.err, "cannot depend on itself"));
+  r = run_tracker(board.root(), {"link", "1", "3"});
+  CHECK(r.code == 5);
+  CHECK(r.err == "tracker: linking #1 to #3 would make a dependency cycle: #1 -> #3 -> #1\n");
+  r = run_tracker(board.root(), {"link", "1", "2", "--json"});
+  CHECK(r.code == 5);
+  CHECK(json::parse(r.err)["error"] == "linking #1 to #2 would make a dependency cycle: #1 -> #2 -> #1");
+  CHECK(run_tracker(board.root(), {"link", "x", "2"}).code == 2);
+  CHECK(run_tracker(board.root(), {"link", "1"}).code == 2);
+  CHECK(board.commit_count() == commits);
+
+  // Already linked: nothing to commit.
+  r = run_tracker(board.root(), {"link", "3", "2", "--json"});
+  CHECK(r.code == 0);
+  json j = json::parse(r.out);
+  CHECK(j["changed"] == false);
+  CHECK(j["commit"].is_null());
+  CHECK(j["depends_on"] == json::array({2, 1}));
+  CHECK(board.commit_count() == commits);
+
+  // Unlink, also of an id that no longer exists (a dangling reference).
+  r = run_tracker(board.root(), {"unlink", "3", "2", "--json"});
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out)["depends_on"] == json::array({1}));
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: unlink #3 from #2 (backlog)\n");
+  CHECK(run_tracker(board.root(), {"unlink", "3", "2"}).out == "#3 does not depend on #2\n");
+  std::string hand = read(board.root() / board.path_of(2));
+  write(board.root() / board.path_of(2), hand.replace(hand.find("depends_on: [1]"), 15, "depends_on:\n  - 1\n  - 77"));
+  git(board.root(), {"commit", "-qam", "hand edit"});
+  REQUIRE(run_tracker(board.root(), {"unlink", "2", "77"}).code == 0);
+  CHECK(git(board.root(), {"diff", "-U0", "HEAD~1", "--", board.path_of(2)}).find("\n-  - 77\n") != std::string::npos);
+  CHECK(contains(read(board.root() / board.path_of(2)), "depends_on:\n  - 1\n"));
+
+  // Once the dependencies are done, the dependants become ready.
+  REQUIRE(run_tracker(board.root(), {"done", "1"}).code == 0);
+  CHECK(ready_ids(board.root()) == std::vector<long>{2, 3});
+}

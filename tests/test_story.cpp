@@ -150,3 +150,55 @@ TEST_CASE("remove_front_matter_line drops one line and nothing else") {
   CHECK(remove_front_matter_line("---\nname: x\n---\n", "agent") == "---\nname: x\n---\n");
   CHECK(remove_front_matter_line("no front matter\n", "agent") == "no front matter\n");
 }
+
+TEST_CASE("list edits keep the list's style and every other byte") {
+  auto keep_all = [](std::string_view) { return true; };
+  auto drop = [](std::string v) { return [v](std::string_view item) { return item != v; }; };
+
+  SECTION("flow list on one line, with a comment") {
+    std::string text = "---\nname: x\ndepends_on: [3, 4]  # blockers\npriority: 1\n---\n\nbody\n";
+    CHECK(edit_front_matter_list(text, "depends_on", keep_all, {"7"}) ==
+          "---\nname: x\ndepends_on: [3, 4, 7]  # blockers\npriority: 1\n---\n\nbody\n");
+    CHECK(edit_front_matter_list(text, "depends_on", drop("3"), {}) ==
+          "---\nname: x\ndepends_on: [4]  # blockers\npriority: 1\n---\n\nbody\n");
+    CHECK(edit_front_matter_list(text, "depends_on", keep_all, {"4"}) == text);
+  }
+  SECTION("block list: one line added or removed, indentation copied") {
+    std::string text = "---\nlabels:\n    - ui   # first\n    - 'api'\nname: x\n---\nbody\n";
+    CHECK(edit_front_matter_list(text, "labels", keep_all, {"db"}) ==
+          "---\nlabels:\n    - ui   # first\n    - 'api'\n    - db\nname: x\n---\nbody\n");
+    CHECK(edit_front_matter_list(text, "labels", drop("api"), {}) ==
+          "---\nlabels:\n    - ui   # first\nname: x\n---\nbody\n");
+    CHECK(edit_front_matter_list(text, "labels", drop("ui"), {}) ==
+          "---\nlabels:\n    - 'api'\nname: x\n---\nbody\n");
+    CHECK(edit_front_matter_list(text, "labels", [](std::string_view) { return false; }, {}) ==
+          "---\nname: x\nlabels: []\n---\nbody\n");
+  }
+  SECTION("block list at the key's indentation, CRLF line endings") {
+    std::string text = "---\r\ndepends_on:\r\n- 1\r\n- 2\r\n---\r\n";
+    CHECK(edit_front_matter_list(text, "depends_on", keep_all, {"5"}) == "---\r\ndepends_on:\r\n- 1\r\n- 2\r\n- 5\r\n---\r\n");
+  }
+  SECTION("comma list in a scalar stays a comma list") {
+    CHECK(edit_front_matter_list("---\nlabels: ui, api\n---\n", "labels", keep_all, {"db"}) ==
+          "---\nlabels: ui, api, db\n---\n");
+  }
+  SECTION("a missing key is added as a flow list; nothing to add leaves the text alone") {
+    CHECK(edit_front_matter_list("---\nname: x\n---\n", "labels", keep_all, {"a b", "yes"}) ==
+          "---\nname: x\nlabels: [a b, \"yes\"]\n---\n");
+    CHECK(edit_front_matter_list("---\nname: x\n---\n", "labels", keep_all, {}) == "---\nname: x\n---\n");
+    CHECK(edit_front_matter_list("no front matter\n", "labels", keep_all, {"a"}) ==
+          "---\nlabels: [a]\n---\n\nno front matter\n");
+  }
+  SECTION("a key with an empty value takes a flow list") {
+    CHECK(edit_front_matter_list("---\ndepends_on:\nname: x\n---\n", "depends_on", keep_all, {"2"}) ==
+          "---\ndepends_on: [2]\nname: x\n---\n");
+  }
+}
+
+TEST_CASE("removing a key takes its block value with it") {
+  CHECK(remove_front_matter_line("---\nname: x\nlabels:\n  - a\n  - b\npriority: 2\n---\n", "labels") ==
+        "---\nname: x\npriority: 2\n---\n");
+  CHECK(remove_front_matter_line("---\nname: x\nagent: bob # who\npriority: 2\n---\n", "agent") ==
+        "---\nname: x\npriority: 2\n---\n");
+  CHECK(remove_front_matter_line("---\nname: x\n---\n", "agent") == "---\nname: x\n---\n");
+}

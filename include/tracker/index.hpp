@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -96,6 +97,9 @@ public:
 
   /// Malformed files and wrongly typed values, by path.
   std::vector<StoryIssue> issues();
+
+  /// Every readable story's `depends_on`, by id (stories without dependencies are left out).
+  std::map<std::int64_t, std::vector<std::int64_t>> dependencies();
 
   /// The highest id of any story file.
   std::int64_t max_id();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -90,9 +91,19 @@ std::string render_story(const NewStory& story);
 /// of the front matter when it is missing.
 std::string set_front_matter_line(std::string_view text, std::string_view key, std::string_view yaml_value);
 
-/// Removes a top-level front matter key's line; every other byte stays as it was.
-/// Returns the text unchanged when the key is missing.
+/// Removes a top-level front matter key's line (and the indented lines of a block
+/// value under it); every other byte stays as it was. Returns the text unchanged when
+/// the key is missing.
 std::string remove_front_matter_line(std::string_view text, std::string_view key);
+
+/// Edits a list-valued key in place, in the style it is written in (a flow list
+/// `[a, b]`, a block list of `- a` lines, or a comma list `a, b`): items for which
+/// `keep` is false are removed, then each item of `add` not already present is
+/// appended. Untouched items keep their lines and bytes. A missing key is added as a
+/// flow list (unless there is nothing to add); a list left empty becomes `key: []`.
+std::string edit_front_matter_list(std::string_view text, std::string_view key,
+                                   const std::function<bool(std::string_view)>& keep,
+                                   const std::vector<std::string>& add);
 
 /// Quotes `value` as a YAML scalar only when it needs quoting.
 std::string yaml_scalar(std::string_view value);

@@ -98,6 +98,15 @@ struct StoryChange {
   bool changed = true;  ///< false when there was nothing to do
 };
 
+/// What link and unlink did.
+struct LinkResult {
+  std::int64_t id = 0;
+  std::int64_t dependency = 0;
+  std::vector<std::int64_t> depends_on;  ///< the story's list afterwards
+  std::string commit;
+  bool changed = true;  ///< false when the link was already there (link) or absent (unlink)
+};
+
 /// Counts for `stats`.
 struct BoardStats {
   std::vector<std::pair<std::string, std::int64_t>> per_stage;
@@ -167,6 +176,13 @@ public:
   /// Sets `blocked: true` (and `blocked_reason`) / clears them.
   StoryChange block(std::int64_t id, const std::optional<std::string>& reason);
   StoryChange unblock(std::int64_t id);
+
+  /// Adds `dependency` to the story's `depends_on`. Throws NotFoundError for an
+  /// unknown dependency, and InvalidDataError for a self-link or a link that would
+  /// close a cycle (the message shows the cycle).
+  LinkResult link(std::int64_t id, std::int64_t dependency);
+  /// Removes `dependency` from the story's `depends_on` (it need not exist any more).
+  LinkResult unlink(std::int64_t id, std::int64_t dependency);
 
   BoardStats stats();
 

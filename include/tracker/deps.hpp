@@ -1,0 +1,28 @@
+// The dependency graph between stories: paths and cycles.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tracker {
+
+/// Story id -> the ids in its `depends_on`.
+using DependencyGraph = std::map<std::int64_t, std::vector<std::int64_t>>;
+
+/// The shortest chain of dependencies from `from` to `to` (both included), or
+/// nullopt when `from` does not depend on `to`, directly or indirectly.
+std::optional<std::vector<std::int64_t>> dependency_path(const DependencyGraph& graph, std::int64_t from,
+                                                         std::int64_t to);
+
+/// One cycle per strongly connected group of stories that depend on each other
+/// (a self-dependency counts), each as a closed path that starts and ends at its
+/// lowest id: {3, 7, 3}. Ordered by that id.
+std::vector<std::vector<std::int64_t>> dependency_cycles(const DependencyGraph& graph);
+
+/// "#3 -> #7 -> #3"
+std::string format_dependency_path(const std::vector<std::int64_t>& path);
+
+}  // namespace tracker
