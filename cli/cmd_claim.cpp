@@ -56,7 +56,7 @@ void print_changes(const std::vector<StoryChange>& changes, const std::string& v
   if (g.json) {
     auto arr = nlohmann::ordered_json::array();
     for (const auto& c : changes)
-      arr.push_back({{"id", c.id}, {"from", c.from}, {"to", c.to}, {"owner", string_or_null(c.owner)},
+      arr.push_back({{"id", c.id}, {"from", string_or_null(c.from)}, {"to", string_or_null(c.to)}, {"owner", string_or_null(c.owner)},
                      {"changed", c.changed}, {"commit", string_or_null(c.commit)}});
     print_json(arr);
     return;
@@ -68,7 +68,8 @@ void print_changes(const std::vector<StoryChange>& changes, const std::string& v
     }
     std::cout << verb << " #" << c.id;
     if (!c.owner.empty()) std::cout << " (was " << c.owner << ")";
-    if (c.from != c.to) std::cout << " " << c.from << " -> " << c.to;
+    if (c.from.empty()) std::cout << ": the story is gone";
+    else if (c.from != c.to) std::cout << " " << c.from << " -> " << c.to;
     std::cout << "\n";
   }
 }

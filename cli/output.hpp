@@ -85,6 +85,7 @@ Command register_block(CLI::App& app, GlobalOptions& g);
 Command register_unblock(CLI::App& app, GlobalOptions& g);
 Command register_link(CLI::App& app, GlobalOptions& g);
 Command register_unlink(CLI::App& app, GlobalOptions& g);
+Command register_check(CLI::App& app, GlobalOptions& g);
 Command register_stats(CLI::App& app, GlobalOptions& g);
 
 }  // namespace tracker::cli

@@ -341,6 +341,18 @@ std::vector<std::string> load_items(std::string_view yaml) {
 
 }  // namespace
 
+int front_matter_key_line(std::string_view text, std::string_view key) {
+  try {
+    FrontMatter fm = locate_front_matter(text);
+    if (!fm.present) return 0;
+    auto line = find_key_line(text, fm, key);
+    if (!line) return 0;
+    return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(line->begin), '\n'));
+  } catch (const StoryParseError&) {
+    return 0;
+  }
+}
+
 std::string set_front_matter_line(std::string_view text, std::string_view key, std::string_view yaml_value) {
   FrontMatter fm = locate_front_matter(text);
   std::string prefix = std::string(key) + ":";

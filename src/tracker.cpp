@@ -497,23 +497,33 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
   if (id) {
     std::optional<Claim> held = store.read(*id);
     if (!held) throw NothingToDoError("story #" + std::to_string(*id) + " is not claimed");
-    if (ClaimStore::state(*held, unix_now()) == ClaimState::live)
-      throw ConflictError("story #" + std::to_string(*id) + " is claimed by " + held->owner + " until " +
-                          format_iso8601(held->expires));
     candidates.push_back(*held);
   } else {
-    for (auto& c : store.all())
-      if (ClaimStore::state(c, unix_now()) != ClaimState::live) candidates.push_back(std::move(c));
+    candidates = store.all();
   }
   std::vector<StoryChange> out;
   const Config& config = ws_.config();
   for (const Claim& c : candidates) {
+    bool live = ClaimStore::state(c, unix_now()) == ClaimState::live;
     if (!refreshed_) index_->refresh_stories({c.id});
     Lookup found = index_->lookup(c.id);
-    if (found.stories.size() != 1) {  // the story is gone (or ambiguous): only the lock is left to clear
-      if (found.stories.empty() && found.malformed.empty()) store.remove(c);
+    if (found.stories.empty() && found.malformed.empty() && !refreshed_) {
+      refresh_all();  // it may have been moved meanwhile
+      found = index_->lookup(c.id);
+    }
+    if (found.stories.empty() && found.malformed.empty()) {
+      // The story is gone: even a live claim on it holds nothing any more.
+      store.remove(c);
+      out.push_back({c.id, {}, {}, c.owner, {}, true});
       continue;
     }
+    if (live) {
+      if (id)
+        throw ConflictError("story #" + std::to_string(c.id) + " is claimed by " + c.owner + " until " +
+                            format_iso8601(c.expires));
+      continue;
+    }
+    if (found.stories.size() != 1) continue;  // malformed or ambiguous: check reports it
     const Story& story = found.stories.front();
     const Stage& back =
         config.find_stage(c.from_stage) ? config.stage(c.from_stage) : config.stage(config.ready_stages.front());

@@ -355,12 +355,29 @@ TEST_CASE("a claim killed with SIGKILL at any point leaves no half lock and lose
     for (const auto& stage : fs::directory_iterator(board.root() / "work"))
       for (const auto& f : fs::directory_iterator(stage.path())) copies += f.path().filename().string().starts_with("1_");
     CHECK(copies == 1);
+
+    // check sees exactly the mismatches the kill left: a lock taken before the file
+    // was edited is a lock whose story has another agent.
+    auto checked = run_tracker(board.root(), {"check", "--json"});
+    json report = json::parse(checked.out);
+    std::optional<std::string> owner;
+    if (fs::exists(board.root() / ".git/tracker/claims/1.lock")) {
+      std::string text = read(board.root() / ".git/tracker/claims/1.lock");
+      auto at = text.find("owner: ") + 7;
+      owner = text.substr(at, text.find('\n', at) - at);
+    }
+    json show = json::parse(run_tracker(board.root(), {"show", "1", "--json"}).out);
+    bool mismatch = owner && show["agent"] != *owner;
+    CHECK(checked.code == (mismatch ? 5 : 0));
+    CHECK(report["problems"].size() == (mismatch ? 1u : 0u));
+    if (mismatch) CHECK(report["problems"][0]["kind"] == "claim");
   }
   // The last holder is dead, so the story can be claimed again at once.
   auto r = run_tracker(board.root(), {"claim", "1", "--owner", "final", "--json"});
   INFO(r.err);
   CHECK(r.code == 0);
   CHECK(json::parse(r.out)["agent"] == "final");
+  CHECK(run_tracker(board.root(), {"check"}).code == 0);
   CHECK(run({"git", "-C", board.root().string(), "fsck"}).code == 0);
   // HEAD never holds the story twice, even when a killed claim moved it uncommitted.
   int in_head = 0;
@@ -450,4 +467,104 @@ TEST_CASE("link and unlink: one-line diffs, refusals, and the ready queue follow
   // Once the dependencies are done, the dependants become ready.
   REQUIRE(run_tracker(board.root(), {"done", "1"}).code == 0);
   CHECK(ready_ids(board.root()) == std::vector<long>{2, 3});
+}
+
+TEST_CASE("check finds every kind of problem, with path and line, and exits 5") {
+  Board board;
+  board.create({"One"});
+  board.create({"Two"});
+  board.create({"Three"});
+  auto r = run_tracker(board.root(), {"check"});
+  CHECK(r.code == 0);
+  CHECK(r.out.empty());
+  CHECK(r.err == "checked 3 stories: no problems\n");
+
+  fs::path work = board.root() / "work";
+  write(work / "1_backlog/5_story_bad.md", "---\nname: [oops\n---\n");
+  write(work / "2_current/3_story_twin.md", "---\nname: Twin\n---\n");
+  write(work / "1_backlog/7_feature_t.md", "---\nname: T\npriority: high\ndepends_on: [99, 8]\n---\n");
+  write(work / "1_backlog/8_story_u.md", "---\nname: U\ndepends_on: [9]\n---\n");
+  write(work / "1_backlog/9_story_v.md", "---\nname: V\ndepends_on:\n  - 7\n---\n");
+  write(work / "1_backlog/notes.md", "free text\n");
+  write(work / "1_backlog/todo.txt", "free text\n");
+  write(work / "README.md", "about the board\n");
+  write(work / "1_backlog/.gitkeep", "");
+  fs::create_directories(work / "7_later");
+  fs::create_directories(work / "2_current/old");
+  r = run_tracker(board.root(), {"check"});
+  CHECK(r.code == 5);
+  CHECK(r.err == "checked 9 stories: 12 problems\n");
+  std::vector<std::string> expected = {
+      "work/1_backlog/3_story_three.md: error: story #3 exists 2 times (work/1_backlog/3_story_three.md, "
+      "work/2_current/3_story_twin.md); give all but one of them a new id",
+      "work/1_backlog/5_story_bad.md:3: error: malformed front matter: end of sequence flow not found",
+      "work/1_backlog/7_feature_t.md: error: unknown type 'feature'",
+      "work/1_backlog/7_feature_t.md:3: error: priority: expected an integer, got 'high'",
+      "work/1_backlog/7_feature_t.md:4: error: dependency cycle: #7 -> #8 -> #9 -> #7",
+      "work/1_backlog/7_feature_t.md:4: error: depends_on: no story #99",
+      "work/1_backlog/notes.md: error: not a story file name: expected <id>_<type>_<slug>.md",
+      "work/1_backlog/todo.txt: error: not a story file: story files end in .md",
+      "work/2_current/3_story_twin.md: error: story #3 exists 2 times (work/1_backlog/3_story_three.md, "
+      "work/2_current/3_story_twin.md); give all but one of them a new id",
+      "work/2_current/old: error: directory inside a stage directory: its files are not stories",
+      "work/7_later: error: unknown stage directory",
+      "work/README.md: error: file outside the stage directories 1_backlog, 2_current, 3_qa, 4_merge, 5_done, 6_archived",
+  };
+  auto got = lines(r.out);
+  CHECK(got.size() == 12);
+  for (const auto& line : expected) CHECK(std::find(got.begin(), got.end(), line) != got.end());
+
+  json report = json::parse(run_tracker(board.root(), {"check", "--json"}).out);
+  CHECK(report["ok"] == false);
+  CHECK(report["stories"] == 9);
+  std::set<std::string> kinds;
+  for (const auto& p : report["problems"]) kinds.insert(p["kind"].get<std::string>());
+  CHECK(kinds == std::set<std::string>{"bad-value", "cycle", "duplicate-id", "file-name", "malformed", "missing-dependency",
+                                       "outside-stage", "unknown-stage", "unknown-type"});
+  CHECK(report["problems"][1]["line"] == 3);
+  CHECK(report["problems"][0]["line"].is_null());
+  CHECK(run_tracker(board.root(), {"check", "extra"}).code == 2);
+}
+
+TEST_CASE("check compares claim locks with the story files") {
+  Board board;
+  board.create({"Held"});
+  board.create({"Gone"});
+  board.create({"Expired"});
+  board.create({"Finished"});
+  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "bob"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"claim", "2", "--owner", "al"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"claim", "3", "--owner", "cy", "--ttl", "1s"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"claim", "4", "--owner", "di"}).code == 0);
+  CHECK(run_tracker(board.root(), {"check"}).code == 0);
+
+  // A hand edit changes the agent, a story is deleted, one is moved to done by hand.
+  std::string held = read(board.root() / board.path_of(1));
+  write(board.root() / board.path_of(1), held.replace(held.find("agent: bob"), 10, "agent: eve"));
+  fs::remove(board.root() / board.path_of(2));
+  git(board.root(), {"mv", board.path_of(4), "work/5_done/"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  auto r = run_tracker(board.root(), {"check"});
+  CHECK(r.code == 5);
+  auto out = lines(r.out);
+  REQUIRE(out.size() == 4);
+  CHECK(out[0] == ".git/tracker/claims/2.lock: error: claim on #2 by al, but there is no story #2; tracker reclaim 2 clears it");
+  CHECK(out[1] == "work/2_current/1_story_held.md:4: error: claim on #1 by bob, but the story's agent is eve");
+  CHECK(out[2] == "work/5_done/4_story_finished.md: error: claim on #4 by di, but the story is done; tracker done 4 ends it");
+  CHECK(contains(out[3], ".git/tracker/claims/3.lock: note: claim on #3 by cy expired at "));
+
+  // The fixes the messages name clear every problem.
+  REQUIRE(run_tracker(board.root(), {"reclaim"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"done", "4"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"release", "1"}).code == 0);
+  r = run_tracker(board.root(), {"check"});
+  INFO(r.out);
+  CHECK(r.code == 0);
+
+  // An agent with no claim here is a note, not a failure: the claim may live in another clone.
+  std::string s = read(board.root() / board.path_of(1));
+  write(board.root() / board.path_of(1), s.replace(s.find("---\n", 3), 4, "agent: zed\n---\n"));
+  r = run_tracker(board.root(), {"check"});
+  CHECK(r.code == 0);
+  CHECK(contains(r.out, "note: agent: zed, but no claim here holds #1"));
 }

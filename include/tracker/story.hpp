@@ -105,6 +105,9 @@ std::string edit_front_matter_list(std::string_view text, std::string_view key,
                                    const std::function<bool(std::string_view)>& keep,
                                    const std::vector<std::string>& add);
 
+/// The 1-based line of a top-level front matter key, or 0 when it is missing.
+int front_matter_key_line(std::string_view text, std::string_view key);
+
 /// Quotes `value` as a YAML scalar only when it needs quoting.
 std::string yaml_scalar(std::string_view value);
 

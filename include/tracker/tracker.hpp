@@ -107,6 +107,24 @@ struct LinkResult {
   bool changed = true;  ///< false when the link was already there (link) or absent (unlink)
 };
 
+/// One finding of `check`.
+struct Problem {
+  std::string path;  ///< relative to the workspace root
+  int line = 0;      ///< 0: the whole file
+  std::string kind;  ///< malformed, bad-value, file-name, unknown-type, outside-stage,
+                     ///< unknown-stage, duplicate-id, missing-dependency, cycle, claim
+  std::string message;
+};
+
+/// What `check` found. Problems fail the check; notes are worth knowing but are
+/// normal states of a shared board (an expired claim awaiting reclaim, an agent set
+/// by a claim made in another clone).
+struct CheckReport {
+  std::int64_t stories = 0;  ///< story files looked at
+  std::vector<Problem> problems;
+  std::vector<Problem> notes;
+};
+
 /// Counts for `stats`.
 struct BoardStats {
   std::vector<std::pair<std::string, std::int64_t>> per_stage;
@@ -169,8 +187,9 @@ public:
 
   /// Ends claims that no longer hold (expired, or their holder died): clears `agent`,
   /// adds 1 to `retry_count` and moves the story back to the stage it was claimed
-  /// from, one commit each. With an id, only that story (ConflictError while the
-  /// claim holds).
+  /// from, one commit each. Also drops the locks of stories that no longer exist
+  /// (from and to are then empty). With an id, only that story (ConflictError while
+  /// the claim holds on a story that exists).
   std::vector<StoryChange> reclaim(std::optional<std::int64_t> id);
 
   /// Sets `blocked: true` (and `blocked_reason`) / clears them.
@@ -185,6 +204,10 @@ public:
   LinkResult unlink(std::int64_t id, std::int64_t dependency);
 
   BoardStats stats();
+
+  /// Validates the whole board: every file, the dependency graph, and the claim
+  /// locks against the files.
+  CheckReport check();
 
   /// Ready stories, by priority then id: in a ready stage, not blocked, not claimed,
   /// every dependency done.

@@ -1,0 +1,164 @@
+// tracker check: the board validated as a whole.
+#include <tracker/deps.hpp>
+#include <tracker/fs.hpp>
+#include <tracker/tracker.hpp>
+#include <tracker/util.hpp>
+
+#include <algorithm>
+#include <ctime>
+#include <dirent.h>
+#include <set>
+#include <sys/stat.h>
+
+namespace tracker {
+
+namespace {
+
+/// Directory entries, sorted, without hidden ones (.gitkeep and the like).
+std::vector<std::pair<std::string, bool>> visible_entries(const fs::path& dir) {
+  std::vector<std::pair<std::string, bool>> out;  // name, is a directory
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.starts_with('.')) continue;
+    out.emplace_back(name, e.is_directory(ec));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool problem_order(const Problem& a, const Problem& b) {
+  return std::tie(a.path, a.line, a.message) < std::tie(b.path, b.line, b.message);
+}
+
+}  // namespace
+
+CheckReport Tracker::check() {
+  refresh_all();
+  const Config& config = ws_.config();
+  CheckReport report;
+  auto problem = [&](std::string path, int line, std::string kind, std::string message) {
+    report.problems.push_back({std::move(path), line, std::move(kind), std::move(message)});
+  };
+
+  // The layout: stage directories and nothing else under the stories directory,
+  // and only story files in them.
+  fs::path root = ws_.stories_root();
+  if (!fs::is_directory(root)) problem(config.stories_dir, 0, "unknown-stage", "the stories directory is missing");
+  std::vector<std::string> stage_dirs;
+  for (const auto& s : config.stages) stage_dirs.push_back(s.dir);
+  for (const auto& [name, is_dir] : visible_entries(root)) {
+    std::string rel = config.stories_dir + "/" + name;
+    if (!is_dir) {
+      problem(rel, 0, "outside-stage", "file outside the stage directories " + join(stage_dirs, ", "));
+      continue;
+    }
+    if (!config.find_stage(name) || config.find_stage(name)->dir != name) {
+      problem(rel, 0, "unknown-stage", "unknown stage directory" + did_you_mean(name, stage_dirs));
+      continue;
+    }
+    for (const auto& [inner, inner_dir] : visible_entries(root / name)) {
+      if (inner_dir) problem(rel + "/" + inner, 0, "outside-stage", "directory inside a stage directory: its files are not stories");
+      else if (!inner.ends_with(".md")) problem(rel + "/" + inner, 0, "file-name", "not a story file: story files end in .md");
+    }
+  }
+
+  // Every file on its own: front matter, values, names and types.
+  for (const auto& issue : index_->issues()) {
+    if (issue.fatal) ++report.stories;  // a story file, if an unreadable one
+    problem(issue.path, issue.line, issue.fatal ? (issue.message.starts_with("not a story file name") ? "file-name" : "malformed") : "bad-value",
+            issue.message);
+  }
+  ListQuery all;
+  all.sort = SortKey::id;
+  std::vector<Story> stories = index_->list(all);
+  report.stories += static_cast<std::int64_t>(stories.size());
+
+  std::map<std::int64_t, std::vector<const Story*>> by_id;
+  for (const auto& s : stories) {
+    by_id[s.id].push_back(&s);
+    if (!config.is_known_type(s.type))
+      problem(s.path, 0, "unknown-type", "unknown type '" + s.type + "'" + did_you_mean(s.type, config.types));
+  }
+  for (const auto& [id, copies] : by_id) {
+    if (copies.size() < 2) continue;
+    std::vector<std::string> paths;
+    for (const Story* s : copies) paths.push_back(s->path);
+    for (const Story* s : copies)
+      problem(s->path, 0, "duplicate-id",
+              "story #" + std::to_string(id) + " exists " + std::to_string(copies.size()) + " times (" + join(paths, ", ") +
+                  "); give all but one of them a new id");
+  }
+
+  // The dependency graph: every id known, no cycles.
+  DependencyGraph graph;
+  std::map<std::int64_t, const Story*> first;
+  for (const auto& s : stories) {
+    first.emplace(s.id, &s);
+    if (s.depends_on.empty()) continue;
+    auto& edges = graph[s.id];
+    edges.insert(edges.end(), s.depends_on.begin(), s.depends_on.end());
+    int line = 0;
+    for (auto dep : s.depends_on) {
+      if (by_id.count(dep)) continue;
+      if (!line) line = front_matter_key_line(read_file(ws_.root() / s.path), "depends_on");
+      problem(s.path, line, "missing-dependency", "depends_on: no story #" + std::to_string(dep));
+    }
+  }
+  for (const auto& cycle : dependency_cycles(graph)) {
+    const Story* s = first[cycle.front()];
+    problem(s->path, front_matter_key_line(read_file(ws_.root() / s->path), "depends_on"), "cycle",
+            "dependency cycle: " + format_dependency_path(cycle));
+  }
+
+  // Claim locks against the files.
+  ClaimStore store = claims();
+  fs::path lock_dir = ws_.shared_state_dir() / "claims";
+  std::set<std::int64_t> locked;
+  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  for (const auto& [name, is_dir] : visible_entries(lock_dir)) {
+    std::string rel = ws_.relative(lock_dir / name);
+    auto id = name.ends_with(".lock") ? parse_int(std::string_view(name).substr(0, name.size() - 5)) : std::nullopt;
+    if (is_dir || !id) {
+      problem(rel, 0, "claim", "not a claim lock (claim locks are named <id>.lock)");
+      continue;
+    }
+    std::optional<Claim> c = store.read(*id);
+    if (!c) {
+      problem(rel, 0, "claim", "unreadable claim lock: not written by tracker; delete it to free #" + std::to_string(*id));
+      continue;
+    }
+    locked.insert(*id);
+    std::string who = "claim on #" + std::to_string(*id) + " by " + c->owner;
+    auto it = by_id.find(*id);
+    if (it == by_id.end()) {
+      problem(rel, 0, "claim", who + ", but there is no story #" + std::to_string(*id) + "; tracker reclaim " +
+                                   std::to_string(*id) + " clears it");
+      continue;
+    }
+    const Story& s = *it->second.front();
+    ClaimState state = ClaimStore::state(*c, now);
+    if (state != ClaimState::live) {
+      report.notes.push_back({rel, 0, "claim",
+                              who + (state == ClaimState::expired ? " expired at " + format_iso8601(c->expires)
+                                                                  : ": its holder (pid " + std::to_string(*c->pid) + ") is gone") +
+                                  "; tracker reclaim frees it"});
+    }
+    if (config.is_done_stage(s.stage))
+      problem(s.path, 0, "claim", who + ", but the story is " + s.stage + "; tracker done " + std::to_string(*id) + " ends it");
+    else if (s.agent != c->owner)
+      problem(s.path, front_matter_key_line(read_file(ws_.root() / s.path), "agent"), "claim",
+              who + ", but the story's agent is " + (s.agent.empty() ? "not set" : s.agent));
+  }
+  for (const auto& s : stories)
+    if (!s.agent.empty() && !locked.count(s.id) && !config.is_done_stage(s.stage))
+      report.notes.push_back({s.path, front_matter_key_line(read_file(ws_.root() / s.path), "agent"), "claim",
+                              "agent: " + s.agent + ", but no claim here holds #" + std::to_string(s.id) +
+                                  " (a claim made in another clone, or a hand edit)"});
+
+  std::sort(report.problems.begin(), report.problems.end(), problem_order);
+  std::sort(report.notes.begin(), report.notes.end(), problem_order);
+  return report;
+}
+
+}  // namespace tracker
