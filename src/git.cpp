@@ -55,6 +55,7 @@ namespace {
   X(git_repository_init) \
   X(git_repository_open_ext) \
   X(git_repository_path) \
+  X(git_repository_commondir) \
   X(git_repository_workdir) \
   X(git_signature_free) \
   X(git_signature_new) \
@@ -362,6 +363,12 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
 
   CommitResult result;
   constexpr int kMaxAttempts = 200;
+  // Our own commits take turns, so concurrent tracker processes queue instead of
+  // building trees that lose the compare-and-swap; other writers (git itself) are
+  // still caught by it.
+  std::optional<ProcessLock> turn;
+  turn.emplace(std::filesystem::path(api().git_repository_commondir(repo)) / "tracker" / "commit.lock",
+               std::chrono::seconds(60), "the branch");
   for (result.attempts = 1;; ++result.attempts) {
     if (result.attempts > kMaxAttempts)
       throw ConflictError("HEAD kept moving under us after " + std::to_string(kMaxAttempts) + " attempts; try again");
@@ -424,6 +431,7 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
     result.sha = sha;
     break;
   }
+  turn.reset();
 
   // Bring only our paths in the git index up to date; the user's staged changes stay.
   ProcessLock lock(std::filesystem::path(api().git_repository_path(repo)) / "tracker" / "git-index.lock",

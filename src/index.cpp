@@ -1,3 +1,4 @@
+#include <tracker/fs.hpp>
 #include <tracker/index.hpp>
 #include <tracker/util.hpp>
 
@@ -65,8 +66,33 @@ END;
 constexpr const char* kPragmas =
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824";
 
+constexpr const char* kUpsertRow =
+    "INSERT INTO stories(path, stage, stage_order, id, type, slug, size, mtime_ns, ctime_ns, inode, racy,"
+    " name, priority, labels, depends_on, agent, blocked, retry_count, created, fields, warnings,"
+    " error_line, error)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)"
+    " ON CONFLICT(path) DO UPDATE SET stage=excluded.stage, stage_order=excluded.stage_order, id=excluded.id,"
+    " type=excluded.type, slug=excluded.slug, size=excluded.size, mtime_ns=excluded.mtime_ns,"
+    " ctime_ns=excluded.ctime_ns, inode=excluded.inode, racy=excluded.racy, name=excluded.name,"
+    " priority=excluded.priority, labels=excluded.labels, depends_on=excluded.depends_on, agent=excluded.agent,"
+    " blocked=excluded.blocked, retry_count=excluded.retry_count, created=excluded.created,"
+    " fields=excluded.fields, warnings=excluded.warnings, error_line=excluded.error_line, error=excluded.error"
+    " RETURNING rowid";
+
+constexpr const char* kUpsertText =
+    "INSERT INTO story_text(rowid, name, body, content) VALUES(?1, ?2, ?3, ?4)"
+    " ON CONFLICT(rowid) DO UPDATE SET name=excluded.name, body=excluded.body, content=excluded.content";
+
 constexpr const char* kStoryColumns =
     "id, type, slug, stage, path, name, priority, labels, depends_on, agent, blocked, retry_count, created, fields, warnings";
+
+std::string boot_id() {
+  static const std::string id = [] {
+    auto text = read_file_if_exists("/proc/sys/kernel/random/boot_id");
+    return text ? std::string(trim(*text)) : std::string("unknown");
+  }();
+  return id;
+}
 
 std::int64_t now_ns() {
   timespec ts{};
@@ -252,7 +278,9 @@ struct ShadowIndex::Impl {
   /// Lists every story file with its stat data: readdir plus an fstatat relative to
   /// each stage directory. (Two threads were measured: same-directory fstatat calls
   /// do not run faster in parallel on this machine.)
-  std::vector<FileStat> walk() const {
+  /// `vanished` is set when a listed file was gone by the time it was statted: the
+  /// walk overlapped a move, and may have missed the file's new name.
+  std::vector<FileStat> walk(bool& vanished) const {
     std::vector<FileStat> out;
     const Config& config = ws.config();
     for (std::size_t order = 0; order < config.stages.size(); ++order) {
@@ -266,7 +294,11 @@ struct ShadowIndex::Impl {
         if (name.empty() || name[0] == '.' || !name.ends_with(".md")) continue;
         if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;
         struct stat st {};
-        if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+          vanished = vanished || errno == ENOENT;
+          continue;
+        }
+        if (!S_ISREG(st.st_mode)) continue;
         FileStat f;
         f.path.reserve(prefix.size() + name.size());
         f.path = prefix;
@@ -329,10 +361,78 @@ struct ShadowIndex::Impl {
     text.run();
   }
 
-  RefreshStats refresh() {
-    RefreshStats stats;
+  /// The stat data of one workspace-relative path, when it is a file in a stage directory.
+  std::optional<FileStat> stat_file(const std::string& path) const {
+    const Config& config = ws.config();
+    for (std::size_t order = 0; order < config.stages.size(); ++order) {
+      std::string prefix = config.stories_dir + "/" + config.stages[order].dir + "/";
+      if (!path.starts_with(prefix) || path.find('/', prefix.size()) != std::string::npos) continue;
+      struct stat st {};
+      if (::lstat((ws.root() / path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+      FileStat f;
+      f.path = path;
+      f.stage = &config.stages[order];
+      f.stage_order = static_cast<int>(order);
+      f.size = st.st_size;
+      f.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+      f.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+      f.inode = static_cast<std::int64_t>(st.st_ino);
+      return f;
+    }
+    return std::nullopt;
+  }
+
+  void update_files(const std::vector<std::string>& paths) {
+    sql::Transaction tx(*db);
+    auto del = db->prepare("DELETE FROM stories WHERE path=?");
+    auto ins = db->prepare(kUpsertRow);
+    auto text = db->prepare(kUpsertText);
     std::int64_t scan_ns = now_ns();
-    std::vector<FileStat> files = walk();
+    for (const auto& path : paths) {
+      std::optional<FileStat> f = stat_file(path);
+      std::optional<std::string> content = f ? read_file_if_exists(ws.root() / path) : std::nullopt;
+      if (!content) {
+        del.reset();
+        del.bind(1, path).run();
+        continue;
+      }
+      upsert(ins, text, *f, *content, scan_ns);
+    }
+    tx.commit();
+  }
+
+  RefreshStats refresh(const std::optional<Instant>& since = std::nullopt) {
+    ProcessLock turn(ws.local_state_dir() / "refresh.lock", std::chrono::seconds(60), "the index refresh");
+    if (since && !fresh && get_meta("walk_boot") == since->boot &&
+        parse_int(get_meta("walk_mono_ns")).value_or(-1) >= since->mono_ns) {
+      RefreshStats stats;
+      stats.shared = true;
+      return stats;
+    }
+    // A walk that overlapped a move (by another process, or by hand) may have seen
+    // the file at neither name; walking again settles it, since moves are quick.
+    RefreshStats total;
+    for (int pass = 0; pass < 20; ++pass) {
+      bool settled = true;
+      RefreshStats stats = refresh_once(settled);
+      total.files = stats.files;
+      total.parsed += stats.parsed;
+      total.removed += stats.removed;
+      if (settled) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(pass));
+    }
+    return total;
+  }
+
+  /// One walk and the index changes it calls for. `settled` is cleared when the
+  /// walk overlapped a move; it is then not recorded as a complete walk.
+  RefreshStats refresh_once(bool& settled) {
+    RefreshStats stats;
+    Instant walk_start = Instant::now();
+    std::int64_t scan_ns = now_ns();
+    bool vanished = false;
+    std::vector<FileStat> files = walk(vanished);
+    settled = !vanished;
     stats.files = files.size();
 
     std::unordered_map<std::string, RowStat> rows;
@@ -357,9 +457,18 @@ struct ShadowIndex::Impl {
       rows.erase(it);
     }
     // What is left in `rows` has no file any more.
-    if (changed.empty() && racy.empty() && rows.empty() && !fresh) return stats;
-
     sql::Transaction tx(*db);
+    auto record_walk = [&] {
+      if (!settled) return;
+      set_meta("walk_boot", walk_start.boot);
+      set_meta("walk_mono_ns", std::to_string(walk_start.mono_ns));
+    };
+    if (changed.empty() && racy.empty() && rows.empty() && !fresh) {
+      record_walk();
+      tx.commit();
+      return stats;
+    }
+
     auto del = db->prepare("DELETE FROM stories WHERE path=?");
     for (const auto& [path, row] : rows) {
       // Our walk may be older than a row another process just wrote (a story moved
@@ -370,21 +479,8 @@ struct ShadowIndex::Impl {
       del.bind(1, path).run();
       ++stats.removed;
     }
-    auto ins = db->prepare(
-        "INSERT INTO stories(path, stage, stage_order, id, type, slug, size, mtime_ns, ctime_ns, inode, racy,"
-        " name, priority, labels, depends_on, agent, blocked, retry_count, created, fields, warnings,"
-        " error_line, error)"
-        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)"
-        " ON CONFLICT(path) DO UPDATE SET stage=excluded.stage, stage_order=excluded.stage_order, id=excluded.id,"
-        " type=excluded.type, slug=excluded.slug, size=excluded.size, mtime_ns=excluded.mtime_ns,"
-        " ctime_ns=excluded.ctime_ns, inode=excluded.inode, racy=excluded.racy, name=excluded.name,"
-        " priority=excluded.priority, labels=excluded.labels, depends_on=excluded.depends_on, agent=excluded.agent,"
-        " blocked=excluded.blocked, retry_count=excluded.retry_count, created=excluded.created,"
-        " fields=excluded.fields, warnings=excluded.warnings, error_line=excluded.error_line, error=excluded.error"
-        " RETURNING rowid");
-    auto text = db->prepare(
-        "INSERT INTO story_text(rowid, name, body, content) VALUES(?1, ?2, ?3, ?4)"
-        " ON CONFLICT(rowid) DO UPDATE SET name=excluded.name, body=excluded.body, content=excluded.content");
+    auto ins = db->prepare(kUpsertRow);
+    auto text = db->prepare(kUpsertText);
     if (!racy.empty()) {
       auto cached = db->prepare("SELECT t.content FROM stories s JOIN story_text t ON t.rowid = s.rowid WHERE s.path=?");
       auto settle = db->prepare("UPDATE stories SET racy=? WHERE path=?");
@@ -403,6 +499,7 @@ struct ShadowIndex::Impl {
     for (const FileStat* f : changed) {
       auto content = read_file_if_exists(ws.root() / f->path);
       if (!content) {  // moved or deleted since the walk
+        settled = false;
         del.reset();
         del.bind(1, f->path).run();
         continue;
@@ -410,6 +507,7 @@ struct ShadowIndex::Impl {
       upsert(ins, text, *f, *content, scan_ns);
       ++stats.parsed;
     }
+    record_walk();
     if (fresh) set_meta("last_rebuild", utc_now_iso8601());
     set_meta("last_change", utc_now_iso8601());
     tx.commit();
@@ -422,8 +520,21 @@ ShadowIndex::ShadowIndex(const Workspace& ws) : impl_(std::make_unique<Impl>(ws)
 
 ShadowIndex::~ShadowIndex() = default;
 
-RefreshStats ShadowIndex::refresh() {
-  return impl_->with_recovery([&] { return impl_->refresh(); });
+Instant Instant::now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return {boot_id(), static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec};
+}
+
+RefreshStats ShadowIndex::refresh(const std::optional<Instant>& since) {
+  return impl_->with_recovery([&] { return impl_->refresh(since); });
+}
+
+void ShadowIndex::update_files(const std::vector<std::string>& paths) {
+  impl_->with_recovery([&] {
+    impl_->update_files(paths);
+    return 0;
+  });
 }
 
 RefreshStats ShadowIndex::refresh_stories(const std::vector<std::int64_t>& ids) {

@@ -12,11 +12,13 @@
 namespace tracker {
 
 Tracker::Tracker(Workspace ws, CommitMode commit)
-    : ws_(std::move(ws)), commit_mode_(commit), index_(std::make_unique<ShadowIndex>(ws_)) {}
+    : ws_(std::move(ws)), commit_mode_(commit), started_(Instant::now()), index_(std::make_unique<ShadowIndex>(ws_)) {}
 
 void Tracker::refresh_all() {
   if (refreshed_) return;
-  index_->refresh();
+  // A walk that another process began after this action started saw every change
+  // made before it, so it serves this action too.
+  index_->refresh(started_);
   refreshed_ = true;
 }
 
@@ -75,9 +77,11 @@ std::string Tracker::commit(const std::string& subject, const std::vector<std::p
 
 Story Tracker::find(std::int64_t id) {
   Lookup found = index_->lookup(id);
-  if (found.stories.empty() && found.malformed.empty() && !refreshed_) {
-    // Another process may have moved the story since our targeted check.
-    refresh_all();
+  if (found.stories.empty() && found.malformed.empty()) {
+    // Another process may have moved the story since our targeted check or our
+    // last walk: look at every file again before saying it does not exist.
+    index_->refresh();
+    refreshed_ = true;
     found = index_->lookup(id);
   }
   if (!found.malformed.empty()) {
@@ -336,6 +340,8 @@ Tracker::Transition Tracker::transition(const Story& story, const Stage& target,
     change.undo();
     throw;
   }
+  index_->update_files(from == to ? std::vector<std::string>{result.path}
+                                  : std::vector<std::string>{story.path, result.path});
   return result;
 }
 
@@ -395,12 +401,18 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
         }
         Claim c = ClaimStore::make(story.id, request.owner, ttl, prior.from_stage, request.pid);
         if (!store.create(c)) continue;
-        // Another process may have moved the story between our refresh and the lock.
-        if (!fs::exists(ws_.root() / story.path)) {
+        // Our view of the board may predate a concurrent change to this story (another
+        // claimer finished it, a hand edit blocked it): with its lock held, look at its
+        // file again, and take it only if it is still ready.
+        index_->refresh_stories({story.id});
+        ListQuery still = ready_query({}, 1);
+        still.only_ids = std::vector<std::int64_t>{story.id};
+        std::vector<Story> now_ready = index_->list(still);
+        if (now_ready.empty()) {
           store.remove(c);
           continue;
         }
-        return take(story, c, prior.after_expiry);
+        return take(now_ready.front(), c, prior.after_expiry);
       }
     }
   }
@@ -507,8 +519,9 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
     bool live = ClaimStore::state(c, unix_now()) == ClaimState::live;
     if (!refreshed_) index_->refresh_stories({c.id});
     Lookup found = index_->lookup(c.id);
-    if (found.stories.empty() && found.malformed.empty() && !refreshed_) {
-      refresh_all();  // it may have been moved meanwhile
+    if (found.stories.empty() && found.malformed.empty()) {
+      index_->refresh();  // it may have been moved meanwhile: look at every file again
+      refreshed_ = true;
       found = index_->lookup(c.id);
     }
     if (found.stories.empty() && found.malformed.empty()) {

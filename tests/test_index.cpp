@@ -172,3 +172,46 @@ TEST_CASE("list filters and sorts") {
   CHECK(summary[0].path == "work/1_backlog/2_story_high.md");
   CHECK(summary[0].labels.empty());  // not decoded in summary mode
 }
+
+TEST_CASE("a walk begun by another process after an action started serves that action; an older one never does") {
+  Board board;
+  board.create({"Alpha", "--priority", "1"});
+  Workspace ws = Workspace::discover(board.root());
+  ShadowIndex mine(ws), other(ws);
+  mine.refresh();
+  fs::path file = board.root() / board.path_of(1);
+
+  // An edit made before this action started: the earlier walk cannot serve it.
+  std::string text = testing::read(file);
+  testing::write(file, text.replace(text.find("priority: 1"), 11, "priority: 5"));
+  Instant started = Instant::now();
+  RefreshStats st = mine.refresh(started);
+  CHECK_FALSE(st.shared);
+  CHECK(st.parsed == 1);
+  CHECK(names(mine) == std::vector<std::string>{"1:backlog:Alpha:5"});
+
+  // Another process walks after our start: its walk serves us, and it saw the edit.
+  text = testing::read(file);
+  testing::write(file, text.replace(text.find("priority: 5"), 11, "priority: 7"));
+  started = Instant::now();
+  CHECK_FALSE(other.refresh().shared);
+  st = mine.refresh(started);
+  CHECK(st.shared);
+  CHECK(names(mine) == std::vector<std::string>{"1:backlog:Alpha:7"});
+
+  // Without an action start, a refresh always walks.
+  CHECK_FALSE(mine.refresh().shared);
+}
+
+TEST_CASE("update_files re-reads an action's own files and drops the rows of files that are gone") {
+  Board board;
+  board.create({"Alpha"});
+  Workspace ws = Workspace::discover(board.root());
+  ShadowIndex index(ws);
+  index.refresh();
+  std::string from = board.path_of(1);
+  std::string to = "work/2_current/" + fs::path(from).filename().string();
+  fs::rename(board.root() / from, board.root() / to);
+  index.update_files({from, to, "work/2_current/../../README.md", "notes.md"});
+  CHECK(names(index) == std::vector<std::string>{"1:current:Alpha:0"});
+}

@@ -49,6 +49,15 @@ struct RefreshStats {
   std::size_t files = 0;    ///< story files seen on disk
   std::size_t parsed = 0;   ///< files (re-)read and parsed
   std::size_t removed = 0;  ///< rows dropped because their file is gone
+  bool shared = false;      ///< another process's walk, begun after `since`, was used instead
+};
+
+/// A moment every process on this machine orders the same way: the monotonic clock,
+/// qualified by the boot it belongs to.
+struct Instant {
+  std::string boot;
+  std::int64_t mono_ns = 0;
+  static Instant now();
 };
 
 /// Counts for `index status`.
@@ -79,8 +88,15 @@ public:
   ShadowIndex& operator=(const ShadowIndex&) = delete;
 
   /// Brings the index in line with the files: stats every story file and re-parses
-  /// only those whose size, mtime, ctime or inode changed.
-  RefreshStats refresh();
+  /// only those whose size, mtime, ctime or inode changed. Full refreshes take turns
+  /// (a lock file), and with `since`, a walk that another process began at or after
+  /// `since` is as good as our own: every change made before `since` was seen by it.
+  RefreshStats refresh(const std::optional<Instant>& since = std::nullopt);
+
+  /// Re-reads these files (workspace-relative paths) into the index, or drops their
+  /// rows when they are gone. For an action's own changes, so other processes that
+  /// share a walk see them.
+  void update_files(const std::vector<std::string>& paths);
 
   /// Makes sure the rows of these ids match their files by statting only their
   /// indexed paths; falls back to a full refresh() when a path is gone, a file

@@ -247,6 +247,7 @@ private:
 
   Workspace ws_;
   CommitMode commit_mode_;
+  Instant started_;  ///< when this action began
   std::unique_ptr<ShadowIndex> index_;
   std::unique_ptr<GitRepo> git_;
   bool refreshed_ = false;
