@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace tracker {
 
@@ -278,9 +279,9 @@ struct ShadowIndex::Impl {
   /// Lists every story file with its stat data: readdir plus an fstatat relative to
   /// each stage directory. (Two threads were measured: same-directory fstatat calls
   /// do not run faster in parallel on this machine.)
-  /// `vanished` is set when a listed file was gone by the time it was statted: the
-  /// walk overlapped a move, and may have missed the file's new name.
-  std::vector<FileStat> walk(bool& vanished) const {
+  /// `vanished` gets the files that were listed but gone by the time they were
+  /// statted: the walk overlapped their move, and may have missed the new name.
+  std::vector<FileStat> walk(std::vector<std::string>& vanished) const {
     std::vector<FileStat> out;
     const Config& config = ws.config();
     for (std::size_t order = 0; order < config.stages.size(); ++order) {
@@ -295,7 +296,7 @@ struct ShadowIndex::Impl {
         if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;
         struct stat st {};
         if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-          vanished = vanished || errno == ENOENT;
+          if (errno == ENOENT) vanished.push_back(prefix + std::string(name));
           continue;
         }
         if (!S_ISREG(st.st_mode)) continue;
@@ -409,30 +410,41 @@ struct ShadowIndex::Impl {
       stats.shared = true;
       return stats;
     }
-    // A walk that overlapped a move (by another process, or by hand) may have seen
-    // the file at neither name; walking again settles it, since moves are quick.
-    RefreshStats total;
-    for (int pass = 0; pass < 20; ++pass) {
-      bool settled = true;
-      RefreshStats stats = refresh_once(settled);
-      total.files = stats.files;
-      total.parsed += stats.parsed;
-      total.removed += stats.removed;
-      if (settled) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(pass));
-    }
-    return total;
+    return walk_and_update();
   }
 
-  /// One walk and the index changes it calls for. `settled` is cleared when the
-  /// walk overlapped a move; it is then not recorded as a complete walk.
-  RefreshStats refresh_once(bool& settled) {
+  /// Where a story file that vanished from under a walk went: moves keep the file
+  /// name, so look for it in every stage directory.
+  std::optional<FileStat> find_moved(const std::string& path) const {
+    std::string name = path.substr(path.rfind('/') + 1);
+    for (const auto& stage : ws.config().stages) {
+      std::string candidate = ws.config().stories_dir + "/" + stage.dir + "/" + name;
+      if (candidate == path) continue;
+      if (auto f = stat_file(candidate)) return f;
+    }
+    return std::nullopt;
+  }
+
+  /// One walk and the index changes it calls for. A walk can overlap a move (by
+  /// another process, or by hand) and so see a file at neither name; a file that
+  /// vanishes is looked for under its name in the other stage directories. When one
+  /// is not found, `settled` is cleared and the walk is not recorded as complete.
+  RefreshStats walk_and_update() {
     RefreshStats stats;
+    bool settled = true;
     Instant walk_start = Instant::now();
     std::int64_t scan_ns = now_ns();
-    bool vanished = false;
+    std::vector<std::string> vanished;
     std::vector<FileStat> files = walk(vanished);
-    settled = !vanished;
+    if (!vanished.empty()) {
+      std::unordered_set<std::string> seen;
+      for (const auto& f : files) seen.insert(f.path);
+      for (const auto& path : vanished) {
+        std::optional<FileStat> moved = find_moved(path);
+        if (!moved) settled = false;
+        else if (seen.insert(moved->path).second) files.push_back(std::move(*moved));
+      }
+    }
     stats.files = files.size();
 
     std::unordered_map<std::string, RowStat> rows;
@@ -499,9 +511,12 @@ struct ShadowIndex::Impl {
     for (const FileStat* f : changed) {
       auto content = read_file_if_exists(ws.root() / f->path);
       if (!content) {  // moved or deleted since the walk
-        settled = false;
         del.reset();
         del.bind(1, f->path).run();
+        std::optional<FileStat> moved = find_moved(f->path);
+        std::optional<std::string> moved_content = moved ? read_file_if_exists(ws.root() / moved->path) : std::nullopt;
+        if (moved_content) upsert(ins, text, *moved, *moved_content, scan_ns);
+        else settled = false;
         continue;
       }
       upsert(ins, text, *f, *content, scan_ns);

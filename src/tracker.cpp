@@ -381,9 +381,11 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
 
   if (!request.id) {
     // Try the ready stories in order; one lost to a concurrent claimer is skipped.
-    // They are read in batches: usually the first few will do.
+    // They are read in batches: usually the first few will do. Claimed stories have
+    // mostly left the ready stages, so each candidate's lock is looked at on its own
+    // rather than reading every lock first.
     refresh_all();
-    std::vector<std::int64_t> skipped = claimed_ids();
+    std::vector<std::int64_t> skipped;
     constexpr std::int64_t kBatch = 32;
     while (true) {
       std::vector<Story> batch = index_->list(ready_query(skipped, kBatch));
