@@ -86,6 +86,8 @@ Command register_unblock(CLI::App& app, GlobalOptions& g);
 Command register_link(CLI::App& app, GlobalOptions& g);
 Command register_unlink(CLI::App& app, GlobalOptions& g);
 Command register_check(CLI::App& app, GlobalOptions& g);
+Command register_set(CLI::App& app, GlobalOptions& g);
+Command register_unset(CLI::App& app, GlobalOptions& g);
 Command register_stats(CLI::App& app, GlobalOptions& g);
 
 }  // namespace tracker::cli

@@ -311,6 +311,23 @@ std::optional<KeyLine> find_key_line(std::string_view text, const FrontMatter& f
   return std::nullopt;
 }
 
+std::pair<std::string_view, std::string_view> split_comment(std::string_view rest);
+
+/// Just past the indented lines of a block value under a key line whose own value
+/// is empty (a block list or mapping); the key line's end when there are none.
+std::size_t block_value_end(std::string_view text, const FrontMatter& fm, const KeyLine& line, std::size_t key_size) {
+  std::size_t end = line.end;
+  if (!trim(split_comment(line.content.substr(key_size + 1)).first).empty()) return end;
+  while (end < fm.yaml_end) {
+    std::size_t next = text.find('\n', end);
+    std::size_t stop = next == std::string_view::npos ? text.size() : next + 1;
+    std::string_view content = line_content(text.substr(end, stop - end));
+    if (!(content.starts_with(' ') || content.starts_with('\t') || content.starts_with("- ") || content == "-")) break;
+    end = stop;
+  }
+  return end;
+}
+
 /// Splits what follows `key:` on a line into the value and a trailing " # comment"
 /// (with the blanks before it). Knows enough about quotes not to split inside them.
 std::pair<std::string_view, std::string_view> split_comment(std::string_view rest) {
@@ -363,11 +380,12 @@ std::string set_front_matter_line(std::string_view text, std::string_view key, s
   }
   std::string eol = text.substr(0, fm.yaml_begin).ends_with("\r\n") ? "\r\n" : "\n";
   if (auto line = find_key_line(text, fm, key)) {
-    // Keep a trailing comment and the line ending as they were.
+    // Keep a trailing comment and the line ending as they were; a block value that
+    // was under the key goes.
     std::string_view tail = split_comment(line->content.substr(prefix.size())).second;
     std::string_view line_end = text.substr(line->begin + line->content.size(), line->end - line->begin - line->content.size());
     return std::string(text.substr(0, line->begin)) + prefix + " " + std::string(yaml_value) + std::string(tail) +
-           std::string(line_end) + std::string(text.substr(line->end));
+           std::string(line_end) + std::string(text.substr(block_value_end(text, fm, *line, key.size())));
   }
   return std::string(text.substr(0, fm.yaml_end)) + prefix + " " + std::string(yaml_value) + eol +
          std::string(text.substr(fm.yaml_end));
@@ -379,17 +397,7 @@ std::string remove_front_matter_line(std::string_view text, std::string_view key
   auto line = find_key_line(text, fm, key);
   if (!line) return std::string(text);
   // A block value (a list or mapping on the following indented lines) goes with it.
-  std::size_t end = line->end;
-  if (trim(split_comment(line->content.substr(key.size() + 1)).first).empty()) {
-    while (end < fm.yaml_end) {
-      std::size_t next = text.find('\n', end);
-      std::size_t stop = next == std::string_view::npos ? text.size() : next + 1;
-      std::string_view content = line_content(text.substr(end, stop - end));
-      if (!(content.starts_with(' ') || content.starts_with('\t') || content.starts_with("- ") || content == "-")) break;
-      end = stop;
-    }
-  }
-  return std::string(text.substr(0, line->begin)) + std::string(text.substr(end));
+  return std::string(text.substr(0, line->begin)) + std::string(text.substr(block_value_end(text, fm, *line, key.size())));
 }
 
 std::string edit_front_matter_list(std::string_view text, std::string_view key,

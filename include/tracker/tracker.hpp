@@ -107,6 +107,21 @@ struct LinkResult {
   bool changed = true;  ///< false when the link was already there (link) or absent (unlink)
 };
 
+/// One requested change of a front matter key: a value to set, or none to remove it.
+struct FieldEdit {
+  std::string key;
+  std::optional<std::string> value;
+};
+
+/// What set and unset did.
+struct SetResult {
+  std::int64_t id = 0;
+  std::vector<std::string> changes;  ///< "priority 1 -> 3", "labels +ui -api"
+  std::string path;
+  std::string commit;
+  bool changed = false;
+};
+
 /// One finding of `check`.
 struct Problem {
   std::string path;  ///< relative to the workspace root
@@ -202,6 +217,12 @@ public:
   LinkResult link(std::int64_t id, std::int64_t dependency);
   /// Removes `dependency` from the story's `depends_on` (it need not exist any more).
   LinkResult unlink(std::int64_t id, std::int64_t dependency);
+
+  /// Sets and removes front matter keys, each rewriting only its own lines. Known
+  /// keys are typed (UsageError on a bad value); `depends_on` ids must exist
+  /// (NotFoundError) and must not close a cycle (InvalidDataError). `stage`, `type`
+  /// and `id` are refused with a pointer to the command that changes them.
+  SetResult set_fields(std::int64_t id, const std::vector<FieldEdit>& edits);
 
   BoardStats stats();
 

@@ -1,0 +1,65 @@
+#include "output.hpp"
+
+#include <iostream>
+#include <tracker/util.hpp>
+
+namespace tracker::cli {
+
+namespace {
+
+struct SetOptions {
+  std::int64_t id = 0;
+  std::vector<std::string> args;  ///< key=value (set) or key (unset)
+};
+
+int print_set(const SetResult& r, const GlobalOptions& g) {
+  if (g.json) {
+    print_json({{"id", r.id},
+                {"changed", r.changed},
+                {"changes", r.changes},
+                {"path", r.path},
+                {"commit", string_or_null(r.commit)}});
+    return 0;
+  }
+  if (r.changed) std::cout << "#" << r.id << ": " << join(r.changes, ", ") << "\n";
+  else std::cout << "#" << r.id << ": nothing to change\n";
+  return 0;
+}
+
+}  // namespace
+
+Command register_set(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<SetOptions>();
+  CLI::App* sub = app.add_subcommand("set", "Set front matter keys (key=value), changing only their lines");
+  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("assignments", opts->args, "key=value...; lists are comma lists: labels=ui,api")->required();
+  return {sub, [opts, &g] {
+            std::vector<FieldEdit> edits;
+            for (const auto& a : opts->args) {
+              auto eq = a.find('=');
+              if (eq == std::string::npos || eq == 0)
+                throw UsageError("'" + a + "' is not key=value (to remove a key: tracker unset " +
+                                 std::to_string(opts->id) + " " + a + ")");
+              edits.push_back({a.substr(0, eq), a.substr(eq + 1)});
+            }
+            return print_set(open_tracker(g)->set_fields(opts->id, edits), g);
+          }};
+}
+
+Command register_unset(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<SetOptions>();
+  CLI::App* sub = app.add_subcommand("unset", "Remove front matter keys, changing only their lines");
+  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("keys", opts->args, "key...")->required();
+  return {sub, [opts, &g] {
+            std::vector<FieldEdit> edits;
+            for (const auto& key : opts->args) {
+              if (key.find('=') != std::string::npos)
+                throw UsageError("unset takes key names, not '" + key + "' (to change a value: tracker set)");
+              edits.push_back({key, std::nullopt});
+            }
+            return print_set(open_tracker(g)->set_fields(opts->id, edits), g);
+          }};
+}
+
+}  // namespace tracker::cli

@@ -1,0 +1,228 @@
+// tracker set / unset: typed, minimal-diff edits of front matter keys.
+#include <tracker/deps.hpp>
+#include <tracker/fs.hpp>
+#include <tracker/tracker.hpp>
+#include <tracker/util.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace tracker {
+
+namespace {
+
+const std::vector<std::string>& known_keys() {
+  static const std::vector<std::string> keys = {"name",    "priority",    "labels",  "depends_on",
+                                                "agent",   "retry_count", "blocked", "created"};
+  return keys;
+}
+
+bool valid_key(std::string_view key) {
+  if (key.empty() || !(std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_')) return false;
+  return std::all_of(key.begin(), key.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; });
+}
+
+std::vector<std::string> comma_list(const std::string& value) {
+  std::vector<std::string> out;
+  for (const auto& part : split(value, ','))
+    if (!trim(part).empty()) out.emplace_back(trim(part));
+  return out;
+}
+
+std::int64_t story_id_value(std::string_view item) {
+  std::string_view v = trim(item);
+  if (v.starts_with('#')) v.remove_prefix(1);
+  auto id = parse_int(v);
+  if (!id || *id <= 0) throw UsageError("depends_on takes story ids, got '" + std::string(item) + "'");
+  return *id;
+}
+
+std::string describe(const nlohmann::ordered_json& value) {
+  if (value.is_null()) return "(none)";
+  if (value.is_string()) return value.get<std::string>();
+  return value.dump();
+}
+
+/// A key's current value, for the summary.
+nlohmann::ordered_json current_value(const Story& s, const std::string& key, bool present) {
+  if (!present) return nullptr;
+  if (key == "name") return s.name;
+  if (key == "priority") return s.priority;
+  if (key == "retry_count") return s.retry_count;
+  if (key == "agent") return s.agent;
+  if (key == "blocked") return s.blocked;
+  if (key == "created") return s.created;
+  auto it = s.fields.find(key);
+  return it == s.fields.end() ? nlohmann::ordered_json(nullptr) : *it;
+}
+
+/// "labels +ui -api" from two lists.
+template <class T>
+std::string list_change(const std::string& key, const std::vector<T>& before, const std::vector<T>& after) {
+  std::string out = key;
+  auto str = [](const T& v) {
+    if constexpr (std::is_same_v<T, std::string>) return v;
+    else return std::to_string(v);
+  };
+  for (const auto& v : after)
+    if (std::find(before.begin(), before.end(), v) == before.end()) out += " +" + str(v);
+  for (const auto& v : before)
+    if (std::find(after.begin(), after.end(), v) == after.end()) out += " -" + str(v);
+  return out;
+}
+
+/// A scalar value as YAML text: integers and booleans stay typed, anything else is
+/// a string, quoted only when it has to be.
+std::string custom_scalar(const std::string& value) {
+  if (parse_int(value) || value == "true" || value == "false") return value;
+  return yaml_scalar(value);
+}
+
+}  // namespace
+
+SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edits) {
+  if (edits.empty()) throw UsageError("nothing to set: give key=value pairs");
+  std::set<std::string> seen;
+  bool links = false;
+  for (const auto& e : edits) {
+    if (e.key == "stage") throw UsageError("stage is the story's directory; use tracker move " + std::to_string(id) + " <stage>");
+    if (e.key == "type" || e.key == "id")
+      throw UsageError(e.key + " is part of the file name (<id>_<type>_<slug>.md); rename the file to change it");
+    if (!valid_key(e.key)) throw UsageError("'" + e.key + "' is not a valid key");
+    if (!seen.insert(e.key).second) throw UsageError("key '" + e.key + "' is given twice");
+    if (e.value && e.value->find_first_of("\r\n") != std::string::npos)
+      throw UsageError(e.key + ": values are one line; use tracker edit for more");
+    links = links || e.key == "depends_on";
+  }
+  if (links) refresh_all();
+  else if (!refreshed_) index_->refresh_stories({id});
+  Story story = find(id);
+  const std::string path = ws_.root() / story.path;
+  std::string before_text = read_file(path);
+
+  // Validate everything before touching the file, and describe each change.
+  const auto& known = known_keys();
+  std::vector<std::string> summary;
+  std::vector<std::int64_t> new_deps;
+  for (const auto& e : edits) {
+    bool is_known = std::find(known.begin(), known.end(), e.key) != known.end();
+    bool present = front_matter_key_line(before_text, e.key) > 0;
+    if (!is_known && !present) {
+      if (auto typo = closest_match(e.key, known); typo && *typo != e.key)
+        throw UsageError("unknown key '" + e.key + "' (did you mean '" + *typo + "'?)");
+    }
+    if (!e.value) {
+      if (!present) continue;
+      if (e.key == "labels") summary.push_back(list_change("labels", story.labels, std::vector<std::string>{}));
+      else if (e.key == "depends_on") summary.push_back(list_change("depends_on", story.depends_on, std::vector<std::int64_t>{}));
+      else summary.push_back(e.key + " " + describe(current_value(story, e.key, true)) + " -> (none)");
+      continue;
+    }
+    const std::string& v = *e.value;
+    nlohmann::ordered_json after;
+    if (e.key == "priority" || e.key == "retry_count") {
+      auto n = parse_int(trim(v));
+      if (!n) throw UsageError(e.key + " must be an integer, got '" + v + "'");
+      if (e.key == "retry_count" && *n < 0) throw UsageError("retry_count cannot be negative");
+      after = *n;
+    } else if (e.key == "blocked") {
+      if (v != "true" && v != "false") throw UsageError("blocked must be true or false, got '" + v + "'");
+      after = v == "true";
+    } else if (e.key == "name" || e.key == "agent") {
+      if (trim(v).empty()) throw UsageError(e.key + " cannot be empty; use tracker unset " + std::to_string(id) + " " + e.key);
+      after = std::string(trim(v));
+    } else if (e.key == "created") {
+      if (!parse_iso8601(trim(v))) throw UsageError("created must be a time like 2026-11-23T07:41:00Z, got '" + v + "'");
+      after = std::string(trim(v));
+    } else if (e.key == "labels") {
+      summary.push_back(list_change("labels", story.labels, comma_list(v)));
+      continue;
+    } else if (e.key == "depends_on") {
+      for (const auto& item : comma_list(v)) new_deps.push_back(story_id_value(item));
+      summary.push_back(list_change("depends_on", story.depends_on, new_deps));
+      continue;
+    } else {
+      after = nlohmann::ordered_json::parse(custom_scalar(v), nullptr, false);
+      if (after.is_discarded()) after = v;
+    }
+    nlohmann::ordered_json before = current_value(story, e.key, present);
+    if (before != after) summary.push_back(e.key + " " + describe(before) + " -> " + describe(after));
+  }
+  if (links) {
+    DependencyGraph graph = index_->dependencies();
+    graph[id] = new_deps;
+    for (auto dep : new_deps) {
+      if (dep == id) throw InvalidDataError("story #" + std::to_string(id) + " cannot depend on itself");
+      Lookup target = index_->lookup(dep);
+      if (target.stories.empty() && target.malformed.empty() &&
+          std::find(story.depends_on.begin(), story.depends_on.end(), dep) == story.depends_on.end())
+        throw NotFoundError("no story #" + std::to_string(dep));
+      if (auto cycle = dependency_path(graph, dep, id)) {
+        cycle->insert(cycle->begin(), id);
+        throw InvalidDataError("depends_on " + std::to_string(dep) +
+                               " would make a dependency cycle: " + format_dependency_path(*cycle));
+      }
+    }
+  }
+
+  auto edit = [&](const std::string& text) {
+    std::string out = text;
+    for (const auto& e : edits) {
+      if (!e.value) {
+        out = remove_front_matter_line(out, e.key);
+        continue;
+      }
+      const std::string& v = *e.value;
+      if (e.key == "labels") {
+        std::vector<std::string> wanted = comma_list(v);
+        out = edit_front_matter_list(
+            out, "labels",
+            [&](std::string_view item) { return std::find(wanted.begin(), wanted.end(), item) != wanted.end(); }, wanted);
+      } else if (e.key == "depends_on") {
+        std::vector<std::string> wanted;
+        for (auto d : new_deps) wanted.push_back(std::to_string(d));
+        out = edit_front_matter_list(
+            out, "depends_on",
+            [&](std::string_view item) {
+              std::string_view i = trim(item);
+              if (i.starts_with('#')) i.remove_prefix(1);
+              auto n = parse_int(i);
+              return n && std::find(new_deps.begin(), new_deps.end(), *n) != new_deps.end();
+            },
+            wanted);
+      } else if (e.key == "priority" || e.key == "retry_count") {
+        out = set_front_matter_line(out, e.key, std::to_string(*parse_int(trim(v))));
+      } else if (e.key == "blocked") {
+        out = set_front_matter_line(out, e.key, v);
+      } else if (e.key == "name" || e.key == "agent" || e.key == "created") {
+        out = set_front_matter_line(out, e.key, yaml_scalar(trim(v)));
+      } else {
+        out = set_front_matter_line(out, e.key, custom_scalar(v));
+      }
+    }
+    return out;
+  };
+  SetResult result;
+  result.id = id;
+  result.path = story.path;
+  std::string after_text = edit(before_text);
+  if (after_text == before_text) return result;
+  // What we write must read back: a value that breaks the front matter is refused.
+  Story check = story;
+  try {
+    check.warnings.clear();
+    parse_story_text(after_text, check);
+  } catch (const StoryParseError& e) {
+    throw UsageError("the change would make the front matter unreadable: " + e.detail());
+  }
+  result.changes = summary.empty() ? std::vector<std::string>{"format"} : summary;
+  bool only_unsets = std::all_of(edits.begin(), edits.end(), [](const FieldEdit& e) { return !e.value; });
+  result.commit = transition(story, ws_.config().stage(story.stage), edit, only_unsets ? "unset" : "set",
+                            join(result.changes, ", "), "")
+                      .commit;
+  result.changed = true;
+  return result;
+}
+
+}  // namespace tracker
