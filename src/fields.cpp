@@ -38,38 +38,16 @@ std::int64_t story_id_value(std::string_view item) {
   return *id;
 }
 
-std::string describe(const nlohmann::ordered_json& value) {
-  if (value.is_null()) return "(none)";
-  if (value.is_string()) return value.get<std::string>();
-  return value.dump();
-}
-
-/// A key's current value, for the summary.
-nlohmann::ordered_json current_value(const Story& s, const std::string& key, bool present) {
-  if (!present) return nullptr;
-  if (key == "name") return s.name;
-  if (key == "priority") return s.priority;
-  if (key == "retry_count") return s.retry_count;
-  if (key == "agent") return s.agent;
-  if (key == "blocked") return s.blocked;
-  if (key == "created") return s.created;
-  auto it = s.fields.find(key);
-  return it == s.fields.end() ? nlohmann::ordered_json(nullptr) : *it;
-}
-
-/// "labels +ui -api" from two lists.
-template <class T>
-std::string list_change(const std::string& key, const std::vector<T>& before, const std::vector<T>& after) {
-  std::string out = key;
-  auto str = [](const T& v) {
-    if constexpr (std::is_same_v<T, std::string>) return v;
-    else return std::to_string(v);
-  };
-  for (const auto& v : after)
-    if (std::find(before.begin(), before.end(), v) == before.end()) out += " +" + str(v);
-  for (const auto& v : before)
-    if (std::find(after.begin(), after.end(), v) == after.end()) out += " -" + str(v);
-  return out;
+/// `text` parsed as the story at `where` (id, type, slug and stage from it).
+Story reparse(const Story& where, const std::string& text) {
+  Story s;
+  s.id = where.id;
+  s.type = where.type;
+  s.slug = where.slug;
+  s.stage = where.stage;
+  s.path = where.path;
+  parse_story_text(text, s);
+  return s;
 }
 
 /// A scalar value as YAML text: integers and booleans stay typed, anything else is
@@ -101,9 +79,8 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   const std::string path = ws_.root() / story.path;
   std::string before_text = read_file(path);
 
-  // Validate everything before touching the file, and describe each change.
+  // Validate everything before touching the file.
   const auto& known = known_keys();
-  std::vector<std::string> summary;
   std::vector<std::int64_t> new_deps;
   for (const auto& e : edits) {
     bool is_known = std::find(known.begin(), known.end(), e.key) != known.end();
@@ -112,42 +89,21 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
       if (auto typo = closest_match(e.key, known); typo && *typo != e.key)
         throw UsageError("unknown key '" + e.key + "' (did you mean '" + *typo + "'?)");
     }
-    if (!e.value) {
-      if (!present) continue;
-      if (e.key == "labels") summary.push_back(list_change("labels", story.labels, std::vector<std::string>{}));
-      else if (e.key == "depends_on") summary.push_back(list_change("depends_on", story.depends_on, std::vector<std::int64_t>{}));
-      else summary.push_back(e.key + " " + describe(current_value(story, e.key, true)) + " -> (none)");
-      continue;
-    }
+    if (!e.value) continue;
     const std::string& v = *e.value;
-    nlohmann::ordered_json after;
     if (e.key == "priority" || e.key == "retry_count") {
       auto n = parse_int(trim(v));
       if (!n) throw UsageError(e.key + " must be an integer, got '" + v + "'");
       if (e.key == "retry_count" && *n < 0) throw UsageError("retry_count cannot be negative");
-      after = *n;
     } else if (e.key == "blocked") {
       if (v != "true" && v != "false") throw UsageError("blocked must be true or false, got '" + v + "'");
-      after = v == "true";
     } else if (e.key == "name" || e.key == "agent") {
       if (trim(v).empty()) throw UsageError(e.key + " cannot be empty; use tracker unset " + std::to_string(id) + " " + e.key);
-      after = std::string(trim(v));
     } else if (e.key == "created") {
       if (!parse_iso8601(trim(v))) throw UsageError("created must be a time like 2026-11-23T07:41:00Z, got '" + v + "'");
-      after = std::string(trim(v));
-    } else if (e.key == "labels") {
-      summary.push_back(list_change("labels", story.labels, comma_list(v)));
-      continue;
     } else if (e.key == "depends_on") {
       for (const auto& item : comma_list(v)) new_deps.push_back(story_id_value(item));
-      summary.push_back(list_change("depends_on", story.depends_on, new_deps));
-      continue;
-    } else {
-      after = nlohmann::ordered_json::parse(custom_scalar(v), nullptr, false);
-      if (after.is_discarded()) after = v;
     }
-    nlohmann::ordered_json before = current_value(story, e.key, present);
-    if (before != after) summary.push_back(e.key + " " + describe(before) + " -> " + describe(after));
   }
   if (links) {
     DependencyGraph graph = index_->dependencies();
@@ -209,17 +165,17 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   std::string after_text = edit(before_text);
   if (after_text == before_text) return result;
   // What we write must read back: a value that breaks the front matter is refused.
-  Story check = story;
+  Story before = reparse(story, before_text), after = story;
   try {
-    check.warnings.clear();
-    parse_story_text(after_text, check);
+    after = reparse(story, after_text);
   } catch (const StoryParseError& e) {
     throw UsageError("the change would make the front matter unreadable: " + e.detail());
   }
-  result.changes = summary.empty() ? std::vector<std::string>{"format"} : summary;
+  result.changes = describe_changes(field_changes(before, after), before.body != after.body);
+  if (result.changes.empty()) result.changes = {"format"};
   bool only_unsets = std::all_of(edits.begin(), edits.end(), [](const FieldEdit& e) { return !e.value; });
   result.commit = transition(story, ws_.config().stage(story.stage), edit, only_unsets ? "unset" : "set",
-                            join(result.changes, ", "), "")
+                            "(" + join(result.changes, ", ") + ")", "")
                       .commit;
   result.changed = true;
   return result;

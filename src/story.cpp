@@ -476,4 +476,72 @@ std::string edit_front_matter_list(std::string_view text, std::string_view key,
   return out;
 }
 
+namespace {
+
+nlohmann::ordered_json known_value(const Story& s, const std::string& key) {
+  if (key == "name") return s.name;
+  if (key == "priority") return s.priority;
+  if (key == "labels") return s.labels;
+  if (key == "depends_on") return s.depends_on;
+  if (key == "agent") return s.agent.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.agent);
+  if (key == "retry_count") return s.retry_count;
+  if (key == "blocked") return s.blocked;
+  if (key == "created") return s.created.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.created);
+  return nullptr;
+}
+
+std::string show_value(const nlohmann::ordered_json& v) {
+  if (v.is_null()) return "(none)";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+}  // namespace
+
+std::vector<FieldChange> field_changes(const Story& before, const Story& after) {
+  std::vector<FieldChange> out;
+  static const char* const known[] = {"name", "priority", "labels", "depends_on", "agent", "retry_count", "blocked", "created"};
+  for (const char* key : known) {
+    auto a = known_value(before, key), b = known_value(after, key);
+    if (a != b) out.push_back({key, a, b});
+  }
+  for (const auto& [key, value] : after.fields.items()) {
+    auto it = before.fields.find(key);
+    if (it == before.fields.end()) out.push_back({key, nullptr, value});
+    else if (*it != value) out.push_back({key, *it, value});
+  }
+  for (const auto& [key, value] : before.fields.items())
+    if (!after.fields.contains(key)) out.push_back({key, value, nullptr});
+  return out;
+}
+
+std::vector<std::string> describe_changes(const std::vector<FieldChange>& changes, bool body_changed) {
+  std::vector<std::string> parts;
+  for (const auto& c : changes) {
+    if (c.before.is_array() || c.after.is_array()) {
+      auto as_list = [](const nlohmann::ordered_json& v) {
+        std::vector<std::string> out;
+        if (v.is_array())
+          for (const auto& item : v) out.push_back(show_value(item));
+        return out;
+      };
+      std::vector<std::string> a = as_list(c.before), b = as_list(c.after);
+      std::string part = c.key;
+      for (const auto& item : b)
+        if (std::find(a.begin(), a.end(), item) == a.end()) part += " +" + item;
+      for (const auto& item : a)
+        if (std::find(b.begin(), b.end(), item) == b.end()) part += " -" + item;
+      parts.push_back(part);
+      continue;
+    }
+    std::string a = show_value(c.before), b = show_value(c.after);
+    if (a.size() + b.size() <= 40 && a.find('\n') == std::string::npos && b.find('\n') == std::string::npos)
+      parts.push_back(c.key + " " + a + " -> " + b);
+    else
+      parts.push_back(c.key);
+  }
+  if (body_changed) parts.push_back("body");
+  return parts;
+}
+
 }  // namespace tracker

@@ -330,11 +330,13 @@ Tracker::Transition Tracker::transition(const Story& story, const Stage& target,
   try {
     change.apply();
     std::string id = std::to_string(story.id);
-    std::string stages = story.stage == target.name ? story.stage : story.stage + " -> " + target.name;
+    // "(backlog -> current)" for a move; nothing for an edit in place (the trailers
+    // still name the stage).
+    std::string stages = story.stage == target.name ? "" : " (" + story.stage + " -> " + target.name + ")";
     std::vector<std::pair<std::string, std::string>> trailers = {
         {"Tracker-Action", action}, {"Tracker-Story", id}, {"Tracker-From", story.stage}, {"Tracker-To", target.name}};
     if (!owner.empty()) trailers.emplace_back("Tracker-Owner", owner);
-    result.commit = commit("tracker: " + action + " #" + id + (detail.empty() ? "" : " " + detail) + " (" + stages + ")",
+    result.commit = commit("tracker: " + action + " #" + id + (detail.empty() ? "" : " " + detail) + stages,
                            trailers, paths_in_every_stage(to.filename()));
   } catch (...) {
     change.undo();

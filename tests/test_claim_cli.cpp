@@ -412,7 +412,7 @@ TEST_CASE("link and unlink: one-line diffs, refusals, and the ready queue follow
   auto r = run_tracker(board.root(), {"link", "3", "2"});
   REQUIRE(r.code == 0);
   CHECK(r.out == "#3 now depends on #2\n");
-  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: link #3 to #2 (backlog)\n");
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: link #3 to #2\n");
   CHECK(git(board.root(), {"status", "--porcelain"}).empty());
   REQUIRE(run_tracker(board.root(), {"link", "2", "1"}).code == 0);
   CHECK(ready_ids(board.root()) == std::vector<long>{1});
@@ -455,7 +455,7 @@ TEST_CASE("link and unlink: one-line diffs, refusals, and the ready queue follow
   r = run_tracker(board.root(), {"unlink", "3", "2", "--json"});
   REQUIRE(r.code == 0);
   CHECK(json::parse(r.out)["depends_on"] == json::array({1}));
-  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: unlink #3 from #2 (backlog)\n");
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: unlink #3 from #2\n");
   CHECK(run_tracker(board.root(), {"unlink", "3", "2"}).out == "#3 does not depend on #2\n");
   std::string hand = read(board.root() / board.path_of(2));
   write(board.root() / board.path_of(2), hand.replace(hand.find("depends_on: [1]"), 15, "depends_on:\n  - 1\n  - 77"));

@@ -65,7 +65,7 @@ TEST_CASE("set: one line out, one line in, one commit that names the change") {
   auto r = run_tracker(board.root(), {"set", "1", "priority=3"});
   REQUIRE(r.code == 0);
   CHECK(r.out == "#1: priority 1 -> 3\n");
-  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: set #1 priority 1 -> 3 (backlog)\n");
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: set #1 (priority 1 -> 3)\n");
   std::string diff = git(board.root(), {"diff", "-U0", "HEAD~1", "HEAD"});
   CHECK(diff.find("\n-priority: 1\n+priority: 3\n") != std::string::npos);
 
@@ -87,8 +87,8 @@ TEST_CASE("set: one line out, one line in, one commit that names the change") {
 
   r = run_tracker(board.root(), {"unset", "1", "team", "labels", "nothere"});
   CHECK(r.code == 0);
-  CHECK(r.out == "#1: team core -> (none), labels -ui -api\n");
-  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: unset #1 team core -> (none), labels -ui -api (backlog)\n");
+  CHECK(r.out == "#1: labels -ui -api, team core -> (none)\n");
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: unset #1 (labels -ui -api, team core -> (none))\n");
 }
 
 TEST_CASE("set refuses bad values with exit 2 and changes nothing") {

@@ -105,6 +105,21 @@ std::string edit_front_matter_list(std::string_view text, std::string_view key,
                                    const std::function<bool(std::string_view)>& keep,
                                    const std::vector<std::string>& add);
 
+/// One key that differs between two versions of a story; null stands for "not set".
+struct FieldChange {
+  std::string key;
+  nlohmann::ordered_json before;
+  nlohmann::ordered_json after;
+};
+
+/// The front matter keys that differ between two versions of a story: the known
+/// keys first, then custom fields in file order. The body is compared separately.
+std::vector<FieldChange> field_changes(const Story& before, const Story& after);
+
+/// {"priority 1 -> 3", "labels +ui -api", "body"}: scalars with both values when
+/// they are short, lists as additions and removals, long values by key name alone.
+std::vector<std::string> describe_changes(const std::vector<FieldChange>& changes, bool body_changed);
+
 /// The 1-based line of a top-level front matter key, or 0 when it is missing.
 int front_matter_key_line(std::string_view text, std::string_view key);
 
