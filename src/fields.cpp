@@ -181,4 +181,64 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   return result;
 }
 
+std::vector<StoryProblem> Tracker::validate_edit(std::int64_t id, const std::string& text) {
+  refresh_all();
+  Story story = find(id);
+  Story edited;
+  try {
+    edited = reparse(story, text);
+  } catch (const StoryParseError& e) {
+    return {{e.line(), e.detail()}};
+  }
+  std::vector<StoryProblem> problems = edited.warnings;
+  int deps_line = front_matter_key_line(text, "depends_on");
+  DependencyGraph graph = index_->dependencies();
+  graph[id] = edited.depends_on;
+  for (auto dep : edited.depends_on) {
+    if (dep == id) {
+      problems.push_back({deps_line, "depends_on: story #" + std::to_string(id) + " cannot depend on itself"});
+      continue;
+    }
+    Lookup target = index_->lookup(dep);
+    if (target.stories.empty() && target.malformed.empty()) {
+      problems.push_back({deps_line, "depends_on: no story #" + std::to_string(dep)});
+      continue;
+    }
+    if (auto cycle = dependency_path(graph, dep, id)) {
+      cycle->insert(cycle->begin(), id);
+      problems.push_back({deps_line, "depends_on: dependency cycle " + format_dependency_path(*cycle)});
+    }
+  }
+  return problems;
+}
+
+EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, const std::string& edited) {
+  if (!refreshed_) index_->refresh_stories({id});
+  Story story = find(id);
+  EditResult result;
+  result.id = id;
+  if (edited == original) return result;
+  if (read_file(ws_.root() / story.path) != original)
+    throw ConflictError(story.path + " changed while it was being edited");
+  Story before = reparse(story, original), after = reparse(story, edited);
+  result.changes = describe_changes(field_changes(before, after), before.body != after.body);
+  if (result.changes.empty()) result.changes = {"format"};
+  result.commit = transition(story, ws_.config().stage(story.stage), [&](const std::string&) { return edited; }, "edit",
+                             "(" + join(result.changes, ", ") + ")", "")
+                      .commit;
+  result.changed = true;
+  return result;
+}
+
+fs::path Tracker::save_rejected(std::int64_t id, const std::string& text) {
+  fs::path dir = ws_.local_state_dir() / "rejected";
+  fs::create_directories(dir);
+  std::string stamp = utc_now_iso8601();
+  std::replace(stamp.begin(), stamp.end(), ':', '-');
+  fs::path path = dir / (std::to_string(id) + "-" + stamp + ".md");
+  for (int n = 2; fs::exists(path); ++n) path = dir / (std::to_string(id) + "-" + stamp + "-" + std::to_string(n) + ".md");
+  write_file_atomic(path, text);
+  return path;
+}
+
 }  // namespace tracker

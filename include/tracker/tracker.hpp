@@ -122,6 +122,14 @@ struct SetResult {
   bool changed = false;
 };
 
+/// What a hand edit of one story changed.
+struct EditResult {
+  std::int64_t id = 0;
+  std::vector<std::string> changes;  ///< "priority 1 -> 3", "body"
+  std::string commit;
+  bool changed = false;
+};
+
 /// One finding of `check`.
 struct Problem {
   std::string path;  ///< relative to the workspace root
@@ -223,6 +231,20 @@ public:
   /// (NotFoundError) and must not close a cycle (InvalidDataError). `stage`, `type`
   /// and `id` are refused with a pointer to the command that changes them.
   SetResult set_fields(std::int64_t id, const std::vector<FieldEdit>& edits);
+
+  /// Problems that make `text` unacceptable as the new content of story `id`:
+  /// malformed front matter, values of the wrong type, `depends_on` ids that do not
+  /// exist, name the story itself, or close a cycle. Empty when it is fine.
+  std::vector<StoryProblem> validate_edit(std::int64_t id, const std::string& text);
+
+  /// Replaces story `id`'s file (which must still read `original`, else
+  /// ConflictError) with `edited` and commits "tracker: edit #42 (priority 1 -> 3,
+  /// body)". No change, no commit.
+  EditResult apply_edit(std::int64_t id, const std::string& original, const std::string& edited);
+
+  /// Keeps text the user wrote that could not be used, next to the index, and
+  /// returns where: `<git-dir>/tracker/rejected/<id>-<time>.md`.
+  fs::path save_rejected(std::int64_t id, const std::string& text);
 
   BoardStats stats();
 

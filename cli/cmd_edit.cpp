@@ -1,0 +1,119 @@
+#include "editor.hpp"
+#include "output.hpp"
+
+#include <tracker/fs.hpp>
+#include <tracker/util.hpp>
+
+#include <iostream>
+#include <unistd.h>
+
+namespace tracker::cli {
+
+namespace {
+
+struct EditOptions {
+  std::int64_t id = 0;
+};
+
+std::string describe(const std::string& path, const std::vector<StoryProblem>& problems) {
+  std::string out;
+  for (const auto& p : problems)
+    out += (out.empty() ? "" : "\n") + path + (p.line ? ":" + std::to_string(p.line) : std::string()) + ": " + p.message;
+  return out;
+}
+
+/// Asks what to do about an invalid edit; 'e', 'k' or 'a'.
+char ask(const std::string& problems) {
+  std::cerr << problems << "\n";
+  while (true) {
+    std::cerr << "[e]dit again, [k]eep the last good version, or [a]bort? " << std::flush;
+    std::string answer;
+    if (!std::getline(std::cin, answer)) return 'a';
+    std::string_view a = trim(answer);
+    if (a == "e" || a == "edit" || a.empty()) return 'e';
+    if (a == "k" || a == "keep") return 'k';
+    if (a == "a" || a == "abort") return 'a';
+  }
+}
+
+int run_edit(const EditOptions& opts, const GlobalOptions& g) {
+  auto tracker = open_tracker(g);
+  Story story = tracker->show(opts.id);
+  const std::string original = tracker->raw(opts.id);
+
+  // The editor works on a copy with the story's own file name (for syntax
+  // highlighting); the story file changes only once the text is valid.
+  fs::path dir = tracker->workspace().local_state_dir() / "edit";
+  fs::create_directories(dir);
+  std::string tmpl = (dir / "XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) throw IoError("cannot create a directory in " + dir.string());
+  fs::path work_dir = tmpl;
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{work_dir};
+  fs::path copy = work_dir / fs::path(story.path).filename();
+  write_file_atomic(copy, original);
+
+  const std::string command = editor_command();
+  bool interactive = ::isatty(STDIN_FILENO) && ::isatty(STDERR_FILENO);
+  std::string edited;
+  while (true) {
+    int status = run_editor(command, copy);
+    edited = read_file(copy);
+    if (status != 0) {
+      std::string saved = edited == original ? "" : "; your text is saved at " + tracker->save_rejected(opts.id, edited).string();
+      throw Error(ExitCode::error, "the editor (" + command + ") exited with status " + std::to_string(status) +
+                                       "; #" + std::to_string(opts.id) + " is unchanged" + saved);
+    }
+    std::vector<StoryProblem> problems = tracker->validate_edit(opts.id, edited);
+    if (problems.empty()) break;
+    std::string report = describe(story.path, problems);
+    if (!interactive) {
+      // One line: the first problem, how many more, and where the text went.
+      fs::path saved = tracker->save_rejected(opts.id, edited);
+      std::string first = report.substr(0, report.find('\n'));
+      std::string more = problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)" : "";
+      throw InvalidDataError(first + more + "; #" + std::to_string(opts.id) + " is unchanged, your text is saved at " +
+                             saved.string());
+    }
+    char choice = ask(report);
+    if (choice == 'e') continue;
+    fs::path saved = tracker->save_rejected(opts.id, edited);
+    if (choice == 'k') {
+      std::cerr << "kept the last good version of #" << opts.id << "; your text is saved at " << saved.string() << "\n";
+      return 0;
+    }
+    throw InvalidDataError("aborted: #" + std::to_string(opts.id) + " is unchanged; your text is saved at " + saved.string());
+  }
+
+  EditResult r;
+  try {
+    r = tracker->apply_edit(opts.id, original, edited);
+  } catch (const ConflictError& e) {
+    fs::path saved = tracker->save_rejected(opts.id, edited);
+    throw ConflictError(std::string(e.what()) + "; your text is saved at " + saved.string());
+  }
+  if (g.json) {
+    print_json({{"id", r.id}, {"changed", r.changed}, {"changes", r.changes}, {"commit", string_or_null(r.commit)}});
+  } else if (r.changed) {
+    std::cout << "edited #" << r.id << " (" << join(r.changes, ", ") << ")\n";
+  } else {
+    std::cout << "#" << r.id << ": no change\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command register_edit(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<EditOptions>();
+  CLI::App* sub = app.add_subcommand("edit", "Edit a story in $VISUAL / $EDITOR; validated before it is saved");
+  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  return {sub, [opts, &g] { return run_edit(*opts, g); }};
+}
+
+}  // namespace tracker::cli

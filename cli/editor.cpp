@@ -1,0 +1,93 @@
+#include "editor.hpp"
+
+#include <tracker/error.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace tracker::cli {
+
+std::vector<std::string> split_command(std::string_view command) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (std::size_t i = 0; i < command.size(); ++i) {
+    char c = command[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+      else if (c == '\\' && quote == '"' && i + 1 < command.size()) word += command[++i];
+      else word += c;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == '\\' && i + 1 < command.size()) {
+      word += command[++i];
+      in_word = true;
+    } else if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quote) throw UsageError("the editor command has an unterminated quote: " + std::string(command));
+  if (in_word) words.push_back(std::move(word));
+  if (words.empty()) throw UsageError("the editor command is empty; set VISUAL or EDITOR");
+  return words;
+}
+
+std::string editor_command() {
+  for (const char* name : {"VISUAL", "EDITOR"})
+    if (const char* value = std::getenv(name); value && *value) return value;
+  return "vi";
+}
+
+int run_editor(const std::string& command, const std::filesystem::path& file) {
+  std::vector<std::string> words = split_command(command);
+  words.push_back(file.string());
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  // Like git, let a Ctrl-C reach the editor alone while it runs.
+  struct sigaction ignore {}, old_int {}, old_quit {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGINT, &ignore, &old_int);
+  sigaction(SIGQUIT, &ignore, &old_quit);
+  int error_pipe[2];
+  if (::pipe2(error_pipe, O_CLOEXEC) != 0) throw IoError(std::string("cannot start the editor: ") + std::strerror(errno));
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGQUIT, &old_quit, nullptr);
+    ::execvp(argv[0], argv.data());
+    int err = errno;
+    (void)!::write(error_pipe[1], &err, sizeof err);
+    ::_exit(127);
+  }
+  ::close(error_pipe[1]);
+  int exec_errno = 0;
+  bool exec_failed = pid > 0 && ::read(error_pipe[0], &exec_errno, sizeof exec_errno) == sizeof exec_errno;
+  ::close(error_pipe[0]);
+  int status = 0;
+  if (pid > 0)
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGQUIT, &old_quit, nullptr);
+  if (pid < 0) throw IoError(std::string("cannot start the editor: ") + std::strerror(errno));
+  if (exec_failed)
+    throw IoError("cannot run the editor '" + words.front() + "': " + std::strerror(exec_errno) +
+                  " (set VISUAL or EDITOR)");
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+}  // namespace tracker::cli

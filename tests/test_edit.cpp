@@ -1,0 +1,196 @@
+// tracker edit: the user's editor, validation, and nothing the user typed lost.
+#include <catch2/catch.hpp>
+
+#include "helpers.hpp"
+
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+using namespace testing;
+using nlohmann::json;
+
+namespace {
+
+bool contains_line(const std::string& text, const std::string& line) {
+  auto all = lines(text);
+  return std::find(all.begin(), all.end(), line) != all.end();
+}
+
+/// An executable shell script in `dir`.
+fs::path script(const fs::path& dir, const std::string& name, const std::string& body) {
+  fs::path p = dir / name;
+  write(p, "#!/bin/sh\n" + body);
+  ::chmod(p.c_str(), 0755);
+  return p;
+}
+
+RunOptions with_editor(const std::string& visual, const std::string& editor) {
+  RunOptions o;
+  o.env["VISUAL"] = visual.empty() ? "\x01unset" : visual;
+  o.env["EDITOR"] = editor.empty() ? "\x01unset" : editor;
+  return o;
+}
+
+std::string only_file(const fs::path& dir) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
+  REQUIRE(files.size() == 1);
+  return read(files.front());
+}
+
+}  // namespace
+
+TEST_CASE("edit runs $VISUAL, else $EDITOR, else vi, with arguments and no shell") {
+  Board board;
+  board.create({"Alpha", "--priority", "1", "--body", "Old body."});
+  TempDir tools;
+  std::string file = board.path_of(1);
+
+  // An editor command with arguments, one of them quoted.
+  auto r = run_tracker(board.root(), {"edit", "1"},
+                       with_editor("", "sed -i -e 's/priority: 1/priority: 3/' -e \"s/Old body./New body./\""));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "edited #1 (priority 1 -> 3, body)\n");
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: edit #1 (priority 1 -> 3, body)\n");
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+  CHECK(contains_line(read(board.root() / file), "New body."));
+
+  // VISUAL wins over EDITOR; with neither, vi (found on PATH) is run.
+  script(tools.path(), "visual.sh", "sed -i 's/priority: 3/priority: 4/' \"$1\"\n");
+  script(tools.path(), "editor.sh", "sed -i 's/priority: 3/priority: 9/' \"$1\"\n");
+  r = run_tracker(board.root(), {"edit", "1", "--json"},
+                  with_editor((tools / "visual.sh").string(), (tools / "editor.sh").string()));
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out)["changes"] == json::array({"priority 3 -> 4"}));
+  script(tools.path(), "vi", "sed -i 's/priority: 4/priority: 5/' \"$1\"\n");
+  RunOptions plain = with_editor("", "");
+  plain.env["PATH"] = tools.path().string() + ":" + std::getenv("PATH");
+  r = run_tracker(board.root(), {"edit", "1"}, plain);
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "edited #1 (priority 4 -> 5)\n");
+
+  // The editor sees a copy with the story's file name; saving nothing changes nothing.
+  script(tools.path(), "name.sh", "basename \"$1\" > " + (tools / "seen").string() + "\n");
+  int commits = board.commit_count();
+  r = run_tracker(board.root(), {"edit", "1"}, with_editor((tools / "name.sh").string(), ""));
+  CHECK(r.code == 0);
+  CHECK(r.out == "#1: no change\n");
+  CHECK(read(tools / "seen") == fs::path(file).filename().string() + "\n");
+  CHECK(board.commit_count() == commits);
+}
+
+TEST_CASE("an invalid edit without a terminal exits 5, restores nothing it had not touched, and keeps the text") {
+  Board board;
+  board.create({"Alpha", "--priority", "1"});
+  board.create({"Beta", "--depends-on", "1"});
+  TempDir tools;
+  std::string file = board.path_of(1);
+  std::string before = read(board.root() / file);
+  int commits = board.commit_count();
+  fs::path rejected = board.root() / ".git/tracker/rejected";
+
+  struct Case {
+    std::string sed;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {"s/priority: 1/priority: [oops/", file + ":4: malformed front matter"},  // yaml-cpp notices on the next line
+      {"s/priority: 1/priority: high/", file + ":3: priority: expected an integer, got 'high'"},
+      {"s/priority: 1/depends_on: [42]/", file + ":3: depends_on: no story #42"},
+      {"s/priority: 1/depends_on: [2]/", file + ":3: depends_on: dependency cycle #1 -> #2 -> #1"},
+  };
+  for (const auto& c : cases) {
+    fs::remove_all(rejected);
+    script(tools.path(), "bad.sh", "sed -i '" + c.sed + "' \"$1\"\n");
+    auto r = run_tracker(board.root(), {"edit", "1"}, with_editor((tools / "bad.sh").string(), ""));
+    INFO(c.sed);
+    CHECK(r.code == 5);
+    CHECK(r.err.rfind("tracker: " + c.message, 0) == 0);
+    CHECK(r.err.find("#1 is unchanged, your text is saved at " + rejected.string()) != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(read(board.root() / file) == before);
+    // What the user typed is kept whole.
+    std::string typed = run({"sed", c.sed, (board.root() / file).string()}).out;
+    CHECK(only_file(rejected) == typed);
+  }
+  CHECK(board.commit_count() == commits);
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+  CHECK((!fs::exists(board.root() / ".git/tracker/edit") || fs::is_empty(board.root() / ".git/tracker/edit")));
+}
+
+TEST_CASE("edit: a failing or missing editor, a bad editor command, and a file changed meanwhile") {
+  Board board;
+  board.create({"Alpha", "--priority", "1"});
+  TempDir tools;
+  std::string file = board.path_of(1);
+  std::string before = read(board.root() / file);
+
+  auto r = run_tracker(board.root(), {"edit", "1"}, with_editor("", "false"));
+  CHECK(r.code == 1);
+  CHECK(r.err == "tracker: the editor (false) exited with status 1; #1 is unchanged\n");
+
+  script(tools.path(), "crash.sh", "echo typed >> \"$1\"; exit 3\n");
+  r = run_tracker(board.root(), {"edit", "1"}, with_editor((tools / "crash.sh").string(), ""));
+  CHECK(r.code == 1);
+  CHECK(r.err.find("exited with status 3; #1 is unchanged; your text is saved at ") != std::string::npos);
+  CHECK(only_file(board.root() / ".git/tracker/rejected") == before + "typed\n");
+
+  r = run_tracker(board.root(), {"edit", "1"}, with_editor("", "no-such-editor-here"));
+  CHECK(r.code == 1);
+  CHECK(r.err == "tracker: cannot run the editor 'no-such-editor-here': No such file or directory (set VISUAL or EDITOR)\n");
+  r = run_tracker(board.root(), {"edit", "1"}, with_editor("", "vim 'unterminated"));
+  CHECK(r.code == 2);
+  CHECK(run_tracker(board.root(), {"edit", "9"}, with_editor("", "true")).code == 4);
+
+  // Someone else changes the story while it is open: exit 3, both versions kept.
+  script(tools.path(), "race.sh",
+         "sed -i 's/priority: 1/priority: 2/' \"$1\"\nsed -i 's/name: Alpha/name: Theirs/' " +
+             (board.root() / file).string() + "\n");
+  fs::remove_all(board.root() / ".git/tracker/rejected");
+  r = run_tracker(board.root(), {"edit", "1"}, with_editor((tools / "race.sh").string(), ""));
+  CHECK(r.code == 3);
+  CHECK(r.err.find("changed while it was being edited; your text is saved at ") != std::string::npos);
+  CHECK(contains_line(read(board.root() / file), "name: Theirs"));
+  CHECK(contains_line(only_file(board.root() / ".git/tracker/rejected"), "priority: 2"));
+  CHECK(read(board.root() / file).find("priority: 1") != std::string::npos);
+}
+
+TEST_CASE("edit on a terminal offers to edit again, keep the last good version, or abort") {
+  if (run({"sh", "-c", "command -v script"}).code != 0) return;  // util-linux script gives us a pty
+  Board board;
+  board.create({"Alpha", "--priority", "1"});
+  TempDir tools;
+  std::string file = board.path_of(1);
+  // First save breaks the file, the next one fixes it.
+  fs::path count = tools / "count";
+  script(tools.path(), "twice.sh",
+         "n=$(cat " + count.string() + " 2>/dev/null || echo 0); n=$((n+1)); echo $n > " + count.string() +
+             "\nif [ $n = 1 ]; then sed -i -E 's/priority: [0-9]+/priority: bad/' \"$1\"; "
+             "else sed -i 's/priority: bad/priority: 4/' \"$1\"; fi\n");
+  auto in_pty = [&](const std::string& answer) {
+    RunOptions o = with_editor((tools / "twice.sh").string(), "");
+    o.cwd = board.root();
+    o.input = answer;
+    return run({"script", "-qec", std::string(TRACKER_BIN) + " edit 1", "/dev/null"}, o);
+  };
+  auto r = in_pty("e\n");
+  INFO(r.out);
+  CHECK(r.code == 0);
+  CHECK(r.out.find(file + ":3: priority: expected an integer, got 'bad'") != std::string::npos);
+  CHECK(r.out.find("[e]dit again, [k]eep the last good version, or [a]bort?") != std::string::npos);
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: edit #1 (priority 1 -> 4)\n");
+
+  std::string before = read(board.root() / file);
+  fs::remove(count);
+  r = in_pty("k\n");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("kept the last good version of #1; your text is saved at ") != std::string::npos);
+  CHECK(read(board.root() / file) == before);
+
+  fs::remove(count);
+  r = in_pty("a\n");
+  CHECK(r.code == 5);
+  CHECK(r.out.find("aborted: #1 is unchanged; your text is saved at ") != std::string::npos);
+  CHECK(read(board.root() / file) == before);
+}
