@@ -89,6 +89,7 @@ Command register_check(CLI::App& app, GlobalOptions& g);
 Command register_set(CLI::App& app, GlobalOptions& g);
 Command register_unset(CLI::App& app, GlobalOptions& g);
 Command register_edit(CLI::App& app, GlobalOptions& g);
+Command register_commit(CLI::App& app, GlobalOptions& g);
 Command register_stats(CLI::App& app, GlobalOptions& g);
 
 }  // namespace tracker::cli

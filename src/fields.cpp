@@ -38,18 +38,6 @@ std::int64_t story_id_value(std::string_view item) {
   return *id;
 }
 
-/// `text` parsed as the story at `where` (id, type, slug and stage from it).
-Story reparse(const Story& where, const std::string& text) {
-  Story s;
-  s.id = where.id;
-  s.type = where.type;
-  s.slug = where.slug;
-  s.stage = where.stage;
-  s.path = where.path;
-  parse_story_text(text, s);
-  return s;
-}
-
 /// A scalar value as YAML text: integers and booleans stay typed, anything else is
 /// a string, quoted only when it has to be.
 std::string custom_scalar(const std::string& value) {
@@ -165,9 +153,9 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   std::string after_text = edit(before_text);
   if (after_text == before_text) return result;
   // What we write must read back: a value that breaks the front matter is refused.
-  Story before = reparse(story, before_text), after = story;
+  Story before = reparse_story(story, before_text), after = story;
   try {
-    after = reparse(story, after_text);
+    after = reparse_story(story, after_text);
   } catch (const StoryParseError& e) {
     throw UsageError("the change would make the front matter unreadable: " + e.detail());
   }
@@ -186,7 +174,7 @@ std::vector<StoryProblem> Tracker::validate_edit(std::int64_t id, const std::str
   Story story = find(id);
   Story edited;
   try {
-    edited = reparse(story, text);
+    edited = reparse_story(story, text);
   } catch (const StoryParseError& e) {
     return {{e.line(), e.detail()}};
   }
@@ -220,7 +208,7 @@ EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, con
   if (edited == original) return result;
   if (read_file(ws_.root() / story.path) != original)
     throw ConflictError(story.path + " changed while it was being edited");
-  Story before = reparse(story, original), after = reparse(story, edited);
+  Story before = reparse_story(story, original), after = reparse_story(story, edited);
   result.changes = describe_changes(field_changes(before, after), before.body != after.body);
   if (result.changes.empty()) result.changes = {"format"};
   result.commit = transition(story, ws_.config().stage(story.stage), [&](const std::string&) { return edited; }, "edit",

@@ -5,6 +5,7 @@
 
 #include <git2.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -24,6 +25,19 @@ namespace {
 // a read-only command. git2.h still provides every type and signature.
 #define TRACKER_GIT_FUNCTIONS(X) \
   X(git_blob_create_from_buffer) \
+  X(git_blob_free) \
+  X(git_blob_lookup) \
+  X(git_blob_rawcontent) \
+  X(git_blob_rawsize) \
+  X(git_revparse_single) \
+  X(git_object_free) \
+  X(git_object_peel) \
+  X(git_status_byindex) \
+  X(git_status_list_entrycount) \
+  X(git_status_list_free) \
+  X(git_status_list_new) \
+  X(git_tree_entry_bypath) \
+  X(git_tree_entry_free) \
   X(git_buf_dispose) \
   X(git_commit_create) \
   X(git_commit_free) \
@@ -108,6 +122,10 @@ using Tree = std::unique_ptr<git_tree, Deleter<git_tree, &Api::git_tree_free>>;
 using Commit = std::unique_ptr<git_commit, Deleter<git_commit, &Api::git_commit_free>>;
 using TreeBuilder = std::unique_ptr<git_treebuilder, Deleter<git_treebuilder, &Api::git_treebuilder_free>>;
 using Signature = std::unique_ptr<git_signature, Deleter<git_signature, &Api::git_signature_free>>;
+using Object = std::unique_ptr<git_object, Deleter<git_object, &Api::git_object_free>>;
+using Blob = std::unique_ptr<git_blob, Deleter<git_blob, &Api::git_blob_free>>;
+using TreeEntry = std::unique_ptr<git_tree_entry, Deleter<git_tree_entry, &Api::git_tree_entry_free>>;
+using StatusList = std::unique_ptr<git_status_list, Deleter<git_status_list, &Api::git_status_list_free>>;
 using Index = std::unique_ptr<git_index, Deleter<git_index, &Api::git_index_free>>;
 using Config = std::unique_ptr<git_config, Deleter<git_config, &Api::git_config_free>>;
 
@@ -474,6 +492,54 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
     break;
   }
   return result;
+}
+
+std::vector<std::string> GitRepo::changed_paths(const std::string& dir) {
+  git_status_options opts = GIT_STATUS_OPTIONS_INIT;
+  opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+  opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+               GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+  std::string spec = dir + "/";
+  char* specs[] = {spec.data()};
+  opts.pathspec.strings = specs;
+  opts.pathspec.count = 1;
+  git_status_list* raw = nullptr;
+  check(api().git_status_list_new(&raw, impl_->repo.get(), &opts), "git status");
+  StatusList list(raw);
+  std::vector<std::string> out;
+  for (std::size_t i = 0, n = api().git_status_list_entrycount(list.get()); i < n; ++i) {
+    const git_status_entry* e = api().git_status_byindex(list.get(), i);
+    for (const git_diff_delta* d : {e->head_to_index, e->index_to_workdir}) {
+      if (!d) continue;
+      for (const char* path : {d->old_file.path, d->new_file.path})
+        if (path && std::string_view(path).starts_with(spec)) out.emplace_back(path);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::optional<std::string> GitRepo::content_at(const std::string& rev, const std::string& path) {
+  git_object* raw = nullptr;
+  int rc = api().git_revparse_single(&raw, impl_->repo.get(), rev.c_str());
+  if (rc == GIT_ENOTFOUND) return std::nullopt;  // an unborn HEAD
+  check(rc, "resolve " + rev);
+  Object object(raw);
+  git_object* peeled = nullptr;
+  check(api().git_object_peel(&peeled, object.get(), GIT_OBJECT_TREE), "tree of " + rev);
+  Tree tree(reinterpret_cast<git_tree*>(peeled));
+  git_tree_entry* raw_entry = nullptr;
+  rc = api().git_tree_entry_bypath(&raw_entry, tree.get(), path.c_str());
+  if (rc == GIT_ENOTFOUND) return std::nullopt;
+  check(rc, path + " in " + rev);
+  TreeEntry entry(raw_entry);
+  if (api().git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) return std::nullopt;
+  git_blob* raw_blob = nullptr;
+  check(api().git_blob_lookup(&raw_blob, impl_->repo.get(), api().git_tree_entry_id(entry.get())), path);
+  Blob blob(raw_blob);
+  return std::string(static_cast<const char*>(api().git_blob_rawcontent(blob.get())),
+                     static_cast<std::size_t>(api().git_blob_rawsize(blob.get())));
 }
 
 }  // namespace tracker

@@ -257,6 +257,17 @@ void parse_story_text(std::string_view text, Story& story) {
   if (story.name.empty()) story.name = name_from_slug(story.slug);
 }
 
+Story reparse_story(const Story& where, std::string_view text) {
+  Story s;
+  s.id = where.id;
+  s.type = where.type;
+  s.slug = where.slug;
+  s.stage = where.stage;
+  s.path = where.path;
+  parse_story_text(text, s);
+  return s;
+}
+
 std::string yaml_scalar(std::string_view value) {
   // Words YAML 1.1 readers take for booleans or null stay strings only when quoted.
   static const char* const reserved[] = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"};

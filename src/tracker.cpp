@@ -69,10 +69,14 @@ InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
 std::string Tracker::commit(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& trailers,
                             const std::vector<std::string>& paths) {
   if (commit_mode_ == CommitMode::no || !ws_.config().commit) return {};
-  if (!git_) git_ = std::make_unique<GitRepo>(GitRepo::open(ws_.root()));
   CommitRequest request{subject, trailers, {}};
-  for (const auto& p : paths) request.paths.push_back((ws_.root() / p).lexically_relative(git_->work_tree()).generic_string());
-  return git_->commit_paths(request).sha;
+  for (const auto& p : paths) request.paths.push_back((ws_.root() / p).lexically_relative(git().work_tree()).generic_string());
+  return git().commit_paths(request).sha;
+}
+
+GitRepo& Tracker::git() {
+  if (!git_) git_ = std::make_unique<GitRepo>(GitRepo::open(ws_.root()));
+  return *git_;
 }
 
 Story Tracker::find(std::int64_t id) {

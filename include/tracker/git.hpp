@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,14 @@ public:
   /// moved it first. Afterwards those paths, and only those, are updated in the git
   /// index so that `git status` shows them clean.
   CommitResult commit_paths(const CommitRequest& request);
+
+  /// Work-tree-relative paths under `dir` whose content differs between HEAD and
+  /// the working tree, staged or not, untracked files included.
+  std::vector<std::string> changed_paths(const std::string& dir);
+
+  /// The content of `path` (work-tree relative) in revision `rev`, or nullopt when
+  /// it has no such file (or `rev` is an unborn HEAD).
+  std::optional<std::string> content_at(const std::string& rev, const std::string& path);
 
 private:
   struct Impl;

@@ -73,6 +73,10 @@ private:
 /// from the first "# " heading, else from the slug). Throws StoryParseError.
 void parse_story_text(std::string_view text, Story& story);
 
+/// `text` read as the story `where` is (its id, type, slug, stage and path kept).
+/// Throws StoryParseError.
+Story reparse_story(const Story& where, std::string_view text);
+
 /// Fields for a new story file.
 struct NewStory {
   std::string name;

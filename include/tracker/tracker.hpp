@@ -130,6 +130,26 @@ struct EditResult {
   bool changed = false;
 };
 
+/// What happened to one story between two versions of the board.
+struct StoryDiff {
+  std::int64_t id = 0;
+  std::string change;  ///< created, deleted, moved or edited
+  std::string from;    ///< stage names; empty when created / deleted
+  std::string to;
+  std::vector<FieldChange> fields;
+  bool body_changed = false;
+  std::vector<std::string> paths;  ///< workspace-relative, old and new
+  std::string before_text, after_text;
+};
+
+/// What `tracker commit` committed.
+struct HandCommitResult {
+  std::vector<StoryDiff> changes;
+  std::vector<std::string> ignored;  ///< changed files under the stories directory that are not story files
+  std::string subject;
+  std::string commit;
+};
+
 /// One finding of `check`.
 struct Problem {
   std::string path;  ///< relative to the workspace root
@@ -246,6 +266,18 @@ public:
   /// returns where: `<git-dir>/tracker/rejected/<id>-<time>.md`.
   fs::path save_rejected(std::int64_t id, const std::string& text);
 
+  /// Story files that differ between HEAD and the working tree (staged or not),
+  /// read as stories: created, deleted, moved (same id, another stage) or edited.
+  std::vector<StoryDiff> working_changes(std::vector<std::string>* ignored = nullptr);
+
+  /// Commits exactly the story files changed by hand, and nothing else, with a
+  /// subject that says what changed: "tracker: edit #42 (priority), move #43 current
+  /// -> qa, create #51" (`message` replaces the subject; the summary then goes in the
+  /// body). A story moved by hand gets `retry_count` reset to 0. Refuses
+  /// (InvalidDataError) when a changed story is malformed or has wrongly typed values.
+  /// With no story file changed, `changes` is empty and nothing is committed.
+  HandCommitResult commit_hand_edits(const std::optional<std::string>& message);
+
   BoardStats stats();
 
   /// Validates the whole board: every file, the dependency graph, and the claim
@@ -287,6 +319,7 @@ private:
   ClaimStore claims() const { return ClaimStore(ws_.shared_state_dir() / "claims"); }
   /// A full refresh, once per Tracker.
   void refresh_all();
+  GitRepo& git();
 
   Workspace ws_;
   CommitMode commit_mode_;

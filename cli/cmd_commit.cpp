@@ -1,0 +1,48 @@
+#include "output.hpp"
+
+#include <iostream>
+#include <tracker/util.hpp>
+
+namespace tracker::cli {
+
+namespace {
+
+struct CommitOptions {
+  std::optional<std::string> message;
+};
+
+nlohmann::ordered_json diff_json(const StoryDiff& d) {
+  auto fields = nlohmann::ordered_json::object();
+  for (const auto& f : d.fields) fields[f.key] = nlohmann::ordered_json::array({f.before, f.after});
+  return {{"id", d.id},
+          {"change", d.change},
+          {"from", string_or_null(d.from)},
+          {"to", string_or_null(d.to)},
+          {"fields", fields},
+          {"body_changed", d.body_changed}};
+}
+
+int run_commit(const CommitOptions& opts, const GlobalOptions& g) {
+  HandCommitResult r = open_tracker(g)->commit_hand_edits(opts.message);
+  for (const auto& path : r.ignored) std::cerr << "tracker: not a story file, left out: " << path << "\n";
+  if (r.changes.empty()) throw NothingToDoError("no story file changed since HEAD");
+  if (g.json) {
+    auto changes = nlohmann::ordered_json::array();
+    for (const auto& d : r.changes) changes.push_back(diff_json(d));
+    print_json({{"changes", changes}, {"subject", r.subject}, {"commit", string_or_null(r.commit)}});
+    return 0;
+  }
+  std::cout << (r.commit.empty() ? "not committed" : "[" + r.commit.substr(0, 12) + "]") << " " << r.subject << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Command register_commit(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<CommitOptions>();
+  CLI::App* sub = app.add_subcommand("commit", "Commit the story files changed by hand, and nothing else");
+  sub->add_option("-m,--message", opts->message, "Subject line (the summary of changes goes in the body)");
+  return {sub, [opts, &g] { return run_commit(*opts, g); }};
+}
+
+}  // namespace tracker::cli

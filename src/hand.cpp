@@ -1,0 +1,179 @@
+// Hand edits: what changed in the story files since HEAD, and `tracker commit`.
+#include <tracker/fs.hpp>
+#include <tracker/git.hpp>
+#include <tracker/tracker.hpp>
+#include <tracker/util.hpp>
+
+#include <algorithm>
+#include <map>
+
+namespace tracker {
+
+namespace {
+
+/// One changed story file: where, and its text before (HEAD) and now.
+struct ChangedFile {
+  std::string path;  ///< workspace-relative
+  Story where;       ///< id, type, slug, stage, path from the name
+  std::optional<std::string> before, after;
+};
+
+/// The story a file name and stage directory describe, or nullopt for other files.
+std::optional<Story> story_at(const Config& config, const std::string& path) {
+  std::string prefix = config.stories_dir + "/";
+  if (!path.starts_with(prefix)) return std::nullopt;
+  std::string rest = path.substr(prefix.size());
+  auto slash = rest.find('/');
+  if (slash == std::string::npos || rest.find('/', slash + 1) != std::string::npos) return std::nullopt;
+  const Stage* stage = config.find_stage(rest.substr(0, slash));
+  if (!stage || stage->dir != rest.substr(0, slash)) return std::nullopt;
+  auto name = parse_story_file_name(rest.substr(slash + 1), config.types);
+  if (!name) return std::nullopt;
+  Story s;
+  s.id = name->id;
+  s.type = name->type;
+  s.slug = name->slug;
+  s.stage = stage->name;
+  s.path = path;
+  return s;
+}
+
+/// Fills in the field and body changes of `d` from its two texts.
+void compare(StoryDiff& d, const Story& where) {
+  Story before, after;
+  try {
+    before = reparse_story(where, d.before_text);
+  } catch (const StoryParseError&) {
+  }
+  try {
+    after = reparse_story(where, d.after_text);
+  } catch (const StoryParseError&) {
+  }
+  d.fields = field_changes(before, after);
+  d.body_changed = before.body != after.body;
+}
+
+}  // namespace
+
+std::vector<StoryDiff> Tracker::working_changes(std::vector<std::string>* ignored) {
+  const Config& config = ws_.config();
+  GitRepo& repo = git();
+  fs::path work_tree = repo.work_tree();
+  std::string dir = (ws_.stories_root()).lexically_relative(work_tree).generic_string();
+  std::map<std::int64_t, std::vector<ChangedFile>> by_id;
+  for (const auto& tree_path : repo.changed_paths(dir)) {
+    std::string path = ws_.relative(work_tree / tree_path);
+    std::optional<Story> where = story_at(config, path);
+    if (!where) {
+      if (ignored) ignored->push_back(path);
+      continue;
+    }
+    ChangedFile f{path, *where, repo.content_at("HEAD", tree_path), read_file_if_exists(ws_.root() / path)};
+    if (f.before == f.after) continue;  // e.g. staged and then changed back
+    by_id[where->id].push_back(std::move(f));
+  }
+
+  std::vector<StoryDiff> out;
+  for (auto& [id, files] : by_id) {
+    std::vector<const ChangedFile*> gone, arrived, edited;
+    for (const auto& f : files) {
+      if (f.before && !f.after) gone.push_back(&f);
+      else if (!f.before && f.after) arrived.push_back(&f);
+      else edited.push_back(&f);
+    }
+    for (const ChangedFile* f : edited) {
+      StoryDiff d{id, "edited", f->where.stage, f->where.stage, {}, false, {f->path}, *f->before, *f->after};
+      compare(d, f->where);
+      out.push_back(std::move(d));
+    }
+    // One file gone and one arrived under the same id: a move (maybe with edits).
+    while (!gone.empty() && !arrived.empty()) {
+      const ChangedFile *from = gone.back(), *to = arrived.back();
+      gone.pop_back();
+      arrived.pop_back();
+      StoryDiff d{id, "moved", from->where.stage, to->where.stage, {}, false, {from->path, to->path}, *from->before,
+                  *to->after};
+      compare(d, to->where);
+      out.push_back(std::move(d));
+    }
+    for (const ChangedFile* f : gone)
+      out.push_back({id, "deleted", f->where.stage, "", {}, false, {f->path}, *f->before, ""});
+    for (const ChangedFile* f : arrived) {
+      StoryDiff d{id, "created", "", f->where.stage, {}, false, {f->path}, "", *f->after};
+      out.push_back(std::move(d));
+    }
+  }
+  return out;
+}
+
+HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& message) {
+  if (message && (trim(*message).empty() || message->find('\n') != std::string::npos))
+    throw UsageError("-m takes a one-line subject");
+  HandCommitResult result;
+  result.changes = working_changes(&result.ignored);
+  if (result.changes.empty()) return result;
+
+  // Only valid stories are committed: the same rules as edit.
+  const Config& config = ws_.config();
+  for (const auto& d : result.changes) {
+    if (d.change == "deleted") continue;
+    const std::string& path = d.paths.back();
+    std::optional<Story> where = story_at(config, path);
+    if (!config.is_known_type(where->type))
+      throw InvalidDataError(path + ": unknown type '" + where->type + "'" + did_you_mean(where->type, config.types) +
+                             "; nothing was committed");
+    try {
+      Story s = reparse_story(*where, d.after_text);
+      if (!s.warnings.empty())
+        throw InvalidDataError(path + ":" + std::to_string(s.warnings.front().line) + ": " + s.warnings.front().message +
+                               "; nothing was committed");
+    } catch (const StoryParseError& e) {
+      throw InvalidDataError(path + ":" + std::to_string(e.line()) + ": " + e.detail() + "; nothing was committed");
+    }
+  }
+
+  // A move by hand starts the story's retries afresh.
+  for (auto& d : result.changes) {
+    if (d.change != "moved") continue;
+    Story s = reparse_story(*story_at(config, d.paths.back()), d.after_text);
+    if (s.retry_count == 0) continue;
+    std::string text = set_front_matter_line(d.after_text, "retry_count", "0");
+    write_file_atomic(ws_.root() / d.paths.back(), text);
+    d.after_text = text;
+    compare(d, *story_at(config, d.paths.back()));
+  }
+
+  std::vector<std::string> parts, paths;
+  std::vector<std::pair<std::string, std::string>> trailers = {{"Tracker-Action", "commit"}};
+  std::map<std::string, int> counts;
+  for (const auto& d : result.changes) {
+    std::string id = "#" + std::to_string(d.id);
+    std::vector<std::string> what;
+    for (const auto& f : d.fields) what.push_back(f.key);
+    if (d.body_changed) what.push_back("body");
+    std::string detail = what.empty() ? "" : " (" + join(what, ", ") + ")";
+    if (d.change == "edited") parts.push_back("edit " + id + detail);
+    else if (d.change == "moved") parts.push_back("move " + id + " " + d.from + " -> " + d.to + detail);
+    else if (d.change == "created") parts.push_back("create " + id);
+    else parts.push_back("delete " + id);
+    ++counts[d.change];
+    trailers.emplace_back("Tracker-Story", std::to_string(d.id));
+    paths.insert(paths.end(), d.paths.begin(), d.paths.end());
+  }
+  std::string summary = join(parts, ", ");
+  std::string subject = message ? *message : "tracker: " + summary;
+  std::string body;
+  if (!message && subject.size() > 100) {
+    std::vector<std::string> tally;
+    for (const auto& [change, n] : counts) tally.push_back(std::to_string(n) + " " + change);
+    subject = "tracker: commit " + std::to_string(result.changes.size()) + " stories (" + join(tally, ", ") + ")";
+  }
+  if (subject != "tracker: " + summary)
+    for (const auto& p : parts) body += p + "\n";
+  result.subject = subject;
+  result.commit = commit(body.empty() ? subject : subject + "\n\n" + body.substr(0, body.size() - 1), trailers, paths);
+  index_->update_files(paths);
+  return result;
+}
+
+}  // namespace tracker

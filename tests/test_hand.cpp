@@ -1,0 +1,118 @@
+// Hand edits without the tool: list and show see them, `tracker commit` commits them.
+#include <catch2/catch.hpp>
+
+#include "helpers.hpp"
+
+#include <nlohmann/json.hpp>
+
+using namespace testing;
+using nlohmann::json;
+
+namespace {
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+  auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("hand edits, moves, creations and deletions show at once and commit as one semantic commit") {
+  Board board;
+  for (const char* name : {"Alpha", "Beta", "Gamma", "Delta"}) board.create({name, "--priority", "1"});
+  fs::path root = board.root();
+  write(root / board.path_of(1), replace(read(root / board.path_of(1)), "priority: 1", "priority: 5"));
+  git(root, {"mv", board.path_of(2), "work/3_qa/"});
+  fs::remove(root / board.path_of(4));
+  write(root / "work/1_backlog/9_bug_hand-made.md", "---\nname: Hand made\n---\n\nFound by hand.\n");
+  // Unrelated work in the tree: a staged change and an untracked file.
+  write(root / "README.md", "# project\n");
+  git(root, {"add", "README.md"});
+  write(root / "work/notes.txt", "scratch\n");
+
+  // The next list and show reflect every hand change, before any commit.
+  json list = json::parse(run_tracker(root, {"list", "--json", "--sort", "id"}).out);
+  REQUIRE(list.size() == 4);
+  CHECK(list[0]["priority"] == 5);
+  CHECK(list[1]["stage"] == "qa");
+  CHECK(list[3]["id"] == 9);
+  CHECK(list[3]["type"] == "bug");
+  CHECK(run_tracker(root, {"show", "4"}).code == 4);
+  CHECK(json::parse(run_tracker(root, {"show", "9", "--json"}).out)["body"] == "Found by hand.\n");
+
+  int commits = board.commit_count();
+  auto r = run_tracker(root, {"commit", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json j = json::parse(r.out);
+  CHECK(j["subject"] == "tracker: edit #1 (priority), move #2 backlog -> qa, delete #4, create #9");
+  CHECK(j["changes"][0] == json{{"id", 1}, {"change", "edited"}, {"from", "backlog"}, {"to", "backlog"},
+                                {"fields", {{"priority", {1, 5}}}}, {"body_changed", false}});
+  CHECK(j["changes"][1]["change"] == "moved");
+  CHECK(r.err == "tracker: not a story file, left out: work/notes.txt\n");
+  CHECK(board.commit_count() == commits + 1);
+  CHECK(git(root, {"log", "-1", "--format=%B"}) ==
+        "tracker: edit #1 (priority), move #2 backlog -> qa, delete #4, create #9\n\nTracker-Action: commit\n"
+        "Tracker-Story: 1\nTracker-Story: 2\nTracker-Story: 4\nTracker-Story: 9\n\n");
+  // Exactly the story files: the staged README stays staged, the notes untracked.
+  CHECK(git(root, {"show", "--name-status", "--no-renames", "--format=", "HEAD"}) ==
+        "M\twork/1_backlog/1_story_alpha.md\nD\twork/1_backlog/2_story_beta.md\nD\twork/1_backlog/4_story_delta.md\n"
+        "A\twork/1_backlog/9_bug_hand-made.md\nA\twork/3_qa/2_story_beta.md\n");
+  CHECK(git(root, {"status", "--porcelain"}) == "A  README.md\n?? work/notes.txt\n");
+
+  r = run_tracker(root, {"commit"});
+  CHECK(r.code == 6);
+  CHECK(r.err == "tracker: not a story file, left out: work/notes.txt\ntracker: no story file changed since HEAD\n");
+}
+
+TEST_CASE("commit: -m, a hand move resets retry_count, invalid stories are refused") {
+  Board board;
+  board.create({"Alpha"});
+  board.create({"Beta"});
+  fs::path root = board.root();
+  REQUIRE(run_tracker(root, {"set", "1", "retry_count=2"}).code == 0);
+  const std::string beta_path = board.path_of(2);
+
+  // A move by hand (plain mv, not git mv) starts the retries afresh.
+  fs::rename(root / board.path_of(1), root / "work/2_current/1_story_alpha.md");
+  auto r = run_tracker(root, {"commit", "-m", "Start alpha by hand"});
+  REQUIRE(r.code == 0);
+  CHECK(git(root, {"log", "-1", "--format=%B"}) ==
+        "Start alpha by hand\n\nmove #1 backlog -> current (retry_count)\n\nTracker-Action: commit\nTracker-Story: 1\n\n");
+  CHECK(read(root / "work/2_current/1_story_alpha.md").find("retry_count: 0\n") != std::string::npos);
+  CHECK(git(root, {"status", "--porcelain"}).empty());
+
+  // A malformed or wrongly typed story is not committed; nothing else is either.
+  std::string beta = read(root / beta_path);
+  write(root / beta_path, replace(beta, "name: Beta", "name: [Beta"));
+  int commits = board.commit_count();
+  r = run_tracker(root, {"commit"});
+  CHECK(r.code == 5);
+  CHECK(r.err.rfind("tracker: " + beta_path + ":", 0) == 0);
+  CHECK(r.err.find("; nothing was committed\n") != std::string::npos);
+  write(root / beta_path, replace(beta, "name: Beta\n", "name: Beta\npriority: high\n"));
+  r = run_tracker(root, {"commit"});
+  CHECK(r.code == 5);
+  CHECK(r.err == "tracker: " + beta_path + ":3: priority: expected an integer, got 'high'; nothing was committed\n");
+  write(root / "work/1_backlog/7_epic_big.md", "---\nname: Big\n---\n");
+  write(root / beta_path, beta);
+  r = run_tracker(root, {"commit"});
+  CHECK(r.code == 5);
+  CHECK(r.err == "tracker: work/1_backlog/7_epic_big.md: unknown type 'epic'; nothing was committed\n");
+  CHECK(board.commit_count() == commits);
+  CHECK(run_tracker(root, {"commit", "-m", ""}).code == 2);
+}
+
+TEST_CASE("commit of many changes keeps the subject short and lists them in the body") {
+  Board board;
+  for (int i = 1; i <= 12; ++i) board.create({"Story " + std::to_string(i)});
+  fs::path root = board.root();
+  for (int i = 1; i <= 12; ++i) git(root, {"mv", board.path_of(i), "work/5_done/"});
+  auto r = run_tracker(root, {"commit"});
+  REQUIRE(r.code == 0);
+  CHECK(git(root, {"log", "-1", "--format=%s"}) == "tracker: commit 12 stories (12 moved)\n");
+  std::string body = git(root, {"log", "-1", "--format=%b"});
+  CHECK(body.find("move #1 backlog -> done\nmove #2 backlog -> done\n") == 0);
+  CHECK(git(root, {"status", "--porcelain"}).empty());
+}
