@@ -90,6 +90,7 @@ Command register_set(CLI::App& app, GlobalOptions& g);
 Command register_unset(CLI::App& app, GlobalOptions& g);
 Command register_edit(CLI::App& app, GlobalOptions& g);
 Command register_commit(CLI::App& app, GlobalOptions& g);
+Command register_renumber(CLI::App& app, GlobalOptions& g);
 Command register_stats(CLI::App& app, GlobalOptions& g);
 
 }  // namespace tracker::cli

@@ -87,7 +87,7 @@ CheckReport Tracker::check() {
     for (const Story* s : copies)
       problem(s->path, 0, "duplicate-id",
               "story #" + std::to_string(id) + " exists " + std::to_string(copies.size()) + " times (" + join(paths, ", ") +
-                  "); give all but one of them a new id");
+                  "); tracker renumber " + std::to_string(id) + " --path <file> gives one a new id");
   }
 
   // The dependency graph: every id known, no cycles.

@@ -177,3 +177,86 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
 }
 
 }  // namespace tracker
+
+namespace tracker {
+
+RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::string>& path,
+                                 const std::vector<std::int64_t>& refs) {
+  refresh_all();
+  Lookup found = index_->lookup(id);
+  std::vector<std::string> paths;
+  for (const auto& s : found.stories) paths.push_back(s.path);
+  for (const auto& m : found.malformed) paths.push_back(m.path);
+  if (paths.empty()) throw NotFoundError("no story #" + std::to_string(id));
+  std::string chosen;
+  if (path) {
+    std::string wanted = ws_.relative(fs::absolute(*path));
+    for (const auto& p : paths)
+      if (p == *path || p == wanted) chosen = p;
+    if (chosen.empty())
+      throw UsageError("story #" + std::to_string(id) + " is not at " + *path + "; it is at " + join(paths, ", "));
+  } else if (paths.size() == 1) {
+    chosen = paths.front();
+  } else {
+    throw UsageError("story #" + std::to_string(id) + " exists " + std::to_string(paths.size()) + " times (" +
+                     join(paths, ", ") + "); say which one with --path");
+  }
+  bool duplicated = paths.size() > 1;
+
+  RenumberResult result;
+  result.old_id = id;
+  result.from_path = chosen;
+
+  // The references: which stories name the old id, and which of them to rewrite.
+  for (const auto& [story_id, deps] : index_->dependencies()) {
+    if (story_id == id || std::find(deps.begin(), deps.end(), id) == deps.end()) continue;
+    bool rewrite = !duplicated || std::find(refs.begin(), refs.end(), story_id) != refs.end();
+    (rewrite ? result.rewritten : result.ambiguous).push_back(story_id);
+  }
+  for (auto r : refs)
+    if (std::find(result.rewritten.begin(), result.rewritten.end(), r) == result.rewritten.end())
+      throw UsageError("story #" + std::to_string(r) + " does not depend on #" + std::to_string(id));
+  auto name = parse_story_file_name(fs::path(chosen).filename().string(), ws_.config().types);
+  {
+    IdAllocation ids(ws_);
+    result.new_id = ids.reserve(index_->max_id());
+  }
+  fs::path from = ws_.root() / chosen;
+  fs::path to = from.parent_path() / make_story_file_name(result.new_id, name->type, name->slug);
+  result.to_path = ws_.relative(to);
+
+  std::vector<std::string> changed = {result.from_path, result.to_path};
+  rename_no_replace(from, to);
+  std::vector<std::pair<fs::path, std::string>> originals;
+  try {
+    for (auto ref : result.rewritten) {
+      for (const auto& s : index_->lookup(ref).stories) {
+        fs::path file = ws_.root() / s.path;
+        std::string text = read_file(file);
+        std::string edited = edit_front_matter_list(
+            text, "depends_on",
+            [&](std::string_view item) {
+              std::string_view v = trim(item);
+              if (v.starts_with('#')) v.remove_prefix(1);
+              return parse_int(v) != id;
+            },
+            {std::to_string(result.new_id)});
+        if (edited == text) continue;
+        originals.emplace_back(file, text);
+        write_file_atomic(file, edited);
+        changed.push_back(ws_.relative(file));
+      }
+    }
+    result.commit = commit("tracker: renumber #" + std::to_string(id) + " -> #" + std::to_string(result.new_id),
+                           {{"Tracker-Action", "renumber"}, {"Tracker-Story", std::to_string(result.new_id)}},
+                           changed);
+  } catch (...) {
+    for (const auto& [file, text] : originals) write_file_atomic(file, text);
+    rename_no_replace(to, from);
+    throw;
+  }
+  index_->update_files(changed);
+  return result;
+}
+
+}  // namespace tracker

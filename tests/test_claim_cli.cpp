@@ -496,7 +496,7 @@ TEST_CASE("check finds every kind of problem, with path and line, and exits 5") 
   CHECK(r.err == "checked 9 stories: 12 problems\n");
   std::vector<std::string> expected = {
       "work/1_backlog/3_story_three.md: error: story #3 exists 2 times (work/1_backlog/3_story_three.md, "
-      "work/2_current/3_story_twin.md); give all but one of them a new id",
+      "work/2_current/3_story_twin.md); tracker renumber 3 --path <file> gives one a new id",
       "work/1_backlog/5_story_bad.md:3: error: malformed front matter: end of sequence flow not found",
       "work/1_backlog/7_feature_t.md: error: unknown type 'feature'",
       "work/1_backlog/7_feature_t.md:3: error: priority: expected an integer, got 'high'",
@@ -505,7 +505,7 @@ TEST_CASE("check finds every kind of problem, with path and line, and exits 5") 
       "work/1_backlog/notes.md: error: not a story file name: expected <id>_<type>_<slug>.md",
       "work/1_backlog/todo.txt: error: not a story file: story files end in .md",
       "work/2_current/3_story_twin.md: error: story #3 exists 2 times (work/1_backlog/3_story_three.md, "
-      "work/2_current/3_story_twin.md); give all but one of them a new id",
+      "work/2_current/3_story_twin.md); tracker renumber 3 --path <file> gives one a new id",
       "work/2_current/old: error: directory inside a stage directory: its files are not stories",
       "work/7_later: error: unknown stage directory",
       "work/README.md: error: file outside the stage directories 1_backlog, 2_current, 3_qa, 4_merge, 5_done, 6_archived",

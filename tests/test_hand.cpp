@@ -116,3 +116,74 @@ TEST_CASE("commit of many changes keeps the subject short and lists them in the 
   CHECK(body.find("move #1 backlog -> done\nmove #2 backlog -> done\n") == 0);
   CHECK(git(root, {"status", "--porcelain"}).empty());
 }
+
+TEST_CASE("renumber gives a duplicate id (two merged branches) a fresh id and rewrites the references it can") {
+  Board board;
+  board.create({"Base"});
+  board.create({"Other"});
+  board.create({"Needs other", "--depends-on", "2"});
+  fs::path root = board.root();
+  // What a merge of two branches that each created #4 leaves behind.
+  write(root / "work/1_backlog/4_story_login.md", "---\nname: Login\n---\n");
+  write(root / "work/2_current/4_story_search.md", "---\nname: Search\npriority: 2\n---\n");
+  write(root / "work/1_backlog/5_story_uses-four.md", "---\nname: Uses four\ndepends_on:\n  - 4\n  - 1\n---\n");
+  git(root, {"add", "-A"});
+  git(root, {"commit", "-qm", "merge"});
+  CHECK(run_tracker(root, {"check"}).code == 5);
+
+  auto r = run_tracker(root, {"renumber", "4"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: story #4 exists 2 times (work/1_backlog/4_story_login.md, work/2_current/4_story_search.md);"
+                 " say which one with --path\n");
+  CHECK(run_tracker(root, {"renumber", "4", "--path", "work/1_backlog/nope.md"}).code == 2);
+  CHECK(run_tracker(root, {"renumber", "4", "--path", "work/2_current/4_story_search.md", "--refs", "3"}).code == 2);
+
+  r = run_tracker(root, {"renumber", "4", "--path", "work/2_current/4_story_search.md", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json j = json::parse(r.out);
+  CHECK(j["new_id"] == 6);
+  CHECK(j["to"] == "work/2_current/6_story_search.md");
+  CHECK(j["ambiguous"] == json::array({5}));  // #5 may have meant Login: left alone, and said so
+  CHECK(r.err.find("#5 depends on #4, which may have meant either copy") != std::string::npos);
+  CHECK(read(root / "work/2_current/6_story_search.md") == "---\nname: Search\npriority: 2\n---\n");
+  CHECK(git(root, {"log", "-1", "--format=%s"}) == "tracker: renumber #4 -> #6\n");
+  CHECK(git(root, {"status", "--porcelain"}).empty());
+  CHECK(run_tracker(root, {"check"}).code == 0);
+
+  // A unique id: every reference means it, so every reference follows.
+  r = run_tracker(root, {"renumber", "2"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "renumbered #2 -> #7: work/1_backlog/7_story_other.md\n#3 now depends on #7\n");
+  CHECK(json::parse(run_tracker(root, {"show", "3", "--json"}).out)["depends_on"] == json::array({7}));
+  CHECK(git(root, {"show", "--stat", "--format=", "HEAD"}).find("2 files changed") != std::string::npos);
+
+  // With --refs the stories named are rewritten, in their own list style.
+  write(root / "work/2_current/4_story_dup.md", "---\nname: Dup\n---\n");
+  git(root, {"add", "-A"});
+  git(root, {"commit", "-qm", "another dup"});
+  r = run_tracker(root, {"renumber", "4", "--path", "work/2_current/4_story_dup.md", "--refs", "5"});
+  REQUIRE(r.code == 0);
+  CHECK(read(root / "work/1_backlog/5_story_uses-four.md") == "---\nname: Uses four\ndepends_on:\n  - 1\n  - 8\n---\n");
+  CHECK(run_tracker(root, {"renumber", "99"}).code == 4);
+}
+
+TEST_CASE("the example pre-commit hook refuses a commit while check finds problems") {
+  Board board;
+  board.create({"Alpha"});
+  fs::path root = board.root();
+  fs::copy_file(EXAMPLES_DIR "/hooks/pre-commit", root / ".git/hooks/pre-commit", fs::copy_options::overwrite_existing);
+  RunOptions opts;
+  opts.cwd = root;
+  opts.env["TRACKER"] = TRACKER_BIN;
+  write(root / "work/1_backlog/2_story_broken.md", "---\nname: [broken\n---\n");
+  git(root, {"add", "-A"});
+  auto r = run({"git", "commit", "-qm", "add a broken story"}, opts);
+  CHECK(r.code != 0);
+  CHECK((r.out + r.err).find("work/1_backlog/2_story_broken.md:") != std::string::npos);  // git sends hook output to stderr
+  CHECK(r.err.find("pre-commit: the board has problems") != std::string::npos);
+  write(root / "work/1_backlog/2_story_broken.md", "---\nname: Fixed\n---\n");
+  git(root, {"add", "-A"});
+  r = run({"git", "commit", "-qm", "add a good story"}, opts);
+  CHECK(r.code == 0);
+}

@@ -150,6 +150,16 @@ struct HandCommitResult {
   std::string commit;
 };
 
+/// What renumber did.
+struct RenumberResult {
+  std::int64_t old_id = 0;
+  std::int64_t new_id = 0;
+  std::string from_path, to_path;
+  std::vector<std::int64_t> rewritten;  ///< stories whose depends_on now names new_id
+  std::vector<std::int64_t> ambiguous;  ///< stories still naming old_id, which may mean either copy
+  std::string commit;
+};
+
 /// One finding of `check`.
 struct Problem {
   std::string path;  ///< relative to the workspace root
@@ -277,6 +287,13 @@ public:
   /// (InvalidDataError) when a changed story is malformed or has wrongly typed values.
   /// With no story file changed, `changes` is empty and nothing is committed.
   HandCommitResult commit_hand_edits(const std::optional<std::string>& message);
+
+  /// Gives story `id` (the copy at `path` when the id is used more than once) a
+  /// fresh id, renaming its file. References to it in `depends_on` are rewritten
+  /// when they can only mean it: always when the id was unique, and otherwise only
+  /// in the stories listed in `refs` (the others are returned as `ambiguous`).
+  RenumberResult renumber(std::int64_t id, const std::optional<std::string>& path,
+                          const std::vector<std::int64_t>& refs);
 
   BoardStats stats();
 
