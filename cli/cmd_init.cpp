@@ -10,9 +10,33 @@ namespace {
 struct InitOptionsCli {
   std::string dir = "work";
   std::string stages = "backlog,current,qa,merge,done,archived";
+  std::optional<std::string> adopt;
 };
 
+int run_adopt(const std::string& board, const GlobalOptions& g) {
+  fs::path root = g.dir.empty() ? fs::current_path() : fs::path(g.dir);
+  // The board is named relative to the workspace root, like every other path.
+  fs::path stories = fs::path(board).is_absolute() ? fs::path(board) : root / board;
+  InitResult r = Tracker::adopt(root, stories.string(), g.no_commit ? CommitMode::no : CommitMode::yes);
+  for (const auto& d : r.ignored) std::cerr << "tracker: not a stage directory (<n>_<name>), left alone: " << d << "\n";
+  if (g.json) {
+    nlohmann::ordered_json stages = nlohmann::ordered_json::array();
+    for (const auto& s : r.config.stages) stages.push_back({{"name", s.name}, {"dir", s.dir}});
+    print_json({{"root", r.root.string()},
+                {"stories_dir", r.config.stories_dir},
+                {"stages", stages},
+                {"types", r.config.types},
+                {"stories", r.stories},
+                {"commit", string_or_null(r.commit)}});
+    return 0;
+  }
+  std::cout << "Adopted " << r.config.stories_dir << ": " << r.stories << " stories in " << r.config.stages.size()
+            << " stages (" << join(r.config.stage_names(), ", ") << "); wrote .tracker/config.yml\n";
+  return 0;
+}
+
 int run_init(const InitOptionsCli& opts, const GlobalOptions& g) {
+  if (opts.adopt) return run_adopt(*opts.adopt, g);
   InitOptions options;
   options.stories_dir = opts.dir;
   options.stages.clear();
@@ -37,8 +61,11 @@ int run_init(const InitOptionsCli& opts, const GlobalOptions& g) {
 Command register_init(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<InitOptionsCli>();
   CLI::App* sub = app.add_subcommand("init", "Create a workspace: .tracker/config.yml and the stage directories");
-  sub->add_option("--dir", opts->dir, "Directory that holds the stage directories")->capture_default_str();
-  sub->add_option("--stages", opts->stages, "Comma-separated stage names, in board order")->capture_default_str();
+  auto* dir = sub->add_option("--dir", opts->dir, "Directory that holds the stage directories")->capture_default_str();
+  auto* stages = sub->add_option("--stages", opts->stages, "Comma-separated stage names, in board order")->capture_default_str();
+  sub->add_option("--adopt", opts->adopt, "Adopt an existing board in this directory (e.g. .huskies/work) as it is")
+      ->excludes(dir)
+      ->excludes(stages);
   return {sub, [opts, &g] { return run_init(*opts, g); }};
 }
 

@@ -66,6 +66,72 @@ InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
   return result;
 }
 
+InitResult Tracker::adopt(const fs::path& dir, const std::string& stories_dir, CommitMode commit) {
+  InitResult result;
+  result.root = fs::weakly_canonical(fs::absolute(dir));
+  fs::path config_file = Workspace::config_path_for(result.root);
+  if (fs::exists(config_file)) throw UsageError("already a tracker workspace: " + config_file.string() + " exists");
+  fs::path board = fs::weakly_canonical(fs::absolute(stories_dir));
+  std::string relative = board.lexically_relative(result.root).generic_string();
+  if (relative.empty() || relative == "." || relative.starts_with(".."))
+    throw UsageError(stories_dir + " is not a directory inside " + result.root.string());
+  if (!fs::is_directory(board)) throw UsageError("no board to adopt: " + stories_dir + " is not a directory");
+
+  // Stage directories are <n>_<name>, in the order of n.
+  std::vector<std::pair<std::int64_t, Stage>> found;
+  for (const auto& e : fs::directory_iterator(board)) {
+    std::string name = e.path().filename().string();
+    if (!e.is_directory() || name.starts_with('.')) continue;
+    auto us = name.find('_');
+    auto n = us == std::string::npos ? std::nullopt : parse_int(name.substr(0, us));
+    std::string stage = us == std::string::npos ? "" : name.substr(us + 1);
+    bool ok = n && *n >= 0 && !stage.empty() &&
+              std::all_of(stage.begin(), stage.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+    if (!ok) {
+      result.ignored.push_back(relative + "/" + name);
+      continue;
+    }
+    found.push_back({*n, {stage, name}});
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (found.empty()) throw UsageError("no board to adopt: " + stories_dir + " has no <n>_<name> stage directories");
+
+  std::vector<std::string> names;
+  for (const auto& [n, stage] : found) names.push_back(stage.name);
+  Config config = Config::for_stages(relative, names);
+  for (std::size_t i = 0; i < found.size(); ++i) config.stages[i].dir = found[i].second.dir;
+  // The types the file names use, after the usual ones.
+  for (const auto& stage : config.stages) {
+    for (const auto& e : fs::directory_iterator(board / stage.dir)) {
+      std::string file = e.path().filename().string();
+      auto name = parse_story_file_name(file, config.types);
+      if (!name) continue;
+      ++result.stories;
+      std::string stem = file.substr(0, file.size() - 3);
+      if (std::count(stem.begin(), stem.end(), '_') >= 2 && !config.is_known_type(name->type) &&
+          std::all_of(name->type.begin(), name->type.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '-'; }))
+        config.types.push_back(name->type);
+    }
+  }
+
+  if (!find_git_dirs(result.root)) {
+    GitRepo::init(result.root);
+    result.created_repository = true;
+  }
+  fs::create_directories(config_file.parent_path());
+  write_file_atomic(config_file, config.render());
+  if (commit == CommitMode::yes && config.commit) {
+    GitRepo repo = GitRepo::open(result.root);
+    CommitRequest request;
+    request.subject = "tracker: adopt " + relative + " (" + join(config.stage_names(), ", ") + ")";
+    request.trailers = {{"Tracker-Action", "init"}};
+    request.paths.push_back(config_file.lexically_relative(repo.work_tree()).generic_string());
+    result.commit = repo.commit_paths(request).sha;
+  }
+  result.config = config;
+  return result;
+}
+
 std::string Tracker::commit(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& trailers,
                             const std::vector<std::string>& paths) {
   if (commit_mode_ == CommitMode::no || !ws_.config().commit) return {};

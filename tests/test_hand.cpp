@@ -187,3 +187,57 @@ TEST_CASE("the example pre-commit hook refuses a commit while check finds proble
   r = run({"git", "commit", "-qm", "add a good story"}, opts);
   CHECK(r.code == 0);
 }
+
+TEST_CASE("init --adopt takes a huskies board as it is, without touching a story file") {
+  TempDir dir;
+  fs::path root = dir.path() / "project";
+  fs::copy(FIXTURES_DIR "/huskies", root, fs::copy_options::recursive);
+  fs::create_directories(root / ".huskies/work/old-stuff");
+  write(root / ".huskies/work/1_backlog/17_epic_billing.md", "---\nname: Billing\n---\n");
+  git(root, {"init", "-q", "-b", "main"});
+  git(root, {"add", "-A"});
+  git(root, {"commit", "-qm", "a huskies project"});
+  std::string tree_before = git(root, {"ls-tree", "-r", "HEAD", ".huskies"});
+
+  CHECK(run_tracker(root, {"init", "--adopt", ".huskies/work", "--stages", "a,b"}).code == 2);
+  CHECK(run_tracker(root, {"init", "--adopt", ".huskies/nothing"}).code == 2);
+  CHECK(run_tracker(root, {"init", "--adopt", ".huskies"}).code == 2);  // no <n>_<name> directories there
+  auto r = run_tracker(root, {"init", "--adopt", ".huskies/work", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json j = json::parse(r.out);
+  CHECK(j["stories_dir"] == ".huskies/work");
+  CHECK(j["stories"] == 9);
+  CHECK(j["types"] == json::array({"story", "bug", "spike", "refactor", "epic"}));
+  CHECK(j["stages"][3] == json{{"name", "merge"}, {"dir", "4_merge"}});
+  CHECK(r.err == "tracker: not a stage directory (<n>_<name>), left alone: .huskies/work/old-stuff\n");
+  // One commit, of the config alone; every story file is as it was.
+  CHECK(git(root, {"show", "--name-only", "--format=%s", "HEAD"}) ==
+        "tracker: adopt .huskies/work (backlog, current, qa, merge, done, archived)\n\n.tracker/config.yml\n");
+  CHECK(git(root, {"ls-tree", "-r", "HEAD", ".huskies"}) == tree_before);
+  CHECK(git(root, {"status", "--porcelain"}).empty());
+  CHECK(run_tracker(root, {"init", "--adopt", ".huskies/work"}).code == 2);
+
+  // The board works unchanged: huskies' keys read, the queue, claims, check.
+  json list = json::parse(run_tracker(root, {"list", "--json"}).out);
+  CHECK(list.size() == 9);
+  json qa = json::parse(run_tracker(root, {"show", "11", "--json"}).out);
+  CHECK(qa["agent"] == "qa-1");
+  CHECK(qa["fields"] == json{{"qa", "human"}, {"review_hold", true}});
+  json merge = json::parse(run_tracker(root, {"show", "9", "--json"}).out);
+  CHECK(merge["retry_count"] == 2);
+  CHECK(merge["fields"]["merge_failure"] == "conflict in server/src/http.rs");
+  CHECK(json::parse(run_tracker(root, {"show", "15", "--json"}).out)["blocked"] == true);
+  CHECK(json::parse(run_tracker(root, {"show", "14", "--json"}).out)["depends_on"] == json::array({9}));
+  std::vector<long> ready;
+  for (const auto& s : json::parse(run_tracker(root, {"ready", "--json"}).out)) ready.push_back(s["id"].get<long>());
+  CHECK(ready == std::vector<long>{16, 17});
+  CHECK(run_tracker(root, {"check"}).code == 5);  // old-stuff is no stage: check says so
+  fs::remove(root / ".huskies/work/old-stuff");
+  CHECK(run_tracker(root, {"check"}).code == 0);
+  REQUIRE(run_tracker(root, {"claim", "16", "--owner", "coder-2"}).code == 0);
+  CHECK(fs::exists(root / ".huskies/work/2_current/16_spike_evaluate-sqlite-fts.md"));
+  REQUIRE(run_tracker(root, {"move", "9", "done"}).code == 0);
+  CHECK(fs::exists(root / ".huskies/work/5_done/9_refactor_split-the-server-module.md"));
+  CHECK(run_tracker(root, {"ready", "--json"}).out.find("\"id\": 14") != std::string::npos);
+}

@@ -31,6 +31,9 @@ struct InitResult {
   fs::path root;
   bool created_repository = false;
   std::string commit;  ///< sha, or empty
+  Config config;
+  std::int64_t stories = 0;          ///< story files found (adopt)
+  std::vector<std::string> ignored;  ///< directories that are not `<n>_<name>` stages (adopt)
 };
 
 struct NewStoryRequest {
@@ -198,6 +201,12 @@ public:
   /// Creates a workspace in `dir` (running `git init` first when `dir` is not in a
   /// git work tree) and commits it. Throws UsageError when one exists already.
   static InitResult init(const fs::path& dir, const InitOptions& options);
+
+  /// Writes a config that matches an existing board under `stories_dir` (relative to
+  /// `dir`, e.g. huskies' `.huskies/work`): its `<n>_<name>` stage directories in
+  /// order, and the types its file names use. Commits only the config; not one
+  /// story file is touched. UsageError when there is nothing to adopt.
+  static InitResult adopt(const fs::path& dir, const std::string& stories_dir, CommitMode commit);
 
   const Workspace& workspace() const { return ws_; }
 
