@@ -11,24 +11,13 @@ struct CommitOptions {
   std::optional<std::string> message;
 };
 
-nlohmann::ordered_json diff_json(const StoryDiff& d) {
-  auto fields = nlohmann::ordered_json::object();
-  for (const auto& f : d.fields) fields[f.key] = nlohmann::ordered_json::array({f.before, f.after});
-  return {{"id", d.id},
-          {"change", d.change},
-          {"from", string_or_null(d.from)},
-          {"to", string_or_null(d.to)},
-          {"fields", fields},
-          {"body_changed", d.body_changed}};
-}
-
 int run_commit(const CommitOptions& opts, const GlobalOptions& g) {
   HandCommitResult r = open_tracker(g)->commit_hand_edits(opts.message);
   for (const auto& path : r.ignored) std::cerr << "tracker: not a story file, left out: " << path << "\n";
   if (r.changes.empty()) throw NothingToDoError("no story file changed since HEAD");
   if (g.json) {
     auto changes = nlohmann::ordered_json::array();
-    for (const auto& d : r.changes) changes.push_back(diff_json(d));
+    for (const auto& d : r.changes) changes.push_back(story_diff_json(d));
     print_json({{"changes", changes}, {"subject", r.subject}, {"commit", string_or_null(r.commit)}});
     return 0;
   }

@@ -68,6 +68,18 @@ nlohmann::ordered_json stories_json(const std::vector<Story>& stories, const std
   return arr;
 }
 
+nlohmann::ordered_json story_diff_json(const StoryDiff& d) {
+  auto fields = nlohmann::ordered_json::object();
+  for (const auto& f : d.fields) fields[f.key] = nlohmann::ordered_json::array({f.before, f.after});
+  return {{"id", d.id},
+          {"change", d.change},
+          {"name", d.name},
+          {"from", string_or_null(d.from)},
+          {"to", string_or_null(d.to)},
+          {"fields", fields},
+          {"body_changed", d.body_changed}};
+}
+
 void report_issues(const std::vector<StoryIssue>& issues) {
   for (const auto& i : issues) {
     std::cerr << i.path;

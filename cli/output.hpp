@@ -39,6 +39,9 @@ Style make_style(const GlobalOptions& g);
 /// Wraps `text` in an ANSI colour when colour is on.
 std::string paint(const Style& style, const std::string& text, const char* sgr);
 
+/// The CLI.md JSON shape of a story's change in `diff` (and `commit`).
+nlohmann::ordered_json story_diff_json(const StoryDiff& d);
+
 /// A JSON string, or null when `text` is empty.
 nlohmann::ordered_json string_or_null(const std::string& text);
 
@@ -91,6 +94,7 @@ Command register_unset(CLI::App& app, GlobalOptions& g);
 Command register_edit(CLI::App& app, GlobalOptions& g);
 Command register_commit(CLI::App& app, GlobalOptions& g);
 Command register_renumber(CLI::App& app, GlobalOptions& g);
+Command register_diff(CLI::App& app, GlobalOptions& g);
 Command register_stats(CLI::App& app, GlobalOptions& g);
 
 }  // namespace tracker::cli

@@ -31,11 +31,14 @@ namespace {
   X(git_blob_rawsize) \
   X(git_revparse_single) \
   X(git_object_free) \
+  X(git_object_id) \
   X(git_object_peel) \
-  X(git_status_byindex) \
-  X(git_status_list_entrycount) \
-  X(git_status_list_free) \
-  X(git_status_list_new) \
+  X(git_diff_free) \
+  X(git_diff_get_delta) \
+  X(git_diff_num_deltas) \
+  X(git_diff_tree_to_tree) \
+  X(git_diff_tree_to_workdir_with_index) \
+  X(git_merge_base) \
   X(git_tree_entry_bypath) \
   X(git_tree_entry_free) \
   X(git_buf_dispose) \
@@ -125,7 +128,7 @@ using Signature = std::unique_ptr<git_signature, Deleter<git_signature, &Api::gi
 using Object = std::unique_ptr<git_object, Deleter<git_object, &Api::git_object_free>>;
 using Blob = std::unique_ptr<git_blob, Deleter<git_blob, &Api::git_blob_free>>;
 using TreeEntry = std::unique_ptr<git_tree_entry, Deleter<git_tree_entry, &Api::git_tree_entry_free>>;
-using StatusList = std::unique_ptr<git_status_list, Deleter<git_status_list, &Api::git_status_list_free>>;
+using Diff = std::unique_ptr<git_diff, Deleter<git_diff, &Api::git_diff_free>>;
 using Index = std::unique_ptr<git_index, Deleter<git_index, &Api::git_index_free>>;
 using Config = std::unique_ptr<git_config, Deleter<git_config, &Api::git_config_free>>;
 
@@ -494,32 +497,6 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
   return result;
 }
 
-std::vector<std::string> GitRepo::changed_paths(const std::string& dir) {
-  git_status_options opts = GIT_STATUS_OPTIONS_INIT;
-  opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
-  opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
-               GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
-  std::string spec = dir + "/";
-  char* specs[] = {spec.data()};
-  opts.pathspec.strings = specs;
-  opts.pathspec.count = 1;
-  git_status_list* raw = nullptr;
-  check(api().git_status_list_new(&raw, impl_->repo.get(), &opts), "git status");
-  StatusList list(raw);
-  std::vector<std::string> out;
-  for (std::size_t i = 0, n = api().git_status_list_entrycount(list.get()); i < n; ++i) {
-    const git_status_entry* e = api().git_status_byindex(list.get(), i);
-    for (const git_diff_delta* d : {e->head_to_index, e->index_to_workdir}) {
-      if (!d) continue;
-      for (const char* path : {d->old_file.path, d->new_file.path})
-        if (path && std::string_view(path).starts_with(spec)) out.emplace_back(path);
-    }
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
 std::optional<std::string> GitRepo::content_at(const std::string& rev, const std::string& path) {
   git_object* raw = nullptr;
   int rc = api().git_revparse_single(&raw, impl_->repo.get(), rev.c_str());
@@ -540,6 +517,73 @@ std::optional<std::string> GitRepo::content_at(const std::string& rev, const std
   Blob blob(raw_blob);
   return std::string(static_cast<const char*>(api().git_blob_rawcontent(blob.get())),
                      static_cast<std::size_t>(api().git_blob_rawsize(blob.get())));
+}
+
+namespace {
+
+/// The tree of a revision; nullptr for an unborn HEAD.
+Tree tree_of(git_repository* repo, const std::string& rev) {
+  git_object* raw = nullptr;
+  int rc = api().git_revparse_single(&raw, repo, rev.c_str());
+  if (rc == GIT_ENOTFOUND && rev == "HEAD") return Tree();
+  if (rc != 0) throw UsageError("unknown revision '" + rev + "'");
+  Object object(raw);
+  git_object* peeled = nullptr;
+  if (api().git_object_peel(&peeled, object.get(), GIT_OBJECT_TREE) != 0)
+    throw UsageError("'" + rev + "' does not name a commit or a tree");
+  return Tree(reinterpret_cast<git_tree*>(peeled));
+}
+
+}  // namespace
+
+std::vector<std::string> GitRepo::changed_paths_between(const std::string& from, const std::optional<std::string>& to,
+                                                        const std::string& dir) {
+  git_repository* repo = impl_->repo.get();
+  Tree a = tree_of(repo, from);
+  git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
+  opts.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS;
+  std::string spec = dir + "/";
+  char* specs[] = {spec.data()};
+  opts.pathspec.strings = specs;
+  opts.pathspec.count = 1;
+  git_diff* raw = nullptr;
+  if (to) {
+    Tree b = tree_of(repo, *to);
+    check(api().git_diff_tree_to_tree(&raw, repo, a.get(), b.get(), &opts), "diff " + from + " " + *to);
+  } else {
+    check(api().git_diff_tree_to_workdir_with_index(&raw, repo, a.get(), &opts), "diff " + from);
+  }
+  Diff diff(raw);
+  std::vector<std::string> out;
+  for (std::size_t i = 0, n = api().git_diff_num_deltas(diff.get()); i < n; ++i) {
+    const git_diff_delta* d = api().git_diff_get_delta(diff.get(), i);
+    for (const char* path : {d->old_file.path, d->new_file.path})
+      if (path && std::string_view(path).starts_with(spec)) out.emplace_back(path);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string GitRepo::merge_base(const std::string& a, const std::string& b) {
+  git_repository* repo = impl_->repo.get();
+  auto commit_id = [&](const std::string& rev) {
+    git_object* raw = nullptr;
+    if (api().git_revparse_single(&raw, repo, rev.c_str()) != 0) throw UsageError("unknown revision '" + rev + "'");
+    Object object(raw);
+    git_object* peeled = nullptr;
+    if (api().git_object_peel(&peeled, object.get(), GIT_OBJECT_COMMIT) != 0)
+      throw UsageError("'" + rev + "' does not name a commit");
+    Object commit(peeled);
+    git_oid id;
+    api().git_oid_cpy(&id, api().git_object_id(commit.get()));
+    return id;
+  };
+  git_oid x = commit_id(a), y = commit_id(b), base;
+  if (api().git_merge_base(&base, repo, &x, &y) != 0) throw UsageError(a + " and " + b + " have no common ancestor");
+  char sha[GIT_OID_HEXSZ + 1];
+  api().git_oid_tostr(sha, sizeof sha, &base);
+  return sha;
 }
 
 }  // namespace tracker

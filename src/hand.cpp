@@ -38,37 +38,47 @@ std::optional<Story> story_at(const Config& config, const std::string& path) {
   return s;
 }
 
-/// Fills in the field and body changes of `d` from its two texts.
+/// `text` read as the story `where` is; empty fields when it does not parse.
+Story lenient(const Story& where, const std::string& text) {
+  try {
+    return reparse_story(where, text);
+  } catch (const StoryParseError&) {
+    return where;
+  }
+}
+
+/// Fills in the name, field and body changes of `d` from its two texts.
 void compare(StoryDiff& d, const Story& where) {
-  Story before, after;
-  try {
-    before = reparse_story(where, d.before_text);
-  } catch (const StoryParseError&) {
-  }
-  try {
-    after = reparse_story(where, d.after_text);
-  } catch (const StoryParseError&) {
-  }
+  Story before = lenient(where, d.before_text), after = lenient(where, d.after_text);
   d.fields = field_changes(before, after);
   d.body_changed = before.body != after.body;
+  d.name = after.name;
 }
 
 }  // namespace
 
 std::vector<StoryDiff> Tracker::working_changes(std::vector<std::string>* ignored) {
+  return board_changes("HEAD", std::nullopt, ignored);
+}
+
+std::string Tracker::merge_base(const std::string& a, const std::string& b) { return git().merge_base(a, b); }
+
+std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std::optional<std::string>& to,
+                                              std::vector<std::string>* ignored) {
   const Config& config = ws_.config();
   GitRepo& repo = git();
   fs::path work_tree = repo.work_tree();
   std::string dir = (ws_.stories_root()).lexically_relative(work_tree).generic_string();
   std::map<std::int64_t, std::vector<ChangedFile>> by_id;
-  for (const auto& tree_path : repo.changed_paths(dir)) {
+  for (const auto& tree_path : repo.changed_paths_between(from, to, dir)) {
     std::string path = ws_.relative(work_tree / tree_path);
     std::optional<Story> where = story_at(config, path);
     if (!where) {
       if (ignored) ignored->push_back(path);
       continue;
     }
-    ChangedFile f{path, *where, repo.content_at("HEAD", tree_path), read_file_if_exists(ws_.root() / path)};
+    ChangedFile f{path, *where, repo.content_at(from, tree_path),
+                  to ? repo.content_at(*to, tree_path) : read_file_if_exists(ws_.root() / path)};
     if (f.before == f.after) continue;  // e.g. staged and then changed back
     by_id[where->id].push_back(std::move(f));
   }
@@ -82,26 +92,26 @@ std::vector<StoryDiff> Tracker::working_changes(std::vector<std::string>* ignore
       else edited.push_back(&f);
     }
     for (const ChangedFile* f : edited) {
-      StoryDiff d{id, "edited", f->where.stage, f->where.stage, {}, false, {f->path}, *f->before, *f->after};
+      StoryDiff d{id, "edited", "", f->where.stage, f->where.stage, {}, false, {f->path}, *f->before, *f->after};
       compare(d, f->where);
       out.push_back(std::move(d));
     }
     // One file gone and one arrived under the same id: a move (maybe with edits).
     while (!gone.empty() && !arrived.empty()) {
-      const ChangedFile *from = gone.back(), *to = arrived.back();
+      const ChangedFile *old_file = gone.back(), *new_file = arrived.back();
       gone.pop_back();
       arrived.pop_back();
-      StoryDiff d{id, "moved", from->where.stage, to->where.stage, {}, false, {from->path, to->path}, *from->before,
-                  *to->after};
-      compare(d, to->where);
+      StoryDiff d{id,    "moved", "", old_file->where.stage, new_file->where.stage, {}, false, {old_file->path, new_file->path},
+                  *old_file->before, *new_file->after};
+      compare(d, new_file->where);
       out.push_back(std::move(d));
     }
     for (const ChangedFile* f : gone)
-      out.push_back({id, "deleted", f->where.stage, "", {}, false, {f->path}, *f->before, ""});
-    for (const ChangedFile* f : arrived) {
-      StoryDiff d{id, "created", "", f->where.stage, {}, false, {f->path}, "", *f->after};
-      out.push_back(std::move(d));
-    }
+      out.push_back({id, "deleted", lenient(f->where, *f->before).name, f->where.stage, "", {}, false, {f->path},
+                     *f->before, ""});
+    for (const ChangedFile* f : arrived)
+      out.push_back({id, "created", lenient(f->where, *f->after).name, "", f->where.stage, {}, false, {f->path}, "",
+                     *f->after});
   }
   return out;
 }

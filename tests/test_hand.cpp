@@ -47,7 +47,7 @@ TEST_CASE("hand edits, moves, creations and deletions show at once and commit as
   REQUIRE(r.code == 0);
   json j = json::parse(r.out);
   CHECK(j["subject"] == "tracker: edit #1 (priority), move #2 backlog -> qa, delete #4, create #9");
-  CHECK(j["changes"][0] == json{{"id", 1}, {"change", "edited"}, {"from", "backlog"}, {"to", "backlog"},
+  CHECK(j["changes"][0] == json{{"id", 1}, {"change", "edited"}, {"name", "Alpha"}, {"from", "backlog"}, {"to", "backlog"},
                                 {"fields", {{"priority", {1, 5}}}}, {"body_changed", false}});
   CHECK(j["changes"][1]["change"] == "moved");
   CHECK(r.err == "tracker: not a story file, left out: work/notes.txt\n");
@@ -240,4 +240,57 @@ TEST_CASE("init --adopt takes a huskies board as it is, without touching a story
   REQUIRE(run_tracker(root, {"move", "9", "done"}).code == 0);
   CHECK(fs::exists(root / ".huskies/work/5_done/9_refactor_split-the-server-module.md"));
   CHECK(run_tracker(root, {"ready", "--json"}).out.find("\"id\": 14") != std::string::npos);
+}
+
+TEST_CASE("diff: the board's changes between HEAD and the working tree, or revisions, as text, markdown or JSON") {
+  Board board;
+  board.create({"Alpha", "--priority", "1"});
+  board.create({"Beta"});
+  board.create({"Gamma"});
+  fs::path root = board.root();
+  CHECK(run_tracker(root, {"diff"}).out.empty());
+  write(root / board.path_of(1), replace(read(root / board.path_of(1)), "priority: 1", "priority: 3"));
+  git(root, {"mv", board.path_of(2), "work/2_current/"});
+  fs::remove(root / board.path_of(3));
+  write(root / "work/1_backlog/4_story_delta.md", "---\nname: Delta\n---\n\nNew.\n");
+
+  auto r = run_tracker(root, {"diff"}, RunOptions{});
+  REQUIRE(r.code == 0);
+  CHECK(r.out ==
+        "edited  #1 Alpha: priority 1 -> 3\n"
+        "moved   #2 Beta  backlog -> current\n"
+        "deleted #3 Gamma\n"
+        "created #4 Delta  (backlog)\n");
+  json j = json::parse(run_tracker(root, {"diff", "--json"}).out);
+  CHECK(j[0] == json{{"id", 1}, {"change", "edited"}, {"name", "Alpha"}, {"from", "backlog"}, {"to", "backlog"},
+                     {"fields", {{"priority", {1, 3}}}}, {"body_changed", false}});
+  CHECK(j[2]["to"].is_null());
+  CHECK(j[3]["from"].is_null());
+  std::string markdown = run_tracker(root, {"diff", "--format", "markdown"}).out;
+  CHECK(markdown ==
+        "### Board changes\n\n"
+        "- **Edited** #1 Alpha: priority 1 → 3\n"
+        "- **Moved** #2 Beta: backlog → current\n"
+        "- **Deleted** #3 Gamma (was in backlog)\n"
+        "- **Created** #4 Delta (backlog)\n");
+
+  // Committed, the same changes show between revisions, and against an older one.
+  REQUIRE(run_tracker(root, {"commit"}).code == 0);
+  CHECK(run_tracker(root, {"diff"}).out.empty());
+  CHECK(run_tracker(root, {"diff", "HEAD~1..HEAD"}).out == r.out);
+  CHECK(run_tracker(root, {"diff", "HEAD~1.."}).out == r.out);
+  CHECK(run_tracker(root, {"diff", "HEAD~1"}).out == r.out);
+
+  // A...B: what a branch did since it left main, whatever main did since.
+  git(root, {"checkout", "-qb", "topic"});
+  REQUIRE(run_tracker(root, {"set", "4", "priority=7"}).code == 0);
+  git(root, {"checkout", "-q", "main"});
+  REQUIRE(run_tracker(root, {"move", "1", "qa"}).code == 0);
+  CHECK(run_tracker(root, {"diff", "main...topic"}).out == "edited  #4 Delta: priority 0 -> 7\n");
+  CHECK(run_tracker(root, {"diff", "main..topic"}).out ==
+        "moved   #1 Alpha  qa -> backlog\nedited  #4 Delta: priority 0 -> 7\n");
+
+  CHECK(run_tracker(root, {"diff", "no-such-rev"}).code == 2);
+  CHECK(run_tracker(root, {"diff", "no-such-rev"}).err == "tracker: unknown revision 'no-such-rev'\n");
+  CHECK(run_tracker(root, {"diff", "--format", "html"}).code == 2);
 }

@@ -48,9 +48,14 @@ public:
   /// index so that `git status` shows them clean.
   CommitResult commit_paths(const CommitRequest& request);
 
-  /// Work-tree-relative paths under `dir` whose content differs between HEAD and
-  /// the working tree, staged or not, untracked files included.
-  std::vector<std::string> changed_paths(const std::string& dir);
+  /// Work-tree-relative paths under `dir` that differ between revision `from` and
+  /// revision `to`, or the working tree when `to` is not given. UsageError for an
+  /// unknown revision.
+  std::vector<std::string> changed_paths_between(const std::string& from, const std::optional<std::string>& to,
+                                                 const std::string& dir);
+
+  /// The best common ancestor of two revisions, as a sha.
+  std::string merge_base(const std::string& a, const std::string& b);
 
   /// The content of `path` (work-tree relative) in revision `rev`, or nullopt when
   /// it has no such file (or `rev` is an unborn HEAD).

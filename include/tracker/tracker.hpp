@@ -137,6 +137,7 @@ struct EditResult {
 struct StoryDiff {
   std::int64_t id = 0;
   std::string change;  ///< created, deleted, moved or edited
+  std::string name;    ///< as it is after the change (before it, for a deletion)
   std::string from;    ///< stage names; empty when created / deleted
   std::string to;
   std::vector<FieldChange> fields;
@@ -288,6 +289,14 @@ public:
   /// Story files that differ between HEAD and the working tree (staged or not),
   /// read as stories: created, deleted, moved (same id, another stage) or edited.
   std::vector<StoryDiff> working_changes(std::vector<std::string>* ignored = nullptr);
+
+  /// The same between revision `from` and revision `to` (the working tree when not
+  /// given). UsageError for an unknown revision.
+  std::vector<StoryDiff> board_changes(const std::string& from, const std::optional<std::string>& to,
+                                       std::vector<std::string>* ignored = nullptr);
+
+  /// The merge base of two revisions (for `diff A...B`).
+  std::string merge_base(const std::string& a, const std::string& b);
 
   /// Commits exactly the story files changed by hand, and nothing else, with a
   /// subject that says what changed: "tracker: edit #42 (priority), move #43 current

@@ -1,0 +1,90 @@
+#include "output.hpp"
+
+#include <cstring>
+#include <iostream>
+#include <tracker/util.hpp>
+
+namespace tracker::cli {
+
+namespace {
+
+struct DiffOptions {
+  std::optional<std::string> range;
+  std::string format = "text";
+};
+
+/// "priority 1 -> 3, labels +ui, body"
+std::string details(const StoryDiff& d, const char* arrow) {
+  std::string out;
+  for (auto part : describe_changes(d.fields, d.body_changed)) {
+    for (std::size_t at = part.find(" -> "); at != std::string::npos; at = part.find(" -> ", at + std::strlen(arrow)))
+      part.replace(at, 4, arrow);
+    out += (out.empty() ? "" : ", ") + part;
+  }
+  return out;
+}
+
+int run_diff(const DiffOptions& opts, const GlobalOptions& g) {
+  auto tracker = open_tracker(g);
+  std::string from = "HEAD";
+  std::optional<std::string> to;
+  if (opts.range) {
+    const std::string& r = *opts.range;
+    auto side = [](const std::string& s) { return s.empty() ? std::string("HEAD") : s; };
+    if (auto at = r.find("..."); at != std::string::npos) {
+      to = side(r.substr(at + 3));
+      from = tracker->merge_base(side(r.substr(0, at)), *to);
+    } else if (auto at2 = r.find(".."); at2 != std::string::npos) {
+      from = side(r.substr(0, at2));
+      to = side(r.substr(at2 + 2));
+    } else {
+      from = r;
+    }
+  }
+  std::vector<StoryDiff> changes = tracker->board_changes(from, to);
+  if (g.json) {
+    auto out = nlohmann::ordered_json::array();
+    for (const auto& d : changes) out.push_back(story_diff_json(d));
+    print_json(out);
+    return 0;
+  }
+  if (opts.format == "markdown") {
+    std::cout << "### Board changes\n\n";
+    if (changes.empty()) std::cout << "No story changed.\n";
+    for (const auto& d : changes) {
+      std::string id = "#" + std::to_string(d.id) + " " + d.name;
+      std::string more = details(d, " → ");
+      if (d.change == "created") std::cout << "- **Created** " << id << " (" << d.to << ")\n";
+      else if (d.change == "deleted") std::cout << "- **Deleted** " << id << " (was in " << d.from << ")\n";
+      else if (d.change == "moved")
+        std::cout << "- **Moved** " << id << ": " << d.from << " → " << d.to << (more.empty() ? "" : "; " + more) << "\n";
+      else std::cout << "- **Edited** " << id << ": " << more << "\n";
+    }
+    return 0;
+  }
+  Style style = make_style(g);
+  for (const auto& d : changes) {
+    std::string head = pad(d.change, 8) + "#" + std::to_string(d.id) + " " + d.name;
+    std::string more = details(d, " -> ");
+    const char* color = d.change == "created" ? "32" : d.change == "deleted" ? "31" : d.change == "moved" ? "36" : "33";
+    std::cout << paint(style, pad(d.change, 8), color) << head.substr(8);
+    if (d.change == "moved") std::cout << "  " << d.from << " -> " << d.to;
+    if (d.change == "created") std::cout << "  (" << d.to << ")";
+    if (!more.empty()) std::cout << (d.change == "moved" ? "; " : ": ") << more;
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command register_diff(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<DiffOptions>();
+  CLI::App* sub = app.add_subcommand("diff", "What changed on the board: HEAD against the working tree, or between revisions");
+  sub->add_option("range", opts->range, "<rev> (against the working tree), <rev>..<rev>, or <rev>...<rev> (from the merge base)");
+  sub->add_option("--format", opts->format, "text or markdown (a summary for a pull request)")
+      ->check(CLI::IsMember({"text", "markdown"}));
+  return {sub, [opts, &g] { return run_diff(*opts, g); }};
+}
+
+}  // namespace tracker::cli
