@@ -31,10 +31,8 @@ std::vector<std::string> comma_list(const std::string& value) {
 }
 
 std::int64_t story_id_value(std::string_view item) {
-  std::string_view v = trim(item);
-  if (v.starts_with('#')) v.remove_prefix(1);
-  auto id = parse_int(v);
-  if (!id || *id <= 0) throw UsageError("depends_on takes story ids, got '" + std::string(item) + "'");
+  auto id = story_ref(item);
+  if (!id) throw UsageError("depends_on takes story ids, got '" + std::string(item) + "'");
   return *id;
 }
 
@@ -129,9 +127,7 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
         out = edit_front_matter_list(
             out, "depends_on",
             [&](std::string_view item) {
-              std::string_view i = trim(item);
-              if (i.starts_with('#')) i.remove_prefix(1);
-              auto n = parse_int(i);
+              auto n = story_ref(item);
               return n && std::find(new_deps.begin(), new_deps.end(), *n) != new_deps.end();
             },
             wanted);

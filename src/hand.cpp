@@ -245,11 +245,7 @@ RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::strin
         std::string text = read_file(file);
         std::string edited = edit_front_matter_list(
             text, "depends_on",
-            [&](std::string_view item) {
-              std::string_view v = trim(item);
-              if (v.starts_with('#')) v.remove_prefix(1);
-              return parse_int(v) != id;
-            },
+            [&](std::string_view item) { return story_ref(item) != id; },
             {std::to_string(result.new_id)});
         if (edited == text) continue;
         originals.emplace_back(file, text);

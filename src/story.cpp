@@ -195,9 +195,7 @@ void read_known_key(const std::string& key, const YAML::Node& value, const Front
   } else if (key == "depends_on") {
     if (value.IsMap()) return warn("expected a list of ids, got a mapping");
     for (const auto& item : scalar_list(value)) {
-      std::string_view v = trim(item);
-      if (v.starts_with('#')) v.remove_prefix(1);
-      if (auto id = parse_int(v); id && *id > 0) story.depends_on.push_back(*id);
+      if (auto id = story_ref(item)) story.depends_on.push_back(*id);
       else warn("expected a story id, got '" + item + "'");
     }
   } else if (key == "agent") {
@@ -255,6 +253,14 @@ void parse_story_text(std::string_view text, Story& story) {
   }
   if (story.name.empty()) story.name = first_heading(story.body);
   if (story.name.empty()) story.name = name_from_slug(story.slug);
+}
+
+std::optional<std::int64_t> story_ref(std::string_view item) {
+  item = trim(item);
+  if (item.starts_with('#')) item.remove_prefix(1);
+  auto id = parse_int(item);
+  if (!id || *id <= 0) return std::nullopt;
+  return id;
 }
 
 Story reparse_story(const Story& where, std::string_view text) {

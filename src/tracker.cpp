@@ -661,17 +661,6 @@ StoryChange Tracker::unblock(std::int64_t id) {
   return result;
 }
 
-namespace {
-
-/// Whether a `depends_on` item (`7` or `#7`) names story `id`.
-bool names_story(std::string_view item, std::int64_t id) {
-  item = trim(item);
-  if (item.starts_with('#')) item.remove_prefix(1);
-  return parse_int(item) == id;
-}
-
-}  // namespace
-
 LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
   refresh_all();
   Story story = find(id);
@@ -708,7 +697,7 @@ LinkResult Tracker::unlink(std::int64_t id, std::int64_t dependency) {
   std::string before = read_file(ws_.root() / story.path);
   auto edit = [&](const std::string& text) {
     return edit_front_matter_list(
-        text, "depends_on", [&](std::string_view item) { return !names_story(item, dependency); }, {});
+        text, "depends_on", [&](std::string_view item) { return story_ref(item) != dependency; }, {});
   };
   if (edit(before) == before) return result;
   result.commit = transition(story, ws_.config().stage(story.stage), edit, "unlink",

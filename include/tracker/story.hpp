@@ -77,6 +77,9 @@ void parse_story_text(std::string_view text, Story& story);
 /// Throws StoryParseError.
 Story reparse_story(const Story& where, std::string_view text);
 
+/// The story id a `depends_on` item names (`7` or `#7`), or nullopt.
+std::optional<std::int64_t> story_ref(std::string_view item);
+
 /// Fields for a new story file.
 struct NewStory {
   std::string name;
