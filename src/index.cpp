@@ -106,6 +106,16 @@ struct FileStat {
   const Stage* stage = nullptr;
   int stage_order = 0;
   std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0, inode = 0;
+
+  static FileStat of(std::string path, const Stage& stage, int order, const struct stat& st) {
+    return {std::move(path),
+            &stage,
+            order,
+            st.st_size,
+            static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+            static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec,
+            static_cast<std::int64_t>(st.st_ino)};
+  }
 };
 
 struct RowStat {
@@ -300,17 +310,11 @@ struct ShadowIndex::Impl {
           continue;
         }
         if (!S_ISREG(st.st_mode)) continue;
-        FileStat f;
-        f.path.reserve(prefix.size() + name.size());
-        f.path = prefix;
-        f.path += name;
-        f.stage = &stage;
-        f.stage_order = static_cast<int>(order);
-        f.size = st.st_size;
-        f.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-        f.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
-        f.inode = static_cast<std::int64_t>(st.st_ino);
-        out.push_back(std::move(f));
+        std::string path;
+        path.reserve(prefix.size() + name.size());
+        path = prefix;
+        path += name;
+        out.push_back(FileStat::of(std::move(path), stage, static_cast<int>(order), st));
       }
       ::closedir(d);
     }
@@ -370,15 +374,7 @@ struct ShadowIndex::Impl {
       if (!path.starts_with(prefix) || path.find('/', prefix.size()) != std::string::npos) continue;
       struct stat st {};
       if (::lstat((ws.root() / path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-      FileStat f;
-      f.path = path;
-      f.stage = &config.stages[order];
-      f.stage_order = static_cast<int>(order);
-      f.size = st.st_size;
-      f.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-      f.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
-      f.inode = static_cast<std::int64_t>(st.st_ino);
-      return f;
+      return FileStat::of(path, config.stages[order], static_cast<int>(order), st);
     }
     return std::nullopt;
   }
