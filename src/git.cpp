@@ -43,7 +43,17 @@ namespace {
   X(git_tree_entry_free) \
   X(git_buf_dispose) \
   X(git_commit_create) \
+  X(git_commit_author) \
   X(git_commit_free) \
+  X(git_commit_message) \
+  X(git_commit_parent_id) \
+  X(git_commit_parentcount) \
+  X(git_commit_time) \
+  X(git_revwalk_free) \
+  X(git_revwalk_new) \
+  X(git_revwalk_next) \
+  X(git_revwalk_push_head) \
+  X(git_revwalk_sorting) \
   X(git_commit_lookup) \
   X(git_commit_tree) \
   X(git_config_free) \
@@ -498,6 +508,7 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
 }
 
 std::optional<std::string> GitRepo::content_at(const std::string& rev, const std::string& path) {
+  if (rev.empty()) return std::nullopt;
   git_object* raw = nullptr;
   int rc = api().git_revparse_single(&raw, impl_->repo.get(), rev.c_str());
   if (rc == GIT_ENOTFOUND) return std::nullopt;  // an unborn HEAD
@@ -521,8 +532,9 @@ std::optional<std::string> GitRepo::content_at(const std::string& rev, const std
 
 namespace {
 
-/// The tree of a revision; nullptr for an unborn HEAD.
+/// The tree of a revision; nullptr for an unborn HEAD and for "" (the empty tree).
 Tree tree_of(git_repository* repo, const std::string& rev) {
+  if (rev.empty()) return Tree();
   git_object* raw = nullptr;
   int rc = api().git_revparse_single(&raw, repo, rev.c_str());
   if (rc == GIT_ENOTFOUND && rev == "HEAD") return Tree();
@@ -584,6 +596,35 @@ std::string GitRepo::merge_base(const std::string& a, const std::string& b) {
   char sha[GIT_OID_HEXSZ + 1];
   api().git_oid_tostr(sha, sizeof sha, &base);
   return sha;
+}
+
+void GitRepo::walk_history(const std::function<bool(const CommitInfo&)>& visit) {
+  git_repository* repo = impl_->repo.get();
+  git_revwalk* raw = nullptr;
+  check(api().git_revwalk_new(&raw, repo), "history");
+  std::unique_ptr<git_revwalk, Deleter<git_revwalk, &Api::git_revwalk_free>> walk(raw);
+  api().git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+  int rc = api().git_revwalk_push_head(walk.get());
+  if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH) return;  // no commits yet
+  check(rc, "HEAD");
+  git_oid id;
+  while (api().git_revwalk_next(&id, walk.get()) == 0) {
+    git_commit* c = nullptr;
+    check(api().git_commit_lookup(&c, repo, &id), "commit");
+    Commit commit(c);
+    CommitInfo info;
+    char sha[GIT_OID_HEXSZ + 1];
+    api().git_oid_tostr(sha, sizeof sha, &id);
+    info.sha = sha;
+    info.time = static_cast<std::int64_t>(api().git_commit_time(commit.get()));
+    if (const git_signature* author = api().git_commit_author(commit.get())) info.author = author->name ? author->name : "";
+    if (const char* message = api().git_commit_message(commit.get())) info.message = message;
+    if (api().git_commit_parentcount(commit.get()) > 0) {
+      api().git_oid_tostr(sha, sizeof sha, api().git_commit_parent_id(commit.get(), 0));
+      info.parent = sha;
+    }
+    if (!visit(info)) return;
+  }
 }
 
 }  // namespace tracker

@@ -266,3 +266,79 @@ RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::strin
 }
 
 }  // namespace tracker
+
+namespace tracker {
+
+std::vector<LogEntry> Tracker::log(std::optional<std::int64_t> id, std::optional<std::int64_t> limit) {
+  if (limit && *limit <= 0) throw UsageError("--limit must be at least 1");
+  std::vector<LogEntry> out;
+  auto full = [&] { return limit && static_cast<std::int64_t>(out.size()) >= *limit; };
+  git().walk_history([&](const CommitInfo& c) {
+    // The trailers: "Key: value" lines of the message's last paragraph.
+    std::multimap<std::string, std::string> trailers;
+    std::string_view message = c.message;
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.remove_suffix(1);
+    auto last = message.rfind("\n\n");
+    std::string_view block = last == std::string_view::npos ? std::string_view() : message.substr(last + 2);
+    for (const auto& line : split(block, '\n')) {
+      auto colon = line.find(": ");
+      if (colon != std::string::npos && line.starts_with("Tracker-"))
+        trailers.emplace(line.substr(0, colon), std::string(trim(line.substr(colon + 2))));
+    }
+    auto values = [&](const std::string& key) {
+      std::vector<std::string> v;
+      for (auto [it, end] = trailers.equal_range(key); it != end; ++it) v.push_back(it->second);
+      return v;
+    };
+    auto one = [&](const std::string& key) {
+      auto v = values(key);
+      return v.empty() ? std::string() : v.front();
+    };
+    std::string action = one("Tracker-Action");
+    if (action == "init") return true;
+    LogEntry base{c.sha, c.time, c.author, action, 0, "", "", one("Tracker-Owner"), ""};
+    // An in-place change says what it changed in its subject's last parentheses:
+    // "tracker: set #2 (priority 1 -> 3)".
+    std::string_view subject = message.substr(0, message.find('\n'));
+    std::string detail;
+    if (subject.ends_with(")")) {
+      auto open = subject.rfind(" (");
+      if (open != std::string_view::npos) detail = subject.substr(open + 2, subject.size() - open - 3);
+    }
+    std::vector<LogEntry> entries;
+    if (!action.empty() && action != "commit") {
+      std::vector<std::string> stories = values("Tracker-Story"), froms = values("Tracker-From");
+      for (std::size_t i = 0; i < stories.size(); ++i) {
+        LogEntry e = base;
+        e.id = parse_int(stories[i]).value_or(0);
+        e.from = i < froms.size() ? froms[i] : (froms.empty() ? "" : froms.front());
+        e.to = one("Tracker-To");
+        if (e.to.empty()) e.to = e.from;
+        if (e.from == e.to && stories.size() == 1) e.detail = detail;
+        entries.push_back(e);
+      }
+    } else {
+      // A commit made by hand (or by `tracker commit`): read what its tree changed.
+      static const std::map<std::string, std::string> verbs = {
+          {"created", "create"}, {"deleted", "delete"}, {"moved", "move"}, {"edited", "edit"}};
+      for (const auto& d : board_changes(c.parent, c.sha)) {
+        LogEntry e = base;
+        e.action = verbs.at(d.change);
+        e.id = d.id;
+        e.from = d.from;
+        e.to = d.to;
+        if (d.change == "edited") e.detail = join(describe_changes(d.fields, d.body_changed), ", ");
+        entries.push_back(e);
+      }
+    }
+    for (auto& e : entries) {
+      if (id && e.id != *id) continue;
+      out.push_back(std::move(e));
+      if (full()) return false;
+    }
+    return true;
+  });
+  return out;
+}
+
+}  // namespace tracker

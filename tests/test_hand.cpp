@@ -294,3 +294,59 @@ TEST_CASE("diff: the board's changes between HEAD and the working tree, or revis
   CHECK(run_tracker(root, {"diff", "no-such-rev"}).err == "tracker: unknown revision 'no-such-rev'\n");
   CHECK(run_tracker(root, {"diff", "--format", "html"}).code == 2);
 }
+
+TEST_CASE("log: transitions newest first, from trailers and, for hand commits, from the tree") {
+  Board board;
+  board.create({"Alpha"});
+  board.create({"Beta"});
+  fs::path root = board.root();
+  REQUIRE(run_tracker(root, {"claim", "1", "--owner", "coder-1"}).code == 0);
+  REQUIRE(run_tracker(root, {"move", "1", "2", "qa"}).code == 0);
+  // A move and an edit by hand, committed with plain git.
+  git(root, {"mv", "work/3_qa/2_story_beta.md", "work/5_done/"});
+  write(root / "work/3_qa/1_story_alpha.md", read(root / "work/3_qa/1_story_alpha.md") + "More.\n");
+  git(root, {"commit", "-qam", "by hand"});
+
+  auto r = run_tracker(root, {"log", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json j = json::parse(r.out);
+  REQUIRE(j.size() == 7);
+  CHECK(j[0]["action"] == "edit");
+  CHECK(j[0]["id"] == 1);
+  CHECK(j[0]["owner"].is_null());
+  CHECK(j[0]["detail"] == "body");
+  CHECK(j[1]["action"] == "move");
+  CHECK(j[1]["detail"].is_null());
+  CHECK(j[1]["id"] == 2);
+  CHECK(j[1]["from"] == "qa");
+  CHECK(j[1]["to"] == "done");
+  CHECK(j[2]["id"] == 1);  // one move commit of two stories: both listed
+  CHECK(j[2]["from"] == "current");
+  CHECK(j[3]["id"] == 2);
+  CHECK(j[3]["from"] == "backlog");
+  CHECK(j[3]["to"] == "qa");
+  CHECK(j[4] == json{{"commit", j[4]["commit"]}, {"time", j[4]["time"]}, {"author", j[4]["author"]},
+                     {"action", "claim"}, {"id", 1}, {"from", "backlog"}, {"to", "current"}, {"owner", "coder-1"},
+                     {"detail", nullptr}});
+  CHECK(j[5]["action"] == "create");
+  CHECK(j[6]["action"] == "create");
+  CHECK(j[4]["commit"].get<std::string>().size() == 40);
+
+  json one = json::parse(run_tracker(root, {"log", "1", "--json"}).out);
+  CHECK(one.size() == 4);
+  for (const auto& e : one) CHECK(e["id"] == 1);
+  CHECK(json::parse(run_tracker(root, {"log", "--limit", "2", "--json"}).out).size() == 2);
+  std::string text = run_tracker(root, {"log", "1", "--limit", "1"}).out;
+  
+  CHECK(text.find("  edit    #1  qa  body\n") != std::string::npos);
+  REQUIRE(run_tracker(root, {"set", "2", "priority=3"}).code == 0);
+  json set = json::parse(run_tracker(root, {"log", "2", "--limit", "1", "--json"}).out);
+  CHECK(set[0]["action"] == "set");
+  CHECK(set[0]["from"] == "done");
+  CHECK(set[0]["to"] == "done");
+  CHECK(set[0]["detail"] == "priority 0 -> 3");
+  CHECK(run_tracker(root, {"log", "--limit", "0"}).code == 2);
+  CHECK(run_tracker(root, {"log", "x"}).code == 2);
+  CHECK(json::parse(run_tracker(root, {"log", "99", "--json"}).out).empty());
+}

@@ -1,7 +1,9 @@
 // The git side: commits of selected paths with compare-and-swap ref updates.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +25,15 @@ struct CommitRequest {
 struct CommitResult {
   std::string sha;
   int attempts = 0;  ///< how many compare-and-swap rounds it took
+};
+
+/// One commit, as `log` reads it.
+struct CommitInfo {
+  std::string sha;
+  std::int64_t time = 0;  ///< unix seconds
+  std::string author;
+  std::string message;
+  std::string parent;  ///< the first parent's sha; empty for a root commit
 };
 
 /// An open git repository (libgit2).
@@ -53,6 +64,10 @@ public:
   /// unknown revision.
   std::vector<std::string> changed_paths_between(const std::string& from, const std::optional<std::string>& to,
                                                  const std::string& dir);
+
+  /// Calls `visit` for each commit reachable from HEAD, newest first, until it
+  /// returns false. Nothing for an unborn HEAD.
+  void walk_history(const std::function<bool(const CommitInfo&)>& visit);
 
   /// The best common ancestor of two revisions, as a sha.
   std::string merge_base(const std::string& a, const std::string& b);

@@ -164,6 +164,17 @@ struct RenumberResult {
   std::string commit;
 };
 
+/// One transition of one story, as `log` shows it.
+struct LogEntry {
+  std::string commit;
+  std::int64_t time = 0;
+  std::string author;
+  std::string action;  ///< the Tracker-Action trailer, or create / delete / move / edit read from the tree
+  std::int64_t id = 0;
+  std::string from, to, owner;  ///< empty when not known or not applicable
+  std::string detail;  ///< what an in-place change changed ("priority 1 -> 3"); empty for moves
+};
+
 /// One finding of `check`.
 struct Problem {
   std::string path;  ///< relative to the workspace root
@@ -312,6 +323,11 @@ public:
   /// in the stories listed in `refs` (the others are returned as `ambiguous`).
   RenumberResult renumber(std::int64_t id, const std::optional<std::string>& path,
                           const std::vector<std::int64_t>& refs);
+
+  /// The transitions of story `id` (or of every story), newest first, at most
+  /// `limit`. Commits with Tracker trailers are read from them; commits made by hand
+  /// from the diff of their tree with their parent's.
+  std::vector<LogEntry> log(std::optional<std::int64_t> id, std::optional<std::int64_t> limit);
 
   BoardStats stats();
 

@@ -1,0 +1,54 @@
+#include "output.hpp"
+
+#include <iostream>
+#include <tracker/util.hpp>
+
+namespace tracker::cli {
+
+namespace {
+
+struct LogOptions {
+  std::optional<std::int64_t> id;
+  std::optional<std::int64_t> limit;
+};
+
+int run_log(const LogOptions& opts, const GlobalOptions& g) {
+  std::vector<LogEntry> entries = open_tracker(g)->log(opts.id, opts.limit);
+  if (g.json) {
+    auto out = nlohmann::ordered_json::array();
+    for (const auto& e : entries)
+      out.push_back({{"commit", e.commit},
+                     {"time", format_iso8601(e.time)},
+                     {"author", e.author},
+                     {"action", e.action},
+                     {"id", e.id},
+                     {"from", string_or_null(e.from)},
+                     {"to", string_or_null(e.to)},
+                     {"owner", string_or_null(e.owner)},
+                     {"detail", string_or_null(e.detail)}});
+    print_json(out);
+    return 0;
+  }
+  Style style = make_style(g);
+  for (const auto& e : entries) {
+    std::string when = format_iso8601(e.time);
+    when = when.substr(0, 10) + " " + when.substr(11, 5);
+    std::string stages = e.from == e.to || e.to.empty() ? e.from : (e.from.empty() ? e.to : e.from + " -> " + e.to);
+    std::cout << paint(style, e.commit.substr(0, 10), "33") << "  " << when << "  " << pad(e.action, 8) << "#" << e.id
+              << (stages.empty() ? "" : "  " + stages) << (e.owner.empty() ? "" : "  (" + e.owner + ")")
+              << (e.detail.empty() ? "" : "  " + e.detail) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command register_log(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<LogOptions>();
+  CLI::App* sub = app.add_subcommand("log", "Transitions of one story or of the whole board, newest first");
+  sub->add_option("id", opts->id, "Story id")->check(CLI::PositiveNumber);
+  sub->add_option("--limit", opts->limit, "At most this many entries")->check(CLI::PositiveNumber);
+  return {sub, [opts, &g] { return run_log(*opts, g); }};
+}
+
+}  // namespace tracker::cli
