@@ -7,14 +7,14 @@
 
 namespace tracker {
 
-namespace {
-
 bool valid_stage_name(std::string_view name) {
   if (name.empty() || name.size() > 40) return false;
   if (!(name[0] >= 'a' && name[0] <= 'z')) return false;
   return std::all_of(name.begin(), name.end(),
                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
+
+namespace {
 
 bool contains(const std::vector<std::string>& v, std::string_view s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
@@ -195,6 +195,17 @@ std::string Config::render() const {
 const Stage* Config::find_stage(std::string_view name_or_dir) const {
   for (const auto& s : stages)
     if (s.name == name_or_dir || s.dir == name_or_dir) return &s;
+  return nullptr;
+}
+
+const Stage* Config::stage_of_path(std::string_view path) const {
+  if (!path.starts_with(stories_dir) || path.size() <= stories_dir.size() || path[stories_dir.size()] != '/')
+    return nullptr;
+  std::string_view rest = path.substr(stories_dir.size() + 1);
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos || rest.find('/', slash + 1) != std::string_view::npos) return nullptr;
+  for (const auto& s : stages)
+    if (s.dir == rest.substr(0, slash)) return &s;
   return nullptr;
 }
 

@@ -20,14 +20,9 @@ struct ChangedFile {
 
 /// The story a file name and stage directory describe, or nullopt for other files.
 std::optional<Story> story_at(const Config& config, const std::string& path) {
-  std::string prefix = config.stories_dir + "/";
-  if (!path.starts_with(prefix)) return std::nullopt;
-  std::string rest = path.substr(prefix.size());
-  auto slash = rest.find('/');
-  if (slash == std::string::npos || rest.find('/', slash + 1) != std::string::npos) return std::nullopt;
-  const Stage* stage = config.find_stage(rest.substr(0, slash));
-  if (!stage || stage->dir != rest.substr(0, slash)) return std::nullopt;
-  auto name = parse_story_file_name(rest.substr(slash + 1), config.types);
+  const Stage* stage = config.stage_of_path(path);
+  if (!stage) return std::nullopt;
+  auto name = parse_story_file_name(path.substr(path.rfind('/') + 1), config.types);
   if (!name) return std::nullopt;
   Story s;
   s.id = name->id;

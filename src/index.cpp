@@ -369,14 +369,11 @@ struct ShadowIndex::Impl {
   /// The stat data of one workspace-relative path, when it is a file in a stage directory.
   std::optional<FileStat> stat_file(const std::string& path) const {
     const Config& config = ws.config();
-    for (std::size_t order = 0; order < config.stages.size(); ++order) {
-      std::string prefix = config.stories_dir + "/" + config.stages[order].dir + "/";
-      if (!path.starts_with(prefix) || path.find('/', prefix.size()) != std::string::npos) continue;
-      struct stat st {};
-      if (::lstat((ws.root() / path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-      return FileStat::of(path, config.stages[order], static_cast<int>(order), st);
-    }
-    return std::nullopt;
+    const Stage* stage = config.stage_of_path(path);
+    if (!stage) return std::nullopt;
+    struct stat st {};
+    if (::lstat((ws.root() / path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    return FileStat::of(path, *stage, static_cast<int>(stage - config.stages.data()), st);
   }
 
   void update_files(const std::vector<std::string>& paths) {

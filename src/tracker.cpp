@@ -29,6 +29,32 @@ ShadowIndex& Tracker::index() {
 
 Tracker::~Tracker() = default;
 
+namespace {
+
+/// The end of init and adopt: `git init` when there is no repository, the config
+/// file, and one commit of it and of `also`.
+void write_config_and_commit(InitResult& result, const Config& config, CommitMode commit, const std::string& subject,
+                             const std::vector<fs::path>& also) {
+  if (!find_git_dirs(result.root)) {
+    GitRepo::init(result.root);
+    result.created_repository = true;
+  }
+  fs::path config_file = Workspace::config_path_for(result.root);
+  fs::create_directories(config_file.parent_path());
+  write_file_atomic(config_file, config.render());
+  if (commit == CommitMode::yes && config.commit) {
+    GitRepo repo = GitRepo::open(result.root);
+    CommitRequest request;
+    request.subject = subject;
+    request.trailers = {{"Tracker-Action", "init"}};
+    request.paths.push_back(config_file.lexically_relative(repo.work_tree()).generic_string());
+    for (const auto& p : also) request.paths.push_back(p.lexically_relative(repo.work_tree()).generic_string());
+    result.commit = repo.commit_paths(request).sha;
+  }
+}
+
+}  // namespace
+
 InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -39,11 +65,6 @@ InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
   if (fs::exists(config_file)) throw UsageError("already a tracker workspace: " + config_file.string() + " exists");
 
   Config config = Config::for_stages(options.stories_dir, options.stages);
-  if (!find_git_dirs(result.root)) {
-    GitRepo::init(result.root);
-    result.created_repository = true;
-  }
-  fs::create_directories(config_file.parent_path());
   std::vector<fs::path> written;
   for (const auto& stage : config.stages) {
     fs::path stage_dir = result.root / config.stories_dir / stage.dir;
@@ -52,17 +73,7 @@ InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
     if (!fs::exists(keep)) write_file_atomic(keep, "");
     written.push_back(keep);
   }
-  write_file_atomic(config_file, config.render());
-  written.insert(written.begin(), config_file);
-
-  if (options.commit == CommitMode::yes && config.commit) {
-    GitRepo repo = GitRepo::open(result.root);
-    CommitRequest request;
-    request.subject = "tracker: init " + join(config.stage_names(), ", ");
-    request.trailers = {{"Tracker-Action", "init"}};
-    for (const auto& p : written) request.paths.push_back(p.lexically_relative(repo.work_tree()).generic_string());
-    result.commit = repo.commit_paths(request).sha;
-  }
+  write_config_and_commit(result, config, options.commit, "tracker: init " + join(config.stage_names(), ", "), written);
   return result;
 }
 
@@ -85,9 +96,7 @@ InitResult Tracker::adopt(const fs::path& dir, const std::string& stories_dir, C
     auto us = name.find('_');
     auto n = us == std::string::npos ? std::nullopt : parse_int(name.substr(0, us));
     std::string stage = us == std::string::npos ? "" : name.substr(us + 1);
-    bool ok = n && *n >= 0 && !stage.empty() &&
-              std::all_of(stage.begin(), stage.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
-    if (!ok) {
+    if (!n || *n < 0 || !valid_stage_name(stage)) {
       result.ignored.push_back(relative + "/" + name);
       continue;
     }
@@ -114,20 +123,8 @@ InitResult Tracker::adopt(const fs::path& dir, const std::string& stories_dir, C
     }
   }
 
-  if (!find_git_dirs(result.root)) {
-    GitRepo::init(result.root);
-    result.created_repository = true;
-  }
-  fs::create_directories(config_file.parent_path());
-  write_file_atomic(config_file, config.render());
-  if (commit == CommitMode::yes && config.commit) {
-    GitRepo repo = GitRepo::open(result.root);
-    CommitRequest request;
-    request.subject = "tracker: adopt " + relative + " (" + join(config.stage_names(), ", ") + ")";
-    request.trailers = {{"Tracker-Action", "init"}};
-    request.paths.push_back(config_file.lexically_relative(repo.work_tree()).generic_string());
-    result.commit = repo.commit_paths(request).sha;
-  }
+  write_config_and_commit(result, config, commit,
+                          "tracker: adopt " + relative + " (" + join(config.stage_names(), ", ") + ")", {});
   result.config = config;
   return result;
 }

@@ -42,6 +42,10 @@ struct Config {
   /// The stage named `name_or_dir` ("current" or "2_current"), or nullptr.
   const Stage* find_stage(std::string_view name_or_dir) const;
 
+  /// The stage whose directory holds `path` (workspace-relative, generic) directly:
+  /// `work/2_current/7_story_x.md` is in `current`; anything deeper or elsewhere is in none.
+  const Stage* stage_of_path(std::string_view path) const;
+
   /// Like find_stage, but throws UsageError "unknown stage 'x' (did you mean 'y'?)".
   const Stage& stage(std::string_view name_or_dir) const;
 
@@ -57,6 +61,9 @@ struct Config {
 /// Parses a duration: "90s", "15m", "2h", "1d" or a bare number of seconds.
 /// Throws UsageError on anything else, and on zero or negative values.
 std::int64_t parse_duration(std::string_view text);
+
+/// A stage name: lowercase letters, digits and '-', starting with a letter.
+bool valid_stage_name(std::string_view name);
 
 /// Formats seconds as the shortest of "90s", "15m", "2h", "1d".
 std::string format_duration(std::int64_t seconds);
