@@ -96,6 +96,7 @@ Command register_commit(CLI::App& app, GlobalOptions& g);
 Command register_renumber(CLI::App& app, GlobalOptions& g);
 Command register_diff(CLI::App& app, GlobalOptions& g);
 Command register_log(CLI::App& app, GlobalOptions& g);
+Command register_search(CLI::App& app, GlobalOptions& g);
 Command register_stats(CLI::App& app, GlobalOptions& g);
 
 }  // namespace tracker::cli

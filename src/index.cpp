@@ -4,7 +4,9 @@
 
 #include "sqlite.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <dirent.h>
 #include <thread>
 #include <fcntl.h>
@@ -17,7 +19,7 @@ namespace tracker {
 
 namespace {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 // A file whose mtime is this close to the scan could still change within the same
 // timestamp tick without changing its stat data ("racy git"); such rows are
@@ -48,7 +50,8 @@ CREATE TABLE IF NOT EXISTS story_text(
 )sql";
 
 constexpr const char* kFtsSchema = R"sql(
-CREATE VIRTUAL TABLE IF NOT EXISTS stories_fts USING fts5(name, body, content='story_text', content_rowid='rowid');
+CREATE VIRTUAL TABLE IF NOT EXISTS stories_fts USING fts5(name, body, content='story_text', content_rowid='rowid',
+  tokenize='ascii');
 CREATE TRIGGER IF NOT EXISTS story_text_ai AFTER INSERT ON story_text BEGIN
   INSERT INTO stories_fts(rowid, name, body) VALUES (new.rowid, new.name, new.body);
 END;
@@ -227,6 +230,13 @@ struct ShadowIndex::Impl {
     open_once();
   }
 
+  /// Full-text search runs on FTS5 when SQLite has it, unless TRACKER_NO_FTS5 is set
+  /// (which tests the scan that replaces it).
+  static bool fts_wanted() {
+    const char* off = std::getenv("TRACKER_NO_FTS5");
+    return sqlite3_compileoption_used("ENABLE_FTS5") && !(off && *off);
+  }
+
   void open_once() {
     db = std::make_unique<sql::Db>(db_path);
     db->exec(kPragmas);
@@ -236,7 +246,8 @@ struct ShadowIndex::Impl {
       version_query.step();
       version = version_query.int64(0);
     }
-    if (version != 0 && version != kSchemaVersion) {
+    const std::string fts_flag = fts_wanted() ? "1" : "0";
+    if (version != 0 && (version != kSchemaVersion || get_meta("fts") != fts_flag)) {
       db.reset();
       remove_files();
       db = std::make_unique<sql::Db>(db_path);
@@ -246,7 +257,8 @@ struct ShadowIndex::Impl {
     if (version == 0) {
       sql::Transaction tx(*db);
       db->exec(kSchema);
-      db->exec(kFtsSchema);
+      if (fts_flag == "1") db->exec(kFtsSchema);
+      set_meta("fts", fts_flag);
       db->exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
       set_meta("config", config_fingerprint(ws.config()));
       tx.commit();
@@ -693,6 +705,85 @@ std::int64_t ShadowIndex::max_id() {
   });
 }
 
+std::vector<SearchHit> ShadowIndex::search(const SearchQuery& query, const std::vector<int>& stage_orders,
+                                           std::optional<std::int64_t> limit) {
+  return impl_->with_recovery([&] {
+    static const std::string columns = [] {
+      std::string out;
+      for (const auto& c : split(kStoryColumns, ',')) out += (out.empty() ? "stories." : ", stories.") + std::string(trim(c));
+      return out;
+    }();
+    std::string stage_filter;
+    for (int order : stage_orders) stage_filter += (stage_filter.empty() ? "" : ",") + std::to_string(order);
+    if (!stage_filter.empty()) stage_filter = " AND stories.stage_order IN (" + stage_filter + ")";
+    std::vector<SearchHit> hits;
+    std::vector<std::string> bodies;
+    auto add_hit = [&](const sql::Stmt& q, double score, std::string body) {
+      SearchHit hit;
+      hit.story = story_from_row(q, true);
+      hit.score = score;
+      hits.push_back(std::move(hit));
+      bodies.push_back(std::move(body));
+    };
+    if (impl_->get_meta("fts") == "1") {
+      auto q = impl_->db->prepare("SELECT " + columns +
+                                  ", bm25(stories_fts, " + std::to_string(kNameWeight) +
+                                  ", 1.0) AS score, t.body FROM stories_fts"
+                                  " JOIN stories ON stories.rowid = stories_fts.rowid"
+                                  " JOIN story_text t ON t.rowid = stories_fts.rowid"
+                                  " WHERE stories_fts MATCH ? AND stories.error IS NULL" +
+                                  stage_filter + " ORDER BY score, stories.id" +
+                                  (limit ? " LIMIT " + std::to_string(*limit) : std::string()));
+      q.bind(1, fts5_expression(query));
+      while (q.step()) add_hit(q, q.real(15), q.text(16));
+    } else {
+      // The scan: FTS5's tokenizer, matching and bm25, over every stored text.
+      std::vector<SearchPhrase> phrases = query.phrases();
+      std::vector<std::int64_t> phrase_hits(phrases.size(), 0);
+      std::int64_t rows = 0, total_tokens = 0;
+      std::vector<std::pair<std::int64_t, SearchDocument>> matched;
+      auto texts = impl_->db->prepare("SELECT rowid, name, body FROM story_text");
+      while (texts.step()) {
+        SearchDocument doc{tokenize(texts.view(1)), tokenize(texts.view(2))};
+        ++rows;
+        total_tokens += static_cast<std::int64_t>(doc.name.size() + doc.body.size());
+        for (std::size_t i = 0; i < phrases.size(); ++i)
+          if (!phrase_positions(phrases[i], doc.name).empty() || !phrase_positions(phrases[i], doc.body).empty())
+            ++phrase_hits[i];
+        if (search_matches(query, doc)) matched.emplace_back(texts.int64(0), std::move(doc));
+      }
+      auto q = impl_->db->prepare("SELECT " + columns +
+                                  ", 0, t.body FROM stories JOIN story_text t ON t.rowid = stories.rowid"
+                                  " WHERE stories.rowid = ? AND stories.error IS NULL" + stage_filter);
+      for (const auto& [rowid, doc] : matched) {
+        q.reset();
+        q.bind(1, rowid);
+        if (q.step()) add_hit(q, bm25_score(phrases, doc, rows, total_tokens, phrase_hits), q.text(16));
+      }
+      std::vector<std::size_t> order(hits.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return hits[a].score != hits[b].score ? hits[a].score < hits[b].score : hits[a].story.id < hits[b].story.id;
+      });
+      if (limit && order.size() > static_cast<std::size_t>(*limit)) order.resize(static_cast<std::size_t>(*limit));
+      std::vector<SearchHit> sorted;
+      std::vector<std::string> sorted_bodies;
+      for (auto i : order) {
+        sorted.push_back(std::move(hits[i]));
+        sorted_bodies.push_back(std::move(bodies[i]));
+      }
+      hits = std::move(sorted);
+      bodies = std::move(sorted_bodies);
+    }
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+      hits[i].name = make_snippet(query, hits[i].story.name, std::string::npos);
+      if (hits[i].name.highlights.empty()) hits[i].name.text = hits[i].story.name;
+      hits[i].snippet = make_snippet(query, bodies[i]);
+    }
+    return hits;
+  });
+}
+
 IndexStatus ShadowIndex::status() {
   return impl_->with_recovery([&] {
     IndexStatus st;
@@ -709,6 +800,7 @@ IndexStatus ShadowIndex::status() {
     std::unordered_map<std::string, std::int64_t> counts;
     while (per.step()) counts[per.text(0)] = per.int64(1);
     for (const auto& s : impl_->ws.config().stages) st.per_stage.emplace_back(s.name, counts[s.name]);
+    st.fts = impl_->get_meta("fts") == "1";
     st.last_rebuild = impl_->get_meta("last_rebuild");
     st.last_refresh = impl_->get_meta("last_change");
     return st;

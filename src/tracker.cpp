@@ -216,6 +216,15 @@ std::vector<Story> Tracker::list(const ListQuery& query) {
   return index_->list(q);
 }
 
+std::vector<SearchHit> Tracker::search(const std::string& text, const std::vector<std::string>& stages,
+                                       std::optional<std::int64_t> limit) {
+  SearchQuery query = parse_search_query(text);  // before the walk: a typo fails fast
+  std::vector<int> orders;
+  for (const auto& s : stages) orders.push_back(ws_.config().stage_order(ws_.config().stage(s).name));
+  refresh_all();
+  return index_->search(query, orders, limit);
+}
+
 std::vector<StoryIssue> Tracker::issues() {
   refresh_all();
   return index_->issues();

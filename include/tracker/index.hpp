@@ -9,10 +9,19 @@
 #include <string>
 #include <vector>
 
+#include <tracker/search.hpp>
 #include <tracker/story.hpp>
 #include <tracker/workspace.hpp>
 
 namespace tracker {
+
+/// One search result.
+struct SearchHit {
+  Story story;           ///< the summary fields (id, type, stage, path, name, priority, agent, blocked)
+  double score = 0;      ///< FTS5's bm25: lower is better
+  Snippet name;          ///< the name, with its matches marked
+  Snippet snippet;       ///< an excerpt of the body around the best match
+};
 
 /// How `list` orders stories.
 enum class SortKey { stage, priority, id, updated };
@@ -68,6 +77,7 @@ struct IndexStatus {
   std::int64_t stories = 0;
   std::int64_t malformed = 0;
   std::vector<std::pair<std::string, std::int64_t>> per_stage;
+  bool fts = false;          ///< search runs on FTS5 (else on the scan)
   std::string last_rebuild;  ///< ISO 8601, or empty when never
   std::string last_refresh;
 };
@@ -107,6 +117,12 @@ public:
   RefreshStats rebuild();
 
   std::vector<Story> list(const ListQuery& query);
+
+  /// Stories matching `query` in `stage_orders` (all when empty), best first (bm25,
+  /// name matches weighing more), then by id. Uses FTS5, or a scan that gives the
+  /// same results when SQLite has no FTS5.
+  std::vector<SearchHit> search(const SearchQuery& query, const std::vector<int>& stage_orders,
+                                std::optional<std::int64_t> limit);
 
   /// Every story file with this id (more than one only after a bad merge).
   Lookup lookup(std::int64_t id);

@@ -228,6 +228,11 @@ public:
   NewStoryResult create(const NewStoryRequest& request);
   std::vector<Story> list(const ListQuery& query);
 
+  /// Full-text search (see ShadowIndex::search); `stages` are names or directories.
+  /// A malformed query throws UsageError.
+  std::vector<SearchHit> search(const std::string& query, const std::vector<std::string>& stages,
+                                std::optional<std::int64_t> limit);
+
   /// Malformed story files and wrongly typed values.
   std::vector<StoryIssue> issues();
 

@@ -1,0 +1,72 @@
+#include "output.hpp"
+
+#include <cstdio>
+#include <tracker/util.hpp>
+
+namespace tracker::cli {
+
+namespace {
+
+struct SearchOptions {
+  std::vector<std::string> query;  ///< words, joined with spaces
+  std::vector<std::string> stages;
+  std::optional<std::int64_t> limit;
+};
+
+/// `s.text` with its highlights painted.
+std::string highlighted(const Style& style, const Snippet& s) {
+  std::string out;
+  std::size_t at = 0;
+  for (const auto& [offset, length] : s.highlights) {
+    out += s.text.substr(at, offset - at) + paint(style, s.text.substr(offset, length), "1;31");
+    at = offset + length;
+  }
+  return out + s.text.substr(at);
+}
+
+nlohmann::ordered_json highlights_json(const Snippet& s) {
+  auto out = nlohmann::ordered_json::array();
+  for (const auto& [offset, length] : s.highlights) out.push_back({offset, length});
+  return out;
+}
+
+int run_search(const SearchOptions& opts, const GlobalOptions& g) {
+  auto tracker = open_tracker(g);
+  std::vector<SearchHit> hits = tracker->search(join(opts.query, " "), opts.stages, opts.limit);
+  if (g.json) {
+    auto out = nlohmann::ordered_json::array();
+    for (const auto& h : hits)
+      out.push_back({{"id", h.story.id},
+                     {"type", h.story.type},
+                     {"name", h.story.name},
+                     {"stage", h.story.stage},
+                     {"path", h.story.path},
+                     {"score", h.score},
+                     {"snippet", h.snippet.text},
+                     {"highlights", {{"name", highlights_json(h.name)}, {"snippet", highlights_json(h.snippet)}}}});
+    print_json(out);
+    return 0;
+  }
+  Style style = make_style(g);
+  std::string out;
+  for (const auto& h : hits) {
+    out += paint(style, "#" + std::to_string(h.story.id), "33") + "  " + paint(style, h.story.stage, "32") + "  " +
+           highlighted(style, h.name) + "\n";
+    if (!h.snippet.text.empty()) out += "    " + highlighted(style, h.snippet) + "\n";
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+Command register_search(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<SearchOptions>();
+  CLI::App* sub = app.add_subcommand("search", "Full-text search of names and bodies, best match first");
+  sub->add_option("query", opts->query, "Words (all must match), \"a phrase\", prefix*, -excluded, a OR b; after -- when it starts with -")->required();
+  sub->add_option("--stage", opts->stages, "Only this stage (repeatable)");
+  sub->add_option("--limit", opts->limit, "At most this many results")->check(CLI::PositiveNumber);
+  return {sub, [opts, &g] { return run_search(*opts, g); }};
+}
+
+}  // namespace tracker::cli

@@ -1,0 +1,77 @@
+// Full-text search: the query language, the tokenizer, bm25 ranking and snippets.
+//
+// The shadow index answers queries with SQLite's FTS5 (the `ascii` tokenizer). When
+// SQLite has no FTS5, the same query is answered by scanning the stored text with
+// the functions here, which tokenize, match and rank exactly as FTS5 does, so both
+// paths give the same hits in the same order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tracker {
+
+/// Consecutive tokens; `prefix` makes the last one match any token it begins.
+struct SearchPhrase {
+  std::vector<std::string> tokens;
+  bool prefix = false;
+};
+
+/// A parsed query: every group must match (a group matches when any of its phrases
+/// does), and no excluded phrase may.
+struct SearchQuery {
+  std::vector<std::vector<SearchPhrase>> groups;
+  std::vector<SearchPhrase> excluded;
+
+  /// Every phrase, in the order FTS5 numbers them: groups first, then exclusions.
+  std::vector<SearchPhrase> phrases() const;
+};
+
+/// Parses `words "a phrase" log* -term a OR b`. Throws UsageError (exit 2) with a
+/// one-line message for an empty query, an unterminated quote, a misplaced `*`, a
+/// dangling OR or `-`, a term with nothing searchable in it, or a query of
+/// exclusions only.
+SearchQuery parse_search_query(std::string_view text);
+
+/// The FTS5 MATCH expression for a query; every token is quoted, so nothing the
+/// user typed reaches FTS5 as syntax.
+std::string fts5_expression(const SearchQuery& query);
+
+/// A token of text and where it is: FTS5's `ascii` tokenizer (runs of ASCII letters
+/// and digits and of non-ASCII bytes, ASCII folded to lower case).
+struct Token {
+  std::string text;
+  std::size_t begin = 0, end = 0;  ///< byte offsets in the source
+};
+std::vector<Token> tokenize(std::string_view text);
+
+/// Where each occurrence of `phrase` starts, as token positions.
+std::vector<std::size_t> phrase_positions(const SearchPhrase& phrase, const std::vector<Token>& tokens);
+
+/// One document (a story's name and body) as the scan sees it.
+struct SearchDocument {
+  std::vector<Token> name, body;
+};
+
+/// Whether a document matches the query.
+bool search_matches(const SearchQuery& query, const SearchDocument& doc);
+
+/// FTS5's bm25() for the scan: `rows` documents of `total_tokens` tokens in all,
+/// `hits[i]` of which contain phrase i; name matches weigh `kNameWeight`. Lower is
+/// better, as in FTS5.
+constexpr double kNameWeight = 10.0;
+double bm25_score(const std::vector<SearchPhrase>& phrases, const SearchDocument& doc, std::int64_t rows,
+                  std::int64_t total_tokens, const std::vector<std::int64_t>& hits);
+
+/// A short excerpt of `body` around the best match, with the byte ranges (in the
+/// excerpt) of the matched tokens; the body's first line when nothing in it matches.
+struct Snippet {
+  std::string text;
+  std::vector<std::pair<std::size_t, std::size_t>> highlights;  ///< offset, length
+};
+Snippet make_snippet(const SearchQuery& query, std::string_view text, std::size_t width = 100);
+
+}  // namespace tracker

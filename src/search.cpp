@@ -1,0 +1,266 @@
+#include <tracker/error.hpp>
+#include <tracker/search.hpp>
+#include <tracker/util.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace tracker {
+
+namespace {
+
+bool is_token_byte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::string phrase_expression(const SearchPhrase& p) {
+  return "\"" + join(p.tokens, " ") + "\"" + (p.prefix ? "*" : "");
+}
+
+bool token_matches(const std::string& token, const std::string& want, bool prefix) {
+  return prefix ? token.starts_with(want) : token == want;
+}
+
+}  // namespace
+
+std::vector<SearchPhrase> SearchQuery::phrases() const {
+  std::vector<SearchPhrase> out;
+  for (const auto& g : groups) out.insert(out.end(), g.begin(), g.end());
+  out.insert(out.end(), excluded.begin(), excluded.end());
+  return out;
+}
+
+std::vector<Token> tokenize(std::string_view text) {
+  std::vector<Token> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (!is_token_byte(static_cast<unsigned char>(text[i]))) {
+      ++i;
+      continue;
+    }
+    std::size_t begin = i;
+    while (i < text.size() && is_token_byte(static_cast<unsigned char>(text[i]))) ++i;
+    Token t{std::string(text.substr(begin, i - begin)), begin, i};
+    for (char& c : t.text)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+SearchQuery parse_search_query(std::string_view text) {
+  struct Term {
+    SearchPhrase phrase;
+    bool negated = false;
+    bool is_or = false;
+    std::string shown;  // as typed, for messages
+  };
+  std::vector<Term> terms;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (is_space(text[i])) {
+      ++i;
+      continue;
+    }
+    Term term;
+    std::size_t start = i;
+    if (text[i] == '-') {
+      term.negated = true;
+      ++i;
+      if (i == text.size() || is_space(text[i])) throw UsageError("bad query: '-' must be followed by a term to exclude");
+    }
+    std::string content;
+    if (text[i] == '"') {
+      auto close = text.find('"', i + 1);
+      if (close == std::string_view::npos) throw UsageError("bad query: unterminated quote in " + std::string(text.substr(start)));
+      content = std::string(text.substr(i + 1, close - i - 1));
+      i = close + 1;
+      if (i < text.size() && text[i] == '*') {
+        term.phrase.prefix = true;
+        ++i;
+      }
+      if (i < text.size() && !is_space(text[i]))
+        throw UsageError("bad query: expected a space after the closing quote in " + std::string(text.substr(start)));
+    } else {
+      std::size_t end = i;
+      while (end < text.size() && !is_space(text[end]) && text[end] != '"') ++end;
+      if (end < text.size() && text[end] == '"')
+        throw UsageError("bad query: a quote must start a term: " + std::string(text.substr(start, end - start + 1)));
+      content = std::string(text.substr(i, end - i));
+      i = end;
+      if (content == "OR" && !term.negated) {
+        term.is_or = true;
+        term.shown = "OR";
+        terms.push_back(std::move(term));
+        continue;
+      }
+      if (content.ends_with('*')) {
+        content.pop_back();
+        term.phrase.prefix = true;
+      }
+      if (content.find('*') != std::string::npos)
+        throw UsageError("bad query: '*' can only end a term, as in log*: " + std::string(text.substr(start, end - start)));
+    }
+    term.shown = std::string(text.substr(start, i - start));
+    for (auto& t : tokenize(content)) term.phrase.tokens.push_back(std::move(t.text));
+    if (term.phrase.tokens.empty())
+      throw UsageError("bad query: nothing to search for in " + term.shown + " (terms are letters and digits)");
+    terms.push_back(std::move(term));
+  }
+  if (terms.empty()) throw UsageError("bad query: it is empty");
+
+  SearchQuery query;
+  bool joined = false;  // the previous term was OR
+  for (std::size_t k = 0; k < terms.size(); ++k) {
+    Term& t = terms[k];
+    if (t.is_or) {
+      if (k == 0 || k + 1 == terms.size() || terms[k - 1].is_or || terms[k + 1].is_or)
+        throw UsageError("bad query: OR needs a term on each side");
+      if (terms[k - 1].negated || terms[k + 1].negated)
+        throw UsageError("bad query: an excluded term cannot be part of an OR");
+      joined = true;
+      continue;
+    }
+    if (t.negated) query.excluded.push_back(std::move(t.phrase));
+    else if (joined) query.groups.back().push_back(std::move(t.phrase));
+    else query.groups.push_back({std::move(t.phrase)});
+    joined = false;
+  }
+  if (query.groups.empty()) throw UsageError("bad query: it needs a term that is not excluded with '-'");
+  return query;
+}
+
+std::string fts5_expression(const SearchQuery& query) {
+  std::vector<std::string> groups;
+  for (const auto& g : query.groups) {
+    std::vector<std::string> alternatives;
+    for (const auto& p : g) alternatives.push_back(phrase_expression(p));
+    groups.push_back("(" + join(alternatives, " OR ") + ")");
+  }
+  std::string out = join(groups, " AND ");
+  if (!query.excluded.empty()) {
+    std::vector<std::string> excluded;
+    for (const auto& p : query.excluded) excluded.push_back(phrase_expression(p));
+    out = "(" + out + ") NOT (" + join(excluded, " OR ") + ")";
+  }
+  return out;
+}
+
+std::vector<std::size_t> phrase_positions(const SearchPhrase& phrase, const std::vector<Token>& tokens) {
+  std::vector<std::size_t> out;
+  std::size_t n = phrase.tokens.size();
+  if (n == 0 || tokens.size() < n) return out;
+  for (std::size_t i = 0; i + n <= tokens.size(); ++i) {
+    bool ok = true;
+    for (std::size_t k = 0; k < n && ok; ++k)
+      ok = token_matches(tokens[i + k].text, phrase.tokens[k], phrase.prefix && k + 1 == n);
+    if (ok) out.push_back(i);
+  }
+  return out;
+}
+
+namespace {
+
+bool phrase_in(const SearchPhrase& p, const SearchDocument& doc) {
+  return !phrase_positions(p, doc.name).empty() || !phrase_positions(p, doc.body).empty();
+}
+
+}  // namespace
+
+bool search_matches(const SearchQuery& query, const SearchDocument& doc) {
+  for (const auto& group : query.groups)
+    if (std::none_of(group.begin(), group.end(), [&](const SearchPhrase& p) { return phrase_in(p, doc); })) return false;
+  return std::none_of(query.excluded.begin(), query.excluded.end(), [&](const SearchPhrase& p) { return phrase_in(p, doc); });
+}
+
+double bm25_score(const std::vector<SearchPhrase>& phrases, const SearchDocument& doc, std::int64_t rows,
+                  std::int64_t total_tokens, const std::vector<std::int64_t>& hits) {
+  // The same arithmetic, in the same order, as fts5Bm25Function in SQLite's
+  // fts5_aux.c, so that the scan ranks exactly as FTS5 does.
+  const double k1 = 1.2;
+  const double b = 0.75;
+  double avgdl = static_cast<double>(total_tokens) / static_cast<double>(rows);
+  double D = static_cast<double>(doc.name.size() + doc.body.size());
+  double score = 0.0;
+  for (std::size_t i = 0; i < phrases.size(); ++i) {
+    double idf = std::log((static_cast<double>(rows - hits[i]) + 0.5) / (static_cast<double>(hits[i]) + 0.5));
+    if (idf <= 0.0) idf = 1e-6;
+    double freq = 0.0;
+    for (std::size_t k = phrase_positions(phrases[i], doc.name).size(); k > 0; --k) freq += kNameWeight;
+    for (std::size_t k = phrase_positions(phrases[i], doc.body).size(); k > 0; --k) freq += 1.0;
+    score += idf * ((freq * (k1 + 1.0)) / (freq + k1 * (1 - b + b * D / avgdl)));
+  }
+  return -1.0 * score;
+}
+
+Snippet make_snippet(const SearchQuery& query, std::string_view text, std::size_t width) {
+  std::vector<SearchPhrase> wanted;
+  for (const auto& g : query.groups) wanted.insert(wanted.end(), g.begin(), g.end());
+
+  // The line with the most distinct matching phrases, then the most matches.
+  std::string_view best;
+  std::vector<std::pair<std::size_t, std::size_t>> best_hits;  // byte ranges in `best`
+  std::size_t best_distinct = 0;
+  std::string_view first_line;
+  for (std::string_view rest = text; !rest.empty();) {
+    auto nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    while (!line.empty() && is_space(line.front())) line.remove_prefix(1);
+    while (!line.empty() && is_space(line.back())) line.remove_suffix(1);
+    if (line.empty() || line == "---") continue;
+    if (first_line.empty()) first_line = line;
+    std::vector<Token> tokens = tokenize(line);
+    std::vector<std::pair<std::size_t, std::size_t>> hits;
+    std::size_t distinct = 0;
+    for (const auto& p : wanted) {
+      auto at = phrase_positions(p, tokens);
+      if (!at.empty()) ++distinct;
+      for (auto pos : at) hits.emplace_back(tokens[pos].begin, tokens[pos + p.tokens.size() - 1].end);
+    }
+    if (distinct > best_distinct || (distinct == best_distinct && distinct > 0 && hits.size() > best_hits.size())) {
+      best = line;
+      best_hits = std::move(hits);
+      best_distinct = distinct;
+    }
+  }
+  Snippet out;
+  if (best_distinct == 0) {
+    out.text = std::string(first_line.substr(0, std::min(first_line.size(), width)));
+    while (!out.text.empty() && (static_cast<unsigned char>(out.text.back()) & 0xC0) == 0x80) out.text.pop_back();
+    if (out.text.size() < first_line.size()) {
+      while (!out.text.empty() && static_cast<unsigned char>(out.text.back()) >= 0x80) out.text.pop_back();
+      out.text += "…";
+    }
+    return out;
+  }
+  std::sort(best_hits.begin(), best_hits.end());
+  // A window of about `width` bytes that starts a little before the first match.
+  std::size_t start = 0;
+  if (best.size() > width && best_hits.front().first > width / 3) {
+    start = best_hits.front().first - width / 3;
+    while (start < best.size() && !is_space(best[start - 1]) && start < best_hits.front().first) ++start;
+  }
+  std::size_t end = width >= best.size() - start ? best.size() : start + width;
+  if (end < best.size()) {
+    std::size_t cut = end;
+    while (cut > start && !is_space(best[cut])) --cut;
+    if (cut > best_hits.front().second) end = cut;
+    while (end < best.size() && (static_cast<unsigned char>(best[end]) & 0xC0) == 0x80) ++end;
+  }
+  std::string prefix = start > 0 ? "…" : "";
+  out.text = prefix + std::string(best.substr(start, end - start)) + (end < best.size() ? "…" : "");
+  // Merge touching ranges (the tokens of one phrase) and keep those in the window.
+  std::vector<std::pair<std::size_t, std::size_t>> merged;
+  for (const auto& h : best_hits) {
+    if (!merged.empty() && h.first <= merged.back().second) merged.back().second = std::max(merged.back().second, h.second);
+    else merged.push_back(h);
+  }
+  for (const auto& [b, e] : merged)
+    if (b >= start && e <= end) out.highlights.emplace_back(b - start + prefix.size(), e - b);
+  return out;
+}
+
+}  // namespace tracker

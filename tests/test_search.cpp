@@ -1,0 +1,187 @@
+// Full-text search: the query language, ranking, snippets, and the scan that
+// replaces FTS5 when SQLite lacks it.
+#include <catch2/catch.hpp>
+
+#include "helpers.hpp"
+
+#include <nlohmann/json.hpp>
+#include <tracker/error.hpp>
+#include <tracker/search.hpp>
+
+using namespace testing;
+using nlohmann::json;
+
+namespace {
+
+std::string expression(const std::string& query) { return tracker::fts5_expression(tracker::parse_search_query(query)); }
+
+std::string marked(const tracker::Snippet& s) {
+  std::string out;
+  std::size_t at = 0;
+  for (const auto& [offset, length] : s.highlights) {
+    out += s.text.substr(at, offset - at) + "[" + s.text.substr(offset, length) + "]";
+    at = offset + length;
+  }
+  return out + s.text.substr(at);
+}
+
+const RunOptions kNoFts{{}, {{"TRACKER_NO_FTS5", "1"}}, {}};
+
+}  // namespace
+
+TEST_CASE("search queries: words, phrases, prefixes, exclusions and OR become quoted FTS5 expressions") {
+  CHECK(expression("login") == "(\"login\")");
+  CHECK(expression("Login Page") == "(\"login\") AND (\"page\")");
+  CHECK(expression("\"add login\" log*") == "(\"add login\") AND (\"log\"*)");
+  CHECK(expression("\"add log\"*") == "(\"add log\"*)");
+  CHECK(expression("cache -redis -\"old api\"") == "((\"cache\")) NOT (\"redis\" OR \"old api\")");
+  CHECK(expression("billing OR webhook cache") == "(\"billing\" OR \"webhook\") AND (\"cache\")");
+  // Punctuation splits a term into a phrase, as the tokenizer splits the text; FTS5
+  // keywords and syntax characters are only ever words inside quotes.
+  CHECK(expression("e-mail") == "(\"e mail\")");
+  CHECK(expression("NOT AND NEAR(x)") == "(\"not\") AND (\"and\") AND (\"near x\")");
+  CHECK(expression("or") == "(\"or\")");
+
+  for (const char* bad : {"", "   ", "\"open", "lo*g", "*", "-", "- x", "-x", "a OR", "OR a", "a OR OR b", "-a OR b",
+                          "a OR -b", "!!!", "\"\"", "a\"b\"", "\"a\"b"}) {
+    INFO(bad);
+    CHECK_THROWS_AS(tracker::parse_search_query(bad), tracker::UsageError);
+  }
+  CHECK_THROWS_WITH(tracker::parse_search_query("\"open page"), "bad query: unterminated quote in \"open page");
+  CHECK_THROWS_WITH(tracker::parse_search_query("-old"), "bad query: it needs a term that is not excluded with '-'");
+}
+
+TEST_CASE("search tokens: ASCII letters and digits folded to lower case, other bytes kept, with offsets") {
+  auto t = tracker::tokenize("Add LOGIN-page, v2 für café");
+  std::vector<std::string> words;
+  for (const auto& token : t) words.push_back(token.text);
+  CHECK(words == std::vector<std::string>{"add", "login", "page", "v2", "für", "café"});
+  CHECK(t[1].begin == 4);
+  CHECK(t[1].end == 9);
+
+  tracker::SearchPhrase phrase{{"login", "pa"}, true};
+  CHECK(tracker::phrase_positions(phrase, t) == std::vector<std::size_t>{1});
+  phrase.prefix = false;
+  CHECK(tracker::phrase_positions(phrase, t).empty());
+}
+
+TEST_CASE("search snippets: the best line, cut around the first match, matches marked") {
+  auto q = tracker::parse_search_query("cache \"time out\"");
+  std::string body = "First line.\n\nThe cache is cold.\nA cache time out, and the cache again.\n";
+  CHECK(marked(tracker::make_snippet(q, body)) == "A [cache] [time out], and the [cache] again.");
+  // Nothing matches in the text (the name did): its first line.
+  CHECK(marked(tracker::make_snippet(q, "\n  Nothing here.\nMore.\n")) == "Nothing here.");
+  std::string long_line(150, 'x');
+  for (int i = 0; i < 20; ++i) long_line += " word";
+  long_line += " cache";
+  for (int i = 0; i < 30; ++i) long_line += " tail";
+  std::string cut = marked(tracker::make_snippet(q, long_line, 60));
+  CHECK(cut.starts_with("…"));
+  CHECK(cut.ends_with("…"));
+  CHECK(cut.find("[cache]") != std::string::npos);
+  CHECK(cut.size() < 80);
+}
+
+TEST_CASE("search: bm25 with name matches first, phrases, prefixes, exclusions, stages, limit, JSON, bad queries") {
+  Board board;
+  board.create({"Speed up the cache", "--body", "Nothing else.\n"});                                     // 1
+  board.create({"Billing report", "--body", "The report reads the cache twice.\nThen the cache again.\n"});  // 2
+  board.create({"Login page", "--body", "Users log in with e-mail; logging is verbose.\n"});                 // 3
+  board.create({"Logout", "--body", "A user can log out.\n", "--stage", "current"});                       // 4
+  board.create({"Cache stampede", "--body", "Redis falls over when the cache is cold.\n"});                // 5
+  fs::path root = board.root();
+
+  auto ids = [&](const std::vector<std::string>& args, const RunOptions& options = {}) {
+    std::vector<std::string> all = {"search", "--json"};
+    all.insert(all.end(), args.begin(), args.end());
+    auto r = run_tracker(root, all, options);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    std::vector<long> out;
+    for (const auto& hit : json::parse(r.out)) out.push_back(hit["id"].get<long>());
+    return out;
+  };
+  for (const RunOptions& options : {RunOptions{}, kNoFts}) {
+    INFO((options.env.empty() ? "FTS5" : "scan"));
+    // A name match ranks above more matches in a body.
+    CHECK(ids({"cache"}, options) == std::vector<long>{1, 5, 2});
+    CHECK(ids({"cache -redis"}, options) == std::vector<long>{1, 2});
+    CHECK(ids({"\"the cache is\""}, options) == std::vector<long>{5});
+    CHECK(ids({"log*"}, options) == std::vector<long>{4, 3});
+    CHECK(ids({"log"}, options) == std::vector<long>{4, 3});
+    CHECK(ids({"logging"}, options) == std::vector<long>{3});
+    CHECK(ids({"e-mail"}, options) == std::vector<long>{3});
+    CHECK(ids({"billing OR logout"}, options).size() == 2);
+    CHECK(ids({"log*", "--stage", "current"}, options) == std::vector<long>{4});
+    CHECK(ids({"cache", "--limit", "1"}, options) == std::vector<long>{1});
+    CHECK(ids({"nowhere"}, options).empty());
+  }
+
+  json hit = json::parse(run_tracker(root, {"search", "--json", "cache twice"}).out).at(0);
+  CHECK(hit["id"] == 2);
+  CHECK(hit["name"] == "Billing report");
+  CHECK(hit["stage"] == "backlog");
+  CHECK(hit["path"] == "work/1_backlog/2_story_billing-report.md");
+  CHECK(hit["score"].get<double>() < 0);
+  CHECK(hit["snippet"] == "The report reads the cache twice.");
+  CHECK(hit["highlights"]["snippet"] == json::parse("[[21, 5], [27, 5]]"));
+  CHECK(hit["highlights"]["name"] == json::array());
+
+  // Text: the id, stage and name, then the snippet; matches in bold red on colour.
+  CHECK(run_tracker(root, {"search", "stampede"}).out == "#5  backlog  Cache stampede\n    Redis falls over when the cache is cold.\n");
+  std::string coloured = run_tracker(root, {"--color", "always", "search", "stampede cold"}).out;
+  CHECK(coloured.find("Cache \x1b[1;31mstampede\x1b[0m") != std::string::npos);
+  CHECK(coloured.find("\x1b[1;31mcold\x1b[0m") != std::string::npos);
+
+  // A query that starts with '-' goes after "--".
+  CHECK(ids({"--", "-redis", "cache"}) == std::vector<long>{1, 2});
+
+  // A hand edit is searchable at once.
+  write(root / board.path_of(3), read(root / board.path_of(3)) + "Now with passkeys.\n");
+  CHECK(ids({"passkeys"}) == std::vector<long>{3});
+
+  // Malformed queries: exit 2, one line, never an SQLite error.
+  for (const char* bad : {"\"open", "lo*g", "a OR", "!!!", "-a OR b"}) {
+    auto r = run_tracker(root, {"search", "--", bad});
+    INFO(bad);
+    CHECK(r.code == 2);
+    CHECK(r.err.starts_with("tracker: bad query: "));
+    CHECK(lines(r.err).size() == 1);
+    CHECK(r.out.empty());
+  }
+  CHECK(run_tracker(root, {"search", "cache", "--stage", "nowhere"}).code == 2);
+  CHECK(run_tracker(root, {"search", "cache", "--limit", "0"}).code == 2);
+  CHECK(run_tracker(root, {"search"}).code == 2);
+}
+
+TEST_CASE("search: the scan without FTS5 gives the same hits, order, scores and snippets as FTS5") {
+  Board board;
+  fs::path root = board.root();
+  auto gen = run({"awk", "-v", "n=400", "-v", "seed=7", "-f",
+                  (fs::path(EXAMPLES_DIR).parent_path() / "bench/gen-board.awk").string()},
+                 {root, {}, {}});
+  REQUIRE(gen.code == 0);
+  json fts_status = json::parse(run_tracker(root, {"index", "status", "--json"}).out);
+  CHECK(fts_status["search"] == "fts5");
+  json scan_status = json::parse(run_tracker(root, {"index", "status", "--json"}, kNoFts).out);
+  CHECK(scan_status["search"] == "scan");
+  CHECK(scan_status["stories"] == 400);
+
+  for (const char* q : {"cache", "cache timeout", "\"user can\"", "sess*", "retry -queue", "billing OR webhook",
+                        "\"the data\" OR token* -error", "fix search", "q*"}) {
+    INFO(q);
+    auto a = run_tracker(root, {"search", "--json", q});
+    auto b = run_tracker(root, {"search", "--json", q}, kNoFts);
+    REQUIRE(a.code == 0);
+    REQUIRE(b.code == 0);
+    json fa = json::parse(a.out), fb = json::parse(b.out);
+    CHECK(!fa.empty());
+    REQUIRE(fa.size() == fb.size());
+    for (std::size_t i = 0; i < fa.size(); ++i) {
+      CHECK(fa[i]["id"] == fb[i]["id"]);
+      CHECK(fa[i]["snippet"] == fb[i]["snippet"]);
+      CHECK(fa[i]["highlights"] == fb[i]["highlights"]);
+      CHECK(fa[i]["score"].get<double>() == Approx(fb[i]["score"].get<double>()).epsilon(1e-12));
+    }
+  }
+}
