@@ -21,7 +21,7 @@ demo: build
 	TRACKER=$(abspath $(BUILD_DIR))/tracker examples/demo.sh
 
 bench: build
-	@.ci/install-deps hyperfine
+	@.ci/install-deps ripgrep
 	TRACKER=$(abspath $(BUILD_DIR))/tracker bench/run.sh
 
 clean:
