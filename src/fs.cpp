@@ -40,7 +40,8 @@ static fs::path temp_path_for(const fs::path& target) {
   return target.parent_path() / ("." + target.filename().string() + suffix);
 }
 
-AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)), temp_(temp_path_for(target_)) {
+AtomicFile::AtomicFile(fs::path target, bool durable)
+    : target_(std::move(target)), temp_(temp_path_for(target_)), durable_(durable) {
   fd_ = Fd(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd_) throw_errno("cannot create " + temp_.string());
 }
@@ -64,15 +65,15 @@ void AtomicFile::write(std::string_view data) {
 }
 
 void AtomicFile::commit() {
-  if (::fsync(fd_.get()) != 0) throw_errno("cannot fsync " + temp_.string());
+  if (durable_ && ::fsync(fd_.get()) != 0) throw_errno("cannot fsync " + temp_.string());
   fd_ = Fd();
   if (::rename(temp_.c_str(), target_.c_str()) != 0) throw_errno("cannot rename to " + target_.string());
   committed_ = true;
-  fsync_directory(target_.parent_path());
+  if (durable_) fsync_directory(target_.parent_path());
 }
 
-void write_file_atomic(const fs::path& path, std::string_view data) {
-  AtomicFile file(path);
+void write_file_atomic(const fs::path& path, std::string_view data, bool durable) {
+  AtomicFile file(path, durable);
   file.write(data);
   file.commit();
 }

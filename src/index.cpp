@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <dirent.h>
 #include <thread>
 #include <fcntl.h>
@@ -19,7 +20,7 @@ namespace tracker {
 
 namespace {
 
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 
 // A file whose mtime is this close to the scan could still change within the same
 // timestamp tick without changing its stat data ("racy git"); such rows are
@@ -47,6 +48,17 @@ CREATE INDEX IF NOT EXISTS stories_issues ON stories(path) WHERE error IS NOT NU
 CREATE TABLE IF NOT EXISTS story_text(
   rowid INTEGER PRIMARY KEY,  -- stories.rowid
   name TEXT, body TEXT, content BLOB);
+-- Every change of a stories row moves the generation on: the stat cache file is
+-- valid only for the generation it was written at.
+CREATE TRIGGER IF NOT EXISTS stories_gen_ai AFTER INSERT ON stories BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';
+END;
+CREATE TRIGGER IF NOT EXISTS stories_gen_au AFTER UPDATE ON stories BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';
+END;
+CREATE TRIGGER IF NOT EXISTS stories_gen_ad AFTER DELETE ON stories BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';
+END;
 )sql";
 
 constexpr const char* kFtsSchema = R"sql(
@@ -121,9 +133,71 @@ struct FileStat {
   }
 };
 
+/// Whether a file's stat data alone cannot vouch for its content (see kRacyWindowNs).
+bool racy_at(const FileStat& f, std::int64_t scan_ns) { return f.mtime_ns + kRacyWindowNs >= scan_ns; }
+
 struct RowStat {
   std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0, inode = 0;
   bool racy = false;
+};
+
+/// A compact copy of the stat columns of every `stories` row, in a file beside the
+/// index, read with one read(). A refresh that finds every walked file exactly as in
+/// the cache, at the index's current generation, needs no SQLite work at all.
+/// The file is replaced atomically (temp file and rename) and never trusted unless
+/// its generation is the index's.
+struct StatCache {
+  struct Entry {
+    std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0, inode = 0;
+    std::uint32_t name_off = 0, name_len = 0;
+    std::int32_t stage_order = 0, racy = 0;
+  };
+  static constexpr char kMagic[8] = {'T', 'R', 'K', 'S', 'T', 'A', 'T', '1'};
+
+  std::int64_t generation = -1;
+  std::vector<Entry> entries;
+  std::string names;
+
+  std::string_view path(const Entry& e) const { return std::string_view(names).substr(e.name_off, e.name_len); }
+
+  void add(std::string_view path, int stage_order, const RowStat& r) {
+    entries.push_back({r.size, r.mtime_ns, r.ctime_ns, r.inode, static_cast<std::uint32_t>(names.size()),
+                       static_cast<std::uint32_t>(path.size()), stage_order, r.racy ? 1 : 0});
+    names += path;
+  }
+
+  static std::optional<StatCache> load(const fs::path& file) {
+    std::optional<std::string> data;
+    try {
+      data = read_file_if_exists(file);
+    } catch (const IoError&) {
+      return std::nullopt;
+    }
+    std::int64_t header[4];  // magic, generation, count, names size
+    if (!data || data->size() < sizeof header || data->compare(0, 8, kMagic, 8) != 0) return std::nullopt;
+    std::memcpy(header, data->data(), sizeof header);
+    auto count = static_cast<std::uint64_t>(header[2]), names_size = static_cast<std::uint64_t>(header[3]);
+    if (count > data->size() / sizeof(Entry) || sizeof header + count * sizeof(Entry) + names_size != data->size())
+      return std::nullopt;
+    StatCache c;
+    c.generation = header[1];
+    c.entries.resize(count);
+    std::memcpy(c.entries.data(), data->data() + sizeof header, count * sizeof(Entry));
+    c.names = data->substr(sizeof header + count * sizeof(Entry));
+    for (const auto& e : c.entries)
+      if (std::uint64_t{e.name_off} + e.name_len > c.names.size()) return std::nullopt;
+    return c;
+  }
+
+  void save(const fs::path& file) const {
+    std::int64_t header[4] = {0, generation, static_cast<std::int64_t>(entries.size()),
+                              static_cast<std::int64_t>(names.size())};
+    std::memcpy(header, kMagic, 8);
+    std::string data(reinterpret_cast<const char*>(header), sizeof header);
+    data.append(reinterpret_cast<const char*>(entries.data()), entries.size() * sizeof(Entry));
+    data += names;
+    write_file_atomic(file, data, false);
+  }
 };
 
 std::string config_fingerprint(const Config& c) {
@@ -196,10 +270,67 @@ struct ShadowIndex::Impl {
   std::unique_ptr<sql::Db> db;
   bool fresh = false;  // created empty by this process: the first refresh is a full rebuild
 
-  explicit Impl(const Workspace& w) : ws(w), db_path((w.local_state_dir() / "index.db").string()) {}
+  fs::path cache_file, stamp_file;
+
+  explicit Impl(const Workspace& w)
+      : ws(w),
+        db_path((w.local_state_dir() / "index.db").string()),
+        cache_file(w.local_state_dir() / "stat.cache"),
+        stamp_file(w.local_state_dir() / "walk.stamp") {}
 
   void remove_files() {
+    ::unlink(cache_file.c_str());
+    ::unlink(stamp_file.c_str());
     for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((db_path + suffix).c_str());
+  }
+
+  /// The count of changes to `stories` rows, which the triggers keep. It starts at a
+  /// random number, so that a cache written for an earlier index file never matches.
+  std::int64_t generation() { return parse_int(get_meta("generation")).value_or(-1); }
+
+  /// Writes the stat cache from the index as it is now (one read snapshot).
+  void write_cache() {
+    StatCache cache;
+    db->exec("BEGIN");
+    try {
+      cache.generation = generation();
+      auto q = db->prepare("SELECT path, stage_order, size, mtime_ns, ctime_ns, inode, racy FROM stories");
+      while (q.step())
+        cache.add(q.view(0), static_cast<int>(q.int64(1)), {q.int64(2), q.int64(3), q.int64(4), q.int64(5), q.int64(6) != 0});
+      q.reset();
+      db->exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+    try {
+      cache.save(cache_file);
+    } catch (const IoError&) {
+      // A cache that cannot be written is only a slower next refresh.
+    }
+  }
+
+  /// When the last complete walk began (written by the walker, under refresh.lock).
+  std::optional<Instant> last_walk() const {
+    std::optional<std::string> text;
+    try {
+      text = read_file_if_exists(stamp_file);
+    } catch (const IoError&) {
+      return std::nullopt;
+    }
+    if (!text) return std::nullopt;
+    auto parts = split(trim(*text), ' ');
+    if (parts.size() != 2) return std::nullopt;
+    auto mono = parse_int(parts[1]);
+    if (!mono) return std::nullopt;
+    return Instant{std::string(parts[0]), *mono};
+  }
+
+  void record_walk(const Instant& start) const {
+    try {
+      write_file_atomic(stamp_file, start.boot + " " + std::to_string(start.mono_ns) + "\n", false);
+    } catch (const IoError&) {
+    }
   }
 
   void open() {
@@ -259,6 +390,7 @@ struct ShadowIndex::Impl {
       db->exec(kSchema);
       if (fts_flag == "1") db->exec(kFtsSchema);
       set_meta("fts", fts_flag);
+      set_meta("generation", std::to_string(random_u64() >> 2));
       db->exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
       set_meta("config", config_fingerprint(ws.config()));
       tx.commit();
@@ -357,7 +489,7 @@ struct ShadowIndex::Impl {
     q.reset();
     q.bind(1, f.path).bind(2, s.stage).bind(3, f.stage_order).bind(4, s.id).bind(5, s.type).bind(6, s.slug);
     q.bind(7, f.size).bind(8, f.mtime_ns).bind(9, f.ctime_ns).bind(10, f.inode);
-    q.bind(11, std::int64_t{f.mtime_ns + kRacyWindowNs >= scan_ns});
+    q.bind(11, std::int64_t{racy_at(f, scan_ns)});
     if (error) {
       for (int i = 12; i <= 21; ++i) q.bind_null(i);
       q.bind(22, std::int64_t{error_line}).bind(23, *error);
@@ -390,27 +522,51 @@ struct ShadowIndex::Impl {
 
   void update_files(const std::vector<std::string>& paths) {
     sql::Transaction tx(*db);
+    std::int64_t before = generation();
     auto del = db->prepare("DELETE FROM stories WHERE path=?");
     auto ins = db->prepare(kUpsertRow);
     auto text = db->prepare(kUpsertText);
     std::int64_t scan_ns = now_ns();
+    std::vector<std::pair<std::string, std::optional<FileStat>>> written;
     for (const auto& path : paths) {
       std::optional<FileStat> f = stat_file(path);
       std::optional<std::string> content = f ? read_file_if_exists(ws.root() / path) : std::nullopt;
       if (!content) {
         del.reset();
         del.bind(1, path).run();
+        written.emplace_back(path, std::nullopt);
         continue;
       }
       upsert(ins, text, *f, *content, scan_ns);
+      written.emplace_back(path, f);
     }
+    std::int64_t after = generation();
     tx.commit();
+    // The cache stays current when it was current just before this transaction.
+    std::optional<StatCache> cache = StatCache::load(cache_file);
+    if (!cache || cache->generation != before) return;
+    std::unordered_set<std::string_view> touched;
+    for (const auto& [path, f] : written) touched.insert(path);
+    StatCache patched;
+    patched.generation = after;
+    for (const auto& e : cache->entries)
+      if (!touched.count(cache->path(e)))
+        patched.add(cache->path(e), e.stage_order, {e.size, e.mtime_ns, e.ctime_ns, e.inode, e.racy != 0});
+    for (std::size_t i = written.size(); i-- > 0;) {  // the last write of a path wins
+      const auto& [path, f] = written[i];
+      if (f && touched.erase(path)) patched.add(path, f->stage_order, {f->size, f->mtime_ns, f->ctime_ns, f->inode, racy_at(*f, scan_ns)});
+      else touched.erase(path);
+    }
+    try {
+      patched.save(cache_file);
+    } catch (const IoError&) {
+    }
   }
 
   RefreshStats refresh(const std::optional<Instant>& since = std::nullopt) {
     ProcessLock turn(ws.local_state_dir() / "refresh.lock", std::chrono::seconds(60), "the index refresh");
-    if (since && !fresh && get_meta("walk_boot") == since->boot &&
-        parse_int(get_meta("walk_mono_ns")).value_or(-1) >= since->mono_ns) {
+    std::optional<Instant> walked = since && !fresh ? last_walk() : std::nullopt;
+    if (walked && walked->boot == since->boot && walked->mono_ns >= since->mono_ns) {
       RefreshStats stats;
       stats.shared = true;
       return stats;
@@ -451,6 +607,11 @@ struct ShadowIndex::Impl {
       }
     }
     stats.files = files.size();
+    if (!fresh && settled && cache_confirms(files, scan_ns)) {
+      stats.from_cache = true;
+      record_walk(walk_start);
+      return stats;
+    }
 
     std::unordered_map<std::string, RowStat> rows;
     rows.reserve(files.size() + 16);
@@ -474,18 +635,12 @@ struct ShadowIndex::Impl {
       rows.erase(it);
     }
     // What is left in `rows` has no file any more.
-    sql::Transaction tx(*db);
-    auto record_walk = [&] {
-      if (!settled) return;
-      set_meta("walk_boot", walk_start.boot);
-      set_meta("walk_mono_ns", std::to_string(walk_start.mono_ns));
-    };
     if (changed.empty() && racy.empty() && rows.empty() && !fresh) {
-      record_walk();
-      tx.commit();
+      write_cache();
+      if (settled) record_walk(walk_start);
       return stats;
     }
-
+    sql::Transaction tx(*db);
     auto del = db->prepare("DELETE FROM stories WHERE path=?");
     for (const auto& [path, row] : rows) {
       // Our walk may be older than a row another process just wrote (a story moved
@@ -499,13 +654,9 @@ struct ShadowIndex::Impl {
     auto ins = db->prepare(kUpsertRow);
     auto text = db->prepare(kUpsertText);
     if (!racy.empty()) {
-      auto cached = db->prepare("SELECT t.content FROM stories s JOIN story_text t ON t.rowid = s.rowid WHERE s.path=?");
       auto settle = db->prepare("UPDATE stories SET racy=? WHERE path=?");
       for (const FileStat* f : racy) {
-        auto content = read_file_if_exists(ws.root() / f->path);
-        cached.reset();
-        cached.bind(1, f->path);
-        if (content && cached.step() && cached.text(0) == *content) {
+        if (content_unchanged(f->path)) {
           settle.reset();
           settle.bind(1, std::int64_t{f->mtime_ns + kRacyWindowNs >= scan_ns}).bind(2, f->path).run();
         } else {
@@ -527,12 +678,49 @@ struct ShadowIndex::Impl {
       upsert(ins, text, *f, *content, scan_ns);
       ++stats.parsed;
     }
-    record_walk();
     if (fresh) set_meta("last_rebuild", utc_now_iso8601());
     set_meta("last_change", utc_now_iso8601());
     tx.commit();
     fresh = false;
+    write_cache();
+    if (settled) record_walk(walk_start);
     return stats;
+  }
+
+  /// Whether the file still holds the text cached for it.
+  bool content_unchanged(const std::string& path) {
+    auto content = read_file_if_exists(ws.root() / path);
+    auto cached = db->prepare("SELECT t.content FROM stories s JOIN story_text t ON t.rowid = s.rowid WHERE s.path=?");
+    cached.bind(1, path);
+    return content && cached.step() && cached.view(0) == *content;
+  }
+
+  /// The fast refresh: true when the stat cache is current (its generation is the
+  /// index's) and every walked file is in it with the same stat data. Files changed
+  /// within the racy window are also compared with their cached text; once one of
+  /// them has aged past the window, false, so that the full comparison settles it.
+  bool cache_confirms(const std::vector<FileStat>& files, std::int64_t scan_ns) {
+    std::optional<StatCache> cache = StatCache::load(cache_file);
+    if (!cache || cache->entries.size() != files.size() || cache->generation != generation()) return false;
+    std::unordered_map<std::string_view, const StatCache::Entry*> by_path;
+    by_path.reserve(cache->entries.size());
+    for (const auto& e : cache->entries) by_path.emplace(cache->path(e), &e);
+    std::vector<const FileStat*> racy;
+    for (const auto& f : files) {
+      auto it = by_path.find(f.path);
+      if (it == by_path.end()) return false;
+      const StatCache::Entry& e = *it->second;
+      if (e.size != f.size || e.mtime_ns != f.mtime_ns || e.ctime_ns != f.ctime_ns || e.inode != f.inode ||
+          e.stage_order != f.stage_order)
+        return false;
+      if (e.racy) {
+        if (e.mtime_ns + kRacyWindowNs < scan_ns || racy.size() >= 64) return false;
+        racy.push_back(&f);
+      }
+    }
+    for (const FileStat* f : racy)
+      if (!content_unchanged(f->path)) return false;
+    return true;
   }
 };
 

@@ -48,7 +48,7 @@ TEST_CASE("the index lives in the git dir, in WAL mode, with a schema version an
   fs::path db = board.root() / ".git" / "tracker" / "index.db";
   REQUIRE(fs::exists(db));
   CHECK(pragma(db, "PRAGMA journal_mode") == "wal");
-  CHECK(pragma(db, "PRAGMA user_version") == "4");
+  CHECK(pragma(db, "PRAGMA user_version") == "6");
   CHECK(pragma(db, "SELECT count(*) FROM stories_fts WHERE stories_fts MATCH 'searchable'") == "1");
   CHECK(pragma(db, "SELECT length(content) > 0 FROM story_text") == "1");  // the content cache
 }
@@ -214,4 +214,64 @@ TEST_CASE("update_files re-reads an action's own files and drops the rows of fil
   fs::rename(board.root() / from, board.root() / to);
   index.update_files({from, to, "work/2_current/../../README.md", "notes.md"});
   CHECK(names(index) == std::vector<std::string>{"1:current:Alpha:0"});
+}
+
+TEST_CASE("the stat cache vouches for unchanged files, follows actions, and is never trusted when stale or damaged") {
+  Board board;
+  for (int i = 0; i < 5; ++i) board.create({"Story " + std::to_string(i), "--priority", "1"});
+  Workspace ws = Workspace::discover(board.root());
+  for (const auto& e : fs::directory_iterator(board.root() / "work" / "1_backlog")) age(e.path());
+  fs::path cache = ws.local_state_dir() / "stat.cache";
+  ShadowIndex index(ws);
+  CHECK_FALSE(index.refresh().from_cache);  // the files' stat data changed since the last action
+  REQUIRE(fs::exists(cache));
+  RefreshStats st = index.refresh();
+  CHECK(st.from_cache);
+  CHECK(st.files == 5);
+
+  // A hand edit: the cache no longer vouches; the next refresh re-reads the file.
+  fs::path p = board.root() / board.path_of(3);
+  std::string text = testing::read(p);
+  testing::write(p, text.replace(text.find("priority: 1"), 11, "priority: 4"));
+  age(p);
+  st = index.refresh();
+  CHECK_FALSE(st.from_cache);
+  CHECK(st.parsed == 1);
+  CHECK(names(index)[0] == "3:backlog:Story 2:4");
+  CHECK(index.refresh().from_cache);
+
+  // An action's own writes keep the cache current.
+  std::string from = board.path_of(1);
+  std::string to = "work/2_current/" + fs::path(from).filename().string();
+  fs::rename(board.root() / from, board.root() / to);
+  index.update_files({from, to});
+  st = index.refresh();
+  CHECK(st.from_cache);
+  CHECK(st.parsed == 0);
+  CHECK(names(index).back() == "1:current:Story 0:1");
+
+  // Two handles: one's action invalidates what the other believed; both see it.
+  ShadowIndex other(ws);
+  fs::path q = board.root() / board.path_of(2);
+  text = testing::read(q);
+  testing::write(q, text.replace(text.find("priority: 1"), 11, "priority: 9"));
+  age(q);
+  other.update_files({board.path_of(2)});
+  CHECK(index.refresh().from_cache);
+  CHECK(names(index)[0] == "2:backlog:Story 1:9");
+
+  SECTION("damaged") {
+    testing::write(cache, "TRKSTAT1 and then garbage");
+  }
+  SECTION("truncated") {
+    fs::resize_file(cache, fs::file_size(cache) - 7);
+  }
+  SECTION("left over from an index file that was deleted") {
+    fs::path db = ws.local_state_dir() / "index.db";
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
+  }
+  ShadowIndex fresh(ws);
+  CHECK_FALSE(fresh.refresh().from_cache);
+  CHECK(names(fresh) == names(index));
+  CHECK(fresh.refresh().from_cache);
 }

@@ -36,9 +36,11 @@ private:
 /// Writes a file atomically: a temp file beside the target is filled, fsynced and
 /// renamed over the target on commit(), and the directory is fsynced. Without
 /// commit() the destructor removes the temp file and the target is untouched.
+/// With `durable` false nothing is fsynced: for caches, which may be lost in a crash
+/// but are never seen half-written.
 class AtomicFile {
 public:
-  explicit AtomicFile(fs::path target);
+  explicit AtomicFile(fs::path target, bool durable = true);
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
   ~AtomicFile();
@@ -50,11 +52,12 @@ private:
   fs::path target_;
   fs::path temp_;
   Fd fd_;
+  bool durable_ = true;
   bool committed_ = false;
 };
 
 /// Writes `data` to `path` atomically (see AtomicFile).
-void write_file_atomic(const fs::path& path, std::string_view data);
+void write_file_atomic(const fs::path& path, std::string_view data, bool durable = true);
 
 /// Reads a whole file. Throws IoError.
 std::string read_file(const fs::path& path);
