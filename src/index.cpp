@@ -303,11 +303,7 @@ struct ShadowIndex::Impl {
       sqlite3_exec(db->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
-    try {
-      cache.save(cache_file);
-    } catch (const IoError&) {
-      // A cache that cannot be written is only a slower next refresh.
-    }
+    save_cache(cache);
   }
 
   /// When the last complete walk began (written by the walker, under refresh.lock).
@@ -435,8 +431,9 @@ struct ShadowIndex::Impl {
   /// do not run faster in parallel on this machine.)
   /// `vanished` gets the files that were listed but gone by the time they were
   /// statted: the walk overlapped their move, and may have missed the new name.
-  std::vector<FileStat> walk(std::vector<std::string>& vanished) const {
+  std::vector<FileStat> walk(std::vector<std::string>& vanished, std::size_t expected = 0) const {
     std::vector<FileStat> out;
+    out.reserve(expected + expected / 8 + 64);
     const Config& config = ws.config();
     for (std::size_t order = 0; order < config.stages.size(); ++order) {
       const Stage& stage = config.stages[order];
@@ -557,10 +554,7 @@ struct ShadowIndex::Impl {
       if (f && touched.erase(path)) patched.add(path, f->stage_order, {f->size, f->mtime_ns, f->ctime_ns, f->inode, racy_at(*f, scan_ns)});
       else touched.erase(path);
     }
-    try {
-      patched.save(cache_file);
-    } catch (const IoError&) {
-    }
+    save_cache(patched);
   }
 
   RefreshStats refresh(const std::optional<Instant>& since = std::nullopt) {
@@ -596,7 +590,8 @@ struct ShadowIndex::Impl {
     Instant walk_start = Instant::now();
     std::int64_t scan_ns = now_ns();
     std::vector<std::string> vanished;
-    std::vector<FileStat> files = walk(vanished);
+    std::optional<StatCache> cache = fresh ? std::nullopt : StatCache::load(cache_file);
+    std::vector<FileStat> files = walk(vanished, cache ? cache->entries.size() : 0);
     if (!vanished.empty()) {
       std::unordered_set<std::string> seen;
       for (const auto& f : files) seen.insert(f.path);
@@ -607,7 +602,7 @@ struct ShadowIndex::Impl {
       }
     }
     stats.files = files.size();
-    if (!fresh && settled && cache_confirms(files, scan_ns)) {
+    if (cache && settled && cache_confirms(*cache, files, scan_ns)) {
       stats.from_cache = true;
       record_walk(walk_start);
       return stats;
@@ -699,17 +694,10 @@ struct ShadowIndex::Impl {
   /// index's) and every walked file is in it with the same stat data. Files changed
   /// within the racy window are also compared with their cached text; once one of
   /// them has aged past the window, false, so that the full comparison settles it.
-  bool cache_confirms(const std::vector<FileStat>& files, std::int64_t scan_ns) {
-    std::optional<StatCache> cache = StatCache::load(cache_file);
-    if (!cache || cache->entries.size() != files.size() || cache->generation != generation()) return false;
-    std::unordered_map<std::string_view, const StatCache::Entry*> by_path;
-    by_path.reserve(cache->entries.size());
-    for (const auto& e : cache->entries) by_path.emplace(cache->path(e), &e);
+  bool cache_confirms(const StatCache& cache, const std::vector<FileStat>& files, std::int64_t scan_ns) {
+    if (cache.entries.size() != files.size() || cache.generation != generation()) return false;
     std::vector<const FileStat*> racy;
-    for (const auto& f : files) {
-      auto it = by_path.find(f.path);
-      if (it == by_path.end()) return false;
-      const StatCache::Entry& e = *it->second;
+    auto same = [&](const StatCache::Entry& e, const FileStat& f) {
       if (e.size != f.size || e.mtime_ns != f.mtime_ns || e.ctime_ns != f.ctime_ns || e.inode != f.inode ||
           e.stage_order != f.stage_order)
         return false;
@@ -717,10 +705,47 @@ struct ShadowIndex::Impl {
         if (e.mtime_ns + kRacyWindowNs < scan_ns || racy.size() >= 64) return false;
         racy.push_back(&f);
       }
+      return true;
+    };
+    // The cache is kept in walk order, so usually entry i is file i; after an action
+    // patched it, look the files up by path, and on success store it in walk order.
+    std::size_t i = 0;
+    while (i < files.size() && cache.path(cache.entries[i]) == files[i].path) {
+      if (!same(cache.entries[i], files[i])) return false;
+      ++i;
+    }
+    std::vector<const StatCache::Entry*> rest;  // the entry of files[i + k]
+    if (i < files.size()) {
+      std::unordered_map<std::string_view, const StatCache::Entry*> by_path;
+      by_path.reserve(cache.entries.size() - i);
+      for (std::size_t k = i; k < cache.entries.size(); ++k) by_path.emplace(cache.path(cache.entries[k]), &cache.entries[k]);
+      for (std::size_t k = i; k < files.size(); ++k) {
+        auto it = by_path.find(files[k].path);
+        if (it == by_path.end() || !same(*it->second, files[k])) return false;
+        rest.push_back(it->second);
+      }
     }
     for (const FileStat* f : racy)
       if (!content_unchanged(f->path)) return false;
+    if (i < files.size()) {
+      StatCache ordered;
+      ordered.generation = cache.generation;
+      ordered.entries.reserve(files.size());
+      for (std::size_t k = 0; k < files.size(); ++k) {
+        const StatCache::Entry& e = k < i ? cache.entries[k] : *rest[k - i];
+        ordered.add(files[k].path, e.stage_order, {e.size, e.mtime_ns, e.ctime_ns, e.inode, e.racy != 0});
+      }
+      save_cache(ordered);
+    }
     return true;
+  }
+
+  void save_cache(const StatCache& cache) const {
+    try {
+      cache.save(cache_file);
+    } catch (const IoError&) {
+      // A cache that cannot be written only makes the next refresh slower.
+    }
   }
 };
 
