@@ -55,7 +55,8 @@ for n in ${sizes//,/ }; do
   awk -v n="$n" -v seed=42 -f "$here/gen-board.awk"
   git add -A && git commit -qm "board of $n stories"
   state=$(git rev-parse --git-common-dir)/tracker
-  ls work/1_backlog | head -$((2 * (runs + 1))) > "$tools/backlog"
+  ls work/1_backlog > "$tools/all-backlog"  # (not piped into head: pipefail would see SIGPIPE)
+  head -$((2 * (runs + 1))) "$tools/all-backlog" > "$tools/backlog"
   sed 's/_.*//' "$tools/backlog" | head -$((runs + 1)) > "$tools/move-ids"
   tail -n +$((runs + 2)) "$tools/backlog" | sed 's|^|work/1_backlog/|' > "$tools/git-files"
   sleep 2  # let the files age past the index's racy-timestamp window, as on a real board

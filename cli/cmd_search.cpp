@@ -10,7 +10,8 @@ namespace {
 struct SearchOptions {
   std::vector<std::string> query;  ///< words, joined with spaces
   std::vector<std::string> stages;
-  std::optional<std::int64_t> limit;
+  std::int64_t limit = 20;
+  bool all = false;
 };
 
 /// `s.text` with its highlights painted.
@@ -32,7 +33,12 @@ nlohmann::ordered_json highlights_json(const Snippet& s) {
 
 int run_search(const SearchOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
-  std::vector<SearchHit> hits = tracker->search(join(opts.query, " "), opts.stages, opts.limit);
+  SearchResult result = tracker->search(join(opts.query, " "), opts.stages,
+                                        opts.all ? std::nullopt : std::optional<std::int64_t>(opts.limit));
+  const std::vector<SearchHit>& hits = result.hits;
+  if (!g.json && static_cast<std::int64_t>(hits.size()) < result.total)
+    std::fprintf(stderr, "tracker: the best %zu of %lld matches (--limit N or --all for more)\n", hits.size(),
+                 static_cast<long long>(result.total));
   if (g.json) {
     auto out = nlohmann::ordered_json::array();
     for (const auto& h : hits)
@@ -65,7 +71,8 @@ Command register_search(CLI::App& app, GlobalOptions& g) {
   CLI::App* sub = app.add_subcommand("search", "Full-text search of names and bodies, best match first");
   sub->add_option("query", opts->query, "Words (all must match), \"a phrase\", prefix*, -excluded, a OR b; after -- when it starts with -")->required();
   sub->add_option("--stage", opts->stages, "Only this stage (repeatable)");
-  sub->add_option("--limit", opts->limit, "At most this many results")->check(CLI::PositiveNumber);
+  sub->add_option("--limit", opts->limit, "At most this many results")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_flag("--all", opts->all, "Every match")->excludes("--limit");
   return {sub, [opts, &g] { return run_search(*opts, g); }};
 }
 

@@ -80,7 +80,7 @@ END;
 )sql";
 
 constexpr const char* kPragmas =
-    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824";
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0; PRAGMA cache_size=-16384";
 
 constexpr const char* kUpsertRow =
     "INSERT INTO stories(path, stage, stage_order, id, type, slug, size, mtime_ns, ctime_ns, inode, racy,"
@@ -918,7 +918,7 @@ std::int64_t ShadowIndex::max_id() {
   });
 }
 
-std::vector<SearchHit> ShadowIndex::search(const SearchQuery& query, const std::vector<int>& stage_orders,
+SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int>& stage_orders,
                                            std::optional<std::int64_t> limit) {
   return impl_->with_recovery([&] {
     static const std::string columns = [] {
@@ -931,6 +931,7 @@ std::vector<SearchHit> ShadowIndex::search(const SearchQuery& query, const std::
     if (!stage_filter.empty()) stage_filter = " AND stories.stage_order IN (" + stage_filter + ")";
     std::vector<SearchHit> hits;
     std::vector<std::string> bodies;
+    std::int64_t total = 0;
     auto add_hit = [&](const sql::Stmt& q, double score, std::string body) {
       SearchHit hit;
       hit.story = story_from_row(q, true);
@@ -939,16 +940,23 @@ std::vector<SearchHit> ShadowIndex::search(const SearchQuery& query, const std::
       bodies.push_back(std::move(body));
     };
     if (impl_->get_meta("fts") == "1") {
-      auto q = impl_->db->prepare("SELECT " + columns +
-                                  ", bm25(stories_fts, " + std::to_string(kNameWeight) +
-                                  ", 1.0) AS score, t.body FROM stories_fts"
+      // The window function counts every match; bm25 cannot be called in the same
+      // query level as a window function, hence the subquery.
+      auto q = impl_->db->prepare("SELECT *, count(*) OVER () FROM (SELECT " + columns + ", bm25(stories_fts, " +
+                                  std::to_string(kNameWeight) +
+                                  ", 1.0) AS score, stories.rowid AS row FROM stories_fts"
                                   " JOIN stories ON stories.rowid = stories_fts.rowid"
-                                  " JOIN story_text t ON t.rowid = stories_fts.rowid"
                                   " WHERE stories_fts MATCH ? AND stories.error IS NULL" +
-                                  stage_filter + " ORDER BY score, stories.id" +
+                                  stage_filter + ") ORDER BY score, id" +
                                   (limit ? " LIMIT " + std::to_string(*limit) : std::string()));
+      auto body = impl_->db->prepare("SELECT body FROM story_text WHERE rowid = ?");
       q.bind(1, fts5_expression(query));
-      while (q.step()) add_hit(q, q.real(15), q.text(16));
+      while (q.step()) {
+        total = q.int64(17);
+        body.reset();
+        body.bind(1, q.int64(16));
+        add_hit(q, q.real(15), body.step() ? body.text(0) : std::string());
+      }
     } else {
       // The scan: FTS5's tokenizer, matching and bm25, over every stored text.
       std::vector<SearchPhrase> phrases = query.phrases();
@@ -973,6 +981,7 @@ std::vector<SearchHit> ShadowIndex::search(const SearchQuery& query, const std::
         q.bind(1, rowid);
         if (q.step()) add_hit(q, bm25_score(phrases, doc, rows, total_tokens, phrase_hits), q.text(16));
       }
+      total = static_cast<std::int64_t>(hits.size());
       std::vector<std::size_t> order(hits.size());
       for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
       std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -993,7 +1002,7 @@ std::vector<SearchHit> ShadowIndex::search(const SearchQuery& query, const std::
       if (hits[i].name.highlights.empty()) hits[i].name.text = hits[i].story.name;
       hits[i].snippet = make_snippet(query, bodies[i]);
     }
-    return hits;
+    return SearchResult{std::move(hits), total};
   });
 }
 

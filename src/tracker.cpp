@@ -216,7 +216,7 @@ std::vector<Story> Tracker::list(const ListQuery& query) {
   return index_->list(q);
 }
 
-std::vector<SearchHit> Tracker::search(const std::string& text, const std::vector<std::string>& stages,
+SearchResult Tracker::search(const std::string& text, const std::vector<std::string>& stages,
                                        std::optional<std::int64_t> limit) {
   SearchQuery query = parse_search_query(text);  // before the walk: a typo fails fast
   std::vector<int> orders;

@@ -154,6 +154,23 @@ TEST_CASE("search: bm25 with name matches first, phrases, prefixes, exclusions, 
   CHECK(run_tracker(root, {"search"}).code == 2);
 }
 
+TEST_CASE("search shows the best 20 matches unless told otherwise, and says how many there are") {
+  Board board;
+  for (int i = 1; i <= 25; ++i) board.create({"Widget " + std::to_string(i)});
+  fs::path root = board.root();
+  for (const RunOptions& options : {RunOptions{}, kNoFts}) {
+    auto r = run_tracker(root, {"search", "widget"}, options);
+    CHECK(r.code == 0);
+    CHECK(lines(r.out).size() == 20);
+    CHECK(r.err == "tracker: the best 20 of 25 matches (--limit N or --all for more)\n");
+    r = run_tracker(root, {"search", "widget", "--all"}, options);
+    CHECK(lines(r.out).size() == 25);
+    CHECK(r.err.empty());
+    CHECK(json::parse(run_tracker(root, {"search", "--json", "widget", "--limit", "3"}, options).out).size() == 3);
+  }
+  CHECK(run_tracker(root, {"search", "widget", "--all", "--limit", "3"}).code == 2);
+}
+
 TEST_CASE("search: the scan without FTS5 gives the same hits, order, scores and snippets as FTS5") {
   Board board;
   fs::path root = board.root();

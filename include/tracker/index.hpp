@@ -23,6 +23,12 @@ struct SearchHit {
   Snippet snippet;       ///< an excerpt of the body around the best match
 };
 
+/// What a search found: the best `hits`, and how many stories matched in all.
+struct SearchResult {
+  std::vector<SearchHit> hits;
+  std::int64_t total = 0;
+};
+
 /// How `list` orders stories.
 enum class SortKey { stage, priority, id, updated };
 
@@ -122,7 +128,7 @@ public:
   /// Stories matching `query` in `stage_orders` (all when empty), best first (bm25,
   /// name matches weighing more), then by id. Uses FTS5, or a scan that gives the
   /// same results when SQLite has no FTS5.
-  std::vector<SearchHit> search(const SearchQuery& query, const std::vector<int>& stage_orders,
+  SearchResult search(const SearchQuery& query, const std::vector<int>& stage_orders,
                                 std::optional<std::int64_t> limit);
 
   /// Every story file with this id (more than one only after a bad merge).

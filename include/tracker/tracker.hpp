@@ -230,7 +230,7 @@ public:
 
   /// Full-text search (see ShadowIndex::search); `stages` are names or directories.
   /// A malformed query throws UsageError.
-  std::vector<SearchHit> search(const std::string& query, const std::vector<std::string>& stages,
+  SearchResult search(const std::string& query, const std::vector<std::string>& stages,
                                 std::optional<std::int64_t> limit);
 
   /// Malformed story files and wrongly typed values.
