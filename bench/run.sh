@@ -51,6 +51,7 @@ for n in ${sizes//,/ }; do
   trap 'rm -rf "$tools" "$dir"' EXIT
   cd "$dir"
   git init -q -b main
+  git config gc.auto 0  # no background gc in the middle of a measurement
   "$tracker" init > /dev/null
   awk -v n="$n" -v seed=42 -f "$here/gen-board.awk"
   git add -A && git commit -qm "board of $n stories"
@@ -91,7 +92,7 @@ for n in ${sizes//,/ }; do
   done
   wait
   claim_s=$(awk -v ns=$(( $(date +%s%N) - start )) 'BEGIN { print ns / 1e9 }')
-  mapfile -t git_files < <(ls work/1_backlog/*.md | head -50)
+  mapfile -t git_files < <(find work/1_backlog -name '*.md' | head -50)
   start=$(date +%s%N)
   for f in "${git_files[@]}"; do git mv "$f" work/4_merge/ && git commit -qm "move $f"; done
   git_s=$(awk -v ns=$(( $(date +%s%N) - start )) 'BEGIN { print ns / 1e9 }')

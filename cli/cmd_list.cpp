@@ -40,25 +40,33 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
     q.ready_only = true;
     q.exclude_ids = claimed;
   }
-  std::vector<Story> stories = tracker->list(q);
-  report_issues(tracker->issues());
-
+  // One story at a time: a 100,000-story board is never all in memory.
   if (g.json) {
-    print_json(stories_json(stories, claims));
+    {
+      JsonArrayPrinter out;
+      tracker->list_each(q, [&](Story&& s) {
+        auto it = claims.find(s.id);
+        out.add(story_json(s, false, it == claims.end() ? nullptr : &it->second));
+      });
+    }
+    report_issues(tracker->issues());
     return 0;
   }
-  if (stories.empty()) return 0;
-  Style style = make_style(g);
   std::vector<std::vector<std::string>> rows;
-  for (const auto& s : stories) {
-    std::string name = s.name;
+  tracker->list_each(q, [&](Story&& s) {
+    std::string name = std::move(s.name);
     if (s.blocked) name += " [blocked]";
     if (!s.agent.empty()) name += " @" + s.agent;
     if (auto it = claims.find(s.id); it != claims.end())
       name += it->second.owner == s.agent ? " [claimed]" : " (claimed by " + it->second.owner + ")";
-    rows.push_back({std::to_string(s.id), s.type, s.stage, std::to_string(s.priority), name});
-  }
+    rows.push_back({std::to_string(s.id), std::move(s.type), std::move(s.stage), std::to_string(s.priority), std::move(name)});
+  });
+  report_issues(tracker->issues());
+  if (rows.empty()) return 0;
+  Style style = make_style(g);
   std::string table = format_table(style, {"ID", "TYPE", "STAGE", "PRI", "NAME"}, rows, {"33", "36", "32", nullptr, nullptr});
+  rows.clear();
+  rows.shrink_to_fit();
   std::fwrite(table.data(), 1, table.size(), stdout);
   return 0;
 }

@@ -142,4 +142,18 @@ std::string format_table(const Style& style, const std::vector<std::string>& hea
 
 void print_json(const nlohmann::ordered_json& value) { std::cout << value.dump(2) << "\n"; }
 
+void JsonArrayPrinter::add(const nlohmann::ordered_json& element) {
+  std::string text = element.dump(2);
+  std::string out = any_ ? ",\n  " : "[\n  ";
+  out.reserve(text.size() + text.size() / 8 + 8);
+  for (char c : text) {
+    out += c;
+    if (c == '\n') out += "  ";
+  }
+  std::cout << out;
+  any_ = true;
+}
+
+JsonArrayPrinter::~JsonArrayPrinter() { std::cout << (any_ ? "\n]\n" : "[]\n"); }
+
 }  // namespace tracker::cli

@@ -72,6 +72,20 @@ std::string format_table(const Style& style, const std::vector<std::string>& hea
 /// Prints JSON on stdout.
 void print_json(const nlohmann::ordered_json& value);
 
+/// Prints a JSON array on stdout one element at a time, exactly as print_json
+/// would print the whole array, without holding it in memory.
+class JsonArrayPrinter {
+public:
+  JsonArrayPrinter() = default;
+  JsonArrayPrinter(const JsonArrayPrinter&) = delete;
+  JsonArrayPrinter& operator=(const JsonArrayPrinter&) = delete;
+  ~JsonArrayPrinter();
+  void add(const nlohmann::ordered_json& element);
+
+private:
+  bool any_ = false;
+};
+
 Command register_init(CLI::App& app, GlobalOptions& g);
 Command register_new(CLI::App& app, GlobalOptions& g);
 Command register_list(CLI::App& app, GlobalOptions& g);

@@ -809,7 +809,13 @@ RefreshStats ShadowIndex::rebuild() {
 }
 
 std::vector<Story> ShadowIndex::list(const ListQuery& query) {
-  return impl_->with_recovery([&] {
+  std::vector<Story> out;
+  list_each(query, [&](Story&& s) { out.push_back(std::move(s)); });
+  return out;
+}
+
+void ShadowIndex::list_each(const ListQuery& query, const std::function<void(Story&&)>& visit) {
+  impl_->with_recovery([&] {
     std::string sql = std::string("SELECT ") + kStoryColumns + " FROM stories WHERE error IS NULL";
     // Filtering on stage_order lets SQLite range-scan the (stage_order, priority DESC, id)
     // index, which is also the default order, so the common listing needs no sort.
@@ -854,9 +860,8 @@ std::vector<Story> ShadowIndex::list(const ListQuery& query) {
     if (query.type) q.bind(i++, *query.type);
     if (query.agent) q.bind(i++, *query.agent);
     if (query.label) q.bind(i++, *query.label);
-    std::vector<Story> out;
-    while (q.step()) out.push_back(story_from_row(q, query.summary_only));
-    return out;
+    while (q.step()) visit(story_from_row(q, query.summary_only));
+    return 0;
   });
 }
 

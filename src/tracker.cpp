@@ -208,12 +208,18 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
 }
 
 std::vector<Story> Tracker::list(const ListQuery& query) {
-  refresh_all();
+  std::vector<Story> out;
+  list_each(query, [&](Story&& s) { out.push_back(std::move(s)); });
+  return out;
+}
+
+void Tracker::list_each(const ListQuery& query, const std::function<void(Story&&)>& visit) {
   ListQuery q = query;
   for (auto& s : q.stages) s = ws_.config().stage(s).name;
   if (q.type && !ws_.config().is_known_type(*q.type))
     throw UsageError("unknown type '" + *q.type + "'" + did_you_mean(*q.type, ws_.config().types));
-  return index_->list(q);
+  refresh_all();
+  index_->list_each(q, visit);
 }
 
 SearchResult Tracker::search(const std::string& text, const std::vector<std::string>& stages,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -124,6 +125,9 @@ public:
   RefreshStats rebuild();
 
   std::vector<Story> list(const ListQuery& query);
+
+  /// Like list, one story at a time, so that a big board is never all in memory.
+  void list_each(const ListQuery& query, const std::function<void(Story&&)>& visit);
 
   /// Stories matching `query` in `stage_orders` (all when empty), best first (bm25,
   /// name matches weighing more), then by id. Uses FTS5, or a scan that gives the

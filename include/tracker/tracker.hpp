@@ -227,6 +227,7 @@ public:
 
   NewStoryResult create(const NewStoryRequest& request);
   std::vector<Story> list(const ListQuery& query);
+  void list_each(const ListQuery& query, const std::function<void(Story&&)>& visit);
 
   /// Full-text search (see ShadowIndex::search); `stages` are names or directories.
   /// A malformed query throws UsageError.
