@@ -124,6 +124,17 @@ const Api& api() {
   return loaded;
 }
 
+}  // namespace
+
+void GitRepo::preload() {
+  try {
+    api();
+  } catch (...) {  // the first real use reports it
+  }
+}
+
+namespace {
+
 /// Frees a libgit2 handle through the loaded library.
 template <class T, auto Api::*Free>
 struct Deleter {

@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <thread>
 #include <fcntl.h>
+#include <span>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unordered_map>
@@ -146,58 +148,80 @@ struct RowStat {
 /// the cache, at the index's current generation, needs no SQLite work at all.
 /// The file is replaced atomically (temp file and rename) and never trusted unless
 /// its generation is the index's.
-struct StatCache {
+class StatCache {
+public:
   struct Entry {
     std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0, inode = 0;
     std::uint32_t name_off = 0, name_len = 0;
     std::int32_t stage_order = 0, racy = 0;
   };
   static constexpr char kMagic[8] = {'T', 'R', 'K', 'S', 'T', 'A', 'T', '1'};
+  static constexpr std::size_t kHeader = 4 * sizeof(std::int64_t);  // magic, generation, count, names size
 
   std::int64_t generation = -1;
-  std::vector<Entry> entries;
-  std::string names;
 
-  std::string_view path(const Entry& e) const { return std::string_view(names).substr(e.name_off, e.name_len); }
-
-  void add(std::string_view path, int stage_order, const RowStat& r) {
-    entries.push_back({r.size, r.mtime_ns, r.ctime_ns, r.inode, static_cast<std::uint32_t>(names.size()),
-                       static_cast<std::uint32_t>(path.size()), stage_order, r.racy ? 1 : 0});
-    names += path;
+  StatCache() = default;
+  StatCache(const StatCache&) = delete;
+  StatCache& operator=(const StatCache&) = delete;
+  ~StatCache() {
+    if (map_) ::munmap(map_, map_size_);
   }
 
-  static std::optional<StatCache> load(const fs::path& file) {
-    std::optional<std::string> data;
-    try {
-      data = read_file_if_exists(file);
-    } catch (const IoError&) {
-      return std::nullopt;
-    }
-    std::int64_t header[4];  // magic, generation, count, names size
-    if (!data || data->size() < sizeof header || data->compare(0, 8, kMagic, 8) != 0) return std::nullopt;
-    std::memcpy(header, data->data(), sizeof header);
+  std::span<const Entry> entries() const { return map_ ? mapped_ : std::span<const Entry>(owned_); }
+  std::string_view names() const { return map_ ? mapped_names_ : std::string_view(owned_names_); }
+  std::string_view path(const Entry& e) const { return names().substr(e.name_off, e.name_len); }
+
+  void reserve(std::size_t n) { owned_.reserve(n); }
+  void add(std::string_view path, int stage_order, const RowStat& r) {
+    owned_.push_back({r.size, r.mtime_ns, r.ctime_ns, r.inode, static_cast<std::uint32_t>(owned_names_.size()),
+                      static_cast<std::uint32_t>(path.size()), stage_order, r.racy ? 1 : 0});
+    owned_names_ += path;
+  }
+
+  /// Maps the file (pre-faulted: on this kind of VM a page fault per 4 KiB of a
+  /// 10 MB read buffer cost more than the read); nullptr when missing or malformed.
+  static std::unique_ptr<StatCache> load(const fs::path& file) {
+    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0 || static_cast<std::size_t>(st.st_size) < kHeader) return nullptr;
+    auto size = static_cast<std::size_t>(st.st_size);
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
+    if (map == MAP_FAILED) return nullptr;
+    auto c = std::make_unique<StatCache>();
+    c->map_ = map;
+    c->map_size_ = size;
+    const char* data = static_cast<const char*>(map);
+    std::int64_t header[4];
+    std::memcpy(header, data, sizeof header);
     auto count = static_cast<std::uint64_t>(header[2]), names_size = static_cast<std::uint64_t>(header[3]);
-    if (count > data->size() / sizeof(Entry) || sizeof header + count * sizeof(Entry) + names_size != data->size())
-      return std::nullopt;
-    StatCache c;
-    c.generation = header[1];
-    c.entries.resize(count);
-    std::memcpy(c.entries.data(), data->data() + sizeof header, count * sizeof(Entry));
-    c.names = data->substr(sizeof header + count * sizeof(Entry));
-    for (const auto& e : c.entries)
-      if (std::uint64_t{e.name_off} + e.name_len > c.names.size()) return std::nullopt;
+    if (std::memcmp(data, kMagic, 8) != 0 || count > size / sizeof(Entry) ||
+        kHeader + count * sizeof(Entry) + names_size != size)
+      return nullptr;
+    c->generation = header[1];
+    c->mapped_ = std::span<const Entry>(reinterpret_cast<const Entry*>(data + kHeader), count);
+    c->mapped_names_ = std::string_view(data + kHeader + count * sizeof(Entry), names_size);
+    for (const auto& e : c->mapped_)
+      if (std::uint64_t{e.name_off} + e.name_len > names_size) return nullptr;
     return c;
   }
 
   void save(const fs::path& file) const {
-    std::int64_t header[4] = {0, generation, static_cast<std::int64_t>(entries.size()),
-                              static_cast<std::int64_t>(names.size())};
+    std::int64_t header[4] = {0, generation, static_cast<std::int64_t>(entries().size()),
+                              static_cast<std::int64_t>(names().size())};
     std::memcpy(header, kMagic, 8);
     std::string data(reinterpret_cast<const char*>(header), sizeof header);
-    data.append(reinterpret_cast<const char*>(entries.data()), entries.size() * sizeof(Entry));
-    data += names;
+    data.append(reinterpret_cast<const char*>(entries().data()), entries().size() * sizeof(Entry));
+    data += names();
     write_file_atomic(file, data, false);
   }
+
+private:
+  std::vector<Entry> owned_;
+  std::string owned_names_;
+  void* map_ = nullptr;
+  std::size_t map_size_ = 0;
+  std::span<const Entry> mapped_;
+  std::string_view mapped_names_;
 };
 
 std::string config_fingerprint(const Config& c) {
@@ -540,13 +564,13 @@ struct ShadowIndex::Impl {
     std::int64_t after = generation();
     tx.commit();
     // The cache stays current when it was current just before this transaction.
-    std::optional<StatCache> cache = StatCache::load(cache_file);
+    std::unique_ptr<StatCache> cache = StatCache::load(cache_file);
     if (!cache || cache->generation != before) return;
     std::unordered_set<std::string_view> touched;
     for (const auto& [path, f] : written) touched.insert(path);
     StatCache patched;
     patched.generation = after;
-    for (const auto& e : cache->entries)
+    for (const auto& e : cache->entries())
       if (!touched.count(cache->path(e)))
         patched.add(cache->path(e), e.stage_order, {e.size, e.mtime_ns, e.ctime_ns, e.inode, e.racy != 0});
     for (std::size_t i = written.size(); i-- > 0;) {  // the last write of a path wins
@@ -590,8 +614,8 @@ struct ShadowIndex::Impl {
     Instant walk_start = Instant::now();
     std::int64_t scan_ns = now_ns();
     std::vector<std::string> vanished;
-    std::optional<StatCache> cache = fresh ? std::nullopt : StatCache::load(cache_file);
-    std::vector<FileStat> files = walk(vanished, cache ? cache->entries.size() : 0);
+    std::unique_ptr<StatCache> cache = fresh ? nullptr : StatCache::load(cache_file);
+    std::vector<FileStat> files = walk(vanished, cache ? cache->entries().size() : 0);
     if (!vanished.empty()) {
       std::unordered_set<std::string> seen;
       for (const auto& f : files) seen.insert(f.path);
@@ -695,7 +719,7 @@ struct ShadowIndex::Impl {
   /// within the racy window are also compared with their cached text; once one of
   /// them has aged past the window, false, so that the full comparison settles it.
   bool cache_confirms(const StatCache& cache, const std::vector<FileStat>& files, std::int64_t scan_ns) {
-    if (cache.entries.size() != files.size() || cache.generation != generation()) return false;
+    if (cache.entries().size() != files.size() || cache.generation != generation()) return false;
     std::vector<const FileStat*> racy;
     auto same = [&](const StatCache::Entry& e, const FileStat& f) {
       if (e.size != f.size || e.mtime_ns != f.mtime_ns || e.ctime_ns != f.ctime_ns || e.inode != f.inode ||
@@ -710,15 +734,15 @@ struct ShadowIndex::Impl {
     // The cache is kept in walk order, so usually entry i is file i; after an action
     // patched it, look the files up by path, and on success store it in walk order.
     std::size_t i = 0;
-    while (i < files.size() && cache.path(cache.entries[i]) == files[i].path) {
-      if (!same(cache.entries[i], files[i])) return false;
+    while (i < files.size() && cache.path(cache.entries()[i]) == files[i].path) {
+      if (!same(cache.entries()[i], files[i])) return false;
       ++i;
     }
     std::vector<const StatCache::Entry*> rest;  // the entry of files[i + k]
     if (i < files.size()) {
       std::unordered_map<std::string_view, const StatCache::Entry*> by_path;
-      by_path.reserve(cache.entries.size() - i);
-      for (std::size_t k = i; k < cache.entries.size(); ++k) by_path.emplace(cache.path(cache.entries[k]), &cache.entries[k]);
+      by_path.reserve(cache.entries().size() - i);
+      for (std::size_t k = i; k < cache.entries().size(); ++k) by_path.emplace(cache.path(cache.entries()[k]), &cache.entries()[k]);
       for (std::size_t k = i; k < files.size(); ++k) {
         auto it = by_path.find(files[k].path);
         if (it == by_path.end() || !same(*it->second, files[k])) return false;
@@ -730,9 +754,9 @@ struct ShadowIndex::Impl {
     if (i < files.size()) {
       StatCache ordered;
       ordered.generation = cache.generation;
-      ordered.entries.reserve(files.size());
+      ordered.reserve(files.size());
       for (std::size_t k = 0; k < files.size(); ++k) {
-        const StatCache::Entry& e = k < i ? cache.entries[k] : *rest[k - i];
+        const StatCache::Entry& e = k < i ? cache.entries()[k] : *rest[k - i];
         ordered.add(files[k].path, e.stage_order, {e.size, e.mtime_ns, e.ctime_ns, e.inode, e.racy != 0});
       }
       save_cache(ordered);

@@ -27,7 +27,9 @@ ShadowIndex& Tracker::index() {
   return *index_;
 }
 
-Tracker::~Tracker() = default;
+Tracker::~Tracker() {
+  if (git_loader_.joinable()) git_loader_.join();
+}
 
 namespace {
 
@@ -142,6 +144,11 @@ GitRepo& Tracker::git() {
   return *git_;
 }
 
+void Tracker::will_commit() {
+  if (commit_mode_ == CommitMode::no || !ws_.config().commit || git_loader_.joinable() || git_) return;
+  git_loader_ = std::thread(&GitRepo::preload);
+}
+
 Story Tracker::find(std::int64_t id) {
   Lookup found = index_->lookup(id);
   if (found.stories.empty() && found.malformed.empty()) {
@@ -166,6 +173,7 @@ Story Tracker::find(std::int64_t id) {
 }
 
 NewStoryResult Tracker::create(const NewStoryRequest& request) {
+  will_commit();
   const Config& config = ws_.config();
   std::string name(trim(request.name));
   if (name.empty()) throw UsageError("a story needs a name");
@@ -246,6 +254,7 @@ Story Tracker::show(std::int64_t id) {
 std::string Tracker::raw(std::int64_t id) { return read_file(ws_.root() / show(id).path); }
 
 MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view stage_name) {
+  will_commit();
   const Stage& target = ws_.config().stage(stage_name);
   if (!refreshed_) index_->refresh_stories(ids);
   std::vector<Story> stories;
@@ -459,6 +468,7 @@ ClaimResult Tracker::take(const Story& story, const Claim& claim, bool after_sta
 }
 
 ClaimResult Tracker::claim(const ClaimRequest& request) {
+  will_commit();
   check_owner(request.owner);
   std::int64_t ttl = claim_ttl(ws_.config(), request.ttl_seconds);
   ClaimStore store = claims();

@@ -42,6 +42,11 @@ public:
   /// Opens the repository whose work tree contains `path`. Throws IoError.
   static GitRepo open(const std::filesystem::path& path);
 
+  /// Loads and initialises libgit2 (about 13 ms, 7 of them mbedTLS parsing the
+  /// system CA bundle) so that the first commit does not wait for it. Thread-safe;
+  /// a failure is reported again by the first real use.
+  static void preload();
+
   /// Runs the equivalent of `git init` in `dir`.
   static void init(const std::filesystem::path& dir);
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <tracker/claims.hpp>
@@ -383,7 +384,11 @@ private:
   Instant started_;  ///< when this action began
   std::unique_ptr<ShadowIndex> index_;
   std::unique_ptr<GitRepo> git_;
+  std::thread git_loader_;  ///< loads libgit2 while an action does its file work
   bool refreshed_ = false;
+
+  /// Starts loading libgit2 in the background when this action will commit.
+  void will_commit();
 };
 
 }  // namespace tracker
