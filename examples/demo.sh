@@ -54,6 +54,13 @@ step "Hand edits are first-class: edit a file, and the next command sees it"
 sed -i 's/^priority: 1$/priority: 5/' work/1_backlog/14_story_export-all-notes-as-a-zip-of-markdown-files.md
 run tracker list --stage backlog --sort priority --limit 3
 
+step "Review the hand edit as a semantic diff, then commit only story files"
+run tracker diff
+run tracker commit
+
+step "Full-text search: ranked by bm25, name matches first, with the matching line"
+run tracker search "markdown OR password" --limit 3
+
 step "Bad input gets a clear message and a distinct exit code"
 run tracker move 13 curent || echo "(exit $?)"
 run tracker show 999 || echo "(exit $?)"
@@ -63,7 +70,8 @@ run tracker index status
 rm .git/tracker/index.db*
 run tracker list --stage current
 
-step "History: every transition is a commit with trailers"
+step "History: every transition is a commit with trailers, and log reads them"
 run git log --format='%h %s' -6
+run tracker log 13
 
 printf '\n%sDone.%s The demo repository was %s (now removed).\n' "$bold" "$plain" "$demo"
