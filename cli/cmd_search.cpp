@@ -36,9 +36,6 @@ int run_search(const SearchOptions& opts, const GlobalOptions& g) {
   SearchResult result = tracker->search(join(opts.query, " "), opts.stages,
                                         opts.all ? std::nullopt : std::optional<std::int64_t>(opts.limit));
   const std::vector<SearchHit>& hits = result.hits;
-  if (!g.json && static_cast<std::int64_t>(hits.size()) < result.total)
-    std::fprintf(stderr, "tracker: the best %zu of %lld matches (--limit N or --all for more)\n", hits.size(),
-                 static_cast<long long>(result.total));
   if (g.json) {
     auto out = nlohmann::ordered_json::array();
     for (const auto& h : hits)
@@ -53,6 +50,9 @@ int run_search(const SearchOptions& opts, const GlobalOptions& g) {
     print_json(out);
     return 0;
   }
+  if (static_cast<std::int64_t>(hits.size()) < result.total)
+    std::fprintf(stderr, "tracker: the best %zu of %lld matches (--limit N or --all for more)\n", hits.size(),
+                 static_cast<long long>(result.total));
   Style style = make_style(g);
   std::string out;
   for (const auto& h : hits) {

@@ -125,15 +125,17 @@ struct FileStat {
   std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0, inode = 0;
 
   static FileStat of(std::string path, const Stage& stage, int order, const struct stat& st) {
-    return {std::move(path),
-            &stage,
-            order,
-            st.st_size,
-            static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
-            static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec,
-            static_cast<std::int64_t>(st.st_ino)};
+    return {std::move(path), &stage, order, st.st_size, ns(st.st_mtim), ns(st.st_ctim), static_cast<std::int64_t>(st.st_ino)};
   }
+  static std::int64_t ns(const timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
 };
+
+/// Whether stored stat data (an index row, a stat cache entry) still describes the
+/// file: the same size, mtime, ctime and inode.
+template <class Stored>
+bool same_stat(const Stored& s, const FileStat& f) {
+  return s.size == f.size && s.mtime_ns == f.mtime_ns && s.ctime_ns == f.ctime_ns && s.inode == f.inode;
+}
 
 /// Whether a file's stat data alone cannot vouch for its content (see kRacyWindowNs).
 bool racy_at(const FileStat& f, std::int64_t scan_ns) { return f.mtime_ns + kRacyWindowNs >= scan_ns; }
@@ -173,8 +175,13 @@ public:
 
   void reserve(std::size_t n) { owned_.reserve(n); }
   void add(std::string_view path, int stage_order, const RowStat& r) {
-    owned_.push_back({r.size, r.mtime_ns, r.ctime_ns, r.inode, static_cast<std::uint32_t>(owned_names_.size()),
-                      static_cast<std::uint32_t>(path.size()), stage_order, r.racy ? 1 : 0});
+    add(path, Entry{r.size, r.mtime_ns, r.ctime_ns, r.inode, 0, 0, stage_order, r.racy ? 1 : 0});
+  }
+  /// `e` under `path` (its name fields are set here).
+  void add(std::string_view path, Entry e) {
+    e.name_off = static_cast<std::uint32_t>(owned_names_.size());
+    e.name_len = static_cast<std::uint32_t>(path.size());
+    owned_.push_back(e);
     owned_names_ += path;
   }
 
@@ -566,18 +573,14 @@ struct ShadowIndex::Impl {
     // The cache stays current when it was current just before this transaction.
     std::unique_ptr<StatCache> cache = StatCache::load(cache_file);
     if (!cache || cache->generation != before) return;
-    std::unordered_set<std::string_view> touched;
-    for (const auto& [path, f] : written) touched.insert(path);
+    std::unordered_map<std::string_view, const std::optional<FileStat>*> last;  // the last write of each path
+    for (const auto& [path, f] : written) last[path] = &f;
     StatCache patched;
     patched.generation = after;
     for (const auto& e : cache->entries())
-      if (!touched.count(cache->path(e)))
-        patched.add(cache->path(e), e.stage_order, {e.size, e.mtime_ns, e.ctime_ns, e.inode, e.racy != 0});
-    for (std::size_t i = written.size(); i-- > 0;) {  // the last write of a path wins
-      const auto& [path, f] = written[i];
-      if (f && touched.erase(path)) patched.add(path, f->stage_order, {f->size, f->mtime_ns, f->ctime_ns, f->inode, racy_at(*f, scan_ns)});
-      else touched.erase(path);
-    }
+      if (!last.count(cache->path(e))) patched.add(cache->path(e), e);
+    for (const auto& [path, f] : last)
+      if (*f) patched.add(path, (*f)->stage_order, {(*f)->size, (*f)->mtime_ns, (*f)->ctime_ns, (*f)->inode, racy_at(**f, scan_ns)});
     save_cache(patched);
   }
 
@@ -647,7 +650,7 @@ struct ShadowIndex::Impl {
         continue;
       }
       const RowStat& r = it->second;
-      if (r.size != f.size || r.mtime_ns != f.mtime_ns || r.ctime_ns != f.ctime_ns || r.inode != f.inode)
+      if (!same_stat(r, f))
         changed.push_back(&f);
       else if (r.racy)
         racy.push_back(&f);
@@ -677,7 +680,7 @@ struct ShadowIndex::Impl {
       for (const FileStat* f : racy) {
         if (content_unchanged(f->path)) {
           settle.reset();
-          settle.bind(1, std::int64_t{f->mtime_ns + kRacyWindowNs >= scan_ns}).bind(2, f->path).run();
+          settle.bind(1, std::int64_t{racy_at(*f, scan_ns)}).bind(2, f->path).run();
         } else {
           changed.push_back(f);
         }
@@ -722,9 +725,7 @@ struct ShadowIndex::Impl {
     if (cache.entries().size() != files.size() || cache.generation != generation()) return false;
     std::vector<const FileStat*> racy;
     auto same = [&](const StatCache::Entry& e, const FileStat& f) {
-      if (e.size != f.size || e.mtime_ns != f.mtime_ns || e.ctime_ns != f.ctime_ns || e.inode != f.inode ||
-          e.stage_order != f.stage_order)
-        return false;
+      if (!same_stat(e, f) || e.stage_order != f.stage_order) return false;
       if (e.racy) {
         if (e.mtime_ns + kRacyWindowNs < scan_ns || racy.size() >= 64) return false;
         racy.push_back(&f);
@@ -756,8 +757,7 @@ struct ShadowIndex::Impl {
       ordered.generation = cache.generation;
       ordered.reserve(files.size());
       for (std::size_t k = 0; k < files.size(); ++k) {
-        const StatCache::Entry& e = k < i ? cache.entries()[k] : *rest[k - i];
-        ordered.add(files[k].path, e.stage_order, {e.size, e.mtime_ns, e.ctime_ns, e.inode, e.racy != 0});
+        ordered.add(files[k].path, k < i ? cache.entries()[k] : *rest[k - i]);
       }
       save_cache(ordered);
     }
@@ -804,12 +804,9 @@ RefreshStats ShadowIndex::refresh_stories(const std::vector<std::int64_t>& ids) 
       bool any = false;
       while (q.step()) {
         any = true;
-        struct stat st {};
-        if (q.int64(5) != 0 || ::stat((impl_->ws.root() / q.text(0)).c_str(), &st) != 0) return false;
-        if (st.st_size != q.int64(1) || st.st_ino != static_cast<ino_t>(q.int64(4)) ||
-            static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec != q.int64(2) ||
-            static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec != q.int64(3))
-          return false;
+        if (q.int64(5) != 0) return false;  // racy: only a full refresh compares the text
+        std::optional<FileStat> f = impl_->stat_file(q.text(0));
+        if (!f || !same_stat(RowStat{q.int64(1), q.int64(2), q.int64(3), q.int64(4), false}, *f)) return false;
       }
       if (!any) return false;
     }
@@ -958,15 +955,17 @@ SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int
     std::string stage_filter;
     for (int order : stage_orders) stage_filter += (stage_filter.empty() ? "" : ",") + std::to_string(order);
     if (!stage_filter.empty()) stage_filter = " AND stories.stage_order IN (" + stage_filter + ")";
-    std::vector<SearchHit> hits;
-    std::vector<std::string> bodies;
+    struct Found {
+      SearchHit hit;
+      std::string body;
+    };
+    std::vector<Found> found;
     std::int64_t total = 0;
     auto add_hit = [&](const sql::Stmt& q, double score, std::string body) {
       SearchHit hit;
       hit.story = story_from_row(q, true);
       hit.score = score;
-      hits.push_back(std::move(hit));
-      bodies.push_back(std::move(body));
+      found.push_back({std::move(hit), std::move(body)});
     };
     if (impl_->get_meta("fts") == "1") {
       // The window function counts every match; bm25 cannot be called in the same
@@ -998,8 +997,7 @@ SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int
         ++rows;
         total_tokens += static_cast<std::int64_t>(doc.name.size() + doc.body.size());
         for (std::size_t i = 0; i < phrases.size(); ++i)
-          if (!phrase_positions(phrases[i], doc.name).empty() || !phrase_positions(phrases[i], doc.body).empty())
-            ++phrase_hits[i];
+          if (contains_phrase(phrases[i], doc)) ++phrase_hits[i];
         if (search_matches(query, doc)) matched.emplace_back(texts.int64(0), std::move(doc));
       }
       auto q = impl_->db->prepare("SELECT " + columns +
@@ -1010,26 +1008,18 @@ SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int
         q.bind(1, rowid);
         if (q.step()) add_hit(q, bm25_score(phrases, doc, rows, total_tokens, phrase_hits), q.text(16));
       }
-      total = static_cast<std::int64_t>(hits.size());
-      std::vector<std::size_t> order(hits.size());
-      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-      std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-        return hits[a].score != hits[b].score ? hits[a].score < hits[b].score : hits[a].story.id < hits[b].story.id;
+      total = static_cast<std::int64_t>(found.size());
+      std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+        return a.hit.score != b.hit.score ? a.hit.score < b.hit.score : a.hit.story.id < b.hit.story.id;
       });
-      if (limit && order.size() > static_cast<std::size_t>(*limit)) order.resize(static_cast<std::size_t>(*limit));
-      std::vector<SearchHit> sorted;
-      std::vector<std::string> sorted_bodies;
-      for (auto i : order) {
-        sorted.push_back(std::move(hits[i]));
-        sorted_bodies.push_back(std::move(bodies[i]));
-      }
-      hits = std::move(sorted);
-      bodies = std::move(sorted_bodies);
+      if (limit && found.size() > static_cast<std::size_t>(*limit)) found.resize(static_cast<std::size_t>(*limit));
     }
-    for (std::size_t i = 0; i < hits.size(); ++i) {
-      hits[i].name = make_snippet(query, hits[i].story.name, std::string::npos);
-      if (hits[i].name.highlights.empty()) hits[i].name.text = hits[i].story.name;
-      hits[i].snippet = make_snippet(query, bodies[i]);
+    std::vector<SearchHit> hits;
+    for (auto& [hit, body] : found) {
+      hit.name = make_snippet(query, hit.story.name, std::string::npos);
+      if (hit.name.highlights.empty()) hit.name.text = hit.story.name;
+      hit.snippet = make_snippet(query, body);
+      hits.push_back(std::move(hit));
     }
     return SearchResult{std::move(hits), total};
   });

@@ -161,18 +161,14 @@ std::vector<std::size_t> phrase_positions(const SearchPhrase& phrase, const std:
   return out;
 }
 
-namespace {
-
-bool phrase_in(const SearchPhrase& p, const SearchDocument& doc) {
+bool contains_phrase(const SearchPhrase& p, const SearchDocument& doc) {
   return !phrase_positions(p, doc.name).empty() || !phrase_positions(p, doc.body).empty();
 }
 
-}  // namespace
-
 bool search_matches(const SearchQuery& query, const SearchDocument& doc) {
   for (const auto& group : query.groups)
-    if (std::none_of(group.begin(), group.end(), [&](const SearchPhrase& p) { return phrase_in(p, doc); })) return false;
-  return std::none_of(query.excluded.begin(), query.excluded.end(), [&](const SearchPhrase& p) { return phrase_in(p, doc); });
+    if (std::none_of(group.begin(), group.end(), [&](const SearchPhrase& p) { return contains_phrase(p, doc); })) return false;
+  return std::none_of(query.excluded.begin(), query.excluded.end(), [&](const SearchPhrase& p) { return contains_phrase(p, doc); });
 }
 
 double bm25_score(const std::vector<SearchPhrase>& phrases, const SearchDocument& doc, std::int64_t rows,

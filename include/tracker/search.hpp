@@ -56,6 +56,9 @@ struct SearchDocument {
   std::vector<Token> name, body;
 };
 
+/// Whether the phrase occurs in the document's name or body.
+bool contains_phrase(const SearchPhrase& phrase, const SearchDocument& doc);
+
 /// Whether a document matches the query.
 bool search_matches(const SearchQuery& query, const SearchDocument& doc);
 
