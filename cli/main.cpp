@@ -83,9 +83,14 @@ int main(int argc, char** argv) {
     return static_cast<int>(ExitCode::usage);
   }
 
+  trace("arguments parsed");
   try {
     for (const auto& c : commands)
-      if (c.app->parsed()) return c.run();
+      if (c.app->parsed()) {
+        int code = c.run();
+        trace("done");
+        return code;
+      }
     return static_cast<int>(ExitCode::usage);
   } catch (const tracker::Error& e) {
     print_error(g.json, e.code(), e.what());

@@ -129,6 +129,7 @@ const Api& api() {
 void GitRepo::preload() {
   try {
     api();
+    trace("libgit2 loaded");
   } catch (...) {  // the first real use reports it
   }
 }
@@ -251,42 +252,6 @@ std::string config_string(git_repository* repo, const char* key) {
   return out;
 }
 
-/// Parses a git date as GIT_AUTHOR_DATE accepts it: "@<unix> [+zone]", "<unix> +zone"
-/// or ISO 8601 "YYYY-MM-DD[T ]HH:MM:SS[Z|+HH:MM|+HHMM]".
-bool parse_git_date(std::string_view text, git_time_t* when, int* offset_minutes) {
-  text = trim(text);
-  *offset_minutes = 0;
-  auto parse_zone = [&](std::string_view z) {
-    z = trim(z);
-    if (z.empty() || z == "Z") return true;
-    if (z.size() < 5 || (z[0] != '+' && z[0] != '-')) return false;
-    std::string digits;
-    for (char c : z.substr(1))
-      if (c != ':') digits += c;
-    auto hhmm = parse_int(digits);
-    if (!hhmm || digits.size() != 4) return false;
-    int minutes = static_cast<int>(*hhmm / 100 * 60 + *hhmm % 100);
-    *offset_minutes = z[0] == '-' ? -minutes : minutes;
-    return true;
-  };
-  std::string_view num = text;
-  if (num.starts_with('@')) num.remove_prefix(1);
-  auto space = num.find(' ');
-  if (auto secs = parse_int(num.substr(0, space)); secs && (text.starts_with('@') || space != std::string_view::npos)) {
-    *when = *secs;
-    return parse_zone(space == std::string_view::npos ? "" : num.substr(space + 1));
-  }
-  std::tm tm{};
-  const char* end = strptime(std::string(text).c_str(), "%Y-%m-%d", &tm);
-  if (!end || text.size() < 19) return false;
-  std::string rest(text.substr(10));
-  if (rest[0] != 'T' && rest[0] != ' ') return false;
-  if (!strptime(rest.c_str() + 1, "%H:%M:%S", &tm)) return false;
-  if (!parse_zone(rest.substr(9))) return false;
-  *when = static_cast<git_time_t>(timegm(&tm)) - *offset_minutes * 60;
-  return true;
-}
-
 Signature make_signature(git_repository* repo, const std::string& role) {
   auto env = [](const std::string& name) -> std::string {
     const char* v = std::getenv(name.c_str());
@@ -305,7 +270,7 @@ Signature make_signature(git_repository* repo, const std::string& role) {
   if (date.empty()) {
     check(api().git_signature_now(&sig, name.c_str(), email.c_str()), "signature");
   } else {
-    git_time_t when = 0;
+    std::int64_t when = 0;
     int offset = 0;
     if (!parse_git_date(date, &when, &offset)) throw UsageError("cannot parse GIT_" + role + "_DATE '" + date + "'");
     check(api().git_signature_new(&sig, name.c_str(), email.c_str(), when, offset), "signature");
@@ -391,6 +356,40 @@ std::string format_commit_message(const CommitRequest& request) {
   return message;
 }
 
+bool parse_git_date(std::string_view text, std::int64_t* when, int* offset_minutes) {
+  text = trim(text);
+  *offset_minutes = 0;
+  auto parse_zone = [&](std::string_view z) {
+    z = trim(z);
+    if (z.empty() || z == "Z") return true;
+    if (z.size() < 5 || (z[0] != '+' && z[0] != '-')) return false;
+    std::string digits;
+    for (char c : z.substr(1))
+      if (c != ':') digits += c;
+    auto hhmm = parse_int(digits);
+    if (!hhmm || digits.size() != 4) return false;
+    int minutes = static_cast<int>(*hhmm / 100 * 60 + *hhmm % 100);
+    *offset_minutes = z[0] == '-' ? -minutes : minutes;
+    return true;
+  };
+  std::string_view num = text;
+  if (num.starts_with('@')) num.remove_prefix(1);
+  auto space = num.find(' ');
+  if (auto secs = parse_int(num.substr(0, space)); secs && (text.starts_with('@') || space != std::string_view::npos)) {
+    *when = *secs;
+    return parse_zone(space == std::string_view::npos ? "" : num.substr(space + 1));
+  }
+  std::tm tm{};
+  const char* end = strptime(std::string(text).c_str(), "%Y-%m-%d", &tm);
+  if (!end || text.size() < 19) return false;
+  std::string rest(text.substr(10));
+  if (rest[0] != 'T' && rest[0] != ' ') return false;
+  if (!strptime(rest.c_str() + 1, "%H:%M:%S", &tm)) return false;
+  if (!parse_zone(rest.substr(9))) return false;
+  *when = static_cast<std::int64_t>(timegm(&tm)) - *offset_minutes * 60;
+  return true;
+}
+
 CommitResult GitRepo::commit_paths(const CommitRequest& request) {
   git_repository* repo = impl_->repo.get();
   std::vector<Change> changes;
@@ -408,9 +407,11 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
   // Our own commits take turns, so concurrent tracker processes queue instead of
   // building trees that lose the compare-and-swap; other writers (git itself) are
   // still caught by it.
+  trace("commit: blobs written");
   std::optional<ProcessLock> turn;
   turn.emplace(std::filesystem::path(api().git_repository_commondir(repo)) / "tracker" / "commit.lock",
                std::chrono::seconds(60), "the branch");
+  trace("commit: commit lock taken");
   for (result.attempts = 1;; ++result.attempts) {
     if (result.attempts > kMaxAttempts)
       throw ConflictError("HEAD kept moving under us after " + std::to_string(kMaxAttempts) + " attempts; try again");
@@ -474,6 +475,7 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
     break;
   }
   turn.reset();
+  trace("commit: ref updated");
 
   // Bring only our paths in the git index up to date; the user's staged changes stay.
   ProcessLock lock(std::filesystem::path(api().git_repository_path(repo)) / "tracker" / "git-index.lock",
@@ -515,6 +517,7 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
     check(rc, "write git index");
     break;
   }
+  trace("commit: git index written");
   return result;
 }
 

@@ -22,7 +22,7 @@ namespace tracker {
 
 namespace {
 
-constexpr int kSchemaVersion = 6;
+constexpr int kSchemaVersion = 7;
 
 // A file whose mtime is this close to the scan could still change within the same
 // timestamp tick without changing its stat data ("racy git"); such rows are
@@ -50,16 +50,17 @@ CREATE INDEX IF NOT EXISTS stories_issues ON stories(path) WHERE error IS NOT NU
 CREATE TABLE IF NOT EXISTS story_text(
   rowid INTEGER PRIMARY KEY,  -- stories.rowid
   name TEXT, body TEXT, content BLOB);
--- Every change of a stories row moves the generation on: the stat cache file is
--- valid only for the generation it was written at.
+-- Every change of a stories row gives the generation a new random value: the stat
+-- cache file is valid only for the generation it was written at, and a transaction
+-- that rolls back after the cache was written never brings that value back.
 CREATE TRIGGER IF NOT EXISTS stories_gen_ai AFTER INSERT ON stories BEGIN
-  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';
+  UPDATE meta SET value = random() & 4611686018427387903 WHERE key = 'generation';
 END;
 CREATE TRIGGER IF NOT EXISTS stories_gen_au AFTER UPDATE ON stories BEGIN
-  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';
+  UPDATE meta SET value = random() & 4611686018427387903 WHERE key = 'generation';
 END;
 CREATE TRIGGER IF NOT EXISTS stories_gen_ad AFTER DELETE ON stories BEGIN
-  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';
+  UPDATE meta SET value = random() & 4611686018427387903 WHERE key = 'generation';
 END;
 )sql";
 
@@ -173,7 +174,10 @@ public:
   std::string_view names() const { return map_ ? mapped_names_ : std::string_view(owned_names_); }
   std::string_view path(const Entry& e) const { return names().substr(e.name_off, e.name_len); }
 
-  void reserve(std::size_t n) { owned_.reserve(n); }
+  void reserve(std::size_t n, std::size_t names_size = 0) {
+    owned_.reserve(n);
+    owned_names_.reserve(names_size);
+  }
   void add(std::string_view path, int stage_order, const RowStat& r) {
     add(path, Entry{r.size, r.mtime_ns, r.ctime_ns, r.inode, 0, 0, stage_order, r.racy ? 1 : 0});
   }
@@ -216,10 +220,12 @@ public:
     std::int64_t header[4] = {0, generation, static_cast<std::int64_t>(entries().size()),
                               static_cast<std::int64_t>(names().size())};
     std::memcpy(header, kMagic, 8);
-    std::string data(reinterpret_cast<const char*>(header), sizeof header);
-    data.append(reinterpret_cast<const char*>(entries().data()), entries().size() * sizeof(Entry));
-    data += names();
-    write_file_atomic(file, data, false);
+    // Written straight from the entries and names: no megabyte-sized copy to fault in.
+    AtomicFile out(file, false);
+    out.write(std::string_view(reinterpret_cast<const char*>(header), sizeof header));
+    out.write(std::string_view(reinterpret_cast<const char*>(entries().data()), entries().size() * sizeof(Entry)));
+    out.write(names());
+    out.commit();
   }
 
 private:
@@ -320,21 +326,20 @@ struct ShadowIndex::Impl {
   std::int64_t generation() { return parse_int(get_meta("generation")).value_or(-1); }
 
   /// Writes the stat cache from the index as it is now (one read snapshot).
-  void write_cache() {
+  /// Writes the stat cache from the rows. The cache file is only ever written inside
+  /// a write transaction (this one's, or `tx` when given), so that writers replace it
+  /// in the order of their generations.
+  void write_cache(sql::Transaction* tx = nullptr) {
+    std::optional<sql::Transaction> own;
+    if (!tx) own.emplace(*db);
     StatCache cache;
-    db->exec("BEGIN");
-    try {
-      cache.generation = generation();
-      auto q = db->prepare("SELECT path, stage_order, size, mtime_ns, ctime_ns, inode, racy FROM stories");
-      while (q.step())
-        cache.add(q.view(0), static_cast<int>(q.int64(1)), {q.int64(2), q.int64(3), q.int64(4), q.int64(5), q.int64(6) != 0});
-      q.reset();
-      db->exec("COMMIT");
-    } catch (...) {
-      sqlite3_exec(db->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
+    cache.generation = generation();
+    auto q = db->prepare("SELECT path, stage_order, size, mtime_ns, ctime_ns, inode, racy FROM stories");
+    while (q.step())
+      cache.add(q.view(0), static_cast<int>(q.int64(1)), {q.int64(2), q.int64(3), q.int64(4), q.int64(5), q.int64(6) != 0});
+    q.reset();
     save_cache(cache);
+    if (own) own->commit();
   }
 
   /// When the last complete walk began (written by the walker, under refresh.lock).
@@ -397,6 +402,10 @@ struct ShadowIndex::Impl {
 
   void open_once() {
     db = std::make_unique<sql::Db>(db_path);
+    // The last connection to close would checkpoint the WAL (two fsyncs) and delete
+    // it, for the next command to create again: leave that to SQLite's automatic
+    // checkpoints, which run when the WAL has grown.
+    sqlite3_db_config(db->handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     db->exec(kPragmas);
     std::int64_t version = 0;
     {
@@ -569,23 +578,45 @@ struct ShadowIndex::Impl {
       written.emplace_back(path, f);
     }
     std::int64_t after = generation();
+    trace("update_files: index updated");
+    // The cache stays current when it was current just before this transaction; it
+    // is patched before the commit, while the write lock orders the cache writers.
+    patch_cache(before, after, written, scan_ns);
+    trace("update_files: stat cache patched");
     tx.commit();
-    // The cache stays current when it was current just before this transaction.
+    trace("update_files: committed");
+  }
+
+  void patch_cache(std::int64_t before, std::int64_t after,
+                   const std::vector<std::pair<std::string, std::optional<FileStat>>>& written, std::int64_t scan_ns) {
     std::unique_ptr<StatCache> cache = StatCache::load(cache_file);
     if (!cache || cache->generation != before) return;
     std::unordered_map<std::string_view, const std::optional<FileStat>*> last;  // the last write of each path
     for (const auto& [path, f] : written) last[path] = &f;
+    auto add = [&](StatCache& to, std::string_view path, const FileStat& f) {
+      to.add(path, f.stage_order, {f.size, f.mtime_ns, f.ctime_ns, f.inode, racy_at(f, scan_ns)});
+    };
+    // A path already there keeps its place (the walk's order); a new one goes last.
     StatCache patched;
     patched.generation = after;
-    for (const auto& e : cache->entries())
-      if (!last.count(cache->path(e))) patched.add(cache->path(e), e);
+    patched.reserve(cache->entries().size() + last.size(), cache->names().size() + 4096);
+    for (const auto& e : cache->entries()) {
+      auto it = last.find(cache->path(e));
+      if (it == last.end()) {
+        patched.add(cache->path(e), e);
+      } else {
+        if (*it->second) add(patched, it->first, **it->second);
+        last.erase(it);
+      }
+    }
     for (const auto& [path, f] : last)
-      if (*f) patched.add(path, (*f)->stage_order, {(*f)->size, (*f)->mtime_ns, (*f)->ctime_ns, (*f)->inode, racy_at(**f, scan_ns)});
+      if (*f) add(patched, path, **f);
     save_cache(patched);
   }
 
   RefreshStats refresh(const std::optional<Instant>& since = std::nullopt) {
     ProcessLock turn(ws.local_state_dir() / "refresh.lock", std::chrono::seconds(60), "the index refresh");
+    trace("refresh: lock taken");
     std::optional<Instant> walked = since && !fresh ? last_walk() : std::nullopt;
     if (walked && walked->boot == since->boot && walked->mono_ns >= since->mono_ns) {
       RefreshStats stats;
@@ -629,6 +660,10 @@ struct ShadowIndex::Impl {
       }
     }
     stats.files = files.size();
+    trace("refresh: walked");
+    // Other commands may have patched the cache while we walked: compare with the
+    // cache of the index as it is now.
+    if (cache && cache->generation != generation()) cache = StatCache::load(cache_file);
     if (cache && settled && cache_confirms(*cache, files, scan_ns)) {
       stats.from_cache = true;
       record_walk(walk_start);
@@ -641,6 +676,7 @@ struct ShadowIndex::Impl {
       auto q = db->prepare("SELECT path, size, mtime_ns, ctime_ns, inode, racy FROM stories");
       while (q.step()) rows.emplace(q.text(0), RowStat{q.int64(1), q.int64(2), q.int64(3), q.int64(4), q.int64(5) != 0});
     }
+    trace("refresh: not confirmed by the stat cache; rows read");
     std::vector<const FileStat*> changed;
     std::vector<const FileStat*> racy;  // same stat data, but recent enough to need a content check
     for (const auto& f : files) {
@@ -702,9 +738,10 @@ struct ShadowIndex::Impl {
     }
     if (fresh) set_meta("last_rebuild", utc_now_iso8601());
     set_meta("last_change", utc_now_iso8601());
+    trace("refresh: index updated");
+    write_cache(&tx);
     tx.commit();
     fresh = false;
-    write_cache();
     if (settled) record_walk(walk_start);
     return stats;
   }
@@ -718,49 +755,89 @@ struct ShadowIndex::Impl {
   }
 
   /// The fast refresh: true when the stat cache is current (its generation is the
-  /// index's) and every walked file is in it with the same stat data. Files changed
-  /// within the racy window are also compared with their cached text; once one of
-  /// them has aged past the window, false, so that the full comparison settles it.
+  /// index's) and agrees with the files. A walked file must be in the cache with the
+  /// same stat data; where the walk and the cache disagree (a file that other
+  /// commands moved while we walked), the path is looked at again, and the cache
+  /// must describe what is there now. Files changed within the racy window are also
+  /// compared with their cached text, and those that have aged past it are settled.
   bool cache_confirms(const StatCache& cache, const std::vector<FileStat>& files, std::int64_t scan_ns) {
-    if (cache.entries().size() != files.size() || cache.generation != generation()) return false;
+    if (cache.generation != generation()) return false;
+    constexpr std::size_t kMaxRecheck = 64, kMaxRacy = 64;
     std::vector<const FileStat*> racy;
+    std::vector<std::string_view> recheck;  // paths where the walk and the cache disagree
     auto same = [&](const StatCache::Entry& e, const FileStat& f) {
       if (!same_stat(e, f) || e.stage_order != f.stage_order) return false;
-      if (e.racy) {
-        if (e.mtime_ns + kRacyWindowNs < scan_ns || racy.size() >= 64) return false;
-        racy.push_back(&f);
-      }
+      if (e.racy) racy.push_back(&f);
       return true;
     };
-    // The cache is kept in walk order, so usually entry i is file i; after an action
-    // patched it, look the files up by path, and on success store it in walk order.
+    // The cache is kept in walk order, so usually entry i is file i; past the first
+    // difference, files are looked up by path.
     std::size_t i = 0;
-    while (i < files.size() && cache.path(cache.entries()[i]) == files[i].path) {
+    while (i < files.size() && i < cache.entries().size() && cache.path(cache.entries()[i]) == files[i].path) {
       if (!same(cache.entries()[i], files[i])) return false;
       ++i;
     }
-    std::vector<const StatCache::Entry*> rest;  // the entry of files[i + k]
-    if (i < files.size()) {
-      std::unordered_map<std::string_view, const StatCache::Entry*> by_path;
+    std::unordered_map<std::string_view, const StatCache::Entry*> by_path;
+    if (i < files.size() || i < cache.entries().size()) {
       by_path.reserve(cache.entries().size() - i);
       for (std::size_t k = i; k < cache.entries().size(); ++k) by_path.emplace(cache.path(cache.entries()[k]), &cache.entries()[k]);
+      std::unordered_set<std::string_view> walked;
       for (std::size_t k = i; k < files.size(); ++k) {
+        walked.insert(files[k].path);
         auto it = by_path.find(files[k].path);
-        if (it == by_path.end() || !same(*it->second, files[k])) return false;
-        rest.push_back(it->second);
+        if (it == by_path.end()) recheck.push_back(files[k].path);
+        else if (!same(*it->second, files[k])) return false;
       }
+      for (const auto& [path, e] : by_path)
+        if (!walked.count(path)) recheck.push_back(path);
+      if (recheck.size() > kMaxRecheck) return false;
     }
+    std::vector<FileStat> rechecked;  // kept alive for `racy`
+    rechecked.reserve(recheck.size());
+    for (std::string_view path : recheck) {
+      std::optional<FileStat> now = stat_file(std::string(path));
+      auto it = by_path.find(path);
+      if (!now) {
+        if (it != by_path.end()) return false;  // the cache has a file that is gone
+        continue;
+      }
+      if (it == by_path.end()) return false;  // a file the cache does not have
+      rechecked.push_back(std::move(*now));
+      if (!same(*it->second, rechecked.back())) return false;
+    }
+    if (racy.size() > kMaxRacy) return false;
     for (const FileStat* f : racy)
       if (!content_unchanged(f->path)) return false;
-    if (i < files.size()) {
-      StatCache ordered;
-      ordered.generation = cache.generation;
-      ordered.reserve(files.size());
-      for (std::size_t k = 0; k < files.size(); ++k) {
-        ordered.add(files[k].path, k < i ? cache.entries()[k] : *rest[k - i]);
-      }
-      save_cache(ordered);
+
+    // Store the cache in walk order, and settle the racy entries that have aged past
+    // the window now that their text was compared, as the full comparison would.
+    std::unordered_set<std::string_view> settled;
+    for (const FileStat* f : racy)
+      if (!racy_at(*f, scan_ns)) settled.insert(f->path);
+    bool reorder = i < files.size() && recheck.empty();
+    if (!reorder && settled.empty()) return true;
+    StatCache updated;
+    updated.reserve(cache.entries().size(), cache.names().size());
+    auto add = [&](std::string_view path, StatCache::Entry e) {
+      if (settled.count(path)) e.racy = 0;
+      updated.add(path, e);
+    };
+    if (reorder) {
+      for (std::size_t k = 0; k < files.size(); ++k) add(files[k].path, k < i ? cache.entries()[k] : *by_path.at(files[k].path));
+    } else {
+      for (const auto& e : cache.entries()) add(cache.path(e), e);
     }
+    sql::Transaction tx(*db);  // cache writers take turns (see write_cache)
+    if (generation() == cache.generation) {
+      auto settle = db->prepare("UPDATE stories SET racy=0 WHERE path=?");
+      for (std::string_view path : settled) {
+        settle.reset();
+        settle.bind(1, std::string(path)).run();
+      }
+      updated.generation = generation();
+      save_cache(updated);
+    }
+    tx.commit();
     return true;
   }
 

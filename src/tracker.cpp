@@ -4,6 +4,8 @@
 #include <tracker/tracker.hpp>
 #include <tracker/util.hpp>
 
+#include "gitnative.hpp"
+
 #include <algorithm>
 #include <ctime>
 #include <functional>
@@ -135,8 +137,22 @@ std::string Tracker::commit(const std::string& subject, const std::vector<std::p
                             const std::vector<std::string>& paths) {
   if (commit_mode_ == CommitMode::no || !ws_.config().commit) return {};
   CommitRequest request{subject, trailers, {}};
+  if (const auto& dirs = native_git()) {
+    for (const auto& p : paths) request.paths.push_back((ws_.root() / p).lexically_relative(dirs->work_tree).generic_string());
+    if (auto done = native_commit_paths(*dirs, request)) return done->sha;
+    native_git_ = std::optional<GitDirs>();  // it needs libgit2 after all
+    request.paths.clear();
+  }
   for (const auto& p : paths) request.paths.push_back((ws_.root() / p).lexically_relative(git().work_tree()).generic_string());
   return git().commit_paths(request).sha;
+}
+
+const std::optional<GitDirs>& Tracker::native_git() {
+  if (!native_git_) {
+    std::optional<GitDirs> dirs = find_git_dirs(ws_.root());
+    native_git_ = dirs && native_commit_unsupported(*dirs).empty() ? dirs : std::nullopt;
+  }
+  return *native_git_;
 }
 
 GitRepo& Tracker::git() {
@@ -146,6 +162,7 @@ GitRepo& Tracker::git() {
 
 void Tracker::will_commit() {
   if (commit_mode_ == CommitMode::no || !ws_.config().commit || git_loader_.joinable() || git_) return;
+  if (native_git()) return;
   git_loader_ = std::thread(&GitRepo::preload);
 }
 
@@ -418,8 +435,14 @@ Tracker::Transition Tracker::transition(const Story& story, const Stage& target,
   FileChange change(from, to, old_text, edit(old_text));
   Transition result;
   result.path = ws_.relative(to);
+  // The index follows the files at once, not after the commit: a concurrent command's
+  // walk then finds them as the index says, instead of redoing its comparison.
+  const std::vector<std::string> touched =
+      from == to ? std::vector<std::string>{result.path} : std::vector<std::string>{story.path, result.path};
   try {
     change.apply();
+    index_->update_files(touched);
+    trace("transition: file changed");
     std::string id = std::to_string(story.id);
     // "(backlog -> current)" for a move; nothing for an edit in place (the trailers
     // still name the stage).
@@ -431,10 +454,13 @@ Tracker::Transition Tracker::transition(const Story& story, const Stage& target,
                            trailers, paths_in_every_stage(to.filename()));
   } catch (...) {
     change.undo();
+    try {
+      index_->update_files(touched);
+    } catch (...) {  // the next walk corrects the index
+    }
     throw;
   }
-  index_->update_files(from == to ? std::vector<std::string>{result.path}
-                                  : std::vector<std::string>{story.path, result.path});
+  trace("transition: committed");
   return result;
 }
 
@@ -479,6 +505,7 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
     // mostly left the ready stages, so each candidate's lock is looked at on its own
     // rather than reading every lock first.
     refresh_all();
+    trace("claim: board refreshed");
     std::vector<std::int64_t> skipped;
     constexpr std::int64_t kBatch = 32;
     while (true) {
@@ -497,6 +524,7 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
         }
         Claim c = ClaimStore::make(story.id, request.owner, ttl, prior.from_stage, request.pid);
         if (!store.create(c)) continue;
+        trace("claim: lock taken");
         // Our view of the board may predate a concurrent change to this story (another
         // claimer finished it, a hand edit blocked it): with its lock held, look at its
         // file again, and take it only if it is still ready.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 namespace tracker {
@@ -149,6 +151,26 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
     out += parts[i];
   }
   return out;
+}
+
+namespace {
+
+double clock_ms(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// When the process started, by the same clocks: set before main() runs.
+const double kStartWall = clock_ms(CLOCK_MONOTONIC);
+
+}  // namespace
+
+void trace(std::string_view what) {
+  static const bool enabled = std::getenv("TRACKER_TRACE") != nullptr;
+  if (!enabled) return;
+  std::fprintf(stderr, "trace: %8.2f ms wall %8.2f ms cpu  %.*s\n", clock_ms(CLOCK_MONOTONIC) - kStartWall,
+               clock_ms(CLOCK_PROCESS_CPUTIME_ID), static_cast<int>(what.size()), what.data());
 }
 
 }  // namespace tracker

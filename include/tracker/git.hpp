@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -89,5 +90,9 @@ private:
 
 /// The full commit message: subject, blank line, "Key: value" trailers.
 std::string format_commit_message(const CommitRequest& request);
+
+/// Parses a git date as GIT_AUTHOR_DATE accepts it: "@<unix> [+zone]", "<unix> +zone"
+/// or ISO 8601 "YYYY-MM-DD[T ]HH:MM:SS[Z|+HH:MM|+HHMM]". False when it is none of them.
+bool parse_git_date(std::string_view text, std::int64_t* when, int* offset_minutes);
 
 }  // namespace tracker

@@ -386,9 +386,15 @@ private:
   std::unique_ptr<GitRepo> git_;
   std::thread git_loader_;  ///< loads libgit2 while an action does its file work
   bool refreshed_ = false;
+  /// The repository's directories when the native writer commits here (see
+  /// src/gitnative.hpp), decided by will_commit() or the first commit.
+  std::optional<std::optional<GitDirs>> native_git_;
 
-  /// Starts loading libgit2 in the background when this action will commit.
+  /// Decides how this action will commit: natively, or through libgit2, which then
+  /// starts loading in the background.
   void will_commit();
+  /// The directories for a native commit, or nullopt for libgit2.
+  const std::optional<GitDirs>& native_git();
 };
 
 }  // namespace tracker

@@ -41,4 +41,9 @@ std::vector<std::string> split(std::string_view text, char sep);
 /// Joins with `sep`.
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
+/// With TRACKER_TRACE set in the environment, writes one line to stderr: the wall
+/// and process CPU milliseconds since the process started, and `what`. Otherwise
+/// nothing; the check is one cached branch.
+void trace(std::string_view what);
+
 }  // namespace tracker

@@ -1,0 +1,1180 @@
+// The native commit writer (see gitnative.hpp). The formats follow git's
+// Documentation/gitformat-index.txt, gitformat-pack.txt and git-config.txt:
+//  - objects: "<type> <size>\0<data>", SHA-1 named, zlib deflated (loose) or in a
+//    pack found through its .idx (v2), with OFS_DELTA / REF_DELTA chains;
+//  - refs: a loose file or a packed-refs line, updated under "<ref>.lock" created
+//    with O_EXCL and renamed into place, the reflog appended while it is held;
+//  - the git index (v2, v3): sorted entries, optional extensions, a SHA-1 trailer.
+#include "gitnative.hpp"
+
+#include <tracker/error.hpp>
+#include <tracker/fs.hpp>
+#include <tracker/util.hpp>
+
+#include <nettle/sha1.h>
+#include <zlib.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <thread>
+
+namespace tracker {
+namespace {
+
+/// Something the native writer leaves to libgit2.
+struct Unsupported {
+  std::string why;
+};
+
+using Oid = std::array<unsigned char, 20>;
+
+std::string hex(const Oid& oid) {
+  static const char* digits = "0123456789abcdef";
+  std::string out(40, '0');
+  for (std::size_t i = 0; i < 20; ++i) {
+    out[2 * i] = digits[oid[i] >> 4];
+    out[2 * i + 1] = digits[oid[i] & 15];
+  }
+  return out;
+}
+
+std::optional<Oid> parse_hex(std::string_view text) {
+  if (text.size() < 40) return std::nullopt;
+  Oid oid{};
+  for (std::size_t i = 0; i < 40; ++i) {
+    char c = text[i];
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return std::nullopt;
+    oid[i / 2] = static_cast<unsigned char>(i % 2 ? (oid[i / 2] | v) : v << 4);
+  }
+  return oid;
+}
+
+Oid sha1_of(std::initializer_list<std::string_view> parts) {
+  sha1_ctx ctx;
+  sha1_init(&ctx);
+  for (auto p : parts) sha1_update(&ctx, p.size(), reinterpret_cast<const std::uint8_t*>(p.data()));
+  Oid out;
+  sha1_digest(&ctx, SHA1_DIGEST_SIZE, out.data());
+  return out;
+}
+
+std::string_view as_view(const Oid& oid) { return {reinterpret_cast<const char*>(oid.data()), oid.size()}; }
+
+std::uint32_t be32(const unsigned char* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+void put_be32(std::string& out, std::uint32_t v) {
+  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+  out.append(b, 4);
+}
+
+// ---------------------------------------------------------------------------------
+// git config: the few keys this writer needs, by git's syntax rules.
+
+struct GitConfig {
+  std::map<std::string, std::string> values;  ///< "section.key" or "section.sub.key"
+  bool includes = false;                      ///< an include or includeIf was seen
+
+  std::string get(const std::string& key, const std::string& fallback = "") const {
+    auto it = values.find(key);
+    return it == values.end() ? fallback : it->second;
+  }
+  std::optional<bool> boolean(const std::string& key) const {
+    auto it = values.find(key);
+    if (it == values.end()) return std::nullopt;
+    std::string v = it->second;
+    for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
+    if (v == "false" || v == "no" || v == "off" || v == "0" || v.empty()) return false;
+    return std::nullopt;
+  }
+};
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+/// Parses one config file into `config`; a missing file is no error. Throws
+/// Unsupported for syntax it does not follow (git would, or would not, accept it:
+/// libgit2 decides).
+void read_config(const fs::path& file, GitConfig& config) {
+  auto text = read_file_if_exists(file);
+  if (!text) return;
+  const std::string& s = *text;
+  std::size_t i = 0;
+  std::string section;  // "core" or "branch.main" (subsection kept as written)
+  auto bad = [&] { throw Unsupported{"cannot read " + file.string()}; };
+  auto skip_line = [&] {
+    while (i < s.size() && s[i] != '\n') ++i;
+  };
+  while (i < s.size()) {
+    char c = s[i];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      ++i;
+    } else if (c == '#' || c == ';') {
+      skip_line();
+    } else if (c == '[') {
+      ++i;
+      std::string name;
+      while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '.')) name += s[i++];
+      std::string sub;
+      while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+      if (i < s.size() && s[i] == '"') {
+        ++i;
+        while (i < s.size() && s[i] != '"' && s[i] != '\n') {
+          if (s[i] == '\\' && i + 1 < s.size()) ++i;
+          sub += s[i++];
+        }
+        if (i >= s.size() || s[i] != '"') bad();
+        ++i;
+      }
+      if (i >= s.size() || s[i] != ']' || name.empty()) bad();
+      ++i;
+      // [section.sub] is the old spelling of [section "sub"], case-insensitive.
+      section = lower(name);
+      if (!sub.empty()) section += "." + sub;
+      std::string top = section.substr(0, section.find('.'));
+      if (top == "include" || top == "includeif") config.includes = true;
+    } else if (std::isalpha(static_cast<unsigned char>(c))) {
+      std::string key;
+      while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '-')) key += s[i++];
+      while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+      std::string value = "true";  // a bare key is a true boolean
+      if (i < s.size() && s[i] == '=') {
+        ++i;
+        value.clear();
+        bool quoted = false;
+        std::size_t keep = 0;  // length without trailing unquoted blanks
+        while (i < s.size()) {
+          char v = s[i];
+          if (v == '\n' && !quoted) break;
+          if (v == '\r' && i + 1 < s.size() && s[i + 1] == '\n' && !quoted) {
+            ++i;
+            continue;
+          }
+          if (!quoted && (v == '#' || v == ';')) {
+            skip_line();
+            break;
+          }
+          ++i;
+          if (v == '"') {
+            quoted = !quoted;
+            keep = value.size();
+            continue;
+          }
+          if (v == '\\') {
+            if (i >= s.size()) bad();
+            char e = s[i++];
+            if (e == '\n') continue;  // line continuation
+            if (e == 'n') value += '\n';
+            else if (e == 't') value += '\t';
+            else if (e == 'b') value += '\b';
+            else if (e == '"' || e == '\\') value += e;
+            else bad();
+            keep = value.size();
+            continue;
+          }
+          if ((v == ' ' || v == '\t') && !quoted && value.empty()) continue;  // leading blanks
+          value += v;
+          if (quoted || (v != ' ' && v != '\t')) keep = value.size();
+        }
+        if (quoted) bad();
+        value.resize(keep);
+      }
+      if (section.empty()) bad();
+      config.values[section + "." + lower(key)] = value;
+      skip_line();
+    } else {
+      bad();
+    }
+  }
+}
+
+/// The config git would see for this repository: system, global, local, worktree.
+GitConfig load_config(const GitDirs& dirs) {
+  GitConfig config;
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  };
+  auto env_true = [&](const char* name) {
+    auto v = env(name);
+    return v && !v->empty() && lower(*v) != "false" && *v != "0";
+  };
+  if (!env_true("GIT_CONFIG_NOSYSTEM")) read_config(env("GIT_CONFIG_SYSTEM").value_or("/etc/gitconfig"), config);
+  if (auto global = env("GIT_CONFIG_GLOBAL")) {
+    read_config(*global, config);
+  } else {
+    auto home = env("HOME");
+    auto xdg = env("XDG_CONFIG_HOME");
+    if (xdg && !xdg->empty()) read_config(fs::path(*xdg) / "git" / "config", config);
+    else if (home) read_config(fs::path(*home) / ".config" / "git" / "config", config);
+    if (home) read_config(fs::path(*home) / ".gitconfig", config);
+  }
+  read_config(dirs.common_dir / "config", config);
+  if (config.boolean("extensions.worktreeconfig").value_or(false)) read_config(dirs.git_dir / "config.worktree", config);
+  return config;
+}
+
+/// Throws Unsupported for a repository format this writer does not handle.
+void check_format(const GitConfig& config) {
+  if (config.includes) throw Unsupported{"the git config includes other files"};
+  auto version = parse_int(config.get("core.repositoryformatversion", "0"));
+  if (!version || *version > 1) throw Unsupported{"repository format version " + config.get("core.repositoryformatversion")};
+  for (const auto& [key, value] : config.values) {
+    if (!key.starts_with("extensions.")) continue;
+    std::string name = key.substr(11);
+    if (name == "worktreeconfig" || name == "noop" || name == "preciousobjects") continue;
+    if (name == "objectformat" && lower(value) == "sha1") continue;
+    if (name == "refstorage" && lower(value) == "files") continue;
+    throw Unsupported{"the repository uses extensions." + name};
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Objects
+
+enum class ObjType { none = 0, commit = 1, tree = 2, blob = 3, tag = 4 };
+
+const char* type_name(ObjType t) {
+  switch (t) {
+    case ObjType::commit: return "commit";
+    case ObjType::tree: return "tree";
+    case ObjType::blob: return "blob";
+    case ObjType::tag: return "tag";
+    default: return "?";
+  }
+}
+
+struct Object {
+  ObjType type = ObjType::none;
+  std::string data;
+};
+
+/// Inflates the zlib stream at the start of `in`; `expected` sizes the output buffer.
+std::string inflate_all(std::string_view in, std::size_t expected) {
+  z_stream z{};
+  if (inflateInit(&z) != Z_OK) throw IoError("zlib: inflateInit failed");
+  std::string out;
+  out.resize(std::max<std::size_t>(expected, 64));
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  int rc = Z_OK;
+  while (true) {
+    z.next_out = reinterpret_cast<Bytef*>(out.data() + z.total_out);
+    z.avail_out = static_cast<uInt>(out.size() - z.total_out);
+    rc = inflate(&z, Z_FINISH);
+    if (rc == Z_STREAM_END) break;
+    if ((rc == Z_BUF_ERROR || rc == Z_OK) && z.avail_out == 0) {
+      out.resize(out.size() * 2 + 64);
+      continue;
+    }
+    inflateEnd(&z);
+    throw IoError("zlib: corrupt object data");
+  }
+  out.resize(z.total_out);
+  inflateEnd(&z);
+  return out;
+}
+
+std::string deflate_all(std::string_view header, std::string_view data, int level) {
+  z_stream z{};
+  if (deflateInit(&z, level) != Z_OK) throw IoError("zlib: deflateInit failed");
+  std::string out;
+  out.resize(deflateBound(&z, static_cast<uLong>(header.size() + data.size())));
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(header.data()));
+  z.avail_in = static_cast<uInt>(header.size());
+  deflate(&z, Z_NO_FLUSH);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+    deflateEnd(&z);
+    throw IoError("zlib: deflate failed");
+  }
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+/// A read-only mapping of a whole file.
+class Mapping {
+public:
+  explicit Mapping(const fs::path& file) {
+    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0) throw_errno("cannot open " + file.string());
+    size_ = static_cast<std::size_t>(st.st_size);
+    if (size_ == 0) return;
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+    if (p == MAP_FAILED) throw_errno("cannot map " + file.string());
+    data_ = static_cast<const unsigned char*>(p);
+  }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping() {
+    if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
+  }
+  const unsigned char* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+private:
+  const unsigned char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+/// One pack: its .idx (version 2) and, once needed, the .pack.
+class Pack {
+public:
+  explicit Pack(fs::path idx_path) : idx_path_(std::move(idx_path)), idx_(idx_path_) {
+    const unsigned char* d = idx_.data();
+    if (idx_.size() < 8 + 256 * 4 + 40 || std::memcmp(d, "\377tOc", 4) != 0 || be32(d + 4) != 2)
+      throw Unsupported{"pack index " + idx_path_.string() + " is not version 2"};
+    count_ = be32(d + 8 + 255 * 4);
+    if (idx_.size() < 8 + 256 * 4 + std::size_t{count_} * 28 + 40) throw IoError("truncated pack index " + idx_path_.string());
+  }
+
+  /// The offset of `oid` in the pack, if it is there.
+  std::optional<std::uint64_t> find(const Oid& oid) const {
+    const unsigned char* d = idx_.data();
+    const unsigned char* fanout = d + 8;
+    std::uint32_t lo = oid[0] ? be32(fanout + (oid[0] - 1) * 4) : 0, hi = be32(fanout + oid[0] * 4);
+    const unsigned char* names = fanout + 256 * 4;
+    while (lo < hi) {
+      std::uint32_t mid = lo + (hi - lo) / 2;
+      int c = std::memcmp(names + std::size_t{mid} * 20, oid.data(), 20);
+      if (c == 0) return offset_at(mid);
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return std::nullopt;
+  }
+
+  /// The object at `offset`; `resolve` reads a REF_DELTA base from anywhere.
+  template <class Resolve>
+  Object read_at(std::uint64_t offset, const Resolve& resolve, int depth = 0) {
+    if (depth > 10000) throw IoError("delta chain too long in " + idx_path_.string());
+    if (!pack_) {
+      fs::path pack_path = idx_path_;
+      pack_path.replace_extension(".pack");
+      pack_ = std::make_unique<Mapping>(pack_path);
+    }
+    const unsigned char* p = pack_->data();
+    std::size_t size = pack_->size();
+    if (offset + 32 > size) throw IoError("bad offset in " + idx_path_.string());
+    std::size_t i = offset;
+    unsigned char c = p[i++];
+    int type = (c >> 4) & 7;
+    std::uint64_t obj_size = c & 15;
+    int shift = 4;
+    while (c & 0x80) {
+      if (i >= size || shift > 60) throw IoError("bad object header in " + idx_path_.string());
+      c = p[i++];
+      obj_size |= std::uint64_t{c & 0x7fu} << shift;
+      shift += 7;
+    }
+    auto rest = [&] { return std::string_view(reinterpret_cast<const char*>(p + i), size - i); };
+    if (type >= 1 && type <= 4) return {static_cast<ObjType>(type), inflate_all(rest(), obj_size)};
+    Object base;
+    if (type == 6) {  // OFS_DELTA
+      c = p[i++];
+      std::uint64_t back = c & 127;
+      while (c & 0x80) {
+        c = p[i++];
+        back = ((back + 1) << 7) | (c & 127);
+      }
+      if (back > offset) throw IoError("bad delta offset in " + idx_path_.string());
+      base = read_at(offset - back, resolve, depth + 1);
+    } else if (type == 7) {  // REF_DELTA
+      Oid base_oid;
+      std::memcpy(base_oid.data(), p + i, 20);
+      i += 20;
+      base = resolve(base_oid);
+    } else {
+      throw IoError("unknown object type in " + idx_path_.string());
+    }
+    std::string delta = inflate_all(rest(), obj_size);
+    return {base.type, apply_delta(base.data, delta)};
+  }
+
+private:
+  std::uint64_t offset_at(std::uint32_t n) const {
+    const unsigned char* offsets = idx_.data() + 8 + 256 * 4 + std::size_t{count_} * 24;
+    std::uint32_t off = be32(offsets + std::size_t{n} * 4);
+    if (!(off & 0x80000000u)) return off;
+    const unsigned char* large = offsets + std::size_t{count_} * 4 + std::size_t{off & 0x7fffffffu} * 8;
+    return (std::uint64_t{be32(large)} << 32) | be32(large + 4);
+  }
+
+  static std::string apply_delta(const std::string& base, const std::string& delta) {
+    std::size_t i = 0;
+    auto varint = [&] {
+      std::uint64_t v = 0;
+      int shift = 0;
+      unsigned char c = 0;
+      do {
+        if (i >= delta.size()) throw IoError("truncated delta");
+        c = static_cast<unsigned char>(delta[i++]);
+        v |= std::uint64_t{c & 0x7fu} << shift;
+        shift += 7;
+      } while (c & 0x80);
+      return v;
+    };
+    if (varint() != base.size()) throw IoError("delta base size mismatch");
+    std::string out;
+    out.reserve(varint());
+    while (i < delta.size()) {
+      auto op = static_cast<unsigned char>(delta[i++]);
+      if (op & 0x80) {
+        std::uint64_t off = 0, len = 0;
+        for (int b = 0; b < 4; ++b)
+          if (op & (1 << b)) off |= std::uint64_t{static_cast<unsigned char>(delta.at(i++))} << (8 * b);
+        for (int b = 0; b < 3; ++b)
+          if (op & (0x10 << b)) len |= std::uint64_t{static_cast<unsigned char>(delta.at(i++))} << (8 * b);
+        if (len == 0) len = 0x10000;
+        if (off + len > base.size()) throw IoError("delta copies past its base");
+        out.append(base, off, len);
+      } else if (op) {
+        if (i + op > delta.size()) throw IoError("truncated delta");
+        out.append(delta, i, op);
+        i += op;
+      } else {
+        throw IoError("bad delta opcode");
+      }
+    }
+    return out;
+  }
+
+  fs::path idx_path_;
+  Mapping idx_;
+  std::unique_ptr<Mapping> pack_;
+  std::uint32_t count_ = 0;
+};
+
+/// The object database: loose objects and packs, in the repository and its alternates.
+class ObjectStore {
+public:
+  ObjectStore(const fs::path& objects_dir, int level) : level_(level) {
+    dirs_.push_back(objects_dir);
+    if (auto alternates = read_file_if_exists(objects_dir / "info" / "alternates")) {
+      for (const auto& line : split(*alternates, '\n')) {
+        std::string_view l = trim(line);
+        if (l.empty() || l.front() == '#') continue;
+        if (l.front() == '"') throw Unsupported{"quoted path in objects/info/alternates"};
+        fs::path p(l);
+        dirs_.push_back(p.is_relative() ? objects_dir / p : p);
+      }
+    }
+  }
+
+  Object read(const Oid& oid) {
+    if (auto o = read_loose(oid)) return std::move(*o);
+    for (int pass = 0; pass < 2; ++pass) {
+      if (pass == 1 || !packs_loaded_) load_packs();  // a repack may have moved it
+      for (auto& pack : packs_)
+        if (auto off = pack->find(oid)) return pack->read_at(*off, [&](const Oid& base) { return read(base); });
+      if (auto o = read_loose(oid)) return std::move(*o);
+    }
+    throw IoError("git object " + hex(oid) + " is missing");
+  }
+
+  Object read_typed(const Oid& oid, ObjType type) {
+    Object o = read(oid);
+    if (o.type != type) throw IoError("git object " + hex(oid) + " is a " + type_name(o.type) + ", not a " + type_name(type));
+    return o;
+  }
+
+  /// Stores an object as a loose file unless it exists; returns its name.
+  Oid write(ObjType type, std::string_view data) {
+    std::string header = std::string(type_name(type)) + " " + std::to_string(data.size());
+    header += '\0';
+    Oid oid = sha1_of({header, data});
+    if (exists(oid)) return oid;
+    std::string h = hex(oid);
+    fs::path dir = dirs_.front() / h.substr(0, 2);
+    if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) throw_errno("cannot create " + dir.string());
+    std::string compressed = deflate_all(header, data, level_);
+    fs::path temp = dir / ("tmp_obj_" + std::to_string(::getpid()) + "_" + std::to_string(random_u64()));
+    {
+      Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
+      if (!fd) throw_errno("cannot create " + temp.string());
+      std::size_t done = 0;
+      while (done < compressed.size()) {
+        ssize_t n = ::write(fd.get(), compressed.data() + done, compressed.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          int saved = errno;
+          ::unlink(temp.c_str());
+          errno = saved;
+          throw_errno("cannot write " + temp.string());
+        }
+        done += static_cast<std::size_t>(n);
+      }
+    }
+    fs::path final_path = dir / h.substr(2);
+    // As git does: link, so an existing object is never replaced; someone else
+    // writing the same object first is fine.
+    int rc = ::link(temp.c_str(), final_path.c_str());
+    int saved = errno;
+    ::unlink(temp.c_str());
+    if (rc != 0 && saved != EEXIST) {
+      errno = saved;
+      throw_errno("cannot store object " + h);
+    }
+    return oid;
+  }
+
+private:
+  bool exists(const Oid& oid) {
+    std::string h = hex(oid);
+    for (const auto& d : dirs_) {
+      struct stat st {};
+      if (::stat((d / h.substr(0, 2) / h.substr(2)).c_str(), &st) == 0) return true;
+    }
+    if (!packs_loaded_) load_packs();
+    for (auto& pack : packs_)
+      if (pack->find(oid)) return true;
+    return false;
+  }
+
+  std::optional<Object> read_loose(const Oid& oid) {
+    std::string h = hex(oid);
+    for (const auto& d : dirs_) {
+      auto raw = read_file_if_exists(d / h.substr(0, 2) / h.substr(2));
+      if (!raw) continue;
+      std::string all = inflate_all(*raw, raw->size() * 4);
+      auto space = all.find(' ');
+      auto nul = all.find('\0');
+      if (space == std::string::npos || nul == std::string::npos || space > nul) throw IoError("corrupt object " + h);
+      std::string_view type(all.data(), space);
+      Object o;
+      o.type = type == "commit" ? ObjType::commit : type == "tree" ? ObjType::tree : type == "blob" ? ObjType::blob
+             : type == "tag"    ? ObjType::tag
+                                : ObjType::none;
+      o.data = all.substr(nul + 1);
+      return o;
+    }
+    return std::nullopt;
+  }
+
+  void load_packs() {
+    packs_.clear();
+    for (const auto& d : dirs_) {
+      fs::path pack_dir = d / "pack";
+      DIR* dir = ::opendir(pack_dir.c_str());
+      if (!dir) continue;
+      std::vector<std::string> names;
+      while (dirent* e = ::readdir(dir)) {
+        std::string_view n = e->d_name;
+        if (n.size() > 4 && n.ends_with(".idx")) names.emplace_back(n);
+      }
+      ::closedir(dir);
+      std::sort(names.begin(), names.end());
+      for (const auto& n : names) {
+        fs::path idx = pack_dir / n;
+        fs::path pack = idx;
+        pack.replace_extension(".pack");
+        struct stat st {};
+        if (::stat(pack.c_str(), &st) != 0) continue;  // a pack being written or removed
+        packs_.push_back(std::make_unique<Pack>(idx));
+      }
+    }
+    packs_loaded_ = true;
+  }
+
+  std::vector<fs::path> dirs_;
+  std::vector<std::unique_ptr<Pack>> packs_;
+  bool packs_loaded_ = false;
+  int level_;
+};
+
+// ---------------------------------------------------------------------------------
+// Trees
+
+/// One path of a commit: the blob to record, or a deletion.
+struct Change {
+  std::string path;
+  bool deleted = false;
+  Oid blob{};
+  bool executable = false;
+  struct stat st {};
+};
+
+struct TreeEntry {
+  std::string_view mode;  // as written: "100644", "40000", ...
+  std::string_view name;
+  Oid oid{};
+  bool is_dir() const { return mode == "40000"; }
+};
+
+std::vector<TreeEntry> parse_tree(std::string_view data) {
+  std::vector<TreeEntry> out;
+  std::size_t i = 0;
+  while (i < data.size()) {
+    auto space = data.find(' ', i);
+    auto nul = space == std::string_view::npos ? space : data.find('\0', space);
+    if (nul == std::string_view::npos || nul + 21 > data.size()) throw IoError("corrupt tree object");
+    TreeEntry e;
+    e.mode = data.substr(i, space - i);
+    e.name = data.substr(space + 1, nul - space - 1);
+    std::memcpy(e.oid.data(), data.data() + nul + 1, 20);
+    out.push_back(e);
+    i = nul + 21;
+  }
+  return out;
+}
+
+/// git's tree order: names compare bytewise, a directory as if it ended in '/'.
+bool tree_less(std::string_view a, bool a_dir, std::string_view b, bool b_dir) {
+  std::size_t n = std::min(a.size(), b.size());
+  int c = std::memcmp(a.data(), b.data(), n);
+  if (c != 0) return c < 0;
+  unsigned char ca = a.size() > n ? static_cast<unsigned char>(a[n]) : a_dir ? '/' : 0;
+  unsigned char cb = b.size() > n ? static_cast<unsigned char>(b[n]) : b_dir ? '/' : 0;
+  return ca < cb;
+}
+
+enum class TreeResult { unchanged, empty, written };
+
+/// Applies `changes` (paths relative to this tree) to the tree `base` (null when
+/// there is none), like build_tree() in git.cpp.
+TreeResult edit_tree(ObjectStore& store, const Oid* base, const std::vector<std::pair<std::string, const Change*>>& changes,
+                     Oid* out) {
+  Object base_obj;
+  std::vector<TreeEntry> entries;
+  if (base) {
+    base_obj = store.read_typed(*base, ObjType::tree);
+    entries = parse_tree(base_obj.data);
+  }
+  std::map<std::string, std::vector<std::pair<std::string, const Change*>>> subdirs;
+  std::vector<std::pair<std::string, const Change*>> leaves;
+  for (const auto& [path, change] : changes) {
+    auto slash = path.find('/');
+    if (slash == std::string::npos) leaves.emplace_back(path, change);
+    else subdirs[path.substr(0, slash)].emplace_back(path.substr(slash + 1), change);
+  }
+  auto find = [&](std::string_view name) {
+    return std::find_if(entries.begin(), entries.end(), [&](const TreeEntry& e) { return e.name == name; });
+  };
+  // Names and modes of replaced entries must outlive `entries`.
+  std::deque<std::string> names;
+  static constexpr std::string_view kBlob = "100644", kExec = "100755", kDir = "40000";
+  auto put = [&](std::string_view name, std::string_view mode, const Oid& oid) {
+    auto it = find(name);
+    if (it != entries.end()) entries.erase(it);
+    bool dir = mode == kDir;
+    auto pos = std::lower_bound(entries.begin(), entries.end(), std::pair{name, dir}, [](const TreeEntry& e, const auto& key) {
+      return tree_less(e.name, e.is_dir(), key.first, key.second);
+    });
+    entries.insert(pos, TreeEntry{mode, name, oid});
+  };
+  bool changed = false;
+  for (const auto& [name, c] : leaves) {
+    auto it = find(name);
+    if (c->deleted) {
+      if (it != entries.end()) {
+        entries.erase(it);
+        changed = true;
+      }
+      continue;
+    }
+    std::string_view mode = c->executable ? kExec : kBlob;
+    if (it != entries.end() && it->mode == mode && it->oid == c->blob) continue;
+    names.push_back(name);
+    put(names.back(), mode, c->blob);
+    changed = true;
+  }
+  for (const auto& [name, sub] : subdirs) {
+    auto it = find(name);
+    std::optional<Oid> sub_base;
+    if (it != entries.end() && it->is_dir()) sub_base = it->oid;
+    Oid sub_oid{};
+    TreeResult r = edit_tree(store, sub_base ? &*sub_base : nullptr, sub, &sub_oid);
+    if (r == TreeResult::unchanged) continue;
+    changed = true;
+    if (r == TreeResult::written) {
+      names.push_back(name);
+      put(names.back(), kDir, sub_oid);
+    } else if (it != entries.end()) {
+      entries.erase(it);
+    }
+  }
+  if (!changed) return TreeResult::unchanged;
+  if (entries.empty()) return TreeResult::empty;
+  std::string data;
+  data.reserve(base_obj.data.size() + 256);
+  for (const auto& e : entries) {
+    data += e.mode;
+    data += ' ';
+    data += e.name;
+    data += '\0';
+    data += as_view(e.oid);
+  }
+  *out = store.write(ObjType::tree, data);
+  return TreeResult::written;
+}
+
+// ---------------------------------------------------------------------------------
+// Identity, as GitRepo's make_signature() and libgit2's git_signature_new() make it.
+
+struct Signature {
+  std::string name, email;
+  std::int64_t when = 0;
+  int offset_minutes = 0;
+
+  std::string format() const {
+    int m = std::min(offset_minutes < 0 ? -offset_minutes : offset_minutes, 99 * 60 + 59);
+    char zone[16];
+    std::snprintf(zone, sizeof zone, "%c%02d%02d", offset_minutes < 0 ? '-' : '+', m / 60, m % 60);
+    return name + " <" + email + "> " + std::to_string(when) + " " + zone;
+  }
+};
+
+std::string trim_git_space(std::string_view s) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  return std::string(s);
+}
+
+Signature make_signature(const GitConfig& config, const std::string& role) {
+  auto env = [](const std::string& name) -> std::string {
+    const char* v = std::getenv(name.c_str());
+    return v ? v : "";
+  };
+  std::string name = env("GIT_" + role + "_NAME");
+  if (name.empty()) name = config.get("user.name");
+  std::string email = env("GIT_" + role + "_EMAIL");
+  if (email.empty()) email = config.get("user.email");
+  if (email.empty()) email = env("EMAIL");
+  if (name.empty() || email.empty())
+    throw IoError("cannot commit: no git identity; run 'git config user.name \"Your Name\"' and "
+                  "'git config user.email you@example.com' (or set GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL), or pass --no-commit");
+  auto angle = [](const std::string& s) { return s.find_first_of("<>") != std::string::npos; };
+  if (angle(name) || angle(email)) throw IoError("signature: Neither `name` nor `email` should contain angle brackets chars.");
+  Signature sig;
+  sig.name = trim_git_space(name);
+  sig.email = trim_git_space(email);
+  if (sig.name.empty() || sig.email.empty()) throw IoError("signature: Signature cannot have an empty name or email");
+  std::string date = env("GIT_" + role + "_DATE");
+  if (date.empty()) {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    sig.when = now;
+    sig.offset_minutes = static_cast<int>(tm.tm_gmtoff / 60);
+  } else {
+    std::int64_t when = 0;
+    if (!parse_git_date(date, &when, &sig.offset_minutes))
+      throw UsageError("cannot parse GIT_" + role + "_DATE '" + date + "'");
+    sig.when = when;
+  }
+  return sig;
+}
+
+// ---------------------------------------------------------------------------------
+// Refs
+
+void backoff_sleep(int attempt) {
+  auto cap = std::min(50, 1 << std::min(attempt, 6));
+  std::this_thread::sleep_for(std::chrono::microseconds(500 + random_u64() % (static_cast<unsigned>(cap) * 1000)));
+}
+
+/// HEAD: the branch it names (ref_name, with `file` under the common dir) or, when
+/// detached, HEAD itself in the worktree's git dir.
+struct HeadRef {
+  std::string ref_name;  ///< "refs/heads/main", or "HEAD" when detached
+  fs::path file;
+  fs::path log;  ///< its reflog
+  bool symbolic = true;
+};
+
+HeadRef resolve_head(const GitDirs& dirs) {
+  auto text = read_file_if_exists(dirs.git_dir / "HEAD");
+  if (!text) throw IoError("cannot read " + (dirs.git_dir / "HEAD").string());
+  std::string_view t = trim(*text);
+  if (t.starts_with("ref:")) {
+    std::string name(trim(t.substr(4)));
+    if (!name.starts_with("refs/") || name.find("..") != std::string::npos) throw Unsupported{"HEAD points to " + name};
+    // Per-worktree refs live in the worktree's git dir.
+    const fs::path& base = name.starts_with("refs/worktree/") || name.starts_with("refs/bisect/") ? dirs.git_dir : dirs.common_dir;
+    return {name, base / name, base / "logs" / name, true};
+  }
+  if (!parse_hex(t)) throw IoError("cannot read HEAD: " + std::string(t.substr(0, 60)));
+  return {"HEAD", dirs.git_dir / "HEAD", dirs.git_dir / "logs" / "HEAD", false};
+}
+
+/// The value of a ref: its loose file, else its packed-refs line; nullopt when it
+/// does not exist (an unborn branch).
+std::optional<Oid> read_ref(const GitDirs& dirs, const HeadRef& ref) {
+  if (auto text = read_file_if_exists(ref.file)) {
+    std::string_view t = trim(*text);
+    if (t.starts_with("ref:")) throw Unsupported{ref.ref_name + " is a symbolic ref"};
+    auto oid = parse_hex(t);
+    if (!oid) throw IoError("cannot read " + ref.ref_name + ": " + std::string(t.substr(0, 60)));
+    return oid;
+  }
+  if (!ref.symbolic) return std::nullopt;
+  auto packed = read_file_if_exists(dirs.common_dir / "packed-refs");
+  if (!packed) return std::nullopt;
+  for (const auto& line : split(*packed, '\n')) {
+    if (line.size() < 42 || line[0] == '#' || line[0] == '^') continue;
+    if (std::string_view(line).substr(41) == ref.ref_name) return parse_hex(line);
+  }
+  return std::nullopt;
+}
+
+void append_file(const fs::path& file, const std::string& text) {
+  std::error_code ec;
+  fs::create_directories(file.parent_path(), ec);
+  Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666));
+  if (!fd) throw_errno("cannot write " + file.string());
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw_errno("cannot write " + file.string());
+}
+
+void write_all(int fd, std::string_view data, const fs::path& file) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("cannot write " + file.string());
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+/// A git lock file ("<file>.lock", created exclusively); removed unless committed.
+class GitLockFile {
+public:
+  /// nullopt-like: `held()` is false when someone else holds it.
+  explicit GitLockFile(fs::path target) : target_(std::move(target)), lock_(target_.string() + ".lock") {
+    std::error_code ec;
+    fs::create_directories(lock_.parent_path(), ec);
+    fd_ = Fd(::open(lock_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+    if (!fd_ && errno != EEXIST) throw_errno("cannot create " + lock_.string());
+  }
+  GitLockFile(const GitLockFile&) = delete;
+  GitLockFile& operator=(const GitLockFile&) = delete;
+  ~GitLockFile() {
+    if (fd_ && !committed_) ::unlink(lock_.c_str());
+  }
+  bool held() const { return static_cast<bool>(fd_); }
+  void write(std::string_view data) { write_all(fd_.get(), data, lock_); }
+  void commit() {
+    if (::close(fd_.release()) != 0) throw_errno("cannot write " + lock_.string());
+    if (::rename(lock_.c_str(), target_.c_str()) != 0) {
+      int saved = errno;
+      ::unlink(lock_.c_str());
+      errno = saved;
+      throw_errno("cannot rename " + lock_.string());
+    }
+    committed_ = true;
+  }
+
+private:
+  fs::path target_, lock_;
+  Fd fd_;
+  bool committed_ = false;
+};
+
+// ---------------------------------------------------------------------------------
+// The git index
+
+/// Applies `changes` to the git index: their entries are replaced (conflict stages
+/// too) by stage-0 entries with the files' stat data, or removed for deletions; the
+/// cache-tree (TREE) entries above them are invalidated, REUC is kept, and other
+/// optional extensions (caches git rebuilds) are dropped.
+std::string splice_index(const std::string& old, const std::vector<Change>& changes) {
+  std::uint32_t version = 2;
+  std::vector<std::pair<std::string_view, std::string_view>> entries;  // path, bytes
+  std::vector<std::pair<std::string_view, std::string_view>> extensions;  // signature, whole extension
+  if (!old.empty()) {
+    const auto* d = reinterpret_cast<const unsigned char*>(old.data());
+    if (old.size() < 12 + 20 || std::memcmp(d, "DIRC", 4) != 0) throw IoError("the git index is corrupt (no DIRC header)");
+    version = be32(d + 4);
+    if (version != 2 && version != 3) throw Unsupported{"git index version " + std::to_string(version)};
+    // Like git, which checks the trailing checksum only in `git fsck`.
+    std::string_view body(old.data(), old.size() - 20);
+    std::uint32_t count = be32(d + 8);
+    std::size_t i = 12;
+    entries.reserve(count + changes.size());
+    for (std::uint32_t n = 0; n < count; ++n) {
+      if (i + 62 > body.size()) throw IoError("the git index is corrupt (truncated entry)");
+      std::uint16_t flags = static_cast<std::uint16_t>((d[i + 60] << 8) | d[i + 61]);
+      std::size_t path_at = i + 62 + ((flags & 0x4000) ? 2 : 0);
+      if (flags & 0x4000 && version < 3) throw IoError("the git index is corrupt (extended flags in version 2)");
+      std::size_t nul = body.find('\0', path_at);
+      if (nul == std::string_view::npos) throw IoError("the git index is corrupt (unterminated path)");
+      std::size_t end = i + ((nul - i + 8) & ~std::size_t{7});
+      if (end > body.size()) throw IoError("the git index is corrupt (truncated entry)");
+      entries.emplace_back(body.substr(path_at, nul - path_at), body.substr(i, end - i));
+      i = end;
+    }
+    while (i < body.size()) {
+      if (i + 8 > body.size()) throw IoError("the git index is corrupt (truncated extension)");
+      std::string_view sig = body.substr(i, 4);
+      std::size_t len = be32(d + i + 4);
+      if (i + 8 + len > body.size()) throw IoError("the git index is corrupt (truncated extension)");
+      if (sig[0] < 'A' || sig[0] > 'Z') throw Unsupported{"git index extension '" + std::string(sig) + "'"};
+      if (sig == "TREE" || sig == "REUC") extensions.emplace_back(sig, body.substr(i, 8 + len));
+      i += 8 + len;
+    }
+  }
+
+  // Remove every entry of a changed path, then insert the new ones in order.
+  std::vector<std::string> added;  // new entry bytes
+  std::vector<std::string_view> changed_paths;
+  for (const auto& c : changes) changed_paths.push_back(c.path);
+  std::sort(changed_paths.begin(), changed_paths.end());
+  std::erase_if(entries, [&](const auto& e) { return std::binary_search(changed_paths.begin(), changed_paths.end(), e.first); });
+  for (const auto& c : changes) {
+    if (c.deleted) continue;
+    std::string e;
+    auto put32 = [&](auto v) { put_be32(e, static_cast<std::uint32_t>(v)); };
+    put32(c.st.st_ctim.tv_sec);
+    put32(c.st.st_ctim.tv_nsec);
+    put32(c.st.st_mtim.tv_sec);
+    put32(c.st.st_mtim.tv_nsec);
+    put32(c.st.st_dev);
+    put32(c.st.st_ino);
+    put32(c.executable ? 0100755 : 0100644);
+    put32(c.st.st_uid);
+    put32(c.st.st_gid);
+    put32(c.st.st_size);
+    e += as_view(c.blob);
+    std::size_t len = std::min<std::size_t>(c.path.size(), 0xfff);
+    e += static_cast<char>(len >> 8);
+    e += static_cast<char>(len & 0xff);
+    e += c.path;
+    e.append(8 - (e.size() % 8), '\0');  // at least one NUL
+    added.push_back(std::move(e));
+  }
+  std::vector<std::pair<std::string_view, std::string_view>> merged;
+  merged.reserve(entries.size() + added.size());
+  std::vector<std::pair<std::string_view, std::string_view>> fresh;
+  for (std::size_t k = 0, a = 0; k < changes.size(); ++k)
+    if (!changes[k].deleted) fresh.emplace_back(changes[k].path, added[a++]);
+  std::sort(fresh.begin(), fresh.end());
+  fresh.erase(std::unique(fresh.begin(), fresh.end(), [](const auto& x, const auto& y) { return x.first == y.first; }), fresh.end());
+  std::merge(entries.begin(), entries.end(), fresh.begin(), fresh.end(), std::back_inserter(merged),
+             [](const auto& x, const auto& y) { return x.first < y.first; });
+
+  std::string out = "DIRC";
+  put_be32(out, version);
+  put_be32(out, static_cast<std::uint32_t>(merged.size()));
+  std::size_t total = out.size();
+  for (const auto& e : merged) total += e.second.size();
+  out.reserve(total + 4096);
+  for (const auto& e : merged) out += e.second;
+  for (const auto& [sig, ext] : extensions) {
+    if (sig != "TREE") {
+      out += ext;
+      continue;
+    }
+    // Rewrite the cache tree with every directory above a changed path invalid.
+    std::string_view data = ext.substr(8);
+    std::string tree;
+    std::size_t i = 0;
+    std::function<void(const std::string&)> node = [&](const std::string& prefix) {
+      std::size_t nul = data.find('\0', i);
+      if (nul == std::string_view::npos) throw IoError("the git index is corrupt (TREE)");
+      std::string name(data.substr(i, nul - i));
+      std::size_t nl = data.find('\n', nul);
+      if (nl == std::string_view::npos) throw IoError("the git index is corrupt (TREE)");
+      std::string counts(data.substr(nul + 1, nl - nul - 1));
+      auto space = counts.find(' ');
+      auto entry_count = parse_int(counts.substr(0, space));
+      auto subtrees = space == std::string::npos ? std::nullopt : parse_int(counts.substr(space + 1));
+      if (!entry_count || !subtrees || *subtrees < 0) throw IoError("the git index is corrupt (TREE)");
+      i = nl + 1;
+      std::string path = prefix.empty() && name.empty() ? "" : prefix + name + "/";
+      bool invalid = *entry_count < 0 ||
+                     std::any_of(changed_paths.begin(), changed_paths.end(), [&](std::string_view p) { return p.starts_with(path); });
+      tree += name;
+      tree += '\0';
+      tree += (invalid ? "-1" : std::to_string(*entry_count)) + " " + std::to_string(*subtrees) + "\n";
+      if (*entry_count >= 0) {
+        if (i + 20 > data.size()) throw IoError("the git index is corrupt (TREE)");
+        if (!invalid) tree += data.substr(i, 20);
+        i += 20;
+      }
+      for (std::int64_t k = 0; k < *subtrees; ++k) node(path);
+    };
+    if (!data.empty()) node("");
+    out += "TREE";
+    put_be32(out, static_cast<std::uint32_t>(tree.size()));
+    out += tree;
+  }
+  out += as_view(sha1_of({out}));
+  return out;
+}
+
+void update_index(const GitDirs& dirs, const std::vector<Change>& changes, const std::string& sha) {
+  // Our own writers take turns on a flock; git itself is kept out by index.lock.
+  ProcessLock turn(dirs.git_dir / "tracker" / "git-index.lock", std::chrono::seconds(30), "the git index");
+  fs::path index_file = dirs.git_dir / "index";
+  for (int attempt = 1;; ++attempt) {
+    GitLockFile lock(index_file);
+    if (!lock.held()) {
+      if (attempt < 200) {
+        backoff_sleep(attempt);
+        continue;
+      }
+      throw ConflictError("committed " + sha.substr(0, 12) +
+                          ", but the git index stays locked (index.lock); run 'git status' to check it");
+    }
+    lock.write(splice_index(read_file_if_exists(index_file).value_or(""), changes));
+    lock.commit();
+    return;
+  }
+}
+
+/// Reads a file for a commit: its stat data (taken before reading) and its blob.
+Change read_change(ObjectStore& store, const fs::path& work_tree, const std::string& path) {
+  Change c;
+  c.path = path;
+  Fd fd(::open((work_tree / path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      c.deleted = true;
+      return c;
+    }
+    if (errno == ELOOP) throw Unsupported{path + " is a symbolic link"};
+    throw_errno("cannot open " + path);
+  }
+  if (::fstat(fd.get(), &c.st) != 0) throw_errno("cannot stat " + path);
+  if (!S_ISREG(c.st.st_mode)) throw Unsupported{path + " is not a regular file"};
+  std::string data(static_cast<std::size_t>(c.st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < data.size()) {
+    ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("cannot read " + path);
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  data.resize(got);
+  c.executable = (c.st.st_mode & S_IXUSR) != 0;
+  c.blob = store.write(ObjType::blob, data);
+  return c;
+}
+
+int loose_compression(const GitConfig& config) {
+  // git: core.looseCompression, else core.compression, else best speed.
+  for (const char* key : {"core.loosecompression", "core.compression"}) {
+    if (auto v = parse_int(config.get(key, "x")); v && *v >= -1 && *v <= 9) return static_cast<int>(*v);
+  }
+  return Z_BEST_SPEED;
+}
+
+/// The config, after checking that this writer handles the repository (Unsupported
+/// otherwise): its format, and the version in the git index header.
+GitConfig supported_config(const GitDirs& dirs) {
+  if (const char* forced = std::getenv("TRACKER_LIBGIT2"); forced && *forced && std::string_view(forced) != "0")
+    throw Unsupported{"TRACKER_LIBGIT2 is set"};
+  GitConfig config = load_config(dirs);
+  check_format(config);
+  Fd fd(::open((dirs.git_dir / "index").c_str(), O_RDONLY | O_CLOEXEC));
+  unsigned char header[8];
+  if (fd && ::read(fd.get(), header, 8) == 8 && std::memcmp(header, "DIRC", 4) == 0) {
+    std::uint32_t version = be32(header + 4);
+    if (version != 2 && version != 3) throw Unsupported{"git index version " + std::to_string(version)};
+  }
+  return config;
+}
+
+}  // namespace
+
+std::string native_commit_unsupported(const GitDirs& dirs) {
+  try {
+    supported_config(dirs);
+    return "";
+  } catch (const Unsupported& u) {
+    return u.why;
+  }
+}
+
+std::optional<CommitResult> native_commit_paths(const GitDirs& dirs, const CommitRequest& request) {
+  try {
+    GitConfig config = supported_config(dirs);
+    ObjectStore store(dirs.common_dir / "objects", loose_compression(config));
+    std::vector<Change> changes;
+    for (const auto& path : request.paths) changes.push_back(read_change(store, dirs.work_tree, path));
+    std::vector<std::pair<std::string, const Change*>> edits;
+    for (const auto& c : changes) edits.emplace_back(c.path, &c);
+    Signature author = make_signature(config, "AUTHOR");
+    Signature committer = make_signature(config, "COMMITTER");
+    const std::string message = format_commit_message(request);
+    bool log_updates = config.boolean("core.logallrefupdates").value_or(!config.boolean("core.bare").value_or(false));
+    trace("native commit: blobs written");
+
+    CommitResult result;
+    constexpr int kMaxAttempts = 200;
+    // Tracker processes take turns (see GitRepo::commit_paths); the ref's lock file
+    // and the compare-and-swap keep git itself out.
+    ProcessLock turn(dirs.common_dir / "tracker" / "commit.lock", std::chrono::seconds(60), "the branch");
+    for (result.attempts = 1;; ++result.attempts) {
+      if (result.attempts > kMaxAttempts)
+        throw ConflictError("HEAD kept moving under us after " + std::to_string(kMaxAttempts) + " attempts; try again");
+      HeadRef head = resolve_head(dirs);
+      std::optional<Oid> parent = read_ref(dirs, head);
+      std::optional<Oid> base_tree;
+      if (parent) {
+        Object commit = store.read_typed(*parent, ObjType::commit);
+        if (!commit.data.starts_with("tree ")) throw IoError("corrupt commit " + hex(*parent));
+        base_tree = parse_hex(std::string_view(commit.data).substr(5));
+        if (!base_tree) throw IoError("corrupt commit " + hex(*parent));
+      }
+      Oid tree{};
+      TreeResult built = edit_tree(store, base_tree ? &*base_tree : nullptr, edits, &tree);
+      if (built == TreeResult::unchanged && base_tree) return result;  // nothing to commit
+      if (built != TreeResult::written) tree = store.write(ObjType::tree, "");
+      std::string body = "tree " + hex(tree) + "\n";
+      if (parent) body += "parent " + hex(*parent) + "\n";
+      body += "author " + author.format() + "\ncommitter " + committer.format() + "\n\n" + message;
+      Oid commit = store.write(ObjType::commit, body);
+
+      GitLockFile lock(head.file);
+      if (!lock.held() || read_ref(dirs, head) != parent) {  // lost the race: redo on top of the new HEAD
+        backoff_sleep(result.attempts);
+        continue;
+      }
+      lock.write(hex(commit) + "\n");
+      // The reflog, as libgit2 writes it: the ref's, and HEAD's when HEAD names it.
+      std::string line = (parent ? hex(*parent) : std::string(40, '0')) + " " + hex(commit) + " " +
+                         committer.format() + "\tcommit: " + request.subject + "\n";
+      struct stat st {};
+      if (log_updates || ::stat(head.log.c_str(), &st) == 0) append_file(head.log, line);
+      fs::path head_log = dirs.git_dir / "logs" / "HEAD";
+      if (head.symbolic && (log_updates || ::stat(head_log.c_str(), &st) == 0)) append_file(head_log, line);
+      lock.commit();
+      result.sha = hex(commit);
+      break;
+    }
+    trace("commit: ref updated");
+    update_index(dirs, changes, result.sha);
+    trace("commit: git index written");
+    return result;
+  } catch (const Unsupported&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace tracker
