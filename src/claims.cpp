@@ -28,17 +28,11 @@ fs::path write_temp(const fs::path& dir, const std::string& stem, const std::str
   fs::path temp = dir / name;
   Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) throw_errno("cannot create " + temp.string());
-  std::string_view rest = text;
-  while (!rest.empty()) {
-    ssize_t n = ::write(fd.get(), rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int saved = errno;
-      ::unlink(temp.c_str());
-      errno = saved;
-      throw_errno("cannot write " + temp.string());
-    }
-    rest.remove_prefix(static_cast<std::size_t>(n));
+  try {
+    write_all(fd.get(), text, temp.string());
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
   }
   if (::fsync(fd.get()) != 0) {
     ::unlink(temp.c_str());

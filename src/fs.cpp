@@ -53,15 +53,37 @@ AtomicFile::~AtomicFile() {
   }
 }
 
-void AtomicFile::write(std::string_view data) {
+void AtomicFile::write(std::string_view data) { write_all(fd_.get(), data, temp_.string()); }
+
+void write_all(int fd, std::string_view data, const std::string& what) {
   while (!data.empty()) {
-    ssize_t n = ::write(fd_.get(), data.data(), data.size());
+    ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw_errno("cannot write " + temp_.string());
+      throw_errno("cannot write " + what);
     }
     data.remove_prefix(static_cast<std::size_t>(n));
   }
+}
+
+std::string read_all(int fd, std::size_t size_hint, const std::string& what) {
+  std::string data(size_hint, '\0');
+  std::size_t got = 0;
+  while (true) {
+    if (got == data.size()) data.resize(data.size() * 2 + 4096);
+    ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("cannot read " + what);
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  data.resize(got);
+  return data;
+}
+
+void backoff_sleep(int attempt) {
+  auto cap = std::min(50, 1 << std::min(attempt, 6));
+  std::this_thread::sleep_for(std::chrono::microseconds(500 + random_u64() % (static_cast<unsigned>(cap) * 1000)));
 }
 
 void AtomicFile::commit() {

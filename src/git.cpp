@@ -291,26 +291,12 @@ Change read_change(git_repository* repo, const std::filesystem::path& work_tree,
     throw_errno("cannot open " + path);
   }
   if (::fstat(fd.get(), &c.st) != 0) throw_errno("cannot stat " + path);
-  std::string data;
-  data.resize(static_cast<std::size_t>(c.st.st_size));
-  std::size_t got = 0;
-  while (got < data.size()) {
-    ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("cannot read " + path);
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  data.resize(got);
+  std::string data = read_all(fd.get(), static_cast<std::size_t>(c.st.st_size), path);
   c.mode = (c.st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
   check(api().git_blob_create_from_buffer(&c.blob, repo, data.data(), data.size()), "blob " + path);
   return c;
 }
 
-void backoff_sleep(int attempt) {
-  auto cap = std::min(50, 1 << std::min(attempt, 6));
-  std::this_thread::sleep_for(std::chrono::microseconds(500 + random_u64() % (static_cast<unsigned>(cap) * 1000)));
-}
 
 }  // namespace
 

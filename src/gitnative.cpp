@@ -513,21 +513,13 @@ public:
     if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) throw_errno("cannot create " + dir.string());
     std::string compressed = deflate_all(header, data, level_);
     fs::path temp = dir / ("tmp_obj_" + std::to_string(::getpid()) + "_" + std::to_string(random_u64()));
-    {
+    try {
       Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
       if (!fd) throw_errno("cannot create " + temp.string());
-      std::size_t done = 0;
-      while (done < compressed.size()) {
-        ssize_t n = ::write(fd.get(), compressed.data() + done, compressed.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          int saved = errno;
-          ::unlink(temp.c_str());
-          errno = saved;
-          throw_errno("cannot write " + temp.string());
-        }
-        done += static_cast<std::size_t>(n);
-      }
+      write_all(fd.get(), compressed, temp.string());
+    } catch (...) {
+      ::unlink(temp.c_str());
+      throw;
     }
     fs::path final_path = dir / h.substr(2);
     // As git does: link, so an existing object is never replaced; someone else
@@ -793,10 +785,6 @@ Signature make_signature(const GitConfig& config, const std::string& role) {
 // ---------------------------------------------------------------------------------
 // Refs
 
-void backoff_sleep(int attempt) {
-  auto cap = std::min(50, 1 << std::min(attempt, 6));
-  std::this_thread::sleep_for(std::chrono::microseconds(500 + random_u64() % (static_cast<unsigned>(cap) * 1000)));
-}
 
 /// HEAD: the branch it names (ref_name, with `file` under the common dir) or, when
 /// detached, HEAD itself in the worktree's git dir.
@@ -847,18 +835,9 @@ void append_file(const fs::path& file, const std::string& text) {
   fs::create_directories(file.parent_path(), ec);
   Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666));
   if (!fd) throw_errno("cannot write " + file.string());
-  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw_errno("cannot write " + file.string());
+  write_all(fd.get(), text, file.string());
 }
 
-void write_all(int fd, std::string_view data, const fs::path& file) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("cannot write " + file.string());
-    done += static_cast<std::size_t>(n);
-  }
-}
 
 /// A git lock file ("<file>.lock", created exclusively); removed unless committed.
 class GitLockFile {
@@ -876,7 +855,7 @@ public:
     if (fd_ && !committed_) ::unlink(lock_.c_str());
   }
   bool held() const { return static_cast<bool>(fd_); }
-  void write(std::string_view data) { write_all(fd_.get(), data, lock_); }
+  void write(std::string_view data) { write_all(fd_.get(), data, lock_.string()); }
   void commit() {
     if (::close(fd_.release()) != 0) throw_errno("cannot write " + lock_.string());
     if (::rename(lock_.c_str(), target_.c_str()) != 0) {
@@ -1061,16 +1040,7 @@ Change read_change(ObjectStore& store, const fs::path& work_tree, const std::str
   }
   if (::fstat(fd.get(), &c.st) != 0) throw_errno("cannot stat " + path);
   if (!S_ISREG(c.st.st_mode)) throw Unsupported{path + " is not a regular file"};
-  std::string data(static_cast<std::size_t>(c.st.st_size), '\0');
-  std::size_t got = 0;
-  while (got < data.size()) {
-    ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("cannot read " + path);
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  data.resize(got);
+  std::string data = read_all(fd.get(), static_cast<std::size_t>(c.st.st_size), path);
   c.executable = (c.st.st_mode & S_IXUSR) != 0;
   c.blob = store.write(ObjType::blob, data);
   return c;

@@ -402,10 +402,6 @@ struct ShadowIndex::Impl {
 
   void open_once() {
     db = std::make_unique<sql::Db>(db_path);
-    // The last connection to close would checkpoint the WAL (two fsyncs) and delete
-    // it, for the next command to create again: leave that to SQLite's automatic
-    // checkpoints, which run when the WAL has grown.
-    sqlite3_db_config(db->handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     db->exec(kPragmas);
     std::int64_t version = 0;
     {

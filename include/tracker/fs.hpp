@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -86,5 +87,16 @@ private:
 
 /// A random 64-bit value from the OS (for nonces and temp names).
 std::uint64_t random_u64();
+
+/// Writes all of `data` to `fd` (retrying short writes and EINTR); throws IoError
+/// naming `what`.
+void write_all(int fd, std::string_view data, const std::string& what);
+
+/// Reads `fd` to its end; `size_hint` (its size from fstat) sizes the buffer.
+std::string read_all(int fd, std::size_t size_hint, const std::string& what);
+
+/// Sleeps before retry number `attempt` of a lost race: a random 0.5 ms up to a
+/// bound that doubles with each attempt to 50 ms.
+void backoff_sleep(int attempt);
 
 }  // namespace tracker
