@@ -1,6 +1,9 @@
 #include "output.hpp"
 
 #include <iostream>
+#include <thread>
+
+#include <tracker/watch.hpp>
 
 namespace tracker::cli {
 
@@ -44,6 +47,75 @@ int run_rebuild(const GlobalOptions& g) {
   return 0;
 }
 
+Workspace find_workspace(const GlobalOptions& g) {
+  return Workspace::discover(g.dir.empty() ? fs::current_path() : fs::path(g.dir));
+}
+
+void print_watch_status(const GlobalOptions& g, const Workspace& ws, const WatchStatus& st) {
+  if (g.json) {
+    nlohmann::ordered_json out = {{"running", st.running}, {"enabled", watch_enabled(ws)}};
+    if (st.running) {
+      out["pid"] = st.pid;
+      out["started"] = st.started;
+      out["events"] = st.events;
+      out["queries"] = st.queries;
+      out["resets"] = st.resets;
+      out["paths"] = st.paths;
+    }
+    print_json(out);
+    return;
+  }
+  if (!st.running) {
+    std::cout << "watcher: not running" << (watch_enabled(ws) ? " (index.watch is on: the next command starts one)" : "")
+              << "\n";
+    return;
+  }
+  std::cout << "watcher:  running, pid " << st.pid << ", since " << st.started << "\n";
+  std::cout << "events:   " << st.events << " (" << st.paths << " paths changed)\n";
+  std::cout << "queries:  " << st.queries << " (" << st.resets << " resets: full walks)\n";
+  if (!watch_enabled(ws)) std::cout << "note:     index.watch is off, so refreshes do not ask it\n";
+}
+
+int run_watch_status(const GlobalOptions& g) {
+  Workspace ws = find_workspace(g);
+  print_watch_status(g, ws, watch_status(ws));
+  return 0;
+}
+
+int run_watch_start(const GlobalOptions& g) {
+  Workspace ws = find_workspace(g);
+  WatchStatus st = watch_status(ws);
+  if (!st.running) {
+    watch_start(ws);
+    for (int i = 0; i < 100 && !st.running; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      st = watch_status(ws);
+    }
+    if (!st.running) throw IoError("the watcher did not start (is inotify available here?); try 'tracker index watch run'");
+  }
+  print_watch_status(g, ws, st);
+  return 0;
+}
+
+int run_watch_stop(const GlobalOptions& g) {
+  Workspace ws = find_workspace(g);
+  bool stopped = watch_stop(ws);
+  if (g.json) print_json({{"stopped", stopped}});
+  else std::cout << (stopped ? "watcher stopped\n" : "no watcher was running\n");
+  return 0;
+}
+
+int run_watch_run(const GlobalOptions& g, const std::string& idle) {
+  Workspace ws = find_workspace(g);
+  std::int64_t seconds = parse_duration(idle);
+  if (!watch_serve(ws, std::chrono::seconds(seconds))) {
+    WatchStatus st = watch_status(ws);
+    throw ConflictError("a watcher already runs for this workspace" +
+                        (st.running ? " (pid " + std::to_string(st.pid) + ")" : std::string()));
+  }
+  return 0;
+}
+
 }  // namespace
 
 Command register_index(CLI::App& app, GlobalOptions& g) {
@@ -51,9 +123,21 @@ Command register_index(CLI::App& app, GlobalOptions& g) {
   sub->require_subcommand(1);
   CLI::App* status = sub->add_subcommand("status", "Counts, size and when the index was last rebuilt");
   CLI::App* rebuild = sub->add_subcommand("rebuild", "Throw the index away and read every story file again");
-  return {sub, [status, rebuild, &g] {
+  CLI::App* watch = sub->add_subcommand("watch", "The background watcher that tells refreshes which files changed");
+  watch->require_subcommand(1);
+  CLI::App* w_status = watch->add_subcommand("status", "Whether a watcher runs, and its counters");
+  CLI::App* w_start = watch->add_subcommand("start", "Start a watcher in the background (if none runs)");
+  CLI::App* w_stop = watch->add_subcommand("stop", "Stop the running watcher");
+  CLI::App* w_run = watch->add_subcommand("run", "Run a watcher in the foreground");
+  auto idle = std::make_shared<std::string>("1h");
+  w_run->add_option("--idle", *idle, "Stop after this long without a question (e.g. 10m, 2h)")->capture_default_str();
+  return {sub, [status, rebuild, w_status, w_start, w_stop, w_run, idle, &g] {
             if (status->parsed()) return run_status(g);
             if (rebuild->parsed()) return run_rebuild(g);
+            if (w_status->parsed()) return run_watch_status(g);
+            if (w_start->parsed()) return run_watch_start(g);
+            if (w_stop->parsed()) return run_watch_stop(g);
+            if (w_run->parsed()) return run_watch_run(g, *idle);
             return 2;
           }};
 }

@@ -29,6 +29,13 @@ std::string scalar(const std::string& path, const YAML::Node& node, const std::s
   return node.Scalar();
 }
 
+bool boolean(const std::string& path, const YAML::Node& node, const std::string& key) {
+  const std::string v = scalar(path, node, key);
+  if (v == "true" || v == "yes") return true;
+  if (v == "false" || v == "no") return false;
+  fail(path, node, "'" + key + "' must be true or false");
+}
+
 std::vector<std::string> string_list(const std::string& path, const YAML::Node& node, const std::string& key) {
   std::vector<std::string> out;
   if (node.IsScalar()) {
@@ -83,7 +90,7 @@ Config Config::parse(std::string_view text, const std::string& path) {
     throw InvalidDataError(path + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
   }
   if (!root.IsMap()) throw InvalidDataError(path + ":1: the config must be a mapping of keys to values");
-  check_known_keys(path, root, {"stories_dir", "stages", "ready_stages", "done_stages", "types", "claim", "commit"}, "");
+  check_known_keys(path, root, {"stories_dir", "stages", "ready_stages", "done_stages", "types", "claim", "commit", "index"}, "");
 
   Config c;
   c.ready_stages.clear();
@@ -164,12 +171,12 @@ Config Config::parse(std::string_view text, const std::string& path) {
   if (const YAML::Node commit = root["commit"]) {
     if (!commit.IsMap()) fail(path, commit, "'commit' must be a mapping");
     check_known_keys(path, commit, {"enabled"}, " in 'commit'");
-    if (commit["enabled"]) {
-      const std::string v = scalar(path, commit["enabled"], "enabled");
-      if (v == "true" || v == "yes") c.commit = true;
-      else if (v == "false" || v == "no") c.commit = false;
-      else fail(path, commit["enabled"], "'enabled' must be true or false");
-    }
+    if (commit["enabled"]) c.commit = boolean(path, commit["enabled"], "enabled");
+  }
+  if (const YAML::Node index = root["index"]) {
+    if (!index.IsMap()) fail(path, index, "'index' must be a mapping");
+    check_known_keys(path, index, {"watch"}, " in 'index'");
+    if (index["watch"]) c.watch = boolean(path, index["watch"], "watch");
   }
   return c;
 }
@@ -189,6 +196,8 @@ std::string Config::render() const {
   out += "\ntypes: [" + join(types, ", ") + "]\n";
   out += "\nclaim:\n  ttl: " + format_duration(claim_ttl_seconds) + "\n  move_to: " + claim_move_to + "\n";
   out += "\ncommit:\n  enabled: " + std::string(commit ? "true" : "false") + "   # one git commit per change\n";
+  out += "\nindex:\n  watch: " + std::string(watch ? "true" : "false") +
+         "   # a background watcher tells refreshes which files changed\n";
   return out;
 }
 

@@ -2,6 +2,8 @@
 #include <tracker/fs.hpp>
 
 #include <cerrno>
+#include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -148,20 +150,69 @@ void rename_no_replace(const fs::path& from, const fs::path& to) {
   if (from.parent_path() != to.parent_path()) fsync_directory(from.parent_path());
 }
 
+namespace {
+
+void wake_only(int) {}
+
+/// Blocks in flock() until the lock is ours or `deadline` passes (false). A timer
+/// aimed at this thread interrupts the wait at the deadline, so a waiter wakes the
+/// moment the holder lets go instead of polling. SIGALRM gets a handler that does
+/// nothing (installed once, when nobody else handles it).
+bool wait_for_flock(int fd, std::chrono::steady_clock::time_point deadline) {
+  static const bool can_interrupt = [] {
+    struct sigaction old {};
+    if (::sigaction(SIGALRM, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) return false;
+    struct sigaction sa {};
+    sa.sa_handler = wake_only;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the signal must end the wait with EINTR
+    return ::sigaction(SIGALRM, &sa, nullptr) == 0;
+  }();
+  timer_t timer{};
+  bool armed = false;
+  if (can_interrupt) {
+    sigevent sev{};
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SIGALRM;
+    sev._sigev_un._tid = static_cast<pid_t>(::gettid());
+    armed = ::timer_create(CLOCK_MONOTONIC, &sev, &timer) == 0;
+  }
+  bool got = false;
+  while (!got) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) break;
+    if (!armed) {  // no timer: poll
+      if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        got = true;
+        break;
+      }
+      if (errno != EWOULDBLOCK && errno != EINTR) break;
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(2)));
+      continue;
+    }
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    itimerspec its{};
+    its.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    its.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    ::timer_settime(timer, 0, &its, nullptr);
+    if (::flock(fd, LOCK_EX) == 0) got = true;
+    else if (errno != EINTR) break;
+  }
+  if (armed) ::timer_delete(timer);
+  return got;
+}
+
+}  // namespace
+
 ProcessLock::ProcessLock(const fs::path& path, std::chrono::milliseconds timeout, const std::string& what) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   fd_ = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd_) throw_errno("cannot open lock " + path.string());
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto backoff = std::chrono::milliseconds(1);
-  while (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK && errno != EINTR) throw_errno("cannot lock " + path.string());
-    if (std::chrono::steady_clock::now() >= deadline)
-      throw ConflictError(what + " is locked by another process (" + path.string() + "); try again");
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
-  }
+  if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) return;
+  if (errno != EWOULDBLOCK && errno != EINTR) throw_errno("cannot lock " + path.string());
+  if (!wait_for_flock(fd_.get(), std::chrono::steady_clock::now() + timeout))
+    throw ConflictError(what + " is locked by another process (" + path.string() + "); try again");
 }
 
 }  // namespace tracker

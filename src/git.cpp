@@ -460,12 +460,14 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
     result.sha = sha;
     break;
   }
-  turn.reset();
   trace("commit: ref updated");
 
   // Bring only our paths in the git index up to date; the user's staged changes stay.
+  // The branch's turn is let go once the git index's is ours, so that commits reach
+  // the git index in the order they were made.
   ProcessLock lock(std::filesystem::path(api().git_repository_path(repo)) / "tracker" / "git-index.lock",
                    std::chrono::seconds(30), "the git index");
+  turn.reset();
   for (int attempt = 1;; ++attempt) {
     git_index* raw_index = nullptr;
     check(api().git_repository_index(&raw_index, repo), "git index");

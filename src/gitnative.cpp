@@ -1005,9 +1005,14 @@ std::string splice_index(const std::string& old, const std::vector<Change>& chan
   return out;
 }
 
-void update_index(const GitDirs& dirs, const std::vector<Change>& changes, const std::string& sha) {
+/// `commit_turn` (the branch's turn, held since the ref moved) is let go once the git
+/// index's turn is ours: commits reach the git index in the order they were made,
+/// while the next commit is already being built.
+void update_index(const GitDirs& dirs, const std::vector<Change>& changes, const std::string& sha,
+                  std::optional<ProcessLock>& commit_turn) {
   // Our own writers take turns on a flock; git itself is kept out by index.lock.
   ProcessLock turn(dirs.git_dir / "tracker" / "git-index.lock", std::chrono::seconds(30), "the git index");
+  commit_turn.reset();
   fs::path index_file = dirs.git_dir / "index";
   for (int attempt = 1;; ++attempt) {
     GitLockFile lock(index_file);
@@ -1099,7 +1104,8 @@ std::optional<CommitResult> native_commit_paths(const GitDirs& dirs, const Commi
     constexpr int kMaxAttempts = 200;
     // Tracker processes take turns (see GitRepo::commit_paths); the ref's lock file
     // and the compare-and-swap keep git itself out.
-    ProcessLock turn(dirs.common_dir / "tracker" / "commit.lock", std::chrono::seconds(60), "the branch");
+    std::optional<ProcessLock> turn;
+    turn.emplace(dirs.common_dir / "tracker" / "commit.lock", std::chrono::seconds(60), "the branch");
     for (result.attempts = 1;; ++result.attempts) {
       if (result.attempts > kMaxAttempts)
         throw ConflictError("HEAD kept moving under us after " + std::to_string(kMaxAttempts) + " attempts; try again");
@@ -1112,6 +1118,7 @@ std::optional<CommitResult> native_commit_paths(const GitDirs& dirs, const Commi
         base_tree = parse_hex(std::string_view(commit.data).substr(5));
         if (!base_tree) throw IoError("corrupt commit " + hex(*parent));
       }
+      trace("native commit: head read");
       Oid tree{};
       TreeResult built = edit_tree(store, base_tree ? &*base_tree : nullptr, edits, &tree);
       if (built == TreeResult::unchanged && base_tree) return result;  // nothing to commit
@@ -1120,6 +1127,7 @@ std::optional<CommitResult> native_commit_paths(const GitDirs& dirs, const Commi
       if (parent) body += "parent " + hex(*parent) + "\n";
       body += "author " + author.format() + "\ncommitter " + committer.format() + "\n\n" + message;
       Oid commit = store.write(ObjType::commit, body);
+      trace("native commit: trees written");
 
       GitLockFile lock(head.file);
       if (!lock.held() || read_ref(dirs, head) != parent) {  // lost the race: redo on top of the new HEAD
@@ -1139,7 +1147,7 @@ std::optional<CommitResult> native_commit_paths(const GitDirs& dirs, const Commi
       break;
     }
     trace("commit: ref updated");
-    update_index(dirs, changes, result.sha);
+    update_index(dirs, changes, result.sha, turn);
     trace("commit: git index written");
     return result;
   } catch (const Unsupported&) {

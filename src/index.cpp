@@ -1,6 +1,7 @@
 #include <tracker/fs.hpp>
 #include <tracker/index.hpp>
 #include <tracker/util.hpp>
+#include <tracker/watch.hpp>
 
 #include "sqlite.hpp"
 
@@ -308,12 +309,14 @@ struct ShadowIndex::Impl {
   bool fresh = false;  // created empty by this process: the first refresh is a full rebuild
 
   fs::path cache_file, stamp_file;
+  bool watching = false;  // refreshes ask the watcher what changed (index.watch)
 
   explicit Impl(const Workspace& w)
       : ws(w),
         db_path((w.local_state_dir() / "index.db").string()),
         cache_file(w.local_state_dir() / "stat.cache"),
-        stamp_file(w.local_state_dir() / "walk.stamp") {}
+        stamp_file(w.local_state_dir() / "walk.stamp"),
+        watching(watch_enabled(w)) {}
 
   void remove_files() {
     ::unlink(cache_file.c_str());
@@ -577,7 +580,7 @@ struct ShadowIndex::Impl {
     trace("update_files: index updated");
     // The cache stays current when it was current just before this transaction; it
     // is patched before the commit, while the write lock orders the cache writers.
-    patch_cache(before, after, written, scan_ns);
+    if (!watching) patch_cache(before, after, written, scan_ns);  // with the watcher, the cache is not read
     trace("update_files: stat cache patched");
     tx.commit();
     trace("update_files: committed");
@@ -613,6 +616,8 @@ struct ShadowIndex::Impl {
   RefreshStats refresh(const std::optional<Instant>& since = std::nullopt) {
     ProcessLock turn(ws.local_state_dir() / "refresh.lock", std::chrono::seconds(60), "the index refresh");
     trace("refresh: lock taken");
+    if (watching)
+      if (auto stats = refresh_watched()) return *stats;
     std::optional<Instant> walked = since && !fresh ? last_walk() : std::nullopt;
     if (walked && walked->boot == since->boot && walked->mono_ns >= since->mono_ns) {
       RefreshStats stats;
@@ -620,6 +625,59 @@ struct ShadowIndex::Impl {
       return stats;
     }
     return walk_and_update();
+  }
+
+  /// A refresh through the watcher: re-read only what it says may have changed, or
+  /// walk everything when it cannot vouch for our token. nullopt when no watcher
+  /// answers; one is started for the next command, and this one walks as usual.
+  std::optional<RefreshStats> refresh_watched() {
+    const std::string token = fresh ? std::string() : get_meta("watch_token");
+    std::optional<WatchChanges> changes = watch_query(ws, token);
+    trace("refresh: watcher asked");
+    if (!changes) {
+      watch_start(ws);
+      return std::nullopt;
+    }
+    if (changes->full) {
+      // The token was handed out before the walk began: whatever changes during the
+      // walk comes after it, and is in the next answer.
+      RefreshStats stats = walk_and_update();
+      set_meta("watch_token", changes->token);
+      return stats;
+    }
+    RefreshStats stats;
+    stats.watched = true;
+    sql::Transaction tx(*db);
+    auto row = db->prepare("SELECT size, mtime_ns, ctime_ns, inode, racy FROM stories WHERE path=?");
+    auto del = db->prepare("DELETE FROM stories WHERE path=?");
+    auto ins = db->prepare(kUpsertRow);
+    auto text = db->prepare(kUpsertText);
+    std::int64_t scan_ns = now_ns();
+    for (const auto& path : changes->paths) {
+      row.reset();
+      row.bind(1, path);
+      std::optional<RowStat> known;
+      if (row.step()) known = RowStat{row.int64(0), row.int64(1), row.int64(2), row.int64(3), row.int64(4) != 0};
+      std::optional<FileStat> f = stat_file(path);
+      std::optional<std::string> content;
+      if (f && known && same_stat(*known, *f) && !known->racy) continue;  // as the walk would judge it
+      if (f) content = read_file_if_exists(ws.root() / path);
+      if (!content) {
+        if (known) {
+          del.reset();
+          del.bind(1, path).run();
+          ++stats.removed;
+        }
+        continue;
+      }
+      upsert(ins, text, *f, *content, scan_ns);
+      ++stats.parsed;
+    }
+    if (stats.parsed || stats.removed) set_meta("last_change", utc_now_iso8601());
+    set_meta("watch_token", changes->token);
+    tx.commit();
+    trace("refresh: watched changes read");
+    return stats;
   }
 
   /// Where a story file that vanished from under a walk went: moves keep the file

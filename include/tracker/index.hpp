@@ -67,6 +67,7 @@ struct RefreshStats {
   std::size_t removed = 0;  ///< rows dropped because their file is gone
   bool shared = false;      ///< another process's walk, begun after `since`, was used instead
   bool from_cache = false;  ///< the stat cache vouched for every file: no SQLite work
+  bool watched = false;     ///< the watcher named the files that changed: none other was looked at
 };
 
 /// A moment every process on this machine orders the same way: the monotonic clock,
