@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -351,6 +352,7 @@ void watch_start(const Workspace& ws) {
     }
     ::closefrom(3);
     if (::chdir("/") != 0) ::_exit(1);
+    ::prctl(PR_SET_NAME, "tracker-watch");  // what ps and top show for it
     std::signal(SIGPIPE, SIG_IGN);
     std::signal(SIGHUP, SIG_IGN);
     std::signal(SIGINT, SIG_IGN);

@@ -189,6 +189,8 @@ TEST_CASE("50 processes race for one story: exactly one wins", "[stress]") {
 }
 
 TEST_CASE("8 claimers drain 200 ready stories, each claimed exactly once", "[stress]") {
+  const bool watch = GENERATE(false, true);  // refreshes that walk, and refreshes that ask the watcher
+  INFO("watcher: " << watch);
   Board board;
   for (int i = 1; i <= 200; ++i)
     write(board.root() / ("work/1_backlog/" + std::to_string(i) + "_story_s" + std::to_string(i) + ".md"),
@@ -202,9 +204,16 @@ TEST_CASE("8 claimers drain 200 ready stories, each claimed exactly once", "[str
   std::vector<fs::path> outs;
   for (int w = 0; w < 8; ++w) {
     outs.push_back(board.root() / (".claims-w" + std::to_string(w) + ".txt"));
-    pids.push_back(spawn({"sh", "-c", script, "w" + std::to_string(w), outs.back().string()}));
+    pids.push_back(spawn({"sh", "-c", script, "w" + std::to_string(w), outs.back().string()},
+                         {{}, {{"TRACKER_WATCH", watch ? "1" : "0"}}, {}}));
   }
   for (int pid : pids) CHECK(wait_for(pid) == 0);  // every worker stopped on exit 6
+  if (watch) {
+    auto status = nlohmann::json::parse(run_tracker(board.root(), {"index", "watch", "status", "--json"}).out);
+    CHECK(status["running"] == true);
+    CHECK(status["queries"].get<int>() >= 150);  // nearly every claim asked it, instead of walking
+    run_tracker(board.root(), {"index", "watch", "stop"});
+  }
   std::multiset<std::string> claimed;
   for (const auto& out : outs)
     for (const auto& line : lines(read(out))) claimed.insert(line.substr(0, line.find(' ', 9)));

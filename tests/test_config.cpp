@@ -18,6 +18,9 @@ TEST_CASE("the default config renders and parses back") {
   CHECK(back.claim_ttl_seconds == 900);
   CHECK(back.claim_move_to == "current");
   CHECK(back.commit);
+  CHECK_FALSE(back.watch);
+  CHECK(Config::parse("stages: [a]\nindex:\n  watch: true\n", "cfg.yml").watch);
+  CHECK_FALSE(Config::parse("stages: [a]\nindex: {watch: no}\n", "cfg.yml").watch);
   CHECK(back.is_ready_stage("backlog"));
   CHECK_FALSE(back.is_ready_stage("current"));
   CHECK(back.is_done_stage("archived"));
@@ -71,6 +74,9 @@ TEST_CASE("a bad config is reported with its line") {
   CHECK(error_of("stages: [a, b]\nstories_dir: /abs\n").starts_with("cfg.yml:2:"));
   CHECK(error_of("- just\n- a list\n") == "cfg.yml:1: the config must be a mapping of keys to values");
   CHECK(error_of("stages: [a]\ncommit: {enabled: maybe}\n").starts_with("cfg.yml:2:"));
+  CHECK(error_of("stages: [a]\nindex: {watch: maybe}\n") == "cfg.yml:2: 'watch' must be true or false");
+  CHECK(error_of("stages: [a]\nindex: {wach: true}\n") == "cfg.yml:2: unknown key 'wach' in 'index' (did you mean 'watch'?)");
+  CHECK(error_of("stages: [a]\nindex: true\n") == "cfg.yml:2: 'index' must be a mapping");
 }
 
 TEST_CASE("for_stages picks sensible ready, done and claim stages") {
