@@ -45,6 +45,18 @@ row() {
     "$(awk -v a="$2" -v b="$5" 'BEGIN { printf "%.2f", a / b }')"
 }
 
+# claim_race: 8 processes share $per_worker * 8 claims, every claim a commit; sets
+# $claim_s, the seconds they took.
+claim_race() {
+  local start w
+  start=$(date +%s%N)
+  for w in 1 2 3 4 5 6 7 8; do
+    ( for _ in $(seq "$per_worker"); do "$tracker" claim --owner "w$w" > /dev/null || exit 1; done ) &
+  done
+  wait
+  claim_s=$(awk -v ns=$(( $(date +%s%N) - start )) 'BEGIN { print ns / 1e9 }')
+}
+
 echo "| size | command | median | peak RSS | baseline: median | ratio |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for n in ${sizes//,/ }; do
@@ -81,6 +93,15 @@ for n in ${sizes//,/ }; do
   measure --warmup 1 --each "$tools/move-ids" -- "$tracker" move {} current; move_ms=$median; move_rss=$rss
   measure --warmup 1 --each "$tools/git-files" -- sh -c 'git mv "$1" work/3_qa/ && git commit -qm "move $1"' sh {}
   row "move (one commit)" "$move_ms" "$move_rss" "\`git mv\` + \`git commit\`" "$median"
+  # The same reads with the watcher (index.watch): a refresh asks it what changed
+  # instead of statting every story file.
+  "$tracker" index watch start > /dev/null
+  TRACKER_WATCH=1 "$tracker" list > /dev/null  # its first answer is a walk; then a token
+  measure -- env TRACKER_WATCH=1 "$tracker" list; row "list, watcher" "$median" "$rss" "\`find work -name '*.md'\`" "$find_ms"
+  measure -- env TRACKER_WATCH=1 "$tracker" list --stage current
+  row "list --stage current, watcher" "$median" "$rss" "readdir + fstatat walk (bench/walk.c)" "$walk_ms"
+  measure -- env TRACKER_WATCH=1 "$tracker" ready; row "ready, watcher" "$median" "$rss" "\`find work -name '*.md'\`" "$find_ms"
+  "$tracker" index watch stop > /dev/null
 
   if [ "$claims" -eq 0 ]; then cd /; rm -rf "$dir"; continue; fi  # --claims 0: no claim figures
   # Claim throughput: 8 processes share $claims claims, every claim a commit, against
@@ -88,19 +109,23 @@ for n in ${sizes//,/ }; do
   # the peak RSS of one.
   measure --warmup 0 --runs 5 -- "$tracker" claim --owner solo; claim_rss=$rss
   per_worker=$((claims / 8))
-  start=$(date +%s%N)
-  for w in 1 2 3 4 5 6 7 8; do
-    ( for _ in $(seq $per_worker); do "$tracker" claim --owner "w$w" > /dev/null || exit 1; done ) &
-  done
-  wait
-  claim_s=$(awk -v ns=$(( $(date +%s%N) - start )) 'BEGIN { print ns / 1e9 }')
+  claim_race  # sets claim_s
+  walk_claim_s=$claim_s
+  # Again with the watcher (its first answer, a walk, before the clock starts).
+  "$tracker" index watch start > /dev/null
+  TRACKER_WATCH=1 "$tracker" list > /dev/null
+  TRACKER_WATCH=1 claim_race
+  watch_claim_s=$claim_s
+  "$tracker" index watch stop > /dev/null
   mapfile -t git_files < <(find work/1_backlog -name '*.md' | head -50)
   start=$(date +%s%N)
   for f in "${git_files[@]}"; do git mv "$f" work/4_merge/ && git commit -qm "move $f"; done
   git_s=$(awk -v ns=$(( $(date +%s%N) - start )) 'BEGIN { print ns / 1e9 }')
-  awk -v n="$n" -v c=$((per_worker * 8)) -v cs="$claim_s" -v g=${#git_files[@]} -v gs="$git_s" -v rss="$claim_rss" 'BEGIN {
-    printf "| %s | claim, 8 processes (%d claims) | %.1f claims/s | %s MiB | `git mv` + `git commit`, 1 process: %.1f moves/s | %.2fx |\n",
-           n, c, c / cs, rss, g / gs, (c / cs) / (g / gs) }'
+  for run in "claim, 8 processes:$walk_claim_s" "claim, 8 processes, watcher:$watch_claim_s"; do
+    awk -v n="$n" -v what="${run%:*}" -v c=$((per_worker * 8)) -v cs="${run##*:}" -v g=${#git_files[@]} -v gs="$git_s" -v rss="$claim_rss" 'BEGIN {
+      printf "| %s | %s (%d claims) | %.1f claims/s | %s MiB | `git mv` + `git commit`, 1 process: %.1f moves/s | %.2fx |\n",
+             n, what, c, c / cs, rss, g / gs, (c / cs) / (g / gs) }'
+  done
   cd /
   rm -rf "$dir"
 done
