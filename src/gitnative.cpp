@@ -12,6 +12,7 @@
 #include <tracker/util.hpp>
 
 #include <nettle/sha1.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include <dirent.h>
@@ -30,7 +31,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <thread>
+#include <unordered_map>
 
 namespace tracker {
 namespace {
@@ -294,24 +297,27 @@ std::string inflate_all(std::string_view in, std::size_t expected) {
   return out;
 }
 
+/// zlib-format compression of `header` + `data` at `level` (0 to 9, as zlib counts;
+/// -1 is zlib's default, 6), with libdeflate: any zlib reader inflates it.
 std::string deflate_all(std::string_view header, std::string_view data, int level) {
-  z_stream z{};
-  if (deflateInit(&z, level) != Z_OK) throw IoError("zlib: deflateInit failed");
-  std::string out;
-  out.resize(deflateBound(&z, static_cast<uLong>(header.size() + data.size())));
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(header.data()));
-  z.avail_in = static_cast<uInt>(header.size());
-  deflate(&z, Z_NO_FLUSH);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
-    deflateEnd(&z);
-    throw IoError("zlib: deflate failed");
+  static thread_local std::unique_ptr<libdeflate_compressor, void (*)(libdeflate_compressor*)> compressor{
+      nullptr, libdeflate_free_compressor};
+  static thread_local int compressor_level = -2;
+  int l = level < 0 ? 6 : std::min(level, 9);
+  if (!compressor || compressor_level != l) {
+    compressor.reset(libdeflate_alloc_compressor(l));
+    if (!compressor) throw IoError("libdeflate: cannot allocate a compressor");
+    compressor_level = l;
   }
-  out.resize(z.total_out);
-  deflateEnd(&z);
+  std::string in;
+  in.reserve(header.size() + data.size());
+  in += header;
+  in += data;
+  std::string out;
+  out.resize(libdeflate_zlib_compress_bound(compressor.get(), in.size()));
+  std::size_t n = libdeflate_zlib_compress(compressor.get(), in.data(), in.size(), out.data(), out.size());
+  if (n == 0) throw IoError("libdeflate: compression failed");
+  out.resize(n);
   return out;
 }
 
@@ -496,6 +502,21 @@ public:
     throw IoError("git object " + hex(oid) + " is missing");
   }
 
+  /// Stores a tree, and keeps its entries for read_tree().
+  Oid write_tree(std::string data) {
+    Oid oid = write(ObjType::tree, data);
+    trees_.try_emplace(oid, std::move(data));
+    return oid;
+  }
+
+  /// A tree's raw entries. Trees this process read or wrote are kept, so that a chain
+  /// of commits edits the same big stage tree without reading it back each time.
+  const std::string& read_tree(const Oid& oid) {
+    auto it = trees_.find(oid);
+    if (it != trees_.end()) return it->second;
+    return trees_.emplace(oid, read_typed(oid, ObjType::tree).data).first->second;
+  }
+
   Object read_typed(const Oid& oid, ObjType type) {
     Object o = read(oid);
     if (o.type != type) throw IoError("git object " + hex(oid) + " is a " + type_name(o.type) + ", not a " + type_name(type));
@@ -552,19 +573,53 @@ private:
     for (const auto& d : dirs_) {
       auto raw = read_file_if_exists(d / h.substr(0, 2) / h.substr(2));
       if (!raw) continue;
-      std::string all = inflate_all(*raw, raw->size() * 4);
-      auto space = all.find(' ');
-      auto nul = all.find('\0');
-      if (space == std::string::npos || nul == std::string::npos || space > nul) throw IoError("corrupt object " + h);
-      std::string_view type(all.data(), space);
-      Object o;
-      o.type = type == "commit" ? ObjType::commit : type == "tree" ? ObjType::tree : type == "blob" ? ObjType::blob
-             : type == "tag"    ? ObjType::tag
-                                : ObjType::none;
-      o.data = all.substr(nul + 1);
-      return o;
+      return inflate_loose(*raw, h);
     }
     return std::nullopt;
+  }
+
+  /// A loose object's "<type> <size>\0<data>": the header first, so that the data
+  /// is inflated straight into a buffer of its exact size.
+  static Object inflate_loose(std::string_view raw, const std::string& h) {
+    z_stream z{};
+    if (inflateInit(&z) != Z_OK) throw IoError("zlib: inflateInit failed");
+    struct End {
+      z_stream* z;
+      ~End() { inflateEnd(z); }
+    } end{&z};
+    char head[64];
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
+    z.avail_in = static_cast<uInt>(raw.size());
+    z.next_out = reinterpret_cast<Bytef*>(head);
+    z.avail_out = sizeof head;
+    int rc = inflate(&z, Z_SYNC_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) throw IoError("corrupt object " + h);
+    std::string_view got(head, z.total_out);
+    auto space = got.find(' ');
+    auto nul = got.find('\0');
+    if (space == std::string_view::npos || nul == std::string_view::npos || space > nul) throw IoError("corrupt object " + h);
+    std::string_view type = got.substr(0, space);
+    auto size = parse_int(got.substr(space + 1, nul - space - 1));
+    // DEFLATE expands at most 1032:1: a larger size is a corrupt header.
+    if (!size || *size < 0 || static_cast<std::uint64_t>(*size) > raw.size() * 1032ull + 64) throw IoError("corrupt object " + h);
+    Object o;
+    o.type = type == "commit" ? ObjType::commit : type == "tree" ? ObjType::tree : type == "blob" ? ObjType::blob
+           : type == "tag"    ? ObjType::tag
+                              : ObjType::none;
+    // The whole stream again, with libdeflate (twice zlib's speed), into a buffer of
+    // the size the header gave.
+    static thread_local std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> decompressor{
+        nullptr, libdeflate_free_decompressor};
+    if (!decompressor) decompressor.reset(libdeflate_alloc_decompressor());
+    if (!decompressor) throw IoError("libdeflate: cannot allocate a decompressor");
+    o.data.resize(nul + 1 + static_cast<std::size_t>(*size));
+    std::size_t n = 0;
+    if (libdeflate_zlib_decompress(decompressor.get(), raw.data(), raw.size(), o.data.data(), o.data.size(), &n) !=
+            LIBDEFLATE_SUCCESS ||
+        n != o.data.size())
+      throw IoError("corrupt object " + h);
+    o.data.erase(0, nul + 1);
+    return o;
   }
 
   void load_packs() {
@@ -592,10 +647,19 @@ private:
     packs_loaded_ = true;
   }
 
+  struct OidHash {
+    std::size_t operator()(const Oid& oid) const {
+      std::size_t h;
+      std::memcpy(&h, oid.data(), sizeof h);
+      return h;
+    }
+  };
+
   std::vector<fs::path> dirs_;
   std::vector<std::unique_ptr<Pack>> packs_;
   bool packs_loaded_ = false;
   int level_;
+  std::unordered_map<Oid, std::string, OidHash> trees_;
 };
 
 // ---------------------------------------------------------------------------------
@@ -610,30 +674,6 @@ struct Change {
   struct stat st {};
 };
 
-struct TreeEntry {
-  std::string_view mode;  // as written: "100644", "40000", ...
-  std::string_view name;
-  Oid oid{};
-  bool is_dir() const { return mode == "40000"; }
-};
-
-std::vector<TreeEntry> parse_tree(std::string_view data) {
-  std::vector<TreeEntry> out;
-  std::size_t i = 0;
-  while (i < data.size()) {
-    auto space = data.find(' ', i);
-    auto nul = space == std::string_view::npos ? space : data.find('\0', space);
-    if (nul == std::string_view::npos || nul + 21 > data.size()) throw IoError("corrupt tree object");
-    TreeEntry e;
-    e.mode = data.substr(i, space - i);
-    e.name = data.substr(space + 1, nul - space - 1);
-    std::memcpy(e.oid.data(), data.data() + nul + 1, 20);
-    out.push_back(e);
-    i = nul + 21;
-  }
-  return out;
-}
-
 /// git's tree order: names compare bytewise, a directory as if it ended in '/'.
 bool tree_less(std::string_view a, bool a_dir, std::string_view b, bool b_dir) {
   std::size_t n = std::min(a.size(), b.size());
@@ -647,15 +687,12 @@ bool tree_less(std::string_view a, bool a_dir, std::string_view b, bool b_dir) {
 enum class TreeResult { unchanged, empty, written };
 
 /// Applies `changes` (paths relative to this tree) to the tree `base` (null when
-/// there is none), like build_tree() in git.cpp.
+/// there is none), like build_tree() in git.cpp. The raw entries are spliced: runs
+/// of untouched entries are copied as they are, and a 6,000-entry stage tree costs
+/// two passes over its bytes.
 TreeResult edit_tree(ObjectStore& store, const Oid* base, const std::vector<std::pair<std::string, const Change*>>& changes,
                      Oid* out) {
-  Object base_obj;
-  std::vector<TreeEntry> entries;
-  if (base) {
-    base_obj = store.read_typed(*base, ObjType::tree);
-    entries = parse_tree(base_obj.data);
-  }
+  std::string_view data = base ? std::string_view(store.read_tree(*base)) : std::string_view();
   std::map<std::string, std::vector<std::pair<std::string, const Change*>>> subdirs;
   std::vector<std::pair<std::string, const Change*>> leaves;
   for (const auto& [path, change] : changes) {
@@ -663,64 +700,98 @@ TreeResult edit_tree(ObjectStore& store, const Oid* base, const std::vector<std:
     if (slash == std::string::npos) leaves.emplace_back(path, change);
     else subdirs[path.substr(0, slash)].emplace_back(path.substr(slash + 1), change);
   }
-  auto find = [&](std::string_view name) {
-    return std::find_if(entries.begin(), entries.end(), [&](const TreeEntry& e) { return e.name == name; });
+  struct Entry {
+    std::string_view mode, name;
+    Oid oid{};
+    std::size_t end = 0;  // offset just past the entry
+    bool is_dir() const { return mode == "40000"; }
   };
-  // Names and modes of replaced entries must outlive `entries`.
-  std::deque<std::string> names;
-  static constexpr std::string_view kBlob = "100644", kExec = "100755", kDir = "40000";
-  auto put = [&](std::string_view name, std::string_view mode, const Oid& oid) {
-    auto it = find(name);
-    if (it != entries.end()) entries.erase(it);
-    bool dir = mode == kDir;
-    auto pos = std::lower_bound(entries.begin(), entries.end(), std::pair{name, dir}, [](const TreeEntry& e, const auto& key) {
-      return tree_less(e.name, e.is_dir(), key.first, key.second);
-    });
-    entries.insert(pos, TreeEntry{mode, name, oid});
+  auto entry_at = [&](std::size_t i) {
+    auto space = data.find(' ', i);
+    auto nul = space == std::string_view::npos ? space : data.find('\0', space);
+    if (nul == std::string_view::npos || nul + 21 > data.size()) throw IoError("corrupt tree object");
+    Entry e{data.substr(i, space - i), data.substr(space + 1, nul - space - 1), {}, nul + 21};
+    std::memcpy(e.oid.data(), data.data() + nul + 1, 20);
+    return e;
   };
-  bool changed = false;
+  // The present entries of the names we change (first pass).
+  std::map<std::string, Entry, std::less<>> present;
+  for (const auto& [name, c] : leaves) present.emplace(name, Entry{});
+  for (const auto& [name, sub] : subdirs) present.emplace(name, Entry{});
+  for (std::size_t i = 0; i < data.size();) {
+    Entry e = entry_at(i);
+    if (auto it = present.find(e.name); it != present.end()) it->second = e;
+    i = e.end;
+  }
+  auto found = [&](const std::string& name) -> const Entry* {
+    const Entry& e = present.at(name);
+    return e.end ? &e : nullptr;
+  };
+
+  struct Add {
+    std::string name;
+    bool dir = false;
+    std::string bytes;  // "<mode> <name>\0<oid>"
+  };
+  std::vector<Add> adds;
+  std::set<std::string, std::less<>> drops;  // names whose present entry goes
+  auto add = [&](const std::string& name, std::string_view mode, const Oid& oid) {
+    Add a{name, mode == "40000", std::string(mode)};
+    a.bytes += ' ';
+    a.bytes += name;
+    a.bytes += '\0';
+    a.bytes += as_view(oid);
+    adds.push_back(std::move(a));
+    drops.insert(name);
+  };
   for (const auto& [name, c] : leaves) {
-    auto it = find(name);
+    const Entry* e = found(name);
     if (c->deleted) {
-      if (it != entries.end()) {
-        entries.erase(it);
-        changed = true;
-      }
+      if (e) drops.insert(name);
       continue;
     }
-    std::string_view mode = c->executable ? kExec : kBlob;
-    if (it != entries.end() && it->mode == mode && it->oid == c->blob) continue;
-    names.push_back(name);
-    put(names.back(), mode, c->blob);
-    changed = true;
+    std::string_view mode = c->executable ? "100755" : "100644";
+    if (e && e->mode == mode && e->oid == c->blob) continue;
+    add(name, mode, c->blob);
   }
   for (const auto& [name, sub] : subdirs) {
-    auto it = find(name);
+    const Entry* e = found(name);
     std::optional<Oid> sub_base;
-    if (it != entries.end() && it->is_dir()) sub_base = it->oid;
+    if (e && e->is_dir()) sub_base = e->oid;
     Oid sub_oid{};
     TreeResult r = edit_tree(store, sub_base ? &*sub_base : nullptr, sub, &sub_oid);
     if (r == TreeResult::unchanged) continue;
-    changed = true;
-    if (r == TreeResult::written) {
-      names.push_back(name);
-      put(names.back(), kDir, sub_oid);
-    } else if (it != entries.end()) {
-      entries.erase(it);
+    if (r == TreeResult::written) add(name, "40000", sub_oid);
+    else if (e) drops.insert(name);
+  }
+  if (drops.empty()) return TreeResult::unchanged;
+
+  // Second pass: copy runs of untouched entries, leave out the dropped ones, and put
+  // each new entry in git's order.
+  std::sort(adds.begin(), adds.end(), [](const Add& x, const Add& y) { return tree_less(x.name, x.dir, y.name, y.dir); });
+  std::string tree;
+  std::size_t extra = 0;
+  for (const auto& a : adds) extra += a.bytes.size();
+  tree.reserve(data.size() + extra);
+  std::size_t run = 0, next_add = 0;
+  for (std::size_t i = 0; i < data.size();) {
+    Entry e = entry_at(i);
+    bool dir = e.is_dir();
+    while (next_add < adds.size() && tree_less(adds[next_add].name, adds[next_add].dir, e.name, dir)) {
+      tree.append(data.substr(run, i - run));
+      tree += adds[next_add++].bytes;
+      run = i;
     }
+    if (drops.count(e.name)) {
+      tree.append(data.substr(run, i - run));
+      run = e.end;
+    }
+    i = e.end;
   }
-  if (!changed) return TreeResult::unchanged;
-  if (entries.empty()) return TreeResult::empty;
-  std::string data;
-  data.reserve(base_obj.data.size() + 256);
-  for (const auto& e : entries) {
-    data += e.mode;
-    data += ' ';
-    data += e.name;
-    data += '\0';
-    data += as_view(e.oid);
-  }
-  *out = store.write(ObjType::tree, data);
+  tree.append(data.substr(run));
+  for (; next_add < adds.size(); ++next_add) tree += adds[next_add].bytes;
+  if (tree.empty()) return TreeResult::empty;
+  *out = store.write_tree(std::move(tree));
   return TreeResult::written;
 }
 
