@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -297,9 +298,9 @@ std::string inflate_all(std::string_view in, std::size_t expected) {
   return out;
 }
 
-/// zlib-format compression of `header` + `data` at `level` (0 to 9, as zlib counts;
-/// -1 is zlib's default, 6), with libdeflate: any zlib reader inflates it.
-std::string deflate_all(std::string_view header, std::string_view data, int level) {
+/// zlib-format compression of `data` at `level` (0 to 9, as zlib counts; -1 is
+/// zlib's default, 6), with libdeflate: any zlib reader inflates it.
+std::string deflate_all(std::string_view data, int level) {
   static thread_local std::unique_ptr<libdeflate_compressor, void (*)(libdeflate_compressor*)> compressor{
       nullptr, libdeflate_free_compressor};
   static thread_local int compressor_level = -2;
@@ -309,13 +310,9 @@ std::string deflate_all(std::string_view header, std::string_view data, int leve
     if (!compressor) throw IoError("libdeflate: cannot allocate a compressor");
     compressor_level = l;
   }
-  std::string in;
-  in.reserve(header.size() + data.size());
-  in += header;
-  in += data;
   std::string out;
-  out.resize(libdeflate_zlib_compress_bound(compressor.get(), in.size()));
-  std::size_t n = libdeflate_zlib_compress(compressor.get(), in.data(), in.size(), out.data(), out.size());
+  out.resize(libdeflate_zlib_compress_bound(compressor.get(), data.size()));
+  std::size_t n = libdeflate_zlib_compress(compressor.get(), data.data(), data.size(), out.data(), out.size());
   if (n == 0) throw IoError("libdeflate: compression failed");
   out.resize(n);
   return out;
@@ -502,19 +499,12 @@ public:
     throw IoError("git object " + hex(oid) + " is missing");
   }
 
-  /// Stores a tree, and keeps its entries for read_tree().
-  Oid write_tree(std::string data) {
-    Oid oid = write(ObjType::tree, data);
-    trees_.try_emplace(oid, std::move(data));
-    return oid;
-  }
-
   /// A tree's raw entries. Trees this process read or wrote are kept, so that a chain
   /// of commits edits the same big stage tree without reading it back each time.
-  const std::string& read_tree(const Oid& oid) {
+  std::string_view read_tree(const Oid& oid) {
     auto it = trees_.find(oid);
-    if (it != trees_.end()) return it->second;
-    return trees_.emplace(oid, read_typed(oid, ObjType::tree).data).first->second;
+    if (it == trees_.end()) it = trees_.emplace(oid, CachedTree{read_typed(oid, ObjType::tree).data, 0}).first;
+    return std::string_view(it->second.buf).substr(it->second.at);
   }
 
   Object read_typed(const Oid& oid, ObjType type) {
@@ -525,14 +515,33 @@ public:
 
   /// Stores an object as a loose file unless it exists; returns its name.
   Oid write(ObjType type, std::string_view data) {
-    std::string header = std::string(type_name(type)) + " " + std::to_string(data.size());
+    std::string object = std::string(type_name(type)) + " " + std::to_string(data.size());
+    object += '\0';
+    object += data;
+    return write_object(object);
+  }
+
+  /// Stores a tree, and keeps its entries for read_tree(). `buf` holds the entries
+  /// from `at` on, with room before them for the object header (kTreeHeaderRoom), so
+  /// that the whole object is hashed and compressed without another copy.
+  Oid write_tree(std::string buf, std::size_t at) {
+    std::string header = "tree " + std::to_string(buf.size() - at);
     header += '\0';
-    Oid oid = sha1_of({header, data});
+    if (header.size() > at) throw IoError("tree header does not fit");
+    std::memcpy(buf.data() + at - header.size(), header.data(), header.size());
+    Oid oid = write_object(std::string_view(buf).substr(at - header.size()));
+    trees_.try_emplace(oid, CachedTree{std::move(buf), at});
+    return oid;
+  }
+
+  /// Stores "<type> <size>\0<data>" as a loose object unless it exists; returns its name.
+  Oid write_object(std::string_view object) {
+    Oid oid = sha1_of({object});
     if (exists(oid)) return oid;
     std::string h = hex(oid);
     fs::path dir = dirs_.front() / h.substr(0, 2);
     if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) throw_errno("cannot create " + dir.string());
-    std::string compressed = deflate_all(header, data, level_);
+    std::string compressed = deflate_all(object, level_);
     fs::path temp = dir / ("tmp_obj_" + std::to_string(::getpid()) + "_" + std::to_string(random_u64()));
     try {
       Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
@@ -571,9 +580,14 @@ private:
   std::optional<Object> read_loose(const Oid& oid) {
     std::string h = hex(oid);
     for (const auto& d : dirs_) {
-      auto raw = read_file_if_exists(d / h.substr(0, 2) / h.substr(2));
-      if (!raw) continue;
-      return inflate_loose(*raw, h);
+      fs::path file = d / h.substr(0, 2) / h.substr(2);
+      if (::access(file.c_str(), F_OK) != 0) continue;
+      try {
+        Mapping raw(file);  // mapped, not read: no copy, and page-cache pages come in 64 KiB at a time
+        return inflate_loose(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()), h);
+      } catch (const IoError&) {
+        if (::access(file.c_str(), F_OK) == 0) throw;  // corrupt, not just packed and pruned meanwhile
+      }
     }
     return std::nullopt;
   }
@@ -659,7 +673,11 @@ private:
   std::vector<std::unique_ptr<Pack>> packs_;
   bool packs_loaded_ = false;
   int level_;
-  std::unordered_map<Oid, std::string, OidHash> trees_;
+  struct CachedTree {
+    std::string buf;
+    std::size_t at = 0;  // where the entries begin
+  };
+  std::unordered_map<Oid, CachedTree, OidHash> trees_;
 };
 
 // ---------------------------------------------------------------------------------
@@ -692,7 +710,7 @@ enum class TreeResult { unchanged, empty, written };
 /// two passes over its bytes.
 TreeResult edit_tree(ObjectStore& store, const Oid* base, const std::vector<std::pair<std::string, const Change*>>& changes,
                      Oid* out) {
-  std::string_view data = base ? std::string_view(store.read_tree(*base)) : std::string_view();
+  std::string_view data = base ? store.read_tree(*base) : std::string_view();
   std::map<std::string, std::vector<std::pair<std::string, const Change*>>> subdirs;
   std::vector<std::pair<std::string, const Change*>> leaves;
   for (const auto& [path, change] : changes) {
@@ -769,10 +787,11 @@ TreeResult edit_tree(ObjectStore& store, const Oid* base, const std::vector<std:
   // Second pass: copy runs of untouched entries, leave out the dropped ones, and put
   // each new entry in git's order.
   std::sort(adds.begin(), adds.end(), [](const Add& x, const Add& y) { return tree_less(x.name, x.dir, y.name, y.dir); });
-  std::string tree;
+  constexpr std::size_t kHeaderRoom = 32;  // "tree <size>\0" goes in front (ObjectStore::write_tree)
+  std::string tree(kHeaderRoom, '\0');
   std::size_t extra = 0;
   for (const auto& a : adds) extra += a.bytes.size();
-  tree.reserve(data.size() + extra);
+  tree.reserve(kHeaderRoom + data.size() + extra);
   std::size_t run = 0, next_add = 0;
   for (std::size_t i = 0; i < data.size();) {
     Entry e = entry_at(i);
@@ -790,8 +809,8 @@ TreeResult edit_tree(ObjectStore& store, const Oid* base, const std::vector<std:
   }
   tree.append(data.substr(run));
   for (; next_add < adds.size(); ++next_add) tree += adds[next_add].bytes;
-  if (tree.empty()) return TreeResult::empty;
-  *out = store.write_tree(std::move(tree));
+  if (tree.size() == kHeaderRoom) return TreeResult::empty;
+  *out = store.write_tree(std::move(tree), kHeaderRoom);
   return TreeResult::written;
 }
 
@@ -947,133 +966,186 @@ private:
 // ---------------------------------------------------------------------------------
 // The git index
 
-/// Applies `changes` to the git index: their entries are replaced (conflict stages
-/// too) by stage-0 entries with the files' stat data, or removed for deletions; the
-/// cache-tree (TREE) entries above them are invalidated, REUC is kept, and other
-/// optional extensions (caches git rebuilds) are dropped.
-std::string splice_index(const std::string& old, const std::vector<Change>& changes) {
-  std::uint32_t version = 2;
-  std::vector<std::pair<std::string_view, std::string_view>> entries;  // path, bytes
-  std::vector<std::pair<std::string_view, std::string_view>> extensions;  // signature, whole extension
+/// Writes what it is given to a lock file in 64 KiB pieces, hashing it on the way:
+/// the git index is streamed out without a copy of it in memory.
+class HashedWriter {
+public:
+  explicit HashedWriter(GitLockFile& out) : out_(out) {
+    sha1_init(&ctx_);
+    buf_.reserve(kChunk);
+  }
+  void put(std::string_view data) {
+    sha1_update(&ctx_, data.size(), reinterpret_cast<const std::uint8_t*>(data.data()));
+    if (buf_.size() + data.size() > kChunk) flush();
+    if (data.size() >= kChunk) out_.write(data);
+    else buf_ += data;
+  }
+  /// Appends the SHA-1 of everything put, and writes out the rest.
+  void finish() {
+    Oid sum;
+    sha1_digest(&ctx_, SHA1_DIGEST_SIZE, sum.data());
+    buf_ += as_view(sum);
+    flush();
+  }
+
+private:
+  static constexpr std::size_t kChunk = 64 * 1024;
+  void flush() {
+    if (!buf_.empty()) out_.write(buf_);
+    buf_.clear();
+  }
+  GitLockFile& out_;
+  sha1_ctx ctx_;
+  std::string buf_;
+};
+
+/// The cache tree (TREE extension data) with every directory above a changed path
+/// marked invalid.
+std::string invalidate_cache_tree(std::string_view data, const std::vector<std::string_view>& changed_paths) {
+  std::string tree;
+  std::size_t i = 0;
+  std::function<void(const std::string&)> node = [&](const std::string& prefix) {
+    std::size_t nul = data.find('\0', i);
+    if (nul == std::string_view::npos) throw IoError("the git index is corrupt (TREE)");
+    std::string name(data.substr(i, nul - i));
+    std::size_t nl = data.find('\n', nul);
+    if (nl == std::string_view::npos) throw IoError("the git index is corrupt (TREE)");
+    std::string counts(data.substr(nul + 1, nl - nul - 1));
+    auto space = counts.find(' ');
+    auto entry_count = parse_int(counts.substr(0, space));
+    auto subtrees = space == std::string::npos ? std::nullopt : parse_int(counts.substr(space + 1));
+    if (!entry_count || !subtrees || *subtrees < 0) throw IoError("the git index is corrupt (TREE)");
+    i = nl + 1;
+    std::string path = prefix.empty() && name.empty() ? "" : prefix + name + "/";
+    bool invalid = *entry_count < 0 ||
+                   std::any_of(changed_paths.begin(), changed_paths.end(), [&](std::string_view p) { return p.starts_with(path); });
+    tree += name;
+    tree += '\0';
+    tree += (invalid ? "-1" : std::to_string(*entry_count)) + " " + std::to_string(*subtrees) + "\n";
+    if (*entry_count >= 0) {
+      if (i + 20 > data.size()) throw IoError("the git index is corrupt (TREE)");
+      if (!invalid) tree += data.substr(i, 20);
+      i += 20;
+    }
+    for (std::int64_t k = 0; k < *subtrees; ++k) node(path);
+  };
+  if (!data.empty()) node("");
+  return tree;
+}
+
+/// The bytes of a stage-0 index entry for a changed file.
+std::string index_entry(const Change& c) {
+  std::string e;
+  auto put32 = [&](auto v) { put_be32(e, static_cast<std::uint32_t>(v)); };
+  put32(c.st.st_ctim.tv_sec);
+  put32(c.st.st_ctim.tv_nsec);
+  put32(c.st.st_mtim.tv_sec);
+  put32(c.st.st_mtim.tv_nsec);
+  put32(c.st.st_dev);
+  put32(c.st.st_ino);
+  put32(c.executable ? 0100755 : 0100644);
+  put32(c.st.st_uid);
+  put32(c.st.st_gid);
+  put32(c.st.st_size);
+  e += as_view(c.blob);
+  std::size_t len = std::min<std::size_t>(c.path.size(), 0xfff);
+  e += static_cast<char>(len >> 8);
+  e += static_cast<char>(len & 0xff);
+  e += c.path;
+  e.append(8 - (e.size() % 8), '\0');  // at least one NUL
+  return e;
+}
+
+/// Applies `changes` (one per path) to the git index `old`, writing the result to
+/// `out`: their entries are replaced (conflict stages too) by stage-0 entries with
+/// the files' stat data, or removed for deletions; the cache-tree (TREE) entries
+/// above them are invalidated, REUC is kept, and other optional extensions (caches
+/// git rebuilds) are dropped. Runs of untouched entries go out as they are.
+void splice_index(std::string_view old, const std::vector<Change>& changes, HashedWriter& out) {
+  std::uint32_t version = 2, count = 0;
+  std::size_t entries_end = 12;
+  const auto* d = reinterpret_cast<const unsigned char*>(old.data());
+  std::vector<std::string_view> changed_paths;
+  for (const auto& c : changes) changed_paths.push_back(c.path);
+  std::sort(changed_paths.begin(), changed_paths.end());
+  auto changed = [&](std::string_view path) { return std::binary_search(changed_paths.begin(), changed_paths.end(), path); };
+  // The entry at `i`: its path and where the next one starts.
+  std::string_view body;
+  auto entry_at = [&](std::size_t i) -> std::pair<std::string_view, std::size_t> {
+    if (i + 62 > body.size()) throw IoError("the git index is corrupt (truncated entry)");
+    std::uint16_t flags = static_cast<std::uint16_t>((d[i + 60] << 8) | d[i + 61]);
+    if (flags & 0x4000 && version < 3) throw IoError("the git index is corrupt (extended flags in version 2)");
+    std::size_t path_at = i + 62 + ((flags & 0x4000) ? 2 : 0);
+    std::size_t nul = body.find('\0', path_at);
+    if (nul == std::string_view::npos) throw IoError("the git index is corrupt (unterminated path)");
+    std::size_t end = i + ((nul - i + 8) & ~std::size_t{7});
+    if (end > body.size()) throw IoError("the git index is corrupt (truncated entry)");
+    return {body.substr(path_at, nul - path_at), end};
+  };
+  // First pass: the version, how many entries stay, where the extensions begin.
+  std::uint32_t removed = 0;
   if (!old.empty()) {
-    const auto* d = reinterpret_cast<const unsigned char*>(old.data());
     if (old.size() < 12 + 20 || std::memcmp(d, "DIRC", 4) != 0) throw IoError("the git index is corrupt (no DIRC header)");
     version = be32(d + 4);
     if (version != 2 && version != 3) throw Unsupported{"git index version " + std::to_string(version)};
     // Like git, which checks the trailing checksum only in `git fsck`.
-    std::string_view body(old.data(), old.size() - 20);
-    std::uint32_t count = be32(d + 8);
-    std::size_t i = 12;
-    entries.reserve(count + changes.size());
+    body = old.substr(0, old.size() - 20);
+    count = be32(d + 8);
     for (std::uint32_t n = 0; n < count; ++n) {
-      if (i + 62 > body.size()) throw IoError("the git index is corrupt (truncated entry)");
-      std::uint16_t flags = static_cast<std::uint16_t>((d[i + 60] << 8) | d[i + 61]);
-      std::size_t path_at = i + 62 + ((flags & 0x4000) ? 2 : 0);
-      if (flags & 0x4000 && version < 3) throw IoError("the git index is corrupt (extended flags in version 2)");
-      std::size_t nul = body.find('\0', path_at);
-      if (nul == std::string_view::npos) throw IoError("the git index is corrupt (unterminated path)");
-      std::size_t end = i + ((nul - i + 8) & ~std::size_t{7});
-      if (end > body.size()) throw IoError("the git index is corrupt (truncated entry)");
-      entries.emplace_back(body.substr(path_at, nul - path_at), body.substr(i, end - i));
-      i = end;
-    }
-    while (i < body.size()) {
-      if (i + 8 > body.size()) throw IoError("the git index is corrupt (truncated extension)");
-      std::string_view sig = body.substr(i, 4);
-      std::size_t len = be32(d + i + 4);
-      if (i + 8 + len > body.size()) throw IoError("the git index is corrupt (truncated extension)");
-      if (sig[0] < 'A' || sig[0] > 'Z') throw Unsupported{"git index extension '" + std::string(sig) + "'"};
-      if (sig == "TREE" || sig == "REUC") extensions.emplace_back(sig, body.substr(i, 8 + len));
-      i += 8 + len;
+      auto [path, end] = entry_at(entries_end);
+      removed += changed(path);
+      entries_end = end;
     }
   }
-
-  // Remove every entry of a changed path, then insert the new ones in order.
-  std::vector<std::string> added;  // new entry bytes
-  std::vector<std::string_view> changed_paths;
-  for (const auto& c : changes) changed_paths.push_back(c.path);
-  std::sort(changed_paths.begin(), changed_paths.end());
-  std::erase_if(entries, [&](const auto& e) { return std::binary_search(changed_paths.begin(), changed_paths.end(), e.first); });
-  for (const auto& c : changes) {
-    if (c.deleted) continue;
-    std::string e;
-    auto put32 = [&](auto v) { put_be32(e, static_cast<std::uint32_t>(v)); };
-    put32(c.st.st_ctim.tv_sec);
-    put32(c.st.st_ctim.tv_nsec);
-    put32(c.st.st_mtim.tv_sec);
-    put32(c.st.st_mtim.tv_nsec);
-    put32(c.st.st_dev);
-    put32(c.st.st_ino);
-    put32(c.executable ? 0100755 : 0100644);
-    put32(c.st.st_uid);
-    put32(c.st.st_gid);
-    put32(c.st.st_size);
-    e += as_view(c.blob);
-    std::size_t len = std::min<std::size_t>(c.path.size(), 0xfff);
-    e += static_cast<char>(len >> 8);
-    e += static_cast<char>(len & 0xff);
-    e += c.path;
-    e.append(8 - (e.size() % 8), '\0');  // at least one NUL
-    added.push_back(std::move(e));
+  std::vector<std::string_view> extensions;  // whole extensions kept (TREE, REUC)
+  for (std::size_t i = entries_end; i < body.size();) {
+    if (i + 8 > body.size()) throw IoError("the git index is corrupt (truncated extension)");
+    std::string_view sig = body.substr(i, 4);
+    std::size_t len = be32(d + i + 4);
+    if (i + 8 + len > body.size()) throw IoError("the git index is corrupt (truncated extension)");
+    if (sig[0] < 'A' || sig[0] > 'Z') throw Unsupported{"git index extension '" + std::string(sig) + "'"};
+    if (sig == "TREE" || sig == "REUC") extensions.push_back(body.substr(i, 8 + len));
+    i += 8 + len;
   }
-  std::vector<std::pair<std::string_view, std::string_view>> merged;
-  merged.reserve(entries.size() + added.size());
-  std::vector<std::pair<std::string_view, std::string_view>> fresh;
-  for (std::size_t k = 0, a = 0; k < changes.size(); ++k)
-    if (!changes[k].deleted) fresh.emplace_back(changes[k].path, added[a++]);
-  std::sort(fresh.begin(), fresh.end());
-  fresh.erase(std::unique(fresh.begin(), fresh.end(), [](const auto& x, const auto& y) { return x.first == y.first; }), fresh.end());
-  std::merge(entries.begin(), entries.end(), fresh.begin(), fresh.end(), std::back_inserter(merged),
-             [](const auto& x, const auto& y) { return x.first < y.first; });
 
-  std::string out = "DIRC";
-  put_be32(out, version);
-  put_be32(out, static_cast<std::uint32_t>(merged.size()));
-  std::size_t total = out.size();
-  for (const auto& e : merged) total += e.second.size();
-  out.reserve(total + 4096);
-  for (const auto& e : merged) out += e.second;
-  for (const auto& [sig, ext] : extensions) {
-    if (sig != "TREE") {
-      out += ext;
+  std::vector<std::pair<std::string_view, std::string>> fresh;  // path, entry bytes: sorted
+  for (const auto& c : changes)
+    if (!c.deleted) fresh.emplace_back(c.path, index_entry(c));
+  std::sort(fresh.begin(), fresh.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+
+  std::string header = "DIRC";
+  put_be32(header, version);
+  put_be32(header, static_cast<std::uint32_t>(count - removed + fresh.size()));
+  out.put(header);
+  // Second pass: merge, copying runs of untouched entries whole.
+  std::size_t run = 12, next = 0;
+  for (std::size_t i = 12; i < entries_end;) {
+    auto [path, end] = entry_at(i);
+    while (next < fresh.size() && fresh[next].first < path) {
+      out.put(body.substr(run, i - run));
+      out.put(fresh[next++].second);
+      run = i;
+    }
+    if (changed(path)) {
+      out.put(body.substr(run, i - run));
+      run = end;
+    }
+    i = end;
+  }
+  if (entries_end > run) out.put(body.substr(run, entries_end - run));
+  for (; next < fresh.size(); ++next) out.put(fresh[next].second);
+  for (std::string_view ext : extensions) {
+    if (ext.substr(0, 4) != "TREE") {
+      out.put(ext);
       continue;
     }
-    // Rewrite the cache tree with every directory above a changed path invalid.
-    std::string_view data = ext.substr(8);
-    std::string tree;
-    std::size_t i = 0;
-    std::function<void(const std::string&)> node = [&](const std::string& prefix) {
-      std::size_t nul = data.find('\0', i);
-      if (nul == std::string_view::npos) throw IoError("the git index is corrupt (TREE)");
-      std::string name(data.substr(i, nul - i));
-      std::size_t nl = data.find('\n', nul);
-      if (nl == std::string_view::npos) throw IoError("the git index is corrupt (TREE)");
-      std::string counts(data.substr(nul + 1, nl - nul - 1));
-      auto space = counts.find(' ');
-      auto entry_count = parse_int(counts.substr(0, space));
-      auto subtrees = space == std::string::npos ? std::nullopt : parse_int(counts.substr(space + 1));
-      if (!entry_count || !subtrees || *subtrees < 0) throw IoError("the git index is corrupt (TREE)");
-      i = nl + 1;
-      std::string path = prefix.empty() && name.empty() ? "" : prefix + name + "/";
-      bool invalid = *entry_count < 0 ||
-                     std::any_of(changed_paths.begin(), changed_paths.end(), [&](std::string_view p) { return p.starts_with(path); });
-      tree += name;
-      tree += '\0';
-      tree += (invalid ? "-1" : std::to_string(*entry_count)) + " " + std::to_string(*subtrees) + "\n";
-      if (*entry_count >= 0) {
-        if (i + 20 > data.size()) throw IoError("the git index is corrupt (TREE)");
-        if (!invalid) tree += data.substr(i, 20);
-        i += 20;
-      }
-      for (std::int64_t k = 0; k < *subtrees; ++k) node(path);
-    };
-    if (!data.empty()) node("");
-    out += "TREE";
-    put_be32(out, static_cast<std::uint32_t>(tree.size()));
-    out += tree;
+    std::string tree = invalidate_cache_tree(ext.substr(8), changed_paths);
+    std::string head = "TREE";
+    put_be32(head, static_cast<std::uint32_t>(tree.size()));
+    out.put(head);
+    out.put(tree);
   }
-  out += as_view(sha1_of({out}));
-  return out;
+  out.finish();
 }
 
 /// `commit_turn` (the branch's turn, held since the ref moved) is let go once the git
@@ -1095,7 +1167,14 @@ void update_index(const GitDirs& dirs, const std::vector<Change>& changes, const
       throw ConflictError("committed " + sha.substr(0, 12) +
                           ", but the git index stays locked (index.lock); run 'git status' to check it");
     }
-    lock.write(splice_index(read_file_if_exists(index_file).value_or(""), changes));
+    HashedWriter out(lock);
+    struct stat st {};
+    if (::stat(index_file.c_str(), &st) == 0) {
+      Mapping old(index_file);  // mapped, not read: the kernel maps page-cache pages in 64 KiB at a time
+      splice_index(std::string_view(reinterpret_cast<const char*>(old.data()), old.size()), changes, out);
+    } else {
+      splice_index({}, changes, out);
+    }
     lock.commit();
     return;
   }
@@ -1157,67 +1236,282 @@ std::string native_commit_unsupported(const GitDirs& dirs) {
   }
 }
 
+namespace {
+
+// ---------------------------------------------------------------------------------
+// Group commit. A process that is about to commit first queues its commit (author,
+// committer, message and the changed paths' blobs and stat data) as a file in
+// <git-dir>/tracker/commit-queue, then waits for the branch's turn. Whoever holds
+// the turn commits every queued commit of its worktree as a chain, one commit each,
+// moves the branch once and updates the git index once. A process that finds its
+// own request gone when its turn comes reads the commit made for it (`.sha`), and
+// waits for the git index's turn, so that it returns only after its paths are in
+// the git index too.
+
+struct Queued {
+  fs::path file;  ///< <queue>/<stamp>-<pid>-<random>.req
+  std::string author, committer, subject, message;
+  std::vector<Change> changes;
+};
+
+std::string serialize(const Queued& q) {
+  std::string out = "tracker-commit 1\n";
+  out += "author " + q.author + "\ncommitter " + q.committer + "\nsubject " + q.subject + "\n";
+  for (const auto& c : q.changes) {
+    char line[512];
+    std::snprintf(line, sizeof line, "change %d %d %s %lld %lld %lld %lld %llu %llu %u %u %lld %zu ", c.deleted ? 1 : 0,
+                  c.executable ? 1 : 0, hex(c.blob).c_str(), static_cast<long long>(c.st.st_ctim.tv_sec),
+                  static_cast<long long>(c.st.st_ctim.tv_nsec), static_cast<long long>(c.st.st_mtim.tv_sec),
+                  static_cast<long long>(c.st.st_mtim.tv_nsec), static_cast<unsigned long long>(c.st.st_dev),
+                  static_cast<unsigned long long>(c.st.st_ino), static_cast<unsigned>(c.st.st_uid),
+                  static_cast<unsigned>(c.st.st_gid), static_cast<long long>(c.st.st_size), c.path.size());
+    out += line;
+    out += c.path;
+    out += '\n';
+  }
+  out += "message " + std::to_string(q.message.size()) + "\n" + q.message;
+  return out;
+}
+
+/// The request in `text`, or nullopt when it is not one.
+std::optional<Queued> parse_queued(const fs::path& file, std::string_view text) {
+  Queued q;
+  q.file = file;
+  auto take_line = [&](std::string_view prefix) -> std::optional<std::string_view> {
+    auto nl = text.find('\n');
+    if (nl == std::string_view::npos || !text.starts_with(prefix)) return std::nullopt;
+    std::string_view value = text.substr(prefix.size(), nl - prefix.size());
+    text.remove_prefix(nl + 1);
+    return value;
+  };
+  if (!take_line("tracker-commit 1")) return std::nullopt;
+  auto author = take_line("author "), committer = take_line("committer "), subject = take_line("subject ");
+  if (!author || !committer || !subject) return std::nullopt;
+  q.author = *author;
+  q.committer = *committer;
+  q.subject = *subject;
+  while (text.starts_with("change ")) {
+    Change c;
+    int deleted = 0, executable = 0, used = 0;
+    char blob[41] = {};
+    long long ctime_s = 0, ctime_ns = 0, mtime_s = 0, mtime_ns = 0, size = 0;
+    unsigned long long dev = 0, ino = 0;
+    unsigned uid = 0, gid = 0;
+    std::size_t path_len = 0;
+    std::string head(text.substr(0, std::min<std::size_t>(text.size(), 400)));
+    if (std::sscanf(head.c_str(), "change %d %d %40s %lld %lld %lld %lld %llu %llu %u %u %lld %zu %n", &deleted, &executable,
+                    blob, &ctime_s, &ctime_ns, &mtime_s, &mtime_ns, &dev, &ino, &uid, &gid, &size, &path_len, &used) != 13 ||
+        used == 0 || text.size() < static_cast<std::size_t>(used) + path_len + 1 || text[used + path_len] != '\n')
+      return std::nullopt;
+    auto oid = parse_hex(blob);
+    if (!oid) return std::nullopt;
+    c.deleted = deleted != 0;
+    c.executable = executable != 0;
+    c.blob = *oid;
+    c.st.st_ctim.tv_sec = static_cast<time_t>(ctime_s);
+    c.st.st_ctim.tv_nsec = static_cast<long>(ctime_ns);
+    c.st.st_mtim.tv_sec = static_cast<time_t>(mtime_s);
+    c.st.st_mtim.tv_nsec = static_cast<long>(mtime_ns);
+    c.st.st_dev = static_cast<dev_t>(dev);
+    c.st.st_ino = static_cast<ino_t>(ino);
+    c.st.st_uid = uid;
+    c.st.st_gid = gid;
+    c.st.st_size = static_cast<off_t>(size);
+    c.path = std::string(text.substr(static_cast<std::size_t>(used), path_len));
+    text.remove_prefix(static_cast<std::size_t>(used) + path_len + 1);
+    q.changes.push_back(std::move(c));
+  }
+  auto length = take_line("message ");
+  if (!length) return std::nullopt;
+  auto n = parse_int(*length);
+  if (!n || static_cast<std::size_t>(*n) != text.size()) return std::nullopt;
+  q.message = std::string(text);
+  return q;
+}
+
+fs::path done_file(const fs::path& request) {
+  fs::path done = request;
+  done.replace_extension(".sha");
+  return done;
+}
+
+/// Queues `q` (as a file that appears whole) and returns its path.
+fs::path enqueue(const fs::path& queue, Queued& q) {
+  std::error_code ec;
+  fs::create_directories(queue, ec);
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // one clock for every process: names sort in queueing order
+  char name[96];
+  std::snprintf(name, sizeof name, "%020lld-%d-%016llx.req",
+                static_cast<long long>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec, static_cast<int>(::getpid()),
+                static_cast<unsigned long long>(random_u64()));
+  q.file = queue / name;
+  write_file_atomic(q.file, serialize(q), false);
+  return q.file;
+}
+
+/// Every request queued in this worktree, oldest first. Requests of processes that
+/// died are dropped, not committed: their owner can no longer vouch for the files.
+/// Answers nobody collected for an hour are removed.
+std::vector<Queued> load_queue(const fs::path& queue) {
+  std::vector<std::string> names;
+  if (DIR* dir = ::opendir(queue.c_str())) {
+    while (dirent* e = ::readdir(dir)) names.emplace_back(e->d_name);
+    ::closedir(dir);
+  }
+  std::sort(names.begin(), names.end());
+  std::vector<Queued> out;
+  auto now = std::chrono::system_clock::now();
+  for (const auto& name : names) {
+    fs::path file = queue / name;
+    if (name.ends_with(".sha")) {
+      struct stat st {};
+      if (::stat(file.c_str(), &st) == 0 && now - std::chrono::system_clock::from_time_t(st.st_mtime) > std::chrono::hours(1))
+        ::unlink(file.c_str());
+      continue;
+    }
+    if (!name.ends_with(".req")) continue;
+    auto first_dash = name.find('-');
+    auto pid = first_dash == std::string::npos ? std::nullopt : parse_int(name.substr(first_dash + 1, name.find('-', first_dash + 1) - first_dash - 1));
+    if (!pid || (::kill(static_cast<pid_t>(*pid), 0) != 0 && errno == ESRCH)) {
+      ::unlink(file.c_str());
+      continue;
+    }
+    auto text = read_file_if_exists(file);
+    if (!text) continue;
+    auto q = parse_queued(file, *text);
+    if (!q) {
+      ::rename(file.c_str(), (file.string() + ".bad").c_str());  // kept for a post-mortem, never retried
+      continue;
+    }
+    out.push_back(std::move(*q));
+  }
+  return out;
+}
+
+/// The branch's turn is ours: commits `batch` as a chain on HEAD and moves the
+/// branch once (compare-and-swap, redone on a moved HEAD). Returns each request's
+/// commit ("" when it changed nothing).
+std::vector<std::string> commit_chain(const GitDirs& dirs, ObjectStore& store, bool log_updates,
+                                      const std::vector<Queued>& batch, int* attempts) {
+  constexpr int kMaxAttempts = 200;
+  for (*attempts = 1;; ++*attempts) {
+    if (*attempts > kMaxAttempts)
+      throw ConflictError("HEAD kept moving under us after " + std::to_string(kMaxAttempts) + " attempts; try again");
+    HeadRef head = resolve_head(dirs);
+    const std::optional<Oid> parent = read_ref(dirs, head);
+    std::optional<Oid> tip = parent, tip_tree;
+    if (parent) {
+      Object commit = store.read_typed(*parent, ObjType::commit);
+      if (!commit.data.starts_with("tree ")) throw IoError("corrupt commit " + hex(*parent));
+      tip_tree = parse_hex(std::string_view(commit.data).substr(5));
+      if (!tip_tree) throw IoError("corrupt commit " + hex(*parent));
+    }
+    trace("native commit: head read");
+    std::vector<std::string> shas;
+    std::string reflog;
+    for (const auto& q : batch) {
+      std::vector<std::pair<std::string, const Change*>> edits;
+      for (const auto& c : q.changes) edits.emplace_back(c.path, &c);
+      Oid tree{};
+      TreeResult built = edit_tree(store, tip_tree ? &*tip_tree : nullptr, edits, &tree);
+      if (built == TreeResult::unchanged && tip_tree) {  // nothing to commit
+        shas.emplace_back();
+        continue;
+      }
+      if (built != TreeResult::written) tree = store.write(ObjType::tree, "");
+      std::string body = "tree " + hex(tree) + "\n";
+      if (tip) body += "parent " + hex(*tip) + "\n";
+      body += "author " + q.author + "\ncommitter " + q.committer + "\n\n" + q.message;
+      Oid commit = store.write(ObjType::commit, body);
+      // The reflog, as libgit2 writes it: one line per commit.
+      reflog += (tip ? hex(*tip) : std::string(40, '0')) + " " + hex(commit) + " " + q.committer + "\tcommit: " + q.subject + "\n";
+      tip = commit;
+      tip_tree = tree;
+      shas.push_back(hex(commit));
+    }
+    trace("native commit: trees written");
+    if (tip == parent) return shas;  // nothing changed at all
+
+    GitLockFile lock(head.file);
+    if (!lock.held() || read_ref(dirs, head) != parent) {  // lost the race: redo on top of the new HEAD
+      backoff_sleep(*attempts);
+      continue;
+    }
+    lock.write(hex(*tip) + "\n");
+    // The ref's reflog, and HEAD's when HEAD names it.
+    struct stat st {};
+    if (log_updates || ::stat(head.log.c_str(), &st) == 0) append_file(head.log, reflog);
+    fs::path head_log = dirs.git_dir / "logs" / "HEAD";
+    if (head.symbolic && (log_updates || ::stat(head_log.c_str(), &st) == 0)) append_file(head_log, reflog);
+    lock.commit();
+    return shas;
+  }
+}
+
+}  // namespace
+
 std::optional<CommitResult> native_commit_paths(const GitDirs& dirs, const CommitRequest& request) {
   try {
     GitConfig config = supported_config(dirs);
     ObjectStore store(dirs.common_dir / "objects", loose_compression(config));
-    std::vector<Change> changes;
-    for (const auto& path : request.paths) changes.push_back(read_change(store, dirs.work_tree, path));
-    std::vector<std::pair<std::string, const Change*>> edits;
-    for (const auto& c : changes) edits.emplace_back(c.path, &c);
-    Signature author = make_signature(config, "AUTHOR");
-    Signature committer = make_signature(config, "COMMITTER");
-    const std::string message = format_commit_message(request);
+    Queued mine;
+    for (const auto& path : request.paths) mine.changes.push_back(read_change(store, dirs.work_tree, path));
+    mine.author = make_signature(config, "AUTHOR").format();
+    mine.committer = make_signature(config, "COMMITTER").format();
+    mine.subject = request.subject.substr(0, request.subject.find('\n'));  // the reflog's one line, as git writes it
+    mine.message = format_commit_message(request);
     bool log_updates = config.boolean("core.logallrefupdates").value_or(!config.boolean("core.bare").value_or(false));
     trace("native commit: blobs written");
 
+    const fs::path queue = dirs.git_dir / "tracker" / "commit-queue";
+    const fs::path request_file = enqueue(queue, mine);
+    const fs::path answer_file = done_file(request_file);
+    // Until it is committed, a failure takes our request back out of the queue.
+    struct Withdraw {
+      fs::path file;
+      bool active = true;
+      ~Withdraw() {
+        if (active) ::unlink(file.c_str());
+      }
+    } withdraw{request_file};
+
     CommitResult result;
-    constexpr int kMaxAttempts = 200;
     // Tracker processes take turns (see GitRepo::commit_paths); the ref's lock file
     // and the compare-and-swap keep git itself out.
     std::optional<ProcessLock> turn;
     turn.emplace(dirs.common_dir / "tracker" / "commit.lock", std::chrono::seconds(60), "the branch");
-    for (result.attempts = 1;; ++result.attempts) {
-      if (result.attempts > kMaxAttempts)
-        throw ConflictError("HEAD kept moving under us after " + std::to_string(kMaxAttempts) + " attempts; try again");
-      HeadRef head = resolve_head(dirs);
-      std::optional<Oid> parent = read_ref(dirs, head);
-      std::optional<Oid> base_tree;
-      if (parent) {
-        Object commit = store.read_typed(*parent, ObjType::commit);
-        if (!commit.data.starts_with("tree ")) throw IoError("corrupt commit " + hex(*parent));
-        base_tree = parse_hex(std::string_view(commit.data).substr(5));
-        if (!base_tree) throw IoError("corrupt commit " + hex(*parent));
-      }
-      trace("native commit: head read");
-      Oid tree{};
-      TreeResult built = edit_tree(store, base_tree ? &*base_tree : nullptr, edits, &tree);
-      if (built == TreeResult::unchanged && base_tree) return result;  // nothing to commit
-      if (built != TreeResult::written) tree = store.write(ObjType::tree, "");
-      std::string body = "tree " + hex(tree) + "\n";
-      if (parent) body += "parent " + hex(*parent) + "\n";
-      body += "author " + author.format() + "\ncommitter " + committer.format() + "\n\n" + message;
-      Oid commit = store.write(ObjType::commit, body);
-      trace("native commit: trees written");
-
-      GitLockFile lock(head.file);
-      if (!lock.held() || read_ref(dirs, head) != parent) {  // lost the race: redo on top of the new HEAD
-        backoff_sleep(result.attempts);
-        continue;
-      }
-      lock.write(hex(commit) + "\n");
-      // The reflog, as libgit2 writes it: the ref's, and HEAD's when HEAD names it.
-      std::string line = (parent ? hex(*parent) : std::string(40, '0')) + " " + hex(commit) + " " +
-                         committer.format() + "\tcommit: " + request.subject + "\n";
-      struct stat st {};
-      if (log_updates || ::stat(head.log.c_str(), &st) == 0) append_file(head.log, line);
-      fs::path head_log = dirs.git_dir / "logs" / "HEAD";
-      if (head.symbolic && (log_updates || ::stat(head_log.c_str(), &st) == 0)) append_file(head_log, line);
-      lock.commit();
-      result.sha = hex(commit);
-      break;
+    struct stat st {};
+    if (::stat(request_file.c_str(), &st) != 0) {
+      // The previous holder committed it for us. Its git index update is over once
+      // we have had the git index's turn.
+      withdraw.active = false;
+      turn.reset();
+      { ProcessLock index_turn(dirs.git_dir / "tracker" / "git-index.lock", std::chrono::seconds(30), "the git index"); }
+      auto sha = read_file_if_exists(answer_file);
+      ::unlink(answer_file.c_str());
+      if (!sha) throw IoError("the commit queued as " + request_file.string() + " was neither made nor refused");
+      result.sha = std::string(trim(*sha));
+      trace("commit: committed by another process");
+      return result;
     }
+
+    std::vector<Queued> batch = load_queue(queue);
+    auto ours = std::find_if(batch.begin(), batch.end(), [&](const Queued& q) { return q.file == request_file; });
+    if (ours == batch.end()) throw IoError("the commit queued as " + request_file.string() + " is unreadable");
+    std::vector<std::string> shas = commit_chain(dirs, store, log_updates, batch, &result.attempts);
     trace("commit: ref updated");
+    // Answer the others, then let their requests go.
+    std::map<std::string, Change> last;  // each path's last change in the chain
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i].file == request_file) result.sha = shas[i];
+      else write_file_atomic(done_file(batch[i].file), shas[i] + "\n", false);
+      ::unlink(batch[i].file.c_str());
+      for (const auto& c : batch[i].changes) last[c.path] = c;
+    }
+    withdraw.active = false;
+    std::vector<Change> changes;
+    for (auto& [path, c] : last) changes.push_back(std::move(c));
     update_index(dirs, changes, result.sha, turn);
     trace("commit: git index written");
     return result;
