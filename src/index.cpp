@@ -647,35 +647,43 @@ struct ShadowIndex::Impl {
     }
     RefreshStats stats;
     stats.watched = true;
-    sql::Transaction tx(*db);
     auto row = db->prepare("SELECT size, mtime_ns, ctime_ns, inode, racy FROM stories WHERE path=?");
     auto del = db->prepare("DELETE FROM stories WHERE path=?");
     auto ins = db->prepare(kUpsertRow);
     auto text = db->prepare(kUpsertText);
     std::int64_t scan_ns = now_ns();
+    // A write transaction only when a row must change: in a claim storm the watcher
+    // mostly names files their own commands already wrote into the index.
+    std::optional<sql::Transaction> tx;
     for (const auto& path : changes->paths) {
       row.reset();
       row.bind(1, path);
       std::optional<RowStat> known;
       if (row.step()) known = RowStat{row.int64(0), row.int64(1), row.int64(2), row.int64(3), row.int64(4) != 0};
+      row.reset();
       std::optional<FileStat> f = stat_file(path);
-      std::optional<std::string> content;
       if (f && known && same_stat(*known, *f) && !known->racy) continue;  // as the walk would judge it
-      if (f) content = read_file_if_exists(ws.root() / path);
+      std::optional<std::string> content = f ? read_file_if_exists(ws.root() / path) : std::nullopt;
+      if (!content && !known) continue;
+      if (!tx) tx.emplace(*db);
       if (!content) {
-        if (known) {
-          del.reset();
-          del.bind(1, path).run();
-          ++stats.removed;
-        }
+        del.reset();
+        del.bind(1, path).run();
+        ++stats.removed;
         continue;
       }
       upsert(ins, text, *f, *content, scan_ns);
       ++stats.parsed;
     }
-    if (stats.parsed || stats.removed) set_meta("last_change", utc_now_iso8601());
-    set_meta("watch_token", changes->token);
-    tx.commit();
+    // The token moves on with any write, or before the paths to look at again pile up:
+    // an old token only costs a stat of each path changed since.
+    constexpr std::size_t kTokenLag = 64;
+    if (tx || changes->paths.size() > kTokenLag) {
+      if (!tx) tx.emplace(*db);
+      if (stats.parsed || stats.removed) set_meta("last_change", utc_now_iso8601());
+      set_meta("watch_token", changes->token);
+      tx->commit();
+    }
     trace("refresh: watched changes read");
     return stats;
   }
