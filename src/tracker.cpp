@@ -507,9 +507,11 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
     refresh_all();
     trace("claim: board refreshed");
     std::vector<std::int64_t> skipped;
-    constexpr std::int64_t kBatch = 32;
+    constexpr std::int64_t kBatch = 16;
     while (true) {
-      std::vector<Story> batch = index_->list(ready_query(skipped, kBatch));
+      ListQuery candidates = ready_query(skipped, kBatch);
+      candidates.summary_only = true;  // the id and stage pick one; the one taken is read whole below
+      std::vector<Story> batch = index_->list(candidates);
       if (batch.empty()) throw NothingToDoError("no ready story to claim");
       for (const Story& story : batch) {
         skipped.push_back(story.id);
