@@ -23,7 +23,7 @@ namespace tracker {
 
 namespace {
 
-constexpr int kSchemaVersion = 7;
+constexpr int kSchemaVersion = 8;
 
 // A file whose mtime is this close to the scan could still change within the same
 // timestamp tick without changing its stat data ("racy git"); such rows are
@@ -74,7 +74,8 @@ END;
 CREATE TRIGGER IF NOT EXISTS story_text_ad AFTER DELETE ON story_text BEGIN
   INSERT INTO stories_fts(stories_fts, rowid, name, body) VALUES ('delete', old.rowid, old.name, old.body);
 END;
-CREATE TRIGGER IF NOT EXISTS story_text_au AFTER UPDATE OF name, body ON story_text BEGIN
+CREATE TRIGGER IF NOT EXISTS story_text_au AFTER UPDATE OF name, body ON story_text
+  WHEN old.name IS NOT new.name OR old.body IS NOT new.body BEGIN
   INSERT INTO stories_fts(stories_fts, rowid, name, body) VALUES ('delete', old.rowid, old.name, old.body);
   INSERT INTO stories_fts(rowid, name, body) VALUES (new.rowid, new.name, new.body);
 END;
@@ -564,6 +565,21 @@ struct ShadowIndex::Impl {
     auto text = db->prepare(kUpsertText);
     std::int64_t scan_ns = now_ns();
     std::vector<std::pair<std::string, std::optional<FileStat>>> written;
+    // A story moved to another stage keeps its file name: its row takes the new path,
+    // keeping its rowid and so its full-text entry, which is only redone when the
+    // name or body changed (story_text_au).
+    auto move = db->prepare("UPDATE stories SET path=?1 WHERE path=?2 AND NOT EXISTS (SELECT 1 FROM stories WHERE path=?1)");
+    for (const auto& from : paths) {
+      if (::access((ws.root() / from).c_str(), F_OK) == 0) continue;
+      std::string_view name = std::string_view(from).substr(from.rfind('/') + 1);
+      for (const auto& to : paths)
+        if (to != from && to.ends_with(name) && to[to.size() - name.size() - 1] == '/' &&
+            ::access((ws.root() / to).c_str(), F_OK) == 0) {
+          move.reset();
+          move.bind(1, to).bind(2, from).run();
+          break;
+        }
+    }
     for (const auto& path : paths) {
       std::optional<FileStat> f = stat_file(path);
       std::optional<std::string> content = f ? read_file_if_exists(ws.root() / path) : std::nullopt;
@@ -677,7 +693,7 @@ struct ShadowIndex::Impl {
     }
     // The token moves on with any write, or before the paths to look at again pile up:
     // an old token only costs a stat of each path changed since.
-    constexpr std::size_t kTokenLag = 64;
+    constexpr std::size_t kTokenLag = 16;
     if (tx || changes->paths.size() > kTokenLag) {
       if (!tx) tx.emplace(*db);
       if (stats.parsed || stats.removed) set_meta("last_change", utc_now_iso8601());

@@ -48,7 +48,7 @@ TEST_CASE("the index lives in the git dir, in WAL mode, with a schema version an
   fs::path db = board.root() / ".git" / "tracker" / "index.db";
   REQUIRE(fs::exists(db));
   CHECK(pragma(db, "PRAGMA journal_mode") == "wal");
-  CHECK(pragma(db, "PRAGMA user_version") == "7");
+  CHECK(pragma(db, "PRAGMA user_version") == "8");
   CHECK(pragma(db, "SELECT count(*) FROM stories_fts WHERE stories_fts MATCH 'searchable'") == "1");
   CHECK(pragma(db, "SELECT length(content) > 0 FROM story_text") == "1");  // the content cache
 }
@@ -214,6 +214,42 @@ TEST_CASE("update_files re-reads an action's own files and drops the rows of fil
   fs::rename(board.root() / from, board.root() / to);
   index.update_files({from, to, "work/2_current/../../README.md", "notes.md"});
   CHECK(names(index) == std::vector<std::string>{"1:current:Alpha:0"});
+}
+
+TEST_CASE("a moved story keeps its row and full-text entry; the entry follows changes of name and body") {
+  Board board;
+  board.create({"Alpha", "--body", "zebra crossing"});
+  board.create({"Beta", "--body", "other words"});
+  fs::path db = board.root() / ".git/tracker/index.db";
+  Workspace ws = Workspace::discover(board.root());
+  ShadowIndex index(ws);
+  index.refresh();
+  std::string rowid = pragma(db, "SELECT rowid FROM stories WHERE id=1");
+  auto hits = [&](const std::string& word) {
+    std::vector<std::string> out;
+    for (const auto& h : index.search(parse_search_query(word), {}, 10).hits) out.push_back(std::to_string(h.story.id) + ":" + h.story.stage);
+    return out;
+  };
+  // A move, front matter changed on the way (as a claim does): same rowid, still found.
+  std::string from = board.path_of(1);
+  std::string to = "work/2_current/" + fs::path(from).filename().string();
+  std::string text = testing::read(board.root() / from);
+  fs::rename(board.root() / from, board.root() / to);
+  testing::write(board.root() / to, "---\nname: Alpha\nagent: a\n---\nzebra crossing\n");
+  index.update_files({from, to});
+  CHECK(pragma(db, "SELECT rowid FROM stories WHERE id=1") == rowid);
+  CHECK(hits("zebra") == std::vector<std::string>{"1:current"});
+  // A move that also changes the body and the name: the entry is redone.
+  std::string back = from;
+  fs::rename(board.root() / to, board.root() / back);
+  testing::write(board.root() / back, "---\nname: Gamma\n---\ngiraffe\n");
+  index.update_files({to, back});
+  CHECK(hits("zebra").empty());
+  CHECK(hits("giraffe") == std::vector<std::string>{"1:backlog"});
+  CHECK(hits("gamma") == std::vector<std::string>{"1:backlog"});
+  CHECK(hits("words") == std::vector<std::string>{"2:backlog"});
+  CHECK(pragma(db, "INSERT INTO stories_fts(stories_fts, rank) VALUES('integrity-check', 1) RETURNING 'ok'") == "ok");  // an error: ""
+  CHECK(pragma(db, "SELECT count(*) FROM stories_fts WHERE stories_fts MATCH 'zebra'") == "0");
 }
 
 TEST_CASE("the stat cache vouches for unchanged files, follows actions, and is never trusted when stale or damaged") {
