@@ -150,6 +150,18 @@ void rename_no_replace(const fs::path& from, const fs::path& to) {
   if (from.parent_path() != to.parent_path()) fsync_directory(from.parent_path());
 }
 
+std::optional<FileSnapshot> read_snapshot(const fs::path& file, const std::string& what) {
+  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    throw_errno("cannot open " + what);
+  }
+  FileSnapshot snap;
+  if (::fstat(fd.get(), &snap.st) != 0) throw_errno("cannot stat " + what);
+  snap.data = read_all(fd.get(), static_cast<std::size_t>(snap.st.st_size), what);
+  return snap;
+}
+
 namespace {
 
 void wake_only(int) {}

@@ -282,18 +282,14 @@ Signature make_signature(git_repository* repo, const std::string& role) {
 Change read_change(git_repository* repo, const std::filesystem::path& work_tree, const std::string& path) {
   Change c;
   c.path = path;
-  Fd fd(::open((work_tree / path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) {
-    if (errno == ENOENT || errno == ENOTDIR) {
-      c.deleted = true;
-      return c;
-    }
-    throw_errno("cannot open " + path);
+  std::optional<FileSnapshot> file = read_snapshot(work_tree / path, path);
+  if (!file) {
+    c.deleted = true;
+    return c;
   }
-  if (::fstat(fd.get(), &c.st) != 0) throw_errno("cannot stat " + path);
-  std::string data = read_all(fd.get(), static_cast<std::size_t>(c.st.st_size), path);
+  c.st = file->st;
   c.mode = (c.st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
-  check(api().git_blob_create_from_buffer(&c.blob, repo, data.data(), data.size()), "blob " + path);
+  check(api().git_blob_create_from_buffer(&c.blob, repo, file->data.data(), file->data.size()), "blob " + path);
   return c;
 }
 

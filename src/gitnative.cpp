@@ -1184,20 +1184,22 @@ void update_index(const GitDirs& dirs, const std::vector<Change>& changes, const
 Change read_change(ObjectStore& store, const fs::path& work_tree, const std::string& path) {
   Change c;
   c.path = path;
-  Fd fd(::open((work_tree / path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) {
-    if (errno == ENOENT || errno == ENOTDIR) {
-      c.deleted = true;
-      return c;
-    }
-    if (errno == ELOOP) throw Unsupported{path + " is a symbolic link"};
-    throw_errno("cannot open " + path);
+  std::optional<FileSnapshot> file;
+  try {
+    file = read_snapshot(work_tree / path, path);
+  } catch (const IoError&) {
+    struct stat st {};
+    if (::lstat((work_tree / path).c_str(), &st) == 0 && S_ISLNK(st.st_mode)) throw Unsupported{path + " is a symbolic link"};
+    throw;
   }
-  if (::fstat(fd.get(), &c.st) != 0) throw_errno("cannot stat " + path);
+  if (!file) {
+    c.deleted = true;
+    return c;
+  }
+  c.st = file->st;
   if (!S_ISREG(c.st.st_mode)) throw Unsupported{path + " is not a regular file"};
-  std::string data = read_all(fd.get(), static_cast<std::size_t>(c.st.st_size), path);
   c.executable = (c.st.st_mode & S_IXUSR) != 0;
-  c.blob = store.write(ObjType::blob, data);
+  c.blob = store.write(ObjType::blob, file->data);
   return c;
 }
 

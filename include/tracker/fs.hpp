@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 
 namespace tracker {
 
@@ -94,6 +95,16 @@ void write_all(int fd, std::string_view data, const std::string& what);
 
 /// Reads `fd` to its end; `size_hint` (its size from fstat) sizes the buffer.
 std::string read_all(int fd, std::size_t size_hint, const std::string& what);
+
+/// A file as a commit records it: its stat data, taken before its bytes were read.
+struct FileSnapshot {
+  struct stat st {};
+  std::string data;
+};
+
+/// Opens `file` without following a final symbolic link (ELOOP is an IoError) and
+/// reads it; nullopt when it does not exist. Errors name `what`.
+std::optional<FileSnapshot> read_snapshot(const fs::path& file, const std::string& what);
 
 /// Sleeps before retry number `attempt` of a lost race: a random 0.5 ms up to a
 /// bound that doubles with each attempt to 50 ms.
