@@ -4,6 +4,7 @@
 #include "helpers.hpp"
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <set>
 #include <signal.h>
 #include <thread>
@@ -14,6 +15,12 @@ using nlohmann::json;
 namespace {
 
 bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+
+std::string join_lines(const std::vector<std::string>& ls) {
+  std::string out;
+  for (const auto& l : ls) out += l + "\n";
+  return out;
+}
 
 std::vector<std::string> lock_dir_entries(const fs::path& root) {
   std::vector<std::string> out;
@@ -226,6 +233,47 @@ TEST_CASE("8 claimers drain 200 ready stories, each claimed exactly once", "[str
   CHECK(claim_commits == 200);
   CHECK(run({"git", "-C", board.root().string(), "fsck", "--strict"}).code == 0);
   CHECK(ready_ids(board.root()).empty());
+  // Commits made for each other (group commit) are each their own: a claim commit
+  // touches exactly its story's file, in the stage it left and the one it entered,
+  // with its own owner's trailer; each has its reflog line, and the git index
+  // agrees with the work tree.
+  std::string log = git(board.root(), {"log", "--name-status", "--no-renames", "--format=>%s%n%(trailers:key=Tracker-Owner,valueonly)"});
+  std::vector<std::string> commit_lines;
+  std::size_t checked = 0;
+  auto check_commit = [&] {
+    if (commit_lines.empty() || !commit_lines[0].starts_with(">tracker: claim #")) return;
+    INFO(join_lines(commit_lines));
+    std::string id = commit_lines[0].substr(17, commit_lines[0].find(' ', 17) - 17);
+    std::string owner = commit_lines[0].substr(commit_lines[0].find(" by ") + 4);
+    owner = owner.substr(0, owner.find(' '));
+    std::vector<std::string> changes;
+    bool trailer = false;
+    for (std::size_t i = 1; i < commit_lines.size(); ++i) {
+      if (commit_lines[i] == owner) trailer = true;
+      else if (!commit_lines[i].empty()) changes.push_back(commit_lines[i]);
+    }
+    CHECK(trailer);
+    REQUIRE(changes.size() == 2);
+    std::string name = id + "_story_s" + id + ".md";
+    std::sort(changes.begin(), changes.end());
+    CHECK(changes == std::vector<std::string>{"A\twork/2_current/" + name, "D\twork/1_backlog/" + name});
+    ++checked;
+  };
+  for (const auto& l : lines(log)) {
+    if (l.starts_with(">")) {
+      check_commit();
+      commit_lines.clear();
+    }
+    commit_lines.push_back(l);
+  }
+  check_commit();
+  CHECK(checked == 200);
+  std::size_t reflog_claims = 0;
+  for (const auto& l : lines(git(board.root(), {"reflog", "--format=%gs"}))) reflog_claims += l.starts_with("commit: tracker: claim #");
+  CHECK(reflog_claims == 200);
+  CHECK(git(board.root(), {"status", "--porcelain", "--", "work"}).empty());
+  fs::path queue = board.root() / ".git/tracker/commit-queue";
+  CHECK((!fs::exists(queue) || fs::is_empty(queue)));  // nothing left queued or unanswered
 }
 
 TEST_CASE("reclaim returns an expired claim's story: retry_count + 1, agent cleared, one commit") {
