@@ -93,15 +93,10 @@ std::optional<std::string> ask(const Workspace& ws, const std::string& question)
   std::string line = question + "\n";
   if (::send(sock.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) return std::nullopt;
   std::string answer;
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::nullopt;  // timed out or reset: the answer is incomplete
-    }
-    answer.append(buf, static_cast<std::size_t>(n));
+  try {
+    answer = read_all(sock.get(), 4096, "the watcher's answer");
+  } catch (const IoError&) {
+    return std::nullopt;  // timed out or reset: the answer is incomplete
   }
   if (answer.empty() || answer.back() != '\n') return std::nullopt;
   return answer;
@@ -277,12 +272,10 @@ private:
     } else {
       reply = "error unknown question\n";
     }
-    std::string_view rest = reply;
-    while (!rest.empty()) {
-      ssize_t n = ::send(client, rest.data(), rest.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;
-      rest.remove_prefix(static_cast<std::size_t>(n));
+    try {
+      write_all(client, reply, "a watcher's reply");
+    } catch (const IoError&) {
+      // The client gave up waiting; it walks instead.
     }
   }
 
@@ -353,7 +346,6 @@ void watch_start(const Workspace& ws) {
     ::closefrom(3);
     if (::chdir("/") != 0) ::_exit(1);
     ::prctl(PR_SET_NAME, "tracker-watch");  // what ps and top show for it
-    std::signal(SIGPIPE, SIG_IGN);
     std::signal(SIGHUP, SIG_IGN);
     std::signal(SIGINT, SIG_IGN);
     int code = 0;
@@ -370,6 +362,7 @@ void watch_start(const Workspace& ws) {
 }
 
 bool watch_serve(const Workspace& ws, std::chrono::seconds idle) {
+  std::signal(SIGPIPE, SIG_IGN);  // a client that hung up must not end the watcher
   Server server(ws, idle);
   if (!server.start()) return false;
   server.run();
@@ -396,13 +389,10 @@ bool watch_stop(const Workspace& ws) {
   auto answer = ask(ws, "stop");
   if (!answer) return false;
   // Wait (briefly) for it to let go of its lock, so that a start right after works.
-  Fd lock(::open(lock_path(ws).c_str(), O_RDWR | O_CLOEXEC));
-  for (int i = 0; lock && i < 200; ++i) {
-    if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) {
-      ::flock(lock.get(), LOCK_UN);
-      break;
-    }
-    backoff_sleep(2);
+  try {
+    ProcessLock gone(lock_path(ws), std::chrono::seconds(2), "the watcher");
+  } catch (const ConflictError&) {
+    // Still exiting: a start right now finds it running, which is no harm.
   }
   return true;
 }
