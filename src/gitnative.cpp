@@ -272,29 +272,21 @@ struct Object {
   std::string data;
 };
 
-/// Inflates the zlib stream at the start of `in`; `expected` sizes the output buffer.
-std::string inflate_all(std::string_view in, std::size_t expected) {
-  z_stream z{};
-  if (inflateInit(&z) != Z_OK) throw IoError("zlib: inflateInit failed");
-  std::string out;
-  out.resize(std::max<std::size_t>(expected, 64));
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  while (true) {
-    z.next_out = reinterpret_cast<Bytef*>(out.data() + z.total_out);
-    z.avail_out = static_cast<uInt>(out.size() - z.total_out);
-    rc = inflate(&z, Z_FINISH);
-    if (rc == Z_STREAM_END) break;
-    if ((rc == Z_BUF_ERROR || rc == Z_OK) && z.avail_out == 0) {
-      out.resize(out.size() * 2 + 64);
-      continue;
-    }
-    inflateEnd(&z);
+/// Inflates the zlib stream at the start of `in` (a pack entry's data, with more
+/// after it) into exactly `size` bytes, with libdeflate.
+std::string inflate_exact(std::string_view in, std::uint64_t size) {
+  static thread_local std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> decompressor{
+      nullptr, libdeflate_free_decompressor};
+  if (!decompressor) decompressor.reset(libdeflate_alloc_decompressor());
+  if (!decompressor) throw IoError("libdeflate: cannot allocate a decompressor");
+  // DEFLATE expands at most 1032:1: a larger size is a corrupt header.
+  if (size > in.size() * 1032ull + 64) throw IoError("corrupt pack entry");
+  std::string out(static_cast<std::size_t>(size), '\0');
+  std::size_t used = 0, n = 0;
+  if (libdeflate_zlib_decompress_ex(decompressor.get(), in.data(), in.size(), out.data(), out.size(), &used, &n) !=
+          LIBDEFLATE_SUCCESS ||
+      n != out.size())
     throw IoError("zlib: corrupt object data");
-  }
-  out.resize(z.total_out);
-  inflateEnd(&z);
   return out;
 }
 
@@ -347,17 +339,77 @@ private:
 /// One pack: its .idx (version 2) and, once needed, the .pack.
 class Pack {
 public:
-  explicit Pack(fs::path idx_path) : idx_path_(std::move(idx_path)), idx_(idx_path_) {
-    const unsigned char* d = idx_.data();
-    if (idx_.size() < 8 + 256 * 4 + 40 || std::memcmp(d, "\377tOc", 4) != 0 || be32(d + 4) != 2)
+  /// The pack of `idx_path`; its files are mapped when first needed. Both are
+  /// mapped together, so that a pack removed by a repack meanwhile is either read
+  /// whole or not at all.
+  explicit Pack(fs::path idx_path, bool plain = true) : idx_path_(std::move(idx_path)), plain_(plain) {}
+
+  /// No .keep, .promisor, .bitmap, .rev or .mtimes file goes with it.
+  bool plain() const { return plain_; }
+
+  /// Maps the .idx and the .pack; false when they are gone (a repack removed them).
+  bool open() {
+    if (idx_) return true;
+    fs::path pack_path = idx_path_;
+    pack_path.replace_extension(".pack");
+    std::unique_ptr<Mapping> idx, pack;
+    try {
+      idx = std::make_unique<Mapping>(idx_path_);
+      pack = std::make_unique<Mapping>(pack_path);
+    } catch (const IoError&) {
+      if (::access(idx_path_.c_str(), F_OK) != 0 || ::access(pack_path.c_str(), F_OK) != 0) return false;
+      throw;
+    }
+    const unsigned char* d = idx->data();
+    if (idx->size() < 8 + 256 * 4 + 40 || std::memcmp(d, "\377tOc", 4) != 0 || be32(d + 4) != 2)
       throw Unsupported{"pack index " + idx_path_.string() + " is not version 2"};
     count_ = be32(d + 8 + 255 * 4);
-    if (idx_.size() < 8 + 256 * 4 + std::size_t{count_} * 28 + 40) throw IoError("truncated pack index " + idx_path_.string());
+    if (idx->size() < 8 + 256 * 4 + std::size_t{count_} * 28 + 40) throw IoError("truncated pack index " + idx_path_.string());
+    if (pack->size() < 32 || std::memcmp(pack->data(), "PACK", 4) != 0 || be32(pack->data() + 8) != count_)
+      throw IoError("pack " + pack_path.string() + " does not match its index");
+    idx_ = std::move(idx);
+    pack_ = std::move(pack);
+    return true;
+  }
+
+  const fs::path& idx_path() const { return idx_path_; }
+  std::size_t pack_size() const { return pack_->size(); }
+
+  /// The largest object, as stored (a delta's own size for a delta), from the
+  /// entries' headers.
+  std::uint64_t largest_entry() const {
+    std::uint64_t largest = 0;
+    const unsigned char* p = pack_->data();
+    for (std::uint32_t n = 0; n < count_; ++n) {
+      std::uint64_t i = offset_at(n);
+      if (i >= pack_->size()) throw IoError("bad offset in " + idx_path_.string());
+      unsigned char c = p[i++];
+      std::uint64_t size = c & 15;
+      for (int shift = 4; (c & 0x80) && i < pack_->size() && shift < 60; shift += 7) {
+        c = p[i++];
+        size |= std::uint64_t{c & 0x7fu} << shift;
+      }
+      largest = std::max(largest, size);
+    }
+    return largest;
+  }
+  std::uint32_t count() const { return count_; }
+  /// The n-th object of the index (in name order), its CRC-32 and offset.
+  Oid oid_at(std::uint32_t n) const {
+    Oid oid;
+    std::memcpy(oid.data(), idx_->data() + 8 + 256 * 4 + std::size_t{n} * 20, 20);
+    return oid;
+  }
+  std::uint32_t crc_at(std::uint32_t n) const { return be32(idx_->data() + 8 + 256 * 4 + std::size_t{count_} * 20 + std::size_t{n} * 4); }
+  /// The entries' bytes: the pack without its 12-byte header and 20-byte trailer.
+  std::string_view body() const {
+    return {reinterpret_cast<const char*>(pack_->data()) + 12, pack_->size() - 32};
   }
 
   /// The offset of `oid` in the pack, if it is there.
-  std::optional<std::uint64_t> find(const Oid& oid) const {
-    const unsigned char* d = idx_.data();
+  std::optional<std::uint64_t> find(const Oid& oid) {
+    if (!open()) return std::nullopt;
+    const unsigned char* d = idx_->data();
     const unsigned char* fanout = d + 8;
     std::uint32_t lo = oid[0] ? be32(fanout + (oid[0] - 1) * 4) : 0, hi = be32(fanout + oid[0] * 4);
     const unsigned char* names = fanout + 256 * 4;
@@ -375,11 +427,7 @@ public:
   template <class Resolve>
   Object read_at(std::uint64_t offset, const Resolve& resolve, int depth = 0) {
     if (depth > 10000) throw IoError("delta chain too long in " + idx_path_.string());
-    if (!pack_) {
-      fs::path pack_path = idx_path_;
-      pack_path.replace_extension(".pack");
-      pack_ = std::make_unique<Mapping>(pack_path);
-    }
+    if (!open()) throw IoError("pack " + idx_path_.string() + " is gone");
     const unsigned char* p = pack_->data();
     std::size_t size = pack_->size();
     if (offset + 32 > size) throw IoError("bad offset in " + idx_path_.string());
@@ -395,7 +443,7 @@ public:
       shift += 7;
     }
     auto rest = [&] { return std::string_view(reinterpret_cast<const char*>(p + i), size - i); };
-    if (type >= 1 && type <= 4) return {static_cast<ObjType>(type), inflate_all(rest(), obj_size)};
+    if (type >= 1 && type <= 4) return {static_cast<ObjType>(type), inflate_exact(rest(), obj_size)};
     Object base;
     if (type == 6) {  // OFS_DELTA
       c = p[i++];
@@ -414,19 +462,21 @@ public:
     } else {
       throw IoError("unknown object type in " + idx_path_.string());
     }
-    std::string delta = inflate_all(rest(), obj_size);
+    std::string delta = inflate_exact(rest(), obj_size);
     return {base.type, apply_delta(base.data, delta)};
   }
 
 private:
+public:
   std::uint64_t offset_at(std::uint32_t n) const {
-    const unsigned char* offsets = idx_.data() + 8 + 256 * 4 + std::size_t{count_} * 24;
+    const unsigned char* offsets = idx_->data() + 8 + 256 * 4 + std::size_t{count_} * 24;
     std::uint32_t off = be32(offsets + std::size_t{n} * 4);
     if (!(off & 0x80000000u)) return off;
     const unsigned char* large = offsets + std::size_t{count_} * 4 + std::size_t{off & 0x7fffffffu} * 8;
     return (std::uint64_t{be32(large)} << 32) | be32(large + 4);
   }
 
+private:
   static std::string apply_delta(const std::string& base, const std::string& delta) {
     std::size_t i = 0;
     auto varint = [&] {
@@ -467,9 +517,211 @@ private:
   }
 
   fs::path idx_path_;
-  Mapping idx_;
-  std::unique_ptr<Mapping> pack_;
+  bool plain_ = true;
+  std::unique_ptr<Mapping> idx_, pack_;
   std::uint32_t count_ = 0;
+};
+
+struct OidHash {
+  std::size_t operator()(const Oid& oid) const {
+    std::size_t h;
+    std::memcpy(&h, oid.data(), sizeof h);
+    return h;
+  }
+};
+
+void put_varint(std::string& out, std::uint64_t v) {  // a delta's sizes: 7 bits a byte, low first
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+/// A git delta that turns `base` into `target`: the common prefix and suffix are
+/// copied from the base, the rest inserted. A commit changes a stage tree in one
+/// place or two, so that is most of it.
+std::string make_delta(std::string_view base, std::string_view target) {
+  std::size_t n = std::min(base.size(), target.size());
+  std::size_t prefix = static_cast<std::size_t>(std::mismatch(base.begin(), base.begin() + n, target.begin()).first - base.begin());
+  std::size_t suffix = 0;
+  while (suffix < n - prefix && base[base.size() - 1 - suffix] == target[target.size() - 1 - suffix]) ++suffix;
+  std::string d;
+  put_varint(d, base.size());
+  put_varint(d, target.size());
+  auto copy = [&](std::uint64_t off, std::uint64_t len) {
+    while (len) {
+      std::uint64_t piece = std::min<std::uint64_t>(len, 0xffffff);
+      char op = static_cast<char>(0x80);
+      std::string args;
+      for (int b = 0; b < 4; ++b)
+        if (auto byte = static_cast<unsigned char>(off >> (8 * b))) {
+          op = static_cast<char>(op | (1 << b));
+          args += static_cast<char>(byte);
+        }
+      for (int b = 0; b < 3; ++b)
+        if (auto byte = static_cast<unsigned char>(piece >> (8 * b))) {
+          op = static_cast<char>(op | (0x10 << b));
+          args += static_cast<char>(byte);
+        }
+      d += op;
+      d += args;
+      off += piece;
+      len -= piece;
+    }
+  };
+  copy(0, prefix);
+  for (std::string_view middle = target.substr(prefix, target.size() - prefix - suffix); !middle.empty();) {
+    std::size_t piece = std::min<std::size_t>(middle.size(), 127);
+    d += static_cast<char>(piece);
+    d.append(middle.substr(0, piece));
+    middle.remove_prefix(piece);
+  }
+  copy(base.size() - suffix, suffix);
+  return d;
+}
+
+/// A pack being built in memory: the objects of one chain of commits, written as
+/// one .pack and .idx (gitformat-pack.txt) instead of a loose file each. A tree
+/// whose previous version is in the same pack is stored as a delta against it.
+class PackBuilder {
+public:
+  PackBuilder() = default;
+
+  /// Starts from every entry of `old` (an open pack, which must outlive this), at
+  /// the same offsets: the new pack replaces it, and its objects are bases for
+  /// deltas. Its bytes are not copied until write().
+  explicit PackBuilder(const Pack& old) : old_(old.body()) {
+    entries_.reserve(old.count() + 64);
+    for (std::uint32_t n = 0; n < old.count(); ++n) {
+      Oid oid = old.oid_at(n);
+      index_.emplace(oid, entries_.size());
+      entries_.push_back({oid, old.offset_at(n), old.crc_at(n)});
+    }
+  }
+
+  bool has(const Oid& oid) const { return index_.count(oid) != 0; }
+  std::optional<std::uint64_t> offset_of(const Oid& oid) const {
+    auto it = index_.find(oid);
+    if (it == index_.end()) return std::nullopt;
+    return entries_[it->second].offset;
+  }
+  /// Whether anything was added to what the pack started from.
+  bool changed() const { return !buf_.empty(); }
+
+  /// How many deltas lie under the object at `offset` (0 for a whole object).
+  int depth_at(std::uint64_t offset) const {
+    int depth = 0;
+    for (;;) {
+      std::uint64_t i = offset;
+      unsigned char c = byte_at(i++);
+      int type = (c >> 4) & 7;
+      while (c & 0x80) c = byte_at(i++);
+      if (type != 6) return depth;
+      c = byte_at(i++);
+      std::uint64_t back = c & 127;
+      while (c & 0x80) {
+        c = byte_at(i++);
+        back = ((back + 1) << 7) | (c & 127);
+      }
+      if (back == 0 || back > offset) throw IoError("bad delta offset in a pack");
+      offset -= back;
+      ++depth;
+    }
+  }
+
+  void add(const Oid& oid, ObjType type, std::string_view data, int level) {
+    std::uint64_t start = begin(oid, static_cast<int>(type), data.size());
+    finish(start, deflate_all(data, level));
+  }
+
+  void add_delta(const Oid& oid, std::uint64_t base_offset, std::string_view delta, int level) {
+    std::uint64_t start = begin(oid, 6, delta.size());
+    std::uint64_t back = start - base_offset;  // OFS_DELTA: the base's distance back
+    char b[16];
+    std::size_t pos = sizeof b - 1;
+    b[pos] = static_cast<char>(back & 127);
+    while (back >>= 7) b[--pos] = static_cast<char>(128 | (--back & 127));
+    buf_.append(b + pos, sizeof b - pos);
+    finish(start, deflate_all(delta, level));
+  }
+
+  /// Writes pack-<sum>.pack, then its .idx (readers look for the .idx), into
+  /// `pack_dir`.
+  void write(const fs::path& pack_dir) {
+    auto count = static_cast<std::uint32_t>(entries_.size());
+    std::string header("PACK\0\0\0\2", 8);
+    put_be32(header, count);
+    Oid sum = sha1_of({header, old_, buf_});
+
+    std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.oid < b.oid; });
+    std::string idx("\377tOc\0\0\0\2", 8);
+    std::array<std::uint32_t, 256> fanout{};
+    for (const auto& e : entries_) ++fanout[e.oid[0]];
+    std::uint32_t running = 0;
+    for (auto n : fanout) put_be32(idx, running += n);
+    for (const auto& e : entries_) idx += as_view(e.oid);
+    for (const auto& e : entries_) put_be32(idx, e.crc);
+    std::string large;
+    for (const auto& e : entries_) {
+      if (e.offset < 0x80000000u) {
+        put_be32(idx, static_cast<std::uint32_t>(e.offset));
+      } else {
+        put_be32(idx, 0x80000000u | static_cast<std::uint32_t>(large.size() / 8));
+        put_be32(large, static_cast<std::uint32_t>(e.offset >> 32));
+        put_be32(large, static_cast<std::uint32_t>(e.offset));
+      }
+    }
+    idx += large;
+    idx += as_view(sum);
+    idx += as_view(sha1_of({idx}));
+
+    std::error_code ec;
+    fs::create_directories(pack_dir, ec);
+    std::string name = "pack-" + hex(sum);
+    AtomicFile pack(pack_dir / (name + ".pack"), false);
+    for (std::string_view part : {std::string_view(header), old_, std::string_view(buf_), as_view(sum)}) pack.write(part);
+    pack.commit();
+    write_file_atomic(pack_dir / (name + ".idx"), idx, false);
+  }
+
+private:
+  unsigned char byte_at(std::uint64_t offset) const {
+    if (offset >= 12 && offset - 12 < old_.size()) return static_cast<unsigned char>(old_[offset - 12]);
+    std::uint64_t at = offset - 12 - old_.size();
+    if (offset < 12 + old_.size() || at >= buf_.size()) throw IoError("bad offset in a pack");
+    return static_cast<unsigned char>(buf_[at]);
+  }
+  std::uint64_t begin(const Oid& oid, int type, std::uint64_t size) {
+    std::uint64_t start = 12 + old_.size() + buf_.size();
+    unsigned char c = static_cast<unsigned char>((type << 4) | (size & 15));
+    size >>= 4;
+    while (size) {
+      buf_ += static_cast<char>(c | 0x80);
+      c = size & 0x7f;
+      size >>= 7;
+    }
+    buf_ += static_cast<char>(c);
+    index_.emplace(oid, entries_.size());
+    entries_.push_back({oid, start, 0});
+    return start;
+  }
+  void finish(std::uint64_t start, const std::string& compressed) {
+    buf_ += compressed;
+    std::size_t at = start - 12 - old_.size();
+    entries_.back().crc =
+        static_cast<std::uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(buf_.data() + at), static_cast<uInt>(buf_.size() - at)));
+  }
+
+  struct Entry {
+    Oid oid;
+    std::uint64_t offset;
+    std::uint32_t crc;
+  };
+  std::string_view old_;  ///< the entries of the pack this one replaces
+  std::string buf_;       ///< the entries added, which follow them
+  std::vector<Entry> entries_;
+  std::unordered_map<Oid, std::size_t, OidHash> index_;
 };
 
 /// The object database: loose objects and packs, in the repository and its alternates.
@@ -523,21 +775,94 @@ public:
 
   /// Stores a tree, and keeps its entries for read_tree(). `buf` holds the entries
   /// from `at` on, with room before them for the object header (kTreeHeaderRoom), so
-  /// that the whole object is hashed and compressed without another copy.
-  Oid write_tree(std::string buf, std::size_t at) {
+  /// that the whole object is hashed and compressed without another copy. `base` is
+  /// the tree it was made from: in a pack, a delta against it when it is there too.
+  Oid write_tree(std::string buf, std::size_t at, const Oid* base = nullptr) {
     std::string header = "tree " + std::to_string(buf.size() - at);
     header += '\0';
     if (header.size() > at) throw IoError("tree header does not fit");
     std::memcpy(buf.data() + at - header.size(), header.data(), header.size());
-    Oid oid = write_object(std::string_view(buf).substr(at - header.size()));
+    std::string_view object = std::string_view(buf).substr(at - header.size());
+    std::optional<std::uint64_t> base_offset = pack_ && base ? pack_->offset_of(*base) : std::nullopt;
+    auto base_tree = base_offset ? trees_.find(*base) : trees_.end();
+    Oid oid;
+    if (base_tree != trees_.end()) {
+      oid = sha1_of({object});
+      std::string_view entries = std::string_view(buf).substr(at);
+      std::string delta = make_delta(std::string_view(base_tree->second.buf).substr(base_tree->second.at), entries);
+      if (pack_->has(oid)) {
+      } else if (delta.size() < entries.size() / 2 && pack_->depth_at(*base_offset) < kMaxDeltaDepth) {
+        pack_->add_delta(oid, *base_offset, delta, level_);
+      } else {
+        pack_->add(oid, ObjType::tree, entries, level_);
+      }
+    } else {
+      oid = write_object(object);
+    }
     trees_.try_emplace(oid, CachedTree{std::move(buf), at});
     return oid;
   }
 
-  /// Stores "<type> <size>\0<data>" as a loose object unless it exists; returns its name.
+  /// Deltas on deltas, at most: reading a tree applies each of them to a copy of
+  /// it, and a whole one every so often costs one compression.
+  static constexpr int kMaxDeltaDepth = 16;
+
+  /// From here on, objects go into a pack built in memory (PackBuilder) rather than
+  /// loose files, until finish_pack() writes it or discard_pack() drops it.
+  ///
+  /// A chain's objects are small next to the stage trees they change, and those are
+  /// deltas when their last version is in the same pack. So the newest pack, when
+  /// it is small, is carried over whole into the new one, which then replaces it:
+  /// the first trees of the chain are deltas too, and the packs do not pile up.
+  /// "Small" is at most four times its largest object (and 1 MiB at least): copying
+  /// and hashing it again costs about what compressing that object whole would.
+  void begin_pack() {
+    pack_.reset();
+    replaces_ = nullptr;
+    if (!packs_loaded_) load_packs();
+    for (auto& pack : packs_) {
+      if (pack->idx_path().parent_path() != dirs_.front() / "pack") continue;
+      if (!pack->plain() || !pack->open()) break;  // the newest pack only, and only a plain one
+      if (pack->pack_size() <= std::max<std::uint64_t>(1 << 20, 4 * pack->largest_entry())) {
+        pack_.emplace(*pack);
+        replaces_ = pack.get();
+      }
+      break;
+    }
+    if (!pack_) pack_.emplace();
+  }
+  void discard_pack() { pack_.reset(); }
+  void finish_pack() {
+    if (pack_ && pack_->changed()) {
+      pack_->write(dirs_.front() / "pack");
+      if (replaces_) {  // its objects are all in the new pack: the index first, as git does
+        fs::path idx = replaces_->idx_path(), old = idx;
+        old.replace_extension(".pack");
+        ::unlink(idx.c_str());
+        ::unlink(old.c_str());
+      }
+    }
+    pack_.reset();
+    replaces_ = nullptr;
+  }
+
+  /// Stores "<type> <size>\0<data>" unless it exists; returns its name. Loose, or in
+  /// the pack being built. A loose object is checked for among loose objects only:
+  /// a loose copy of an object that is also packed is harmless (git's gc drops it),
+  /// and it spares mapping every pack's index.
   Oid write_object(std::string_view object) {
     Oid oid = sha1_of({object});
-    if (exists(oid)) return oid;
+    if (pack_) {
+      if (!pack_->has(oid)) {
+        auto nul = object.find('\0');
+        std::string_view type = object.substr(0, object.find(' '));
+        pack_->add(oid,
+                   type == "commit" ? ObjType::commit : type == "tree" ? ObjType::tree : type == "blob" ? ObjType::blob : ObjType::tag,
+                   object.substr(nul + 1), level_);
+      }
+      return oid;
+    }
+    if (exists_loose(oid)) return oid;
     std::string h = hex(oid);
     fs::path dir = dirs_.front() / h.substr(0, 2);
     if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) throw_errno("cannot create " + dir.string());
@@ -565,15 +890,12 @@ public:
   }
 
 private:
-  bool exists(const Oid& oid) {
+  bool exists_loose(const Oid& oid) {
     std::string h = hex(oid);
     for (const auto& d : dirs_) {
       struct stat st {};
       if (::stat((d / h.substr(0, 2) / h.substr(2)).c_str(), &st) == 0) return true;
     }
-    if (!packs_loaded_) load_packs();
-    for (auto& pack : packs_)
-      if (pack->find(oid)) return true;
     return false;
   }
 
@@ -642,36 +964,40 @@ private:
       fs::path pack_dir = d / "pack";
       DIR* dir = ::opendir(pack_dir.c_str());
       if (!dir) continue;
-      std::vector<std::string> names;
+      std::vector<std::pair<std::int64_t, std::string>> found;  // (mtime, .idx name)
+      std::set<std::string> names;
       while (dirent* e = ::readdir(dir)) {
         std::string_view n = e->d_name;
-        if (n.size() > 4 && n.ends_with(".idx")) names.emplace_back(n);
-      }
-      ::closedir(dir);
-      std::sort(names.begin(), names.end());
-      for (const auto& n : names) {
-        fs::path idx = pack_dir / n;
-        fs::path pack = idx;
+        names.emplace(n);
+        if (n.size() <= 4 || !n.ends_with(".idx")) continue;
+        fs::path pack = pack_dir / n;
         pack.replace_extension(".pack");
         struct stat st {};
         if (::stat(pack.c_str(), &st) != 0) continue;  // a pack being written or removed
-        packs_.push_back(std::make_unique<Pack>(idx));
+        found.emplace_back(std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec, std::string(n));
+      }
+      ::closedir(dir);
+      // Newest first: a commit's parent is most likely in the last pack written. A
+      // pack's index is mapped only when it is searched.
+      std::sort(found.begin(), found.end(), std::greater<>());
+      for (const auto& [mtime, n] : found) {
+        // A pack with a .keep, .promisor, .bitmap, .rev or .mtimes file is git's to
+        // manage: never replaced by a tracker pack.
+        std::string stem = n.substr(0, n.size() - 4);
+        bool plain = true;
+        for (const char* ext : {".keep", ".promisor", ".bitmap", ".rev", ".mtimes"})
+          if (names.count(stem + ext)) plain = false;
+        packs_.push_back(std::make_unique<Pack>(pack_dir / n, plain));
       }
     }
     packs_loaded_ = true;
   }
 
-  struct OidHash {
-    std::size_t operator()(const Oid& oid) const {
-      std::size_t h;
-      std::memcpy(&h, oid.data(), sizeof h);
-      return h;
-    }
-  };
-
   std::vector<fs::path> dirs_;
   std::vector<std::unique_ptr<Pack>> packs_;
   bool packs_loaded_ = false;
+  std::optional<PackBuilder> pack_;
+  Pack* replaces_ = nullptr;  ///< the pack pack_ started from
   int level_;
   struct CachedTree {
     std::string buf;
@@ -810,7 +1136,7 @@ TreeResult edit_tree(ObjectStore& store, const Oid* base, const std::vector<std:
   tree.append(data.substr(run));
   for (; next_add < adds.size(); ++next_add) tree += adds[next_add].bytes;
   if (tree.size() == kHeaderRoom) return TreeResult::empty;
-  *out = store.write_tree(std::move(tree), kHeaderRoom);
+  *out = store.write_tree(std::move(tree), kHeaderRoom, base);
   return TreeResult::written;
 }
 
@@ -1410,6 +1736,7 @@ std::vector<std::string> commit_chain(const GitDirs& dirs, ObjectStore& store, b
       if (!tip_tree) throw IoError("corrupt commit " + hex(*parent));
     }
     trace("native commit: head read");
+    store.begin_pack();  // the chain's trees and commits: one pack, not a loose file each
     std::vector<std::string> shas;
     std::string reflog;
     for (const auto& q : batch) {
@@ -1433,13 +1760,19 @@ std::vector<std::string> commit_chain(const GitDirs& dirs, ObjectStore& store, b
       shas.push_back(hex(commit));
     }
     trace("native commit: trees written");
-    if (tip == parent) return shas;  // nothing changed at all
+    if (tip == parent) {  // nothing changed at all
+      store.discard_pack();
+      return shas;
+    }
 
     GitLockFile lock(head.file);
     if (!lock.held() || read_ref(dirs, head) != parent) {  // lost the race: redo on top of the new HEAD
+      store.discard_pack();
       backoff_sleep(*attempts);
       continue;
     }
+    store.finish_pack();  // the objects are in place before the branch names them
+    trace("native commit: pack written");
     lock.write(hex(*tip) + "\n");
     // The ref's reflog, and HEAD's when HEAD names it.
     struct stat st {};

@@ -5,6 +5,8 @@
 
 #include "helpers.hpp"
 
+#include <sstream>
+
 using testing::Board;
 using testing::git;
 using testing::run_tracker;
@@ -85,6 +87,82 @@ TEST_CASE("native commits read packed objects through their delta chains") {
 
   std::string native = act(board.root(), false);
   CHECK(native == act(copy, true));
+  check_git_agrees(board.root());
+}
+
+namespace {
+
+std::vector<fs::path> packs(const fs::path& dir) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(dir / ".git/objects/pack"))
+    if (e.path().extension() == ".pack") out.push_back(e.path());
+  return out;
+}
+
+/// The longest delta chain `git verify-pack -v` reports across the packs.
+int longest_chain(const fs::path& dir) {
+  int longest = 0;
+  for (const auto& pack : packs(dir)) {
+    fs::path idx = pack;
+    auto r = testing::run({"git", "-C", dir.string(), "verify-pack", "-v", idx.replace_extension(".idx").string()});
+    REQUIRE(r.code == 0);
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);)
+      if (line.starts_with("chain length = ")) longest = std::max(longest, std::stoi(line.substr(15)));
+  }
+  return longest;
+}
+
+}  // namespace
+
+TEST_CASE("native commits write their objects as one pack, which takes over the last small one") {
+  Board board;
+  for (int i = 1; i <= 40; ++i) REQUIRE(run_tracker(board.root(), {"new", "Story " + std::to_string(i)}).code == 0);
+  for (int i = 1; i <= 30; ++i) REQUIRE(run_tracker(board.root(), {"move", std::to_string(i), "qa"}).code == 0);
+  // One pack: each commit's pack holds the one before it whole. Stage trees are
+  // deltas, never more than 16 deep. Blobs stay loose.
+  CHECK(packs(board.root()).size() == 1);
+  CHECK(longest_chain(board.root()) > 1);
+  CHECK(longest_chain(board.root()) <= 16);
+  CHECK(git(board.root(), {"count-objects", "-v"}).find("\ncount: 0\n") == std::string::npos);
+  check_git_agrees(board.root());
+  CHECK(git(board.root(), {"log", "--format=%s", "-1"}) == "tracker: move #30 backlog -> qa\n");
+  // git's own small pack is taken over too.
+  git(board.root(), {"gc", "-q", "--prune=now"});
+  REQUIRE(run_tracker(board.root(), {"move", "40", "qa"}).code == 0);
+  CHECK(packs(board.root()).size() == 1);
+  check_git_agrees(board.root());
+
+  // A pack with a .keep file is git's to manage: a commit leaves it alone.
+  fs::path kept = packs(board.root()).front();
+  testing::write(fs::path(kept).replace_extension(".keep"), "");
+  REQUIRE(run_tracker(board.root(), {"move", "31", "qa"}).code == 0);
+  CHECK(fs::exists(kept));
+  CHECK(packs(board.root()).size() == 2);
+  fs::remove(fs::path(kept).replace_extension(".keep"));
+  check_git_agrees(board.root());
+
+  // A pack far larger than its largest object is not copied: a new pack beside it.
+  for (int i = 0; i < 24; ++i) {
+    std::string noise;
+    std::uint64_t x = 88172645463325252ull + static_cast<std::uint64_t>(i);
+    for (int j = 0; j < 80 * 1024; ++j) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      noise += static_cast<char>(x);
+    }
+    testing::write(board.root() / ("noise" + std::to_string(i) + ".bin"), noise);
+  }
+  git(board.root(), {"add", "-A"});
+  git(board.root(), {"commit", "-qm", "noise"});
+  git(board.root(), {"gc", "-q", "--prune=now"});
+  REQUIRE(packs(board.root()).size() == 1);
+  fs::path big = packs(board.root()).front();
+  REQUIRE(fs::file_size(big) > (1 << 20));
+  REQUIRE(run_tracker(board.root(), {"move", "32", "qa"}).code == 0);
+  CHECK(fs::exists(big));
+  CHECK(packs(board.root()).size() == 2);
+  REQUIRE(run_tracker(board.root(), {"move", "33", "qa"}).code == 0);
+  CHECK(packs(board.root()).size() == 2);  // the small new one was taken over
   check_git_agrees(board.root());
 }
 
