@@ -1572,9 +1572,10 @@ namespace {
 // <git-dir>/tracker/commit-queue, then waits for the branch's turn. Whoever holds
 // the turn commits every queued commit of its worktree as a chain, one commit each,
 // moves the branch once and updates the git index once. A process that finds its
-// own request gone when its turn comes reads the commit made for it (`.sha`), and
-// waits for the git index's turn, so that it returns only after its paths are in
-// the git index too.
+// own request gone when its turn comes reads the commit made for it, and waits for
+// the git index's turn, so that it returns only after its paths are in the git
+// index too. The answer is appended to the request ("\nanswer <sha>\n"), which is
+// then renamed to `.sha`: no file is made or removed for it.
 
 struct Queued {
   fs::path file;  ///< <queue>/<stamp>-<pid>-<random>.req
@@ -1663,6 +1664,31 @@ fs::path done_file(const fs::path& request) {
   return done;
 }
 
+constexpr std::string_view kAnswer = "\nanswer ";
+
+/// The commit an answered request names ("" when it changed nothing), or nullopt
+/// when `text` holds no answer.
+std::optional<std::string> answer_in(std::string_view text) {
+  auto at = text.rfind(kAnswer);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view sha = trim(text.substr(at + kAnswer.size()));
+  if (!sha.empty() && !parse_hex(sha)) return std::nullopt;
+  return std::string(sha);
+}
+
+/// Answers a request with its commit: appended to it, then renamed to `.sha`. A
+/// request its owner withdrew meanwhile (it gave up waiting) is left alone.
+void answer(const fs::path& request, const std::string& sha) {
+  Fd fd(::open(request.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return;
+    throw_errno("cannot answer " + request.string());
+  }
+  write_all(fd.get(), std::string(kAnswer) + sha + "\n", request.string());
+  if (::rename(request.c_str(), done_file(request).c_str()) != 0 && errno != ENOENT)
+    throw_errno("cannot answer " + request.string());
+}
+
 /// Queues `q` (as a file that appears whole) and returns its path.
 fs::path enqueue(const fs::path& queue, Queued& q) {
   std::error_code ec;
@@ -1708,6 +1734,10 @@ std::vector<Queued> load_queue(const fs::path& queue) {
     auto text = read_file_if_exists(file);
     if (!text) continue;
     auto q = parse_queued(file, *text);
+    if (!q && answer_in(*text)) {  // answered by a leader that died before renaming it
+      ::rename(file.c_str(), done_file(file).c_str());
+      continue;
+    }
     if (!q) {
       ::rename(file.c_str(), (file.string() + ".bad").c_str());  // kept for a post-mortem, never retried
       continue;
@@ -1823,10 +1853,11 @@ std::optional<CommitResult> native_commit_paths(const GitDirs& dirs, const Commi
       withdraw.active = false;
       turn.reset();
       { ProcessLock index_turn(dirs.git_dir / "tracker" / "git-index.lock", std::chrono::seconds(30), "the git index"); }
-      auto sha = read_file_if_exists(answer_file);
+      auto text = read_file_if_exists(answer_file);
       ::unlink(answer_file.c_str());
+      std::optional<std::string> sha = text ? answer_in(*text) : std::nullopt;
       if (!sha) throw IoError("the commit queued as " + request_file.string() + " was neither made nor refused");
-      result.sha = std::string(trim(*sha));
+      result.sha = *sha;
       trace("commit: committed by another process");
       return result;
     }
@@ -1839,9 +1870,12 @@ std::optional<CommitResult> native_commit_paths(const GitDirs& dirs, const Commi
     // Answer the others, then let their requests go.
     std::map<std::string, Change> last;  // each path's last change in the chain
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (batch[i].file == request_file) result.sha = shas[i];
-      else write_file_atomic(done_file(batch[i].file), shas[i] + "\n", false);
-      ::unlink(batch[i].file.c_str());
+      if (batch[i].file == request_file) {
+        result.sha = shas[i];
+        ::unlink(batch[i].file.c_str());
+      } else {
+        answer(batch[i].file, shas[i]);
+      }
       for (const auto& c : batch[i].changes) last[c.path] = c;
     }
     withdraw.active = false;
