@@ -84,8 +84,11 @@ CREATE TRIGGER IF NOT EXISTS stories_ad AFTER DELETE ON stories BEGIN
 END;
 )sql";
 
+// journal_size_limit=0: with the persistent WAL (see open_db) the last connection
+// to close truncates the WAL after its checkpoint instead of deleting it.
 constexpr const char* kPragmas =
-    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0; PRAGMA cache_size=-16384";
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0; PRAGMA cache_size=-16384;"
+    " PRAGMA journal_size_limit=0";
 
 constexpr const char* kUpsertRow =
     "INSERT INTO stories(path, stage, stage_order, id, type, slug, size, mtime_ns, ctime_ns, inode, racy,"
@@ -404,9 +407,19 @@ struct ShadowIndex::Impl {
     return sqlite3_compileoption_used("ENABLE_FTS5") && !(off && *off);
   }
 
-  void open_once() {
+  /// Opens index.db. Its WAL and shared-memory files are kept when the last
+  /// connection closes (SQLITE_FCNTL_PERSIST_WAL): otherwise nearly every command
+  /// deletes both on exit and the next one creates them again, two new inodes a
+  /// command, which is what file systems do slowest.
+  void open_db() {
     db = std::make_unique<sql::Db>(db_path);
+    int persist = 1;
+    sqlite3_file_control(db->handle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     db->exec(kPragmas);
+  }
+
+  void open_once() {
+    open_db();
     std::int64_t version = 0;
     {
       auto version_query = db->prepare("PRAGMA user_version");
@@ -417,8 +430,7 @@ struct ShadowIndex::Impl {
     if (version != 0 && (version != kSchemaVersion || get_meta("fts") != fts_flag)) {
       db.reset();
       remove_files();
-      db = std::make_unique<sql::Db>(db_path);
-      db->exec(kPragmas);
+      open_db();
       version = 0;
     }
     if (version == 0) {
