@@ -1,7 +1,8 @@
 // The native commit writer (see gitnative.hpp). The formats follow git's
 // Documentation/gitformat-index.txt, gitformat-pack.txt and git-config.txt:
-//  - objects: "<type> <size>\0<data>", SHA-1 named, zlib deflated (loose) or in a
-//    pack found through its .idx (v2), with OFS_DELTA / REF_DELTA chains;
+//  - objects: "<type> <size>\0<data>", SHA-1 named, read loose (zlib deflated) or
+//    from a pack found through its .idx (v2), with OFS_DELTA / REF_DELTA chains, and
+//    written as one pack (with OFS_DELTA trees) per chain of commits;
 //  - refs: a loose file or a packed-refs line, updated under "<ref>.lock" created
 //    with O_EXCL and renamed into place, the reflog appended while it is held;
 //  - the git index (v2, v3): sorted entries, optional extensions, a SHA-1 trailer.
@@ -33,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <unordered_map>
 
@@ -846,59 +848,23 @@ public:
     replaces_ = nullptr;
   }
 
-  /// Stores "<type> <size>\0<data>" unless it exists; returns its name. Loose, or in
-  /// the pack being built. A loose object is checked for among loose objects only:
-  /// a loose copy of an object that is also packed is harmless (git's gc drops it),
-  /// and it spares mapping every pack's index.
+  /// Stores "<type> <size>\0<data>" in the pack being built, unless it is there
+  /// already; returns its name. Objects elsewhere are not looked for: a copy of an
+  /// object that is also in another pack or loose is harmless (git's gc drops it).
   Oid write_object(std::string_view object) {
+    if (!pack_) throw std::logic_error("an object written outside begin_pack() and finish_pack()");
     Oid oid = sha1_of({object});
-    if (pack_) {
-      if (!pack_->has(oid)) {
-        auto nul = object.find('\0');
-        std::string_view type = object.substr(0, object.find(' '));
-        pack_->add(oid,
-                   type == "commit" ? ObjType::commit : type == "tree" ? ObjType::tree : type == "blob" ? ObjType::blob : ObjType::tag,
-                   object.substr(nul + 1), level_);
-      }
-      return oid;
-    }
-    if (exists_loose(oid)) return oid;
-    std::string h = hex(oid);
-    fs::path dir = dirs_.front() / h.substr(0, 2);
-    if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) throw_errno("cannot create " + dir.string());
-    std::string compressed = deflate_all(object, level_);
-    fs::path temp = dir / ("tmp_obj_" + std::to_string(::getpid()) + "_" + std::to_string(random_u64()));
-    try {
-      Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
-      if (!fd) throw_errno("cannot create " + temp.string());
-      write_all(fd.get(), compressed, temp.string());
-    } catch (...) {
-      ::unlink(temp.c_str());
-      throw;
-    }
-    fs::path final_path = dir / h.substr(2);
-    // As git does: link, so an existing object is never replaced; someone else
-    // writing the same object first is fine.
-    int rc = ::link(temp.c_str(), final_path.c_str());
-    int saved = errno;
-    ::unlink(temp.c_str());
-    if (rc != 0 && saved != EEXIST) {
-      errno = saved;
-      throw_errno("cannot store object " + h);
+    if (!pack_->has(oid)) {
+      auto nul = object.find('\0');
+      std::string_view type = object.substr(0, object.find(' '));
+      pack_->add(oid,
+                 type == "commit" ? ObjType::commit : type == "tree" ? ObjType::tree : type == "blob" ? ObjType::blob : ObjType::tag,
+                 object.substr(nul + 1), level_);
     }
     return oid;
   }
 
 private:
-  bool exists_loose(const Oid& oid) {
-    std::string h = hex(oid);
-    for (const auto& d : dirs_) {
-      struct stat st {};
-      if (::stat((d / h.substr(0, 2) / h.substr(2)).c_str(), &st) == 0) return true;
-    }
-    return false;
-  }
-
   std::optional<Object> read_loose(const Oid& oid) {
     std::string h = hex(oid);
     for (const auto& d : dirs_) {
@@ -1014,6 +980,7 @@ struct Change {
   std::string path;
   bool deleted = false;
   Oid blob{};
+  std::optional<std::string> data;  ///< the blob's bytes, until the chain's pack holds them
   bool executable = false;
   struct stat st {};
 };
@@ -1506,8 +1473,9 @@ void update_index(const GitDirs& dirs, const std::vector<Change>& changes, const
   }
 }
 
-/// Reads a file for a commit: its stat data (taken before reading) and its blob.
-Change read_change(ObjectStore& store, const fs::path& work_tree, const std::string& path) {
+/// Reads a file for a commit: its stat data (taken before reading) and its blob,
+/// named but not yet written (the commit's pack will hold it).
+Change read_change(const fs::path& work_tree, const std::string& path) {
   Change c;
   c.path = path;
   std::optional<FileSnapshot> file;
@@ -1525,13 +1493,17 @@ Change read_change(ObjectStore& store, const fs::path& work_tree, const std::str
   c.st = file->st;
   if (!S_ISREG(c.st.st_mode)) throw Unsupported{path + " is not a regular file"};
   c.executable = (c.st.st_mode & S_IXUSR) != 0;
-  c.blob = store.write(ObjType::blob, file->data);
+  std::string header = "blob " + std::to_string(file->data.size());
+  header += '\0';
+  c.blob = sha1_of({header, file->data});
+  c.data = std::move(file->data);
   return c;
 }
 
-int loose_compression(const GitConfig& config) {
-  // git: core.looseCompression, else core.compression, else best speed.
-  for (const char* key : {"core.loosecompression", "core.compression"}) {
+int pack_compression(const GitConfig& config) {
+  // git's keys: pack.compression, else core.compression. Unset, best speed (git's
+  // default for packs is zlib's 6, at three times the cost; any level reads alike).
+  for (const char* key : {"pack.compression", "core.compression"}) {
     if (auto v = parse_int(config.get(key, "x")); v && *v >= -1 && *v <= 9) return static_cast<int>(*v);
   }
   return Z_BEST_SPEED;
@@ -1584,7 +1556,7 @@ struct Queued {
 };
 
 std::string serialize(const Queued& q) {
-  std::string out = "tracker-commit 1\n";
+  std::string out = "tracker-commit 2\n";
   out += "author " + q.author + "\ncommitter " + q.committer + "\nsubject " + q.subject + "\n";
   for (const auto& c : q.changes) {
     char line[512];
@@ -1597,6 +1569,7 @@ std::string serialize(const Queued& q) {
     out += line;
     out += c.path;
     out += '\n';
+    if (c.data) out += "data " + std::to_string(c.data->size()) + "\n" + *c.data + "\n";
   }
   out += "message " + std::to_string(q.message.size()) + "\n" + q.message;
   return out;
@@ -1613,7 +1586,10 @@ std::optional<Queued> parse_queued(const fs::path& file, std::string_view text) 
     text.remove_prefix(nl + 1);
     return value;
   };
-  if (!take_line("tracker-commit 1")) return std::nullopt;
+  // Version 1 (an older tracker's) named blobs it had written loose; version 2
+  // carries each blob's bytes ("data <length>" after its change line).
+  bool v1 = text.starts_with("tracker-commit 1\n");
+  if (!take_line(v1 ? "tracker-commit 1" : "tracker-commit 2")) return std::nullopt;
   auto author = take_line("author "), committer = take_line("committer "), subject = take_line("subject ");
   if (!author || !committer || !subject) return std::nullopt;
   q.author = *author;
@@ -1648,6 +1624,14 @@ std::optional<Queued> parse_queued(const fs::path& file, std::string_view text) 
     c.st.st_size = static_cast<off_t>(size);
     c.path = std::string(text.substr(static_cast<std::size_t>(used), path_len));
     text.remove_prefix(static_cast<std::size_t>(used) + path_len + 1);
+    if (!v1 && text.starts_with("data ")) {
+      auto length = take_line("data ");
+      auto n = length ? parse_int(*length) : std::nullopt;
+      if (!n || *n < 0 || text.size() < static_cast<std::size_t>(*n) + 1 || text[static_cast<std::size_t>(*n)] != '\n')
+        return std::nullopt;
+      c.data = std::string(text.substr(0, static_cast<std::size_t>(*n)));
+      text.remove_prefix(static_cast<std::size_t>(*n) + 1);
+    }
     q.changes.push_back(std::move(c));
   }
   auto length = take_line("message ");
@@ -1771,7 +1755,10 @@ std::vector<std::string> commit_chain(const GitDirs& dirs, ObjectStore& store, b
     std::string reflog;
     for (const auto& q : batch) {
       std::vector<std::pair<std::string, const Change*>> edits;
-      for (const auto& c : q.changes) edits.emplace_back(c.path, &c);
+      for (const auto& c : q.changes) {
+        edits.emplace_back(c.path, &c);
+        if (c.data && store.write(ObjType::blob, *c.data) != c.blob) throw IoError("the blob of " + c.path + " does not match its name");
+      }
       Oid tree{};
       TreeResult built = edit_tree(store, tip_tree ? &*tip_tree : nullptr, edits, &tree);
       if (built == TreeResult::unchanged && tip_tree) {  // nothing to commit
@@ -1819,15 +1806,15 @@ std::vector<std::string> commit_chain(const GitDirs& dirs, ObjectStore& store, b
 std::optional<CommitResult> native_commit_paths(const GitDirs& dirs, const CommitRequest& request) {
   try {
     GitConfig config = supported_config(dirs);
-    ObjectStore store(dirs.common_dir / "objects", loose_compression(config));
+    ObjectStore store(dirs.common_dir / "objects", pack_compression(config));
     Queued mine;
-    for (const auto& path : request.paths) mine.changes.push_back(read_change(store, dirs.work_tree, path));
+    for (const auto& path : request.paths) mine.changes.push_back(read_change(dirs.work_tree, path));
     mine.author = make_signature(config, "AUTHOR").format();
     mine.committer = make_signature(config, "COMMITTER").format();
     mine.subject = request.subject.substr(0, request.subject.find('\n'));  // the reflog's one line, as git writes it
     mine.message = format_commit_message(request);
     bool log_updates = config.boolean("core.logallrefupdates").value_or(!config.boolean("core.bare").value_or(false));
-    trace("native commit: blobs written");
+    trace("native commit: files read");
 
     const fs::path queue = dirs.git_dir / "tracker" / "commit-queue";
     const fs::path request_file = enqueue(queue, mine);
