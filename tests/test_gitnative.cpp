@@ -5,6 +5,7 @@
 
 #include "helpers.hpp"
 
+#include <csignal>
 #include <sstream>
 
 using testing::Board;
@@ -232,4 +233,44 @@ TEST_CASE("repositories the native writer does not handle commit through libgit2
     git(board.root(), {"config", "include.path", (extra.path() / "inc").string()});
     check_commits(board.root());
   }
+}
+
+TEST_CASE("the commit queue: an older tracker's request is committed, an answered one is not redone") {
+  Board board;
+  board.create({"One"});
+  board.create({"Two"});
+  fs::path queue = board.root() / ".git/tracker/commit-queue";
+  fs::create_directories(queue);
+  int waiter = testing::spawn({"sleep", "30"});  // the live process the requests name
+  std::string pid = std::to_string(waiter);
+
+  // Version 1 (an older tracker): the blob is already written loose.
+  testing::write(board.root() / "notes.txt", "queued\n");
+  std::string blob = git(board.root(), {"hash-object", "-w", "notes.txt"});
+  blob.pop_back();
+  std::string message = "queued by an older tracker\n";
+  testing::write(queue / ("00000000000000000001-" + pid + "-0000000000000001.req"),
+                 "tracker-commit 1\nauthor Old <old@example.com> 1790000000 +0000\n"
+                 "committer Old <old@example.com> 1790000000 +0000\nsubject queued by an older tracker\n"
+                 "change 0 0 " + blob + " 0 0 0 0 0 0 0 0 7 9 notes.txt\nmessage " +
+                     std::to_string(message.size()) + "\n" + message);
+  // Answered by a leader that died before renaming it: not committed again.
+  std::string answered = "tracker-commit 2\nauthor Old <old@example.com> 1790000000 +0000\n"
+                         "committer Old <old@example.com> 1790000000 +0000\nsubject done already\n"
+                         "message 13\ndone already\n\nanswer " + std::string(40, 'a') + "\n";
+  testing::write(queue / ("00000000000000000002-" + pid + "-0000000000000002.req"), answered);
+
+  REQUIRE(run_tracker(board.root(), {"move", "1", "qa"}).code == 0);
+  CHECK(git(board.root(), {"log", "-3", "--format=%s"}) ==
+        "tracker: move #1 backlog -> qa\nqueued by an older tracker\ntracker: create #2 Two\n");
+  CHECK(git(board.root(), {"show", "HEAD~1:notes.txt"}) == "queued\n");
+  // Each request became its answer, for its process to read.
+  std::string first = testing::read(queue / ("00000000000000000001-" + pid + "-0000000000000001.sha"));
+  CHECK(first.ends_with("\nanswer " + git(board.root(), {"rev-parse", "HEAD~1"})));
+  CHECK(testing::read(queue / ("00000000000000000002-" + pid + "-0000000000000002.sha")) == answered);
+  CHECK(!fs::exists(queue / ("00000000000000000001-" + pid + "-0000000000000001.req")));
+  CHECK(!fs::exists(queue / ("00000000000000000002-" + pid + "-0000000000000002.req")));
+  ::kill(waiter, SIGKILL);
+  testing::wait_for(waiter);
+  check_git_agrees(board.root());
 }
