@@ -365,11 +365,17 @@ struct ShadowIndex::Impl {
     return Instant{std::string(parts[0]), *mono};
   }
 
+  /// Rewritten in place, not replaced: everyone who reads or writes it holds
+  /// refresh.lock, and a walk then costs no new file. A torn or odd stamp (a crash
+  /// while writing it) only makes the next command walk.
   void record_walk(const Instant& start) const {
-    try {
-      write_file_atomic(stamp_file, start.boot + " " + std::to_string(start.mono_ns) + "\n", false);
-    } catch (const IoError&) {
-    }
+    char mono[24];
+    std::snprintf(mono, sizeof mono, "%020lld", static_cast<long long>(start.mono_ns));
+    std::string text = start.boot + " " + mono + "\n";
+    Fd fd(::open(stamp_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd || ::pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
+        ::ftruncate(fd.get(), static_cast<off_t>(text.size())) != 0)
+      ::unlink(stamp_file.c_str());
   }
 
   void open() {
