@@ -46,16 +46,28 @@ row() {
 }
 
 # claim_race: 8 processes share $per_worker * 8 claims, every claim a commit; sets
-# $claim_s, the seconds they took.
+# $claim_s, the seconds they took. A claim that fails fails the benchmark.
 claim_race() {
-  local start w
+  local start w pids=()
   start=$(date +%s%N)
   for w in 1 2 3 4 5 6 7 8; do
     ( for _ in $(seq "$per_worker"); do "$tracker" claim --owner "w$w" > /dev/null || exit 1; done ) &
+    pids+=($!)
   done
-  wait
+  for w in "${pids[@]}"; do wait "$w" || { echo "bench/run.sh: a claimer failed" >&2; exit 1; }; done
   claim_s=$(awk -v ns=$(( $(date +%s%N) - start )) 'BEGIN { print ns / 1e9 }')
 }
+
+# reset_board: the board as generated again (every story back, no claims), and the
+# index brought up to date before any clock starts.
+reset_board() {
+  git reset -q --hard "$board_commit"
+  rm -rf "$state/claims"
+  "$tracker" list > /dev/null
+}
+
+# median of the numbers given
+median_of() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "| size | command | median | peak RSS | baseline: median | ratio |"
 echo "| --- | --- | --- | --- | --- | --- |"
@@ -68,6 +80,7 @@ for n in ${sizes//,/ }; do
   "$tracker" init > /dev/null
   awk -v n="$n" -v seed=42 -f "$here/gen-board.awk"
   git add -A && git commit -qm "board of $n stories"
+  board_commit=$(git rev-parse HEAD)
   state=$(git rev-parse --git-common-dir)/tracker
   ls work/1_backlog > "$tools/all-backlog"  # (not piped into head: pipefail would see SIGPIPE)
   head -$((2 * (runs + 1))) "$tools/all-backlog" > "$tools/backlog"
@@ -105,26 +118,33 @@ for n in ${sizes//,/ }; do
 
   if [ "$claims" -eq 0 ]; then cd /; rm -rf "$dir"; continue; fi  # --claims 0: no claim figures
   # Claim throughput: 8 processes share $claims claims, every claim a commit, against
-  # one process doing git mv + git commit per story. A few single claims first, for
-  # the peak RSS of one.
+  # one process doing git mv + git commit per story; each the median of 3 runs on the
+  # board as generated. A few single claims first, for the peak RSS of one.
   measure --warmup 0 --runs 5 -- "$tracker" claim --owner solo; claim_rss=$rss
   per_worker=$((claims / 8))
-  claim_race  # sets claim_s
-  walk_claim_s=$claim_s
-  # Again with the watcher (its first answer, a walk, before the clock starts).
-  "$tracker" index watch start > /dev/null
-  TRACKER_WATCH=1 "$tracker" list > /dev/null
-  TRACKER_WATCH=1 claim_race
-  watch_claim_s=$claim_s
-  "$tracker" index watch stop > /dev/null
-  mapfile -t git_files < <(find work/1_backlog -name '*.md' | head -50)
-  start=$(date +%s%N)
-  for f in "${git_files[@]}"; do git mv "$f" work/4_merge/ && git commit -qm "move $f"; done
-  git_s=$(awk -v ns=$(( $(date +%s%N) - start )) 'BEGIN { print ns / 1e9 }')
-  for run in "claim, 8 processes:$walk_claim_s" "claim, 8 processes, watcher:$watch_claim_s"; do
-    awk -v n="$n" -v what="${run%:*}" -v c=$((per_worker * 8)) -v cs="${run##*:}" -v g=${#git_files[@]} -v gs="$git_s" -v rss="$claim_rss" 'BEGIN {
-      printf "| %s | %s (%d claims) | %.1f claims/s | %s MiB | `git mv` + `git commit`, 1 process: %.1f moves/s | %.2fx |\n",
-             n, what, c, c / cs, rss, g / gs, (c / cs) / (g / gs) }'
+  walk_rates=() watch_rates=() git_rates=()
+  for _ in 1 2 3; do
+    reset_board
+    claim_race  # sets claim_s
+    walk_rates+=("$(awk -v c=$((per_worker * 8)) -v s="$claim_s" 'BEGIN { print c / s }')")
+    # Again with the watcher (its first answer, a walk, before the clock starts).
+    reset_board
+    "$tracker" index watch start > /dev/null
+    TRACKER_WATCH=1 "$tracker" list > /dev/null
+    TRACKER_WATCH=1 claim_race
+    watch_rates+=("$(awk -v c=$((per_worker * 8)) -v s="$claim_s" 'BEGIN { print c / s }')")
+    "$tracker" index watch stop > /dev/null
+    reset_board
+    mapfile -t git_files < <(find work/1_backlog -name '*.md' | head -50)
+    start=$(date +%s%N)
+    for f in "${git_files[@]}"; do git mv "$f" work/4_merge/ && git commit -qm "move $f"; done
+    git_rates+=("$(awk -v g=${#git_files[@]} -v ns=$(( $(date +%s%N) - start )) 'BEGIN { print g / (ns / 1e9) }')")
+  done
+  git_rate=$(median_of "${git_rates[@]}")
+  for run in "claim, 8 processes:$(median_of "${walk_rates[@]}")" "claim, 8 processes, watcher:$(median_of "${watch_rates[@]}")"; do
+    awk -v n="$n" -v what="${run%:*}" -v c=$((per_worker * 8)) -v rate="${run##*:}" -v g="$git_rate" -v rss="$claim_rss" 'BEGIN {
+      printf "| %s | %s (%d claims, median of 3 runs) | %.1f claims/s | %s MiB | `git mv` + `git commit`, 1 process, median of 3 runs: %.1f moves/s | %.2fx |\n",
+             n, what, c, rate, rss, g, rate / g }'
   done
   cd /
   rm -rf "$dir"
