@@ -820,20 +820,23 @@ public:
   /// and hashing it again costs about what compressing that object whole would.
   void begin_pack() {
     pack_.reset();
-    replaces_ = nullptr;
+    replaces_.reset();
     if (!packs_loaded_) load_packs();
     for (auto& pack : packs_) {
       if (pack->idx_path().parent_path() != dirs_.front() / "pack") continue;
       if (!pack->plain() || !pack->open()) break;  // the newest pack only, and only a plain one
       if (pack->pack_size() <= std::max<std::uint64_t>(1 << 20, 4 * pack->largest_entry())) {
         pack_.emplace(*pack);
-        replaces_ = pack.get();
+        replaces_ = pack;  // kept alive even if a later miss reloads the pack list
       }
       break;
     }
     if (!pack_) pack_.emplace();
   }
-  void discard_pack() { pack_.reset(); }
+  void discard_pack() {
+    pack_.reset();
+    replaces_.reset();
+  }
   void finish_pack() {
     if (pack_ && pack_->changed()) {
       pack_->write(dirs_.front() / "pack");
@@ -845,7 +848,7 @@ public:
       }
     }
     pack_.reset();
-    replaces_ = nullptr;
+    replaces_.reset();
   }
 
   /// Stores "<type> <size>\0<data>" in the pack being built, unless it is there
@@ -953,17 +956,17 @@ private:
         bool plain = true;
         for (const char* ext : {".keep", ".promisor", ".bitmap", ".rev", ".mtimes"})
           if (names.count(stem + ext)) plain = false;
-        packs_.push_back(std::make_unique<Pack>(pack_dir / n, plain));
+        packs_.push_back(std::make_shared<Pack>(pack_dir / n, plain));
       }
     }
     packs_loaded_ = true;
   }
 
   std::vector<fs::path> dirs_;
-  std::vector<std::unique_ptr<Pack>> packs_;
+  std::vector<std::shared_ptr<Pack>> packs_;
   bool packs_loaded_ = false;
   std::optional<PackBuilder> pack_;
-  Pack* replaces_ = nullptr;  ///< the pack pack_ started from
+  std::shared_ptr<Pack> replaces_;  ///< the pack pack_ started from (its bytes are in pack_)
   int level_;
   struct CachedTree {
     std::string buf;
