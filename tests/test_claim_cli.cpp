@@ -276,6 +276,42 @@ TEST_CASE("8 claimers drain 200 ready stories, each claimed exactly once", "[str
   CHECK((!fs::exists(queue) || fs::is_empty(queue)));  // nothing left queued or unanswered
 }
 
+TEST_CASE("claims stay whole while git gc repacks the repository under them", "[stress]") {
+  // tracker's packs take over one another; git's gc repacks and removes packs at the
+  // same time. Every claim must land, with every object it needs.
+  Board board;
+  for (int i = 1; i <= 60; ++i)
+    write(board.root() / ("work/1_backlog/" + std::to_string(i) + "_story_s" + std::to_string(i) + ".md"),
+          "---\nname: S" + std::to_string(i) + "\n---\n");
+  git(board.root(), {"add", "-A"});
+  git(board.root(), {"commit", "-qm", "60 stories"});
+  fs::path stop = board.root() / ".stop-gc";
+  int gc = spawn({"sh", "-c", "n=0; while [ ! -e \"$1\" ]; do git -C \"$0\" gc -q 2>/dev/null; n=$((n+1)); done; [ $n -gt 0 ]",
+                  board.root().string(), stop.string()});
+  std::string script = std::string("while :; do \"") + TRACKER_BIN + "\" -C \"" + board.root().string() +
+                       "\" claim --owner \"$0\" >> \"$1\"; rc=$?; [ $rc -eq 0 ] || break; done; [ $rc -eq 6 ]";
+  std::vector<int> pids;
+  std::vector<fs::path> outs;
+  for (int w = 0; w < 4; ++w) {
+    outs.push_back(board.root() / (".claims-w" + std::to_string(w) + ".txt"));
+    pids.push_back(spawn({"sh", "-c", script, "w" + std::to_string(w), outs.back().string()}));
+  }
+  for (int pid : pids) CHECK(wait_for(pid) == 0);
+  write(stop, "");
+  CHECK(wait_for(gc) == 0);  // gc ran at least once, alongside the claims
+  std::set<std::string> claimed;
+  for (const auto& out : outs)
+    for (const auto& line : lines(read(out))) claimed.insert(line.substr(0, line.find(' ', 9)));
+  CHECK(claimed.size() == 60);
+  std::size_t claim_commits = 0;
+  for (const auto& l : lines(git(board.root(), {"log", "--format=%s"}))) claim_commits += l.starts_with("tracker: claim #");
+  CHECK(claim_commits == 60);
+  auto fsck = run({"git", "-C", board.root().string(), "fsck", "--strict", "--no-dangling"});
+  CHECK(fsck.code == 0);
+  CHECK(fsck.err.empty());
+  CHECK(git(board.root(), {"status", "--porcelain", "--", "work"}).empty());
+}
+
 TEST_CASE("reclaim returns an expired claim's story: retry_count + 1, agent cleared, one commit") {
   Board board;
   board.create({"Expiring"});
