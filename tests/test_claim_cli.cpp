@@ -36,6 +36,48 @@ std::vector<long> ready_ids(const fs::path& root) {
   return ids;
 }
 
+/// `n` ready stories written by hand and committed with git.
+void seed_ready(const Board& board, int n) {
+  for (int i = 1; i <= n; ++i)
+    write(board.root() / ("work/1_backlog/" + std::to_string(i) + "_story_s" + std::to_string(i) + ".md"),
+          "---\nname: S" + std::to_string(i) + "\n---\n");
+  git(board.root(), {"add", "-A"});
+  git(board.root(), {"commit", "-qm", std::to_string(n) + " stories"});
+}
+
+/// `count` processes that each claim until tracker says there is nothing left
+/// (exit 6), each appending its claims' lines to its own file.
+struct Claimers {
+  std::vector<int> pids;
+  std::vector<fs::path> outs;
+
+  Claimers(const Board& board, int count, const RunOptions& options = {}) {
+    std::string script = std::string("while :; do \"") + TRACKER_BIN + "\" -C \"" + board.root().string() +
+                         "\" claim --owner \"$0\" >> \"$1\"; rc=$?; [ $rc -eq 0 ] || break; done; [ $rc -eq 6 ]";
+    for (int w = 0; w < count; ++w) {
+      outs.push_back(board.root() / (".claims-w" + std::to_string(w) + ".txt"));
+      pids.push_back(spawn({"sh", "-c", script, "w" + std::to_string(w), outs.back().string()}, options));
+    }
+  }
+  /// Waits for every one of them to stop on exit 6.
+  void wait() const {
+    for (int pid : pids) CHECK(wait_for(pid) == 0);
+  }
+  /// "claimed #<id>" of every claim made, one entry per claim.
+  std::multiset<std::string> claimed() const {
+    std::multiset<std::string> out;
+    for (const auto& file : outs)
+      for (const auto& line : lines(read(file))) out.insert(line.substr(0, line.find(' ', 9)));
+    return out;
+  }
+};
+
+std::size_t claim_commits(const fs::path& root) {
+  std::size_t n = 0;
+  for (const auto& l : lines(git(root, {"log", "--format=%s"}))) n += l.starts_with("tracker: claim #");
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("claim sets agent, moves to current, commits with an owner trailer") {
@@ -199,38 +241,20 @@ TEST_CASE("8 claimers drain 200 ready stories, each claimed exactly once", "[str
   const bool watch = GENERATE(false, true);  // refreshes that walk, and refreshes that ask the watcher
   INFO("watcher: " << watch);
   Board board;
-  for (int i = 1; i <= 200; ++i)
-    write(board.root() / ("work/1_backlog/" + std::to_string(i) + "_story_s" + std::to_string(i) + ".md"),
-          "---\nname: S" + std::to_string(i) + "\n---\n");
-  git(board.root(), {"add", "-A"});
-  git(board.root(), {"commit", "-qm", "200 stories"});
-  // Each worker claims until tracker says there is nothing left (exit 6).
-  std::string script = std::string("while :; do \"") + TRACKER_BIN + "\" -C \"" + board.root().string() +
-                       "\" claim --owner \"$0\" >> \"$1\"; rc=$?; [ $rc -eq 0 ] || break; done; [ $rc -eq 6 ]";
-  std::vector<int> pids;
-  std::vector<fs::path> outs;
-  for (int w = 0; w < 8; ++w) {
-    outs.push_back(board.root() / (".claims-w" + std::to_string(w) + ".txt"));
-    pids.push_back(spawn({"sh", "-c", script, "w" + std::to_string(w), outs.back().string()},
-                         {{}, {{"TRACKER_WATCH", watch ? "1" : "0"}}, {}}));
-  }
-  for (int pid : pids) CHECK(wait_for(pid) == 0);  // every worker stopped on exit 6
+  seed_ready(board, 200);
+  Claimers workers(board, 8, {{}, {{"TRACKER_WATCH", watch ? "1" : "0"}}, {}});
+  workers.wait();
   if (watch) {
     auto status = nlohmann::json::parse(run_tracker(board.root(), {"index", "watch", "status", "--json"}).out);
     CHECK(status["running"] == true);
     CHECK(status["queries"].get<int>() >= 150);  // nearly every claim asked it, instead of walking
     run_tracker(board.root(), {"index", "watch", "stop"});
   }
-  std::multiset<std::string> claimed;
-  for (const auto& out : outs)
-    for (const auto& line : lines(read(out))) claimed.insert(line.substr(0, line.find(' ', 9)));
+  std::multiset<std::string> claimed = workers.claimed();
   CHECK(claimed.size() == 200);
   CHECK(std::set<std::string>(claimed.begin(), claimed.end()).size() == 200);
   CHECK(lock_dir_entries(board.root()).size() == 200);
-  std::string subjects = git(board.root(), {"log", "--format=%s"});
-  std::size_t claim_commits = 0;
-  for (const auto& l : lines(subjects)) claim_commits += l.starts_with("tracker: claim #");
-  CHECK(claim_commits == 200);
+  CHECK(claim_commits(board.root()) == 200);
   CHECK(run({"git", "-C", board.root().string(), "fsck", "--strict"}).code == 0);
   CHECK(ready_ids(board.root()).empty());
   // Commits made for each other (group commit) are each their own: a claim commit
@@ -280,32 +304,18 @@ TEST_CASE("claims stay whole while git gc repacks the repository under them", "[
   // tracker's packs take over one another; git's gc repacks and removes packs at the
   // same time. Every claim must land, with every object it needs.
   Board board;
-  for (int i = 1; i <= 60; ++i)
-    write(board.root() / ("work/1_backlog/" + std::to_string(i) + "_story_s" + std::to_string(i) + ".md"),
-          "---\nname: S" + std::to_string(i) + "\n---\n");
-  git(board.root(), {"add", "-A"});
-  git(board.root(), {"commit", "-qm", "60 stories"});
+  seed_ready(board, 60);
   fs::path stop = board.root() / ".stop-gc";
   int gc = spawn({"sh", "-c", "n=0; while [ ! -e \"$1\" ]; do git -C \"$0\" gc -q 2>/dev/null; n=$((n+1)); done; [ $n -gt 0 ]",
                   board.root().string(), stop.string()});
-  std::string script = std::string("while :; do \"") + TRACKER_BIN + "\" -C \"" + board.root().string() +
-                       "\" claim --owner \"$0\" >> \"$1\"; rc=$?; [ $rc -eq 0 ] || break; done; [ $rc -eq 6 ]";
-  std::vector<int> pids;
-  std::vector<fs::path> outs;
-  for (int w = 0; w < 4; ++w) {
-    outs.push_back(board.root() / (".claims-w" + std::to_string(w) + ".txt"));
-    pids.push_back(spawn({"sh", "-c", script, "w" + std::to_string(w), outs.back().string()}));
-  }
-  for (int pid : pids) CHECK(wait_for(pid) == 0);
+  Claimers workers(board, 4);
+  workers.wait();
   write(stop, "");
   CHECK(wait_for(gc) == 0);  // gc ran at least once, alongside the claims
-  std::set<std::string> claimed;
-  for (const auto& out : outs)
-    for (const auto& line : lines(read(out))) claimed.insert(line.substr(0, line.find(' ', 9)));
+  std::multiset<std::string> claimed = workers.claimed();
   CHECK(claimed.size() == 60);
-  std::size_t claim_commits = 0;
-  for (const auto& l : lines(git(board.root(), {"log", "--format=%s"}))) claim_commits += l.starts_with("tracker: claim #");
-  CHECK(claim_commits == 60);
+  CHECK(std::set<std::string>(claimed.begin(), claimed.end()).size() == 60);
+  CHECK(claim_commits(board.root()) == 60);
   auto fsck = run({"git", "-C", board.root().string(), "fsck", "--strict", "--no-dangling"});
   CHECK(fsck.code == 0);
   CHECK(fsck.err.empty());
