@@ -2,8 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES := cmake g++ make pkg-config git libgit2-dev libyaml-cpp-dev libsqlite3-dev \
-            libcli11-dev catch2 nlohmann-json3-dev nettle-dev zlib1g-dev \
-            libdeflate-dev
+            libcli11-dev catch2 nlohmann-json3-dev
 
 .PHONY: all deps build test demo bench clean
 all: build

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   app.add_option("-C", g.dir, "Run as if started in <dir>");
   app.add_flag("--json", g.json, "Machine-readable output");
   app.add_flag("--no-commit", g.no_commit, "Change the files but make no git commit");
+  app.add_flag("--no-verify", g.no_verify, "Skip the pre-commit and commit-msg hooks");
   app.add_option("--color", g.color, "auto, always or never")->check(CLI::IsMember({"auto", "always", "never"}));
   app.require_subcommand(1);
   app.fallthrough();

@@ -10,9 +10,17 @@
 
 namespace tracker::cli {
 
+void print_warning(const GlobalOptions& g, const std::string& message) {
+  if (g.json) std::cerr << nlohmann::json{{"warning", message}}.dump() << "\n";
+  else std::cerr << "tracker: warning: " << message << "\n";
+}
+
 std::unique_ptr<Tracker> open_tracker(const GlobalOptions& g) {
   fs::path start = g.dir.empty() ? fs::current_path() : fs::path(g.dir);
-  return std::make_unique<Tracker>(Workspace::discover(start), g.no_commit ? CommitMode::no : CommitMode::yes);
+  CommitOptions commit{g.no_commit ? CommitMode::no : CommitMode::yes, g.no_verify ? Verify::no : Verify::yes};
+  auto tracker = std::make_unique<Tracker>(Workspace::discover(start), commit);
+  tracker->on_warning([&g](const std::string& message) { print_warning(g, message); });
+  return tracker;
 }
 
 Style make_style(const GlobalOptions& g) {

@@ -17,6 +17,7 @@ struct GlobalOptions {
   std::string dir;  ///< -C
   bool json = false;
   bool no_commit = false;
+  bool no_verify = false;  ///< skip the pre-commit and commit-msg hooks
   std::string color = "auto";
 };
 
@@ -26,7 +27,11 @@ struct Command {
   std::function<int()> run;
 };
 
-/// Finds the workspace (from -C or the current directory) and opens it.
+/// Prints a warning on stderr: "tracker: warning: ..." or, with --json, a JSON line.
+void print_warning(const GlobalOptions& g, const std::string& message);
+
+/// Finds the workspace (from -C or the current directory) and opens it. Warnings
+/// are printed as they happen (print_warning).
 std::unique_ptr<Tracker> open_tracker(const GlobalOptions& g);
 
 /// Where output goes and how it looks.

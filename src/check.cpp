@@ -115,7 +115,7 @@ CheckReport Tracker::check() {
   ClaimStore store = claims();
   fs::path lock_dir = ws_.shared_state_dir() / "claims";
   std::set<std::int64_t> locked;
-  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  std::int64_t now = clock_.now_seconds();
   for (const auto& [name, is_dir] : visible_entries(lock_dir)) {
     std::string rel = ws_.relative(lock_dir / name);
     auto id = name.ends_with(".lock") ? parse_int(std::string_view(name).substr(0, name.size() - 5)) : std::nullopt;

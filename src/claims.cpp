@@ -3,6 +3,8 @@
 #include <tracker/fs.hpp>
 #include <tracker/util.hpp>
 
+#include "limits.hpp"
+
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -22,10 +24,7 @@ std::string hex_nonce() {
 
 /// Writes `text` to a unique temp file in `dir`, fsynced; returns its path.
 fs::path write_temp(const fs::path& dir, const std::string& stem, const std::string& text) {
-  char name[96];
-  std::snprintf(name, sizeof name, ".%s.%d.%016llx.tmp", stem.c_str(), static_cast<int>(::getpid()),
-                static_cast<unsigned long long>(random_u64()));
-  fs::path temp = dir / name;
+  fs::path temp = dir / (unique_name("." + stem) + ".tmp");
   Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) throw_errno("cannot create " + temp.string());
   try {
@@ -73,7 +72,7 @@ std::optional<Claim> parse_claim(std::string_view text) {
   return c;
 }
 
-ClaimStore::ClaimStore(fs::path dir) : dir_(std::move(dir)) {}
+ClaimStore::ClaimStore(fs::path dir, const Clock& clock) : dir_(std::move(dir)), clock_(&clock) {}
 
 fs::path ClaimStore::lock_path(std::int64_t id) const { return dir_ / (std::to_string(id) + ".lock"); }
 
@@ -89,12 +88,12 @@ std::string ClaimStore::this_host() {
 }
 
 Claim ClaimStore::make(std::int64_t id, const std::string& owner, std::int64_t ttl_seconds,
-                       const std::string& from_stage, std::optional<long> pid) {
+                       const std::string& from_stage, std::optional<long> pid) const {
   Claim c;
   c.id = id;
   c.owner = owner;
   c.host = this_host();
-  c.created = static_cast<std::int64_t>(std::time(nullptr));
+  c.created = clock_->now_seconds();
   c.expires = expiry_after(ttl_seconds);
   c.from_stage = from_stage;
   c.nonce = hex_nonce();
@@ -102,7 +101,7 @@ Claim ClaimStore::make(std::int64_t id, const std::string& owner, std::int64_t t
   return c;
 }
 
-Claim ClaimStore::renewed(const Claim& held, std::int64_t ttl_seconds, std::optional<long> pid) {
+Claim ClaimStore::renewed(const Claim& held, std::int64_t ttl_seconds, std::optional<long> pid) const {
   Claim c = held;
   c.expires = expiry_after(ttl_seconds);
   c.nonce = hex_nonce();
@@ -110,10 +109,9 @@ Claim ClaimStore::renewed(const Claim& held, std::int64_t ttl_seconds, std::opti
   return c;
 }
 
-std::int64_t ClaimStore::expiry_after(std::int64_t ttl_seconds) {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) + (ts.tv_nsec > 0 ? 1 : 0) + ttl_seconds;
+std::int64_t ClaimStore::expiry_after(std::int64_t ttl_seconds) const {
+  std::int64_t now = clock_->now_ns();
+  return now / 1'000'000'000 + (now % 1'000'000'000 > 0 ? 1 : 0) + ttl_seconds;
 }
 
 std::optional<Claim> ClaimStore::read(std::int64_t id) const {
@@ -161,7 +159,7 @@ bool ClaimStore::create(const Claim& claim) {
 }
 
 bool ClaimStore::replace(const Claim& seen, const Claim& updated) {
-  ProcessLock guard(guard_path(seen.id), std::chrono::seconds(10), "claim #" + std::to_string(seen.id));
+  ProcessLock guard(guard_path(seen.id), limits::kClaimGuard, "claim #" + std::to_string(seen.id));
   auto current = read(seen.id);
   if (!current || current->nonce != seen.nonce) return false;
   fs::path temp = write_temp(dir_, std::to_string(seen.id), format_claim(updated));
@@ -174,7 +172,7 @@ bool ClaimStore::replace(const Claim& seen, const Claim& updated) {
 }
 
 bool ClaimStore::remove(const Claim& seen) {
-  ProcessLock guard(guard_path(seen.id), std::chrono::seconds(10), "claim #" + std::to_string(seen.id));
+  ProcessLock guard(guard_path(seen.id), limits::kClaimGuard, "claim #" + std::to_string(seen.id));
   auto current = read(seen.id);
   if (!current || current->nonce != seen.nonce) return false;
   fs::path aside = dir_ / ("." + std::to_string(seen.id) + "." + seen.nonce + ".released");

@@ -170,8 +170,9 @@ Config Config::parse(std::string_view text, const std::string& path) {
   }
   if (const YAML::Node commit = root["commit"]) {
     if (!commit.IsMap()) fail(path, commit, "'commit' must be a mapping");
-    check_known_keys(path, commit, {"enabled"}, " in 'commit'");
+    check_known_keys(path, commit, {"enabled", "verify"}, " in 'commit'");
     if (commit["enabled"]) c.commit = boolean(path, commit["enabled"], "enabled");
+    if (commit["verify"]) c.commit_verify = boolean(path, commit["verify"], "verify");
   }
   if (const YAML::Node index = root["index"]) {
     if (!index.IsMap()) fail(path, index, "'index' must be a mapping");
@@ -196,6 +197,7 @@ std::string Config::render() const {
   out += "\ntypes: [" + join(types, ", ") + "]\n";
   out += "\nclaim:\n  ttl: " + format_duration(claim_ttl_seconds) + "\n  move_to: " + claim_move_to + "\n";
   out += "\ncommit:\n  enabled: " + std::string(commit ? "true" : "false") + "   # one git commit per change\n";
+  if (!commit_verify) out += "  verify: false   # skip the pre-commit and commit-msg hooks\n";
   out += "\nindex:\n  watch: " + std::string(watch ? "true" : "false") +
          "   # a background watcher tells refreshes which files changed\n";
   return out;

@@ -46,6 +46,7 @@ std::string custom_scalar(const std::string& value) {
 }  // namespace
 
 SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edits) {
+  will_commit();
   if (edits.empty()) throw UsageError("nothing to set: give key=value pairs");
   std::set<std::string> seen;
   bool links = false;
@@ -197,8 +198,8 @@ std::vector<StoryProblem> Tracker::validate_edit(std::int64_t id, const std::str
 }
 
 EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, const std::string& edited) {
-  if (!refreshed_) index_->refresh_stories({id});
-  Story story = find(id);
+  will_commit();
+  Story story = load(id);
   EditResult result;
   result.id = id;
   if (edited == original) return result;

@@ -1,16 +1,16 @@
 #include <tracker/error.hpp>
 #include <tracker/fs.hpp>
 
-#include <cerrno>
-#include <csignal>
-#include <ctime>
-#include <cstdio>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <thread>
 #include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <thread>
 
 namespace tracker {
 
@@ -35,27 +35,52 @@ std::uint64_t random_u64() {
   return value;
 }
 
-static fs::path temp_path_for(const fs::path& target) {
+std::string unique_name(std::string_view stem) {
   char suffix[40];
-  std::snprintf(suffix, sizeof suffix, ".%d.%016llx.tmp", static_cast<int>(::getpid()),
+  std::snprintf(suffix, sizeof suffix, ".%d.%016llx", static_cast<int>(::getpid()),
                 static_cast<unsigned long long>(random_u64()));
-  return target.parent_path() / ("." + target.filename().string() + suffix);
+  return std::string(stem) + suffix;
 }
 
-AtomicFile::AtomicFile(fs::path target, bool durable)
-    : target_(std::move(target)), temp_(temp_path_for(target_)), durable_(durable) {
-  fd_ = Fd(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!fd_) throw_errno("cannot create " + temp_.string());
+namespace {
+
+fs::path temp_path_for(const fs::path& target, const fs::path& temp_dir) {
+  fs::path dir = target.parent_path();
+  if (!temp_dir.empty()) {
+    // A rename cannot cross file systems: the temp file then goes beside the target.
+    struct stat a {
+    }, b{};
+    if (::stat(temp_dir.c_str(), &a) == 0 && ::stat(dir.empty() ? "." : dir.c_str(), &b) == 0 && a.st_dev == b.st_dev)
+      dir = temp_dir;
+  }
+  return dir / (unique_name("." + target.filename().string()) + ".tmp");
+}
+
+/// Creates `path` exclusively and takes its flock().
+Fd create_locked(const fs::path& path) {
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) throw_errno("cannot create " + path.string());
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) throw_errno("cannot lock " + path.string());
+  return fd;
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(fs::path target, Durability durability, const fs::path& temp_dir)
+    : target_(std::move(target)), temp_(temp_path_for(target_, temp_dir)), durability_(durability) {
+  fd_ = create_locked(temp_);
 }
 
 AtomicFile::~AtomicFile() {
   if (!committed_) {
-    fd_ = Fd();
     ::unlink(temp_.c_str());
+    fd_ = Fd();
   }
 }
 
-void AtomicFile::write(std::string_view data) { write_all(fd_.get(), data, temp_.string()); }
+void AtomicFile::write(std::string_view data) {
+  write_all(fd_.get(), data, temp_.string());
+}
 
 void write_all(int fd, std::string_view data, const std::string& what) {
   while (!data.empty()) {
@@ -89,17 +114,104 @@ void backoff_sleep(int attempt) {
 }
 
 void AtomicFile::commit() {
-  if (durable_ && ::fsync(fd_.get()) != 0) throw_errno("cannot fsync " + temp_.string());
-  fd_ = Fd();
+  bool durable = durability_ == Durability::durable;
+  if (durable && ::fsync(fd_.get()) != 0) throw_errno("cannot fsync " + temp_.string());
   if (::rename(temp_.c_str(), target_.c_str()) != 0) throw_errno("cannot rename to " + target_.string());
   committed_ = true;
-  if (durable_) fsync_directory(target_.parent_path());
+  fd_ = Fd();
+  if (durable) fsync_directory(target_.parent_path());
 }
 
-void write_file_atomic(const fs::path& path, std::string_view data, bool durable) {
-  AtomicFile file(path, durable);
+void AtomicFile::commit_new() {
+  if (::fsync(fd_.get()) != 0) throw_errno("cannot fsync " + temp_.string());
+  rename_no_replace(temp_, target_);
+  committed_ = true;
+  fd_ = Fd();
+}
+
+void write_file_atomic(const fs::path& path, std::string_view data, Durability durability, const fs::path& temp_dir) {
+  AtomicFile file(path, durability, temp_dir);
   file.write(data);
   file.commit();
+}
+
+OwnedFile::OwnedFile(fs::path path, std::string_view data) : path_(std::move(path)) {
+  std::error_code ec;
+  fs::create_directories(path_.parent_path(), ec);
+  fd_ = create_locked(path_);
+  try {
+    write_all(fd_.get(), data, path_.string());
+  } catch (...) {
+    ::unlink(path_.c_str());
+    throw;
+  }
+}
+
+OwnedFile::~OwnedFile() {
+  if (!keep_) ::unlink(path_.c_str());
+}
+
+void OwnedFile::rewrite(std::string_view data) {
+  if (::ftruncate(fd_.get(), 0) != 0 || ::lseek(fd_.get(), 0, SEEK_SET) != 0)
+    throw_errno("cannot rewrite " + path_.string());
+  write_all(fd_.get(), data, path_.string());
+}
+
+bool is_orphan(const fs::path& path, std::int64_t now_ns, std::int64_t min_age_ns) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  std::int64_t mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  if (now_ns - mtime_ns < min_age_ns) return false;
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return false;
+  return ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0;
+}
+
+std::vector<fs::path> sweep_orphans(const fs::path& dir, std::int64_t now_ns, std::int64_t min_age_ns, bool dry_run) {
+  std::vector<fs::path> out;
+  Dir d(dir);
+  if (!d) return out;
+  while (auto entry = d.next()) {
+    fs::path file = dir / std::string(entry->first);
+    if (!is_orphan(file, now_ns, min_age_ns)) continue;
+    if (dry_run || ::unlink(file.c_str()) == 0) out.push_back(file);
+  }
+  return out;
+}
+
+std::optional<std::int64_t> file_age_seconds(const fs::path& path, std::int64_t now_ns) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
+  std::int64_t age = now_ns / 1'000'000'000 - static_cast<std::int64_t>(st.st_mtim.tv_sec);
+  return age < 0 ? 0 : age;
+}
+
+std::string format_age(std::int64_t seconds) {
+  auto unit = [](std::int64_t n, const char* name) { return std::to_string(n) + " " + name + (n == 1 ? "" : "s"); };
+  if (seconds < 120) return unit(seconds, "second");
+  if (seconds < 2 * 3600) return unit(seconds / 60, "minute");
+  if (seconds < 2 * 86400) return unit(seconds / 3600, "hour");
+  return unit(seconds / 86400, "day");
+}
+
+Dir::Dir(const fs::path& path) : dir_(::opendir(path.c_str())) {}
+
+Dir::~Dir() {
+  if (dir_) ::closedir(dir_);
+}
+
+std::optional<std::pair<std::string_view, unsigned char>> Dir::next() {
+  if (!dir_) return std::nullopt;
+  while (dirent* e = ::readdir(dir_)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    return std::make_pair(name, e->d_type);
+  }
+  return std::nullopt;
+}
+
+int Dir::fd() const {
+  return dir_ ? ::dirfd(dir_) : -1;
 }
 
 std::optional<std::string> read_file_if_exists(const fs::path& path) {
@@ -207,8 +319,10 @@ bool wait_for_flock(int fd, std::chrono::steady_clock::time_point deadline) {
     its.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
     its.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
     ::timer_settime(timer, 0, &its, nullptr);
-    if (::flock(fd, LOCK_EX) == 0) got = true;
-    else if (errno != EINTR) break;
+    if (::flock(fd, LOCK_EX) == 0)
+      got = true;
+    else if (errno != EINTR)
+      break;
   }
   if (armed) ::timer_delete(timer);
   return got;

@@ -1,333 +1,222 @@
 #include <tracker/error.hpp>
 #include <tracker/fs.hpp>
-#include <tracker/git.hpp>
 #include <tracker/util.hpp>
 
-#include <git2.h>
+#include "git_repo.hpp"
 
+#include <unistd.h>
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <dlfcn.h>
 #include <ctime>
-#include <fcntl.h>
-#include <map>
-#include <sys/stat.h>
-#include <thread>
-#include <unistd.h>
 
 namespace tracker {
 
-namespace {
+using git::api;
+using git::check;
 
-// libgit2 is loaded on the first commit, not at process start: linking it pulls in
-// libcrypto, krb5, mbedtls and libssh2, whose relocations cost more than the rest of
-// a read-only command. git2.h still provides every type and signature.
-#define TRACKER_GIT_FUNCTIONS(X) \
-  X(git_blob_create_from_buffer) \
-  X(git_blob_free) \
-  X(git_blob_lookup) \
-  X(git_blob_rawcontent) \
-  X(git_blob_rawsize) \
-  X(git_revparse_single) \
-  X(git_object_free) \
-  X(git_object_id) \
-  X(git_object_peel) \
-  X(git_diff_free) \
-  X(git_diff_get_delta) \
-  X(git_diff_num_deltas) \
-  X(git_diff_tree_to_tree) \
-  X(git_diff_tree_to_workdir_with_index) \
-  X(git_merge_base) \
-  X(git_tree_entry_bypath) \
-  X(git_tree_entry_free) \
-  X(git_buf_dispose) \
-  X(git_commit_create) \
-  X(git_commit_author) \
-  X(git_commit_free) \
-  X(git_commit_message) \
-  X(git_commit_parent_id) \
-  X(git_commit_parentcount) \
-  X(git_commit_time) \
-  X(git_revwalk_free) \
-  X(git_revwalk_new) \
-  X(git_revwalk_next) \
-  X(git_revwalk_push_head) \
-  X(git_revwalk_sorting) \
-  X(git_commit_lookup) \
-  X(git_commit_tree) \
-  X(git_config_free) \
-  X(git_config_get_string_buf) \
-  X(git_error_last) \
-  X(git_index_add) \
-  X(git_index_free) \
-  X(git_index_read) \
-  X(git_index_remove_bypath) \
-  X(git_index_write) \
-  X(git_libgit2_init) \
-  X(git_oid_cpy) \
-  X(git_oid_equal) \
-  X(git_oid_tostr) \
-  X(git_reference_create) \
-  X(git_reference_create_matching) \
-  X(git_reference_free) \
-  X(git_reference_lookup) \
-  X(git_reference_name_to_id) \
-  X(git_reference_symbolic_target) \
-  X(git_reference_target) \
-  X(git_reference_type) \
-  X(git_repository_config_snapshot) \
-  X(git_repository_free) \
-  X(git_repository_index) \
-  X(git_repository_init) \
-  X(git_repository_open_ext) \
-  X(git_repository_path) \
-  X(git_repository_commondir) \
-  X(git_repository_workdir) \
-  X(git_signature_free) \
-  X(git_signature_new) \
-  X(git_signature_now) \
-  X(git_tree_entry_byname) \
-  X(git_tree_entry_filemode) \
-  X(git_tree_entry_id) \
-  X(git_tree_entry_type) \
-  X(git_tree_free) \
-  X(git_tree_id) \
-  X(git_tree_lookup) \
-  X(git_treebuilder_entrycount) \
-  X(git_treebuilder_free) \
-  X(git_treebuilder_get) \
-  X(git_treebuilder_insert) \
-  X(git_treebuilder_new) \
-  X(git_treebuilder_remove) \
-  X(git_treebuilder_write)
-
-struct Api {
-#define TRACKER_DECLARE(name) decltype(&::name) name = nullptr;
-  TRACKER_GIT_FUNCTIONS(TRACKER_DECLARE)
-#undef TRACKER_DECLARE
-};
-
-const Api& api() {
-  static const Api loaded = [] {
-    void* lib = ::dlopen(TRACKER_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) throw IoError(std::string("cannot load libgit2 (") + TRACKER_LIBGIT2_SONAME + "): " + ::dlerror());
-    Api a;
-#define TRACKER_RESOLVE(name)                                                            \
-  if (void* sym = ::dlsym(lib, #name)) std::memcpy(&a.name, &sym, sizeof sym);           \
-  else throw IoError("cannot load libgit2: " TRACKER_LIBGIT2_SONAME " lacks " #name);
-    TRACKER_GIT_FUNCTIONS(TRACKER_RESOLVE)
-#undef TRACKER_RESOLVE
-    a.git_libgit2_init();
-    return a;
-  }();
-  return loaded;
-}
-
-}  // namespace
-
-void GitRepo::preload() {
-  try {
-    api();
-    trace("libgit2 loaded");
-  } catch (...) {  // the first real use reports it
-  }
-}
+void GitRepo::start_loading() { git::load_in_background(); }
+void GitRepo::finish_loading() { git::finish_background_load(); }
 
 namespace {
 
-/// Frees a libgit2 handle through the loaded library.
-template <class T, auto Api::*Free>
-struct Deleter {
-  void operator()(T* p) const { (api().*Free)(p); }
-};
-using Repo = std::unique_ptr<git_repository, Deleter<git_repository, &Api::git_repository_free>>;
-using Reference = std::unique_ptr<git_reference, Deleter<git_reference, &Api::git_reference_free>>;
-using Tree = std::unique_ptr<git_tree, Deleter<git_tree, &Api::git_tree_free>>;
-using Commit = std::unique_ptr<git_commit, Deleter<git_commit, &Api::git_commit_free>>;
-using TreeBuilder = std::unique_ptr<git_treebuilder, Deleter<git_treebuilder, &Api::git_treebuilder_free>>;
-using Signature = std::unique_ptr<git_signature, Deleter<git_signature, &Api::git_signature_free>>;
-using Object = std::unique_ptr<git_object, Deleter<git_object, &Api::git_object_free>>;
-using Blob = std::unique_ptr<git_blob, Deleter<git_blob, &Api::git_blob_free>>;
-using TreeEntry = std::unique_ptr<git_tree_entry, Deleter<git_tree_entry, &Api::git_tree_entry_free>>;
-using Diff = std::unique_ptr<git_diff, Deleter<git_diff, &Api::git_diff_free>>;
-using Index = std::unique_ptr<git_index, Deleter<git_index, &Api::git_index_free>>;
-using Config = std::unique_ptr<git_config, Deleter<git_config, &Api::git_config_free>>;
-
-void ensure_libgit2() { api(); }
-
-/// Throws IoError with libgit2's last error when rc < 0.
-void check(int rc, const std::string& context) {
-  if (rc >= 0) return;
-  const git_error* e = api().git_error_last();
-  throw IoError(context + ": " + (e && e->message ? e->message : "unknown libgit2 error"));
-}
-
-/// One path of a commit: the blob to record, or a deletion.
-struct Change {
-  std::string path;
-  bool deleted = false;
-  git_oid blob{};
-  git_filemode_t mode = GIT_FILEMODE_BLOB;
-  struct stat st {};
-};
-
-/// What build_tree() made of one tree.
-enum class TreeResult { unchanged, empty, written };
-
-/// Applies `changes` (paths relative to this tree) to `base` (may be null). Returns
-/// `unchanged` without building anything when no entry would differ, e.g. when every
-/// change deletes a name that is not there, so untouched directories cost a lookup.
-TreeResult build_tree(git_repository* repo, const git_tree* base,
-                      const std::vector<std::pair<std::string, const Change*>>& changes, git_oid* out) {
-  std::vector<const std::pair<std::string, const Change*>*> leaves;
-  std::map<std::string, std::vector<std::pair<std::string, const Change*>>> subdirs;
-  for (const auto& change : changes) {
-    auto slash = change.first.find('/');
-    if (slash == std::string::npos) leaves.push_back(&change);
-    else subdirs[change.first.substr(0, slash)].emplace_back(change.first.substr(slash + 1), change.second);
-  }
-
-  auto base_entry = [&](const std::string& name) -> const git_tree_entry* {
-    return base ? api().git_tree_entry_byname(base, name.c_str()) : nullptr;
-  };
-  std::vector<const std::pair<std::string, const Change*>*> leaf_edits;
-  for (const auto* leaf : leaves) {
-    const git_tree_entry* entry = base_entry(leaf->first);
-    const Change* c = leaf->second;
-    bool same = c->deleted ? entry == nullptr
-                           : entry && api().git_tree_entry_filemode(entry) == c->mode &&
-                                 api().git_oid_equal(api().git_tree_entry_id(entry), &c->blob);
-    if (!same) leaf_edits.push_back(leaf);
-  }
-  struct SubResult {
-    std::string name;
-    TreeResult result;
-    git_oid oid;
-  };
-  std::vector<SubResult> sub_edits;
-  for (const auto& [name, sub] : subdirs) {
-    Tree sub_base;
-    const git_tree_entry* entry = base_entry(name);
-    if (entry && api().git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
-      git_tree* t = nullptr;
-      check(api().git_tree_lookup(&t, repo, api().git_tree_entry_id(entry)), "tree lookup");
-      sub_base.reset(t);
-    }
-    SubResult r{name, TreeResult::unchanged, {}};
-    r.result = build_tree(repo, sub_base.get(), sub, &r.oid);
-    if (r.result != TreeResult::unchanged) sub_edits.push_back(r);
-  }
-  if (leaf_edits.empty() && sub_edits.empty()) return TreeResult::unchanged;
-
-  git_treebuilder* raw = nullptr;
-  check(api().git_treebuilder_new(&raw, repo, base), "tree builder");
-  TreeBuilder builder(raw);
-  for (const auto* leaf : leaf_edits) {
-    const Change* c = leaf->second;
-    if (c->deleted) check(api().git_treebuilder_remove(builder.get(), leaf->first.c_str()), "tree remove");
-    else check(api().git_treebuilder_insert(nullptr, builder.get(), leaf->first.c_str(), &c->blob, c->mode),
-               "tree insert " + leaf->first);
-  }
-  for (const auto& sub : sub_edits) {
-    if (sub.result == TreeResult::written)
-      check(api().git_treebuilder_insert(nullptr, builder.get(), sub.name.c_str(), &sub.oid, GIT_FILEMODE_TREE),
-            "tree insert " + sub.name);
-    else if (api().git_treebuilder_get(builder.get(), sub.name.c_str()))
-      check(api().git_treebuilder_remove(builder.get(), sub.name.c_str()), "tree remove");
-  }
-  if (api().git_treebuilder_entrycount(builder.get()) == 0) return TreeResult::empty;
-  check(api().git_treebuilder_write(out, builder.get()), "tree write");
-  return TreeResult::written;
-}
-
-std::string config_string(git_repository* repo, const char* key) {
-  git_config* raw = nullptr;
-  if (api().git_repository_config_snapshot(&raw, repo) < 0) return {};
-  Config config(raw);
-  git_buf buf = GIT_BUF_INIT;
+/// Reads one single-quoted word of GIT_CONFIG_PARAMETERS at `pos` (git's sq_quote:
+/// a quote inside is written '\'').
+std::optional<std::string> read_quoted(std::string_view text, std::size_t& pos) {
+  if (pos >= text.size() || text[pos] != '\'') return std::nullopt;
   std::string out;
-  if (api().git_config_get_string_buf(&buf, config.get(), key) == 0) out.assign(buf.ptr, buf.size);
-  api().git_buf_dispose(&buf);
+  ++pos;
+  while (true) {
+    if (pos >= text.size()) return std::nullopt;
+    char c = text[pos++];
+    if (c != '\'') {
+      out += c;
+      continue;
+    }
+    // '\'' continues the word with a quote; anything else ends it.
+    if (text.compare(pos, 3, "\\''") == 0) {
+      out += '\'';
+      pos += 3;
+      continue;
+    }
+    return out;
+  }
+}
+
+/// "Section.Sub.Name" as git keeps it: section and name lowercase, the subsection as given.
+std::string canonical_key(std::string key) {
+  auto first = key.find('.'), last = key.rfind('.');
+  if (first == std::string::npos || first == 0 || last + 1 == key.size())
+    throw UsageError("bad config key '" + key + "' in the `git -c` settings (GIT_CONFIG_PARAMETERS)");
+  for (std::size_t i = 0; i < first; ++i) key[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(key[i])));
+  for (std::size_t i = last + 1; i < key.size(); ++i)
+    key[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(key[i])));
+  return key;
+}
+
+/// A config file holding `params`, in git's syntax.
+std::string config_file_text(const std::vector<std::pair<std::string, std::optional<std::string>>>& params) {
+  std::string out;
+  for (const auto& [key, value] : params) {
+    auto first = key.find('.'), last = key.rfind('.');
+    out += "[" + key.substr(0, first);
+    if (last != first) {
+      out += " \"";
+      for (char c : key.substr(first + 1, last - first - 1)) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+      out += "\"";
+    }
+    out += "]\n\t" + key.substr(last + 1);
+    if (value) {
+      out += " = \"";
+      for (char c : *value) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (c == '\n')
+          out += "\\n";
+        else if (c == '\t')
+          out += "\\t";
+        else
+          out += c;
+      }
+      out += "\"";
+    }
+    out += "\n";
+  }
   return out;
 }
 
-Signature make_signature(git_repository* repo, const std::string& role) {
-  auto env = [](const std::string& name) -> std::string {
-    const char* v = std::getenv(name.c_str());
-    return v ? v : "";
-  };
-  std::string name = env("GIT_" + role + "_NAME");
-  if (name.empty()) name = config_string(repo, "user.name");
-  std::string email = env("GIT_" + role + "_EMAIL");
-  if (email.empty()) email = config_string(repo, "user.email");
-  if (email.empty()) email = env("EMAIL");
-  if (name.empty() || email.empty())
-    throw IoError("cannot commit: no git identity; run 'git config user.name \"Your Name\"' and "
-                  "'git config user.email you@example.com' (or set GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL), or pass --no-commit");
-  git_signature* sig = nullptr;
-  std::string date = env("GIT_" + role + "_DATE");
-  if (date.empty()) {
-    check(api().git_signature_now(&sig, name.c_str(), email.c_str()), "signature");
-  } else {
-    std::int64_t when = 0;
-    int offset = 0;
-    if (!parse_git_date(date, &when, &offset)) throw UsageError("cannot parse GIT_" + role + "_DATE '" + date + "'");
-    check(api().git_signature_new(&sig, name.c_str(), email.c_str(), when, offset), "signature");
-  }
-  return Signature(sig);
-}
-
-/// Reads a file for a commit: its blob, mode and the stat data taken before reading.
-Change read_change(git_repository* repo, const std::filesystem::path& work_tree, const std::string& path) {
-  Change c;
-  c.path = path;
-  std::optional<FileSnapshot> file = read_snapshot(work_tree / path, path);
-  if (!file) {
-    c.deleted = true;
-    return c;
-  }
-  c.st = file->st;
-  c.mode = (c.st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
-  check(api().git_blob_create_from_buffer(&c.blob, repo, file->data.data(), file->data.size()), "blob " + path);
-  return c;
-}
-
-
 }  // namespace
 
-struct GitRepo::Impl {
-  Repo repo;
-  std::filesystem::path work_tree;
-};
+std::vector<std::pair<std::string, std::optional<std::string>>> git_config_parameters() {
+  std::vector<std::pair<std::string, std::optional<std::string>>> out;
+  if (const char* env = std::getenv("GIT_CONFIG_PARAMETERS")) {
+    std::string_view text(env);
+    std::size_t pos = 0;
+    auto bad = [&] {
+      return UsageError("cannot read the `git -c` settings in GIT_CONFIG_PARAMETERS: " + std::string(text));
+    };
+    while (true) {
+      while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
+      if (pos >= text.size()) break;
+      auto key = read_quoted(text, pos);
+      if (!key) throw bad();
+      if (pos < text.size() && text[pos] == '=') {  // git 2.31+: 'key'='value'
+        ++pos;
+        auto value = read_quoted(text, pos);
+        if (!value) throw bad();
+        out.emplace_back(canonical_key(*key), *value);
+      } else if (auto eq = key->find('='); eq != std::string::npos) {  // older: 'key=value'
+        out.emplace_back(canonical_key(key->substr(0, eq)), key->substr(eq + 1));
+      } else {
+        out.emplace_back(canonical_key(*key), std::nullopt);
+      }
+    }
+  }
+  if (const char* count_text = std::getenv("GIT_CONFIG_COUNT"); count_text && *count_text) {
+    auto count = parse_int(count_text);
+    if (!count || *count < 0) throw UsageError("bad GIT_CONFIG_COUNT '" + std::string(count_text) + "'");
+    for (std::int64_t i = 0; i < *count; ++i) {
+      std::string n = std::to_string(i);
+      const char* key = std::getenv(("GIT_CONFIG_KEY_" + n).c_str());
+      const char* value = std::getenv(("GIT_CONFIG_VALUE_" + n).c_str());
+      if (!key || !*key)
+        throw UsageError("GIT_CONFIG_COUNT is " + std::string(count_text) + " but GIT_CONFIG_KEY_" + n + " is not set");
+      if (!value)
+        throw UsageError("GIT_CONFIG_COUNT is " + std::string(count_text) + " but GIT_CONFIG_VALUE_" + n +
+                         " is not set");
+      out.emplace_back(canonical_key(key), std::string(value));
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> GitRepo::Impl::config_string(const char* key) {
+  const git::Api& a = api();
+  git_config* raw = nullptr;
+  check(a.git_repository_config_snapshot(&raw, repo.get()), "git config");
+  git::Config config(raw);
+  git::Buf buf;
+  int rc = a.git_config_get_string_buf(&buf.buf, config.get(), key);
+  if (rc == GIT_ENOTFOUND) return std::nullopt;
+  check(rc, "git config " + std::string(key));
+  return buf.str();
+}
+
+std::optional<bool> GitRepo::Impl::config_bool(const char* key) {
+  const git::Api& a = api();
+  git_config* raw = nullptr;
+  check(a.git_repository_config_snapshot(&raw, repo.get()), "git config");
+  git::Config config(raw);
+  int value = 0;
+  int rc = a.git_config_get_bool(&value, config.get(), key);
+  if (rc == GIT_ENOTFOUND) return std::nullopt;
+  if (rc < 0) throw UsageError("bad boolean value for git config " + std::string(key) + ": " + git::last_error());
+  return value != 0;
+}
 
 GitRepo::GitRepo(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 GitRepo::GitRepo(GitRepo&&) noexcept = default;
 GitRepo& GitRepo::operator=(GitRepo&&) noexcept = default;
 GitRepo::~GitRepo() = default;
 
-GitRepo GitRepo::open(const std::filesystem::path& path) {
-  ensure_libgit2();
+namespace {
+
+fs::path without_trailing_slash(const char* dir) {
+  std::string s = dir;
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::path(s), ec);
+  return ec ? fs::path(s) : p;
+}
+
+}  // namespace
+
+GitRepo GitRepo::open(const fs::path& path) {
+  const git::Api& a = api();
   git_repository* raw = nullptr;
-  check(api().git_repository_open_ext(&raw, path.c_str(), 0, nullptr), "cannot open git repository at " + path.string());
+  // GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE and GIT_OBJECT_DIRECTORY as git reads them.
+  check(a.git_repository_open_ext(&raw, path.c_str(), GIT_REPOSITORY_OPEN_FROM_ENV, nullptr),
+        "cannot open the git repository at " + path.string());
   auto impl = std::make_unique<Impl>();
   impl->repo.reset(raw);
-  const char* wd = api().git_repository_workdir(raw);
-  if (!wd) throw IoError("the git repository at " + path.string() + " is bare; tracker needs a work tree");
-  std::error_code ec;
-  impl->work_tree = std::filesystem::weakly_canonical(wd, ec);
-  if (ec) impl->work_tree = wd;
+  const char* wd = a.git_repository_workdir(raw);
+  if (!wd) throw UsageError("the git repository at " + path.string() + " is bare; tracker needs a work tree");
+  impl->work_tree = without_trailing_slash(wd);
+  impl->git_dir = without_trailing_slash(a.git_repository_path(raw));
+  impl->common_dir = without_trailing_slash(a.git_repository_commondir(raw));
+  const char* index_env = std::getenv("GIT_INDEX_FILE");
+  impl->index_file = index_env && *index_env ? fs::absolute(index_env) : impl->git_dir / "index";
+
+  auto params = git_config_parameters();
+  if (!params.empty()) {
+    std::error_code ec;
+    fs::create_directories(impl->temp_dir(), ec);
+    impl->config_parameters =
+        std::make_unique<OwnedFile>(impl->temp_dir() / unique_name("config-parameters"), config_file_text(params));
+    git_config* config = nullptr;
+    check(a.git_repository_config(&config, raw), "git config");
+    git::Config owned(config);
+    check(a.git_config_add_file_ondisk(config, impl->config_parameters->path().c_str(), GIT_CONFIG_LEVEL_APP, raw, 1),
+          "the `git -c` settings");
+  }
   return GitRepo(std::move(impl));
 }
 
-void GitRepo::init(const std::filesystem::path& dir) {
-  ensure_libgit2();
+void GitRepo::init(const fs::path& dir) {
+  const git::Api& a = api();
   git_repository* raw = nullptr;
-  check(api().git_repository_init(&raw, dir.c_str(), 0), "git init " + dir.string());
-  api().git_repository_free(raw);
+  check(a.git_repository_init(&raw, dir.c_str(), 0), "git init " + dir.string());
+  a.git_repository_free(raw);
 }
 
-std::filesystem::path GitRepo::work_tree() const { return impl_->work_tree; }
+fs::path GitRepo::work_tree() const {
+  return impl_->work_tree;
+}
+fs::path GitRepo::git_dir() const {
+  return impl_->git_dir;
+}
 
 std::string format_commit_message(const CommitRequest& request) {
   std::string message = request.subject + "\n";
@@ -372,184 +261,99 @@ bool parse_git_date(std::string_view text, std::int64_t* when, int* offset_minut
   return true;
 }
 
-CommitResult GitRepo::commit_paths(const CommitRequest& request) {
-  git_repository* repo = impl_->repo.get();
-  std::vector<Change> changes;
-  for (const auto& path : request.paths) changes.push_back(read_change(repo, impl_->work_tree, path));
-  std::vector<std::pair<std::string, const Change*>> edits;
-  for (const auto& c : changes) edits.emplace_back(c.path, &c);
+gitindex::Entry tree_entry(git_tree* tree, const std::string& path) {
+  gitindex::Entry out;
+  if (!tree) return out;
+  const git::Api& a = api();
+  git_tree_entry* raw = nullptr;
+  if (a.git_tree_entry_bypath(&raw, tree, path.c_str()) != 0) return out;
+  git::TreeEntry entry(raw);
+  if (a.git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) return out;
+  out.mode = static_cast<std::uint32_t>(a.git_tree_entry_filemode(entry.get()));
+  a.git_oid_cpy(&out.id, a.git_tree_entry_id(entry.get()));
+  return out;
+}
 
-  Signature author = make_signature(repo, "AUTHOR");
-  Signature committer = make_signature(repo, "COMMITTER");
-  const std::string message = format_commit_message(request);
-  const std::string reflog = "commit: " + request.subject;
+void check_transient(int rc, const std::string& context) {
+  if (rc >= 0) return;
+  throw TransientGitError(context + ": " + git::last_error());
+}
 
-  CommitResult result;
-  constexpr int kMaxAttempts = 200;
-  // Our own commits take turns, so concurrent tracker processes queue instead of
-  // building trees that lose the compare-and-swap; other writers (git itself) are
-  // still caught by it.
-  trace("commit: blobs written");
-  std::optional<ProcessLock> turn;
-  turn.emplace(std::filesystem::path(api().git_repository_commondir(repo)) / "tracker" / "commit.lock",
-               std::chrono::seconds(60), "the branch");
-  trace("commit: commit lock taken");
-  for (result.attempts = 1;; ++result.attempts) {
-    if (result.attempts > kMaxAttempts)
-      throw ConflictError("HEAD kept moving under us after " + std::to_string(kMaxAttempts) + " attempts; try again");
-    git_reference* raw_head = nullptr;
-    check(api().git_reference_lookup(&raw_head, repo, "HEAD"), "HEAD");
-    Reference head(raw_head);
-    std::string ref_name = "HEAD";
-    bool unborn = false;
-    git_oid parent_oid{};
-    if (api().git_reference_type(head.get()) == GIT_REFERENCE_SYMBOLIC) {
-      ref_name = api().git_reference_symbolic_target(head.get());
-      int rc = api().git_reference_name_to_id(&parent_oid, repo, ref_name.c_str());
-      if (rc == GIT_ENOTFOUND) unborn = true;
-      else check(rc, "resolve " + ref_name);
-    } else {
-      api().git_oid_cpy(&parent_oid, api().git_reference_target(head.get()));
-    }
-
-    Commit parent;
-    Tree base_tree;
-    if (!unborn) {
-      git_commit* c = nullptr;
-      check(api().git_commit_lookup(&c, repo, &parent_oid), "parent commit");
-      parent.reset(c);
-      git_tree* t = nullptr;
-      check(api().git_commit_tree(&t, parent.get()), "parent tree");
-      base_tree.reset(t);
-    }
-    git_oid tree_oid;
-    TreeResult built = build_tree(repo, base_tree.get(), edits, &tree_oid);
-    if (built == TreeResult::unchanged && base_tree) return result;  // nothing to commit
-    if (built != TreeResult::written) {  // an empty tree (a root commit of nothing, or everything deleted)
-      git_treebuilder* raw_empty = nullptr;
-      check(api().git_treebuilder_new(&raw_empty, repo, nullptr), "tree builder");
-      TreeBuilder empty(raw_empty);
-      check(api().git_treebuilder_write(&tree_oid, empty.get()), "tree write");
-    }
-
-    git_tree* t = nullptr;
-    check(api().git_tree_lookup(&t, repo, &tree_oid), "new tree");
-    Tree tree(t);
-    const git_commit* parents[] = {parent.get()};
-    git_oid commit_oid;
-    check(api().git_commit_create(&commit_oid, repo, nullptr, author.get(), committer.get(), nullptr, message.c_str(),
-                            tree.get(), unborn ? 0 : 1, parents),
-          "create commit");
-
-    git_reference* updated = nullptr;
-    int rc = unborn ? api().git_reference_create(&updated, repo, ref_name.c_str(), &commit_oid, 0, reflog.c_str())
-                    : api().git_reference_create_matching(&updated, repo, ref_name.c_str(), &commit_oid, 1, &parent_oid,
-                                                    reflog.c_str());
-    api().git_reference_free(updated);
-    if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED || rc == GIT_EEXISTS) {
-      backoff_sleep(result.attempts);  // lost the race: redo on top of the new HEAD
-      continue;
-    }
-    check(rc, "update " + ref_name);
-    char sha[GIT_OID_HEXSZ + 1];
-    api().git_oid_tostr(sha, sizeof sha, &commit_oid);
-    result.sha = sha;
-    break;
+git_oid write_blob(GitRepo::Impl& g, const std::string& path, const std::string& data) {
+  const git::Api& a = api();
+  git_filter_list* raw = nullptr;
+  check(a.git_filter_list_load(&raw, g.repo.get(), nullptr, path.c_str(), GIT_FILTER_TO_ODB, GIT_FILTER_DEFAULT),
+        "filters for " + path);
+  git::FilterList filters(raw);
+  git_oid id;
+  if (!filters) {
+    check_transient(a.git_blob_create_from_buffer(&id, g.repo.get(), data.data(), data.size()), "blob " + path);
+    return id;
   }
-  trace("commit: ref updated");
+  git::Buf filtered;
+  check(a.git_filter_list_apply_to_buffer(&filtered.buf, filters.get(), data.data(), data.size()), path);
+  check_transient(a.git_blob_create_from_buffer(&id, g.repo.get(), filtered.buf.ptr, filtered.buf.size),
+                  "blob " + path);
+  return id;
+}
 
-  // Bring only our paths in the git index up to date; the user's staged changes stay.
-  // The branch's turn is let go once the git index's is ours, so that commits reach
-  // the git index in the order they were made.
-  ProcessLock lock(std::filesystem::path(api().git_repository_path(repo)) / "tracker" / "git-index.lock",
-                   std::chrono::seconds(30), "the git index");
-  turn.reset();
-  for (int attempt = 1;; ++attempt) {
-    git_index* raw_index = nullptr;
-    check(api().git_repository_index(&raw_index, repo), "git index");
-    Index index(raw_index);
-    check(api().git_index_read(index.get(), 1), "read git index");
-    for (const auto& c : changes) {
-      if (c.deleted) {
-        int rc = api().git_index_remove_bypath(index.get(), c.path.c_str());
-        if (rc != GIT_ENOTFOUND) check(rc, "unstage " + c.path);
-        continue;
-      }
-      git_index_entry entry{};
-      entry.ctime.seconds = static_cast<std::int32_t>(c.st.st_ctim.tv_sec);
-      entry.ctime.nanoseconds = static_cast<std::uint32_t>(c.st.st_ctim.tv_nsec);
-      entry.mtime.seconds = static_cast<std::int32_t>(c.st.st_mtim.tv_sec);
-      entry.mtime.nanoseconds = static_cast<std::uint32_t>(c.st.st_mtim.tv_nsec);
-      entry.dev = static_cast<std::uint32_t>(c.st.st_dev);
-      entry.ino = static_cast<std::uint32_t>(c.st.st_ino);
-      entry.mode = c.mode;
-      entry.uid = c.st.st_uid;
-      entry.gid = c.st.st_gid;
-      entry.file_size = static_cast<std::uint32_t>(c.st.st_size);
-      entry.id = c.blob;
-      entry.path = c.path.c_str();
-      check(api().git_index_add(index.get(), &entry), "stage " + c.path);
-    }
-    int rc = api().git_index_write(index.get());
-    if (rc == GIT_ELOCKED && attempt < 200) {  // git itself holds index.lock
-      backoff_sleep(attempt);
-      continue;
-    }
-    if (rc == GIT_ELOCKED)
-      throw ConflictError("committed " + result.sha.substr(0, 12) +
-                          ", but the git index stays locked (index.lock); run 'git status' to check it");
-    check(rc, "write git index");
-    break;
-  }
-  trace("commit: git index written");
-  return result;
+std::string GitRepo::head_sha() {
+  const git::Api& a = api();
+  git_oid id;
+  int rc = a.git_reference_name_to_id(&id, impl_->repo.get(), "HEAD");
+  if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH) return {};
+  check(rc, "HEAD");
+  return git::hex(id);
 }
 
 std::optional<std::string> GitRepo::content_at(const std::string& rev, const std::string& path) {
+  const git::Api& a = api();
   if (rev.empty()) return std::nullopt;
   git_object* raw = nullptr;
-  int rc = api().git_revparse_single(&raw, impl_->repo.get(), rev.c_str());
+  int rc = a.git_revparse_single(&raw, impl_->repo.get(), rev.c_str());
   if (rc == GIT_ENOTFOUND) return std::nullopt;  // an unborn HEAD
   check(rc, "resolve " + rev);
-  Object object(raw);
+  git::Object object(raw);
   git_object* peeled = nullptr;
-  check(api().git_object_peel(&peeled, object.get(), GIT_OBJECT_TREE), "tree of " + rev);
-  Tree tree(reinterpret_cast<git_tree*>(peeled));
+  check(a.git_object_peel(&peeled, object.get(), GIT_OBJECT_TREE), "tree of " + rev);
+  git::Tree tree(reinterpret_cast<git_tree*>(peeled));
   git_tree_entry* raw_entry = nullptr;
-  rc = api().git_tree_entry_bypath(&raw_entry, tree.get(), path.c_str());
+  rc = a.git_tree_entry_bypath(&raw_entry, tree.get(), path.c_str());
   if (rc == GIT_ENOTFOUND) return std::nullopt;
   check(rc, path + " in " + rev);
-  TreeEntry entry(raw_entry);
-  if (api().git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) return std::nullopt;
+  git::TreeEntry entry(raw_entry);
+  if (a.git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) return std::nullopt;
   git_blob* raw_blob = nullptr;
-  check(api().git_blob_lookup(&raw_blob, impl_->repo.get(), api().git_tree_entry_id(entry.get())), path);
-  Blob blob(raw_blob);
-  return std::string(static_cast<const char*>(api().git_blob_rawcontent(blob.get())),
-                     static_cast<std::size_t>(api().git_blob_rawsize(blob.get())));
+  check(a.git_blob_lookup(&raw_blob, impl_->repo.get(), a.git_tree_entry_id(entry.get())), path);
+  git::Blob blob(raw_blob);
+  return std::string(static_cast<const char*>(a.git_blob_rawcontent(blob.get())),
+                     static_cast<std::size_t>(a.git_blob_rawsize(blob.get())));
 }
 
 namespace {
 
 /// The tree of a revision; nullptr for an unborn HEAD and for "" (the empty tree).
-Tree tree_of(git_repository* repo, const std::string& rev) {
-  if (rev.empty()) return Tree();
+git::Tree tree_of(git_repository* repo, const std::string& rev) {
+  const git::Api& a = api();
+  if (rev.empty()) return git::Tree();
   git_object* raw = nullptr;
-  int rc = api().git_revparse_single(&raw, repo, rev.c_str());
-  if (rc == GIT_ENOTFOUND && rev == "HEAD") return Tree();
+  int rc = a.git_revparse_single(&raw, repo, rev.c_str());
+  if (rc == GIT_ENOTFOUND && rev == "HEAD") return git::Tree();
   if (rc != 0) throw UsageError("unknown revision '" + rev + "'");
-  Object object(raw);
+  git::Object object(raw);
   git_object* peeled = nullptr;
-  if (api().git_object_peel(&peeled, object.get(), GIT_OBJECT_TREE) != 0)
+  if (a.git_object_peel(&peeled, object.get(), GIT_OBJECT_TREE) != 0)
     throw UsageError("'" + rev + "' does not name a commit or a tree");
-  return Tree(reinterpret_cast<git_tree*>(peeled));
+  return git::Tree(reinterpret_cast<git_tree*>(peeled));
 }
 
 }  // namespace
 
 std::vector<std::string> GitRepo::changed_paths_between(const std::string& from, const std::optional<std::string>& to,
                                                         const std::string& dir) {
+  const git::Api& a = api();
   git_repository* repo = impl_->repo.get();
-  Tree a = tree_of(repo, from);
+  git::Tree old_tree = tree_of(repo, from);
   git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
   opts.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS;
   std::string spec = dir + "/";
@@ -558,15 +362,15 @@ std::vector<std::string> GitRepo::changed_paths_between(const std::string& from,
   opts.pathspec.count = 1;
   git_diff* raw = nullptr;
   if (to) {
-    Tree b = tree_of(repo, *to);
-    check(api().git_diff_tree_to_tree(&raw, repo, a.get(), b.get(), &opts), "diff " + from + " " + *to);
+    git::Tree new_tree = tree_of(repo, *to);
+    check(a.git_diff_tree_to_tree(&raw, repo, old_tree.get(), new_tree.get(), &opts), "diff " + from + " " + *to);
   } else {
-    check(api().git_diff_tree_to_workdir_with_index(&raw, repo, a.get(), &opts), "diff " + from);
+    check(a.git_diff_tree_to_workdir_with_index(&raw, repo, old_tree.get(), &opts), "diff " + from);
   }
-  Diff diff(raw);
+  git::Diff diff(raw);
   std::vector<std::string> out;
-  for (std::size_t i = 0, n = api().git_diff_num_deltas(diff.get()); i < n; ++i) {
-    const git_diff_delta* d = api().git_diff_get_delta(diff.get(), i);
+  for (std::size_t i = 0, n = a.git_diff_num_deltas(diff.get()); i < n; ++i) {
+    const git_diff_delta* d = a.git_diff_get_delta(diff.get(), i);
     for (const char* path : {d->old_file.path, d->new_file.path})
       if (path && std::string_view(path).starts_with(spec)) out.emplace_back(path);
   }
@@ -575,52 +379,48 @@ std::vector<std::string> GitRepo::changed_paths_between(const std::string& from,
   return out;
 }
 
-std::string GitRepo::merge_base(const std::string& a, const std::string& b) {
+std::string GitRepo::merge_base(const std::string& first, const std::string& second) {
+  const git::Api& a = api();
   git_repository* repo = impl_->repo.get();
   auto commit_id = [&](const std::string& rev) {
     git_object* raw = nullptr;
-    if (api().git_revparse_single(&raw, repo, rev.c_str()) != 0) throw UsageError("unknown revision '" + rev + "'");
-    Object object(raw);
+    if (a.git_revparse_single(&raw, repo, rev.c_str()) != 0) throw UsageError("unknown revision '" + rev + "'");
+    git::Object object(raw);
     git_object* peeled = nullptr;
-    if (api().git_object_peel(&peeled, object.get(), GIT_OBJECT_COMMIT) != 0)
+    if (a.git_object_peel(&peeled, object.get(), GIT_OBJECT_COMMIT) != 0)
       throw UsageError("'" + rev + "' does not name a commit");
-    Object commit(peeled);
+    git::Object commit(peeled);
     git_oid id;
-    api().git_oid_cpy(&id, api().git_object_id(commit.get()));
+    a.git_oid_cpy(&id, a.git_object_id(commit.get()));
     return id;
   };
-  git_oid x = commit_id(a), y = commit_id(b), base;
-  if (api().git_merge_base(&base, repo, &x, &y) != 0) throw UsageError(a + " and " + b + " have no common ancestor");
-  char sha[GIT_OID_HEXSZ + 1];
-  api().git_oid_tostr(sha, sizeof sha, &base);
-  return sha;
+  git_oid x = commit_id(first), y = commit_id(second), base;
+  if (a.git_merge_base(&base, repo, &x, &y) != 0)
+    throw UsageError(first + " and " + second + " have no common ancestor");
+  return git::hex(base);
 }
 
 void GitRepo::walk_history(const std::function<bool(const CommitInfo&)>& visit) {
+  const git::Api& a = api();
   git_repository* repo = impl_->repo.get();
   git_revwalk* raw = nullptr;
-  check(api().git_revwalk_new(&raw, repo), "history");
-  std::unique_ptr<git_revwalk, Deleter<git_revwalk, &Api::git_revwalk_free>> walk(raw);
-  api().git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
-  int rc = api().git_revwalk_push_head(walk.get());
+  check(a.git_revwalk_new(&raw, repo), "history");
+  git::Revwalk walk(raw);
+  a.git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+  int rc = a.git_revwalk_push_head(walk.get());
   if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH) return;  // no commits yet
   check(rc, "HEAD");
   git_oid id;
-  while (api().git_revwalk_next(&id, walk.get()) == 0) {
+  while (a.git_revwalk_next(&id, walk.get()) == 0) {
     git_commit* c = nullptr;
-    check(api().git_commit_lookup(&c, repo, &id), "commit");
-    Commit commit(c);
+    check(a.git_commit_lookup(&c, repo, &id), "commit");
+    git::Commit commit(c);
     CommitInfo info;
-    char sha[GIT_OID_HEXSZ + 1];
-    api().git_oid_tostr(sha, sizeof sha, &id);
-    info.sha = sha;
-    info.time = static_cast<std::int64_t>(api().git_commit_time(commit.get()));
-    if (const git_signature* author = api().git_commit_author(commit.get())) info.author = author->name ? author->name : "";
-    if (const char* message = api().git_commit_message(commit.get())) info.message = message;
-    if (api().git_commit_parentcount(commit.get()) > 0) {
-      api().git_oid_tostr(sha, sizeof sha, api().git_commit_parent_id(commit.get(), 0));
-      info.parent = sha;
-    }
+    info.sha = git::hex(id);
+    info.time = static_cast<std::int64_t>(a.git_commit_time(commit.get()));
+    if (const git_signature* author = a.git_commit_author(commit.get())) info.author = author->name ? author->name : "";
+    if (const char* message = a.git_commit_message(commit.get())) info.message = message;
+    if (a.git_commit_parentcount(commit.get()) > 0) info.parent = git::hex(*a.git_commit_parent_id(commit.get(), 0));
     if (!visit(info)) return;
   }
 }

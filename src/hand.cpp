@@ -4,6 +4,8 @@
 #include <tracker/tracker.hpp>
 #include <tracker/util.hpp>
 
+#include "file_tx.hpp"
+
 #include <algorithm>
 #include <map>
 
@@ -56,7 +58,9 @@ std::vector<StoryDiff> Tracker::working_changes(std::vector<std::string>* ignore
   return board_changes("HEAD", std::nullopt, ignored);
 }
 
-std::string Tracker::merge_base(const std::string& a, const std::string& b) { return git().merge_base(a, b); }
+std::string Tracker::merge_base(const std::string& a, const std::string& b) {
+  return git().merge_base(a, b);
+}
 
 std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std::optional<std::string>& to,
                                               std::vector<std::string>* ignored) {
@@ -82,9 +86,12 @@ std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std
   for (auto& [id, files] : by_id) {
     std::vector<const ChangedFile*> gone, arrived, edited;
     for (const auto& f : files) {
-      if (f.before && !f.after) gone.push_back(&f);
-      else if (!f.before && f.after) arrived.push_back(&f);
-      else edited.push_back(&f);
+      if (f.before && !f.after)
+        gone.push_back(&f);
+      else if (!f.before && f.after)
+        arrived.push_back(&f);
+      else
+        edited.push_back(&f);
     }
     for (const ChangedFile* f : edited) {
       StoryDiff d{id, "edited", "", f->where.stage, f->where.stage, {}, false, {f->path}, *f->before, *f->after};
@@ -96,17 +103,33 @@ std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std
       const ChangedFile *old_file = gone.back(), *new_file = arrived.back();
       gone.pop_back();
       arrived.pop_back();
-      StoryDiff d{id,    "moved", "", old_file->where.stage, new_file->where.stage, {}, false, {old_file->path, new_file->path},
-                  *old_file->before, *new_file->after};
+      StoryDiff d{id,
+                  "moved",
+                  "",
+                  old_file->where.stage,
+                  new_file->where.stage,
+                  {},
+                  false,
+                  {old_file->path, new_file->path},
+                  *old_file->before,
+                  *new_file->after};
       compare(d, new_file->where);
       out.push_back(std::move(d));
     }
     for (const ChangedFile* f : gone)
-      out.push_back({id, "deleted", lenient(f->where, *f->before).name, f->where.stage, "", {}, false, {f->path},
-                     *f->before, ""});
+      out.push_back({id,
+                     "deleted",
+                     lenient(f->where, *f->before).name,
+                     f->where.stage,
+                     "",
+                     {},
+                     false,
+                     {f->path},
+                     *f->before,
+                     ""});
     for (const ChangedFile* f : arrived)
-      out.push_back({id, "created", lenient(f->where, *f->after).name, "", f->where.stage, {}, false, {f->path}, "",
-                     *f->after});
+      out.push_back(
+          {id, "created", lenient(f->where, *f->after).name, "", f->where.stage, {}, false, {f->path}, "", *f->after});
   }
   return out;
 }
@@ -130,20 +153,27 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
     try {
       Story s = reparse_story(*where, d.after_text);
       if (!s.warnings.empty())
-        throw InvalidDataError(path + ":" + std::to_string(s.warnings.front().line) + ": " + s.warnings.front().message +
-                               "; nothing was committed");
+        throw InvalidDataError(path + ":" + std::to_string(s.warnings.front().line) + ": " +
+                               s.warnings.front().message + "; nothing was committed");
     } catch (const StoryParseError& e) {
       throw InvalidDataError(path + ":" + std::to_string(e.line()) + ": " + e.detail() + "; nothing was committed");
     }
   }
 
   // A move by hand starts the story's retries afresh.
+  will_commit();
+  prepare_commit();
+  struct Reset {
+    fs::path file;
+    std::string before, after;
+  };
+  std::vector<Reset> resets;
   for (auto& d : result.changes) {
     if (d.change != "moved") continue;
     Story s = reparse_story(*story_at(config, d.paths.back()), d.after_text);
     if (s.retry_count == 0) continue;
     std::string text = set_front_matter_line(d.after_text, "retry_count", "0");
-    write_file_atomic(ws_.root() / d.paths.back(), text);
+    resets.push_back({ws_.root() / d.paths.back(), d.after_text, text});
     d.after_text = text;
     compare(d, *story_at(config, d.paths.back()));
   }
@@ -157,10 +187,14 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
     for (const auto& f : d.fields) what.push_back(f.key);
     if (d.body_changed) what.push_back("body");
     std::string detail = what.empty() ? "" : " (" + join(what, ", ") + ")";
-    if (d.change == "edited") parts.push_back("edit " + id + detail);
-    else if (d.change == "moved") parts.push_back("move " + id + " " + d.from + " -> " + d.to + detail);
-    else if (d.change == "created") parts.push_back("create " + id);
-    else parts.push_back("delete " + id);
+    if (d.change == "edited")
+      parts.push_back("edit " + id + detail);
+    else if (d.change == "moved")
+      parts.push_back("move " + id + " " + d.from + " -> " + d.to + detail);
+    else if (d.change == "created")
+      parts.push_back("create " + id);
+    else
+      parts.push_back("delete " + id);
     ++counts[d.change];
     trailers.emplace_back("Tracker-Story", std::to_string(d.id));
     paths.insert(paths.end(), d.paths.begin(), d.paths.end());
@@ -176,8 +210,12 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
   if (subject != "tracker: " + summary)
     for (const auto& p : parts) body += p + "\n";
   result.subject = subject;
-  result.commit = commit(body.empty() ? subject : subject + "\n\n" + body.substr(0, body.size() - 1), trailers, paths);
-  index_->update_files(paths);
+  result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+    for (const auto& r : resets) tx.rewrite(r.file, r.before, r.after);
+    touched = paths;
+    index_->update_files(paths);
+    return commit(body.empty() ? subject : subject + "\n\n" + body.substr(0, body.size() - 1), trailers, paths);
+  });
   return result;
 }
 
@@ -222,41 +260,37 @@ RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::strin
     if (std::find(result.rewritten.begin(), result.rewritten.end(), r) == result.rewritten.end())
       throw UsageError("story #" + std::to_string(r) + " does not depend on #" + std::to_string(id));
   auto name = parse_story_file_name(fs::path(chosen).filename().string(), ws_.config().types);
-  {
-    IdAllocation ids(ws_);
-    result.new_id = ids.reserve(index_->max_id());
-  }
+  will_commit();
+  IdAllocation ids(ws_);
+  prepare_commit();
+  result.new_id = ids.reserve(index_->max_id());
   fs::path from = ws_.root() / chosen;
   fs::path to = from.parent_path() / make_story_file_name(result.new_id, name->type, name->slug);
   result.to_path = ws_.relative(to);
-
-  std::vector<std::string> changed = {result.from_path, result.to_path};
-  rename_no_replace(from, to);
-  std::vector<std::pair<fs::path, std::string>> originals;
   try {
-    for (auto ref : result.rewritten) {
-      for (const auto& s : index_->lookup(ref).stories) {
-        fs::path file = ws_.root() / s.path;
-        std::string text = read_file(file);
-        std::string edited = edit_front_matter_list(
-            text, "depends_on",
-            [&](std::string_view item) { return story_ref(item) != id; },
-            {std::to_string(result.new_id)});
-        if (edited == text) continue;
-        originals.emplace_back(file, text);
-        write_file_atomic(file, edited);
-        changed.push_back(ws_.relative(file));
+    result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& changed) {
+      changed = {result.from_path, result.to_path};
+      tx.rename(from, to);
+      for (auto ref : result.rewritten) {
+        for (const auto& s : index_->lookup(ref).stories) {
+          fs::path file = ws_.root() / s.path;
+          std::string text = read_file(file);
+          std::string edited =
+              edit_front_matter_list(text, "depends_on", [&](std::string_view item) { return story_ref(item) != id; },
+                                     {std::to_string(result.new_id)});
+          if (edited == text) continue;
+          tx.rewrite(file, text, edited);
+          changed.push_back(ws_.relative(file));
+        }
       }
-    }
-    result.commit = commit("tracker: renumber #" + std::to_string(id) + " -> #" + std::to_string(result.new_id),
-                           {{"Tracker-Action", "renumber"}, {"Tracker-Story", std::to_string(result.new_id)}},
-                           changed);
+      index_->update_files(changed);
+      return commit("tracker: renumber #" + std::to_string(id) + " -> #" + std::to_string(result.new_id),
+                    {{"Tracker-Action", "renumber"}, {"Tracker-Story", std::to_string(result.new_id)}}, changed);
+    });
   } catch (...) {
-    for (const auto& [file, text] : originals) write_file_atomic(file, text);
-    rename_no_replace(to, from);
+    ids.release(result.new_id);
     throw;
   }
-  index_->update_files(changed);
   return result;
 }
 

@@ -226,7 +226,7 @@ public:
                               static_cast<std::int64_t>(names().size())};
     std::memcpy(header, kMagic, 8);
     // Written straight from the entries and names: no megabyte-sized copy to fault in.
-    AtomicFile out(file, false);
+    AtomicFile out(file, Durability::cache);
     out.write(std::string_view(reinterpret_cast<const char*>(header), sizeof header));
     out.write(std::string_view(reinterpret_cast<const char*>(entries().data()), entries().size() * sizeof(Entry)));
     out.write(names());

@@ -4,7 +4,8 @@
 #include <tracker/tracker.hpp>
 #include <tracker/util.hpp>
 
-#include "gitnative.hpp"
+#include "file_tx.hpp"
+#include "limits.hpp"
 
 #include <algorithm>
 #include <ctime>
@@ -13,8 +14,14 @@
 
 namespace tracker {
 
-Tracker::Tracker(Workspace ws, CommitMode commit)
-    : ws_(std::move(ws)), commit_mode_(commit), started_(Instant::now()), index_(std::make_unique<ShadowIndex>(ws_)) {}
+Tracker::Tracker(Workspace ws, CommitOptions commit, const Clock& clock)
+    : ws_(std::move(ws)),
+      commit_options_(commit),
+      clock_(clock),
+      started_(Instant::now()),
+      index_(std::make_unique<ShadowIndex>(ws_)) {
+  if (!ws_.config().commit_verify) commit_options_.verify = Verify::no;
+}
 
 void Tracker::refresh_all() {
   if (refreshed_) return;
@@ -29,9 +36,7 @@ ShadowIndex& Tracker::index() {
   return *index_;
 }
 
-Tracker::~Tracker() {
-  if (git_loader_.joinable()) git_loader_.join();
-}
+Tracker::~Tracker() { GitRepo::finish_loading(); }
 
 namespace {
 
@@ -133,26 +138,13 @@ InitResult Tracker::adopt(const fs::path& dir, const std::string& stories_dir, C
   return result;
 }
 
-std::string Tracker::commit(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& trailers,
-                            const std::vector<std::string>& paths) {
-  if (commit_mode_ == CommitMode::no || !ws_.config().commit) return {};
-  CommitRequest request{subject, trailers, {}};
-  if (const auto& dirs = native_git()) {
-    for (const auto& p : paths) request.paths.push_back((ws_.root() / p).lexically_relative(dirs->work_tree).generic_string());
-    if (auto done = native_commit_paths(*dirs, request)) return done->sha;
-    native_git_ = std::optional<GitDirs>();  // it needs libgit2 after all
-    request.paths.clear();
-  }
-  for (const auto& p : paths) request.paths.push_back((ws_.root() / p).lexically_relative(git().work_tree()).generic_string());
-  return git().commit_paths(request).sha;
+bool Tracker::commits() const {
+  return commit_options_.mode == CommitMode::yes && ws_.config().commit;
 }
 
-const std::optional<GitDirs>& Tracker::native_git() {
-  if (!native_git_) {
-    std::optional<GitDirs> dirs = find_git_dirs(ws_.root());
-    native_git_ = dirs && native_commit_unsupported(*dirs).empty() ? dirs : std::nullopt;
-  }
-  return *native_git_;
+void Tracker::warn(const std::string& message) {
+  warnings_.push_back(message);
+  if (warn_) warn_(message);
 }
 
 GitRepo& Tracker::git() {
@@ -161,9 +153,61 @@ GitRepo& Tracker::git() {
 }
 
 void Tracker::will_commit() {
-  if (commit_mode_ == CommitMode::no || !ws_.config().commit || git_loader_.joinable() || git_) return;
-  if (native_git()) return;
-  git_loader_ = std::thread(&GitRepo::preload);
+  if (commits()) GitRepo::start_loading();
+}
+
+void Tracker::prepare_commit() {
+  if (prepared_) return;
+  prepared_ = true;
+  std::int64_t now = clock_.now_ns();
+  sweep_orphans(ws_.temp_dir(), now, limits::kOrphanMinAgeNs);
+  sweep_orphans(ws_.temp_dir() / "hooks", now, limits::kOrphanMinAgeNs * 1800);  // hooks may run for a while
+  if (!commits()) return;
+  GitRepo& repo = git();
+  IndexRepair repair = repo.finish_index_updates();
+  for (const auto& w : repair.warnings) warn(w);
+  repo.check_can_commit();
+}
+
+std::string Tracker::commit(const std::string& subject,
+                            const std::vector<std::pair<std::string, std::string>>& trailers,
+                            const std::vector<std::string>& paths) {
+  if (!commits()) return {};
+  CommitRequest request{subject, trailers, {}, commit_options_.verify};
+  for (const auto& p : paths)
+    request.paths.push_back((ws_.root() / p).lexically_relative(git().work_tree()).generic_string());
+  CommitResult result = git().commit_paths(request);
+  for (const auto& w : result.warnings) warn(w);
+  return result.sha;
+}
+
+std::string Tracker::in_transaction(
+    const std::function<std::string(FileTransaction&, std::vector<std::string>&)>& body) {
+  FileTransaction tx(ws_.temp_dir());
+  std::vector<std::string> touched;
+  try {
+    std::string sha = body(tx, touched);
+    tx.keep();
+    return sha;
+  } catch (...) {
+    std::vector<std::string> failed = tx.rollback();
+    try {
+      index_->update_files(touched);  // the index follows the files back
+    } catch (const Error&) {
+      // The index is a cache: the next refresh sees the files' new stat data.
+    }
+    if (failed.empty()) throw;
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      throw IoError(std::string(e.what()) + "; putting the files back failed too: " + join(failed, "; "));
+    }
+  }
+}
+
+Story Tracker::load(std::int64_t id) {
+  if (!refreshed_) index_->refresh_stories({id});
+  return find(id);
 }
 
 Story Tracker::find(std::int64_t id) {
@@ -206,29 +250,39 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
   for (auto dep : request.depends_on) find(dep);  // NotFoundError for an unknown id
 
   NewStoryResult result;
-  {
-    IdAllocation ids(ws_);
-    if (request.key) {
-      if (auto existing = ids.find_key(*request.key)) {
-        result.id = *existing;
-        Lookup found = index_->lookup(*existing);
-        if (!found.stories.empty()) result.path = found.stories.front().path;
-        return result;
-      }
+  // The id lock is held until the commit has landed: a failed commit gives its id
+  // back, and an idempotency key is recorded only for a story that was committed.
+  IdAllocation ids(ws_);
+  if (request.key) {
+    if (auto existing = ids.find_key(*request.key)) {
+      result.id = *existing;
+      Lookup found = index_->lookup(*existing);
+      if (!found.stories.empty()) result.path = found.stories.front().path;
+      return result;
     }
-    result.id = ids.reserve(index_->max_id());
-    fs::path dir = ws_.stage_dir(stage);
-    fs::create_directories(dir);
-    fs::path file = dir / make_story_file_name(result.id, request.type, slugify(name));
-    NewStory story{name, request.priority, request.labels, request.depends_on, utc_now_iso8601(), request.body};
-    write_file_atomic(file, render_story(story));
-    if (request.key) ids.record_key(*request.key, result.id);
-    result.path = ws_.relative(file);
-    result.created = true;
   }
-  result.commit = commit("tracker: create #" + std::to_string(result.id) + " " + name,
-                         {{"Tracker-Action", "create"}, {"Tracker-Story", std::to_string(result.id)}, {"Tracker-To", stage.name}},
-                         {result.path});
+  prepare_commit();
+  result.id = ids.reserve(index_->max_id());
+  fs::path file = ws_.stage_dir(stage) / make_story_file_name(result.id, request.type, slugify(name));
+  result.path = ws_.relative(file);
+  NewStory story{
+      name, request.priority, request.labels, request.depends_on, format_iso8601(clock_.now_seconds()), request.body};
+  try {
+    result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+      tx.create(file, render_story(story));
+      touched.push_back(result.path);
+      index_->update_files(touched);
+      return commit(
+          "tracker: create #" + std::to_string(result.id) + " " + name,
+          {{"Tracker-Action", "create"}, {"Tracker-Story", std::to_string(result.id)}, {"Tracker-To", stage.name}},
+          {result.path});
+    });
+  } catch (...) {
+    ids.release(result.id);
+    throw;
+  }
+  if (request.key) ids.record_key(*request.key, result.id);
+  result.created = true;
   return result;
 }
 
@@ -248,7 +302,7 @@ void Tracker::list_each(const ListQuery& query, const std::function<void(Story&&
 }
 
 SearchResult Tracker::search(const std::string& text, const std::vector<std::string>& stages,
-                                       std::optional<std::int64_t> limit) {
+                             std::optional<std::int64_t> limit) {
   SearchQuery query = parse_search_query(text);  // before the walk: a typo fails fast
   std::vector<int> orders;
   for (const auto& s : stages) orders.push_back(ws_.config().stage_order(ws_.config().stage(s).name));
@@ -264,11 +318,12 @@ std::vector<StoryIssue> Tracker::issues() {
 // show, raw and move need only their own stories: they stat those files instead of
 // walking the whole board (and walk it when a file moved or changed).
 Story Tracker::show(std::int64_t id) {
-  if (!refreshed_) index_->refresh_stories({id});
-  return find(id);
+  return load(id);
 }
 
-std::string Tracker::raw(std::int64_t id) { return read_file(ws_.root() / show(id).path); }
+std::string Tracker::raw(std::int64_t id) {
+  return read_file(ws_.root() / show(id).path);
+}
 
 MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view stage_name) {
   will_commit();
@@ -280,53 +335,45 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
     if (seen.insert(id).second) stories.push_back(find(id));  // all ids are checked before anything moves
 
   MoveResult result;
-  std::vector<std::string> paths;                   // every stage path of every moved story
-  std::vector<std::pair<fs::path, fs::path>> done;  // for rolling back a half-done move
-  try {
+  for (const auto& s : stories)
+    if (s.stage == target.name) result.already_there.push_back(s.id);
+  if (result.already_there.size() == stories.size()) return result;
+  prepare_commit();
+  result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+    std::vector<std::string> paths;  // every stage path of every moved story
     for (const auto& s : stories) {
-      if (s.stage == target.name) {
-        result.already_there.push_back(s.id);
-        continue;
-      }
+      if (s.stage == target.name) continue;
       fs::path from = ws_.root() / s.path;
-      fs::path dir = ws_.stage_dir(target);
-      fs::create_directories(dir);
-      fs::path to = dir / from.filename();
-      rename_no_replace(from, to);
-      done.emplace_back(from, to);
+      fs::path to = ws_.stage_dir(target) / from.filename();
+      tx.rename(from, to);
       // A retry count carried over from an earlier stage is a known bug: a move resets it.
-      if (s.retry_count != 0) write_file_atomic(to, set_front_matter_line(read_file(to), "retry_count", "0"));
+      if (s.retry_count != 0) {
+        std::string text = read_file(to);
+        tx.rewrite(to, text, set_front_matter_line(text, "retry_count", "0"));
+      }
       result.moved.push_back({s.id, s.stage, target.name, ws_.relative(to)});
+      touched.push_back(s.path);
+      touched.push_back(ws_.relative(to));
       for (auto& p : paths_in_every_stage(to.filename())) paths.push_back(std::move(p));
     }
-  } catch (...) {
-    for (auto it = done.rbegin(); it != done.rend(); ++it) {
-      std::error_code ec;
-      fs::rename(it->second, it->first, ec);
+    index_->update_files(touched);
+    std::vector<std::string> parts;
+    std::vector<std::pair<std::string, std::string>> trailers = {{"Tracker-Action", "move"}};
+    for (const auto& m : result.moved) {
+      parts.push_back("#" + std::to_string(m.id) + " " + m.from + " -> " + m.to);
+      trailers.emplace_back("Tracker-Story", std::to_string(m.id));
     }
-    throw;
-  }
-  if (result.moved.empty()) return result;
-
-  std::vector<std::string> parts;
-  std::vector<std::pair<std::string, std::string>> trailers = {{"Tracker-Action", "move"}};
-  for (const auto& m : result.moved) {
-    parts.push_back("#" + std::to_string(m.id) + " " + m.from + " -> " + m.to);
-    trailers.emplace_back("Tracker-Story", std::to_string(m.id));
-  }
-  for (const auto& m : result.moved) trailers.emplace_back("Tracker-From", m.from);
-  trailers.emplace_back("Tracker-To", target.name);
-  result.commit = commit("tracker: move " + join(parts, ", "), trailers, paths);
+    for (const auto& m : result.moved) trailers.emplace_back("Tracker-From", m.from);
+    trailers.emplace_back("Tracker-To", target.name);
+    return commit("tracker: move " + join(parts, ", "), trailers, paths);
+  });
   return result;
 }
-
 }  // namespace tracker
 
 namespace tracker {
 
 namespace {
-
-std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 void check_owner(const std::string& owner) {
   if (trim(owner).empty()) throw UsageError("--owner must not be empty");
@@ -365,44 +412,11 @@ std::optional<Takeover> break_stale(ClaimStore& store, const Claim& held, ClaimS
   return Takeover{state == ClaimState::expired, held.from_stage};
 }
 
-/// A story file rewritten and moved as one step, which can be undone until committed.
-class FileChange {
-public:
-  FileChange(fs::path from, fs::path to, std::string old_text, std::string new_text)
-      : from_(std::move(from)), to_(std::move(to)), old_(std::move(old_text)), new_(std::move(new_text)) {}
-
-  void apply() {
-    if (from_ != to_) {
-      fs::create_directories(to_.parent_path());
-      rename_no_replace(from_, to_);
-      moved_ = true;
-    }
-    if (new_ != old_) {
-      write_file_atomic(to_, new_);
-      rewritten_ = true;
-    }
-  }
-
-  /// Best effort: puts the old bytes back where they were.
-  void undo() noexcept {
-    try {
-      if (rewritten_) write_file_atomic(to_, old_);
-      if (moved_) rename_no_replace(to_, from_);
-    } catch (...) {
-    }
-  }
-
-private:
-  fs::path from_, to_;
-  std::string old_, new_;
-  bool moved_ = false, rewritten_ = false;
-};
-
 }  // namespace
 
 std::map<std::int64_t, Claim> Tracker::live_claims() {
   std::map<std::int64_t, Claim> out;
-  std::int64_t now = unix_now();
+  std::int64_t now = clock_.now_seconds();
   for (auto& c : claims().all())
     if (ClaimStore::state(c, now) == ClaimState::live) out.emplace(c.id, std::move(c));
   return out;
@@ -429,18 +443,19 @@ Tracker::Transition Tracker::transition(const Story& story, const Stage& target,
                                         const std::function<std::string(const std::string&)>& edit,
                                         const std::string& action, const std::string& detail,
                                         const std::string& owner) {
+  prepare_commit();
   fs::path from = ws_.root() / story.path;
   fs::path to = story.stage == target.name ? from : ws_.stage_dir(target) / from.filename();
-  std::string old_text = read_file(from);
-  FileChange change(from, to, old_text, edit(old_text));
   Transition result;
   result.path = ws_.relative(to);
-  // The index follows the files at once, not after the commit: a concurrent command's
-  // walk then finds them as the index says, instead of redoing its comparison.
-  const std::vector<std::string> touched =
-      from == to ? std::vector<std::string>{result.path} : std::vector<std::string>{story.path, result.path};
-  try {
-    change.apply();
+  result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+    std::string old_text = read_file(from);
+    std::string new_text = edit(old_text);
+    if (from != to) tx.rename(from, to);
+    tx.rewrite(to, old_text, new_text);
+    // The index follows the files at once, not after the commit: a concurrent
+    // command's walk then finds them as the index says.
+    touched = from == to ? std::vector<std::string>{result.path} : std::vector<std::string>{story.path, result.path};
     index_->update_files(touched);
     trace("transition: file changed");
     std::string id = std::to_string(story.id);
@@ -450,16 +465,9 @@ Tracker::Transition Tracker::transition(const Story& story, const Stage& target,
     std::vector<std::pair<std::string, std::string>> trailers = {
         {"Tracker-Action", action}, {"Tracker-Story", id}, {"Tracker-From", story.stage}, {"Tracker-To", target.name}};
     if (!owner.empty()) trailers.emplace_back("Tracker-Owner", owner);
-    result.commit = commit("tracker: " + action + " #" + id + (detail.empty() ? "" : " " + detail) + stages,
-                           trailers, paths_in_every_stage(to.filename()));
-  } catch (...) {
-    change.undo();
-    try {
-      index_->update_files(touched);
-    } catch (...) {  // the next walk corrects the index
-    }
-    throw;
-  }
+    return commit("tracker: " + action + " #" + id + (detail.empty() ? "" : " " + detail) + stages, trailers,
+                  paths_in_every_stage(to.filename()));
+  });
   trace("transition: committed");
   return result;
 }
@@ -482,7 +490,7 @@ ClaimResult Tracker::take(const Story& story, const Claim& claim, bool after_sta
     Transition t = transition(story, target, edit, "claim", "by " + claim.owner, claim.owner);
     result.commit = t.commit;
   } catch (...) {
-    claims().remove(claim);
+    claims().remove(claim);  // the claim goes with the transition it was made for
     throw;
   }
   result.story = story;
@@ -518,13 +526,13 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
         Takeover prior{false, story.stage};
         if (std::optional<Claim> held = store.read(story.id)) {
           // A lock left by a claimer that died or timed out.
-          ClaimState state = ClaimStore::state(*held, unix_now());
+          ClaimState state = store.state(*held);
           if (state == ClaimState::live) continue;
           auto broken = break_stale(store, *held, state);
           if (!broken) continue;
           prior = *broken;
         }
-        Claim c = ClaimStore::make(story.id, request.owner, ttl, prior.from_stage, request.pid);
+        Claim c = store.make(story.id, request.owner, ttl, prior.from_stage, request.pid);
         if (!store.create(c)) continue;
         trace("claim: lock taken");
         // Our view of the board may predate a concurrent change to this story (another
@@ -544,20 +552,20 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
   }
 
   std::int64_t id = *request.id;
-  if (!refreshed_) index_->refresh_stories({id});
-  Story story = find(id);
+  Story story = load(id);
   if (ws_.config().is_done_stage(story.stage))
-    throw UsageError("story #" + std::to_string(id) + " is " + story.stage + "; only unfinished stories can be claimed");
-  for (int attempt = 0; attempt < 10; ++attempt) {
+    throw UsageError("story #" + std::to_string(id) + " is " + story.stage +
+                     "; only unfinished stories can be claimed");
+  for (int attempt = 0; attempt < limits::kClaimAttempts; ++attempt) {
     std::optional<Claim> held = store.read(id);
     Takeover prior{false, story.stage};
     if (held) {
-      ClaimState state = ClaimStore::state(*held, unix_now());
+      ClaimState state = store.state(*held);
       if (state == ClaimState::live) {
         if (held->owner != request.owner)
           throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + " until " +
                               format_iso8601(held->expires));
-        Claim renewed = ClaimStore::renewed(*held, ttl, request.pid);
+        Claim renewed = store.renewed(*held, ttl, request.pid);
         if (!store.replace(*held, renewed)) continue;  // changed under us: look again
         ClaimResult result;
         result.story = story;
@@ -572,7 +580,7 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
       if (!broken) continue;
       prior = *broken;
     }
-    Claim c = ClaimStore::make(id, request.owner, ttl, prior.from_stage, request.pid);
+    Claim c = store.make(id, request.owner, ttl, prior.from_stage, request.pid);
     if (!store.create(c)) continue;  // someone else was faster: look at their claim
     return take(story, c, prior.after_expiry);
   }
@@ -580,27 +588,28 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
 }
 
 ReleaseResult Tracker::release(std::int64_t id, const std::optional<std::string>& owner) {
+  will_commit();
   ClaimStore store = claims();
   std::optional<Claim> held = store.read(id);
   if (!held) throw NothingToDoError("story #" + std::to_string(id) + " is not claimed");
   if (owner && *owner != held->owner)
     throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + *owner);
-  if (!refreshed_) index_->refresh_stories({id});
-  Story story = find(id);
+  Story story = load(id);
   const Config& config = ws_.config();
-  const Stage& back = config.find_stage(held->from_stage) ? config.stage(held->from_stage)
-                                                          : config.stage(config.ready_stages.front());
+  const Stage& back =
+      config.find_stage(held->from_stage) ? config.stage(held->from_stage) : config.stage(config.ready_stages.front());
   ReleaseResult result{id, held->owner, story.stage, back.name, {}};
-  result.commit = transition(story, back, [](const std::string& text) { return remove_front_matter_line(text, "agent"); },
-                             "release", "by " + held->owner, held->owner)
+  result.commit = transition(
+                      story, back, [](const std::string& text) { return remove_front_matter_line(text, "agent"); },
+                      "release", "by " + held->owner, held->owner)
                       .commit;
   store.remove(*held);
   return result;
 }
 
 StoryChange Tracker::done(std::int64_t id) {
-  if (!refreshed_) index_->refresh_stories({id});
-  Story story = find(id);
+  will_commit();
+  Story story = load(id);
   const Stage& target = ws_.config().stage(ws_.config().done_stages.front());
   ClaimStore store = claims();
   std::optional<Claim> held = store.read(id);
@@ -610,7 +619,9 @@ StoryChange Tracker::done(std::int64_t id) {
     return result;
   }
   if (story.stage != target.name)
-    result.commit = transition(story, target, [](const std::string& text) { return text; }, "done", "", result.owner).commit;
+    result.commit = transition(
+                        story, target, [](const std::string& text) { return text; }, "done", "", result.owner)
+                        .commit;
   if (held) store.remove(*held);
   return result;
 }
@@ -623,13 +634,14 @@ Claim Tracker::renew(std::int64_t id, const std::string& owner, std::optional<st
   if (!held) throw NothingToDoError("story #" + std::to_string(id) + " is not claimed");
   if (held->owner != owner)
     throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + owner);
-  Claim renewed = ClaimStore::renewed(*held, ttl, std::nullopt);
+  Claim renewed = store.renewed(*held, ttl, std::nullopt);
   if (!store.replace(*held, renewed))
     throw ConflictError("the claim on story #" + std::to_string(id) + " changed meanwhile; look at it again");
   return renewed;
 }
 
 std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
+  will_commit();
   ClaimStore store = claims();
   std::vector<Claim> candidates;
   if (id) {
@@ -642,7 +654,7 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
   std::vector<StoryChange> out;
   const Config& config = ws_.config();
   for (const Claim& c : candidates) {
-    bool live = ClaimStore::state(c, unix_now()) == ClaimState::live;
+    bool live = store.state(c) == ClaimState::live;
     if (!refreshed_) index_->refresh_stories({c.id});
     Lookup found = index_->lookup(c.id);
     if (found.stories.empty() && found.malformed.empty()) {
@@ -679,9 +691,9 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
 }
 
 StoryChange Tracker::block(std::int64_t id, const std::optional<std::string>& reason) {
+  will_commit();
   if (reason && reason->find('\n') != std::string::npos) throw UsageError("--reason must be one line");
-  if (!refreshed_) index_->refresh_stories({id});
-  Story story = find(id);
+  Story story = load(id);
   const Stage& stage = ws_.config().stage(story.stage);
   auto edit = [&](const std::string& text) {
     std::string out = set_front_matter_line(text, "blocked", "true");
@@ -698,8 +710,8 @@ StoryChange Tracker::block(std::int64_t id, const std::optional<std::string>& re
 }
 
 StoryChange Tracker::unblock(std::int64_t id) {
-  if (!refreshed_) index_->refresh_stories({id});
-  Story story = find(id);
+  will_commit();
+  Story story = load(id);
   const Stage& stage = ws_.config().stage(story.stage);
   StoryChange result{id, story.stage, story.stage, "", {}, true};
   if (!story.blocked) {
@@ -714,6 +726,7 @@ StoryChange Tracker::unblock(std::int64_t id) {
 }
 
 LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
+  will_commit();
   refresh_all();
   Story story = find(id);
   if (id == dependency) throw InvalidDataError("story #" + std::to_string(id) + " cannot depend on itself");
@@ -721,8 +734,7 @@ LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
   if (target.stories.empty() && target.malformed.empty())
     throw NotFoundError("no story #" + std::to_string(dependency));
   LinkResult result{id, dependency, story.depends_on, {}, false};
-  if (std::find(story.depends_on.begin(), story.depends_on.end(), dependency) != story.depends_on.end())
-    return result;
+  if (std::find(story.depends_on.begin(), story.depends_on.end(), dependency) != story.depends_on.end()) return result;
   if (auto path = dependency_path(index_->dependencies(), dependency, id)) {
     path->insert(path->begin(), id);
     throw InvalidDataError("linking #" + std::to_string(id) + " to #" + std::to_string(dependency) +
@@ -732,29 +744,28 @@ LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
     return edit_front_matter_list(text, "depends_on", [](std::string_view) { return true; },
                                   {std::to_string(dependency)});
   };
-  result.commit = transition(story, ws_.config().stage(story.stage), edit, "link",
-                             "to #" + std::to_string(dependency), "")
-                      .commit;
+  result.commit =
+      transition(story, ws_.config().stage(story.stage), edit, "link", "to #" + std::to_string(dependency), "").commit;
   result.depends_on.push_back(dependency);
   result.changed = true;
   return result;
 }
 
 LinkResult Tracker::unlink(std::int64_t id, std::int64_t dependency) {
-  if (!refreshed_) index_->refresh_stories({id});
-  Story story = find(id);
+  will_commit();
+  Story story = load(id);
   LinkResult result{id, dependency, {}, {}, false};
   for (auto d : story.depends_on)
     if (d != dependency) result.depends_on.push_back(d);
   std::string before = read_file(ws_.root() / story.path);
   auto edit = [&](const std::string& text) {
-    return edit_front_matter_list(
-        text, "depends_on", [&](std::string_view item) { return story_ref(item) != dependency; }, {});
+    return edit_front_matter_list(text, "depends_on",
+                                  [&](std::string_view item) { return story_ref(item) != dependency; }, {});
   };
   if (edit(before) == before) return result;
-  result.commit = transition(story, ws_.config().stage(story.stage), edit, "unlink",
-                             "from #" + std::to_string(dependency), "")
-                      .commit;
+  result.commit =
+      transition(story, ws_.config().stage(story.stage), edit, "unlink", "from #" + std::to_string(dependency), "")
+          .commit;
   result.changed = true;
   return result;
 }
@@ -771,11 +782,13 @@ BoardStats Tracker::stats() {
     if (s.blocked) ++st.blocked;
   }
   for (const auto& stage : ws_.config().stages) st.per_stage.emplace_back(stage.name, counts[stage.name]);
-  std::int64_t now = unix_now();
+  std::int64_t now = clock_.now_seconds();
   std::vector<std::int64_t> live;
   for (const auto& c : claims().all()) {
-    if (ClaimStore::state(c, now) == ClaimState::live) live.push_back(c.id);
-    else ++st.expired_claims;
+    if (ClaimStore::state(c, now) == ClaimState::live)
+      live.push_back(c.id);
+    else
+      ++st.expired_claims;
   }
   st.claimed = static_cast<std::int64_t>(live.size());
   std::vector<Story> ready_now = index_->list(ready_query(std::move(live), std::nullopt));

@@ -1,3 +1,4 @@
+#include <tracker/clock.hpp>
 #include <tracker/util.hpp>
 
 #include <algorithm>
@@ -7,6 +8,24 @@
 #include <ctime>
 
 namespace tracker {
+
+namespace {
+
+class SystemClock : public Clock {
+public:
+  std::int64_t now_ns() const override {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  }
+};
+
+}  // namespace
+
+const Clock& system_clock() {
+  static const SystemClock clock;
+  return clock;
+}
 
 std::string slugify(std::string_view text, std::size_t max_len) {
   std::vector<std::string> words;

@@ -2,6 +2,8 @@
 #include <tracker/util.hpp>
 #include <tracker/workspace.hpp>
 
+#include "limits.hpp"
+
 #include <cstdlib>
 
 namespace tracker {
@@ -29,6 +31,17 @@ fs::path without_trailing_slash(fs::path p) {
 
 std::optional<GitDirs> find_git_dirs(const fs::path& dir) {
   std::error_code ec;
+  if (const char* git_dir_env = std::getenv("GIT_DIR"); git_dir_env && *git_dir_env) {
+    // As git: GIT_DIR names the repository, and the work tree is GIT_WORK_TREE, else
+    // the current directory.
+    const char* work_tree_env = std::getenv("GIT_WORK_TREE");
+    fs::path git_dir = without_trailing_slash(fs::weakly_canonical(fs::absolute(git_dir_env), ec));
+    fs::path work_tree = work_tree_env && *work_tree_env ? fs::weakly_canonical(fs::absolute(work_tree_env), ec)
+                                                         : fs::current_path();
+    GitDirs dirs{without_trailing_slash(work_tree), git_dir, git_dir};
+    if (auto common = read_pointer_file(git_dir / "commondir", "")) dirs.common_dir = without_trailing_slash(*common);
+    return dirs;
+  }
   fs::path cur = fs::weakly_canonical(fs::absolute(dir), ec);
   if (ec) cur = fs::absolute(dir);
   while (true) {
@@ -86,7 +99,7 @@ std::string Workspace::relative(const fs::path& path) const {
 }
 
 IdAllocation::IdAllocation(const Workspace& ws)
-    : dir_(ws.shared_state_dir()), lock_(ws.shared_state_dir() / "ids.lock", std::chrono::seconds(30), "id allocation") {}
+    : dir_(ws.shared_state_dir()), lock_(ws.shared_state_dir() / "ids.lock", limits::kIdAllocation, "id allocation") {}
 
 static fs::path key_file(const fs::path& dir, const std::string& key) {
   // Keys are hex-encoded so any string is a safe file name; long keys are cut and
@@ -120,6 +133,13 @@ void IdAllocation::record_key(const std::string& key, std::int64_t id) {
     write_file_atomic(file, std::to_string(id) + "\n" + key);
     return;
   }
+}
+
+void IdAllocation::release(std::int64_t id) {
+  fs::path mark = dir_ / "last-id";
+  auto text = read_file_if_exists(mark);
+  if (!text || parse_int(trim(*text)) != id) return;
+  write_file_atomic(mark, std::to_string(id - 1) + "\n");
 }
 
 std::int64_t IdAllocation::reserve(std::int64_t highest_seen) {

@@ -53,7 +53,7 @@ struct Claimers {
 
   Claimers(const Board& board, int count, const RunOptions& options = {}) {
     std::string script = std::string("while :; do \"") + TRACKER_BIN + "\" -C \"" + board.root().string() +
-                         "\" claim --owner \"$0\" >> \"$1\"; rc=$?; [ $rc -eq 0 ] || break; done; [ $rc -eq 6 ]";
+                         "\" claim --owner \"$0\" >> \"$1\" 2>> \"$1.err\"; rc=$?; [ $rc -eq 0 ] || break; done; [ $rc -eq 6 ]";
     for (int w = 0; w < count; ++w) {
       outs.push_back(board.root() / (".claims-w" + std::to_string(w) + ".txt"));
       pids.push_back(spawn({"sh", "-c", script, "w" + std::to_string(w), outs.back().string()}, options));
@@ -61,7 +61,11 @@ struct Claimers {
   }
   /// Waits for every one of them to stop on exit 6.
   void wait() const {
-    for (int pid : pids) CHECK(wait_for(pid) == 0);
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+      int code = wait_for(pids[i]);
+      INFO(read(outs[i].string() + ".err"));
+      CHECK(code == 0);
+    }
   }
   /// "claimed #<id>" of every claim made, one entry per claim.
   std::multiset<std::string> claimed() const {

@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+constexpr std::int64_t kStart = 1'800'000'000;  // a fixed "now", in unix seconds
 
 std::size_t files_in(const fs::path& dir) {
   std::size_t n = 0;
@@ -24,7 +24,9 @@ std::size_t files_in(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("a claim lockfile round-trips") {
-  Claim c = ClaimStore::make(42, "coder-1", 900, "backlog", 1234);
+  TempDir dir;
+  ClaimStore store(dir / "claims");
+  Claim c = store.make(42, "coder-1", 900, "backlog", 1234);
   auto back = parse_claim(format_claim(c));
   REQUIRE(back);
   CHECK(back->owner == "coder-1");
@@ -39,22 +41,29 @@ TEST_CASE("a claim lockfile round-trips") {
   CHECK_FALSE(parse_claim("owner: x\n"));  // no nonce or expiry: not a whole lock
 }
 
-TEST_CASE("a renewed claim keeps its owner and origin, with a new nonce and expiry") {
-  Claim c = ClaimStore::make(5, "a", 60, "qa", 77);
-  Claim r = ClaimStore::renewed(c, 3600, std::nullopt);
+TEST_CASE("a renewed claim keeps its owner and origin, with a new nonce and an expiry from the renewal") {
+  TempDir dir;
+  ManualClock clock(kStart * 1'000'000'000);
+  ClaimStore store(dir / "claims", clock);
+  Claim c = store.make(5, "a", 60, "qa", 77);
+  CHECK(c.created == kStart);
+  CHECK(c.expires == kStart + 60);
+  clock.advance_seconds(30);
+  Claim r = store.renewed(c, 3600, std::nullopt);
   CHECK(r.owner == "a");
   CHECK(r.from_stage == "qa");
   CHECK(r.pid == 77);
   CHECK(r.nonce != c.nonce);
-  CHECK(r.expires >= c.expires + 3600 - 60);
-  CHECK(ClaimStore::renewed(c, 60, 99).pid == 99);
+  CHECK(r.created == kStart);
+  CHECK(r.expires == kStart + 30 + 3600);
+  CHECK(store.renewed(c, 60, 99).pid == 99);
 }
 
 TEST_CASE("create is exclusive and leaves only the lock") {
   TempDir dir;
   ClaimStore store(dir / "claims");
-  Claim a = ClaimStore::make(7, "a", 60, "backlog", std::nullopt);
-  Claim b = ClaimStore::make(7, "b", 60, "backlog", std::nullopt);
+  Claim a = store.make(7, "a", 60, "backlog", std::nullopt);
+  Claim b = store.make(7, "b", 60, "backlog", std::nullopt);
   CHECK(store.create(a));
   CHECK_FALSE(store.create(b));
   auto held = store.read(7);
@@ -68,7 +77,7 @@ TEST_CASE("create is exclusive and leaves only the lock") {
 TEST_CASE("remove and replace act only on the claim that was read") {
   TempDir dir;
   ClaimStore store(dir / "claims");
-  Claim a = ClaimStore::make(3, "a", 60, "backlog", std::nullopt);
+  Claim a = store.make(3, "a", 60, "backlog", std::nullopt);
   REQUIRE(store.create(a));
   Claim impostor = a;
   impostor.nonce = "0000000000000000";
@@ -86,10 +95,18 @@ TEST_CASE("remove and replace act only on the claim that was read") {
 }
 
 TEST_CASE("a claim ends when its TTL passes or its holder process dies") {
-  Claim c = ClaimStore::make(1, "a", 60, "backlog", std::nullopt);
-  CHECK(ClaimStore::state(c, now()) == ClaimState::live);
-  CHECK(ClaimStore::state(c, now() + 62) == ClaimState::expired);
-  CHECK(ClaimStore::expiry_after(1) > now());  // at least a whole second from now
+  TempDir dir;
+  ManualClock clock(kStart * 1'000'000'000 + 250'000'000);  // a quarter second past kStart
+  ClaimStore store(dir / "claims", clock);
+  Claim c = store.make(1, "a", 60, "backlog", std::nullopt);
+  // Rounded up to a whole second, so that the claim never lasts less than its TTL.
+  CHECK(c.expires == kStart + 1 + 60);
+  CHECK(store.state(c) == ClaimState::live);
+  clock.advance_seconds(60);
+  CHECK(store.state(c) == ClaimState::live);
+  clock.set_ns((kStart + 61) * 1'000'000'000);
+  CHECK(store.state(c) == ClaimState::expired);
+  auto now = [&] { return clock.now_seconds(); };
 
   pid_t child = fork();
   REQUIRE(child >= 0);
@@ -97,7 +114,7 @@ TEST_CASE("a claim ends when its TTL passes or its holder process dies") {
     pause();
     _exit(0);
   }
-  Claim with_pid = ClaimStore::make(1, "a", 3600, "backlog", child);
+  Claim with_pid = store.make(1, "a", 3600, "backlog", child);
   CHECK(ClaimStore::state(with_pid, now()) == ClaimState::live);
   kill(child, SIGKILL);
   testing::wait_for(child);
@@ -115,7 +132,7 @@ TEST_CASE("many processes creating one claim: exactly one wins", "[stress]") {
     REQUIRE(pid >= 0);
     if (pid == 0) {
       ClaimStore mine(dir / "claims");
-      bool won = mine.create(ClaimStore::make(9, "w" + std::to_string(i), 60, "backlog", std::nullopt));
+      bool won = mine.create(mine.make(9, "w" + std::to_string(i), 60, "backlog", std::nullopt));
       _exit(won ? 0 : 3);
     }
     pids.push_back(pid);

@@ -41,7 +41,7 @@ TEST_CASE("author and committer come from the environment, else from git config"
         "Config User <config@example.com>|Config User <config@example.com>|Tue Nov 14 23:13:20 2023 +0100\n");
 }
 
-TEST_CASE("without any identity the commit fails clearly and the file stays") {
+TEST_CASE("without any identity the commit fails clearly, before any file is written") {
   Board board;
   testing::RunOptions no_env;
   for (const char* v : {"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"})
@@ -50,7 +50,11 @@ TEST_CASE("without any identity the commit fails clearly and the file stays") {
   auto r = run_tracker(board.root(), {"new", "Nobody"}, no_env);
   CHECK(r.code == 1);
   CHECK(r.err.find("git config user.name") != std::string::npos);
-  CHECK(fs::exists(board.root() / "work" / "1_backlog" / "1_story_nobody.md"));
+  CHECK_FALSE(fs::exists(board.root() / "work" / "1_backlog" / "1_story_nobody.md"));
+  // The id was not used up: the retry gets #1.
+  auto again = run_tracker(board.root(), {"new", "Nobody"});
+  REQUIRE(again.code == 0);
+  CHECK(again.out == "1\n");
 }
 
 TEST_CASE("an unborn HEAD gets a root commit") {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <tracker/clock.hpp>
+
 namespace tracker {
 
 /// The content of one claim lockfile.
@@ -29,7 +31,8 @@ enum class ClaimState { live, expired, holder_dead };
 /// The claims directory of a repository.
 class ClaimStore {
 public:
-  explicit ClaimStore(std::filesystem::path dir);
+  /// The claims in `dir`; `clock` decides expiry.
+  explicit ClaimStore(std::filesystem::path dir, const Clock& clock = system_clock());
 
   /// The claim on story `id`, if a lockfile exists (stale or not).
   std::optional<Claim> read(std::int64_t id) const;
@@ -37,8 +40,10 @@ public:
   /// Every lockfile's claim, by id. Temp files and unreadable locks are skipped.
   std::vector<Claim> all() const;
 
-  /// Whether `claim` still holds at `now`.
+  /// Whether `claim` still holds at `now` (unix seconds).
   static ClaimState state(const Claim& claim, std::int64_t now);
+  /// Whether `claim` still holds now, by this store's clock.
+  ClaimState state(const Claim& claim) const { return state(claim, clock_->now_seconds()); }
 
   /// Creates the lockfile for `claim.id` atomically (content first, then link()).
   /// Returns false, creating nothing, when a lockfile exists already.
@@ -54,15 +59,15 @@ public:
   bool remove(const Claim& seen);
 
   /// A fresh claim for `id` with a random nonce and this host's name.
-  static Claim make(std::int64_t id, const std::string& owner, std::int64_t ttl_seconds, const std::string& from_stage,
-                    std::optional<long> pid);
+  Claim make(std::int64_t id, const std::string& owner, std::int64_t ttl_seconds, const std::string& from_stage,
+             std::optional<long> pid) const;
 
   /// `held` renewed from now for `ttl_seconds`, with a fresh nonce (and `pid` when given).
-  static Claim renewed(const Claim& held, std::int64_t ttl_seconds, std::optional<long> pid);
+  Claim renewed(const Claim& held, std::int64_t ttl_seconds, std::optional<long> pid) const;
 
   /// The expiry of a claim made now with this TTL: now rounded up to the next whole
   /// second, plus the TTL, so that a claim never lasts less than its TTL.
-  static std::int64_t expiry_after(std::int64_t ttl_seconds);
+  std::int64_t expiry_after(std::int64_t ttl_seconds) const;
 
   /// This machine's host name.
   static std::string this_host();
@@ -73,6 +78,7 @@ private:
   std::filesystem::path lock_path(std::int64_t id) const;
   std::filesystem::path guard_path(std::int64_t id) const;
   std::filesystem::path dir_;
+  const Clock* clock_;
 };
 
 /// The text of a lockfile ("key: value" lines).

@@ -25,6 +25,7 @@ struct Config {
   std::int64_t claim_ttl_seconds = 15 * 60;
   std::string claim_move_to = "current";
   bool commit = true;  ///< make a git commit for every change
+  bool commit_verify = true;  ///< commit.verify: run the pre-commit and commit-msg hooks
   bool watch = false;  ///< index.watch: refreshes ask a background watcher what changed
 
   /// The default board: backlog, current, qa, merge, done, archived.

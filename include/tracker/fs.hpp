@@ -2,12 +2,15 @@
 #pragma once
 
 #include <chrono>
+#include <dirent.h>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <sys/stat.h>
+#include <utility>
+#include <vector>
 
 namespace tracker {
 
@@ -35,31 +38,95 @@ private:
   int fd_ = -1;
 };
 
-/// Writes a file atomically: a temp file beside the target is filled, fsynced and
-/// renamed over the target on commit(), and the directory is fsynced. Without
-/// commit() the destructor removes the temp file and the target is untouched.
-/// With `durable` false nothing is fsynced: for caches, which may be lost in a crash
-/// but are never seen half-written.
+/// Whether a write must survive a crash (fsync) or is a cache that may be lost.
+enum class Durability { durable, cache };
+
+/// Writes a file atomically: a temp file is filled, fsynced and renamed over the
+/// target on commit(), and the directory is fsynced. Without commit() the destructor
+/// removes the temp file and the target is untouched.
+///
+/// The temp file goes in `temp_dir` (beside the target when empty, or when
+/// `temp_dir` is on another file system) and is held with a flock() while it is
+/// written, so that sweep_orphans() can tell it from one left by a dead process.
 class AtomicFile {
 public:
-  explicit AtomicFile(fs::path target, bool durable = true);
+  explicit AtomicFile(fs::path target, Durability durability = Durability::durable, const fs::path& temp_dir = {});
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
   ~AtomicFile();
 
   void write(std::string_view data);
   void commit();
+  /// Like commit(), but fails (IoError) instead of replacing a target that exists.
+  void commit_new();
 
 private:
   fs::path target_;
   fs::path temp_;
   Fd fd_;
-  bool durable_ = true;
+  Durability durability_;
   bool committed_ = false;
 };
 
 /// Writes `data` to `path` atomically (see AtomicFile).
-void write_file_atomic(const fs::path& path, std::string_view data, bool durable = true);
+void write_file_atomic(const fs::path& path, std::string_view data, Durability durability = Durability::durable,
+                       const fs::path& temp_dir = {});
+
+/// A file this process creates and holds with a flock() for as long as it lives,
+/// such as a journal entry: when the process dies, the kernel drops the lock, and
+/// the file can be told apart from a live one (see is_orphan()). The file is removed
+/// on destruction unless keep() was called.
+class OwnedFile {
+public:
+  /// Creates `path`, which must not exist, with `data` in it. Throws IoError.
+  OwnedFile(fs::path path, std::string_view data);
+  OwnedFile(const OwnedFile&) = delete;
+  OwnedFile& operator=(const OwnedFile&) = delete;
+  ~OwnedFile();
+
+  /// Replaces the content (in place; a reader holds no lock, so only the owner reads it back).
+  void rewrite(std::string_view data);
+  /// Leaves the file behind for the next command, which sees it as an orphan.
+  void keep() { keep_ = true; }
+  const fs::path& path() const { return path_; }
+
+private:
+  fs::path path_;
+  Fd fd_;
+  bool keep_ = false;
+};
+
+/// Whether `path` was left by a process that is gone: nobody holds its flock() and
+/// it is at least `min_age_ns` old by `now_ns` (a file younger than that may belong to
+/// a process that has created it but not yet locked it). False when it is missing.
+bool is_orphan(const fs::path& path, std::int64_t now_ns, std::int64_t min_age_ns);
+
+/// Removes the files in `dir` that is_orphan() calls orphans; returns their paths.
+/// With `dry_run`, only returns them.
+std::vector<fs::path> sweep_orphans(const fs::path& dir, std::int64_t now_ns, std::int64_t min_age_ns, bool dry_run = false);
+
+/// How long ago, in whole seconds, `path` was last modified; nullopt when it is missing.
+std::optional<std::int64_t> file_age_seconds(const fs::path& path, std::int64_t now_ns);
+
+/// "5 seconds", "3 minutes", "2 hours", "4 days".
+std::string format_age(std::int64_t seconds);
+
+/// Owns an open directory stream; closes it on destruction.
+class Dir {
+public:
+  explicit Dir(const fs::path& path);
+  Dir(const Dir&) = delete;
+  Dir& operator=(const Dir&) = delete;
+  ~Dir();
+  explicit operator bool() const { return dir_ != nullptr; }
+  /// The next entry's name and d_type, or nullopt at the end. "." and ".." are skipped.
+  std::optional<std::pair<std::string_view, unsigned char>> next();
+  /// The directory's file descriptor, for *at() calls.
+  int fd() const;
+
+private:
+  DIR* dir_ = nullptr;
+};
 
 /// Reads a whole file. Throws IoError.
 std::string read_file(const fs::path& path);
@@ -88,6 +155,9 @@ private:
 
 /// A random 64-bit value from the OS (for nonces and temp names).
 std::uint64_t random_u64();
+
+/// `stem` made unique to this process and call: "<stem>.<pid>.<16 hex digits>".
+std::string unique_name(std::string_view stem);
 
 /// Writes all of `data` to `fd` (retrying short writes and EINTR); throws IoError
 /// naming `what`.

@@ -1,4 +1,6 @@
-// The git side: commits of selected paths with compare-and-swap ref updates.
+// The git side, all through libgit2: commits of selected paths with a
+// compare-and-swap update of the branch, the repository's policy (hooks, signing),
+// the git index, history and diffs.
 #pragma once
 
 #include <cstdint>
@@ -13,19 +15,27 @@
 
 namespace tracker {
 
-/// A commit the tool makes: its message and the workspace paths it records.
+/// Whether a commit runs the pre-commit and commit-msg hooks (`--no-verify` says no,
+/// as for `git commit`). prepare-commit-msg and post-commit run either way.
+enum class Verify { yes, no };
+
+/// A commit the tool makes: its message and the work-tree paths it records.
 struct CommitRequest {
-  std::string subject;
+  std::string subject;  ///< the first line; may be followed by a blank line and a body
   std::vector<std::pair<std::string, std::string>> trailers;
   /// Paths relative to the repository work tree. A path whose file exists is
   /// recorded with its current content; a path with no file is recorded as deleted.
   std::vector<std::string> paths;
+  Verify verify = Verify::yes;
 };
 
-/// The result of commit_paths(): empty `sha` when the tree did not change.
+/// The result of commit_paths().
 struct CommitResult {
-  std::string sha;
+  std::string sha;  ///< empty when the tree did not change: nothing was committed
   int attempts = 0;  ///< how many compare-and-swap rounds it took
+  /// The commit landed, but something after it did not (the git index could not be
+  /// updated, post-commit failed): one message each, saying what to do.
+  std::vector<std::string> warnings;
 };
 
 /// One commit, as `log` reads it.
@@ -37,16 +47,26 @@ struct CommitInfo {
   std::string parent;  ///< the first parent's sha; empty for a root commit
 };
 
-/// An open git repository (libgit2).
+/// What finish_index_updates() and repair_index() did.
+struct IndexRepair {
+  std::vector<std::string> updated;   ///< work-tree paths whose git index entry now matches HEAD
+  std::vector<std::string> warnings;  ///< what could not be done, and how to do it
+};
+
+/// An open git repository.
 class GitRepo {
 public:
-  /// Opens the repository whose work tree contains `path`. Throws IoError.
+  /// Opens the repository whose work tree contains `path`, as git would: GIT_DIR and
+  /// GIT_WORK_TREE are honoured, and so are `git -c` settings (GIT_CONFIG_PARAMETERS,
+  /// GIT_CONFIG_COUNT). Throws IoError, and UsageError for a bare repository.
   static GitRepo open(const std::filesystem::path& path);
 
-  /// Loads and initialises libgit2 (about 13 ms, 7 of them mbedTLS parsing the
-  /// system CA bundle) so that the first commit does not wait for it. Thread-safe;
-  /// a failure is reported again by the first real use.
-  static void preload();
+  /// Starts loading libgit2 in the background, so that an action that will commit
+  /// does not wait for it later. finish_loading() must be called before the process
+  /// ends.
+  static void start_loading();
+  /// Waits for what start_loading() started.
+  static void finish_loading();
 
   /// Runs the equivalent of `git init` in `dir`.
   static void init(const std::filesystem::path& dir);
@@ -57,13 +77,40 @@ public:
 
   /// The work tree's root directory.
   std::filesystem::path work_tree() const;
+  /// This worktree's git directory.
+  std::filesystem::path git_dir() const;
 
-  /// Commits exactly `request.paths` on top of HEAD, never what the user staged:
-  /// the tree is HEAD's tree plus those paths, HEAD's branch (or a detached HEAD)
-  /// moves by compare-and-swap and the whole commit is redone when another process
-  /// moved it first. Afterwards those paths, and only those, are updated in the git
-  /// index so that `git status` shows them clean.
+  /// Checks what every commit needs before any file is touched: an identity and a
+  /// git index that can be read. Throws IoError saying how to fix it.
+  void check_can_commit();
+
+  /// Commits exactly `request.paths` on top of HEAD, never what the user staged.
+  ///
+  /// Everything is checked before the branch moves: the identity, the git index,
+  /// the pre-commit and commit-msg hooks (unless `verify` is no), the signature
+  /// when commit.gpgsign asks for one. Blobs go through the repository's filters
+  /// (core.autocrlf, .gitattributes). The tree is HEAD's tree plus those paths;
+  /// HEAD's branch (or a detached HEAD) moves by compare-and-swap, and the commit is
+  /// redone on the new tip when another process moved it first. A failure up to
+  /// here throws, and nothing was committed.
+  ///
+  /// Once the branch has moved, nothing throws: those paths, and only those, are
+  /// updated in the git index (under git's index.lock), and what could not be done
+  /// is returned in `warnings`. An update left unfinished is finished by the next
+  /// finish_index_updates().
   CommitResult commit_paths(const CommitRequest& request);
+
+  /// Finishes the git index updates of earlier commits whose process died or could
+  /// not take index.lock: each of their paths whose entry still holds the version
+  /// before that commit gets HEAD's version. Entries the user staged since are left
+  /// alone. With `dry_run`, only says what it would do.
+  IndexRepair finish_index_updates(bool dry_run = false);
+
+  /// Paths under `dir` (work-tree relative) whose git index entry is behind HEAD: the
+  /// entry differs from HEAD while the working file is HEAD's version, so that
+  /// `git status` shows the tool's change reversed as staged. With `dry_run` false,
+  /// sets those entries to HEAD's version.
+  IndexRepair repair_index(const std::string& dir, bool dry_run);
 
   /// Work-tree-relative paths under `dir` that differ between revision `from` and
   /// revision `to`, or the working tree when `to` is not given. UsageError for an
@@ -82,8 +129,13 @@ public:
   /// it has no such file (or `rev` is an unborn HEAD).
   std::optional<std::string> content_at(const std::string& rev, const std::string& path);
 
-private:
+  /// The sha HEAD points at, or empty for an unborn HEAD.
+  std::string head_sha();
+
+  /// The open repository (src/git_repo.hpp), shared by the git modules.
   struct Impl;
+
+private:
   explicit GitRepo(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
@@ -94,5 +146,11 @@ std::string format_commit_message(const CommitRequest& request);
 /// Parses a git date as GIT_AUTHOR_DATE accepts it: "@<unix> [+zone]", "<unix> +zone"
 /// or ISO 8601 "YYYY-MM-DD[T ]HH:MM:SS[Z|+HH:MM|+HHMM]". False when it is none of them.
 bool parse_git_date(std::string_view text, std::int64_t* when, int* offset_minutes);
+
+/// The `git -c` settings this process was started with (GIT_CONFIG_PARAMETERS, then
+/// GIT_CONFIG_COUNT / GIT_CONFIG_KEY_<n> / GIT_CONFIG_VALUE_<n>), as (key, value)
+/// pairs; a key given without '=' has no value (boolean true). Keys are as git
+/// canonicalises them: section and name lowercase. Throws UsageError when malformed.
+std::vector<std::pair<std::string, std::optional<std::string>>> git_config_parameters();
 
 }  // namespace tracker

@@ -7,20 +7,43 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <tracker/claims.hpp>
+#include <tracker/clock.hpp>
+#include <tracker/git.hpp>
 #include <tracker/index.hpp>
 #include <tracker/story.hpp>
 #include <tracker/workspace.hpp>
 
 namespace tracker {
 
-class GitRepo;
+class FileTransaction;
 
 /// Whether an action records a git commit (`--no-commit` says no).
 enum class CommitMode { yes, no };
+
+/// How the actions of a Tracker commit.
+struct CommitOptions {
+  CommitMode mode = CommitMode::yes;
+  /// Verify::no skips the pre-commit and commit-msg hooks (`--no-verify`); so does
+  /// `commit.verify: false` in the config.
+  Verify verify = Verify::yes;
+};
+
+/// What `doctor` found, and repaired unless it was a dry run.
+struct DoctorReport {
+  struct Finding {
+    std::string kind;    ///< git-index, pending-index, lock, temp-file, uncommitted-move
+    std::string path;    ///< what it is about (workspace-relative when inside it)
+    std::string detail;  ///< what was wrong
+    std::string action;  ///< what was done (or would be done)
+    bool repaired = false;
+  };
+  std::vector<Finding> findings;
+  std::vector<std::string> warnings;  ///< what could not be repaired, and how to do it by hand
+  std::string commit;                 ///< the commit of recovered moves, if any
+};
 
 struct InitOptions {
   std::string stories_dir = "work";
@@ -205,8 +228,8 @@ struct BoardStats {
 class Tracker {
 public:
   /// Opens the shadow index of `ws`. Each action brings the index up to date with
-  /// the files it needs before it reads it.
-  Tracker(Workspace ws, CommitMode commit);
+  /// the files it needs before it reads it. The clock decides claim expiry.
+  explicit Tracker(Workspace ws, CommitOptions commit = {}, const Clock& clock = system_clock());
   ~Tracker();
   Tracker(const Tracker&) = delete;
   Tracker& operator=(const Tracker&) = delete;
@@ -222,6 +245,17 @@ public:
   static InitResult adopt(const fs::path& dir, const std::string& stories_dir, CommitMode commit);
 
   const Workspace& workspace() const { return ws_; }
+
+  /// Where warnings go as they happen: a commit that landed but left the git index
+  /// behind, a stale lock found on the way. By default they are kept in warnings().
+  void on_warning(std::function<void(const std::string&)> sink) { warn_ = std::move(sink); }
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+  /// Finds and repairs what a crash can leave: a git index behind HEAD for the
+  /// board's paths, git index updates that did not finish, stale locks whose holder
+  /// is gone, orphaned temp files, and story moves that were never committed (which
+  /// it commits). With `dry_run`, only reports.
+  DoctorReport doctor(bool dry_run);
 
   /// The index, refreshed against every story file.
   ShadowIndex& index();
@@ -353,9 +387,28 @@ public:
   std::vector<std::int64_t> claimed_ids();
 
 private:
+  /// Whether this action records commits (not --no-commit, and commit.enabled).
+  bool commits() const;
+  /// Starts loading libgit2 in the background, for an action that will commit.
+  void will_commit();
+  /// Once per Tracker, before an action's first file change: sweeps the temp files
+  /// of dead processes, finishes git index updates that did not finish, and checks
+  /// what a commit needs (an identity, a readable git index), so that a commit that
+  /// cannot work fails before any file is touched.
+  void prepare_commit();
   /// Commits `paths` (workspace-relative) unless commits are off; returns the sha.
   std::string commit(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& trailers,
                      const std::vector<std::string>& paths);
+  /// Runs `body`, which changes files through the transaction, lists the
+  /// workspace-relative paths it touched and commits; when it throws, the files are
+  /// put back and the index follows them. Returns what `body` returns (the sha).
+  std::string in_transaction(const std::function<std::string(FileTransaction&, std::vector<std::string>&)>& body);
+  void warn(const std::string& message);
+  /// The story `id`, read from the index after checking its file (a full refresh
+  /// when it moved or changed). Throws NotFoundError, or InvalidDataError when the
+  /// file is malformed or the id is used twice.
+  Story load(std::int64_t id);
+  /// The same from the index as it is.
   Story find(std::int64_t id);
   /// The story file's path in every stage directory. A commit of a story records
   /// all of them, so a copy left in HEAD by an interrupted earlier move (one that
@@ -367,34 +420,28 @@ private:
     std::string path;  ///< the story's new path
   };
   /// Applies `edit` to the story's text, moves it to `target` and commits
-  /// "tracker: <action> #<id> <detail> (<from> -> <to>)"; undoes the file change
-  /// when the commit fails.
+  /// "tracker: <action> #<id> <detail> (<from> -> <to>)"; puts the file back when
+  /// the commit fails.
   Transition transition(const Story& story, const Stage& target,
                         const std::function<std::string(const std::string&)>& edit, const std::string& action,
                         const std::string& detail, const std::string& owner);
   /// Takes `claim` on `story` (the lock is already held): file changes and commit.
   ClaimResult take(const Story& story, const Claim& claim, bool after_stale);
-  ClaimStore claims() const { return ClaimStore(ws_.shared_state_dir() / "claims"); }
+  ClaimStore claims() const { return ClaimStore(ws_.shared_state_dir() / "claims", clock_); }
   /// A full refresh, once per Tracker.
   void refresh_all();
   GitRepo& git();
 
   Workspace ws_;
-  CommitMode commit_mode_;
+  CommitOptions commit_options_;
+  const Clock& clock_;
   Instant started_;  ///< when this action began
   std::unique_ptr<ShadowIndex> index_;
   std::unique_ptr<GitRepo> git_;
-  std::thread git_loader_;  ///< loads libgit2 while an action does its file work
   bool refreshed_ = false;
-  /// The repository's directories when the native writer commits here (see
-  /// src/gitnative.hpp), decided by will_commit() or the first commit.
-  std::optional<std::optional<GitDirs>> native_git_;
-
-  /// Decides how this action will commit: natively, or through libgit2, which then
-  /// starts loading in the background.
-  void will_commit();
-  /// The directories for a native commit, or nullopt for libgit2.
-  const std::optional<GitDirs>& native_git();
+  bool prepared_ = false;
+  std::function<void(const std::string&)> warn_;
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace tracker

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace tracker {
@@ -45,5 +46,23 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep);
 /// and process CPU milliseconds since the process started, and `what`. Otherwise
 /// nothing; the check is one cached branch.
 void trace(std::string_view what);
+
+/// Runs `fn` when the scope ends, unless dismiss() was called: the one scope guard.
+/// `fn` must not throw.
+template <class F>
+class ScopeExit {
+public:
+  explicit ScopeExit(F fn) : fn_(std::move(fn)) {}
+  ScopeExit(const ScopeExit&) = delete;
+  ScopeExit& operator=(const ScopeExit&) = delete;
+  ~ScopeExit() {
+    if (armed_) fn_();
+  }
+  void dismiss() { armed_ = false; }
+
+private:
+  F fn_;
+  bool armed_ = true;
+};
 
 }  // namespace tracker

@@ -39,6 +39,9 @@ public:
   fs::path local_state_dir() const { return git_dir_ / "tracker"; }
   /// State shared by all worktrees: <git-common-dir>/tracker (ids, claims).
   fs::path shared_state_dir() const { return common_dir_ / "tracker"; }
+  /// Temp files of this worktree's commands: <git-dir>/tracker/tmp. Story files are
+  /// written there and renamed into place; the next command sweeps what a dead one left.
+  fs::path temp_dir() const { return local_state_dir() / "tmp"; }
 
   /// `path` relative to the workspace root, '/'-separated.
   std::string relative(const fs::path& path) const;
@@ -54,7 +57,8 @@ private:
 };
 
 /// The git directory and common directory of the work tree containing `dir`, or
-/// nullopt when `dir` is not inside a git work tree.
+/// nullopt when `dir` is not inside a git work tree. GIT_DIR and GIT_WORK_TREE are
+/// honoured as git honours them.
 struct GitDirs {
   fs::path work_tree;
   fs::path git_dir;
@@ -78,6 +82,10 @@ public:
 
   /// Records that `key` created story `id`.
   void record_key(const std::string& key, std::int64_t id);
+
+  /// Gives back `id`, reserved by this allocation for a story that was not made
+  /// after all, when no later id was handed out.
+  void release(std::int64_t id);
 
 private:
   fs::path dir_;

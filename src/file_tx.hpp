@@ -1,0 +1,46 @@
+// The file side of a transition, undone when its commit fails.
+#pragma once
+
+#include <tracker/fs.hpp>
+
+#include <string>
+#include <vector>
+
+namespace tracker {
+
+/// Story file changes made one after another, each undone in reverse order by
+/// rollback() (or by the destructor) unless keep() was called. Writes are atomic
+/// (temp files in `temp_dir`); a file is never written over one it did not expect.
+class FileTransaction {
+public:
+  explicit FileTransaction(fs::path temp_dir) : temp_dir_(std::move(temp_dir)) {}
+  FileTransaction(const FileTransaction&) = delete;
+  FileTransaction& operator=(const FileTransaction&) = delete;
+  ~FileTransaction();
+
+  /// Creates `path`, which must not exist (IoError when it does).
+  void create(const fs::path& path, std::string_view text);
+  /// Replaces the content of `path`, which holds `old_text`, with `new_text`.
+  void rewrite(const fs::path& path, std::string old_text, std::string_view new_text);
+  /// Renames `from` to `to`, which must not exist.
+  void rename(const fs::path& from, const fs::path& to);
+  /// Removes `path`, which holds `old_text`.
+  void remove(const fs::path& path, std::string old_text);
+
+  /// The changes stay: the commit has landed (or no commit is made).
+  void keep() { steps_.clear(); }
+  /// Puts every file back as it was; returns what could not be put back.
+  std::vector<std::string> rollback() noexcept;
+  bool empty() const { return steps_.empty(); }
+
+private:
+  struct Step {
+    enum class Kind { created, rewritten, renamed, removed } kind;
+    fs::path path, other;  ///< renamed: path was moved to other
+    std::string old_text;
+  };
+  fs::path temp_dir_;
+  std::vector<Step> steps_;
+};
+
+}  // namespace tracker

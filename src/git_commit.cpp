@@ -1,0 +1,463 @@
+// GitRepo::commit_paths(): the one way tracker commits, with the repository's policy
+// (hooks, signing) applied as `git commit` applies it.
+#include <tracker/error.hpp>
+#include <tracker/fs.hpp>
+#include <tracker/util.hpp>
+
+#include "git_repo.hpp"
+#include "limits.hpp"
+#include "process.hpp"
+
+#include <unistd.h>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+namespace tracker {
+
+using git::api;
+using git::check;
+
+namespace {
+
+std::string env(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  return v ? v : "";
+}
+
+/// An identity as git finds it: GIT_<ROLE>_NAME, then <role>.name, then user.name
+/// (and the same for the email, which also falls back to EMAIL).
+git::Signature signature(GitRepo::Impl& g, const std::string& role) {
+  std::string lower = role == "AUTHOR" ? "author" : "committer";
+  std::string name = env("GIT_" + role + "_NAME");
+  if (name.empty()) name = g.config_string((lower + ".name").c_str()).value_or("");
+  if (name.empty()) name = g.config_string("user.name").value_or("");
+  std::string email = env("GIT_" + role + "_EMAIL");
+  if (email.empty()) email = g.config_string((lower + ".email").c_str()).value_or("");
+  if (email.empty()) email = g.config_string("user.email").value_or("");
+  if (email.empty()) email = env("EMAIL");
+  if (name.empty() || email.empty())
+    throw IoError(
+        "cannot commit: no git identity; run 'git config user.name \"Your Name\"' and "
+        "'git config user.email you@example.com' (or set GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL), or pass --no-commit");
+  const git::Api& a = api();
+  git_signature* sig = nullptr;
+  std::string date = env("GIT_" + role + "_DATE");
+  if (date.empty()) {
+    check(a.git_signature_now(&sig, name.c_str(), email.c_str()), "signature");
+  } else {
+    std::int64_t when = 0;
+    int offset = 0;
+    if (!parse_git_date(date, &when, &offset)) throw UsageError("cannot parse GIT_" + role + "_DATE '" + date + "'");
+    check(a.git_signature_new(&sig, name.c_str(), email.c_str(), when, offset), "signature");
+  }
+  return git::Signature(sig);
+}
+
+/// One path of a commit: its new entry (mode 0 when deleted) and the stat data of
+/// the file taken before it was read.
+struct Change {
+  std::string path;
+  gitindex::Entry entry;
+  std::optional<struct stat> st;
+};
+
+Change read_change(GitRepo::Impl& g, const std::string& path) {
+  Change c{path, {}, std::nullopt};
+  std::optional<FileSnapshot> file = read_snapshot(g.file(path), path);
+  if (!file) return c;
+  c.st = file->st;
+  c.entry.mode = (file->st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+  c.entry.id = write_blob(g, path, file->data);
+  return c;
+}
+
+/// Files a commit's hooks and signing programs read and write, in a directory of
+/// this worktree's temp dir that the sweep leaves alone for an hour (hooks can be slow).
+class Scratch {
+ public:
+  explicit Scratch(GitRepo::Impl& g) : dir_(g.temp_dir() / "hooks") {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+  }
+  /// A new file holding `data`, held (flock) until this Scratch goes.
+  fs::path file(const std::string& stem, std::string_view data) {
+    files_.push_back(std::make_unique<OwnedFile>(dir_ / unique_name(stem), data));
+    return files_.back()->path();
+  }
+  /// A new name for a file another program writes; removed with this Scratch.
+  fs::path name(const std::string& stem) {
+    others_.push_back(dir_ / unique_name(stem));
+    return others_.back();
+  }
+  ~Scratch() {
+    for (const auto& p : others_) ::unlink(p.c_str());
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+
+ private:
+  fs::path dir_;
+  std::vector<std::unique_ptr<OwnedFile>> files_;
+  std::vector<fs::path> others_;
+};
+
+/// The repository's hooks, found as git finds them: core.hooksPath (relative to the
+/// work tree), else <common-dir>/hooks. A hook that is not executable is ignored, as
+/// git ignores it.
+class Hooks {
+ public:
+  explicit Hooks(GitRepo::Impl& g) : g_(g) {
+    std::optional<std::string> configured = g.config_string("core.hookspath");
+    if (!configured || configured->empty()) {
+      dir_ = g.common_dir / "hooks";
+    } else {
+      std::string p = *configured;
+      if (p.starts_with("~/")) p = env("HOME") + p.substr(1);
+      dir_ = fs::path(p).is_absolute() ? fs::path(p) : g.work_tree / p;
+    }
+  }
+
+  bool has(const char* name) const {
+    fs::path hook = dir_ / name;
+    return ::access(hook.c_str(), X_OK) == 0 && fs::is_regular_file(hook);
+  }
+
+  /// Runs hook `name` in the work tree with `args`; its output goes to our stderr.
+  /// Returns its exit status (0 when there is no such hook).
+  int run(const char* name, const std::vector<std::string>& args, const std::optional<fs::path>& index_file) const {
+    if (!has(name)) return 0;
+    ProgramRun run;
+    run.argv = {(dir_ / name).string()};
+    for (const auto& a : args) run.argv.push_back(a);
+    run.cwd = g_.work_tree;
+    run.out = ProgramRun::Stdout::to_stderr;
+    run.env["GIT_EDITOR"] = ":";
+    if (index_file) run.env["GIT_INDEX_FILE"] = index_file->string();
+    // Relative GIT_DIR / GIT_WORK_TREE would name other places from the work tree.
+    if (!env("GIT_DIR").empty()) run.env["GIT_DIR"] = g_.git_dir.string();
+    if (!env("GIT_WORK_TREE").empty()) run.env["GIT_WORK_TREE"] = g_.work_tree.string();
+    return run_program(run, std::string("the ") + name + " hook").status;
+  }
+
+ private:
+  GitRepo::Impl& g_;
+  fs::path dir_;
+};
+
+/// What the pre-commit and commit-msg hooks see as the index: HEAD's tree plus this
+/// commit's paths, as for `git commit --only <paths>`.
+fs::path hook_index(git_tree* head, const std::vector<Change>& changes, Scratch& scratch) {
+  const git::Api& a = api();
+  fs::path path = scratch.name("index");
+  git_index* raw = nullptr;
+  check(a.git_index_open(&raw, path.c_str()), "a git index for the hooks");
+  git::Index index(raw);
+  if (head) check(a.git_index_read_tree(index.get(), head), "a git index for the hooks");
+  for (const auto& c : changes) gitindex::apply_update(index.get(), {c.path, c.entry, c.st});
+  check(a.git_index_write(index.get()), "a git index for the hooks");
+  return path;
+}
+
+/// A message as `git commit -m` cleans it: no trailing whitespace, no leading or
+/// trailing blank lines, no runs of blank lines.
+std::string clean_message(std::string_view text) {
+  std::vector<std::string> out;
+  for (const auto& line : split(text, '\n')) {
+    std::string l = line;
+    while (!l.empty() && std::isspace(static_cast<unsigned char>(l.back()))) l.pop_back();
+    if (l.empty() && (out.empty() || out.back().empty())) continue;
+    out.push_back(std::move(l));
+  }
+  while (!out.empty() && out.back().empty()) out.pop_back();
+  std::string joined;
+  for (const auto& l : out) joined += l + "\n";
+  return joined;
+}
+
+std::string first_line(std::string_view text) {
+  text = trim(text);
+  return std::string(text.substr(0, text.find('\n')));
+}
+
+/// Signs a commit buffer as git does for commit.gpgsign: gpg (openpgp), gpgsm
+/// (x509) or ssh-keygen (ssh), through gpg.program / gpg.<format>.program.
+std::string sign(GitRepo::Impl& g, const std::string& buffer, const git_signature* committer, Scratch& scratch) {
+  std::string format = g.config_string("gpg.format").value_or("openpgp");
+  std::string key = g.config_string("user.signingkey").value_or("");
+  if (format == "ssh") {
+    std::string program = g.config_string("gpg.ssh.program").value_or("ssh-keygen");
+    if (key.empty())
+      throw IoError(
+          "cannot sign the commit: commit.gpgsign is on with gpg.format ssh, but user.signingkey is not set; "
+          "nothing was committed");
+    std::vector<std::string> argv = {program, "-Y", "sign", "-n", "git", "-f"};
+    std::string literal = key.starts_with("key::") ? key.substr(5) : key.starts_with("ssh-") ? key : "";
+    if (!literal.empty()) {
+      argv.push_back(scratch.file("signing-key.pub", literal + "\n").string());
+      argv.push_back("-U");  // the private key is in the agent
+    } else {
+      if (key.starts_with("~/")) key = env("HOME") + key.substr(1);
+      argv.push_back(key);
+    }
+    fs::path payload = scratch.file("commit", buffer);
+    fs::path sig = scratch.name("sig");
+    ::unlink(sig.c_str());
+    fs::path produced = payload.string() + ".sig";
+    argv.push_back(payload.string());
+    ProgramRun run;
+    run.argv = argv;
+    run.capture_stderr = true;
+    ProgramResult r = run_program(run, "the ssh signing program");
+    std::optional<std::string> signature = read_file_if_exists(produced);
+    ::unlink(produced.c_str());
+    if (r.status != 0 || !signature || signature->empty())
+      throw IoError("cannot sign the commit: " + program + " failed: " + first_line(r.err) + "; nothing was committed");
+    return *signature;
+  }
+  std::string program =
+      format == "x509"
+          ? g.config_string("gpg.x509.program").value_or("gpgsm")
+          : g.config_string("gpg.openpgp.program").value_or(g.config_string("gpg.program").value_or("gpg"));
+  if (format != "openpgp" && format != "x509")
+    throw UsageError("cannot sign the commit: unknown gpg.format '" + format + "' (openpgp, x509 or ssh)");
+  if (key.empty()) key = std::string(committer->name) + " <" + committer->email + ">";
+  ProgramRun run;
+  run.argv = {program, "--status-fd=2", "-bsau", key};
+  run.input = buffer;
+  run.capture_stderr = true;
+  ProgramResult r = run_program(run, "the signing program");
+  if (r.status != 0 || r.err.find("[GNUPG:] SIG_CREATED ") == std::string::npos || r.out.empty()) {
+    std::string why;
+    for (const auto& line : split(r.err, '\n'))
+      if (!line.starts_with("[GNUPG:]") && !trim(line).empty()) why = std::string(trim(line));
+    throw IoError("cannot sign the commit: " + program + " failed" + (why.empty() ? "" : ": " + why) +
+                  "; nothing was committed");
+  }
+  return r.out;
+}
+
+/// The lock file of a ref, where git's files backend keeps it.
+fs::path ref_lock(const GitRepo::Impl& g, const std::string& ref_name) {
+  bool per_worktree = ref_name == "HEAD" || !ref_name.starts_with("refs/");
+  return (per_worktree ? g.git_dir : g.common_dir) / (ref_name + ".lock");
+}
+
+}  // namespace
+
+void GitRepo::check_can_commit() {
+  signature(*impl_, "AUTHOR");
+  signature(*impl_, "COMMITTER");
+  gitindex::mode_of(*impl_);
+}
+
+CommitResult GitRepo::commit_paths(const CommitRequest& request) {
+  Impl& g = *impl_;
+  const git::Api& a = api();
+  git_repository* repo = g.repo.get();
+
+  // Everything that can fail is checked before the branch moves.
+  git::Signature author = signature(g, "AUTHOR");
+  git::Signature committer = signature(g, "COMMITTER");
+  gitindex::Mode index_mode = gitindex::mode_of(g);
+  std::vector<std::string> paths;
+  {
+    std::set<std::string> seen;
+    for (const auto& p : request.paths)
+      if (seen.insert(p).second) paths.push_back(p);
+  }
+  std::vector<Change> changes;
+  for (const auto& p : paths) {
+    for (int transient = 0;; ++transient) {
+      try {
+        changes.push_back(read_change(g, p));
+        break;
+      } catch (const TransientGitError&) {
+        if (transient >= limits::kTransientGitRetries) throw;
+        backoff_sleep(transient + 4);
+      }
+    }
+  }
+  trace("commit: blobs written");
+  bool sign_commits = g.config_bool("commit.gpgsign").value_or(false);
+
+  std::string message = format_commit_message(request);
+  Hooks hooks(g);
+  bool verify = request.verify == Verify::yes;
+  std::optional<Scratch> scratch;
+  if (sign_commits || hooks.has("prepare-commit-msg") ||
+      (verify && (hooks.has("pre-commit") || hooks.has("commit-msg"))))
+    scratch.emplace(g);
+  if (scratch &&
+      (hooks.has("prepare-commit-msg") || (verify && (hooks.has("pre-commit") || hooks.has("commit-msg"))))) {
+    git_object* raw_head = nullptr;
+    git::Tree head;
+    if (a.git_revparse_single(&raw_head, repo, "HEAD^{tree}") == 0) head.reset(reinterpret_cast<git_tree*>(raw_head));
+    fs::path index_file = hook_index(head.get(), changes, *scratch);
+    if (verify) {
+      if (int status = hooks.run("pre-commit", {}, index_file))
+        throw IoError("the pre-commit hook refused the commit (exit status " + std::to_string(status) +
+                      "); nothing was committed; --no-verify skips it");
+    }
+    fs::path message_file = scratch->file("COMMIT_EDITMSG", message);
+    hooks.run("prepare-commit-msg", {message_file.string(), "message"}, index_file);
+    if (verify) {
+      if (int status = hooks.run("commit-msg", {message_file.string()}, index_file))
+        throw IoError("the commit-msg hook refused the commit (exit status " + std::to_string(status) +
+                      "); nothing was committed; --no-verify skips it");
+    }
+    std::optional<std::string> edited = read_file_if_exists(message_file);
+    if (!edited) throw IoError("the commit message file went away while the hooks ran; nothing was committed");
+    message = clean_message(*edited);
+    if (message.empty()) throw IoError("the commit message is empty after the hooks ran; nothing was committed");
+  }
+  trace("commit: hooks run");
+
+  // Our own commits take turns, so concurrent tracker processes queue instead of
+  // building trees that lose the compare-and-swap; other writers (git itself) are
+  // still caught by it.
+  std::optional<ProcessLock> turn;
+  turn.emplace(g.common_dir / "tracker" / "commit.lock", limits::kBranchTurn, "the branch");
+  trace("commit: branch turn taken");
+
+  CommitResult result;
+  std::unique_ptr<OwnedFile> journal;
+  auto lock_wait_start = std::chrono::steady_clock::now();
+  int transient = 0;
+  for (result.attempts = 1;; ++result.attempts) {
+    try {
+      if (result.attempts > limits::kCommitAttempts)
+        throw ConflictError("HEAD kept moving under us after " + std::to_string(limits::kCommitAttempts) +
+                            " attempts; nothing was committed; try again");
+      git_reference* raw_head = nullptr;
+      check(a.git_reference_lookup(&raw_head, repo, "HEAD"), "HEAD");
+      git::Reference head(raw_head);
+      std::string ref_name = "HEAD";
+      bool unborn = false;
+      git_oid parent_oid{};
+      if (a.git_reference_type(head.get()) == GIT_REFERENCE_SYMBOLIC) {
+        ref_name = a.git_reference_symbolic_target(head.get());
+        int rc = a.git_reference_name_to_id(&parent_oid, repo, ref_name.c_str());
+        if (rc == GIT_ENOTFOUND)
+          unborn = true;
+        else
+          check(rc, "resolve " + ref_name);
+      } else {
+        a.git_oid_cpy(&parent_oid, a.git_reference_target(head.get()));
+      }
+      git::Commit parent;
+      git::Tree base;
+      if (!unborn) {
+        git_commit* c = nullptr;
+        check(a.git_commit_lookup(&c, repo, &parent_oid), "parent commit");
+        parent.reset(c);
+        git_tree* t = nullptr;
+        check(a.git_commit_tree(&t, parent.get()), "parent tree");
+        base.reset(t);
+      }
+
+      std::vector<git_tree_update> updates;
+      for (const auto& c : changes) {
+        gitindex::Entry before = tree_entry(base.get(), c.path);
+        if (before == c.entry) continue;
+        git_tree_update u{};
+        u.action = c.entry.mode ? GIT_TREE_UPDATE_UPSERT : GIT_TREE_UPDATE_REMOVE;
+        u.id = c.entry.id;
+        u.filemode = c.entry.mode ? static_cast<git_filemode_t>(c.entry.mode) : GIT_FILEMODE_BLOB;
+        u.path = c.path.c_str();
+        updates.push_back(u);
+      }
+      if (updates.empty()) return result;  // the tree would not change: nothing to commit
+      git_oid tree_oid;
+      check_transient(a.git_tree_create_updated(&tree_oid, repo, base.get(), updates.size(), updates.data()),
+                      "build the tree");
+      git_tree* t = nullptr;
+      check(a.git_tree_lookup(&t, repo, &tree_oid), "new tree");
+      git::Tree tree(t);
+      trace("commit: tree written");
+
+      const git_commit* parents[] = {parent.get()};
+      std::size_t parent_count = unborn ? 0 : 1;
+      git_oid commit_oid;
+      if (sign_commits) {
+        git::Buf buffer;
+        check(a.git_commit_create_buffer(&buffer.buf, repo, author.get(), committer.get(), nullptr, message.c_str(),
+                                         tree.get(), parent_count, parents),
+              "create commit");
+        std::string content = buffer.str();
+        std::string signature_text = sign(g, content, committer.get(), *scratch);
+        check_transient(
+            a.git_commit_create_with_signature(&commit_oid, repo, content.c_str(), signature_text.c_str(), nullptr),
+            "create signed commit");
+      } else {
+        check_transient(a.git_commit_create(&commit_oid, repo, nullptr, author.get(), committer.get(), nullptr,
+                                            message.c_str(), tree.get(), parent_count, parents),
+                        "create commit");
+      }
+      std::string sha = git::hex(commit_oid);
+      if (!journal)
+        journal = start_pending_index(g, sha, paths);
+      else
+        rewrite_pending_index(*journal, sha, paths);
+
+      std::string reflog = std::string(unborn ? "commit (initial): " : "commit: ") + first_line(message);
+      git_reference* updated = nullptr;
+      int rc = unborn ? a.git_reference_create(&updated, repo, ref_name.c_str(), &commit_oid, 0, reflog.c_str())
+                      : a.git_reference_create_matching(&updated, repo, ref_name.c_str(), &commit_oid, 1, &parent_oid,
+                                                        reflog.c_str());
+      git::Reference owned_ref(updated);
+      if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS) {  // lost the race: redo on top of the new tip
+        backoff_sleep(result.attempts);
+        continue;
+      }
+      if (rc == GIT_ELOCKED) {
+        // git holds the ref's lock for milliseconds; a lock that stays was left by a crash.
+        if (std::chrono::steady_clock::now() - lock_wait_start < limits::kGitLockWait) {
+          backoff_sleep(result.attempts);
+          continue;
+        }
+        throw ConflictError(gitindex::stale_lock_message(ref_name, ref_lock(g, ref_name)) + "; nothing was committed");
+      }
+      check_transient(rc, "update " + ref_name + "; nothing was committed");
+      result.sha = sha;
+      break;
+    } catch (const TransientGitError&) {
+      // Nothing is irrevocable before the ref moves: build the commit again.
+      if (++transient > limits::kTransientGitRetries) throw;
+      backoff_sleep(transient + 4);
+    }
+  }
+  trace("commit: ref updated");
+
+  // The branch has moved. From here on nothing throws: what fails is a warning, and
+  // the journal lets the next command finish the git index update.
+  std::optional<std::string> warning;
+  try {
+    // Our updates reach the git index in the order of our commits: the git index's
+    // turn is taken before the branch's is handed on.
+    ProcessLock index_turn(g.tracker_dir() / "git-index.lock", limits::kGitIndexTurn, "the git index");
+    turn.reset();
+    warning = gitindex::update(g, index_mode, paths, [&](const std::map<std::string, gitindex::Entry>&) {
+      std::vector<gitindex::Update> out;
+      for (const auto& c : changes) out.push_back({c.path, c.entry, c.st});
+      return out;
+    });
+  } catch (const Error& e) {
+    warning = e.what();
+  }
+  trace("commit: git index written");
+  if (warning) {
+    result.warnings.push_back("committed " + result.sha.substr(0, 12) + ", but the git index was not updated: " +
+                              *warning + "; the next tracker command will update it");
+    journal->keep();
+  }
+  try {
+    hooks.run("post-commit", {}, std::nullopt);  // its exit status is ignored, as git ignores it
+  } catch (const Error& e) {
+    result.warnings.emplace_back(e.what());
+  }
+  return result;
+}
+
+}  // namespace tracker

@@ -1,0 +1,109 @@
+// What git.cpp, git_commit.cpp and git_index.cpp share: the open repository and
+// the git index update.
+#pragma once
+
+#include <tracker/fs.hpp>
+#include <tracker/git.hpp>
+
+#include "git_api.hpp"
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+namespace tracker {
+
+struct GitRepo::Impl {
+  git::Repo repo;
+  fs::path work_tree;   ///< no trailing slash
+  fs::path git_dir;     ///< this worktree's
+  fs::path common_dir;  ///< shared by the worktrees
+  fs::path index_file;  ///< GIT_INDEX_FILE, else <git-dir>/index
+  /// The `git -c` settings, as a config file that libgit2 reads at the app level;
+  /// removed with the repository.
+  std::unique_ptr<OwnedFile> config_parameters;
+
+  fs::path tracker_dir() const { return git_dir / "tracker"; }
+  /// Temp files of this worktree's commands; the next command sweeps what a dead one left.
+  fs::path temp_dir() const { return tracker_dir() / "tmp"; }
+  /// One journal file per commit whose git index update has not finished.
+  fs::path pending_dir() const { return tracker_dir() / "pending-index"; }
+
+  /// A config value as git reads it (`git -c` first), or nullopt when unset.
+  std::optional<std::string> config_string(const char* key);
+  /// A boolean config value, or nullopt when unset. Throws UsageError when it is not a boolean.
+  std::optional<bool> config_bool(const char* key);
+
+  /// Where a work-tree path is on disk.
+  fs::path file(const std::string& path) const { return work_tree / path; }
+};
+
+/// A failure to write an object or a ref that another process may have caused: a
+/// `git gc` that removed an object directory or a pack while we wrote into it. The
+/// commit is tried again; nothing was committed.
+class TransientGitError : public IoError {
+public:
+  using IoError::IoError;
+};
+
+/// Throws TransientGitError "<context>: <libgit2's message>" when rc < 0.
+void check_transient(int rc, const std::string& context);
+
+namespace gitindex {
+
+/// How the git index is written: through libgit2, or, for a split or sparse index
+/// (which libgit2 1.5 cannot read), through `git update-index`.
+enum class Mode { libgit2, git_executable };
+
+/// The git index entry of one path: its mode and object id, or none.
+struct Entry {
+  std::uint32_t mode = 0;  ///< 0: no entry
+  git_oid id{};
+  bool operator==(const Entry& o) const;
+};
+
+/// A new entry for one path: `entry.mode` 0 removes it. With `st`, its stat data
+/// (taken before the file was read), so that git sees it clean without re-reading it.
+struct Update {
+  std::string path;
+  Entry entry;
+  std::optional<struct stat> st;
+};
+
+/// Reads the git index once to decide how it can be written. Throws IoError when it
+/// cannot be read at all (corrupt), saying how to rebuild it.
+Mode mode_of(GitRepo::Impl& g);
+
+/// Applies one update to an open index.
+void apply_update(git_index* index, const Update& u);
+
+/// Gives `paths` new entries: `decide` is called with their current entries (read
+/// under index.lock when libgit2 writes) and returns the updates to make. Returns a
+/// warning when the index could not be written (a stale index.lock, say), else
+/// nullopt. The caller holds the git index's turn (<git-dir>/tracker/git-index.lock).
+std::optional<std::string> update(GitRepo::Impl& g, Mode mode, const std::vector<std::string>& paths,
+                                  const std::function<std::vector<Update>(const std::map<std::string, Entry>&)>& decide);
+
+/// The message for a lock file that stays: its age and the command that removes it.
+std::string stale_lock_message(const std::string& what, const fs::path& lock);
+
+}  // namespace gitindex
+
+/// The entry of `path` in `tree` (mode 0 when absent or not a blob).
+gitindex::Entry tree_entry(git_tree* tree, const std::string& path);
+
+/// The blob id git would record for `data` at work-tree path `path`: through the
+/// repository's filters (core.autocrlf, .gitattributes). Writes the blob.
+git_oid write_blob(GitRepo::Impl& g, const std::string& path, const std::string& data);
+
+/// The journal of a commit about to move the branch: if its git index update does
+/// not finish, GitRepo::finish_index_updates() finishes it. Removed with the file.
+std::unique_ptr<OwnedFile> start_pending_index(GitRepo::Impl& g, const std::string& sha,
+                                               const std::vector<std::string>& paths);
+/// The same journal, for the commit of another compare-and-swap round.
+void rewrite_pending_index(OwnedFile& journal, const std::string& sha, const std::vector<std::string>& paths);
+
+}  // namespace tracker

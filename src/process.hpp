@@ -1,0 +1,39 @@
+// Running another program (git hooks, gpg, ssh-keygen, the git executable) and
+// collecting what it wrote.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tracker {
+
+/// What to run and how.
+struct ProgramRun {
+  std::vector<std::string> argv;  ///< argv[0] is looked up in PATH unless it holds a '/'
+  std::filesystem::path cwd;      ///< empty: this process's
+  /// Set (value) or removed (nullopt) on top of this process's environment.
+  std::map<std::string, std::optional<std::string>> env;
+  std::string input;  ///< written to its stdin, which is then closed
+  /// Where its stdout goes: captured, or onto our stderr (hooks: our stdout may be JSON).
+  enum class Stdout { capture, to_stderr } out = Stdout::capture;
+  bool capture_stderr = false;  ///< else its stderr is ours
+};
+
+/// How it ended.
+struct ProgramResult {
+  int status = -1;  ///< exit status; 128 + signal when killed
+  std::string out;  ///< stdout, when captured
+  std::string err;  ///< stderr, when captured
+};
+
+/// Runs the program to its end. Throws IoError when it cannot be started at all
+/// (not found, not executable); `what` names it in the message.
+ProgramResult run_program(const ProgramRun& run, const std::string& what);
+
+/// `text` quoted for a POSIX shell, for messages that tell the user a command to run.
+std::string shell_quote(const std::string& text);
+
+}  // namespace tracker
