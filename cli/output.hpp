@@ -117,5 +117,6 @@ Command register_diff(CLI::App& app, GlobalOptions& g);
 Command register_log(CLI::App& app, GlobalOptions& g);
 Command register_search(CLI::App& app, GlobalOptions& g);
 Command register_stats(CLI::App& app, GlobalOptions& g);
+Command register_doctor(CLI::App& app, GlobalOptions& g);
 
 }  // namespace tracker::cli

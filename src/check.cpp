@@ -4,11 +4,11 @@
 #include <tracker/tracker.hpp>
 #include <tracker/util.hpp>
 
+#include <dirent.h>
+#include <sys/stat.h>
 #include <algorithm>
 #include <ctime>
-#include <dirent.h>
 #include <set>
-#include <sys/stat.h>
 
 namespace tracker {
 
@@ -58,16 +58,20 @@ CheckReport Tracker::check() {
       continue;
     }
     for (const auto& [inner, inner_dir] : visible_entries(root / name)) {
-      if (inner_dir) problem(rel + "/" + inner, 0, "outside-stage", "directory inside a stage directory: its files are not stories");
-      else if (!inner.ends_with(".md")) problem(rel + "/" + inner, 0, "file-name", "not a story file: story files end in .md");
+      if (inner_dir)
+        problem(rel + "/" + inner, 0, "outside-stage", "directory inside a stage directory: its files are not stories");
+      else if (!inner.ends_with(".md"))
+        problem(rel + "/" + inner, 0, "file-name", "not a story file: story files end in .md");
     }
   }
 
   // Every file on its own: front matter, values, names and types.
   for (const auto& issue : index_->issues()) {
     if (issue.fatal) ++report.stories;  // a story file, if an unreadable one
-    problem(issue.path, issue.line, issue.fatal ? (issue.message.starts_with("not a story file name") ? "file-name" : "malformed") : "bad-value",
-            issue.message);
+    problem(
+        issue.path, issue.line,
+        issue.fatal ? (issue.message.starts_with("not a story file name") ? "file-name" : "malformed") : "bad-value",
+        issue.message);
   }
   ListQuery all;
   all.sort = SortKey::id;
@@ -86,8 +90,9 @@ CheckReport Tracker::check() {
     for (const Story* s : copies) paths.push_back(s->path);
     for (const Story* s : copies)
       problem(s->path, 0, "duplicate-id",
-              "story #" + std::to_string(id) + " exists " + std::to_string(copies.size()) + " times (" + join(paths, ", ") +
-                  "); tracker renumber " + std::to_string(id) + " --path <file> gives one a new id");
+              "story #" + std::to_string(id) + " exists " + std::to_string(copies.size()) + " times (" +
+                  join(paths, ", ") + "); tracker renumber " + std::to_string(id) +
+                  " --path <file> gives one a new id");
   }
 
   // The dependency graph: every id known, no cycles.
@@ -125,27 +130,32 @@ CheckReport Tracker::check() {
     }
     std::optional<Claim> c = store.read(*id);
     if (!c) {
-      problem(rel, 0, "claim", "unreadable claim lock: not written by tracker; delete it to free #" + std::to_string(*id));
+      problem(rel, 0, "claim",
+              "unreadable claim lock: not written by tracker; delete it to free #" + std::to_string(*id));
       continue;
     }
     locked.insert(*id);
     std::string who = "claim on #" + std::to_string(*id) + " by " + c->owner;
     auto it = by_id.find(*id);
     if (it == by_id.end()) {
-      problem(rel, 0, "claim", who + ", but there is no story #" + std::to_string(*id) + "; tracker reclaim " +
-                                   std::to_string(*id) + " clears it");
+      problem(rel, 0, "claim",
+              who + ", but there is no story #" + std::to_string(*id) + "; tracker reclaim " + std::to_string(*id) +
+                  " clears it");
       continue;
     }
     const Story& s = *it->second.front();
     ClaimState state = ClaimStore::state(*c, now);
     if (state != ClaimState::live) {
-      report.notes.push_back({rel, 0, "claim",
-                              who + (state == ClaimState::expired ? " expired at " + format_iso8601(c->expires)
-                                                                  : ": its holder (pid " + std::to_string(*c->pid) + ") is gone") +
-                                  "; tracker reclaim frees it"});
+      report.notes.push_back(
+          {rel, 0, "claim",
+           who +
+               (state == ClaimState::expired ? " expired at " + format_iso8601(c->expires)
+                                             : ": its holder (pid " + std::to_string(*c->pid) + ") is gone") +
+               "; tracker reclaim frees it"});
     }
     if (config.is_done_stage(s.stage))
-      problem(s.path, 0, "claim", who + ", but the story is " + s.stage + "; tracker done " + std::to_string(*id) + " ends it");
+      problem(s.path, 0, "claim",
+              who + ", but the story is " + s.stage + "; tracker done " + std::to_string(*id) + " ends it");
     else if (s.agent != c->owner)
       problem(s.path, front_matter_key_line(read_file(ws_.root() / s.path), "agent"), "claim",
               who + ", but the story's agent is " + (s.agent.empty() ? "not set" : s.agent));

@@ -5,12 +5,12 @@
 
 #include "limits.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace tracker {
 
@@ -59,14 +59,22 @@ std::optional<Claim> parse_claim(std::string_view text) {
     if (colon == std::string::npos) continue;
     std::string key(trim(std::string_view(line).substr(0, colon)));
     std::string value(trim(std::string_view(line).substr(colon + 1)));
-    if (key == "id") c.id = parse_int(value).value_or(0);
-    else if (key == "owner") c.owner = value;
-    else if (key == "host") c.host = value;
-    else if (key == "created_unix") c.created = parse_int(value).value_or(0);
-    else if (key == "expires_unix") has_expiry = static_cast<bool>(parse_int(value)), c.expires = parse_int(value).value_or(0);
-    else if (key == "from") c.from_stage = value;
-    else if (key == "nonce") has_nonce = !value.empty(), c.nonce = value;
-    else if (key == "pid") c.pid = parse_int(value);
+    if (key == "id")
+      c.id = parse_int(value).value_or(0);
+    else if (key == "owner")
+      c.owner = value;
+    else if (key == "host")
+      c.host = value;
+    else if (key == "created_unix")
+      c.created = parse_int(value).value_or(0);
+    else if (key == "expires_unix")
+      has_expiry = static_cast<bool>(parse_int(value)), c.expires = parse_int(value).value_or(0);
+    else if (key == "from")
+      c.from_stage = value;
+    else if (key == "nonce")
+      has_nonce = !value.empty(), c.nonce = value;
+    else if (key == "pid")
+      c.pid = parse_int(value);
   }
   if (!has_nonce || !has_expiry || c.owner.empty()) return std::nullopt;
   return c;
@@ -74,7 +82,9 @@ std::optional<Claim> parse_claim(std::string_view text) {
 
 ClaimStore::ClaimStore(fs::path dir, const Clock& clock) : dir_(std::move(dir)), clock_(&clock) {}
 
-fs::path ClaimStore::lock_path(std::int64_t id) const { return dir_ / (std::to_string(id) + ".lock"); }
+fs::path ClaimStore::lock_path(std::int64_t id) const {
+  return dir_ / (std::to_string(id) + ".lock");
+}
 
 // Guards live beside the claims directory, which then holds nothing but locks.
 fs::path ClaimStore::guard_path(std::int64_t id) const {

@@ -2,8 +2,8 @@
 #include <tracker/error.hpp>
 #include <tracker/util.hpp>
 
-#include <algorithm>
 #include <yaml-cpp/yaml.h>
+#include <algorithm>
 
 namespace tracker {
 
@@ -16,7 +16,9 @@ bool valid_stage_name(std::string_view name) {
 
 namespace {
 
-bool contains(const std::vector<std::string>& v, std::string_view s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool contains(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 /// Reports a config problem at the node's line.
 [[noreturn]] void fail(const std::string& path, const YAML::Node& node, const std::string& message) {
@@ -52,8 +54,7 @@ void check_known_keys(const std::string& path, const YAML::Node& map, const std:
                       const std::string& where) {
   for (const auto& kv : map) {
     std::string key = kv.first.Scalar();
-    if (!contains(known, key))
-      fail(path, kv.first, "unknown key '" + key + "'" + where + did_you_mean(key, known));
+    if (!contains(known, key)) fail(path, kv.first, "unknown key '" + key + "'" + where + did_you_mean(key, known));
   }
 }
 
@@ -90,7 +91,8 @@ Config Config::parse(std::string_view text, const std::string& path) {
     throw InvalidDataError(path + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
   }
   if (!root.IsMap()) throw InvalidDataError(path + ":1: the config must be a mapping of keys to values");
-  check_known_keys(path, root, {"stories_dir", "stages", "ready_stages", "done_stages", "types", "claim", "commit", "index"}, "");
+  check_known_keys(path, root,
+                   {"stories_dir", "stages", "ready_stages", "done_stages", "types", "claim", "commit", "index"}, "");
 
   Config c;
   c.ready_stages.clear();
@@ -117,7 +119,8 @@ Config Config::parse(std::string_view text, const std::string& path) {
     } else {
       fail(path, item, "a stage must be a name or a mapping with 'name' and 'dir'");
     }
-    if (!valid_stage_name(s.name)) fail(path, item, "bad stage name '" + s.name + "': use lowercase letters, digits and '-'");
+    if (!valid_stage_name(s.name))
+      fail(path, item, "bad stage name '" + s.name + "': use lowercase letters, digits and '-'");
     if (s.dir.empty()) s.dir = std::to_string(c.stages.size() + 1) + "_" + s.name;
     if (s.dir.find('/') != std::string::npos || s.dir.starts_with('.'))
       fail(path, item, "stage directory '" + s.dir + "' must be a plain directory name");
@@ -130,12 +133,15 @@ Config Config::parse(std::string_view text, const std::string& path) {
     if (!node) return false;
     for (const auto& name : string_list(path, node, key)) {
       const Stage* s = c.find_stage(name);
-      if (!s) fail(path, node, std::string("'") + key + "' names unknown stage '" + name + "'" + did_you_mean(name, c.stage_names()));
+      if (!s)
+        fail(path, node,
+             std::string("'") + key + "' names unknown stage '" + name + "'" + did_you_mean(name, c.stage_names()));
       out.push_back(s->name);
     }
     return true;
   };
-  if (!stage_list("ready_stages", c.ready_stages)) c.ready_stages = {c.find_stage("backlog") ? "backlog" : c.stages.front().name};
+  if (!stage_list("ready_stages", c.ready_stages))
+    c.ready_stages = {c.find_stage("backlog") ? "backlog" : c.stages.front().name};
   if (!stage_list("done_stages", c.done_stages)) {
     for (const char* done : {"done", "archived"})
       if (c.find_stage(done)) c.done_stages.push_back(done);
@@ -164,7 +170,9 @@ Config Config::parse(std::string_view text, const std::string& path) {
     if (claim["move_to"]) {
       std::string name = scalar(path, claim["move_to"], "move_to");
       const Stage* s = c.find_stage(name);
-      if (!s) fail(path, claim["move_to"], "'move_to' names unknown stage '" + name + "'" + did_you_mean(name, c.stage_names()));
+      if (!s)
+        fail(path, claim["move_to"],
+             "'move_to' names unknown stage '" + name + "'" + did_you_mean(name, c.stage_names()));
       c.claim_move_to = s->name;
     }
   }
@@ -186,7 +194,9 @@ std::string Config::render() const {
   std::string out =
       "# tracker configuration. Committed with the board; see `tracker --help`.\n"
       "# Stories live in <stories_dir>/<stage dir>/<id>_<type>_<slug>.md\n"
-      "stories_dir: " + stories_dir + "\n"
+      "stories_dir: " +
+      stories_dir +
+      "\n"
       "\n"
       "# The stages, in board order. A stage is named by `name` on the command line.\n"
       "stages:\n";
@@ -232,9 +242,15 @@ int Config::stage_order(std::string_view name) const {
   return -1;
 }
 
-bool Config::is_ready_stage(std::string_view name) const { return contains(ready_stages, name); }
-bool Config::is_done_stage(std::string_view name) const { return contains(done_stages, name); }
-bool Config::is_known_type(std::string_view type) const { return contains(types, type); }
+bool Config::is_ready_stage(std::string_view name) const {
+  return contains(ready_stages, name);
+}
+bool Config::is_done_stage(std::string_view name) const {
+  return contains(done_stages, name);
+}
+bool Config::is_known_type(std::string_view type) const {
+  return contains(types, type);
+}
 
 std::vector<std::string> Config::stage_names() const {
   std::vector<std::string> out;
@@ -247,11 +263,24 @@ std::int64_t parse_duration(std::string_view text) {
   std::int64_t unit = 1;
   if (!t.empty()) {
     switch (t.back()) {
-      case 's': unit = 1; t.remove_suffix(1); break;
-      case 'm': unit = 60; t.remove_suffix(1); break;
-      case 'h': unit = 3600; t.remove_suffix(1); break;
-      case 'd': unit = 86400; t.remove_suffix(1); break;
-      default: break;
+      case 's':
+        unit = 1;
+        t.remove_suffix(1);
+        break;
+      case 'm':
+        unit = 60;
+        t.remove_suffix(1);
+        break;
+      case 'h':
+        unit = 3600;
+        t.remove_suffix(1);
+        break;
+      case 'd':
+        unit = 86400;
+        t.remove_suffix(1);
+        break;
+      default:
+        break;
     }
   }
   auto n = parse_int(t);

@@ -12,8 +12,8 @@ namespace tracker {
 namespace {
 
 const std::vector<std::string>& known_keys() {
-  static const std::vector<std::string> keys = {"name",    "priority",    "labels",  "depends_on",
-                                                "agent",   "retry_count", "blocked", "created"};
+  static const std::vector<std::string> keys = {"name",  "priority",    "labels",  "depends_on",
+                                                "agent", "retry_count", "blocked", "created"};
   return keys;
 }
 
@@ -51,7 +51,8 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   std::set<std::string> seen;
   bool links = false;
   for (const auto& e : edits) {
-    if (e.key == "stage") throw UsageError("stage is the story's directory; use tracker move " + std::to_string(id) + " <stage>");
+    if (e.key == "stage")
+      throw UsageError("stage is the story's directory; use tracker move " + std::to_string(id) + " <stage>");
     if (e.key == "type" || e.key == "id")
       throw UsageError(e.key + " is part of the file name (<id>_<type>_<slug>.md); rename the file to change it");
     if (!valid_key(e.key)) throw UsageError("'" + e.key + "' is not a valid key");
@@ -60,8 +61,10 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
       throw UsageError(e.key + ": values are one line; use tracker edit for more");
     links = links || e.key == "depends_on";
   }
-  if (links) refresh_all();
-  else if (!refreshed_) index_->refresh_stories({id});
+  if (links)
+    refresh_all();
+  else if (!refreshed_)
+    index_->refresh_stories({id});
   Story story = find(id);
   const std::string path = ws_.root() / story.path;
   std::string before_text = read_file(path);
@@ -85,9 +88,11 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
     } else if (e.key == "blocked") {
       if (v != "true" && v != "false") throw UsageError("blocked must be true or false, got '" + v + "'");
     } else if (e.key == "name" || e.key == "agent") {
-      if (trim(v).empty()) throw UsageError(e.key + " cannot be empty; use tracker unset " + std::to_string(id) + " " + e.key);
+      if (trim(v).empty())
+        throw UsageError(e.key + " cannot be empty; use tracker unset " + std::to_string(id) + " " + e.key);
     } else if (e.key == "created") {
-      if (!parse_iso8601(trim(v))) throw UsageError("created must be a time like 2026-11-23T07:41:00Z, got '" + v + "'");
+      if (!parse_iso8601(trim(v)))
+        throw UsageError("created must be a time like 2026-11-23T07:41:00Z, got '" + v + "'");
     } else if (e.key == "depends_on") {
       for (const auto& item : comma_list(v)) new_deps.push_back(story_id_value(item));
     }
@@ -121,7 +126,8 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
         std::vector<std::string> wanted = comma_list(v);
         out = edit_front_matter_list(
             out, "labels",
-            [&](std::string_view item) { return std::find(wanted.begin(), wanted.end(), item) != wanted.end(); }, wanted);
+            [&](std::string_view item) { return std::find(wanted.begin(), wanted.end(), item) != wanted.end(); },
+            wanted);
       } else if (e.key == "depends_on") {
         std::vector<std::string> wanted;
         for (auto d : new_deps) wanted.push_back(std::to_string(d));
@@ -160,7 +166,7 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   if (result.changes.empty()) result.changes = {"format"};
   bool only_unsets = std::all_of(edits.begin(), edits.end(), [](const FieldEdit& e) { return !e.value; });
   result.commit = transition(story, ws_.config().stage(story.stage), edit, only_unsets ? "unset" : "set",
-                            "(" + join(result.changes, ", ") + ")", "")
+                             "(" + join(result.changes, ", ") + ")", "")
                       .commit;
   result.changed = true;
   return result;
@@ -208,8 +214,9 @@ EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, con
   Story before = reparse_story(story, original), after = reparse_story(story, edited);
   result.changes = describe_changes(field_changes(before, after), before.body != after.body);
   if (result.changes.empty()) result.changes = {"format"};
-  result.commit = transition(story, ws_.config().stage(story.stage), [&](const std::string&) { return edited; }, "edit",
-                             "(" + join(result.changes, ", ") + ")", "")
+  result.commit = transition(
+                      story, ws_.config().stage(story.stage), [&](const std::string&) { return edited; }, "edit",
+                      "(" + join(result.changes, ", ") + ")", "")
                       .commit;
   result.changed = true;
   return result;
@@ -221,7 +228,8 @@ fs::path Tracker::save_rejected(std::int64_t id, const std::string& text) {
   std::string stamp = utc_now_iso8601();
   std::replace(stamp.begin(), stamp.end(), ':', '-');
   fs::path path = dir / (std::to_string(id) + "-" + stamp + ".md");
-  for (int n = 2; fs::exists(path); ++n) path = dir / (std::to_string(id) + "-" + stamp + "-" + std::to_string(n) + ".md");
+  for (int n = 2; fs::exists(path); ++n)
+    path = dir / (std::to_string(id) + "-" + stamp + "-" + std::to_string(n) + ".md");
   write_file_atomic(path, text);
   return path;
 }

@@ -12,7 +12,7 @@ namespace tracker {
 /// rollback() (or by the destructor) unless keep() was called. Writes are atomic
 /// (temp files in `temp_dir`); a file is never written over one it did not expect.
 class FileTransaction {
-public:
+ public:
   explicit FileTransaction(fs::path temp_dir) : temp_dir_(std::move(temp_dir)) {}
   FileTransaction(const FileTransaction&) = delete;
   FileTransaction& operator=(const FileTransaction&) = delete;
@@ -33,7 +33,7 @@ public:
   std::vector<std::string> rollback() noexcept;
   bool empty() const { return steps_.empty(); }
 
-private:
+ private:
   struct Step {
     enum class Kind { created, rewritten, renamed, removed } kind;
     fs::path path, other;  ///< renamed: path was moved to other

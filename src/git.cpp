@@ -15,8 +15,12 @@ namespace tracker {
 using git::api;
 using git::check;
 
-void GitRepo::start_loading() { git::load_in_background(); }
-void GitRepo::finish_loading() { git::finish_background_load(); }
+void GitRepo::start_loading() {
+  git::load_in_background();
+}
+void GitRepo::finish_loading() {
+  git::finish_background_load();
+}
 
 namespace {
 
@@ -176,11 +180,23 @@ fs::path without_trailing_slash(const char* dir) {
 GitRepo GitRepo::open(const fs::path& path) {
   const git::Api& a = api();
   git_repository* raw = nullptr;
-  // GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE and GIT_OBJECT_DIRECTORY as git reads them.
-  check(a.git_repository_open_ext(&raw, path.c_str(), GIT_REPOSITORY_OPEN_FROM_ENV, nullptr),
-        "cannot open the git repository at " + path.string());
   auto impl = std::make_unique<Impl>();
-  impl->repo.reset(raw);
+  const char* git_dir_env = std::getenv("GIT_DIR");
+  if (git_dir_env && *git_dir_env) {
+    // As git: GIT_DIR names the repository and the work tree is GIT_WORK_TREE, else
+    // the current directory. (libgit2 1.5 does not implement GIT_WORK_TREE.)
+    check(a.git_repository_open_ext(&raw, git_dir_env, GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr),
+          "cannot open the git repository GIT_DIR=" + std::string(git_dir_env));
+    impl->repo.reset(raw);
+    const char* work_tree_env = std::getenv("GIT_WORK_TREE");
+    fs::path work_tree = work_tree_env && *work_tree_env ? fs::absolute(work_tree_env) : fs::current_path();
+    check(a.git_repository_set_workdir(raw, work_tree.c_str(), 0), "GIT_WORK_TREE=" + work_tree.string());
+  } else {
+    // GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY and GIT_CEILING_DIRECTORIES as git reads them.
+    check(a.git_repository_open_ext(&raw, path.c_str(), GIT_REPOSITORY_OPEN_FROM_ENV, nullptr),
+          "cannot open the git repository at " + path.string());
+    impl->repo.reset(raw);
+  }
   const char* wd = a.git_repository_workdir(raw);
   if (!wd) throw UsageError("the git repository at " + path.string() + " is bare; tracker needs a work tree");
   impl->work_tree = without_trailing_slash(wd);

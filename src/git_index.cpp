@@ -10,6 +10,7 @@
 #include "process.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <cerrno>
 #include <chrono>
@@ -119,7 +120,11 @@ std::optional<Fd> take_index_lock(const fs::path& lock) {
   auto deadline = std::chrono::steady_clock::now() + limits::kGitLockWait;
   for (int attempt = 1;; ++attempt) {
     Fd fd(::open(lock.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (fd) return fd;
+    if (fd) {
+      // Held with a flock() too, so that `doctor` can tell one a dead tracker left.
+      ::flock(fd.get(), LOCK_EX | LOCK_NB);
+      return fd;
+    }
     if (errno != EEXIST) throw_errno("cannot create " + lock.string());
     if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
     backoff_sleep(attempt);

@@ -7,11 +7,11 @@
 
 #include "git_api.hpp"
 
+#include <sys/stat.h>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
 
 namespace tracker {
@@ -45,7 +45,7 @@ struct GitRepo::Impl {
 /// `git gc` that removed an object directory or a pack while we wrote into it. The
 /// commit is tried again; nothing was committed.
 class TransientGitError : public IoError {
-public:
+ public:
   using IoError::IoError;
 };
 
@@ -84,8 +84,9 @@ void apply_update(git_index* index, const Update& u);
 /// under index.lock when libgit2 writes) and returns the updates to make. Returns a
 /// warning when the index could not be written (a stale index.lock, say), else
 /// nullopt. The caller holds the git index's turn (<git-dir>/tracker/git-index.lock).
-std::optional<std::string> update(GitRepo::Impl& g, Mode mode, const std::vector<std::string>& paths,
-                                  const std::function<std::vector<Update>(const std::map<std::string, Entry>&)>& decide);
+std::optional<std::string> update(
+    GitRepo::Impl& g, Mode mode, const std::vector<std::string>& paths,
+    const std::function<std::vector<Update>(const std::map<std::string, Entry>&)>& decide);
 
 /// The message for a lock file that stays: its age and the command that removes it.
 std::string stale_lock_message(const std::string& what, const fs::path& lock);

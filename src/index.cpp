@@ -5,17 +5,17 @@
 
 #include "sqlite.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
-#include <thread>
-#include <fcntl.h>
 #include <span>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <time.h>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -87,7 +87,8 @@ END;
 // journal_size_limit=0: with the persistent WAL (see open_db) the last connection
 // to close truncates the WAL after its checkpoint instead of deleting it.
 constexpr const char* kPragmas =
-    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0; PRAGMA cache_size=-16384;"
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0; PRAGMA "
+    "cache_size=-16384;"
     " PRAGMA journal_size_limit=0";
 
 constexpr const char* kUpsertRow =
@@ -108,7 +109,8 @@ constexpr const char* kUpsertText =
     " ON CONFLICT(rowid) DO UPDATE SET name=excluded.name, body=excluded.body, content=excluded.content";
 
 constexpr const char* kStoryColumns =
-    "id, type, slug, stage, path, name, priority, labels, depends_on, agent, blocked, retry_count, created, fields, warnings";
+    "id, type, slug, stage, path, name, priority, labels, depends_on, agent, blocked, retry_count, created, fields, "
+    "warnings";
 
 std::string boot_id() {
   static const std::string id = [] {
@@ -131,7 +133,13 @@ struct FileStat {
   std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0, inode = 0;
 
   static FileStat of(std::string path, const Stage& stage, int order, const struct stat& st) {
-    return {std::move(path), &stage, order, st.st_size, ns(st.st_mtim), ns(st.st_ctim), static_cast<std::int64_t>(st.st_ino)};
+    return {std::move(path),
+            &stage,
+            order,
+            st.st_size,
+            ns(st.st_mtim),
+            ns(st.st_ctim),
+            static_cast<std::int64_t>(st.st_ino)};
   }
   static std::int64_t ns(const timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
 };
@@ -144,7 +152,9 @@ bool same_stat(const Stored& s, const FileStat& f) {
 }
 
 /// Whether a file's stat data alone cannot vouch for its content (see kRacyWindowNs).
-bool racy_at(const FileStat& f, std::int64_t scan_ns) { return f.mtime_ns + kRacyWindowNs >= scan_ns; }
+bool racy_at(const FileStat& f, std::int64_t scan_ns) {
+  return f.mtime_ns + kRacyWindowNs >= scan_ns;
+}
 
 struct RowStat {
   std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0, inode = 0;
@@ -157,7 +167,7 @@ struct RowStat {
 /// The file is replaced atomically (temp file and rename) and never trusted unless
 /// its generation is the index's.
 class StatCache {
-public:
+ public:
   struct Entry {
     std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0, inode = 0;
     std::uint32_t name_off = 0, name_len = 0;
@@ -233,7 +243,7 @@ public:
     out.commit();
   }
 
-private:
+ private:
   std::vector<Entry> owned_;
   std::string owned_names_;
   void* map_ = nullptr;
@@ -343,7 +353,8 @@ struct ShadowIndex::Impl {
     cache.generation = generation();
     auto q = db->prepare("SELECT path, stage_order, size, mtime_ns, ctime_ns, inode, racy FROM stories");
     while (q.step())
-      cache.add(q.view(0), static_cast<int>(q.int64(1)), {q.int64(2), q.int64(3), q.int64(4), q.int64(5), q.int64(6) != 0});
+      cache.add(q.view(0), static_cast<int>(q.int64(1)),
+                {q.int64(2), q.int64(3), q.int64(4), q.int64(5), q.int64(6) != 0});
     q.reset();
     save_cache(cache);
     if (own) own->commit();
@@ -559,8 +570,10 @@ struct ShadowIndex::Impl {
     q.reset();
     text.reset();
     text.bind(1, rowid);
-    if (error) text.bind_null(2).bind_null(3);
-    else text.bind(2, s.name).bind(3, s.body);
+    if (error)
+      text.bind_null(2).bind_null(3);
+    else
+      text.bind(2, s.name).bind(3, s.body);
     text.bind_blob(4, content);
     text.run();
   }
@@ -586,7 +599,8 @@ struct ShadowIndex::Impl {
     // A story moved to another stage keeps its file name: its row takes the new path,
     // keeping its rowid and so its full-text entry, which is only redone when the
     // name or body changed (story_text_au).
-    auto move = db->prepare("UPDATE stories SET path=?1 WHERE path=?2 AND NOT EXISTS (SELECT 1 FROM stories WHERE path=?1)");
+    auto move =
+        db->prepare("UPDATE stories SET path=?1 WHERE path=?2 AND NOT EXISTS (SELECT 1 FROM stories WHERE path=?1)");
     for (const auto& from : paths) {
       if (::access((ws.root() / from).c_str(), F_OK) == 0) continue;
       std::string_view name = std::string_view(from).substr(from.rfind('/') + 1);
@@ -751,8 +765,10 @@ struct ShadowIndex::Impl {
       for (const auto& f : files) seen.insert(f.path);
       for (const auto& path : vanished) {
         std::optional<FileStat> moved = find_moved(path);
-        if (!moved) settled = false;
-        else if (seen.insert(moved->path).second) files.push_back(std::move(*moved));
+        if (!moved)
+          settled = false;
+        else if (seen.insert(moved->path).second)
+          files.push_back(std::move(*moved));
       }
     }
     stats.files = files.size();
@@ -770,7 +786,8 @@ struct ShadowIndex::Impl {
     rows.reserve(files.size() + 16);
     {
       auto q = db->prepare("SELECT path, size, mtime_ns, ctime_ns, inode, racy FROM stories");
-      while (q.step()) rows.emplace(q.text(0), RowStat{q.int64(1), q.int64(2), q.int64(3), q.int64(4), q.int64(5) != 0});
+      while (q.step())
+        rows.emplace(q.text(0), RowStat{q.int64(1), q.int64(2), q.int64(3), q.int64(4), q.int64(5) != 0});
     }
     trace("refresh: not confirmed by the stat cache; rows read");
     std::vector<const FileStat*> changed;
@@ -825,8 +842,10 @@ struct ShadowIndex::Impl {
         del.bind(1, f->path).run();
         std::optional<FileStat> moved = find_moved(f->path);
         std::optional<std::string> moved_content = moved ? read_file_if_exists(ws.root() / moved->path) : std::nullopt;
-        if (moved_content) upsert(ins, text, *moved, *moved_content, scan_ns);
-        else settled = false;
+        if (moved_content)
+          upsert(ins, text, *moved, *moved_content, scan_ns);
+        else
+          settled = false;
         continue;
       }
       upsert(ins, text, *f, *content, scan_ns);
@@ -876,13 +895,16 @@ struct ShadowIndex::Impl {
     std::unordered_map<std::string_view, const StatCache::Entry*> by_path;
     if (i < files.size() || i < cache.entries().size()) {
       by_path.reserve(cache.entries().size() - i);
-      for (std::size_t k = i; k < cache.entries().size(); ++k) by_path.emplace(cache.path(cache.entries()[k]), &cache.entries()[k]);
+      for (std::size_t k = i; k < cache.entries().size(); ++k)
+        by_path.emplace(cache.path(cache.entries()[k]), &cache.entries()[k]);
       std::unordered_set<std::string_view> walked;
       for (std::size_t k = i; k < files.size(); ++k) {
         walked.insert(files[k].path);
         auto it = by_path.find(files[k].path);
-        if (it == by_path.end()) recheck.push_back(files[k].path);
-        else if (!same(*it->second, files[k])) return false;
+        if (it == by_path.end())
+          recheck.push_back(files[k].path);
+        else if (!same(*it->second, files[k]))
+          return false;
       }
       for (const auto& [path, e] : by_path)
         if (!walked.count(path)) recheck.push_back(path);
@@ -919,7 +941,8 @@ struct ShadowIndex::Impl {
       updated.add(path, e);
     };
     if (reorder) {
-      for (std::size_t k = 0; k < files.size(); ++k) add(files[k].path, k < i ? cache.entries()[k] : *by_path.at(files[k].path));
+      for (std::size_t k = 0; k < files.size(); ++k)
+        add(files[k].path, k < i ? cache.entries()[k] : *by_path.at(files[k].path));
     } else {
       for (const auto& e : cache.entries()) add(cache.path(e), e);
     }
@@ -946,7 +969,9 @@ struct ShadowIndex::Impl {
   }
 };
 
-ShadowIndex::ShadowIndex(const Workspace& ws) : impl_(std::make_unique<Impl>(ws)) { impl_->open(); }
+ShadowIndex::ShadowIndex(const Workspace& ws) : impl_(std::make_unique<Impl>(ws)) {
+  impl_->open();
+}
 
 ShadowIndex::~ShadowIndex() = default;
 
@@ -1037,15 +1062,24 @@ void ShadowIndex::list_each(const ListQuery& query, const std::function<void(Sto
       for (const auto& name : config.ready_stages) ready.push_back(config.stage_order(name));
       for (const auto& name : config.done_stages) done.push_back(config.stage_order(name));
       sql += " AND blocked=0 AND stage_order IN (" + id_list(ready) + ")";
-      sql += " AND NOT EXISTS (SELECT 1 FROM json_each(stories.depends_on) d WHERE NOT EXISTS"
-             " (SELECT 1 FROM stories t WHERE t.id = d.value AND t.error IS NULL AND t.stage_order IN (" +
-             id_list(done) + ")))";
+      sql +=
+          " AND NOT EXISTS (SELECT 1 FROM json_each(stories.depends_on) d WHERE NOT EXISTS"
+          " (SELECT 1 FROM stories t WHERE t.id = d.value AND t.error IS NULL AND t.stage_order IN (" +
+          id_list(done) + ")))";
     }
     switch (query.sort) {
-      case SortKey::stage: sql += " ORDER BY stage_order, priority DESC, id"; break;
-      case SortKey::priority: sql += " ORDER BY priority DESC, id"; break;
-      case SortKey::id: sql += " ORDER BY id, stage_order"; break;
-      case SortKey::updated: sql += " ORDER BY mtime_ns DESC, id"; break;
+      case SortKey::stage:
+        sql += " ORDER BY stage_order, priority DESC, id";
+        break;
+      case SortKey::priority:
+        sql += " ORDER BY priority DESC, id";
+        break;
+      case SortKey::id:
+        sql += " ORDER BY id, stage_order";
+        break;
+      case SortKey::updated:
+        sql += " ORDER BY mtime_ns DESC, id";
+        break;
     }
     if (query.limit) sql += " LIMIT " + std::to_string(*query.limit);
     auto q = impl_->db->prepare(sql);
@@ -1083,7 +1117,8 @@ std::vector<StoryIssue> ShadowIndex::issues() {
   return impl_->with_recovery([&] {
     std::vector<StoryIssue> out;
     auto q = impl_->db->prepare(
-        "SELECT path, error_line, error, warnings FROM stories WHERE error IS NOT NULL OR warnings != '[]' ORDER BY path");
+        "SELECT path, error_line, error, warnings FROM stories WHERE error IS NOT NULL OR warnings != '[]' ORDER BY "
+        "path");
     while (q.step()) {
       if (!q.is_null(2)) {
         out.push_back({q.text(0), static_cast<int>(q.int64(1)), q.text(2), true});
@@ -1118,11 +1153,12 @@ std::int64_t ShadowIndex::max_id() {
 }
 
 SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int>& stage_orders,
-                                           std::optional<std::int64_t> limit) {
+                                 std::optional<std::int64_t> limit) {
   return impl_->with_recovery([&] {
     static const std::string columns = [] {
       std::string out;
-      for (const auto& c : split(kStoryColumns, ',')) out += (out.empty() ? "stories." : ", stories.") + std::string(trim(c));
+      for (const auto& c : split(kStoryColumns, ','))
+        out += (out.empty() ? "stories." : ", stories.") + std::string(trim(c));
       return out;
     }();
     std::string stage_filter;
@@ -1143,13 +1179,12 @@ SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int
     if (impl_->get_meta("fts") == "1") {
       // The window function counts every match; bm25 cannot be called in the same
       // query level as a window function, hence the subquery.
-      auto q = impl_->db->prepare("SELECT *, count(*) OVER () FROM (SELECT " + columns + ", bm25(stories_fts, " +
-                                  std::to_string(kNameWeight) +
-                                  ", 1.0) AS score, stories.rowid AS row FROM stories_fts"
-                                  " JOIN stories ON stories.rowid = stories_fts.rowid"
-                                  " WHERE stories_fts MATCH ? AND stories.error IS NULL" +
-                                  stage_filter + ") ORDER BY score, id" +
-                                  (limit ? " LIMIT " + std::to_string(*limit) : std::string()));
+      auto q = impl_->db->prepare(
+          "SELECT *, count(*) OVER () FROM (SELECT " + columns + ", bm25(stories_fts, " + std::to_string(kNameWeight) +
+          ", 1.0) AS score, stories.rowid AS row FROM stories_fts"
+          " JOIN stories ON stories.rowid = stories_fts.rowid"
+          " WHERE stories_fts MATCH ? AND stories.error IS NULL" +
+          stage_filter + ") ORDER BY score, id" + (limit ? " LIMIT " + std::to_string(*limit) : std::string()));
       auto body = impl_->db->prepare("SELECT body FROM story_text WHERE rowid = ?");
       q.bind(1, fts5_expression(query));
       while (q.step()) {
@@ -1175,7 +1210,8 @@ SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int
       }
       auto q = impl_->db->prepare("SELECT " + columns +
                                   ", 0, t.body FROM stories JOIN story_text t ON t.rowid = stories.rowid"
-                                  " WHERE stories.rowid = ? AND stories.error IS NULL" + stage_filter);
+                                  " WHERE stories.rowid = ? AND stories.error IS NULL" +
+                                  stage_filter);
       for (const auto& [rowid, doc] : matched) {
         q.reset();
         q.bind(1, rowid);

@@ -10,13 +10,13 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 // Waits for the short internal locks, each held by a live process for milliseconds.
-inline constexpr seconds kBranchTurn{60};        ///< <common-dir>/tracker/commit.lock: our commits take turns
-inline constexpr seconds kGitIndexTurn{30};      ///< <git-dir>/tracker/git-index.lock: our git index updates
-inline constexpr seconds kIdAllocation{30};      ///< <common-dir>/tracker/ids.lock
-inline constexpr seconds kIndexRefresh{60};      ///< <git-dir>/tracker/refresh.lock: full refreshes
-inline constexpr seconds kClaimGuard{10};        ///< claim-guards/<id>.guard: breaking or renewing one claim
-inline constexpr seconds kWatcherStop{2};        ///< waiting for a stopped watcher to let go of its lock
-inline constexpr seconds kIndexOpen{30};         ///< creating index.db while other processes do the same
+inline constexpr seconds kBranchTurn{60};    ///< <common-dir>/tracker/commit.lock: our commits take turns
+inline constexpr seconds kGitIndexTurn{30};  ///< <git-dir>/tracker/git-index.lock: our git index updates
+inline constexpr seconds kIdAllocation{30};  ///< <common-dir>/tracker/ids.lock
+inline constexpr seconds kIndexRefresh{60};  ///< <git-dir>/tracker/refresh.lock: full refreshes
+inline constexpr seconds kClaimGuard{10};    ///< claim-guards/<id>.guard: breaking or renewing one claim
+inline constexpr seconds kWatcherStop{2};    ///< waiting for a stopped watcher to let go of its lock
+inline constexpr seconds kIndexOpen{30};     ///< creating index.db while other processes do the same
 
 /// Compare-and-swap rounds of one commit before giving up because HEAD keeps moving.
 inline constexpr int kCommitAttempts = 200;
@@ -32,6 +32,9 @@ inline constexpr int kClaimAttempts = 10;
 /// A temp or journal file younger than this is never swept, even when nobody holds
 /// it: its writer may have created it and not yet locked it.
 inline constexpr std::int64_t kOrphanMinAgeNs = 2'000'000'000;
+/// `doctor` removes a lock file of git's this old when no git process runs in the
+/// repository (`git commit` holds index.lock while its editor is open).
+inline constexpr std::int64_t kGitLockStaleNs = 600'000'000'000;
 /// A file modified this close to a refresh could change again within the same
 /// timestamp tick without its stat data changing ("racy git"): its row is re-checked
 /// against the cached content until it has aged past this.

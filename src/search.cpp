@@ -13,7 +13,9 @@ bool is_token_byte(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 std::string phrase_expression(const SearchPhrase& p) {
   return "\"" + join(p.tokens, " ") + "\"" + (p.prefix ? "*" : "");
@@ -69,12 +71,14 @@ SearchQuery parse_search_query(std::string_view text) {
     if (text[i] == '-') {
       term.negated = true;
       ++i;
-      if (i == text.size() || is_space(text[i])) throw UsageError("bad query: '-' must be followed by a term to exclude");
+      if (i == text.size() || is_space(text[i]))
+        throw UsageError("bad query: '-' must be followed by a term to exclude");
     }
     std::string content;
     if (text[i] == '"') {
       auto close = text.find('"', i + 1);
-      if (close == std::string_view::npos) throw UsageError("bad query: unterminated quote in " + std::string(text.substr(start)));
+      if (close == std::string_view::npos)
+        throw UsageError("bad query: unterminated quote in " + std::string(text.substr(start)));
       content = std::string(text.substr(i + 1, close - i - 1));
       i = close + 1;
       if (i < text.size() && text[i] == '*') {
@@ -101,7 +105,8 @@ SearchQuery parse_search_query(std::string_view text) {
         term.phrase.prefix = true;
       }
       if (content.find('*') != std::string::npos)
-        throw UsageError("bad query: '*' can only end a term, as in log*: " + std::string(text.substr(start, end - start)));
+        throw UsageError("bad query: '*' can only end a term, as in log*: " +
+                         std::string(text.substr(start, end - start)));
     }
     term.shown = std::string(text.substr(start, i - start));
     for (auto& t : tokenize(content)) term.phrase.tokens.push_back(std::move(t.text));
@@ -123,9 +128,12 @@ SearchQuery parse_search_query(std::string_view text) {
       joined = true;
       continue;
     }
-    if (t.negated) query.excluded.push_back(std::move(t.phrase));
-    else if (joined) query.groups.back().push_back(std::move(t.phrase));
-    else query.groups.push_back({std::move(t.phrase)});
+    if (t.negated)
+      query.excluded.push_back(std::move(t.phrase));
+    else if (joined)
+      query.groups.back().push_back(std::move(t.phrase));
+    else
+      query.groups.push_back({std::move(t.phrase)});
     joined = false;
   }
   if (query.groups.empty()) throw UsageError("bad query: it needs a term that is not excluded with '-'");
@@ -167,8 +175,10 @@ bool contains_phrase(const SearchPhrase& p, const SearchDocument& doc) {
 
 bool search_matches(const SearchQuery& query, const SearchDocument& doc) {
   for (const auto& group : query.groups)
-    if (std::none_of(group.begin(), group.end(), [&](const SearchPhrase& p) { return contains_phrase(p, doc); })) return false;
-  return std::none_of(query.excluded.begin(), query.excluded.end(), [&](const SearchPhrase& p) { return contains_phrase(p, doc); });
+    if (std::none_of(group.begin(), group.end(), [&](const SearchPhrase& p) { return contains_phrase(p, doc); }))
+      return false;
+  return std::none_of(query.excluded.begin(), query.excluded.end(),
+                      [&](const SearchPhrase& p) { return contains_phrase(p, doc); });
 }
 
 double bm25_score(const std::vector<SearchPhrase>& phrases, const SearchDocument& doc, std::int64_t rows,
@@ -251,8 +261,10 @@ Snippet make_snippet(const SearchQuery& query, std::string_view text, std::size_
   // Merge touching ranges (the tokens of one phrase) and keep those in the window.
   std::vector<std::pair<std::size_t, std::size_t>> merged;
   for (const auto& h : best_hits) {
-    if (!merged.empty() && h.first <= merged.back().second) merged.back().second = std::max(merged.back().second, h.second);
-    else merged.push_back(h);
+    if (!merged.empty() && h.first <= merged.back().second)
+      merged.back().second = std::max(merged.back().second, h.second);
+    else
+      merged.push_back(h);
   }
   for (const auto& [b, e] : merged)
     if (b >= start && e <= end) out.highlights.emplace_back(b - start + prefix.size(), e - b);

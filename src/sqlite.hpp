@@ -1,9 +1,9 @@
 // Thin RAII wrapper over SQLite (private to the library).
 #pragma once
 
+#include <sqlite3.h>
 #include <cstdint>
 #include <optional>
-#include <sqlite3.h>
 #include <string>
 #include <string_view>
 
@@ -13,13 +13,13 @@ namespace tracker::sql {
 
 /// A SQLite failure; `corrupt()` tells a damaged database file from other errors.
 class SqlError : public IoError {
-public:
+ public:
   SqlError(int rc, const std::string& message) : IoError(message), rc_(rc) {}
   int rc() const { return rc_; }
   bool corrupt() const { return (rc_ & 0xff) == SQLITE_CORRUPT || (rc_ & 0xff) == SQLITE_NOTADB; }
   bool busy() const { return (rc_ & 0xff) == SQLITE_BUSY || (rc_ & 0xff) == SQLITE_LOCKED; }
 
-private:
+ private:
   int rc_;
 };
 
@@ -27,7 +27,7 @@ private:
 void check(sqlite3* db, int rc, std::string_view context);
 
 class Stmt {
-public:
+ public:
   Stmt(sqlite3* db, std::string_view sql);
   Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
   Stmt(const Stmt&) = delete;
@@ -54,17 +54,18 @@ public:
   /// The column's text without copying it; valid until the next step() or reset().
   std::string_view view(int col) const {
     const unsigned char* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+    return p ? std::string_view(reinterpret_cast<const char*>(p),
+                                static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
              : std::string_view();
   }
 
-private:
+ private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
 };
 
 class Db {
-public:
+ public:
   /// Opens (creating) the database file.
   explicit Db(const std::string& path);
   Db(const Db&) = delete;
@@ -75,13 +76,13 @@ public:
   Stmt prepare(std::string_view sql) { return Stmt(db_, sql); }
   sqlite3* handle() const { return db_; }
 
-private:
+ private:
   sqlite3* db_ = nullptr;
 };
 
 /// BEGIN IMMEDIATE in the constructor; rolls back in the destructor unless committed.
 class Transaction {
-public:
+ public:
   explicit Transaction(Db& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -93,7 +94,7 @@ public:
     done_ = true;
   }
 
-private:
+ private:
   Db& db_;
   bool done_ = false;
 };

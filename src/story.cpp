@@ -1,9 +1,9 @@
 #include <tracker/story.hpp>
 #include <tracker/util.hpp>
 
+#include <yaml-cpp/yaml.h>
 #include <algorithm>
 #include <functional>
-#include <yaml-cpp/yaml.h>
 
 namespace tracker {
 
@@ -63,7 +63,9 @@ bool is_fence(std::string_view line, bool closing) {
   return c == "---" || (closing && c == "...");
 }
 
-std::size_t skip_bom(std::string_view text) { return text.starts_with("\xEF\xBB\xBF") ? 3 : 0; }
+std::size_t skip_bom(std::string_view text) {
+  return text.starts_with("\xEF\xBB\xBF") ? 3 : 0;
+}
 
 FrontMatter locate_front_matter(std::string_view text) {
   FrontMatter fm;
@@ -103,7 +105,9 @@ int line_of(const YAML::Node& node, const FrontMatter& fm) {
   return mark.line >= 0 ? fm.first_yaml_line + mark.line : 0;
 }
 
-bool is_plain_scalar(const YAML::Node& node) { return node.IsScalar() && node.Tag() != "!"; }
+bool is_plain_scalar(const YAML::Node& node) {
+  return node.IsScalar() && node.Tag() != "!";
+}
 
 std::optional<bool> as_bool(const YAML::Node& node) {
   if (!is_plain_scalar(node)) return std::nullopt;
@@ -163,7 +167,8 @@ std::string first_heading(std::string_view body) {
   std::size_t pos = 0;
   while (pos < body.size()) {
     std::size_t next = body.find('\n', pos);
-    std::string_view line = line_content(body.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos + 1));
+    std::string_view line =
+        line_content(body.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos + 1));
     if (line.starts_with("# ")) return std::string(trim(line.substr(2)));
     if (next == std::string_view::npos) break;
     pos = next + 1;
@@ -180,10 +185,14 @@ std::string name_from_slug(std::string_view slug) {
 
 void read_known_key(const std::string& key, const YAML::Node& value, const FrontMatter& fm, Story& story) {
   auto warn = [&](const std::string& what) { story.warnings.push_back({line_of(value, fm), key + ": " + what}); };
-  auto describe = [&]() { return value.IsScalar() ? "'" + value.Scalar() + "'" : std::string("a ") + (value.IsMap() ? "mapping" : "list"); };
+  auto describe = [&]() {
+    return value.IsScalar() ? "'" + value.Scalar() + "'" : std::string("a ") + (value.IsMap() ? "mapping" : "list");
+  };
   if (key == "name") {
-    if (value.IsScalar()) story.name = value.Scalar();
-    else if (!is_null(value)) warn("expected a string, got " + describe());
+    if (value.IsScalar())
+      story.name = value.Scalar();
+    else if (!is_null(value))
+      warn("expected a string, got " + describe());
   } else if (key == "priority" || key == "retry_count") {
     if (is_null(value)) return;
     auto n = value.IsScalar() ? parse_int(value.Scalar()) : std::nullopt;
@@ -195,27 +204,35 @@ void read_known_key(const std::string& key, const YAML::Node& value, const Front
   } else if (key == "depends_on") {
     if (value.IsMap()) return warn("expected a list of ids, got a mapping");
     for (const auto& item : scalar_list(value)) {
-      if (auto id = story_ref(item)) story.depends_on.push_back(*id);
-      else warn("expected a story id, got '" + item + "'");
+      if (auto id = story_ref(item))
+        story.depends_on.push_back(*id);
+      else
+        warn("expected a story id, got '" + item + "'");
     }
   } else if (key == "agent") {
-    if (value.IsScalar() && !is_null(value)) story.agent = value.Scalar();
-    else if (!is_null(value)) warn("expected a string, got " + describe());
+    if (value.IsScalar() && !is_null(value))
+      story.agent = value.Scalar();
+    else if (!is_null(value))
+      warn("expected a string, got " + describe());
   } else if (key == "blocked") {
     auto b = as_bool(value);
-    if (b) story.blocked = *b;
+    if (b)
+      story.blocked = *b;
     else {
       story.blocked = true;  // a suspicious value must not hand the story out as ready
       warn("expected true or false, got " + describe());
     }
   } else if (key == "created") {
-    if (value.IsScalar()) story.created = value.Scalar();
-    else if (!is_null(value)) warn("expected a timestamp, got " + describe());
+    if (value.IsScalar())
+      story.created = value.Scalar();
+    else if (!is_null(value))
+      warn("expected a timestamp, got " + describe());
   }
 }
 
 bool is_known_key(const std::string& key) {
-  static const char* const known[] = {"name", "priority", "labels", "depends_on", "agent", "retry_count", "blocked", "created"};
+  static const char* const known[] = {"name",  "priority",    "labels",  "depends_on",
+                                      "agent", "retry_count", "blocked", "created"};
   return std::find(std::begin(known), std::end(known), key) != std::end(known);
 }
 
@@ -226,8 +243,10 @@ void parse_story_text(std::string_view text, Story& story) {
   std::string_view body = text.substr(fm.body_begin);
   // The body starts after the blank line that conventionally follows the front matter.
   if (fm.present) {
-    if (body.starts_with("\r\n")) body.remove_prefix(2);
-    else if (body.starts_with("\n")) body.remove_prefix(1);
+    if (body.starts_with("\r\n"))
+      body.remove_prefix(2);
+    else if (body.starts_with("\n"))
+      body.remove_prefix(1);
   }
   story.body = std::string(body);
 
@@ -246,8 +265,10 @@ void parse_story_text(std::string_view text, Story& story) {
         if (!kv.first.IsScalar())
           throw StoryParseError(line_of(kv.first, fm), "front matter keys must be plain strings");
         const std::string key = kv.first.Scalar();
-        if (is_known_key(key)) read_known_key(key, kv.second, fm, story);
-        else story.fields[key] = to_json(kv.second);
+        if (is_known_key(key))
+          read_known_key(key, kv.second, fm, story);
+        else
+          story.fields[key] = to_json(kv.second);
       }
     }
   }
@@ -278,8 +299,10 @@ std::string yaml_scalar(std::string_view value) {
   // Words YAML 1.1 readers take for booleans or null stay strings only when quoted.
   static const char* const reserved[] = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"};
   std::string lower(value);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (std::find(std::begin(reserved), std::end(reserved), lower) != std::end(reserved)) return "\"" + std::string(value) + "\"";
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (std::find(std::begin(reserved), std::end(reserved), lower) != std::end(reserved))
+    return "\"" + std::string(value) + "\"";
   YAML::Emitter out;
   out << std::string(value);
   return out.c_str();
@@ -381,7 +404,8 @@ int front_matter_key_line(std::string_view text, std::string_view key) {
     if (!fm.present) return 0;
     auto line = find_key_line(text, fm, key);
     if (!line) return 0;
-    return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(line->begin), '\n'));
+    return 1 +
+           static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(line->begin), '\n'));
   } catch (const StoryParseError&) {
     return 0;
   }
@@ -400,7 +424,8 @@ std::string set_front_matter_line(std::string_view text, std::string_view key, s
     // Keep a trailing comment and the line ending as they were; a block value that
     // was under the key goes.
     std::string_view tail = split_comment(line->content.substr(prefix.size())).second;
-    std::string_view line_end = text.substr(line->begin + line->content.size(), line->end - line->begin - line->content.size());
+    std::string_view line_end =
+        text.substr(line->begin + line->content.size(), line->end - line->begin - line->content.size());
     return std::string(text.substr(0, line->begin)) + prefix + " " + std::string(yaml_value) + std::string(tail) +
            std::string(line_end) + std::string(text.substr(block_value_end(text, fm, *line, key.size())));
   }
@@ -414,7 +439,8 @@ std::string remove_front_matter_line(std::string_view text, std::string_view key
   auto line = find_key_line(text, fm, key);
   if (!line) return std::string(text);
   // A block value (a list or mapping on the following indented lines) goes with it.
-  return std::string(text.substr(0, line->begin)) + std::string(text.substr(block_value_end(text, fm, *line, key.size())));
+  return std::string(text.substr(0, line->begin)) +
+         std::string(text.substr(block_value_end(text, fm, *line, key.size())));
 }
 
 std::string edit_front_matter_list(std::string_view text, std::string_view key,
@@ -517,15 +543,18 @@ std::string show_value(const nlohmann::ordered_json& v) {
 
 std::vector<FieldChange> field_changes(const Story& before, const Story& after) {
   std::vector<FieldChange> out;
-  static const char* const known[] = {"name", "priority", "labels", "depends_on", "agent", "retry_count", "blocked", "created"};
+  static const char* const known[] = {"name",  "priority",    "labels",  "depends_on",
+                                      "agent", "retry_count", "blocked", "created"};
   for (const char* key : known) {
     auto a = known_value(before, key), b = known_value(after, key);
     if (a != b) out.push_back({key, a, b});
   }
   for (const auto& [key, value] : after.fields.items()) {
     auto it = before.fields.find(key);
-    if (it == before.fields.end()) out.push_back({key, nullptr, value});
-    else if (*it != value) out.push_back({key, *it, value});
+    if (it == before.fields.end())
+      out.push_back({key, nullptr, value});
+    else if (*it != value)
+      out.push_back({key, *it, value});
   }
   for (const auto& [key, value] : before.fields.items())
     if (!after.fields.contains(key)) out.push_back({key, value, nullptr});

@@ -24,6 +24,7 @@ Tracker::Tracker(Workspace ws, CommitOptions commit, const Clock& clock)
 }
 
 void Tracker::refresh_all() {
+  finish_pending();
   if (refreshed_) return;
   // A walk that another process began after this action started saw every change
   // made before it, so it serves this action too.
@@ -36,7 +37,9 @@ ShadowIndex& Tracker::index() {
   return *index_;
 }
 
-Tracker::~Tracker() { GitRepo::finish_loading(); }
+Tracker::~Tracker() {
+  GitRepo::finish_loading();
+}
 
 namespace {
 
@@ -156,17 +159,29 @@ void Tracker::will_commit() {
   if (commits()) GitRepo::start_loading();
 }
 
+void Tracker::finish_pending() {
+  if (pending_checked_) return;
+  pending_checked_ = true;
+  if (!commits()) return;
+  // Journals still held belong to commits in progress in other processes.
+  fs::path dir = ws_.local_state_dir() / "pending-index";
+  Dir pending(dir);
+  bool orphaned = false;
+  while (auto e = pending.next())
+    if (is_orphan(dir / std::string(e->first), clock_.now_ns(), 0)) orphaned = true;
+  if (!orphaned) return;
+  IndexRepair repair = git().finish_index_updates();
+  for (const auto& w : repair.warnings) warn(w);
+}
+
 void Tracker::prepare_commit() {
+  finish_pending();
   if (prepared_) return;
   prepared_ = true;
   std::int64_t now = clock_.now_ns();
   sweep_orphans(ws_.temp_dir(), now, limits::kOrphanMinAgeNs);
   sweep_orphans(ws_.temp_dir() / "hooks", now, limits::kOrphanMinAgeNs * 1800);  // hooks may run for a while
-  if (!commits()) return;
-  GitRepo& repo = git();
-  IndexRepair repair = repo.finish_index_updates();
-  for (const auto& w : repair.warnings) warn(w);
-  repo.check_can_commit();
+  if (commits()) git().check_can_commit();
 }
 
 std::string Tracker::commit(const std::string& subject,
@@ -206,6 +221,7 @@ std::string Tracker::in_transaction(
 }
 
 Story Tracker::load(std::int64_t id) {
+  finish_pending();
   if (!refreshed_) index_->refresh_stories({id});
   return find(id);
 }

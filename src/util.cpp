@@ -12,7 +12,7 @@ namespace tracker {
 namespace {
 
 class SystemClock : public Clock {
-public:
+ public:
   std::int64_t now_ns() const override {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -67,7 +67,8 @@ static std::size_t edit_distance(std::string_view a, std::string_view b) {
     for (std::size_t j = 1; j <= b.size(); ++j) {
       std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[a.size()][b.size()];
@@ -112,7 +113,9 @@ std::string format_iso8601(std::int64_t unix_seconds) {
   return buf;
 }
 
-std::string utc_now_iso8601() { return format_iso8601(static_cast<std::int64_t>(std::time(nullptr))); }
+std::string utc_now_iso8601() {
+  return format_iso8601(static_cast<std::int64_t>(std::time(nullptr)));
+}
 
 std::optional<std::int64_t> parse_iso8601(std::string_view text) {
   text = trim(text);

@@ -14,11 +14,6 @@
 #include <tracker/util.hpp>
 #include <tracker/watch.hpp>
 
-#include <cerrno>
-#include <csignal>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/file.h>
@@ -28,23 +23,31 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <unordered_map>
 
 namespace tracker {
 
 namespace {
 
-constexpr std::uint32_t kStageEvents = IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE |
-                                       IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |
-                                       IN_ONLYDIR | IN_EXCL_UNLINK;
-constexpr std::uint32_t kStoriesEvents = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |
-                                         IN_MOVE_SELF | IN_ONLYDIR;
+constexpr std::uint32_t kStageEvents = IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM |
+                                       IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK;
+constexpr std::uint32_t kStoriesEvents =
+    IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 /// More changed paths than this, and re-reading them would cost about what a walk does.
 constexpr std::size_t kMaxChanges = 4096;
 constexpr int kClientTimeoutMs = 2000;
 
-fs::path socket_path(const Workspace& ws) { return ws.local_state_dir() / "watch.sock"; }
-fs::path lock_path(const Workspace& ws) { return ws.local_state_dir() / "watch.lock"; }
+fs::path socket_path(const Workspace& ws) {
+  return ws.local_state_dir() / "watch.sock";
+}
+fs::path lock_path(const Workspace& ws) {
+  return ws.local_state_dir() / "watch.lock";
+}
 
 /// What the watcher watches: the stories directory and every stage directory. A
 /// client and a watcher that disagree (the config changed) must not trust each other.
@@ -89,9 +92,11 @@ std::optional<std::string> ask(const Workspace& ws, const std::string& question)
   // Only a watcher run by this user is believed.
   ucred peer{};
   socklen_t len = sizeof peer;
-  if (::getsockopt(sock.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || peer.uid != ::getuid()) return std::nullopt;
+  if (::getsockopt(sock.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || peer.uid != ::getuid())
+    return std::nullopt;
   std::string line = question + "\n";
-  if (::send(sock.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) return std::nullopt;
+  if (::send(sock.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
+    return std::nullopt;
   std::string answer;
   try {
     answer = read_all(sock.get(), 4096, "the watcher's answer");
@@ -104,7 +109,7 @@ std::optional<std::string> ask(const Workspace& ws, const std::string& question)
 
 /// The watcher's state, in the watcher process.
 class Server {
-public:
+ public:
   Server(const Workspace& ws, std::chrono::seconds idle) : ws_(ws), idle_(idle), fingerprint_(fingerprint(ws)) {
     char id[17];
     std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(random_u64()));
@@ -154,7 +159,8 @@ public:
     auto last_question = std::chrono::steady_clock::now();
     while (!stop_) {
       pollfd fds[2] = {{inotify_.get(), POLLIN, 0}, {listen_.get(), POLLIN, 0}};
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(idle_ - (std::chrono::steady_clock::now() - last_question));
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          idle_ - (std::chrono::steady_clock::now() - last_question));
       if (left.count() <= 0) return;
       int n = ::poll(fds, 2, static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
       if (n < 0) {
@@ -173,7 +179,7 @@ public:
     }
   }
 
-private:
+ private:
   void watch_stage(const std::string& dir) {
     int wd = ::inotify_add_watch(inotify_.get(), (ws_.stories_root() / dir).c_str(), kStageEvents);
     if (wd >= 0) stage_wds_[wd] = ws_.config().stories_dir + "/" + dir + "/";
@@ -303,7 +309,7 @@ private:
   Fd lock_, inotify_, listen_;
   bool bound_ = false, stop_ = false;
   int stories_wd_ = -1;
-  std::unordered_map<int, std::string> stage_wds_;  // watch -> "<stories_dir>/<stage dir>/"
+  std::unordered_map<int, std::string> stage_wds_;          // watch -> "<stories_dir>/<stage dir>/"
   std::unordered_map<std::string, std::uint64_t> changed_;  // path -> sequence of its last event
   std::uint64_t seq_ = 0, reset_seq_ = 0;
   std::uint64_t events_ = 0, queries_ = 0, resets_ = 0;

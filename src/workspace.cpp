@@ -36,8 +36,8 @@ std::optional<GitDirs> find_git_dirs(const fs::path& dir) {
     // the current directory.
     const char* work_tree_env = std::getenv("GIT_WORK_TREE");
     fs::path git_dir = without_trailing_slash(fs::weakly_canonical(fs::absolute(git_dir_env), ec));
-    fs::path work_tree = work_tree_env && *work_tree_env ? fs::weakly_canonical(fs::absolute(work_tree_env), ec)
-                                                         : fs::current_path();
+    fs::path work_tree =
+        work_tree_env && *work_tree_env ? fs::weakly_canonical(fs::absolute(work_tree_env), ec) : fs::current_path();
     GitDirs dirs{without_trailing_slash(work_tree), git_dir, git_dir};
     if (auto common = read_pointer_file(git_dir / "commondir", "")) dirs.common_dir = without_trailing_slash(*common);
     return dirs;
@@ -57,7 +57,8 @@ std::optional<GitDirs> find_git_dirs(const fs::path& dir) {
       auto git_dir = read_pointer_file(dot_git, "gitdir:");
       if (!git_dir) throw IoError(dot_git.string() + ": not a valid gitdir file");
       GitDirs dirs{cur, without_trailing_slash(*git_dir), without_trailing_slash(*git_dir)};
-      if (auto common = read_pointer_file(dirs.git_dir / "commondir", "")) dirs.common_dir = without_trailing_slash(*common);
+      if (auto common = read_pointer_file(dirs.git_dir / "commondir", ""))
+        dirs.common_dir = without_trailing_slash(*common);
       return dirs;
     }
     if (!cur.has_parent_path() || cur.parent_path() == cur) return std::nullopt;
@@ -85,8 +86,7 @@ Workspace Workspace::open(const fs::path& root_in) {
   if (ec) root = fs::absolute(root_in);
   fs::path config_file = config_path_for(root);
   auto text = read_file_if_exists(config_file);
-  if (!text)
-    throw UsageError("not a tracker workspace: " + config_file.string() + " is missing; run 'tracker init'");
+  if (!text) throw UsageError("not a tracker workspace: " + config_file.string() + " is missing; run 'tracker init'");
   Config config = Config::parse(*text, config_file.string());
   auto dirs = find_git_dirs(root);
   if (!dirs)

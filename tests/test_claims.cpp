@@ -1,11 +1,11 @@
 #include <catch2/catch.hpp>
 
-#include "helpers.hpp"
 #include <tracker/claims.hpp>
+#include "helpers.hpp"
 
-#include <ctime>
 #include <signal.h>
 #include <unistd.h>
+#include <ctime>
 
 using namespace tracker;
 using testing::TempDir;

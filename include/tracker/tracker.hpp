@@ -391,6 +391,10 @@ private:
   bool commits() const;
   /// Starts loading libgit2 in the background, for an action that will commit.
   void will_commit();
+  /// Once per Tracker, before it reads the board: finishes the git index updates
+  /// of earlier commits that did not finish (a crash, a held index.lock), when
+  /// there are any. Cheap when there are none: one directory read.
+  void finish_pending();
   /// Once per Tracker, before an action's first file change: sweeps the temp files
   /// of dead processes, finishes git index updates that did not finish, and checks
   /// what a commit needs (an identity, a readable git index), so that a commit that
@@ -440,6 +444,7 @@ private:
   std::unique_ptr<GitRepo> git_;
   bool refreshed_ = false;
   bool prepared_ = false;
+  bool pending_checked_ = false;
   std::function<void(const std::string&)> warn_;
   std::vector<std::string> warnings_;
 };

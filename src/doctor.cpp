@@ -1,0 +1,180 @@
+// tracker doctor: finds and repairs what a crash can leave behind.
+#include <tracker/error.hpp>
+#include <tracker/fs.hpp>
+#include <tracker/tracker.hpp>
+#include <tracker/util.hpp>
+
+#include "file_tx.hpp"
+#include "limits.hpp"
+#include "process.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <regex>
+
+namespace tracker {
+
+namespace {
+
+/// Whether a git process runs with its working directory inside `work_tree`. git's
+/// lock files carry no owner, so a lock is only called stale when none does.
+bool git_running_in(const fs::path& work_tree) {
+  Dir proc("/proc");
+  while (auto e = proc.next()) {
+    std::string pid(e->first);
+    if (pid.find_first_not_of("0123456789") != std::string::npos || pid == std::to_string(::getpid())) continue;
+    std::optional<std::string> comm;
+    try {
+      comm = read_file_if_exists("/proc/" + pid + "/comm");
+    } catch (const IoError&) {
+      continue;  // gone, or not ours to read
+    }
+    if (!comm || !std::string_view(*comm).starts_with("git")) continue;
+    std::error_code ec;
+    fs::path cwd = fs::read_symlink("/proc/" + pid + "/cwd", ec);
+    if (ec) continue;
+    auto rel = cwd.lexically_relative(work_tree).generic_string();
+    if (!rel.empty() && !rel.starts_with("..")) return true;
+  }
+  return false;
+}
+
+/// git's lock files for this worktree: index.lock, HEAD.lock, packed-refs.lock and
+/// the locks of branches.
+std::vector<fs::path> git_lock_files(const Workspace& ws) {
+  std::vector<fs::path> out;
+  for (const fs::path& p :
+       {ws.git_dir() / "index.lock", ws.git_dir() / "HEAD.lock", ws.common_dir() / "packed-refs.lock"})
+    if (fs::exists(p)) out.push_back(p);
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(ws.common_dir() / "refs", ec); !ec && it != fs::end(it);
+       it.increment(ec))
+    if (it->path().extension() == ".lock" && it->is_regular_file(ec)) out.push_back(it->path());
+  return out;
+}
+
+/// Temp files of an older tracker, written beside their target:
+/// ".<name>.<pid>.<16 hex digits>.tmp".
+bool legacy_temp_name(const std::string& name) {
+  static const std::regex pattern(R"(^\..+\.[0-9]+\.[0-9a-f]{16}\.tmp$)");
+  return std::regex_match(name, pattern);
+}
+
+}  // namespace
+
+DoctorReport Tracker::doctor(bool dry_run) {
+  DoctorReport report;
+  const std::int64_t now = clock_.now_ns();
+  auto found = [&](std::string kind, std::string path, std::string detail, std::string action, bool repaired) {
+    report.findings.push_back({std::move(kind), std::move(path), std::move(detail), std::move(action), repaired});
+  };
+  auto shown = [&](const fs::path& p) {
+    std::string rel = ws_.relative(p);
+    return rel.starts_with("..") ? p.string() : rel;
+  };
+
+  // Temp files whose writer is gone: this tracker's, in <git-dir>/tracker/tmp, and
+  // an older tracker's, beside story files and packs.
+  for (const auto& p : sweep_orphans(ws_.temp_dir(), now, limits::kOrphanMinAgeNs, dry_run))
+    found("temp-file", shown(p), "left by a process that is gone", dry_run ? "would remove it" : "removed", !dry_run);
+  for (const auto& p : sweep_orphans(ws_.temp_dir() / "hooks", now, limits::kOrphanMinAgeNs * 1800, dry_run))
+    found("temp-file", shown(p), "left by a process that is gone", dry_run ? "would remove it" : "removed", !dry_run);
+  std::vector<fs::path> legacy_dirs = {ws_.common_dir() / "objects" / "pack"};
+  for (const auto& stage : ws_.config().stages) legacy_dirs.push_back(ws_.stage_dir(stage));
+  for (const auto& dir : legacy_dirs) {
+    Dir d(dir);
+    while (auto e = d.next()) {
+      std::string name(e->first);
+      fs::path p = dir / name;
+      bool temp = legacy_temp_name(name) && is_orphan(p, now, limits::kOrphanMinAgeNs);
+      // A pack without its index: git never reads it. git writes the index right
+      // after the pack, so an hour-old one was left by a crash.
+      bool lone_pack = dir.filename() == "pack" && name.starts_with("pack-") && p.extension() == ".pack" &&
+                       !fs::exists(fs::path(p).replace_extension(".idx")) &&
+                       is_orphan(p, now, limits::kOrphanMinAgeNs * 1800);
+      if (!temp && !lone_pack) continue;
+      bool removed = !dry_run && ::unlink(p.c_str()) == 0;
+      found("temp-file", shown(p),
+            lone_pack ? "a pack without its index, left by a crash" : "left by a process that is gone",
+            dry_run   ? "would remove it"
+            : removed ? "removed"
+                      : "could not remove it",
+            removed);
+    }
+  }
+
+  // git's lock files: git gives them no owner, so one is stale when it is old and no
+  // git process works in this repository.
+  bool git_busy = git_running_in(ws_.root());
+  for (const fs::path& lock : git_lock_files(ws_)) {
+    std::int64_t age = file_age_seconds(lock, now).value_or(0);
+    std::string detail = "exists since " + format_age(age) + " ago";
+    // tracker holds its index.lock empty and with a flock(): an empty one nobody
+    // holds was left by a tracker that died.
+    std::error_code ec;
+    bool dead_tracker = fs::file_size(lock, ec) == 0 && !ec && is_orphan(lock, now, limits::kOrphanMinAgeNs);
+    if (!dead_tracker && (git_busy || age * 1'000'000'000 < limits::kGitLockStaleNs)) {
+      found("lock", shown(lock), detail + (git_busy ? "; a git process is running here" : ""),
+            "left alone; if no git process uses it, remove it with rm -f " + shell_quote(lock.string()), false);
+      continue;
+    }
+    bool removed = !dry_run && ::unlink(lock.c_str()) == 0;
+    found("lock", shown(lock),
+          detail + (dead_tracker ? "; empty and held by no process (as a tracker that died leaves it)"
+                                 : "; no git process is running here"),
+          dry_run   ? "would remove it"
+          : removed ? "removed"
+                    : "could not remove it",
+          removed);
+  }
+
+  if (!commits()) return report;
+  GitRepo& repo = git();
+
+  // Git index updates that a crash or a held index.lock left unfinished.
+  IndexRepair pending = repo.finish_index_updates(dry_run);
+  for (const auto& p : pending.updated)
+    found("pending-index", p, "the git index was left behind a commit",
+          dry_run ? "would update it to HEAD" : "updated to HEAD", !dry_run);
+  for (const auto& w : pending.warnings) report.warnings.push_back(w);
+
+  // The git index behind HEAD for the board, however it got there.
+  std::string dir = ws_.stories_root().lexically_relative(repo.work_tree()).generic_string();
+  IndexRepair behind = repo.repair_index(dir, dry_run);
+  for (const auto& p : behind.updated)
+    found("git-index", p, "the git index holds another version while the file is HEAD's (git status shows it reverted)",
+          dry_run ? "would update it to HEAD" : "updated to HEAD", !dry_run);
+  for (const auto& w : behind.warnings) report.warnings.push_back(w);
+
+  // Moves that were never committed: the file is in another stage than in HEAD,
+  // with nothing else changed but the retry count a move resets.
+  std::vector<StoryDiff> moves;
+  for (auto& d : working_changes()) {
+    bool only_retry =
+        std::all_of(d.fields.begin(), d.fields.end(), [](const FieldChange& f) { return f.key == "retry_count"; });
+    if (d.change == "moved" && only_retry && !d.body_changed) moves.push_back(std::move(d));
+  }
+  if (moves.empty()) return report;
+  std::vector<std::string> parts, paths;
+  std::vector<std::pair<std::string, std::string>> trailers = {{"Tracker-Action", "move"}};
+  for (const auto& m : moves) {
+    parts.push_back("#" + std::to_string(m.id) + " " + m.from + " -> " + m.to);
+    trailers.emplace_back("Tracker-Story", std::to_string(m.id));
+    paths.insert(paths.end(), m.paths.begin(), m.paths.end());
+  }
+  for (const auto& m : moves) trailers.emplace_back("Tracker-From", m.from);
+  if (!dry_run) {
+    prepare_commit();
+    report.commit = in_transaction([&](FileTransaction&, std::vector<std::string>& touched) {
+      touched = paths;
+      index_->update_files(paths);
+      return commit("tracker: move " + join(parts, ", ") + " (finished by doctor)", trailers, paths);
+    });
+  }
+  for (const auto& m : moves)
+    found("uncommitted-move", m.paths.back(), "moved from " + m.from + " to " + m.to + " on disk but not in HEAD",
+          dry_run ? "would commit the move" : "committed", !dry_run);
+  return report;
+}
+
+}  // namespace tracker
