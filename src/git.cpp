@@ -380,8 +380,11 @@ std::vector<std::string> GitRepo::changed_paths_between(const std::string& from,
   if (to) {
     git::Tree new_tree = tree_of(repo, *to);
     check(a.git_diff_tree_to_tree(&raw, repo, old_tree.get(), new_tree.get(), &opts), "diff " + from + " " + *to);
-  } else {
+  } else if (gitindex::mode_of(*impl_) == gitindex::Mode::libgit2) {
     check(a.git_diff_tree_to_workdir_with_index(&raw, repo, old_tree.get(), &opts), "diff " + from);
+  } else {
+    // A split or sparse index libgit2 cannot read: the files are compared with the tree.
+    check(a.git_diff_tree_to_workdir(&raw, repo, old_tree.get(), &opts), "diff " + from);
   }
   git::Diff diff(raw);
   std::vector<std::string> out;

@@ -10,6 +10,7 @@
 
 #include <git2.h>
 #include <git2/sys/config.h>
+#include <git2/sys/repository.h>
 
 #include <memory>
 #include <string>
@@ -46,7 +47,8 @@ namespace tracker::git {
                                                                   X(git_tree_entrycount) X(git_tree_entry_byindex)     \
                                                                       X(git_tree_entry_name)                           \
                                                                           X(git_repository_hashfile) X(git_odb_hash)   \
-                                                                              X(git_repository_set_workdir)
+                                                                              X(git_repository_set_workdir) \
+  X(git_index_new) X(git_repository_set_index) X(git_diff_tree_to_workdir)
 
 /// The functions of the loaded libgit2.
 struct Api {

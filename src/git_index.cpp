@@ -221,7 +221,15 @@ Mode mode_of(GitRepo::Impl& g) {
   }
   std::string message = git::last_error();
   // A split index ('link') or a sparse index ('sdir'): git itself can write it.
-  if (message.find("unsupported mandatory extension") != std::string::npos) return Mode::git_executable;
+  if (message.find("unsupported mandatory extension") != std::string::npos) {
+    // libgit2 must not read it either (attribute lookups for the filters do): it
+    // gets an empty index of its own, and .gitattributes come from the work tree.
+    git_index* empty = nullptr;
+    check(a.git_index_new(&empty), "an index for libgit2");
+    git::Index owned(empty);
+    a.git_repository_set_index(g.repo.get(), empty);
+    return Mode::git_executable;
+  }
   throw IoError("cannot read the git index " + g.index_file.string() + ": " + message +
                 "; nothing was committed. To rebuild it from HEAD (what you staged is lost): rm -f " +
                 shell_quote(g.index_file.string()) + " && git reset");
