@@ -273,8 +273,8 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
       try {
         changes.push_back(read_change(g, p));
         break;
-      } catch (const TransientGitError&) {
-        if (transient >= limits::kTransientGitRetries) throw;
+      } catch (const TransientGitError& e) {
+        if (transient >= limits::kTransientGitRetries) throw IoError(std::string(e.what()) + "; nothing was committed");
         backoff_sleep(transient + 4);
       }
     }
@@ -419,12 +419,12 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
         }
         throw ConflictError(gitindex::stale_lock_message(ref_name, ref_lock(g, ref_name)) + "; nothing was committed");
       }
-      check_transient(rc, "update " + ref_name + "; nothing was committed");
+      check_transient(rc, "update " + ref_name);
       result.sha = sha;
       break;
-    } catch (const TransientGitError&) {
+    } catch (const TransientGitError& e) {
       // Nothing is irrevocable before the ref moves: build the commit again.
-      if (++transient > limits::kTransientGitRetries) throw;
+      if (++transient > limits::kTransientGitRetries) throw IoError(std::string(e.what()) + "; nothing was committed");
       backoff_sleep(transient + 4);
     }
   }

@@ -237,8 +237,17 @@ Mode mode_of(GitRepo::Impl& g) {
 
 std::optional<std::string> update(
     GitRepo::Impl& g, Mode mode, const std::vector<std::string>& paths,
-    const std::function<std::vector<Update>(const std::map<std::string, Entry>&)>& decide) {
+    const std::function<std::vector<Update>(const std::map<std::string, Entry>&)>& decide, LookFirst look_first) {
   try {
+    if (look_first == LookFirst::yes && mode == Mode::libgit2) {
+      const git::Api& a = api();
+      git_index* raw = nullptr;
+      check(a.git_index_open(&raw, g.index_file.c_str()), "read the git index");
+      git::Index index(raw);
+      std::map<std::string, Entry> current;
+      for (const auto& p : paths) current.emplace(p, entry_of(index.get(), p));
+      if (decide(current).empty()) return std::nullopt;
+    }
     return mode == Mode::libgit2 ? update_with_libgit2(g, paths, decide) : update_with_git(g, paths, decide);
   } catch (const Error& e) {
     return std::string(e.what());
@@ -370,6 +379,7 @@ IndexRepair GitRepo::finish_index_updates(bool dry_run) {
     std::vector<std::string> changed;
     auto decide = [&](const std::map<std::string, gitindex::Entry>& current) {
       std::vector<gitindex::Update> updates;
+      changed.clear();
       for (const auto& path : pending->paths) {
         gitindex::Entry want = tree_entry(head.get(), path);
         gitindex::Entry cur = current.count(path) ? current.at(path) : gitindex::Entry{};
@@ -381,7 +391,7 @@ IndexRepair GitRepo::finish_index_updates(bool dry_run) {
       }
       return dry_run ? std::vector<gitindex::Update>{} : updates;
     };
-    std::optional<std::string> warning = gitindex::update(g, *mode, pending->paths, decide);
+    std::optional<std::string> warning = gitindex::update(g, *mode, pending->paths, decide, gitindex::LookFirst::yes);
     if (warning) {
       out.warnings.push_back("cannot bring the git index up to date with commit " + pending->sha.substr(0, 12) + ": " +
                              *warning);
@@ -444,6 +454,7 @@ IndexRepair GitRepo::repair_index(const std::string& dir, bool dry_run) {
   std::vector<std::string> all(paths.begin(), paths.end());
   auto decide = [&](const std::map<std::string, gitindex::Entry>& current) {
     std::vector<gitindex::Update> updates;
+    out.updated.clear();
     for (const auto& path : all) {
       gitindex::Entry want = tree_entry(head.get(), path);
       gitindex::Entry cur = current.count(path) ? current.at(path) : gitindex::Entry{};
@@ -459,7 +470,7 @@ IndexRepair GitRepo::repair_index(const std::string& dir, bool dry_run) {
     return dry_run ? std::vector<gitindex::Update>{} : updates;
   };
   ProcessLock turn(g.tracker_dir() / "git-index.lock", limits::kGitIndexTurn, "the git index");
-  if (auto warning = gitindex::update(g, mode, all, decide)) out.warnings.push_back(*warning);
+  if (auto warning = gitindex::update(g, mode, all, decide, gitindex::LookFirst::yes)) out.warnings.push_back(*warning);
   return out;
 }
 

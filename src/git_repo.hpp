@@ -84,9 +84,14 @@ void apply_update(git_index* index, const Update& u);
 /// under index.lock when libgit2 writes) and returns the updates to make. Returns a
 /// warning when the index could not be written (a stale index.lock, say), else
 /// nullopt. The caller holds the git index's turn (<git-dir>/tracker/git-index.lock).
+/// With LookFirst::yes, the index is first read without the lock, and nothing is
+/// locked or written when `decide` finds nothing to do then. `decide` may be called
+/// twice.
+enum class LookFirst { no, yes };
 std::optional<std::string> update(
     GitRepo::Impl& g, Mode mode, const std::vector<std::string>& paths,
-    const std::function<std::vector<Update>(const std::map<std::string, Entry>&)>& decide);
+    const std::function<std::vector<Update>(const std::map<std::string, Entry>&)>& decide,
+    LookFirst look_first = LookFirst::no);
 
 /// The message for a lock file that stays: its age and the command that removes it.
 std::string stale_lock_message(const std::string& what, const fs::path& lock);

@@ -488,7 +488,7 @@ struct ShadowIndex::Impl {
     try {
       return fn();
     } catch (const sql::SqlError& e) {
-      if (!e.corrupt()) throw;
+      if (!e.corrupt()) throw IoError("the index " + db_path + ": " + e.what());
     }
     reset();
     refresh();
