@@ -127,6 +127,12 @@ std::optional<Fd> take_index_lock(const fs::path& lock) {
     }
     if (errno != EEXIST) throw_errno("cannot create " + lock.string());
     if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+    // Empty and held by nobody for a while: a tracker that died left it (git fills
+    // its lock as soon as it has made it). Waiting for it would be in vain.
+    struct stat st {};
+    if (::stat(lock.c_str(), &st) == 0 && st.st_size == 0 &&
+        is_orphan(lock, system_clock().now_ns(), limits::kOrphanMinAgeNs / 20))
+      return std::nullopt;
     backoff_sleep(attempt);
   }
 }
@@ -235,9 +241,9 @@ Mode mode_of(GitRepo::Impl& g) {
                 shell_quote(g.index_file.string()) + " && git reset");
 }
 
-std::optional<std::string> update(
-    GitRepo::Impl& g, Mode mode, const std::vector<std::string>& paths,
-    const std::function<std::vector<Update>(const std::map<std::string, Entry>&)>& decide, LookFirst look_first) {
+std::optional<std::string> update(GitRepo::Impl& g, Mode mode, const std::vector<std::string>& paths,
+                                  const std::function<std::vector<Update>(const std::map<std::string, Entry>&)>& decide,
+                                  LookFirst look_first) {
   try {
     if (look_first == LookFirst::yes && mode == Mode::libgit2) {
       const git::Api& a = api();

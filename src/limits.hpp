@@ -22,7 +22,7 @@ inline constexpr seconds kIndexOpen{30};     ///< creating index.db while other 
 inline constexpr int kCommitAttempts = 200;
 /// How long a lock git itself holds (index.lock, a ref's .lock) is waited for before
 /// it is reported as probably stale. git holds them for milliseconds.
-inline constexpr milliseconds kGitLockWait{2000};
+inline constexpr milliseconds kGitLockWait{1000};
 /// How often a commit is built again after a write that another process (git gc)
 /// spoiled, before its error is reported.
 inline constexpr int kTransientGitRetries = 5;

@@ -32,7 +32,9 @@ struct Board_state {
 
 /// Whether this machine lets a test make its own mount namespace (for a full disk or
 /// a read-only directory without being root).
-bool can_unshare() { return run({"unshare", "-rm", "true"}).code == 0; }
+bool can_unshare() {
+  return run({"unshare", "-rm", "true"}).code == 0;
+}
 
 /// Runs `script` with sh in a new user and mount namespace; $T is the tracker binary.
 testing::RunResult in_namespace(const std::string& script, const fs::path& dir) {
@@ -52,7 +54,8 @@ std::map<std::string, std::string> values(const std::string& out) {
 
 }  // namespace
 
-TEST_CASE("a stale index.lock: the commit lands, the warning names the lock, and the next command updates the git index") {
+TEST_CASE(
+    "a stale index.lock: the commit lands, the warning names the lock, and the next command updates the git index") {
   Board board;
   board.create({"Alpha"});
   write(board.root() / ".git/index.lock", "");
@@ -252,7 +255,8 @@ TEST_CASE("doctor repairs a git index left behind HEAD and commits a move left u
   // The git index as a crash between the ref update and the index update leaves it.
   git(board.root(), {"update-index", "--force-remove", "work/2_current/1_story_alpha.md"});
   std::string blob = git(board.root(), {"rev-parse", "HEAD~1:work/1_backlog/1_story_alpha.md"});
-  git(board.root(), {"update-index", "--add", "--cacheinfo", "100644," + blob.substr(0, 40) + ",work/1_backlog/1_story_alpha.md"});
+  git(board.root(),
+      {"update-index", "--add", "--cacheinfo", "100644," + blob.substr(0, 40) + ",work/1_backlog/1_story_alpha.md"});
   // A move left uncommitted, as a crash between the rename and the commit leaves it.
   fs::rename(board.root() / "work/1_backlog/2_story_beta.md", board.root() / "work/3_qa/2_story_beta.md");
   // Temp files of dead processes.
@@ -279,7 +283,8 @@ TEST_CASE("doctor repairs a git index left behind HEAD and commits a move left u
   INFO(fix.err);
   REQUIRE(fix.code == 0);
   CHECK(fix.out.find("work/2_current/1_story_alpha.md: git-index:") != std::string::npos);
-  CHECK(fix.out.find("uncommitted-move: moved from backlog to qa on disk but not in HEAD; committed") != std::string::npos);
+  CHECK(fix.out.find("uncommitted-move: moved from backlog to qa on disk but not in HEAD; committed") !=
+        std::string::npos);
   CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: move #2 backlog -> qa (finished by doctor)\n");
   CHECK(git(board.root(), {"status", "--porcelain"}).empty());
   CHECK_FALSE(fs::exists(board.root() / "work/2_current/.1_story_alpha.md.999.0123456789abcdef.tmp"));

@@ -107,9 +107,7 @@ TEST_CASE("matrix: a split index") {
 }
 
 TEST_CASE("matrix: index version 4") {
-  matrix_case([](Repo& r) {
-    git(r.root, {"update-index", "--index-version", "4"});
-  });
+  matrix_case([](Repo& r) { git(r.root, {"update-index", "--index-version", "4"}); });
   // And it stays version 4.
   Repo repo;
   git(repo.root, {"update-index", "--index-version", "4"});
