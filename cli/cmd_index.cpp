@@ -21,7 +21,7 @@ int run_status(const GlobalOptions& g) {
                 {"stories", st.stories},
                 {"malformed", st.malformed},
                 {"stages", stages},
-                {"search", st.fts ? "fts5" : "scan"},
+                {"search", "fts5"},
                 {"last_rebuild", string_or_null(st.last_rebuild)},
                 {"last_change", string_or_null(st.last_refresh)}});
     return 0;
@@ -32,7 +32,7 @@ int run_status(const GlobalOptions& g) {
   for (const auto& [name, n] : st.per_stage) {
     std::cout << pad("  " + name, 14) << n << "\n";
   }
-  std::cout << "search:       " << (st.fts ? "FTS5" : "scan (no FTS5)") << "\n";
+  std::cout << "search:       FTS5\n";
   std::cout << "last rebuild: " << (st.last_rebuild.empty() ? "never" : st.last_rebuild) << "\n";
   std::cout << "last change:  " << (st.last_refresh.empty() ? "never" : st.last_refresh) << "\n";
   return 0;

@@ -1,24 +1,34 @@
 #include "output.hpp"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 #include <tracker/util.hpp>
+#include <tracker/watch.hpp>
 
 namespace tracker::cli {
 
 void print_warning(const GlobalOptions& g, const std::string& message) {
-  if (g.json) std::cerr << nlohmann::json{{"warning", message}}.dump() << "\n";
-  else std::cerr << "tracker: warning: " << message << "\n";
+  if (g.json)
+    std::cerr << nlohmann::json{{"warning", message}}.dump() << "\n";
+  else
+    std::cerr << "tracker: warning: " << message << "\n";
 }
 
-std::unique_ptr<Tracker> open_tracker(const GlobalOptions& g) {
+void CloseTracker::operator()(Tracker* tracker) const {
+  std::optional<Workspace> start_watcher;
+  if (tracker->watcher_missing()) start_watcher = tracker->workspace();
+  delete tracker;
+  if (start_watcher) watch_start(*start_watcher);
+}
+
+TrackerHandle open_tracker(const GlobalOptions& g) {
   fs::path start = g.dir.empty() ? fs::current_path() : fs::path(g.dir);
   CommitOptions commit{g.no_commit ? CommitMode::no : CommitMode::yes, g.no_verify ? Verify::no : Verify::yes};
-  auto tracker = std::make_unique<Tracker>(Workspace::discover(start), commit);
+  TrackerHandle tracker(new Tracker(Workspace::discover(start), commit));
   tracker->on_warning([&g](const std::string& message) { print_warning(g, message); });
   return tracker;
 }
@@ -26,13 +36,19 @@ std::unique_ptr<Tracker> open_tracker(const GlobalOptions& g) {
 Style make_style(const GlobalOptions& g) {
   Style style;
   bool tty = ::isatty(STDOUT_FILENO) != 0;
-  if (g.color == "always") style.color = true;
-  else if (g.color == "auto") style.color = tty && !std::getenv("NO_COLOR") && std::string(std::getenv("TERM") ? std::getenv("TERM") : "") != "dumb";
+  if (g.color == "always")
+    style.color = true;
+  else if (g.color == "auto")
+    style.color =
+        tty && !std::getenv("NO_COLOR") && std::string(std::getenv("TERM") ? std::getenv("TERM") : "") != "dumb";
   if (tty) {
     winsize ws{};
-    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) style.width = ws.ws_col;
-    else if (const char* cols = std::getenv("COLUMNS")) style.width = static_cast<std::size_t>(std::atoi(cols));
-    else style.width = 80;
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+      style.width = ws.ws_col;
+    else if (const char* cols = std::getenv("COLUMNS"))
+      style.width = static_cast<std::size_t>(std::atoi(cols));
+    else
+      style.width = 80;
   }
   return style;
 }
@@ -122,7 +138,7 @@ std::string truncate_to(std::string_view text, std::size_t width) {
 }
 
 std::string format_table(const Style& style, const std::vector<std::string>& header,
-                 const std::vector<std::vector<std::string>>& rows, const std::vector<const char*>& colors) {
+                         const std::vector<std::vector<std::string>>& rows, const std::vector<const char*>& colors) {
   std::vector<std::size_t> widths(header.size());
   for (std::size_t c = 0; c < header.size(); ++c) widths[c] = display_width(header[c]);
   for (const auto& row : rows)
@@ -148,7 +164,9 @@ std::string format_table(const Style& style, const std::vector<std::string>& hea
   return out;
 }
 
-void print_json(const nlohmann::ordered_json& value) { std::cout << value.dump(2) << "\n"; }
+void print_json(const nlohmann::ordered_json& value) {
+  std::cout << value.dump(2) << "\n";
+}
 
 void JsonArrayPrinter::add(const nlohmann::ordered_json& element) {
   std::string text = element.dump(2);
@@ -162,6 +180,8 @@ void JsonArrayPrinter::add(const nlohmann::ordered_json& element) {
   any_ = true;
 }
 
-JsonArrayPrinter::~JsonArrayPrinter() { std::cout << (any_ ? "\n]\n" : "[]\n"); }
+JsonArrayPrinter::~JsonArrayPrinter() {
+  std::cout << (any_ ? "\n]\n" : "[]\n");
+}
 
 }  // namespace tracker::cli

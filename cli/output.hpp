@@ -30,9 +30,17 @@ struct Command {
 /// Prints a warning on stderr: "tracker: warning: ..." or, with --json, a JSON line.
 void print_warning(const GlobalOptions& g, const std::string& message);
 
+/// Closes a Tracker the command layer opened: when its refreshes found no watcher
+/// although index.watch asks for one, one is started for the next command (as git
+/// starts its fsmonitor daemon for core.fsmonitor).
+struct CloseTracker {
+  void operator()(Tracker* tracker) const;
+};
+using TrackerHandle = std::unique_ptr<Tracker, CloseTracker>;
+
 /// Finds the workspace (from -C or the current directory) and opens it. Warnings
 /// are printed as they happen (print_warning).
-std::unique_ptr<Tracker> open_tracker(const GlobalOptions& g);
+TrackerHandle open_tracker(const GlobalOptions& g);
 
 /// Where output goes and how it looks.
 struct Style {
@@ -72,7 +80,7 @@ std::string truncate_to(std::string_view text, std::size_t width);
 /// Formats an aligned table whose last column is cut to fit the terminal width.
 /// `colors[i]` is the SGR code of column i (or nullptr).
 std::string format_table(const Style& style, const std::vector<std::string>& header,
-                 const std::vector<std::vector<std::string>>& rows, const std::vector<const char*>& colors);
+                         const std::vector<std::vector<std::string>>& rows, const std::vector<const char*>& colors);
 
 /// Prints JSON on stdout.
 void print_json(const nlohmann::ordered_json& value);
@@ -80,14 +88,14 @@ void print_json(const nlohmann::ordered_json& value);
 /// Prints a JSON array on stdout one element at a time, exactly as print_json
 /// would print the whole array, without holding it in memory.
 class JsonArrayPrinter {
-public:
+ public:
   JsonArrayPrinter() = default;
   JsonArrayPrinter(const JsonArrayPrinter&) = delete;
   JsonArrayPrinter& operator=(const JsonArrayPrinter&) = delete;
   ~JsonArrayPrinter();
   void add(const nlohmann::ordered_json& element);
 
-private:
+ private:
   bool any_ = false;
 };
 

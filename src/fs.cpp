@@ -1,3 +1,4 @@
+#include <tracker/disk.hpp>
 #include <tracker/error.hpp>
 #include <tracker/fs.hpp>
 
@@ -339,6 +340,53 @@ ProcessLock::ProcessLock(const fs::path& path, std::chrono::milliseconds timeout
   if (errno != EWOULDBLOCK && errno != EINTR) throw_errno("cannot lock " + path.string());
   if (!wait_for_flock(fd_.get(), std::chrono::steady_clock::now() + timeout))
     throw ConflictError(what + " is locked by another process (" + path.string() + "); try again");
+}
+
+namespace {
+
+std::int64_t ns(const timespec& t) {
+  return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+FileInfo info_of(const struct stat& st) {
+  return {st.st_size, ns(st.st_mtim), ns(st.st_ctim), static_cast<std::int64_t>(st.st_ino)};
+}
+
+class RealDisk : public Disk {
+ public:
+  std::vector<std::pair<std::string, FileInfo>> list(const fs::path& dir, std::string_view suffix,
+                                                     std::vector<std::string>& vanished) const override {
+    std::vector<std::pair<std::string, FileInfo>> out;
+    Dir d(dir);
+    while (auto e = d.next()) {
+      std::string_view name = e->first;
+      if (name.empty() || name[0] == '.' || !name.ends_with(suffix)) continue;
+      if (e->second != DT_REG && e->second != DT_UNKNOWN) continue;
+      struct stat st {};
+      // Relative to the open directory: one path lookup per file, not per component.
+      if (::fstatat(d.fd(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) vanished.emplace_back(name);
+        continue;
+      }
+      if (S_ISREG(st.st_mode)) out.emplace_back(std::string(name), info_of(st));
+    }
+    return out;
+  }
+
+  std::optional<FileInfo> stat(const fs::path& path) const override {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    return info_of(st);
+  }
+
+  std::optional<std::string> read(const fs::path& path) const override { return read_file_if_exists(path); }
+};
+
+}  // namespace
+
+const Disk& real_disk() {
+  static const RealDisk disk;
+  return disk;
 }
 
 }  // namespace tracker

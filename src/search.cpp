@@ -169,38 +169,6 @@ std::vector<std::size_t> phrase_positions(const SearchPhrase& phrase, const std:
   return out;
 }
 
-bool contains_phrase(const SearchPhrase& p, const SearchDocument& doc) {
-  return !phrase_positions(p, doc.name).empty() || !phrase_positions(p, doc.body).empty();
-}
-
-bool search_matches(const SearchQuery& query, const SearchDocument& doc) {
-  for (const auto& group : query.groups)
-    if (std::none_of(group.begin(), group.end(), [&](const SearchPhrase& p) { return contains_phrase(p, doc); }))
-      return false;
-  return std::none_of(query.excluded.begin(), query.excluded.end(),
-                      [&](const SearchPhrase& p) { return contains_phrase(p, doc); });
-}
-
-double bm25_score(const std::vector<SearchPhrase>& phrases, const SearchDocument& doc, std::int64_t rows,
-                  std::int64_t total_tokens, const std::vector<std::int64_t>& hits) {
-  // The same arithmetic, in the same order, as fts5Bm25Function in SQLite's
-  // fts5_aux.c, so that the scan ranks exactly as FTS5 does.
-  const double k1 = 1.2;
-  const double b = 0.75;
-  double avgdl = static_cast<double>(total_tokens) / static_cast<double>(rows);
-  double D = static_cast<double>(doc.name.size() + doc.body.size());
-  double score = 0.0;
-  for (std::size_t i = 0; i < phrases.size(); ++i) {
-    double idf = std::log((static_cast<double>(rows - hits[i]) + 0.5) / (static_cast<double>(hits[i]) + 0.5));
-    if (idf <= 0.0) idf = 1e-6;
-    double freq = 0.0;
-    for (std::size_t k = phrase_positions(phrases[i], doc.name).size(); k > 0; --k) freq += kNameWeight;
-    for (std::size_t k = phrase_positions(phrases[i], doc.body).size(); k > 0; --k) freq += 1.0;
-    score += idf * ((freq * (k1 + 1.0)) / (freq + k1 * (1 - b + b * D / avgdl)));
-  }
-  return -1.0 * score;
-}
-
 Snippet make_snippet(const SearchQuery& query, std::string_view text, std::size_t width) {
   std::vector<SearchPhrase> wanted;
   for (const auto& g : query.groups) wanted.insert(wanted.end(), g.begin(), g.end());

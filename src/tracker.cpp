@@ -14,12 +14,12 @@
 
 namespace tracker {
 
-Tracker::Tracker(Workspace ws, CommitOptions commit, const Clock& clock)
+Tracker::Tracker(Workspace ws, CommitOptions commit, const Clock& clock, const Disk& disk)
     : ws_(std::move(ws)),
       commit_options_(commit),
       clock_(clock),
       started_(Instant::now()),
-      index_(std::make_unique<ShadowIndex>(ws_)) {
+      index_(std::make_unique<ShadowIndex>(ws_, clock, disk)) {
   if (!ws_.config().commit_verify) commit_options_.verify = Verify::no;
 }
 

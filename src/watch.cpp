@@ -14,6 +14,8 @@
 #include <tracker/util.hpp>
 #include <tracker/watch.hpp>
 
+#include "limits.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/file.h>
@@ -38,9 +40,6 @@ constexpr std::uint32_t kStageEvents = IN_CREATE | IN_DELETE | IN_MODIFY | IN_AT
                                        IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK;
 constexpr std::uint32_t kStoriesEvents =
     IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
-/// More changed paths than this, and re-reading them would cost about what a walk does.
-constexpr std::size_t kMaxChanges = 4096;
-constexpr int kClientTimeoutMs = 2000;
 
 fs::path socket_path(const Workspace& ws) {
   return ws.local_state_dir() / "watch.sock";
@@ -85,7 +84,8 @@ std::optional<std::string> ask(const Workspace& ws, const std::string& question)
   if (!socket_address(socket_path(ws), addr, dir)) return std::nullopt;
   Fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!sock) return std::nullopt;
-  timeval tv{kClientTimeoutMs / 1000, (kClientTimeoutMs % 1000) * 1000};
+  constexpr auto kTimeoutMs = limits::kWatchClientTimeout.count();
+  timeval tv{kTimeoutMs / 1000, (kTimeoutMs % 1000) * 1000};
   ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) return std::nullopt;
@@ -245,6 +245,13 @@ class Server {
 
   std::string token() const { return instance_ + ":" + std::to_string(seq_); }
 
+  void step_down() {
+    if (bound_) ::unlink(socket_path(ws_).c_str());
+    bound_ = false;
+    listen_ = Fd();
+    lock_ = Fd();
+  }
+
   void answer(int client) {
     // The question is one short line; a client that does not send it in time is dropped.
     timeval tv{1, 0};
@@ -264,8 +271,12 @@ class Server {
       drain();  // every change finished before the question is queued by now
       ++queries_;
       if (words[1] != fingerprint_) {
+        // A new watcher, started for the new stage list, takes over. The lock and
+        // the socket are let go before the answer, so that the client that starts
+        // the new one finds them free.
+        step_down();
         reply = "stale\n";
-        stop_ = true;  // a new watcher, started for the new stage list, takes over
+        stop_ = true;
       } else {
         reply = changes_since(words[2]);
       }
@@ -296,7 +307,7 @@ class Server {
     std::size_t count = 0;
     for (const auto& [path, seq] : changed_) {
       if (seq <= static_cast<std::uint64_t>(*since)) continue;
-      if (++count > kMaxChanges) return "full " + this->token() + "\n";
+      if (++count > limits::kWatchMaxChanges) return "full " + this->token() + "\n";
       paths += path;
       paths += '\n';
     }
@@ -357,7 +368,11 @@ void watch_start(const Workspace& ws) {
     int code = 0;
     try {
       watch_serve(ws, std::chrono::hours(1));
-    } catch (...) {
+    } catch (const std::exception& e) {
+      // Nobody sees this process's stderr: the reason goes where `index watch status` points.
+      std::string line = utc_now_iso8601() + " the watcher stopped: " + e.what() + "\n";
+      Fd log(::open((ws.local_state_dir() / "watch.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+      if (log) (void)!::write(log.get(), line.data(), line.size());
       code = 1;
     }
     ::_exit(code);  // no destructors: they belong to the process we were forked from
@@ -396,7 +411,7 @@ bool watch_stop(const Workspace& ws) {
   if (!answer) return false;
   // Wait (briefly) for it to let go of its lock, so that a start right after works.
   try {
-    ProcessLock gone(lock_path(ws), std::chrono::seconds(2), "the watcher");
+    ProcessLock gone(lock_path(ws), limits::kWatcherStop, "the watcher");
   } catch (const ConflictError&) {
     // Still exiting: a start right now finds it running, which is no harm.
   }

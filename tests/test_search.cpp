@@ -13,7 +13,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string expression(const std::string& query) { return tracker::fts5_expression(tracker::parse_search_query(query)); }
+std::string expression(const std::string& query) {
+  return tracker::fts5_expression(tracker::parse_search_query(query));
+}
 
 std::string marked(const tracker::Snippet& s) {
   std::string out;
@@ -24,8 +26,6 @@ std::string marked(const tracker::Snippet& s) {
   }
   return out + s.text.substr(at);
 }
-
-const RunOptions kNoFts{{}, {{"TRACKER_NO_FTS5", "1"}}, {}};
 
 }  // namespace
 
@@ -84,11 +84,11 @@ TEST_CASE("search snippets: the best line, cut around the first match, matches m
 
 TEST_CASE("search: bm25 with name matches first, phrases, prefixes, exclusions, stages, limit, JSON, bad queries") {
   Board board;
-  board.create({"Speed up the cache", "--body", "Nothing else.\n"});                                     // 1
+  board.create({"Speed up the cache", "--body", "Nothing else.\n"});                                         // 1
   board.create({"Billing report", "--body", "The report reads the cache twice.\nThen the cache again.\n"});  // 2
   board.create({"Login page", "--body", "Users log in with e-mail; logging is verbose.\n"});                 // 3
-  board.create({"Logout", "--body", "A user can log out.\n", "--stage", "current"});                       // 4
-  board.create({"Cache stampede", "--body", "Redis falls over when the cache is cold.\n"});                // 5
+  board.create({"Logout", "--body", "A user can log out.\n", "--stage", "current"});                         // 4
+  board.create({"Cache stampede", "--body", "Redis falls over when the cache is cold.\n"});                  // 5
   fs::path root = board.root();
 
   auto ids = [&](const std::vector<std::string>& args, const RunOptions& options = {}) {
@@ -101,8 +101,8 @@ TEST_CASE("search: bm25 with name matches first, phrases, prefixes, exclusions, 
     for (const auto& hit : json::parse(r.out)) out.push_back(hit["id"].get<long>());
     return out;
   };
-  for (const RunOptions& options : {RunOptions{}, kNoFts}) {
-    INFO((options.env.empty() ? "FTS5" : "scan"));
+  {
+    RunOptions options;
     // A name match ranks above more matches in a body.
     CHECK(ids({"cache"}, options) == std::vector<long>{1, 5, 2});
     CHECK(ids({"cache -redis"}, options) == std::vector<long>{1, 2});
@@ -128,7 +128,8 @@ TEST_CASE("search: bm25 with name matches first, phrases, prefixes, exclusions, 
   CHECK(hit["highlights"]["name"] == json::array());
 
   // Text: the id, stage and name, then the snippet; matches in bold red on colour.
-  CHECK(run_tracker(root, {"search", "stampede"}).out == "#5  backlog  Cache stampede\n    Redis falls over when the cache is cold.\n");
+  CHECK(run_tracker(root, {"search", "stampede"}).out ==
+        "#5  backlog  Cache stampede\n    Redis falls over when the cache is cold.\n");
   std::string coloured = run_tracker(root, {"--color", "always", "search", "stampede cold"}).out;
   CHECK(coloured.find("Cache \x1b[1;31mstampede\x1b[0m") != std::string::npos);
   CHECK(coloured.find("\x1b[1;31mcold\x1b[0m") != std::string::npos);
@@ -158,7 +159,8 @@ TEST_CASE("search shows the best 20 matches unless told otherwise, and says how 
   Board board;
   for (int i = 1; i <= 25; ++i) board.create({"Widget " + std::to_string(i)});
   fs::path root = board.root();
-  for (const RunOptions& options : {RunOptions{}, kNoFts}) {
+  {
+    RunOptions options;
     auto r = run_tracker(root, {"search", "widget"}, options);
     CHECK(r.code == 0);
     CHECK(lines(r.out).size() == 20);
@@ -169,36 +171,4 @@ TEST_CASE("search shows the best 20 matches unless told otherwise, and says how 
     CHECK(json::parse(run_tracker(root, {"search", "--json", "widget", "--limit", "3"}, options).out).size() == 3);
   }
   CHECK(run_tracker(root, {"search", "widget", "--all", "--limit", "3"}).code == 2);
-}
-
-TEST_CASE("search: the scan without FTS5 gives the same hits, order, scores and snippets as FTS5") {
-  Board board;
-  fs::path root = board.root();
-  auto gen = run({"awk", "-v", "n=400", "-v", "seed=7", "-f",
-                  (fs::path(EXAMPLES_DIR).parent_path() / "bench/gen-board.awk").string()},
-                 {root, {}, {}});
-  REQUIRE(gen.code == 0);
-  json fts_status = json::parse(run_tracker(root, {"index", "status", "--json"}).out);
-  CHECK(fts_status["search"] == "fts5");
-  json scan_status = json::parse(run_tracker(root, {"index", "status", "--json"}, kNoFts).out);
-  CHECK(scan_status["search"] == "scan");
-  CHECK(scan_status["stories"] == 400);
-
-  for (const char* q : {"cache", "cache timeout", "\"user can\"", "sess*", "retry -queue", "billing OR webhook",
-                        "\"the data\" OR token* -error", "fix search", "q*"}) {
-    INFO(q);
-    auto a = run_tracker(root, {"search", "--json", q});
-    auto b = run_tracker(root, {"search", "--json", q}, kNoFts);
-    REQUIRE(a.code == 0);
-    REQUIRE(b.code == 0);
-    json fa = json::parse(a.out), fb = json::parse(b.out);
-    CHECK(!fa.empty());
-    REQUIRE(fa.size() == fb.size());
-    for (std::size_t i = 0; i < fa.size(); ++i) {
-      CHECK(fa[i]["id"] == fb[i]["id"]);
-      CHECK(fa[i]["snippet"] == fb[i]["snippet"]);
-      CHECK(fa[i]["highlights"] == fb[i]["highlights"]);
-      CHECK(fa[i]["score"].get<double>() == Approx(fb[i]["score"].get<double>()).epsilon(1e-12));
-    }
-  }
 }

@@ -22,7 +22,7 @@ struct Claim {
   std::int64_t expires = 0;  ///< unix seconds
   std::string from_stage;    ///< the stage the story was claimed from
   std::string nonce;
-  std::optional<long> pid;   ///< the holder's pid, on `host`
+  std::optional<long> pid;  ///< the holder's pid, on `host`
 };
 
 /// Why a claim no longer holds.
@@ -30,7 +30,7 @@ enum class ClaimState { live, expired, holder_dead };
 
 /// The claims directory of a repository.
 class ClaimStore {
-public:
+ public:
   /// The claims in `dir`; `clock` decides expiry.
   explicit ClaimStore(std::filesystem::path dir, const Clock& clock = system_clock());
 
@@ -74,7 +74,7 @@ public:
 
   const std::filesystem::path& dir() const { return dir_; }
 
-private:
+ private:
   std::filesystem::path lock_path(std::int64_t id) const;
   std::filesystem::path guard_path(std::int64_t id) const;
   std::filesystem::path dir_;

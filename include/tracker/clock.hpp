@@ -8,7 +8,7 @@ namespace tracker {
 
 /// Wall-clock time.
 class Clock {
-public:
+ public:
   virtual ~Clock() = default;
   /// Nanoseconds since the Unix epoch.
   virtual std::int64_t now_ns() const = 0;
@@ -21,13 +21,13 @@ const Clock& system_clock();
 
 /// A clock that stands still until it is moved, for tests.
 class ManualClock : public Clock {
-public:
+ public:
   explicit ManualClock(std::int64_t start_ns) : now_(start_ns) {}
   std::int64_t now_ns() const override { return now_; }
   void set_ns(std::int64_t ns) { now_ = ns; }
   void advance_seconds(std::int64_t s) { now_ += s * 1'000'000'000; }
 
-private:
+ private:
   std::int64_t now_;
 };
 

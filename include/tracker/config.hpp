@@ -24,9 +24,9 @@ struct Config {
   std::vector<std::string> types = {"story", "bug", "spike", "refactor"};
   std::int64_t claim_ttl_seconds = 15 * 60;
   std::string claim_move_to = "current";
-  bool commit = true;  ///< make a git commit for every change
+  bool commit = true;         ///< make a git commit for every change
   bool commit_verify = true;  ///< commit.verify: run the pre-commit and commit-msg hooks
-  bool watch = false;  ///< index.watch: refreshes ask a background watcher what changed
+  bool watch = false;         ///< index.watch: refreshes ask a background watcher what changed
 
   /// The default board: backlog, current, qa, merge, done, archived.
   static Config defaults();

@@ -19,47 +19,47 @@ enum class ExitCode : int {
 
 /// Base of every error the library throws. Carries the exit code it maps to.
 class Error : public std::runtime_error {
-public:
+ public:
   Error(ExitCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
   ExitCode code() const noexcept { return code_; }
 
-private:
+ private:
   ExitCode code_;
 };
 
 /// I/O, git or internal failure (exit 1).
 class IoError : public Error {
-public:
+ public:
   explicit IoError(const std::string& message) : Error(ExitCode::error, message) {}
 };
 
 /// Bad arguments, unknown stage/type/key (exit 2).
 class UsageError : public Error {
-public:
+ public:
   explicit UsageError(const std::string& message) : Error(ExitCode::usage, message) {}
 };
 
 /// A lock or claim held by someone else (exit 3).
 class ConflictError : public Error {
-public:
+ public:
   explicit ConflictError(const std::string& message) : Error(ExitCode::conflict, message) {}
 };
 
 /// No story with that id (exit 4).
 class NotFoundError : public Error {
-public:
+ public:
   explicit NotFoundError(const std::string& message) : Error(ExitCode::not_found, message) {}
 };
 
 /// Malformed data: front matter, config (exit 5). `where` is "path:line" when known.
 class InvalidDataError : public Error {
-public:
+ public:
   explicit InvalidDataError(const std::string& message) : Error(ExitCode::invalid_data, message) {}
 };
 
 /// Nothing to do, e.g. no ready story to claim (exit 6).
 class NothingToDoError : public Error {
-public:
+ public:
   explicit NothingToDoError(const std::string& message) : Error(ExitCode::nothing_to_do, message) {}
 };
 

@@ -1,14 +1,14 @@
 // File-system primitives: atomic writes, no-replace renames, process-owned locks.
 #pragma once
 
-#include <chrono>
 #include <dirent.h>
+#include <sys/stat.h>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <sys/stat.h>
 #include <utility>
 #include <vector>
 
@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 /// Owns a file descriptor; closes it on destruction.
 class Fd {
-public:
+ public:
   Fd() = default;
   explicit Fd(int fd) : fd_(fd) {}
   Fd(Fd&& other) noexcept : fd_(other.release()) {}
@@ -34,7 +34,7 @@ public:
     return fd;
   }
 
-private:
+ private:
   int fd_ = -1;
 };
 
@@ -49,7 +49,7 @@ enum class Durability { durable, cache };
 /// `temp_dir` is on another file system) and is held with a flock() while it is
 /// written, so that sweep_orphans() can tell it from one left by a dead process.
 class AtomicFile {
-public:
+ public:
   explicit AtomicFile(fs::path target, Durability durability = Durability::durable, const fs::path& temp_dir = {});
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -60,7 +60,7 @@ public:
   /// Like commit(), but fails (IoError) instead of replacing a target that exists.
   void commit_new();
 
-private:
+ private:
   fs::path target_;
   fs::path temp_;
   Fd fd_;
@@ -77,7 +77,7 @@ void write_file_atomic(const fs::path& path, std::string_view data, Durability d
 /// the file can be told apart from a live one (see is_orphan()). The file is removed
 /// on destruction unless keep() was called.
 class OwnedFile {
-public:
+ public:
   /// Creates `path`, which must not exist, with `data` in it. Throws IoError.
   OwnedFile(fs::path path, std::string_view data);
   OwnedFile(const OwnedFile&) = delete;
@@ -90,7 +90,7 @@ public:
   void keep() { keep_ = true; }
   const fs::path& path() const { return path_; }
 
-private:
+ private:
   fs::path path_;
   Fd fd_;
   bool keep_ = false;
@@ -103,7 +103,8 @@ bool is_orphan(const fs::path& path, std::int64_t now_ns, std::int64_t min_age_n
 
 /// Removes the files in `dir` that is_orphan() calls orphans; returns their paths.
 /// With `dry_run`, only returns them.
-std::vector<fs::path> sweep_orphans(const fs::path& dir, std::int64_t now_ns, std::int64_t min_age_ns, bool dry_run = false);
+std::vector<fs::path> sweep_orphans(const fs::path& dir, std::int64_t now_ns, std::int64_t min_age_ns,
+                                    bool dry_run = false);
 
 /// How long ago, in whole seconds, `path` was last modified; nullopt when it is missing.
 std::optional<std::int64_t> file_age_seconds(const fs::path& path, std::int64_t now_ns);
@@ -113,7 +114,7 @@ std::string format_age(std::int64_t seconds);
 
 /// Owns an open directory stream; closes it on destruction.
 class Dir {
-public:
+ public:
   explicit Dir(const fs::path& path);
   Dir(const Dir&) = delete;
   Dir& operator=(const Dir&) = delete;
@@ -124,7 +125,7 @@ public:
   /// The directory's file descriptor, for *at() calls.
   int fd() const;
 
-private:
+ private:
   DIR* dir_ = nullptr;
 };
 
@@ -143,13 +144,13 @@ void fsync_directory(const fs::path& dir);
 /// An exclusive flock() on a lock file. The kernel drops it when the holding process
 /// dies, so a crashed holder never leaves it stale. Released on destruction.
 class ProcessLock {
-public:
+ public:
   /// Waits up to `timeout` for the lock; throws ConflictError when it stays held.
   ProcessLock(const fs::path& path, std::chrono::milliseconds timeout, const std::string& what);
   ProcessLock(const ProcessLock&) = delete;
   ProcessLock& operator=(const ProcessLock&) = delete;
 
-private:
+ private:
   Fd fd_;
 };
 

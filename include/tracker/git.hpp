@@ -31,7 +31,7 @@ struct CommitRequest {
 
 /// The result of commit_paths().
 struct CommitResult {
-  std::string sha;  ///< empty when the tree did not change: nothing was committed
+  std::string sha;   ///< empty when the tree did not change: nothing was committed
   int attempts = 0;  ///< how many compare-and-swap rounds it took
   /// The commit landed, but something after it did not (the git index could not be
   /// updated, post-commit failed): one message each, saying what to do.
@@ -55,7 +55,7 @@ struct IndexRepair {
 
 /// An open git repository.
 class GitRepo {
-public:
+ public:
   /// Opens the repository whose work tree contains `path`, as git would: GIT_DIR and
   /// GIT_WORK_TREE are honoured, and so are `git -c` settings (GIT_CONFIG_PARAMETERS,
   /// GIT_CONFIG_COUNT). Throws IoError, and UsageError for a bare repository.
@@ -135,7 +135,7 @@ public:
   /// The open repository (src/git_repo.hpp), shared by the git modules.
   struct Impl;
 
-private:
+ private:
   explicit GitRepo(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

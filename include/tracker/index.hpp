@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <tracker/clock.hpp>
+#include <tracker/disk.hpp>
 #include <tracker/search.hpp>
 #include <tracker/story.hpp>
 #include <tracker/workspace.hpp>
@@ -18,10 +20,10 @@ namespace tracker {
 
 /// One search result.
 struct SearchHit {
-  Story story;           ///< the summary fields (id, type, stage, path, name, priority, agent, blocked)
-  double score = 0;      ///< FTS5's bm25: lower is better
-  Snippet name;          ///< the name, with its matches marked
-  Snippet snippet;       ///< an excerpt of the body around the best match
+  Story story;       ///< the summary fields (id, type, stage, path, name, priority, agent, blocked)
+  double score = 0;  ///< FTS5's bm25: lower is better
+  Snippet name;      ///< the name, with its matches marked
+  Snippet snippet;   ///< an excerpt of the body around the best match
 };
 
 /// What a search found: the best `hits`, and how many stories matched in all.
@@ -66,7 +68,6 @@ struct RefreshStats {
   std::size_t parsed = 0;   ///< files (re-)read and parsed
   std::size_t removed = 0;  ///< rows dropped because their file is gone
   bool shared = false;      ///< another process's walk, begun after `since`, was used instead
-  bool from_cache = false;  ///< the stat cache vouched for every file: no SQLite work
   bool watched = false;     ///< the watcher named the files that changed: none other was looked at
 };
 
@@ -86,7 +87,6 @@ struct IndexStatus {
   std::int64_t stories = 0;
   std::int64_t malformed = 0;
   std::vector<std::pair<std::string, std::int64_t>> per_stage;
-  bool fts = false;          ///< search runs on FTS5 (else on the scan)
   std::string last_rebuild;  ///< ISO 8601, or empty when never
   std::string last_refresh;
 };
@@ -98,18 +98,22 @@ struct Lookup {
 };
 
 class ShadowIndex {
-public:
+ public:
   /// Opens <git-dir>/tracker/index.db, creating it, or rebuilding it when it is
-  /// missing, corrupt, from another schema version or for another config.
-  explicit ShadowIndex(const Workspace& ws);
+  /// missing, corrupt, from another schema version or for another config. The
+  /// clock decides which rows are racy; the disk is where files are read.
+  explicit ShadowIndex(const Workspace& ws, const Clock& clock = system_clock(), const Disk& disk = real_disk());
   ~ShadowIndex();
   ShadowIndex(const ShadowIndex&) = delete;
   ShadowIndex& operator=(const ShadowIndex&) = delete;
 
   /// Brings the index in line with the files: stats every story file and re-parses
-  /// only those whose size, mtime, ctime or inode changed. Full refreshes take turns
-  /// (a lock file), and with `since`, a walk that another process began at or after
-  /// `since` is as good as our own: every change made before `since` was seen by it.
+  /// only those whose size, mtime, ctime or inode changed, and those whose row was
+  /// written within the racy window of their change (their text is compared). Full
+  /// refreshes take turns (a lock file), and with `since`, a walk that another
+  /// process began at or after `since` is as good as our own: every change made
+  /// before `since` was seen by it. With index.watch, the watcher names the files
+  /// that changed instead.
   RefreshStats refresh(const std::optional<Instant>& since = std::nullopt);
 
   /// Re-reads these files (workspace-relative paths) into the index, or drops their
@@ -130,11 +134,10 @@ public:
   /// Like list, one story at a time, so that a big board is never all in memory.
   void list_each(const ListQuery& query, const std::function<void(Story&&)>& visit);
 
-  /// Stories matching `query` in `stage_orders` (all when empty), best first (bm25,
-  /// name matches weighing more), then by id. Uses FTS5, or a scan that gives the
-  /// same results when SQLite has no FTS5.
+  /// Stories matching `query` in `stage_orders` (all when empty), best first (FTS5's
+  /// bm25, name matches weighing more), then by id.
   SearchResult search(const SearchQuery& query, const std::vector<int>& stage_orders,
-                                std::optional<std::int64_t> limit);
+                      std::optional<std::int64_t> limit);
 
   /// Every story file with this id (more than one only after a bad merge).
   Lookup lookup(std::int64_t id);
@@ -150,7 +153,11 @@ public:
 
   IndexStatus status();
 
-private:
+  /// Whether a refresh asked the watcher (index.watch) and none answered: the
+  /// command layer then starts one for the next command.
+  bool watcher_missing() const;
+
+ private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

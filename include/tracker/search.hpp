@@ -51,24 +51,6 @@ std::vector<Token> tokenize(std::string_view text);
 /// Where each occurrence of `phrase` starts, as token positions.
 std::vector<std::size_t> phrase_positions(const SearchPhrase& phrase, const std::vector<Token>& tokens);
 
-/// One document (a story's name and body) as the scan sees it.
-struct SearchDocument {
-  std::vector<Token> name, body;
-};
-
-/// Whether the phrase occurs in the document's name or body.
-bool contains_phrase(const SearchPhrase& phrase, const SearchDocument& doc);
-
-/// Whether a document matches the query.
-bool search_matches(const SearchQuery& query, const SearchDocument& doc);
-
-/// FTS5's bm25() for the scan: `rows` documents of `total_tokens` tokens in all,
-/// `hits[i]` of which contain phrase i; name matches weigh `kNameWeight`. Lower is
-/// better, as in FTS5.
-constexpr double kNameWeight = 10.0;
-double bm25_score(const std::vector<SearchPhrase>& phrases, const SearchDocument& doc, std::int64_t rows,
-                  std::int64_t total_tokens, const std::vector<std::int64_t>& hits);
-
 /// A short excerpt of `body` around the best match, with the byte ranges (in the
 /// excerpt) of the matched tokens; the body's first line when nothing in it matches.
 struct Snippet {

@@ -57,13 +57,12 @@ struct Story {
 
 /// Malformed front matter: the story cannot be read at all.
 class StoryParseError : public InvalidDataError {
-public:
-  StoryParseError(int line, const std::string& detail)
-      : InvalidDataError(detail), line_(line), detail_(detail) {}
+ public:
+  StoryParseError(int line, const std::string& detail) : InvalidDataError(detail), line_(line), detail_(detail) {}
   int line() const { return line_; }
   const std::string& detail() const { return detail_; }
 
-private:
+ private:
   int line_;
   std::string detail_;
 };

@@ -196,7 +196,7 @@ struct LogEntry {
   std::string action;  ///< the Tracker-Action trailer, or create / delete / move / edit read from the tree
   std::int64_t id = 0;
   std::string from, to, owner;  ///< empty when not known or not applicable
-  std::string detail;  ///< what an in-place change changed ("priority 1 -> 3"); empty for moves
+  std::string detail;           ///< what an in-place change changed ("priority 1 -> 3"); empty for moves
 };
 
 /// One finding of `check`.
@@ -226,10 +226,11 @@ struct BoardStats {
 };
 
 class Tracker {
-public:
+ public:
   /// Opens the shadow index of `ws`. Each action brings the index up to date with
   /// the files it needs before it reads it. The clock decides claim expiry.
-  explicit Tracker(Workspace ws, CommitOptions commit = {}, const Clock& clock = system_clock());
+  explicit Tracker(Workspace ws, CommitOptions commit = {}, const Clock& clock = system_clock(),
+                   const Disk& disk = real_disk());
   ~Tracker();
   Tracker(const Tracker&) = delete;
   Tracker& operator=(const Tracker&) = delete;
@@ -260,6 +261,9 @@ public:
   /// The index, refreshed against every story file.
   ShadowIndex& index();
 
+  /// Whether a refresh asked for the watcher (index.watch) and none answered.
+  bool watcher_missing() const { return index_->watcher_missing(); }
+
   NewStoryResult create(const NewStoryRequest& request);
   std::vector<Story> list(const ListQuery& query);
   void list_each(const ListQuery& query, const std::function<void(Story&&)>& visit);
@@ -267,7 +271,7 @@ public:
   /// Full-text search (see ShadowIndex::search); `stages` are names or directories.
   /// A malformed query throws UsageError.
   SearchResult search(const std::string& query, const std::vector<std::string>& stages,
-                                std::optional<std::int64_t> limit);
+                      std::optional<std::int64_t> limit);
 
   /// Malformed story files and wrongly typed values.
   std::vector<StoryIssue> issues();
@@ -386,7 +390,7 @@ public:
   /// Ids with a claim that still holds.
   std::vector<std::int64_t> claimed_ids();
 
-private:
+ private:
   /// Whether this action records commits (not --no-commit, and commit.enabled).
   bool commits() const;
   /// Starts loading libgit2 in the background, for an action that will commit.

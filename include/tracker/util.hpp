@@ -51,7 +51,7 @@ void trace(std::string_view what);
 /// `fn` must not throw.
 template <class F>
 class ScopeExit {
-public:
+ public:
   explicit ScopeExit(F fn) : fn_(std::move(fn)) {}
   ScopeExit(const ScopeExit&) = delete;
   ScopeExit& operator=(const ScopeExit&) = delete;
@@ -60,7 +60,7 @@ public:
   }
   void dismiss() { armed_ = false; }
 
-private:
+ private:
   F fn_;
   bool armed_ = true;
 };

@@ -30,11 +30,11 @@ struct WatchChanges {
 struct WatchStatus {
   bool running = false;
   std::int64_t pid = 0;
-  std::string started;         ///< ISO 8601, UTC
-  std::uint64_t events = 0;    ///< story file events seen
-  std::uint64_t queries = 0;   ///< refreshes answered
-  std::uint64_t resets = 0;    ///< times it had to say "walk everything"
-  std::uint64_t paths = 0;     ///< distinct paths it remembers as changed
+  std::string started;        ///< ISO 8601, UTC
+  std::uint64_t events = 0;   ///< story file events seen
+  std::uint64_t queries = 0;  ///< refreshes answered
+  std::uint64_t resets = 0;   ///< times it had to say "walk everything"
+  std::uint64_t paths = 0;    ///< distinct paths it remembers as changed
 };
 
 /// Whether refreshes use the watcher: the config's `index.watch`, unless the

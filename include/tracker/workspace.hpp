@@ -14,7 +14,7 @@ namespace tracker {
 
 /// A tracker workspace: the directory holding .tracker/config.yml inside a git work tree.
 class Workspace {
-public:
+ public:
   /// Walks up from `start` to the first directory with .tracker/config.yml.
   /// Throws UsageError (with how to fix it) when there is none.
   static Workspace discover(const fs::path& start);
@@ -46,9 +46,12 @@ public:
   /// `path` relative to the workspace root, '/'-separated.
   std::string relative(const fs::path& path) const;
 
-private:
+ private:
   Workspace(fs::path root, Config config, fs::path git_dir, fs::path common_dir)
-      : root_(std::move(root)), config_(std::move(config)), git_dir_(std::move(git_dir)), common_dir_(std::move(common_dir)) {}
+      : root_(std::move(root)),
+        config_(std::move(config)),
+        git_dir_(std::move(git_dir)),
+        common_dir_(std::move(common_dir)) {}
 
   fs::path root_;
   Config config_;
@@ -70,7 +73,7 @@ std::optional<GitDirs> find_git_dirs(const fs::path& dir);
 /// is held, ids and idempotency keys can be read and recorded safely. The lock is a
 /// flock(), so it dies with the process that holds it.
 class IdAllocation {
-public:
+ public:
   explicit IdAllocation(const Workspace& ws);
 
   /// The id recorded for an idempotency key, if any.
@@ -87,7 +90,7 @@ public:
   /// after all, when no later id was handed out.
   void release(std::int64_t id);
 
-private:
+ private:
   fs::path dir_;
   ProcessLock lock_;
 };

@@ -1,0 +1,44 @@
+// The file system as the shadow index sees it, behind a small interface (ninja's
+// DiskInterface): tests swap it where a real file system cannot show what they
+// need, such as content that changes while the stat data stays the same.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tracker {
+
+/// The stat data that tells whether a file changed.
+struct FileInfo {
+  std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0, inode = 0;
+  bool operator==(const FileInfo&) const = default;
+};
+
+class Disk {
+ public:
+  virtual ~Disk() = default;
+
+  /// The regular files directly in `dir` whose names end in `suffix` and do not
+  /// start with '.', with their stat data (symbolic links are not followed);
+  /// nothing when `dir` is missing. Names listed but gone before they could be
+  /// statted (a concurrent move) are added to `vanished`.
+  virtual std::vector<std::pair<std::string, FileInfo>> list(const std::filesystem::path& dir, std::string_view suffix,
+                                                             std::vector<std::string>& vanished) const = 0;
+
+  /// The stat data of a regular file, not following a symbolic link; nullopt when
+  /// it is missing or not a regular file.
+  virtual std::optional<FileInfo> stat(const std::filesystem::path& path) const = 0;
+
+  /// A whole file, or nullopt when it is missing. Throws IoError.
+  virtual std::optional<std::string> read(const std::filesystem::path& path) const = 0;
+};
+
+/// The real file system.
+const Disk& real_disk();
+
+}  // namespace tracker

@@ -1,0 +1,244 @@
+// Reading the shadow index: lists, lookups by id, issues, dependencies and search.
+#include <tracker/util.hpp>
+
+#include "index_impl.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace tracker {
+
+namespace {
+
+/// A match in a story's name weighs this much more than one in its body (bm25).
+constexpr double kNameWeight = 10.0;
+
+/// Reads a flat JSON array of strings or integers as this index writes them. Plain
+/// elements are split by hand (list reads thousands of rows); anything with an
+/// escape goes through the JSON parser.
+std::vector<std::string> string_array(const std::string& text) {
+  std::vector<std::string> out;
+  if (text.size() <= 2) return out;
+  if (text.find('\\') != std::string::npos) {
+    for (const auto& v : nlohmann::json::parse(text)) out.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+    return out;
+  }
+  std::string_view body(text.data() + 1, text.size() - 2);  // without [ ]
+  while (!body.empty()) {
+    if (body.front() == '"') {
+      auto end = body.find('"', 1);
+      out.emplace_back(body.substr(1, end - 1));
+      body.remove_prefix(std::min(body.size(), end + 2));  // closing quote and comma
+    } else {
+      auto comma = body.find(',');
+      out.emplace_back(body.substr(0, comma));
+      body.remove_prefix(comma == std::string_view::npos ? body.size() : comma + 1);
+    }
+  }
+  return out;
+}
+
+Story story_from_row(const sql::Stmt& q, bool summary_only = false) {
+  Story s;
+  s.id = q.int64(0);
+  s.type = q.view(1);
+  s.stage = q.view(3);
+  s.path = q.view(4);
+  s.name = q.view(5);
+  s.priority = q.int64(6);
+  s.agent = q.view(9);
+  s.blocked = q.int64(10) != 0;
+  if (summary_only) return s;
+  s.slug = q.view(2);
+  s.labels = string_array(q.text(7));
+  for (const auto& d : string_array(q.text(8))) s.depends_on.push_back(parse_int(d).value_or(0));
+  s.retry_count = q.int64(11);
+  s.created = q.view(12);
+  std::string_view fields = q.view(13);
+  if (fields != "{}") s.fields = nlohmann::ordered_json::parse(fields);
+  std::string_view warnings = q.view(14);
+  if (warnings != "[]")
+    for (const auto& w : nlohmann::json::parse(warnings))
+      s.warnings.push_back({w["line"].get<int>(), w["message"].get<std::string>()});
+  return s;
+}
+
+}  // namespace
+
+std::vector<Story> ShadowIndex::list(const ListQuery& query) {
+  std::vector<Story> out;
+  list_each(query, [&](Story&& s) { out.push_back(std::move(s)); });
+  return out;
+}
+
+void ShadowIndex::list_each(const ListQuery& query, const std::function<void(Story&&)>& visit) {
+  impl_->with_recovery([&] {
+    std::string sql = std::string("SELECT ") + kStoryColumns + " FROM stories WHERE error IS NULL";
+    // Filtering on stage_order lets SQLite range-scan the (stage_order, priority DESC, id)
+    // index, which is also the default order, so the common listing needs no sort.
+    std::vector<std::int64_t> orders;
+    for (const auto& name : query.stages) orders.push_back(impl_->ws.config().stage_order(name));
+    if (!orders.empty()) {
+      sql += " AND stage_order IN (";
+      for (std::size_t i = 0; i < orders.size(); ++i) sql += i ? ",?" : "?";
+      sql += ")";
+    }
+    if (query.type) sql += " AND type=?";
+    if (query.agent) sql += " AND agent=?";
+    if (query.label) sql += " AND EXISTS (SELECT 1 FROM json_each(stories.labels) WHERE value=?)";
+    if (query.blocked_only) sql += " AND blocked=1";
+    auto id_list = [](const std::vector<std::int64_t>& ids) {
+      std::string out;
+      for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+      return out;
+    };
+    if (query.only_ids) sql += " AND id IN (" + id_list(*query.only_ids) + ")";
+    if (!query.exclude_ids.empty()) sql += " AND id NOT IN (" + id_list(query.exclude_ids) + ")";
+    if (query.ready_only) {
+      const Config& config = impl_->ws.config();
+      std::vector<std::int64_t> ready, done;
+      for (const auto& name : config.ready_stages) ready.push_back(config.stage_order(name));
+      for (const auto& name : config.done_stages) done.push_back(config.stage_order(name));
+      sql += " AND blocked=0 AND stage_order IN (" + id_list(ready) + ")";
+      sql +=
+          " AND NOT EXISTS (SELECT 1 FROM json_each(stories.depends_on) d WHERE NOT EXISTS"
+          " (SELECT 1 FROM stories t WHERE t.id = d.value AND t.error IS NULL AND t.stage_order IN (" +
+          id_list(done) + ")))";
+    }
+    switch (query.sort) {
+      case SortKey::stage:
+        sql += " ORDER BY stage_order, priority DESC, id";
+        break;
+      case SortKey::priority:
+        sql += " ORDER BY priority DESC, id";
+        break;
+      case SortKey::id:
+        sql += " ORDER BY id, stage_order";
+        break;
+      case SortKey::updated:
+        sql += " ORDER BY mtime_ns DESC, id";
+        break;
+    }
+    if (query.limit) sql += " LIMIT " + std::to_string(*query.limit);
+    auto q = impl_->db->prepare(sql);
+    int i = 1;
+    for (auto order : orders) q.bind(i++, order);
+    if (query.type) q.bind(i++, *query.type);
+    if (query.agent) q.bind(i++, *query.agent);
+    if (query.label) q.bind(i++, *query.label);
+    while (q.step()) visit(story_from_row(q, query.summary_only));
+    return 0;
+  });
+}
+
+Lookup ShadowIndex::lookup(std::int64_t id) {
+  return impl_->with_recovery([&] {
+    Lookup out;
+    auto q = impl_->db->prepare(std::string("SELECT ") + kStoryColumns +
+                                ", (SELECT body FROM story_text t WHERE t.rowid = stories.rowid), error, error_line"
+                                " FROM stories WHERE id=? ORDER BY stage_order, path");
+    q.bind(1, id);
+    while (q.step()) {
+      if (!q.is_null(16)) {
+        out.malformed.push_back({q.text(4), static_cast<int>(q.int64(17)), q.text(16), true});
+        continue;
+      }
+      Story s = story_from_row(q);
+      s.body = q.text(15);
+      out.stories.push_back(std::move(s));
+    }
+    return out;
+  });
+}
+
+std::vector<StoryIssue> ShadowIndex::issues() {
+  return impl_->with_recovery([&] {
+    std::vector<StoryIssue> out;
+    auto q = impl_->db->prepare(
+        "SELECT path, error_line, error, warnings FROM stories WHERE error IS NOT NULL OR warnings != '[]' ORDER BY "
+        "path");
+    while (q.step()) {
+      if (!q.is_null(2)) {
+        out.push_back({q.text(0), static_cast<int>(q.int64(1)), q.text(2), true});
+        continue;
+      }
+      for (const auto& w : nlohmann::json::parse(q.text(3)))
+        out.push_back({q.text(0), w["line"].get<int>(), w["message"].get<std::string>(), false});
+    }
+    return out;
+  });
+}
+
+std::map<std::int64_t, std::vector<std::int64_t>> ShadowIndex::dependencies() {
+  return impl_->with_recovery([&] {
+    std::map<std::int64_t, std::vector<std::int64_t>> out;
+    auto q = impl_->db->prepare("SELECT id, depends_on FROM stories WHERE error IS NULL AND depends_on != '[]'");
+    while (q.step()) {
+      auto& deps = out[q.int64(0)];
+      for (const auto& d : string_array(q.text(1)))
+        if (auto id = parse_int(d)) deps.push_back(*id);
+    }
+    return out;
+  });
+}
+
+std::int64_t ShadowIndex::max_id() {
+  return impl_->with_recovery([&] {
+    auto q = impl_->db->prepare("SELECT coalesce(max(id), 0) FROM stories");
+    q.step();
+    return q.int64(0);
+  });
+}
+
+SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int>& stage_orders,
+                                 std::optional<std::int64_t> limit) {
+  return impl_->with_recovery([&] {
+    static const std::string columns = [] {
+      std::string out;
+      for (const auto& c : split(kStoryColumns, ','))
+        out += (out.empty() ? "stories." : ", stories.") + std::string(trim(c));
+      return out;
+    }();
+    std::string stage_filter;
+    for (int order : stage_orders) stage_filter += (stage_filter.empty() ? "" : ",") + std::to_string(order);
+    if (!stage_filter.empty()) stage_filter = " AND stories.stage_order IN (" + stage_filter + ")";
+    struct Found {
+      SearchHit hit;
+      std::string body;
+    };
+    std::vector<Found> found;
+    std::int64_t total = 0;
+    auto add_hit = [&](const sql::Stmt& q, double score, std::string body) {
+      SearchHit hit;
+      hit.story = story_from_row(q, true);
+      hit.score = score;
+      found.push_back({std::move(hit), std::move(body)});
+    };
+    // The window function counts every match; bm25 cannot be called in the same
+    // query level as a window function, hence the subquery.
+    auto q = impl_->db->prepare(
+        "SELECT *, count(*) OVER () FROM (SELECT " + columns + ", bm25(stories_fts, " + std::to_string(kNameWeight) +
+        ", 1.0) AS score, stories.rowid AS row FROM stories_fts"
+        " JOIN stories ON stories.rowid = stories_fts.rowid"
+        " WHERE stories_fts MATCH ? AND stories.error IS NULL" +
+        stage_filter + ") ORDER BY score, id" + (limit ? " LIMIT " + std::to_string(*limit) : std::string()));
+    auto body_of = impl_->db->prepare("SELECT body FROM story_text WHERE rowid = ?");
+    q.bind(1, fts5_expression(query));
+    while (q.step()) {
+      total = q.int64(17);
+      body_of.reset();
+      body_of.bind(1, q.int64(16));
+      add_hit(q, q.real(15), body_of.step() ? body_of.text(0) : std::string());
+    }
+    std::vector<SearchHit> hits;
+    for (auto& [hit, body] : found) {
+      hit.name = make_snippet(query, hit.story.name, std::string::npos);
+      if (hit.name.highlights.empty()) hit.name.text = hit.story.name;
+      hit.snippet = make_snippet(query, body);
+      hits.push_back(std::move(hit));
+    }
+    return SearchResult{std::move(hits), total};
+  });
+}
+
+}  // namespace tracker
