@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <memory>
 
 namespace tracker {
 
@@ -22,21 +23,12 @@ std::string hex_nonce() {
   return buf;
 }
 
-/// Writes `text` to a unique temp file in `dir`, fsynced; returns its path.
-fs::path write_temp(const fs::path& dir, const std::string& stem, const std::string& text) {
-  fs::path temp = dir / (unique_name("." + stem) + ".tmp");
-  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!fd) throw_errno("cannot create " + temp.string());
-  try {
-    write_all(fd.get(), text, temp.string());
-  } catch (...) {
-    ::unlink(temp.c_str());
-    throw;
-  }
-  if (::fsync(fd.get()) != 0) {
-    ::unlink(temp.c_str());
-    throw_errno("cannot fsync " + temp.string());
-  }
+/// A unique temp file ".<stem>.<pid>.<hex>.tmp" in `dir` holding `text`, fsynced,
+/// held by this process (flock) until it goes, and removed then: one a killed
+/// claimer leaves is swept by the next command.
+std::unique_ptr<OwnedFile> write_temp(const fs::path& dir, const std::string& stem, const std::string& text) {
+  auto temp = std::make_unique<OwnedFile>(dir / (unique_name("." + stem) + ".tmp"), text);
+  temp->sync();
   return temp;
 }
 
@@ -154,11 +146,11 @@ ClaimState ClaimStore::state(const Claim& claim, std::int64_t now) {
 
 bool ClaimStore::create(const Claim& claim) {
   fs::create_directories(dir_);
-  fs::path temp = write_temp(dir_, std::to_string(claim.id), format_claim(claim));
+  auto temp = write_temp(dir_, std::to_string(claim.id), format_claim(claim));
   // link() fails if the lock exists, and the lock appears with its whole content.
-  int rc = ::link(temp.c_str(), lock_path(claim.id).c_str());
+  int rc = ::link(temp->path().c_str(), lock_path(claim.id).c_str());
   int saved = errno;
-  ::unlink(temp.c_str());
+  temp.reset();
   if (rc != 0) {
     if (saved == EEXIST) return false;
     errno = saved;
@@ -172,11 +164,10 @@ bool ClaimStore::replace(const Claim& seen, const Claim& updated) {
   ProcessLock guard(guard_path(seen.id), limits::kClaimGuard, "claim #" + std::to_string(seen.id));
   auto current = read(seen.id);
   if (!current || current->nonce != seen.nonce) return false;
-  fs::path temp = write_temp(dir_, std::to_string(seen.id), format_claim(updated));
-  if (::rename(temp.c_str(), lock_path(seen.id).c_str()) != 0) {
-    ::unlink(temp.c_str());
+  auto temp = write_temp(dir_, std::to_string(seen.id), format_claim(updated));
+  if (::rename(temp->path().c_str(), lock_path(seen.id).c_str()) != 0)
     throw_errno("cannot update claim " + lock_path(seen.id).string());
-  }
+  temp->keep();  // it is the lock now
   fsync_directory(dir_);
   return true;
 }

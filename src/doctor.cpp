@@ -75,9 +75,7 @@ DoctorReport Tracker::doctor(bool dry_run) {
 
   // Temp files whose writer is gone: this tracker's, in <git-dir>/tracker/tmp, and
   // an older tracker's, beside story files and packs.
-  for (const auto& p : sweep_orphans(ws_.temp_dir(), now, limits::kOrphanMinAgeNs, dry_run))
-    found("temp-file", shown(p), "left by a process that is gone", dry_run ? "would remove it" : "removed", !dry_run);
-  for (const auto& p : sweep_orphans(ws_.temp_dir() / "hooks", now, limits::kOrphanMinAgeNs * 1800, dry_run))
+  for (const auto& p : sweep_temp_files(dry_run))
     found("temp-file", shown(p), "left by a process that is gone", dry_run ? "would remove it" : "removed", !dry_run);
   std::vector<fs::path> legacy_dirs = {ws_.common_dir() / "objects" / "pack"};
   for (const auto& stage : ws_.config().stages) legacy_dirs.push_back(ws_.stage_dir(stage));
@@ -91,7 +89,7 @@ DoctorReport Tracker::doctor(bool dry_run) {
       // after the pack, so an hour-old one was left by a crash.
       bool lone_pack = dir.filename() == "pack" && name.starts_with("pack-") && p.extension() == ".pack" &&
                        !fs::exists(fs::path(p).replace_extension(".idx")) &&
-                       is_orphan(p, now, limits::kOrphanMinAgeNs * 1800);
+                       is_orphan(p, now, limits::kHookFileMinAgeNs);
       if (!temp && !lone_pack) continue;
       bool removed = !dry_run && ::unlink(p.c_str()) == 0;
       found("temp-file", shown(p),

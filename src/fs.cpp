@@ -152,6 +152,10 @@ OwnedFile::~OwnedFile() {
   if (!keep_) ::unlink(path_.c_str());
 }
 
+void OwnedFile::sync() {
+  if (::fsync(fd_.get()) != 0) throw_errno("cannot fsync " + path_.string());
+}
+
 void OwnedFile::rewrite(std::string_view data) {
   if (::ftruncate(fd_.get(), 0) != 0 || ::lseek(fd_.get(), 0, SEEK_SET) != 0)
     throw_errno("cannot rewrite " + path_.string());
@@ -168,11 +172,13 @@ bool is_orphan(const fs::path& path, std::int64_t now_ns, std::int64_t min_age_n
   return ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0;
 }
 
-std::vector<fs::path> sweep_orphans(const fs::path& dir, std::int64_t now_ns, std::int64_t min_age_ns, bool dry_run) {
+std::vector<fs::path> sweep_orphans(const fs::path& dir, std::int64_t now_ns, std::int64_t min_age_ns, bool dry_run,
+                                    const std::function<bool(std::string_view)>& wanted) {
   std::vector<fs::path> out;
   Dir d(dir);
   if (!d) return out;
   while (auto entry = d.next()) {
+    if (wanted && !wanted(entry->first)) continue;
     fs::path file = dir / std::string(entry->first);
     if (!is_orphan(file, now_ns, min_age_ns)) continue;
     if (dry_run || ::unlink(file.c_str()) == 0) out.push_back(file);

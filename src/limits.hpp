@@ -35,6 +35,9 @@ inline constexpr std::int64_t kOrphanMinAgeNs = 2'000'000'000;
 /// `doctor` removes a lock file of git's this old when no git process runs in the
 /// repository (`git commit` holds index.lock while its editor is open).
 inline constexpr std::int64_t kGitLockStaleNs = 600'000'000'000;
+/// A hook's scratch file (its index, its message) is swept only after an hour:
+/// hooks may run for a long time, and may replace the files they were given.
+inline constexpr std::int64_t kHookFileMinAgeNs = 3600'000'000'000;
 /// A file modified this close to a refresh could change again within the same
 /// timestamp tick without its stat data changing ("racy git"): its row is re-checked
 /// against the cached content until it has aged past this.

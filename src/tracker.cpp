@@ -178,10 +178,20 @@ void Tracker::prepare_commit() {
   finish_pending();
   if (prepared_) return;
   prepared_ = true;
-  std::int64_t now = clock_.now_ns();
-  sweep_orphans(ws_.temp_dir(), now, limits::kOrphanMinAgeNs);
-  sweep_orphans(ws_.temp_dir() / "hooks", now, limits::kOrphanMinAgeNs * 1800);  // hooks may run for a while
+  sweep_temp_files(false);
   if (commits()) git().check_can_commit();
+}
+
+std::vector<fs::path> Tracker::sweep_temp_files(bool dry_run) {
+  std::int64_t now = clock_.now_ns();
+  std::vector<fs::path> out = sweep_orphans(ws_.temp_dir(), now, limits::kOrphanMinAgeNs, dry_run);
+  for (auto& p : sweep_orphans(ws_.temp_dir() / "hooks", now, limits::kHookFileMinAgeNs, dry_run)) out.push_back(p);
+  // Claim locks are never held open; only the claim store's temp and released
+  // files (".<id>...") are candidates.
+  for (auto& p : sweep_orphans(claims().dir(), now, limits::kOrphanMinAgeNs, dry_run,
+                               [](std::string_view name) { return name.starts_with('.'); }))
+    out.push_back(p);
+  return out;
 }
 
 std::string Tracker::commit(const std::string& subject,

@@ -183,6 +183,12 @@ std::string Board::path_of(long id) {
 
 int Board::commit_count() { return std::stoi(git(root(), {"rev-list", "--count", "HEAD"})); }
 
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream ss(text);

@@ -71,6 +71,9 @@ struct Board {
   int commit_count();
 };
 
+/// `lines` joined with newlines.
+std::string join_lines(const std::vector<std::string>& lines);
+
 /// Lines of text, without the newlines.
 std::vector<std::string> lines(const std::string& text);
 

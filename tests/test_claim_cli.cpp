@@ -3,10 +3,10 @@
 
 #include "helpers.hpp"
 
-#include <nlohmann/json.hpp>
-#include <algorithm>
-#include <set>
 #include <signal.h>
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 using namespace testing;
@@ -14,12 +14,8 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
-
-std::string join_lines(const std::vector<std::string>& ls) {
-  std::string out;
-  for (const auto& l : ls) out += l + "\n";
-  return out;
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
 }
 
 std::vector<std::string> lock_dir_entries(const fs::path& root) {
@@ -52,8 +48,9 @@ struct Claimers {
   std::vector<fs::path> outs;
 
   Claimers(const Board& board, int count, const RunOptions& options = {}) {
-    std::string script = std::string("while :; do \"") + TRACKER_BIN + "\" -C \"" + board.root().string() +
-                         "\" claim --owner \"$0\" >> \"$1\" 2>> \"$1.err\"; rc=$?; [ $rc -eq 0 ] || break; done; [ $rc -eq 6 ]";
+    std::string script =
+        std::string("while :; do \"") + TRACKER_BIN + "\" -C \"" + board.root().string() +
+        "\" claim --owner \"$0\" >> \"$1\" 2>> \"$1.err\"; rc=$?; [ $rc -eq 0 ] || break; done; [ $rc -eq 6 ]";
     for (int w = 0; w < count; ++w) {
       outs.push_back(board.root() / (".claims-w" + std::to_string(w) + ".txt"));
       pids.push_back(spawn({"sh", "-c", script, "w" + std::to_string(w), outs.back().string()}, options));
@@ -145,11 +142,11 @@ TEST_CASE("claim rejects bad input") {
 
 TEST_CASE("the ready queue: priority then id, skipping blocked, claimed and waiting stories") {
   Board board;
-  board.create({"Low", "--priority", "1"});                          // 1
-  board.create({"High", "--priority", "5"});                         // 2
-  board.create({"Also high", "--priority", "5"});                    // 3
+  board.create({"Low", "--priority", "1"});                               // 1
+  board.create({"High", "--priority", "5"});                              // 2
+  board.create({"Also high", "--priority", "5"});                         // 3
   board.create({"Waits for 1", "--priority", "9", "--depends-on", "1"});  // 4
-  board.create({"In qa", "--stage", "qa", "--priority", "9"});       // 5
+  board.create({"In qa", "--stage", "qa", "--priority", "9"});            // 5
   write(board.root() / "work/1_backlog/6_story_blocked.md", "---\nname: Blocked\npriority: 9\nblocked: true\n---\n");
   CHECK(ready_ids(board.root()) == std::vector<long>{2, 3, 1});
   CHECK(json::parse(run_tracker(board.root(), {"ready", "--json", "--limit", "1"}).out).size() == 1);
@@ -265,20 +262,23 @@ TEST_CASE("8 claimers drain 200 ready stories, each claimed exactly once", "[str
   // touches exactly its story's file, in the stage it left and the one it entered,
   // with its own owner's trailer; each has its reflog line, and the git index
   // agrees with the work tree.
-  std::string log = git(board.root(), {"log", "--name-status", "--no-renames", "--format=>%s%n%(trailers:key=Tracker-Owner,valueonly)"});
+  std::string log = git(
+      board.root(), {"log", "--name-status", "--no-renames", "--format=>%s%n%(trailers:key=Tracker-Owner,valueonly)"});
   std::vector<std::string> commit_lines;
   std::size_t checked = 0;
   auto check_commit = [&] {
     if (commit_lines.empty() || !commit_lines[0].starts_with(">tracker: claim #")) return;
-    INFO(join_lines(commit_lines));
+    INFO(testing::join_lines(commit_lines));
     std::string id = commit_lines[0].substr(17, commit_lines[0].find(' ', 17) - 17);
     std::string owner = commit_lines[0].substr(commit_lines[0].find(" by ") + 4);
     owner = owner.substr(0, owner.find(' '));
     std::vector<std::string> changes;
     bool trailer = false;
     for (std::size_t i = 1; i < commit_lines.size(); ++i) {
-      if (commit_lines[i] == owner) trailer = true;
-      else if (!commit_lines[i].empty()) changes.push_back(commit_lines[i]);
+      if (commit_lines[i] == owner)
+        trailer = true;
+      else if (!commit_lines[i].empty())
+        changes.push_back(commit_lines[i]);
     }
     CHECK(trailer);
     REQUIRE(changes.size() == 2);
@@ -297,7 +297,8 @@ TEST_CASE("8 claimers drain 200 ready stories, each claimed exactly once", "[str
   check_commit();
   CHECK(checked == 200);
   std::size_t reflog_claims = 0;
-  for (const auto& l : lines(git(board.root(), {"reflog", "--format=%gs"}))) reflog_claims += l.starts_with("commit: tracker: claim #");
+  for (const auto& l : lines(git(board.root(), {"reflog", "--format=%gs"})))
+    reflog_claims += l.starts_with("commit: tracker: claim #");
   CHECK(reflog_claims == 200);
   CHECK(git(board.root(), {"status", "--porcelain", "--", "work"}).empty());
   fs::path queue = board.root() / ".git/tracker/commit-queue";
@@ -310,7 +311,8 @@ TEST_CASE("claims stay whole while git gc repacks the repository under them", "[
   Board board;
   seed_ready(board, 60);
   fs::path stop = board.root() / ".stop-gc";
-  int gc = spawn({"sh", "-c", "n=0; while [ ! -e \"$1\" ]; do git -C \"$0\" gc -q 2>/dev/null; n=$((n+1)); done; [ $n -gt 0 ]",
+  int gc = spawn({"sh", "-c",
+                  "n=0; while [ ! -e \"$1\" ]; do git -C \"$0\" gc -q 2>/dev/null; n=$((n+1)); done; [ $n -gt 0 ]",
                   board.root().string(), stop.string()});
   Claimers workers(board, 4);
   workers.wait();
@@ -400,10 +402,12 @@ TEST_CASE("block and unblock change one line each and gate the ready queue") {
   CHECK(blocked.find("blocked: true\nblocked_reason: \"waiting: design\"\n") != std::string::npos);
   CHECK(ready_ids(board.root()).empty());
   CHECK(json::parse(run_tracker(board.root(), {"list", "--blocked", "--json"}).out).size() == 1);
-  CHECK(json::parse(run_tracker(board.root(), {"show", "1", "--json"}).out)["fields"]["blocked_reason"] == "waiting: design");
+  CHECK(json::parse(run_tracker(board.root(), {"show", "1", "--json"}).out)["fields"]["blocked_reason"] ==
+        "waiting: design");
   REQUIRE(run_tracker(board.root(), {"unblock", "1"}).code == 0);
   CHECK(ready_ids(board.root()) == std::vector<long>{1});
-  CHECK(read(board.root() / "work/1_backlog/1_story_gate.md") == before.substr(0, before.find("---", 3)) + "blocked: false\n---\n");
+  CHECK(read(board.root() / "work/1_backlog/1_story_gate.md") ==
+        before.substr(0, before.find("---", 3)) + "blocked: false\n---\n");
   CHECK(run_tracker(board.root(), {"unblock", "1"}).out == "#1 is already unblocked\n");
   CHECK(run_tracker(board.root(), {"block", "1", "--reason", "two\nlines"}).code == 2);
 }
@@ -460,7 +464,8 @@ TEST_CASE("a claim killed with SIGKILL at any point leaves no half lock and lose
     }
     int copies = 0;
     for (const auto& stage : fs::directory_iterator(board.root() / "work"))
-      for (const auto& f : fs::directory_iterator(stage.path())) copies += f.path().filename().string().starts_with("1_");
+      for (const auto& f : fs::directory_iterator(stage.path()))
+        copies += f.path().filename().string().starts_with("1_");
     CHECK(copies == 1);
 
     // check sees exactly the mismatches the kill left: a lock taken before the file
@@ -499,7 +504,8 @@ TEST_CASE("claim with no id breaks a stale lock left on a ready story") {
   board.create({"Orphaned"});
   // What a claimer killed right after creating its lock leaves: a lock, an unmoved story.
   write(board.root() / ".git/tracker/claims/1.lock",
-        "id: 1\nowner: ghost\nhost: nowhere\ncreated_unix: 1000\nexpires_unix: 1001\nfrom: backlog\nnonce: 00000000deadbeef\n");
+        "id: 1\nowner: ghost\nhost: nowhere\ncreated_unix: 1000\nexpires_unix: 1001\nfrom: backlog\nnonce: "
+        "00000000deadbeef\n");
   CHECK(ready_ids(board.root()) == std::vector<long>{1});  // an expired lock does not hold
   auto r = run_tracker(board.root(), {"claim", "--owner", "b", "--json"});
   INFO(r.err);
@@ -615,7 +621,8 @@ TEST_CASE("check finds every kind of problem, with path and line, and exits 5") 
       "work/2_current/3_story_twin.md); tracker renumber 3 --path <file> gives one a new id",
       "work/2_current/old: error: directory inside a stage directory: its files are not stories",
       "work/7_later: error: unknown stage directory",
-      "work/README.md: error: file outside the stage directories 1_backlog, 2_current, 3_qa, 4_merge, 5_done, 6_archived",
+      "work/README.md: error: file outside the stage directories 1_backlog, 2_current, 3_qa, 4_merge, 5_done, "
+      "6_archived",
   };
   auto got = lines(r.out);
   CHECK(got.size() == 12);
@@ -626,8 +633,8 @@ TEST_CASE("check finds every kind of problem, with path and line, and exits 5") 
   CHECK(report["stories"] == 9);
   std::set<std::string> kinds;
   for (const auto& p : report["problems"]) kinds.insert(p["kind"].get<std::string>());
-  CHECK(kinds == std::set<std::string>{"bad-value", "cycle", "duplicate-id", "file-name", "malformed", "missing-dependency",
-                                       "outside-stage", "unknown-stage", "unknown-type"});
+  CHECK(kinds == std::set<std::string>{"bad-value", "cycle", "duplicate-id", "file-name", "malformed",
+                                       "missing-dependency", "outside-stage", "unknown-stage", "unknown-type"});
   CHECK(report["problems"][1]["line"] == 3);
   CHECK(report["problems"][0]["line"].is_null());
   CHECK(run_tracker(board.root(), {"check", "extra"}).code == 2);
@@ -655,9 +662,11 @@ TEST_CASE("check compares claim locks with the story files") {
   CHECK(r.code == 5);
   auto out = lines(r.out);
   REQUIRE(out.size() == 4);
-  CHECK(out[0] == ".git/tracker/claims/2.lock: error: claim on #2 by al, but there is no story #2; tracker reclaim 2 clears it");
+  CHECK(out[0] ==
+        ".git/tracker/claims/2.lock: error: claim on #2 by al, but there is no story #2; tracker reclaim 2 clears it");
   CHECK(out[1] == "work/2_current/1_story_held.md:4: error: claim on #1 by bob, but the story's agent is eve");
-  CHECK(out[2] == "work/5_done/4_story_finished.md: error: claim on #4 by di, but the story is done; tracker done 4 ends it");
+  CHECK(out[2] ==
+        "work/5_done/4_story_finished.md: error: claim on #4 by di, but the story is done; tracker done 4 ends it");
   CHECK(contains(out[3], ".git/tracker/claims/3.lock: note: claim on #3 by cy expired at "));
 
   // The fixes the messages name clear every problem.

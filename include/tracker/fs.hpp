@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -86,7 +87,10 @@ class OwnedFile {
 
   /// Replaces the content (in place; a reader holds no lock, so only the owner reads it back).
   void rewrite(std::string_view data);
-  /// Leaves the file behind for the next command, which sees it as an orphan.
+  /// Fsyncs the content.
+  void sync();
+  /// Leaves the file behind: for the next command, which sees it as an orphan, or
+  /// because it was renamed into place.
   void keep() { keep_ = true; }
   const fs::path& path() const { return path_; }
 
@@ -101,10 +105,12 @@ class OwnedFile {
 /// a process that has created it but not yet locked it). False when it is missing.
 bool is_orphan(const fs::path& path, std::int64_t now_ns, std::int64_t min_age_ns);
 
-/// Removes the files in `dir` that is_orphan() calls orphans; returns their paths.
-/// With `dry_run`, only returns them.
+/// Removes the files in `dir` that is_orphan() calls orphans and whose names
+/// `wanted` accepts (every name when it is empty); returns their paths. With
+/// `dry_run`, only returns them.
 std::vector<fs::path> sweep_orphans(const fs::path& dir, std::int64_t now_ns, std::int64_t min_age_ns,
-                                    bool dry_run = false);
+                                    bool dry_run = false,
+                                    const std::function<bool(std::string_view)>& wanted = {});
 
 /// How long ago, in whole seconds, `path` was last modified; nullopt when it is missing.
 std::optional<std::int64_t> file_age_seconds(const fs::path& path, std::int64_t now_ns);

@@ -404,6 +404,10 @@ class Tracker {
   /// what a commit needs (an identity, a readable git index), so that a commit that
   /// cannot work fails before any file is touched.
   void prepare_commit();
+  /// Removes the temp files of processes that are gone: in <git-dir>/tracker/tmp
+  /// (its hooks/ after an hour) and in the claims directory. Returns them; with
+  /// `dry_run`, only returns them.
+  std::vector<fs::path> sweep_temp_files(bool dry_run);
   /// Commits `paths` (workspace-relative) unless commits are off; returns the sha.
   std::string commit(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& trailers,
                      const std::vector<std::string>& paths);
