@@ -51,7 +51,10 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
   if (s.retry_count) field("retries", std::to_string(s.retry_count));
   field("created", s.created);
   field("path", s.path);
-  for (const auto& [key, value] : s.fields.items()) field(key, value.is_string() ? value.get<std::string>() : value.dump());
+  for (const auto& f : s.fields) {
+    auto value = nlohmann::ordered_json::parse(f.json);
+    field(f.key, value.is_string() ? value.get<std::string>() : f.json);
+  }
   if (!trim(s.body).empty()) out += "\n" + s.body + (s.body.ends_with('\n') ? "" : "\n");
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;

@@ -78,7 +78,9 @@ nlohmann::ordered_json story_json(const Story& s, bool with_body, const Claim* c
   j["created"] = string_or_null(s.created);
   j["claim"] = claim ? nlohmann::ordered_json{{"owner", claim->owner}, {"expires", format_iso8601(claim->expires)}}
                      : nlohmann::ordered_json(nullptr);
-  j["fields"] = s.fields;
+  auto fields = nlohmann::ordered_json::object();
+  for (const auto& f : s.fields) fields[f.key] = nlohmann::ordered_json::parse(f.json);
+  j["fields"] = fields;
   if (with_body) j["body"] = s.body;
   return j;
 }
@@ -94,7 +96,9 @@ nlohmann::ordered_json stories_json(const std::vector<Story>& stories, const std
 
 nlohmann::ordered_json story_diff_json(const StoryDiff& d) {
   auto fields = nlohmann::ordered_json::object();
-  for (const auto& f : d.fields) fields[f.key] = nlohmann::ordered_json::array({f.before, f.after});
+  for (const auto& f : d.fields)
+    fields[f.key] = nlohmann::ordered_json::array(
+        {nlohmann::ordered_json::parse(f.before), nlohmann::ordered_json::parse(f.after)});
   return {{"id", d.id},
           {"change", d.change},
           {"name", d.name},

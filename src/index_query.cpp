@@ -55,7 +55,10 @@ Story story_from_row(const sql::Stmt& q, bool summary_only = false) {
   s.retry_count = q.int64(11);
   s.created = q.view(12);
   std::string_view fields = q.view(13);
-  if (fields != "{}") s.fields = nlohmann::ordered_json::parse(fields);
+  if (fields != "{}") {
+    const nlohmann::ordered_json object = nlohmann::ordered_json::parse(fields);
+    for (auto it = object.begin(); it != object.end(); ++it) s.fields.push_back({it.key(), it.value().dump()});
+  }
   std::string_view warnings = q.view(14);
   if (warnings != "[]")
     for (const auto& w : nlohmann::json::parse(warnings))

@@ -25,6 +25,13 @@ std::string warnings_json(const std::vector<StoryProblem>& warnings) {
   return arr.dump();
 }
 
+/// The custom fields as one JSON object, in file order.
+std::string fields_json(const std::vector<CustomField>& fields) {
+  auto obj = nlohmann::ordered_json::object();
+  for (const auto& f : fields) obj[f.key] = nlohmann::ordered_json::parse(f.json);
+  return obj.dump();
+}
+
 std::string boot_id() {
   static const std::string id = [] {
     auto text = read_file_if_exists("/proc/sys/kernel/random/boot_id");
@@ -113,7 +120,7 @@ void ShadowIndex::Impl::upsert(sql::Stmt& q, sql::Stmt& text, const FileStat& f,
   } else {
     q.bind(12, s.name).bind(13, s.priority).bind(14, nlohmann::json(s.labels).dump());
     q.bind(15, nlohmann::json(s.depends_on).dump()).bind(16, s.agent).bind(17, std::int64_t{s.blocked});
-    q.bind(18, s.retry_count).bind(19, s.created).bind(20, s.fields.dump()).bind(21, warnings_json(s.warnings));
+    q.bind(18, s.retry_count).bind(19, s.created).bind(20, fields_json(s.fields)).bind(21, warnings_json(s.warnings));
     q.bind_null(22).bind_null(23);
   }
   if (!q.step()) throw IoError("index: upsert returned no row");

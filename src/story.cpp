@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 #include <algorithm>
 #include <functional>
+#include <nlohmann/json.hpp>
 
 namespace tracker {
 
@@ -267,8 +268,15 @@ void parse_story_text(std::string_view text, Story& story) {
         const std::string key = kv.first.Scalar();
         if (is_known_key(key))
           read_known_key(key, kv.second, fm, story);
-        else
-          story.fields[key] = to_json(kv.second);
+        else {
+          std::string json = to_json(kv.second).dump();
+          auto same = std::find_if(story.fields.begin(), story.fields.end(),
+                                   [&](const CustomField& f) { return f.key == key; });
+          if (same != story.fields.end())
+            same->json = std::move(json);  // the last of a repeated key wins
+          else
+            story.fields.push_back({key, std::move(json)});
+        }
       }
     }
   }
@@ -547,23 +555,32 @@ std::vector<FieldChange> field_changes(const Story& before, const Story& after) 
                                       "agent", "retry_count", "blocked", "created"};
   for (const char* key : known) {
     auto a = known_value(before, key), b = known_value(after, key);
-    if (a != b) out.push_back({key, a, b});
+    if (a != b) out.push_back({key, a.dump(), b.dump()});
   }
-  for (const auto& [key, value] : after.fields.items()) {
-    auto it = before.fields.find(key);
-    if (it == before.fields.end())
-      out.push_back({key, nullptr, value});
-    else if (*it != value)
-      out.push_back({key, *it, value});
+  auto find = [](const Story& s, const std::string& key) -> const CustomField* {
+    for (const auto& f : s.fields)
+      if (f.key == key) return &f;
+    return nullptr;
+  };
+  for (const auto& f : after.fields) {
+    const CustomField* old = find(before, f.key);
+    if (!old)
+      out.push_back({f.key, "null", f.json});
+    else if (old->json != f.json)
+      out.push_back({f.key, old->json, f.json});
   }
-  for (const auto& [key, value] : before.fields.items())
-    if (!after.fields.contains(key)) out.push_back({key, value, nullptr});
+  for (const auto& f : before.fields)
+    if (!find(after, f.key)) out.push_back({f.key, f.json, "null"});
   return out;
 }
 
 std::vector<std::string> describe_changes(const std::vector<FieldChange>& changes, bool body_changed) {
   std::vector<std::string> parts;
-  for (const auto& c : changes) {
+  for (const auto& change : changes) {
+    struct {
+      const std::string& key;
+      nlohmann::ordered_json before, after;
+    } c{change.key, nlohmann::ordered_json::parse(change.before), nlohmann::ordered_json::parse(change.after)};
     if (c.before.is_array() || c.after.is_array()) {
       auto as_list = [](const nlohmann::ordered_json& v) {
         std::vector<std::string> out;

@@ -3,7 +3,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +34,13 @@ struct StoryProblem {
   std::string message;
 };
 
+/// A front matter key tracker does not know, with its value as JSON text.
+struct CustomField {
+  std::string key;
+  std::string json;  ///< "3", "\"text\"", "[1,2]", "{\"a\":true}", "null"
+  bool operator==(const CustomField&) const = default;
+};
+
 /// A story: where it is and what its front matter and body say.
 struct Story {
   std::int64_t id = 0;
@@ -50,7 +56,7 @@ struct Story {
   bool blocked = false;
   std::int64_t retry_count = 0;
   std::string created;
-  nlohmann::ordered_json fields = nlohmann::ordered_json::object();  ///< every other key, in file order
+  std::vector<CustomField> fields;  ///< every other key, in file order
   std::string body;
   std::vector<StoryProblem> warnings;  ///< values of the wrong type (the story is still usable)
 };
@@ -111,11 +117,12 @@ std::string edit_front_matter_list(std::string_view text, std::string_view key,
                                    const std::function<bool(std::string_view)>& keep,
                                    const std::vector<std::string>& add);
 
-/// One key that differs between two versions of a story; null stands for "not set".
+/// One key that differs between two versions of a story, its values as JSON text;
+/// "null" stands for "not set".
 struct FieldChange {
   std::string key;
-  nlohmann::ordered_json before;
-  nlohmann::ordered_json after;
+  std::string before;
+  std::string after;
 };
 
 /// The front matter keys that differ between two versions of a story: the known
