@@ -3,18 +3,25 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES := cmake g++ make pkg-config git libgit2-dev libyaml-cpp-dev libsqlite3-dev \
             libcli11-dev catch2 nlohmann-json3-dev
+# What the tests use besides: signing keys (gpg, ssh-keygen), mount namespaces (unshare).
+TEST_PACKAGES := gnupg openssh-client util-linux
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps configure build test demo bench clean
 all: build
 
 deps:
 	@.ci/install-deps $(PACKAGES)
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo > $(BUILD_DIR).cmake.log 2>&1 || (cat $(BUILD_DIR).cmake.log; exit 1)
-	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-test: build
+# The binary alone: what `make demo` needs.
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target tracker
+
+test: configure
+	@.ci/install-deps $(TEST_PACKAGES)
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 demo: build

@@ -2,7 +2,6 @@
 #include "output.hpp"
 
 #include <iostream>
-#include <malloc.h>
 #include <tracker/util.hpp>
 
 using namespace tracker;
@@ -32,10 +31,6 @@ std::string command_word(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Big buffers (the git index, stage trees, compressed objects) come from the heap
-  // and are reused once freed, instead of fresh mmap()ed pages faulted in one by one.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   bool json = false;
   for (int i = 1; i < argc; ++i)
     if (std::string_view(argv[i]) == "--json") json = true;
