@@ -2,13 +2,13 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <fcntl.h>
-#include <fstream>
 #include <poll.h>
-#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -33,8 +33,10 @@ struct TestEnvironment {
 void child_exec(const std::vector<std::string>& argv, const RunOptions& options) {
   if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) _exit(126);
   for (const auto& [k, v] : options.env) {
-    if (v == "\x01unset") unsetenv(k.c_str());
-    else setenv(k.c_str(), v.c_str(), 1);
+    if (v == "\x01unset")
+      unsetenv(k.c_str());
+    else
+      setenv(k.c_str(), v.c_str(), 1);
   }
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -181,7 +183,14 @@ std::string Board::path_of(long id) {
   return nlohmann::json::parse(r.out)["path"].get<std::string>();
 }
 
-int Board::commit_count() { return std::stoi(git(root(), {"rev-list", "--count", "HEAD"})); }
+int Board::commit_count() {
+  return std::stoi(git(root(), {"rev-list", "--count", "HEAD"}));
+}
+
+BoardState::BoardState(const fs::path& root, Status with_status)
+    : head(git(root, {"rev-parse", "HEAD"})),
+      files(run({"sh", "-c", "cd '" + root.string() + "' && find work -type f | sort && cat work/*/*.md"}).out),
+      status(with_status == Status::yes ? git(root, {"status", "--porcelain"}) : "") {}
 
 std::string join_lines(const std::vector<std::string>& lines) {
   std::string out;

@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 
 /// A fresh directory under $TMPDIR, removed with everything in it on destruction.
 class TempDir {
-public:
+ public:
   TempDir();
   ~TempDir();
   TempDir(const TempDir&) = delete;
@@ -20,7 +20,7 @@ public:
   const fs::path& path() const { return path_; }
   fs::path operator/(const std::string& rel) const { return path_ / rel; }
 
-private:
+ private:
   fs::path path_;
 };
 
@@ -69,6 +69,16 @@ struct Board {
   std::string path_of(long id);
   /// Number of commits on HEAD.
   int commit_count();
+};
+
+/// What a user sees of a board: HEAD, every file under work/ with its content, and
+/// (unless the git index is unreadable) `git status`. For checking that a refused
+/// command changed nothing.
+struct BoardState {
+  enum class Status { yes, no };
+  std::string head, files, status;
+  explicit BoardState(const fs::path& root, Status with_status = Status::yes);
+  bool operator==(const BoardState&) const = default;
 };
 
 /// `lines` joined with newlines.

@@ -11,7 +11,9 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
 
 }  // namespace
 
@@ -23,7 +25,8 @@ TEST_CASE("init creates the config and stage directories and commits them") {
   CHECK(fs::exists(dir / ".tracker/config.yml"));
   for (const char* stage : {"1_backlog", "2_current", "3_qa", "4_merge", "5_done", "6_archived"})
     CHECK(fs::exists(dir.path() / "work" / stage / ".gitkeep"));
-  CHECK(git(dir.path(), {"log", "--format=%B"}) == "tracker: init backlog, current, qa, merge, done, archived\n\nTracker-Action: init\n\n");
+  CHECK(git(dir.path(), {"log", "--format=%B"}) ==
+        "tracker: init backlog, current, qa, merge, done, archived\n\nTracker-Action: init\n\n");
   CHECK(git(dir.path(), {"status", "--porcelain"}).empty());
 
   r = run_tracker(dir.path(), {"init"});
@@ -77,7 +80,8 @@ TEST_CASE("commands find the workspace from a subdirectory or -C, and explain wh
 
 TEST_CASE("a bad config is reported with its line and exit 5") {
   Board board;
-  write(board.root() / ".tracker/config.yml", "stories_dir: work\nstages:\n  - backlog\n  - name: current\n    colour: red\n");
+  write(board.root() / ".tracker/config.yml",
+        "stories_dir: work\nstages:\n  - backlog\n  - name: current\n    colour: red\n");
   auto r = run_tracker(board.root(), {"list"});
   CHECK(r.code == 5);
   CHECK(contains(r.err, "config.yml:5: unknown key 'colour' in a stage"));
@@ -201,7 +205,8 @@ TEST_CASE("story files: no front matter, CRLF, BOM and malformed files") {
   Board board;
   board.create({"Good one"});
   write(board.root() / "work/1_backlog/2_story_plain.md", "# Plain heading\n\nNo front matter here.\n");
-  write(board.root() / "work/1_backlog/3_bug_windows.md", "\xEF\xBB\xBF---\r\nname: Windows\r\npriority: 3\r\n---\r\nBody\r\n");
+  write(board.root() / "work/1_backlog/3_bug_windows.md",
+        "\xEF\xBB\xBF---\r\nname: Windows\r\npriority: 3\r\n---\r\nBody\r\n");
   write(board.root() / "work/2_current/4_story_broken.md", "---\nname: Broken\npriority: [1\nlabels: x\n---\n");
   write(board.root() / "work/1_backlog/5_story_typed.md", "---\nname: Typed\npriority: high\n---\n");
 
@@ -261,7 +266,8 @@ TEST_CASE("move renames the file byte for byte and commits it") {
   CHECK(git(board.root(), {"show", "-M", "--name-status", "--format=", "HEAD"}) ==
         "R100\twork/1_backlog/1_story_add-login.md\twork/2_current/1_story_add-login.md\n");
   CHECK(git(board.root(), {"log", "-1", "--format=%B"}) ==
-        "tracker: move #1 backlog -> current\n\nTracker-Action: move\nTracker-Story: 1\nTracker-From: backlog\nTracker-To: current\n\n");
+        "tracker: move #1 backlog -> current\n\nTracker-Action: move\nTracker-Story: 1\nTracker-From: "
+        "backlog\nTracker-To: current\n\n");
   CHECK(git(board.root(), {"status", "--porcelain"}).empty());
 
   // The directory name works too, and the index sees the move at once.

@@ -64,10 +64,10 @@ static std::string error_of(const std::string& yaml) {
 }
 
 TEST_CASE("a bad config is reported with its line") {
-  CHECK(error_of("stages: [a, b\n") .starts_with("cfg.yml:"));
+  CHECK(error_of("stages: [a, b\n").starts_with("cfg.yml:"));
   CHECK(error_of("stories_dir: work\nstagse: [a]\n") == "cfg.yml:2: unknown key 'stagse' (did you mean 'stages'?)");
   CHECK(error_of("stories_dir: work\n").find("missing 'stages'") != std::string::npos);
-  CHECK(error_of("stages:\n  - backlog\n  - Bad Name\n") .starts_with("cfg.yml:3: bad stage name"));
+  CHECK(error_of("stages:\n  - backlog\n  - Bad Name\n").starts_with("cfg.yml:3: bad stage name"));
   CHECK(error_of("stages: [a, a]\n").find("listed twice") != std::string::npos);
   CHECK(error_of("stages: [a, b]\nready_stages: [c]\n") == "cfg.yml:2: 'ready_stages' names unknown stage 'c'");
   CHECK(error_of("stages: [a, b]\nclaim:\n  ttl: 0\n").starts_with("cfg.yml:3:"));
@@ -75,7 +75,8 @@ TEST_CASE("a bad config is reported with its line") {
   CHECK(error_of("- just\n- a list\n") == "cfg.yml:1: the config must be a mapping of keys to values");
   CHECK(error_of("stages: [a]\ncommit: {enabled: maybe}\n").starts_with("cfg.yml:2:"));
   CHECK(error_of("stages: [a]\nindex: {watch: maybe}\n") == "cfg.yml:2: 'watch' must be true or false");
-  CHECK(error_of("stages: [a]\nindex: {wach: true}\n") == "cfg.yml:2: unknown key 'wach' in 'index' (did you mean 'watch'?)");
+  CHECK(error_of("stages: [a]\nindex: {wach: true}\n") ==
+        "cfg.yml:2: unknown key 'wach' in 'index' (did you mean 'watch'?)");
   CHECK(error_of("stages: [a]\nindex: true\n") == "cfg.yml:2: 'index' must be a mapping");
 }
 

@@ -3,8 +3,8 @@
 
 #include "helpers.hpp"
 
-#include <nlohmann/json.hpp>
 #include <sys/stat.h>
+#include <nlohmann/json.hpp>
 
 using namespace testing;
 using nlohmann::json;
@@ -138,7 +138,8 @@ TEST_CASE("edit: a failing or missing editor, a bad editor command, and a file c
 
   r = run_tracker(board.root(), {"edit", "1"}, with_editor("", "no-such-editor-here"));
   CHECK(r.code == 1);
-  CHECK(r.err == "tracker: cannot run the editor 'no-such-editor-here': No such file or directory (set VISUAL or EDITOR)\n");
+  CHECK(r.err ==
+        "tracker: cannot run the editor 'no-such-editor-here': No such file or directory (set VISUAL or EDITOR)\n");
   r = run_tracker(board.root(), {"edit", "1"}, with_editor("", "vim 'unterminated"));
   CHECK(r.code == 2);
   CHECK(run_tracker(board.root(), {"edit", "9"}, with_editor("", "true")).code == 4);

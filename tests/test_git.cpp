@@ -1,12 +1,12 @@
 #include <catch2/catch.hpp>
 
-#include "helpers.hpp"
 #include <tracker/git.hpp>
+#include "helpers.hpp"
 
 using testing::Board;
 using testing::git;
-using testing::TempDir;
 using testing::run_tracker;
+using testing::TempDir;
 namespace fs = std::filesystem;
 
 TEST_CASE("a commit holds only the tool's paths; what the user staged stays staged") {
@@ -34,7 +34,8 @@ TEST_CASE("author and committer come from the environment, else from git config"
   git(board.root(), {"config", "user.name", "Config User"});
   git(board.root(), {"config", "user.email", "config@example.com"});
   testing::RunOptions no_env;
-  for (const char* v : {"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"}) no_env.env[v] = "\x01unset";
+  for (const char* v : {"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"})
+    no_env.env[v] = "\x01unset";
   no_env.env["GIT_AUTHOR_DATE"] = "@1700000000 +0100";
   REQUIRE(run_tracker(board.root(), {"new", "From config"}, no_env).code == 0);
   CHECK(git(board.root(), {"log", "-1", "--format=%an <%ae>|%cn <%ce>|%ad"}) ==
@@ -88,7 +89,8 @@ TEST_CASE("no-commit mode changes the files and commits nothing") {
 }
 
 TEST_CASE("format_commit_message puts trailers after a blank line") {
-  tracker::CommitRequest r{"tracker: move #42 backlog -> current", {{"Tracker-Action", "move"}, {"Tracker-Story", "42"}}, {}};
+  tracker::CommitRequest r{
+      "tracker: move #42 backlog -> current", {{"Tracker-Action", "move"}, {"Tracker-Story", "42"}}, {}};
   CHECK(tracker::format_commit_message(r) ==
         "tracker: move #42 backlog -> current\n\nTracker-Action: move\nTracker-Story: 42\n");
 }

@@ -9,6 +9,7 @@
 #include <set>
 
 using testing::Board;
+using testing::BoardState;
 using testing::git;
 using testing::read;
 using testing::run;
@@ -20,15 +21,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-/// HEAD and the story files, to compare before and after a command that must change nothing.
-struct Board_state {
-  std::string head, files;
-  explicit Board_state(const fs::path& root)
-      : head(git(root, {"rev-parse", "HEAD"})),
-        files(run({"sh", "-c", "cd '" + root.string() + "' && find work -type f | sort && cat work/*/*.md"}).out) {}
-  bool operator==(const Board_state&) const = default;
-};
 
 /// Whether this machine lets a test make its own mount namespace (for a full disk or
 /// a read-only directory without being root).
@@ -90,7 +82,7 @@ TEST_CASE("a stale ref lock: nothing is committed, the files are put back, and t
   fs::path lock = board.root() / ".git/refs/heads/main.lock";
   write(lock, "");
   REQUIRE(run({"touch", "-d", "3 minutes ago", lock.string()}).code == 0);
-  Board_state before(board.root());
+  BoardState before(board.root(), BoardState::Status::no);
 
   auto r = run_tracker(board.root(), {"move", "1", "current"});
   CHECK(r.code == 3);
@@ -98,11 +90,11 @@ TEST_CASE("a stale ref lock: nothing is committed, the files are put back, and t
         std::string::npos);
   CHECK(r.err.find("rm -f " + lock.string()) != std::string::npos);
   CHECK(r.err.find("nothing was committed") != std::string::npos);
-  CHECK(Board_state(board.root()) == before);
+  CHECK(BoardState(board.root(), BoardState::Status::no) == before);
 
   auto n = run_tracker(board.root(), {"new", "Beta"});
   CHECK(n.code == 3);
-  CHECK(Board_state(board.root()) == before);
+  CHECK(BoardState(board.root(), BoardState::Status::no) == before);
   CHECK(git(board.root(), {"status", "--porcelain"}).empty());
 
   fs::remove(lock);
@@ -114,7 +106,7 @@ TEST_CASE("a stale ref lock: nothing is committed, the files are put back, and t
 TEST_CASE("a corrupt git index: the commit is refused before any file changes") {
   Board board;
   board.create({"Alpha"});
-  Board_state before(board.root());
+  BoardState before(board.root(), BoardState::Status::no);
   write(board.root() / ".git/index", "DIRC this is not an index");
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{{"move", "1", "current"}, {"new", "Beta"}, {"set", "1", "priority=4"}}) {
@@ -122,50 +114,56 @@ TEST_CASE("a corrupt git index: the commit is refused before any file changes") 
     CHECK(r.code == 1);
     CHECK(r.err.find("cannot read the git index") != std::string::npos);
     CHECK(r.err.find("git reset") != std::string::npos);
-    CHECK(Board_state(board.root()) == before);
+    CHECK(BoardState(board.root(), BoardState::Status::no) == before);
   }
 }
 
-TEST_CASE("a full disk: the commit fails with a clear error and the board and HEAD agree") {
-  if (!can_unshare()) {
-    WARN("skipped: this machine gives tests no mount namespace");
-    return;
-  }
+namespace {
+
+/// A fault made in a mount namespace of its own, on a board of two stories: the
+/// commands run under it one by one, then it is undone and a move must work.
+struct Fault {
+  std::string before;  ///< run in $D before the board is made there (a mount)
+  std::string make;    ///< makes the fault
+  std::vector<std::string> commands;
+  std::string undo;
+};
+
+/// Runs `fault`; "key=value" lines: rc, err and head (each once per command, run
+/// together), files, beta (the line `set 2 priority=7` would write), claims, after
+/// (the move's exit status once the fault is undone), status and fsck.
+std::map<std::string, std::string> run_fault(const Fault& fault) {
   TempDir dir;
-  auto r = in_namespace(R"SH(
-set -e
-mount -t tmpfs -o size=4m tmpfs "$D"
-mkdir "$D/repo" && cd "$D/repo"
-git init -q -b main
-"$T" init > /dev/null
-"$T" new Alpha > /dev/null
-"$T" new Beta > /dev/null
-head=$(git rev-parse HEAD)
-dd if=/dev/zero of="$D/fill" bs=16k 2> /dev/null || true
-set +e
-for cmd in "move 1 current" "set 2 priority=7" "new Gamma" "claim 1 --owner bot"; do
-  err=$("$T" $cmd 2>&1 > /dev/null)
-  echo "rc=$?"
-  echo "err=$(echo "$err" | head -c 300 | tr '\n' ' ')"
-  [ "$(git rev-parse HEAD)" = "$head" ] && echo "head=same" || echo "head=moved"
-done
-echo "files=$(find work -name '*.md' | sort | tr '\n' ' ')"
-echo "beta=$(grep -c 'priority: 7' work/1_backlog/2_story_beta.md)"
-echo "claims=$(ls .git/tracker/claims 2> /dev/null | wc -l)"
-rm -f "$D/fill"
-"$T" move 1 current > /dev/null 2>&1; echo "after=$?"
-echo "status=$(git status --porcelain | tr '\n' ' ')"
-git fsck --strict --no-dangling > /dev/null 2>&1; echo "fsck=$?"
-)SH",
-                        dir.path());
+  std::string script = "set -e\ncd \"$D\"\n" + fault.before +
+                       "\ncd \"$D\"\ngit init -q -b main\n\"$T\" init > /dev/null\n\"$T\" new Alpha > /dev/null\n"
+                       "\"$T\" new Beta > /dev/null\n\"$T\" list > /dev/null\nhead=$(git rev-parse HEAD)\n" +
+                       fault.make + "\nset +e\n";
+  for (const auto& command : fault.commands)
+    script += "err=$(\"$T\" " + command +
+              " 2>&1 > /dev/null); echo \"rc=$?\"\n"
+              "echo \"err=$(echo \"$err\" | head -c 300 | tr '\\n' ' ')\"\n"
+              "[ \"$(git rev-parse HEAD)\" = \"$head\" ] && echo head=same || echo head=moved\n";
+  script +=
+      "echo \"files=$(find work -name '*.md' | sort | tr '\\n' ' ')\"\n"
+      "echo \"beta=$(grep -c 'priority: 7' work/1_backlog/2_story_beta.md)\"\n"
+      "echo \"claims=$(ls .git/tracker/claims 2> /dev/null | wc -l)\"\n" +
+      fault.undo +
+      "\n\"$T\" move 1 current > /dev/null 2>&1; echo \"after=$?\"\n"
+      "echo \"status=$(git status --porcelain -- work | tr '\\n' ' ')\"\n"
+      "git fsck --strict --no-dangling > /dev/null 2>&1; echo \"fsck=$?\"\n";
+  auto r = in_namespace(script, dir.path());
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
-  auto v = values(r.out);
-  CHECK(v["rc"] == "1111");
-  CHECK(v["head"] == "samesamesamesame");
-  // SQLite's index or git's objects, whichever is written first, says so.
-  CHECK((v["err"].find("No space left on device") != std::string::npos ||
-         v["err"].find("database or disk is full") != std::string::npos));
+  return values(r.out);
+}
+
+/// What every fault must leave: each command failed and changed nothing, and once
+/// the fault is gone the board works and the repository is whole.
+void check_fault_left_nothing(std::map<std::string, std::string>& v, std::size_t commands) {
+  CHECK(v["rc"] == std::string(commands, '1'));
+  std::string same;
+  for (std::size_t i = 0; i < commands; ++i) same += "same";
+  CHECK(v["head"] == same);
   CHECK(v["files"] == "work/1_backlog/1_story_alpha.md work/1_backlog/2_story_beta.md ");
   CHECK(v["beta"] == "0");
   CHECK(v["claims"] == "0");
@@ -174,44 +172,36 @@ git fsck --strict --no-dangling > /dev/null 2>&1; echo "fsck=$?"
   CHECK(v["fsck"] == "0");
 }
 
+const std::vector<std::string> kWrites = {"move 1 current", "set 2 priority=7", "new Gamma", "claim 1 --owner bot"};
+
+}  // namespace
+
+TEST_CASE("a full disk: the commit fails with a clear error and the board and HEAD agree") {
+  if (!can_unshare()) {
+    WARN("skipped: this machine gives tests no mount namespace");
+    return;
+  }
+  auto v = run_fault({"mount -t tmpfs -o size=4m tmpfs \"$D\"",
+                      "dd if=/dev/zero of=\"$D/.fill\" bs=16k 2> /dev/null || true", kWrites, "rm -f \"$D/.fill\""});
+  // SQLite's index or git's objects, whichever is written first, says so.
+  CHECK((v["err"].find("No space left on device") != std::string::npos ||
+         v["err"].find("database or disk is full") != std::string::npos));
+  check_fault_left_nothing(v, kWrites.size());
+}
+
 TEST_CASE("a full object store: git's write fails, nothing is committed and the files are put back") {
   if (!can_unshare()) {
     WARN("skipped: this machine gives tests no mount namespace");
     return;
   }
-  TempDir dir;
-  auto r = in_namespace(R"SH(
-set -e
-cd "$D"
-git init -q -b main
-"$T" init > /dev/null
-"$T" new Alpha > /dev/null
-"$T" list > /dev/null
-head=$(git rev-parse HEAD)
-cp -a .git/objects "$D/.saved"
-mount -t tmpfs -o size=256k tmpfs .git/objects
-cp -a "$D/.saved/." .git/objects/
-dd if=/dev/zero of=.git/objects/fill bs=4k 2> /dev/null || true
-set +e
-err=$("$T" move 1 current 2>&1 > /dev/null); echo "rc=$?"
-echo "err=$(echo "$err" | head -c 300 | tr '\n' ' ')"
-[ "$(git rev-parse HEAD)" = "$head" ] && echo "head=same" || echo "head=moved"
-echo "files=$(find work -name '*.md' | sort | tr '\n' ' ')"
-rm -f .git/objects/fill
-"$T" move 1 current > /dev/null 2>&1; echo "after=$?"
-echo "status=$(git status --porcelain | grep -v saved | tr '\n' ' ')"
-)SH",
-                        dir.path());
-  INFO(r.out << r.err);
-  REQUIRE(r.code == 0);
-  auto v = values(r.out);
-  CHECK(v["rc"] == "1");
+  auto v =
+      run_fault({"",
+                 "cp -a .git/objects .saved && mount -t tmpfs -o size=256k tmpfs .git/objects && "
+                 "cp -a .saved/. .git/objects/ && (dd if=/dev/zero of=.git/objects/fill bs=4k 2> /dev/null || true)",
+                 kWrites, "rm -f .git/objects/fill"});
   CHECK(v["err"].find("No space left on device") != std::string::npos);
   CHECK(v["err"].find("nothing was committed") != std::string::npos);
-  CHECK(v["head"] == "same");
-  CHECK(v["files"] == "work/1_backlog/1_story_alpha.md ");
-  CHECK(v["after"] == "0");
-  CHECK(v["status"].empty());
+  check_fault_left_nothing(v, kWrites.size());
 }
 
 TEST_CASE("a read-only object directory: the commit fails with a clear error and the board and HEAD agree") {
@@ -219,32 +209,10 @@ TEST_CASE("a read-only object directory: the commit fails with a clear error and
     WARN("skipped: this machine gives tests no mount namespace");
     return;
   }
-  TempDir dir;
-  auto r = in_namespace(R"SH(
-set -e
-cd "$D"
-git init -q -b main
-"$T" init > /dev/null
-"$T" new Alpha > /dev/null
-head=$(git rev-parse HEAD)
-mount --bind .git/objects .git/objects
-mount -o remount,bind,ro .git/objects
-set +e
-"$T" move 1 current > /dev/null 2> "$D/.err"; echo "rc=$?"
-echo "err=$(head -c 300 "$D/.err" | tr '\n' ' ')"
-[ "$(git rev-parse HEAD)" = "$head" ] && echo "head=same" || echo "head=moved"
-echo "files=$(find work -name '*.md' | sort | tr '\n' ' ')"
-echo "status=$(git status --porcelain | tr '\n' ' ')"
-)SH",
-                        dir.path());
-  INFO(r.out << r.err);
-  REQUIRE(r.code == 0);
-  auto v = values(r.out);
-  CHECK(v["rc"] == "1");
+  auto v = run_fault({"", "mount --bind .git/objects .git/objects && mount -o remount,bind,ro .git/objects", kWrites,
+                      "mount -o remount,bind,rw .git/objects"});
   CHECK(v["err"].find("Read-only file system") != std::string::npos);
-  CHECK(v["head"] == "same");
-  CHECK(v["files"] == "work/1_backlog/1_story_alpha.md ");
-  CHECK(v["status"] == "?? .err ");
+  check_fault_left_nothing(v, kWrites.size());
 }
 
 TEST_CASE("doctor repairs a git index left behind HEAD and commits a move left uncommitted") {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 using testing::Board;
+using testing::BoardState;
 using testing::git;
 using testing::read;
 using testing::run;
@@ -30,17 +31,6 @@ std::string head(const Board& board) {
   return git(board.root(), {"rev-parse", "HEAD"});
 }
 
-/// The board as a user sees it: HEAD, the files and git status, to compare before and after.
-struct Snapshot {
-  std::string head, files, status;
-  explicit Snapshot(const Board& board)
-      : head(git(board.root(), {"rev-parse", "HEAD"})),
-        files(
-            run({"sh", "-c", "cd '" + board.root().string() + "' && find work -type f | sort && cat work/*/*.md"}).out),
-        status(git(board.root(), {"status", "--porcelain"})) {}
-  bool operator==(const Snapshot&) const = default;
-};
-
 }  // namespace
 
 TEST_CASE("a commit-msg hook that appends a line is honoured") {
@@ -59,7 +49,7 @@ TEST_CASE("a failing pre-commit hook refuses the transition and leaves the files
   board.create({"Alpha"});
   board.create({"Beta"});
   hook(board, "pre-commit", "echo 'lint: story 1 is not ready' >&2\nexit 1\n");
-  Snapshot before(board);
+  BoardState before(board.root());
 
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{{"move", "1", "current"},
@@ -74,7 +64,7 @@ TEST_CASE("a failing pre-commit hook refuses the transition and leaves the files
     CHECK(r.out.empty());
     CHECK(r.err.find("lint: story 1 is not ready") != std::string::npos);  // the hook's output is shown
     CHECK(r.err.find("pre-commit hook refused the commit") != std::string::npos);
-    CHECK(Snapshot(board) == before);
+    CHECK(BoardState(board.root()) == before);
   }
   CHECK_FALSE(fs::exists(board.root() / ".git/tracker/claims/1.lock"));  // the claim went with its commit
 
@@ -181,13 +171,13 @@ TEST_CASE("commit.gpgsign with openpgp signs through gpg; git verify-commit acce
 TEST_CASE("a signing failure refuses the transition") {
   Board board;
   board.create({"Alpha"});
-  Snapshot before(board);
+  BoardState before(board.root());
   git(board.root(), {"config", "commit.gpgsign", "true"});
   git(board.root(), {"config", "gpg.program", "false"});
   auto r = run_tracker(board.root(), {"move", "1", "current"});
   CHECK(r.code == 1);
   CHECK(r.err.find("cannot sign the commit") != std::string::npos);
-  CHECK(Snapshot(board) == before);
+  CHECK(BoardState(board.root()) == before);
 }
 
 TEST_CASE("`git -c` settings reach tracker's commits through GIT_CONFIG_PARAMETERS and GIT_CONFIG_COUNT") {

@@ -47,8 +47,13 @@ TEST_CASE("hand edits, moves, creations and deletions show at once and commit as
   REQUIRE(r.code == 0);
   json j = json::parse(r.out);
   CHECK(j["subject"] == "tracker: edit #1 (priority), move #2 backlog -> qa, delete #4, create #9");
-  CHECK(j["changes"][0] == json{{"id", 1}, {"change", "edited"}, {"name", "Alpha"}, {"from", "backlog"}, {"to", "backlog"},
-                                {"fields", {{"priority", {1, 5}}}}, {"body_changed", false}});
+  CHECK(j["changes"][0] == json{{"id", 1},
+                                {"change", "edited"},
+                                {"name", "Alpha"},
+                                {"from", "backlog"},
+                                {"to", "backlog"},
+                                {"fields", {{"priority", {1, 5}}}},
+                                {"body_changed", false}});
   CHECK(j["changes"][1]["change"] == "moved");
   CHECK(r.err == "tracker: not a story file, left out: work/notes.txt\n");
   CHECK(board.commit_count() == commits + 1);
@@ -79,7 +84,8 @@ TEST_CASE("commit: -m, a hand move resets retry_count, invalid stories are refus
   auto r = run_tracker(root, {"commit", "-m", "Start alpha by hand"});
   REQUIRE(r.code == 0);
   CHECK(git(root, {"log", "-1", "--format=%B"}) ==
-        "Start alpha by hand\n\nmove #1 backlog -> current (retry_count)\n\nTracker-Action: commit\nTracker-Story: 1\n\n");
+        "Start alpha by hand\n\nmove #1 backlog -> current (retry_count)\n\nTracker-Action: commit\nTracker-Story: "
+        "1\n\n");
   CHECK(read(root / "work/2_current/1_story_alpha.md").find("retry_count: 0\n") != std::string::npos);
   CHECK(git(root, {"status", "--porcelain"}).empty());
 
@@ -133,8 +139,9 @@ TEST_CASE("renumber gives a duplicate id (two merged branches) a fresh id and re
 
   auto r = run_tracker(root, {"renumber", "4"});
   CHECK(r.code == 2);
-  CHECK(r.err == "tracker: story #4 exists 2 times (work/1_backlog/4_story_login.md, work/2_current/4_story_search.md);"
-                 " say which one with --path\n");
+  CHECK(r.err ==
+        "tracker: story #4 exists 2 times (work/1_backlog/4_story_login.md, work/2_current/4_story_search.md);"
+        " say which one with --path\n");
   CHECK(run_tracker(root, {"renumber", "4", "--path", "work/1_backlog/nope.md"}).code == 2);
   CHECK(run_tracker(root, {"renumber", "4", "--path", "work/2_current/4_story_search.md", "--refs", "3"}).code == 2);
 
@@ -180,7 +187,8 @@ TEST_CASE("the example pre-commit hook refuses a commit while check finds proble
   git(root, {"add", "-A"});
   auto r = run({"git", "commit", "-qm", "add a broken story"}, opts);
   CHECK(r.code != 0);
-  CHECK((r.out + r.err).find("work/1_backlog/2_story_broken.md:") != std::string::npos);  // git sends hook output to stderr
+  CHECK((r.out + r.err).find("work/1_backlog/2_story_broken.md:") !=
+        std::string::npos);  // git sends hook output to stderr
   CHECK(r.err.find("pre-commit: the board has problems") != std::string::npos);
   write(root / "work/1_backlog/2_story_broken.md", "---\nname: Fixed\n---\n");
   git(root, {"add", "-A"});
@@ -262,8 +270,13 @@ TEST_CASE("diff: the board's changes between HEAD and the working tree, or revis
         "deleted #3 Gamma\n"
         "created #4 Delta  (backlog)\n");
   json j = json::parse(run_tracker(root, {"diff", "--json"}).out);
-  CHECK(j[0] == json{{"id", 1}, {"change", "edited"}, {"name", "Alpha"}, {"from", "backlog"}, {"to", "backlog"},
-                     {"fields", {{"priority", {1, 3}}}}, {"body_changed", false}});
+  CHECK(j[0] == json{{"id", 1},
+                     {"change", "edited"},
+                     {"name", "Alpha"},
+                     {"from", "backlog"},
+                     {"to", "backlog"},
+                     {"fields", {{"priority", {1, 3}}}},
+                     {"body_changed", false}});
   CHECK(j[2]["to"].is_null());
   CHECK(j[3]["from"].is_null());
   std::string markdown = run_tracker(root, {"diff", "--format", "markdown"}).out;
@@ -326,8 +339,14 @@ TEST_CASE("log: transitions newest first, from trailers and, for hand commits, f
   CHECK(j[3]["id"] == 2);
   CHECK(j[3]["from"] == "backlog");
   CHECK(j[3]["to"] == "qa");
-  CHECK(j[4] == json{{"commit", j[4]["commit"]}, {"time", j[4]["time"]}, {"author", j[4]["author"]},
-                     {"action", "claim"}, {"id", 1}, {"from", "backlog"}, {"to", "current"}, {"owner", "coder-1"},
+  CHECK(j[4] == json{{"commit", j[4]["commit"]},
+                     {"time", j[4]["time"]},
+                     {"author", j[4]["author"]},
+                     {"action", "claim"},
+                     {"id", 1},
+                     {"from", "backlog"},
+                     {"to", "current"},
+                     {"owner", "coder-1"},
                      {"detail", nullptr}});
   CHECK(j[5]["action"] == "create");
   CHECK(j[6]["action"] == "create");
@@ -338,7 +357,7 @@ TEST_CASE("log: transitions newest first, from trailers and, for hand commits, f
   for (const auto& e : one) CHECK(e["id"] == 1);
   CHECK(json::parse(run_tracker(root, {"log", "--limit", "2", "--json"}).out).size() == 2);
   std::string text = run_tracker(root, {"log", "1", "--limit", "1"}).out;
-  
+
   CHECK(text.find("  edit    #1  qa  body\n") != std::string::npos);
   REQUIRE(run_tracker(root, {"set", "2", "priority=3"}).code == 0);
   json set = json::parse(run_tracker(root, {"log", "2", "--limit", "1", "--json"}).out);

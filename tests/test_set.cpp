@@ -88,7 +88,8 @@ TEST_CASE("set: one line out, one line in, one commit that names the change") {
   r = run_tracker(board.root(), {"unset", "1", "team", "labels", "nothere"});
   CHECK(r.code == 0);
   CHECK(r.out == "#1: labels -ui -api, team core -> (none)\n");
-  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: unset #1 (labels -ui -api, team core -> (none))\n");
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) ==
+        "tracker: unset #1 (labels -ui -api, team core -> (none))\n");
 }
 
 TEST_CASE("set refuses bad values with exit 2 and changes nothing") {
@@ -111,7 +112,9 @@ TEST_CASE("set refuses bad values with exit 2 and changes nothing") {
       {{"set", "1", "name= "}, 2, "name cannot be empty; use tracker unset 1 name"},
       {{"set", "1", "priorty=2"}, 2, "unknown key 'priorty' (did you mean 'priority'?)"},
       {{"set", "1", "stage=done"}, 2, "stage is the story's directory; use tracker move 1 <stage>"},
-      {{"set", "1", "type=bug"}, 2, "type is part of the file name (<id>_<type>_<slug>.md); rename the file to change it"},
+      {{"set", "1", "type=bug"},
+       2,
+       "type is part of the file name (<id>_<type>_<slug>.md); rename the file to change it"},
       {{"set", "1", "priority"}, 2, "'priority' is not key=value (to remove a key: tracker unset 1 priority)"},
       {{"set", "1", "=3"}, 2, "'=3' is not key=value (to remove a key: tracker unset 1 =3)"},
       {{"set", "1", "two words=x"}, 2, "'two words' is not a valid key"},

@@ -1,9 +1,9 @@
 #include <catch2/catch.hpp>
 
-#include "output.hpp"
 #include <tracker/config.hpp>
 #include <tracker/error.hpp>
 #include <tracker/util.hpp>
+#include "output.hpp"
 
 using namespace tracker;
 
@@ -65,8 +65,8 @@ TEST_CASE("ISO 8601 times") {
 TEST_CASE("table: aligned columns, last column cut to the terminal width") {
   cli::Style style;
   style.width = 30;
-  std::string table = cli::format_table(style, {"ID", "NAME"},
-                                        {{"1", "short"}, {"123", "a very long story name that does not fit at all"}}, {});
+  std::string table = cli::format_table(
+      style, {"ID", "NAME"}, {{"1", "short"}, {"123", "a very long story name that does not fit at all"}}, {});
   auto rows = std::vector<std::string>{};
   std::size_t start = 0;
   while (start < table.size()) {

@@ -3,9 +3,9 @@
 
 #include "helpers.hpp"
 
+#include <signal.h>
 #include <chrono>
 #include <nlohmann/json.hpp>
-#include <signal.h>
 #include <thread>
 
 using namespace testing;
@@ -13,7 +13,9 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
 
 const RunOptions kWatch{{}, {{"TRACKER_WATCH", "1"}}, {}};
 const RunOptions kTraced{{}, {{"TRACKER_WATCH", "1"}, {"TRACKER_TRACE", "1"}}, {}};
@@ -35,7 +37,9 @@ json wait_for_watcher(const fs::path& root, std::int64_t not_pid = 0) {
   return {};
 }
 
-bool alive(std::int64_t pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0; }
+bool alive(std::int64_t pid) {
+  return ::kill(static_cast<pid_t>(pid), 0) == 0;
+}
 
 bool gone_within(std::int64_t pid, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
@@ -181,7 +185,8 @@ TEST_CASE("a watcher for other stages steps down when the config changes") {
   WatchedBoard board;
   fs::path config = board.root() / ".tracker/config.yml";
   std::string text = read(config);
-  text.replace(text.find("  - {name: archived, dir: 6_archived}"), 37, "  - {name: archived, dir: 6_archived}\n  - {name: icebox, dir: 7_icebox}");
+  text.replace(text.find("  - {name: archived, dir: 6_archived}"), 37,
+               "  - {name: archived, dir: 6_archived}\n  - {name: icebox, dir: 7_icebox}");
   write(config, text);
   write(board.root() / "work/7_icebox/8_story_cold.md", "---\nname: Cold\n---\n");
   auto stories = listed(board.root());

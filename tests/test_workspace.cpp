@@ -1,9 +1,9 @@
 #include <catch2/catch.hpp>
 
-#include "helpers.hpp"
 #include <tracker/error.hpp>
 #include <tracker/tracker.hpp>
 #include <tracker/workspace.hpp>
+#include "helpers.hpp"
 
 using namespace tracker;
 using testing::Board;
