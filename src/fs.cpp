@@ -360,23 +360,22 @@ FileInfo info_of(const struct stat& st) {
 
 class RealDisk : public Disk {
  public:
-  std::vector<std::pair<std::string, FileInfo>> list(const fs::path& dir, std::string_view suffix,
-                                                     std::vector<std::string>& vanished) const override {
-    std::vector<std::pair<std::string, FileInfo>> out;
+  void list(const fs::path& dir, std::string_view suffix,
+            const std::function<void(std::string_view, const FileInfo&)>& visit,
+            std::vector<std::string>& vanished) const override {
     Dir d(dir);
     while (auto e = d.next()) {
-      std::string_view name = e->first;
+      std::string_view name = e->first;  // NUL-terminated: it is the dirent's name
       if (name.empty() || name[0] == '.' || !name.ends_with(suffix)) continue;
       if (e->second != DT_REG && e->second != DT_UNKNOWN) continue;
       struct stat st {};
       // Relative to the open directory: one path lookup per file, not per component.
-      if (::fstatat(d.fd(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (::fstatat(d.fd(), name.data(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) vanished.emplace_back(name);
         continue;
       }
-      if (S_ISREG(st.st_mode)) out.emplace_back(std::string(name), info_of(st));
+      if (S_ISREG(st.st_mode)) visit(name, info_of(st));
     }
-    return out;
   }
 
   std::optional<FileInfo> stat(const fs::path& path) const override {

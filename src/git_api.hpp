@@ -10,6 +10,7 @@
 
 #include <git2.h>
 #include <git2/sys/config.h>
+#include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
 
 #include <memory>
@@ -19,36 +20,40 @@ namespace tracker::git {
 
 #define TRACKER_GIT_FUNCTIONS(X)                                                                                       \
   X(git_libgit2_init)                                                                                                  \
-  X(git_libgit2_opts) X(git_error_last) X(git_buf_dispose) X(git_repository_open_ext) X(git_repository_free) X(        \
-      git_repository_init) X(git_repository_path) X(git_repository_commondir) X(git_repository_workdir)                \
-      X(git_repository_config) X(git_repository_config_snapshot) X(git_config_free) X(git_config_get_string_buf) X(    \
-          git_config_get_bool) X(git_config_add_file_ondisk) X(git_blob_create_from_buffer) X(git_blob_lookup)         \
-          X(git_blob_rawcontent) X(git_blob_rawsize) X(git_blob_free) X(git_filter_list_load) X(                       \
-              git_filter_list_apply_to_buffer) X(git_filter_list_free) X(git_object_free) X(git_object_id)             \
-              X(git_object_peel) X(git_revparse_single) X(git_tree_lookup) X(git_tree_free) X(git_tree_id) X(          \
-                  git_tree_entry_bypath) X(git_tree_entry_free) X(git_tree_entry_id) X(git_tree_entry_type)            \
-                  X(git_tree_entry_filemode) X(git_tree_create_updated) X(git_treebuilder_new) X(                      \
-                      git_treebuilder_write) X(git_treebuilder_free) X(git_commit_lookup) X(git_commit_free)           \
-                      X(git_commit_tree) X(git_commit_create) X(git_commit_create_buffer) X(                           \
-                          git_commit_create_with_signature) X(git_commit_author) X(git_commit_message)                 \
-                          X(git_commit_parent_id) X(git_commit_parentcount) X(git_commit_time) X(git_reference_lookup) \
-                              X(git_reference_free) X(git_reference_type) X(git_reference_symbolic_target) X(          \
-                                  git_reference_target) X(git_reference_name_to_id) X(git_reference_create)            \
-                                  X(git_reference_create_matching) X(git_signature_new) X(git_signature_now) X(        \
-                                      git_signature_free) X(git_index_open) X(git_index_free) X(git_index_read_tree)   \
-                                      X(git_index_add) X(git_index_remove) X(git_index_get_bypath) X(git_index_write)  \
-                                          X(git_index_entrycount) X(git_index_get_byindex) X(git_diff_tree_to_tree)    \
-                                              X(git_diff_tree_to_workdir_with_index) X(git_diff_free) X(               \
-                                                  git_diff_num_deltas) X(git_diff_get_delta) X(git_diff_find_similar)  \
-                                                  X(git_merge_base) X(git_graph_descendant_of) X(git_revwalk_new)      \
-                                                      X(git_revwalk_free) X(git_revwalk_next) X(git_revwalk_push_head) \
-                                                          X(git_revwalk_sorting) X(git_oid_cpy) X(git_oid_equal)       \
-                                                              X(git_oid_tostr) X(git_oid_fromstr) X(git_oid_is_zero)   \
-                                                                  X(git_tree_entrycount) X(git_tree_entry_byindex)     \
-                                                                      X(git_tree_entry_name)                           \
-                                                                          X(git_repository_hashfile) X(git_odb_hash)   \
-                                                                              X(git_repository_set_workdir) \
-  X(git_index_new) X(git_repository_set_index) X(git_diff_tree_to_workdir)
+  X(git_libgit2_opts)                                                                                                  \
+  X(git_error_last) X(git_buf_dispose) X(git_repository_open_ext) X(git_repository_free) X(git_repository_init) X(     \
+      git_repository_path) X(git_repository_commondir) X(git_repository_workdir) X(git_repository_config)              \
+      X(git_repository_config_snapshot) X(git_config_free) X(git_config_get_string_buf) X(git_config_get_bool) X(      \
+          git_config_add_file_ondisk) X(git_blob_create_from_buffer) X(git_blob_lookup) X(git_blob_rawcontent)         \
+          X(git_blob_rawsize) X(git_blob_free) X(git_filter_list_load) X(git_filter_list_apply_to_buffer) X(           \
+              git_filter_list_free) X(git_object_free) X(git_object_id) X(git_object_peel) X(git_revparse_single)      \
+              X(git_tree_lookup) X(git_tree_free) X(git_tree_id) X(git_tree_entry_bypath) X(git_tree_entry_free) X(    \
+                  git_tree_entry_id) X(git_tree_entry_type) X(git_tree_entry_filemode) X(git_tree_create_updated)      \
+                  X(git_treebuilder_new) X(git_treebuilder_write) X(git_treebuilder_free) X(git_commit_lookup) X(      \
+                      git_commit_free) X(git_commit_tree) X(git_commit_create) X(git_commit_create_buffer)             \
+                      X(git_commit_create_with_signature) X(git_commit_author) X(git_commit_message) X(                \
+                          git_commit_parent_id) X(git_commit_parentcount) X(git_commit_time) X(git_reference_lookup)   \
+                          X(git_reference_free) X(git_reference_type) X(git_reference_symbolic_target)                 \
+                              X(git_reference_target) X(git_reference_name_to_id) X(git_reference_create) X(           \
+                                  git_reference_create_matching) X(git_signature_new) X(git_signature_now)             \
+                                  X(git_signature_free) X(git_index_open) X(git_index_free) X(git_index_read_tree) X(  \
+                                      git_index_add) X(git_index_remove) X(git_index_get_bypath) X(git_index_write)    \
+                                      X(git_index_entrycount) X(git_index_get_byindex) X(git_diff_tree_to_tree) X(     \
+                                          git_diff_tree_to_workdir_with_index) X(git_diff_free) X(git_diff_num_deltas) \
+                                          X(git_diff_get_delta) X(git_diff_find_similar) X(git_merge_base)             \
+                                              X(git_graph_descendant_of) X(git_revwalk_new) X(git_revwalk_free)        \
+                                                  X(git_revwalk_next) X(git_revwalk_push_head) X(git_revwalk_sorting)  \
+                                                      X(git_oid_cpy) X(git_oid_equal) X(git_oid_tostr)                 \
+                                                          X(git_oid_fromstr) X(git_oid_is_zero) X(git_tree_entrycount) \
+                                                              X(git_tree_entry_byindex) X(git_tree_entry_name)         \
+                                                                  X(git_repository_hashfile) X(git_odb_hash)           \
+                                                                      X(git_repository_set_workdir) X(git_index_new)   \
+                                                                          X(git_repository_set_index)                  \
+                                                                              X(git_diff_tree_to_workdir)              \
+                                                                                  X(git_repository_odb)                \
+                                                                                      X(git_odb_free)                  \
+                                                                                          X(git_odb_backend_loose)     \
+                                                                                              X(git_odb_add_backend)
 
 /// The functions of the loaded libgit2.
 struct Api {

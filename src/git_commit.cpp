@@ -268,6 +268,18 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
       if (seen.insert(p).second) paths.push_back(p);
   }
   std::vector<Change> changes;
+  // The filters' attribute lookups would make libgit2 read the whole git index (and
+  // verify its checksum) for .gitattributes files that are in the work tree anyway:
+  // it looks at an empty index while the blobs are written.
+  if (index_mode == gitindex::Mode::libgit2) {
+    git_index* empty = nullptr;
+    check(a.git_index_new(&empty), "an index for libgit2");
+    git::Index owned(empty);
+    a.git_repository_set_index(repo, empty);
+  }
+  ScopeExit real_index([&] {
+    if (index_mode == gitindex::Mode::libgit2) a.git_repository_set_index(repo, nullptr);
+  });
   for (const auto& p : paths) {
     for (int transient = 0;; ++transient) {
       try {
@@ -279,6 +291,8 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
       }
     }
   }
+  real_index.dismiss();
+  if (index_mode == gitindex::Mode::libgit2) a.git_repository_set_index(repo, nullptr);
   trace("commit: blobs written");
   bool sign_commits = g.config_bool("commit.gpgsign").value_or(false);
 

@@ -218,27 +218,72 @@ std::optional<std::string> update_with_git(
 }  // namespace
 
 Mode mode_of(GitRepo::Impl& g) {
+  if (g.index_needs_git) return *g.index_needs_git ? Mode::git_executable : Mode::libgit2;
+  // libgit2 verifies the whole index's checksum whenever it reads it (8 ms at
+  // 10,000 entries), so the index is read in full only when it may be split or
+  // sparse: shared index files beside it, or index.sparse. Its header is always
+  // checked, so that a damaged index refuses the commit before anything changes.
+  std::string header;
+  {
+    Fd fd(::open(g.index_file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd && errno != ENOENT) throw_errno("cannot open the git index " + g.index_file.string());
+    if (fd) {
+      header.resize(12);
+      ssize_t n = ::read(fd.get(), header.data(), header.size());
+      header.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    }
+  }
+  auto corrupt = [&](const std::string& why) {
+    return IoError("cannot read the git index " + g.index_file.string() + ": " + why +
+                   "; nothing was committed. To rebuild it from HEAD (what you staged is lost): rm -f " +
+                   shell_quote(g.index_file.string()) + " && git reset");
+  };
+  if (!header.empty()) {
+    unsigned version = header.size() == 12 ? static_cast<unsigned char>(header[7]) : 0;
+    if (header.size() < 12 || header.compare(0, 4, "DIRC") != 0 || header.compare(4, 3, std::string(3, '\0')) != 0 ||
+        version < 2 || version > 4)
+      throw corrupt("not a git index (bad header)");
+  }
+  bool maybe_split = false;
+  {
+    Dir dir(g.git_dir);
+    while (auto e = dir.next())
+      if (e->first.starts_with("sharedindex.")) maybe_split = true;
+  }
+  bool maybe_sparse = false;
+  try {
+    maybe_sparse = g.config_bool("index.sparse").value_or(false);
+  } catch (const UsageError&) {
+    maybe_sparse = true;  // git will say what is wrong with it; read the index to be sure
+  }
+  if (header.empty() || (!maybe_split && !maybe_sparse)) {
+    g.index_needs_git = false;
+    return Mode::libgit2;
+  }
   const git::Api& a = api();
   git_index* raw = nullptr;
   int rc = a.git_index_open(&raw, g.index_file.c_str());
   if (rc == 0) {
     a.git_index_free(raw);
+    g.index_needs_git = false;
     return Mode::libgit2;
   }
   std::string message = git::last_error();
+  if (message.find("unsupported mandatory extension") == std::string::npos) throw corrupt(message);
+  use_git_executable(g);
+  return Mode::git_executable;
+}
+
+void use_git_executable(GitRepo::Impl& g) {
   // A split index ('link') or a sparse index ('sdir'): git itself can write it.
-  if (message.find("unsupported mandatory extension") != std::string::npos) {
-    // libgit2 must not read it either (attribute lookups for the filters do): it
-    // gets an empty index of its own, and .gitattributes come from the work tree.
-    git_index* empty = nullptr;
-    check(a.git_index_new(&empty), "an index for libgit2");
-    git::Index owned(empty);
-    a.git_repository_set_index(g.repo.get(), empty);
-    return Mode::git_executable;
-  }
-  throw IoError("cannot read the git index " + g.index_file.string() + ": " + message +
-                "; nothing was committed. To rebuild it from HEAD (what you staged is lost): rm -f " +
-                shell_quote(g.index_file.string()) + " && git reset");
+  // libgit2 must not read it either (attribute lookups for the filters do): it gets
+  // an empty index of its own, and .gitattributes come from the work tree.
+  const git::Api& a = api();
+  git_index* empty = nullptr;
+  check(a.git_index_new(&empty), "an index for libgit2");
+  git::Index owned(empty);
+  a.git_repository_set_index(g.repo.get(), empty);
+  g.index_needs_git = true;
 }
 
 std::optional<std::string> update(GitRepo::Impl& g, Mode mode, const std::vector<std::string>& paths,
@@ -254,7 +299,16 @@ std::optional<std::string> update(GitRepo::Impl& g, Mode mode, const std::vector
       for (const auto& p : paths) current.emplace(p, entry_of(index.get(), p));
       if (decide(current).empty()) return std::nullopt;
     }
-    return mode == Mode::libgit2 ? update_with_libgit2(g, paths, decide) : update_with_git(g, paths, decide);
+    if (mode == Mode::libgit2) {
+      try {
+        return update_with_libgit2(g, paths, decide);
+      } catch (const IoError& e) {
+        // The index became split or sparse since mode_of() looked: git writes it.
+        if (std::string_view(e.what()).find("unsupported mandatory extension") == std::string_view::npos) throw;
+        use_git_executable(g);
+      }
+    }
+    return update_with_git(g, paths, decide);
   } catch (const Error& e) {
     return std::string(e.what());
   }
@@ -445,9 +499,13 @@ IndexRepair GitRepo::repair_index(const std::string& dir, bool dry_run) {
       }
     }
   }
+  git_index* raw = nullptr;
+  if (mode == gitindex::Mode::libgit2 && a.git_index_open(&raw, g.index_file.c_str()) != 0) {
+    if (git::last_error().find("unsupported mandatory extension") == std::string::npos) check(-1, "read the git index");
+    gitindex::use_git_executable(g);
+    mode = gitindex::Mode::git_executable;
+  }
   if (mode == gitindex::Mode::libgit2) {
-    git_index* raw = nullptr;
-    check(a.git_index_open(&raw, g.index_file.c_str()), "read the git index");
     git::Index index(raw);
     for (std::size_t i = 0, n = a.git_index_entrycount(index.get()); i < n; ++i) {
       const git_index_entry* e = a.git_index_get_byindex(index.get(), i);

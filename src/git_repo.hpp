@@ -25,6 +25,9 @@ struct GitRepo::Impl {
   /// The `git -c` settings, as a config file that libgit2 reads at the app level;
   /// removed with the repository.
   std::unique_ptr<OwnedFile> config_parameters;
+  /// What gitindex::mode_of() found: whether the git index needs the git
+  /// executable (a split or sparse index). Read once per process.
+  std::optional<bool> index_needs_git;
 
   fs::path tracker_dir() const { return git_dir / "tracker"; }
   /// Temp files of this worktree's commands; the next command sweeps what a dead one left.
@@ -77,6 +80,10 @@ struct Update {
 /// cannot be read at all (corrupt), saying how to rebuild it.
 Mode mode_of(GitRepo::Impl& g);
 
+/// From now on this repository's git index is written by `git update-index`, and
+/// libgit2 gets an empty index of its own.
+void use_git_executable(GitRepo::Impl& g);
+
 /// Applies one update to an open index.
 void apply_update(git_index* index, const Update& u);
 
@@ -88,10 +95,9 @@ void apply_update(git_index* index, const Update& u);
 /// locked or written when `decide` finds nothing to do then. `decide` may be called
 /// twice.
 enum class LookFirst { no, yes };
-std::optional<std::string> update(
-    GitRepo::Impl& g, Mode mode, const std::vector<std::string>& paths,
-    const std::function<std::vector<Update>(const std::map<std::string, Entry>&)>& decide,
-    LookFirst look_first = LookFirst::no);
+std::optional<std::string> update(GitRepo::Impl& g, Mode mode, const std::vector<std::string>& paths,
+                                  const std::function<std::vector<Update>(const std::map<std::string, Entry>&)>& decide,
+                                  LookFirst look_first = LookFirst::no);
 
 /// The message for a lock file that stays: its age and the command that removes it.
 std::string stale_lock_message(const std::string& what, const fs::path& lock);

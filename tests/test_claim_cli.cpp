@@ -258,10 +258,9 @@ TEST_CASE("8 claimers drain 200 ready stories, each claimed exactly once", "[str
   CHECK(claim_commits(board.root()) == 200);
   CHECK(run({"git", "-C", board.root().string(), "fsck", "--strict"}).code == 0);
   CHECK(ready_ids(board.root()).empty());
-  // Commits made for each other (group commit) are each their own: a claim commit
-  // touches exactly its story's file, in the stage it left and the one it entered,
-  // with its own owner's trailer; each has its reflog line, and the git index
-  // agrees with the work tree.
+  // Each claim commit touches exactly its story's file, in the stage it left and the
+  // one it entered, with its own owner's trailer; each has its reflog line, and the
+  // git index agrees with the work tree.
   std::string log = git(
       board.root(), {"log", "--name-status", "--no-renames", "--format=>%s%n%(trailers:key=Tracker-Owner,valueonly)"});
   std::vector<std::string> commit_lines;
@@ -301,8 +300,8 @@ TEST_CASE("8 claimers drain 200 ready stories, each claimed exactly once", "[str
     reflog_claims += l.starts_with("commit: tracker: claim #");
   CHECK(reflog_claims == 200);
   CHECK(git(board.root(), {"status", "--porcelain", "--", "work"}).empty());
-  fs::path queue = board.root() / ".git/tracker/commit-queue";
-  CHECK((!fs::exists(queue) || fs::is_empty(queue)));  // nothing left queued or unanswered
+  fs::path pending = board.root() / ".git/tracker/pending-index";
+  CHECK((!fs::exists(pending) || fs::is_empty(pending)));  // every git index update finished
 }
 
 TEST_CASE("claims stay whole while git gc repacks the repository under them", "[stress]") {

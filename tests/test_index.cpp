@@ -268,12 +268,16 @@ class FrozenStatDisk : public Disk {
  public:
   std::map<std::string, FileInfo> frozen;  ///< by file name
 
-  std::vector<std::pair<std::string, FileInfo>> list(const fs::path& dir, std::string_view suffix,
-                                                     std::vector<std::string>& vanished) const override {
-    auto out = real_disk().list(dir, suffix, vanished);
-    for (auto& [name, info] : out)
-      if (auto it = frozen.find(name); it != frozen.end()) info = it->second;
-    return out;
+  void list(const fs::path& dir, std::string_view suffix,
+            const std::function<void(std::string_view, const FileInfo&)>& visit,
+            std::vector<std::string>& vanished) const override {
+    real_disk().list(
+        dir, suffix,
+        [&](std::string_view name, const FileInfo& info) {
+          auto it = frozen.find(std::string(name));
+          visit(name, it != frozen.end() ? it->second : info);
+        },
+        vanished);
   }
   std::optional<FileInfo> stat(const fs::path& path) const override {
     auto it = frozen.find(path.filename().string());

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,12 +24,13 @@ class Disk {
  public:
   virtual ~Disk() = default;
 
-  /// The regular files directly in `dir` whose names end in `suffix` and do not
-  /// start with '.', with their stat data (symbolic links are not followed);
-  /// nothing when `dir` is missing. Names listed but gone before they could be
-  /// statted (a concurrent move) are added to `vanished`.
-  virtual std::vector<std::pair<std::string, FileInfo>> list(const std::filesystem::path& dir, std::string_view suffix,
-                                                             std::vector<std::string>& vanished) const = 0;
+  /// Calls `visit` with each regular file directly in `dir` whose name ends in
+  /// `suffix` and does not start with '.', and its stat data (symbolic links are
+  /// not followed); nothing when `dir` is missing. Names listed but gone before they
+  /// could be statted (a concurrent move) are added to `vanished`.
+  virtual void list(const std::filesystem::path& dir, std::string_view suffix,
+                    const std::function<void(std::string_view name, const FileInfo& info)>& visit,
+                    std::vector<std::string>& vanished) const = 0;
 
   /// The stat data of a regular file, not following a symbolic link; nullopt when
   /// it is missing or not a regular file.

@@ -109,8 +109,7 @@ bool is_orphan(const fs::path& path, std::int64_t now_ns, std::int64_t min_age_n
 /// `wanted` accepts (every name when it is empty); returns their paths. With
 /// `dry_run`, only returns them.
 std::vector<fs::path> sweep_orphans(const fs::path& dir, std::int64_t now_ns, std::int64_t min_age_ns,
-                                    bool dry_run = false,
-                                    const std::function<bool(std::string_view)>& wanted = {});
+                                    bool dry_run = false, const std::function<bool(std::string_view)>& wanted = {});
 
 /// How long ago, in whole seconds, `path` was last modified; nullopt when it is missing.
 std::optional<std::int64_t> file_age_seconds(const fs::path& path, std::int64_t now_ns);
