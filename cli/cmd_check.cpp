@@ -9,7 +9,9 @@ namespace {
 nlohmann::ordered_json problems_json(const std::vector<Problem>& problems) {
   auto out = nlohmann::ordered_json::array();
   for (const auto& p : problems)
-    out.push_back({{"path", p.path}, {"line", p.line ? nlohmann::ordered_json(p.line) : nullptr}, {"kind", p.kind},
+    out.push_back({{"path", p.path},
+                   {"line", p.line ? nlohmann::ordered_json(p.line) : nullptr},
+                   {"kind", p.kind},
                    {"message", p.message}});
   return out;
 }

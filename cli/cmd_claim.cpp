@@ -44,10 +44,11 @@ int run_release(const ReleaseOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
   ReleaseResult r = tracker->release(opts.id, opts.owner);
   if (g.json)
-    print_json({{"id", r.id}, {"owner", r.owner}, {"from", r.from}, {"to", r.to}, {"commit", string_or_null(r.commit)}});
+    print_json(
+        {{"id", r.id}, {"owner", r.owner}, {"from", r.from}, {"to", r.to}, {"commit", string_or_null(r.commit)}});
   else
-    std::cout << "released #" << r.id << " from " << r.owner << " ("
-              << (r.from == r.to ? r.to : r.from + " -> " + r.to) << ")\n";
+    std::cout << "released #" << r.id << " from " << r.owner << " (" << (r.from == r.to ? r.to : r.from + " -> " + r.to)
+              << ")\n";
   return 0;
 }
 
@@ -56,8 +57,12 @@ void print_changes(const std::vector<StoryChange>& changes, const std::string& v
   if (g.json) {
     auto arr = nlohmann::ordered_json::array();
     for (const auto& c : changes)
-      arr.push_back({{"id", c.id}, {"from", string_or_null(c.from)}, {"to", string_or_null(c.to)}, {"owner", string_or_null(c.owner)},
-                     {"changed", c.changed}, {"commit", string_or_null(c.commit)}});
+      arr.push_back({{"id", c.id},
+                     {"from", string_or_null(c.from)},
+                     {"to", string_or_null(c.to)},
+                     {"owner", string_or_null(c.owner)},
+                     {"changed", c.changed},
+                     {"commit", string_or_null(c.commit)}});
     print_json(arr);
     return;
   }
@@ -68,8 +73,10 @@ void print_changes(const std::vector<StoryChange>& changes, const std::string& v
     }
     std::cout << verb << " #" << c.id;
     if (!c.owner.empty()) std::cout << " (was " << c.owner << ")";
-    if (c.from.empty()) std::cout << ": the story is gone";
-    else if (c.from != c.to) std::cout << " " << c.from << " -> " << c.to;
+    if (c.from.empty())
+      std::cout << ": the story is gone";
+    else if (c.from != c.to)
+      std::cout << " " << c.from << " -> " << c.to;
     std::cout << "\n";
   }
 }
@@ -89,8 +96,10 @@ int run_renew(const RenewOptions& opts, const GlobalOptions& g) {
   if (opts.ttl) ttl = parse_duration(*opts.ttl);
   auto tracker = open_tracker(g);
   Claim c = tracker->renew(opts.id, opts.owner, ttl);
-  if (g.json) print_json({{"id", c.id}, {"owner", c.owner}, {"expires", format_iso8601(c.expires)}});
-  else std::cout << "renewed #" << c.id << " for " << c.owner << " until " << format_iso8601(c.expires) << "\n";
+  if (g.json)
+    print_json({{"id", c.id}, {"owner", c.owner}, {"expires", format_iso8601(c.expires)}});
+  else
+    std::cout << "renewed #" << c.id << " for " << c.owner << " until " << format_iso8601(c.expires) << "\n";
   return 0;
 }
 

@@ -54,11 +54,15 @@ int run_diff(const DiffOptions& opts, const GlobalOptions& g) {
     for (const auto& d : changes) {
       std::string id = "#" + std::to_string(d.id) + " " + d.name;
       std::string more = details(d, " → ");
-      if (d.change == "created") std::cout << "- **Created** " << id << " (" << d.to << ")\n";
-      else if (d.change == "deleted") std::cout << "- **Deleted** " << id << " (was in " << d.from << ")\n";
+      if (d.change == "created")
+        std::cout << "- **Created** " << id << " (" << d.to << ")\n";
+      else if (d.change == "deleted")
+        std::cout << "- **Deleted** " << id << " (was in " << d.from << ")\n";
       else if (d.change == "moved")
-        std::cout << "- **Moved** " << id << ": " << d.from << " → " << d.to << (more.empty() ? "" : "; " + more) << "\n";
-      else std::cout << "- **Edited** " << id << ": " << more << "\n";
+        std::cout << "- **Moved** " << id << ": " << d.from << " → " << d.to << (more.empty() ? "" : "; " + more)
+                  << "\n";
+      else
+        std::cout << "- **Edited** " << id << ": " << more << "\n";
     }
     return 0;
   }
@@ -80,8 +84,10 @@ int run_diff(const DiffOptions& opts, const GlobalOptions& g) {
 
 Command register_diff(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<DiffOptions>();
-  CLI::App* sub = app.add_subcommand("diff", "What changed on the board: HEAD against the working tree, or between revisions");
-  sub->add_option("range", opts->range, "<rev> (against the working tree), <rev>..<rev>, or <rev>...<rev> (from the merge base)");
+  CLI::App* sub =
+      app.add_subcommand("diff", "What changed on the board: HEAD against the working tree, or between revisions");
+  sub->add_option("range", opts->range,
+                  "<rev> (against the working tree), <rev>..<rev>, or <rev>...<rev> (from the merge base)");
   sub->add_option("--format", opts->format, "text or markdown (a summary for a pull request)")
       ->check(CLI::IsMember({"text", "markdown"}));
   return {sub, [opts, &g] { return run_diff(*opts, g); }};

@@ -4,8 +4,8 @@
 #include <tracker/fs.hpp>
 #include <tracker/util.hpp>
 
-#include <iostream>
 #include <unistd.h>
+#include <iostream>
 
 namespace tracker::cli {
 
@@ -18,7 +18,8 @@ struct EditOptions {
 std::string describe(const std::string& path, const std::vector<StoryProblem>& problems) {
   std::string out;
   for (const auto& p : problems)
-    out += (out.empty() ? "" : "\n") + path + (p.line ? ":" + std::to_string(p.line) : std::string()) + ": " + p.message;
+    out +=
+        (out.empty() ? "" : "\n") + path + (p.line ? ":" + std::to_string(p.line) : std::string()) + ": " + p.message;
   return out;
 }
 
@@ -65,9 +66,10 @@ int run_edit(const EditOptions& opts, const GlobalOptions& g) {
     int status = run_editor(command, copy);
     edited = read_file(copy);
     if (status != 0) {
-      std::string saved = edited == original ? "" : "; your text is saved at " + tracker->save_rejected(opts.id, edited).string();
-      throw Error(ExitCode::error, "the editor (" + command + ") exited with status " + std::to_string(status) +
-                                       "; #" + std::to_string(opts.id) + " is unchanged" + saved);
+      std::string saved =
+          edited == original ? "" : "; your text is saved at " + tracker->save_rejected(opts.id, edited).string();
+      throw Error(ExitCode::error, "the editor (" + command + ") exited with status " + std::to_string(status) + "; #" +
+                                       std::to_string(opts.id) + " is unchanged" + saved);
     }
     std::vector<StoryProblem> problems = tracker->validate_edit(opts.id, edited);
     if (problems.empty()) break;
@@ -87,7 +89,8 @@ int run_edit(const EditOptions& opts, const GlobalOptions& g) {
       std::cerr << "kept the last good version of #" << opts.id << "; your text is saved at " << saved.string() << "\n";
       return 0;
     }
-    throw InvalidDataError("aborted: #" + std::to_string(opts.id) + " is unchanged; your text is saved at " + saved.string());
+    throw InvalidDataError("aborted: #" + std::to_string(opts.id) + " is unchanged; your text is saved at " +
+                           saved.string());
   }
 
   EditResult r;

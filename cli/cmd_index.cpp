@@ -42,8 +42,10 @@ int run_rebuild(const GlobalOptions& g) {
   auto tracker = open_tracker(g);
   RefreshStats stats = tracker->index().rebuild();
   report_issues(tracker->issues());
-  if (g.json) print_json({{"files", stats.files}, {"parsed", stats.parsed}});
-  else std::cout << "rebuilt the index from " << stats.files << " story files\n";
+  if (g.json)
+    print_json({{"files", stats.files}, {"parsed", stats.parsed}});
+  else
+    std::cout << "rebuilt the index from " << stats.files << " story files\n";
   return 0;
 }
 
@@ -66,8 +68,8 @@ void print_watch_status(const GlobalOptions& g, const Workspace& ws, const Watch
     return;
   }
   if (!st.running) {
-    std::cout << "watcher: not running" << (watch_enabled(ws) ? " (index.watch is on: the next command starts one)" : "")
-              << "\n";
+    std::cout << "watcher: not running"
+              << (watch_enabled(ws) ? " (index.watch is on: the next command starts one)" : "") << "\n";
     return;
   }
   std::cout << "watcher:  running, pid " << st.pid << ", since " << st.started << "\n";
@@ -91,7 +93,8 @@ int run_watch_start(const GlobalOptions& g) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       st = watch_status(ws);
     }
-    if (!st.running) throw IoError("the watcher did not start (is inotify available here?); try 'tracker index watch run'");
+    if (!st.running)
+      throw IoError("the watcher did not start (is inotify available here?); try 'tracker index watch run'");
   }
   print_watch_status(g, ws, st);
   return 0;
@@ -100,8 +103,10 @@ int run_watch_start(const GlobalOptions& g) {
 int run_watch_stop(const GlobalOptions& g) {
   Workspace ws = find_workspace(g);
   bool stopped = watch_stop(ws);
-  if (g.json) print_json({{"stopped", stopped}});
-  else std::cout << (stopped ? "watcher stopped\n" : "no watcher was running\n");
+  if (g.json)
+    print_json({{"stopped", stopped}});
+  else
+    std::cout << (stopped ? "watcher stopped\n" : "no watcher was running\n");
   return 0;
 }
 

@@ -17,7 +17,7 @@ int run_adopt(const std::string& board, const GlobalOptions& g) {
   fs::path root = g.dir.empty() ? fs::current_path() : fs::path(g.dir);
   // The board is named relative to the workspace root, like every other path.
   fs::path stories = fs::path(board).is_absolute() ? fs::path(board) : root / board;
-  InitResult r = Tracker::adopt(root, stories.string(), g.no_commit ? CommitMode::no : CommitMode::yes);
+  InitResult r = Tracker::adopt(root, stories.string(), commit_options(g));
   for (const auto& d : r.ignored) std::cerr << "tracker: not a stage directory (<n>_<name>), left alone: " << d << "\n";
   if (g.json) {
     nlohmann::ordered_json stages = nlohmann::ordered_json::array();
@@ -42,7 +42,7 @@ int run_init(const InitOptionsCli& opts, const GlobalOptions& g) {
   options.stages.clear();
   for (auto& s : split(opts.stages, ','))
     if (!trim(s).empty()) options.stages.emplace_back(trim(s));
-  options.commit = g.no_commit ? CommitMode::no : CommitMode::yes;
+  options.commit = commit_options(g);
   InitResult r = Tracker::init(g.dir.empty() ? fs::current_path() : fs::path(g.dir), options);
   if (g.json) {
     print_json({{"root", r.root.string()},
@@ -62,7 +62,8 @@ Command register_init(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<InitOptionsCli>();
   CLI::App* sub = app.add_subcommand("init", "Create a workspace: .tracker/config.yml and the stage directories");
   auto* dir = sub->add_option("--dir", opts->dir, "Directory that holds the stage directories")->capture_default_str();
-  auto* stages = sub->add_option("--stages", opts->stages, "Comma-separated stage names, in board order")->capture_default_str();
+  auto* stages =
+      sub->add_option("--stages", opts->stages, "Comma-separated stage names, in board order")->capture_default_str();
   sub->add_option("--adopt", opts->adopt, "Adopt an existing board in this directory (e.g. .huskies/work) as it is")
       ->excludes(dir)
       ->excludes(stages);

@@ -21,8 +21,10 @@ int print_link(const LinkResult& r, bool linking, const GlobalOptions& g) {
     return 0;
   }
   std::string id = "#" + std::to_string(r.id), dep = "#" + std::to_string(r.dependency);
-  if (linking) std::cout << id << (r.changed ? " now depends on " : " already depends on ") << dep << "\n";
-  else std::cout << id << (r.changed ? " no longer depends on " : " does not depend on ") << dep << "\n";
+  if (linking)
+    std::cout << id << (r.changed ? " now depends on " : " already depends on ") << dep << "\n";
+  else
+    std::cout << id << (r.changed ? " no longer depends on " : " does not depend on ") << dep << "\n";
   return 0;
 }
 

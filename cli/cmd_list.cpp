@@ -27,9 +27,12 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
   q.label = opts.label;
   q.agent = opts.agent;
   q.blocked_only = opts.blocked;
-  if (opts.sort == "priority") q.sort = SortKey::priority;
-  else if (opts.sort == "id") q.sort = SortKey::id;
-  else if (opts.sort == "updated") q.sort = SortKey::updated;
+  if (opts.sort == "priority")
+    q.sort = SortKey::priority;
+  else if (opts.sort == "id")
+    q.sort = SortKey::id;
+  else if (opts.sort == "updated")
+    q.sort = SortKey::updated;
   q.limit = opts.limit;
   q.summary_only = !g.json;
   std::map<std::int64_t, Claim> claims = tracker->live_claims();
@@ -59,12 +62,14 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
     if (!s.agent.empty()) name += " @" + s.agent;
     if (auto it = claims.find(s.id); it != claims.end())
       name += it->second.owner == s.agent ? " [claimed]" : " (claimed by " + it->second.owner + ")";
-    rows.push_back({std::to_string(s.id), std::move(s.type), std::move(s.stage), std::to_string(s.priority), std::move(name)});
+    rows.push_back(
+        {std::to_string(s.id), std::move(s.type), std::move(s.stage), std::to_string(s.priority), std::move(name)});
   });
   report_issues(tracker->issues());
   if (rows.empty()) return 0;
   Style style = make_style(g);
-  std::string table = format_table(style, {"ID", "TYPE", "STAGE", "PRI", "NAME"}, rows, {"33", "36", "32", nullptr, nullptr});
+  std::string table =
+      format_table(style, {"ID", "TYPE", "STAGE", "PRI", "NAME"}, rows, {"33", "36", "32", nullptr, nullptr});
   rows.clear();
   rows.shrink_to_fit();
   std::fwrite(table.data(), 1, table.size(), stdout);

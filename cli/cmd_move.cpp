@@ -26,13 +26,12 @@ int run_move(const MoveOptions& opts, const GlobalOptions& g) {
   if (g.json) {
     auto moved = nlohmann::ordered_json::array();
     for (const auto& m : r.moved) moved.push_back({{"id", m.id}, {"from", m.from}, {"to", m.to}, {"path", m.path}});
-    print_json({{"moved", moved},
-                {"unchanged", r.already_there},
-                {"commit", string_or_null(r.commit)}});
+    print_json({{"moved", moved}, {"unchanged", r.already_there}, {"commit", string_or_null(r.commit)}});
     return 0;
   }
   for (const auto& m : r.moved) std::cout << "moved #" << m.id << " " << m.from << " -> " << m.to << "\n";
-  for (auto id : r.already_there) std::cout << "#" << id << " is already in " << tracker->workspace().config().stage(opts.args.back()).name << "\n";
+  for (auto id : r.already_there)
+    std::cout << "#" << id << " is already in " << tracker->workspace().config().stage(opts.args.back()).name << "\n";
   return 0;
 }
 

@@ -34,14 +34,19 @@ int run_new(const NewOptions& opts, const GlobalOptions& g) {
   request.depends_on = opts.depends_on;
   if (opts.body) request.body = *opts.body;
   if (opts.body_file) {
-    if (*opts.body_file == "-") request.body.assign(std::istreambuf_iterator<char>(std::cin), {});
-    else if (auto text = read_file_if_exists(*opts.body_file)) request.body = *text;
-    else throw UsageError("cannot read --body-file '" + *opts.body_file + "': no such file");
+    if (*opts.body_file == "-")
+      request.body.assign(std::istreambuf_iterator<char>(std::cin), {});
+    else if (auto text = read_file_if_exists(*opts.body_file))
+      request.body = *text;
+    else
+      throw UsageError("cannot read --body-file '" + *opts.body_file + "': no such file");
   }
   request.key = opts.key;
   NewStoryResult r = tracker->create(request);
-  if (g.json) print_json({{"id", r.id}, {"path", r.path}});
-  else std::cout << r.id << "\n";
+  if (g.json)
+    print_json({{"id", r.id}, {"path", r.path}});
+  else
+    std::cout << r.id << "\n";
   return 0;
 }
 

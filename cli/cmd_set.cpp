@@ -21,8 +21,10 @@ int print_set(const SetResult& r, const GlobalOptions& g) {
                 {"commit", string_or_null(r.commit)}});
     return 0;
   }
-  if (r.changed) std::cout << "#" << r.id << ": " << join(r.changes, ", ") << "\n";
-  else std::cout << "#" << r.id << ": nothing to change\n";
+  if (r.changed)
+    std::cout << "#" << r.id << ": " << join(r.changes, ", ") << "\n";
+  else
+    std::cout << "#" << r.id << ": nothing to change\n";
   return 0;
 }
 

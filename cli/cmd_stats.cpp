@@ -20,15 +20,16 @@ int run_stats(const GlobalOptions& g) {
   if (g.json) {
     nlohmann::ordered_json stages = nlohmann::ordered_json::object();
     for (const auto& [name, n] : st.per_stage) stages[name] = n;
-    print_json({{"stages", stages},
-                {"total", st.total},
-                {"ready", st.ready},
-                {"blocked", st.blocked},
-                {"claimed", st.claimed},
-                {"expired_claims", st.expired_claims},
-                {"oldest_ready", st.oldest_ready_id ? nlohmann::ordered_json{{"id", *st.oldest_ready_id},
-                                                                             {"age_seconds", *st.oldest_ready_age_seconds}}
-                                                    : nlohmann::ordered_json(nullptr)}});
+    print_json(
+        {{"stages", stages},
+         {"total", st.total},
+         {"ready", st.ready},
+         {"blocked", st.blocked},
+         {"claimed", st.claimed},
+         {"expired_claims", st.expired_claims},
+         {"oldest_ready", st.oldest_ready_id ? nlohmann::ordered_json{{"id", *st.oldest_ready_id},
+                                                                      {"age_seconds", *st.oldest_ready_age_seconds}}
+                                             : nlohmann::ordered_json(nullptr)}});
     return 0;
   }
   for (const auto& [name, n] : st.per_stage) {
@@ -40,7 +41,8 @@ int run_stats(const GlobalOptions& g) {
   std::cout << "claimed:        " << st.claimed << "\n";
   std::cout << "expired claims: " << st.expired_claims << (st.expired_claims ? " (run 'tracker reclaim')" : "") << "\n";
   if (st.oldest_ready_id)
-    std::cout << "oldest ready:   #" << *st.oldest_ready_id << ", " << human_age(*st.oldest_ready_age_seconds) << " old\n";
+    std::cout << "oldest ready:   #" << *st.oldest_ready_id << ", " << human_age(*st.oldest_ready_age_seconds)
+              << " old\n";
   return 0;
 }
 

@@ -2,13 +2,13 @@
 
 #include <tracker/error.hpp>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace tracker::cli {
 
@@ -20,9 +20,12 @@ std::vector<std::string> split_command(std::string_view command) {
   for (std::size_t i = 0; i < command.size(); ++i) {
     char c = command[i];
     if (quote) {
-      if (c == quote) quote = 0;
-      else if (c == '\\' && quote == '"' && i + 1 < command.size()) word += command[++i];
-      else word += c;
+      if (c == quote)
+        quote = 0;
+      else if (c == '\\' && quote == '"' && i + 1 < command.size())
+        word += command[++i];
+      else
+        word += c;
     } else if (c == '\'' || c == '"') {
       quote = c;
       in_word = true;
@@ -57,12 +60,14 @@ int run_editor(const std::string& command, const std::filesystem::path& file) {
   for (auto& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
   // Like git, let a Ctrl-C reach the editor alone while it runs.
-  struct sigaction ignore {}, old_int {}, old_quit {};
+  struct sigaction ignore {
+  }, old_int{}, old_quit{};
   ignore.sa_handler = SIG_IGN;
   sigaction(SIGINT, &ignore, &old_int);
   sigaction(SIGQUIT, &ignore, &old_quit);
   int error_pipe[2];
-  if (::pipe2(error_pipe, O_CLOEXEC) != 0) throw IoError(std::string("cannot start the editor: ") + std::strerror(errno));
+  if (::pipe2(error_pipe, O_CLOEXEC) != 0)
+    throw IoError(std::string("cannot start the editor: ") + std::strerror(errno));
   pid_t pid = ::fork();
   if (pid == 0) {
     sigaction(SIGINT, &old_int, nullptr);

@@ -10,8 +10,10 @@ using namespace tracker::cli;
 namespace {
 
 void print_error(bool json, ExitCode code, const std::string& message) {
-  if (json) std::cerr << nlohmann::json{{"error", message}, {"code", static_cast<int>(code)}}.dump() << "\n";
-  else std::cerr << "tracker: " << message << "\n";
+  if (json)
+    std::cerr << nlohmann::json{{"error", message}, {"code", static_cast<int>(code)}}.dump() << "\n";
+  else
+    std::cerr << "tracker: " << message << "\n";
 }
 
 /// The first word that is not an option (or an option's value): the command name.
@@ -48,14 +50,13 @@ int main(int argc, char** argv) {
   app.fallthrough();
 
   std::vector<Command> commands = {
-      register_init(app, g), register_new(app, g),  register_list(app, g),
-      register_show(app, g), register_move(app, g), register_index(app, g),
-      register_claim(app, g), register_release(app, g), register_ready(app, g),
-      register_renew(app, g), register_reclaim(app, g), register_done(app, g),
-      register_block(app, g), register_unblock(app, g), register_link(app, g), register_unlink(app, g),
-      register_stats(app, g), register_check(app, g), register_set(app, g), register_unset(app, g),
-      register_edit(app, g), register_commit(app, g), register_renumber(app, g),
-      register_diff(app, g), register_log(app, g), register_search(app, g), register_doctor(app, g),
+      register_init(app, g),  register_new(app, g),     register_list(app, g),     register_show(app, g),
+      register_move(app, g),  register_index(app, g),   register_claim(app, g),    register_release(app, g),
+      register_ready(app, g), register_renew(app, g),   register_reclaim(app, g),  register_done(app, g),
+      register_block(app, g), register_unblock(app, g), register_link(app, g),     register_unlink(app, g),
+      register_stats(app, g), register_check(app, g),   register_set(app, g),      register_unset(app, g),
+      register_edit(app, g),  register_commit(app, g),  register_renumber(app, g), register_diff(app, g),
+      register_log(app, g),   register_search(app, g),  register_doctor(app, g),
   };
 
   std::string word = command_word(argc, argv);
@@ -66,7 +67,8 @@ int main(int argc, char** argv) {
       for (const auto& alias : c.app->get_aliases()) names.push_back(alias);
     }
     if (std::find(names.begin(), names.end(), word) == names.end()) {
-      print_error(json, ExitCode::usage, "unknown command '" + word + "'" + did_you_mean(word, names) + "; see 'tracker --help'");
+      print_error(json, ExitCode::usage,
+                  "unknown command '" + word + "'" + did_you_mean(word, names) + "; see 'tracker --help'");
       return static_cast<int>(ExitCode::usage);
     }
   }

@@ -25,10 +25,13 @@ void CloseTracker::operator()(Tracker* tracker) const {
   if (start_watcher) watch_start(*start_watcher);
 }
 
+CommitOptions commit_options(const GlobalOptions& g) {
+  return {g.no_commit ? CommitMode::no : CommitMode::yes, g.no_verify ? Verify::no : Verify::yes};
+}
+
 TrackerHandle open_tracker(const GlobalOptions& g) {
   fs::path start = g.dir.empty() ? fs::current_path() : fs::path(g.dir);
-  CommitOptions commit{g.no_commit ? CommitMode::no : CommitMode::yes, g.no_verify ? Verify::no : Verify::yes};
-  TrackerHandle tracker(new Tracker(Workspace::discover(start), commit));
+  TrackerHandle tracker(new Tracker(Workspace::discover(start), commit_options(g)));
   tracker->on_warning([&g](const std::string& message) { print_warning(g, message); });
   return tracker;
 }

@@ -27,6 +27,9 @@ struct Command {
   std::function<int()> run;
 };
 
+/// --no-commit and --no-verify as the library takes them.
+CommitOptions commit_options(const GlobalOptions& g);
+
 /// Prints a warning on stderr: "tracker: warning: ..." or, with --json, a JSON line.
 void print_warning(const GlobalOptions& g, const std::string& message);
 

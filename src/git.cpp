@@ -216,7 +216,10 @@ GitRepo GitRepo::open(const fs::path& path) {
     impl->repo.reset(raw);
     const char* work_tree_env = std::getenv("GIT_WORK_TREE");
     fs::path work_tree = work_tree_env && *work_tree_env ? fs::absolute(work_tree_env) : fs::current_path();
-    check(a.git_repository_set_workdir(raw, work_tree.c_str(), 0), "GIT_WORK_TREE=" + work_tree.string());
+    // Only when it differs: libgit2 1.5 leaks the path it was given when it is the same.
+    const char* current = a.git_repository_workdir(raw);
+    if (!current || without_trailing_slash(current) != without_trailing_slash(work_tree.c_str()))
+      check(a.git_repository_set_workdir(raw, work_tree.c_str(), 0), "GIT_WORK_TREE=" + work_tree.string());
   } else {
     // GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY and GIT_CEILING_DIRECTORIES as git reads them.
     check(a.git_repository_open_ext(&raw, path.c_str(), GIT_REPOSITORY_OPEN_FROM_ENV, nullptr),

@@ -45,7 +45,7 @@ namespace {
 
 /// The end of init and adopt: `git init` when there is no repository, the config
 /// file, and one commit of it and of `also`.
-void write_config_and_commit(InitResult& result, const Config& config, CommitMode commit, const std::string& subject,
+void write_config_and_commit(InitResult& result, const Config& config, CommitOptions commit, const std::string& subject,
                              const std::vector<fs::path>& also) {
   if (!find_git_dirs(result.root)) {
     GitRepo::init(result.root);
@@ -54,10 +54,11 @@ void write_config_and_commit(InitResult& result, const Config& config, CommitMod
   fs::path config_file = Workspace::config_path_for(result.root);
   fs::create_directories(config_file.parent_path());
   write_file_atomic(config_file, config.render());
-  if (commit == CommitMode::yes && config.commit) {
+  if (commit.mode == CommitMode::yes && config.commit) {
     GitRepo repo = GitRepo::open(result.root);
     CommitRequest request;
     request.subject = subject;
+    request.verify = config.commit_verify ? commit.verify : Verify::no;
     request.trailers = {{"Tracker-Action", "init"}};
     request.paths.push_back(config_file.lexically_relative(repo.work_tree()).generic_string());
     for (const auto& p : also) request.paths.push_back(p.lexically_relative(repo.work_tree()).generic_string());
@@ -89,7 +90,7 @@ InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
   return result;
 }
 
-InitResult Tracker::adopt(const fs::path& dir, const std::string& stories_dir, CommitMode commit) {
+InitResult Tracker::adopt(const fs::path& dir, const std::string& stories_dir, CommitOptions commit) {
   InitResult result;
   result.root = fs::weakly_canonical(fs::absolute(dir));
   fs::path config_file = Workspace::config_path_for(result.root);

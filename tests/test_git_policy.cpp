@@ -254,3 +254,24 @@ TEST_CASE("blobs go through the filters: a CRLF story under eol=lf is committed 
   CHECK(git(board.root(), {"show", "--format=", "--name-status", "-M", "HEAD"}) ==
         "R100\twork/1_backlog/1_story_windows.md\twork/2_current/1_story_windows.md\n");
 }
+
+TEST_CASE("init and init --adopt honour --no-verify too") {
+  TempDir dir;
+  git(dir.path(), {"init", "-q", "-b", "main"});
+  write(dir.path() / ".git/hooks/pre-commit", "#!/bin/sh\nexit 1\n");
+  fs::permissions(dir.path() / ".git/hooks/pre-commit", fs::perms::owner_all);
+  auto r = run_tracker(dir.path(), {"--no-verify", "init"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(git(dir.path(), {"log", "-1", "--format=%s"}).starts_with("tracker: init"));
+
+  TempDir other;
+  git(other.path(), {"init", "-q", "-b", "main"});
+  write(other.path() / "board/1_todo/1_story_a.md", "---\nname: A\n---\n");
+  write(other.path() / ".git/hooks/pre-commit", "#!/bin/sh\nexit 1\n");
+  fs::permissions(other.path() / ".git/hooks/pre-commit", fs::perms::owner_all);
+  r = run_tracker(other.path(), {"--no-verify", "init", "--adopt", "board"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(git(other.path(), {"log", "-1", "--format=%s"}).starts_with("tracker: adopt board"));
+}

@@ -48,7 +48,7 @@ struct DoctorReport {
 struct InitOptions {
   std::string stories_dir = "work";
   std::vector<std::string> stages = {"backlog", "current", "qa", "merge", "done", "archived"};
-  CommitMode commit = CommitMode::yes;
+  CommitOptions commit;
 };
 
 struct InitResult {
@@ -243,7 +243,7 @@ class Tracker {
   /// `dir`, e.g. huskies' `.huskies/work`): its `<n>_<name>` stage directories in
   /// order, and the types its file names use. Commits only the config; not one
   /// story file is touched. UsageError when there is nothing to adopt.
-  static InitResult adopt(const fs::path& dir, const std::string& stories_dir, CommitMode commit);
+  static InitResult adopt(const fs::path& dir, const std::string& stories_dir, CommitOptions commit);
 
   const Workspace& workspace() const { return ws_; }
 
