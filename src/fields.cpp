@@ -61,11 +61,8 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
       throw UsageError(e.key + ": values are one line; use tracker edit for more");
     links = links || e.key == "depends_on";
   }
-  if (links)
-    refresh_all();
-  else if (!refreshed_)
-    index_->refresh_stories({id});
-  Story story = find(id);
+  if (links) refresh_all();
+  Story story = load_for_change(id);
   const std::string path = ws_.root() / story.path;
   std::string before_text = read_file(path);
 
@@ -205,7 +202,7 @@ std::vector<StoryProblem> Tracker::validate_edit(std::int64_t id, const std::str
 
 EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, const std::string& edited) {
   will_commit();
-  Story story = load(id);
+  Story story = load_for_change(id);
   EditResult result;
   result.id = id;
   if (edited == original) return result;

@@ -24,11 +24,17 @@ void FileTransaction::create(const fs::path& path, std::string_view text) {
 
 void FileTransaction::rewrite(const fs::path& path, std::string old_text, std::string_view new_text) {
   if (old_text == new_text) return;
+  // A hand edit since the read is never written over (a last check: an edit landing
+  // between it and the rename below is a window of microseconds).
+  if (read_file_if_exists(path) != old_text)
+    throw FileChangedError(path.string() + " changed while tracker was changing it");
   write_file_atomic(path, new_text, Durability::durable, temp_dir_);
   steps_.push_back({Step::Kind::rewritten, path, {}, std::move(old_text)});
 }
 
 void FileTransaction::rename(const fs::path& from, const fs::path& to) {
+  if (!fs::exists(fs::symlink_status(from)))
+    throw FileChangedError(from.string() + " went away while tracker was moving it");
   fs::create_directories(to.parent_path());
   rename_no_replace(from, to);
   steps_.push_back({Step::Kind::renamed, from, to, {}});

@@ -1,12 +1,21 @@
 // The file side of a transition, undone when its commit fails.
 #pragma once
 
+#include <tracker/error.hpp>
 #include <tracker/fs.hpp>
 
 #include <string>
 #include <vector>
 
 namespace tracker {
+
+/// A file was not as the change expected it (edited by hand, or moved away, since
+/// it was read): nothing was written over it, and the change can be made again on
+/// what is there now.
+class FileChangedError : public ConflictError {
+ public:
+  using ConflictError::ConflictError;
+};
 
 /// Story file changes made one after another, each undone in reverse order by
 /// rollback() (or by the destructor) unless keep() was called. Writes are atomic
@@ -20,9 +29,11 @@ class FileTransaction {
 
   /// Creates `path`, which must not exist (IoError when it does).
   void create(const fs::path& path, std::string_view text);
-  /// Replaces the content of `path`, which holds `old_text`, with `new_text`.
+  /// Replaces the content of `path`, which must still hold `old_text` (else
+  /// FileChangedError, and nothing is written), with `new_text`.
   void rewrite(const fs::path& path, std::string old_text, std::string_view new_text);
-  /// Renames `from` to `to`, which must not exist.
+  /// Renames `from` to `to`, which must not exist. FileChangedError when `from`
+  /// is gone.
   void rename(const fs::path& from, const fs::path& to);
   /// Removes `path`, which holds `old_text`.
   void remove(const fs::path& path, std::string old_text);

@@ -21,7 +21,8 @@ namespace tracker::git {
 #define TRACKER_GIT_FUNCTIONS(X)                                                                                       \
   X(git_libgit2_init)                                                                                                  \
   X(git_libgit2_opts)                                                                                                  \
-  X(git_error_last) X(git_buf_dispose) X(git_repository_open_ext) X(git_repository_free) X(git_repository_init) X(     \
+  X(git_error_last)                                                                                                    \
+  X(git_buf_dispose) X(git_repository_open_ext) X(git_repository_free) X(git_repository_init) X(                       \
       git_repository_path) X(git_repository_commondir) X(git_repository_workdir) X(git_repository_config)              \
       X(git_repository_config_snapshot) X(git_config_free) X(git_config_get_string_buf) X(git_config_get_bool) X(      \
           git_config_add_file_ondisk) X(git_blob_create_from_buffer) X(git_blob_lookup) X(git_blob_rawcontent)         \

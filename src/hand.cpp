@@ -225,6 +225,7 @@ namespace tracker {
 
 RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::string>& path,
                                  const std::vector<std::int64_t>& refs) {
+  lock_stories({id});
   refresh_all();
   Lookup found = index_->lookup(id);
   std::vector<std::string> paths;
@@ -261,6 +262,10 @@ RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::strin
       throw UsageError("story #" + std::to_string(r) + " does not depend on #" + std::to_string(id));
   auto name = parse_story_file_name(fs::path(chosen).filename().string(), ws_.config().types);
   will_commit();
+  // The stories whose depends_on is rewritten are changed too: theirs locks as well,
+  // and their files looked at again.
+  lock_stories(result.rewritten);
+  index_->refresh_stories(result.rewritten);
   IdAllocation ids(ws_);
   prepare_commit();
   result.new_id = ids.reserve(index_->max_id());

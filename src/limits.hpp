@@ -14,9 +14,11 @@ inline constexpr seconds kBranchTurn{60};    ///< <common-dir>/tracker/commit.lo
 inline constexpr seconds kGitIndexTurn{30};  ///< <git-dir>/tracker/git-index.lock: our git index updates
 inline constexpr seconds kIdAllocation{30};  ///< <common-dir>/tracker/ids.lock
 inline constexpr seconds kIndexRefresh{60};  ///< <git-dir>/tracker/refresh.lock: full refreshes
-inline constexpr seconds kClaimGuard{10};    ///< claim-guards/<id>.guard: breaking or renewing one claim
-inline constexpr seconds kWatcherStop{2};    ///< waiting for a stopped watcher to let go of its lock
-inline constexpr seconds kIndexOpen{30};     ///< creating index.db while other processes do the same
+inline constexpr seconds kClaimGuard{10};
+inline constexpr seconds kStoryLock{60};   ///< locks/<id>: one story's read-modify-write, commit included    ///<
+                                           ///< claim-guards/<id>.guard: breaking or renewing one claim
+inline constexpr seconds kWatcherStop{2};  ///< waiting for a stopped watcher to let go of its lock
+inline constexpr seconds kIndexOpen{30};   ///< creating index.db while other processes do the same
 
 /// Compare-and-swap rounds of one commit before giving up because HEAD keeps moving.
 inline constexpr int kCommitAttempts = 200;
@@ -26,6 +28,9 @@ inline constexpr milliseconds kGitLockWait{1000};
 /// How often a commit is built again after a write that another process (git gc)
 /// spoiled, before its error is reported.
 inline constexpr int kTransientGitRetries = 5;
+/// How often a change is made again on a story file that was edited or moved by
+/// hand while tracker changed it.
+inline constexpr int kFileChangedRetries = 5;
 /// Claim attempts on one story that keeps changing hands.
 inline constexpr int kClaimAttempts = 10;
 

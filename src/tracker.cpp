@@ -237,6 +237,38 @@ Story Tracker::load(std::int64_t id) {
   return find(id);
 }
 
+void Tracker::lock_stories(std::vector<std::int64_t> ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::erase_if(ids, [&](std::int64_t id) { return story_locks_.count(id) > 0; });
+  if (ids.empty()) return;
+  // Locks are always taken in id order: when one below a held lock is needed, the
+  // higher ones are let go and taken again after it.
+  std::vector<std::int64_t> retake;
+  for (auto it = story_locks_.upper_bound(ids.front()); it != story_locks_.end();) {
+    retake.push_back(it->first);
+    it = story_locks_.erase(it);
+  }
+  ids.insert(ids.end(), retake.begin(), retake.end());
+  std::sort(ids.begin(), ids.end());
+  for (auto id : ids) {
+    std::string n = std::to_string(id);
+    story_locks_.emplace(
+        id, std::make_unique<ProcessLock>(ws_.shared_state_dir() / "locks" / n, limits::kStoryLock, "story #" + n));
+  }
+}
+
+void Tracker::unlock_story(std::int64_t id) {
+  story_locks_.erase(id);
+}
+
+Story Tracker::load_for_change(std::int64_t id) {
+  finish_pending();
+  lock_stories({id});
+  index_->refresh_stories({id});
+  return find(id);
+}
+
 Story Tracker::find(std::int64_t id) {
   Lookup found = index_->lookup(id);
   if (found.stories.empty() && found.malformed.empty()) {
@@ -355,7 +387,8 @@ std::string Tracker::raw(std::int64_t id) {
 MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view stage_name) {
   will_commit();
   const Stage& target = ws_.config().stage(stage_name);
-  if (!refreshed_) index_->refresh_stories(ids);
+  lock_stories(ids);
+  index_->refresh_stories(ids);
   std::vector<Story> stories;
   std::set<std::int64_t> seen;
   for (auto id : ids)
@@ -466,17 +499,37 @@ std::vector<std::string> Tracker::paths_in_every_stage(const fs::path& file_name
   return paths;
 }
 
-Tracker::Transition Tracker::transition(const Story& story, const Stage& target,
+Tracker::Transition Tracker::transition(const Story& original, const Stage& target,
                                         const std::function<std::string(const std::string&)>& edit,
                                         const std::string& action, const std::string& detail,
                                         const std::string& owner) {
   prepare_commit();
+  Story story = original;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return transition_once(story, target, edit, action, detail, owner);
+    } catch (const FileChangedError&) {
+      // Changed or moved by hand since it was read: the edit is made again on what is
+      // there now, never written over it.
+      if (attempt >= limits::kFileChangedRetries) throw;
+      index_->refresh_stories({story.id});
+      story = find(story.id);
+    }
+  }
+}
+
+Tracker::Transition Tracker::transition_once(const Story& story, const Stage& target,
+                                             const std::function<std::string(const std::string&)>& edit,
+                                             const std::string& action, const std::string& detail,
+                                             const std::string& owner) {
   fs::path from = ws_.root() / story.path;
   fs::path to = story.stage == target.name ? from : ws_.stage_dir(target) / from.filename();
   Transition result;
   result.path = ws_.relative(to);
   result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
-    std::string old_text = read_file(from);
+    std::optional<std::string> read = read_file_if_exists(from);
+    if (!read) throw FileChangedError(story.path + " went away while tracker was changing it");
+    std::string old_text = std::move(*read);
     std::string new_text = edit(old_text);
     if (from != to) tx.rename(from, to);
     tx.rewrite(to, old_text, new_text);
@@ -563,14 +616,16 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
         if (!store.create(c)) continue;
         trace("claim: lock taken");
         // Our view of the board may predate a concurrent change to this story (another
-        // claimer finished it, a hand edit blocked it): with its lock held, look at its
-        // file again, and take it only if it is still ready.
+        // claimer finished it, a hand edit blocked it): with its claim and its story
+        // lock held, look at its file again, and take it only if it is still ready.
+        lock_stories({story.id});
         index_->refresh_stories({story.id});
         ListQuery still = ready_query({}, 1);
         still.only_ids = std::vector<std::int64_t>{story.id};
         std::vector<Story> now_ready = index_->list(still);
         if (now_ready.empty()) {
           store.remove(c);
+          unlock_story(story.id);
           continue;
         }
         return take(now_ready.front(), c, prior.after_expiry);
@@ -579,7 +634,7 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
   }
 
   std::int64_t id = *request.id;
-  Story story = load(id);
+  Story story = load_for_change(id);
   if (ws_.config().is_done_stage(story.stage))
     throw UsageError("story #" + std::to_string(id) + " is " + story.stage +
                      "; only unfinished stories can be claimed");
@@ -616,12 +671,13 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
 
 ReleaseResult Tracker::release(std::int64_t id, const std::optional<std::string>& owner) {
   will_commit();
+  lock_stories({id});
   ClaimStore store = claims();
   std::optional<Claim> held = store.read(id);
   if (!held) throw NothingToDoError("story #" + std::to_string(id) + " is not claimed");
   if (owner && *owner != held->owner)
     throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + *owner);
-  Story story = load(id);
+  Story story = load_for_change(id);
   const Config& config = ws_.config();
   const Stage& back =
       config.find_stage(held->from_stage) ? config.stage(held->from_stage) : config.stage(config.ready_stages.front());
@@ -636,7 +692,7 @@ ReleaseResult Tracker::release(std::int64_t id, const std::optional<std::string>
 
 StoryChange Tracker::done(std::int64_t id) {
   will_commit();
-  Story story = load(id);
+  Story story = load_for_change(id);
   const Stage& target = ws_.config().stage(ws_.config().done_stages.front());
   ClaimStore store = claims();
   std::optional<Claim> held = store.read(id);
@@ -682,7 +738,8 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
   const Config& config = ws_.config();
   for (const Claim& c : candidates) {
     bool live = store.state(c) == ClaimState::live;
-    if (!refreshed_) index_->refresh_stories({c.id});
+    lock_stories({c.id});
+    index_->refresh_stories({c.id});
     Lookup found = index_->lookup(c.id);
     if (found.stories.empty() && found.malformed.empty()) {
       index_->refresh();  // it may have been moved meanwhile: look at every file again
@@ -720,7 +777,7 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
 StoryChange Tracker::block(std::int64_t id, const std::optional<std::string>& reason) {
   will_commit();
   if (reason && reason->find('\n') != std::string::npos) throw UsageError("--reason must be one line");
-  Story story = load(id);
+  Story story = load_for_change(id);
   const Stage& stage = ws_.config().stage(story.stage);
   auto edit = [&](const std::string& text) {
     std::string out = set_front_matter_line(text, "blocked", "true");
@@ -738,7 +795,7 @@ StoryChange Tracker::block(std::int64_t id, const std::optional<std::string>& re
 
 StoryChange Tracker::unblock(std::int64_t id) {
   will_commit();
-  Story story = load(id);
+  Story story = load_for_change(id);
   const Stage& stage = ws_.config().stage(story.stage);
   StoryChange result{id, story.stage, story.stage, "", {}, true};
   if (!story.blocked) {
@@ -755,7 +812,7 @@ StoryChange Tracker::unblock(std::int64_t id) {
 LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
   will_commit();
   refresh_all();
-  Story story = find(id);
+  Story story = load_for_change(id);
   if (id == dependency) throw InvalidDataError("story #" + std::to_string(id) + " cannot depend on itself");
   Lookup target = index_->lookup(dependency);
   if (target.stories.empty() && target.malformed.empty())
@@ -780,7 +837,7 @@ LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
 
 LinkResult Tracker::unlink(std::int64_t id, std::int64_t dependency) {
   will_commit();
-  Story story = load(id);
+  Story story = load_for_change(id);
   LinkResult result{id, dependency, {}, {}, false};
   for (auto d : story.depends_on)
     if (d != dependency) result.depends_on.push_back(d);

@@ -422,6 +422,16 @@ class Tracker {
   Story load(std::int64_t id);
   /// The same from the index as it is.
   Story find(std::int64_t id);
+  /// For an action that changes the story: takes its lock, then reads it afresh
+  /// (its file is looked at again even after a full refresh, which may predate a
+  /// change another process made before letting go of the lock).
+  Story load_for_change(std::int64_t id);
+  /// Takes the per-story locks of `ids` (<git-common-dir>/tracker/locks/<id>, a
+  /// flock the kernel drops when the holder dies), in id order so that no two
+  /// commands deadlock. Held until unlock_story() or the Tracker goes. Every
+  /// read-modify-write of a story holds its lock from the read to the commit.
+  void lock_stories(std::vector<std::int64_t> ids);
+  void unlock_story(std::int64_t id);
   /// The story file's path in every stage directory. A commit of a story records
   /// all of them, so a copy left in HEAD by an interrupted earlier move (one that
   /// is gone from disk) is committed as deleted, never kept beside the new one.
@@ -437,6 +447,11 @@ class Tracker {
   Transition transition(const Story& story, const Stage& target,
                         const std::function<std::string(const std::string&)>& edit, const std::string& action,
                         const std::string& detail, const std::string& owner);
+  /// One attempt of transition(): FileChangedError when the file was changed or
+  /// moved by hand since it was read.
+  Transition transition_once(const Story& story, const Stage& target,
+                             const std::function<std::string(const std::string&)>& edit, const std::string& action,
+                             const std::string& detail, const std::string& owner);
   /// Takes `claim` on `story` (the lock is already held): file changes and commit.
   ClaimResult take(const Story& story, const Claim& claim, bool after_stale);
   ClaimStore claims() const { return ClaimStore(ws_.shared_state_dir() / "claims", clock_); }
@@ -453,6 +468,7 @@ class Tracker {
   bool refreshed_ = false;
   bool prepared_ = false;
   bool pending_checked_ = false;
+  std::map<std::int64_t, std::unique_ptr<ProcessLock>> story_locks_;
   std::function<void(const std::string&)> warn_;
   std::vector<std::string> warnings_;
 };

@@ -1,0 +1,104 @@
+// Concurrent changes of one story: every read-modify-write holds the story's lock
+// from the read to the commit, so no change is lost and no story is duplicated.
+#include <catch2/catch.hpp>
+
+#include "helpers.hpp"
+
+#include <nlohmann/json.hpp>
+
+using testing::Board;
+using testing::git;
+using testing::read;
+using testing::run_tracker;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+/// Runs the commands at the same time; REQUIREs that each exits 0.
+void at_once(const Board& board, const std::vector<std::vector<std::string>>& commands) {
+  std::vector<int> pids;
+  for (const auto& args : commands) {
+    std::vector<std::string> argv = {TRACKER_BIN, "-C", board.root().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pids.push_back(testing::spawn(argv));
+  }
+  for (int pid : pids) REQUIRE(testing::wait_for(pid) == 0);
+}
+
+/// The files of story `id` on disk, and in HEAD.
+std::vector<std::string> copies_on_disk(const Board& board, long id) {
+  std::vector<std::string> out;
+  for (const auto& stage : fs::directory_iterator(board.root() / "work"))
+    for (const auto& f : fs::directory_iterator(stage.path()))
+      if (f.path().filename().string().starts_with(std::to_string(id) + "_")) out.push_back(f.path().string());
+  return out;
+}
+
+std::size_t copies_in_head(const Board& board, long id) {
+  std::size_t n = 0;
+  for (const auto& p : testing::lines(git(board.root(), {"ls-tree", "-r", "--name-only", "HEAD", "work"})))
+    n += p.substr(p.rfind('/') + 1).starts_with(std::to_string(id) + "_");
+  return n;
+}
+
+std::string head_text(const Board& board, long id) {
+  json s = json::parse(run_tracker(board.root(), {"show", std::to_string(id), "--json"}).out);
+  return git(board.root(), {"show", "HEAD:" + s["path"].get<std::string>()});
+}
+
+}  // namespace
+
+TEST_CASE("concurrent sets of different keys of one story all land, on disk and in HEAD") {
+  Board board;
+  board.create({"Shared", "--priority", "1"});
+  for (int round = 0; round < 15; ++round) {
+    INFO("round " << round);
+    std::string p = std::to_string(round), n = "n" + std::to_string(round), o = "o" + std::to_string(round);
+    at_once(board, {{"set", "1", "priority=" + p}, {"set", "1", "owner_note=" + n}, {"set", "1", "reviewer=" + o}});
+    std::string text = read(board.root() / "work/1_backlog/1_story_shared.md");
+    CHECK(text.find("priority: " + p + "\n") != std::string::npos);
+    CHECK(text.find("owner_note: " + n + "\n") != std::string::npos);
+    CHECK(text.find("reviewer: " + o + "\n") != std::string::npos);
+    CHECK(head_text(board, 1) == text);
+  }
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+}
+
+TEST_CASE("a concurrent edit and move never duplicate a story") {
+  Board board;
+  board.create({"Moving", "--priority", "1"});
+  const std::vector<std::string> stages = {"current", "qa", "backlog"}, dirs = {"/2_current/", "/3_qa/", "/1_backlog/"};
+  for (int round = 0; round < 12; ++round) {
+    INFO("round " << round);
+    std::string p = std::to_string(round + 2);
+    at_once(board, {{"move", "1", stages[static_cast<std::size_t>(round) % 3]}, {"set", "1", "priority=" + p}});
+    auto copies = copies_on_disk(board, 1);
+    REQUIRE(copies.size() == 1);
+    CHECK(copies_in_head(board, 1) == 1);
+    CHECK(read(copies[0]).find("priority: " + p + "\n") != std::string::npos);
+    CHECK(copies[0].find(dirs[static_cast<std::size_t>(round) % 3]) != std::string::npos);
+  }
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+}
+
+TEST_CASE("block with move, and claim with set, at the same time keep one story with both changes") {
+  Board board;
+  board.create({"One"});
+  board.create({"Two"});
+  at_once(board, {{"block", "1", "--reason", "waiting"}, {"move", "1", "qa"}});
+  auto copies = copies_on_disk(board, 1);
+  REQUIRE(copies.size() == 1);
+  CHECK(copies[0].find("/3_qa/") != std::string::npos);
+  CHECK(read(copies[0]).find("blocked: true") != std::string::npos);
+
+  at_once(board, {{"claim", "2", "--owner", "bot"}, {"set", "2", "priority=9"}});
+  copies = copies_on_disk(board, 2);
+  REQUIRE(copies.size() == 1);
+  CHECK(copies[0].find("/2_current/") != std::string::npos);
+  std::string text = read(copies[0]);
+  CHECK(text.find("agent: bot") != std::string::npos);
+  CHECK(text.find("priority: 9") != std::string::npos);
+  CHECK(copies_in_head(board, 2) == 1);
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+}
