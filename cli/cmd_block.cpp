@@ -26,7 +26,7 @@ int print_block(const StoryChange& c, const std::string& verb, const GlobalOptio
 Command register_block(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<BlockOptions>();
   CLI::App* sub = app.add_subcommand("block", "Mark a story blocked: it is never ready");
-  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   sub->add_option("--reason", opts->reason, "Why (kept as blocked_reason)");
   return {sub, [opts, &g] { return print_block(open_tracker(g)->block(opts->id, opts->reason), "blocked", g); }};
 }
@@ -34,7 +34,7 @@ Command register_block(CLI::App& app, GlobalOptions& g) {
 Command register_unblock(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<BlockOptions>();
   CLI::App* sub = app.add_subcommand("unblock", "Clear a story's blocked mark");
-  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   return {sub, [opts, &g] { return print_block(open_tracker(g)->unblock(opts->id), "unblocked", g); }};
 }
 

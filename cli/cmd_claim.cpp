@@ -62,6 +62,7 @@ void print_changes(const std::vector<StoryChange>& changes, const std::string& v
                      {"to", string_or_null(c.to)},
                      {"owner", string_or_null(c.owner)},
                      {"changed", c.changed},
+                     {"claim_only", c.claim_only},
                      {"commit", string_or_null(c.commit)}});
     print_json(arr);
     return;
@@ -75,6 +76,8 @@ void print_changes(const std::vector<StoryChange>& changes, const std::string& v
     if (!c.owner.empty()) std::cout << " (was " << c.owner << ")";
     if (c.from.empty())
       std::cout << ": the story is gone";
+    else if (c.claim_only)
+      std::cout << ": it is " << c.from << ", so only its claim ended";
     else if (c.from != c.to)
       std::cout << " " << c.from << " -> " << c.to;
     std::cout << "\n";
@@ -114,7 +117,7 @@ struct ReadyOptions {
 int run_ready(const ReadyOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
   std::vector<Story> stories = tracker->ready(opts.limit);
-  report_issues(tracker->issues());
+  report_issues(tracker->issues(), g);
   if (g.json) {
     print_json(stories_json(stories, {}));
     return 0;
@@ -132,17 +135,17 @@ int run_ready(const ReadyOptions& opts, const GlobalOptions& g) {
 Command register_claim(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ClaimOptions>();
   CLI::App* sub = app.add_subcommand("claim", "Claim a story (or the first ready one) for an owner");
-  sub->add_option("id", opts->id, "Story id (default: the first ready story)")->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Story id (default: the first ready story)")->transform(story_id());
   sub->add_option("--owner", opts->owner, "Who takes the story")->required();
   sub->add_option("--ttl", opts->ttl, "How long the claim holds: 90s, 15m, 2h (default: claim.ttl)");
-  sub->add_option("--pid", opts->pid, "The claim also ends when this process dies")->check(CLI::PositiveNumber);
+  sub->add_option("--pid", opts->pid, "The claim also ends when this process dies")->transform(positive_number("--pid"));
   return {sub, [opts, &g] { return run_claim(*opts, g); }};
 }
 
 Command register_release(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ReleaseOptions>();
   CLI::App* sub = app.add_subcommand("release", "End a claim and move the story back");
-  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   sub->add_option("--owner", opts->owner, "Only if this owner holds the claim");
   return {sub, [opts, &g] { return run_release(*opts, g); }};
 }
@@ -150,7 +153,7 @@ Command register_release(CLI::App& app, GlobalOptions& g) {
 Command register_renew(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<RenewOptions>();
   CLI::App* sub = app.add_subcommand("renew", "Extend a claim");
-  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   sub->add_option("--owner", opts->owner, "The owner holding the claim")->required();
   sub->add_option("--ttl", opts->ttl, "New lifetime from now: 90s, 15m, 2h (default: claim.ttl)");
   return {sub, [opts, &g] { return run_renew(*opts, g); }};
@@ -159,7 +162,7 @@ Command register_renew(CLI::App& app, GlobalOptions& g) {
 Command register_reclaim(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ReclaimOptions>();
   CLI::App* sub = app.add_subcommand("reclaim", "Return stories whose claims expired (or whose holder died)");
-  sub->add_option("id", opts->id, "Only this story (default: every expired claim)")->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Only this story (default: every expired claim)")->transform(story_id());
   return {sub, [opts, &g] {
             auto tracker = open_tracker(g);
             print_changes(tracker->reclaim(opts->id), "reclaimed", g);
@@ -170,7 +173,7 @@ Command register_reclaim(CLI::App& app, GlobalOptions& g) {
 Command register_done(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<IdOptions>();
   CLI::App* sub = app.add_subcommand("done", "Move a story to the done stage and end its claim");
-  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   return {sub, [opts, &g] {
             auto tracker = open_tracker(g);
             print_changes({tracker->done(opts->id)}, "done", g);
@@ -181,7 +184,7 @@ Command register_done(CLI::App& app, GlobalOptions& g) {
 Command register_ready(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ReadyOptions>();
   CLI::App* sub = app.add_subcommand("ready", "Stories ready to be claimed, most urgent first");
-  sub->add_option("--limit", opts->limit, "At most this many")->check(CLI::PositiveNumber);
+  sub->add_option("--limit", opts->limit, "At most this many")->transform(positive_number("--limit"));
   return {sub, [opts, &g] { return run_ready(*opts, g); }};
 }
 

@@ -115,7 +115,7 @@ int run_edit(const EditOptions& opts, const GlobalOptions& g) {
 Command register_edit(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<EditOptions>();
   CLI::App* sub = app.add_subcommand("edit", "Edit a story in $VISUAL / $EDITOR; validated before it is saved");
-  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   return {sub, [opts, &g] { return run_edit(*opts, g); }};
 }
 

@@ -41,7 +41,7 @@ int run_status(const GlobalOptions& g) {
 int run_rebuild(const GlobalOptions& g) {
   auto tracker = open_tracker(g);
   RefreshStats stats = tracker->index().rebuild();
-  report_issues(tracker->issues());
+  report_issues(tracker->issues(), g);
   if (g.json)
     print_json({{"files", stats.files}, {"parsed", stats.parsed}});
   else

@@ -30,8 +30,8 @@ int print_link(const LinkResult& r, bool linking, const GlobalOptions& g) {
 
 CLI::App* add_link_command(CLI::App& app, const std::string& name, const std::string& help, LinkOptions& opts) {
   CLI::App* sub = app.add_subcommand(name, help);
-  sub->add_option("id", opts.id, "Story id")->required()->check(CLI::PositiveNumber);
-  sub->add_option("depends-on-id", opts.dependency, "The story it depends on")->required()->check(CLI::PositiveNumber);
+  sub->add_option("id", opts.id, "Story id")->required()->transform(story_id());
+  sub->add_option("depends-on-id", opts.dependency, "The story it depends on")->required()->transform(story_id());
   return sub;
 }
 

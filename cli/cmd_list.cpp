@@ -52,7 +52,7 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
         out.add(story_json(s, false, it == claims.end() ? nullptr : &it->second));
       });
     }
-    report_issues(tracker->issues());
+    report_issues(tracker->issues(), g);
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
@@ -65,7 +65,7 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
     rows.push_back(
         {std::to_string(s.id), std::move(s.type), std::move(s.stage), std::to_string(s.priority), std::move(name)});
   });
-  report_issues(tracker->issues());
+  report_issues(tracker->issues(), g);
   if (rows.empty()) return 0;
   Style style = make_style(g);
   std::string table =
@@ -92,7 +92,7 @@ Command register_list(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--sort", opts->sort, "Order: stage, priority, id or updated")
       ->check(CLI::IsMember({"stage", "priority", "id", "updated"}))
       ->capture_default_str();
-  sub->add_option("--limit", opts->limit, "At most this many stories")->check(CLI::PositiveNumber);
+  sub->add_option("--limit", opts->limit, "At most this many stories")->transform(positive_number("--limit"));
   return {sub, [opts, &g] { return run_list(*opts, g); }};
 }
 

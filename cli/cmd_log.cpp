@@ -46,8 +46,8 @@ int run_log(const LogOptions& opts, const GlobalOptions& g) {
 Command register_log(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<LogOptions>();
   CLI::App* sub = app.add_subcommand("log", "Transitions of one story or of the whole board, newest first");
-  sub->add_option("id", opts->id, "Story id")->check(CLI::PositiveNumber);
-  sub->add_option("--limit", opts->limit, "At most this many entries")->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Story id")->transform(story_id());
+  sub->add_option("--limit", opts->limit, "At most this many entries")->transform(positive_number("--limit"));
   return {sub, [opts, &g] { return run_log(*opts, g); }};
 }
 

@@ -15,10 +15,8 @@ int run_move(const MoveOptions& opts, const GlobalOptions& g) {
   if (opts.args.size() < 2) throw UsageError("usage: tracker move <id>... <stage>");
   std::vector<std::int64_t> ids;
   for (std::size_t i = 0; i + 1 < opts.args.size(); ++i) {
-    std::string_view a = opts.args[i];
-    if (a.starts_with('#')) a.remove_prefix(1);
-    auto id = parse_int(a);
-    if (!id || *id <= 0) throw UsageError("'" + opts.args[i] + "' is not a story id");
+    auto id = parse_story_id(opts.args[i]);
+    if (!id) throw UsageError(invalid_id_message(opts.args[i]));
     ids.push_back(*id);
   }
   auto tracker = open_tracker(g);

@@ -34,12 +34,17 @@ int run_new(const NewOptions& opts, const GlobalOptions& g) {
   request.depends_on = opts.depends_on;
   if (opts.body) request.body = *opts.body;
   if (opts.body_file) {
+    // Read no more than a story may hold, so /dev/zero or a huge file fails at once.
+    std::size_t limit = tracker->workspace().config().story_limits.max_bytes;
     if (*opts.body_file == "-")
-      request.body.assign(std::istreambuf_iterator<char>(std::cin), {});
-    else if (auto text = read_file_if_exists(*opts.body_file))
-      request.body = *text;
+      request.body = read_stream(std::cin, limit);
+    else if (auto text = read_file_if_exists(*opts.body_file, limit))
+      request.body = std::move(*text);
     else
       throw UsageError("cannot read --body-file '" + *opts.body_file + "': no such file");
+    if (request.body.size() > limit)
+      throw UsageError("--body-file '" + *opts.body_file + "' is larger than " + std::to_string(limit) +
+                       " bytes, the most a story file may hold (limits.story_bytes in .tracker/config.yml)");
   }
   request.key = opts.key;
   NewStoryResult r = tracker->create(request);

@@ -38,11 +38,11 @@ int run_renumber(const RenumberOptions& opts, const GlobalOptions& g) {
 Command register_renumber(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<RenumberOptions>();
   CLI::App* sub = app.add_subcommand("renumber", "Give a story (a duplicate id after a merge) a fresh id");
-  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   sub->add_option("--path", opts->path, "Which file, when the id is used more than once");
   sub->add_option("--refs", opts->refs, "Stories whose depends_on means this copy (when the id is duplicated)")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber);
+      ->transform(story_id());
   return {sub, [opts, &g] { return run_renumber(*opts, g); }};
 }
 

@@ -74,7 +74,7 @@ Command register_search(CLI::App& app, GlobalOptions& g) {
       ->required();
   sub->add_option("--stage", opts->stages, "Only this stage (repeatable)");
   sub->add_option("--limit", opts->limit, "At most this many results")
-      ->check(CLI::PositiveNumber)
+      ->transform(positive_number("--limit"))
       ->capture_default_str();
   sub->add_flag("--all", opts->all, "Every match")->excludes("--limit");
   return {sub, [opts, &g] { return run_search(*opts, g); }};

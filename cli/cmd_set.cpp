@@ -33,7 +33,7 @@ int print_set(const SetResult& r, const GlobalOptions& g) {
 Command register_set(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<SetOptions>();
   CLI::App* sub = app.add_subcommand("set", "Set front matter keys (key=value), changing only their lines");
-  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   sub->add_option("assignments", opts->args, "key=value...; lists are comma lists: labels=ui,api")->required();
   return {sub, [opts, &g] {
             std::vector<FieldEdit> edits;
@@ -51,7 +51,7 @@ Command register_set(CLI::App& app, GlobalOptions& g) {
 Command register_unset(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<SetOptions>();
   CLI::App* sub = app.add_subcommand("unset", "Remove front matter keys, changing only their lines");
-  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   sub->add_option("keys", opts->args, "key...")->required();
   return {sub, [opts, &g] {
             std::vector<FieldEdit> edits;

@@ -25,7 +25,7 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
     std::vector<StoryIssue> out;
     for (const auto& w : s.warnings) out.push_back({s.path, w.line, w.message, false});
     return out;
-  }());
+  }(), g);
   std::map<std::int64_t, Claim> claims = tracker->live_claims();
   const Claim* claim = claims.count(s.id) ? &claims.at(s.id) : nullptr;
   if (g.json) {
@@ -65,7 +65,7 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
 Command register_show(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ShowOptions>();
   CLI::App* sub = app.add_subcommand("show", "Show a story's fields and body");
-  sub->add_option("id", opts->id, "Story id")->required()->check(CLI::PositiveNumber);
+  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   sub->add_flag("--raw", opts->raw, "Print the file exactly as it is");
   return {sub, [opts, &g] { return run_show(*opts, g); }};
 }

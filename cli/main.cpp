@@ -11,7 +11,7 @@ namespace {
 
 void print_error(bool json, ExitCode code, const std::string& message) {
   if (json)
-    std::cerr << nlohmann::json{{"error", message}, {"code", static_cast<int>(code)}}.dump() << "\n";
+    std::cerr << json_text(nlohmann::ordered_json{{"error", message}, {"code", static_cast<int>(code)}}) << "\n";
   else
     std::cerr << "tracker: " << message << "\n";
 }
@@ -82,7 +82,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    print_error(json, ExitCode::usage, e.what());
+    // Our validators' messages stand alone ("invalid id '0': ..."); CLI11 puts the
+    // option's name in front of them.
+    std::string message = e.what();
+    if (auto at = message.find(": invalid "); at != std::string::npos && e.get_name() == "ValidationError")
+      message.erase(0, at + 2);
+    print_error(json, ExitCode::usage, message);
     return static_cast<int>(ExitCode::usage);
   }
 
@@ -100,6 +105,10 @@ int main(int argc, char** argv) {
     return static_cast<int>(e.code());
   } catch (const std::exception& e) {
     print_error(g.json, ExitCode::error, e.what());
+    return static_cast<int>(ExitCode::error);
+  } catch (...) {
+    // Nothing may reach std::terminate: whatever was thrown, the command fails cleanly.
+    print_error(g.json, ExitCode::error, "internal error: an unknown exception");
     return static_cast<int>(ExitCode::error);
   }
 }

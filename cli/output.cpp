@@ -13,7 +13,7 @@ namespace tracker::cli {
 
 void print_warning(const GlobalOptions& g, const std::string& message) {
   if (g.json)
-    std::cerr << nlohmann::json{{"warning", message}}.dump() << "\n";
+    std::cerr << json_text(nlohmann::ordered_json{{"warning", message}}) << "\n";
   else
     std::cerr << "tracker: warning: " << message << "\n";
 }
@@ -111,8 +111,15 @@ nlohmann::ordered_json story_diff_json(const StoryDiff& d) {
           {"body_changed", d.body_changed}};
 }
 
-void report_issues(const std::vector<StoryIssue>& issues) {
+void report_issues(const std::vector<StoryIssue>& issues, const GlobalOptions& g) {
   for (const auto& i : issues) {
+    if (g.json) {
+      std::cerr << json_text(nlohmann::ordered_json{{"warning", i.message},
+                                                   {"path", i.path},
+                                                   {"line", i.line > 0 ? nlohmann::ordered_json(i.line) : nullptr}})
+                << "\n";
+      continue;
+    }
     std::cerr << i.path;
     if (i.line > 0) std::cerr << ":" << i.line;
     std::cerr << ": " << i.message << "\n";
@@ -171,12 +178,46 @@ std::string format_table(const Style& style, const std::vector<std::string>& hea
   return out;
 }
 
+std::string invalid_id_message(const std::string& text) {
+  std::string digits = text.starts_with('#') ? text.substr(1) : text;
+  if (!digits.empty() && digits.size() > 15 && digits.find_first_not_of("0123456789") == std::string::npos)
+    return "invalid id '" + text + "': ids are at most " + std::to_string(kMaxStoryId);
+  return "invalid id '" + text + "': ids are positive integers";
+}
+
+CLI::Validator story_id() {
+  return CLI::Validator(
+      [](std::string& text) {
+        auto id = parse_story_id(text);
+        if (!id) return invalid_id_message(text);
+        text = std::to_string(*id);
+        return std::string();
+      },
+      "ID");
+}
+
+CLI::Validator positive_number(const std::string& option) {
+  return CLI::Validator(
+      [option](std::string& text) {
+        auto n = text.find_first_not_of("0123456789") == std::string::npos ? parse_int(text) : std::nullopt;
+        if (!n || *n <= 0) return "invalid " + option + " '" + text + "': expected a positive integer";
+        return std::string();
+      },
+      "N");
+}
+
+std::string json_text(const nlohmann::ordered_json& value, int indent) {
+  // Bytes that are not UTF-8 (a file name, a message quoting one) become U+FFFD:
+  // JSON output never fails.
+  return value.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 void print_json(const nlohmann::ordered_json& value) {
-  std::cout << value.dump(2) << "\n";
+  std::cout << json_text(value, 2) << "\n";
 }
 
 void JsonArrayPrinter::add(const nlohmann::ordered_json& element) {
-  std::string text = element.dump(2);
+  std::string text = json_text(element, 2);
   std::string out = any_ ? ",\n  " : "[\n  ";
   out.reserve(text.size() + text.size() / 8 + 8);
   for (char c : text) {

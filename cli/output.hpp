@@ -27,6 +27,19 @@ struct Command {
   std::function<int()> run;
 };
 
+/// "invalid id 'x': ids are positive integers" (with the largest id when x is too long).
+std::string invalid_id_message(const std::string& text);
+
+/// Checks a story id argument (`7` or `#7`, see parse_story_id) and strips its `#`:
+/// `->transform(story_id())` on an integer option.
+CLI::Validator story_id();
+
+/// Checks a count (--limit, --pid): decimal digits, at least 1, within int64.
+CLI::Validator positive_number(const std::string& option);
+
+/// `value` as JSON text; invalid UTF-8 in strings is replaced, never thrown on.
+std::string json_text(const nlohmann::ordered_json& value, int indent = -1);
+
 /// --no-commit and --no-verify as the library takes them.
 CommitOptions commit_options(const GlobalOptions& g);
 
@@ -69,7 +82,8 @@ nlohmann::ordered_json story_json(const Story& story, bool with_body, const Clai
 nlohmann::ordered_json stories_json(const std::vector<Story>& stories, const std::map<std::int64_t, Claim>& claims);
 
 /// Prints malformed stories and wrongly typed values to stderr as "path:line: message".
-void report_issues(const std::vector<StoryIssue>& issues);
+/// With --json, as JSON lines: {"warning", "path", "line"}.
+void report_issues(const std::vector<StoryIssue>& issues, const GlobalOptions& g);
 
 /// `label` padded with spaces to `width` columns (and at least one space after it).
 std::string pad(std::string label, std::size_t width);

@@ -70,7 +70,10 @@ CheckReport Tracker::check() {
     if (issue.fatal) ++report.stories;  // a story file, if an unreadable one
     problem(
         issue.path, issue.line,
-        issue.fatal ? (issue.message.starts_with("not a story file name") ? "file-name" : "malformed") : "bad-value",
+        !issue.fatal                                   ? "bad-value"
+        : issue.message.starts_with("not a story file name") ? "file-name"
+        : issue.message.starts_with(kNotUtf8)               ? "encoding"
+                                                            : "malformed",
         issue.message);
   }
   ListQuery all;

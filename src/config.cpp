@@ -14,6 +14,24 @@ bool valid_stage_name(std::string_view name) {
                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
 
+std::optional<std::string> path_git_refuses(std::string_view path) {
+  if (path.empty()) return "it is empty";
+  if (path.starts_with('/')) return "it is an absolute path";
+  if (path.find('\\') != std::string_view::npos) return "it holds a backslash";
+  for (const auto& component : split(path, '/')) {
+    if (component.empty() || component == "." || component == "..")
+      return "it has an empty, '.' or '..' component";
+    // git's verify_path: ".git" in any case, with the trailing dots and spaces NTFS
+    // drops, and its 8.3 short name (core.protectNTFS is on by default).
+    std::string lower;
+    for (char c : component) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view trimmed = lower;
+    while (!trimmed.empty() && (trimmed.back() == '.' || trimmed.back() == ' ')) trimmed.remove_suffix(1);
+    if (trimmed == ".git" || trimmed == "git~1") return "git refuses a '" + component + "' component in a path";
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 bool contains(const std::vector<std::string>& v, std::string_view s) {
@@ -66,6 +84,9 @@ Config Config::defaults() {
 
 Config Config::for_stages(std::string stories_dir, const std::vector<std::string>& stage_names) {
   Config c;
+  while (stories_dir.size() > 1 && stories_dir.back() == '/') stories_dir.pop_back();
+  if (auto why = path_git_refuses(stories_dir))
+    throw UsageError("bad stories directory '" + stories_dir + "': " + *why);
   c.stories_dir = std::move(stories_dir);
   if (stage_names.empty()) throw UsageError("at least one stage is needed");
   for (std::size_t i = 0; i < stage_names.size(); ++i) {
@@ -92,16 +113,16 @@ Config Config::parse(std::string_view text, const std::string& path) {
   }
   if (!root.IsMap()) throw InvalidDataError(path + ":1: the config must be a mapping of keys to values");
   check_known_keys(path, root,
-                   {"stories_dir", "stages", "ready_stages", "done_stages", "types", "claim", "commit", "index"}, "");
+                   {"stories_dir", "stages", "ready_stages", "done_stages", "types", "claim", "commit", "index", "limits"}, "");
 
   Config c;
   c.ready_stages.clear();
   c.done_stages.clear();
   if (root["stories_dir"]) {
     c.stories_dir = scalar(path, root["stories_dir"], "stories_dir");
-    if (c.stories_dir.empty() || c.stories_dir.starts_with('/') || c.stories_dir.find("..") != std::string::npos)
-      fail(path, root["stories_dir"], "'stories_dir' must be a relative path inside the workspace");
     while (c.stories_dir.size() > 1 && c.stories_dir.back() == '/') c.stories_dir.pop_back();
+    if (auto why = path_git_refuses(c.stories_dir))
+      fail(path, root["stories_dir"], "'stories_dir' must be a relative path inside the workspace that git accepts: " + *why);
   }
 
   const YAML::Node stages = root["stages"];
@@ -122,8 +143,8 @@ Config Config::parse(std::string_view text, const std::string& path) {
     if (!valid_stage_name(s.name))
       fail(path, item, "bad stage name '" + s.name + "': use lowercase letters, digits and '-'");
     if (s.dir.empty()) s.dir = std::to_string(c.stages.size() + 1) + "_" + s.name;
-    if (s.dir.find('/') != std::string::npos || s.dir.starts_with('.'))
-      fail(path, item, "stage directory '" + s.dir + "' must be a plain directory name");
+    if (s.dir.find('/') != std::string::npos || s.dir.starts_with('.') || path_git_refuses(s.dir))
+      fail(path, item, "stage directory '" + s.dir + "' must be a plain directory name that git accepts");
     if (c.find_stage(s.name) || c.find_stage(s.dir)) fail(path, item, "stage '" + s.name + "' is listed twice");
     c.stages.push_back(s);
   }
@@ -187,6 +208,16 @@ Config Config::parse(std::string_view text, const std::string& path) {
     check_known_keys(path, index, {"watch"}, " in 'index'");
     if (index["watch"]) c.watch = boolean(path, index["watch"], "watch");
   }
+  if (const YAML::Node limits = root["limits"]) {
+    if (!limits.IsMap()) fail(path, limits, "'limits' must be a mapping");
+    check_known_keys(path, limits, {"story_bytes"}, " in 'limits'");
+    if (limits["story_bytes"]) {
+      auto n = parse_int(scalar(path, limits["story_bytes"], "story_bytes"));
+      if (!n || *n < 1024 || *n > (std::int64_t{1} << 30))
+        fail(path, limits["story_bytes"], "'story_bytes' must be a number of bytes from 1024 to 1073741824");
+      c.story_limits.max_bytes = static_cast<std::size_t>(*n);
+    }
+  }
   return c;
 }
 
@@ -210,6 +241,8 @@ std::string Config::render() const {
   if (!commit_verify) out += "  verify: false   # skip the pre-commit and commit-msg hooks\n";
   out += "\nindex:\n  watch: " + std::string(watch ? "true" : "false") +
          "   # a background watcher tells refreshes which files changed\n";
+  if (story_limits.max_bytes != StoryLimits{}.max_bytes)
+    out += "\nlimits:\n  story_bytes: " + std::to_string(story_limits.max_bytes) + "   # the largest story file read\n";
   return out;
 }
 

@@ -57,6 +57,7 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
       throw UsageError(e.key + " is part of the file name (<id>_<type>_<slug>.md); rename the file to change it");
     if (!valid_key(e.key)) throw UsageError("'" + e.key + "' is not a valid key");
     if (!seen.insert(e.key).second) throw UsageError("key '" + e.key + "' is given twice");
+    if (e.value) require_text(*e.value, "the value of " + e.key);
     if (e.value && e.value->find_first_of("\r\n") != std::string::npos)
       throw UsageError(e.key + ": values are one line; use tracker edit for more");
     links = links || e.key == "depends_on";
@@ -153,9 +154,9 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   std::string after_text = edit(before_text);
   if (after_text == before_text) return result;
   // What we write must read back: a value that breaks the front matter is refused.
-  Story before = reparse_story(story, before_text), after = story;
+  Story before = reparse_story(story, before_text, ws_.config().story_limits), after = story;
   try {
-    after = reparse_story(story, after_text);
+    after = reparse_story(story, after_text, ws_.config().story_limits);
   } catch (const StoryParseError& e) {
     throw UsageError("the change would make the front matter unreadable: " + e.detail());
   }
@@ -174,7 +175,7 @@ std::vector<StoryProblem> Tracker::validate_edit(std::int64_t id, const std::str
   Story story = find(id);
   Story edited;
   try {
-    edited = reparse_story(story, text);
+    edited = reparse_story(story, text, ws_.config().story_limits);
   } catch (const StoryParseError& e) {
     return {{e.line(), e.detail()}};
   }
@@ -208,7 +209,7 @@ EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, con
   if (edited == original) return result;
   if (read_file(ws_.root() / story.path) != original)
     throw ConflictError(story.path + " changed while it was being edited");
-  Story before = reparse_story(story, original), after = reparse_story(story, edited);
+  Story before = reparse_story(story, original, ws_.config().story_limits), after = reparse_story(story, edited, ws_.config().story_limits);
   result.changes = describe_changes(field_changes(before, after), before.body != after.body);
   if (result.changes.empty()) result.changes = {"format"};
   result.commit = transition(

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <istream>
 #include <thread>
 
 namespace tracker {
@@ -221,24 +222,36 @@ int Dir::fd() const {
   return dir_ ? ::dirfd(dir_) : -1;
 }
 
-std::optional<std::string> read_file_if_exists(const fs::path& path) {
+std::optional<std::string> read_file_if_exists(const fs::path& path, std::size_t max_bytes) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
     throw_errno("cannot open " + path.string());
   }
   std::string out;
+  std::size_t cap = max_bytes == static_cast<std::size_t>(-1) ? max_bytes : max_bytes + 1;
   struct stat st {};
-  if (::fstat(fd.get(), &st) == 0 && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
+  if (::fstat(fd.get(), &st) == 0 && st.st_size > 0)
+    out.reserve(std::min(cap, static_cast<std::size_t>(st.st_size)));
   char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+  while (out.size() < cap) {
+    ssize_t n = ::read(fd.get(), buf, std::min(sizeof buf, cap - out.size()));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("cannot read " + path.string());
     }
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+std::string read_stream(std::istream& in, std::size_t max_bytes) {
+  std::string out;
+  char buf[65536];
+  while (out.size() <= max_bytes && in) {
+    in.read(buf, static_cast<std::streamsize>(std::min(sizeof buf, max_bytes + 1 - out.size())));
+    out.append(buf, static_cast<std::size_t>(in.gcount()));
   }
   return out;
 }
@@ -384,7 +397,9 @@ class RealDisk : public Disk {
     return info_of(st);
   }
 
-  std::optional<std::string> read(const fs::path& path) const override { return read_file_if_exists(path); }
+  std::optional<std::string> read(const fs::path& path, std::size_t max_bytes) const override {
+    return read_file_if_exists(path, max_bytes);
+  }
 };
 
 }  // namespace

@@ -36,17 +36,17 @@ std::optional<Story> story_at(const Config& config, const std::string& path) {
 }
 
 /// `text` read as the story `where` is; empty fields when it does not parse.
-Story lenient(const Story& where, const std::string& text) {
+Story lenient(const Story& where, const std::string& text, const StoryLimits& limits) {
   try {
-    return reparse_story(where, text);
+    return reparse_story(where, text, limits);
   } catch (const StoryParseError&) {
     return where;
   }
 }
 
 /// Fills in the name, field and body changes of `d` from its two texts.
-void compare(StoryDiff& d, const Story& where) {
-  Story before = lenient(where, d.before_text), after = lenient(where, d.after_text);
+void compare(StoryDiff& d, const Story& where, const StoryLimits& limits) {
+  Story before = lenient(where, d.before_text, limits), after = lenient(where, d.after_text, limits);
   d.fields = field_changes(before, after);
   d.body_changed = before.body != after.body;
   d.name = after.name;
@@ -95,7 +95,7 @@ std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std
     }
     for (const ChangedFile* f : edited) {
       StoryDiff d{id, "edited", "", f->where.stage, f->where.stage, {}, false, {f->path}, *f->before, *f->after};
-      compare(d, f->where);
+      compare(d, f->where, ws_.config().story_limits);
       out.push_back(std::move(d));
     }
     // One file gone and one arrived under the same id: a move (maybe with edits).
@@ -113,13 +113,13 @@ std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std
                   {old_file->path, new_file->path},
                   *old_file->before,
                   *new_file->after};
-      compare(d, new_file->where);
+      compare(d, new_file->where, ws_.config().story_limits);
       out.push_back(std::move(d));
     }
     for (const ChangedFile* f : gone)
       out.push_back({id,
                      "deleted",
-                     lenient(f->where, *f->before).name,
+                     lenient(f->where, *f->before, ws_.config().story_limits).name,
                      f->where.stage,
                      "",
                      {},
@@ -129,7 +129,7 @@ std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std
                      ""});
     for (const ChangedFile* f : arrived)
       out.push_back(
-          {id, "created", lenient(f->where, *f->after).name, "", f->where.stage, {}, false, {f->path}, "", *f->after});
+          {id, "created", lenient(f->where, *f->after, ws_.config().story_limits).name, "", f->where.stage, {}, false, {f->path}, "", *f->after});
   }
   return out;
 }
@@ -151,7 +151,7 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
       throw InvalidDataError(path + ": unknown type '" + where->type + "'" + did_you_mean(where->type, config.types) +
                              "; nothing was committed");
     try {
-      Story s = reparse_story(*where, d.after_text);
+      Story s = reparse_story(*where, d.after_text, ws_.config().story_limits);
       if (!s.warnings.empty())
         throw InvalidDataError(path + ":" + std::to_string(s.warnings.front().line) + ": " +
                                s.warnings.front().message + "; nothing was committed");
@@ -170,12 +170,12 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
   std::vector<Reset> resets;
   for (auto& d : result.changes) {
     if (d.change != "moved") continue;
-    Story s = reparse_story(*story_at(config, d.paths.back()), d.after_text);
+    Story s = reparse_story(*story_at(config, d.paths.back()), d.after_text, ws_.config().story_limits);
     if (s.retry_count == 0) continue;
     std::string text = set_front_matter_line(d.after_text, "retry_count", "0");
     resets.push_back({ws_.root() / d.paths.back(), d.after_text, text});
     d.after_text = text;
-    compare(d, *story_at(config, d.paths.back()));
+    compare(d, *story_at(config, d.paths.back()), ws_.config().story_limits);
   }
 
   std::vector<std::string> parts, paths;

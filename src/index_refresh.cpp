@@ -104,14 +104,16 @@ void ShadowIndex::Impl::upsert(sql::Stmt& q, sql::Stmt& text, const FileStat& f,
   std::optional<std::string> error;
   int error_line = 0;
   auto name = parse_story_file_name(std::string_view(f.path).substr(f.path.rfind('/') + 1), ws.config().types);
-  if (!name) {
+  if (invalid_utf8_at(f.path)) {
+    error = std::string(kNotUtf8) + ": the file name; rename it";
+  } else if (!name) {
     error = "not a story file name: expected <id>_<type>_<slug>.md";
   } else {
     s.id = name->id;
     s.type = name->type;
     s.slug = name->slug;
     try {
-      parse_story_text(content, s);
+      parse_story_text(content, s, ws.config().story_limits);
     } catch (const StoryParseError& e) {
       error = e.detail();
       error_line = e.line();
@@ -144,7 +146,7 @@ void ShadowIndex::Impl::upsert(sql::Stmt& q, sql::Stmt& text, const FileStat& f,
 }
 
 bool ShadowIndex::Impl::content_unchanged(const std::string& path) {
-  std::optional<std::string> content = disk.read(ws.root() / path);
+  std::optional<std::string> content = disk.read(ws.root() / path, ws.config().story_limits.max_bytes);
   auto cached = db->prepare("SELECT t.content FROM stories s JOIN story_text t ON t.rowid = s.rowid WHERE s.path=?");
   cached.bind(1, path);
   return content && cached.step() && cached.view(0) == *content;
@@ -223,7 +225,7 @@ std::optional<RefreshStats> ShadowIndex::Impl::refresh_watched() {
     row.reset();
     std::optional<FileStat> f = stat_file(path);
     if (f && known && known->info == f->info && !known->racy) continue;  // as the walk would judge it
-    std::optional<std::string> content = f ? disk.read(ws.root() / path) : std::nullopt;
+    std::optional<std::string> content = f ? disk.read(ws.root() / path, ws.config().story_limits.max_bytes) : std::nullopt;
     if (!content && !known) continue;
     if (!tx) tx.emplace(*db);
     if (!content) {
@@ -328,12 +330,12 @@ RefreshStats ShadowIndex::Impl::walk_and_update() {
     }
   }
   for (const FileStat* f : changed) {
-    std::optional<std::string> content = disk.read(ws.root() / f->path);
+    std::optional<std::string> content = disk.read(ws.root() / f->path, ws.config().story_limits.max_bytes);
     if (!content) {  // moved or deleted since the walk
       del.reset();
       del.bind(1, f->path).run();
       std::optional<FileStat> moved = find_moved(f->path);
-      std::optional<std::string> moved_content = moved ? disk.read(ws.root() / moved->path) : std::nullopt;
+      std::optional<std::string> moved_content = moved ? disk.read(ws.root() / moved->path, ws.config().story_limits.max_bytes) : std::nullopt;
       if (moved_content)
         upsert(ins, text, *moved, *moved_content, scan_ns);
       else
@@ -375,7 +377,7 @@ void ShadowIndex::Impl::update_files(const std::vector<std::string>& paths) {
   }
   for (const auto& path : paths) {
     std::optional<FileStat> f = stat_file(path);
-    std::optional<std::string> content = f ? disk.read(ws.root() / path) : std::nullopt;
+    std::optional<std::string> content = f ? disk.read(ws.root() / path, ws.config().story_limits.max_bytes) : std::nullopt;
     if (!content) {
       del.reset();
       del.bind(1, path).run();

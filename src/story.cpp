@@ -3,7 +3,9 @@
 
 #include <yaml-cpp/yaml.h>
 #include <algorithm>
+#include <cstdio>
 #include <functional>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 namespace tracker {
@@ -124,19 +126,45 @@ bool is_null(const YAML::Node& node) {
   return is_plain_scalar(node) && (node.Scalar() == "~" || node.Scalar() == "null" || node.Scalar().empty());
 }
 
-nlohmann::ordered_json to_json(const YAML::Node& node) {
+/// Counts the YAML values a story reads, aliases expanded, against the limits: a
+/// few hundred bytes of nested aliases ("billion laughs") or an alias to itself
+/// would otherwise expand without end.
+class NodeBudget {
+ public:
+  NodeBudget(const StoryLimits& limits, const FrontMatter& fm) : limits_(limits), fm_(fm) {}
+  void take(const YAML::Node& node, std::size_t depth) {
+    if (++used_ > limits_.max_nodes)
+      throw StoryParseError(line_of(node, fm_), "the front matter expands to more than " +
+                                                    std::to_string(limits_.max_nodes) +
+                                                    " values (aliases count each time they are used)");
+    if (depth > limits_.max_depth)
+      throw StoryParseError(line_of(node, fm_), "the front matter nests lists and mappings more than " +
+                                                    std::to_string(limits_.max_depth) + " deep");
+  }
+
+ private:
+  const StoryLimits& limits_;
+  const FrontMatter& fm_;
+  std::size_t used_ = 0;
+};
+
+nlohmann::ordered_json to_json(const YAML::Node& node, NodeBudget& budget, std::size_t depth = 0) {
+  budget.take(node, depth);
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
       return nullptr;
     case YAML::NodeType::Sequence: {
       auto arr = nlohmann::ordered_json::array();
-      for (const auto& item : node) arr.push_back(to_json(item));
+      for (const auto& item : node) arr.push_back(to_json(item, budget, depth + 1));
       return arr;
     }
     case YAML::NodeType::Map: {
       auto obj = nlohmann::ordered_json::object();
-      for (const auto& kv : node) obj[kv.first.Scalar()] = to_json(kv.second);
+      for (const auto& kv : node) {
+        budget.take(kv.first, depth + 1);
+        obj[kv.first.IsScalar() ? kv.first.Scalar() : std::string()] = to_json(kv.second, budget, depth + 1);
+      }
       return obj;
     }
     case YAML::NodeType::Scalar:
@@ -152,11 +180,13 @@ nlohmann::ordered_json to_json(const YAML::Node& node) {
 }
 
 /// A list key: a YAML sequence, or one scalar holding a comma list.
-std::vector<std::string> scalar_list(const YAML::Node& node) {
+std::vector<std::string> scalar_list(const YAML::Node& node, NodeBudget& budget) {
   std::vector<std::string> out;
   if (node.IsSequence()) {
-    for (const auto& item : node)
+    for (const auto& item : node) {
+      budget.take(item, 1);
       if (item.IsScalar()) out.push_back(item.Scalar());
+    }
   } else if (node.IsScalar() && !is_null(node)) {
     for (auto& part : split(node.Scalar(), ','))
       if (!trim(part).empty()) out.emplace_back(trim(part));
@@ -184,7 +214,9 @@ std::string name_from_slug(std::string_view slug) {
   return name;
 }
 
-void read_known_key(const std::string& key, const YAML::Node& value, const FrontMatter& fm, Story& story) {
+void read_known_key(const std::string& key, const YAML::Node& value, const FrontMatter& fm, NodeBudget& budget,
+                    Story& story) {
+  budget.take(value, 0);
   auto warn = [&](const std::string& what) { story.warnings.push_back({line_of(value, fm), key + ": " + what}); };
   auto describe = [&]() {
     return value.IsScalar() ? "'" + value.Scalar() + "'" : std::string("a ") + (value.IsMap() ? "mapping" : "list");
@@ -201,10 +233,10 @@ void read_known_key(const std::string& key, const YAML::Node& value, const Front
     (key == "priority" ? story.priority : story.retry_count) = *n;
   } else if (key == "labels") {
     if (value.IsMap()) return warn("expected a list, got a mapping");
-    story.labels = scalar_list(value);
+    story.labels = scalar_list(value, budget);
   } else if (key == "depends_on") {
     if (value.IsMap()) return warn("expected a list of ids, got a mapping");
-    for (const auto& item : scalar_list(value)) {
+    for (const auto& item : scalar_list(value, budget)) {
       if (auto id = story_ref(item))
         story.depends_on.push_back(*id);
       else
@@ -239,7 +271,23 @@ bool is_known_key(const std::string& key) {
 
 }  // namespace
 
-void parse_story_text(std::string_view text, Story& story) {
+void parse_story_text(std::string_view text, Story& story, const StoryLimits& limits) {
+  if (text.size() > limits.max_bytes)
+    throw StoryParseError(1, "the file is larger than " + std::to_string(limits.max_bytes) +
+                                 " bytes, the most a story file may hold (limits.story_bytes in .tracker/config.yml)");
+  // A story is text: a byte that is not UTF-8 (or a NUL, as in a binary file) makes
+  // the file malformed, with its line, and no other story suffers for it.
+  std::optional<std::size_t> bad = invalid_utf8_at(text);
+  if (!bad) {
+    auto nul = text.find('\0');
+    if (nul != std::string_view::npos) bad = nul;
+  }
+  if (bad) {
+    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*bad), '\n'));
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[*bad]));
+    throw StoryParseError(line, std::string(kNotUtf8) + " (byte " + byte + "); save it as UTF-8 text");
+  }
   FrontMatter fm = locate_front_matter(text);
   std::string_view body = text.substr(fm.body_begin);
   // The body starts after the blank line that conventionally follows the front matter.
@@ -262,20 +310,25 @@ void parse_story_text(std::string_view text, Story& story) {
     if (!root.IsNull() && !root.IsMap())
       throw StoryParseError(fm.first_yaml_line, "front matter must be a mapping of keys to values");
     if (root.IsMap()) {
+      NodeBudget budget(limits, fm);
+      std::unordered_map<std::string, std::size_t> field_at;  // key -> index in story.fields
+      std::size_t keys = 0;
       for (const auto& kv : root) {
         if (!kv.first.IsScalar())
           throw StoryParseError(line_of(kv.first, fm), "front matter keys must be plain strings");
+        if (++keys > limits.max_keys)
+          throw StoryParseError(line_of(kv.first, fm), "the front matter has more than " +
+                                                           std::to_string(limits.max_keys) + " keys");
         const std::string key = kv.first.Scalar();
         if (is_known_key(key))
-          read_known_key(key, kv.second, fm, story);
+          read_known_key(key, kv.second, fm, budget, story);
         else {
-          std::string json = to_json(kv.second).dump();
-          auto same = std::find_if(story.fields.begin(), story.fields.end(),
-                                   [&](const CustomField& f) { return f.key == key; });
-          if (same != story.fields.end())
-            same->json = std::move(json);  // the last of a repeated key wins
-          else
+          std::string json = to_json(kv.second, budget).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+          auto [at, added] = field_at.try_emplace(key, story.fields.size());
+          if (added)
             story.fields.push_back({key, std::move(json)});
+          else
+            story.fields[at->second].json = std::move(json);  // the last of a repeated key wins
         }
       }
     }
@@ -284,22 +337,30 @@ void parse_story_text(std::string_view text, Story& story) {
   if (story.name.empty()) story.name = name_from_slug(story.slug);
 }
 
-std::optional<std::int64_t> story_ref(std::string_view item) {
-  item = trim(item);
-  if (item.starts_with('#')) item.remove_prefix(1);
-  auto id = parse_int(item);
-  if (!id || *id <= 0) return std::nullopt;
+std::optional<std::int64_t> parse_story_id(std::string_view text) {
+  if (text.starts_with('#')) text.remove_prefix(1);
+  if (text.empty() || text.size() > 15) return std::nullopt;
+  std::int64_t id = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    id = id * 10 + (c - '0');
+  }
+  if (id <= 0) return std::nullopt;
   return id;
 }
 
-Story reparse_story(const Story& where, std::string_view text) {
+std::optional<std::int64_t> story_ref(std::string_view item) {
+  return parse_story_id(trim(item));
+}
+
+Story reparse_story(const Story& where, std::string_view text, const StoryLimits& limits) {
   Story s;
   s.id = where.id;
   s.type = where.type;
   s.slug = where.slug;
   s.stage = where.stage;
   s.path = where.path;
-  parse_story_text(text, s);
+  parse_story_text(text, s, limits);
   return s;
 }
 
@@ -398,8 +459,13 @@ std::pair<std::string_view, std::string_view> split_comment(std::string_view res
 /// The items of a YAML value (a flow list, a scalar, or a comma list in a scalar).
 std::vector<std::string> load_items(std::string_view yaml) {
   try {
-    return scalar_list(YAML::Load(std::string(yaml)));
+    static const StoryLimits limits;
+    FrontMatter fm;
+    NodeBudget budget(limits, fm);
+    return scalar_list(YAML::Load(std::string(yaml)), budget);
   } catch (const YAML::Exception&) {
+    return {std::string(trim(yaml))};
+  } catch (const StoryParseError&) {
     return {std::string(trim(yaml))};
   }
 }

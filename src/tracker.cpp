@@ -297,6 +297,9 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
   const Config& config = ws_.config();
   std::string name(trim(request.name));
   if (name.empty()) throw UsageError("a story needs a name");
+  require_text(name, "the story name");
+  require_text(request.body, "the story body");
+  for (const auto& label : request.labels) require_text(label, "label");
   if (name.find('\n') != std::string::npos) throw UsageError("a story name must be one line");
   if (!config.is_known_type(request.type))
     throw UsageError("unknown type '" + request.type + "'" + did_you_mean(request.type, config.types) +
@@ -307,6 +310,12 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
       throw UsageError("bad label '" + label + "'");
   refresh_all();
   for (auto dep : request.depends_on) find(dep);  // NotFoundError for an unknown id
+  NewStory story{
+      name, request.priority, request.labels, request.depends_on, format_iso8601(clock_.now_seconds()), request.body};
+  const std::string text = render_story(story);
+  if (text.size() > config.story_limits.max_bytes)
+    throw UsageError("the story would be " + std::to_string(text.size()) + " bytes; a story file holds at most " +
+                     std::to_string(config.story_limits.max_bytes) + " (limits.story_bytes in .tracker/config.yml)");
 
   NewStoryResult result;
   // The id lock is held until the commit has landed: a failed commit gives its id
@@ -324,11 +333,10 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
   result.id = ids.reserve(index_->max_id());
   fs::path file = ws_.stage_dir(stage) / make_story_file_name(result.id, request.type, slugify(name));
   result.path = ws_.relative(file);
-  NewStory story{
-      name, request.priority, request.labels, request.depends_on, format_iso8601(clock_.now_seconds()), request.body};
+
   try {
     result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
-      tx.create(file, render_story(story));
+      tx.create(file, text);
       touched.push_back(result.path);
       index_->update_files(touched);
       return commit(
@@ -760,6 +768,14 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
     }
     if (found.stories.size() != 1) continue;  // malformed or ambiguous: check reports it
     const Story& story = found.stories.front();
+    if (config.is_done_stage(story.stage)) {
+      // Finished work stays finished: the claim just ends.
+      store.remove(c);
+      StoryChange ended{c.id, story.stage, story.stage, c.owner, {}, true};
+      ended.claim_only = true;
+      out.push_back(ended);
+      continue;
+    }
     const Stage& back =
         config.find_stage(c.from_stage) ? config.stage(c.from_stage) : config.stage(config.ready_stages.front());
     auto edit = [&](const std::string& text) {

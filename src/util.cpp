@@ -1,4 +1,5 @@
 #include <tracker/clock.hpp>
+#include <tracker/error.hpp>
 #include <tracker/util.hpp>
 
 #include <algorithm>
@@ -193,6 +194,38 @@ void trace(std::string_view what) {
   if (!enabled) return;
   std::fprintf(stderr, "trace: %8.2f ms wall %8.2f ms cpu  %.*s\n", clock_ms(CLOCK_MONOTONIC) - kStartWall,
                clock_ms(CLOCK_PROCESS_CPUTIME_ID), static_cast<int>(what.size()), what.data());
+}
+
+std::optional<std::size_t> invalid_utf8_at(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  std::size_t n = text.size(), i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = 3;
+    else if (c == 0xED) len = 3, hi = 0x9F;  // no surrogates
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) len = 4, hi = 0x8F;  // nothing past U+10FFFF
+    else return i;
+    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (std::size_t k = 2; k < len; ++k)
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+    i += len;
+  }
+  return std::nullopt;
+}
+
+void require_text(std::string_view text, const std::string& what) {
+  if (invalid_utf8_at(text) || text.find('\0') != std::string_view::npos)
+    throw UsageError(what + " is not valid UTF-8 text");
 }
 
 }  // namespace tracker

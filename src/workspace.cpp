@@ -1,5 +1,6 @@
 #include <tracker/error.hpp>
 #include <tracker/util.hpp>
+#include <tracker/story.hpp>
 #include <tracker/workspace.hpp>
 
 #include "limits.hpp"
@@ -146,7 +147,12 @@ std::int64_t IdAllocation::reserve(std::int64_t highest_seen) {
   fs::path mark = dir_ / "last-id";
   std::int64_t last = 0;
   if (auto text = read_file_if_exists(mark)) last = parse_int(trim(*text)).value_or(0);
-  std::int64_t id = std::max(last, highest_seen) + 1;
+  std::int64_t highest = std::max(last, highest_seen);
+  if (highest >= kMaxStoryId)
+    throw InvalidDataError("no story id is left: the highest in use is " + std::to_string(highest) +
+                           " and ids end at " + std::to_string(kMaxStoryId) + " (is " + mark.string() +
+                           " damaged? it holds the last id given out)");
+  std::int64_t id = highest + 1;
   write_file_atomic(mark, std::to_string(id) + "\n");
   return id;
 }

@@ -171,7 +171,7 @@ TEST_CASE("the ready queue: priority then id, skipping blocked, claimed and wait
   CHECK(contains(r.err, "no ready story"));
 }
 
-TEST_CASE("a claim with --pid ends when that process dies; without it, only at expiry") {
+TEST_CASE("a claim with --pid ends when that process dies, without it, only at expiry") {
   Board board;
   board.create({"Eight"});
   int sleeper = spawn({"sleep", "60"});
@@ -373,7 +373,7 @@ TEST_CASE("renew extends only the holder's claim") {
   CHECK(run_tracker(board.root(), {"renew", "2", "--owner", "a"}).code == 6);
 }
 
-TEST_CASE("done moves to the done stage and ends the claim; it satisfies dependants") {
+TEST_CASE("done moves to the done stage and ends the claim, it satisfies dependants") {
   Board board;
   board.create({"Base"});
   board.create({"Dependant", "--depends-on", "1"});

@@ -87,7 +87,7 @@ TEST_CASE("a bad config is reported with its line and exit 5") {
   CHECK(contains(r.err, "config.yml:5: unknown key 'colour' in a stage"));
 }
 
-TEST_CASE("new prints the id; list prints an aligned table") {
+TEST_CASE("new prints the id, list prints an aligned table") {
   Board board;
   auto r = run_tracker(board.root(), {"new", "Add", "login", "page", "--priority", "2", "--label", "auth"});
   REQUIRE(r.code == 0);
@@ -177,7 +177,7 @@ TEST_CASE("list --json follows CLI.md exactly") {
   CHECK(json::parse(run_tracker(board.root(), {"list", "--json", "--limit", "1", "--sort", "id"}).out).size() == 1);
 }
 
-TEST_CASE("show prints fields and body; --raw prints the file; --json adds the body") {
+TEST_CASE("show prints fields and body, --raw prints the file, --json adds the body") {
   Board board;
   board.create({"Add login", "--priority", "2", "--label", "auth", "--body", "Steps to do.\n"});
   auto r = run_tracker(board.root(), {"show", "1"});
@@ -287,7 +287,7 @@ TEST_CASE("move resets a non-zero retry_count and changes nothing else") {
   CHECK(git(board.root(), {"status", "--porcelain"}).empty());
 }
 
-TEST_CASE("move: several stories in one commit; bad stage, bad id, same stage") {
+TEST_CASE("move: several stories in one commit, bad stage, bad id, same stage") {
   Board board;
   board.create({"A"});
   board.create({"B"});

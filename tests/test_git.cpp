@@ -9,7 +9,7 @@ using testing::run_tracker;
 using testing::TempDir;
 namespace fs = std::filesystem;
 
-TEST_CASE("a commit holds only the tool's paths; what the user staged stays staged") {
+TEST_CASE("a commit holds only the tool's paths, what the user staged stays staged") {
   Board board;
   long id = board.create({"Story"});
   testing::write(board.root() / "notes.txt", "staged by the user\n");

@@ -125,7 +125,7 @@ TEST_CASE("post-commit runs after the commit, and its failure undoes nothing") {
   CHECK(fs::exists(board.root() / "work/1_backlog/1_story_alpha.md"));
 }
 
-TEST_CASE("commit.gpgsign with gpg.format ssh signs every commit; git verify-commit accepts them") {
+TEST_CASE("commit.gpgsign with gpg.format ssh signs every commit, git verify-commit accepts them") {
   Board board;
   TempDir keys;
   REQUIRE(
@@ -148,7 +148,7 @@ TEST_CASE("commit.gpgsign with gpg.format ssh signs every commit; git verify-com
   CHECK(git(board.root(), {"status", "--porcelain"}).empty());
 }
 
-TEST_CASE("commit.gpgsign with openpgp signs through gpg; git verify-commit accepts them") {
+TEST_CASE("commit.gpgsign with openpgp signs through gpg, git verify-commit accepts them") {
   Board board;
   TempDir gnupg;
   RunOptions env;

@@ -178,7 +178,7 @@ TEST_CASE("list filters and sorts") {
   CHECK(summary[0].labels.empty());  // not decoded in summary mode
 }
 
-TEST_CASE("a walk begun by another process after an action started serves that action; an older one never does") {
+TEST_CASE("a walk begun by another process after an action started serves that action, an older one never does") {
   Board board;
   board.create({"Alpha", "--priority", "1"});
   Workspace ws = Workspace::discover(board.root());
@@ -221,7 +221,7 @@ TEST_CASE("update_files re-reads an action's own files and drops the rows of fil
   CHECK(names(index) == std::vector<std::string>{"1:current:Alpha:0"});
 }
 
-TEST_CASE("a moved story keeps its row and full-text entry; the entry follows changes of name and body") {
+TEST_CASE("a moved story keeps its row and full-text entry, the entry follows changes of name and body") {
   Board board;
   board.create({"Alpha", "--body", "zebra crossing"});
   board.create({"Beta", "--body", "other words"});
@@ -283,7 +283,9 @@ class FrozenStatDisk : public Disk {
     auto it = frozen.find(path.filename().string());
     return it != frozen.end() ? std::optional<FileInfo>(it->second) : real_disk().stat(path);
   }
-  std::optional<std::string> read(const fs::path& path) const override { return real_disk().read(path); }
+  std::optional<std::string> read(const fs::path& path, std::size_t max_bytes) const override {
+    return real_disk().read(path, max_bytes);
+  }
 };
 
 void set_priority(const fs::path& file, int from, int to) {

@@ -107,7 +107,7 @@ TEST_CASE("malformed front matter reports the file line") {
   CHECK_THROWS_AS(parse("---\n- a\n- b\n---\n"), StoryParseError);
 }
 
-TEST_CASE("values of the wrong type are warnings with lines; the story stays usable") {
+TEST_CASE("values of the wrong type are warnings with lines, the story stays usable") {
   Story s = parse("---\nname: x\npriority: high\nblocked: maybe\ndepends_on: [3, abc]\n---\n");
   REQUIRE(s.warnings.size() == 3);
   CHECK(s.warnings[0].line == 3);

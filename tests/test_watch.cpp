@@ -121,7 +121,7 @@ TEST_CASE("with the watcher, hand edits, moves, new files and deletions reach th
   CHECK(rebuilt == stories);
 }
 
-TEST_CASE("index.watch in the config starts the watcher; commands by tracker itself are seen too") {
+TEST_CASE("index.watch in the config starts the watcher, commands by tracker itself are seen too") {
   Board board;
   board.create({"One"});
   std::string config = read(board.root() / ".tracker/config.yml");

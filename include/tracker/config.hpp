@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,15 @@ namespace tracker {
 struct Stage {
   std::string name;
   std::string dir;
+};
+
+/// What one story file may hold. Past these limits the file is malformed, with a
+/// message that names the limit, and every other story is unaffected.
+struct StoryLimits {
+  std::size_t max_bytes = 1024 * 1024;  ///< the file's size; `limits: {story_bytes: N}` in the config
+  std::size_t max_keys = 1000;          ///< keys in the front matter
+  std::size_t max_nodes = 10000;        ///< YAML values read, with every alias expanded
+  std::size_t max_depth = 64;           ///< lists and mappings nested in one another
 };
 
 /// The parsed .tracker/config.yml.
@@ -27,6 +37,7 @@ struct Config {
   bool commit = true;         ///< make a git commit for every change
   bool commit_verify = true;  ///< commit.verify: run the pre-commit and commit-msg hooks
   bool watch = false;         ///< index.watch: refreshes ask a background watcher what changed
+  StoryLimits story_limits;
 
   /// The default board: backlog, current, qa, merge, done, archived.
   static Config defaults();
@@ -63,6 +74,11 @@ struct Config {
 /// Parses a duration: "90s", "15m", "2h", "1d" or a bare number of seconds.
 /// Throws UsageError on anything else, and on zero or negative values.
 std::int64_t parse_duration(std::string_view text);
+
+/// Why git would refuse `path` (a stories_dir or a stage directory) in a tree, or
+/// nullopt when it is fine: an empty, ".", ".." or ".git" component (in any case, and
+/// as NTFS and HFS+ spell it: ".git.", ".git ", "git~1"), a backslash, an absolute path.
+std::optional<std::string> path_git_refuses(std::string_view path);
 
 /// A stage name: lowercase letters, digits and '-', starting with a letter.
 bool valid_stage_name(std::string_view name);

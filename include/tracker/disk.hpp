@@ -3,6 +3,7 @@
 // need, such as content that changes while the stat data stays the same.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -36,8 +37,9 @@ class Disk {
   /// it is missing or not a regular file.
   virtual std::optional<FileInfo> stat(const std::filesystem::path& path) const = 0;
 
-  /// A whole file, or nullopt when it is missing. Throws IoError.
-  virtual std::optional<std::string> read(const std::filesystem::path& path) const = 0;
+  /// A whole file, or nullopt when it is missing; at most max_bytes + 1 bytes of a
+  /// longer one (a story past its size limit is not read to its end). Throws IoError.
+  virtual std::optional<std::string> read(const std::filesystem::path& path, std::size_t max_bytes) const = 0;
 };
 
 /// The real file system.

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -137,8 +138,14 @@ class Dir {
 /// Reads a whole file. Throws IoError.
 std::string read_file(const fs::path& path);
 
-/// Reads a whole file, or nullopt when it does not exist.
-std::optional<std::string> read_file_if_exists(const fs::path& path);
+/// Reads a whole file, or nullopt when it does not exist. With `max_bytes`, reads at
+/// most max_bytes + 1 bytes, so that a longer file (or /dev/zero) shows as too long
+/// without being read to its end.
+std::optional<std::string> read_file_if_exists(const fs::path& path,
+                                               std::size_t max_bytes = static_cast<std::size_t>(-1));
+
+/// Reads at most max_bytes + 1 bytes of `in` (stdin for `-`).
+std::string read_stream(std::istream& in, std::size_t max_bytes);
 
 /// Renames `from` to `to`, failing (IoError) when `to` exists. Fsyncs both directories.
 void rename_no_replace(const fs::path& from, const fs::path& to);

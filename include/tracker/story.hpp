@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include <tracker/config.hpp>
 #include <tracker/error.hpp>
 
 namespace tracker {
@@ -61,6 +62,10 @@ struct Story {
   std::vector<StoryProblem> warnings;  ///< values of the wrong type (the story is still usable)
 };
 
+/// How a StoryParseError about a file that is not UTF-8 text begins (check calls
+/// it an `encoding` problem).
+inline constexpr const char* kNotUtf8 = "not valid UTF-8 text";
+
 /// Malformed front matter: the story cannot be read at all.
 class StoryParseError : public InvalidDataError {
  public:
@@ -76,13 +81,22 @@ class StoryParseError : public InvalidDataError {
 /// Fills the front matter fields and body of `story` from a file's text. Accepts a
 /// UTF-8 BOM, CRLF line endings and a file with no front matter (the name then comes
 /// from the first "# " heading, else from the slug). Throws StoryParseError.
-void parse_story_text(std::string_view text, Story& story);
+/// Past `limits` the file is malformed.
+void parse_story_text(std::string_view text, Story& story, const StoryLimits& limits = {});
 
 /// `text` read as the story `where` is (its id, type, slug, stage and path kept).
 /// Throws StoryParseError.
-Story reparse_story(const Story& where, std::string_view text);
+Story reparse_story(const Story& where, std::string_view text, const StoryLimits& limits = {});
 
-/// The story id a `depends_on` item names (`7` or `#7`), or nullopt.
+/// The largest story id: 15 digits, as many as a story file name holds, and below
+/// 2^53, so JSON consumers read every id exactly.
+inline constexpr std::int64_t kMaxStoryId = 999'999'999'999'999;
+
+/// A story id written `7` or `#7`: decimal digits only (no sign, no `0x`), from 1 to
+/// kMaxStoryId; nullopt for anything else.
+std::optional<std::int64_t> parse_story_id(std::string_view text);
+
+/// The story id a `depends_on` item names (`7` or `#7`, spaces around it allowed), or nullopt.
 std::optional<std::int64_t> story_ref(std::string_view item);
 
 /// Fields for a new story file.

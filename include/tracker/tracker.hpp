@@ -123,6 +123,7 @@ struct StoryChange {
   std::string owner;  ///< the claim's owner, for done and reclaim
   std::string commit;
   bool changed = true;  ///< false when there was nothing to do
+  bool claim_only = false;  ///< reclaim of a story in a done stage: its claim ended, the story stays
 };
 
 /// What link and unlink did.

@@ -33,6 +33,14 @@ std::string format_iso8601(std::int64_t unix_seconds);
 /// Parses "2026-11-23T07:41:00Z" (or with a +HH:MM offset) to unix seconds.
 std::optional<std::int64_t> parse_iso8601(std::string_view text);
 
+/// The offset of the first byte of `text` that is not part of well-formed UTF-8
+/// (no overlong forms, surrogates or code points past U+10FFFF), or nullopt when
+/// all of it is.
+std::optional<std::size_t> invalid_utf8_at(std::string_view text);
+
+/// Throws UsageError "<what> is not valid UTF-8 text" when it is not, or holds a NUL.
+void require_text(std::string_view text, const std::string& what);
+
 /// Trims ASCII whitespace on both ends.
 std::string_view trim(std::string_view text);
 

@@ -1,0 +1,245 @@
+// Hostile and broken input: files that are not UTF-8, alias bombs, huge files,
+// ids at their limits. Each is refused with a clear message, and every other story
+// keeps working.
+#include <catch2/catch.hpp>
+
+#include "helpers.hpp"
+
+#include <nlohmann/json.hpp>
+
+using namespace testing;
+using json = nlohmann::json;
+
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+/// Every line of `err` is a JSON object (what --json promises on stderr).
+void require_json_lines(const std::string& err) {
+  for (const auto& line : lines(err)) {
+    INFO(line);
+    REQUIRE(json::parse(line).is_object());
+  }
+}
+
+/// The check report of the board as JSON, with its exit code.
+json check_report(const Board& board, int expected_code) {
+  auto r = run_tracker(board.root(), {"--json", "check"});
+  INFO(r.err);
+  REQUIRE(r.code == expected_code);
+  return json::parse(r.out);
+}
+
+/// The problems of `report` about `path`.
+std::vector<json> problems_of(const json& report, const std::string& path) {
+  std::vector<json> out;
+  for (const auto& p : report["problems"])
+    if (p["path"] == path) out.push_back(p);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a file that is not UTF-8 is malformed (check kind encoding), and every command works around it") {
+  Board board;
+  board.create({"Alpha"});
+  board.create({"Beta"});
+  const std::string legacy = "work/1_backlog/5_story_legacy.md", bad = "work/1_backlog/7_story_bad.md";
+  write(board.root() / legacy, "---\nname: legacy\nlabels: [caf\xe9]\n---\n");
+  write(board.root() / bad, "---\nname: \"\\\xaf\"\n---\n");
+  git(board.root(), {"add", "work"});
+  git(board.root(), {"commit", "-q", "-m", "legacy files"});
+
+  json report = check_report(board, 5);
+  auto legacy_problems = problems_of(report, legacy);
+  REQUIRE(legacy_problems.size() == 1);
+  CHECK(legacy_problems[0]["kind"] == "encoding");
+  CHECK(legacy_problems[0]["line"] == 3);
+  CHECK(contains(legacy_problems[0]["message"], "byte 0xE9"));
+  REQUIRE(problems_of(report, bad).size() == 1);
+  CHECK(problems_of(report, bad)[0]["kind"] == "encoding");
+
+  // Every command, with --json: a clean exit code, JSON on stdout, JSON lines on stderr.
+  const std::vector<std::pair<std::vector<std::string>, int>> commands = {
+      {{"list"}, 0},
+      {{"ready"}, 0},
+      {{"search", "alpha"}, 0},
+      {{"stats"}, 0},
+      {{"show", "1"}, 0},
+      {{"show", "5"}, 5},
+      {{"show", "7"}, 5},
+      {{"set", "7", "priority=2"}, 5},
+      {{"set", "1", "priority=2"}, 0},
+      {{"move", "2", "current"}, 0},
+      {{"claim", "--owner", "bot"}, 0},
+      {{"index", "rebuild"}, 0},
+      {{"log"}, 0},
+      {{"diff", "HEAD~3..HEAD"}, 0},
+      {{"check"}, 5},
+      {{"doctor", "--dry-run"}, 0},
+  };
+  for (const auto& [args, code] : commands) {
+    std::vector<std::string> argv = {"--json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run_tracker(board.root(), argv);
+    INFO(join_lines(args) << "\n" << r.out << r.err);
+    CHECK(r.code == code);
+    if (code == 0) CHECK_NOTHROW(json::parse(r.out));
+    require_json_lines(r.err);
+  }
+  // The plain-text warnings name the file and line.
+  auto r = run_tracker(board.root(), {"list"});
+  CHECK(contains(r.err, legacy + ":3: not valid UTF-8 text (byte 0xE9); save it as UTF-8 text"));
+  CHECK(contains(r.out, "Alpha"));
+}
+
+TEST_CASE("text that is not UTF-8 is refused on the way in: names, labels, bodies, set values") {
+  Board board;
+  board.create({"Alpha"});
+  int commits = board.commit_count();
+  auto r = run_tracker(board.root(), {"new", "caf\xe9"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: the story name is not valid UTF-8 text\n");
+  CHECK(run_tracker(board.root(), {"new", "Cafe", "--label", "caf\xe9"}).code == 2);
+  write(board.root() / "../body.txt", std::string("a\0b", 3));
+  r = run_tracker(board.root(), {"new", "Cafe", "--body-file", (board.root() / "../body.txt").string()});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: the story body is not valid UTF-8 text\n");
+  r = run_tracker(board.root(), {"--json", "set", "1", "note=caf\xe9"});
+  CHECK(r.code == 2);
+  CHECK(json::parse(r.err)["error"] == "the value of note is not valid UTF-8 text");
+  CHECK(board.commit_count() == commits);
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+}
+
+TEST_CASE("a story past the limits is malformed with a message naming the limit, and its neighbours are unaffected") {
+  Board board;
+  board.create({"Alpha"});
+  fs::path backlog = board.root() / "work/1_backlog";
+  // Billion laughs: 441 bytes that would expand to 10^8 values.
+  std::string laughs = "---\nname: laughs\na0: &a0 [lol,lol,lol,lol,lol,lol,lol,lol,lol,lol]\n";
+  for (int i = 1; i < 8; ++i) {
+    laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) laughs += (k ? ",*a" : "*a") + std::to_string(i - 1);
+    laughs += "]\n";
+  }
+  write(backlog / "10_story_laughs.md", laughs + "---\n");
+  write(backlog / "11_story_self.md", "---\nname: self\nx: &a [*a]\n---\n");
+  std::string keys = "---\nname: keys\n";
+  for (int i = 0; i < 1001; ++i) keys += "k" + std::to_string(i) + ": v\n";
+  write(backlog / "12_story_keys.md", keys + "---\n");
+  write(backlog / "13_story_big.md", "---\nname: big\n---\n" + std::string(1024 * 1024, 'x'));
+  write(backlog / "14_story_deep.md", "---\nname: deep\nx: " + std::string(100, '[') + std::string(100, ']') + "\n---\n");
+
+  json report = check_report(board, 5);
+  auto message = [&](const std::string& file) {
+    auto p = problems_of(report, "work/1_backlog/" + file);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0]["kind"] == "malformed");
+    return p[0]["message"].get<std::string>();
+  };
+  CHECK(message("10_story_laughs.md") ==
+        "the front matter expands to more than 10000 values (aliases count each time they are used)");
+  CHECK(contains(message("11_story_self.md"), "more than 64 deep"));
+  CHECK(message("12_story_keys.md") == "the front matter has more than 1000 keys");
+  CHECK(message("13_story_big.md") ==
+        "the file is larger than 1048576 bytes, the most a story file may hold (limits.story_bytes in "
+        ".tracker/config.yml)");
+  CHECK(contains(message("14_story_deep.md"), "more than 64 deep"));
+  auto r = run_tracker(board.root(), {"--json", "list"});
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out).size() == 1);
+  CHECK(run_tracker(board.root(), {"set", "1", "priority=3"}).code == 0);
+
+  // The size limit is configurable; a file just under it is read.
+  std::string config = read(board.root() / ".tracker/config.yml");
+  write(board.root() / ".tracker/config.yml", config + "\nlimits:\n  story_bytes: 2097152\n");
+  report = check_report(board, 5);
+  CHECK(problems_of(report, "work/1_backlog/13_story_big.md").empty());
+  CHECK(json::parse(run_tracker(board.root(), {"--json", "show", "13"}).out)["name"] == "big");
+  write(board.root() / ".tracker/config.yml", config + "\nlimits:\n  story_bytes: 12\n");
+  r = run_tracker(board.root(), {"list"});
+  CHECK(r.code == 5);
+  CHECK(contains(r.err, "'story_bytes' must be a number of bytes from 1024 to 1073741824"));
+}
+
+TEST_CASE("a body from /dev/zero or past the size limit is refused before it is read to its end") {
+  Board board;
+  int commits = board.commit_count();
+  auto r = run_tracker(board.root(), {"new", "Zero", "--body-file", "/dev/zero"});
+  CHECK(r.code == 2);
+  CHECK(r.err ==
+        "tracker: --body-file '/dev/zero' is larger than 1048576 bytes, the most a story file may hold "
+        "(limits.story_bytes in .tracker/config.yml)\n");
+  RunOptions big;
+  big.input = std::string(1024 * 1024 + 1, 'x');
+  r = run_tracker(board.root(), {"new", "Big", "--body-file", "-"}, big);
+  CHECK(r.code == 2);
+  CHECK(contains(r.err, "--body-file '-' is larger than 1048576 bytes"));
+  // A body that fits but makes the file too large with its front matter.
+  big.input = std::string(1024 * 1024 - 10, 'x');
+  r = run_tracker(board.root(), {"new", "Big", "--body-file", "-"}, big);
+  CHECK(r.code == 2);
+  CHECK(contains(r.err, "a story file holds at most 1048576"));
+  CHECK(board.commit_count() == commits);
+}
+
+TEST_CASE("ids are decimal, from 1 to 999999999999999, and the id counter never overflows") {
+  Board board;
+  board.create({"Alpha"});
+  for (const char* bad : {"0x1", "0", "-1", "abc", "+1", "1e3", " 1"}) {
+    auto r = run_tracker(board.root(), {"show", bad});
+    INFO(bad);
+    CHECK(r.code == 2);
+    CHECK(r.err == "tracker: invalid id '" + std::string(bad) + "': ids are positive integers\n");
+  }
+  CHECK(run_tracker(board.root(), {"show", "#1"}).code == 0);
+  CHECK(run_tracker(board.root(), {"move", "#1", "current"}).code == 0);
+  CHECK(run_tracker(board.root(), {"move", "0x1", "qa"}).err == "tracker: invalid id '0x1': ids are positive integers\n");
+  CHECK(run_tracker(board.root(), {"show", "1000000000000000"}).err ==
+        "tracker: invalid id '1000000000000000': ids are at most 999999999999999\n");
+  CHECK(run_tracker(board.root(), {"list", "--limit", "0"}).err ==
+        "tracker: invalid --limit '0': expected a positive integer\n");
+
+  // A damaged counter at INT64_MAX: refused, no file made.
+  fs::path last_id = board.root() / ".git/tracker/last-id";
+  write(last_id, "9223372036854775807\n");
+  int commits = board.commit_count();
+  auto r = run_tracker(board.root(), {"new", "Overflow"});
+  CHECK(r.code == 5);
+  CHECK(contains(r.err, "no story id is left: the highest in use is 9223372036854775807"));
+  write(last_id, "999999999999998\n");
+  r = run_tracker(board.root(), {"--json", "new", "Last"});
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out)["id"] == 999999999999999);
+  CHECK(run_tracker(board.root(), {"new", "Past"}).code == 5);
+  CHECK(board.commit_count() == commits + 1);
+  CHECK(json::parse(run_tracker(board.root(), {"--json", "show", "999999999999999"}).out)["name"] == "Last");
+}
+
+TEST_CASE("reclaim of a dead holder's claim on a finished story ends the claim and leaves the story done") {
+  Board board;
+  board.create({"Finished"});
+  // A claim tied to a process that has exited: its holder is dead at once.
+  int pid = spawn({"true"});
+  REQUIRE(wait_for(pid) == 0);
+  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "bot", "--pid", std::to_string(pid)}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"move", "1", "done"}).code == 0);
+  int commits = board.commit_count();
+  auto r = run_tracker(board.root(), {"--json", "reclaim"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json changes = json::parse(r.out);
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0]["from"] == "done");
+  CHECK(changes[0]["to"] == "done");
+  CHECK(changes[0]["claim_only"] == true);
+  CHECK(board.commit_count() == commits);
+  json s = json::parse(run_tracker(board.root(), {"--json", "show", "1"}).out);
+  CHECK(s["stage"] == "done");
+  CHECK(s["claim"].is_null());
+  CHECK(s["retry_count"] == 0);
+  CHECK(run_tracker(board.root(), {"reclaim", "1"}).code == 6);
+}
