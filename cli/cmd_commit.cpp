@@ -13,7 +13,9 @@ struct CommitOptions {
 
 int run_commit(const CommitOptions& opts, const GlobalOptions& g) {
   HandCommitResult r = open_tracker(g)->commit_hand_edits(opts.message);
-  for (const auto& path : r.ignored) std::cerr << "tracker: not a story file, left out: " << path << "\n";
+  for (const auto& path : r.ignored) print_warning(g, "not a story file, left out: " + path);
+  for (const auto& path : r.links)
+    print_warning(g, "a symbolic link, left out: " + path + " (tracker never follows one; check reports it)");
   if (r.changes.empty()) throw NothingToDoError("no story file changed since HEAD");
   if (g.json) {
     auto changes = nlohmann::ordered_json::array();

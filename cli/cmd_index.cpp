@@ -15,7 +15,8 @@ int run_status(const GlobalOptions& g) {
   if (g.json) {
     nlohmann::ordered_json stages = nlohmann::ordered_json::object();
     for (const auto& [name, n] : st.per_stage) stages[name] = n;
-    print_json({{"path", st.db_path},
+    print_json({{"path", st.in_memory ? nullptr : nlohmann::ordered_json(st.db_path)},
+                {"in_memory", st.in_memory},
                 {"schema_version", st.schema_version},
                 {"bytes", st.db_bytes},
                 {"stories", st.stories},
@@ -26,8 +27,12 @@ int run_status(const GlobalOptions& g) {
                 {"last_change", string_or_null(st.last_refresh)}});
     return 0;
   }
-  std::cout << "index:        " << st.db_path << " (" << (st.db_bytes + 1023) / 1024 << " KiB, schema "
-            << st.schema_version << ")\n";
+  if (st.in_memory)
+    std::cout << "index:        in memory: the state directory cannot be written (schema " << st.schema_version
+              << ")\n";
+  else
+    std::cout << "index:        " << st.db_path << " (" << (st.db_bytes + 1023) / 1024 << " KiB, schema "
+              << st.schema_version << ")\n";
   std::cout << "stories:      " << st.stories << " (" << st.malformed << " malformed)\n";
   for (const auto& [name, n] : st.per_stage) {
     std::cout << pad("  " + name, 14) << n << "\n";

@@ -14,18 +14,27 @@ namespace tracker {
 
 namespace {
 
-/// Directory entries, sorted, without hidden ones (.gitkeep and the like).
-std::vector<std::pair<std::string, bool>> visible_entries(const fs::path& dir) {
-  std::vector<std::pair<std::string, bool>> out;  // name, is a directory
+enum class Entry { file, directory, symlink };
+
+/// Directory entries, sorted, without hidden ones (.gitkeep and the like). A
+/// symbolic link is one, whatever it points to.
+std::vector<std::pair<std::string, Entry>> visible_entries(const fs::path& dir) {
+  std::vector<std::pair<std::string, Entry>> out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     std::string name = e.path().filename().string();
     if (name.starts_with('.')) continue;
-    out.emplace_back(name, e.is_directory(ec));
+    out.emplace_back(name, e.is_symlink(ec)     ? Entry::symlink
+                           : e.is_directory(ec) ? Entry::directory
+                                                : Entry::file);
   }
   std::sort(out.begin(), out.end());
   return out;
 }
+
+constexpr const char* kSymlinkMessage =
+    "a symbolic link: tracker never follows one (git stores the link, not what it points to); "
+    "put the directory or file itself here";
 
 bool problem_order(const Problem& a, const Problem& b) {
   return std::tie(a.path, a.line, a.message) < std::tie(b.path, b.line, b.message);
@@ -44,12 +53,23 @@ CheckReport Tracker::check() {
   // The layout: stage directories and nothing else under the stories directory,
   // and only story files in them.
   fs::path root = ws_.stories_root();
-  if (!fs::is_directory(root)) problem(config.stories_dir, 0, "unknown-stage", "the stories directory is missing");
+  // A link on the way to the stories directory: the link is the one problem.
+  std::optional<std::string> root_link = ws_.symlink_to_stage(config.stages.front());
+  if (root_link == config.stories_dir + "/" + config.stages.front().dir) root_link.reset();
+  if (root_link)
+    problem(*root_link, 0, "symlink", kSymlinkMessage);
+  else if (!fs::is_directory(root))
+    problem(config.stories_dir, 0, "unknown-stage", "the stories directory is missing");
   std::vector<std::string> stage_dirs;
   for (const auto& s : config.stages) stage_dirs.push_back(s.dir);
-  for (const auto& [name, is_dir] : visible_entries(root)) {
+  auto entries = root_link ? std::vector<std::pair<std::string, Entry>>{} : visible_entries(root);
+  for (const auto& [name, kind] : entries) {
     std::string rel = config.stories_dir + "/" + name;
-    if (!is_dir) {
+    if (kind == Entry::symlink) {
+      problem(rel, 0, "symlink", kSymlinkMessage);
+      continue;
+    }
+    if (kind == Entry::file) {
       problem(rel, 0, "outside-stage", "file outside the stage directories " + join(stage_dirs, ", "));
       continue;
     }
@@ -57,8 +77,10 @@ CheckReport Tracker::check() {
       problem(rel, 0, "unknown-stage", "unknown stage directory" + did_you_mean(name, stage_dirs));
       continue;
     }
-    for (const auto& [inner, inner_dir] : visible_entries(root / name)) {
-      if (inner_dir)
+    for (const auto& [inner, inner_kind] : visible_entries(root / name)) {
+      if (inner_kind == Entry::symlink)
+        problem(rel + "/" + inner, 0, "symlink", kSymlinkMessage);
+      else if (inner_kind == Entry::directory)
         problem(rel + "/" + inner, 0, "outside-stage", "directory inside a stage directory: its files are not stories");
       else if (!inner.ends_with(".md"))
         problem(rel + "/" + inner, 0, "file-name", "not a story file: story files end in .md");
@@ -124,10 +146,10 @@ CheckReport Tracker::check() {
   fs::path lock_dir = ws_.shared_state_dir() / "claims";
   std::set<std::int64_t> locked;
   std::int64_t now = clock_.now_seconds();
-  for (const auto& [name, is_dir] : visible_entries(lock_dir)) {
+  for (const auto& [name, kind] : visible_entries(lock_dir)) {
     std::string rel = ws_.relative(lock_dir / name);
     auto id = name.ends_with(".lock") ? parse_int(std::string_view(name).substr(0, name.size() - 5)) : std::nullopt;
-    if (is_dir || !id) {
+    if (kind != Entry::file || !id) {
       problem(rel, 0, "claim", "not a claim lock (claim locks are named <id>.lock)");
       continue;
     }

@@ -353,6 +353,7 @@ bool wait_for_flock(int fd, std::chrono::steady_clock::time_point deadline) {
 ProcessLock::ProcessLock(const fs::path& path, std::chrono::milliseconds timeout, const std::string& what) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
+  if (ec) throw IoError("cannot create directory " + path.parent_path().string() + ": " + ec.message());
   fd_ = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd_) throw_errno("cannot open lock " + path.string());
   if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) return;

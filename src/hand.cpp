@@ -54,8 +54,8 @@ void compare(StoryDiff& d, const Story& where, const StoryLimits& limits) {
 
 }  // namespace
 
-std::vector<StoryDiff> Tracker::working_changes(std::vector<std::string>* ignored) {
-  return board_changes("HEAD", std::nullopt, ignored);
+std::vector<StoryDiff> Tracker::working_changes(std::vector<std::string>* ignored, std::vector<std::string>* links) {
+  return board_changes("HEAD", std::nullopt, ignored, links);
 }
 
 std::string Tracker::merge_base(const std::string& a, const std::string& b) {
@@ -63,7 +63,7 @@ std::string Tracker::merge_base(const std::string& a, const std::string& b) {
 }
 
 std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std::optional<std::string>& to,
-                                              std::vector<std::string>* ignored) {
+                                              std::vector<std::string>* ignored, std::vector<std::string>* links) {
   const Config& config = ws_.config();
   GitRepo& repo = git();
   fs::path work_tree = repo.work_tree();
@@ -72,6 +72,12 @@ std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std
   for (const auto& tree_path : repo.changed_paths_between(from, to, dir)) {
     std::string path = ws_.relative(work_tree / tree_path);
     std::optional<Story> where = story_at(config, path);
+    std::error_code ec;
+    if (!to && (fs::is_symlink(ws_.root() / path, ec) ||
+                (where && ws_.symlink_to_stage(config.stage(where->stage))))) {
+      if (links) links->push_back(path);  // never read through a link, never commit what it points to
+      continue;
+    }
     if (!where) {
       if (ignored) ignored->push_back(path);
       continue;
@@ -138,7 +144,7 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
   if (message && (trim(*message).empty() || message->find('\n') != std::string::npos))
     throw UsageError("-m takes a one-line subject");
   HandCommitResult result;
-  result.changes = working_changes(&result.ignored);
+  result.changes = working_changes(&result.ignored, &result.links);
   if (result.changes.empty()) return result;
 
   // Only valid stories are committed: the same rules as edit.

@@ -103,6 +103,13 @@ ShadowIndex::Impl::Impl(const Workspace& w, const Clock& c, const Disk& d)
 void ShadowIndex::Impl::open() {
   std::error_code ec;
   fs::create_directories(ws.local_state_dir(), ec);
+  if (::access(ws.local_state_dir().c_str(), W_OK) != 0 && (errno == EROFS || errno == EACCES || errno == ENOENT)) {
+    in_memory = true;
+    watching = false;
+    db_path = ":memory:";
+    open_once();
+    return;
+  }
   // Switching a new database to WAL needs a lock that SQLite's busy handler does not
   // wait for, so processes that all create the index at once retry here.
   auto deadline = std::chrono::steady_clock::now() + limits::kIndexOpen;
@@ -124,6 +131,10 @@ void ShadowIndex::Impl::open() {
 
 void ShadowIndex::Impl::reset() {
   db.reset();
+  if (in_memory) {
+    open_once();
+    return;
+  }
   ::unlink(stamp_file.c_str());
   for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((db_path + suffix).c_str());
   open_once();
@@ -211,6 +222,7 @@ IndexStatus ShadowIndex::status() {
   return impl_->with_recovery([&] {
     IndexStatus st;
     st.db_path = impl_->db_path;
+    st.in_memory = impl_->in_memory;
     st.schema_version = kSchemaVersion;
     std::error_code ec;
     auto size = fs::file_size(impl_->db_path, ec);

@@ -41,6 +41,10 @@ struct ShadowIndex::Impl {
   fs::path stamp_file;           ///< when the last complete walk began (see refresh)
   bool watching = false;         ///< refreshes ask the watcher what changed (index.watch)
   bool watcher_missing = false;  ///< a refresh asked the watcher and none answered
+  /// The state directory cannot be written (a read-only mount or checkout): the
+  /// index lives in memory for this process, every refresh walks, and no lock,
+  /// stamp or watcher is used. Reads work; writes fail where they write.
+  bool in_memory = false;
 
   Impl(const Workspace& w, const Clock& c, const Disk& d);
 

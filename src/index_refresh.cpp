@@ -59,7 +59,7 @@ bool ShadowIndex::Impl::racy_at(const FileInfo& f, std::int64_t scan_ns) const {
 std::optional<FileStat> ShadowIndex::Impl::stat_file(const std::string& path) const {
   const Config& config = ws.config();
   const Stage* stage = config.stage_of_path(path);
-  if (!stage) return std::nullopt;
+  if (!stage || ws.symlink_to_stage(*stage)) return std::nullopt;  // never through a symbolic link
   std::optional<FileInfo> info = disk.stat(ws.root() / path);
   if (!info) return std::nullopt;
   return FileStat{path, stage, static_cast<int>(stage - config.stages.data()), *info};
@@ -70,6 +70,7 @@ std::vector<FileStat> ShadowIndex::Impl::walk(std::vector<std::string>& vanished
   const Config& config = ws.config();
   for (std::size_t order = 0; order < config.stages.size(); ++order) {
     const Stage& stage = config.stages[order];
+    if (ws.symlink_to_stage(stage)) continue;  // check reports it; its files are not the board's
     std::string prefix = config.stories_dir + "/" + stage.dir + "/";
     std::vector<std::string> gone;
     disk.list(
@@ -168,6 +169,7 @@ std::optional<Instant> ShadowIndex::Impl::last_walk() const {
 }
 
 void ShadowIndex::Impl::record_walk(const Instant& start) const {
+  if (in_memory) return;
   // Everyone who reads or writes the stamp holds refresh.lock; a torn stamp (a crash
   // while writing it) only makes the next command walk.
   char mono[24];
@@ -176,6 +178,7 @@ void ShadowIndex::Impl::record_walk(const Instant& start) const {
 }
 
 RefreshStats ShadowIndex::Impl::refresh(const std::optional<Instant>& since) {
+  if (in_memory) return walk_and_update();  // nobody shares this index: no lock, no stamp
   ProcessLock turn(ws.local_state_dir() / "refresh.lock", limits::kIndexRefresh, "the index refresh");
   trace("refresh: lock taken");
   if (watching)
@@ -311,7 +314,7 @@ RefreshStats ShadowIndex::Impl::walk_and_update() {
   for (const auto& path : gone) {
     // Our walk may be older than a row another process just wrote (a story moved
     // after we read its new directory): delete only what is really gone.
-    if (disk.stat(ws.root() / path)) continue;
+    if (stat_file(path)) continue;
     del.reset();
     del.bind(1, path).run();
     ++stats.removed;

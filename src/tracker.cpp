@@ -331,7 +331,7 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
   }
   prepare_commit();
   result.id = ids.reserve(index_->max_id());
-  fs::path file = ws_.stage_dir(stage) / make_story_file_name(result.id, request.type, slugify(name));
+  fs::path file = ws_.real_stage_dir(stage) / make_story_file_name(result.id, request.type, slugify(name));
   result.path = ws_.relative(file);
 
   try {
@@ -406,13 +406,14 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
   for (const auto& s : stories)
     if (s.stage == target.name) result.already_there.push_back(s.id);
   if (result.already_there.size() == stories.size()) return result;
+  ws_.real_stage_dir(target);  // refuses a symbolic link before anything moves
   prepare_commit();
   result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
     std::vector<std::string> paths;  // every stage path of every moved story
     for (const auto& s : stories) {
       if (s.stage == target.name) continue;
       fs::path from = ws_.root() / s.path;
-      fs::path to = ws_.stage_dir(target) / from.filename();
+      fs::path to = ws_.real_stage_dir(target) / from.filename();
       tx.rename(from, to);
       // A retry count carried over from an earlier stage is a known bug: a move resets it.
       if (s.retry_count != 0) {
@@ -531,7 +532,7 @@ Tracker::Transition Tracker::transition_once(const Story& story, const Stage& ta
                                              const std::string& action, const std::string& detail,
                                              const std::string& owner) {
   fs::path from = ws_.root() / story.path;
-  fs::path to = story.stage == target.name ? from : ws_.stage_dir(target) / from.filename();
+  fs::path to = story.stage == target.name ? from : ws_.real_stage_dir(target) / from.filename();
   Transition result;
   result.path = ws_.relative(to);
   result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {

@@ -5,6 +5,7 @@
 
 #include "limits.hpp"
 
+#include <sys/stat.h>
 #include <cstdlib>
 
 namespace tracker {
@@ -141,6 +142,27 @@ void IdAllocation::release(std::int64_t id) {
   auto text = read_file_if_exists(mark);
   if (!text || parse_int(trim(*text)) != id) return;
   write_file_atomic(mark, std::to_string(id - 1) + "\n");
+}
+
+std::optional<std::string> Workspace::symlink_to_stage(const Stage& stage) const {
+  fs::path at = root_;
+  std::string rel;
+  auto is_link = [&](const std::string& component) {
+    at /= component;
+    rel += (rel.empty() ? "" : "/") + component;
+    struct stat st {};
+    return ::lstat(at.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+  };
+  for (const auto& component : split(config_.stories_dir, '/'))
+    if (is_link(component)) return rel;
+  if (is_link(stage.dir)) return rel;
+  return std::nullopt;
+}
+
+fs::path Workspace::real_stage_dir(const Stage& stage) const {
+  if (auto link = symlink_to_stage(stage))
+    throw InvalidDataError(*link + " is a symbolic link, and tracker never writes through one; make it a directory");
+  return stage_dir(stage);
 }
 
 std::int64_t IdAllocation::reserve(std::int64_t highest_seen) {

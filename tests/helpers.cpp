@@ -206,4 +206,15 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
+bool can_unshare() {
+  return run({"unshare", "-rm", "true"}).code == 0;
+}
+
+RunResult in_namespace(const std::string& script, const fs::path& dir) {
+  RunOptions o;
+  o.env["T"] = TRACKER_BIN;
+  o.env["D"] = dir.string();
+  return run({"unshare", "-rm", "sh", "-c", script}, o);
+}
+
 }  // namespace testing

@@ -46,6 +46,14 @@ int spawn(const std::vector<std::string>& argv, const RunOptions& options = {});
 /// Waits for `pid` and returns its exit code (128+signal when killed).
 int wait_for(int pid);
 
+/// Whether this machine lets a test make its own mount namespace (for a full disk or
+/// a read-only directory without being root).
+bool can_unshare();
+
+/// Runs `script` with sh in a new user and mount namespace; $T is the tracker binary
+/// and $D is `dir`.
+RunResult in_namespace(const std::string& script, const fs::path& dir);
+
 /// Runs the tracker binary under test.
 RunResult run_tracker(const fs::path& cwd, const std::vector<std::string>& args, const RunOptions& options = {});
 

@@ -10,6 +10,8 @@
 
 using testing::Board;
 using testing::BoardState;
+using testing::can_unshare;
+using testing::in_namespace;
 using testing::git;
 using testing::read;
 using testing::run;
@@ -21,20 +23,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-/// Whether this machine lets a test make its own mount namespace (for a full disk or
-/// a read-only directory without being root).
-bool can_unshare() {
-  return run({"unshare", "-rm", "true"}).code == 0;
-}
-
-/// Runs `script` with sh in a new user and mount namespace; $T is the tracker binary.
-testing::RunResult in_namespace(const std::string& script, const fs::path& dir) {
-  RunOptions o;
-  o.env["T"] = TRACKER_BIN;
-  o.env["D"] = dir.string();
-  return run({"unshare", "-rm", "sh", "-c", script}, o);
-}
 
 /// "key=value" lines of a script's output.
 std::map<std::string, std::string> values(const std::string& out) {

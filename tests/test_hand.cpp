@@ -55,7 +55,7 @@ TEST_CASE("hand edits, moves, creations and deletions show at once and commit as
                                 {"fields", {{"priority", {1, 5}}}},
                                 {"body_changed", false}});
   CHECK(j["changes"][1]["change"] == "moved");
-  CHECK(r.err == "tracker: not a story file, left out: work/notes.txt\n");
+  CHECK(json::parse(r.err) == json{{"warning", "not a story file, left out: work/notes.txt"}});
   CHECK(board.commit_count() == commits + 1);
   CHECK(git(root, {"log", "-1", "--format=%B"}) ==
         "tracker: edit #1 (priority), move #2 backlog -> qa, delete #4, create #9\n\nTracker-Action: commit\n"
@@ -68,7 +68,7 @@ TEST_CASE("hand edits, moves, creations and deletions show at once and commit as
 
   r = run_tracker(root, {"commit"});
   CHECK(r.code == 6);
-  CHECK(r.err == "tracker: not a story file, left out: work/notes.txt\ntracker: no story file changed since HEAD\n");
+  CHECK(r.err == "tracker: warning: not a story file, left out: work/notes.txt\ntracker: no story file changed since HEAD\n");
 }
 
 TEST_CASE("commit: -m, a hand move resets retry_count, invalid stories are refused") {

@@ -243,3 +243,118 @@ TEST_CASE("reclaim of a dead holder's claim on a finished story ends the claim a
   CHECK(s["retry_count"] == 0);
   CHECK(run_tracker(board.root(), {"reclaim", "1"}).code == 6);
 }
+
+TEST_CASE("a stories directory or stage directory that git would refuse is refused") {
+  TempDir dir;
+  git(dir.path(), {"init", "-q"});
+  for (const char* bad : {".git/board", ".GIT/board", "work/.Git", "a/.git./b", "x/git~1", "a//b", "a\\b"}) {
+    INFO(bad);
+    auto r = run_tracker(dir.path(), {"init", "--dir", bad});
+    CHECK(r.code == 2);
+    CHECK(contains(r.err, "bad stories directory '"));
+    CHECK_FALSE(fs::exists(dir / ".tracker"));
+  }
+  Board board;
+  std::string config = read(board.root() / ".tracker/config.yml");
+  for (const char* bad : {"stories_dir: .git/board", "stories_dir: work/.GIT"}) {
+    std::string text = config;
+    text.replace(text.find("stories_dir: work"), 17, bad);
+    write(board.root() / ".tracker/config.yml", text);
+    auto r = run_tracker(board.root(), {"list"});
+    INFO(bad);
+    CHECK(r.code == 5);
+    CHECK(contains(r.err, "git refuses a '"));
+  }
+  std::string text = config;
+  text.replace(text.find("dir: 3_qa"), 9, "dir: git~1");
+  write(board.root() / ".tracker/config.yml", text);
+  auto r = run_tracker(board.root(), {"list"});
+  CHECK(r.code == 5);
+  CHECK(contains(r.err, "stage directory 'git~1' must be a plain directory name that git accepts"));
+}
+
+TEST_CASE("symbolic links are never followed: check reports them, move refuses them, commit leaves them out") {
+  Board board;
+  board.create({"Alpha"});
+  board.create({"Beta"});
+  TempDir outside;
+  write(outside / "1_story_planted.md", "---\nname: Planted\n---\n");
+  fs::remove_all(board.root() / "work/3_qa");
+  fs::create_directory_symlink(outside.path(), board.root() / "work/3_qa");
+  write(outside / "secret.md", "---\nname: Secret\n---\n");
+  fs::create_symlink(outside / "secret.md", board.root() / "work/1_backlog/9_story_link.md");
+  std::string head = git(board.root(), {"rev-parse", "HEAD"});
+
+  json report = check_report(board, 5);
+  auto qa = problems_of(report, "work/3_qa"), link = problems_of(report, "work/1_backlog/9_story_link.md");
+  REQUIRE(qa.size() == 1);
+  CHECK(qa[0]["kind"] == "symlink");
+  REQUIRE(link.size() == 1);
+  CHECK(link[0]["kind"] == "symlink");
+  CHECK(report["problems"].size() == 2);  // the files behind the links are not the board's
+
+  json list = json::parse(run_tracker(board.root(), {"--json", "list"}).out);
+  CHECK(list.size() == 2);
+  CHECK(run_tracker(board.root(), {"show", "9"}).code == 4);
+
+  auto r = run_tracker(board.root(), {"move", "1", "qa"});
+  CHECK(r.code == 5);
+  CHECK(r.err == "tracker: work/3_qa is a symbolic link, and tracker never writes through one; make it a directory\n");
+  CHECK(fs::exists(board.root() / "work/1_backlog/1_story_alpha.md"));
+  CHECK(fs::directory_iterator(outside.path()) != fs::directory_iterator());
+  CHECK_FALSE(fs::exists(outside / "1_story_alpha.md"));
+  CHECK(run_tracker(board.root(), {"new", "Gamma", "--stage", "qa"}).code == 5);
+
+  // A hand edit next to the links: commit takes it and leaves the links out.
+  write(board.root() / "work/1_backlog/2_story_beta.md", "---\nname: Beta edited\n---\n");
+  r = run_tracker(board.root(), {"commit"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(contains(r.err, "a symbolic link, left out: work/1_backlog/9_story_link.md"));
+  CHECK(contains(r.err, "a symbolic link, left out: work/3_qa"));
+  CHECK(git(board.root(), {"show", "--name-only", "--format=", "HEAD"}) == "work/1_backlog/2_story_beta.md\n");
+  CHECK(git(board.root(), {"rev-parse", "HEAD~1"}) == head);
+  auto fsck = run({"git", "-C", board.root().string(), "fsck", "--strict", "--no-dangling"});
+  CHECK(fsck.code == 0);
+
+  // A stories directory that is itself a link: one problem, nothing read through it.
+  fs::rename(board.root() / "work", board.root() / "real-work");
+  fs::create_directory_symlink("real-work", board.root() / "work");
+  report = check_report(board, 5);
+  REQUIRE(report["problems"].size() == 1);
+  CHECK(report["problems"][0]["path"] == "work");
+  CHECK(report["problems"][0]["kind"] == "symlink");
+  CHECK(json::parse(run_tracker(board.root(), {"--json", "list"}).out).empty());
+}
+
+TEST_CASE("reads work in a read-only repository, from an index in memory, and writes fail cleanly") {
+  if (!can_unshare()) {
+    WARN("skipped: this machine gives tests no mount namespace");
+    return;
+  }
+  Board board;
+  board.create({"Alpha", "--priority", "3"});
+  board.create({"Beta"});
+  // The state directory is gone too: a fresh clone on a read-only mount has none.
+  fs::remove_all(board.root() / ".git/tracker");
+  BoardState before(board.root());
+  auto r = in_namespace(
+      "cd \"$D\" && mount --bind \"$D\" \"$D\" && mount -o remount,bind,ro \"$D\" && cd \"$D\" || exit 99\n"
+      "for c in 'list' 'show 1' 'search alpha' 'check' 'stats' 'ready' 'log' 'index status'; do\n"
+      "  out=$(\"$T\" --json $c 2>&1); echo \"$c=$?\"; done\n"
+      "\"$T\" --json list | tr -d ' \\n'; echo\n"
+      "\"$T\" index status | head -1\n"
+      "\"$T\" set 1 priority=4 2>&1; echo \"set=$?\"\n"
+      "\"$T\" new Gamma 2>&1; echo \"new=$?\"\n",
+      board.root());
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  for (const char* c : {"list", "show 1", "search alpha", "check", "stats", "ready", "log", "index status"})
+    CHECK(contains(r.out, std::string(c) + "=0\n"));
+  CHECK(contains(r.out, "\"id\":1,\"type\":\"story\",\"name\":\"Alpha\""));
+  CHECK(contains(r.out, "index:        in memory: the state directory cannot be written"));
+  CHECK(contains(r.out, "Read-only file system"));
+  CHECK(contains(r.out, "set=1\n"));
+  CHECK(contains(r.out, "new=1\n"));
+  CHECK(BoardState(board.root()) == before);
+}

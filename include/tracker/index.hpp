@@ -82,6 +82,7 @@ struct Instant {
 /// Counts for `index status`.
 struct IndexStatus {
   std::string db_path;
+  bool in_memory = false;  ///< the state directory is read-only: this process indexed the files itself
   int schema_version = 0;
   std::int64_t db_bytes = 0;
   std::int64_t stories = 0;

@@ -175,6 +175,7 @@ struct StoryDiff {
 struct HandCommitResult {
   std::vector<StoryDiff> changes;
   std::vector<std::string> ignored;  ///< changed files under the stories directory that are not story files
+  std::vector<std::string> links;    ///< symbolic links where story files would be: never followed, left out
   std::string subject;
   std::string commit;
 };
@@ -345,12 +346,15 @@ class Tracker {
 
   /// Story files that differ between HEAD and the working tree (staged or not),
   /// read as stories: created, deleted, moved (same id, another stage) or edited.
-  std::vector<StoryDiff> working_changes(std::vector<std::string>* ignored = nullptr);
+  /// A symbolic link is never read through: it goes to `links`, and is left out.
+  std::vector<StoryDiff> working_changes(std::vector<std::string>* ignored = nullptr,
+                                         std::vector<std::string>* links = nullptr);
 
   /// The same between revision `from` and revision `to` (the working tree when not
   /// given). UsageError for an unknown revision.
   std::vector<StoryDiff> board_changes(const std::string& from, const std::optional<std::string>& to,
-                                       std::vector<std::string>* ignored = nullptr);
+                                       std::vector<std::string>* ignored = nullptr,
+                                       std::vector<std::string>* links = nullptr);
 
   /// The merge base of two revisions (for `diff A...B`).
   std::string merge_base(const std::string& a, const std::string& b);

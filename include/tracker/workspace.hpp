@@ -31,6 +31,15 @@ class Workspace {
   fs::path stories_root() const { return root_ / config_.stories_dir; }
   fs::path stage_dir(const Stage& stage) const { return stories_root() / stage.dir; }
 
+  /// The first symbolic link on the way from the workspace root to the stage's
+  /// directory (the stories directory's components, then the stage directory), as
+  /// a workspace-relative path; nullopt when there is none. tracker never follows one.
+  std::optional<std::string> symlink_to_stage(const Stage& stage) const;
+
+  /// stage_dir(stage), after checking that no symbolic link is on the way to it.
+  /// Throws InvalidDataError naming the link.
+  fs::path real_stage_dir(const Stage& stage) const;
+
   /// This worktree's git directory (.git, or .git/worktrees/<name>).
   const fs::path& git_dir() const { return git_dir_; }
   /// The git directory shared by every worktree of the repository.
