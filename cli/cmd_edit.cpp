@@ -37,10 +37,35 @@ char ask(const std::string& problems) {
   }
 }
 
+/// "  priority: yours 3, theirs 5" for each key both sides changed.
+std::string describe(const std::vector<MergeConflict>& conflicts) {
+  std::string out;
+  for (const auto& c : conflicts) {
+    if (c.key == "body" || c.key == "format")
+      out += "  " + c.key + ": changed on both sides\n";
+    else
+      out += "  " + c.key + ": yours " + c.yours + ", theirs " + c.theirs + "\n";
+  }
+  return out;
+}
+
+/// After a conflicting change made meanwhile: 'e' (edit the merged text) or 'a'.
+char ask_after_conflict() {
+  while (true) {
+    std::cerr << "[e]dit again (their version with your changes in it, yours where both changed), or [a]bort? "
+              << std::flush;
+    std::string answer;
+    if (!std::getline(std::cin, answer)) return 'a';
+    std::string_view a = trim(answer);
+    if (a == "e" || a == "edit" || a.empty()) return 'e';
+    if (a == "a" || a == "abort") return 'a';
+  }
+}
+
 int run_edit(const EditOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
   Story story = tracker->show(opts.id);
-  const std::string original = tracker->raw(opts.id);
+  std::string original = tracker->raw(opts.id);  // what the edit is measured against
 
   // The editor works on a copy with the story's own file name (for syntax
   // highlighting); the story file changes only once the text is valid.
@@ -57,53 +82,76 @@ int run_edit(const EditOptions& opts, const GlobalOptions& g) {
     }
   } cleanup{work_dir};
   fs::path copy = work_dir / fs::path(story.path).filename();
-  write_file_atomic(copy, original);
+  std::string start = original;  // what the editor opens
 
   const std::string command = editor_command();
   bool interactive = ::isatty(STDIN_FILENO) && ::isatty(STDERR_FILENO);
-  std::string edited;
+  EditResult r;
   while (true) {
-    int status = run_editor(command, copy);
-    edited = read_file(copy);
-    if (status != 0) {
-      std::string saved =
-          edited == original ? "" : "; your text is saved at " + tracker->save_rejected(opts.id, edited).string();
-      throw Error(ExitCode::error, "the editor (" + command + ") exited with status " + std::to_string(status) + "; #" +
-                                       std::to_string(opts.id) + " is unchanged" + saved);
-    }
-    std::vector<StoryProblem> problems = tracker->validate_edit(opts.id, edited);
-    if (problems.empty()) break;
-    std::string report = describe(story.path, problems);
-    if (!interactive) {
-      // One line: the first problem, how many more, and where the text went.
+    write_file_atomic(copy, start);
+    std::string edited;
+    while (true) {
+      int status = run_editor(command, copy);
+      edited = read_file(copy);
+      if (status != 0) {
+        std::string saved =
+            edited == start ? "" : "; your text is saved at " + tracker->save_rejected(opts.id, edited).string();
+        throw Error(ExitCode::error, "the editor (" + command + ") exited with status " + std::to_string(status) +
+                                         "; #" + std::to_string(opts.id) + " is unchanged" + saved);
+      }
+      std::vector<StoryProblem> problems = tracker->validate_edit(opts.id, edited);
+      if (problems.empty()) break;
+      std::string report = describe(story.path, problems);
+      if (!interactive) {
+        // One line: the first problem, how many more, and where the text went.
+        fs::path saved = tracker->save_rejected(opts.id, edited);
+        std::string first = report.substr(0, report.find('\n'));
+        std::string more = problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)" : "";
+        throw InvalidDataError(first + more + "; #" + std::to_string(opts.id) +
+                               " is unchanged, your text is saved at " + saved.string());
+      }
+      char choice = ask(report);
+      if (choice == 'e') continue;
       fs::path saved = tracker->save_rejected(opts.id, edited);
-      std::string first = report.substr(0, report.find('\n'));
-      std::string more = problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)" : "";
-      throw InvalidDataError(first + more + "; #" + std::to_string(opts.id) + " is unchanged, your text is saved at " +
+      if (choice == 'k') {
+        std::cerr << "kept the last good version of #" << opts.id << "; your text is saved at " << saved.string()
+                  << "\n";
+        return 0;
+      }
+      throw InvalidDataError("aborted: #" + std::to_string(opts.id) + " is unchanged; your text is saved at " +
                              saved.string());
     }
-    char choice = ask(report);
-    if (choice == 'e') continue;
-    fs::path saved = tracker->save_rejected(opts.id, edited);
-    if (choice == 'k') {
-      std::cerr << "kept the last good version of #" << opts.id << "; your text is saved at " << saved.string() << "\n";
-      return 0;
-    }
-    throw InvalidDataError("aborted: #" + std::to_string(opts.id) + " is unchanged; your text is saved at " +
-                           saved.string());
-  }
 
-  EditResult r;
-  try {
-    r = tracker->apply_edit(opts.id, original, edited);
-  } catch (const ConflictError& e) {
-    fs::path saved = tracker->save_rejected(opts.id, edited);
-    throw ConflictError(std::string(e.what()) + "; your text is saved at " + saved.string());
+    try {
+      r = tracker->apply_edit(opts.id, original, edited);
+      break;
+    } catch (const EditConflictError& e) {
+      // The story changed meanwhile in the same fields: nothing was written, and
+      // neither side is dropped. The user decides, in the editor.
+      fs::path saved = tracker->save_rejected(opts.id, edited);
+      if (!interactive)
+        throw ConflictError(std::string(e.what()) + "; #" + std::to_string(opts.id) +
+                            " is unchanged, your text is saved at " + saved.string());
+      std::cerr << e.what() << "\n" << describe(e.conflicts) << "your text is saved at " << saved.string() << "\n";
+      if (ask_after_conflict() != 'e')
+        throw ConflictError("aborted: #" + std::to_string(opts.id) + " is unchanged; your text is saved at " +
+                            saved.string());
+      original = e.current;
+      start = e.proposal;
+    } catch (const ConflictError& e) {
+      fs::path saved = tracker->save_rejected(opts.id, edited);
+      throw ConflictError(std::string(e.what()) + "; your text is saved at " + saved.string());
+    }
   }
   if (g.json) {
-    print_json({{"id", r.id}, {"changed", r.changed}, {"changes", r.changes}, {"commit", string_or_null(r.commit)}});
+    print_json({{"id", r.id},
+                {"changed", r.changed},
+                {"merged", r.merged},
+                {"changes", r.changes},
+                {"commit", string_or_null(r.commit)}});
   } else if (r.changed) {
-    std::cout << "edited #" << r.id << " (" << join(r.changes, ", ") << ")\n";
+    std::cout << "edited #" << r.id << " (" << join(r.changes, ", ") << ")"
+              << (r.merged ? ", merged with the changes made while it was open" : "") << "\n";
   } else {
     std::cout << "#" << r.id << ": no change\n";
   }

@@ -203,17 +203,36 @@ std::vector<StoryProblem> Tracker::validate_edit(std::int64_t id, const std::str
 
 EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, const std::string& edited) {
   will_commit();
-  Story story = load_for_change(id);
+  Story story = load_for_change(id);  // holds the story's lock until the commit
   EditResult result;
   result.id = id;
   if (edited == original) return result;
-  if (read_file(ws_.root() / story.path) != original)
-    throw ConflictError(story.path + " changed while it was being edited");
-  Story before = reparse_story(story, original, ws_.config().story_limits), after = reparse_story(story, edited, ws_.config().story_limits);
+  const StoryLimits& limits = ws_.config().story_limits;
+  // What to write over `now`: the edit itself, or the edit merged into a file that
+  // changed (or moved) while the editor was open. Never their change lost, never yours.
+  auto text_for = [&](const std::string& now) {
+    if (now == original) return edited;
+    StoryMerge m = merge_story(story, original, edited, now, limits);
+    std::vector<StoryProblem> problems = m.conflicts.empty() ? validate_edit(id, m.text) : std::vector<StoryProblem>{};
+    if (!m.conflicts.empty() || !problems.empty()) {
+      std::vector<std::string> keys;
+      for (const auto& c : m.conflicts) keys.push_back(c.key);
+      for (const auto& p : problems) keys.push_back(p.message);
+      throw EditConflictError(story.path + " changed while it was being edited, and both changed: " + join(keys, ", "),
+                              now, merge_story(story, original, edited, now, limits, true).text, m.conflicts);
+    }
+    result.merged = true;
+    return m.text;
+  };
+  const std::string current = read_file(ws_.root() / story.path);
+  const std::string text = text_for(current);
+  if (text == current) return result;
+  Story before = reparse_story(story, current, limits), after = reparse_story(story, text, limits);
   result.changes = describe_changes(field_changes(before, after), before.body != after.body);
   if (result.changes.empty()) result.changes = {"format"};
   result.commit = transition(
-                      story, ws_.config().stage(story.stage), [&](const std::string&) { return edited; }, "edit",
+                      story, ws_.config().stage(story.stage),
+                      [&](const std::string& now) { return now == current ? text : text_for(now); }, "edit",
                       "(" + join(result.changes, ", ") + ")", "")
                       .commit;
   result.changed = true;

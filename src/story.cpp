@@ -623,20 +623,19 @@ std::vector<FieldChange> field_changes(const Story& before, const Story& after) 
     auto a = known_value(before, key), b = known_value(after, key);
     if (a != b) out.push_back({key, a.dump(), b.dump()});
   }
-  auto find = [](const Story& s, const std::string& key) -> const CustomField* {
-    for (const auto& f : s.fields)
-      if (f.key == key) return &f;
-    return nullptr;
-  };
+  // Keyed lookups: a story may have up to a thousand custom keys.
+  std::unordered_map<std::string_view, const CustomField*> before_fields, after_fields;
+  for (const auto& f : before.fields) before_fields[f.key] = &f;
+  for (const auto& f : after.fields) after_fields[f.key] = &f;
   for (const auto& f : after.fields) {
-    const CustomField* old = find(before, f.key);
-    if (!old)
+    auto old = before_fields.find(f.key);
+    if (old == before_fields.end())
       out.push_back({f.key, "null", f.json});
-    else if (old->json != f.json)
-      out.push_back({f.key, old->json, f.json});
+    else if (old->second->json != f.json)
+      out.push_back({f.key, old->second->json, f.json});
   }
   for (const auto& f : before.fields)
-    if (!find(after, f.key)) out.push_back({f.key, f.json, "null"});
+    if (!after_fields.count(f.key)) out.push_back({f.key, f.json, "null"});
   return out;
 }
 
@@ -671,6 +670,82 @@ std::vector<std::string> describe_changes(const std::vector<FieldChange>& change
   }
   if (body_changed) parts.push_back("body");
   return parts;
+}
+
+namespace {
+
+/// The bytes of a top-level key's entry: its line and any block value under it.
+std::optional<std::pair<std::size_t, std::size_t>> key_span(std::string_view text, std::string_view key) {
+  FrontMatter fm = locate_front_matter(text);
+  if (!fm.present) return std::nullopt;
+  auto line = find_key_line(text, fm, key);
+  if (!line) return std::nullopt;
+  return std::make_pair(line->begin, block_value_end(text, fm, *line, key.size()));
+}
+
+/// `text` with the entry of `key` as it is in `from` (added before the closing line
+/// when `text` has none, removed when `from` has none).
+std::string take_entry(const std::string& text, std::string_view from, const std::string& key) {
+  auto source = key_span(from, key);
+  if (!source) return remove_front_matter_line(text, key);
+  std::string entry(from.substr(source->first, source->second - source->first));
+  if (!entry.ends_with('\n')) entry += '\n';
+  if (auto target = key_span(text, key))
+    return text.substr(0, target->first) + entry + text.substr(target->second);
+  FrontMatter fm = locate_front_matter(text);
+  return text.substr(0, fm.yaml_end) + entry + text.substr(fm.yaml_end);
+}
+
+/// Everything after the front matter (the whole text when there is none).
+std::string_view body_part(std::string_view text) {
+  FrontMatter fm = locate_front_matter(text);
+  return fm.present ? text.substr(fm.body_begin) : text;
+}
+
+}  // namespace
+
+StoryMerge merge_story(const Story& where, std::string_view base, std::string_view yours, std::string_view theirs,
+                       const StoryLimits& limits, bool prefer_yours) {
+  StoryMerge out;
+  if (yours == base || yours == theirs) {
+    out.text = theirs;
+    return out;
+  }
+  if (theirs == base) {
+    out.text = yours;
+    return out;
+  }
+  Story b = reparse_story(where, base, limits), y = reparse_story(where, yours, limits),
+        t = reparse_story(where, theirs, limits);
+  if (!locate_front_matter(theirs).present || !locate_front_matter(yours).present) {
+    out.conflicts.push_back({"format", std::string(yours), std::string(theirs)});
+    out.text = prefer_yours ? yours : theirs;
+    return out;
+  }
+  std::unordered_map<std::string, std::string> theirs_changed;  // key -> their value
+  for (auto& c : field_changes(b, t)) theirs_changed[c.key] = c.after;
+  std::vector<FieldChange> mine = field_changes(b, y);
+  bool body_mine = y.body != b.body, body_theirs = t.body != b.body;
+
+  std::string text(theirs);
+  if (body_mine) {
+    bool conflict = body_theirs && t.body != y.body;
+    if (conflict) out.conflicts.push_back({"body", y.body, t.body});
+    if (!conflict || prefer_yours) {
+      FrontMatter fm = locate_front_matter(text);
+      text = text.substr(0, fm.body_begin) + std::string(body_part(yours));
+    }
+  }
+  for (const auto& c : mine) {
+    auto other = theirs_changed.find(c.key);
+    bool conflict = other != theirs_changed.end() && other->second != c.after;
+    if (conflict) out.conflicts.push_back({c.key, c.after, other->second});
+    if (!conflict || prefer_yours) text = take_entry(text, yours, c.key);
+  }
+  if (mine.empty() && !body_mine)  // only comments or formatting: nothing to carry over safely
+    out.conflicts.push_back({"format", std::string(yours), std::string(theirs)});
+  out.text = std::move(text);
+  return out;
 }
 
 }  // namespace tracker

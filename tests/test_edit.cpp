@@ -144,17 +144,81 @@ TEST_CASE("edit: a failing or missing editor, a bad editor command, and a file c
   CHECK(r.code == 2);
   CHECK(run_tracker(board.root(), {"edit", "9"}, with_editor("", "true")).code == 4);
 
-  // Someone else changes the story while it is open: exit 3, both versions kept.
+  // Someone else changes another field while it is open: the edit is merged in.
   script(tools.path(), "race.sh",
          "sed -i 's/priority: 1/priority: 2/' \"$1\"\nsed -i 's/name: Alpha/name: Theirs/' " +
              (board.root() / file).string() + "\n");
   fs::remove_all(board.root() / ".git/tracker/rejected");
-  r = run_tracker(board.root(), {"edit", "1"}, with_editor((tools / "race.sh").string(), ""));
-  CHECK(r.code == 3);
-  CHECK(r.err.find("changed while it was being edited; your text is saved at ") != std::string::npos);
+  r = run_tracker(board.root(), {"--json", "edit", "1"}, with_editor((tools / "race.sh").string(), ""));
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(json::parse(r.out)["merged"] == true);
   CHECK(contains_line(read(board.root() / file), "name: Theirs"));
-  CHECK(contains_line(only_file(board.root() / ".git/tracker/rejected"), "priority: 2"));
-  CHECK(read(board.root() / file).find("priority: 1") != std::string::npos);
+  CHECK(contains_line(read(board.root() / file), "priority: 2"));
+  CHECK_FALSE(fs::exists(board.root() / ".git/tracker/rejected"));
+
+  // The same field, changed differently on both sides: exit 3, both versions kept.
+  script(tools.path(), "clash.sh",
+         "sed -i 's/priority: 2/priority: 5/' \"$1\"\nsed -i 's/priority: 2/priority: 9/' " +
+             (board.root() / file).string() + "\n");
+  r = run_tracker(board.root(), {"edit", "1"}, with_editor((tools / "clash.sh").string(), ""));
+  CHECK(r.code == 3);
+  CHECK(r.err.find("changed while it was being edited, and both changed: priority; #1 is unchanged, your text is "
+                   "saved at ") != std::string::npos);
+  CHECK(contains_line(read(board.root() / file), "priority: 9"));
+  CHECK(contains_line(only_file(board.root() / ".git/tracker/rejected"), "priority: 5"));
+}
+
+TEST_CASE("edit merges field by field into a story changed or moved while the editor was open") {
+  Board board;
+  board.create({"Alpha", "--priority", "1", "--label", "api"});
+  TempDir tools;
+  fs::path root = board.root();
+  // While the editor is open, another tracker command moves the story and sets a key,
+  // and the user changes the body and adds a key.
+  script(tools.path(), "busy.sh",
+         "\"" + std::string(TRACKER_BIN) + "\" -C " + root.string() +
+             " move 1 current >/dev/null && \"" + std::string(TRACKER_BIN) + "\" -C " + root.string() +
+             " set 1 labels=api,ui >/dev/null || exit 7\n"
+             "printf 'reviewer: ann\\n' > /tmp/.x$$ && sed -i '/^created:/r /tmp/.x'$$ \"$1\" && rm /tmp/.x$$\n"
+             "printf 'New body.\\n' >> \"$1\"\n");
+  auto r = run_tracker(root, {"--json", "edit", "1"}, with_editor((tools / "busy.sh").string(), ""));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json j = json::parse(r.out);
+  CHECK(j["merged"] == true);
+  std::string text = read(root / "work/2_current/1_story_alpha.md");
+  CHECK(contains_line(text, "labels: [api, ui]"));
+  CHECK(contains_line(text, "reviewer: ann"));
+  CHECK(contains_line(text, "New body."));
+  CHECK_FALSE(fs::exists(root / "work/1_backlog/1_story_alpha.md"));
+  CHECK(git(root, {"status", "--porcelain"}).empty());
+  CHECK(git(root, {"log", "-1", "--format=%s"}) == "tracker: edit #1 (reviewer (none) -> ann, body)\n");
+}
+
+TEST_CASE("a conflicting edit on a terminal goes back to the editor with both sides kept") {
+  if (run({"sh", "-c", "command -v script"}).code != 0) return;  // util-linux script gives us a pty
+  Board board;
+  board.create({"Alpha", "--priority", "1"});
+  TempDir tools;
+  std::string file = board.path_of(1);
+  fs::path count = tools / "count";
+  // First run: the user sets priority 5 while someone else sets 9. Second run (after
+  // "e"): the editor shows the merge with the user's 5, and the user makes it 6.
+  script(tools.path(), "twice.sh",
+         "n=$(cat " + count.string() + " 2>/dev/null || echo 0); n=$((n+1)); echo $n > " + count.string() +
+             "\nif [ $n = 1 ]; then sed -i 's/priority: 1/priority: 5/' \"$1\"; sed -i 's/priority: 1/priority: 9/' " +
+             (board.root() / file).string() + "; else grep -q 'priority: 5' \"$1\" && sed -i 's/priority: 5/priority: 6/' \"$1\"; fi\n");
+  RunOptions o = with_editor((tools / "twice.sh").string(), "");
+  o.cwd = board.root();
+  o.input = "e\n";
+  auto r = run({"script", "-qec", std::string(TRACKER_BIN) + " edit 1", "/dev/null"}, o);
+  INFO(r.out);
+  CHECK(r.code == 0);
+  CHECK(r.out.find("both changed: priority") != std::string::npos);
+  CHECK(r.out.find("priority: yours 5, theirs 9") != std::string::npos);
+  CHECK(contains_line(read(board.root() / file), "priority: 6"));
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: edit #1 (priority 9 -> 6)\n");
 }
 
 TEST_CASE("edit on a terminal offers to edit again, keep the last good version, or abort") {

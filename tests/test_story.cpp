@@ -203,3 +203,53 @@ TEST_CASE("removing a key takes its block value with it") {
         "---\nname: x\npriority: 2\n---\n");
   CHECK(remove_front_matter_line("---\nname: x\n---\n", "agent") == "---\nname: x\n---\n");
 }
+
+TEST_CASE("merge_story: field by field, a conflict only where both sides changed one key differently") {
+  Story where;
+  where.id = 1;
+  where.type = "story";
+  where.slug = "x";
+  where.stage = "backlog";
+  where.path = "work/1_backlog/1_story_x.md";
+  const std::string base =
+      "---\nname: X\npriority: 1\nlabels:\n  - api\nowner: ann # lead\n---\n\nBody.\n";
+  const StoryLimits limits;
+
+  // Yours: priority and a new key; theirs: the block list and the body.
+  std::string yours = "---\nname: X\npriority: 3\nlabels:\n  - api\nowner: ann # lead\nsize: L\n---\n\nBody.\n";
+  std::string theirs = "---\nname: X\npriority: 1\nlabels:\n  - api\n  - ui\nowner: ann # lead\n---\n\nBody, longer.\n";
+  StoryMerge m = merge_story(where, base, yours, theirs, limits);
+  CHECK(m.conflicts.empty());
+  CHECK(m.text ==
+        "---\nname: X\npriority: 3\nlabels:\n  - api\n  - ui\nowner: ann # lead\nsize: L\n---\n\nBody, longer.\n");
+
+  // Removing a key you did not touch on their side, and the same change on both.
+  yours = "---\nname: X\npriority: 1\nlabels:\n  - api\n---\n\nBody.\n";
+  theirs = "---\nname: Y\npriority: 1\nlabels:\n  - api\nowner: ann # lead\n---\n\nBody.\n";
+  m = merge_story(where, base, yours, theirs, limits);
+  CHECK(m.conflicts.empty());
+  CHECK(m.text == "---\nname: Y\npriority: 1\nlabels:\n  - api\n---\n\nBody.\n");
+  m = merge_story(where, base, theirs, theirs, limits);
+  CHECK(m.conflicts.empty());
+  CHECK(m.text == theirs);
+
+  // Both changed the same key and the body differently: conflicts, theirs kept, or
+  // yours with prefer_yours.
+  yours = "---\nname: X\npriority: 5\nlabels:\n  - api\nowner: ann # lead\n---\n\nMine.\n";
+  theirs = "---\nname: X\npriority: 9\nlabels:\n  - api\nowner: ann # lead\n---\n\nTheirs.\n";
+  m = merge_story(where, base, yours, theirs, limits);
+  REQUIRE(m.conflicts.size() == 2);
+  CHECK(m.conflicts[0].key == "body");
+  CHECK(m.conflicts[1].key == "priority");
+  CHECK(m.conflicts[1].yours == "5");
+  CHECK(m.conflicts[1].theirs == "9");
+  CHECK(m.text == theirs);
+  CHECK(merge_story(where, base, yours, theirs, limits, true).text == yours);
+
+  // A comment-only change cannot be carried over field by field: a conflict.
+  yours = "---\nname: X\npriority: 1 # urgent?\nlabels:\n  - api\nowner: ann # lead\n---\n\nBody.\n";
+  m = merge_story(where, base, yours, theirs, limits);
+  REQUIRE(m.conflicts.size() == 1);
+  CHECK(m.conflicts[0].key == "format");
+  CHECK(m.text == theirs);
+}

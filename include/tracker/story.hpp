@@ -143,6 +143,29 @@ struct FieldChange {
 /// keys first, then custom fields in file order. The body is compared separately.
 std::vector<FieldChange> field_changes(const Story& before, const Story& after);
 
+/// A key (or "body", or "format" for changes that are neither) that both sides of a
+/// 3-way merge changed, each differently. Values are JSON text; the body is its text.
+struct MergeConflict {
+  std::string key;
+  std::string yours, theirs;
+};
+
+/// The result of merge_story.
+struct StoryMerge {
+  std::string text;
+  std::vector<MergeConflict> conflicts;
+};
+
+/// Merges what changed from `base` to `yours` into `theirs`, field by field: a key
+/// only you changed takes your line (or block), a key only they changed keeps
+/// theirs, one both changed alike is fine, one both changed differently is a
+/// conflict. The body is merged as a whole, the same way. A conflict keeps their
+/// value in `text`, or yours with `prefer_yours`. Changes that are neither a field
+/// nor the body (comments, formatting) are a conflict unless theirs is unchanged.
+/// Throws StoryParseError when a side cannot be read.
+StoryMerge merge_story(const Story& where, std::string_view base, std::string_view yours, std::string_view theirs,
+                       const StoryLimits& limits, bool prefer_yours = false);
+
 /// {"priority 1 -> 3", "labels +ui -api", "body"}: scalars with both values when
 /// they are short, lists as additions and removals, long values by key name alone.
 std::vector<std::string> describe_changes(const std::vector<FieldChange>& changes, bool body_changed);

@@ -156,6 +156,22 @@ struct EditResult {
   std::vector<std::string> changes;  ///< "priority 1 -> 3", "body"
   std::string commit;
   bool changed = false;
+  bool merged = false;  ///< the file changed while it was edited; the edit was merged into it
+};
+
+/// An edit whose story changed meanwhile in the same fields (exit 3). Nothing was
+/// written. `current` is the story's text now; `proposal` is it with the edit merged
+/// in, your values taken where the two sides disagree: the text to edit again.
+class EditConflictError : public ConflictError {
+ public:
+  EditConflictError(const std::string& message, std::string current_text, std::string proposal_text,
+                    std::vector<MergeConflict> both_changed)
+      : ConflictError(message),
+        current(std::move(current_text)),
+        proposal(std::move(proposal_text)),
+        conflicts(std::move(both_changed)) {}
+  std::string current, proposal;
+  std::vector<MergeConflict> conflicts;
 };
 
 /// What happened to one story between two versions of the board.
@@ -335,9 +351,10 @@ class Tracker {
   /// exist, name the story itself, or close a cycle. Empty when it is fine.
   std::vector<StoryProblem> validate_edit(std::int64_t id, const std::string& text);
 
-  /// Replaces story `id`'s file (which must still read `original`, else
-  /// ConflictError) with `edited` and commits "tracker: edit #42 (priority 1 -> 3,
-  /// body)". No change, no commit.
+  /// Replaces story `id`'s file with `edited` and commits "tracker: edit #42
+  /// (priority 1 -> 3, body)". No change, no commit. When the file no longer reads
+  /// `original` (changed or moved meanwhile), the edit is merged into what is there
+  /// (merge_story); keys both sides changed differently throw EditConflictError.
   EditResult apply_edit(std::int64_t id, const std::string& original, const std::string& edited);
 
   /// Keeps text the user wrote that could not be used, next to the index, and
