@@ -18,6 +18,8 @@ std::optional<std::string> path_git_refuses(std::string_view path) {
   if (path.empty()) return "it is empty";
   if (path.starts_with('/')) return "it is an absolute path";
   if (path.find('\\') != std::string_view::npos) return "it holds a backslash";
+  for (char c : path)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return "it holds a control character";
   for (const auto& component : split(path, '/')) {
     if (component.empty() || component == "." || component == "..")
       return "it has an empty, '.' or '..' component";
@@ -68,6 +70,13 @@ std::vector<std::string> string_list(const std::string& path, const YAML::Node& 
   return out;
 }
 
+/// `value` as a YAML scalar, quoted only when it must be (a path may hold ": " or " #").
+std::string yaml_text(const std::string& value) {
+  YAML::Emitter out;
+  out << value;
+  return out.c_str();
+}
+
 void check_known_keys(const std::string& path, const YAML::Node& map, const std::vector<std::string>& known,
                       const std::string& where) {
   for (const auto& kv : map) {
@@ -96,15 +105,17 @@ Config Config::for_stages(std::string stories_dir, const std::vector<std::string
     if (c.find_stage(name)) throw UsageError("stage '" + name + "' is listed twice");
     c.stages.push_back({name, std::to_string(i + 1) + "_" + name});
   }
-  c.ready_stages = {c.find_stage("backlog") ? "backlog" : stage_names.front()};
-  for (const char* done : {"done", "archived"})
-    if (c.find_stage(done)) c.done_stages.push_back(done);
-  if (c.done_stages.empty()) c.done_stages.push_back(stage_names.back());
-  c.claim_move_to = c.find_stage("current") ? "current" : stage_names[stage_names.size() > 1 ? 1 : 0];
+  c.set_default_roles();
   return c;
 }
 
 Config Config::parse(std::string_view text, const std::string& path) {
+  std::optional<std::size_t> bad = invalid_utf8_at(text);
+  if (!bad && text.find('\0') != std::string_view::npos) bad = text.find('\0');
+  if (bad) {
+    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*bad), '\n'));
+    throw InvalidDataError(path + ":" + std::to_string(line) + ": not valid UTF-8 text; save it as UTF-8");
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -159,15 +170,13 @@ Config Config::parse(std::string_view text, const std::string& path) {
              std::string("'") + key + "' names unknown stage '" + name + "'" + did_you_mean(name, c.stage_names()));
       out.push_back(s->name);
     }
+    if (out.empty()) fail(path, node, std::string("'") + key + "' must name at least one stage");
     return true;
   };
-  if (!stage_list("ready_stages", c.ready_stages))
-    c.ready_stages = {c.find_stage("backlog") ? "backlog" : c.stages.front().name};
-  if (!stage_list("done_stages", c.done_stages)) {
-    for (const char* done : {"done", "archived"})
-      if (c.find_stage(done)) c.done_stages.push_back(done);
-    if (c.done_stages.empty()) c.done_stages.push_back(c.stages.back().name);
-  }
+  c.set_default_roles();
+  std::vector<std::string> ready, done;
+  if (stage_list("ready_stages", ready)) c.ready_stages = ready;
+  if (stage_list("done_stages", done)) c.done_stages = done;
 
   if (root["types"]) {
     c.types = string_list(path, root["types"], "types");
@@ -177,7 +186,6 @@ Config Config::parse(std::string_view text, const std::string& path) {
         fail(path, root["types"], "bad type '" + t + "': use lowercase letters and digits");
   }
 
-  c.claim_move_to = c.find_stage("current") ? "current" : c.stages[c.stages.size() > 1 ? 1 : 0].name;
   if (const YAML::Node claim = root["claim"]) {
     if (!claim.IsMap()) fail(path, claim, "'claim' must be a mapping");
     check_known_keys(path, claim, {"ttl", "move_to"}, " in 'claim'");
@@ -226,12 +234,12 @@ std::string Config::render() const {
       "# tracker configuration. Committed with the board; see `tracker --help`.\n"
       "# Stories live in <stories_dir>/<stage dir>/<id>_<type>_<slug>.md\n"
       "stories_dir: " +
-      stories_dir +
+      yaml_text(stories_dir) +
       "\n"
       "\n"
       "# The stages, in board order. A stage is named by `name` on the command line.\n"
       "stages:\n";
-  for (const auto& s : stages) out += "  - {name: " + s.name + ", dir: " + s.dir + "}\n";
+  for (const auto& s : stages) out += "  - {name: " + s.name + ", dir: " + yaml_text(s.dir) + "}\n";
   out += "\n# Stories in a ready stage can be claimed; a done stage satisfies dependencies.\n";
   out += "ready_stages: [" + join(ready_stages, ", ") + "]\n";
   out += "done_stages: [" + join(done_stages, ", ") + "]\n";
@@ -244,6 +252,20 @@ std::string Config::render() const {
   if (story_limits.max_bytes != StoryLimits{}.max_bytes)
     out += "\nlimits:\n  story_bytes: " + std::to_string(story_limits.max_bytes) + "   # the largest story file read\n";
   return out;
+}
+
+void Config::set_default_roles() {
+  // By stage name only: a stage whose directory is called "current" is not the
+  // stage "current".
+  auto named = [&](std::string_view name) {
+    return std::any_of(stages.begin(), stages.end(), [&](const Stage& s) { return s.name == name; });
+  };
+  ready_stages = {named("backlog") ? "backlog" : stages.front().name};
+  done_stages.clear();
+  for (const char* done : {"done", "archived"})
+    if (named(done)) done_stages.push_back(done);
+  if (done_stages.empty()) done_stages.push_back(stages.back().name);
+  claim_move_to = named("current") ? "current" : stages[stages.size() > 1 ? 1 : 0].name;
 }
 
 const Stage* Config::find_stage(std::string_view name_or_dir) const {

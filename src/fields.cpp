@@ -5,6 +5,7 @@
 #include <tracker/util.hpp>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 
 namespace tracker {
@@ -152,6 +153,13 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   result.id = id;
   result.path = story.path;
   std::string after_text = edit(before_text);
+  // A key removed must be gone: one YAML reads but the line editor cannot find (a
+  // quoted key, a flow mapping) is refused rather than reported as "no change".
+  std::vector<std::string> keys_after = front_matter_keys(after_text);
+  for (const auto& e : edits)
+    if (!e.value && std::find(keys_after.begin(), keys_after.end(), e.key) != keys_after.end())
+      throw UsageError("cannot unset " + e.key + ": it is not written as a plain '" + e.key +
+                       ":' line; use tracker edit " + std::to_string(id));
   if (after_text == before_text) return result;
   // What we write must read back: a value that breaks the front matter is refused.
   Story before = reparse_story(story, before_text, ws_.config().story_limits), after = story;
@@ -160,7 +168,43 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   } catch (const StoryParseError& e) {
     throw UsageError("the change would make the front matter unreadable: " + e.detail());
   }
-  result.changes = describe_changes(field_changes(before, after), before.body != after.body);
+  // Line edits must change the keys they name and nothing else. A value written
+  // across lines in a way the line editor does not see (an unclosed quote that YAML
+  // continues onto the next lines) could make another line a key: refuse that.
+  std::vector<FieldChange> changed = field_changes(before, after);
+  std::vector<std::string> others;
+  for (const auto& c : changed)
+    if (!seen.count(c.key)) others.push_back(c.key);
+  if (before.body != after.body) others.push_back("the body");
+  // And each scalar set must read back as it was given.
+  for (const auto& e : edits) {
+    if (!e.value) continue;
+    std::string v(trim(*e.value));
+    bool same = true;
+    if (e.key == "name")
+      same = after.name == v;
+    else if (e.key == "agent")
+      same = after.agent == v;
+    else if (e.key == "created")
+      same = after.created == v;
+    else if (e.key == "priority")
+      same = after.priority == parse_int(v);
+    else if (e.key == "retry_count")
+      same = after.retry_count == parse_int(v);
+    else if (std::find(known.begin(), known.end(), e.key) == known.end()) {
+      auto f = std::find_if(after.fields.begin(), after.fields.end(), [&](const CustomField& c) { return c.key == e.key; });
+      nlohmann::json want = parse_int(*e.value) ? nlohmann::json(*parse_int(*e.value))
+                            : *e.value == "true"  ? nlohmann::json(true)
+                            : *e.value == "false" ? nlohmann::json(false)
+                                                  : nlohmann::json(*e.value);
+      same = f != after.fields.end() && nlohmann::json::parse(f->json) == want;
+    }
+    if (!same) others.push_back(e.key + " (it would not read back as given)");
+  }
+  if (!others.empty())
+    throw UsageError("the change would also change " + join(others, ", ") + " (the front matter is written in a way " +
+                     "set cannot edit line by line); use tracker edit " + std::to_string(id));
+  result.changes = describe_changes(changed, before.body != after.body);
   if (result.changes.empty()) result.changes = {"format"};
   bool only_unsets = std::all_of(edits.begin(), edits.end(), [](const FieldEdit& e) { return !e.value; });
   result.commit = transition(story, ws_.config().stage(story.stage), edit, only_unsets ? "unset" : "set",

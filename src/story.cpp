@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <unordered_map>
 #include <nlohmann/json.hpp>
@@ -311,7 +312,7 @@ void parse_story_text(std::string_view text, Story& story, const StoryLimits& li
       throw StoryParseError(fm.first_yaml_line, "front matter must be a mapping of keys to values");
     if (root.IsMap()) {
       NodeBudget budget(limits, fm);
-      std::unordered_map<std::string, std::size_t> field_at;  // key -> index in story.fields
+      std::unordered_map<std::string, int> key_line;          // key -> its line
       std::size_t keys = 0;
       for (const auto& kv : root) {
         if (!kv.first.IsScalar())
@@ -320,15 +321,16 @@ void parse_story_text(std::string_view text, Story& story, const StoryLimits& li
           throw StoryParseError(line_of(kv.first, fm), "the front matter has more than " +
                                                            std::to_string(limits.max_keys) + " keys");
         const std::string key = kv.first.Scalar();
+        // A key given twice would make `set` change one copy while the other is read.
+        auto [first, added] = key_line.try_emplace(key, line_of(kv.first, fm));
+        if (!added)
+          throw StoryParseError(line_of(kv.first, fm), "key '" + key + "' is given twice (first on line " +
+                                                           std::to_string(first->second) + "); keep one");
         if (is_known_key(key))
           read_known_key(key, kv.second, fm, budget, story);
         else {
           std::string json = to_json(kv.second, budget).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-          auto [at, added] = field_at.try_emplace(key, story.fields.size());
-          if (added)
-            story.fields.push_back({key, std::move(json)});
-          else
-            story.fields[at->second].json = std::move(json);  // the last of a repeated key wins
+          story.fields.push_back({key, std::move(json)});
         }
       }
     }
@@ -422,16 +424,19 @@ std::optional<KeyLine> find_key_line(std::string_view text, const FrontMatter& f
 
 std::pair<std::string_view, std::string_view> split_comment(std::string_view rest);
 
-/// Just past the indented lines of a block value under a key line whose own value
-/// is empty (a block list or mapping); the key line's end when there are none.
+/// Just past the lines that belong to a key line's value: the indented lines after
+/// it (a block list or mapping, or a plain or quoted scalar continued on the next
+/// lines) and, when the key line's own value is empty, `- item` lines at column 0;
+/// the key line's end when there are none.
 std::size_t block_value_end(std::string_view text, const FrontMatter& fm, const KeyLine& line, std::size_t key_size) {
   std::size_t end = line.end;
-  if (!trim(split_comment(line.content.substr(key_size + 1)).first).empty()) return end;
+  bool empty_value = trim(split_comment(line.content.substr(key_size + 1)).first).empty();
   while (end < fm.yaml_end) {
     std::size_t next = text.find('\n', end);
     std::size_t stop = next == std::string_view::npos ? text.size() : next + 1;
     std::string_view content = line_content(text.substr(end, stop - end));
-    if (!(content.starts_with(' ') || content.starts_with('\t') || content.starts_with("- ") || content == "-")) break;
+    bool indented = (content.starts_with(' ') || content.starts_with('\t')) && !trim(content).empty();
+    if (!(indented || (empty_value && (content.starts_with("- ") || content == "-")))) break;
     end = stop;
   }
   return end;
@@ -441,17 +446,26 @@ std::size_t block_value_end(std::string_view text, const FrontMatter& fm, const 
 /// (with the blanks before it). Knows enough about quotes not to split inside them.
 std::pair<std::string_view, std::string_view> split_comment(std::string_view rest) {
   char quote = 0;
+  char last = 0;  // the last character outside quotes that was not a blank
   for (std::size_t i = 0; i < rest.size(); ++i) {
     char c = rest[i];
     if (quote) {
-      if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
+      if (quote == '"' && c == '\\')
+        ++i;  // an escape: \" does not end the string
+      else if (c == quote)
+        quote = 0;
+      continue;
+    }
+    bool after_blank = i > 0 && (rest[i - 1] == ' ' || rest[i - 1] == '\t');
+    if ((c == '"' || c == '\'') &&
+        (last == 0 || std::strchr("[{,", last) || (after_blank && std::strchr(":?-", last)))) {
+      quote = c;  // a quote opens a scalar only where one may begin, not inside a plain one
     } else if (c == '#' && i > 0 && (rest[i - 1] == ' ' || rest[i - 1] == '\t')) {
       std::size_t start = i;
       while (start > 0 && (rest[start - 1] == ' ' || rest[start - 1] == '\t')) --start;
       return {rest.substr(0, start), rest.substr(start)};
     }
+    if (c != ' ' && c != '\t') last = c;
   }
   return {rest, {}};
 }
@@ -471,6 +485,23 @@ std::vector<std::string> load_items(std::string_view yaml) {
 }
 
 }  // namespace
+
+std::vector<std::string> front_matter_keys(std::string_view text) {
+  std::vector<std::string> out;
+  try {
+    FrontMatter fm = locate_front_matter(text);
+    if (!fm.present) return out;
+    YAML::Node root = YAML::Load(strip_cr(text.substr(fm.yaml_begin, fm.yaml_end - fm.yaml_begin)));
+    if (!root.IsMap()) return out;
+    for (const auto& kv : root)
+      if (kv.first.IsScalar()) out.push_back(kv.first.Scalar());
+  } catch (const YAML::Exception&) {
+    out.clear();
+  } catch (const StoryParseError&) {
+    out.clear();
+  }
+  return out;
+}
 
 int front_matter_key_line(std::string_view text, std::string_view key) {
   try {

@@ -52,6 +52,11 @@ struct Config {
   /// The YAML text of this config, with comments, as `init` writes it.
   std::string render() const;
 
+  /// Ready stages, done stages and the claim target as they are when the config
+  /// does not name them: backlog, done and archived, current (or the first, the
+  /// last and the second stage).
+  void set_default_roles();
+
   /// The stage named `name_or_dir` ("current" or "2_current"), or nullptr.
   const Stage* find_stage(std::string_view name_or_dir) const;
 

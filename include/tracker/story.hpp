@@ -170,6 +170,10 @@ StoryMerge merge_story(const Story& where, std::string_view base, std::string_vi
 /// they are short, lists as additions and removals, long values by key name alone.
 std::vector<std::string> describe_changes(const std::vector<FieldChange>& changes, bool body_changed);
 
+/// The top-level front matter keys as YAML reads them (a quoted or flow-style key
+/// too), in file order; empty when there is no front matter or it does not parse.
+std::vector<std::string> front_matter_keys(std::string_view text);
+
 /// The 1-based line of a top-level front matter key, or 0 when it is missing.
 int front_matter_key_line(std::string_view text, std::string_view key);
 
