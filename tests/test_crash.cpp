@@ -61,9 +61,15 @@ bool clear_named_lock(const std::string& message) {
 
 }  // namespace
 
-TEST_CASE("SIGKILL at random moments of move, set, new, claim and commit leaves every story whole", "[stress]") {
+TEST_CASE("SIGKILL at random moments of move, set, edit, new, claim and commit leaves every story whole",
+          "[stress]") {
   Board board;
   const fs::path root = board.root();
+  testing::TempDir tools;
+  write(tools / "editor.sh", "#!/bin/sh\nsed -i 's/^priority: .*/priority: 7/' \"$1\" && printf 'Edited.\\n' >> \"$1\"\n");
+  fs::permissions(tools / "editor.sh", fs::perms::owner_all);
+  RunOptions editor;
+  editor.env["VISUAL"] = (tools / "editor.sh").string();
   for (int i = 1; i <= 12; ++i)
     write(root / ("work/1_backlog/" + std::to_string(i) + "_story_s" + std::to_string(i) + ".md"),
           "---\nname: S" + std::to_string(i) + "\npriority: 1\n---\nBody of " + std::to_string(i) + ".\n");
@@ -93,7 +99,7 @@ TEST_CASE("SIGKILL at random moments of move, set, new, claim and commit leaves 
   for (int round = 0; kills < 320; ++round) {
     REQUIRE(round < 2000);
     std::vector<std::string> args;
-    switch (pick(5)) {
+    switch (pick(6)) {
       case 0:
         args = {"move", some_id(), stages[pick(4)]};
         break;
@@ -106,6 +112,9 @@ TEST_CASE("SIGKILL at random moments of move, set, new, claim and commit leaves 
       case 3:
         args = {"claim", "--owner", "w" + std::to_string(pick(3)), "--ttl", "1s"};
         break;
+      case 4:
+        args = {"edit", some_id()};
+        break;
       default: {
         fs::path f = story_file(some_id());
         write(f, read(f) + "Hand edit " + std::to_string(round) + ".\n");
@@ -114,7 +123,7 @@ TEST_CASE("SIGKILL at random moments of move, set, new, claim and commit leaves 
     }
     std::vector<std::string> argv = {TRACKER_BIN, "-C", root.string()};
     argv.insert(argv.end(), args.begin(), args.end());
-    int pid = testing::spawn(argv);
+    int pid = testing::spawn(argv, editor);
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 30000));  // a random moment, not a wait
     ::kill(pid, SIGKILL);
     if (testing::wait_for(pid) == 128 + SIGKILL) {
@@ -160,7 +169,8 @@ TEST_CASE("SIGKILL at random moments of move, set, new, claim and commit leaves 
       ++locks_cleared;
     }
   }
-  WARN("kills: " << kills << " (move " << killed_by_command["move"] << ", set " << killed_by_command["set"] << ", new "
+  WARN("kills: " << kills << " (move " << killed_by_command["move"] << ", set " << killed_by_command["set"]
+                 << ", edit " << killed_by_command["edit"] << ", new "
                  << killed_by_command["new"] << ", claim " << killed_by_command["claim"] << ", commit "
                  << killed_by_command["commit"] << "); commands that finished first: " << finished
                  << "; stale locks cleared as told: " << locks_cleared);
