@@ -447,6 +447,10 @@ std::size_t block_value_end(std::string_view text, const FrontMatter& fm, const 
 std::pair<std::string_view, std::string_view> split_comment(std::string_view rest) {
   char quote = 0;
   char last = 0;  // the last character outside quotes that was not a blank
+  // Only a flow collection ([a, "b"] or {k: "v"}) has quoted scalars after its start;
+  // in a plain scalar a quote or bracket is just a character.
+  std::size_t first = rest.find_first_not_of(" \t");
+  bool flow = first != std::string_view::npos && (rest[first] == '[' || rest[first] == '{');
   for (std::size_t i = 0; i < rest.size(); ++i) {
     char c = rest[i];
     if (quote) {
@@ -458,7 +462,7 @@ std::pair<std::string_view, std::string_view> split_comment(std::string_view res
     }
     bool after_blank = i > 0 && (rest[i - 1] == ' ' || rest[i - 1] == '\t');
     if ((c == '"' || c == '\'') &&
-        (last == 0 || std::strchr("[{,", last) || (after_blank && std::strchr(":?-", last)))) {
+        (last == 0 || (flow && (std::strchr("[{,", last) || (after_blank && std::strchr(":?", last)))))) {
       quote = c;  // a quote opens a scalar only where one may begin, not inside a plain one
     } else if (c == '#' && i > 0 && (rest[i - 1] == ' ' || rest[i - 1] == '\t')) {
       std::size_t start = i;

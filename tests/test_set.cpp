@@ -138,3 +138,31 @@ TEST_CASE("set refuses bad values with exit 2 and changes nothing") {
   CHECK(board.commit_count() == commits);
   CHECK(git(board.root(), {"status", "--porcelain"}).empty());
 }
+
+TEST_CASE("set and unset refuse what they cannot do line by line, and say to use edit") {
+  Board board;
+  board.create({"Alpha"});
+  fs::path file = board.root() / board.path_of(1);
+  // A key YAML reads but no line starts with: unset cannot remove it.
+  write(file, "---\nname: Alpha\n\"owner\": ann\n---\n");
+  git(board.root(), {"commit", "-qam", "quoted key"});
+  auto r = run_tracker(board.root(), {"unset", "1", "owner"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: cannot unset owner: it is not written as a plain 'owner:' line; use tracker edit 1\n");
+  // A quoted value that runs on into unindented lines (yaml-cpp reads it): replacing
+  // its first line would make the rest keys of their own. Refused, nothing written.
+  write(file, "---\nname: \"Alpha\nlocked: true\"\nnote: x\n---\n");
+  git(board.root(), {"commit", "-qam", "multi-line name"});
+  std::string before = read(file);
+  REQUIRE(json::parse(run_tracker(board.root(), {"--json", "show", "1"}).out)["name"] == "Alpha locked: true");
+  r = run_tracker(board.root(), {"set", "1", "name=Beta"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: the change would also change locked (the front matter is written in a way set cannot edit "
+                 "line by line); use tracker edit 1\n");
+  CHECK(read(file) == before);
+  // A value continued on indented lines is replaced whole.
+  write(file, "---\nname: Alpha\nnote: two\n  lines\n---\n");
+  git(board.root(), {"commit", "-qam", "indented continuation"});
+  CHECK(run_tracker(board.root(), {"set", "1", "note=one"}).code == 0);
+  CHECK(read(file) == "---\nname: Alpha\nnote: one\n---\n");
+}

@@ -253,3 +253,29 @@ TEST_CASE("merge_story: field by field, a conflict only where both sides changed
   CHECK(m.conflicts[0].key == "format");
   CHECK(m.text == theirs);
 }
+
+TEST_CASE("line edits found by fuzzing: continued values, comments after quotes, keys given twice") {
+  // A value continued on indented lines is replaced whole.
+  CHECK(set_front_matter_line("---\nname: two\n  lines\nx: 1\n---\n", "name", "one") == "---\nname: one\nx: 1\n---\n");
+  CHECK(remove_front_matter_line("---\nnote: a\n  b\nx: 1\n---\n", "note") == "---\nx: 1\n---\n");
+  // The comment after a value stays, whatever quotes the values hold.
+  CHECK(set_front_matter_line("---\nname: x # keep\n---\n", "name", "\"a \\\" b\"") ==
+        "---\nname: \"a \\\" b\" # keep\n---\n");
+  CHECK(set_front_matter_line("---\nname: \"a \\\" b\" # keep\n---\n", "name", "c") == "---\nname: c # keep\n---\n");
+  CHECK(set_front_matter_line("---\nname: it's \"plain\" # keep\n---\n", "name", "c") ==
+        "---\nname: c # keep\n---\n");
+  CHECK(set_front_matter_line("---\nname: a [\"b # keep\n---\n", "name", "c") == "---\nname: c # keep\n---\n");
+  CHECK(set_front_matter_line("---\nlabels: [a, \"b # c\"] # keep\n---\n", "labels", "[]") ==
+        "---\nlabels: [] # keep\n---\n");
+  // A key given twice is malformed: set would change one copy while the other is read.
+  Story s;
+  s.slug = "x";
+  try {
+    parse_story_text("---\nname: one\npriority: 1\nname: two\n---\n", s);
+    FAIL("a key given twice was accepted");
+  } catch (const StoryParseError& e) {
+    CHECK(e.line() == 4);
+    CHECK(e.detail() == "key 'name' is given twice (first on line 2); keep one");
+  }
+  CHECK(front_matter_keys("---\n\"owner\": ann\nname: x\n---\n") == std::vector<std::string>{"owner", "name"});
+}

@@ -65,7 +65,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bool refused = !after || after->body != before->body || after->name != value;
     if (after)
       for (const auto& c : field_changes(*before, *after)) refused = refused || c.key != "name";
-    if (!refused) require(set_front_matter_line(out, "name", yaml_scalar(value)) == out);  // idempotent
+    if (!refused) {
+      std::string again = set_front_matter_line(out, "name", yaml_scalar(value));
+      if (again != out && std::getenv("FUZZ_DEBUG"))
+        std::fprintf(stderr, "set once:\n%s\nset twice:\n%s\n", out.c_str(), again.c_str());
+      require(again == out);  // idempotent
+    }
   }
   // unset of the first custom key.
   if (!before->fields.empty()) {
