@@ -81,6 +81,9 @@ int run_edit(const EditOptions& opts, const GlobalOptions& g) {
       fs::remove_all(dir, ec);
     }
   } cleanup{work_dir};
+  // Held while the editor is open: `doctor` takes a copy whose holder died for one
+  // a crash left, and keeps its text.
+  ProcessLock held(work_dir / ".held", std::chrono::milliseconds(0), "the edit");
   fs::path copy = work_dir / fs::path(story.path).filename();
   std::string start = original;  // what the editor opens
 

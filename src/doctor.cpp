@@ -101,6 +101,29 @@ DoctorReport Tracker::doctor(bool dry_run) {
     }
   }
 
+  // Copies of stories that `edit` left when it was killed: the text may be the
+  // user's work, so it goes to rejected/ before the copy is removed.
+  if (Dir edits(ws_.local_state_dir() / "edit"); edits) {
+    while (auto e = edits.next()) {
+      fs::path dir = ws_.local_state_dir() / "edit" / std::string(e->first);
+      if (!is_orphan(dir / ".held", now, limits::kOrphanMinAgeNs)) continue;
+      std::vector<std::string> kept;
+      for (const auto& f : fs::directory_iterator(dir)) {
+        std::string name = f.path().filename().string();
+        auto story = parse_story_file_name(name, ws_.config().types);
+        if (name.starts_with('.') || !story) continue;
+        kept.push_back(dry_run ? name : shown(save_rejected(story->id, read_file(f.path()))));
+      }
+      std::error_code ec;
+      if (!dry_run) fs::remove_all(dir, ec);
+      found("edit-copy", shown(dir), "the copy of a story an edit was working on, left by a process that is gone",
+            dry_run        ? "would keep its text in rejected/ and remove it"
+            : kept.empty() ? "removed"
+                           : "kept its text at " + join(kept, ", ") + "; removed",
+            !dry_run && !ec);
+    }
+  }
+
   // git's lock files: git gives them no owner, so one is stale when it is old and no
   // git process works in this repository.
   bool git_busy = git_running_in(ws_.root());

@@ -4,6 +4,9 @@
 #include "helpers.hpp"
 
 #include <sys/stat.h>
+#include <chrono>
+#include <csignal>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 using namespace testing;
@@ -258,4 +261,39 @@ TEST_CASE("edit on a terminal offers to edit again, keep the last good version, 
   CHECK(r.code == 5);
   CHECK(r.out.find("aborted: #1 is unchanged; your text is saved at ") != std::string::npos);
   CHECK(read(board.root() / file) == before);
+}
+
+TEST_CASE("doctor keeps the text of an edit whose process was killed, and removes its copy") {
+  Board board;
+  board.create({"Alpha"});
+  TempDir tools;
+  fs::path mark = tools / "editor.pid";
+  // The editor types, says so, and stays open until it is killed.
+  script(tools.path(), "slow.sh", "printf 'typed\\n' >> \"$1\"\necho $$ > " + mark.string() + ".new && mv " +
+                                      mark.string() + ".new " + mark.string() + "\nexec sleep 120\n");
+  RunOptions o = with_editor((tools / "slow.sh").string(), "");
+  std::vector<std::string> argv = {TRACKER_BIN, "-C", board.root().string(), "edit", "1"};
+  int pid = spawn(argv, o);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!fs::exists(mark)) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling for the editor, not a timed wait
+  }
+  ::kill(pid, SIGKILL);
+  CHECK(wait_for(pid) == 128 + SIGKILL);
+  ::kill(std::stoi(read(mark)), SIGKILL);
+  fs::path edits = board.root() / ".git/tracker/edit";
+  REQUIRE(std::distance(fs::directory_iterator(edits), fs::directory_iterator()) == 1);
+  fs::path copy_dir = fs::directory_iterator(edits)->path();
+  REQUIRE(run({"touch", "-d", "1 minute ago", (copy_dir / ".held").string()}).code == 0);
+
+  auto r = run_tracker(board.root(), {"--json", "doctor"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  json findings = json::parse(r.out)["findings"];
+  REQUIRE(findings.size() == 1);
+  CHECK(findings[0]["kind"] == "edit-copy");
+  CHECK(findings[0]["repaired"] == true);
+  CHECK(fs::is_empty(edits));
+  CHECK(only_file(board.root() / ".git/tracker/rejected").ends_with("typed\n"));
 }
