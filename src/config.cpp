@@ -239,12 +239,17 @@ std::string Config::render() const {
       "\n"
       "# The stages, in board order. A stage is named by `name` on the command line.\n"
       "stages:\n";
-  for (const auto& s : stages) out += "  - {name: " + s.name + ", dir: " + yaml_text(s.dir) + "}\n";
+  for (const auto& s : stages) out += "  - {name: " + yaml_text(s.name) + ", dir: " + yaml_text(s.dir) + "}\n";
   out += "\n# Stories in a ready stage can be claimed; a done stage satisfies dependencies.\n";
-  out += "ready_stages: [" + join(ready_stages, ", ") + "]\n";
-  out += "done_stages: [" + join(done_stages, ", ") + "]\n";
-  out += "\ntypes: [" + join(types, ", ") + "]\n";
-  out += "\nclaim:\n  ttl: " + format_duration(claim_ttl_seconds) + "\n  move_to: " + claim_move_to + "\n";
+  auto list = [](const std::vector<std::string>& items) {
+    std::vector<std::string> quoted;
+    for (const auto& item : items) quoted.push_back(yaml_text(item));  // "null" stays a name
+    return "[" + join(quoted, ", ") + "]";
+  };
+  out += "ready_stages: " + list(ready_stages) + "\n";
+  out += "done_stages: " + list(done_stages) + "\n";
+  out += "\ntypes: " + list(types) + "\n";
+  out += "\nclaim:\n  ttl: " + format_duration(claim_ttl_seconds) + "\n  move_to: " + yaml_text(claim_move_to) + "\n";
   out += "\ncommit:\n  enabled: " + std::string(commit ? "true" : "false") + "   # one git commit per change\n";
   if (!commit_verify) out += "  verify: false   # skip the pre-commit and commit-msg hooks\n";
   out += "\nindex:\n  watch: " + std::string(watch ? "true" : "false") +

@@ -89,3 +89,29 @@ TEST_CASE("for_stages picks sensible ready, done and claim stages") {
   CHECK_THROWS_AS(Config::for_stages("w", {"ok", "Not OK"}), UsageError);
   CHECK_THROWS_AS(Config::for_stages("w", {}), UsageError);
 }
+
+TEST_CASE("config cases found by fuzzing: roles by stage name, names YAML reads as null, bad text") {
+  // A stage whose directory is called "current" is not the stage "current".
+  Config c = Config::parse("stages:\n  - {name: todo, dir: current}\n  - {name: qa, dir: 2_qa}\n", "c.yml");
+  CHECK(c.claim_move_to == "qa");
+  CHECK(c.ready_stages == std::vector<std::string>{"todo"});
+  // A type named "null" renders quoted, and the rendered config reads the same.
+  c = Config::parse("stages: [a, b]\ntypes: [story, 'null']\n", "c.yml");
+  Config again = Config::parse(c.render(), "rendered.yml");
+  CHECK(again.types == c.types);
+  c = Config::parse("stories_dir: 'board: items #1'\nstages: [a]\n", "c.yml");
+  CHECK(Config::parse(c.render(), "rendered.yml").stories_dir == "board: items #1");
+  auto refused = [](const std::string& text) {
+    try {
+      Config::parse(text, "c.yml");
+    } catch (const InvalidDataError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK(refused("stages: [a, b]\nready_stages: []\n") == "c.yml:2: 'ready_stages' must name at least one stage");
+  CHECK(refused("stories_dir: caf\xe9\nstages: [a]\n") == "c.yml:1: not valid UTF-8 text; save it as UTF-8");
+  CHECK(refused(std::string("stages: [a]\nx: \0\n", 16)) == "c.yml:2: not valid UTF-8 text; save it as UTF-8");
+  CHECK(refused("stories_dir: .Git/board\nstages: [a]\n").find("git refuses a '.Git' component") != std::string::npos);
+  CHECK(refused("stories_dir: \"a\\tb\"\nstages: [a]\n").find("control character") != std::string::npos);
+}
