@@ -34,6 +34,23 @@ RunOptions with_editor(const std::string& visual, const std::string& editor) {
   return o;
 }
 
+/// An editor script that runs `first` (shell, the file is "$1") the first time it
+/// is called and `then` every time after.
+fs::path two_step_editor(const fs::path& dir, const std::string& first, const std::string& then) {
+  fs::path count = dir / "count";
+  return script(dir, "twice.sh",
+                "n=$(cat " + count.string() + " 2>/dev/null || echo 0); n=$((n+1)); echo $n > " + count.string() +
+                    "\nif [ $n = 1 ]; then " + first + "; else " + then + "; fi\n");
+}
+
+/// `tracker edit <id>` on a pseudo-terminal (util-linux script), answering `answer`.
+RunResult edit_in_pty(const Board& board, const fs::path& editor, const std::string& id, const std::string& answer) {
+  RunOptions o = with_editor(editor.string(), "");
+  o.cwd = board.root();
+  o.input = answer;
+  return run({"script", "-qec", std::string(TRACKER_BIN) + " edit " + id, "/dev/null"}, o);
+}
+
 std::string only_file(const fs::path& dir) {
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
@@ -205,17 +222,14 @@ TEST_CASE("a conflicting edit on a terminal goes back to the editor with both si
   board.create({"Alpha", "--priority", "1"});
   TempDir tools;
   std::string file = board.path_of(1);
-  fs::path count = tools / "count";
   // First run: the user sets priority 5 while someone else sets 9. Second run (after
   // "e"): the editor shows the merge with the user's 5, and the user makes it 6.
-  script(tools.path(), "twice.sh",
-         "n=$(cat " + count.string() + " 2>/dev/null || echo 0); n=$((n+1)); echo $n > " + count.string() +
-             "\nif [ $n = 1 ]; then sed -i 's/priority: 1/priority: 5/' \"$1\"; sed -i 's/priority: 1/priority: 9/' " +
-             (board.root() / file).string() + "; else grep -q 'priority: 5' \"$1\" && sed -i 's/priority: 5/priority: 6/' \"$1\"; fi\n");
-  RunOptions o = with_editor((tools / "twice.sh").string(), "");
-  o.cwd = board.root();
-  o.input = "e\n";
-  auto r = run({"script", "-qec", std::string(TRACKER_BIN) + " edit 1", "/dev/null"}, o);
+  fs::path editor = two_step_editor(
+      tools.path(),
+      "sed -i 's/priority: 1/priority: 5/' \"$1\"; sed -i 's/priority: 1/priority: 9/' " +
+          (board.root() / file).string(),
+      "grep -q 'priority: 5' \"$1\" && sed -i 's/priority: 5/priority: 6/' \"$1\"");
+  auto r = edit_in_pty(board, editor, "1", "e\n");
   INFO(r.out);
   CHECK(r.code == 0);
   CHECK(r.out.find("both changed: priority") != std::string::npos);
@@ -231,17 +245,9 @@ TEST_CASE("edit on a terminal offers to edit again, keep the last good version, 
   TempDir tools;
   std::string file = board.path_of(1);
   // First save breaks the file, the next one fixes it.
-  fs::path count = tools / "count";
-  script(tools.path(), "twice.sh",
-         "n=$(cat " + count.string() + " 2>/dev/null || echo 0); n=$((n+1)); echo $n > " + count.string() +
-             "\nif [ $n = 1 ]; then sed -i -E 's/priority: [0-9]+/priority: bad/' \"$1\"; "
-             "else sed -i 's/priority: bad/priority: 4/' \"$1\"; fi\n");
-  auto in_pty = [&](const std::string& answer) {
-    RunOptions o = with_editor((tools / "twice.sh").string(), "");
-    o.cwd = board.root();
-    o.input = answer;
-    return run({"script", "-qec", std::string(TRACKER_BIN) + " edit 1", "/dev/null"}, o);
-  };
+  fs::path editor = two_step_editor(tools.path(), "sed -i -E 's/priority: [0-9]+/priority: bad/' \"$1\"",
+                                    "sed -i 's/priority: bad/priority: 4/' \"$1\"");
+  auto in_pty = [&](const std::string& answer) { return edit_in_pty(board, editor, "1", answer); };
   auto r = in_pty("e\n");
   INFO(r.out);
   CHECK(r.code == 0);
@@ -250,13 +256,13 @@ TEST_CASE("edit on a terminal offers to edit again, keep the last good version, 
   CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: edit #1 (priority 1 -> 4)\n");
 
   std::string before = read(board.root() / file);
-  fs::remove(count);
+  fs::remove(tools / "count");
   r = in_pty("k\n");
   CHECK(r.code == 0);
   CHECK(r.out.find("kept the last good version of #1; your text is saved at ") != std::string::npos);
   CHECK(read(board.root() / file) == before);
 
-  fs::remove(count);
+  fs::remove(tools / "count");
   r = in_pty("a\n");
   CHECK(r.code == 5);
   CHECK(r.out.find("aborted: #1 is unchanged; your text is saved at ") != std::string::npos);

@@ -1,9 +1,9 @@
-// Full-text search: the query language, the tokenizer, bm25 ranking and snippets.
+// Full-text search: the query language, the tokenizer and snippets.
 //
-// The shadow index answers queries with SQLite's FTS5 (the `ascii` tokenizer). When
-// SQLite has no FTS5, the same query is answered by scanning the stored text with
-// the functions here, which tokenize, match and rank exactly as FTS5 does, so both
-// paths give the same hits in the same order.
+// The shadow index answers queries with SQLite's FTS5 (the `ascii` tokenizer, bm25
+// ranking). The functions here parse the query into an FTS5 expression that quotes
+// every token, and cut the snippets of the hits, tokenizing as FTS5 does so that
+// what is highlighted is what matched.
 #pragma once
 
 #include <cstdint>
