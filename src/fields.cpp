@@ -63,7 +63,10 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
       throw UsageError(e.key + ": values are one line; use tracker edit for more");
     links = links || e.key == "depends_on";
   }
-  if (links) refresh_all();
+  if (links) {
+    lock_dependency_graph();
+    refresh_all();
+  }
   Story story = load_for_change(id);
   const std::string path = ws_.root() / story.path;
   std::string before_text = read_file(path);
@@ -252,6 +255,14 @@ EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, con
   result.id = id;
   if (edited == original) return result;
   const StoryLimits& limits = ws_.config().story_limits;
+  // An edit of depends_on is checked again under the graph's lock: the check the
+  // editor loop made may be out of date by now.
+  bool links_changed = reparse_story(story, original, limits).depends_on != reparse_story(story, edited, limits).depends_on;
+  if (links_changed) {
+    unlock_story(id);  // the graph's lock comes before any story's
+    lock_dependency_graph();
+    story = load_for_change(id);
+  }
   // What to write over `now`: the edit itself, or the edit merged into a file that
   // changed (or moved) while the editor was open. Never their change lost, never yours.
   auto text_for = [&](const std::string& now) {
@@ -270,6 +281,11 @@ EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, con
   };
   const std::string current = read_file(ws_.root() / story.path);
   const std::string text = text_for(current);
+  if (links_changed && current == original) {
+    std::vector<StoryProblem> problems = validate_edit(id, text);
+    if (!problems.empty())
+      throw EditConflictError(story.path + ": " + problems.front().message, current, edited, {});
+  }
   if (text == current) return result;
   Story before = reparse_story(story, current, limits), after = reparse_story(story, text, limits);
   result.changes = describe_changes(field_changes(before, after), before.body != after.body);

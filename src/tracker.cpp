@@ -258,6 +258,13 @@ void Tracker::lock_stories(std::vector<std::int64_t> ids) {
   }
 }
 
+void Tracker::lock_dependency_graph() {
+  if (graph_lock_) return;
+  graph_lock_ = std::make_unique<ProcessLock>(ws_.shared_state_dir() / "locks" / "depends_on", limits::kStoryLock,
+                                              "the dependency graph");
+  refreshed_ = false;  // what was read before the lock may be out of date
+}
+
 void Tracker::unlock_story(std::int64_t id) {
   story_locks_.erase(id);
 }
@@ -828,6 +835,7 @@ StoryChange Tracker::unblock(std::int64_t id) {
 
 LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
   will_commit();
+  lock_dependency_graph();
   refresh_all();
   Story story = load_for_change(id);
   if (id == dependency) throw InvalidDataError("story #" + std::to_string(id) + " cannot depend on itself");

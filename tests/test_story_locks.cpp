@@ -102,3 +102,29 @@ TEST_CASE("block with move, and claim with set, at the same time keep one story 
   CHECK(copies_in_head(board, 2) == 1);
   CHECK(git(board.root(), {"status", "--porcelain"}).empty());
 }
+
+TEST_CASE("two links made at once never close a cycle together") {
+  Board board;
+  for (const char* name : {"A", "B", "C"}) board.create({name});
+  // Each round: a -> b, and b -> a by link or by set, at the same time. Exactly one
+  // lands; the other is refused as a cycle, and check stays clean.
+  for (int round = 0; round < 10; ++round) {
+    INFO("round " << round);
+    const std::string a = std::to_string(round % 3 + 1), b = std::to_string((round + 1) % 3 + 1);
+    std::vector<std::string> first = {TRACKER_BIN, "-C", board.root().string(), "link", a, b};
+    std::vector<std::string> second = {TRACKER_BIN, "-C", board.root().string()};
+    if (round % 2 == 0) second.insert(second.end(), {"link", b, a});
+    else second.insert(second.end(), {"set", b, "depends_on=" + a});
+    int p1 = testing::spawn(first), p2 = testing::spawn(second);
+    int c1 = testing::wait_for(p1), c2 = testing::wait_for(p2);
+    INFO("exit codes " << c1 << " " << c2);
+    CHECK(((c1 == 0) != (c2 == 0)));
+    auto check = run_tracker(board.root(), {"check"});
+    INFO(check.out << check.err);
+    CHECK(check.code == 0);
+    // Undo both, for the next round.
+    run_tracker(board.root(), {"unset", a, "depends_on"});
+    run_tracker(board.root(), {"unset", b, "depends_on"});
+  }
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+}

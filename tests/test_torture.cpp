@@ -154,7 +154,9 @@ TEST_CASE("torture: eight workers of random commands and hand edits for a minute
     INFO("story #" << id);
     CHECK(n == 1);
   }
-  CHECK(git(root, {"status", "--porcelain", "--", "work"}).empty());
+  std::string status = git(root, {"status", "--porcelain", "--", "work"});
+  INFO("git status:\n" << status << git(root, {"diff", "HEAD", "--", "work"}));
+  CHECK(status.empty());
   auto fsck = run({"git", "-C", root.string(), "fsck", "--strict", "--no-dangling"});
   INFO(fsck.out << fsck.err);
   CHECK(fsck.code == 0);
@@ -182,7 +184,8 @@ TEST_CASE("torture: eight workers of random commands and hand edits for a minute
   std::map<int, json> shown;
   for (const auto& s : json::parse(run_tracker(root, {"list", "--json"}).out)) shown[s["id"].get<int>()] = s;
   for (const auto& [where, value] : expected) {
-    INFO("#" << where.first << " " << where.second);
+    INFO("#" << where.first << " " << where.second << "\n"
+              << git(root, {"log", "--format=%h %s", "--", "work/*/" + std::to_string(where.first) + "_*"}));
     REQUIRE(shown.count(where.first));
     const json& fields = shown[where.first]["fields"];
     REQUIRE(fields.contains(where.second));

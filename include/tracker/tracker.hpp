@@ -454,6 +454,11 @@ class Tracker {
   /// read-modify-write of a story holds its lock from the read to the commit.
   void lock_stories(std::vector<std::int64_t> ids);
   void unlock_story(std::int64_t id);
+  /// Takes the lock of the dependency graph (`locks/depends_on`), before any story
+  /// lock, for a change that may add a dependency: two links checked at once could
+  /// each be fine and together close a cycle. The next refresh reads the board
+  /// again, as it is under the lock.
+  void lock_dependency_graph();
   /// The story file's path in every stage directory. A commit of a story records
   /// all of them, so a copy left in HEAD by an interrupted earlier move (one that
   /// is gone from disk) is committed as deleted, never kept beside the new one.
@@ -491,6 +496,7 @@ class Tracker {
   bool prepared_ = false;
   bool pending_checked_ = false;
   std::map<std::int64_t, std::unique_ptr<ProcessLock>> story_locks_;
+  std::unique_ptr<ProcessLock> graph_lock_;
   std::function<void(const std::string&)> warn_;
   std::vector<std::string> warnings_;
 };
