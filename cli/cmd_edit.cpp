@@ -64,8 +64,7 @@ char ask_after_conflict() {
 
 int run_edit(const EditOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
-  Story story = tracker->show(opts.id);
-  std::string original = tracker->raw(opts.id);  // what the edit is measured against
+  auto [story, original] = tracker->read_whole(opts.id);  // what the edit is measured against
 
   // The editor works on a copy with the story's own file name (for syntax
   // highlighting); the story file changes only once the text is valid.
@@ -102,6 +101,9 @@ int run_edit(const EditOptions& opts, const GlobalOptions& g) {
         throw Error(ExitCode::error, "the editor (" + command + ") exited with status " + std::to_string(status) +
                                          "; #" + std::to_string(opts.id) + " is unchanged" + saved);
       }
+      if (trim(edited).empty())  // as git does with an empty commit message
+        throw Error(ExitCode::error, "the text was emptied, so the edit is aborted; #" + std::to_string(opts.id) +
+                                         " is unchanged");
       std::vector<StoryProblem> problems = tracker->validate_edit(opts.id, edited);
       if (problems.empty()) break;
       std::string report = describe(story.path, problems);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace tracker {
 
@@ -145,6 +146,18 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
     throw UsageError("-m takes a one-line subject");
   HandCommitResult result;
   result.changes = working_changes(&result.ignored, &result.links);
+  if (result.changes.empty()) return result;
+  // A change tracker itself is making holds the story's lock until it is committed.
+  // Taking the changed stories' locks waits for those, and what is changed under
+  // them is the hand edits alone: never a transition half made by another command.
+  // A story that starts changing after the first look is left for its own commit.
+  std::set<std::int64_t> changed_ids;
+  for (const auto& d : result.changes) changed_ids.insert(d.id);
+  lock_stories({changed_ids.begin(), changed_ids.end()});
+  result.ignored.clear();
+  result.links.clear();
+  result.changes = working_changes(&result.ignored, &result.links);
+  std::erase_if(result.changes, [&](const StoryDiff& d) { return !changed_ids.count(d.id); });
   if (result.changes.empty()) return result;
 
   // Only valid stories are committed: the same rules as edit.

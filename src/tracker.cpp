@@ -338,6 +338,7 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
   }
   prepare_commit();
   result.id = ids.reserve(index_->max_id());
+  lock_stories({result.id});  // a `tracker commit` meanwhile leaves the new file to this commit
   fs::path file = ws_.real_stage_dir(stage) / make_story_file_name(result.id, request.type, slugify(name));
   result.path = ws_.relative(file);
 
@@ -397,6 +398,16 @@ Story Tracker::show(std::int64_t id) {
 
 std::string Tracker::raw(std::int64_t id) {
   return read_file(ws_.root() / show(id).path);
+}
+
+std::pair<Story, std::string> Tracker::read_whole(std::int64_t id) {
+  bool held = story_locks_.count(id) > 0;
+  lock_stories({id});
+  index_->refresh_stories({id});
+  Story story = find(id);
+  std::string text = read_file(ws_.root() / story.path);
+  if (!held) unlock_story(id);
+  return {std::move(story), std::move(text)};
 }
 
 MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view stage_name) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -204,6 +205,23 @@ std::vector<std::string> lines(const std::string& text) {
   std::string line;
   while (std::getline(ss, line)) out.push_back(line);
   return out;
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+bool waiting_for_flock(int pid) {
+  std::ifstream locks("/proc/locks");
+  std::string line, me = " " + std::to_string(pid) + " ";
+  while (std::getline(locks, line))
+    if (line.find("->") != std::string::npos && line.find(me) != std::string::npos) return true;
+  return false;
 }
 
 bool can_unshare() {

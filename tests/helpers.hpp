@@ -1,7 +1,9 @@
 // Test helpers: temp dirs, running processes, reading git state.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -45,6 +47,14 @@ int spawn(const std::vector<std::string>& argv, const RunOptions& options = {});
 
 /// Waits for `pid` and returns its exit code (128+signal when killed).
 int wait_for(int pid);
+
+/// Polls `condition` every 10 ms until it holds (true) or `limit` has passed (false):
+/// tests wait on conditions, never on fixed sleeps.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds limit = std::chrono::seconds(30));
+
+/// Whether process `pid` is waiting for a flock (a "->" line of /proc/locks).
+bool waiting_for_flock(int pid);
 
 /// Whether this machine lets a test make its own mount namespace (for a full disk or
 /// a read-only directory without being root).

@@ -280,11 +280,7 @@ TEST_CASE("doctor keeps the text of an edit whose process was killed, and remove
   RunOptions o = with_editor((tools / "slow.sh").string(), "");
   std::vector<std::string> argv = {TRACKER_BIN, "-C", board.root().string(), "edit", "1"};
   int pid = spawn(argv, o);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!fs::exists(mark)) {
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling for the editor, not a timed wait
-  }
+  REQUIRE(eventually([&] { return fs::exists(mark); }));
   ::kill(pid, SIGKILL);
   CHECK(wait_for(pid) == 128 + SIGKILL);
   ::kill(std::stoi(read(mark)), SIGKILL);
@@ -302,4 +298,44 @@ TEST_CASE("doctor keeps the text of an edit whose process was killed, and remove
   CHECK(findings[0]["repaired"] == true);
   CHECK(fs::is_empty(edits));
   CHECK(only_file(board.root() / ".git/tracker/rejected").ends_with("typed\n"));
+}
+
+TEST_CASE("edit: an emptied text aborts, and the story is read under its lock") {
+  Board board;
+  board.create({"Alpha", "--priority", "1"});
+  TempDir tools;
+  const fs::path file = board.root() / board.path_of(1);
+  const std::string before = read(file);
+  const int commits = board.commit_count();
+
+  // Emptying the text aborts, as git does with an empty commit message.
+  script(tools.path(), "empty.sh", ": > \"$1\"\n");
+  auto r = run_tracker(board.root(), {"edit", "1"}, with_editor((tools / "empty.sh").string(), ""));
+  CHECK(r.code == 1);
+  CHECK(r.err == "tracker: the text was emptied, so the edit is aborted; #1 is unchanged\n");
+  CHECK(read(file) == before);
+  CHECK(board.commit_count() == commits);
+
+  // A writer that holds the story's lock (flock(1), as tracker does) has emptied the
+  // file and not yet written it back: edit waits for the lock and edits the whole text.
+  fs::create_directories(board.root() / ".git/tracker/locks");
+  fs::path ready = tools / "ready", go = tools / "go";
+  RunOptions holder;
+  holder.env["F"] = file.string();
+  holder.env["TEXT"] = before;
+  int writer = spawn({"flock", (board.root() / ".git/tracker/locks/1").string(), "sh", "-c",
+                      ": > \"$F\"; touch " + ready.string() + "; while [ ! -e " + go.string() +
+                          " ]; do sleep 0.01; done; printf '%s' \"$TEXT\" > \"$F\""},
+                     holder);
+  REQUIRE(eventually([&] { return fs::exists(ready); }));
+  script(tools.path(), "set.sh", "sed -i 's/^priority: 1$/priority: 7/' \"$1\"\n");
+  std::vector<std::string> argv = {TRACKER_BIN, "-C", board.root().string(), "edit", "1"};
+  int editing = spawn(argv, with_editor((tools / "set.sh").string(), ""));
+  CHECK(eventually([&] { return waiting_for_flock(editing); }));
+  write(go, "");
+  CHECK(wait_for(writer) == 0);
+  CHECK(wait_for(editing) == 0);
+  CHECK(contains_line(read(file), "name: Alpha"));
+  CHECK(contains_line(read(file), "priority: 7"));
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
 }

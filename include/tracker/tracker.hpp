@@ -300,6 +300,9 @@ class Tracker {
 
   /// The bytes of the story file.
   std::string raw(std::int64_t id);
+  /// The story and its bytes, read under the story's lock, so that a writer that
+  /// holds the lock (tracker, or a script using flock) is never seen half way.
+  std::pair<Story, std::string> read_whole(std::int64_t id);
 
   /// Moves every story to `stage` in one commit. Stories already there are left
   /// alone; with nothing to move, nothing is committed.
