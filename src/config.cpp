@@ -73,6 +73,9 @@ std::vector<std::string> string_list(const std::string& path, const YAML::Node& 
 /// `value` as a YAML scalar, quoted only when it must be (a path may hold ": " or " #").
 std::string yaml_text(const std::string& value) {
   YAML::Emitter out;
+  // Names go inside flow collections (`{name: …, dir: …}`, `[…]`), where , [ ] { }
+  // end a plain scalar: the emitter, which does not know that, would leave them bare.
+  if (value.find_first_of(",[]{}") != std::string::npos) out << YAML::DoubleQuoted;
   out << value;
   return out.c_str();
 }

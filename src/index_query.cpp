@@ -185,6 +185,15 @@ std::map<std::int64_t, std::vector<std::int64_t>> ShadowIndex::dependencies() {
   });
 }
 
+std::vector<std::int64_t> ShadowIndex::unsettled() {
+  return impl_->with_recovery([&] {
+    std::vector<std::int64_t> out;
+    auto q = impl_->db->prepare("SELECT DISTINCT id FROM stories WHERE error IS NOT NULL OR size = 0 ORDER BY id");
+    while (q.step()) out.push_back(q.int64(0));
+    return out;
+  });
+}
+
 std::int64_t ShadowIndex::max_id() {
   return impl_->with_recovery([&] {
     auto q = impl_->db->prepare("SELECT coalesce(max(id), 0) FROM stories");

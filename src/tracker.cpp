@@ -262,7 +262,20 @@ void Tracker::lock_dependency_graph() {
   if (graph_lock_) return;
   graph_lock_ = std::make_unique<ProcessLock>(ws_.shared_state_dir() / "locks" / "depends_on", limits::kStoryLock,
                                               "the dependency graph");
-  refreshed_ = false;  // what was read before the lock may be out of date
+  // What was read before the lock may be out of date, and so may a walk another
+  // process began before it: the graph is read from a walk begun under the lock.
+  started_ = Instant::now();
+  refreshed_ = false;
+  refresh_all();
+  // A file that was empty or did not parse may be in the middle of a rewrite in
+  // place by a writer holding its lock: read it again once that writer is done,
+  // so that none of its edges is missed.
+  for (auto id : index_->unsettled()) {
+    if (story_locks_.count(id)) continue;
+    ProcessLock settled(ws_.shared_state_dir() / "locks" / std::to_string(id), limits::kStoryLock,
+                        "story #" + std::to_string(id));
+    index_->refresh_stories({id});
+  }
 }
 
 void Tracker::unlock_story(std::int64_t id) {

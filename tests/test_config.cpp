@@ -101,6 +101,11 @@ TEST_CASE("config cases found by fuzzing: roles by stage name, names YAML reads 
   CHECK(again.types == c.types);
   c = Config::parse("stories_dir: 'board: items #1'\nstages: [a]\n", "c.yml");
   CHECK(Config::parse(c.render(), "rendered.yml").stories_dir == "board: items #1");
+  // A directory holding a flow indicator ({ } [ ] ,) renders quoted inside `{name: …, dir: …}`.
+  c = Config::parse("stages:\n  - {name: a, dir: 'x g;{;y'}\n  - {name: b, dir: 'p, q]'}\n", "c.yml");
+  again = Config::parse(c.render(), "rendered.yml");
+  CHECK(again.stages[0].dir == "x g;{;y");
+  CHECK(again.stages[1].dir == "p, q]");
   auto refused = [](const std::string& text) {
     try {
       Config::parse(text, "c.yml");

@@ -148,6 +148,9 @@ class ShadowIndex {
 
   /// Every readable story's `depends_on`, by id (stories without dependencies are left out).
   std::map<std::int64_t, std::vector<std::int64_t>> dependencies();
+  /// Ids of stories whose file was empty or did not parse when last read: what a
+  /// writer that rewrites the file in place leaves for a moment.
+  std::vector<std::int64_t> unsettled();
 
   /// The highest id of any story file.
   std::int64_t max_id();
