@@ -40,8 +40,10 @@ int run_init(const InitOptionsCli& opts, const GlobalOptions& g) {
   InitOptions options;
   options.stories_dir = opts.dir;
   options.stages.clear();
-  for (auto& s : split(opts.stages, ','))
-    if (!trim(s).empty()) options.stages.emplace_back(trim(s));
+  for (auto& s : split(opts.stages, ',')) {
+    if (trim(s).empty()) throw UsageError("--stages '" + opts.stages + "' has an empty stage name");
+    options.stages.emplace_back(trim(s));
+  }
   options.commit = commit_options(g);
   InitResult r = Tracker::init(g.dir.empty() ? fs::current_path() : fs::path(g.dir), options);
   if (g.json) {

@@ -1,4 +1,6 @@
 // tracker: parse the command line, run one command, map errors to exit codes.
+#include "args.hpp"
+#include "help.hpp"
 #include "output.hpp"
 
 #include <iostream>
@@ -14,20 +16,6 @@ void print_error(bool json, ExitCode code, const std::string& message) {
     std::cerr << json_text(nlohmann::ordered_json{{"error", message}, {"code", static_cast<int>(code)}}) << "\n";
   else
     std::cerr << "tracker: " << message << "\n";
-}
-
-/// The first word that is not an option (or an option's value): the command name.
-std::string command_word(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-C" || a == "--color") {
-      ++i;
-      continue;
-    }
-    if (a.starts_with("-")) continue;
-    return a;
-  }
-  return {};
 }
 
 }  // namespace
@@ -59,22 +47,32 @@ int main(int argc, char** argv) {
       register_log(app, g),   register_search(app, g),  register_doctor(app, g),
   };
 
-  std::string word = command_word(argc, argv);
-  if (!word.empty()) {
-    std::vector<std::string> names;
-    for (const auto& c : commands) {
-      names.push_back(c.app->get_name());
-      for (const auto& alias : c.app->get_aliases()) names.push_back(alias);
-    }
-    if (std::find(names.begin(), names.end(), word) == names.end()) {
-      print_error(json, ExitCode::usage,
-                  "unknown command '" + word + "'" + did_you_mean(word, names) + "; see 'tracker --help'");
-      return static_cast<int>(ExitCode::usage);
-    }
+  // `tracker help [command...]` and `tracker help --man`.
+  std::vector<std::string> help_topic;
+  bool man = false;
+  CLI::App* help = app.add_subcommand("help", "Show the help of tracker or of one command");
+  help->add_option("command", help_topic, "A command, e.g. 'move' or 'index status'");
+  help->add_flag("--man", man, "Print the man page (roff), generated from the same text");
+  add_help_text(app);
+
+  std::vector<std::string> raw(argv + 1, argv + argc);
+  Vetted vetted = vet_arguments(app, raw, {"search"});
+  if (vetted.error) {
+    print_error(json, ExitCode::usage, *vetted.error);
+    return static_cast<int>(ExitCode::usage);
   }
+  bool asks_help = std::any_of(raw.begin(), raw.end(), [](const std::string& a) {
+    return a == "-h" || a == "--help" || a == "--version";
+  });
+  if (vetted.needs_command && !asks_help) {
+    // Bare `tracker` (or `tracker index`): the usage, as git prints it.
+    std::cout << help_for(app, vetted.path);
+    return static_cast<int>(ExitCode::usage);
+  }
+  std::vector<std::string> reversed(vetted.args.rbegin(), vetted.args.rend());
 
   try {
-    app.parse(argc, argv);
+    app.parse(reversed);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -92,6 +90,19 @@ int main(int argc, char** argv) {
   }
 
   trace("arguments parsed");
+  if (help->parsed()) {
+    if (man) {
+      std::cout << man_page(app);
+      return 0;
+    }
+    std::string text = help_for(app, help_topic);
+    if (text.empty()) {
+      print_error(json, ExitCode::usage, "no command 'tracker " + join(help_topic, " ") + "'; see 'tracker help'");
+      return static_cast<int>(ExitCode::usage);
+    }
+    std::cout << text;
+    return 0;
+  }
   try {
     for (const auto& c : commands)
       if (c.app->parsed()) {

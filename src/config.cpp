@@ -273,7 +273,21 @@ void Config::set_default_roles() {
   for (const char* done : {"done", "archived"})
     if (named(done)) done_stages.push_back(done);
   if (done_stages.empty()) done_stages.push_back(stages.back().name);
-  claim_move_to = named("current") ? "current" : stages[stages.size() > 1 ? 1 : 0].name;
+  // A claim moves work on to the first stage after the ready one that is not a done
+  // stage; with none (todo, done), a claimed story stays where it is.
+  claim_move_to = ready_stages.front();
+  if (named("current")) {
+    claim_move_to = "current";
+  } else {
+    bool after_ready = false;
+    for (const auto& s : stages) {
+      if (after_ready && std::find(done_stages.begin(), done_stages.end(), s.name) == done_stages.end()) {
+        claim_move_to = s.name;
+        break;
+      }
+      after_ready = after_ready || s.name == ready_stages.front();
+    }
+  }
 }
 
 const Stage* Config::find_stage(std::string_view name_or_dir) const {

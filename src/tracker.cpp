@@ -53,7 +53,7 @@ void write_config_and_commit(InitResult& result, const Config& config, CommitOpt
   }
   fs::path config_file = Workspace::config_path_for(result.root);
   fs::create_directories(config_file.parent_path());
-  write_file_atomic(config_file, config.render());
+  if (!fs::exists(config_file)) write_file_atomic(config_file, config.render());  // an unfinished init's stays
   if (commit.mode == CommitMode::yes && config.commit) {
     GitRepo repo = GitRepo::open(result.root);
     CommitRequest request;
@@ -68,16 +68,76 @@ void write_config_and_commit(InitResult& result, const Config& config, CommitOpt
 
 }  // namespace
 
-InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
+namespace {
+
+/// The git directory (a bare repository, or the inside of a .git) that holds `dir`,
+/// found before any work tree is: there, git itself refuses work-tree commands.
+std::optional<fs::path> enclosing_git_dir(fs::path dir) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw IoError("cannot create " + dir.string() + ": " + ec.message());
+  for (;;) {
+    if (fs::exists(dir / ".git", ec)) return std::nullopt;
+    if (fs::is_regular_file(dir / "HEAD", ec) && fs::is_directory(dir / "objects", ec) &&
+        fs::is_directory(dir / "refs", ec))
+      return dir;
+    if (!dir.has_parent_path() || dir.parent_path() == dir) return std::nullopt;
+    dir = dir.parent_path();
+  }
+}
+
+}  // namespace
+
+InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
   InitResult result;
   result.root = fs::weakly_canonical(fs::absolute(dir));
+  if (auto git_dir = enclosing_git_dir(result.root))
+    throw UsageError("tracker init must be run in a work tree: " + git_dir->string() +
+                     " is a git directory (a bare repository has none)");
   fs::path config_file = Workspace::config_path_for(result.root);
-  if (fs::exists(config_file)) throw UsageError("already a tracker workspace: " + config_file.string() + " exists");
+  std::optional<Config> unfinished;  // a config an earlier init wrote and could not commit
+  if (fs::exists(config_file)) {
+    std::optional<std::string> committed;
+    if (find_git_dirs(result.root)) {
+      try {
+        GitRepo repo = GitRepo::open(result.root);
+        committed = repo.content_at("HEAD", config_file.lexically_relative(repo.work_tree()).generic_string());
+      } catch (const Error&) {
+        // no commit yet
+      }
+    }
+    if (committed || options.commit.mode != CommitMode::yes)
+      throw UsageError("already a tracker workspace: " + config_file.string() + " exists");
+    unfinished = Config::parse(read_file(config_file), config_file.string());
+  }
+  Config config = unfinished ? *unfinished : Config::for_stages(options.stories_dir, options.stages);
 
-  Config config = Config::for_stages(options.stories_dir, options.stages);
+  // Nothing is written before it is known that the commit can be made: a git
+  // identity, above all. A repository made for the check is taken away again.
+  std::error_code ec;
+  bool made_dir = !fs::exists(result.root, ec);
+  bool made_repo = false;
+  auto undo = [&] {
+    std::error_code ignored;
+    if (made_dir)
+      fs::remove_all(result.root, ignored);
+    else if (made_repo)
+      fs::remove_all(result.root / ".git", ignored);
+  };
+  fs::create_directories(result.root, ec);
+  if (ec) throw IoError("cannot create " + result.root.string() + ": " + ec.message());
+  if (options.commit.mode == CommitMode::yes && config.commit) {
+    try {
+      if (!find_git_dirs(result.root)) {
+        GitRepo::init(result.root);
+        made_repo = true;
+        result.created_repository = true;
+      }
+      GitRepo::open(result.root).check_can_commit();
+    } catch (...) {
+      undo();
+      throw;
+    }
+  }
+
   std::vector<fs::path> written;
   for (const auto& stage : config.stages) {
     fs::path stage_dir = result.root / config.stories_dir / stage.dir;

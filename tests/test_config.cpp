@@ -92,7 +92,9 @@ TEST_CASE("for_stages picks sensible ready, done and claim stages") {
 
 TEST_CASE("config cases found by fuzzing: roles by stage name, names YAML reads as null, bad text") {
   // A stage whose directory is called "current" is not the stage "current".
-  Config c = Config::parse("stages:\n  - {name: todo, dir: current}\n  - {name: qa, dir: 2_qa}\n", "c.yml");
+  Config c = Config::parse(
+      "stages:\n  - {name: todo, dir: current}\n  - {name: qa, dir: 2_qa}\n  - {name: shipped, dir: 3_shipped}\n",
+      "c.yml");
   CHECK(c.claim_move_to == "qa");
   CHECK(c.ready_stages == std::vector<std::string>{"todo"});
   // A type named "null" renders quoted, and the rendered config reads the same.

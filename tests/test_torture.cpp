@@ -87,7 +87,10 @@ void work(const fs::path& root, const fs::path& tools, int w, unsigned seed, int
           log << id << " h_" << me << " " << value << "\n";
           log.flush();
           auto c = run_tracker(root, {"commit", "-m", "hand edit by " + me});
-          if (c.code != 0 && c.code != 6 && c.code != 3) std::_Exit(10);  // 6: another commit took it
+          if (c.code != 0 && c.code != 6 && c.code != 3) {  // 6: another commit took it
+            std::ofstream(log_path.string() + ".failed") << "exit " << c.code << ": " << c.err;
+            std::_Exit(10);
+          }
         }
         break;
       }
@@ -138,7 +141,10 @@ TEST_CASE("torture: eight workers of random commands and hand edits for a minute
   for (pid_t pid : workers) {
     int status = 0;
     REQUIRE(::waitpid(pid, &status, 0) == pid);
-    INFO("a worker's tracker commit failed unexpectedly (exit 10)");
+    std::string why;
+    for (int w = 0; w < kWorkers; ++w)
+      if (auto failed = tools / ("log" + std::to_string(w) + ".failed"); fs::exists(failed)) why += read(failed);
+    INFO("a worker's tracker commit failed unexpectedly (exit 10): " << why);
     CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
   }
 

@@ -1,0 +1,160 @@
+#include "help.hpp"
+
+#include <map>
+#include <sstream>
+#include <tracker/util.hpp>
+
+namespace tracker::cli {
+
+namespace {
+
+/// Examples for each command's help and the man page: a command line, then what it does.
+const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& examples() {
+  static const std::map<std::string, std::vector<std::pair<std::string, std::string>>> table = {
+      {"init", {{"tracker init", "a board with the default stages in ./work"},
+                {"tracker init --stages todo,doing,done", "a board with your own stages"}}},
+      {"new", {{"tracker new \"Log in with email\" --priority 3 --label auth", "create a story in the backlog"},
+               {"tracker new \"Crash on start\" --type bug --body-file notes.md", "a bug, its body from a file"}}},
+      {"list", {{"tracker list --stage current", "what is in progress"},
+                {"tracker list --label auth --json", "as JSON, for scripts"}}},
+      {"show", {{"tracker show 42", "one story, its fields and body"}, {"tracker show 42 --raw", "the file as it is"}}},
+      {"move", {{"tracker move 42 current", "start work on #42"}, {"tracker move 42 43 qa", "two stories at once"}}},
+      {"claim", {{"tracker claim --owner bot-1", "take the best ready story"},
+                 {"tracker claim 42 --owner bot-1 --ttl 2h", "take #42 for two hours"}}},
+      {"release", {{"tracker release 42", "give #42 back to the ready queue"}}},
+      {"renew", {{"tracker renew 42 --ttl 1h", "keep a claim for another hour"}}},
+      {"reclaim", {{"tracker reclaim", "return stories whose claims ran out"}}},
+      {"done", {{"tracker done 42", "finish #42 and end its claim"}}},
+      {"ready", {{"tracker ready --limit 5", "the five best stories to take"}}},
+      {"block", {{"tracker block 42 --reason \"waiting for the API\"", "mark #42 blocked"}}},
+      {"unblock", {{"tracker unblock 42", "clear #42's block"}}},
+      {"link", {{"tracker link 42 7", "#42 depends on #7"}}},
+      {"unlink", {{"tracker unlink 42 7", "#42 no longer depends on #7"}}},
+      {"stats", {{"tracker stats", "counts per stage, claims and blocks"}}},
+      {"check", {{"tracker check", "every problem on the board, with its file and line"}}},
+      {"set", {{"tracker set 42 priority=3 labels=ui,api", "change fields with one-line diffs"}}},
+      {"unset", {{"tracker unset 42 agent", "remove a field"}}},
+      {"edit", {{"tracker edit 42", "open #42 in $VISUAL or $EDITOR; saved only when valid"}}},
+      {"commit", {{"tracker commit -m \"Plan the sprint\"", "commit the stories you changed by hand"}}},
+      {"renumber", {{"tracker renumber 43 --path work/1_backlog/43_story_x.md", "fix a duplicate id"}}},
+      {"diff", {{"tracker diff", "what changed on the board since HEAD"},
+                {"tracker diff main...HEAD --format markdown", "a summary for a pull request"}}},
+      {"log", {{"tracker log 42", "the history of #42"}, {"tracker log --limit 20", "the last 20 transitions"}}},
+      {"search", {{"tracker search login -oauth", "stories about login, not oauth"},
+                  {"tracker search '\"dark mode\"' --stage backlog", "a phrase in one stage"}}},
+      {"doctor", {{"tracker doctor", "find and repair what a crash left"}}},
+      {"index", {{"tracker index status", "the index's size and state"}, {"tracker index rebuild", "build it again"}}},
+      {"help", {{"tracker help move", "the help of one command"}}},
+  };
+  return table;
+}
+
+const char* kGlobalOptions =
+    "Global options (any command): -C <dir>, --json, --no-commit, --no-verify, --color auto|always|never";
+
+const CLI::App* find_command(const CLI::App& app, const std::vector<std::string>& path) {
+  const CLI::App* at = &app;
+  for (const auto& word : path) {
+    const CLI::App* next = nullptr;
+    for (const CLI::App* s : const_cast<CLI::App*>(at)->get_subcommands([](CLI::App*) { return true; }))
+      if (s->check_name(word)) next = s;
+    if (!next) return nullptr;
+    at = next;
+  }
+  return at;
+}
+
+std::string roff_escape(std::string text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\')
+      out += "\\e";
+    else if (c == '-')
+      out += "\\-";
+    else
+      out += c;
+  }
+  if (!out.empty() && (out[0] == '.' || out[0] == '\'')) out = "\\&" + out;
+  return out;
+}
+
+void man_command(std::ostringstream& out, const CLI::App& cmd, const std::string& prefix) {
+  auto subs = const_cast<CLI::App&>(cmd).get_subcommands([](CLI::App*) { return true; });
+  std::string name = prefix + cmd.get_name();
+  out << ".SS " << roff_escape(name) << "\n" << roff_escape(cmd.get_description()) << "\n";
+  std::string usage = "tracker " + name;
+  for (const CLI::Option* o : cmd.get_options())
+    if (o->get_positional() && !o->nonpositional())
+      usage += o->get_required() ? " <" + o->get_name() + ">" : " [<" + o->get_name() + ">]";
+  if (subs.empty()) out << ".PP\n.B " << roff_escape(usage) << "\n";
+  for (const CLI::Option* o : cmd.get_options()) {
+    if (!o->nonpositional() || o->get_lnames() == std::vector<std::string>{"help"}) continue;
+    std::string names;
+    for (const auto& s : o->get_snames()) names += (names.empty() ? "-" : ", -") + s;
+    for (const auto& l : o->get_lnames()) names += (names.empty() ? "--" : ", --") + l;
+    if (o->get_expected_max() > 0 && o->get_type_size() > 0) names += " " + (o->get_type_name().empty() ? std::string("VALUE") : o->get_type_name());
+    out << ".TP\n.B " << roff_escape(names) << "\n" << roff_escape(o->get_description()) << "\n";
+  }
+  if (auto it = examples().find(name); it != examples().end()) {
+    out << ".PP\nExamples:\n";
+    for (const auto& [line, what] : it->second)
+      out << ".RS\n.nf\n" << roff_escape(line) << "\n.fi\n" << roff_escape(what) << "\n.RE\n";
+  }
+  for (const CLI::App* s : subs) man_command(out, *s, name + " ");
+}
+
+}  // namespace
+
+void add_help_text(CLI::App& app) {
+  app.footer(std::string("\n") + kGlobalOptions +
+             "\nRun 'tracker help <command>' for a command's options and examples; docs/cli.md has the full reference.");
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    std::string text;
+    if (auto it = examples().find(sub->get_name()); it != examples().end()) {
+      text += "\nExamples:\n";
+      for (const auto& [line, what] : it->second) text += "  " + line + "\n      " + what + "\n";
+    }
+    text += "\n" + std::string(kGlobalOptions);
+    sub->footer(text);
+  }
+}
+
+std::string help_for(const CLI::App& app, const std::vector<std::string>& path) {
+  const CLI::App* cmd = find_command(app, path);
+  if (!cmd) return {};
+  std::string prefix = "tracker";
+  for (std::size_t i = 0; i + 1 < path.size(); ++i) prefix += " " + path[i];
+  return path.empty() ? app.help() : cmd->help(prefix);
+}
+
+std::string man_page(const CLI::App& app) {
+  std::ostringstream out;
+  out << ".\\\" Generated by 'tracker help --man' from the same text as --help; do not edit.\n"
+      << ".TH TRACKER 1 \"\" \"tracker\" \"User Commands\"\n"
+      << ".SH NAME\ntracker \\- a file-backed, git-friendly work tracker\n"
+      << ".SH SYNOPSIS\n.B tracker\n[\\fIglobal options\\fR] \\fIcommand\\fR [\\fIarguments\\fR]\n"
+      << ".SH DESCRIPTION\nStories are markdown files with YAML front matter, kept in stage directories "
+         "(work/1_backlog, work/2_current, ...) under git. Every transition is a git commit; a SQLite index "
+         "answers queries; lock files make claims atomic.\n"
+      << ".SH GLOBAL OPTIONS\n";
+  for (const CLI::Option* o : app.get_options()) {
+    if (!o->nonpositional()) continue;
+    std::string names;
+    for (const auto& s : o->get_snames()) names += (names.empty() ? "-" : ", -") + s;
+    for (const auto& l : o->get_lnames()) names += (names.empty() ? "--" : ", --") + l;
+    out << ".TP\n.B " << roff_escape(names) << "\n" << roff_escape(o->get_description()) << "\n";
+  }
+  out << ".SH COMMANDS\n";
+  for (const CLI::App* s : const_cast<CLI::App&>(app).get_subcommands([](CLI::App*) { return true; }))
+    man_command(out, *s, "");
+  out << ".SH EXIT STATUS\n"
+         ".TP\n0\nsuccess\n.TP\n1\nan error of the system (a file, git)\n.TP\n2\nbad usage\n"
+         ".TP\n3\na conflict: locked, claimed, or changed meanwhile\n.TP\n4\nno such story\n"
+         ".TP\n5\ninvalid data: a story or a change that breaks a rule\n.TP\n6\nnothing to do\n"
+      << ".SH FILES\n.TP\n.I .tracker/config.yml\nthe board's stages, types and settings\n"
+         ".TP\n.I <git-dir>/tracker/\nthe index, locks and claims of this clone\n"
+      << ".SH SEE ALSO\n.BR git (1)\n";
+  return out.str();
+}
+
+}  // namespace tracker::cli

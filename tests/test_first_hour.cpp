@@ -1,0 +1,172 @@
+// A newcomer's first hour: init's edges, usage, help, unknown words with suggestions.
+#include <catch2/catch.hpp>
+
+#include "helpers.hpp"
+
+#include <nlohmann/json.hpp>
+
+using namespace testing;
+using json = nlohmann::json;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+RunOptions without_identity(const fs::path& home) {
+  RunOptions o;
+  o.env["HOME"] = home.string();  // libgit2 reads ~/.gitconfig
+  o.env["XDG_CONFIG_HOME"] = home.string();
+  for (const char* v : {"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"})
+    o.env[v] = "\x01unset";
+  return o;
+}
+
+std::size_t entries(const fs::path& dir) {
+  return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+}
+
+}  // namespace
+
+TEST_CASE("init refuses a bare repository and the inside of .git, and creates nothing") {
+  TempDir dir;
+  git(dir.path(), {"init", "-q", "--bare", "repo.git"});
+  const std::size_t before = entries(dir / "repo.git");
+  auto r = run_tracker(dir / "repo.git", {"init"});
+  CHECK(r.code == 2);
+  CHECK(contains(r.err, "tracker init must be run in a work tree"));
+  CHECK(entries(dir / "repo.git") == before);
+  CHECK_FALSE(fs::exists(dir / "repo.git/.tracker"));
+  CHECK_FALSE(fs::exists(dir / "repo.git/work"));
+  CHECK_FALSE(fs::exists(dir / "repo.git/.git"));
+
+  git(dir.path(), {"init", "-q", "tree"});
+  r = run_tracker(dir / "tree/.git", {"init"});
+  CHECK(r.code == 2);
+  CHECK_FALSE(fs::exists(dir / "tree/.git/.tracker"));
+}
+
+TEST_CASE("init without a git identity writes nothing, and a second init finishes an unfinished one") {
+  TempDir dir, home;
+  auto r = run_tracker(dir.path(), {"init"}, without_identity(home.path()));
+  CHECK(r.code == 1);
+  CHECK(contains(r.err, "no git identity"));
+  CHECK(entries(dir.path()) == 0);  // not even .git
+
+  // In a repository: nothing is written either.
+  git(dir.path(), {"init", "-q", "-b", "main"});
+  r = run_tracker(dir.path(), {"init"}, without_identity(home.path()));
+  CHECK(r.code == 1);
+  CHECK_FALSE(fs::exists(dir / ".tracker"));
+  CHECK_FALSE(fs::exists(dir / "work"));
+  CHECK(fs::exists(dir / ".git"));  // the user's repository stays
+
+  // An init that wrote its files and made no commit (--no-commit, or an older
+  // version): a second init commits them and keeps the config as it is.
+  REQUIRE(run_tracker(dir.path(), {"--no-commit", "init", "--stages", "todo,done"}).code == 0);
+  write(dir / ".tracker/config.yml", read(dir / ".tracker/config.yml") + "# mine\n");
+  r = run_tracker(dir.path(), {"init"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(contains(git(dir.path(), {"show", "HEAD:.tracker/config.yml"}), "# mine"));
+  CHECK(git(dir.path(), {"status", "--porcelain"}).empty());
+  r = run_tracker(dir.path(), {"init"});
+  CHECK(r.code == 2);
+  CHECK(contains(r.err, "already a tracker workspace"));
+}
+
+TEST_CASE("init --stages: an empty name is refused, and a claim never moves work to a done stage") {
+  TempDir dir;
+  auto r = run_tracker(dir.path(), {"init", "--stages", "todo,,done"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: --stages 'todo,,done' has an empty stage name\n");
+  CHECK_FALSE(fs::exists(dir / ".tracker"));
+  REQUIRE(run_tracker(dir.path(), {"init", "--stages", "todo,done"}).code == 0);
+  CHECK(contains(read(dir / ".tracker/config.yml"), "move_to: todo"));
+  TempDir other;
+  REQUIRE(run_tracker(other.path(), {"init", "--stages", "todo,review,done"}).code == 0);
+  CHECK(contains(read(other / ".tracker/config.yml"), "move_to: review"));
+}
+
+TEST_CASE("bare tracker prints the usage, and unknown options and commands are named with a suggestion") {
+  Board board;
+  auto r = run_tracker(board.root(), {});
+  CHECK(r.code == 2);
+  CHECK(contains(r.out, "Usage: tracker"));
+  CHECK(contains(r.out, "move"));
+  r = run_tracker(board.root(), {"index"});
+  CHECK(r.code == 2);
+  CHECK(contains(r.out, "Usage: tracker index"));
+  CHECK(contains(r.out, "rebuild"));
+
+  r = run_tracker(board.root(), {"--foo"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: unknown option '--foo'; see 'tracker --help'\n");
+  r = run_tracker(board.root(), {"--jsn", "list"});
+  CHECK(r.err == "tracker: unknown option '--jsn' (did you mean '--json'?); see 'tracker --help'\n");
+  r = run_tracker(board.root(), {"index", "stauts"});
+  CHECK(r.code == 2);
+  CHECK(r.err ==
+        "tracker: unknown command 'index stauts' (did you mean 'status'?); see 'tracker index --help'\n");
+  r = run_tracker(board.root(), {"claim", "--ownr", "x"});
+  CHECK(r.code == 2);
+  CHECK(r.err ==
+        "tracker: unknown option '--ownr' for 'tracker claim' (did you mean '--owner'?); see 'tracker claim "
+        "--help'\n");
+  r = run_tracker(board.root(), {"--json", "list", "--stge", "x"});
+  CHECK(r.code == 2);
+  CHECK(r.out.empty());
+  CHECK(json::parse(r.err)["error"] ==
+        "unknown option '--stge' for 'tracker list' (did you mean '--stage'?); see 'tracker list --help'");
+  // Global options may come after the command; option values may start with '-'.
+  CHECK(run_tracker(board.root(), {"list", "--json"}).code == 0);
+  CHECK(run_tracker(board.root(), {"show", "-1"}).err == "tracker: invalid id '-1': ids are positive integers\n");
+}
+
+TEST_CASE("search: a word after the query that starts with '-' is an exclusion, not an option") {
+  Board board;
+  board.create({"Login with email"});
+  board.create({"Login with oauth"});
+  auto r = run_tracker(board.root(), {"--json", "search", "login", "-oauth"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json hits = json::parse(r.out);
+  REQUIRE(hits.size() == 1);
+  CHECK(hits[0]["id"] == 1);
+  r = run_tracker(board.root(), {"search", "-oauth", "login", "--limit", "5", "--json"});
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out).size() == 1);
+}
+
+TEST_CASE("help: tracker help <command>, examples and the global options in every command's help") {
+  Board board;
+  auto r = run_tracker(board.root(), {"help", "move"});
+  CHECK(r.code == 0);
+  CHECK(contains(r.out, "Usage: tracker move"));
+  CHECK(contains(r.out, "Examples:\n  tracker move 42 current"));
+  CHECK(contains(r.out, "Global options (any command): -C <dir>, --json"));
+  CHECK(r.out == run_tracker(board.root(), {"move", "--help"}).out);
+  r = run_tracker(board.root(), {"help", "index", "status"});
+  CHECK(r.code == 0);
+  CHECK(contains(r.out, "Usage: tracker index status"));
+  r = run_tracker(board.root(), {"help", "mvoe"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: no command 'tracker mvoe'; see 'tracker help'\n");
+  // Every command has examples.
+  for (const char* command : {"init", "new", "list", "show", "move", "claim", "release", "renew", "reclaim", "done",
+                              "ready", "block", "unblock", "link", "unlink", "stats", "check", "set", "unset", "edit",
+                              "commit", "renumber", "diff", "log", "search", "doctor", "index"}) {
+    INFO(command);
+    CHECK(contains(run_tracker(board.root(), {"help", command}).out, "Examples:\n  tracker "));
+  }
+}
+
+TEST_CASE("the man page is generated from the help text and docs/tracker.1 is up to date") {
+  auto r = run_tracker(fs::current_path(), {"help", "--man"});
+  REQUIRE(r.code == 0);
+  CHECK(contains(r.out, ".TH TRACKER 1"));
+  CHECK(contains(r.out, ".SS move"));
+  CHECK(contains(r.out, "tracker move 42 current"));
+  CHECK(r.out == read(fs::path(TRACKER_SOURCE_DIR) / "docs/tracker.1"));
+}
