@@ -124,7 +124,7 @@ int run_ready(const ReadyOptions& opts, const GlobalOptions& g) {
   }
   if (stories.empty()) return 0;
   std::vector<std::vector<std::string>> rows;
-  for (const auto& s : stories) rows.push_back({std::to_string(s.id), s.type, std::to_string(s.priority), s.name});
+  for (const auto& s : stories) rows.push_back({std::to_string(s.id), s.type, priority_text(s), s.name});
   std::string table = format_table(make_style(g), {"ID", "TYPE", "PRI", "NAME"}, rows, {"33", "36", nullptr, nullptr});
   std::fwrite(table.data(), 1, table.size(), stdout);
   return 0;

@@ -63,7 +63,7 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
     if (auto it = claims.find(s.id); it != claims.end())
       name += it->second.owner == s.agent ? " [claimed]" : " (claimed by " + it->second.owner + ")";
     rows.push_back(
-        {std::to_string(s.id), std::move(s.type), std::move(s.stage), std::to_string(s.priority), std::move(name)});
+        {std::to_string(s.id), std::move(s.type), std::move(s.stage), priority_text(s), std::move(name)});
   });
   report_issues(tracker->issues(), g);
   if (rows.empty()) return 0;

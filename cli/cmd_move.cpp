@@ -24,12 +24,18 @@ int run_move(const MoveOptions& opts, const GlobalOptions& g) {
   if (g.json) {
     auto moved = nlohmann::ordered_json::array();
     for (const auto& m : r.moved) moved.push_back({{"id", m.id}, {"from", m.from}, {"to", m.to}, {"path", m.path}});
-    print_json({{"moved", moved}, {"unchanged", r.already_there}, {"commit", string_or_null(r.commit)}});
+    auto ended = nlohmann::ordered_json::array();
+    for (const auto& c : r.claims_ended) ended.push_back({{"id", c.id}, {"owner", c.owner}});
+    print_json({{"moved", moved},
+                {"unchanged", r.already_there},
+                {"claims_ended", ended},
+                {"commit", string_or_null(r.commit)}});
     return 0;
   }
   for (const auto& m : r.moved) std::cout << "moved #" << m.id << " " << m.from << " -> " << m.to << "\n";
   for (auto id : r.already_there)
     std::cout << "#" << id << " is already in " << tracker->workspace().config().stage(opts.args.back()).name << "\n";
+  for (const auto& c : r.claims_ended) std::cout << "ended " << c.owner << "'s claim on #" << c.id << "\n";
   return 0;
 }
 

@@ -40,7 +40,7 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
   };
   field("type", s.type);
   field("stage", s.stage);
-  field("priority", std::to_string(s.priority));
+  if (s.priority) field("priority", std::to_string(*s.priority));
   field("labels", join(s.labels, ", "));
   std::vector<std::string> deps;
   for (auto d : s.depends_on) deps.push_back("#" + std::to_string(d));

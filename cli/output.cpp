@@ -72,7 +72,7 @@ nlohmann::ordered_json story_json(const Story& s, bool with_body, const Claim* c
   j["name"] = s.name;
   j["stage"] = s.stage;
   j["path"] = s.path;
-  j["priority"] = s.priority;
+  j["priority"] = s.priority ? nlohmann::ordered_json(*s.priority) : nlohmann::ordered_json(nullptr);
   j["labels"] = s.labels;
   j["depends_on"] = s.depends_on;
   j["agent"] = string_or_null(s.agent);

@@ -71,6 +71,11 @@ std::string paint(const Style& style, const std::string& text, const char* sgr);
 /// The CLI.md JSON shape of a story's change in `diff` (and `commit`).
 nlohmann::ordered_json story_diff_json(const StoryDiff& d);
 
+/// A story's priority for a table: empty when it has none.
+inline std::string priority_text(const Story& s) {
+  return s.priority ? std::to_string(*s.priority) : std::string();
+}
+
 /// A JSON string, or null when `text` is empty.
 nlohmann::ordered_json string_or_null(const std::string& text);
 

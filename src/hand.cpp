@@ -355,8 +355,15 @@ std::vector<LogEntry> Tracker::log(std::optional<std::int64_t> id, std::optional
     std::string_view subject = message.substr(0, message.find('\n'));
     std::string detail;
     if (subject.ends_with(")")) {
-      auto open = subject.rfind(" (");
-      if (open != std::string_view::npos) detail = subject.substr(open + 2, subject.size() - open - 3);
+      // The parenthesis that the last one closes: values may hold their own, "(none)".
+      int depth = 0;
+      for (std::size_t i = subject.size(); i-- > 0;) {
+        if (subject[i] == ')') ++depth;
+        if (subject[i] == '(' && --depth == 0) {
+          if (i > 0 && subject[i - 1] == ' ') detail = subject.substr(i + 1, subject.size() - i - 2);
+          break;
+        }
+      }
     }
     std::vector<LogEntry> entries;
     if (!action.empty() && action != "commit") {

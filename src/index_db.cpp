@@ -14,7 +14,7 @@ namespace tracker {
 
 namespace {
 
-constexpr int kSchemaVersion = 9;
+constexpr int kSchemaVersion = 10;  // 10: priority NULL when a story gives none
 
 // `stories` rows stay narrow (metadata and stat data) so that a refresh, which reads
 // the stat data of every row, touches few pages; the text lives in `story_text`.

@@ -45,7 +45,7 @@ Story story_from_row(const sql::Stmt& q, bool summary_only = false) {
   s.stage = q.view(3);
   s.path = q.view(4);
   s.name = q.view(5);
-  s.priority = q.int64(6);
+  if (!q.is_null(6)) s.priority = q.int64(6);
   s.agent = q.view(9);
   s.blocked = q.int64(10) != 0;
   if (summary_only) return s;

@@ -128,7 +128,11 @@ void ShadowIndex::Impl::upsert(sql::Stmt& q, sql::Stmt& text, const FileStat& f,
     for (int i = 12; i <= 21; ++i) q.bind_null(i);
     q.bind(22, std::int64_t{error_line}).bind(23, *error);
   } else {
-    q.bind(12, s.name).bind(13, s.priority).bind(14, nlohmann::json(s.labels).dump());
+    q.bind(12, s.name).bind(14, nlohmann::json(s.labels).dump());
+    if (s.priority)
+      q.bind(13, *s.priority);
+    else
+      q.bind_null(13);
     q.bind(15, nlohmann::json(s.depends_on).dump()).bind(16, s.agent).bind(17, std::int64_t{s.blocked});
     q.bind(18, s.retry_count).bind(19, s.created).bind(20, fields_json(s.fields)).bind(21, warnings_json(s.warnings));
     q.bind_null(22).bind_null(23);

@@ -231,7 +231,10 @@ void read_known_key(const std::string& key, const YAML::Node& value, const Front
     if (is_null(value)) return;
     auto n = value.IsScalar() ? parse_int(value.Scalar()) : std::nullopt;
     if (!n) return warn("expected an integer, got " + describe());
-    (key == "priority" ? story.priority : story.retry_count) = *n;
+    if (key == "priority")
+      story.priority = *n;
+    else
+      story.retry_count = *n;
   } else if (key == "labels") {
     if (value.IsMap()) return warn("expected a list, got a mapping");
     story.labels = scalar_list(value, budget);
@@ -632,7 +635,7 @@ namespace {
 
 nlohmann::ordered_json known_value(const Story& s, const std::string& key) {
   if (key == "name") return s.name;
-  if (key == "priority") return s.priority;
+  if (key == "priority") return s.priority ? nlohmann::ordered_json(*s.priority) : nlohmann::ordered_json(nullptr);
   if (key == "labels") return s.labels;
   if (key == "depends_on") return s.depends_on;
   if (key == "agent") return s.agent.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.agent);

@@ -470,7 +470,27 @@ Story Tracker::show(std::int64_t id) {
 }
 
 std::string Tracker::raw(std::int64_t id) {
-  return read_file(ws_.root() / show(id).path);
+  // Any file with the id, malformed or not: --raw is how a broken one is looked at.
+  finish_pending();
+  if (!refreshed_) index_->refresh_stories({id});
+  auto paths = [&] {
+    Lookup found = index_->lookup(id);
+    std::vector<std::string> out;
+    for (const auto& s : found.stories) out.push_back(s.path);
+    for (const auto& m : found.malformed) out.push_back(m.path);
+    return out;
+  };
+  std::vector<std::string> files = paths();
+  if (files.empty()) {
+    index_->refresh();
+    refreshed_ = true;
+    files = paths();
+  }
+  if (files.empty()) throw NotFoundError("no story #" + std::to_string(id));
+  if (files.size() > 1)
+    throw InvalidDataError("story #" + std::to_string(id) + " exists more than once: " + join(files, ", ") +
+                           "; give one of them a new id");
+  return read_file(ws_.root() / files.front());
 }
 
 std::pair<Story, std::string> Tracker::read_whole(std::int64_t id) {
@@ -494,9 +514,22 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
     if (seen.insert(id).second) stories.push_back(find(id));  // all ids are checked before anything moves
 
   MoveResult result;
+  // Into a done stage, the work is finished: the stories' claims end, as with done.
+  auto end_claims = [&] {
+    if (!ws_.config().is_done_stage(target.name)) return;
+    ClaimStore store = claims();
+    for (const auto& s : stories)
+      if (std::optional<Claim> held = store.read(s.id)) {
+        store.remove(*held);
+        result.claims_ended.push_back(*held);
+      }
+  };
   for (const auto& s : stories)
     if (s.stage == target.name) result.already_there.push_back(s.id);
-  if (result.already_there.size() == stories.size()) return result;
+  if (result.already_there.size() == stories.size()) {
+    end_claims();
+    return result;
+  }
   ws_.real_stage_dir(target);  // refuses a symbolic link before anything moves
   prepare_commit();
   result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
@@ -527,6 +560,7 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
     trailers.emplace_back("Tracker-To", target.name);
     return commit("tracker: move " + join(parts, ", "), trailers, paths);
   });
+  end_claims();
   return result;
 }
 }  // namespace tracker

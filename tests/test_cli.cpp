@@ -100,7 +100,7 @@ TEST_CASE("new prints the id, list prints an aligned table") {
   CHECK(r.out ==
         "ID  TYPE   STAGE    PRI  NAME\n"
         "1   story  backlog  2    Add login page\n"
-        "2   bug    backlog  0    Fix crash on empty title\n");
+        "2   bug    backlog       Fix crash on empty title\n");
   CHECK(r.err.empty());
   CHECK(!contains(r.out, "\033["));  // no colour when not a terminal
   r = run_tracker(board.root(), {"--color", "always", "list"});
@@ -347,7 +347,7 @@ TEST_CASE("index status and rebuild") {
   json s = json::parse(r.out);
   CHECK(s["stories"] == 2);
   CHECK(s["stages"]["qa"] == 1);
-  CHECK(s["schema_version"] == 9);
+  CHECK(s["schema_version"] == 10);
   CHECK(s["last_rebuild"].is_string());
   r = run_tracker(board.root(), {"index", "rebuild"});
   CHECK(r.code == 0);

@@ -170,3 +170,46 @@ TEST_CASE("the man page is generated from the help text and docs/tracker.1 is up
   CHECK(contains(r.out, "tracker move 42 current"));
   CHECK(r.out == read(fs::path(TRACKER_SOURCE_DIR) / "docs/tracker.1"));
 }
+
+TEST_CASE("show --raw prints any file, a malformed one too") {
+  Board board;
+  write(board.root() / "work/1_backlog/7_story_bad.md", "---\nname: [unclosed\n---\nBody\n");
+  auto r = run_tracker(board.root(), {"show", "7", "--raw"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "---\nname: [unclosed\n---\nBody\n");
+  CHECK(run_tracker(board.root(), {"show", "7"}).code == 5);
+  CHECK(run_tracker(board.root(), {"show", "8", "--raw"}).code == 4);
+}
+
+TEST_CASE("a story without a priority shows none: blank in tables, null in JSON") {
+  Board board;
+  board.create({"No priority"});
+  board.create({"Some", "--priority", "0"});
+  json listed = json::parse(run_tracker(board.root(), {"list", "--json", "--sort", "id"}).out);
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0]["priority"].is_null());
+  CHECK(listed[1]["priority"] == 0);
+  auto r = run_tracker(board.root(), {"show", "1"});
+  CHECK_FALSE(contains(r.out, "priority:"));
+  CHECK(contains(run_tracker(board.root(), {"show", "2"}).out, "priority:   0"));
+  // Setting it names no made-up old value, and log reads the change back whole.
+  r = run_tracker(board.root(), {"set", "1", "priority=3"});
+  CHECK(r.out == "#1: priority (none) -> 3\n");
+  json log = json::parse(run_tracker(board.root(), {"--json", "log", "1"}).out);
+  CHECK(log[0]["detail"] == "priority (none) -> 3");
+}
+
+TEST_CASE("a move into a done stage ends the story's claim, as done does") {
+  Board board;
+  board.create({"Work"});
+  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "bot"}).code == 0);
+  auto r = run_tracker(board.root(), {"--json", "move", "1", "done"});
+  REQUIRE(r.code == 0);
+  json moved = json::parse(r.out);
+  CHECK(moved["claims_ended"] == json::parse(R"([{"id": 1, "owner": "bot"}])"));
+  CHECK(run_tracker(board.root(), {"list", "--claimed", "--json"}).out == "[]\n");
+  CHECK(run_tracker(board.root(), {"check"}).code == 0);
+  // release has nothing to release, and the story stays done.
+  CHECK(run_tracker(board.root(), {"release", "1"}).code == 6);
+  CHECK(board.path_of(1).find("/5_done/") != std::string::npos);
+}

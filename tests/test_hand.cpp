@@ -299,9 +299,9 @@ TEST_CASE("diff: the board's changes between HEAD and the working tree, or revis
   REQUIRE(run_tracker(root, {"set", "4", "priority=7"}).code == 0);
   git(root, {"checkout", "-q", "main"});
   REQUIRE(run_tracker(root, {"move", "1", "qa"}).code == 0);
-  CHECK(run_tracker(root, {"diff", "main...topic"}).out == "edited  #4 Delta: priority 0 -> 7\n");
+  CHECK(run_tracker(root, {"diff", "main...topic"}).out == "edited  #4 Delta: priority (none) -> 7\n");
   CHECK(run_tracker(root, {"diff", "main..topic"}).out ==
-        "moved   #1 Alpha  qa -> backlog\nedited  #4 Delta: priority 0 -> 7\n");
+        "moved   #1 Alpha  qa -> backlog\nedited  #4 Delta: priority (none) -> 7\n");
 
   CHECK(run_tracker(root, {"diff", "no-such-rev"}).code == 2);
   CHECK(run_tracker(root, {"diff", "no-such-rev"}).err == "tracker: unknown revision 'no-such-rev'\n");
@@ -364,7 +364,7 @@ TEST_CASE("log: transitions newest first, from trailers and, for hand commits, f
   CHECK(set[0]["action"] == "set");
   CHECK(set[0]["from"] == "done");
   CHECK(set[0]["to"] == "done");
-  CHECK(set[0]["detail"] == "priority 0 -> 3");
+  CHECK(set[0]["detail"] == "priority (none) -> 3");
   CHECK(run_tracker(root, {"log", "--limit", "0"}).code == 2);
   CHECK(run_tracker(root, {"log", "x"}).code == 2);
   CHECK(json::parse(run_tracker(root, {"log", "99", "--json"}).out).empty());

@@ -18,7 +18,7 @@ namespace {
 std::vector<std::string> names(ShadowIndex& index) {
   std::vector<std::string> out;
   for (const auto& s : index.list({}))
-    out.push_back(std::to_string(s.id) + ":" + s.stage + ":" + s.name + ":" + std::to_string(s.priority));
+    out.push_back(std::to_string(s.id) + ":" + s.stage + ":" + s.name + ":" + (s.priority ? std::to_string(*s.priority) : std::string("-")));
   return out;
 }
 
@@ -53,7 +53,7 @@ TEST_CASE("the index lives in the git dir, in WAL mode, with a schema version an
   fs::path db = board.root() / ".git" / "tracker" / "index.db";
   REQUIRE(fs::exists(db));
   CHECK(pragma(db, "PRAGMA journal_mode") == "wal");
-  CHECK(pragma(db, "PRAGMA user_version") == "9");
+  CHECK(pragma(db, "PRAGMA user_version") == "10");
   CHECK(pragma(db, "SELECT count(*) FROM stories_fts WHERE stories_fts MATCH 'searchable'") == "1");
   CHECK(pragma(db, "SELECT length(content) > 0 FROM story_text") == "1");  // the content cache
 }
@@ -218,7 +218,7 @@ TEST_CASE("update_files re-reads an action's own files and drops the rows of fil
   std::string to = "work/2_current/" + fs::path(from).filename().string();
   fs::rename(board.root() / from, board.root() / to);
   index.update_files({from, to, "work/2_current/../../README.md", "notes.md"});
-  CHECK(names(index) == std::vector<std::string>{"1:current:Alpha:0"});
+  CHECK(names(index) == std::vector<std::string>{"1:current:Alpha:-"});
 }
 
 TEST_CASE("a moved story keeps its row and full-text entry, the entry follows changes of name and body") {

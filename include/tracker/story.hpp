@@ -50,7 +50,7 @@ struct Story {
   std::string stage;  ///< stage name, e.g. "current"
   std::string path;   ///< relative to the workspace root, '/'-separated
   std::string name;
-  std::int64_t priority = 0;
+  std::optional<std::int64_t> priority;  ///< none when the file gives none (sorts as below any)
   std::vector<std::string> labels;
   std::vector<std::int64_t> depends_on;
   std::string agent;  ///< empty when none

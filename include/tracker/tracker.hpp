@@ -89,6 +89,7 @@ struct MoveResult {
   std::vector<MovedStory> moved;
   std::vector<std::int64_t> already_there;
   std::string commit;
+  std::vector<Claim> claims_ended;  ///< a move into a done stage ends claims, as done does
 };
 
 struct ClaimRequest {
