@@ -16,11 +16,8 @@ bool is_number(const std::string& a) {
 const CLI::Option* find_option(const std::vector<const CLI::App*>& chain, const std::string& name) {
   for (auto it = chain.rbegin(); it != chain.rend(); ++it)
     for (const CLI::Option* o : (*it)->get_options()) {
-      if (!o->nonpositional()) continue;
-      for (const auto& l : o->get_lnames())
-        if (name == "--" + l) return o;
-      for (const auto& s : o->get_snames())
-        if (name == "-" + s) return o;
+      auto spellings = option_spellings(*o);
+      if (std::find(spellings.begin(), spellings.end(), name) != spellings.end()) return o;
     }
   return nullptr;
 }
@@ -28,10 +25,8 @@ const CLI::Option* find_option(const std::vector<const CLI::App*>& chain, const 
 std::vector<std::string> option_names(const std::vector<const CLI::App*>& chain) {
   std::vector<std::string> out;
   for (const CLI::App* app : chain)
-    for (const CLI::Option* o : app->get_options()) {
-      for (const auto& l : o->get_lnames()) out.push_back("--" + l);
-      for (const auto& s : o->get_snames()) out.push_back("-" + s);
-    }
+    for (const CLI::Option* o : app->get_options())
+      for (auto& spelling : option_spellings(*o)) out.push_back(std::move(spelling));
   return out;
 }
 
@@ -40,6 +35,24 @@ std::string command_line(const std::vector<std::string>& path) {
 }
 
 }  // namespace
+
+std::vector<const CLI::App*> subcommands(const CLI::App& app) {
+  auto all = const_cast<CLI::App&>(app).get_subcommands([](CLI::App*) { return true; });
+  return {all.begin(), all.end()};
+}
+
+const CLI::App* find_subcommand(const CLI::App& app, const std::string& name) {
+  for (const CLI::App* s : subcommands(app))
+    if (s->check_name(name)) return s;
+  return nullptr;
+}
+
+std::vector<std::string> option_spellings(const CLI::Option& option) {
+  std::vector<std::string> out;
+  for (const auto& s : option.get_snames()) out.push_back("-" + s);
+  for (const auto& l : option.get_lnames()) out.push_back("--" + l);
+  return out;
+}
 
 Vetted vet_arguments(const CLI::App& app, const std::vector<std::string>& args,
                      const std::set<std::string>& free_words) {
@@ -76,15 +89,12 @@ Vetted vet_arguments(const CLI::App& app, const std::vector<std::string>& args,
       return v;
     }
     const CLI::App* current = chain.back();
-    auto subs = const_cast<CLI::App*>(current)->get_subcommands([](CLI::App*) { return true; });
+    auto subs = subcommands(*current);
     if (!subs.empty()) {
-      const CLI::App* found = nullptr;
-      std::vector<std::string> names;
-      for (const CLI::App* s : subs) {
-        names.push_back(s->get_name());
-        if (s->check_name(a)) found = s;
-      }
+      const CLI::App* found = find_subcommand(*current, a);
       if (!found) {
+        std::vector<std::string> names;
+        for (const CLI::App* s : subs) names.push_back(s->get_name());
         std::vector<std::string> path = v.path;
         path.push_back(a);
         v.error = "unknown command '" + join(path, " ") + "'" + did_you_mean(a, names) + "; see '" +
@@ -99,8 +109,7 @@ Vetted vet_arguments(const CLI::App& app, const std::vector<std::string>& args,
     }
     (free ? moved : v.args).push_back(a);
   }
-  auto subs = const_cast<CLI::App*>(chain.back())->get_subcommands([](CLI::App*) { return true; });
-  v.needs_command = !subs.empty();
+  v.needs_command = !subcommands(*chain.back()).empty();
   if (!moved.empty()) {
     v.args.push_back("--");
     v.args.insert(v.args.end(), moved.begin(), moved.end());

@@ -10,6 +10,15 @@
 
 namespace tracker::cli {
 
+/// The subcommands of `app` (CLI11 lists them only through a non-const call).
+std::vector<const CLI::App*> subcommands(const CLI::App& app);
+
+/// The subcommand of `app` called `name` (or one of its aliases), or null.
+const CLI::App* find_subcommand(const CLI::App& app, const std::string& name);
+
+/// How an option is written: {"-h", "--help"}, short names first.
+std::vector<std::string> option_spellings(const CLI::Option& option);
+
 /// What vet_arguments found.
 struct Vetted {
   std::vector<std::string> args;      ///< the arguments to parse (argv without argv[0])

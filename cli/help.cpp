@@ -1,5 +1,7 @@
 #include "help.hpp"
 
+#include "args.hpp"
+
 #include <map>
 #include <sstream>
 #include <tracker/util.hpp>
@@ -54,13 +56,8 @@ const char* kGlobalOptions =
 
 const CLI::App* find_command(const CLI::App& app, const std::vector<std::string>& path) {
   const CLI::App* at = &app;
-  for (const auto& word : path) {
-    const CLI::App* next = nullptr;
-    for (const CLI::App* s : const_cast<CLI::App*>(at)->get_subcommands([](CLI::App*) { return true; }))
-      if (s->check_name(word)) next = s;
-    if (!next) return nullptr;
-    at = next;
-  }
+  for (const auto& word : path)
+    if (!(at = find_subcommand(*at, word))) return nullptr;
   return at;
 }
 
@@ -79,7 +76,7 @@ std::string roff_escape(std::string text) {
 }
 
 void man_command(std::ostringstream& out, const CLI::App& cmd, const std::string& prefix) {
-  auto subs = const_cast<CLI::App&>(cmd).get_subcommands([](CLI::App*) { return true; });
+  auto subs = subcommands(cmd);
   std::string name = prefix + cmd.get_name();
   out << ".SS " << roff_escape(name) << "\n" << roff_escape(cmd.get_description()) << "\n";
   std::string usage = "tracker " + name;
@@ -89,9 +86,7 @@ void man_command(std::ostringstream& out, const CLI::App& cmd, const std::string
   if (subs.empty()) out << ".PP\n.B " << roff_escape(usage) << "\n";
   for (const CLI::Option* o : cmd.get_options()) {
     if (!o->nonpositional() || o->get_lnames() == std::vector<std::string>{"help"}) continue;
-    std::string names;
-    for (const auto& s : o->get_snames()) names += (names.empty() ? "-" : ", -") + s;
-    for (const auto& l : o->get_lnames()) names += (names.empty() ? "--" : ", --") + l;
+    std::string names = join(option_spellings(*o), ", ");
     if (o->get_expected_max() > 0 && o->get_type_size() > 0) names += " " + (o->get_type_name().empty() ? std::string("VALUE") : o->get_type_name());
     out << ".TP\n.B " << roff_escape(names) << "\n" << roff_escape(o->get_description()) << "\n";
   }
@@ -139,13 +134,11 @@ std::string man_page(const CLI::App& app) {
       << ".SH GLOBAL OPTIONS\n";
   for (const CLI::Option* o : app.get_options()) {
     if (!o->nonpositional()) continue;
-    std::string names;
-    for (const auto& s : o->get_snames()) names += (names.empty() ? "-" : ", -") + s;
-    for (const auto& l : o->get_lnames()) names += (names.empty() ? "--" : ", --") + l;
+    std::string names = join(option_spellings(*o), ", ");
     out << ".TP\n.B " << roff_escape(names) << "\n" << roff_escape(o->get_description()) << "\n";
   }
   out << ".SH COMMANDS\n";
-  for (const CLI::App* s : const_cast<CLI::App&>(app).get_subcommands([](CLI::App*) { return true; }))
+  for (const CLI::App* s : subcommands(app))
     man_command(out, *s, "");
   out << ".SH EXIT STATUS\n"
          ".TP\n0\nsuccess\n.TP\n1\nan error of the system (a file, git)\n.TP\n2\nbad usage\n"

@@ -70,6 +70,25 @@ void write_config_and_commit(InitResult& result, const Config& config, CommitOpt
 
 namespace {
 
+/// The lock every read-modify-write of story `id` holds (`locks/<id>`).
+std::unique_ptr<ProcessLock> story_lock(const Workspace& ws, std::int64_t id) {
+  std::string n = std::to_string(id);
+  return std::make_unique<ProcessLock>(ws.shared_state_dir() / "locks" / n, limits::kStoryLock, "story #" + n);
+}
+
+/// The files that have id `id`: the index's rows, looked at again after a walk of
+/// every file when there are none (another process may have moved the story since
+/// the targeted check). Sets `refreshed` when it walked.
+Lookup lookup_after_walk(ShadowIndex& index, bool& refreshed, std::int64_t id) {
+  Lookup found = index.lookup(id);
+  if (found.stories.empty() && found.malformed.empty()) {
+    index.refresh();
+    refreshed = true;
+    found = index.lookup(id);
+  }
+  return found;
+}
+
 /// The git directory (a bare repository, or the inside of a .git) that holds `dir`,
 /// found before any work tree is: there, git itself refuses work-tree commands.
 std::optional<fs::path> enclosing_git_dir(fs::path dir) {
@@ -311,11 +330,7 @@ void Tracker::lock_stories(std::vector<std::int64_t> ids) {
   }
   ids.insert(ids.end(), retake.begin(), retake.end());
   std::sort(ids.begin(), ids.end());
-  for (auto id : ids) {
-    std::string n = std::to_string(id);
-    story_locks_.emplace(
-        id, std::make_unique<ProcessLock>(ws_.shared_state_dir() / "locks" / n, limits::kStoryLock, "story #" + n));
-  }
+  for (auto id : ids) story_locks_.emplace(id, story_lock(ws_, id));
 }
 
 void Tracker::lock_dependency_graph() {
@@ -332,8 +347,7 @@ void Tracker::lock_dependency_graph() {
   // so that none of its edges is missed.
   for (auto id : index_->unsettled()) {
     if (story_locks_.count(id)) continue;
-    ProcessLock settled(ws_.shared_state_dir() / "locks" / std::to_string(id), limits::kStoryLock,
-                        "story #" + std::to_string(id));
+    auto settled = story_lock(ws_, id);
     index_->refresh_stories({id});
   }
 }
@@ -350,14 +364,7 @@ Story Tracker::load_for_change(std::int64_t id) {
 }
 
 Story Tracker::find(std::int64_t id) {
-  Lookup found = index_->lookup(id);
-  if (found.stories.empty() && found.malformed.empty()) {
-    // Another process may have moved the story since our targeted check or our
-    // last walk: look at every file again before saying it does not exist.
-    index_->refresh();
-    refreshed_ = true;
-    found = index_->lookup(id);
-  }
+  Lookup found = lookup_after_walk(*index_, refreshed_, id);
   if (!found.malformed.empty()) {
     const auto& bad = found.malformed.front();
     throw InvalidDataError(bad.path + ":" + std::to_string(bad.line) + ": " + bad.message);
@@ -473,19 +480,10 @@ std::string Tracker::raw(std::int64_t id) {
   // Any file with the id, malformed or not: --raw is how a broken one is looked at.
   finish_pending();
   if (!refreshed_) index_->refresh_stories({id});
-  auto paths = [&] {
-    Lookup found = index_->lookup(id);
-    std::vector<std::string> out;
-    for (const auto& s : found.stories) out.push_back(s.path);
-    for (const auto& m : found.malformed) out.push_back(m.path);
-    return out;
-  };
-  std::vector<std::string> files = paths();
-  if (files.empty()) {
-    index_->refresh();
-    refreshed_ = true;
-    files = paths();
-  }
+  Lookup found = lookup_after_walk(*index_, refreshed_, id);
+  std::vector<std::string> files;
+  for (const auto& s : found.stories) files.push_back(s.path);
+  for (const auto& m : found.malformed) files.push_back(m.path);
   if (files.empty()) throw NotFoundError("no story #" + std::to_string(id));
   if (files.size() > 1)
     throw InvalidDataError("story #" + std::to_string(id) + " exists more than once: " + join(files, ", ") +
