@@ -77,7 +77,13 @@ Vetted vet_arguments(const CLI::App& app, const std::vector<std::string>& args,
       bool inline_value = name.size() < a.size();
       if (const CLI::Option* o = find_option(chain, name)) {
         v.args.push_back(a);
-        if (o->get_expected_max() > 0 && o->get_type_size() > 0 && !inline_value && i + 1 < args.size()) v.args.push_back(args[++i]);
+        if (o->get_expected_max() > 0 && o->get_type_size() > 0 && !inline_value) {
+          if (i + 1 == args.size()) {
+            v.error = "option '" + name + "' needs a value; see '" + command_line(v.path) + " --help'";
+            return v;
+          }
+          v.args.push_back(args[++i]);
+        }
         continue;
       }
       if (free) {

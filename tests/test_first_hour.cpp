@@ -119,6 +119,11 @@ TEST_CASE("bare tracker prints the usage, and unknown options and commands are n
   CHECK(r.out.empty());
   CHECK(json::parse(r.err)["error"] ==
         "unknown option '--stge' for 'tracker list' (did you mean '--stage'?); see 'tracker list --help'");
+  r = run_tracker(board.root(), {"-C"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: option '-C' needs a value; see 'tracker --help'\n");
+  r = run_tracker(board.root(), {"list", "--limit"});
+  CHECK(r.err == "tracker: option '--limit' needs a value; see 'tracker list --help'\n");
   // Global options may come after the command; option values may start with '-'.
   CHECK(run_tracker(board.root(), {"list", "--json"}).code == 0);
   CHECK(run_tracker(board.root(), {"show", "-1"}).err == "tracker: invalid id '-1': ids are positive integers\n");
