@@ -12,8 +12,11 @@ all: build
 deps:
 	@.ci/install-deps $(PACKAGES)
 
+# The developer build keeps debug info; CI adds WERROR=ON (warnings as errors).
+BUILD_TYPE ?= RelWithDebInfo
+WERROR ?= OFF
 configure: deps
-	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo > $(BUILD_DIR).cmake.log 2>&1 || (cat $(BUILD_DIR).cmake.log; exit 1)
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTRACKER_WERROR=$(WERROR) > $(BUILD_DIR).cmake.log 2>&1 || (cat $(BUILD_DIR).cmake.log; exit 1)
 
 # The binary alone: what `make demo` needs.
 build: configure
