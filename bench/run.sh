@@ -88,6 +88,23 @@ for n in ${sizes//,/ }; do
   tail -n +$((runs + 2)) "$tools/backlog" | sed 's|^|work/1_backlog/|' > "$tools/git-files"
   sleep 2  # let the files age past the index's racy-timestamp window, as on a real board
 
+  # History: the board commit adds all $n stories, the worst case for log, diff and
+  # commit, which read it with one tree diff (docs/design.md, "Reading history").
+  init_commit=$(git rev-parse HEAD~1)
+  measure -- git log -2 --name-status; gitlog_ms=$median
+  measure -- "$tracker" log --limit 2
+  row "log --limit 2 (a commit adding every story)" "$median" "$rss" "\`git log -2 --name-status\`" "$gitlog_ms"
+  measure -- "$tracker" diff HEAD~1..HEAD
+  row "diff HEAD~1..HEAD (every story created)" "$median" "$rss" "\`git log -2 --name-status\`" "$gitlog_ms"
+  measure -- git diff -p HEAD~1 HEAD; gitdiff_ms=$median
+  row "diff HEAD~1..HEAD (every story created)" "$median" "$rss" "\`git diff -p HEAD~1 HEAD\` (reads the blobs too)" "$gitdiff_ms"
+  uncommit="git reset -q --soft $init_commit && git reset -q"
+  measure --before "$uncommit" -- sh -c 'git add -A && git commit -qm board'; git_add_commit_ms=$median
+  measure --before "$uncommit" -- "$tracker" commit
+  row "commit (every story made by hand)" "$median" "$rss" "\`git log -2 --name-status\`" "$gitlog_ms"
+  row "commit (every story made by hand)" "$median" "$rss" "\`git add -A\` + \`git commit\`" "$git_add_commit_ms"
+  git reset -q --hard "$board_commit"
+
   measure -- find work -name '*.md'; find_ms=$median
   measure -- "$tools/walk" work; walk_ms=$median
   measure --warmup 0 -- find work -name '*.md' -exec cat {} +; cat_ms=$median

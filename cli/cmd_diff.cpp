@@ -63,6 +63,7 @@ int run_diff(const DiffOptions& opts, const GlobalOptions& g) {
                   << "\n";
       else
         std::cout << "- **Edited** " << id << ": " << more << "\n";
+      if (!d.problem.empty()) std::cout << "  - malformed: `" << d.paths.back() << "` " << d.problem << "\n";
     }
     return 0;
   }
@@ -75,6 +76,7 @@ int run_diff(const DiffOptions& opts, const GlobalOptions& g) {
     if (d.change == "moved") std::cout << "  " << d.from << " -> " << d.to;
     if (d.change == "created") std::cout << "  (" << d.to << ")";
     if (!more.empty()) std::cout << (d.change == "moved" ? "; " : ": ") << more;
+    if (!d.problem.empty()) std::cout << "  " << paint(style, "malformed: " + d.paths.back() + ":", "31") << " " << d.problem;
     std::cout << "\n";
   }
   return 0;

@@ -33,6 +33,11 @@ TrackerHandle open_tracker(const GlobalOptions& g) {
   fs::path start = g.dir.empty() ? fs::current_path() : fs::path(g.dir);
   TrackerHandle tracker(new Tracker(Workspace::discover(start), commit_options(g)));
   tracker->on_warning([&g](const std::string& message) { print_warning(g, message); });
+  if (::isatty(STDERR_FILENO)) {
+    // A progress line on the terminal for what runs longer than about a second.
+    static TerminalProgress progress(std::cerr, system_clock(), 1'000'000'000);
+    tracker->set_progress(&progress);
+  }
   return tracker;
 }
 
@@ -108,7 +113,8 @@ nlohmann::ordered_json story_diff_json(const StoryDiff& d) {
           {"from", string_or_null(d.from)},
           {"to", string_or_null(d.to)},
           {"fields", fields},
-          {"body_changed", d.body_changed}};
+          {"body_changed", d.body_changed},
+          {"malformed", string_or_null(d.problem)}};
 }
 
 void report_issues(const std::vector<StoryIssue>& issues, const GlobalOptions& g) {

@@ -4,6 +4,7 @@
 
 #include "git_repo.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cstdlib>
@@ -179,7 +180,7 @@ fs::path without_trailing_slash(const char* dir) {
 
 namespace {
 
-void add_loose_backend(GitRepo::Impl& g) {
+git_odb_backend* loose_backend(GitRepo::Impl& g, bool fsync) {
   const git::Api& a = api();
   int level = 1;
   for (const char* key : {"core.compression", "core.loosecompression"})
@@ -190,11 +191,17 @@ void add_loose_backend(GitRepo::Impl& g) {
     }
   const char* object_dir = std::getenv("GIT_OBJECT_DIRECTORY");
   fs::path objects = object_dir && *object_dir ? fs::path(object_dir) : g.common_dir / "objects";
+  git_odb_backend* loose = nullptr;
+  check(a.git_odb_backend_loose(&loose, objects.c_str(), level, fsync ? 1 : 0, 0, 0), "object database");
+  return loose;
+}
+
+void add_loose_backend(GitRepo::Impl& g) {
+  const git::Api& a = api();
   git_odb* raw_odb = nullptr;
   check(a.git_repository_odb(&raw_odb, g.repo.get()), "object database");
   std::unique_ptr<git_odb, git::Deleter<git_odb, &git::Api::git_odb_free>> odb(raw_odb);
-  git_odb_backend* loose = nullptr;
-  check(a.git_odb_backend_loose(&loose, objects.c_str(), level, 1, 0, 0), "object database");
+  git_odb_backend* loose = loose_backend(g, true);
   if (a.git_odb_add_backend(odb.get(), loose, 3) < 0) {
     loose->free(loose);
     check(-1, "object database");
@@ -312,16 +319,35 @@ bool parse_git_date(std::string_view text, std::int64_t* when, int* offset_minut
   return true;
 }
 
-gitindex::Entry tree_entry(git_tree* tree, const std::string& path) {
+git_tree* TreeEntries::subtree(std::string_view dir) {
+  if (dir.empty() || !root_) return root_;
+  if (auto it = subtrees_.find(dir); it != subtrees_.end()) return it->second.get();
+  const git::Api& a = api();
+  git::Tree found;
+  auto slash = dir.rfind('/');
+  git_tree* parent = subtree(slash == std::string_view::npos ? std::string_view() : dir.substr(0, slash));
+  std::string name(slash == std::string_view::npos ? dir : dir.substr(slash + 1));
+  if (parent) {
+    const git_tree_entry* e = a.git_tree_entry_byname(parent, name.c_str());
+    if (e && a.git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+      git_tree* t = nullptr;
+      if (a.git_tree_lookup(&t, a.git_tree_owner(parent), a.git_tree_entry_id(e)) == 0) found.reset(t);
+    }
+  }
+  return subtrees_.emplace(std::string(dir), std::move(found)).first->second.get();
+}
+
+gitindex::Entry TreeEntries::at(std::string_view path) {
   gitindex::Entry out;
+  auto slash = path.rfind('/');
+  git_tree* tree = subtree(slash == std::string_view::npos ? std::string_view() : path.substr(0, slash));
   if (!tree) return out;
   const git::Api& a = api();
-  git_tree_entry* raw = nullptr;
-  if (a.git_tree_entry_bypath(&raw, tree, path.c_str()) != 0) return out;
-  git::TreeEntry entry(raw);
-  if (a.git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) return out;
-  out.mode = static_cast<std::uint32_t>(a.git_tree_entry_filemode(entry.get()));
-  a.git_oid_cpy(&out.id, a.git_tree_entry_id(entry.get()));
+  std::string name(slash == std::string_view::npos ? path : path.substr(slash + 1));
+  const git_tree_entry* e = a.git_tree_entry_byname(tree, name.c_str());
+  if (!e || a.git_tree_entry_type(e) != GIT_OBJECT_BLOB) return out;
+  out.mode = static_cast<std::uint32_t>(a.git_tree_entry_filemode(e));
+  a.git_oid_cpy(&out.id, a.git_tree_entry_id(e));
   return out;
 }
 
@@ -330,21 +356,43 @@ void check_transient(int rc, const std::string& context) {
   throw TransientGitError(context + ": " + git::last_error());
 }
 
-git_oid write_blob(GitRepo::Impl& g, const std::string& path, const std::string& data) {
+BatchObjects::BatchObjects(GitRepo::Impl& g) {
+  const git::Api& a = api();
+  git_odb* raw = nullptr;
+  check(a.git_odb_new(&raw), "object database");
+  odb_.reset(raw);
+  git_odb_backend* loose = loose_backend(g, false);
+  if (a.git_odb_add_backend(odb_.get(), loose, 1) < 0) {
+    loose->free(loose);
+    check(-1, "object database");
+  }
+  std::string dir = std::getenv("GIT_OBJECT_DIRECTORY") ? std::getenv("GIT_OBJECT_DIRECTORY") : "";
+  objects_ = dir.empty() ? g.common_dir / "objects" : fs::path(dir);
+}
+
+void BatchObjects::sync() {
+  Fd fd(::open(objects_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw_errno("cannot open " + objects_.string());
+  if (::syncfs(fd.get()) != 0) throw_errno("cannot flush " + objects_.string());
+}
+
+git_oid write_blob(GitRepo::Impl& g, const std::string& path, const std::string& data, BatchObjects* batch) {
   const git::Api& a = api();
   git_filter_list* raw = nullptr;
   check(a.git_filter_list_load(&raw, g.repo.get(), nullptr, path.c_str(), GIT_FILTER_TO_ODB, GIT_FILTER_DEFAULT),
         "filters for " + path);
   git::FilterList filters(raw);
-  git_oid id;
-  if (!filters) {
-    check_transient(a.git_blob_create_from_buffer(&id, g.repo.get(), data.data(), data.size()), "blob " + path);
-    return id;
-  }
   git::Buf filtered;
-  check(a.git_filter_list_apply_to_buffer(&filtered.buf, filters.get(), data.data(), data.size()), path);
-  check_transient(a.git_blob_create_from_buffer(&id, g.repo.get(), filtered.buf.ptr, filtered.buf.size),
-                  "blob " + path);
+  std::string_view bytes = data;
+  if (filters) {
+    check(a.git_filter_list_apply_to_buffer(&filtered.buf, filters.get(), data.data(), data.size()), path);
+    bytes = std::string_view(filtered.buf.ptr, filtered.buf.size);
+  }
+  git_oid id;
+  if (batch)
+    check_transient(a.git_odb_write(&id, batch->odb(), bytes.data(), bytes.size(), GIT_OBJECT_BLOB), "blob " + path);
+  else
+    check_transient(a.git_blob_create_from_buffer(&id, g.repo.get(), bytes.data(), bytes.size()), "blob " + path);
   return id;
 }
 
@@ -400,8 +448,9 @@ git::Tree tree_of(git_repository* repo, const std::string& rev) {
 
 }  // namespace
 
-std::vector<std::string> GitRepo::changed_paths_between(const std::string& from, const std::optional<std::string>& to,
-                                                        const std::string& dir) {
+std::vector<GitRepo::PathChange> GitRepo::changes_between(const std::string& from,
+                                                          const std::optional<std::string>& to,
+                                                          const std::string& dir) {
   const git::Api& a = api();
   git_repository* repo = impl_->repo.get();
   git::Tree old_tree = tree_of(repo, from);
@@ -428,15 +477,34 @@ std::vector<std::string> GitRepo::changed_paths_between(const std::string& from,
     if (!with_index) check(a.git_diff_tree_to_workdir(&raw, repo, old_tree.get(), &opts), "diff " + from);
   }
   git::Diff diff(raw);
-  std::vector<std::string> out;
+  // No rename detection: a diff without it pairs nothing, so each delta is one path,
+  // and the caller pairs a story's old and new file by the id in their names.
+  std::vector<PathChange> out;
   for (std::size_t i = 0, n = a.git_diff_num_deltas(diff.get()); i < n; ++i) {
     const git_diff_delta* d = a.git_diff_get_delta(diff.get(), i);
-    for (const char* path : {d->old_file.path, d->new_file.path})
-      if (path && std::string_view(path).starts_with(spec)) out.emplace_back(path);
+    const char* path = d->new_file.path ? d->new_file.path : d->old_file.path;
+    if (!path || !std::string_view(path).starts_with(spec)) continue;
+    PathChange c;
+    c.path = path;
+    bool added = d->status == GIT_DELTA_ADDED || d->status == GIT_DELTA_UNTRACKED;
+    if (!added) c.old_blob = git::hex(d->old_file.id);
+    c.in_new = d->status != GIT_DELTA_DELETED;
+    if (c.in_new && to) c.new_blob = git::hex(d->new_file.id);
+    out.push_back(std::move(c));
   }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  std::sort(out.begin(), out.end(), [](const PathChange& x, const PathChange& y) { return x.path < y.path; });
   return out;
+}
+
+std::string GitRepo::blob_text(const std::string& id) {
+  const git::Api& a = api();
+  git_oid oid;
+  check(a.git_oid_fromstr(&oid, id.c_str()), "blob id " + id);
+  git_blob* raw_blob = nullptr;
+  check(a.git_blob_lookup(&raw_blob, impl_->repo.get(), &oid), "blob " + id);
+  git::Blob blob(raw_blob);
+  return std::string(static_cast<const char*>(a.git_blob_rawcontent(blob.get())),
+                     static_cast<std::size_t>(a.git_blob_rawsize(blob.get())));
 }
 
 std::string GitRepo::merge_base(const std::string& first, const std::string& second) {

@@ -49,12 +49,12 @@ namespace tracker::git {
                                                               X(git_tree_entry_byindex) X(git_tree_entry_name)         \
                                                                   X(git_repository_hashfile) X(git_odb_hash)           \
                                                                       X(git_repository_set_workdir) X(git_index_new)   \
-                                                                          X(git_repository_set_index)                  \
+                                                                          X(git_repository_set_index) X(git_tree_entry_byname) X(git_tree_owner) \
                                                                               X(git_diff_tree_to_workdir)              \
                                                                                   X(git_repository_odb)                \
                                                                                       X(git_odb_free)                  \
                                                                                           X(git_odb_backend_loose)     \
-                                                                                              X(git_odb_add_backend)
+                                                                                              X(git_odb_add_backend) X(git_odb_new) X(git_odb_write)
 
 /// The functions of the loaded libgit2.
 struct Api {

@@ -437,15 +437,16 @@ IndexRepair GitRepo::finish_index_updates(bool dry_run) {
       return out;
     }
     std::vector<std::string> changed;
+    TreeEntries head_entries(head.get()), before_entries(before.get());
     auto decide = [&](const std::map<std::string, gitindex::Entry>& current) {
       std::vector<gitindex::Update> updates;
       changed.clear();
       for (const auto& path : pending->paths) {
-        gitindex::Entry want = tree_entry(head.get(), path);
+        gitindex::Entry want = head_entries.at(path);
         gitindex::Entry cur = current.count(path) ? current.at(path) : gitindex::Entry{};
         // Only an entry still at the version before the commit is ours to move on;
         // anything else was staged by the user since.
-        if (cur == want || !(cur == tree_entry(before.get(), path))) continue;
+        if (cur == want || !(cur == before_entries.at(path))) continue;
         changed.push_back(path);
         updates.push_back({path, want, stat_if_matches(g, path, want)});
       }
@@ -516,11 +517,12 @@ IndexRepair GitRepo::repair_index(const std::string& dir, bool dry_run) {
   }
 
   std::vector<std::string> all(paths.begin(), paths.end());
+  TreeEntries head_entries(head.get());
   auto decide = [&](const std::map<std::string, gitindex::Entry>& current) {
     std::vector<gitindex::Update> updates;
     out.updated.clear();
     for (const auto& path : all) {
-      gitindex::Entry want = tree_entry(head.get(), path);
+      gitindex::Entry want = head_entries.at(path);
       gitindex::Entry cur = current.count(path) ? current.at(path) : gitindex::Entry{};
       if (cur == want) continue;
       // Behind: the working file is HEAD's version, yet the index holds another.

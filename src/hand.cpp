@@ -14,11 +14,25 @@ namespace tracker {
 
 namespace {
 
-/// One changed story file: where, and its text before (HEAD) and now.
+/// One changed story file: where, and its text before (HEAD) and now, read when
+/// needed: from the blob on a revision's side, from the file on the work tree's.
+/// Kept small: a commit may change 20,000 of them.
 struct ChangedFile {
   std::string path;  ///< workspace-relative
-  Story where;       ///< id, type, slug, stage, path from the name
+  const Stage* stage;
+  GitRepo::PathChange change;
   std::optional<std::string> before, after;
+  bool loaded = false;
+
+  void load(GitRepo& repo, const fs::path& root) {
+    if (loaded) return;
+    loaded = true;
+    if (!change.old_blob.empty()) before = repo.blob_text(change.old_blob);
+    if (!change.new_blob.empty())
+      after = repo.blob_text(change.new_blob);
+    else if (change.in_new)
+      after = read_file_if_exists(root / path);
+  }
 };
 
 /// The story a file name and stage directory describe, or nullopt for other files.
@@ -45,12 +59,28 @@ Story lenient(const Story& where, const std::string& text, const StoryLimits& li
   }
 }
 
-/// Fills in the name, field and body changes of `d` from its two texts.
+/// Fills in the name, field and body changes of `d` from its two texts, and what
+/// keeps the new text from reading as a story.
 void compare(StoryDiff& d, const Story& where, const StoryLimits& limits) {
-  Story before = lenient(where, d.before_text, limits), after = lenient(where, d.after_text, limits);
+  Story before = lenient(where, d.before_text, limits), after = where;
+  try {
+    after = reparse_story(where, d.after_text, limits);
+  } catch (const StoryParseError& e) {
+    d.problem = "line " + std::to_string(e.line()) + ": " + e.detail();
+  }
   d.fields = field_changes(before, after);
   d.body_changed = before.body != after.body;
   d.name = after.name;
+}
+
+/// The name `text` gives, and what keeps it from reading as a story.
+std::string read_name(const Story& where, const std::string& text, const StoryLimits& limits, std::string* problem) {
+  try {
+    return reparse_story(where, text, limits).name;
+  } catch (const StoryParseError& e) {
+    if (problem) *problem = "line " + std::to_string(e.line()) + ": " + e.detail();
+    return "";
+  }
 }
 
 }  // namespace
@@ -64,79 +94,111 @@ std::string Tracker::merge_base(const std::string& a, const std::string& b) {
 }
 
 std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std::optional<std::string>& to,
-                                              std::vector<std::string>* ignored, std::vector<std::string>* links) {
+                                              std::vector<std::string>* ignored, std::vector<std::string>* links,
+                                              DiffDetail detail) {
   const Config& config = ws_.config();
+  const StoryLimits& limits = config.story_limits;
   GitRepo& repo = git();
   fs::path work_tree = repo.work_tree();
   std::string dir = (ws_.stories_root()).lexically_relative(work_tree).generic_string();
-  std::map<std::int64_t, std::vector<ChangedFile>> by_id;
-  for (const auto& tree_path : repo.changed_paths_between(from, to, dir)) {
-    std::string path = ws_.relative(work_tree / tree_path);
-    std::optional<Story> where = story_at(config, path);
+  // The workspace may be a subdirectory of the work tree: its paths lose that prefix.
+  std::string ws_dir = ws_.root().lexically_relative(work_tree).generic_string();
+  std::size_t strip = ws_dir == "." || ws_dir.empty() ? 0 : ws_dir.size() + 1;
+  const fs::path& root = ws_.root();
+  std::vector<GitRepo::PathChange> changes = repo.changes_between(from, to, dir);
+  Progress progress(progress_, "reading changed stories", changes.size());
+  auto load = [&](ChangedFile& f) {
+    if (f.loaded) return;
+    f.load(repo, root);
+    progress.step();
+  };
+  auto where = [&](const ChangedFile& f) { return *story_at(config, f.path); };
+  std::vector<std::pair<std::int64_t, ChangedFile>> files_by_id;
+  files_by_id.reserve(changes.size());
+  for (auto& change : changes) {
+    std::string path = change.path.substr(strip);
+    const Stage* stage = config.stage_of_path(path);
+    auto name = stage ? parse_story_file_name(std::string_view(path).substr(path.rfind('/') + 1), config.types)
+                      : std::nullopt;
     std::error_code ec;
-    if (!to && (fs::is_symlink(ws_.root() / path, ec) ||
-                (where && ws_.symlink_to_stage(config.stage(where->stage))))) {
+    if (!to && (fs::is_symlink(root / path, ec) || (stage && ws_.symlink_to_stage(*stage)))) {
       if (links) links->push_back(path);  // never read through a link, never commit what it points to
       continue;
     }
-    if (!where) {
+    if (!name) {
       if (ignored) ignored->push_back(path);
       continue;
     }
-    ChangedFile f{path, *where, repo.content_at(from, tree_path),
-                  to ? repo.content_at(*to, tree_path) : read_file_if_exists(ws_.root() / path)};
-    if (f.before == f.after) continue;  // e.g. staged and then changed back
-    by_id[where->id].push_back(std::move(f));
+    ChangedFile f{std::move(path), stage, std::move(change), std::nullopt, std::nullopt, false};
+    if (!to) {
+      // The work tree's side: a file staged and then changed back is no change.
+      load(f);
+      if (f.before == f.after) continue;
+    }
+    files_by_id.emplace_back(name->id, std::move(f));
   }
+  std::stable_sort(files_by_id.begin(), files_by_id.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
 
   std::vector<StoryDiff> out;
-  for (auto& [id, files] : by_id) {
-    std::vector<const ChangedFile*> gone, arrived, edited;
-    for (const auto& f : files) {
-      if (f.before && !f.after)
+  out.reserve(files_by_id.size());
+  bool full = detail == DiffDetail::full;
+  std::vector<ChangedFile*> gone, arrived, edited;
+  for (std::size_t first = 0, last = 0; first < files_by_id.size(); first = last) {
+    std::int64_t id = files_by_id[first].first;
+    while (last < files_by_id.size() && files_by_id[last].first == id) ++last;
+    gone.clear(), arrived.clear(), edited.clear();
+    for (std::size_t i = first; i < last; ++i) {
+      ChangedFile& f = files_by_id[i].second;
+      bool before = !f.change.old_blob.empty(), after = f.change.in_new;
+      if (f.loaded) before = f.before.has_value(), after = f.after.has_value();
+      if (before && !after)
         gone.push_back(&f);
-      else if (!f.before && f.after)
+      else if (!before && after)
         arrived.push_back(&f);
       else
         edited.push_back(&f);
     }
-    for (const ChangedFile* f : edited) {
-      StoryDiff d{id, "edited", "", f->where.stage, f->where.stage, {}, false, {f->path}, *f->before, *f->after};
-      compare(d, f->where, ws_.config().story_limits);
+    for (ChangedFile* f : edited) {
+      load(*f);
+      StoryDiff d{id, "edited", "", f->stage->name, f->stage->name, {}, false, {f->path}, *f->before, *f->after, ""};
+      compare(d, where(*f), limits);
       out.push_back(std::move(d));
     }
     // One file gone and one arrived under the same id: a move (maybe with edits).
     while (!gone.empty() && !arrived.empty()) {
-      const ChangedFile *old_file = gone.back(), *new_file = arrived.back();
+      ChangedFile *old_file = gone.back(), *new_file = arrived.back();
       gone.pop_back();
       arrived.pop_back();
-      StoryDiff d{id,
-                  "moved",
-                  "",
-                  old_file->where.stage,
-                  new_file->where.stage,
-                  {},
-                  false,
-                  {old_file->path, new_file->path},
-                  *old_file->before,
-                  *new_file->after};
-      compare(d, new_file->where, ws_.config().story_limits);
+      StoryDiff d{id, "moved", "", old_file->stage->name, new_file->stage->name, {}, false,
+                  {old_file->path, new_file->path}, "", "", ""};
+      if (full) {
+        load(*old_file);
+        load(*new_file);
+        d.before_text = *old_file->before;
+        d.after_text = *new_file->after;
+        compare(d, where(*new_file), limits);
+      }
       out.push_back(std::move(d));
     }
-    for (const ChangedFile* f : gone)
-      out.push_back({id,
-                     "deleted",
-                     lenient(f->where, *f->before, ws_.config().story_limits).name,
-                     f->where.stage,
-                     "",
-                     {},
-                     false,
-                     {f->path},
-                     *f->before,
-                     ""});
-    for (const ChangedFile* f : arrived)
-      out.push_back(
-          {id, "created", lenient(f->where, *f->after, ws_.config().story_limits).name, "", f->where.stage, {}, false, {f->path}, "", *f->after});
+    for (ChangedFile* f : gone) {
+      StoryDiff d{id, "deleted", "", f->stage->name, "", {}, false, {f->path}, "", "", ""};
+      if (full) {
+        load(*f);
+        d.before_text = *f->before;
+        d.name = read_name(where(*f), d.before_text, limits, nullptr);
+      }
+      out.push_back(std::move(d));
+    }
+    for (ChangedFile* f : arrived) {
+      StoryDiff d{id, "created", "", "", f->stage->name, {}, false, {f->path}, "", "", ""};
+      if (full) {
+        load(*f);
+        d.after_text = *f->after;
+        d.name = read_name(where(*f), d.after_text, limits, &d.problem);
+      }
+      out.push_back(std::move(d));
+    }
   }
   return out;
 }
@@ -145,7 +207,8 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
   if (message && (trim(*message).empty() || message->find('\n') != std::string::npos))
     throw UsageError("-m takes a one-line subject");
   HandCommitResult result;
-  result.changes = working_changes(&result.ignored, &result.links);
+  // A first look, for the ids alone: the stories are read under their locks below.
+  result.changes = board_changes("HEAD", std::nullopt, &result.ignored, &result.links, DiffDetail::edits);
   if (result.changes.empty()) return result;
   // A change tracker itself is making holds the story's lock until it is committed.
   // Taking the changed stories' locks waits for those, and what is changed under
@@ -326,7 +389,9 @@ std::vector<LogEntry> Tracker::log(std::optional<std::int64_t> id, std::optional
   if (limit && *limit <= 0) throw UsageError("--limit must be at least 1");
   std::vector<LogEntry> out;
   auto full = [&] { return limit && static_cast<std::int64_t>(out.size()) >= *limit; };
+  Progress walked(progress_, "reading history (commits)", 0);
   git().walk_history([&](const CommitInfo& c) {
+    walked.step();
     // The trailers: "Key: value" lines of the message's last paragraph.
     std::multimap<std::string, std::string> trailers;
     std::string_view message = c.message;
@@ -381,7 +446,7 @@ std::vector<LogEntry> Tracker::log(std::optional<std::int64_t> id, std::optional
       // A commit made by hand (or by `tracker commit`): read what its tree changed.
       static const std::map<std::string, std::string> verbs = {
           {"created", "create"}, {"deleted", "delete"}, {"moved", "move"}, {"edited", "edit"}};
-      for (const auto& d : board_changes(c.parent, c.sha)) {
+      for (const auto& d : board_changes(c.parent, c.sha, nullptr, nullptr, DiffDetail::edits)) {
         LogEntry e = base;
         e.action = verbs.at(d.change);
         e.id = d.id;

@@ -53,7 +53,8 @@ TEST_CASE("hand edits, moves, creations and deletions show at once and commit as
                                 {"from", "backlog"},
                                 {"to", "backlog"},
                                 {"fields", {{"priority", {1, 5}}}},
-                                {"body_changed", false}});
+                                {"body_changed", false},
+                     {"malformed", nullptr}});
   CHECK(j["changes"][1]["change"] == "moved");
   CHECK(json::parse(r.err) == json{{"warning", "not a story file, left out: work/notes.txt"}});
   CHECK(board.commit_count() == commits + 1);
@@ -276,7 +277,8 @@ TEST_CASE("diff: the board's changes between HEAD and the working tree, or revis
                      {"from", "backlog"},
                      {"to", "backlog"},
                      {"fields", {{"priority", {1, 3}}}},
-                     {"body_changed", false}});
+                     {"body_changed", false},
+                     {"malformed", nullptr}});
   CHECK(j[2]["to"].is_null());
   CHECK(j[3]["from"].is_null());
   std::string markdown = run_tracker(root, {"diff", "--format", "markdown"}).out;

@@ -112,11 +112,23 @@ class GitRepo {
   /// sets those entries to HEAD's version.
   IndexRepair repair_index(const std::string& dir, bool dry_run);
 
-  /// Work-tree-relative paths under `dir` that differ between revision `from` and
-  /// revision `to`, or the working tree when `to` is not given. UsageError for an
-  /// unknown revision.
-  std::vector<std::string> changed_paths_between(const std::string& from, const std::optional<std::string>& to,
-                                                 const std::string& dir);
+  /// One path that differs between two sides, with its blob on each.
+  struct PathChange {
+    std::string path;       ///< work-tree relative
+    std::string old_blob;   ///< the blob's id on the `from` side; empty when the path is not there
+    std::string new_blob;   ///< the same on the `to` side; always empty for the work tree
+    bool in_new = false;    ///< the path exists on the `to` side (or in the work tree)
+  };
+
+  /// The paths under `dir` (work-tree relative) that differ between revision `from`
+  /// and revision `to`, or the working tree when `to` is not given: one tree diff,
+  /// linear in the entries it compares, and no file or blob is read. UsageError for
+  /// an unknown revision.
+  std::vector<PathChange> changes_between(const std::string& from, const std::optional<std::string>& to,
+                                          const std::string& dir);
+
+  /// The content of the blob with id `id` (hex).
+  std::string blob_text(const std::string& id);
 
   /// Calls `visit` for each commit reachable from HEAD, newest first, until it
   /// returns false. Nothing for an unborn HEAD.

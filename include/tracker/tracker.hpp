@@ -11,6 +11,7 @@
 
 #include <tracker/claims.hpp>
 #include <tracker/clock.hpp>
+#include <tracker/progress.hpp>
 #include <tracker/git.hpp>
 #include <tracker/index.hpp>
 #include <tracker/story.hpp>
@@ -186,7 +187,15 @@ struct StoryDiff {
   bool body_changed = false;
   std::vector<std::string> paths;  ///< workspace-relative, old and new
   std::string before_text, after_text;
+  /// When the file as it is after the change does not read as a story: where and
+  /// why, "line 3: …" (the fields and the name are then what could be read).
+  std::string problem;
 };
+
+/// How much board_changes() reads. `full` reads every changed file: names, fields,
+/// texts. `edits` reads only the files of stories edited in place (for `log`, which
+/// shows no names): a commit that adds 20,000 stories then costs a tree diff.
+enum class DiffDetail { full, edits };
 
 /// What `tracker commit` committed.
 struct HandCommitResult {
@@ -372,10 +381,12 @@ class Tracker {
                                          std::vector<std::string>* links = nullptr);
 
   /// The same between revision `from` and revision `to` (the working tree when not
-  /// given). UsageError for an unknown revision.
+  /// given). UsageError for an unknown revision. The cost is one tree diff plus a
+  /// read of each changed file (`detail`): linear in the changed entries.
   std::vector<StoryDiff> board_changes(const std::string& from, const std::optional<std::string>& to,
                                        std::vector<std::string>* ignored = nullptr,
-                                       std::vector<std::string>* links = nullptr);
+                                       std::vector<std::string>* links = nullptr,
+                                       DiffDetail detail = DiffDetail::full);
 
   /// The merge base of two revisions (for `diff A...B`).
   std::string merge_base(const std::string& a, const std::string& b);
@@ -415,6 +426,10 @@ class Tracker {
 
   /// Ids with a claim that still holds.
   std::vector<std::int64_t> claimed_ids();
+
+  /// Where long operations (reading the stories a big commit changed, walking the
+  /// history) report how far they got; null for nowhere (the default).
+  void set_progress(ProgressSink* sink) { progress_ = sink; }
 
  private:
   /// Whether this action records commits (not --no-commit, and commit.enabled).
@@ -502,6 +517,7 @@ class Tracker {
   std::map<std::int64_t, std::unique_ptr<ProcessLock>> story_locks_;
   std::unique_ptr<ProcessLock> graph_lock_;
   std::function<void(const std::string&)> warn_;
+  ProgressSink* progress_ = nullptr;
   std::vector<std::string> warnings_;
 };
 
