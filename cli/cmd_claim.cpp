@@ -12,6 +12,7 @@ struct ClaimOptions {
   std::string owner;
   std::optional<std::string> ttl;
   std::optional<long> pid;
+  bool force = false;
 };
 
 int run_claim(const ClaimOptions& opts, const GlobalOptions& g) {
@@ -20,6 +21,7 @@ int run_claim(const ClaimOptions& opts, const GlobalOptions& g) {
   request.owner = opts.owner;
   if (opts.ttl) request.ttl_seconds = parse_duration(*opts.ttl);
   request.pid = opts.pid;
+  request.force = opts.force;
   auto tracker = open_tracker(g);
   ClaimResult r = tracker->claim(request);
   if (g.json) {
@@ -139,6 +141,7 @@ Command register_claim(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--owner", opts->owner, "Who takes the story")->required();
   sub->add_option("--ttl", opts->ttl, "How long the claim holds: 90s, 15m, 2h (default: claim.ttl)");
   sub->add_option("--pid", opts->pid, "The claim also ends when this process dies")->transform(positive_number("--pid"));
+  sub->add_flag("--force", opts->force, "Claim <id> even when it is blocked or waits on a dependency that is not done");
   return {sub, [opts, &g] { return run_claim(*opts, g); }};
 }
 

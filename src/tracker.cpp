@@ -4,6 +4,8 @@
 #include <tracker/tracker.hpp>
 #include <tracker/util.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "file_tx.hpp"
 #include "limits.hpp"
 
@@ -770,6 +772,33 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
   if (ws_.config().is_done_stage(story.stage))
     throw UsageError("story #" + std::to_string(id) + " is " + story.stage +
                      "; only unfinished stories can be claimed");
+  std::optional<Claim> mine = store.read(id);
+  bool renewing = mine && mine->owner == request.owner && store.state(*mine) == ClaimState::live;
+  if (!request.force && !renewing) {
+    // What keeps it out of the ready queue keeps it from a claim by id, too.
+    if (!story.depends_on.empty()) refresh_all();
+    std::string who = "story #" + std::to_string(id);
+    if (story.blocked) {
+      std::string reason;
+      for (const auto& f : story.fields)
+        if (f.key == "blocked_reason" && f.json.size() > 2 && f.json.front() == '"')
+          reason = " (" + nlohmann::json::parse(f.json).get<std::string>() + ")";
+      throw ConflictError(who + " is blocked" + reason + "; unblock it first ('tracker unblock " + std::to_string(id) +
+                          "'), or claim it with --force");
+    }
+    for (std::int64_t dep : story.depends_on) {
+      Lookup found = index_->lookup(dep);
+      bool done = false;
+      std::string where = "no such story";
+      for (const Story& d : found.stories) {
+        if (ws_.config().is_done_stage(d.stage)) done = true;
+        where = d.stage;
+      }
+      if (!done)
+        throw ConflictError(who + " depends on #" + std::to_string(dep) + " (" + where +
+                            "), which is not done; claim it with --force to take it anyway");
+    }
+  }
   for (int attempt = 0; attempt < limits::kClaimAttempts; ++attempt) {
     std::optional<Claim> held = store.read(id);
     Takeover prior{false, story.stage};

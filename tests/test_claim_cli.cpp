@@ -140,6 +140,46 @@ TEST_CASE("claim rejects bad input") {
   CHECK(lock_dir_entries(board.root()).empty());
 }
 
+TEST_CASE("claim by id refuses a blocked story and one waiting on an unfinished dependency, unless --force") {
+  Board board;
+  fs::path root = board.root();
+  board.create({"Base"});                              // 1
+  board.create({"Waits for 1", "--depends-on", "1"});  // 2
+  board.create({"Blocked"});                           // 3
+  REQUIRE(run_tracker(root, {"block", "3", "--reason", "waiting on legal"}).code == 0);
+  write(root / "work/1_backlog/4_story_waits-for-nothing.md", "---\nname: Waits for 99\ndepends_on: [99]\n---\n");
+  REQUIRE(run_tracker(root, {"commit"}).code == 0);
+  int commits = board.commit_count();
+
+  auto r = run_tracker(root, {"claim", "2", "--owner", "a"});
+  CHECK(r.code == 3);
+  CHECK(r.err == "tracker: story #2 depends on #1 (backlog), which is not done; claim it with --force to take it anyway\n");
+  r = run_tracker(root, {"claim", "3", "--owner", "a"});
+  CHECK(r.code == 3);
+  CHECK(contains(r.err, "story #3 is blocked (waiting on legal); unblock it first ('tracker unblock 3'), or claim it with --force"));
+  r = run_tracker(root, {"claim", "4", "--owner", "a", "--json"});
+  CHECK(r.code == 3);
+  CHECK(r.out.empty());
+  CHECK(contains(r.err, "depends on #99 (no such story)"));
+  // Nothing was claimed, moved or committed.
+  CHECK(lock_dir_entries(root).empty());
+  CHECK(board.commit_count() == commits);
+  CHECK(json::parse(run_tracker(root, {"show", "2", "--json"}).out)["stage"] == "backlog");
+
+  // --force takes it; the claim is an ordinary one.
+  r = run_tracker(root, {"claim", "2", "--owner", "a", "--force"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(run_tracker(root, {"show", "2", "--json"}).out)["agent"] == "a");
+  REQUIRE(run_tracker(root, {"claim", "3", "--owner", "b", "--force"}).code == 0);
+  // The holder claiming again renews, blocked or not.
+  CHECK(run_tracker(root, {"claim", "3", "--owner", "b"}).code == 0);
+  // Once the dependency is done, no --force is needed.
+  REQUIRE(run_tracker(root, {"release", "2"}).code == 0);
+  REQUIRE(run_tracker(root, {"move", "1", "done"}).code == 0);
+  CHECK(run_tracker(root, {"claim", "2", "--owner", "a"}).code == 0);
+}
+
 TEST_CASE("the ready queue: priority then id, skipping blocked, claimed and waiting stories") {
   Board board;
   board.create({"Low", "--priority", "1"});                               // 1

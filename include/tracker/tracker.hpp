@@ -98,6 +98,9 @@ struct ClaimRequest {
   std::string owner;
   std::optional<std::int64_t> ttl_seconds;  ///< default: the config's claim.ttl
   std::optional<long> pid;                  ///< the claim also ends when this process dies
+  /// Claim story `id` even when it is blocked or waits on a dependency that is not
+  /// done (without it, ConflictError names the blocker).
+  bool force = false;
 };
 
 struct ClaimResult {
