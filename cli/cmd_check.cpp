@@ -21,8 +21,9 @@ void print_problem(const Style& style, const Problem& p, bool note) {
             << (note ? paint(style, "note:", "36") : paint(style, "error:", "31")) << " " << p.message << "\n";
 }
 
-int run_check(const GlobalOptions& g) {
-  CheckReport report = open_tracker(g)->check();
+int run_check(bool changed, const GlobalOptions& g) {
+  auto tracker = open_tracker(g);
+  CheckReport report = changed ? tracker->check_files(tracker->changed_story_files()) : tracker->check();
   int code = report.problems.empty() ? 0 : static_cast<int>(ExitCode::invalid_data);
   if (g.json) {
     print_json({{"ok", report.problems.empty()},
@@ -47,7 +48,10 @@ int run_check(const GlobalOptions& g) {
 
 Command register_check(CLI::App& app, GlobalOptions& g) {
   CLI::App* sub = app.add_subcommand("check", "Validate the whole board; exit 5 on any problem");
-  return {sub, [&g] { return run_check(g); }};
+  auto changed = std::make_shared<bool>(false);
+  sub->add_flag("--changed", *changed,
+                "Judge only the story files changed since HEAD, by the rules tracker commit applies (for a pre-commit hook)");
+  return {sub, [changed, &g] { return run_check(*changed, g); }};
 }
 
 }  // namespace tracker::cli

@@ -18,6 +18,19 @@ void print_warning(const GlobalOptions& g, const std::string& message) {
     std::cerr << "tracker: warning: " << message << "\n";
 }
 
+void report_problem(const Problem& p, const GlobalOptions& g) {
+  if (g.json) {
+    std::cerr << json_text(nlohmann::ordered_json{{"problem", p.message},
+                                                  {"path", p.path},
+                                                  {"line", p.line ? nlohmann::ordered_json(p.line) : nullptr},
+                                                  {"kind", p.kind}})
+              << "\n";
+    return;
+  }
+  std::cerr << "tracker: " << p.path << (p.line ? ":" + std::to_string(p.line) : std::string()) << ": " << p.message
+            << "\n";
+}
+
 void CloseTracker::operator()(Tracker* tracker) const {
   std::optional<Workspace> start_watcher;
   if (tracker->watcher_missing()) start_watcher = tracker->workspace();

@@ -46,6 +46,10 @@ CommitOptions commit_options(const GlobalOptions& g);
 /// Prints a warning on stderr: "tracker: warning: ..." or, with --json, a JSON line.
 void print_warning(const GlobalOptions& g, const std::string& message);
 
+/// A problem that stops a command, on stderr: "tracker: path:line: message", or
+/// under --json a line {"problem", "path", "line", "kind"}.
+void report_problem(const Problem& p, const GlobalOptions& g);
+
 /// Closes a Tracker the command layer opened: when its refreshes found no watcher
 /// although index.watch asks for one, one is started for the next command (as git
 /// starts its fsmonitor daemon for core.fsmonitor).

@@ -196,4 +196,21 @@ CheckReport Tracker::check() {
   return report;
 }
 
+CheckReport Tracker::check_files(const std::vector<std::string>& paths) {
+  std::set<std::string> wanted(paths.begin(), paths.end());
+  CheckReport all = check();
+  CheckReport out;
+  out.stories = static_cast<std::int64_t>(wanted.size());
+  for (auto& p : all.problems)
+    if (p.kind != "claim" && wanted.count(p.path)) out.problems.push_back(std::move(p));
+  return out;
+}
+
+std::vector<std::string> Tracker::changed_story_files() {
+  std::vector<std::string> paths;
+  for (const auto& d : board_changes("HEAD", std::nullopt, nullptr, nullptr, DiffDetail::edits))
+    if (d.change != "deleted") paths.push_back(d.paths.back());
+  return paths;
+}
+
 }  // namespace tracker

@@ -203,12 +203,20 @@ std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std
   return out;
 }
 
-HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& message) {
+HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& message,
+                                             const std::vector<std::int64_t>& only) {
   if (message && (trim(*message).empty() || message->find('\n') != std::string::npos))
     throw UsageError("-m takes a one-line subject");
   HandCommitResult result;
   // A first look, for the ids alone: the stories are read under their locks below.
   result.changes = board_changes("HEAD", std::nullopt, &result.ignored, &result.links, DiffDetail::edits);
+  if (!only.empty()) {
+    std::set<std::int64_t> wanted(only.begin(), only.end());
+    for (auto id : wanted)
+      if (std::none_of(result.changes.begin(), result.changes.end(), [&](const StoryDiff& d) { return d.id == id; }))
+        throw NothingToDoError("story #" + std::to_string(id) + " has no change since HEAD");
+    std::erase_if(result.changes, [&](const StoryDiff& d) { return !wanted.count(d.id); });
+  }
   if (result.changes.empty()) return result;
   // A change tracker itself is making holds the story's lock until it is committed.
   // Taking the changed stories' locks waits for those, and what is changed under
@@ -223,23 +231,15 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
   std::erase_if(result.changes, [&](const StoryDiff& d) { return !changed_ids.count(d.id); });
   if (result.changes.empty()) return result;
 
-  // Only valid stories are committed: the same rules as edit.
+  // Only valid stories are committed, judged by check's rules; every problem is
+  // named, and nothing is committed while there is one.
   const Config& config = ws_.config();
-  for (const auto& d : result.changes) {
-    if (d.change == "deleted") continue;
-    const std::string& path = d.paths.back();
-    std::optional<Story> where = story_at(config, path);
-    if (!config.is_known_type(where->type))
-      throw InvalidDataError(path + ": unknown type '" + where->type + "'" + did_you_mean(where->type, config.types) +
-                             "; nothing was committed");
-    try {
-      Story s = reparse_story(*where, d.after_text, ws_.config().story_limits);
-      if (!s.warnings.empty())
-        throw InvalidDataError(path + ":" + std::to_string(s.warnings.front().line) + ": " +
-                               s.warnings.front().message + "; nothing was committed");
-    } catch (const StoryParseError& e) {
-      throw InvalidDataError(path + ":" + std::to_string(e.line()) + ": " + e.detail() + "; nothing was committed");
-    }
+  std::vector<std::string> paths_to_judge;
+  for (const auto& d : result.changes)
+    if (d.change != "deleted") paths_to_judge.push_back(d.paths.back());
+  if (!paths_to_judge.empty()) {
+    result.problems = check_files(paths_to_judge).problems;
+    if (!result.problems.empty()) return result;
   }
 
   // A move by hand starts the story's retries afresh.

@@ -97,17 +97,82 @@ TEST_CASE("commit: -m, a hand move resets retry_count, invalid stories are refus
   r = run_tracker(root, {"commit"});
   CHECK(r.code == 5);
   CHECK(r.err.rfind("tracker: " + beta_path + ":", 0) == 0);
-  CHECK(r.err.find("; nothing was committed\n") != std::string::npos);
+  const std::string refused =
+      "tracker: 1 problem in the stories to commit (above); nothing was committed. Fix them, or commit some stories "
+      "alone: tracker commit <id>...\n";
+  CHECK(r.err.ends_with(refused));
   write(root / beta_path, replace(beta, "name: Beta\n", "name: Beta\npriority: high\n"));
   r = run_tracker(root, {"commit"});
   CHECK(r.code == 5);
-  CHECK(r.err == "tracker: " + beta_path + ":3: priority: expected an integer, got 'high'; nothing was committed\n");
+  CHECK(r.err == "tracker: " + beta_path + ":3: priority: expected an integer, got 'high'\n" + refused);
   write(root / "work/1_backlog/7_epic_big.md", "---\nname: Big\n---\n");
   write(root / beta_path, beta);
   r = run_tracker(root, {"commit"});
   CHECK(r.code == 5);
-  CHECK(r.err == "tracker: work/1_backlog/7_epic_big.md: unknown type 'epic'; nothing was committed\n");
+  CHECK(r.err == "tracker: work/1_backlog/7_epic_big.md: unknown type 'epic'\n" + refused);
   CHECK(board.commit_count() == commits);
+}
+
+TEST_CASE("commit and check --changed judge the stories to commit by the same rules, naming every problem") {
+  Board board;
+  board.create({"Alpha"});
+  board.create({"Beta"});
+  fs::path root = board.root();
+  // A story already committed with a problem does not stop the commit of others.
+  write(root / "work/1_backlog/5_story_old.md", "---\nname: Old\ndepends_on: [555]\n---\n");
+  git(root, {"add", "-A"});
+  git(root, {"commit", "-qm", "a bad story, committed by git"});
+  CHECK(run_tracker(root, {"check"}).code == 5);
+
+  // Three bad files and one good change.
+  write(root / "work/1_backlog/7_story_dangling.md", "---\nname: Dangling\ndepends_on: [777]\n---\n");
+  write(root / "work/1_backlog/8_story_broken.md", "---\nname: [Broken\n---\n");
+  write(root / "work/1_backlog/9_story_self.md", "---\nname: Self\ndepends_on: [9]\n---\n");
+  std::string alpha = read(root / board.path_of(1));
+  write(root / board.path_of(1), replace(alpha, "name: Alpha", "name: Alpha, edited"));
+  int commits = board.commit_count();
+
+  auto r = run_tracker(root, {"commit"});
+  CHECK(r.code == 5);
+  std::vector<std::string> err = lines(r.err);
+  REQUIRE(err.size() == 4);
+  CHECK(err[0] == "tracker: work/1_backlog/7_story_dangling.md:3: depends_on: no story #777");
+  CHECK(err[1].starts_with("tracker: work/1_backlog/8_story_broken.md:3: "));
+  CHECK(err[2].starts_with("tracker: work/1_backlog/9_story_self.md:3: "));
+  CHECK(err[3].starts_with("tracker: 3 problems in the stories to commit (above); nothing was committed."));
+  CHECK(board.commit_count() == commits);
+  // check --changed names the same problems, and none of the committed story's.
+  auto c = run_tracker(root, {"check", "--changed", "--json"});
+  CHECK(c.code == 5);
+  json report = json::parse(c.out);
+  REQUIRE(report["problems"].size() == 3);
+  CHECK(report["problems"][0]["kind"] == "missing-dependency");
+  CHECK(report["problems"][0]["path"] == "work/1_backlog/7_story_dangling.md");
+  CHECK(report["stories"] == 4);
+  // Under --json the problems are JSON lines on stderr, and stdout stays empty.
+  r = run_tracker(root, {"commit", "--json"});
+  CHECK(r.code == 5);
+  CHECK(r.out.empty());
+  CHECK(json::parse(lines(r.err)[0]) == json{{"problem", "depends_on: no story #777"},
+                                             {"path", "work/1_backlog/7_story_dangling.md"},
+                                             {"line", 3},
+                                             {"kind", "missing-dependency"}});
+
+  // The good change alone can be committed by id; the bad files stay as they are.
+  r = run_tracker(root, {"commit", "1"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(git(root, {"log", "-1", "--format=%s"}) == "tracker: edit #1 (name)\n");
+  CHECK(git(root, {"status", "--porcelain", "--untracked-files=all"}) ==
+        "?? work/1_backlog/7_story_dangling.md\n?? work/1_backlog/8_story_broken.md\n?? work/1_backlog/9_story_self.md\n");
+  CHECK(run_tracker(root, {"commit", "2"}).code == 6);  // no change to commit
+  CHECK(run_tracker(root, {"check", "--changed"}).code == 5);
+  // Fixed, they commit, and check --changed is clean.
+  write(root / "work/1_backlog/7_story_dangling.md", "---\nname: Dangling\ndepends_on: [2]\n---\n");
+  fs::remove(root / "work/1_backlog/8_story_broken.md");
+  write(root / "work/1_backlog/9_story_self.md", "---\nname: Self\n---\n");
+  CHECK(run_tracker(root, {"check", "--changed"}).code == 0);
+  CHECK(run_tracker(root, {"commit"}).code == 0);
   CHECK(run_tracker(root, {"commit", "-m", ""}).code == 2);
 }
 
@@ -176,7 +241,7 @@ TEST_CASE("renumber gives a duplicate id (two merged branches) a fresh id and re
   CHECK(run_tracker(root, {"renumber", "99"}).code == 4);
 }
 
-TEST_CASE("the example pre-commit hook refuses a commit while check finds problems") {
+TEST_CASE("the example pre-commit hook refuses a commit of a story with problems, judging only what changed") {
   Board board;
   board.create({"Alpha"});
   fs::path root = board.root();
@@ -190,10 +255,19 @@ TEST_CASE("the example pre-commit hook refuses a commit while check finds proble
   CHECK(r.code != 0);
   CHECK((r.out + r.err).find("work/1_backlog/2_story_broken.md:") !=
         std::string::npos);  // git sends hook output to stderr
-  CHECK(r.err.find("pre-commit: the board has problems") != std::string::npos);
+  CHECK(r.err.find("pre-commit: the changed stories have problems") != std::string::npos);
   write(root / "work/1_backlog/2_story_broken.md", "---\nname: Fixed\n---\n");
   git(root, {"add", "-A"});
   r = run({"git", "commit", "-qm", "add a good story"}, opts);
+  CHECK(r.code == 0);
+  // It judges only what changed: an old bad story does not stop the next commit.
+  write(root / "work/1_backlog/3_story_dangling.md", "---\nname: Dangling\ndepends_on: [777]\n---\n");
+  git(root, {"add", "-A"});
+  CHECK(run({"git", "commit", "-qm", "a bad one", "--no-verify"}, opts).code == 0);
+  write(root / "work/1_backlog/4_story_new.md", "---\nname: New\n---\n");
+  git(root, {"add", "-A"});
+  r = run({"git", "commit", "-qm", "a good one"}, opts);
+  INFO(r.err);
   CHECK(r.code == 0);
 }
 

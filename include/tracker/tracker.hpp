@@ -200,11 +200,21 @@ struct StoryDiff {
 /// shows no names): a commit that adds 20,000 stories then costs a tree diff.
 enum class DiffDetail { full, edits };
 
+/// One finding of `check`.
+struct Problem {
+  std::string path;  ///< relative to the workspace root
+  int line = 0;      ///< 0: the whole file
+  std::string kind;  ///< malformed, bad-value, file-name, unknown-type, outside-stage,
+                     ///< unknown-stage, duplicate-id, missing-dependency, cycle, claim
+  std::string message;
+};
+
 /// What `tracker commit` committed.
 struct HandCommitResult {
   std::vector<StoryDiff> changes;
   std::vector<std::string> ignored;  ///< changed files under the stories directory that are not story files
   std::vector<std::string> links;    ///< symbolic links where story files would be: never followed, left out
+  std::vector<Problem> problems;        ///< why nothing was committed, every one
   std::string subject;
   std::string commit;
 };
@@ -228,15 +238,6 @@ struct LogEntry {
   std::int64_t id = 0;
   std::string from, to, owner;  ///< empty when not known or not applicable
   std::string detail;           ///< what an in-place change changed ("priority 1 -> 3"); empty for moves
-};
-
-/// One finding of `check`.
-struct Problem {
-  std::string path;  ///< relative to the workspace root
-  int line = 0;      ///< 0: the whole file
-  std::string kind;  ///< malformed, bad-value, file-name, unknown-type, outside-stage,
-                     ///< unknown-stage, duplicate-id, missing-dependency, cycle, claim
-  std::string message;
 };
 
 /// What `check` found. Problems fail the check; notes are worth knowing but are
@@ -400,7 +401,11 @@ class Tracker {
   /// body). A story moved by hand gets `retry_count` reset to 0. Refuses
   /// (InvalidDataError) when a changed story is malformed or has wrongly typed values.
   /// With no story file changed, `changes` is empty and nothing is committed.
-  HandCommitResult commit_hand_edits(const std::optional<std::string>& message);
+  /// With `only`, only those stories' changes are committed and judged.
+  /// When a story to commit has problems (check_files), nothing is committed and
+  /// `problems` names every one.
+  HandCommitResult commit_hand_edits(const std::optional<std::string>& message,
+                                     const std::vector<std::int64_t>& only = {});
 
   /// Gives story `id` (the copy at `path` when the id is used more than once) a
   /// fresh id, renaming its file. References to it in `depends_on` are rewritten
@@ -419,6 +424,16 @@ class Tracker {
   /// Validates the whole board: every file, the dependency graph, and the claim
   /// locks against the files.
   CheckReport check();
+
+  /// The same rules applied to the story files at `paths` alone (workspace
+  /// relative), as `tracker commit` judges what it commits: their front matter,
+  /// values, names and types, duplicate ids and dependencies. Claims are this
+  /// machine's state, not committed content: they are not judged here.
+  CheckReport check_files(const std::vector<std::string>& paths);
+
+  /// The files `check --changed` and `commit` judge: the new side of every story
+  /// file changed since HEAD (staged or not).
+  std::vector<std::string> changed_story_files();
 
   /// Ready stories, by priority then id: in a ready stage, not blocked, not claimed,
   /// every dependency done.
