@@ -94,10 +94,10 @@ for n in ${sizes//,/ }; do
   measure -- git log -2 --name-status; gitlog_ms=$median
   measure -- "$tracker" log --limit 2
   row "log --limit 2 (a commit adding every story)" "$median" "$rss" "\`git log -2 --name-status\`" "$gitlog_ms"
-  measure -- "$tracker" diff HEAD~1..HEAD
-  row "diff HEAD~1..HEAD (every story created)" "$median" "$rss" "\`git log -2 --name-status\`" "$gitlog_ms"
+  measure -- "$tracker" diff HEAD~1..HEAD; diff_ms=$median; diff_rss=$rss
+  row "diff HEAD~1..HEAD (every story created)" "$diff_ms" "$diff_rss" "\`git log -2 --name-status\`" "$gitlog_ms"
   measure -- git diff -p HEAD~1 HEAD; gitdiff_ms=$median
-  row "diff HEAD~1..HEAD (every story created)" "$median" "$rss" "\`git diff -p HEAD~1 HEAD\` (reads the blobs too)" "$gitdiff_ms"
+  row "diff HEAD~1..HEAD (every story created)" "$diff_ms" "$diff_rss" "\`git diff -p HEAD~1 HEAD\` (reads the blobs too)" "$gitdiff_ms"
   uncommit="git reset -q --soft $init_commit && git reset -q"
   measure --before "$uncommit" -- sh -c 'git add -A && git commit -qm board'; git_add_commit_ms=$median
   measure --before "$uncommit" -- "$tracker" commit

@@ -9,6 +9,8 @@
 #include "file_tx.hpp"
 #include "limits.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <ctime>
 #include <functional>
@@ -73,6 +75,24 @@ void write_config_and_commit(InitResult& result, const Config& config, CommitOpt
 namespace {
 
 /// The lock every read-modify-write of story `id` holds (`locks/<id>`).
+/// Each held story lock is an open file: a commit of 20,000 hand-made stories holds
+/// 20,000. Raises this process's soft limit on open files as far as the hard limit
+/// allows, and refuses, saying what to do, when even that is too few.
+void ensure_open_files(std::size_t locks) {
+  constexpr rlim_t kSpare = 256;  // the index, git's files, hooks
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  rlim_t needed = static_cast<rlim_t>(locks) + kSpare;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max == RLIM_INFINITY ? needed : std::min(needed, lim.rlim_max);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed)
+    throw IoError("cannot lock " + std::to_string(locks) + " stories at once: this process may open only " +
+                  std::to_string(lim.rlim_cur) + " files (ulimit -n); commit them in parts (tracker commit <id>...)");
+}
+
 std::unique_ptr<ProcessLock> story_lock(const Workspace& ws, std::int64_t id) {
   std::string n = std::to_string(id);
   return std::make_unique<ProcessLock>(ws.shared_state_dir() / "locks" / n, limits::kStoryLock, "story #" + n);
@@ -332,6 +352,7 @@ void Tracker::lock_stories(std::vector<std::int64_t> ids) {
   }
   ids.insert(ids.end(), retake.begin(), retake.end());
   std::sort(ids.begin(), ids.end());
+  ensure_open_files(story_locks_.size() + ids.size());
   for (auto id : ids) story_locks_.emplace(id, story_lock(ws_, id));
 }
 

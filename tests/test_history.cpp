@@ -127,3 +127,24 @@ TEST_CASE("the progress line stays away for the first second, then redraws at mo
   }
   CHECK(quiet.str().empty());
 }
+
+TEST_CASE("a commit of more stories than the open-file limit allows raises the soft limit, or refuses saying why") {
+  Board board;
+  fs::path root = board.root();
+  write_stories(root, 10, 120);
+  RunOptions o;
+  o.cwd = root;
+  // A hard limit too low for 120 story locks: refused, nothing committed.
+  int commits = board.commit_count();
+  auto r = run({"sh", "-c", "ulimit -n 200 && exec \"$0\" commit", TRACKER_BIN}, o);
+  CHECK(r.code == 1);
+  CHECK(r.err ==
+        "tracker: cannot lock 120 stories at once: this process may open only 200 files (ulimit -n); commit them in "
+        "parts (tracker commit <id>...)\n");
+  CHECK(board.commit_count() == commits);
+  // A low soft limit under a higher hard one is raised.
+  r = run({"sh", "-c", "ulimit -Sn 64 && ulimit -Hn 1024 && exec \"$0\" commit", TRACKER_BIN}, o);
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(board.commit_count() == commits + 1);
+}
