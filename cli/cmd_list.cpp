@@ -1,6 +1,10 @@
 #include "output.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
+
+#include <nlohmann/json.hpp>
 #include <tracker/util.hpp>
 
 namespace tracker::cli {
@@ -17,12 +21,51 @@ struct ListOptions {
   bool claimed = false;
   std::string sort = "stage";
   std::optional<std::int64_t> limit;
+  bool open = false;
+  bool reverse = false;
+  std::vector<std::string> where;
 };
 
+/// One `--where key=value`: a story matches when the key's value is `value` (for
+/// a list: holds it). `key=` matches a story without the key.
+struct Where {
+  std::string key, value;
+  bool matches(const Story& s) const {
+    nlohmann::ordered_json v = field_value(s, key);
+    auto same = [&](const nlohmann::ordered_json& x) {
+      if (x.is_null()) return value.empty();
+      if (x.is_string()) return x.get<std::string>() == value;
+      return x.dump() == value;
+    };
+    if (v.is_array()) return std::any_of(v.begin(), v.end(), same);
+    return same(v);
+  }
+};
+
+std::vector<Where> parse_where(const std::vector<std::string>& specs) {
+  std::vector<Where> out;
+  for (const auto& spec : specs) {
+    auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UsageError("--where takes key=value (e.g. --where agent=coder-1), not '" + spec + "'");
+    out.push_back({spec.substr(0, eq), spec.substr(eq + 1)});
+  }
+  return out;
+}
+
 int run_list(const ListOptions& opts, const GlobalOptions& g) {
+  std::vector<Where> where = parse_where(opts.where);
   auto tracker = open_tracker(g);
   ListQuery q;
   q.stages = opts.stages;
+  if (opts.open) {
+    const Config& config = tracker->workspace().config();
+    if (q.stages.empty())
+      for (const auto& st : config.stages) q.stages.push_back(st.name);
+    for (const auto& name : q.stages) config.stage(name);  // an unknown one is named as such
+    std::erase_if(q.stages, [&](const std::string& name) { return config.is_done_stage(config.stage(name).name); });
+  }
+  bool nothing = opts.open && q.stages.empty();  // only done stages asked for: nothing is open
   q.type = opts.type;
   q.label = opts.label;
   q.agent = opts.agent;
@@ -33,8 +76,10 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
     q.sort = SortKey::id;
   else if (opts.sort == "updated")
     q.sort = SortKey::updated;
-  q.limit = opts.limit;
-  q.summary_only = !g.json;
+  // A filter of ours or the reversal comes before the limit: the index then gives all.
+  bool filtered = !where.empty() || opts.reverse;
+  q.limit = filtered ? std::nullopt : opts.limit;
+  q.summary_only = !g.json && where.empty();
   std::map<std::int64_t, Claim> claims = tracker->live_claims();
   std::vector<std::int64_t> claimed;
   for (const auto& [id, c] : claims) claimed.push_back(id);
@@ -43,11 +88,31 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
     q.ready_only = true;
     q.exclude_ids = claimed;
   }
-  // One story at a time: a 100,000-story board is never all in memory.
+  // One story at a time: a 100,000-story board is never all in memory (unless
+  // --reverse asks for the end first).
+  std::vector<Story> held;
+  std::int64_t taken = 0;
+  auto each = [&](const std::function<void(Story&&)>& visit) {
+    if (nothing) return;
+    tracker->list_each(q, [&](Story&& s) {
+      if (!std::all_of(where.begin(), where.end(), [&](const Where& w) { return w.matches(s); })) return;
+      if (opts.reverse) {
+        held.push_back(std::move(s));
+        return;
+      }
+      if (opts.limit && taken >= *opts.limit) return;
+      ++taken;
+      visit(std::move(s));
+    });
+    if (!opts.reverse) return;
+    std::reverse(held.begin(), held.end());
+    if (opts.limit && static_cast<std::int64_t>(held.size()) > *opts.limit) held.resize(*opts.limit);
+    for (auto& s : held) visit(std::move(s));
+  };
   if (g.json) {
     {
       JsonArrayPrinter out;
-      tracker->list_each(q, [&](Story&& s) {
+      each([&](Story&& s) {
         auto it = claims.find(s.id);
         out.add(story_json(s, false, it == claims.end() ? nullptr : &it->second));
       });
@@ -56,7 +121,7 @@ int run_list(const ListOptions& opts, const GlobalOptions& g) {
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
-  tracker->list_each(q, [&](Story&& s) {
+  each([&](Story&& s) {
     std::string name = std::move(s.name);
     if (s.blocked) name += " [blocked]";
     if (!s.agent.empty()) name += " @" + s.agent;
@@ -93,6 +158,11 @@ Command register_list(CLI::App& app, GlobalOptions& g) {
       ->check(CLI::IsMember({"stage", "priority", "id", "updated"}))
       ->capture_default_str();
   sub->add_option("--limit", opts->limit, "At most this many stories")->transform(positive_number("--limit"));
+  sub->add_flag("--open", opts->open, "Hide the stories in done stages (done, archived)");
+  sub->add_flag("--reverse", opts->reverse, "The order reversed");
+  sub->add_option("--where", opts->where,
+                  "Only stories whose front matter key has this value, key=value (a list: holds it; key=: no such key); "
+                  "repeatable");
   return {sub, [opts, &g] { return run_list(*opts, g); }};
 }
 

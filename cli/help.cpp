@@ -18,6 +18,7 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
       {"new", {{"tracker new \"Log in with email\" --priority 3 --label auth", "create a story in the backlog"},
                {"tracker new \"Crash on start\" --type bug --body-file notes.md", "a bug, its body from a file"}}},
       {"list", {{"tracker list --stage current", "what is in progress"},
+                {"tracker list --open --where agent=coder-1", "what coder-1 has that is not done"},
                 {"tracker list --label auth --json", "as JSON, for scripts"}}},
       {"show", {{"tracker show 42", "one story, its fields and body"}, {"tracker show 42 --raw", "the file as it is"}}},
       {"move", {{"tracker move 42 current", "start work on #42"}, {"tracker move 42 43 qa", "two stories at once"}}},

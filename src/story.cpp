@@ -631,9 +631,7 @@ std::string edit_front_matter_list(std::string_view text, std::string_view key,
   return out;
 }
 
-namespace {
-
-nlohmann::ordered_json known_value(const Story& s, const std::string& key) {
+static nlohmann::ordered_json known_value(const Story& s, const std::string& key) {
   if (key == "name") return s.name;
   if (key == "priority") return s.priority ? nlohmann::ordered_json(*s.priority) : nlohmann::ordered_json(nullptr);
   if (key == "labels") return s.labels;
@@ -644,6 +642,21 @@ nlohmann::ordered_json known_value(const Story& s, const std::string& key) {
   if (key == "created") return s.created.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.created);
   return nullptr;
 }
+
+nlohmann::ordered_json field_value(const Story& s, const std::string& key) {
+  if (key == "id") return s.id;
+  if (key == "type") return s.type;
+  if (key == "stage") return s.stage;
+  if (key == "name" || key == "priority" || key == "labels" || key == "depends_on" || key == "agent" ||
+      key == "retry_count" || key == "blocked" || key == "created")
+    return known_value(s, key);
+  for (const auto& f : s.fields)
+    if (f.key == key) return nlohmann::ordered_json::parse(f.json, nullptr, false);
+  return nullptr;
+}
+
+namespace {
+
 
 std::string show_value(const nlohmann::ordered_json& v) {
   if (v.is_null()) return "(none)";

@@ -218,3 +218,43 @@ TEST_CASE("a move into a done stage ends the story's claim, as done does") {
   CHECK(run_tracker(board.root(), {"release", "1"}).code == 6);
   CHECK(board.path_of(1).find("/5_done/") != std::string::npos);
 }
+
+TEST_CASE("list --open hides done stages, --reverse reverses before the limit, --where filters on any key") {
+  Board board;
+  fs::path root = board.root();
+  board.create({"A", "--priority", "1", "--label", "ui"});  // 1
+  board.create({"B", "--label", "api"});                    // 2
+  board.create({"C"});                                      // 3
+  board.create({"D"});                                      // 4
+  REQUIRE(run_tracker(root, {"move", "3", "done"}).code == 0);
+  REQUIRE(run_tracker(root, {"move", "4", "archived"}).code == 0);
+  REQUIRE(run_tracker(root, {"set", "2", "team=core"}).code == 0);
+  auto ids = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"list", "--json"});
+    auto r = run_tracker(root, args);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    std::vector<long> out;
+    for (const auto& s : nlohmann::json::parse(r.out)) out.push_back(s["id"].get<long>());
+    return out;
+  };
+  CHECK(ids({}) == std::vector<long>{1, 2, 3, 4});  // the default stays "all stories"
+  CHECK(ids({"--open"}) == std::vector<long>{1, 2});
+  CHECK(ids({"--open", "--stage", "done"}).empty());
+  CHECK(ids({"--reverse"}) == std::vector<long>{4, 3, 2, 1});
+  CHECK(ids({"--reverse", "--limit", "1"}) == std::vector<long>{4});
+  CHECK(ids({"--where", "labels=ui"}) == std::vector<long>{1});
+  CHECK(ids({"--where", "team=core"}) == std::vector<long>{2});
+  CHECK(ids({"--where", "priority=1"}) == std::vector<long>{1});
+  CHECK(ids({"--where", "priority="}) == std::vector<long>{2, 3, 4});
+  CHECK(ids({"--where", "stage=backlog", "--where", "labels=api"}) == std::vector<long>{2});
+  CHECK(ids({"--where", "team=nobody"}).empty());
+  CHECK(ids({"--where", "priority=", "--limit", "2"}) == std::vector<long>{2, 3});
+  auto r = run_tracker(root, {"list", "--where", "team"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: --where takes key=value (e.g. --where agent=coder-1), not 'team'\n");
+  r = run_tracker(root, {"list", "--open", "--stage", "nosuch"});
+  CHECK(r.code == 2);
+  // The table says the same.
+  CHECK(run_tracker(root, {"list", "--open", "--where", "labels=ui"}).out == "ID  TYPE   STAGE    PRI  NAME\n1   story  backlog  1    A\n");
+}

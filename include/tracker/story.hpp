@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <tracker/config.hpp>
 #include <tracker/error.hpp>
 
@@ -65,6 +67,10 @@ struct Story {
 /// How a StoryParseError about a file that is not UTF-8 text begins (check calls
 /// it an `encoding` problem).
 inline constexpr const char* kNotUtf8 = "not valid UTF-8 text";
+
+/// The value of front matter key `key` as JSON (also `id`, `type` and `stage`):
+/// known keys as `show --json` gives them, other keys as written; null when absent.
+nlohmann::ordered_json field_value(const Story& s, const std::string& key);
 
 /// Malformed front matter: the story cannot be read at all.
 class StoryParseError : public InvalidDataError {
