@@ -27,13 +27,14 @@ std::string describe(const std::string& path, const std::vector<StoryProblem>& p
 char ask(const std::string& problems) {
   std::cerr << problems << "\n";
   while (true) {
-    std::cerr << "[e]dit again, [k]eep the last good version, or [a]bort? " << std::flush;
+    std::cerr << "[e]dit again, [k]eep the last good version, or [a]bort (q)? " << std::flush;
     std::string answer;
     if (!std::getline(std::cin, answer)) return 'a';
     std::string_view a = trim(answer);
     if (a == "e" || a == "edit" || a.empty()) return 'e';
     if (a == "k" || a == "keep") return 'k';
-    if (a == "a" || a == "abort") return 'a';
+    if (a == "a" || a == "abort" || a == "q" || a == "quit") return 'a';
+    std::cerr << "'" << a << "' is not a choice: answer e (or Enter) to edit again, k to keep, a or q to abort\n";
   }
 }
 
@@ -52,13 +53,14 @@ std::string describe(const std::vector<MergeConflict>& conflicts) {
 /// After a conflicting change made meanwhile: 'e' (edit the merged text) or 'a'.
 char ask_after_conflict() {
   while (true) {
-    std::cerr << "[e]dit again (their version with your changes in it, yours where both changed), or [a]bort? "
+    std::cerr << "[e]dit again (their version with your changes in it, yours where both changed), or [a]bort (q)? "
               << std::flush;
     std::string answer;
     if (!std::getline(std::cin, answer)) return 'a';
     std::string_view a = trim(answer);
     if (a == "e" || a == "edit" || a.empty()) return 'e';
-    if (a == "a" || a == "abort") return 'a';
+    if (a == "a" || a == "abort" || a == "q" || a == "quit") return 'a';
+    std::cerr << "'" << a << "' is not a choice: answer e (or Enter) to edit again, a or q to abort\n";
   }
 }
 

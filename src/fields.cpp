@@ -4,6 +4,8 @@
 #include <tracker/tracker.hpp>
 #include <tracker/util.hpp>
 
+#include "limits.hpp"
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -308,6 +310,17 @@ fs::path Tracker::save_rejected(std::int64_t id, const std::string& text) {
   for (int n = 2; fs::exists(path); ++n)
     path = dir / (std::to_string(id) + "-" + stamp + "-" + std::to_string(n) + ".md");
   write_file_atomic(path, text);
+  // Only the newest kRejectedKept texts are kept: a long session of bad saves must
+  // not fill the disk. Oldest first by modification time, then by name.
+  std::vector<std::pair<fs::file_time_type, fs::path>> saved;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".md") saved.emplace_back(e.last_write_time(ec), e.path());
+  if (saved.size() > limits::kRejectedKept) {
+    std::sort(saved.begin(), saved.end());
+    for (std::size_t i = 0; i + limits::kRejectedKept < saved.size(); ++i)
+      if (saved[i].second != path) fs::remove(saved[i].second, ec);
+  }
   return path;
 }
 

@@ -53,4 +53,7 @@ inline constexpr std::size_t kWatchMaxChanges = 4096;
 /// Watcher: how long a client waits for an answer.
 inline constexpr milliseconds kWatchClientTimeout{2000};
 
+/// How many rejected edit texts `<git-dir>/tracker/rejected/` keeps (the newest).
+inline constexpr std::size_t kRejectedKept = 20;
+
 }  // namespace tracker::limits

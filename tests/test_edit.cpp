@@ -252,7 +252,7 @@ TEST_CASE("edit on a terminal offers to edit again, keep the last good version, 
   INFO(r.out);
   CHECK(r.code == 0);
   CHECK(r.out.find(file + ":3: priority: expected an integer, got 'bad'") != std::string::npos);
-  CHECK(r.out.find("[e]dit again, [k]eep the last good version, or [a]bort?") != std::string::npos);
+  CHECK(r.out.find("[e]dit again, [k]eep the last good version, or [a]bort (q)?") != std::string::npos);
   CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: edit #1 (priority 1 -> 4)\n");
 
   std::string before = read(board.root() / file);
@@ -267,6 +267,36 @@ TEST_CASE("edit on a terminal offers to edit again, keep the last good version, 
   CHECK(r.code == 5);
   CHECK(r.out.find("aborted: #1 is unchanged; your text is saved at ") != std::string::npos);
   CHECK(read(board.root() / file) == before);
+
+  // q aborts too, and an answer that is not a choice says what the choices are.
+  fs::remove(tools / "count");
+  r = in_pty("x\nq\n");
+  CHECK(r.code == 5);
+  CHECK(r.out.find("'x' is not a choice: answer e (or Enter) to edit again, k to keep, a or q to abort") !=
+        std::string::npos);
+  CHECK(r.out.find("aborted: #1 is unchanged") != std::string::npos);
+  CHECK(read(board.root() / file) == before);
+}
+
+TEST_CASE("rejected edit texts are kept, the newest 20 of them") {
+  Board board;
+  board.create({"Alpha"});
+  TempDir tools;
+  script(tools.path(), "break.sh", "sed -i 's/^name: .*/name: [broken/' \"$1\"\n");
+  RunOptions o = with_editor((tools / "break.sh").string(), "");
+  o.cwd = board.root();
+  fs::path rejected = board.root() / ".git/tracker/rejected";
+  std::string last;
+  for (int i = 0; i < 23; ++i) {
+    auto r = run({TRACKER_BIN, "edit", "1"}, o);
+    REQUIRE(r.code == 5);
+    last = r.err.substr(r.err.find("saved at ") + 9);
+    last.pop_back();  // the newline
+  }
+  std::size_t kept = 0;
+  for (const auto& e : fs::directory_iterator(rejected)) kept += e.path().extension() == ".md";
+  CHECK(kept == 20);
+  CHECK(fs::exists(last));  // the newest is always among them
 }
 
 TEST_CASE("doctor keeps the text of an edit whose process was killed, and removes its copy") {
