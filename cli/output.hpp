@@ -130,6 +130,8 @@ Command register_new(CLI::App& app, GlobalOptions& g);
 Command register_list(CLI::App& app, GlobalOptions& g);
 Command register_show(CLI::App& app, GlobalOptions& g);
 Command register_move(CLI::App& app, GlobalOptions& g);
+Command register_delete(CLI::App& app, GlobalOptions& g);
+Command register_archive(CLI::App& app, GlobalOptions& g);
 Command register_index(CLI::App& app, GlobalOptions& g);
 Command register_claim(CLI::App& app, GlobalOptions& g);
 Command register_release(CLI::App& app, GlobalOptions& g);

@@ -350,7 +350,7 @@ RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::strin
   index_->refresh_stories(result.rewritten);
   IdAllocation ids(ws_);
   prepare_commit();
-  result.new_id = ids.reserve(index_->max_id());
+  result.new_id = ids.reserve(std::max(index_->max_id(), id_floor()));
   fs::path from = ws_.root() / chosen;
   fs::path to = from.parent_path() / make_story_file_name(result.new_id, name->type, name->slug);
   result.to_path = ws_.relative(to);
@@ -438,7 +438,7 @@ std::vector<LogEntry> Tracker::log(std::optional<std::int64_t> id, std::optional
         e.id = parse_int(stories[i]).value_or(0);
         e.from = i < froms.size() ? froms[i] : (froms.empty() ? "" : froms.front());
         e.to = one("Tracker-To");
-        if (e.to.empty()) e.to = e.from;
+        if (e.to.empty() && action != "delete") e.to = e.from;
         if (e.from == e.to && stories.size() == 1) e.detail = detail;
         entries.push_back(e);
       }

@@ -440,7 +440,7 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
     }
   }
   prepare_commit();
-  result.id = ids.reserve(index_->max_id());
+  result.id = ids.reserve(std::max(index_->max_id(), id_floor()));
   lock_stories({result.id});  // a `tracker commit` meanwhile leaves the new file to this commit
   fs::path file = ws_.real_stage_dir(stage) / make_story_file_name(result.id, request.type, slugify(name));
   result.path = ws_.relative(file);
@@ -1077,6 +1077,91 @@ BoardStats Tracker::stats() {
     }
   }
   return st;
+}
+
+namespace {
+
+fs::path id_floor_file(const Workspace& ws) {
+  return ws.config_path().parent_path() / "id-floor";
+}
+
+}  // namespace
+
+std::int64_t Tracker::id_floor() const {
+  auto text = read_file_if_exists(id_floor_file(ws_));
+  return text ? parse_int(trim(*text)).value_or(0) : 0;
+}
+
+const Stage& Tracker::archive_stage() const {
+  const Config& config = ws_.config();
+  if (const Stage* s = config.find_stage("archived")) return *s;
+  if (config.done_stages.empty()) throw UsageError("no done stage to archive to (done_stages is empty)");
+  return config.stage(config.done_stages.back());
+}
+
+DeleteResult Tracker::remove(const std::vector<std::int64_t>& ids, bool force) {
+  will_commit();
+  lock_stories(ids);
+  refresh_all();
+  std::vector<Story> stories;
+  std::set<std::int64_t> seen;
+  for (auto id : ids)
+    if (seen.insert(id).second) stories.push_back(find(id));  // every id checked before anything goes
+  ClaimStore store = claims();
+  std::vector<Claim> held;
+  for (const auto& s : stories) {
+    std::optional<Claim> c = store.read(s.id);
+    if (!c) continue;
+    if (!force && store.state(*c) == ClaimState::live)
+      throw ConflictError("story #" + std::to_string(s.id) + " is claimed by " + c->owner + " until " +
+                          format_iso8601(c->expires) + "; release it first, or delete it with --force");
+    held.push_back(*c);
+  }
+  if (!force)
+    for (const auto& [story_id, deps] : index_->dependencies()) {
+      if (seen.count(story_id)) continue;
+      for (auto dep : deps)
+        if (seen.count(dep))
+          throw ConflictError("story #" + std::to_string(story_id) + " depends on #" + std::to_string(dep) +
+                              "; unlink it first ('tracker unlink " + std::to_string(story_id) + " " +
+                              std::to_string(dep) + "'), or delete with --force");
+    }
+
+  DeleteResult result;
+  std::int64_t floor = id_floor(), highest = *std::max_element(seen.begin(), seen.end());
+  fs::path floor_file = id_floor_file(ws_);
+  prepare_commit();
+  result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+    for (const auto& s : stories) {
+      fs::path file = ws_.root() / s.path;
+      tx.remove(file, read_file(file));
+      touched.push_back(s.path);
+      result.deleted.push_back({s.id, s.name, s.stage, s.path});
+    }
+    index_->update_files(touched);
+    std::vector<std::string> paths = touched;
+    if (highest > floor) {
+      std::string text = std::to_string(highest) + "\n";
+      if (auto old = read_file_if_exists(floor_file))
+        tx.rewrite(floor_file, *old, text);
+      else
+        tx.create(floor_file, text);
+      paths.push_back(ws_.relative(floor_file));
+    }
+    std::vector<std::string> parts;
+    std::vector<std::pair<std::string, std::string>> trailers = {{"Tracker-Action", "delete"}};
+    for (const auto& d : result.deleted) {
+      parts.push_back("#" + std::to_string(d.id) + " " + d.name);
+      trailers.emplace_back("Tracker-Story", std::to_string(d.id));
+    }
+    for (const auto& d : result.deleted) trailers.emplace_back("Tracker-From", d.stage);
+    return commit("tracker: delete " + join(parts, ", "), trailers, paths);
+  });
+  for (const auto& c : held) {
+    store.remove(c);
+    result.claims_ended.push_back(c);
+  }
+  return result;
 }
 
 }  // namespace tracker

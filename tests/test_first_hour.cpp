@@ -258,3 +258,71 @@ TEST_CASE("list --open hides done stages, --reverse reverses before the limit, -
   // The table says the same.
   CHECK(run_tracker(root, {"list", "--open", "--where", "labels=ui"}).out == "ID  TYPE   STAGE    PRI  NAME\n1   story  backlog  1    A\n");
 }
+
+TEST_CASE("delete removes stories in one commit and their ids are never given out again, in any clone") {
+  Board board;
+  fs::path root = board.root();
+  board.create({"A"});                       // 1
+  board.create({"B", "--depends-on", "1"});  // 2
+  board.create({"C"});                       // 3
+  board.create({"D"});                       // 4
+  REQUIRE(run_tracker(root, {"claim", "4", "--owner", "ann"}).code == 0);
+  int commits = board.commit_count();
+
+  // Refusals name what to do; nothing is deleted.
+  auto r = run_tracker(root, {"delete", "1"});
+  CHECK(r.code == 3);
+  CHECK(r.err == "tracker: story #2 depends on #1; unlink it first ('tracker unlink 2 1'), or delete with --force\n");
+  r = run_tracker(root, {"delete", "4"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("story #4 is claimed by ann until ") != std::string::npos);
+  CHECK(run_tracker(root, {"delete", "3", "99"}).code == 4);  // every id checked first
+  CHECK(run_tracker(root, {"delete", "0"}).code == 2);
+  CHECK(board.commit_count() == commits);
+  CHECK(fs::exists(root / board.path_of(3)));
+
+  r = run_tracker(root, {"delete", "3", "4", "--force", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json j = json::parse(r.out);
+  CHECK(j["deleted"].size() == 2);
+  CHECK(j["deleted"][0] == json{{"id", 3}, {"name", "C"}, {"from", "backlog"}, {"path", "work/1_backlog/3_story_c.md"}});
+  CHECK(j["claims_ended"] == json::array({{{"id", 4}, {"owner", "ann"}}}));
+  CHECK(board.commit_count() == commits + 1);
+  CHECK(git(root, {"log", "-1", "--format=%s"}) == "tracker: delete #3 C, #4 D\n");
+  CHECK(git(root, {"status", "--porcelain"}).empty());
+  CHECK(read(root / ".tracker/id-floor") == "4\n");
+  json log = json::parse(run_tracker(root, {"log", "--limit", "2", "--json"}).out);
+  CHECK(log[0]["action"] == "delete");
+  CHECK(log[0]["from"] == "backlog");
+  CHECK(log[0]["to"].is_null());
+  CHECK(run_tracker(root, {"check"}).code == 0);
+
+  // The next id is 5, here and in a fresh clone that never saw 3 or 4.
+  CHECK(board.create({"E"}) == 5);
+  TempDir other;
+  git(other.path(), {"clone", "-q", root.string(), "clone"});
+  fs::path clone = other.path() / "clone";
+  auto made = run_tracker(clone, {"new", "F", "--json"});
+  INFO(made.err);
+  REQUIRE(made.code == 0);
+  CHECK(json::parse(made.out)["id"] == 6);
+}
+
+TEST_CASE("archive moves stories to the archive stage, and ends their claims") {
+  Board board;
+  fs::path root = board.root();
+  board.create({"A"});
+  board.create({"B"});
+  REQUIRE(run_tracker(root, {"claim", "1", "--owner", "ann"}).code == 0);
+  auto r = run_tracker(root, {"archive", "1", "2"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "archived #1 (current -> archived)\narchived #2 (backlog -> archived)\nended ann's claim on #1\n");
+  CHECK(git(root, {"log", "-1", "--format=%s"}) == "tracker: move #1 current -> archived, #2 backlog -> archived\n");
+  CHECK(json::parse(run_tracker(root, {"list", "--claimed", "--json"}).out).empty());
+  r = run_tracker(root, {"archive", "2"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "#2 is already in archived\n");
+  CHECK(run_tracker(root, {"archive", "7"}).code == 4);
+}

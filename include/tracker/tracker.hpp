@@ -93,6 +93,17 @@ struct MoveResult {
   std::vector<Claim> claims_ended;  ///< a move into a done stage ends claims, as done does
 };
 
+/// What delete (Tracker::remove) did.
+struct DeleteResult {
+  struct Deleted {
+    std::int64_t id;
+    std::string name, stage, path;
+  };
+  std::vector<Deleted> deleted;
+  std::vector<Claim> claims_ended;
+  std::string commit;
+};
+
 struct ClaimRequest {
   std::optional<std::int64_t> id;  ///< none: the first ready story
   std::string owner;
@@ -321,6 +332,18 @@ class Tracker {
   /// Moves every story to `stage` in one commit. Stories already there are left
   /// alone; with nothing to move, nothing is committed.
   MoveResult move(const std::vector<std::int64_t>& ids, std::string_view stage);
+
+  /// Deletes the stories' files in one commit, and records the highest deleted id
+  /// in `.tracker/id-floor` (committed), so that no clone gives that id out again.
+  /// Refused (ConflictError) while another owner's claim holds one, or another
+  /// story depends on one, unless `force`; their claims end.
+  DeleteResult remove(const std::vector<std::int64_t>& ids, bool force);
+
+  /// The stage `archive` moves stories to: `archived`, else the last done stage.
+  const Stage& archive_stage() const;
+
+  /// The highest id ever deleted on this board (`.tracker/id-floor`), 0 if none.
+  std::int64_t id_floor() const;
 
   /// Claims story `request.id`, or the first ready story not claimed by anyone.
   /// Sets `agent`, moves the story to claim.move_to and commits, all or nothing.
