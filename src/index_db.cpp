@@ -14,7 +14,7 @@ namespace tracker {
 
 namespace {
 
-constexpr int kSchemaVersion = 10;  // 10: priority NULL when a story gives none
+constexpr int kSchemaVersion = 11;  // 11: search folds case for all of Unicode (unicode61)
 
 // `stories` rows stay narrow (metadata and stat data) so that a refresh, which reads
 // the stat data of every row, touches few pages; the text lives in `story_text`.
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS story_text(
   rowid INTEGER PRIMARY KEY,  -- stories.rowid
   name TEXT, body TEXT, content BLOB);
 CREATE VIRTUAL TABLE IF NOT EXISTS stories_fts USING fts5(name, body, content='story_text', content_rowid='rowid',
-  tokenize='ascii');
+  tokenize='unicode61 remove_diacritics 0');
 CREATE TRIGGER IF NOT EXISTS story_text_ai AFTER INSERT ON story_text BEGIN
   INSERT INTO stories_fts(rowid, name, body) VALUES (new.rowid, new.name, new.body);
 END;

@@ -223,7 +223,7 @@ SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int
     auto add_hit = [&](const sql::Stmt& q, double score, std::string body) {
       SearchHit hit;
       hit.story = story_from_row(q, true);
-      hit.score = score;
+      hit.score = -score;  // bm25 is lower for a better match; scores read the other way
       found.push_back({std::move(hit), std::move(body)});
     };
     // The window function counts every match; bm25 cannot be called in the same

@@ -34,6 +34,30 @@ std::vector<SearchPhrase> SearchQuery::phrases() const {
   return out;
 }
 
+namespace {
+
+/// Lower-cases the letters of the Latin-1, Latin Extended-A, Greek and Cyrillic
+/// blocks written as two UTF-8 bytes at `p`, as FTS5's unicode61 folds them: enough
+/// for the highlights of a search to find "Café" for CAFÉ. Other text is left as it is.
+void fold_two_byte(unsigned char* p) {
+  unsigned cp = ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+  unsigned lower = cp;
+  if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) ||
+      (cp >= 0x410 && cp <= 0x42F))
+    lower = cp + 0x20;
+  else if (cp >= 0x400 && cp <= 0x40F)
+    lower = cp + 0x50;
+  else if (cp >= 0x100 && cp <= 0x17F && cp != 0x130 && cp != 0x131 && cp != 0x138 && cp != 0x149 && cp != 0x17F) {
+    bool odd_upper = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
+    if (odd_upper ? (cp % 2 == 1) : (cp % 2 == 0)) lower = cp + 1;
+  }
+  if (lower == cp || lower > 0x7FF) return;
+  p[0] = static_cast<unsigned char>(0xC0 | (lower >> 6));
+  p[1] = static_cast<unsigned char>(0x80 | (lower & 0x3F));
+}
+
+}  // namespace
+
 std::vector<Token> tokenize(std::string_view text) {
   std::vector<Token> out;
   std::size_t i = 0;
@@ -45,8 +69,13 @@ std::vector<Token> tokenize(std::string_view text) {
     std::size_t begin = i;
     while (i < text.size() && is_token_byte(static_cast<unsigned char>(text[i]))) ++i;
     Token t{std::string(text.substr(begin, i - begin)), begin, i};
-    for (char& c : t.text)
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    for (std::size_t k = 0; k < t.text.size(); ++k) {
+      auto* c = reinterpret_cast<unsigned char*>(&t.text[k]);
+      if (*c >= 'A' && *c <= 'Z')
+        *c = static_cast<unsigned char>(*c - 'A' + 'a');
+      else if ((*c & 0xE0) == 0xC0 && k + 1 < t.text.size() && (c[1] & 0xC0) == 0x80)
+        fold_two_byte(c), ++k;
+    }
     out.push_back(std::move(t));
   }
   return out;
@@ -61,12 +90,15 @@ SearchQuery parse_search_query(std::string_view text) {
   };
   std::vector<Term> terms;
   std::size_t i = 0;
+  bool pending_not = false;  // the previous word was NOT
   while (i < text.size()) {
     if (is_space(text[i])) {
       ++i;
       continue;
     }
     Term term;
+    term.negated = pending_not;
+    pending_not = false;
     std::size_t start = i;
     if (text[i] == '-') {
       term.negated = true;
@@ -94,6 +126,15 @@ SearchQuery parse_search_query(std::string_view text) {
         throw UsageError("bad query: a quote must start a term: " + std::string(text.substr(start, end - start + 1)));
       content = std::string(text.substr(i, end - i));
       i = end;
+      // AND is what terms side by side mean already; NOT excludes the next term, as '-' does.
+      if (content == "AND" && !term.negated) continue;
+      if (content == "NOT" && !term.negated) {
+        while (i < text.size() && is_space(text[i])) ++i;
+        if (i == text.size()) throw UsageError("bad query: NOT must be followed by a term to exclude");
+        if (text[i] == '-') throw UsageError("bad query: NOT and '-' both exclude; use one");
+        pending_not = true;
+        continue;
+      }
       if (content == "OR" && !term.negated) {
         term.is_or = true;
         term.shown = "OR";

@@ -37,10 +37,18 @@ TEST_CASE("search queries: words, phrases, prefixes, exclusions and OR become qu
   CHECK(expression("cache -redis -\"old api\"") == "((\"cache\")) NOT (\"redis\" OR \"old api\")");
   CHECK(expression("billing OR webhook cache") == "(\"billing\" OR \"webhook\") AND (\"cache\")");
   // Punctuation splits a term into a phrase, as the tokenizer splits the text; FTS5
-  // keywords and syntax characters are only ever words inside quotes.
+  // syntax characters are only ever words inside quotes.
   CHECK(expression("e-mail") == "(\"e mail\")");
-  CHECK(expression("NOT AND NEAR(x)") == "(\"not\") AND (\"and\") AND (\"near x\")");
+  CHECK(expression("NEAR(x)") == "(\"near x\")");
+  // AND and NOT, in capitals, are operators: AND is what side by side means, NOT
+  // excludes the next term as '-' does. In lower case, or quoted, they are words.
+  CHECK(expression("login AND oauth") == "(\"login\") AND (\"oauth\")");
+  CHECK(expression("login NOT oauth") == "((\"login\")) NOT (\"oauth\")");
+  CHECK(expression("NOT AND NEAR(x)") == "((\"near x\")) NOT (\"and\")");
+  CHECK(expression("\"NOT\" and not") == "(\"not\") AND (\"and\") AND (\"not\")");
   CHECK(expression("or") == "(\"or\")");
+  CHECK_THROWS_WITH(tracker::parse_search_query("login NOT"), "bad query: NOT must be followed by a term to exclude");
+  CHECK_THROWS_WITH(tracker::parse_search_query("login NOT -x"), "bad query: NOT and '-' both exclude; use one");
 
   for (const char* bad : {"", "   ", "\"open", "lo*g", "*", "-", "- x", "-x", "a OR", "OR a", "a OR OR b", "-a OR b",
                           "a OR -b", "!!!", "\"\"", "a\"b\"", "\"a\"b"}) {
@@ -122,7 +130,10 @@ TEST_CASE("search: bm25 with name matches first, phrases, prefixes, exclusions, 
   CHECK(hit["name"] == "Billing report");
   CHECK(hit["stage"] == "backlog");
   CHECK(hit["path"] == "work/1_backlog/2_story_billing-report.md");
-  CHECK(hit["score"].get<double>() < 0);
+  CHECK(hit["score"].get<double>() > 0);  // higher is better
+  json both = json::parse(run_tracker(root, {"search", "--json", "cache"}).out);
+  REQUIRE(both.size() >= 2);
+  CHECK(both[0]["score"].get<double>() >= both[1]["score"].get<double>());
   CHECK(hit["snippet"] == "The report reads the cache twice.");
   CHECK(hit["highlights"]["snippet"] == json::parse("[[21, 5], [27, 5]]"));
   CHECK(hit["highlights"]["name"] == json::array());
@@ -171,4 +182,31 @@ TEST_CASE("search shows the best 20 matches unless told otherwise, and says how 
     CHECK(json::parse(run_tracker(root, {"search", "--json", "widget", "--limit", "3"}, options).out).size() == 3);
   }
   CHECK(run_tracker(root, {"search", "widget", "--all", "--limit", "3"}).code == 2);
+}
+
+TEST_CASE("search folds case for all of Unicode, and finds the start of a run of CJK text") {
+  Board board;
+  fs::path root = board.root();
+  board.create({"Café au lait"});                          // 1
+  board.create({"ÜBER ÉCOLE"});                           // 2
+  board.create({"Правка ошибки"});                         // 3
+  board.create({"日本語のタイトル"});                       // 4
+  auto ids = [&](const std::string& q) {
+    auto r = run_tracker(root, {"search", "--json", q});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    std::vector<long> out;
+    for (const auto& h : json::parse(r.out)) out.push_back(h["id"].get<long>());
+    return out;
+  };
+  CHECK(ids("CAFÉ") == std::vector<long>{1});
+  CHECK(ids("café") == std::vector<long>{1});
+  CHECK(ids("über école") == std::vector<long>{2});
+  CHECK(ids("ПРАВКА") == std::vector<long>{3});
+  CHECK(ids("cafe").empty());  // diacritics are kept: cafe is another word
+  // Text without spaces is one run: its start is found with a prefix (docs/cli.md).
+  CHECK(ids("日本語*") == std::vector<long>{4});
+  // The highlight finds the match whatever its case.
+  json hit = json::parse(run_tracker(root, {"search", "--json", "CAFÉ"}).out).at(0);
+  CHECK(hit["highlights"]["name"] == json::parse("[[0, 5]]"));
 }
