@@ -29,6 +29,8 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
       {"delete", {{"tracker delete 42", "delete #42; its id is never given out again"},
                   {"tracker delete 42 43 --force", "even a claimed story, or one others depend on"}}},
       {"archive", {{"tracker archive 40 41", "move finished work out of sight"}}},
+      {"completion", {{"eval \"$(tracker completion bash)\"", "in ~/.bashrc: complete commands, options, stages and ids"},
+                      {"tracker completion fish > ~/.config/fish/completions/tracker.fish", "the same for fish"}}},
       {"renew", {{"tracker renew 42 --ttl 1h", "keep a claim for another hour"}}},
       {"reclaim", {{"tracker reclaim", "return stories whose claims ran out"}}},
       {"done", {{"tracker done 42", "finish #42 and end its claim"}}},

@@ -1,5 +1,6 @@
 // tracker: parse the command line, run one command, map errors to exit codes.
 #include "args.hpp"
+#include "completion.hpp"
 #include "help.hpp"
 #include "output.hpp"
 
@@ -54,9 +55,16 @@ int main(int argc, char** argv) {
   CLI::App* help = app.add_subcommand("help", "Show the help of tracker or of one command");
   help->add_option("command", help_topic, "A command, e.g. 'move' or 'index status'");
   help->add_flag("--man", man, "Print the man page (roff), generated from the same text");
+  std::string shell;
+  CLI::App* completion = app.add_subcommand("completion", "Print a shell completion script: bash, zsh or fish");
+  completion->add_option("shell", shell, "bash, zsh or fish")->required()->check(CLI::IsMember({"bash", "zsh", "fish"}));
   add_help_text(app);
 
   std::vector<std::string> raw(argv + 1, argv + argc);
+  if (!raw.empty() && raw.front() == "__complete") {  // asked by the completion scripts
+    std::cout << complete(app, std::vector<std::string>(raw.begin() + 1, raw.end()));
+    return 0;
+  }
   Vetted vetted = vet_arguments(app, raw, {"search"});
   if (vetted.error) {
     print_error(json, ExitCode::usage, *vetted.error);
@@ -91,6 +99,10 @@ int main(int argc, char** argv) {
   }
 
   trace("arguments parsed");
+  if (completion->parsed()) {
+    std::cout << completion_script(shell);
+    return 0;
+  }
   if (help->parsed()) {
     if (man) {
       std::cout << man_page(app);

@@ -326,3 +326,58 @@ TEST_CASE("archive moves stories to the archive stage, and ends their claims") {
   CHECK(r.out == "#2 is already in archived\n");
   CHECK(run_tracker(root, {"archive", "7"}).code == 4);
 }
+
+TEST_CASE("completion: a real bash completes commands, options, stages and ids, and the zsh and fish scripts parse") {
+  Board board;
+  fs::path root = board.root();
+  for (const char* name : {"A", "B", "C", "D", "E"}) board.create({name});  // 1..5
+  write(root / "work/1_backlog/40_story_forty.md", "---\nname: Forty\n---\n");
+  write(root / "work/2_current/41_bug_forty-one.md", "---\nname: Forty-one\nlabels: [ui, api]\n---\n");
+  fs::path bin_dir = fs::path(TRACKER_BIN).parent_path();
+  std::string bash = run_tracker(root, {"completion", "bash"}).out;
+  REQUIRE(run({"bash", "-n", "-c", bash}).code == 0);
+
+  // COMP_WORDS and COMP_CWORD as bash sets them on <TAB>; the function fills COMPREPLY.
+  auto tab = [&](const std::string& words, int cword) {
+    RunOptions o;
+    o.cwd = root;
+    o.env["PATH"] = bin_dir.string() + ":" + std::string(std::getenv("PATH"));
+    o.env["SCRIPT"] = bash;
+    auto r = run({"bash", "-c",
+                  "eval \"$SCRIPT\"; complete -p tracker >/dev/null || exit 9; COMP_WORDS=(" + words +
+                      "); COMP_CWORD=" + std::to_string(cword) + "; _tracker; [ ${#COMPREPLY[@]} -eq 0 ] || printf '%s\\n' \"${COMPREPLY[@]}\""},
+                 o);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return lines(r.out);
+  };
+  using V = std::vector<std::string>;
+  CHECK(tab("tracker mo", 1) == V{"move"});
+  CHECK(tab("tracker move 4", 2) == V{"4", "40", "41"});
+  CHECK(tab("tracker move 4 ''", 3) == V{"backlog", "current", "qa", "merge", "done", "archived", "1", "2", "3", "4",
+                                          "5", "40", "41"});
+  CHECK(tab("tracker list --st", 2) == V{"--stage"});
+  CHECK(tab("tracker list --stage c", 3) == V{"current"});
+  CHECK(tab("tracker list --label ''", 3) == V{"api", "ui"});
+  CHECK(tab("tracker new x --type b", 4) == V{"bug"});
+  CHECK(tab("tracker index s", 2) == V{"status"});
+  CHECK(tab("tracker help co", 2) == V{"commit", "completion"});
+  CHECK(tab("tracker -C . sh", 3) == V{"show"});
+  CHECK(tab("tracker claim --owner ''", 3).empty());  // an owner: nothing to offer
+
+  // zsh and fish get descriptions: the story's name after a tab.
+  auto r = run_tracker(root, {"__complete", "show", "4"});
+  CHECK(r.out == "4\tD\n40\tForty\n41\tForty-one\n");
+  for (const char* shell : {"zsh", "fish"}) {
+    std::string script = run_tracker(root, {"completion", shell}).out;
+    CHECK(script.find("tracker __complete") != std::string::npos);
+    if (run({"sh", "-c", std::string("command -v ") + shell}).code == 0)
+      CHECK(run({shell, "-n", "-c", script}).code == 0);
+  }
+  r = run_tracker(root, {"completion", "tcsh"});
+  CHECK(r.code == 2);
+  // Outside a board, commands still complete, and nothing fails.
+  TempDir empty;
+  CHECK(run_tracker(empty.path(), {"__complete", "sh"}).out == "show\n");
+  CHECK(run_tracker(empty.path(), {"__complete", "show", ""}).code == 0);
+}
