@@ -10,6 +10,7 @@ namespace {
 struct SetOptions {
   std::int64_t id = 0;
   std::vector<std::string> args;  ///< key=value (set) or key (unset)
+  bool keep_file_name = false;
 };
 
 int print_set(const SetResult& r, const GlobalOptions& g) {
@@ -35,6 +36,7 @@ Command register_set(CLI::App& app, GlobalOptions& g) {
   CLI::App* sub = app.add_subcommand("set", "Set front matter keys (key=value), changing only their lines");
   sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   sub->add_option("assignments", opts->args, "key=value...; lists are comma lists: labels=ui,api")->required();
+  sub->add_flag("--keep-file-name", opts->keep_file_name, "A new name leaves the file name as it is");
   return {sub, [opts, &g] {
             std::vector<FieldEdit> edits;
             for (const auto& a : opts->args) {
@@ -44,7 +46,7 @@ Command register_set(CLI::App& app, GlobalOptions& g) {
                                  std::to_string(opts->id) + " " + a + ")");
               edits.push_back({a.substr(0, eq), a.substr(eq + 1)});
             }
-            return print_set(open_tracker(g)->set_fields(opts->id, edits), g);
+            return print_set(open_tracker(g)->set_fields(opts->id, edits, opts->keep_file_name), g);
           }};
 }
 
@@ -60,7 +62,7 @@ Command register_unset(CLI::App& app, GlobalOptions& g) {
                 throw UsageError("unset takes key names, not '" + key + "' (to change a value: tracker set)");
               edits.push_back({key, std::nullopt});
             }
-            return print_set(open_tracker(g)->set_fields(opts->id, edits), g);
+            return print_set(open_tracker(g)->set_fields(opts->id, edits, opts->keep_file_name), g);
           }};
 }
 

@@ -48,7 +48,7 @@ std::string custom_scalar(const std::string& value) {
 
 }  // namespace
 
-SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edits) {
+SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name) {
   will_commit();
   if (edits.empty()) throw UsageError("nothing to set: give key=value pairs");
   std::set<std::string> seen;
@@ -212,9 +212,13 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   result.changes = describe_changes(changed, before.body != after.body);
   if (result.changes.empty()) result.changes = {"format"};
   bool only_unsets = std::all_of(edits.begin(), edits.end(), [](const FieldEdit& e) { return !e.value; });
-  result.commit = transition(story, ws_.config().stage(story.stage), edit, only_unsets ? "unset" : "set",
-                             "(" + join(result.changes, ", ") + ")", "")
-                      .commit;
+  // A new name gives the file its slug: the name on disk keeps telling the story.
+  std::string new_slug;
+  if (!keep_file_name && before.name != after.name && !after.name.empty()) new_slug = slugify(after.name);
+  Transition t = transition(story, ws_.config().stage(story.stage), edit, only_unsets ? "unset" : "set",
+                            "(" + join(result.changes, ", ") + ")", "", new_slug);
+  result.commit = t.commit;
+  result.path = t.path;
   result.changed = true;
   return result;
 }

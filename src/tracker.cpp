@@ -657,12 +657,12 @@ std::vector<std::string> Tracker::paths_in_every_stage(const fs::path& file_name
 Tracker::Transition Tracker::transition(const Story& original, const Stage& target,
                                         const std::function<std::string(const std::string&)>& edit,
                                         const std::string& action, const std::string& detail,
-                                        const std::string& owner) {
+                                        const std::string& owner, const std::string& new_slug) {
   prepare_commit();
   Story story = original;
   for (int attempt = 1;; ++attempt) {
     try {
-      return transition_once(story, target, edit, action, detail, owner);
+      return transition_once(story, target, edit, action, detail, owner, new_slug);
     } catch (const FileChangedError&) {
       // Changed or moved by hand since it was read: the edit is made again on what is
       // there now, never written over it.
@@ -676,9 +676,11 @@ Tracker::Transition Tracker::transition(const Story& original, const Stage& targ
 Tracker::Transition Tracker::transition_once(const Story& story, const Stage& target,
                                              const std::function<std::string(const std::string&)>& edit,
                                              const std::string& action, const std::string& detail,
-                                             const std::string& owner) {
+                                             const std::string& owner, const std::string& new_slug) {
   fs::path from = ws_.root() / story.path;
   fs::path to = story.stage == target.name ? from : ws_.real_stage_dir(target) / from.filename();
+  if (!new_slug.empty() && new_slug != story.slug)
+    to = to.parent_path() / make_story_file_name(story.id, story.type, new_slug);
   Transition result;
   result.path = ws_.relative(to);
   result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
@@ -700,8 +702,10 @@ Tracker::Transition Tracker::transition_once(const Story& story, const Stage& ta
     std::vector<std::pair<std::string, std::string>> trailers = {
         {"Tracker-Action", action}, {"Tracker-Story", id}, {"Tracker-From", story.stage}, {"Tracker-To", target.name}};
     if (!owner.empty()) trailers.emplace_back("Tracker-Owner", owner);
-    return commit("tracker: " + action + " #" + id + (detail.empty() ? "" : " " + detail) + stages, trailers,
-                  paths_in_every_stage(to.filename()));
+    std::vector<std::string> paths = paths_in_every_stage(to.filename());
+    if (to.filename() != from.filename())
+      for (auto& p : paths_in_every_stage(from.filename())) paths.push_back(std::move(p));
+    return commit("tracker: " + action + " #" + id + (detail.empty() ? "" : " " + detail) + stages, trailers, paths);
   });
   trace("transition: committed");
   return result;

@@ -28,29 +28,121 @@ const Clock& system_clock() {
   return clock;
 }
 
+namespace {
+
+/// The ASCII spelling of a Latin letter from U+00C0 to U+017F, lower case; null
+/// for the few that are not letters (× and ÷).
+const char* latin_ascii(unsigned cp) {
+  static const char* const latin1[64] = {
+      "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",  // C0
+      "d", "n", "o", "o", "o", "o", "o",  nullptr, "o", "u", "u", "u", "u", "y", "th", "ss",  // D0
+      "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",  // E0
+      "d", "n", "o", "o", "o", "o", "o",  nullptr, "o", "u", "u", "u", "u", "y", "th", "y"};  // F0
+  if (cp >= 0xC0 && cp <= 0xFF) return latin1[cp - 0xC0];
+  // Latin Extended-A: each letter's base letter (from its Unicode decomposition).
+  static const char* const ext_a[128] = {"a", "a", "a", "a", "a", "a", "c", "c", "c", "c", "c", "c", "c", "c", "d", "d", "d", "d", "e", "e", "e", "e", "e", "e", "e", "e", "e", "e", "g", "g", "g", "g", "g", "g", "g", "g", "h", "h", "h", "h", "i", "i", "i", "i", "i", "i", "i", "i", "i", "i", "ij", "ij", "j", "j", "k", "k", "k", "l", "l", "l", "l", "l", "l", "l", "l", "l", "l", "n", "n", "n", "n", "n", "n", "n", "n", "n", "o", "o", "o", "o", "o", "o", "oe", "oe", "r", "r", "r", "r", "r", "r", "s", "s", "s", "s", "s", "s", "s", "s", "t", "t", "t", "t", "t", "t", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "w", "w", "y", "y", "y", "z", "z", "z", "z", "z", "z", "s"};
+  if (cp >= 0x100 && cp <= 0x17F) return ext_a[cp - 0x100];
+  return nullptr;
+}
+
+/// Code points that separate words in a slug though they are not ASCII: Latin-1
+/// punctuation, general punctuation and symbols, CJK punctuation, emoji.
+bool is_separator(unsigned cp) {
+  return (cp >= 0x80 && cp < 0xC0) || cp == 0xD7 || cp == 0xF7 || (cp >= 0x2000 && cp <= 0x2BFF) ||
+         (cp >= 0x2E00 && cp <= 0x2E7F) || (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xE000 && cp <= 0xF8FF) ||
+         (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF0F) ||
+         (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0x1F000 && cp <= 0x1FAFF) || cp == 0xFEFF;
+}
+
+/// Lower case for Greek and Cyrillic capitals; other code points as they are.
+unsigned lower_non_latin(unsigned cp) {
+  if ((cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) || (cp >= 0x410 && cp <= 0x42F)) return cp + 0x20;
+  if (cp >= 0x400 && cp <= 0x40F) return cp + 0x50;
+  return cp;
+}
+
+void append_utf8(std::string& out, unsigned cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+/// The next code point of `text` at `i` (advancing `i`); 0xFFFD for a bad byte.
+unsigned next_code_point(std::string_view text, std::size_t& i) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned c = b(i);
+  std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+  if (n == 0 || i + n > text.size()) {
+    ++i;
+    return 0xFFFD;
+  }
+  unsigned cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) {
+      ++i;
+      return 0xFFFD;
+    }
+    cp = (cp << 6) | (b(i + k) & 0x3F);
+  }
+  i += n;
+  return cp;
+}
+
+}  // namespace
+
 std::string slugify(std::string_view text, std::size_t max_len) {
+  // Words of lower-case ASCII letters and digits; Latin letters spelled in ASCII
+  // (é -> e, ß -> ss); other letters (Greek, Cyrillic, CJK, …) kept as UTF-8.
   std::vector<std::string> words;
   std::string word;
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if ((u >= 'a' && u <= 'z') || (u >= '0' && u <= '9')) {
-      word += c;
-    } else if (u >= 'A' && u <= 'Z') {
-      word += static_cast<char>(u - 'A' + 'a');
-    } else if (u == '\'') {
+  auto end_word = [&] {
+    if (!word.empty()) words.push_back(std::move(word));
+    word.clear();
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    unsigned cp = next_code_point(text, i);
+    if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9')) {
+      word += static_cast<char>(cp);
+    } else if (cp >= 'A' && cp <= 'Z') {
+      word += static_cast<char>(cp - 'A' + 'a');
+    } else if (cp == '\'' || cp == 0x2019) {
       continue;  // "don't" -> "dont"
-    } else if (!word.empty()) {
-      words.push_back(std::move(word));
-      word.clear();
+    } else if (cp < 0x80 || cp == 0xFFFD || is_separator(cp)) {
+      end_word();
+    } else if (cp <= 0x17F) {
+      if (const char* ascii = latin_ascii(cp))
+        word += ascii;
+      else
+        end_word();
+    } else if ((cp >= 0x300 && cp <= 0x36F) || cp == 0x200D) {
+      continue;  // a combining mark or a joiner: part of the letter before it
+    } else {
+      append_utf8(word, lower_non_latin(cp));
     }
   }
-  if (!word.empty()) words.push_back(std::move(word));
+  end_word();
 
   std::string slug;
   for (const auto& w : words) {
     std::size_t needed = slug.empty() ? w.size() : slug.size() + 1 + w.size();
     if (needed > max_len) {
-      if (slug.empty()) slug = w.substr(0, max_len);  // one very long word: cut it
+      if (slug.empty()) {  // one very long word: cut it, at a character's start
+        std::size_t cut = max_len;
+        while (cut > 0 && (static_cast<unsigned char>(w[cut]) & 0xC0) == 0x80) --cut;
+        slug = w.substr(0, cut);
+      }
       break;
     }
     if (!slug.empty()) slug += '-';

@@ -381,3 +381,34 @@ TEST_CASE("completion: a real bash completes commands, options, stages and ids, 
   CHECK(run_tracker(empty.path(), {"__complete", "sh"}).out == "show\n");
   CHECK(run_tracker(empty.path(), {"__complete", "show", ""}).code == 0);
 }
+
+TEST_CASE("a new name renames the file to its slug in the same commit, unless --keep-file-name") {
+  Board board;
+  fs::path root = board.root();
+  board.create({"Émoji 🚀 ünïcode café"});
+  CHECK(board.path_of(1) == "work/1_backlog/1_story_emoji-unicode-cafe.md");
+  board.create({"日本語のタイトル"});
+  CHECK(board.path_of(2) == "work/1_backlog/2_story_日本語のタイトル.md");
+  int commits = board.commit_count();
+  auto r = run_tracker(root, {"set", "1", "name=Login page, v2", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out)["path"] == "work/1_backlog/1_story_login-page-v2.md");
+  CHECK(board.commit_count() == commits + 1);
+  CHECK(git(root, {"show", "--name-status", "--format=", "-M30%", "HEAD"}).starts_with(
+      "R"));  // one rename in the one commit
+  CHECK(git(root, {"show", "--name-status", "--format=", "-M30%", "HEAD"}).find(
+            "\twork/1_backlog/1_story_emoji-unicode-cafe.md\twork/1_backlog/1_story_login-page-v2.md\n") !=
+        std::string::npos);
+  CHECK(git(root, {"status", "--porcelain"}).empty());
+  json log = json::parse(run_tracker(root, {"log", "1", "--json"}).out);
+  CHECK(log[0]["action"] == "set");
+  CHECK(log[0]["detail"] == "name");  // long values are named, not quoted
+  r = run_tracker(root, {"set", "1", "name=Something else", "--keep-file-name"});
+  REQUIRE(r.code == 0);
+  CHECK(board.path_of(1) == "work/1_backlog/1_story_login-page-v2.md");
+  // Other keys never rename.
+  REQUIRE(run_tracker(root, {"set", "1", "priority=2"}).code == 0);
+  CHECK(board.path_of(1) == "work/1_backlog/1_story_login-page-v2.md");
+  CHECK(run_tracker(root, {"check"}).code == 0);
+}

@@ -7,11 +7,22 @@
 
 using namespace tracker;
 
-TEST_CASE("slugify: lowercase ASCII words joined by '-', at most 50 characters") {
+TEST_CASE("slugify: lower-case words joined by '-', Latin letters in ASCII, other letters kept, at most 50 bytes") {
   CHECK(slugify("Add login page") == "add-login-page");
   CHECK(slugify("Fix crash on EMPTY title!!") == "fix-crash-on-empty-title");
   CHECK(slugify("  don't   break--things  ") == "dont-break-things");
-  CHECK(slugify("Ünïcode naïve café") == "n-code-na-ve-caf");
+  CHECK(slugify("Ünïcode naïve café") == "unicode-naive-cafe");
+  CHECK(slugify("Émoji 🚀 ünïcode café") == "emoji-unicode-cafe");
+  CHECK(slugify("Straße Œuvre Łódź Ĳssel") == "strasse-oeuvre-lodz-ijssel");
+  CHECK(slugify("日本語のタイトル") == "日本語のタイトル");
+  CHECK(slugify("ΑΒΓ Привет, мир") == "αβγ-привет-мир");
+  CHECK(slugify("e\xCC\x81t\xC3\xA9") == "ete");        // a combining accent belongs to its letter
+  CHECK(slugify("bad \xFF\xFE bytes") == "bad-bytes");  // not UTF-8: separators
+  CHECK(slugify("“quoted” — dash…") == "quoted-dash");
+  // A long word of multi-byte letters is cut at a letter's start.
+  std::string cjk;
+  for (int i = 0; i < 30; ++i) cjk += "語";
+  CHECK(slugify(cjk) == cjk.substr(0, 48));
   CHECK(slugify("!!!") == "untitled");
   std::string long_name = "one two three four five six seven eight nine ten eleven twelve";
   std::string slug = slugify(long_name);

@@ -384,7 +384,9 @@ class Tracker {
   /// keys are typed (UsageError on a bad value); `depends_on` ids must exist
   /// (NotFoundError) and must not close a cycle (InvalidDataError). `stage`, `type`
   /// and `id` are refused with a pointer to the command that changes them.
-  SetResult set_fields(std::int64_t id, const std::vector<FieldEdit>& edits);
+  /// A new `name` renames the file to the new name's slug in the same commit
+  /// (git sees a rename), unless `keep_file_name`.
+  SetResult set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name = false);
 
   /// Problems that make `text` unacceptable as the new content of story `id`:
   /// malformed front matter, values of the wrong type, `depends_on` ids that do not
@@ -533,12 +535,12 @@ class Tracker {
   /// the commit fails.
   Transition transition(const Story& story, const Stage& target,
                         const std::function<std::string(const std::string&)>& edit, const std::string& action,
-                        const std::string& detail, const std::string& owner);
+                        const std::string& detail, const std::string& owner, const std::string& new_slug = "");
   /// One attempt of transition(): FileChangedError when the file was changed or
   /// moved by hand since it was read.
   Transition transition_once(const Story& story, const Stage& target,
                              const std::function<std::string(const std::string&)>& edit, const std::string& action,
-                             const std::string& detail, const std::string& owner);
+                             const std::string& detail, const std::string& owner, const std::string& new_slug);
   /// Takes `claim` on `story` (the lock is already held): file changes and commit.
   ClaimResult take(const Story& story, const Claim& claim, bool after_stale);
   ClaimStore claims() const { return ClaimStore(ws_.shared_state_dir() / "claims", clock_); }

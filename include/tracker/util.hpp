@@ -10,8 +10,10 @@
 
 namespace tracker {
 
-/// Lowercase ASCII words of `text` joined by '-', at most `max_len` characters,
-/// cut at a word boundary. Never empty: falls back to "untitled".
+/// The words of `text` in lower case joined by '-', at most `max_len` bytes, cut
+/// at a word boundary. Latin letters are spelled in ASCII (é -> e, ß -> ss); other
+/// letters (Greek, Cyrillic, CJK, …) stay as UTF-8; punctuation and emoji separate
+/// words. Never empty: falls back to "untitled".
 std::string slugify(std::string_view text, std::size_t max_len = 50);
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a
