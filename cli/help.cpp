@@ -59,7 +59,7 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
 }
 
 const char* kGlobalOptions =
-    "Global options (any command): -C <dir>, --json, --no-commit, --no-verify, --color auto|always|never";
+    "Global options (any command): -C <dir>, --json, --no-commit, --no-verify, --no-pager, --color auto|always|never";
 
 const CLI::App* find_command(const CLI::App& app, const std::vector<std::string>& path) {
   const CLI::App* at = &app;

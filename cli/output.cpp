@@ -1,4 +1,5 @@
 #include "output.hpp"
+#include "pager.hpp"
 
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -56,21 +57,13 @@ TrackerHandle open_tracker(const GlobalOptions& g) {
 
 Style make_style(const GlobalOptions& g) {
   Style style;
-  bool tty = ::isatty(STDOUT_FILENO) != 0;
+  bool tty = stdout_is_terminal();  // as it was before a pager took stdout
   if (g.color == "always")
     style.color = true;
   else if (g.color == "auto")
     style.color =
         tty && !std::getenv("NO_COLOR") && std::string(std::getenv("TERM") ? std::getenv("TERM") : "") != "dumb";
-  if (tty) {
-    winsize ws{};
-    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-      style.width = ws.ws_col;
-    else if (const char* cols = std::getenv("COLUMNS"))
-      style.width = static_cast<std::size_t>(std::atoi(cols));
-    else
-      style.width = 80;
-  }
+  style.width = terminal_width();
   return style;
 }
 

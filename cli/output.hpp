@@ -19,6 +19,7 @@ struct GlobalOptions {
   bool no_commit = false;
   bool no_verify = false;  ///< skip the pre-commit and commit-msg hooks
   std::string color = "auto";
+  bool no_pager = false;
 };
 
 /// A registered subcommand and the function that runs it after parsing.

@@ -416,7 +416,8 @@ TEST_CASE("on a terminal, long names are cut to its width") {
   if (run({"sh", "-c", "command -v script"}).code != 0) return;  // util-linux's script gives us a pty
   Board board;
   board.create({"A rather long story name that cannot possibly fit into forty columns"});
-  std::string cmd = std::string("COLUMNS=40 ") + TRACKER_BIN + " -C " + board.root().string() + " --color never list";
+  std::string cmd =
+      std::string("COLUMNS=40 ") + TRACKER_BIN + " -C " + board.root().string() + " --color never --no-pager list";
   auto r = run({"script", "-qec", cmd, "/dev/null"});
   REQUIRE(r.code == 0);
   auto rows = lines(r.out);

@@ -412,3 +412,37 @@ TEST_CASE("a new name renames the file to its slug in the same commit, unless --
   CHECK(board.path_of(1) == "work/1_backlog/1_story_login-page-v2.md");
   CHECK(run_tracker(root, {"check"}).code == 0);
 }
+
+TEST_CASE("on a terminal, log, list, diff and show go through the pager, unless --no-pager, --json or a pipe") {
+  if (run({"sh", "-c", "command -v script"}).code != 0) return;  // util-linux script gives us a pty
+  Board board;
+  fs::path root = board.root();
+  board.create({"Alpha"});
+  RunOptions o;
+  o.cwd = root;
+  o.env["TRACKER_PAGER"] = "sed s/^/PAGED:/";
+  o.env["NO_COLOR"] = "1";
+  auto on_tty = [&](const std::string& args) {
+    auto r = run({"script", "-qec", std::string(TRACKER_BIN) + " " + args, "/dev/null"}, o);
+    return r;
+  };
+  for (const char* cmd : {"list", "log", "show 1", "diff HEAD~1"}) {
+    INFO(cmd);
+    auto r = on_tty(cmd);
+    CHECK(r.code == 0);
+    CHECK(r.out.starts_with("PAGED:"));
+  }
+  CHECK(on_tty("--no-pager list").out.starts_with("ID"));
+  CHECK(on_tty("list --json").out.starts_with("["));
+  CHECK(on_tty("stats").out.find("PAGED:") == std::string::npos);  // not a paged command
+  // An error still exits with its code, and PAGER is used when TRACKER_PAGER is not set.
+  CHECK(on_tty("show 9").code == 4);
+  o.env["TRACKER_PAGER"] = "\x01unset";
+  o.env["PAGER"] = "sed s/^/VIA-PAGER:/";
+  CHECK(on_tty("list").out.starts_with("VIA-PAGER:"));
+  o.env["PAGER"] = "cat";
+  CHECK(on_tty("list").out.starts_with("ID"));
+  // In a pipe: never.
+  o.env["TRACKER_PAGER"] = "sed s/^/PAGED:/";
+  CHECK(run({TRACKER_BIN, "list"}, o).out.starts_with("ID"));
+}
