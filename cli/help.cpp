@@ -28,6 +28,8 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
       {"release", {{"tracker release 42", "give #42 back to the ready queue"}}},
       {"delete", {{"tracker delete 42", "delete #42; its id is never given out again"},
                   {"tracker delete 42 43 --force", "even a claimed story, or one others depend on"}}},
+      {"board", {{"tracker board", "the open stages side by side"},
+                 {"tracker board --label auth --all", "one label's stories, done ones too"}}},
       {"archive", {{"tracker archive 40 41", "move finished work out of sight"}}},
       {"completion", {{"eval \"$(tracker completion bash)\"", "in ~/.bashrc: complete commands, options, stages and ids"},
                       {"tracker completion fish > ~/.config/fish/completions/tracker.fish", "the same for fish"}}},

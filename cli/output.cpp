@@ -143,10 +143,43 @@ std::string pad(std::string label, std::size_t width) {
   return label;
 }
 
+namespace {
+
+/// Columns a code point takes on a terminal: 2 for East Asian wide letters and
+/// emoji, 0 for combining marks and joiners, else 1.
+std::size_t columns_of(unsigned cp) {
+  if ((cp >= 0x300 && cp <= 0x36F) || cp == 0x200D || (cp >= 0xFE00 && cp <= 0xFE0F)) return 0;
+  if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF && cp != 0x303F) ||
+      (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
+      (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1FAFF) ||
+      (cp >= 0x20000 && cp <= 0x3FFFD))
+    return 2;
+  return 1;
+}
+
+/// The code point starting at text[i] and its length in bytes (a bad byte: 1, U+FFFD).
+std::pair<unsigned, std::size_t> code_point_at(std::string_view text, std::size_t i) {
+  unsigned c = static_cast<unsigned char>(text[i]);
+  std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+  if (n == 0 || i + n > text.size()) return {0xFFFD, 1};
+  unsigned cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+  for (std::size_t k = 1; k < n; ++k) {
+    unsigned b = static_cast<unsigned char>(text[i + k]);
+    if ((b & 0xC0) != 0x80) return {0xFFFD, 1};
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  return {cp, n};
+}
+
+}  // namespace
+
 std::size_t display_width(std::string_view text) {
   std::size_t n = 0;
-  for (unsigned char c : text)
-    if ((c & 0xC0) != 0x80) ++n;
+  for (std::size_t i = 0; i < text.size();) {
+    auto [cp, len] = code_point_at(text, i);
+    n += columns_of(cp);
+    i += len;
+  }
   return n;
 }
 
@@ -154,11 +187,12 @@ std::string truncate_to(std::string_view text, std::size_t width) {
   if (display_width(text) <= width) return std::string(text);
   if (width == 0) return "";
   std::size_t cols = 0, i = 0;
-  for (; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-      if (cols == width - 1) break;
-      ++cols;
-    }
+  while (i < text.size()) {
+    auto [cp, len] = code_point_at(text, i);
+    std::size_t w = columns_of(cp);
+    if (cols + w > width - 1) break;  // room for the "…"
+    cols += w;
+    i += len;
   }
   return std::string(text.substr(0, i)) + "…";
 }

@@ -98,7 +98,8 @@ void report_issues(const std::vector<StoryIssue>& issues, const GlobalOptions& g
 /// `label` padded with spaces to `width` columns (and at least one space after it).
 std::string pad(std::string label, std::size_t width);
 
-/// Display width of UTF-8 text (one column per code point).
+/// Display width of UTF-8 text on a terminal (East Asian wide letters and emoji
+/// take two columns, combining marks none).
 std::size_t display_width(std::string_view text);
 
 /// Cuts UTF-8 text to `width` columns, ending in "…" when cut.
@@ -132,6 +133,7 @@ Command register_list(CLI::App& app, GlobalOptions& g);
 Command register_show(CLI::App& app, GlobalOptions& g);
 Command register_move(CLI::App& app, GlobalOptions& g);
 Command register_delete(CLI::App& app, GlobalOptions& g);
+Command register_board(CLI::App& app, GlobalOptions& g);
 Command register_archive(CLI::App& app, GlobalOptions& g);
 Command register_index(CLI::App& app, GlobalOptions& g);
 Command register_claim(CLI::App& app, GlobalOptions& g);

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "helpers.hpp"
+#include "output.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -445,4 +446,49 @@ TEST_CASE("on a terminal, log, list, diff and show go through the pager, unless 
   // In a pipe: never.
   o.env["TRACKER_PAGER"] = "sed s/^/PAGED:/";
   CHECK(run({TRACKER_BIN, "list"}, o).out.starts_with("ID"));
+}
+
+TEST_CASE("board shows the open stages as columns of cards, filtered by stage and label, plain in a pipe") {
+  Board board;
+  fs::path root = board.root();
+  board.create({"Login page", "--priority", "2", "--label", "auth"});               // 1
+  board.create({"Fix the crash on an empty password", "--type", "bug", "--label", "auth"});  // 2
+  board.create({"日本語のタイトル"});                                                // 3
+  board.create({"Shipped"});                                                         // 4
+  REQUIRE(run_tracker(root, {"claim", "2", "--owner", "ann"}).code == 0);
+  REQUIRE(run_tracker(root, {"move", "4", "done"}).code == 0);
+  RunOptions o;
+  o.cwd = root;
+  o.env["COLUMNS"] = "60";
+  auto r = run({TRACKER_BIN, "board", "--stage", "backlog", "--stage", "current"}, o);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find('\033') == std::string::npos);  // no colour in a pipe
+  std::vector<std::string> rows = lines(r.out);
+  REQUIRE(rows.size() >= 5);
+  CHECK(rows[0].starts_with("backlog (2) "));
+  CHECK(rows[0].find("current (1)") == 31);  // (60 - 2) / 2 columns each, and the gap
+  CHECK(rows[2].starts_with("#1 story P2"));
+  CHECK(rows[2].find("#2 bug") == 31);
+  CHECK(r.out.find("  Fix the crash on an empty …") != std::string::npos);  // cut to its column
+  CHECK(r.out.find("@ann") != std::string::npos);
+  for (const auto& row : rows) CHECK(tracker::cli::display_width(row) <= 60);
+  // The done stages only when asked for; the label filter.
+  std::string open = run_tracker(root, {"board"}).out;
+  CHECK(open.find("done (") == std::string::npos);
+  CHECK(open.find("Shipped") == std::string::npos);
+  std::string all = run_tracker(root, {"board", "--all"}).out;
+  CHECK(all.find("done (1)") != std::string::npos);
+  std::string auth = run_tracker(root, {"board", "--label", "auth"}).out;
+  CHECK(auth.find("日本語") == std::string::npos);
+  CHECK(auth.find("backlog (1)") != std::string::npos);
+  json j = json::parse(run_tracker(root, {"board", "--json"}).out);
+  CHECK(j[0]["stage"] == "backlog");
+  CHECK(j[0]["stories"].size() == 2);
+  CHECK(run_tracker(root, {"board", "--stage", "nosuch"}).code == 2);
+  // On a terminal, colour.
+  if (run({"sh", "-c", "command -v script"}).code == 0) {
+    auto tty = run({"script", "-qec", std::string(TRACKER_BIN) + " --no-pager board", "/dev/null"}, o);
+    CHECK(tty.out.find("\033[1mbacklog (2)") != std::string::npos);
+  }
 }
