@@ -37,22 +37,7 @@ struct ArchiveOptions {
 int run_archive(const ArchiveOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
   const Stage& stage = tracker->archive_stage();
-  MoveResult r = tracker->move(opts.ids, stage.name);
-  if (g.json) {
-    auto moved = nlohmann::ordered_json::array();
-    for (const auto& m : r.moved) moved.push_back({{"id", m.id}, {"from", m.from}, {"to", m.to}, {"path", m.path}});
-    auto ended = nlohmann::ordered_json::array();
-    for (const auto& c : r.claims_ended) ended.push_back({{"id", c.id}, {"owner", c.owner}});
-    print_json({{"moved", moved},
-                {"unchanged", r.already_there},
-                {"claims_ended", ended},
-                {"commit", string_or_null(r.commit)}});
-    return 0;
-  }
-  for (const auto& m : r.moved) std::cout << "archived #" << m.id << " (" << m.from << " -> " << m.to << ")\n";
-  for (auto id : r.already_there) std::cout << "#" << id << " is already in " << stage.name << "\n";
-  for (const auto& c : r.claims_ended) std::cout << "ended " << c.owner << "'s claim on #" << c.id << "\n";
-  return 0;
+  return print_move_result(tracker->move(opts.ids, stage.name), stage.name, "archived", g);
 }
 
 }  // namespace

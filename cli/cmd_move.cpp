@@ -5,6 +5,24 @@
 
 namespace tracker::cli {
 
+int print_move_result(const MoveResult& r, const std::string& stage, const std::string& verb, const GlobalOptions& g) {
+  if (g.json) {
+    auto moved = nlohmann::ordered_json::array();
+    for (const auto& m : r.moved) moved.push_back({{"id", m.id}, {"from", m.from}, {"to", m.to}, {"path", m.path}});
+    auto ended = nlohmann::ordered_json::array();
+    for (const auto& c : r.claims_ended) ended.push_back({{"id", c.id}, {"owner", c.owner}});
+    print_json({{"moved", moved},
+                {"unchanged", r.already_there},
+                {"claims_ended", ended},
+                {"commit", string_or_null(r.commit)}});
+    return 0;
+  }
+  for (const auto& m : r.moved) std::cout << verb << " #" << m.id << " " << m.from << " -> " << m.to << "\n";
+  for (auto id : r.already_there) std::cout << "#" << id << " is already in " << stage << "\n";
+  for (const auto& c : r.claims_ended) std::cout << "ended " << c.owner << "'s claim on #" << c.id << "\n";
+  return 0;
+}
+
 namespace {
 
 struct MoveOptions {
@@ -20,23 +38,8 @@ int run_move(const MoveOptions& opts, const GlobalOptions& g) {
     ids.push_back(*id);
   }
   auto tracker = open_tracker(g);
-  MoveResult r = tracker->move(ids, opts.args.back());
-  if (g.json) {
-    auto moved = nlohmann::ordered_json::array();
-    for (const auto& m : r.moved) moved.push_back({{"id", m.id}, {"from", m.from}, {"to", m.to}, {"path", m.path}});
-    auto ended = nlohmann::ordered_json::array();
-    for (const auto& c : r.claims_ended) ended.push_back({{"id", c.id}, {"owner", c.owner}});
-    print_json({{"moved", moved},
-                {"unchanged", r.already_there},
-                {"claims_ended", ended},
-                {"commit", string_or_null(r.commit)}});
-    return 0;
-  }
-  for (const auto& m : r.moved) std::cout << "moved #" << m.id << " " << m.from << " -> " << m.to << "\n";
-  for (auto id : r.already_there)
-    std::cout << "#" << id << " is already in " << tracker->workspace().config().stage(opts.args.back()).name << "\n";
-  for (const auto& c : r.claims_ended) std::cout << "ended " << c.owner << "'s claim on #" << c.id << "\n";
-  return 0;
+  const Stage& stage = tracker->workspace().config().stage(opts.args.back());
+  return print_move_result(tracker->move(ids, stage.name), stage.name, "moved", g);
 }
 
 }  // namespace

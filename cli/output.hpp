@@ -133,6 +133,10 @@ Command register_list(CLI::App& app, GlobalOptions& g);
 Command register_show(CLI::App& app, GlobalOptions& g);
 Command register_move(CLI::App& app, GlobalOptions& g);
 Command register_delete(CLI::App& app, GlobalOptions& g);
+
+/// What move and archive print: "moved #42 backlog -> current" (`verb`), the
+/// stories already in `stage`, the claims ended; or the JSON object.
+int print_move_result(const MoveResult& r, const std::string& stage, const std::string& verb, const GlobalOptions& g);
 Command register_board(CLI::App& app, GlobalOptions& g);
 Command register_archive(CLI::App& app, GlobalOptions& g);
 Command register_index(CLI::App& app, GlobalOptions& g);

@@ -319,7 +319,7 @@ TEST_CASE("archive moves stories to the archive stage, and ends their claims") {
   auto r = run_tracker(root, {"archive", "1", "2"});
   INFO(r.err);
   REQUIRE(r.code == 0);
-  CHECK(r.out == "archived #1 (current -> archived)\narchived #2 (backlog -> archived)\nended ann's claim on #1\n");
+  CHECK(r.out == "archived #1 current -> archived\narchived #2 backlog -> archived\nended ann's claim on #1\n");
   CHECK(git(root, {"log", "-1", "--format=%s"}) == "tracker: move #1 current -> archived, #2 backlog -> archived\n");
   CHECK(json::parse(run_tracker(root, {"list", "--claimed", "--json"}).out).empty());
   r = run_tracker(root, {"archive", "2"});
