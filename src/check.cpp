@@ -36,6 +36,14 @@ constexpr const char* kSymlinkMessage =
     "a symbolic link: tracker never follows one (git stores the link, not what it points to); "
     "put the directory or file itself here";
 
+/// The line of `key` in the file at `path`; 0 when the file is gone. Other commands
+/// may move or delete stories while check runs (tracker commit runs it): a story
+/// seen in the index a moment ago may no longer be there to read.
+int key_line(const fs::path& path, std::string_view key) {
+  std::optional<std::string> text = read_file_if_exists(path);
+  return text ? front_matter_key_line(*text, key) : 0;
+}
+
 bool problem_order(const Problem& a, const Problem& b) {
   return std::tie(a.path, a.line, a.message) < std::tie(b.path, b.line, b.message);
 }
@@ -131,13 +139,13 @@ CheckReport Tracker::check() {
     int line = 0;
     for (auto dep : s.depends_on) {
       if (by_id.count(dep)) continue;
-      if (!line) line = front_matter_key_line(read_file(ws_.root() / s.path), "depends_on");
+      if (!line) line = key_line(ws_.root() / s.path, "depends_on");
       problem(s.path, line, "missing-dependency", "depends_on: no story #" + std::to_string(dep));
     }
   }
   for (const auto& cycle : dependency_cycles(graph)) {
     const Story* s = first[cycle.front()];
-    problem(s->path, front_matter_key_line(read_file(ws_.root() / s->path), "depends_on"), "cycle",
+    problem(s->path, key_line(ws_.root() / s->path, "depends_on"), "cycle",
             "dependency cycle: " + format_dependency_path(cycle));
   }
 
@@ -182,12 +190,12 @@ CheckReport Tracker::check() {
       problem(s.path, 0, "claim",
               who + ", but the story is " + s.stage + "; tracker done " + std::to_string(*id) + " ends it");
     else if (s.agent != c->owner)
-      problem(s.path, front_matter_key_line(read_file(ws_.root() / s.path), "agent"), "claim",
+      problem(s.path, key_line(ws_.root() / s.path, "agent"), "claim",
               who + ", but the story's agent is " + (s.agent.empty() ? "not set" : s.agent));
   }
   for (const auto& s : stories)
     if (!s.agent.empty() && !locked.count(s.id) && !config.is_done_stage(s.stage))
-      report.notes.push_back({s.path, front_matter_key_line(read_file(ws_.root() / s.path), "agent"), "claim",
+      report.notes.push_back({s.path, key_line(ws_.root() / s.path, "agent"), "claim",
                               "agent: " + s.agent + ", but no claim here holds #" + std::to_string(s.id) +
                                   " (a claim made in another clone, or a hand edit)"});
 
@@ -198,12 +206,28 @@ CheckReport Tracker::check() {
 
 CheckReport Tracker::check_files(const std::vector<std::string>& paths) {
   std::set<std::string> wanted(paths.begin(), paths.end());
-  CheckReport all = check();
-  CheckReport out;
-  out.stories = static_cast<std::int64_t>(wanted.size());
-  for (auto& p : all.problems)
-    if (p.kind != "claim" && wanted.count(p.path)) out.problems.push_back(std::move(p));
-  return out;
+  auto judge = [&] {
+    CheckReport all = check();
+    CheckReport out;
+    out.stories = static_cast<std::int64_t>(wanted.size());
+    for (auto& p : all.problems)
+      if (p.kind != "claim" && wanted.count(p.path)) out.problems.push_back(std::move(p));
+    return out;
+  };
+  CheckReport first = judge();
+  if (first.problems.empty()) return first;
+  // Other commands may be moving stories while the board is walked: a dependency
+  // caught between two stage directories looks missing for a moment. A problem
+  // counts only when a second walk, begun after the first ended, finds it again.
+  started_ = Instant::now();
+  refreshed_ = false;
+  CheckReport second = judge();
+  std::erase_if(second.problems, [&](const Problem& p) {
+    return std::none_of(first.problems.begin(), first.problems.end(), [&](const Problem& q) {
+      return q.path == p.path && q.kind == p.kind && q.message == p.message;
+    });
+  });
+  return second;
 }
 
 std::vector<std::string> Tracker::changed_story_files() {
