@@ -74,8 +74,14 @@ std::vector<std::string> string_list(const std::string& path, const YAML::Node& 
 std::string yaml_text(const std::string& value) {
   YAML::Emitter out;
   // Names go inside flow collections (`{name: …, dir: …}`, `[…]`), where , [ ] { }
-  // end a plain scalar: the emitter, which does not know that, would leave them bare.
-  if (value.find_first_of(",[]{}") != std::string::npos) out << YAML::DoubleQuoted;
+  // end a plain scalar and yaml-cpp's reader stumbles on others (`?`): the emitter,
+  // which does not know that, would leave them bare. Anything beyond the plainest
+  // characters is double-quoted; the emitter still quotes words such as `null`.
+  bool plain = std::all_of(value.begin(), value.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+           ch == '-' || ch == '.' || ch == '/';
+  });
+  if (!plain) out << YAML::DoubleQuoted;
   out << value;
   return out.c_str();
 }
