@@ -25,7 +25,10 @@ int run_claim(const ClaimOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
   ClaimResult r = tracker->claim(request);
   if (g.json) {
-    print_json(story_json(r.story, false, &r.claim));
+    nlohmann::ordered_json out = story_json(r.story, false, &r.claim);
+    out["renewed"] = r.renewed;
+    out["commit"] = string_or_null(r.commit);
+    print_json(out);
     return 0;
   }
   std::string until = format_iso8601(r.claim.expires);
@@ -37,6 +40,44 @@ int run_claim(const ClaimOptions& opts, const GlobalOptions& g) {
   return 0;
 }
 
+/// One story's change as JSON: what done, release, reclaim (each entry), block
+/// and unblock print.
+nlohmann::ordered_json change_json(const StoryChange& c) {
+  return {{"id", c.id},
+          {"from", string_or_null(c.from)},
+          {"to", string_or_null(c.to)},
+          {"owner", string_or_null(c.owner)},
+          {"changed", c.changed},
+          {"claim_only", c.claim_only},
+          {"commit", string_or_null(c.commit)}};
+}
+
+/// One line per story for what done, release or reclaim did; `verb` is the past
+/// tense ("done", "released", "reclaimed").
+void print_change_line(const StoryChange& c, const std::string& verb) {
+  if (!c.changed) {
+    if (verb == "done")
+      std::cout << "#" << c.id << " is already " << c.to << "\n";
+    else
+      std::cout << "#" << c.id << " is not claimed; nothing to " << (verb == "released" ? "release" : "reclaim")
+                << "\n";
+    return;
+  }
+  std::cout << verb << " #" << c.id;
+  if (verb == "released") {
+    std::cout << " from " << c.owner << " (" << (c.from == c.to ? c.to : c.from + " -> " + c.to) << ")\n";
+    return;
+  }
+  if (!c.owner.empty()) std::cout << " (was " << c.owner << ")";
+  if (c.from.empty())
+    std::cout << ": the story is gone";
+  else if (c.claim_only)
+    std::cout << ": it is " << c.from << ", so only its claim ended";
+  else if (c.from != c.to)
+    std::cout << " " << c.from << " -> " << c.to;
+  std::cout << "\n";
+}
+
 struct ReleaseOptions {
   std::int64_t id = 0;
   std::optional<std::string> owner;
@@ -44,46 +85,12 @@ struct ReleaseOptions {
 
 int run_release(const ReleaseOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
-  ReleaseResult r = tracker->release(opts.id, opts.owner);
+  StoryChange c = tracker->release(opts.id, opts.owner);
   if (g.json)
-    print_json(
-        {{"id", r.id}, {"owner", r.owner}, {"from", r.from}, {"to", r.to}, {"commit", string_or_null(r.commit)}});
+    print_json(change_json(c));
   else
-    std::cout << "released #" << r.id << " from " << r.owner << " (" << (r.from == r.to ? r.to : r.from + " -> " + r.to)
-              << ")\n";
+    print_change_line(c, "released");
   return 0;
-}
-
-/// Prints what done, reclaim, block or unblock did.
-void print_changes(const std::vector<StoryChange>& changes, const std::string& verb, const GlobalOptions& g) {
-  if (g.json) {
-    auto arr = nlohmann::ordered_json::array();
-    for (const auto& c : changes)
-      arr.push_back({{"id", c.id},
-                     {"from", string_or_null(c.from)},
-                     {"to", string_or_null(c.to)},
-                     {"owner", string_or_null(c.owner)},
-                     {"changed", c.changed},
-                     {"claim_only", c.claim_only},
-                     {"commit", string_or_null(c.commit)}});
-    print_json(arr);
-    return;
-  }
-  for (const auto& c : changes) {
-    if (!c.changed) {
-      std::cout << "#" << c.id << " is already " << (verb == "done" ? c.to : verb + "ed") << "\n";
-      continue;
-    }
-    std::cout << verb << " #" << c.id;
-    if (!c.owner.empty()) std::cout << " (was " << c.owner << ")";
-    if (c.from.empty())
-      std::cout << ": the story is gone";
-    else if (c.claim_only)
-      std::cout << ": it is " << c.from << ", so only its claim ended";
-    else if (c.from != c.to)
-      std::cout << " " << c.from << " -> " << c.to;
-    std::cout << "\n";
-  }
 }
 
 struct IdOptions {
@@ -168,7 +175,19 @@ Command register_reclaim(CLI::App& app, GlobalOptions& g) {
   sub->add_option("id", opts->id, "Only this story (default: every expired claim)")->transform(story_id());
   return {sub, [opts, &g] {
             auto tracker = open_tracker(g);
-            print_changes(tracker->reclaim(opts->id), "reclaimed", g);
+            std::vector<StoryChange> changes = tracker->reclaim(opts->id);
+            if (g.json) {
+              auto arr = nlohmann::ordered_json::array();
+              for (const auto& c : changes) arr.push_back(change_json(c));
+              print_json({{"reclaimed", arr}});
+            } else if (changes.empty()) {
+              if (opts->id)
+                std::cout << "#" << *opts->id << " is not claimed; nothing to reclaim\n";
+              else
+                std::cout << "nothing to reclaim: every claim holds\n";
+            } else {
+              for (const auto& c : changes) print_change_line(c, "reclaimed");
+            }
             return 0;
           }};
 }
@@ -179,7 +198,11 @@ Command register_done(CLI::App& app, GlobalOptions& g) {
   sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   return {sub, [opts, &g] {
             auto tracker = open_tracker(g);
-            print_changes({tracker->done(opts->id)}, "done", g);
+            StoryChange c = tracker->done(opts->id);
+            if (g.json)
+              print_json(change_json(c));
+            else
+              print_change_line(c, "done");
             return 0;
           }};
 }

@@ -49,7 +49,7 @@ int run_new(const NewOptions& opts, const GlobalOptions& g) {
   request.key = opts.key;
   NewStoryResult r = tracker->create(request);
   if (g.json)
-    print_json({{"id", r.id}, {"path", r.path}});
+    print_json({{"id", r.id}, {"path", r.path}, {"created", r.created}, {"commit", string_or_null(r.commit)}});
   else
     std::cout << r.id << "\n";
   return 0;

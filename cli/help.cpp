@@ -152,7 +152,8 @@ std::string man_page(const CLI::App& app) {
   out << ".SH EXIT STATUS\n"
          ".TP\n0\nsuccess\n.TP\n1\nan error of the system (a file, git)\n.TP\n2\nbad usage\n"
          ".TP\n3\na conflict: locked, claimed, or changed meanwhile\n.TP\n4\nno such story\n"
-         ".TP\n5\ninvalid data: a story or a change that breaks a rule\n.TP\n6\nnothing to do\n"
+         ".TP\n5\ninvalid data: a story or a change that breaks a rule\n.TP\n6\nnothing to give: claim found no ready story, commit no change "
+         "(a command whose goal already holds succeeds)\n"
       << ".SH FILES\n.TP\n.I .tracker/config.yml\nthe board's stages, types and settings\n"
          ".TP\n.I <git-dir>/tracker/\nthe index, locks and claims of this clone\n"
       << ".SH SEE ALSO\n.BR git (1)\n";

@@ -855,19 +855,24 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
   throw ConflictError("story #" + std::to_string(id) + " keeps changing hands; try again");
 }
 
-ReleaseResult Tracker::release(std::int64_t id, const std::optional<std::string>& owner) {
+StoryChange Tracker::release(std::int64_t id, const std::optional<std::string>& owner) {
   will_commit();
   lock_stories({id});
   ClaimStore store = claims();
   std::optional<Claim> held = store.read(id);
-  if (!held) throw NothingToDoError("story #" + std::to_string(id) + " is not claimed");
+  if (!held) {
+    // What was asked for already holds: nobody holds the story.
+    Story story = load_for_change(id);
+    StoryChange unchanged{id, story.stage, story.stage, "", {}, false};
+    return unchanged;
+  }
   if (owner && *owner != held->owner)
     throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + *owner);
   Story story = load_for_change(id);
   const Config& config = ws_.config();
   const Stage& back =
       config.find_stage(held->from_stage) ? config.stage(held->from_stage) : config.stage(config.ready_stages.front());
-  ReleaseResult result{id, held->owner, story.stage, back.name, {}};
+  StoryChange result{id, story.stage, back.name, held->owner, {}, true};
   result.commit = transition(
                       story, back, [](const std::string& text) { return remove_front_matter_line(text, "agent"); },
                       "release", "by " + held->owner, held->owner)
@@ -900,7 +905,12 @@ Claim Tracker::renew(std::int64_t id, const std::string& owner, std::optional<st
   std::int64_t ttl = claim_ttl(ws_.config(), ttl_seconds);
   ClaimStore store = claims();
   std::optional<Claim> held = store.read(id);
-  if (!held) throw NothingToDoError("story #" + std::to_string(id) + " is not claimed");
+  if (!held) {
+    index_->refresh_stories({id});
+    find(id);  // no such story: not found, rather than a lost claim
+    throw ConflictError("story #" + std::to_string(id) + " is not claimed by " + owner +
+                        ": the claim ended (released, reclaimed or done); stop, or claim it again");
+  }
   if (held->owner != owner)
     throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + owner);
   Claim renewed = store.renewed(*held, ttl, std::nullopt);
@@ -915,7 +925,10 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
   std::vector<Claim> candidates;
   if (id) {
     std::optional<Claim> held = store.read(*id);
-    if (!held) throw NothingToDoError("story #" + std::to_string(*id) + " is not claimed");
+    if (!held) {
+      load_for_change(*id);  // no such story: not found; else nothing to reclaim
+      return {};
+    }
     candidates.push_back(*held);
   } else {
     candidates = store.all();

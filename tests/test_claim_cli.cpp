@@ -123,7 +123,17 @@ TEST_CASE("release reverses a claim") {
   CHECK(read(board.root() / "work/1_backlog/1_story_x.md") == before);  // byte for byte
   CHECK(lock_dir_entries(board.root()).empty());
   CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: release #1 by a (current -> backlog)\n");
-  CHECK(run_tracker(board.root(), {"release", "1"}).code == 6);
+  // Released already: what was asked for holds, so exit 0, no commit, and it says so.
+  int commits = board.commit_count();
+  r = run_tracker(board.root(), {"release", "1"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "#1 is not claimed; nothing to release\n");
+  r = run_tracker(board.root(), {"--json", "release", "1", "--owner", "a"});
+  CHECK(r.code == 0);
+  CHECK(json::parse(r.out) == json::parse(R"({"id": 1, "from": "backlog", "to": "backlog", "owner": null,
+                                              "changed": false, "claim_only": false, "commit": null})"));
+  CHECK(board.commit_count() == commits);
+  CHECK(run_tracker(board.root(), {"release", "9"}).code == 4);
 }
 
 TEST_CASE("claim rejects bad input") {
@@ -379,7 +389,7 @@ TEST_CASE("reclaim returns an expired claim's story: retry_count + 1, agent clea
   int commits = board.commit_count();
   r = run_tracker(board.root(), {"reclaim", "--json"});
   REQUIRE(r.code == 0);
-  json changes = json::parse(r.out);
+  json changes = json::parse(r.out)["reclaimed"];
   REQUIRE(changes.size() == 1);
   CHECK(changes[0]["id"] == 1);
   CHECK(changes[0]["to"] == "backlog");
@@ -394,8 +404,13 @@ TEST_CASE("reclaim returns an expired claim's story: retry_count + 1, agent clea
   // Nothing expired: nothing to do, and no commit.
   r = run_tracker(board.root(), {"reclaim"});
   CHECK(r.code == 0);
-  CHECK(r.out.empty());
-  CHECK(run_tracker(board.root(), {"reclaim", "1"}).code == 6);
+  CHECK(r.out == "nothing to reclaim: every claim holds\n");
+  CHECK(run_tracker(board.root(), {"--json", "reclaim"}).out == "{\n  \"reclaimed\": []\n}\n");
+  r = run_tracker(board.root(), {"reclaim", "1"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "#1 is not claimed; nothing to reclaim\n");
+  CHECK(run_tracker(board.root(), {"reclaim", "9"}).code == 4);
+  CHECK(board.commit_count() == commits + 1);
   // A hand move resets the retry count again.
   REQUIRE(run_tracker(board.root(), {"move", "1", "qa"}).code == 0);
   CHECK(json::parse(run_tracker(board.root(), {"show", "1", "--json"}).out)["retry_count"] == 0);
@@ -412,7 +427,13 @@ TEST_CASE("renew extends only the holder's claim") {
   CHECK(run_tracker(board.root(), {"renew", "1", "--owner", "b"}).code == 3);
   CHECK(run_tracker(board.root(), {"renew", "1", "--owner", "a", "--ttl", "0"}).code == 2);
   board.create({"Unclaimed"});
-  CHECK(run_tracker(board.root(), {"renew", "2", "--owner", "a"}).code == 6);
+  // Renewing a claim that is gone is a lost claim: exit 3 tells the agent to stop.
+  r = run_tracker(board.root(), {"renew", "2", "--owner", "a"});
+  CHECK(r.code == 3);
+  CHECK(r.err ==
+        "tracker: story #2 is not claimed by a: the claim ended (released, reclaimed or done); stop, or claim it "
+        "again\n");
+  CHECK(run_tracker(board.root(), {"renew", "9", "--owner", "a"}).code == 4);
 }
 
 TEST_CASE("done moves to the done stage and ends the claim, it satisfies dependants") {
@@ -430,6 +451,18 @@ TEST_CASE("done moves to the done stage and ends the claim, it satisfies dependa
         "Tracker-To: done\nTracker-Owner: a\n\n");
   CHECK(ready_ids(board.root()) == std::vector<long>{2});
   CHECK(run_tracker(board.root(), {"done", "1"}).out == "#1 is already done\n");
+  // One story, one object; the same shape as release's.
+  r = run_tracker(board.root(), {"--json", "done", "2"});
+  REQUIRE(r.code == 0);
+  json done = json::parse(r.out);
+  CHECK(done["id"] == 2);
+  CHECK(done["from"] == "backlog");
+  CHECK(done["to"] == "done");
+  CHECK(done["changed"] == true);
+  CHECK(done["commit"].get<std::string>().size() == 40);
+  CHECK(json::parse(run_tracker(board.root(), {"--json", "done", "2"}).out) ==
+        json::parse(R"({"id": 2, "from": "done", "to": "done", "owner": null, "changed": false, "claim_only": false,
+                        "commit": null})"));
   CHECK(run_tracker(board.root(), {"done", "9"}).code == 4);
 }
 

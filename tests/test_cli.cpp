@@ -249,7 +249,8 @@ TEST_CASE("new with a key is idempotent") {
   CHECK(r2.code == 0);
   CHECK(r1.out == "1\n");
   CHECK(r2.out == "1\n");
-  CHECK(json::parse(r3.out) == json{{"id", 1}, {"path", "work/1_backlog/1_story_once.md"}});
+  CHECK(json::parse(r3.out) ==
+        json{{"id", 1}, {"path", "work/1_backlog/1_story_once.md"}, {"created", false}, {"commit", nullptr}});
   CHECK(board.commit_count() == 2);
   CHECK(board.create({"Other", "--key", "ticket-78"}) == 2);
 }

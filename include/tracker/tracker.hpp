@@ -123,15 +123,7 @@ struct ClaimResult {
   std::string commit;
 };
 
-struct ReleaseResult {
-  std::int64_t id = 0;
-  std::string owner;
-  std::string from;
-  std::string to;
-  std::string commit;
-};
-
-/// What done, reclaim, block and unblock did to one story.
+/// What done, release, reclaim, block and unblock did to one story.
 struct StoryChange {
   std::int64_t id = 0;
   std::string from;  ///< stage names
@@ -352,21 +344,24 @@ class Tracker {
   ClaimResult claim(const ClaimRequest& request);
 
   /// Ends a claim: removes `agent`, moves the story back to the stage it was claimed
-  /// from, commits, then removes the lock. With `owner`, only that owner's claim.
-  ReleaseResult release(std::int64_t id, const std::optional<std::string>& owner);
+  /// from, commits, then removes the lock. With `owner`, only that owner's claim
+  /// (ConflictError for another's). An unclaimed story is left as it is
+  /// (`changed` false): nobody holds it, as asked.
+  StoryChange release(std::int64_t id, const std::optional<std::string>& owner);
 
   /// Moves the story to the first done stage and ends its claim.
   StoryChange done(std::int64_t id);
 
   /// Extends `owner`'s claim on `id` by `ttl_seconds` (default claim.ttl) from now.
-  /// Throws ConflictError for another owner's claim, NothingToDoError when unclaimed.
+  /// Throws ConflictError for another owner's claim and for an unclaimed story (the
+  /// claim was lost: the caller must stop), NotFoundError for no such story.
   Claim renew(std::int64_t id, const std::string& owner, std::optional<std::int64_t> ttl_seconds);
 
   /// Ends claims that no longer hold (expired, or their holder died): clears `agent`,
   /// adds 1 to `retry_count` and moves the story back to the stage it was claimed
   /// from, one commit each. Also drops the locks of stories that no longer exist
   /// (from and to are then empty). With an id, only that story (ConflictError while
-  /// the claim holds on a story that exists).
+  /// the claim holds on a story that exists; nothing when it is not claimed).
   std::vector<StoryChange> reclaim(std::optional<std::int64_t> id);
 
   /// Sets `blocked: true` (and `blocked_reason`) / clears them.
