@@ -15,27 +15,11 @@ struct EditOptions {
   std::int64_t id = 0;
 };
 
-std::string describe(const std::string& path, const std::vector<StoryProblem>& problems) {
-  std::string out;
-  for (const auto& p : problems)
-    out +=
-        (out.empty() ? "" : "\n") + path + (p.line ? ":" + std::to_string(p.line) : std::string()) + ": " + p.message;
-  return out;
-}
-
 /// Asks what to do about an invalid edit; 'e', 'k' or 'a'.
 char ask(const std::string& problems) {
   std::cerr << problems << "\n";
-  while (true) {
-    std::cerr << "[e]dit again, [k]eep the last good version, or [a]bort (q)? " << std::flush;
-    std::string answer;
-    if (!std::getline(std::cin, answer)) return 'a';
-    std::string_view a = trim(answer);
-    if (a == "e" || a == "edit" || a.empty()) return 'e';
-    if (a == "k" || a == "keep") return 'k';
-    if (a == "a" || a == "abort" || a == "q" || a == "quit") return 'a';
-    std::cerr << "'" << a << "' is not a choice: answer e (or Enter) to edit again, k to keep, a or q to abort\n";
-  }
+  return ask_choice("[e]dit again, [k]eep the last good version, or [a]bort (q)?",
+                    {{'e', "edit", "to edit again"}, {'k', "keep", "to keep"}, {'a', "abort", "to abort"}});
 }
 
 /// "  priority: yours 3, theirs 5" for each key both sides changed.
@@ -52,16 +36,8 @@ std::string describe(const std::vector<MergeConflict>& conflicts) {
 
 /// After a conflicting change made meanwhile: 'e' (edit the merged text) or 'a'.
 char ask_after_conflict() {
-  while (true) {
-    std::cerr << "[e]dit again (their version with your changes in it, yours where both changed), or [a]bort (q)? "
-              << std::flush;
-    std::string answer;
-    if (!std::getline(std::cin, answer)) return 'a';
-    std::string_view a = trim(answer);
-    if (a == "e" || a == "edit" || a.empty()) return 'e';
-    if (a == "a" || a == "abort" || a == "q" || a == "quit") return 'a';
-    std::cerr << "'" << a << "' is not a choice: answer e (or Enter) to edit again, a or q to abort\n";
-  }
+  return ask_choice("[e]dit again (their version with your changes in it, yours where both changed), or [a]bort (q)?",
+                    {{'e', "edit", "to edit again"}, {'a', "abort", "to abort"}});
 }
 
 int run_edit(const EditOptions& opts, const GlobalOptions& g) {
@@ -70,22 +46,8 @@ int run_edit(const EditOptions& opts, const GlobalOptions& g) {
 
   // The editor works on a copy with the story's own file name (for syntax
   // highlighting); the story file changes only once the text is valid.
-  fs::path dir = tracker->workspace().local_state_dir() / "edit";
-  fs::create_directories(dir);
-  std::string tmpl = (dir / "XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) throw IoError("cannot create a directory in " + dir.string());
-  fs::path work_dir = tmpl;
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{work_dir};
-  // Held while the editor is open: `doctor` takes a copy whose holder died for one
-  // a crash left, and keeps its text.
-  ProcessLock held(work_dir / ".held", std::chrono::milliseconds(0), "the edit");
-  fs::path copy = work_dir / fs::path(story.path).filename();
+  EditScratch scratch(tracker->workspace().local_state_dir());
+  fs::path copy = scratch.file(fs::path(story.path).filename().string());
   std::string start = original;  // what the editor opens
 
   const std::string command = editor_command();
@@ -108,7 +70,7 @@ int run_edit(const EditOptions& opts, const GlobalOptions& g) {
                                          " is unchanged");
       std::vector<StoryProblem> problems = tracker->validate_edit(opts.id, edited);
       if (problems.empty()) break;
-      std::string report = describe(story.path, problems);
+      std::string report = describe_problems(story.path, problems);
       if (!interactive) {
         // One line: the first problem, how many more, and where the text went.
         fs::path saved = tracker->save_rejected(opts.id, edited);

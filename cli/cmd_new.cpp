@@ -1,5 +1,7 @@
+#include "editor.hpp"
 #include "output.hpp"
 
+#include <unistd.h>
 #include <iostream>
 #include <iterator>
 #include <tracker/fs.hpp>
@@ -19,9 +21,88 @@ struct NewOptions {
   std::optional<std::string> body;
   std::optional<std::string> body_file;
   std::optional<std::string> key;
+  bool edit = false;
 };
 
+/// The first line of the template `new --edit` opens; taken out again on save.
+std::string template_comment(const std::string& type, const std::string& stage) {
+  return "# A new " + type + " in " + stage +
+         ": fill in the name, save and quit to create it; empty the text to abort.\n";
+}
+
+/// The text `new --edit` opens: the story `request` would create, name and all.
+std::string story_template(const NewStoryRequest& request, const std::string& stage) {
+  NewStory story{request.name.empty() ? "x" : request.name, request.priority, request.labels, request.depends_on,
+                 utc_now_iso8601(), request.body};
+  std::string text = render_story(story);
+  if (request.name.empty()) text.replace(text.find("name: x\n"), 8, "name: \n");  // to be filled in
+  if (request.body.empty()) text += "\n";  // the body goes after a blank line
+  return "---\n" + template_comment(request.type, stage) + text.substr(4);
+}
+
+/// Creates the story from a text written in the editor: `tracker new --edit`.
+/// Nothing is created unless the saved text reads as a story; a text that cannot
+/// be used is kept in rejected/, as edit does.
+NewStoryResult create_in_editor(Tracker& tracker, NewStoryRequest request) {
+  request.text = "";  // check only the type and the stage: the name comes from the text
+  const Stage& stage = tracker.check_new(request);
+  for (auto dep : request.depends_on) tracker.read_whole(dep);  // an unknown id: exit 4 before any typing
+  const std::string tmpl = story_template(request, stage.name);
+  const std::string comment = "---\n" + template_comment(request.type, stage.name);
+
+  EditScratch scratch(tracker.workspace().local_state_dir());
+  fs::path copy = scratch.file("new.md");
+  const std::string command = editor_command();
+  const bool interactive = ::isatty(STDIN_FILENO) && ::isatty(STDERR_FILENO);
+  std::string start = tmpl;
+  while (true) {
+    write_file_atomic(copy, start);
+    int status = run_editor(command, copy);
+    std::string edited = read_file(copy);
+    if (status != 0) {
+      std::string saved = edited == start ? "" : "; your text is saved at " + tracker.save_rejected("new", edited).string();
+      throw Error(ExitCode::error, "the editor (" + command + ") exited with status " + std::to_string(status) +
+                                       "; no story was created" + saved);
+    }
+    std::string text = edited;
+    if (text.starts_with(comment)) text.erase(4, comment.size() - 4);
+    while (text.ends_with("\n\n")) text.pop_back();  // an empty body leaves no blank lines behind
+    if (trim(text).empty()) throw Error(ExitCode::error, "the text was emptied, so no story was created");
+    // Judged as the editor shows it, so that line numbers match; the comment is a
+    // YAML comment and changes nothing else.
+    std::vector<StoryProblem> problems = tracker.validate_new(edited);
+    if (problems.empty()) {
+      request.text = text;
+      try {
+        return tracker.create(request);
+      } catch (const Error& e) {  // a dependency deleted meanwhile, a refusing hook: keep the text
+        throw Error(e.code(), std::string(e.what()) + "; your text is saved at " +
+                                  tracker.save_rejected("new", edited).string());
+      }
+    }
+    if (edited == tmpl)  // saved as it was opened, without a name: as git does with an empty message
+      throw Error(ExitCode::error, "the template was saved unchanged, so no story was created");
+    std::string report = describe_problems("new " + request.type, problems);
+    if (!interactive) {
+      fs::path saved = tracker.save_rejected("new", edited);
+      std::string first = report.substr(0, report.find('\n'));
+      std::string more = problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)" : "";
+      throw InvalidDataError(first + more + "; no story was created, your text is saved at " + saved.string());
+    }
+    std::cerr << report << "\n";
+    if (ask_choice("[e]dit again, or [a]bort (q)?", {{'e', "edit", "to edit again"}, {'a', "abort", "to abort"}}) ==
+        'e') {
+      start = edited;
+      continue;
+    }
+    throw InvalidDataError("aborted: no story was created; your text is saved at " +
+                           tracker.save_rejected("new", edited).string());
+  }
+}
+
 int run_new(const NewOptions& opts, const GlobalOptions& g) {
+  if (opts.name.empty() && !opts.edit)
+    throw UsageError("name is required: tracker new <name>, or tracker new --edit to write the story in an editor");
   auto tracker = open_tracker(g);
   NewStoryRequest request;
   request.name = join(opts.name, " ");
@@ -47,7 +128,7 @@ int run_new(const NewOptions& opts, const GlobalOptions& g) {
                        " bytes, the most a story file may hold (limits.story_bytes in .tracker/config.yml)");
   }
   request.key = opts.key;
-  NewStoryResult r = tracker->create(request);
+  NewStoryResult r = opts.edit ? create_in_editor(*tracker, std::move(request)) : tracker->create(request);
   if (g.json)
     print_json({{"id", r.id}, {"path", r.path}, {"created", r.created}, {"commit", string_or_null(r.commit)}});
   else
@@ -60,7 +141,7 @@ int run_new(const NewOptions& opts, const GlobalOptions& g) {
 Command register_new(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<NewOptions>();
   CLI::App* sub = app.add_subcommand("new", "Create a story and print its id");
-  sub->add_option("name", opts->name, "The story's name")->required();
+  sub->add_option("name", opts->name, "The story's name (with --edit, it may be given in the editor)");
   sub->add_option("--type", opts->type, "story, bug, spike, refactor or a type from the config")->capture_default_str();
   sub->add_option("--stage", opts->stage, "Stage to create it in (default: the ready stage)");
   sub->add_option("--priority", opts->priority, "Priority: higher is more urgent");
@@ -69,7 +150,11 @@ Command register_new(CLI::App& app, GlobalOptions& g) {
   auto* body = sub->add_option("--body", opts->body, "The story's markdown body");
   auto* body_file = sub->add_option("--body-file", opts->body_file, "Read the body from a file ('-': stdin)");
   body->excludes(body_file);
-  sub->add_option("--key", opts->key, "Idempotency key: the same key again prints the first id");
+  auto* key = sub->add_option("--key", opts->key, "Idempotency key: the same key again prints the first id");
+  auto* edit = sub->add_flag("--edit,-e", opts->edit,
+                             "Write the story in $VISUAL / $EDITOR, starting from a template; created only when valid");
+  edit->excludes(key);
+
   return {sub, [opts, &g] { return run_new(*opts, g); }};
 }
 

@@ -1,6 +1,7 @@
 #include "editor.hpp"
 
 #include <tracker/error.hpp>
+#include <tracker/util.hpp>
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -9,8 +10,54 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 
 namespace tracker::cli {
+
+EditScratch::EditScratch(const std::filesystem::path& state_dir) {
+  std::filesystem::path parent = state_dir / "edit";
+  std::filesystem::create_directories(parent);
+  std::string tmpl = (parent / "XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) throw IoError("cannot create a directory in " + parent.string());
+  dir_ = tmpl;
+  held_ = std::make_unique<ProcessLock>(dir_ / ".held", std::chrono::milliseconds(0), "the edit");
+}
+
+EditScratch::~EditScratch() {
+  held_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::string describe_problems(const std::string& path, const std::vector<StoryProblem>& problems) {
+  std::string out;
+  for (const auto& p : problems)
+    out +=
+        (out.empty() ? "" : "\n") + path + (p.line ? ":" + std::to_string(p.line) : std::string()) + ": " + p.message;
+  return out;
+}
+
+char ask_choice(const std::string& question, const std::vector<Choice>& choices) {
+  bool can_abort = false;
+  std::string help;
+  for (std::size_t i = 0; i < choices.size(); ++i) {
+    const Choice& c = choices[i];
+    can_abort = can_abort || c.letter == 'a';
+    help += (i == 0 ? "" : ", ") + std::string(1, c.letter) +
+            (i == 0 ? " (or Enter)" : c.letter == 'a' ? " or q" : "") + " " + c.does;
+  }
+  while (true) {
+    std::cerr << question << " " << std::flush;
+    std::string answer;
+    if (!std::getline(std::cin, answer)) return 'a';
+    std::string_view a = trim(answer);
+    if (a.empty()) return choices.front().letter;
+    if (can_abort && (a == "q" || a == "quit")) return 'a';
+    for (const Choice& c : choices)
+      if (a == std::string_view(&c.letter, 1) || a == c.word) return c.letter;
+    std::cerr << "'" << a << "' is not a choice: answer " << help << "\n";
+  }
+}
 
 std::vector<std::string> split_command(std::string_view command) {
   std::vector<std::string> words;

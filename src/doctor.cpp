@@ -101,7 +101,7 @@ DoctorReport Tracker::doctor(bool dry_run) {
     }
   }
 
-  // Copies of stories that `edit` left when it was killed: the text may be the
+  // Copies of stories that `edit` (or `new --edit`) left when it was killed: the text may be the
   // user's work, so it goes to rejected/ before the copy is removed.
   if (Dir edits(ws_.local_state_dir() / "edit"); edits) {
     while (auto e = edits.next()) {
@@ -111,8 +111,9 @@ DoctorReport Tracker::doctor(bool dry_run) {
       for (const auto& f : fs::directory_iterator(dir)) {
         std::string name = f.path().filename().string();
         auto story = parse_story_file_name(name, ws_.config().types);
-        if (name.starts_with('.') || !story) continue;
-        kept.push_back(dry_run ? name : shown(save_rejected(story->id, read_file(f.path()))));
+        if (name.starts_with('.') || (!story && name != "new.md")) continue;  // new.md: a `new --edit`
+        std::string stem = story ? std::to_string(story->id) : "new";
+        kept.push_back(dry_run ? name : shown(save_rejected(stem, read_file(f.path()))));
       }
       std::error_code ec;
       if (!dry_run) fs::remove_all(dir, ec);

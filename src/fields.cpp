@@ -254,6 +254,29 @@ std::vector<StoryProblem> Tracker::validate_edit(std::int64_t id, const std::str
   return problems;
 }
 
+std::vector<StoryProblem> Tracker::validate_new(const std::string& text) {
+  refresh_all();
+  Story story;
+  try {
+    parse_story_text(text, story, ws_.config().story_limits);
+  } catch (const StoryParseError& e) {
+    return {{e.line(), e.detail()}};
+  }
+  std::vector<StoryProblem> problems = story.warnings;
+  int name_line = front_matter_key_line(text, "name");
+  if (trim(story.name).empty())
+    problems.push_back({name_line ? name_line : 1, "the story needs a name: fill in 'name:' (or start the body with a # heading)"});
+  else if (story.name.find('\n') != std::string::npos)
+    problems.push_back({name_line, "name: a story name must be one line"});
+  int deps_line = front_matter_key_line(text, "depends_on");
+  for (auto dep : story.depends_on) {
+    Lookup target = index_->lookup(dep);
+    if (target.stories.empty() && target.malformed.empty())
+      problems.push_back({deps_line, "depends_on: no story #" + std::to_string(dep)});
+  }
+  return problems;
+}
+
 EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, const std::string& edited) {
   will_commit();
   Story story = load_for_change(id);  // holds the story's lock until the commit
@@ -305,14 +328,13 @@ EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, con
   return result;
 }
 
-fs::path Tracker::save_rejected(std::int64_t id, const std::string& text) {
+fs::path Tracker::save_rejected(const std::string& stem, const std::string& text) {
   fs::path dir = ws_.local_state_dir() / "rejected";
   fs::create_directories(dir);
   std::string stamp = utc_now_iso8601();
   std::replace(stamp.begin(), stamp.end(), ':', '-');
-  fs::path path = dir / (std::to_string(id) + "-" + stamp + ".md");
-  for (int n = 2; fs::exists(path); ++n)
-    path = dir / (std::to_string(id) + "-" + stamp + "-" + std::to_string(n) + ".md");
+  fs::path path = dir / (stem + "-" + stamp + ".md");
+  for (int n = 2; fs::exists(path); ++n) path = dir / (stem + "-" + stamp + "-" + std::to_string(n) + ".md");
   write_file_atomic(path, text);
   // Only the newest kRejectedKept texts are kept: a long session of bad saves must
   // not fill the disk. Oldest first by modification time, then by name.

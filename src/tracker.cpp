@@ -402,27 +402,47 @@ Story Tracker::find(std::int64_t id) {
   return std::move(found.stories.front());
 }
 
-NewStoryResult Tracker::create(const NewStoryRequest& request) {
-  will_commit();
+const Stage& Tracker::check_new(const NewStoryRequest& request) {
   const Config& config = ws_.config();
-  std::string name(trim(request.name));
-  if (name.empty()) throw UsageError("a story needs a name");
-  require_text(name, "the story name");
-  require_text(request.body, "the story body");
-  for (const auto& label : request.labels) require_text(label, "label");
-  if (name.find('\n') != std::string::npos) throw UsageError("a story name must be one line");
   if (!config.is_known_type(request.type))
     throw UsageError("unknown type '" + request.type + "'" + did_you_mean(request.type, config.types) +
                      "; types are: " + join(config.types, ", "));
   const Stage& stage = config.stage(request.stage.value_or(config.ready_stages.front()));
-  for (const auto& label : request.labels)
+  if (request.text) return stage;
+  std::string name(trim(request.name));
+  if (name.empty()) throw UsageError("a story needs a name");
+  require_text(name, "the story name");
+  require_text(request.body, "the story body");
+  if (name.find('\n') != std::string::npos) throw UsageError("a story name must be one line");
+  for (const auto& label : request.labels) {
+    require_text(label, "label");
     if (trim(label).empty() || label.find(',') != std::string::npos || label.find('\n') != std::string::npos)
       throw UsageError("bad label '" + label + "'");
+  }
+  return stage;
+}
+
+NewStoryResult Tracker::create(const NewStoryRequest& request) {
+  will_commit();
+  const Config& config = ws_.config();
+  const Stage& stage = check_new(request);
   refresh_all();
-  for (auto dep : request.depends_on) find(dep);  // NotFoundError for an unknown id
-  NewStory story{
-      name, request.priority, request.labels, request.depends_on, format_iso8601(clock_.now_seconds()), request.body};
-  const std::string text = render_story(story);
+  std::string name(trim(request.name));
+  std::string text;
+  if (request.text) {
+    // A file written in an editor: used as it is, once it reads as a story.
+    std::vector<StoryProblem> problems = validate_new(*request.text);
+    if (!problems.empty())
+      throw InvalidDataError("line " + std::to_string(problems.front().line) + ": " + problems.front().message);
+    Story parsed;
+    parse_story_text(*request.text, parsed, config.story_limits);
+    name = trim(parsed.name);
+    text = *request.text;
+  } else {
+    for (auto dep : request.depends_on) find(dep);  // NotFoundError for an unknown id
+    text = render_story(NewStory{name, request.priority, request.labels, request.depends_on,
+                                 format_iso8601(clock_.now_seconds()), request.body});
+  }
   if (text.size() > config.story_limits.max_bytes)
     throw UsageError("the story would be " + std::to_string(text.size()) + " bytes; a story file holds at most " +
                      std::to_string(config.story_limits.max_bytes) + " (limits.story_bytes in .tracker/config.yml)");

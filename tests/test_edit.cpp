@@ -303,12 +303,20 @@ TEST_CASE("doctor keeps the text of an edit whose process was killed, and remove
   Board board;
   board.create({"Alpha"});
   TempDir tools;
+  std::vector<std::string> command = {"edit", "1"};
+  std::string stem = "1-";
+  SECTION("edit") {}
+  SECTION("new --edit") {
+    command = {"new", "--edit"};
+    stem = "new-";
+  }
   fs::path mark = tools / "editor.pid";
   // The editor types, says so, and stays open until it is killed.
   script(tools.path(), "slow.sh", "printf 'typed\\n' >> \"$1\"\necho $$ > " + mark.string() + ".new && mv " +
                                       mark.string() + ".new " + mark.string() + "\nexec sleep 120\n");
   RunOptions o = with_editor((tools / "slow.sh").string(), "");
-  std::vector<std::string> argv = {TRACKER_BIN, "-C", board.root().string(), "edit", "1"};
+  std::vector<std::string> argv = {TRACKER_BIN, "-C", board.root().string()};
+  argv.insert(argv.end(), command.begin(), command.end());
   int pid = spawn(argv, o);
   REQUIRE(eventually([&] { return fs::exists(mark); }));
   ::kill(pid, SIGKILL);
@@ -328,6 +336,7 @@ TEST_CASE("doctor keeps the text of an edit whose process was killed, and remove
   CHECK(findings[0]["repaired"] == true);
   CHECK(fs::is_empty(edits));
   CHECK(only_file(board.root() / ".git/tracker/rejected").ends_with("typed\n"));
+  CHECK(fs::directory_iterator(board.root() / ".git/tracker/rejected")->path().filename().string().starts_with(stem));
 }
 
 TEST_CASE("edit: an emptied text aborts, and the story is read under its lock") {
@@ -368,4 +377,156 @@ TEST_CASE("edit: an emptied text aborts, and the story is read under its lock") 
   CHECK(contains_line(read(file), "name: Alpha"));
   CHECK(contains_line(read(file), "priority: 7"));
   CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+}
+
+TEST_CASE("new --edit opens a template and creates the story only from a valid text") {
+  Board board;
+  board.create({"Base"});
+  TempDir tools;
+  fs::path seen = tools / "seen";
+  int commits = board.commit_count();
+  auto editor = [&](const std::string& body) {
+    return with_editor(
+        script(tools.path(), "ed.sh", "basename \"$1\" > " + seen.string() + ".name\ncat \"$1\" > " + seen.string() + "\n" + body)
+            .string(),
+        "");
+  };
+
+  // The template carries what the options gave; the name is filled in the editor.
+  auto r = run_tracker(board.root(), {"new", "--edit", "--type", "bug", "--priority", "3", "--label", "ui"},
+                       editor("sed -i 's/^name: $/name: Typed in the editor/' \"$1\"\n"));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "2\n");
+  CHECK(read(seen.string() + ".name") == "new.md\n");
+  std::vector<std::string> opened = lines(read(seen));
+  REQUIRE(opened.size() >= 7);
+  CHECK(opened[0] == "---");
+  CHECK(opened[1] == "# A new bug in backlog: fill in the name, save and quit to create it; empty the text to abort.");
+  CHECK(opened[2] == "name: ");
+  CHECK(opened[3] == "priority: 3");
+  CHECK(opened[4] == "labels: [ui]");
+  CHECK(opened[5].starts_with("created: "));
+  CHECK(opened[6] == "---");
+  // The comment goes, and an empty body leaves no blank lines.
+  std::string file = board.path_of(2);
+  CHECK(file == "work/1_backlog/2_bug_typed-in-the-editor.md");
+  CHECK(read(board.root() / file) == "---\nname: Typed in the editor\npriority: 3\nlabels: [ui]\n" + opened[5] + "\n---\n");
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: create #2 Typed in the editor\n");
+  CHECK(board.commit_count() == commits + 1);
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+
+  // A name given on the command line is in the template; the body is written below.
+  r = run_tracker(board.root(), {"--json", "new", "--edit", "Named", "--stage", "current", "--depends-on", "1"},
+                  editor("printf 'Steps to reproduce.\\n' >> \"$1\"\n"));
+  REQUIRE(r.code == 0);
+  json created = json::parse(r.out);
+  CHECK(created["id"] == 3);
+  CHECK(created["created"] == true);
+  CHECK(created["path"] == "work/2_current/3_story_named.md");
+  json shown = json::parse(run_tracker(board.root(), {"--json", "show", "3"}).out);
+  CHECK(shown["name"] == "Named");
+  CHECK(shown["depends_on"] == json::array({1}));
+  CHECK(shown["body"] == "Steps to reproduce.\n");
+}
+
+TEST_CASE("new --edit refuses what cannot be a story, creates nothing and keeps the text") {
+  Board board;
+  board.create({"Base"});
+  TempDir tools;
+  fs::path rejected = board.root() / ".git/tracker/rejected";
+  fs::path ran = tools / "ran";
+  int commits = board.commit_count();
+  auto editor = [&](const std::string& body) {
+    return with_editor(script(tools.path(), "ed.sh", "touch " + ran.string() + "\n" + body).string(), "");
+  };
+  auto nothing_created = [&] {
+    CHECK(board.commit_count() == commits);
+    CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+    CHECK(json::parse(run_tracker(board.root(), {"--json", "list"}).out).size() == 1);
+  };
+
+  // Without a terminal, an invalid text exits 5 naming the line, and is kept.
+  auto r = run_tracker(board.root(), {"new", "--edit"},
+                       editor("sed -i -e 's/^name: $/name: Bad/' -e 's/^created:/priority: high\\ncreated:/' \"$1\"\n"));
+  CHECK(r.code == 5);
+  CHECK(r.err.starts_with("tracker: new story:4: priority: expected an integer, got 'high'; no story was created, your "
+                          "text is saved at "));
+  std::string saved = r.err.substr(r.err.find("saved at ") + 9);
+  saved.pop_back();
+  CHECK(fs::path(saved).parent_path() == rejected);
+  CHECK(fs::path(saved).filename().string().starts_with("new-"));
+  CHECK(read(saved).find("priority: high\n") != std::string::npos);
+  nothing_created();
+
+  struct Case {
+    std::string editor;
+    int code;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      // No name at all.
+      {"sed -i 's/^priority: 2$/priority: 1/' \"$1\"; echo 'Body.' >> \"$1\"\n", 5,
+       "tracker: new story:3: the story needs a name: fill in 'name:' (or start the body with a # heading); no story "
+       "was created"},
+      {"sed -i 's/^name: $/name: Dep\\ndepends_on: [77]/' \"$1\"\n", 5, "tracker: new story:4: depends_on: no story #77"},
+      {"sed -i 's/^name: $/name: [open/' \"$1\"\n", 5, "tracker: new story:"},
+      // Quit without a change: as git does with an empty message, nothing is made.
+      {"true\n", 1, "tracker: the template was saved unchanged, so no story was created\n"},
+      {": > \"$1\"\n", 1, "tracker: the text was emptied, so no story was created\n"},
+      {"sed -i 's/^name: $/name: Lost/' \"$1\"; exit 3\n", 1,
+       "tracker: the editor (" + (tools / "ed.sh").string() + ") exited with status 3; no story was created; your "
+       "text is saved at "},
+  };
+  for (const auto& c : cases) {
+    INFO(c.editor);
+    r = run_tracker(board.root(), {"new", "--edit", "--priority", "2"}, editor(c.editor));
+    CHECK(r.code == c.code);
+    CHECK(r.err.starts_with(c.message));
+    nothing_created();
+  }
+
+  // Refused before the editor opens: a bad type or stage, an unknown dependency,
+  // --key (an editor session is not a retry), no name without --edit.
+  fs::remove(ran);
+  CHECK(run_tracker(board.root(), {"new", "--edit", "--type", "bgu"}, editor("true\n")).err ==
+        "tracker: unknown type 'bgu' (did you mean 'bug'?); types are: story, bug, spike, refactor\n");
+  CHECK(run_tracker(board.root(), {"new", "--edit", "--stage", "nowhere"}, editor("true\n")).code == 2);
+  CHECK(run_tracker(board.root(), {"new", "--edit", "--depends-on", "99"}, editor("true\n")).code == 4);
+  CHECK(run_tracker(board.root(), {"new", "--edit", "--key", "k1"}, editor("true\n")).code == 2);
+  CHECK(!fs::exists(ran));
+  r = run_tracker(board.root(), {"new"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: name is required: tracker new <name>, or tracker new --edit to write the story in an editor\n");
+  nothing_created();
+}
+
+TEST_CASE("new --edit on a terminal offers to edit again or abort") {
+  if (run({"sh", "-c", "command -v script"}).code != 0) return;  // util-linux script gives us a pty
+  Board board;
+  TempDir tools;
+  // First save has no name; the next one gives it.
+  fs::path editor = two_step_editor(tools.path(), "echo 'Body only.' >> \"$1\"",
+                                    "sed -i 's/^name: $/name: Second try/' \"$1\"");
+  auto in_pty = [&](const std::string& answer) {
+    RunOptions o = with_editor(editor.string(), "");
+    o.cwd = board.root();
+    o.input = answer;
+    return run({"script", "-qec", std::string(TRACKER_BIN) + " new --edit", "/dev/null"}, o);
+  };
+  auto r = in_pty("e\n");
+  INFO(r.out);
+  CHECK(r.code == 0);
+  CHECK(r.out.find("new story:3: the story needs a name") != std::string::npos);
+  CHECK(r.out.find("[e]dit again, or [a]bort (q)?") != std::string::npos);
+  CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: create #1 Second try\n");
+  CHECK(json::parse(run_tracker(board.root(), {"--json", "show", "1"}).out)["body"] == "Body only.\n");
+
+  fs::remove(tools / "count");
+  int commits = board.commit_count();
+  r = in_pty("x\nq\n");
+  CHECK(r.code == 5);
+  CHECK(r.out.find("'x' is not a choice: answer e (or Enter) to edit again, a or q to abort") != std::string::npos);
+  CHECK(r.out.find("aborted: no story was created; your text is saved at ") != std::string::npos);
+  CHECK(board.commit_count() == commits);
 }

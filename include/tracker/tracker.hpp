@@ -70,6 +70,10 @@ struct NewStoryRequest {
   std::vector<std::int64_t> depends_on;
   std::string body;
   std::optional<std::string> key;  ///< idempotency key
+  /// The whole file as written in an editor (`new --edit`): used as it is, once
+  /// validate_new accepts it; `name`, `priority`, `labels`, `depends_on` and `body`
+  /// are then ignored (they went into the template).
+  std::optional<std::string> text;
 };
 
 struct NewStoryResult {
@@ -300,6 +304,12 @@ class Tracker {
   bool watcher_missing() const { return index_->watcher_missing(); }
 
   NewStoryResult create(const NewStoryRequest& request);
+
+  /// The checks `create` makes of a request before anything else (UsageError): a
+  /// known type, an existing stage, and for a request without `text`, a one-line
+  /// name and labels; returns the stage the story would go to. `new --edit` asks
+  /// before it opens the editor.
+  const Stage& check_new(const NewStoryRequest& request);
   std::vector<Story> list(const ListQuery& query);
   void list_each(const ListQuery& query, const std::function<void(Story&&)>& visit);
 
@@ -394,9 +404,16 @@ class Tracker {
   /// (merge_story); keys both sides changed differently throw EditConflictError.
   EditResult apply_edit(std::int64_t id, const std::string& original, const std::string& edited);
 
+  /// Problems that make `text` unacceptable as a new story's file: malformed front
+  /// matter, values of the wrong type, no name (neither `name:` nor a `# heading`),
+  /// a name of more than one line, `depends_on` ids that do not exist.
+  std::vector<StoryProblem> validate_new(const std::string& text);
+
   /// Keeps text the user wrote that could not be used, next to the index, and
-  /// returns where: `<git-dir>/tracker/rejected/<id>-<time>.md`.
-  fs::path save_rejected(std::int64_t id, const std::string& text);
+  /// returns where: `<git-dir>/tracker/rejected/<stem>-<time>.md` (the stem is the
+  /// story's id, or `new` for a story not yet created).
+  fs::path save_rejected(const std::string& stem, const std::string& text);
+  fs::path save_rejected(std::int64_t id, const std::string& text) { return save_rejected(std::to_string(id), text); }
 
   /// Story files that differ between HEAD and the working tree (staged or not),
   /// read as stories: created, deleted, moved (same id, another stage) or edited.
