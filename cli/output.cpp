@@ -157,28 +157,12 @@ std::size_t columns_of(unsigned cp) {
   return 1;
 }
 
-/// The code point starting at text[i] and its length in bytes (a bad byte: 1, U+FFFD).
-std::pair<unsigned, std::size_t> code_point_at(std::string_view text, std::size_t i) {
-  unsigned c = static_cast<unsigned char>(text[i]);
-  std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-  if (n == 0 || i + n > text.size()) return {0xFFFD, 1};
-  unsigned cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
-  for (std::size_t k = 1; k < n; ++k) {
-    unsigned b = static_cast<unsigned char>(text[i + k]);
-    if ((b & 0xC0) != 0x80) return {0xFFFD, 1};
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  return {cp, n};
-}
-
 }  // namespace
 
 std::size_t display_width(std::string_view text) {
   std::size_t n = 0;
   for (std::size_t i = 0; i < text.size();) {
-    auto [cp, len] = code_point_at(text, i);
-    n += columns_of(cp);
-    i += len;
+    n += columns_of(next_code_point(text, i));
   }
   return n;
 }
@@ -188,11 +172,11 @@ std::string truncate_to(std::string_view text, std::size_t width) {
   if (width == 0) return "";
   std::size_t cols = 0, i = 0;
   while (i < text.size()) {
-    auto [cp, len] = code_point_at(text, i);
-    std::size_t w = columns_of(cp);
+    std::size_t next = i;
+    std::size_t w = columns_of(next_code_point(text, next));
     if (cols + w > width - 1) break;  // room for the "…"
     cols += w;
-    i += len;
+    i = next;
   }
   return std::string(text.substr(0, i)) + "…";
 }

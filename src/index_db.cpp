@@ -14,8 +14,14 @@ namespace tracker {
 
 namespace {
 
-constexpr int kSchemaVersion = 11;  // 11: search folds case for all of Unicode (unicode61)
+// 11: search folds case for all of Unicode (unicode61); 12: Han and kana letters
+// are indexed one by one (spread_spaceless), so a run of them is found anywhere.
+constexpr int kSchemaVersion = 12;
 
+// The full-text index holds names and bodies as spread_spaceless gives them (the
+// SQL function of that name, registered on every connection by open_db): its rows
+// are never read back, only matched and ranked, so they need not equal story_text.
+//
 // `stories` rows stay narrow (metadata and stat data) so that a refresh, which reads
 // the stat data of every row, touches few pages; the text lives in `story_text`.
 constexpr const char* kSchema = R"sql(
@@ -40,15 +46,17 @@ CREATE TABLE IF NOT EXISTS story_text(
 CREATE VIRTUAL TABLE IF NOT EXISTS stories_fts USING fts5(name, body, content='story_text', content_rowid='rowid',
   tokenize='unicode61 remove_diacritics 0');
 CREATE TRIGGER IF NOT EXISTS story_text_ai AFTER INSERT ON story_text BEGIN
-  INSERT INTO stories_fts(rowid, name, body) VALUES (new.rowid, new.name, new.body);
+  INSERT INTO stories_fts(rowid, name, body) VALUES (new.rowid, spread_spaceless(new.name), spread_spaceless(new.body));
 END;
 CREATE TRIGGER IF NOT EXISTS story_text_ad AFTER DELETE ON story_text BEGIN
-  INSERT INTO stories_fts(stories_fts, rowid, name, body) VALUES ('delete', old.rowid, old.name, old.body);
+  INSERT INTO stories_fts(stories_fts, rowid, name, body)
+    VALUES ('delete', old.rowid, spread_spaceless(old.name), spread_spaceless(old.body));
 END;
 CREATE TRIGGER IF NOT EXISTS story_text_au AFTER UPDATE OF name, body ON story_text
   WHEN old.name IS NOT new.name OR old.body IS NOT new.body BEGIN
-  INSERT INTO stories_fts(stories_fts, rowid, name, body) VALUES ('delete', old.rowid, old.name, old.body);
-  INSERT INTO stories_fts(rowid, name, body) VALUES (new.rowid, new.name, new.body);
+  INSERT INTO stories_fts(stories_fts, rowid, name, body)
+    VALUES ('delete', old.rowid, spread_spaceless(old.name), spread_spaceless(old.body));
+  INSERT INTO stories_fts(rowid, name, body) VALUES (new.rowid, spread_spaceless(new.name), spread_spaceless(new.body));
 END;
 CREATE TRIGGER IF NOT EXISTS stories_ad AFTER DELETE ON stories BEGIN
   DELETE FROM story_text WHERE rowid = old.rowid;
@@ -147,6 +155,20 @@ void ShadowIndex::Impl::open_db() {
   db = std::make_unique<sql::Db>(db_path);
   int persist = 1;
   sqlite3_file_control(db->handle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+  auto spread = [](sqlite3_context* ctx, int, sqlite3_value** argv) {
+    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+      sqlite3_result_value(ctx, argv[0]);
+      return;
+    }
+    const char* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+    std::string out = spread_spaceless(std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(argv[0]))));
+    sqlite3_result_text64(ctx, out.data(), out.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  };
+  sql::check(db->handle(),
+             sqlite3_create_function_v2(db->handle(), "spread_spaceless", 1,
+                                        SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr, spread,
+                                        nullptr, nullptr, nullptr),
+             "registering spread_spaceless");
   db->exec(kPragmas);
 }
 

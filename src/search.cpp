@@ -34,50 +34,47 @@ std::vector<SearchPhrase> SearchQuery::phrases() const {
   return out;
 }
 
-namespace {
-
-/// Lower-cases the letters of the Latin-1, Latin Extended-A, Greek and Cyrillic
-/// blocks written as two UTF-8 bytes at `p`, as FTS5's unicode61 folds them: enough
-/// for the highlights of a search to find "Café" for CAFÉ. Other text is left as it is.
-void fold_two_byte(unsigned char* p) {
-  unsigned cp = ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
-  unsigned lower = cp;
-  if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) ||
-      (cp >= 0x410 && cp <= 0x42F))
-    lower = cp + 0x20;
-  else if (cp >= 0x400 && cp <= 0x40F)
-    lower = cp + 0x50;
-  else if (cp >= 0x100 && cp <= 0x17F && cp != 0x130 && cp != 0x131 && cp != 0x138 && cp != 0x149 && cp != 0x17F) {
-    bool odd_upper = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
-    if (odd_upper ? (cp % 2 == 1) : (cp % 2 == 0)) lower = cp + 1;
-  }
-  if (lower == cp || lower > 0x7FF) return;
-  p[0] = static_cast<unsigned char>(0xC0 | (lower >> 6));
-  p[1] = static_cast<unsigned char>(0x80 | (lower & 0x3F));
-}
-
-}  // namespace
-
 std::vector<Token> tokenize(std::string_view text) {
+  // As the index sees the text: runs of letters and digits (any byte past ASCII),
+  // folded to lower case, except that each letter of a script written without
+  // spaces is a token of its own (the index stores it spread: spread_spaceless).
   std::vector<Token> out;
-  std::size_t i = 0;
-  while (i < text.size()) {
+  Token run;
+  bool in_run = false;
+  auto end_run = [&](std::size_t at) {
+    if (!in_run) return;
+    run.end = at;
+    out.push_back(std::move(run));
+    run = Token{};
+    in_run = false;
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t begin = i;
     if (!is_token_byte(static_cast<unsigned char>(text[i]))) {
+      end_run(i);
       ++i;
       continue;
     }
-    std::size_t begin = i;
-    while (i < text.size() && is_token_byte(static_cast<unsigned char>(text[i]))) ++i;
-    Token t{std::string(text.substr(begin, i - begin)), begin, i};
-    for (std::size_t k = 0; k < t.text.size(); ++k) {
-      auto* c = reinterpret_cast<unsigned char*>(&t.text[k]);
-      if (*c >= 'A' && *c <= 'Z')
-        *c = static_cast<unsigned char>(*c - 'A' + 'a');
-      else if ((*c & 0xE0) == 0xC0 && k + 1 < t.text.size() && (c[1] & 0xC0) == 0x80)
-        fold_two_byte(c), ++k;
+    unsigned cp = next_code_point(text, i);
+    if (cp != 0xFFFD && is_separator(cp)) {  // punctuation past ASCII, as unicode61 has it
+      end_run(begin);
+      continue;
     }
-    out.push_back(std::move(t));
+    if (is_spaceless_letter(cp)) {
+      end_run(begin);
+      out.push_back({std::string(text.substr(begin, i - begin)), begin, i});
+      continue;
+    }
+    if (!in_run) {
+      in_run = true;
+      run.begin = begin;
+    }
+    if (cp == 0xFFFD)
+      run.text.append(text.substr(begin, i - begin));  // a stray byte stays as it is
+    else
+      append_utf8(run.text, fold_case(cp));
   }
+  end_run(text.size());
   return out;
 }
 

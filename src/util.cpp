@@ -45,21 +45,7 @@ const char* latin_ascii(unsigned cp) {
   return nullptr;
 }
 
-/// Code points that separate words in a slug though they are not ASCII: Latin-1
-/// punctuation, general punctuation and symbols, CJK punctuation, emoji.
-bool is_separator(unsigned cp) {
-  return (cp >= 0x80 && cp < 0xC0) || cp == 0xD7 || cp == 0xF7 || (cp >= 0x2000 && cp <= 0x2BFF) ||
-         (cp >= 0x2E00 && cp <= 0x2E7F) || (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xE000 && cp <= 0xF8FF) ||
-         (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF0F) ||
-         (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0x1F000 && cp <= 0x1FAFF) || cp == 0xFEFF;
-}
-
-/// Lower case for Greek and Cyrillic capitals; other code points as they are.
-unsigned lower_non_latin(unsigned cp) {
-  if ((cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) || (cp >= 0x410 && cp <= 0x42F)) return cp + 0x20;
-  if (cp >= 0x400 && cp <= 0x40F) return cp + 0x50;
-  return cp;
-}
+}  // namespace
 
 void append_utf8(std::string& out, unsigned cp) {
   if (cp < 0x80) {
@@ -79,7 +65,6 @@ void append_utf8(std::string& out, unsigned cp) {
   }
 }
 
-/// The next code point of `text` at `i` (advancing `i`); 0xFFFD for a bad byte.
 unsigned next_code_point(std::string_view text, std::size_t& i) {
   auto b = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
   unsigned c = b(i);
@@ -100,7 +85,47 @@ unsigned next_code_point(std::string_view text, std::size_t& i) {
   return cp;
 }
 
-}  // namespace
+bool is_separator(unsigned cp) {
+  return (cp >= 0x80 && cp < 0xC0) || cp == 0xD7 || cp == 0xF7 || (cp >= 0x2000 && cp <= 0x2BFF) ||
+         (cp >= 0x2E00 && cp <= 0x2E7F) || (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xE000 && cp <= 0xF8FF) ||
+         (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF0F) ||
+         (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0x1F000 && cp <= 0x1FAFF) || cp == 0xFEFF;
+}
+
+unsigned fold_case(unsigned cp) {
+  if (cp < 0x80) return cp >= 'A' && cp <= 'Z' ? cp + 0x20 : cp;
+  if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) ||
+      (cp >= 0x410 && cp <= 0x42F))
+    return cp + 0x20;
+  if (cp >= 0x400 && cp <= 0x40F) return cp + 0x50;
+  if (cp >= 0x100 && cp <= 0x17F && cp != 0x130 && cp != 0x131 && cp != 0x138 && cp != 0x149 && cp != 0x17F) {
+    bool odd_upper = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
+    if (odd_upper ? (cp % 2 == 1) : (cp % 2 == 0)) return cp + 1;
+  }
+  return cp;
+}
+
+bool is_spaceless_letter(unsigned cp) {
+  return (cp >= 0x3041 && cp <= 0x30FF && cp != 0x30A0 && cp != 0x30FB) ||  // Hiragana, Katakana
+         (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x4E00 && cp <= 0x9FFF) ||  // Han
+         (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFF66 && cp <= 0xFF9F) ||  // compatibility Han, half-width kana
+         (cp >= 0x20000 && cp <= 0x3134F);                                   // Han, supplementary planes
+}
+
+std::string spread_spaceless(std::string_view text) {
+  // Every such letter is written with three or four bytes, the first 0xE3 or more.
+  if (std::none_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) >= 0xE3; }))
+    return std::string(text);
+  std::string out;
+  out.reserve(text.size() + text.size() / 2);
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t begin = i;
+    unsigned cp = next_code_point(text, i);
+    out.append(text.substr(begin, i - begin));
+    if (is_spaceless_letter(cp)) out += ' ';
+  }
+  return out;
+}
 
 std::string slugify(std::string_view text, std::size_t max_len) {
   // Words of lower-case ASCII letters and digits; Latin letters spelled in ASCII
@@ -129,7 +154,7 @@ std::string slugify(std::string_view text, std::size_t max_len) {
     } else if ((cp >= 0x300 && cp <= 0x36F) || cp == 0x200D) {
       continue;  // a combining mark or a joiner: part of the letter before it
     } else {
-      append_utf8(word, lower_non_latin(cp));
+      append_utf8(word, fold_case(cp));
     }
   }
   end_word();

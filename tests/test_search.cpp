@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <tracker/error.hpp>
 #include <tracker/search.hpp>
+#include <tracker/util.hpp>
 
 using namespace testing;
 using nlohmann::json;
@@ -59,7 +60,7 @@ TEST_CASE("search queries: words, phrases, prefixes, exclusions and OR become qu
   CHECK_THROWS_WITH(tracker::parse_search_query("-old"), "bad query: it needs a term that is not excluded with '-'");
 }
 
-TEST_CASE("search tokens: ASCII letters and digits folded to lower case, other bytes kept, with offsets") {
+TEST_CASE("search tokens: letters and digits folded to lower case, punctuation splits, Han and kana one by one") {
   auto t = tracker::tokenize("Add LOGIN-page, v2 für café");
   std::vector<std::string> words;
   for (const auto& token : t) words.push_back(token.text);
@@ -71,6 +72,17 @@ TEST_CASE("search tokens: ASCII letters and digits folded to lower case, other b
   CHECK(tracker::phrase_positions(phrase, t) == std::vector<std::size_t>{1});
   phrase.prefix = false;
   CHECK(tracker::phrase_positions(phrase, t).empty());
+
+  // Past ASCII: Latin-1, Greek and Cyrillic capitals fold; punctuation (— 。) splits;
+  // each Han or kana letter is a token, with its byte offsets.
+  t = tracker::tokenize("ÉCOLE—ΣΟΦΙΑ 東京で。ОК");
+  words.clear();
+  for (const auto& token : t) words.push_back(token.text);
+  CHECK(words == std::vector<std::string>{"école", "σοφια", "東", "京", "で", "ок"});
+  CHECK(t[2].begin == 20);
+  CHECK(t[2].end == 23);
+  CHECK(tracker::spread_spaceless("東京で。ОК x") == "東 京 で 。ОК x");
+  CHECK(tracker::spread_spaceless("plain text") == "plain text");
 }
 
 TEST_CASE("search snippets: the best line, cut around the first match, matches marked") {
@@ -184,13 +196,14 @@ TEST_CASE("search shows the best 20 matches unless told otherwise, and says how 
   CHECK(run_tracker(root, {"search", "widget", "--all", "--limit", "3"}).code == 2);
 }
 
-TEST_CASE("search folds case for all of Unicode, and finds the start of a run of CJK text") {
+TEST_CASE("search folds case for all of Unicode, and finds Chinese and Japanese words inside runs without spaces") {
   Board board;
   fs::path root = board.root();
   board.create({"Café au lait"});                          // 1
   board.create({"ÜBER ÉCOLE"});                           // 2
   board.create({"Правка ошибки"});                         // 3
-  board.create({"日本語のタイトル"});                       // 4
+  board.create({"日本語のタイトル", "--body", "東京で会議。Réunion — meeting notes"});  // 4
+  board.create({"语言模型的评测"});                         // 5
   auto ids = [&](const std::string& q) {
     auto r = run_tracker(root, {"search", "--json", q});
     INFO(r.err);
@@ -204,8 +217,31 @@ TEST_CASE("search folds case for all of Unicode, and finds the start of a run of
   CHECK(ids("über école") == std::vector<long>{2});
   CHECK(ids("ПРАВКА") == std::vector<long>{3});
   CHECK(ids("cafe").empty());  // diacritics are kept: cafe is another word
-  // Text without spaces is one run: its start is found with a prefix (docs/cli.md).
-  CHECK(ids("日本語*") == std::vector<long>{4});
+  // Han and kana letters are words of their own, so a run is found anywhere in a
+  // longer run, in order; a prefix works too; out of order is no match.
+  CHECK(ids("日本語") == std::vector<long>{4});
+  CHECK(ids("タイトル") == std::vector<long>{4});
+  CHECK(ids("語の") == std::vector<long>{4});
+  CHECK(ids("会議") == std::vector<long>{4});
+  CHECK(ids("日本*") == std::vector<long>{4});
+  CHECK(ids("模型") == std::vector<long>{5});
+  CHECK(ids("型模").empty());
+  CHECK(ids("本日").empty());
+  CHECK(ids("会議 -タイトル").empty());
+  std::vector<long> either = ids("评测 OR 会議");
+  std::sort(either.begin(), either.end());
+  CHECK(either == std::vector<long>{4, 5});
+  // Punctuation past ASCII splits words, as the index's tokenizer has it; the
+  // highlight finds the word after "。" too.
+  CHECK(ids("RÉUNION meeting") == std::vector<long>{4});
+  json after = json::parse(run_tracker(root, {"search", "--json", "réunion"}).out).at(0);
+  CHECK(after["highlights"]["snippet"] == json::parse("[[18, 8]]"));
+  // The highlight is the matched letters, as byte offsets in the text.
+  json cjk = json::parse(run_tracker(root, {"search", "--json", "会議"}).out).at(0);
+  CHECK(cjk["snippet"] == "東京で会議。Réunion — meeting notes");
+  CHECK(cjk["highlights"]["snippet"] == json::parse("[[9, 6]]"));
+  json title = json::parse(run_tracker(root, {"search", "--json", "タイトル"}).out).at(0);
+  CHECK(title["highlights"]["name"] == json::parse("[[12, 12]]"));
   // The highlight finds the match whatever its case.
   json hit = json::parse(run_tracker(root, {"search", "--json", "CAFÉ"}).out).at(0);
   CHECK(hit["highlights"]["name"] == json::parse("[[0, 5]]"));

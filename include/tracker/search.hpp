@@ -1,7 +1,7 @@
 // Full-text search: the query language, the tokenizer and snippets.
 //
-// The shadow index answers queries with SQLite's FTS5 (the `ascii` tokenizer, bm25
-// ranking). The functions here parse the query into an FTS5 expression that quotes
+// The shadow index answers queries with SQLite's FTS5 (the `unicode61` tokenizer,
+// bm25 ranking). The functions here parse the query into an FTS5 expression that quotes
 // every token, and cut the snippets of the hits, tokenizing as FTS5 does so that
 // what is highlighted is what matched.
 #pragma once
@@ -40,8 +40,9 @@ SearchQuery parse_search_query(std::string_view text);
 /// user typed reaches FTS5 as syntax.
 std::string fts5_expression(const SearchQuery& query);
 
-/// A token of text and where it is: FTS5's `ascii` tokenizer (runs of ASCII letters
-/// and digits and of non-ASCII bytes, ASCII folded to lower case).
+/// A token of text and where it is, as the index's tokenizer (FTS5's unicode61 on
+/// spread_spaceless text) sees it: runs of letters and digits folded to lower case
+/// (fold_case), split at punctuation; each Han or kana letter a token of its own.
 struct Token {
   std::string text;
   std::size_t begin = 0, end = 0;  ///< byte offsets in the source

@@ -40,6 +40,30 @@ std::optional<std::int64_t> parse_iso8601(std::string_view text);
 /// all of it is.
 std::optional<std::size_t> invalid_utf8_at(std::string_view text);
 
+/// The code point of UTF-8 `text` at byte `i`, advancing `i` past it; a byte that
+/// does not start a well-formed sequence gives U+FFFD and advances one byte.
+unsigned next_code_point(std::string_view text, std::size_t& i);
+
+/// Appends code point `cp` to `out` as UTF-8.
+void append_utf8(std::string& out, unsigned cp);
+
+/// The lower case of `cp` for ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic
+/// capitals, as SQLite FTS5's unicode61 folds them; other code points as they are.
+unsigned fold_case(unsigned cp);
+
+/// Code points past ASCII that separate words: Latin-1 punctuation, general
+/// punctuation and symbols, CJK punctuation, emoji (slugs and search both split there).
+bool is_separator(unsigned cp);
+
+/// True for the letters of scripts written without spaces between words (Han,
+/// Hiragana, Katakana): search takes each as a word of its own, so that a run
+/// of them is found anywhere in a longer run.
+bool is_spaceless_letter(unsigned cp);
+
+/// `text` with a space after every spaceless letter (is_spaceless_letter), as the
+/// search index stores it; `text` itself when it has none.
+std::string spread_spaceless(std::string_view text);
+
 /// Throws UsageError "<what> is not valid UTF-8 text" when it is not, or holds a NUL.
 void require_text(std::string_view text, const std::string& what);
 
