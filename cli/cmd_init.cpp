@@ -11,6 +11,7 @@ struct InitOptionsCli {
   std::string dir = "work";
   std::string stages = "backlog,current,qa,merge,done,archived";
   std::optional<std::string> adopt;
+  std::optional<std::string> remote;
 };
 
 int run_adopt(const std::string& board, const GlobalOptions& g) {
@@ -45,6 +46,7 @@ int run_init(const InitOptionsCli& opts, const GlobalOptions& g) {
     options.stages.emplace_back(trim(s));
   }
   options.commit = commit_options(g);
+  options.remote = opts.remote;
   InitResult r = Tracker::init(g.dir.empty() ? fs::current_path() : fs::path(g.dir), options);
   if (g.json) {
     print_json({{"root", r.root.string()},
@@ -55,6 +57,9 @@ int run_init(const InitOptionsCli& opts, const GlobalOptions& g) {
   if (r.created_repository) std::cout << "Initialized empty git repository in " << r.root.string() << "\n";
   std::cout << "Initialized tracker workspace in " << r.root.string() << " (stages: " << join(options.stages, ", ")
             << ")\n";
+  if (opts.remote)
+    std::cout << "Claims go through the remote '" << *opts.remote << "' (docs/remote.md); push the board with git push "
+              << *opts.remote << "\n";
   return 0;
 }
 
@@ -66,6 +71,7 @@ Command register_init(CLI::App& app, GlobalOptions& g) {
   auto* dir = sub->add_option("--dir", opts->dir, "Directory that holds the stage directories")->capture_default_str();
   auto* stages =
       sub->add_option("--stages", opts->stages, "Comma-separated stage names, in board order")->capture_default_str();
+  sub->add_option("--remote", opts->remote, "Claims go through this git remote, so that clones never claim twice");
   sub->add_option("--adopt", opts->adopt, "Adopt an existing board in this directory (e.g. .huskies/work) as it is")
       ->excludes(dir)
       ->excludes(stages);

@@ -47,6 +47,7 @@ TrackerHandle open_tracker(const GlobalOptions& g) {
   fs::path start = g.dir.empty() ? fs::current_path() : fs::path(g.dir);
   TrackerHandle tracker(new Tracker(Workspace::discover(start), commit_options(g)));
   tracker->on_warning([&g](const std::string& message) { print_warning(g, message); });
+  tracker->set_offline(g.offline);
   if (::isatty(STDERR_FILENO)) {
     // A progress line on the terminal for what runs longer than about a second.
     static TerminalProgress progress(std::cerr, system_clock(), 1'000'000'000);

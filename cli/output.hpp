@@ -20,6 +20,7 @@ struct GlobalOptions {
   bool no_verify = false;  ///< skip the pre-commit and commit-msg hooks
   std::string color = "auto";
   bool no_pager = false;
+  bool offline = false;  ///< claims on this machine's lockfiles only, even with a remote
 };
 
 /// A registered subcommand and the function that runs it after parsing.

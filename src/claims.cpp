@@ -40,6 +40,8 @@ std::string format_claim(const Claim& c) {
                     "\ncreated_unix: " + std::to_string(c.created) + "\nexpires_unix: " + std::to_string(c.expires) +
                     "\nfrom: " + c.from_stage + "\nnonce: " + c.nonce + "\n";
   if (c.pid) out += "pid: " + std::to_string(*c.pid) + "\n";
+  if (c.generation) out += "generation: " + std::to_string(c.generation) + "\n";
+  if (!c.lease.empty()) out += "lease: " + c.lease + "\n";
   return out;
 }
 
@@ -67,6 +69,10 @@ std::optional<Claim> parse_claim(std::string_view text) {
       has_nonce = !value.empty(), c.nonce = value;
     else if (key == "pid")
       c.pid = parse_int(value);
+    else if (key == "generation")
+      c.generation = parse_int(value).value_or(0);
+    else if (key == "lease")
+      c.lease = value;
   }
   if (!has_nonce || !has_expiry || c.owner.empty()) return std::nullopt;
   return c;

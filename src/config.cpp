@@ -133,7 +133,8 @@ Config Config::parse(std::string_view text, const std::string& path) {
   }
   if (!root.IsMap()) throw InvalidDataError(path + ":1: the config must be a mapping of keys to values");
   check_known_keys(path, root,
-                   {"stories_dir", "stages", "ready_stages", "done_stages", "types", "claim", "commit", "index", "limits"}, "");
+                   {"stories_dir", "stages", "ready_stages", "done_stages", "types", "claim", "commit", "index", "limits", "remote"},
+                  "");
 
   Config c;
   c.ready_stages.clear();
@@ -225,6 +226,33 @@ Config Config::parse(std::string_view text, const std::string& path) {
     check_known_keys(path, index, {"watch"}, " in 'index'");
     if (index["watch"]) c.watch = boolean(path, index["watch"], "watch");
   }
+  if (const YAML::Node remote = root["remote"]) {
+    if (!remote.IsMap()) fail(path, remote, "'remote' must be a mapping, e.g. {name: origin, branch: main}");
+    check_known_keys(path, remote, {"name", "branch", "clock_skew", "timeout"}, " in 'remote'");
+    RemoteSettings r;
+    auto ref_part = [&](const char* key, std::string& out) {
+      if (!remote[key]) return;
+      out = scalar(path, remote[key], key);
+      // Passed to git as words of a refspec: nothing git would read as an option or
+      // as refspec syntax.
+      bool ok = !out.empty() && out.front() != '-' &&
+                out.find_first_of(" \t:^~?*[\\") == std::string::npos && out.find("..") == std::string::npos;
+      if (!ok) fail(path, remote[key], "'" + std::string(key) + "' must be a git remote or branch name, not '" + out + "'");
+    };
+    ref_part("name", r.name);
+    ref_part("branch", r.branch);
+    auto seconds = [&](const char* key, std::int64_t& out) {
+      if (!remote[key]) return;
+      try {
+        out = parse_duration(scalar(path, remote[key], key));
+      } catch (const UsageError& e) {
+        fail(path, remote[key], e.what());
+      }
+    };
+    seconds("clock_skew", r.clock_skew_seconds);
+    seconds("timeout", r.timeout_seconds);
+    c.remote = r;
+  }
   if (const YAML::Node limits = root["limits"]) {
     if (!limits.IsMap()) fail(path, limits, "'limits' must be a mapping");
     check_known_keys(path, limits, {"story_bytes"}, " in 'limits'");
@@ -263,6 +291,14 @@ std::string Config::render() const {
   if (!commit_verify) out += "  verify: false   # skip the pre-commit and commit-msg hooks\n";
   out += "\nindex:\n  watch: " + std::string(watch ? "true" : "false") +
          "   # a background watcher tells refreshes which files changed\n";
+  if (remote) {
+    out += "\n# Claims and ids go through this git remote (docs/remote.md).\nremote:\n  name: " + yaml_text(remote->name) +
+           "\n  branch: " + yaml_text(remote->branch) + "\n";
+    if (remote->clock_skew_seconds != RemoteSettings{}.clock_skew_seconds)
+      out += "  clock_skew: " + format_duration(remote->clock_skew_seconds) + "\n";
+    if (remote->timeout_seconds != RemoteSettings{}.timeout_seconds)
+      out += "  timeout: " + format_duration(remote->timeout_seconds) + "\n";
+  }
   if (story_limits.max_bytes != StoryLimits{}.max_bytes)
     out += "\nlimits:\n  story_bytes: " + std::to_string(story_limits.max_bytes) + "   # the largest story file read\n";
   return out;

@@ -1,12 +1,14 @@
 #include <tracker/deps.hpp>
 #include <tracker/error.hpp>
 #include <tracker/git.hpp>
+#include <tracker/remote.hpp>
 #include <tracker/tracker.hpp>
 #include <tracker/util.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include "file_tx.hpp"
+#include "process.hpp"
 #include "limits.hpp"
 
 #include <sys/resource.h>
@@ -177,6 +179,28 @@ InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
       undo();
       throw;
     }
+  }
+  if (options.remote && !unfinished) {
+    auto git = [&](std::vector<std::string> args) {
+      ProgramRun run;
+      run.argv = {"git"};
+      run.argv.insert(run.argv.end(), args.begin(), args.end());
+      run.cwd = result.root;
+      run.capture_stderr = true;
+      return run_program(run, "git");
+    };
+    RemoteSettings remote;
+    remote.name = *options.remote;
+    if (git({"remote", "get-url", "--", remote.name}).status != 0) {
+      undo();
+      throw UsageError("no git remote '" + remote.name + "' in this repository: add it first (git remote add " +
+                       remote.name + " <url>), then run tracker init --remote " + remote.name + " again");
+    }
+    ProgramResult branch = git({"symbolic-ref", "--quiet", "--short", "HEAD"});
+    if (branch.status == 0 && !trim(branch.out).empty()) remote.branch = std::string(trim(branch.out));
+    config.remote = remote;
+    // The same checks as a config file read back gets.
+    config = Config::parse(config.render(), Workspace::config_path_for(result.root).string());
   }
 
   std::vector<fs::path> written;
@@ -660,7 +684,64 @@ std::map<std::int64_t, Claim> Tracker::live_claims() {
 std::vector<std::int64_t> Tracker::claimed_ids() {
   std::vector<std::int64_t> ids;
   for (const auto& [id, c] : live_claims()) ids.push_back(id);
+  // Claimed on the remote, from this clone or another: one ls-remote per command.
+  if (Remote* r = remote())
+    for (const auto& [id, sha] : r->claim_refs()) ids.push_back(id);
   return ids;
+}
+
+Remote* Tracker::remote() {
+  const Config& config = ws_.config();
+  if (!config.remote || offline_) return nullptr;
+  if (!remote_) remote_ = std::make_unique<Remote>(ws_.root(), *config.remote, clock_);
+  return remote_.get();
+}
+
+std::optional<Tracker::RemoteTake> Tracker::acquire_remote(ClaimStore& store, const Claim& local,
+                                                          std::string& refusal) {
+  Remote& r = *remote();
+  const std::string who = "story #" + std::to_string(local.id);
+  // Whatever goes wrong on the way (an unreachable remote, a refusing hook), the
+  // local claim goes with it.
+  ScopeExit drop_local([&] { store.remove(local); });
+  std::optional<RemoteLease> seen;  // none: the first push assumes there is no lease yet
+  for (int attempt = 0; attempt < limits::kClaimAttempts; ++attempt) {
+    Claim lease = local;
+    bool took_over = false;
+    if (seen) {
+      bool mine = seen->claim.owner == local.owner;
+      if (!mine && !r.expired(seen->claim)) {
+        refusal = who + " is claimed by " + seen->claim.owner + (seen->claim.host.empty() ? "" : " on " + seen->claim.host) +
+                  " until " + format_iso8601(seen->claim.expires) + " (on the remote '" + r.settings().name + "')";
+        return std::nullopt;
+      }
+      took_over = !mine;  // the same owner from another clone carries on, as a renewal does
+      lease.generation = seen->claim.generation + 1;
+      if (!seen->claim.from_stage.empty()) lease.from_stage = seen->claim.from_stage;
+    }
+    const std::string expected = seen ? seen->sha : "";
+    const std::string sha = r.write_lease(lease, expected);
+    if (r.push_lease(local.id, sha, expected) == LeasePush::done) {
+      lease.lease = sha;
+      if (!store.replace(local, lease)) {
+        r.push_lease(local.id, "", sha);
+        throw ConflictError(who + ": its claim changed on this machine meanwhile; try again");
+      }
+      drop_local.dismiss();
+      trace("claim: remote lease pushed");
+      return RemoteTake{lease, took_over};
+    }
+    seen = r.read(local.id);  // lost the race, or a lease was there: look at it
+  }
+  throw ConflictError(who + " keeps changing hands on the remote; try again");
+}
+
+bool Tracker::move_remote_lease(ClaimStore& store, const Claim& held, const std::string& replacement) {
+  Remote* r = remote();
+  if (!r || held.lease.empty()) return true;
+  if (r->push_lease(held.id, replacement, held.lease) == LeasePush::done) return true;
+  store.remove(held);  // another clone holds it now: this clone's claim is void
+  return false;
 }
 
 std::vector<Story> Tracker::ready(std::optional<std::int64_t> limit) {
@@ -749,7 +830,13 @@ ClaimResult Tracker::take(const Story& story, const Claim& claim, bool after_sta
     Transition t = transition(story, target, edit, "claim", "by " + claim.owner, claim.owner);
     result.commit = t.commit;
   } catch (...) {
-    claims().remove(claim);  // the claim goes with the transition it was made for
+    ClaimStore store = claims();
+    try {
+      move_remote_lease(store, claim, "");  // the claim goes with the transition it was made for
+    } catch (const Error&) {
+      warn("the lease on #" + std::to_string(claim.id) + " stays on the remote until it expires");
+    }
+    store.remove(claim);
     throw;
   }
   result.story = story;
@@ -807,6 +894,18 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
           unlock_story(story.id);
           continue;
         }
+        if (remote()) {
+          std::string refusal;
+          auto taken = acquire_remote(store, c, refusal);
+          if (!taken) {  // another clone's claim: the next one
+            unlock_story(story.id);
+            continue;
+          }
+          return take(now_ready.front(), taken->claim, prior.after_expiry || taken->took_over);
+        }
+        if (ws_.config().remote)
+          warn("offline: the claim on #" + std::to_string(story.id) +
+               " holds on this machine only; other clones do not see it");
         return take(now_ready.front(), c, prior.after_expiry);
       }
     }
@@ -854,6 +953,13 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
           throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + " until " +
                               format_iso8601(held->expires));
         Claim renewed = store.renewed(*held, ttl, request.pid);
+        if (Remote* r = remote(); r && !held->lease.empty()) {
+          ++renewed.generation;
+          renewed.lease = r->write_lease(renewed, held->lease);
+          if (!move_remote_lease(store, *held, renewed.lease))
+            throw ConflictError("the claim on story #" + std::to_string(id) +
+                                " was lost: another clone took it over on the remote; stop working on it");
+        }
         if (!store.replace(*held, renewed)) continue;  // changed under us: look again
         ClaimResult result;
         result.story = story;
@@ -870,6 +976,13 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
     }
     Claim c = store.make(id, request.owner, ttl, prior.from_stage, request.pid);
     if (!store.create(c)) continue;  // someone else was faster: look at their claim
+    if (remote()) {
+      std::string refusal;
+      auto taken = acquire_remote(store, c, refusal);
+      if (!taken) throw ConflictError(refusal);
+      return take(story, taken->claim, prior.after_expiry || taken->took_over);
+    }
+    if (ws_.config().remote) warn("offline: the claim on #" + std::to_string(id) + " holds on this machine only; other clones do not see it");
     return take(story, c, prior.after_expiry);
   }
   throw ConflictError("story #" + std::to_string(id) + " keeps changing hands; try again");
@@ -889,6 +1002,9 @@ StoryChange Tracker::release(std::int64_t id, const std::optional<std::string>& 
   if (owner && *owner != held->owner)
     throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + *owner);
   Story story = load_for_change(id);
+  if (!move_remote_lease(store, *held, ""))
+    throw ConflictError("the claim on story #" + std::to_string(id) +
+                        " was taken over by another clone on the remote; nothing was released");
   const Config& config = ws_.config();
   const Stage& back =
       config.find_stage(held->from_stage) ? config.stage(held->from_stage) : config.stage(config.ready_stages.front());
@@ -912,10 +1028,26 @@ StoryChange Tracker::done(std::int64_t id) {
     result.changed = false;
     return result;
   }
-  if (story.stage != target.name)
-    result.commit = transition(
-                        story, target, [](const std::string& text) { return text; }, "done", "", result.owner)
-                        .commit;
+  // With a remote, the lease is the fencing token: a holder whose lease another
+  // clone took over cannot finish the story.
+  if (held && !move_remote_lease(store, *held, ""))
+    throw ConflictError("the claim on story #" + std::to_string(id) +
+                        " was taken over by another clone on the remote; #" + std::to_string(id) + " is not done");
+  try {
+    if (story.stage != target.name)
+      result.commit = transition(
+                          story, target, [](const std::string& text) { return text; }, "done", "", result.owner)
+                          .commit;
+  } catch (...) {
+    if (Remote* r = held ? remote() : nullptr; r && !held->lease.empty()) {
+      try {
+        r->push_lease(id, held->lease, "");  // the claim holds again, as it did
+      } catch (const Error&) {
+        warn("the lease on #" + std::to_string(id) + " could not be put back on the remote; claim it again");
+      }
+    }
+    throw;
+  }
   if (held) store.remove(*held);
   return result;
 }
@@ -934,6 +1066,13 @@ Claim Tracker::renew(std::int64_t id, const std::string& owner, std::optional<st
   if (held->owner != owner)
     throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + owner);
   Claim renewed = store.renewed(*held, ttl, std::nullopt);
+  if (Remote* r = remote(); r && !held->lease.empty()) {
+    ++renewed.generation;
+    renewed.lease = r->write_lease(renewed, held->lease);
+    if (!move_remote_lease(store, *held, renewed.lease))
+      throw ConflictError("the claim on story #" + std::to_string(id) + " was lost: another clone took it over on the remote '" +
+                          r->settings().name + "'; stop working on it");
+  }
   if (!store.replace(*held, renewed))
     throw ConflictError("the claim on story #" + std::to_string(id) + " changed meanwhile; look at it again");
   return renewed;
@@ -955,6 +1094,15 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
   }
   std::vector<StoryChange> out;
   const Config& config = ws_.config();
+  // A claim that ends here ends on the remote too; a lease another clone took over
+  // meanwhile is theirs, and stays.
+  auto drop_lease = [&](const Claim& c) {
+    try {
+      if (Remote* r = remote(); r && !c.lease.empty()) r->push_lease(c.id, "", c.lease);
+    } catch (const RemoteUnavailableError& e) {
+      warn(std::string(e.what()) + "; the lease on #" + std::to_string(c.id) + " stays there until it expires");
+    }
+  };
   for (const Claim& c : candidates) {
     bool live = store.state(c) == ClaimState::live;
     lock_stories({c.id});
@@ -967,6 +1115,7 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
     }
     if (found.stories.empty() && found.malformed.empty()) {
       // The story is gone: even a live claim on it holds nothing any more.
+      drop_lease(c);
       store.remove(c);
       out.push_back({c.id, {}, {}, c.owner, {}, true});
       continue;
@@ -981,6 +1130,7 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
     const Story& story = found.stories.front();
     if (config.is_done_stage(story.stage)) {
       // Finished work stays finished: the claim just ends.
+      drop_lease(c);
       store.remove(c);
       StoryChange ended{c.id, story.stage, story.stage, c.owner, {}, true};
       ended.claim_only = true;
@@ -995,6 +1145,7 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
     };
     StoryChange change{c.id, story.stage, back.name, c.owner, {}, true};
     change.commit = transition(story, back, edit, "reclaim", "from " + c.owner, c.owner).commit;
+    drop_lease(c);
     store.remove(c);
     out.push_back(change);
   }

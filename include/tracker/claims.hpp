@@ -23,7 +23,12 @@ struct Claim {
   std::string from_stage;    ///< the stage the story was claimed from
   std::string nonce;
   std::optional<long> pid;  ///< the holder's pid, on `host`
+  /// With a remote: the lease commit this claim holds `refs/tracker/claims/<id>` at,
+  /// and how many leases came before it on that ref (renewals and takeovers).
+  std::string lease;
+  std::int64_t generation = 0;
 };
+
 
 /// Why a claim no longer holds.
 enum class ClaimState { live, expired, holder_dead };
@@ -81,7 +86,7 @@ class ClaimStore {
   const Clock* clock_;
 };
 
-/// The text of a lockfile ("key: value" lines).
+/// The text of a lockfile ("key: value" lines); a remote lease's claim.yml too.
 std::string format_claim(const Claim& claim);
 
 /// Parses a lockfile; nullopt when it is not one.

@@ -25,6 +25,16 @@ struct StoryLimits {
   std::size_t max_depth = 64;           ///< lists and mappings nested in one another
 };
 
+/// `remote:` in the config: the shared git remote that claims and ids go through
+/// (docs/remote.md). Absent: everything stays on this machine.
+struct RemoteSettings {
+  std::string name = "origin";          ///< a git remote of the repository
+  std::string branch = "main";          ///< the board's branch on it
+  std::int64_t clock_skew_seconds = 30;  ///< a claim counts as expired only this long after its expiry
+  std::int64_t timeout_seconds = 20;    ///< how long a network error is retried before exit 7
+  bool operator==(const RemoteSettings&) const = default;
+};
+
 /// The parsed .tracker/config.yml.
 struct Config {
   std::string stories_dir = "work";
@@ -38,6 +48,7 @@ struct Config {
   bool commit_verify = true;  ///< commit.verify: run the pre-commit and commit-msg hooks
   bool watch = false;         ///< index.watch: refreshes ask a background watcher what changed
   StoryLimits story_limits;
+  std::optional<RemoteSettings> remote;  ///< remote: claims and ids through a shared git remote
 
   /// The default board: backlog, current, qa, merge, done, archived.
   static Config defaults();

@@ -15,6 +15,7 @@ enum class ExitCode : int {
   not_found = 4,
   invalid_data = 5,
   nothing_to_do = 6,
+  remote_unavailable = 7,  ///< the shared git remote could not be reached
 };
 
 /// Base of every error the library throws. Carries the exit code it maps to.
@@ -61,6 +62,13 @@ class InvalidDataError : public Error {
 class NothingToDoError : public Error {
  public:
   explicit NothingToDoError(const std::string& message) : Error(ExitCode::nothing_to_do, message) {}
+};
+
+/// The shared git remote (`remote:` in the config) could not be reached within
+/// remote.timeout: nothing was changed.
+class RemoteUnavailableError : public Error {
+ public:
+  explicit RemoteUnavailableError(const std::string& message) : Error(ExitCode::remote_unavailable, message) {}
 };
 
 /// Throws IoError with `context: strerror(errno)`.

@@ -20,6 +20,7 @@
 namespace tracker {
 
 class FileTransaction;
+class Remote;
 
 /// Whether an action records a git commit (`--no-commit` says no).
 enum class CommitMode { yes, no };
@@ -50,6 +51,9 @@ struct InitOptions {
   std::string stories_dir = "work";
   std::vector<std::string> stages = {"backlog", "current", "qa", "merge", "done", "archived"};
   CommitOptions commit;
+  /// `--remote NAME`: claims go through this git remote (`remote:` in the config),
+  /// on the branch HEAD is on.
+  std::optional<std::string> remote;
 };
 
 struct InitResult {
@@ -486,6 +490,10 @@ class Tracker {
   /// history) report how far they got; null for nowhere (the default).
   void set_progress(ProgressSink* sink) { progress_ = sink; }
 
+  /// Claims stay on this machine's lockfiles even with a remote in the config
+  /// (`--offline`): other clones do not see them, and each claim says so.
+  void set_offline(bool offline) { offline_ = offline; }
+
  private:
   /// Whether this action records commits (not --no-commit, and commit.enabled).
   bool commits() const;
@@ -555,6 +563,21 @@ class Tracker {
                              const std::string& detail, const std::string& owner, const std::string& new_slug);
   /// Takes `claim` on `story` (the lock is already held): file changes and commit.
   ClaimResult take(const Story& story, const Claim& claim, bool after_stale);
+  /// The shared remote of the config (`remote:`), or nullptr without one or offline.
+  Remote* remote();
+  /// With a remote: takes story `local.id`'s lease there for `local`, whose lockfile
+  /// is held, and returns the claim with its lease (`took_over`: an expired lease of
+  /// another owner was taken over). When another clone's lease holds, the lockfile
+  /// is removed and nullopt returned, with the holder in `refusal`.
+  struct RemoteTake {
+    Claim claim;
+    bool took_over = false;
+  };
+  std::optional<RemoteTake> acquire_remote(ClaimStore& store, const Claim& local, std::string& refusal);
+  /// With a remote and a claim that holds a lease there: moves the lease to
+  /// `replacement` (empty: removes it). False, with the lockfile removed, when the
+  /// lease was lost to another clone.
+  bool move_remote_lease(ClaimStore& store, const Claim& held, const std::string& replacement);
   ClaimStore claims() const { return ClaimStore(ws_.shared_state_dir() / "claims", clock_); }
   /// A full refresh, once per Tracker.
   void refresh_all();
@@ -566,6 +589,8 @@ class Tracker {
   Instant started_;  ///< when this action began
   std::unique_ptr<ShadowIndex> index_;
   std::unique_ptr<GitRepo> git_;
+  std::unique_ptr<Remote> remote_;
+  bool offline_ = false;
   bool refreshed_ = false;
   bool prepared_ = false;
   bool pending_checked_ = false;

@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       again.ready_stages != c.ready_stages || again.done_stages != c.done_stages || again.types != c.types ||
       again.claim_ttl_seconds != c.claim_ttl_seconds || again.claim_move_to != c.claim_move_to ||
       again.commit != c.commit || again.commit_verify != c.commit_verify || again.watch != c.watch ||
-      again.story_limits.max_bytes != c.story_limits.max_bytes)
+      again.story_limits.max_bytes != c.story_limits.max_bytes || again.remote != c.remote)
     std::abort();
   for (std::size_t i = 0; i < c.stages.size(); ++i)
     if (again.stages[i].dir != c.stages[i].dir) std::abort();

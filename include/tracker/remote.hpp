@@ -1,0 +1,83 @@
+// The shared git remote as the engine of claims across clones (docs/remote.md).
+//
+// A claim is a ref on the remote, refs/tracker/claims/<id>, pointing at a lease
+// commit whose tree holds claim.yml. Every change of it is a push with
+// --force-with-lease, which the remote applies as a compare-and-swap: of any number
+// of clones pushing at once, exactly one wins. Everything goes through the `git`
+// executable, so the user's credential helpers, ssh configuration and the server's
+// hooks apply; libgit2 is not involved.
+#pragma once
+
+#include <tracker/claims.hpp>
+#include <tracker/clock.hpp>
+#include <tracker/config.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tracker {
+
+/// A claim ref as it was read from the remote: its lease commit and what it says.
+struct RemoteLease {
+  std::string sha;
+  Claim claim;
+};
+
+/// How a lease push ended: the ref is what was pushed, or the remote holds
+/// something other than what was expected (another clone changed it first).
+enum class LeasePush { done, lost };
+
+class Remote {
+ public:
+  Remote(std::filesystem::path work_tree, RemoteSettings settings, const Clock& clock = system_clock());
+
+  const RemoteSettings& settings() const { return settings_; }
+
+  /// The ref of story `id`'s claim: refs/tracker/claims/<id>.
+  static std::string claim_ref(std::int64_t id);
+
+  /// Every claim ref on the remote, id -> lease sha: one `git ls-remote`, made the
+  /// first time it is asked and kept for the life of this object (one command).
+  const std::map<std::int64_t, std::string>& claim_refs();
+
+  /// Story `id`'s lease as the remote has it now (one fetch of that ref), or nullopt
+  /// when it has none. A lease whose claim.yml cannot be read counts as held by
+  /// "unknown" until its ref is removed by hand.
+  std::optional<RemoteLease> read(std::int64_t id);
+
+  /// Whether `claim` has expired, with the clock-skew margin: only
+  /// remote.clock_skew after its expiry, so that a holder whose clock is behind
+  /// ours is not overtaken while it still believes it holds.
+  bool expired(const Claim& claim) const;
+
+  /// Writes a lease commit holding `claim` as claim.yml, on top of `parent` when
+  /// given, and returns its sha. It is only a local object until it is pushed.
+  std::string write_lease(const Claim& claim, const std::string& parent);
+
+  /// Sets the claim ref of `id` to `sha` (an empty `sha` deletes it) if the remote
+  /// has it at `expected` now (an empty `expected`: if it does not exist). Network
+  /// errors are retried with backoff until remote.timeout, then
+  /// RemoteUnavailableError (exit 7); a push that may have landed before the
+  /// connection broke is checked, never taken for a lost lease. IoError when the
+  /// remote refuses the ref itself (a hook, a hosting rule).
+  LeasePush push_lease(std::int64_t id, const std::string& sha, const std::string& expected);
+
+ private:
+  struct GitRun;
+  GitRun git(std::vector<std::string> args, const std::string& input = {}) const;
+  /// Runs a git command that talks to the remote until it succeeds or `accept`
+  /// says its failure is an answer, retrying the rest until the deadline.
+  GitRun talk(const std::vector<std::string>& args, const std::string& what,
+              bool (*accept)(const GitRun&) = nullptr) const;
+
+  std::filesystem::path work_tree_;
+  RemoteSettings settings_;
+  const Clock* clock_;
+  std::optional<std::map<std::int64_t, std::string>> refs_;
+};
+
+}  // namespace tracker

@@ -1,0 +1,358 @@
+// Claims across clones through a shared git remote: a real `git daemon` on
+// 127.0.0.1 (and the same over file://), real clones, real concurrent processes.
+#include <catch2/catch.hpp>
+
+#include "helpers.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <csignal>
+#include <nlohmann/json.hpp>
+#include <set>
+
+using namespace testing;
+using nlohmann::json;
+
+namespace {
+
+/// A port nobody listens on now (the kernel's pick for port 0).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// A bare repository, served by `git daemon --enable=receive-pack` on 127.0.0.1
+/// (or reached as file://), that every clone pushes to.
+class SharedRemote {
+ public:
+  explicit SharedRemote(bool daemon) : daemon_(daemon) {
+    git(base_.path(), {"init", "-q", "--bare", "-b", "main", "board.git"});
+    if (daemon_) start();
+  }
+  ~SharedRemote() { stop(); }
+
+  std::string url() const {
+    return daemon_ ? "git://127.0.0.1:" + std::to_string(port_) + "/board.git" : "file://" + bare().string();
+  }
+  fs::path bare() const { return base_ / "board.git"; }
+
+  void start() {
+    port_ = free_port();
+    pid_ = spawn({"git", "daemon", "--reuseaddr", "--listen=127.0.0.1", "--port=" + std::to_string(port_),
+                  "--base-path=" + base_.path().string(), "--export-all", "--enable=receive-pack",
+                  "--informative-errors", base_.path().string()});
+    REQUIRE(eventually([&] { return run({"git", "ls-remote", url()}).code == 0; }));
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    wait_for(pid_);
+    pid_ = -1;
+  }
+  /// Stops the daemon, and starts it again on the same port.
+  void restart_later() {
+    int port = port_;
+    stop();
+    port_ = port;
+  }
+  void start_on_same_port() {
+    pid_ = spawn({"git", "daemon", "--reuseaddr", "--listen=127.0.0.1", "--port=" + std::to_string(port_),
+                  "--base-path=" + base_.path().string(), "--export-all", "--enable=receive-pack",
+                  "--informative-errors", base_.path().string()});
+    REQUIRE(eventually([&] { return run({"git", "ls-remote", url()}).code == 0; }));
+  }
+
+ private:
+  TempDir base_;
+  bool daemon_;
+  int port_ = 0;
+  int pid_ = -1;
+};
+
+/// The board every clone starts from: `n` stories in the backlog, `remote:` in the
+/// config (a short timeout, so that a test of an unreachable remote is quick).
+void seed(const SharedRemote& remote, int stories, const std::string& timeout = "3s") {
+  Board board;
+  for (int i = 0; i < stories; ++i) board.create({"Story " + std::to_string(i + 1)});
+  std::string config = read(board.root() / ".tracker/config.yml");
+  write(board.root() / ".tracker/config.yml",
+        config + "\nremote:\n  name: origin\n  branch: main\n  timeout: " + timeout + "\n");
+  git(board.root(), {"commit", "-qam", "remote"});
+  git(board.root(), {"remote", "add", "origin", remote.url()});
+  git(board.root(), {"push", "-q", "origin", "HEAD:main"});
+}
+
+/// A clone of the remote in a temp dir.
+struct Clone {
+  TempDir dir;
+  explicit Clone(const SharedRemote& remote) {
+    git(dir.path(), {"clone", "-q", remote.url(), "c"});
+  }
+  fs::path root() const { return dir / "c"; }
+};
+
+std::set<std::string> remote_claim_refs(const SharedRemote& remote) {
+  std::set<std::string> refs;
+  for (const auto& line : lines(git(remote.bare(), {"for-each-ref", "--format=%(refname)", "refs/tracker/claims/"})))
+    if (!line.empty()) refs.insert(line);
+  return refs;
+}
+
+std::string claim_owner_on_remote(const SharedRemote& remote, long id) {
+  std::string text = git(remote.bare(), {"cat-file", "blob", "refs/tracker/claims/" + std::to_string(id) + ":claim.yml"});
+  auto at = text.find("owner: ");
+  return text.substr(at + 7, text.find('\n', at) - at - 7);
+}
+
+}  // namespace
+
+TEST_CASE("a claim is a lease ref on the remote: one clone wins, the other is told who holds it") {
+  for (bool daemon : {true, false}) {
+    INFO((daemon ? "git daemon" : "file://"));
+    SharedRemote remote(daemon);
+    seed(remote, 2);
+    Clone a(remote), b(remote);
+
+    auto r = run_tracker(a.root(), {"claim", "1", "--owner", "ann"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(remote_claim_refs(remote) == std::set<std::string>{"refs/tracker/claims/1"});
+    CHECK(claim_owner_on_remote(remote, 1) == "ann");
+    // The lease commit holds claim.yml, and nothing else.
+    CHECK(git(remote.bare(), {"ls-tree", "--name-only", "refs/tracker/claims/1"}) == "claim.yml\n");
+
+    // Clone b's board still shows #1 in the backlog (nothing was pushed to the
+    // branch), yet the remote says it is taken.
+    r = run_tracker(b.root(), {"claim", "1", "--owner", "bob"});
+    CHECK(r.code == 3);
+    CHECK(r.err.find("story #1 is claimed by ann on ") != std::string::npos);
+    CHECK(r.err.find("(on the remote 'origin')") != std::string::npos);
+    CHECK(json::parse(run_tracker(b.root(), {"--json", "list", "--claimed"}).out).empty());
+    // b's ready queue leaves #1 out, and a claim without an id takes #2.
+    json ready = json::parse(run_tracker(b.root(), {"--json", "ready"}).out);
+    REQUIRE(ready.size() == 1);
+    CHECK(ready[0]["id"] == 2);
+    r = run_tracker(b.root(), {"--json", "claim", "--owner", "bob"});
+    REQUIRE(r.code == 0);
+    CHECK(json::parse(r.out)["id"] == 2);
+    CHECK(claim_owner_on_remote(remote, 2) == "bob");
+    CHECK(run_tracker(a.root(), {"claim", "--owner", "ann2"}).code == 6);  // nothing ready anywhere
+
+    // Renew moves the lease on (a child commit); release removes it.
+    std::string before = git(remote.bare(), {"rev-parse", "refs/tracker/claims/1"});
+    REQUIRE(run_tracker(a.root(), {"renew", "1", "--owner", "ann", "--ttl", "1h"}).code == 0);
+    CHECK(git(remote.bare(), {"rev-parse", "refs/tracker/claims/1^"}) == before);
+    REQUIRE(run_tracker(a.root(), {"release", "1"}).code == 0);
+    CHECK(remote_claim_refs(remote) == std::set<std::string>{"refs/tracker/claims/2"});
+    // Done ends the lease too.
+    REQUIRE(run_tracker(b.root(), {"done", "2"}).code == 0);
+    CHECK(remote_claim_refs(remote).empty());
+    CHECK(run({"git", "-C", remote.bare().string(), "fsck", "--strict", "--no-progress"}).code == 0);
+  }
+}
+
+TEST_CASE("an expired lease is taken over by another clone, and the old holder cannot renew it") {
+  SharedRemote remote(true);
+  seed(remote, 1);
+  // A skew margin of 1 s keeps the test short; the default is 30 s.
+  Clone a(remote), b(remote);
+  for (const Clone* c : {&a, &b}) {
+    std::string config = read(c->root() / ".tracker/config.yml");
+    write(c->root() / ".tracker/config.yml", config + "  clock_skew: 1s\n");
+    git(c->root(), {"commit", "-qam", "skew"});
+  }
+  REQUIRE(run_tracker(a.root(), {"claim", "1", "--owner", "ann", "--ttl", "1s"}).code == 0);
+  std::string anns = git(remote.bare(), {"rev-parse", "refs/tracker/claims/1"});
+  // While it holds (expiry plus the skew margin), b is refused.
+  CHECK(run_tracker(b.root(), {"claim", "1", "--owner", "bob"}).code == 3);
+  // Once it has passed, b takes it over: its retry_count goes up.
+  REQUIRE(eventually([&] { return run_tracker(b.root(), {"claim", "1", "--owner", "bob"}).code == 0; }));
+  CHECK(claim_owner_on_remote(remote, 1) == "bob");
+  CHECK(git(remote.bare(), {"rev-parse", "refs/tracker/claims/1^"}) == anns);  // the lease chain goes on
+  json shown = json::parse(run_tracker(b.root(), {"--json", "show", "1"}).out);
+  CHECK(shown["retry_count"] == 1);
+  CHECK(shown["agent"] == "bob");
+
+  // The old holder is fenced off: renew and done exit 3 and change nothing there.
+  std::string bobs = git(remote.bare(), {"rev-parse", "refs/tracker/claims/1"});
+  auto r = run_tracker(a.root(), {"renew", "1", "--owner", "ann"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("was lost: another clone took it over") != std::string::npos);
+  REQUIRE(run_tracker(a.root(), {"claim", "1", "--owner", "ann", "--offline"}).code == 0);  // a local claim again
+  int commits = std::stoi(git(a.root(), {"rev-list", "--count", "HEAD"}));
+  r = run_tracker(a.root(), {"done", "1"});
+  CHECK(r.code == 0);  // an offline claim has no lease: done is local, as without a remote
+  CHECK(git(remote.bare(), {"rev-parse", "refs/tracker/claims/1"}) == bobs);
+  CHECK(std::stoi(git(a.root(), {"rev-list", "--count", "HEAD"})) == commits + 1);
+}
+
+TEST_CASE("done by a holder whose lease was taken over exits 3 and changes nothing") {
+  SharedRemote remote(false);
+  seed(remote, 1);
+  Clone a(remote), b(remote);
+  REQUIRE(run_tracker(a.root(), {"claim", "1", "--owner", "ann"}).code == 0);
+  // Another clone's lease replaces ann's on the remote (as a takeover after expiry does).
+  git(b.root(), {"fetch", "-q", "origin", "refs/tracker/claims/1:refs/tracker/seen"});
+  std::string anns = git(b.root(), {"rev-parse", "refs/tracker/seen"});
+  anns.pop_back();
+  std::string other = git(b.root(), {"commit-tree", "-p", anns, "-m", "someone else", "refs/tracker/seen^{tree}"});
+  other.pop_back();
+  git(b.root(), {"push", "-q", "--force", "origin", other + ":refs/tracker/claims/1"});
+
+  std::string head = git(a.root(), {"rev-parse", "HEAD"});
+  auto r = run_tracker(a.root(), {"done", "1"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("was taken over by another clone on the remote; #1 is not done") != std::string::npos);
+  CHECK(git(a.root(), {"rev-parse", "HEAD"}) == head);
+  CHECK(git(remote.bare(), {"rev-parse", "refs/tracker/claims/1"}) == other + "\n");
+  r = run_tracker(a.root(), {"release", "1"});
+  CHECK(r.code == 0);  // ann's claim is void: nothing to release
+  CHECK(r.out == "#1 is not claimed; nothing to release\n");
+}
+
+TEST_CASE("50 processes across 5 clones claim the same story: exactly one wins", "[stress]") {
+  SharedRemote remote(true);
+  seed(remote, 1, "60s");
+  std::vector<std::unique_ptr<Clone>> clones;
+  for (int i = 0; i < 5; ++i) clones.push_back(std::make_unique<Clone>(remote));
+  TempDir out;
+  std::vector<int> pids;
+  for (int i = 0; i < 50; ++i) {
+    const Clone& c = *clones[static_cast<std::size_t>(i % 5)];
+    pids.push_back(spawn({"sh", "-c",
+                          std::string(TRACKER_BIN) + " claim 1 --owner w" + std::to_string(i) + " > " +
+                              (out / ("out" + std::to_string(i))).string() + " 2>&1; echo $? > " +
+                              (out / ("rc" + std::to_string(i))).string()},
+                         RunOptions{c.root(), {}, ""}));
+  }
+  for (int pid : pids) wait_for(pid);
+  int won = 0, refused = 0;
+  std::string winner;
+  for (int i = 0; i < 50; ++i) {
+    std::string rc = read(out / ("rc" + std::to_string(i)));
+    if (rc == "0\n") {
+      ++won;
+      winner = "w" + std::to_string(i);
+    } else if (rc == "3\n") {
+      ++refused;
+    } else {
+      FAIL("claimer " << i << " exited " << rc << ": " << read(out / ("out" + std::to_string(i))));
+    }
+  }
+  CHECK(won == 1);
+  CHECK(refused == 49);
+  CHECK(claim_owner_on_remote(remote, 1) == winner);
+}
+
+TEST_CASE("4 clones with 2 claimers each take 60 stories: each story is claimed exactly once", "[stress]") {
+  SharedRemote remote(true);
+  seed(remote, 60, "60s");
+  std::vector<std::unique_ptr<Clone>> clones;
+  for (int i = 0; i < 4; ++i) clones.push_back(std::make_unique<Clone>(remote));
+  TempDir out;
+  std::vector<int> pids;
+  for (int w = 0; w < 8; ++w) {
+    const Clone& c = *clones[static_cast<std::size_t>(w / 2)];
+    fs::path log = out / ("w" + std::to_string(w));
+    pids.push_back(spawn({"sh", "-c",
+                          "while :; do " + std::string(TRACKER_BIN) + " --json claim --owner w" + std::to_string(w) +
+                              " >> " + log.string() + " 2>>" + log.string() + ".err; rc=$?; [ $rc = 0 ] || break; "
+                              "done; echo $rc > " + log.string() + ".rc"},
+                         RunOptions{c.root(), {}, ""}));
+  }
+  for (int pid : pids) wait_for(pid);
+  std::map<long, std::string> taken;
+  for (int w = 0; w < 8; ++w) {
+    fs::path log = out / ("w" + std::to_string(w));
+    INFO(read(log.string() + ".err"));
+    CHECK(read(log.string() + ".rc") == "6\n");  // stopped because nothing was left
+    std::string text = fs::exists(log) ? read(log) : "";
+    // Each claim printed one JSON object; split them at the top-level closing brace.
+    std::size_t start = 0;
+    while ((start = text.find("{\n", start)) != std::string::npos) {
+      std::size_t end = text.find("\n}\n", start);
+      json claim = json::parse(text.substr(start, end + 2 - start));
+      long id = claim["id"];
+      CHECK(taken.count(id) == 0);
+      taken[id] = claim["claim"]["owner"];
+      start = end + 3;
+    }
+  }
+  CHECK(taken.size() == 60);
+  CHECK(remote_claim_refs(remote).size() == 60);
+  for (const auto& [id, owner] : taken) CHECK(claim_owner_on_remote(remote, id) == owner);
+  CHECK(run({"git", "-C", remote.bare().string(), "fsck", "--strict", "--no-progress"}).code == 0);
+}
+
+TEST_CASE("an unreachable remote is exit 7 with git's message, and --offline claims locally saying so") {
+  SharedRemote remote(true);
+  seed(remote, 2, "1s");
+  Clone a(remote);
+  remote.restart_later();  // the daemon is gone
+  std::string head = git(a.root(), {"rev-parse", "HEAD"});
+  auto r = run_tracker(a.root(), {"claim", "1", "--owner", "ann"});
+  CHECK(r.code == 7);
+  CHECK(r.err.starts_with("tracker: the remote 'origin' is unavailable ("));
+  CHECK(r.err.find("nothing was changed there (retried for 1s, remote.timeout)") != std::string::npos);
+  CHECK(git(a.root(), {"rev-parse", "HEAD"}) == head);
+  CHECK(json::parse(run_tracker(a.root(), {"--json", "list", "--claimed"}).out).empty());
+  CHECK(run_tracker(a.root(), {"ready"}).code == 7);
+
+  r = run_tracker(a.root(), {"--offline", "claim", "1", "--owner", "ann"});
+  CHECK(r.code == 0);
+  CHECK(r.err == "tracker: warning: offline: the claim on #1 holds on this machine only; other clones do not see it\n");
+
+  // Back again: claims go through the remote as before.
+  remote.start_on_same_port();
+  r = run_tracker(a.root(), {"claim", "2", "--owner", "ann"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(remote_claim_refs(remote) == std::set<std::string>{"refs/tracker/claims/2"});
+}
+
+TEST_CASE("a remote whose hook refuses refs/tracker/ is named as the reason") {
+  SharedRemote remote(false);
+  seed(remote, 1);
+  write(remote.bare() / "hooks/pre-receive",
+        "#!/bin/sh\nwhile read old new ref; do case $ref in refs/tracker/*) echo \"custom refs are not allowed\" >&2; "
+        "exit 1;; esac; done\n");
+  ::chmod((remote.bare() / "hooks/pre-receive").c_str(), 0755);
+  Clone a(remote);
+  auto r = run_tracker(a.root(), {"claim", "1", "--owner", "ann"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("the remote 'origin' refused refs/tracker/claims/1: pre-receive hook declined") != std::string::npos);
+  CHECK(r.err.find("must accept refs under refs/tracker/") != std::string::npos);
+  CHECK(json::parse(run_tracker(a.root(), {"--json", "list", "--claimed"}).out).empty());
+}
+
+TEST_CASE("init --remote writes remote: into the config, and refuses a remote that is not there") {
+  TempDir dir;
+  git(dir.path(), {"init", "-q", "-b", "trunk"});
+  auto r = run_tracker(dir.path(), {"init", "--remote", "origin"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: no git remote 'origin' in this repository: add it first (git remote add origin <url>), then "
+                 "run tracker init --remote origin again\n");
+  CHECK(!fs::exists(dir / ".tracker"));
+  git(dir.path(), {"remote", "add", "origin", "file:///nowhere"});
+  r = run_tracker(dir.path(), {"init", "--remote", "origin"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  std::string config = read(dir / ".tracker/config.yml");
+  CHECK(config.find("remote:\n  name: origin\n  branch: trunk\n") != std::string::npos);
+  // A bad remote: block is refused with its line.
+  write(dir / ".tracker/config.yml", config + "  clock_skew: soon\n");
+  r = run_tracker(dir.path(), {"list"});
+  CHECK(r.code == 5);
+  CHECK(r.err.find("config.yml") != std::string::npos);
+}
