@@ -14,7 +14,8 @@ namespace {
 const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& examples() {
   static const std::map<std::string, std::vector<std::pair<std::string, std::string>>> table = {
       {"init", {{"tracker init", "a board with the default stages in ./work"},
-                {"tracker init --stages todo,doing,done", "a board with your own stages"}}},
+                {"tracker init --stages todo,doing,done", "a board with your own stages"},
+                {"tracker init --remote origin", "claims go through the git remote origin, for many clones"}}},
       {"new", {{"tracker new \"Log in with email\" --priority 3 --label auth", "create a story in the backlog"},
                {"tracker new \"Crash on start\" --type bug --body-file notes.md", "a bug, its body from a file"},
                {"tracker new --edit --type bug", "write a bug in your editor, from a template"}}},
@@ -29,6 +30,7 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
       {"release", {{"tracker release 42", "give #42 back to the ready queue"}}},
       {"delete", {{"tracker delete 42", "delete #42; its id is never given out again"},
                   {"tracker delete 42 43 --force", "even a claimed story, or one others depend on"}}},
+      {"merge-file", {{"tracker merge-file --install", "let git merge story files field by field in this clone"}}},
       {"board", {{"tracker board", "the open stages side by side"},
                  {"tracker board --label auth --all", "one label's stories, done ones too"}}},
       {"archive", {{"tracker archive 40 41", "move finished work out of sight"}}},
@@ -154,7 +156,7 @@ std::string man_page(const CLI::App& app) {
          ".TP\n0\nsuccess\n.TP\n1\nan error of the system (a file, git)\n.TP\n2\nbad usage\n"
          ".TP\n3\na conflict: locked, claimed, or changed meanwhile\n.TP\n4\nno such story\n"
          ".TP\n5\ninvalid data: a story or a change that breaks a rule\n.TP\n6\nnothing to give: claim found no ready story, commit no change "
-         "(a command whose goal already holds succeeds)\n"
+         "(a command whose goal already holds succeeds)\n.TP\n7\nthe remote of the config could not be reached\n"
       << ".SH FILES\n.TP\n.I .tracker/config.yml\nthe board's stages, types and settings\n"
          ".TP\n.I <git-dir>/tracker/\nthe index, locks and claims of this clone\n"
       << ".SH SEE ALSO\n.BR git (1)\n";

@@ -5,7 +5,9 @@
 
 #include "process.hpp"
 
+#include <unistd.h>
 #include <chrono>
+#include <cstdio>
 
 namespace tracker {
 
@@ -19,6 +21,9 @@ namespace {
 constexpr const char* kClaimPrefix = "refs/tracker/claims/";
 /// Where this clone keeps the last lease it fetched of each story.
 constexpr const char* kSeenPrefix = "refs/tracker/remote-claims/";
+/// The id counter on the remote, and this clone's copy of the last one fetched.
+constexpr const char* kIdsRef = "refs/tracker/ids";
+constexpr const char* kSeenIdsRef = "refs/tracker/remote-ids";
 
 /// git's last line of complaint, for messages: "fatal: unable to connect to ...".
 std::string last_line(const std::string& text) {
@@ -89,20 +94,22 @@ const std::map<std::int64_t, std::string>& Remote::claim_refs() {
   return *refs_;
 }
 
-std::optional<RemoteLease> Remote::read(std::int64_t id) {
-  const std::string seen = kSeenPrefix + std::to_string(id);
+std::string Remote::fetch_ref(const std::string& ref, const std::string& seen, const std::string& what) {
   auto missing = [](const GitRun& r) { return r.err.find("couldn't find remote ref") != std::string::npos; };
-  GitRun f = talk({"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", settings_.name,
-                   "+" + claim_ref(id) + ":" + seen},
-                  "reading the claim on #" + std::to_string(id), missing);
+  GitRun f = talk({"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", settings_.name, "+" + ref + ":" + seen}, what,
+                  missing);
   if (f.status != 0) {
     git({"update-ref", "-d", seen});
-    return std::nullopt;
+    return "";
   }
   GitRun sha = git({"rev-parse", "--verify", "--quiet", seen + "^{commit}"});
-  if (sha.status != 0) return std::nullopt;  // deleted meanwhile by a concurrent read that found none
+  return sha.status == 0 ? std::string(trim(sha.out)) : "";  // "": deleted meanwhile by a read that found none
+}
+
+std::optional<RemoteLease> Remote::read(std::int64_t id) {
   RemoteLease lease;
-  lease.sha = std::string(trim(sha.out));
+  lease.sha = fetch_ref(claim_ref(id), kSeenPrefix + std::to_string(id), "reading the claim on #" + std::to_string(id));
+  if (lease.sha.empty()) return std::nullopt;
   GitRun text = git({"cat-file", "blob", lease.sha + ":claim.yml"});
   std::optional<Claim> c = text.status == 0 ? parse_claim(text.out) : std::nullopt;
   if (c) {
@@ -120,29 +127,71 @@ bool Remote::expired(const Claim& claim) const {
   return clock_->now_seconds() > claim.expires + settings_.clock_skew_seconds;
 }
 
-std::string Remote::write_lease(const Claim& claim, const std::string& parent) {
-  Claim stored = claim;
-  stored.lease.clear();  // a commit cannot name itself
-  GitRun blob = git({"hash-object", "-w", "--stdin"}, format_claim(stored));
-  if (blob.status != 0) throw IoError("cannot write a claim object: " + last_line(blob.err));
-  GitRun tree = git({"mktree"}, "100644 blob " + std::string(trim(blob.out)) + "\tclaim.yml\n");
-  if (tree.status != 0) throw IoError("cannot write a claim tree: " + last_line(tree.err));
-  std::vector<std::string> args = {"-c", "user.name=" + claim.owner, "-c", "user.email=tracker@" + claim.host,
+std::string Remote::write_commit(const std::string& file, const std::string& text, const std::string& parent,
+                                 const std::string& author, const std::string& message) {
+  GitRun blob = git({"hash-object", "-w", "--stdin"}, text);
+  if (blob.status != 0) throw IoError("cannot write a " + file + " object: " + last_line(blob.err));
+  GitRun tree = git({"mktree"}, "100644 blob " + std::string(trim(blob.out)) + "\t" + file + "\n");
+  if (tree.status != 0) throw IoError("cannot write a " + file + " tree: " + last_line(tree.err));
+  std::vector<std::string> args = {"-c", "user.name=" + author, "-c", "user.email=tracker@" + ClaimStore::this_host(),
                                    "commit-tree", "--no-gpg-sign", std::string(trim(tree.out))};
   if (!parent.empty()) {
     args.push_back("-p");
     args.push_back(parent);
   }
   args.push_back("-m");
-  args.push_back("tracker: claim #" + std::to_string(claim.id) + " by " + claim.owner + " until " +
-                 format_iso8601(claim.expires) + " (lease " + std::to_string(claim.generation) + ")");
+  args.push_back(message);
   GitRun commit = git(args);
-  if (commit.status != 0) throw IoError("cannot write a claim commit: " + last_line(commit.err));
+  if (commit.status != 0) throw IoError("cannot write a " + file + " commit: " + last_line(commit.err));
   return std::string(trim(commit.out));
 }
 
+std::string Remote::write_lease(const Claim& claim, const std::string& parent) {
+  Claim stored = claim;
+  stored.lease.clear();  // a commit cannot name itself
+  return write_commit("claim.yml", format_claim(stored), parent, claim.owner,
+                      "tracker: claim #" + std::to_string(claim.id) + " by " + claim.owner + " until " +
+                          format_iso8601(claim.expires) + " (lease " + std::to_string(claim.generation) + ")");
+}
+
+std::int64_t Remote::reserve_ids(std::int64_t above, std::int64_t count, const std::string& who) {
+  for (int attempt = 1;; ++attempt) {
+    std::string seen = fetch_ref(kIdsRef, kSeenIdsRef, "reserving an id");
+    std::int64_t last = 0;
+    if (!seen.empty()) {
+      GitRun text = git({"cat-file", "blob", seen + ":ids.yml"});
+      for (const auto& line : split(text.out, '\n'))
+        if (line.starts_with("last:")) last = parse_int(trim(std::string_view(line).substr(5))).value_or(0);
+    }
+    std::int64_t first = std::max(last, above) + 1;
+    std::int64_t new_last = first + count - 1;
+    // A nonce makes the commit unique: two clones reserving the same ids in the
+    // same second would otherwise write the same commit, and the second push would
+    // find it there already and report success.
+    char nonce[17];
+    std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(random_u64()));
+    std::string sha = write_commit("ids.yml", "last: " + std::to_string(new_last) + "\n", seen, who,
+                                   "tracker: ids " + std::to_string(first) + "-" + std::to_string(new_last) + " for " +
+                                       who + " on " + ClaimStore::this_host() + "\n\nNonce: " + nonce);
+    if (push_ref(kIdsRef, sha, seen, "reserving an id") == LeasePush::done) return first;
+    if (attempt >= 50) throw ConflictError("the id counter on the remote '" + settings_.name + "' keeps moving; try again");
+    backoff_sleep(attempt);
+  }
+}
+
 LeasePush Remote::push_lease(std::int64_t id, const std::string& sha, const std::string& expected) {
-  const std::string ref = claim_ref(id);
+  LeasePush result = push_ref(claim_ref(id), sha, expected, "claiming #" + std::to_string(id));
+  if (result == LeasePush::done && refs_) {
+    if (sha.empty())
+      refs_->erase(id);
+    else
+      (*refs_)[id] = sha;
+  }
+  return result;
+}
+
+LeasePush Remote::push_ref(const std::string& ref, const std::string& sha, const std::string& expected,
+                           const std::string& what) {
   const std::vector<std::string> args = {"push", "--porcelain", "--no-verify", "--force-with-lease=" + ref + ":" + expected,
                                          settings_.name, sha + ":" + ref};
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings_.timeout_seconds);
@@ -152,15 +201,7 @@ LeasePush Remote::push_lease(std::int64_t id, const std::string& sha, const std:
     // --porcelain: "<flag>\t<from>:<to>\t<summary> (<reason>)" per ref; '!' is a refusal.
     for (const auto& line : split(r.out, '\n')) {
       if (line.size() < 2 || line[1] != '\t' || line.find(":" + ref + "\t") == std::string::npos) continue;
-      if (line[0] != '!') {
-        if (refs_) {
-          if (sha.empty())
-            refs_->erase(id);
-          else
-            (*refs_)[id] = sha;
-        }
-        return LeasePush::done;
-      }
+      if (line[0] != '!') return LeasePush::done;
       // The remote's own compare-and-swap lost to a concurrent push (git's ref lock or
       // old-value check): as much a lost race as a refused lease.
       bool raced = line.find("failed to update ref") != std::string::npos ||
@@ -182,19 +223,57 @@ LeasePush Remote::push_lease(std::int64_t id, const std::string& sha, const std:
       }
       if (broke) {
         // Rejected after a broken connection: it may be our own push that landed.
-        GitRun now = talk({"ls-remote", settings_.name, ref}, "checking the claim on #" + std::to_string(id));
+        GitRun now = talk({"ls-remote", settings_.name, ref}, what);
         std::string at = now.out.empty() ? "" : now.out.substr(0, now.out.find('\t'));
         if (at == sha) return LeasePush::done;
       }
       return LeasePush::lost;
     }
     if (std::chrono::steady_clock::now() >= deadline)
-      throw RemoteUnavailableError("the remote '" + settings_.name + "' is unavailable (claiming #" + std::to_string(id) +
+      throw RemoteUnavailableError("the remote '" + settings_.name + "' is unavailable (" + what +
                                    "): " + last_line(r.err) + "; nothing was changed there (retried for " +
                                    format_duration(settings_.timeout_seconds) + ", remote.timeout)");
     broke = true;
     backoff_sleep(attempt);
   }
+}
+
+StoryFileMerge git_line_merge(std::string_view base, std::string_view ours, std::string_view theirs) {
+  std::string dir_template = (std::filesystem::temp_directory_path() / "tracker-merge-XXXXXX").string();
+  if (!::mkdtemp(dir_template.data())) throw_errno("cannot create a temp directory for a merge");
+  std::filesystem::path dir = dir_template;
+  ScopeExit cleanup([&] {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  });
+  write_file_atomic(dir / "base", std::string(base));
+  write_file_atomic(dir / "ours", std::string(ours));
+  write_file_atomic(dir / "theirs", std::string(theirs));
+  ProgramRun run;
+  run.argv = {"git", "merge-file", "-p", "-L", "ours", "-L", "base", "-L", "theirs",
+              (dir / "ours").string(), (dir / "base").string(), (dir / "theirs").string()};
+  run.capture_stderr = true;
+  ProgramResult r = run_program(run, "git merge-file");
+  // Its exit status is the number of conflicts (at most 127); more is an error.
+  if (r.status < 0 || r.status > 127) throw IoError("git merge-file failed: " + last_line(r.err));
+  return {r.out, r.status};
+}
+
+void install_merge_driver(const std::filesystem::path& root) {
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"merge.tracker.name", "tracker: story files field by field"},
+           {"merge.tracker.driver", "tracker merge-file %O %A %B %P"}}) {
+    ProgramRun run;
+    run.argv = {"git", "config", key, value};
+    run.cwd = root;
+    run.capture_stderr = true;
+    ProgramResult r = run_program(run, "git config");
+    if (r.status != 0) throw IoError("cannot set " + key + " in the git config: " + last_line(r.err));
+  }
+}
+
+std::string merge_attributes_line(const std::string& stories_dir) {
+  return stories_dir + "/**/*.md merge=tracker\n";
 }
 
 }  // namespace tracker

@@ -799,4 +799,72 @@ StoryMerge merge_story(const Story& where, std::string_view base, std::string_vi
   return out;
 }
 
+StoryFileMerge merge_story_file(const Story& where, std::string_view base, std::string_view ours,
+                                std::string_view theirs, const StoryLimits& limits, const LineMerge& line_merge) {
+  StoryMerge m;
+  Story b, y, t;
+  try {
+    m = merge_story(where, base, ours, theirs, limits);
+    b = reparse_story(where, base, limits);
+    y = reparse_story(where, ours, limits);
+    t = reparse_story(where, theirs, limits);
+  } catch (const StoryParseError&) {
+    return line_merge(base, ours, theirs);
+  }
+  StoryFileMerge out{m.text, 0};
+  for (const auto& c : m.conflicts) {
+    if (c.key == "format") return line_merge(base, ours, theirs);
+    if (c.key == "labels" || c.key == "depends_on") {
+      auto items = [&](const Story& s) {
+        std::vector<std::string> v;
+        if (c.key == "labels")
+          v = s.labels;
+        else
+          for (auto id : s.depends_on) v.push_back(std::to_string(id));
+        return v;
+      };
+      std::vector<std::string> bi = items(b), yi = items(y), ti = items(t), merged;
+      auto has = [](const std::vector<std::string>& v, const std::string& x) {
+        return std::find(v.begin(), v.end(), x) != v.end();
+      };
+      for (const auto* side : {&yi, &ti})
+        for (const auto& x : *side) {
+          bool removed = has(bi, x) && (!has(yi, x) || !has(ti, x));
+          if (!removed && !has(merged, x)) merged.push_back(x);
+        }
+      if (merged.empty()) {
+        out.text = remove_front_matter_line(out.text, c.key);
+      } else {
+        std::vector<std::string> quoted;
+        for (const auto& x : merged) quoted.push_back(c.key == "labels" ? yaml_scalar(x) : x);
+        out.text = set_front_matter_line(out.text, c.key, "[" + join(quoted, ", ") + "]");
+      }
+      continue;
+    }
+    if (c.key == "body") {
+      StoryFileMerge body = line_merge(body_part(base), body_part(ours), body_part(theirs));
+      FrontMatter fm = locate_front_matter(out.text);
+      out.text = out.text.substr(0, fm.body_begin) + body.text;
+      out.conflicts += body.conflicts;
+      continue;
+    }
+    // A key both changed differently: its lines from each side between markers.
+    auto entry = [&](std::string_view text) {
+      auto span = key_span(text, c.key);
+      std::string e = span ? std::string(text.substr(span->first, span->second - span->first)) : "";
+      if (!e.empty() && !e.ends_with('\n')) e += '\n';
+      return e;
+    };
+    std::string block = "<<<<<<< ours\n" + entry(ours) + "=======\n" + entry(theirs) + ">>>>>>> theirs\n";
+    if (auto span = key_span(out.text, c.key)) {
+      out.text.replace(span->first, span->second - span->first, block);
+    } else {
+      FrontMatter fm = locate_front_matter(out.text);
+      out.text.insert(fm.yaml_end, block);
+    }
+    ++out.conflicts;
+  }
+  return out;
+}
+
 }  // namespace tracker

@@ -211,6 +211,15 @@ InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
     if (!fs::exists(keep)) write_file_atomic(keep, "");
     written.push_back(keep);
   }
+  // Story files merge field by field (tracker merge-file): .gitattributes names
+  // them, committed; the driver is registered in this clone's git config.
+  fs::path attributes = result.root / ".gitattributes";
+  std::string existing = read_file_if_exists(attributes).value_or("");
+  std::string line = merge_attributes_line(config.stories_dir);
+  if (existing.find(line) == std::string::npos)
+    write_file_atomic(attributes, existing + (existing.empty() || existing.ends_with('\n') ? "" : "\n") + line);
+  written.push_back(attributes);
+  if (find_git_dirs(result.root)) install_merge_driver(result.root);
   write_config_and_commit(result, config, options.commit, "tracker: init " + join(config.stage_names(), ", "), written);
   return result;
 }
@@ -484,7 +493,9 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
     }
   }
   prepare_commit();
-  result.id = ids.reserve(std::max(index_->max_id(), id_floor()));
+  std::int64_t above = std::max({index_->max_id(), id_floor(), ids.last()});
+  if (Remote* r = remote()) above = std::max(above, remote_id(*r, above) - 1);
+  result.id = ids.reserve(above);
   lock_stories({result.id});  // a `tracker commit` meanwhile leaves the new file to this commit
   fs::path file = ws_.real_stage_dir(stage) / make_story_file_name(result.id, request.type, slugify(name));
   result.path = ws_.relative(file);
@@ -734,6 +745,31 @@ std::optional<Tracker::RemoteTake> Tracker::acquire_remote(ClaimStore& store, co
     seen = r.read(local.id);  // lost the race, or a lease was there: look at it
   }
   throw ConflictError(who + " keeps changing hands on the remote; try again");
+}
+
+std::int64_t Tracker::remote_id(Remote& r, std::int64_t above) {
+  // "<next> <last>": what is left of the block of ids this clone reserved.
+  const fs::path block = ws_.shared_state_dir() / "id-block";
+  if (auto text = read_file_if_exists(block)) {
+    std::vector<std::string> parts = split(trim(*text), ' ');
+    auto next = parts.size() == 2 ? parse_int(parts[0]) : std::nullopt;
+    auto last = parts.size() == 2 ? parse_int(parts[1]) : std::nullopt;
+    if (next && last && *next > above && *next <= *last) {
+      write_file_atomic(block, std::to_string(*next + 1) + " " + std::to_string(*last) + "\n");
+      return *next;
+    }
+  }
+  try {
+    const std::int64_t count = r.settings().id_block;
+    std::int64_t first = r.reserve_ids(above, count, "tracker");
+    write_file_atomic(block, std::to_string(first + 1) + " " + std::to_string(first + count - 1) + "\n");
+    return first;
+  } catch (const RemoteUnavailableError& e) {
+    warn(std::string(e.what()) +
+         "; the id comes from this clone alone, so another clone may give it out too (after a merge, 'tracker check' "
+         "finds a duplicate and 'tracker renumber' fixes it)");
+    return above + 1;
+  }
 }
 
 bool Tracker::move_remote_lease(ClaimStore& store, const Claim& held, const std::string& replacement) {

@@ -165,6 +165,11 @@ fs::path Workspace::real_stage_dir(const Stage& stage) const {
   return stage_dir(stage);
 }
 
+std::int64_t IdAllocation::last() const {
+  auto text = read_file_if_exists(dir_ / "last-id");
+  return text ? parse_int(trim(*text)).value_or(0) : 0;
+}
+
 std::int64_t IdAllocation::reserve(std::int64_t highest_seen) {
   fs::path mark = dir_ / "last-id";
   std::int64_t last = 0;

@@ -356,3 +356,49 @@ TEST_CASE("init --remote writes remote: into the config, and refuses a remote th
   CHECK(r.code == 5);
   CHECK(r.err.find("config.yml") != std::string::npos);
 }
+
+TEST_CASE("ids across clones: 4 clones creating 10 stories each at once get 40 distinct ids", "[stress]") {
+  SharedRemote remote(true);
+  seed(remote, 1, "60s");  // #1 exists everywhere
+  std::vector<std::unique_ptr<Clone>> clones;
+  for (int i = 0; i < 4; ++i) clones.push_back(std::make_unique<Clone>(remote));
+  std::vector<int> pids;
+  for (const auto& c : clones)
+    pids.push_back(spawn({"sh", "-c",
+                          "for i in 1 2 3 4 5 6 7 8 9 10; do " + std::string(TRACKER_BIN) +
+                              " new \"From a clone $i\" || exit 1; done"},
+                         RunOptions{c->root(), {}, ""}));
+  for (int pid : pids) CHECK(wait_for(pid) == 0);
+  std::set<long> ids;
+  for (const auto& c : clones) {
+    json stories = json::parse(run_tracker(c->root(), {"--json", "list"}).out);
+    CHECK(stories.size() == 11);
+    for (const auto& s : stories)
+      if (s["id"] != 1) CHECK(ids.insert(s["id"].get<long>()).second);
+  }
+  CHECK(ids.size() == 40);
+  CHECK(*ids.begin() == 2);
+  CHECK(*ids.rbegin() == 41);
+  CHECK(git(remote.bare(), {"cat-file", "blob", "refs/tracker/ids:ids.yml"}) == "last: 41\n");
+  CHECK(run({"git", "-C", remote.bare().string(), "fsck", "--strict", "--no-progress"}).code == 0);
+}
+
+TEST_CASE("id_block reserves ids in blocks, and an unreachable remote falls back to local ids with a warning") {
+  SharedRemote remote(true);
+  seed(remote, 1, "1s");
+  Clone a(remote), b(remote);
+  std::string config = read(a.root() / ".tracker/config.yml");
+  write(a.root() / ".tracker/config.yml", config + "  id_block: 5\n");
+  CHECK(run_tracker(a.root(), {"new", "A1"}).out == "2\n");
+  CHECK(git(remote.bare(), {"cat-file", "blob", "refs/tracker/ids:ids.yml"}) == "last: 6\n");
+  CHECK(run_tracker(a.root(), {"new", "A2"}).out == "3\n");  // from the block: no push
+  CHECK(run_tracker(b.root(), {"new", "B1"}).out == "7\n");
+  CHECK(run_tracker(a.root(), {"new", "A3"}).out == "4\n");
+
+  remote.restart_later();
+  auto r = run_tracker(b.root(), {"new", "B2"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "8\n");
+  CHECK(r.err.find("tracker: warning: the remote 'origin' is unavailable (reserving an id)") == 0);
+  CHECK(r.err.find("the id comes from this clone alone") != std::string::npos);
+}

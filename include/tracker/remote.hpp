@@ -11,6 +11,7 @@
 #include <tracker/claims.hpp>
 #include <tracker/clock.hpp>
 #include <tracker/config.hpp>
+#include <tracker/story.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -30,6 +31,18 @@ struct RemoteLease {
 /// How a lease push ended: the ref is what was pushed, or the remote holds
 /// something other than what was expected (another clone changed it first).
 enum class LeasePush { done, lost };
+
+/// `git merge-file` on three texts (base, ours, theirs): the line merge that
+/// merge_story_file uses for bodies, and for whole files that are not stories.
+StoryFileMerge git_line_merge(std::string_view base, std::string_view ours, std::string_view theirs);
+
+/// Registers `tracker merge-file` as the merge driver `tracker` in the git config
+/// of the repository at `root` (merge.tracker.name and merge.tracker.driver), as
+/// `init` does; `.gitattributes` says which files use it.
+void install_merge_driver(const std::filesystem::path& root);
+
+/// The .gitattributes line that sends story files to the driver.
+std::string merge_attributes_line(const std::string& stories_dir);
 
 class Remote {
  public:
@@ -66,6 +79,12 @@ class Remote {
   /// remote refuses the ref itself (a hook, a hosting rule).
   LeasePush push_lease(std::int64_t id, const std::string& sha, const std::string& expected);
 
+  /// Reserves `count` ids on the remote, all above `above`, and returns the first:
+  /// `refs/tracker/ids` is a chain of commits whose ids.yml holds the last id given
+  /// out, moved on by a fast-forward push with a lease, so no two clones get the
+  /// same id. RemoteUnavailableError when the remote cannot be reached.
+  std::int64_t reserve_ids(std::int64_t above, std::int64_t count, const std::string& who);
+
  private:
   struct GitRun;
   GitRun git(std::vector<std::string> args, const std::string& input = {}) const;
@@ -73,6 +92,15 @@ class Remote {
   /// says its failure is an answer, retrying the rest until the deadline.
   GitRun talk(const std::vector<std::string>& args, const std::string& what,
               bool (*accept)(const GitRun&) = nullptr) const;
+  /// push_lease for any ref under refs/tracker/.
+  LeasePush push_ref(const std::string& ref, const std::string& sha, const std::string& expected,
+                     const std::string& what);
+  /// Fetches the remote's `ref` into this clone's `seen`; its sha, or empty when the
+  /// remote has no such ref.
+  std::string fetch_ref(const std::string& ref, const std::string& seen, const std::string& what);
+  /// A commit holding one file, on top of `parent` when given.
+  std::string write_commit(const std::string& file, const std::string& text, const std::string& parent,
+                           const std::string& author, const std::string& message);
 
   std::filesystem::path work_tree_;
   RemoteSettings settings_;

@@ -172,6 +172,27 @@ struct StoryMerge {
 StoryMerge merge_story(const Story& where, std::string_view base, std::string_view yours, std::string_view theirs,
                        const StoryLimits& limits, bool prefer_yours = false);
 
+/// What a three-way merge of a story file gave: the text, and how many conflicts it
+/// marks with <<<<<<< / ======= / >>>>>>> lines (0: a clean merge).
+struct StoryFileMerge {
+  std::string text;
+  int conflicts = 0;
+};
+
+/// Merges lines three ways, as `git merge-file` does: (base, ours, theirs) -> the
+/// text and its number of conflicts.
+using LineMerge = std::function<StoryFileMerge(std::string_view, std::string_view, std::string_view)>;
+
+/// git's merge driver for story files (`tracker merge-file`): the front matter
+/// field by field (a key changed on one side takes that side; `labels` and
+/// `depends_on` changed on both are merged as sets: what either added, less what
+/// either removed), the body with `line_merge`. A key both sides changed
+/// differently is the only conflict: that key's lines from each side between
+/// conflict markers, everything else merged. A side that does not read as a story,
+/// or a change that is only formatting, is merged by `line_merge` as a whole.
+StoryFileMerge merge_story_file(const Story& where, std::string_view base, std::string_view ours,
+                                std::string_view theirs, const StoryLimits& limits, const LineMerge& line_merge);
+
 /// {"priority 1 -> 3", "labels +ui -api", "body"}: scalars with both values when
 /// they are short, lists as additions and removals, long values by key name alone.
 std::vector<std::string> describe_changes(const std::vector<FieldChange>& changes, bool body_changed);

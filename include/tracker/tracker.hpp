@@ -578,6 +578,10 @@ class Tracker {
   /// `replacement` (empty: removes it). False, with the lockfile removed, when the
   /// lease was lost to another clone.
   bool move_remote_lease(ClaimStore& store, const Claim& held, const std::string& replacement);
+  /// With a remote: the next id for `new`, above `above`, from the block this clone
+  /// reserved earlier (remote.id_block) or reserved on the remote now. Offline, a
+  /// warning and `above + 1`. The id allocation lock is held.
+  std::int64_t remote_id(Remote& remote, std::int64_t above);
   ClaimStore claims() const { return ClaimStore(ws_.shared_state_dir() / "claims", clock_); }
   /// A full refresh, once per Tracker.
   void refresh_all();

@@ -92,6 +92,9 @@ class IdAllocation {
   /// every id ever handed out, which survives deleting story files.
   std::int64_t reserve(std::int64_t highest_seen);
 
+  /// The last id this clone handed out (0 for none).
+  std::int64_t last() const;
+
   /// Records that `key` created story `id`.
   void record_key(const std::string& key, std::int64_t id);
 

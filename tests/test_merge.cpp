@@ -1,0 +1,146 @@
+// The merge driver for story files: real git merges of real branches.
+#include <catch2/catch.hpp>
+
+#include "helpers.hpp"
+
+#include <nlohmann/json.hpp>
+#include <tracker/remote.hpp>
+#include <tracker/story.hpp>
+
+using namespace testing;
+using nlohmann::json;
+
+namespace {
+
+/// git with the tracker binary on PATH, as a user who installed it has it.
+RunResult git_with_tracker(const fs::path& cwd, const std::vector<std::string>& args) {
+  RunOptions o;
+  o.cwd = cwd;
+  o.env["PATH"] = fs::path(TRACKER_BIN).parent_path().string() + ":" + std::getenv("PATH");
+  std::vector<std::string> argv = {"git"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, o);
+}
+
+/// Edits story `id` on branch `branch` (made from main) with `tracker set`, commits.
+void on_branch(Board& board, const std::string& branch, const std::vector<std::string>& set_args) {
+  git(board.root(), {"checkout", "-q", "-B", branch, "main"});
+  std::vector<std::string> args = {"set"};
+  args.insert(args.end(), set_args.begin(), set_args.end());
+  auto r = run_tracker(board.root(), args);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+}
+
+}  // namespace
+
+TEST_CASE("merge driver: front matter merges field by field, labels and depends_on as sets") {
+  Board board;
+  board.create({"Merge me", "--priority", "1", "--label", "api", "--body", "Line one.\n\nLine two.\n"});
+  board.create({"Other"});
+  board.create({"Third"});
+  const std::string file = board.path_of(1);
+  CHECK(read(board.root() / ".gitattributes") == "work/**/*.md merge=tracker\n");
+  CHECK(git(board.root(), {"config", "merge.tracker.driver"}) == "tracker merge-file %O %A %B %P\n");
+
+  // Different fields on each side, and a label (and a dependency) added on each.
+  on_branch(board, "a", {"1", "priority=3", "labels=api,ui", "depends_on=2"});
+  on_branch(board, "b", {"1", "agent=bot", "labels=api,auth", "depends_on=3"});
+  git(board.root(), {"checkout", "-q", "a"});
+  auto r = git_with_tracker(board.root(), {"merge", "-q", "--no-edit", "b"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  json s = json::parse(run_tracker(board.root(), {"--json", "show", "1"}).out);
+  CHECK(s["priority"] == 3);
+  CHECK(s["agent"] == "bot");
+  CHECK(s["labels"] == json::array({"api", "ui", "auth"}));
+  CHECK(s["depends_on"] == json::array({2, 3}));
+  CHECK(s["body"] == "Line one.\n\nLine two.\n");
+  CHECK(run_tracker(board.root(), {"check"}).code == 0);
+
+  // A label removed on one side and another added on the other: both happen.
+  git(board.root(), {"checkout", "-q", "main"});
+  git(board.root(), {"merge", "-q", "a"});
+  on_branch(board, "c", {"1", "labels=ui,auth"});  // api removed
+  on_branch(board, "d", {"1", "labels=api,ui,auth,db"});  // db added
+  git(board.root(), {"checkout", "-q", "c"});
+  r = git_with_tracker(board.root(), {"merge", "-q", "--no-edit", "d"});
+  REQUIRE(r.code == 0);
+  s = json::parse(run_tracker(board.root(), {"--json", "show", "1"}).out);
+  CHECK(s["labels"] == json::array({"ui", "auth", "db"}));
+}
+
+TEST_CASE("merge driver: the same field changed on both sides is a conflict on that field alone") {
+  Board board;
+  board.create({"Contested", "--priority", "1", "--body", "First line.\nSecond line.\nThird line.\n"});
+  const std::string file = board.path_of(1);
+  on_branch(board, "a", {"1", "priority=3", "agent=ann"});
+  on_branch(board, "b", {"1", "priority=5"});
+  // b also edits the body by hand, on a line a does not touch.
+  std::string text = read(board.root() / file);
+  text.replace(text.find("Third line."), 11, "Third line, edited.");
+  write(board.root() / file, text);
+  REQUIRE(run_tracker(board.root(), {"commit", "-m", "body"}).code == 0);
+
+  git(board.root(), {"checkout", "-q", "a"});
+  auto r = git_with_tracker(board.root(), {"merge", "--no-edit", "b"});
+  CHECK(r.code != 0);
+  CHECK(r.out.find("CONFLICT (content): Merge conflict in " + file) != std::string::npos);
+  std::string merged = read(board.root() / file);
+  CHECK(merged.find("<<<<<<< ours\npriority: 3\n=======\npriority: 5\n>>>>>>> theirs\n") != std::string::npos);
+  CHECK(merged.find("agent: ann\n") != std::string::npos);           // a's other change is in
+  CHECK(merged.find("Third line, edited.\n") != std::string::npos);  // and b's body change
+  CHECK(std::count(merged.begin(), merged.end(), '<') == 7);         // one conflict, nothing else marked
+  // check reports the conflicted file as malformed until it is resolved.
+  CHECK(run_tracker(board.root(), {"check"}).code == 5);
+}
+
+TEST_CASE("merge driver: bodies changed on both sides are merged line by line, as in a pull request") {
+  Board board;
+  board.create({"Spec", "--body", "Intro.\n\nStep one.\n\nStep two.\n\nOutro.\n"});
+  const std::string file = board.path_of(1);
+  // A feature branch edits the start of the body, main edits the end meanwhile.
+  git(board.root(), {"checkout", "-q", "-b", "feature"});
+  std::string text = read(board.root() / file);
+  write(board.root() / file, text.replace(text.find("Intro."), 6, "A better intro."));
+  REQUIRE(run_tracker(board.root(), {"commit", "-m", "intro"}).code == 0);
+  git(board.root(), {"checkout", "-q", "main"});
+  text = read(board.root() / file);
+  write(board.root() / file, text.replace(text.find("Outro."), 6, "A better outro."));
+  REQUIRE(run_tracker(board.root(), {"commit", "-m", "outro"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"set", "1", "priority=2"}).code == 0);
+  auto r = git_with_tracker(board.root(), {"merge", "-q", "--no-ff", "--no-edit", "feature"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  json s = json::parse(run_tracker(board.root(), {"--json", "show", "1"}).out);
+  CHECK(s["body"] == "A better intro.\n\nStep one.\n\nStep two.\n\nA better outro.\n");
+  CHECK(s["priority"] == 2);
+}
+
+TEST_CASE("merge driver: merge_story_file falls back to a line merge for what is not a story") {
+  auto lines3 = [](std::string_view b, std::string_view o, std::string_view t) { return tracker::git_line_merge(b, o, t); };
+  tracker::Story where;
+  // Not front matter at all: git's line merge, conflict markers and all.
+  tracker::StoryFileMerge m = tracker::merge_story_file(where, "a\n", "b\n", "c\n", {}, lines3);
+  CHECK(m.conflicts == 1);
+  CHECK(m.text == "<<<<<<< ours\nb\n=======\nc\n>>>>>>> theirs\n");
+  // depends_on removed on one side, another added on the other.
+  std::string base = "---\nname: X\ndepends_on: [1, 2]\n---\n";
+  m = tracker::merge_story_file(where, base, "---\nname: X\ndepends_on: [2]\n---\n",
+                                "---\nname: X\ndepends_on: [1, 2, 3]\n---\n", {}, lines3);
+  CHECK(m.conflicts == 0);
+  CHECK(m.text == "---\nname: X\ndepends_on: [2, 3]\n---\n");
+}
+
+TEST_CASE("merge-file --install registers the driver in a clone, and bad arguments are refused") {
+  Board board;
+  TempDir other;
+  git(other.path(), {"clone", "-q", board.root().string(), "c"});
+  fs::path clone = other / "c";
+  CHECK(run({"git", "-C", clone.string(), "config", "merge.tracker.driver"}).code != 0);
+  auto r = run_tracker(clone, {"merge-file", "--install"});
+  CHECK(r.code == 0);
+  CHECK(git(clone, {"config", "merge.tracker.driver"}) == "tracker merge-file %O %A %B %P\n");
+  CHECK(run_tracker(clone, {"merge-file", "a", "b"}).code == 2);
+  CHECK(run_tracker(clone, {"merge-file", "nope1", "nope2", "nope3"}).err == "tracker: merge-file: cannot read 'nope1'\n");
+}
