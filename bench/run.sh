@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks tracker on generated boards and compares every figure with a baseline
 # measured in the same run on the same files.
-# Usage: bench/run.sh [--sizes 1000,10000,100000] [--runs 7] [--claims 200]   (TRACKER=/path/to/tracker)
-# --claims 0 leaves out the claim throughput run (minutes at 100,000 stories).
+# Usage: bench/run.sh [--sizes 1000,10000,100000] [--runs 7] [--claims 200] [--remote-claims 48]
+#        (TRACKER=/path/to/tracker)
+# --claims 0 leaves out the claim throughput run (minutes at 100,000 stories);
+# --remote-claims 0 the claims across clones over a `git daemon` remote.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10,11 +12,13 @@ tracker=$(realpath -m "${TRACKER:-$here/../build/tracker}")
 sizes=10000
 runs=7
 claims=200
+remote_claims=48
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) sizes=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --claims) claims=$2; shift 2 ;;
+    --remote-claims) remote_claims=$2; shift 2 ;;
     -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
@@ -168,3 +172,99 @@ for n in ${sizes//,/ }; do
   cd /
   rm -rf "$dir"
 done
+
+# Claims across clones (docs/remote.md): 4 clones x 2 claimers take $remote_claims
+# stories over a `git daemon` remote, against the naive way measured in the same
+# run: 8 claimers (a clone each: two git processes cannot share a work tree), each
+# claim a commit pushed to the branch, and on a rejected push a fetch, a reset to
+# the remote's branch and another pick (a rebase would meet the same conflicts).
+# Both must claim every story exactly once.
+[ "$remote_claims" -gt 0 ] || exit 0
+rdir=$(mktemp -d "${TMPDIR:-/tmp}/tracker-bench-remote.XXXXXX")
+daemon_pid=
+trap 'rm -rf "$tools" "$rdir"; [ -z "$daemon_pid" ] || kill "$daemon_pid" 2>/dev/null' EXIT
+git init -q --bare -b main "$rdir/board.git"
+for attempt in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 40000))
+  git daemon --reuseaddr --listen=127.0.0.1 --port="$port" --base-path="$rdir" --export-all \
+    --enable=receive-pack "$rdir" 2> /dev/null &
+  daemon_pid=$!
+  url="git://127.0.0.1:$port/board.git"
+  for _ in $(seq 50); do git ls-remote "$url" > /dev/null 2>&1 && break; sleep 0.1; done
+  git ls-remote "$url" > /dev/null 2>&1 && break
+  kill "$daemon_pid" 2> /dev/null || true
+  daemon_pid=
+done
+[ -n "$daemon_pid" ] || { echo "bench/run.sh: git daemon did not start" >&2; exit 1; }
+
+# seed_remote: a fresh branch of $remote_claims stories in the backlog, no claims.
+seed_remote() {
+  rm -rf "$rdir/seed" "$rdir"/c?
+  git -C "$rdir/board.git" for-each-ref --format='delete %(refname)' refs/tracker | git -C "$rdir/board.git" update-ref --stdin
+  mkdir "$rdir/seed" && cd "$rdir/seed"
+  git init -q -b main && "$tracker" init > /dev/null
+  for i in $(seq "$remote_claims"); do "$tracker" new "Story $i" > /dev/null; done
+  printf 'remote:\n  name: origin\n  branch: main\n  timeout: 60s\n' >> .tracker/config.yml
+  git commit -qam remote && git remote add origin "$url" && git push -q --force origin HEAD:main
+  for c in 1 2 3 4 5 6 7 8; do git clone -q "$url" "$rdir/c$c"; done
+  cd "$rdir"
+}
+
+# race CLONES CMD: a process in each of the clones named (1 to 8; a number twice is
+# two processes in one clone) runs CMD until it fails; sets $race_s.
+race() {
+  local start pids=() c clones=$1
+  shift
+  start=$(date +%s%N)
+  for c in $clones; do
+    ( cd "$rdir/c$c" && while "$@" >> "$rdir/claims.$c.$BASHPID" 2> /dev/null; do :; done ) &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true
+  race_s=$(awk -v ns=$(( $(date +%s%N) - start )) 'BEGIN { print ns / 1e9 }')
+}
+
+# naive_claim: one claim the naive way, in the current clone; prints the story file.
+naive_claim() {
+  local f
+  for _ in $(seq 200); do
+    git fetch -q origin main && git reset -q --hard origin/main
+    f=$(find work/1_backlog -name '*.md' | shuf -n 1)
+    [ -n "$f" ] || return 1
+    # Each claimer its own author, as agents are: two identical commits (the same
+    # story, parent and second) would make the second push "up to date", a success.
+    git mv "$f" work/2_current/ 2> /dev/null && GIT_AUTHOR_NAME="naive-$$" git commit -qm "claim $f" || continue
+    if git push -q origin HEAD:main 2> /dev/null; then echo "$f"; return 0; fi
+  done
+  return 1
+}
+export -f naive_claim
+
+rm -f "$rdir"/claims.*
+seed_remote
+race "1 2 3 4 1 2 3 4" "$tracker" claim --owner bench
+tracker_rate=$(awk -v c="$remote_claims" -v s="$race_s" 'BEGIN { print c / s }')
+claimed=$(cat "$rdir"/claims.* | grep -c '^claimed' || true)
+distinct=$(cat "$rdir"/claims.* | awk '/^claimed/ { print $2 }' | sort -u | wc -l)
+[ "$claimed" -eq "$remote_claims" ] && [ "$distinct" -eq "$remote_claims" ] ||
+  { echo "bench/run.sh: tracker claimed $claimed ($distinct distinct) of $remote_claims" >&2; exit 1; }
+rm -f "$rdir"/claims.*
+seed_remote
+race "1 2 3 4 5 6 7 8" bash -c naive_claim  # git needs a work tree per process
+naive_rate=$(awk -v c="$remote_claims" -v s="$race_s" 'BEGIN { print c / s }')
+naive_claimed=$(cat "$rdir"/claims.* | wc -l)
+naive_distinct=$(sort -u "$rdir"/claims.* | wc -l)
+[ "$naive_claimed" -eq "$remote_claims" ] && [ "$naive_distinct" -eq "$remote_claims" ] ||
+  { echo "bench/run.sh: the naive way claimed $naive_claimed ($naive_distinct distinct) of $remote_claims" >&2; exit 1; }
+printf '| %s | claim across 4 clones x 2 processes, git daemon | %.1f claims/s | | naive push of the branch + fetch/rebase: %.1f claims/s | %.2fx |\n' \
+  "$remote_claims" "$tracker_rate" "$naive_rate" "$(awk -v a="$tracker_rate" -v b="$naive_rate" 'BEGIN { print a / b }')"
+
+# Latency of one claim over the remote, against one `git push` of a one-commit change.
+seed_remote
+cd "$rdir/c1"
+measure --warmup 0 --runs 5 --before "$tracker release 1 > /dev/null 2>&1 || true" -- "$tracker" claim 1 --owner solo
+claim_ms=$median claim_rss=$rss
+measure --warmup 0 --runs 5 --before "git commit -q --allow-empty -m x" -- git push -q origin HEAD:main
+printf '| 1 | one claim over the remote (git daemon) | %s ms | %s MiB | one `git push` of a one-commit change: %s ms | %s |\n' \
+  "$claim_ms" "$claim_rss" "$median" "$(awk -v a="$claim_ms" -v b="$median" 'BEGIN { printf "%.2f", a / b }')"
+cd /

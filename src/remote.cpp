@@ -78,8 +78,8 @@ Remote::GitRun Remote::talk(const std::vector<std::string>& args, const std::str
   }
 }
 
-const std::map<std::int64_t, std::string>& Remote::claim_refs() {
-  if (refs_) return *refs_;
+const std::map<std::int64_t, std::string>& Remote::claim_refs(bool again) {
+  if (refs_ && !again) return *refs_;
   GitRun r = talk({"ls-remote", "--refs", settings_.name, std::string(kClaimPrefix) + "*"}, "listing its claims");
   std::map<std::int64_t, std::string> out;
   for (const auto& line : split(r.out, '\n')) {

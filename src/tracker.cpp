@@ -708,7 +708,7 @@ Remote* Tracker::remote() {
   return remote_.get();
 }
 
-std::optional<Tracker::RemoteTake> Tracker::acquire_remote(ClaimStore& store, const Claim& local,
+std::optional<Tracker::RemoteTake> Tracker::acquire_remote(ClaimStore& store, const Claim& local, bool by_id,
                                                           std::string& refusal) {
   Remote& r = *remote();
   const std::string who = "story #" + std::to_string(local.id);
@@ -720,7 +720,7 @@ std::optional<Tracker::RemoteTake> Tracker::acquire_remote(ClaimStore& store, co
     Claim lease = local;
     bool took_over = false;
     if (seen) {
-      bool mine = seen->claim.owner == local.owner;
+      bool mine = by_id && seen->claim.owner == local.owner;
       if (!mine && !r.expired(seen->claim)) {
         refusal = who + " is claimed by " + seen->claim.owner + (seen->claim.host.empty() ? "" : " on " + seen->claim.host) +
                   " until " + format_iso8601(seen->claim.expires) + " (on the remote '" + r.settings().name + "')";
@@ -741,6 +741,12 @@ std::optional<Tracker::RemoteTake> Tracker::acquire_remote(ClaimStore& store, co
       drop_local.dismiss();
       trace("claim: remote lease pushed");
       return RemoteTake{lease, took_over};
+    }
+    if (!by_id) {
+      // From the ready queue, which left out every lease the remote had: a lost
+      // push is a claimer that was faster. The next story, without reading its lease.
+      refusal = who + " was just claimed from another clone";
+      return std::nullopt;
     }
     seen = r.read(local.id);  // lost the race, or a lease was there: look at it
   }
@@ -897,6 +903,13 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
     refresh_all();
     trace("claim: board refreshed");
     std::vector<std::int64_t> skipped;
+    // Stories leased on the remote are taken: one ls-remote, and again after each
+    // push lost to a faster clone, which has usually taken more than one meanwhile.
+    auto skip_remote_claims = [&] {
+      if (Remote* r = remote())
+        for (const auto& [id, sha] : r->claim_refs(true)) skipped.push_back(id);
+    };
+    skip_remote_claims();
     constexpr std::int64_t kBatch = 16;
     while (true) {
       ListQuery candidates = ready_query(skipped, kBatch);
@@ -932,10 +945,11 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
         }
         if (remote()) {
           std::string refusal;
-          auto taken = acquire_remote(store, c, refusal);
-          if (!taken) {  // another clone's claim: the next one
+          auto taken = acquire_remote(store, c, false, refusal);
+          if (!taken) {  // another clone's claim: the next one not leased now
             unlock_story(story.id);
-            continue;
+            skip_remote_claims();
+            break;
           }
           return take(now_ready.front(), taken->claim, prior.after_expiry || taken->took_over);
         }
@@ -1014,7 +1028,7 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
     if (!store.create(c)) continue;  // someone else was faster: look at their claim
     if (remote()) {
       std::string refusal;
-      auto taken = acquire_remote(store, c, refusal);
+      auto taken = acquire_remote(store, c, true, refusal);
       if (!taken) throw ConflictError(refusal);
       return take(story, taken->claim, prior.after_expiry || taken->took_over);
     }

@@ -54,8 +54,8 @@ class Remote {
   static std::string claim_ref(std::int64_t id);
 
   /// Every claim ref on the remote, id -> lease sha: one `git ls-remote`, made the
-  /// first time it is asked and kept for the life of this object (one command).
-  const std::map<std::int64_t, std::string>& claim_refs();
+  /// first time it is asked (or when `again`) and kept for the life of this object.
+  const std::map<std::int64_t, std::string>& claim_refs(bool again = false);
 
   /// Story `id`'s lease as the remote has it now (one fetch of that ref), or nullopt
   /// when it has none. A lease whose claim.yml cannot be read counts as held by

@@ -573,7 +573,10 @@ class Tracker {
     Claim claim;
     bool took_over = false;
   };
-  std::optional<RemoteTake> acquire_remote(ClaimStore& store, const Claim& local, std::string& refusal);
+  /// `by_id`: the story was asked for by id, so the same owner's live lease from
+  /// another clone is carried on (as claiming again renews); from the ready queue,
+  /// any live lease means the story is taken.
+  std::optional<RemoteTake> acquire_remote(ClaimStore& store, const Claim& local, bool by_id, std::string& refusal);
   /// With a remote and a claim that holds a lease there: moves the lease to
   /// `replacement` (empty: removes it). False, with the lockfile removed, when the
   /// lease was lost to another clone.
