@@ -81,6 +81,13 @@ unsigned next_code_point(std::string_view text, std::size_t& i) {
     }
     cp = (cp << 6) | (b(i + k) & 0x3F);
   }
+  // An overlong form (C0 A2 is '"' in disguise), a surrogate or a code point past
+  // U+10FFFF is not UTF-8: one bad byte, never the character it pretends to be.
+  bool overlong = (n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+  if (overlong || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+    ++i;
+    return 0xFFFD;
+  }
   i += n;
   return cp;
 }

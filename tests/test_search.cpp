@@ -83,6 +83,16 @@ TEST_CASE("search tokens: letters and digits folded to lower case, punctuation s
   CHECK(t[2].end == 23);
   CHECK(tracker::spread_spaceless("東京で。ОК x") == "東 京 で 。ОК x");
   CHECK(tracker::spread_spaceless("plain text") == "plain text");
+
+  // An overlong form is not the character it spells (C0 A2 would be '"', found by
+  // fuzz_search): bytes that are not UTF-8 stay bytes, and no quote reaches FTS5.
+  t = tracker::tokenize(std::string("x\xC0\xA2y", 4));
+  REQUIRE(t.size() == 1);
+  CHECK(t[0].text == std::string("x\xC0\xA2y", 4));
+  auto q = tracker::parse_search_query(std::string("x\xC0\xA2\xA2", 4));
+  CHECK(tracker::fts5_expression(q).find("\"\"") == std::string::npos);
+  for (const auto& p : q.phrases())
+    for (const auto& token : p.tokens) CHECK(token.find('"') == std::string::npos);
 }
 
 TEST_CASE("search snippets: the best line, cut around the first match, matches marked") {

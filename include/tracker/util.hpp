@@ -41,7 +41,8 @@ std::optional<std::int64_t> parse_iso8601(std::string_view text);
 std::optional<std::size_t> invalid_utf8_at(std::string_view text);
 
 /// The code point of UTF-8 `text` at byte `i`, advancing `i` past it; a byte that
-/// does not start a well-formed sequence gives U+FFFD and advances one byte.
+/// does not start a well-formed sequence (truncated, overlong, a surrogate, past
+/// U+10FFFF) gives U+FFFD and advances one byte.
 unsigned next_code_point(std::string_view text, std::size_t& i);
 
 /// Appends code point `cp` to `out` as UTF-8.
