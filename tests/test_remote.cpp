@@ -402,3 +402,52 @@ TEST_CASE("id_block reserves ids in blocks, and an unreachable remote falls back
   CHECK(r.err.find("tracker: warning: the remote 'origin' is unavailable (reserving an id)") == 0);
   CHECK(r.err.find("the id comes from this clone alone") != std::string::npos);
 }
+
+TEST_CASE("the remote stopped mid-race: claimers exit 7, no story is lost or claimed twice, and the race finishes", "[stress]") {
+  SharedRemote remote(true);
+  seed(remote, 30, "2s");
+  std::vector<std::unique_ptr<Clone>> clones;
+  for (int i = 0; i < 4; ++i) clones.push_back(std::make_unique<Clone>(remote));
+  TempDir out;
+  auto race = [&](const std::string& round) {
+    std::vector<int> pids;
+    for (int w = 0; w < 8; ++w) {
+      fs::path log = out / ("w" + std::to_string(w));
+      pids.push_back(spawn({"sh", "-c",
+                            "while :; do " + std::string(TRACKER_BIN) + " claim --owner w" + std::to_string(w) +
+                                " >> " + log.string() + " 2>>" + log.string() + ".err; rc=$?; [ $rc = 0 ] || break; "
+                                "done; echo $rc > " + log.string() + "." + round},
+                           RunOptions{clones[static_cast<std::size_t>(w / 2)]->root(), {}, ""}));
+    }
+    return pids;
+  };
+  auto claimed_lines = [&] {
+    std::vector<std::string> all;
+    for (int w = 0; w < 8; ++w) {
+      fs::path log = out / ("w" + std::to_string(w));
+      if (!fs::exists(log)) continue;
+      for (const auto& line : lines(read(log)))
+        if (line.starts_with("claimed #")) all.push_back(line.substr(9, line.find(' ', 9) - 9));
+    }
+    return all;
+  };
+  std::vector<int> pids = race("first");
+  REQUIRE(eventually([&] { return claimed_lines().size() >= 5; }));
+  remote.restart_later();  // the daemon goes away in the middle of the race
+  for (int pid : pids) wait_for(pid);
+  for (int w = 0; w < 8; ++w) {
+    std::string rc = read(out / ("w" + std::to_string(w) + ".first"));
+    INFO(read(out / ("w" + std::to_string(w) + ".err")));
+    CHECK((rc == "7\n" || rc == "6\n"));
+  }
+  CHECK(claimed_lines().size() < 30);
+  remote.start_on_same_port();
+  for (int pid : race("second")) wait_for(pid);
+  for (int w = 0; w < 8; ++w) CHECK(read(out / ("w" + std::to_string(w) + ".second")) == "6\n");
+  std::vector<std::string> ids = claimed_lines();
+  std::set<std::string> distinct(ids.begin(), ids.end());
+  CHECK(ids.size() == 30);
+  CHECK(distinct.size() == 30);
+  CHECK(remote_claim_refs(remote).size() == 30);
+  CHECK(run({"git", "-C", remote.bare().string(), "fsck", "--strict", "--no-progress"}).code == 0);
+}
