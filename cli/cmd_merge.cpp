@@ -45,7 +45,8 @@ int run_merge(const MergeOptions& opts, const GlobalOptions& g) {
     }
     where.path = opts.files[3];
   }
-  StoryFileMerge merged = merge_story_file(where, base, ours, theirs, StoryLimits{}, git_line_merge);
+  StoryFileMerge merged = merge_story_file(where, base, ours, theirs, StoryLimits{},
+                                          [](auto b, auto o, auto t) { return git_line_merge(b, o, t); });
   write_file_atomic(opts.files[1], merged.text);  // git takes the result from %A
   if (merged.conflicts > 0) {
     std::cerr << "tracker merge-file: " << merged.conflicts << " conflict" << (merged.conflicts == 1 ? "" : "s") << " in "

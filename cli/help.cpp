@@ -30,6 +30,8 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
       {"release", {{"tracker release 42", "give #42 back to the ready queue"}}},
       {"delete", {{"tracker delete 42", "delete #42; its id is never given out again"},
                   {"tracker delete 42 43 --force", "even a claimed story, or one others depend on"}}},
+      {"sync", {{"tracker sync", "fetch the board's branch, replay this clone's commits on it, push"},
+                {"tracker sync --json", "what came in, what went out, and the conflicts settled"}}},
       {"merge-file", {{"tracker merge-file --install", "let git merge story files field by field in this clone"}}},
       {"board", {{"tracker board", "the open stages side by side"},
                  {"tracker board --label auth --all", "one label's stories, done ones too"}}},

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <iostream>
 
 #include <tracker/util.hpp>
@@ -33,6 +34,9 @@ void report_problem(const Problem& p, const GlobalOptions& g) {
 }
 
 void CloseTracker::operator()(Tracker* tracker) const {
+  // remote.auto_sync: what the command committed goes to the remote now. Only
+  // warnings come out of it, so a command's output stays its own.
+  if (std::uncaught_exceptions() == 0) tracker->auto_sync();
   std::optional<Workspace> start_watcher;
   if (tracker->watcher_missing()) start_watcher = tracker->workspace();
   delete tracker;

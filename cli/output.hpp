@@ -140,6 +140,7 @@ Command register_delete(CLI::App& app, GlobalOptions& g);
 int print_move_result(const MoveResult& r, const std::string& stage, const std::string& verb, const GlobalOptions& g);
 Command register_board(CLI::App& app, GlobalOptions& g);
 Command register_merge_file(CLI::App& app, GlobalOptions& g);
+Command register_sync(CLI::App& app, GlobalOptions& g);
 Command register_archive(CLI::App& app, GlobalOptions& g);
 Command register_index(CLI::App& app, GlobalOptions& g);
 Command register_claim(CLI::App& app, GlobalOptions& g);

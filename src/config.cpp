@@ -228,7 +228,7 @@ Config Config::parse(std::string_view text, const std::string& path) {
   }
   if (const YAML::Node remote = root["remote"]) {
     if (!remote.IsMap()) fail(path, remote, "'remote' must be a mapping, e.g. {name: origin, branch: main}");
-    check_known_keys(path, remote, {"name", "branch", "clock_skew", "timeout", "id_block"}, " in 'remote'");
+    check_known_keys(path, remote, {"name", "branch", "clock_skew", "timeout", "id_block", "auto_sync"}, " in 'remote'");
     RemoteSettings r;
     auto ref_part = [&](const char* key, std::string& out) {
       if (!remote[key]) return;
@@ -256,6 +256,7 @@ Config Config::parse(std::string_view text, const std::string& path) {
       if (!n || *n < 1 || *n > 10000) fail(path, remote["id_block"], "'id_block' must be a number of ids from 1 to 10000");
       r.id_block = *n;
     }
+    if (remote["auto_sync"]) r.auto_sync = boolean(path, remote["auto_sync"], "auto_sync");
     c.remote = r;
   }
   if (const YAML::Node limits = root["limits"]) {
@@ -304,6 +305,7 @@ std::string Config::render() const {
     if (remote->timeout_seconds != RemoteSettings{}.timeout_seconds)
       out += "  timeout: " + format_duration(remote->timeout_seconds) + "\n";
     if (remote->id_block != RemoteSettings{}.id_block) out += "  id_block: " + std::to_string(remote->id_block) + "\n";
+    if (remote->auto_sync) out += "  auto_sync: true   # every change is pushed as it is committed (tracker sync)\n";
   }
   if (story_limits.max_bytes != StoryLimits{}.max_bytes)
     out += "\nlimits:\n  story_bytes: " + std::to_string(story_limits.max_bytes) + "   # the largest story file read\n";

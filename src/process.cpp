@@ -176,4 +176,24 @@ std::string shell_quote(const std::string& text) {
   return out + "'";
 }
 
+ProgramResult run_git(const std::filesystem::path& cwd, const std::vector<std::string>& args, const std::string& input,
+                      const std::map<std::string, std::optional<std::string>>& env, const std::string& no_git) {
+  ProgramRun run;
+  run.argv = {"git"};
+  run.argv.insert(run.argv.end(), args.begin(), args.end());
+  run.cwd = cwd;
+  run.input = input;
+  run.capture_stderr = true;
+  run.env = env;
+  run.env["GIT_TERMINAL_PROMPT"] = "0";
+  run.env["GIT_ASKPASS"] = std::nullopt;
+  run.env["SSH_ASKPASS"] = std::nullopt;
+  try {
+    return run_program(run, "git");
+  } catch (const IoError&) {
+    if (no_git.empty()) throw;
+    throw IoError(no_git);
+  }
+}
+
 }  // namespace tracker

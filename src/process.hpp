@@ -33,6 +33,15 @@ struct ProgramResult {
 /// (not found, not executable); `what` names it in the message.
 ProgramResult run_program(const ProgramRun& run, const std::string& what);
 
+/// Runs the git executable: `git <args>` in `cwd` with `input` on its stdin, its
+/// stdout and stderr captured, and never a prompt for a password (a credential
+/// helper or an ssh agent answers, or the command fails). `env` is set on top.
+/// Throws IoError when there is no `git` on PATH; `no_git` is then its message when given.
+ProgramResult run_git(const std::filesystem::path& cwd, const std::vector<std::string>& args,
+                      const std::string& input = {},
+                      const std::map<std::string, std::optional<std::string>>& env = {},
+                      const std::string& no_git = {});
+
 /// `text` quoted for a POSIX shell, for messages that tell the user a command to run.
 std::string shell_quote(const std::string& text);
 

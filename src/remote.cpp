@@ -42,25 +42,10 @@ std::string Remote::claim_ref(std::int64_t id) {
 }
 
 Remote::GitRun Remote::git(std::vector<std::string> args, const std::string& input) const {
-  ProgramRun run;
-  run.argv = {"git"};
-  run.argv.insert(run.argv.end(), args.begin(), args.end());
-  run.cwd = work_tree_;
-  run.input = input;
-  run.capture_stderr = true;
-  // Never a prompt for a password in the middle of a claim: a credential helper or
-  // an ssh agent answers, or the remote is unavailable.
-  run.env["GIT_TERMINAL_PROMPT"] = "0";
-  run.env["GIT_ASKPASS"] = std::nullopt;
-  run.env["SSH_ASKPASS"] = std::nullopt;
-  ProgramResult r;
-  try {
-    r = run_program(run, "git");
-  } catch (const IoError&) {
-    throw IoError("the config's remote '" + settings_.name +
-                  "' is reached with the git executable, and there is no 'git' on PATH; install git, or remove "
-                  "'remote:' from .tracker/config.yml");
-  }
+  ProgramResult r = run_git(work_tree_, args, input, {},
+                            "the config's remote '" + settings_.name +
+                                "' is reached with the git executable, and there is no 'git' on PATH; install git, or "
+                                "remove 'remote:' from .tracker/config.yml");
   return {r.status, std::move(r.out), std::move(r.err)};
 }
 
@@ -139,8 +124,13 @@ std::string Remote::write_commit(const std::string& file, const std::string& tex
     args.push_back("-p");
     args.push_back(parent);
   }
+  // A nonce makes every commit unique: two clones reserving the same ids in the
+  // same second would otherwise write the same commit, and the second push would
+  // find it there already and report success.
+  char nonce[17];
+  std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(random_u64()));
   args.push_back("-m");
-  args.push_back(message);
+  args.push_back(message + "\n\nNonce: " + nonce);
   GitRun commit = git(args);
   if (commit.status != 0) throw IoError("cannot write a " + file + " commit: " + last_line(commit.err));
   return std::string(trim(commit.out));
@@ -165,14 +155,9 @@ std::int64_t Remote::reserve_ids(std::int64_t above, std::int64_t count, const s
     }
     std::int64_t first = std::max(last, above) + 1;
     std::int64_t new_last = first + count - 1;
-    // A nonce makes the commit unique: two clones reserving the same ids in the
-    // same second would otherwise write the same commit, and the second push would
-    // find it there already and report success.
-    char nonce[17];
-    std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(random_u64()));
     std::string sha = write_commit("ids.yml", "last: " + std::to_string(new_last) + "\n", seen, who,
                                    "tracker: ids " + std::to_string(first) + "-" + std::to_string(new_last) + " for " +
-                                       who + " on " + ClaimStore::this_host() + "\n\nNonce: " + nonce);
+                                       who + " on " + ClaimStore::this_host());
     if (push_ref(kIdsRef, sha, seen, "reserving an id") == LeasePush::done) return first;
     if (attempt >= 50) throw ConflictError("the id counter on the remote '" + settings_.name + "' keeps moving; try again");
     backoff_sleep(attempt);
@@ -192,43 +177,93 @@ LeasePush Remote::push_lease(std::int64_t id, const std::string& sha, const std:
 
 LeasePush Remote::push_ref(const std::string& ref, const std::string& sha, const std::string& expected,
                            const std::string& what) {
-  const std::vector<std::string> args = {"push", "--porcelain", "--no-verify", "--force-with-lease=" + ref + ":" + expected,
-                                         settings_.name, sha + ":" + ref};
+  return push_refs({{ref, sha, expected}}, what, false)[0] == RefPush::done ? LeasePush::done : LeasePush::lost;
+}
+
+std::vector<Remote::RefPush> Remote::push_refs(const std::vector<RefUpdate>& updates, const std::string& what,
+                                               bool verify) {
+  std::vector<std::string> args = {"push", "--porcelain"};
+  // Pre-push hooks are the user's, for their branches: not run for the tool's own
+  // claim refs, run for the branch (`sync`), as `git push` would.
+  if (!verify) args.push_back("--no-verify");
+  if (updates.size() > 1) args.push_back("--atomic");
+  for (const auto& u : updates) args.push_back("--force-with-lease=" + u.ref + ":" + u.expected);
+  args.push_back(settings_.name);
+  for (const auto& u : updates) args.push_back((u.sha.empty() ? "" : u.sha) + ":" + u.ref);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings_.timeout_seconds);
   bool broke = false;  // a connection broke: an earlier attempt may have landed
   for (int attempt = 1;; ++attempt) {
     GitRun r = git(args);
     // --porcelain: "<flag>\t<from>:<to>\t<summary> (<reason>)" per ref; '!' is a refusal.
+    std::vector<std::optional<RefPush>> got(updates.size());
+    bool any = false;
     for (const auto& line : split(r.out, '\n')) {
-      if (line.size() < 2 || line[1] != '\t' || line.find(":" + ref + "\t") == std::string::npos) continue;
-      if (line[0] != '!') return LeasePush::done;
-      // The remote's own compare-and-swap lost to a concurrent push (git's ref lock or
-      // old-value check): as much a lost race as a refused lease.
-      bool raced = line.find("failed to update ref") != std::string::npos ||
-                   line.find("failed to lock") != std::string::npos ||
-                   line.find("cannot lock ref") != std::string::npos ||
-                   line.find("incorrect old value") != std::string::npos;
-      if (line.find("[remote rejected]") != std::string::npos && !raced) {
-        // "[remote rejected] (pre-receive hook declined)", and what the hook said.
-        std::string reason = line.substr(line.rfind('\t') + 1);
-        if (auto open = reason.find('('); open != std::string::npos && reason.back() == ')')
-          reason = reason.substr(open + 1, reason.size() - open - 2);
-        std::vector<std::string> said;
-        for (const auto& l : split(r.err, '\n'))
-          if (l.starts_with("remote: ") && !trim(l.substr(8)).empty()) said.emplace_back(trim(l.substr(8)));
-        if (!said.empty()) reason += " (\"" + join(said, " ") + "\")";
-        throw IoError("the remote '" + settings_.name + "' refused " + ref + ": " + reason +
-                      "; the hosting (or a pre-receive hook) must accept refs under refs/tracker/ for claims to "
-                      "work across clones (docs/remote.md, \"Hosting\")");
+      if (line.size() < 2 || line[1] != '\t') continue;
+      for (std::size_t i = 0; i < updates.size(); ++i) {
+        const std::string& ref = updates[i].ref;
+        if (line.find(":" + ref + "\t") == std::string::npos) continue;
+        any = true;
+        if (line[0] != '!') {
+          got[i] = RefPush::done;
+          continue;
+        }
+        if (line.find("atomic push failed") != std::string::npos) {
+          got[i] = RefPush::not_tried;
+          continue;
+        }
+        // The remote's own compare-and-swap lost to a concurrent push (git's ref lock or
+        // old-value check): as much a lost race as a refused lease.
+        bool raced = line.find("failed to update ref") != std::string::npos ||
+                     line.find("failed to lock") != std::string::npos ||
+                     line.find("cannot lock ref") != std::string::npos ||
+                     line.find("incorrect old value") != std::string::npos;
+        if (line.find("[remote rejected]") != std::string::npos && !raced) {
+          // "[remote rejected] (pre-receive hook declined)", and what the hook said.
+          std::string reason = line.substr(line.rfind('\t') + 1);
+          if (auto open = reason.find('('); open != std::string::npos && reason.back() == ')')
+            reason = reason.substr(open + 1, reason.size() - open - 2);
+          std::vector<std::string> said;
+          for (const auto& l : split(r.err, '\n'))
+            if (l.starts_with("remote: ") && !trim(l.substr(8)).empty()) said.emplace_back(trim(l.substr(8)));
+          if (!said.empty()) reason += " (\"" + join(said, " ") + "\")";
+          std::string hint = ref.starts_with("refs/tracker/")
+                                 ? "; the hosting (or a pre-receive hook) must accept refs under refs/tracker/ for "
+                                   "claims to work across clones (docs/remote.md, \"Hosting\")"
+                                 : "";
+          throw IoError("the remote '" + settings_.name + "' refused " + ref + ": " + reason + hint);
+        }
+        got[i] = RefPush::lost;
       }
-      if (broke) {
-        // Rejected after a broken connection: it may be our own push that landed.
-        GitRun now = talk({"ls-remote", settings_.name, ref}, what);
-        std::string at = now.out.empty() ? "" : now.out.substr(0, now.out.find('\t'));
-        if (at == sha) return LeasePush::done;
-      }
-      return LeasePush::lost;
     }
+    if (any) {
+      std::vector<RefPush> out;
+      bool all_done = true;
+      for (const auto& g : got) {
+        out.push_back(g.value_or(RefPush::not_tried));
+        all_done = all_done && out.back() == RefPush::done;
+      }
+      if (!all_done && broke) {
+        // Rejected after a broken connection: it may be our own push that landed.
+        std::vector<std::string> ls = {"ls-remote", settings_.name};
+        for (const auto& u : updates) ls.push_back(u.ref);
+        GitRun now = talk(ls, what);
+        bool landed = true;
+        for (const auto& u : updates) {
+          std::string at;
+          for (const auto& line : split(now.out, '\n'))
+            if (auto tab = line.find('\t'); tab != std::string::npos && line.substr(tab + 1) == u.ref)
+              at = line.substr(0, tab);
+          landed = landed && at == u.sha;
+        }
+        if (landed) out.assign(updates.size(), RefPush::done);
+      }
+      return out;
+    }
+    // No answer per ref. A pre-push hook that refused (git ran it, so the remote was
+    // reached) is not a network error to retry.
+    if (verify && r.status != 0 && r.err.find("fatal:") == std::string::npos &&
+        r.err.find("hook") != std::string::npos)
+      throw IoError("the push to '" + settings_.name + "' was refused by a hook: " + last_line(r.err));
     if (std::chrono::steady_clock::now() >= deadline)
       throw RemoteUnavailableError("the remote '" + settings_.name + "' is unavailable (" + what +
                                    "): " + last_line(r.err) + "; nothing was changed there (retried for " +
@@ -238,7 +273,36 @@ LeasePush Remote::push_ref(const std::string& ref, const std::string& sha, const
   }
 }
 
-StoryFileMerge git_line_merge(std::string_view base, std::string_view ours, std::string_view theirs) {
+std::string Remote::tracking_ref() const {
+  return "refs/remotes/" + settings_.name + "/" + settings_.branch;
+}
+
+std::string Remote::fetch_board() {
+  auto missing = [](const GitRun& r) { return r.err.find("couldn't find remote ref") != std::string::npos; };
+  GitRun f = talk({"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", settings_.name,
+                   "+refs/heads/" + settings_.branch + ":" + tracking_ref(),
+                   std::string("+") + kClaimPrefix + "*:" + kSeenPrefix + "*"},
+                  "fetching " + settings_.branch, missing);
+  if (f.status != 0) return "";  // the remote has no such branch yet
+  GitRun sha = git({"rev-parse", "--verify", "--quiet", tracking_ref() + "^{commit}"});
+  return sha.status == 0 ? std::string(trim(sha.out)) : "";
+}
+
+BranchPush Remote::push_branch(const std::string& sha, const std::string& expected,
+                               const std::vector<std::pair<std::int64_t, std::string>>& release) {
+  std::vector<RefUpdate> updates = {{"refs/heads/" + settings_.branch, sha, expected}};
+  for (const auto& [id, lease] : release) updates.push_back({claim_ref(id), "", lease});
+  std::vector<RefPush> got = push_refs(updates, "pushing " + settings_.branch, true);
+  for (std::size_t i = 1; i < got.size(); ++i)
+    if (got[i] == RefPush::lost) return BranchPush::lease_lost;
+  if (got[0] != RefPush::done) return BranchPush::moved;
+  if (refs_)
+    for (const auto& [id, lease] : release) refs_->erase(id);
+  git({"update-ref", tracking_ref(), sha});
+  return BranchPush::done;
+}
+
+StoryFileMerge git_line_merge(std::string_view base, std::string_view ours, std::string_view theirs, Favour favour) {
   std::string dir_template = (std::filesystem::temp_directory_path() / "tracker-merge-XXXXXX").string();
   if (!::mkdtemp(dir_template.data())) throw_errno("cannot create a temp directory for a merge");
   std::filesystem::path dir = dir_template;
@@ -249,11 +313,10 @@ StoryFileMerge git_line_merge(std::string_view base, std::string_view ours, std:
   write_file_atomic(dir / "base", std::string(base));
   write_file_atomic(dir / "ours", std::string(ours));
   write_file_atomic(dir / "theirs", std::string(theirs));
-  ProgramRun run;
-  run.argv = {"git", "merge-file", "-p", "-L", "ours", "-L", "base", "-L", "theirs",
-              (dir / "ours").string(), (dir / "base").string(), (dir / "theirs").string()};
-  run.capture_stderr = true;
-  ProgramResult r = run_program(run, "git merge-file");
+  std::vector<std::string> args = {"merge-file", "-p", "-L", "ours", "-L", "base", "-L", "theirs"};
+  if (favour != Favour::none) args.push_back(favour == Favour::ours ? "--ours" : "--theirs");
+  for (const char* side : {"ours", "base", "theirs"}) args.push_back((dir / side).string());
+  ProgramResult r = run_git({}, args);
   // Its exit status is the number of conflicts (at most 127); more is an error.
   if (r.status < 0 || r.status > 127) throw IoError("git merge-file failed: " + last_line(r.err));
   return {r.out, r.status};
@@ -263,11 +326,7 @@ void install_merge_driver(const std::filesystem::path& root) {
   for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
            {"merge.tracker.name", "tracker: story files field by field"},
            {"merge.tracker.driver", "tracker merge-file %O %A %B %P"}}) {
-    ProgramRun run;
-    run.argv = {"git", "config", key, value};
-    run.cwd = root;
-    run.capture_stderr = true;
-    ProgramResult r = run_program(run, "git config");
+    ProgramResult r = run_git(root, {"config", key, value});
     if (r.status != 0) throw IoError("cannot set " + key + " in the git config: " + last_line(r.err));
   }
 }

@@ -800,11 +800,12 @@ StoryMerge merge_story(const Story& where, std::string_view base, std::string_vi
 }
 
 StoryFileMerge merge_story_file(const Story& where, std::string_view base, std::string_view ours,
-                                std::string_view theirs, const StoryLimits& limits, const LineMerge& line_merge) {
+                                std::string_view theirs, const StoryLimits& limits, const LineMerge& line_merge,
+                                Favour favour) {
   StoryMerge m;
   Story b, y, t;
   try {
-    m = merge_story(where, base, ours, theirs, limits);
+    m = merge_story(where, base, ours, theirs, limits, favour == Favour::ours);
     b = reparse_story(where, base, limits);
     y = reparse_story(where, ours, limits);
     t = reparse_story(where, theirs, limits);
@@ -848,7 +849,9 @@ StoryFileMerge merge_story_file(const Story& where, std::string_view base, std::
       out.conflicts += body.conflicts;
       continue;
     }
-    // A key both changed differently: its lines from each side between markers.
+    // A key both changed differently: the favoured side's value (merge_story kept
+    // it in the text), else its lines from each side between markers.
+    if (favour != Favour::none) continue;
     auto entry = [&](std::string_view text) {
       auto span = key_span(text, c.key);
       std::string e = span ? std::string(text.substr(span->first, span->second - span->first)) : "";

@@ -181,14 +181,7 @@ InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
     }
   }
   if (options.remote && !unfinished) {
-    auto git = [&](std::vector<std::string> args) {
-      ProgramRun run;
-      run.argv = {"git"};
-      run.argv.insert(run.argv.end(), args.begin(), args.end());
-      run.cwd = result.root;
-      run.capture_stderr = true;
-      return run_program(run, "git");
-    };
+    auto git = [&](const std::vector<std::string>& args) { return run_git(result.root, args); };
     RemoteSettings remote;
     remote.name = *options.remote;
     if (git({"remote", "get-url", "--", remote.name}).status != 0) {
@@ -338,6 +331,7 @@ std::string Tracker::commit(const std::string& subject,
     request.paths.push_back((ws_.root() / p).lexically_relative(git().work_tree()).generic_string());
   CommitResult result = git().commit_paths(request);
   for (const auto& w : result.warnings) warn(w);
+  if (!result.sha.empty()) ++unsynced_commits_;
   return result.sha;
 }
 
@@ -1078,6 +1072,7 @@ StoryChange Tracker::done(std::int64_t id) {
     result.changed = false;
     return result;
   }
+  if (held && !held->lease.empty() && remote() && commits()) return done_remote(story, target, *held, store, result);
   // With a remote, the lease is the fencing token: a holder whose lease another
   // clone took over cannot finish the story.
   if (held && !move_remote_lease(store, *held, ""))
@@ -1099,6 +1094,40 @@ StoryChange Tracker::done(std::int64_t id) {
     throw;
   }
   if (held) store.remove(*held);
+  return result;
+}
+
+StoryChange Tracker::done_remote(const Story& story, const Stage& target, const Claim& held, ClaimStore& store,
+                                 StoryChange result) {
+  std::int64_t id = story.id;
+  std::string subject;
+  if (story.stage != target.name) {
+    result.commit = transition(
+                        story, target, [](const std::string& text) { return text; }, "done", "", result.owner)
+                        .commit;
+    subject = first_commit_line(result.commit);
+  }
+  // One atomic push moves the branch (with this commit) and deletes the lease: the
+  // lease is the fencing token, so a holder whose lease another clone took over
+  // cannot finish the story.
+  SyncResult synced;
+  try {
+    synced = sync_branch({{id, held.lease}});
+  } catch (...) {
+    if (!subject.empty() && !undo_tip_commit(subject))
+      warn("#" + std::to_string(id) + " was committed as done here, but could not be pushed nor undone; run tracker sync");
+    throw;
+  }
+  if (synced.lease_lost) {
+    if (!subject.empty() && !undo_tip_commit(subject))
+      warn("#" + std::to_string(id) + " was committed as done here before the lease was found lost; undo that commit");
+    store.remove(held);  // another clone holds it now: this clone's claim is void
+    throw ConflictError("the claim on story #" + std::to_string(id) +
+                        " was taken over by another clone on the remote; #" + std::to_string(id) + " is not done");
+  }
+  for (const auto& c : synced.outgoing)
+    if (c.subject == subject) result.commit = c.commit;  // as replayed on the remote's branch
+  store.remove(held);
   return result;
 }
 

@@ -4,6 +4,8 @@
 
 #include "helpers.hpp"
 
+#include <tracker/util.hpp>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -450,4 +452,232 @@ TEST_CASE("the remote stopped mid-race: claimers exit 7, no story is lost or cla
   CHECK(distinct.size() == 30);
   CHECK(remote_claim_refs(remote).size() == 30);
   CHECK(run({"git", "-C", remote.bare().string(), "fsck", "--strict", "--no-progress"}).code == 0);
+}
+
+namespace {
+
+/// The stage directory each story file is in on the remote's branch, by id.
+std::multimap<long, std::string> remote_board(const SharedRemote& remote) {
+  std::multimap<long, std::string> out;
+  for (const auto& path : lines(git(remote.bare(), {"ls-tree", "-r", "--name-only", "main", "work/"}))) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos || !path.ends_with(".md")) continue;
+    std::string dir = path.substr(5, slash - 5);
+    out.emplace(std::stol(path.substr(slash + 1)), dir);
+  }
+  return out;
+}
+
+/// A story file's text on the remote's branch.
+std::string remote_story(const SharedRemote& remote, long id) {
+  for (const auto& path : lines(git(remote.bare(), {"ls-tree", "-r", "--name-only", "main", "work/"})))
+    if (path.substr(path.rfind('/') + 1).starts_with(std::to_string(id) + "_"))
+      return git(remote.bare(), {"cat-file", "blob", "main:" + path});
+  return "";
+}
+
+RunOptions at_time(const fs::path& cwd, const std::string& when) {
+  return RunOptions{cwd, {{"GIT_COMMITTER_DATE", when}, {"GIT_AUTHOR_DATE", when}}, ""};
+}
+
+}  // namespace
+
+TEST_CASE("sync: two clones exchange their transitions, fields merge key by key, and the later of two moves wins") {
+  for (bool daemon : {true, false}) {
+    INFO((daemon ? "git daemon" : "file://"));
+    SharedRemote remote(daemon);
+    seed(remote, 3);
+    Clone a(remote), b(remote);
+    // Nothing to do yet.
+    auto r = run_tracker(a.root(), {"sync"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "already up to date with origin/main\n");
+
+    // a: #1 to qa and a label; b, later: #1 to merge and a priority; b sets #2's priority.
+    REQUIRE(run_tracker(a.root(), {"set", "1", "labels=ui"}, at_time(a.root(), "2026-01-01T10:00:00Z")).code == 0);
+    REQUIRE(run_tracker(a.root(), {"move", "1", "qa"}, at_time(a.root(), "2026-01-01T10:00:00Z")).code == 0);
+    REQUIRE(run_tracker(b.root(), {"set", "1", "priority=2"}, at_time(b.root(), "2026-01-01T11:00:00Z")).code == 0);
+    REQUIRE(run_tracker(b.root(), {"move", "1", "merge"}, at_time(b.root(), "2026-01-01T11:00:00Z")).code == 0);
+    REQUIRE(run_tracker(b.root(), {"set", "2", "priority=5"}).code == 0);
+
+    r = run_tracker(a.root(), {"--json", "sync"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    json out = json::parse(r.out);
+    CHECK(out["incoming"].empty());
+    CHECK(out["outgoing"].size() == 2);
+    CHECK(out["pushed"] == true);
+    CHECK(out["conflicts"].empty());
+
+    r = run_tracker(b.root(), {"--json", "sync"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    out = json::parse(r.out);
+    CHECK(out["incoming"].size() == 2);
+    CHECK(out["outgoing"].size() == 3);
+    REQUIRE(out["conflicts"].size() == 1);
+    CHECK(out["conflicts"][0]["id"] == 1);
+    CHECK(out["conflicts"][0]["kind"] == "moved");
+    CHECK(out["conflicts"][0]["here"] == "merge");
+    CHECK(out["conflicts"][0]["there"] == "qa");
+    CHECK(out["conflicts"][0]["kept"] == "here");  // b's move was an hour later
+    CHECK(out["head"] == git(remote.bare(), {"rev-parse", "main"}).substr(0, 40));
+
+    // One copy of each story; #1 in merge with both fields, #2 with b's priority.
+    auto board = remote_board(remote);
+    CHECK(board.count(1) == 1);
+    CHECK(board.find(1)->second == "4_merge");
+    std::string one = remote_story(remote, 1);
+    CHECK(one.find("labels: [ui]") != std::string::npos);
+    CHECK(one.find("priority: 2") != std::string::npos);
+    CHECK(remote_story(remote, 2).find("priority: 5") != std::string::npos);
+    // The replayed move says what it settled.
+    std::string log = git(remote.bare(), {"log", "--format=%B", "main"});
+    CHECK(log.find("Tracker-Conflict: #1 was moved to merge here and to qa on origin: the later move, to merge, is "
+                   "kept") != std::string::npos);
+    // b's work tree and branch are the remote's; a gets them with its next sync.
+    CHECK(git(b.root(), {"status", "--porcelain"}).empty());
+    r = run_tracker(a.root(), {"sync"});
+    CHECK(r.code == 0);
+    CHECK(r.out.starts_with("received 3 commits from origin/main, sent 0 commits"));
+    CHECK(git(a.root(), {"rev-parse", "HEAD"}) == git(remote.bare(), {"rev-parse", "main"}));
+    CHECK(fs::exists(a.root() / "work/4_merge/1_story_story-1.md"));
+    CHECK(git(a.root(), {"status", "--porcelain"}).empty());
+    CHECK(run_tracker(a.root(), {"check"}).code == 0);
+    CHECK(json::parse(run_tracker(a.root(), {"--json", "show", "1"}).out)["priority"] == 2);
+    CHECK(run({"git", "-C", remote.bare().string(), "fsck", "--strict", "--no-progress"}).code == 0);
+  }
+}
+
+TEST_CASE("sync refuses what it cannot do, and changes nothing") {
+  SharedRemote remote(false);
+  seed(remote, 2);
+  Clone a(remote), b(remote);
+  REQUIRE(run_tracker(b.root(), {"move", "1", "qa"}).code == 0);
+  REQUIRE(run_tracker(b.root(), {"sync"}).code == 0);
+  std::string remote_head = git(remote.bare(), {"rev-parse", "main"});
+
+  // An uncommitted hand edit of a story the sync would change is in the way.
+  fs::path one = a.root() / "work/1_backlog/1_story_story-1.md";
+  write(one, read(one) + "\nmy notes\n");
+  std::string head = git(a.root(), {"rev-parse", "HEAD"});
+  auto r = run_tracker(a.root(), {"sync"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("changes not committed to work/1_backlog/1_story_story-1.md are in the way") != std::string::npos);
+  CHECK(git(a.root(), {"rev-parse", "HEAD"}) == head);
+  CHECK(read(one).ends_with("my notes\n"));
+  REQUIRE(run_tracker(a.root(), {"commit"}).code == 0);
+  r = run_tracker(a.root(), {"sync"});  // committed, it merges: the move and the notes
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(remote_story(remote, 1).ends_with("my notes\n"));
+  CHECK(remote_board(remote).find(1)->second == "3_qa");
+
+  // A file that is not a story, changed on both sides so that the lines conflict.
+  write(a.root() / "NOTES", "a\n");
+  git(a.root(), {"add", "NOTES"});
+  git(a.root(), {"commit", "-qm", "notes a"});
+  REQUIRE(run_tracker(b.root(), {"sync"}).code == 0);
+  write(b.root() / "NOTES", "b\n");
+  git(b.root(), {"add", "NOTES"});
+  git(b.root(), {"commit", "-qm", "notes b"});
+  REQUIRE(run_tracker(b.root(), {"sync"}).code == 0);
+  remote_head = git(remote.bare(), {"rev-parse", "main"});
+  head = git(a.root(), {"rev-parse", "HEAD"});
+  r = run_tracker(a.root(), {"sync"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("sync: NOTES was changed here (") != std::string::npos);
+  CHECK(r.err.find("in ways that do not merge; nothing was changed") != std::string::npos);
+  CHECK(git(a.root(), {"rev-parse", "HEAD"}) == head);
+  CHECK(git(remote.bare(), {"rev-parse", "main"}) == remote_head);
+
+  // No remote in the config; --offline.
+  Board plain;
+  r = run_tracker(plain.root(), {"sync"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("sync needs a shared remote: add 'remote:' to .tracker/config.yml") != std::string::npos);
+  CHECK(run_tracker(b.root(), {"--offline", "sync"}).code == 2);
+}
+
+TEST_CASE("sync with the remote unreachable exits 7 and changes nothing, and a detached HEAD is refused") {
+  SharedRemote remote(true);
+  seed(remote, 1, "1s");
+  Clone a(remote);
+  REQUIRE(run_tracker(a.root(), {"move", "1", "qa"}).code == 0);
+  std::string head = git(a.root(), {"rev-parse", "HEAD"});
+  remote.restart_later();
+  auto r = run_tracker(a.root(), {"sync"});
+  CHECK(r.code == 7);
+  CHECK(r.err.starts_with("tracker: the remote 'origin' is unavailable (fetching main)"));
+  CHECK(git(a.root(), {"rev-parse", "HEAD"}) == head);
+  remote.start_on_same_port();
+  git(a.root(), {"checkout", "-q", "--detach"});
+  r = run_tracker(a.root(), {"sync"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: sync: HEAD is detached; check out the board's branch first\n");
+}
+
+TEST_CASE("done pushes the branch and deletes the lease in one atomic push, and a lost lease takes the commit back") {
+  SharedRemote remote(true);
+  seed(remote, 2);
+  Clone a(remote), b(remote);
+  REQUIRE(run_tracker(a.root(), {"claim", "1", "--owner", "ann"}).code == 0);
+  REQUIRE(run_tracker(b.root(), {"move", "2", "qa"}).code == 0);
+  REQUIRE(run_tracker(b.root(), {"sync"}).code == 0);  // the remote moved on meanwhile
+  auto r = run_tracker(a.root(), {"--json", "done", "1"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(remote_claim_refs(remote).empty());
+  auto board = remote_board(remote);
+  CHECK(board.find(1)->second == "5_done");
+  CHECK(board.find(2)->second == "3_qa");
+  std::string remote_head = git(remote.bare(), {"rev-parse", "main"});
+  CHECK(json::parse(r.out)["commit"] == remote_head.substr(0, 40));
+  CHECK(git(a.root(), {"rev-parse", "HEAD"}) == remote_head);
+  CHECK(git(a.root(), {"status", "--porcelain"}).empty());
+
+  // A lease replaced on the remote (as a takeover does): done exits 3, and the
+  // done commit is taken back here; the remote's branch does not move.
+  REQUIRE(run_tracker(a.root(), {"claim", "2", "--owner", "ann", "--force"}).code == 0);
+  git(b.root(), {"fetch", "-q", "origin", "refs/tracker/claims/2:refs/tracker/seen"});
+  std::string anns(tracker::trim(git(b.root(), {"rev-parse", "refs/tracker/seen"})));
+  std::string other(tracker::trim(git(b.root(), {"commit-tree", "-p", anns, "-m", "someone else", "refs/tracker/seen^{tree}"})));
+  git(b.root(), {"push", "-q", "--force", "origin", other + ":refs/tracker/claims/2"});
+  std::string head = git(a.root(), {"rev-parse", "HEAD"});
+  remote_head = git(remote.bare(), {"rev-parse", "main"});
+  r = run_tracker(a.root(), {"done", "2"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("#2 is not done") != std::string::npos);
+  CHECK(git(remote.bare(), {"rev-parse", "main"}) == remote_head);
+  CHECK(git(remote.bare(), {"rev-parse", "refs/tracker/claims/2"}) == other + "\n");
+  CHECK(git(a.root(), {"log", "-1", "--format=%s"}).starts_with("tracker: claim #2 by ann"));
+  CHECK(fs::exists(a.root() / "work/2_current/2_story_story-2.md"));
+  CHECK(git(a.root(), {"status", "--porcelain"}).empty());
+}
+
+TEST_CASE("remote.auto_sync pushes each command's commits as it makes them, and an unreachable remote is a warning") {
+  SharedRemote remote(true);
+  seed(remote, 2, "1s");
+  Clone a(remote);
+  std::string config = read(a.root() / ".tracker/config.yml");
+  write(a.root() / ".tracker/config.yml", config + "  auto_sync: true\n");
+  git(a.root(), {"commit", "-qam", "auto sync"});
+  auto r = run_tracker(a.root(), {"--json", "claim", "--owner", "ann"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out)["id"] == 1);  // stdout is the command's alone
+  CHECK(git(remote.bare(), {"rev-parse", "main"}) == git(a.root(), {"rev-parse", "HEAD"}));
+  CHECK(remote_board(remote).find(1)->second == "2_current");
+
+  // The remote gone: the move is committed here, and the command says it is not synced.
+  remote.restart_later();
+  r = run_tracker(a.root(), {"move", "2", "qa"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "moved #2 backlog -> qa\n");
+  CHECK(r.err.find("tracker: warning: not synced (remote.auto_sync): the remote 'origin' is unavailable") == 0);
+  CHECK(r.err.find("tracker sync sends it") != std::string::npos);
+  remote.start_on_same_port();
+  r = run_tracker(a.root(), {"sync"});
+  CHECK(r.code == 0);
+  CHECK(remote_board(remote).find(2)->second == "3_qa");
 }

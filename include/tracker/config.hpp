@@ -33,6 +33,7 @@ struct RemoteSettings {
   std::int64_t clock_skew_seconds = 30;  ///< a claim counts as expired only this long after its expiry
   std::int64_t timeout_seconds = 20;    ///< how long a network error is retried before exit 7
   std::int64_t id_block = 1;            ///< ids reserved on the remote at a time by `new`
+  bool auto_sync = false;               ///< each command that commits syncs the branch afterwards
   bool operator==(const RemoteSettings&) const = default;
 };
 

@@ -32,9 +32,14 @@ struct RemoteLease {
 /// something other than what was expected (another clone changed it first).
 enum class LeasePush { done, lost };
 
+/// How a push of the board's branch ended (Remote::push_branch).
+enum class BranchPush { done, moved, lease_lost };
+
 /// `git merge-file` on three texts (base, ours, theirs): the line merge that
 /// merge_story_file uses for bodies, and for whole files that are not stories.
-StoryFileMerge git_line_merge(std::string_view base, std::string_view ours, std::string_view theirs);
+/// With `favour`, a conflicting hunk takes that side (`--ours` / `--theirs`).
+StoryFileMerge git_line_merge(std::string_view base, std::string_view ours, std::string_view theirs,
+                              Favour favour = Favour::none);
 
 /// Registers `tracker merge-file` as the merge driver `tracker` in the git config
 /// of the repository at `root` (merge.tracker.name and merge.tracker.driver), as
@@ -85,6 +90,22 @@ class Remote {
   /// same id. RemoteUnavailableError when the remote cannot be reached.
   std::int64_t reserve_ids(std::int64_t above, std::int64_t count, const std::string& who);
 
+  /// Where this clone keeps the remote's branch: refs/remotes/<name>/<branch>.
+  std::string tracking_ref() const;
+
+  /// Fetches the board's branch into tracking_ref() and the claim refs (pruned)
+  /// into refs/tracker/remote-claims/, and returns the branch's sha: empty when the
+  /// remote has no such branch yet. RemoteUnavailableError as for every exchange.
+  std::string fetch_board();
+
+  /// Moves the remote's branch from `expected` (empty: it must not exist) to `sha`,
+  /// and in the same atomic push deletes the claim refs `release` names (id, the
+  /// lease held). Pre-push hooks run, as for `git push`. `moved`: the branch is no
+  /// longer at `expected` (fetch and replay again); `lease_lost`: a lease is not
+  /// the one held. In either case nothing changed there.
+  BranchPush push_branch(const std::string& sha, const std::string& expected,
+                         const std::vector<std::pair<std::int64_t, std::string>>& release = {});
+
  private:
   struct GitRun;
   GitRun git(std::vector<std::string> args, const std::string& input = {}) const;
@@ -92,6 +113,17 @@ class Remote {
   /// says its failure is an answer, retrying the rest until the deadline.
   GitRun talk(const std::vector<std::string>& args, const std::string& what,
               bool (*accept)(const GitRun&) = nullptr) const;
+  /// One ref of a push: set it to `sha` (empty: delete it) if it is at `expected`.
+  struct RefUpdate {
+    std::string ref, sha, expected;
+  };
+  /// How one ref of a push ended; `not_tried`: an atomic push failed on another ref.
+  enum class RefPush { done, lost, not_tried };
+  /// Pushes `updates` (atomically when more than one), each with its lease: retries
+  /// network errors until remote.timeout, checks whether a push whose connection
+  /// broke landed, throws IoError when the remote (or, with `verify`, a pre-push
+  /// hook) refuses a ref.
+  std::vector<RefPush> push_refs(const std::vector<RefUpdate>& updates, const std::string& what, bool verify);
   /// push_lease for any ref under refs/tracker/.
   LeasePush push_ref(const std::string& ref, const std::string& sha, const std::string& expected,
                      const std::string& what);

@@ -172,6 +172,10 @@ struct StoryMerge {
 StoryMerge merge_story(const Story& where, std::string_view base, std::string_view yours, std::string_view theirs,
                        const StoryLimits& limits, bool prefer_yours = false);
 
+/// Which side a 3-way merge takes where both changed the same thing differently:
+/// neither (conflict markers), ours or theirs (`tracker sync` keeps the later change).
+enum class Favour { none, ours, theirs };
+
 /// What a three-way merge of a story file gave: the text, and how many conflicts it
 /// marks with <<<<<<< / ======= / >>>>>>> lines (0: a clean merge).
 struct StoryFileMerge {
@@ -190,8 +194,11 @@ using LineMerge = std::function<StoryFileMerge(std::string_view, std::string_vie
 /// differently is the only conflict: that key's lines from each side between
 /// conflict markers, everything else merged. A side that does not read as a story,
 /// or a change that is only formatting, is merged by `line_merge` as a whole.
+/// With `favour`, a key both changed differently takes that side's value instead of
+/// markers (`line_merge` is then expected to favour the same side).
 StoryFileMerge merge_story_file(const Story& where, std::string_view base, std::string_view ours,
-                                std::string_view theirs, const StoryLimits& limits, const LineMerge& line_merge);
+                                std::string_view theirs, const StoryLimits& limits, const LineMerge& line_merge,
+                                Favour favour = Favour::none);
 
 /// {"priority 1 -> 3", "labels +ui -api", "body"}: scalars with both values when
 /// they are short, lists as additions and removals, long values by key name alone.

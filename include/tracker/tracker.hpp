@@ -142,6 +142,38 @@ struct StoryChange {
   bool claim_only = false;  ///< reclaim of a story in a done stage: its claim ended, the story stays
 };
 
+/// One commit that `sync` brought in or sent out.
+struct SyncCommit {
+  std::string commit;
+  std::string subject;
+};
+
+/// A story both sides changed in a way that cannot be merged, and what sync kept.
+struct SyncConflict {
+  std::int64_t id = 0;
+  /// "moved": moved to different stages (the later move is kept); "changed": a key
+  /// or the body changed differently (the later change is kept); "deleted": deleted
+  /// on one side, changed on the other (it stays deleted); "created": the same id
+  /// created on both sides (both kept: renumber one).
+  std::string kind;
+  std::string here, there;  ///< the story's stage on each side ("" when deleted)
+  std::string kept;         ///< "here", "remote" or "both"
+  std::string message;      ///< one line, as the report and the commit's Tracker-Conflict trailer say it
+};
+
+/// What sync did.
+struct SyncResult {
+  std::string remote, branch;
+  std::vector<SyncCommit> incoming;  ///< the remote's commits this clone did not have
+  std::vector<SyncCommit> outgoing;  ///< this clone's commits it sent, as replayed
+  std::vector<SyncConflict> conflicts;
+  std::string head;      ///< where the branch is now, here and there
+  bool pushed = false;   ///< the remote's branch moved
+  bool changed = false;  ///< anything came in or went out
+  int attempts = 0;      ///< rounds of fetch, replay and push (another clone pushed first)
+  bool lease_lost = false;  ///< the push also deleted leases (done), and one was not held: nothing was pushed
+};
+
 /// What link and unlink did.
 struct LinkResult {
   std::int64_t id = 0;
@@ -490,6 +522,22 @@ class Tracker {
   /// history) report how far they got; null for nowhere (the default).
   void set_progress(ProgressSink* sink) { progress_ = sink; }
 
+  /// Exchanges the board's branch with the shared remote (`remote:`): fetches it and
+  /// the claim refs, replays this clone's commits since they parted on top of it
+  /// story by story (a transition moves the story from wherever the remote has it;
+  /// fields merge key by key; where both sides moved a story, or changed one key
+  /// differently, the later commit wins and its message says so), moves this
+  /// clone's branch and work tree there, and pushes with a lease on the branch,
+  /// starting again from the fetch when another clone pushed first. UsageError
+  /// without a remote; ConflictError when uncommitted changes are in the way or a
+  /// file that is not a story changed on both sides; RemoteUnavailableError.
+  SyncResult sync();
+
+  /// With `remote.auto_sync`, after a command: syncs when it committed anything
+  /// that has not been synced yet. A sync that fails is a warning (the commits are
+  /// here; `tracker sync` sends them later), never an error of the command.
+  void auto_sync();
+
   /// Claims stay on this machine's lockfiles even with a remote in the config
   /// (`--offline`): other clones do not see them, and each claim says so.
   void set_offline(bool offline) { offline_ = offline; }
@@ -581,6 +629,21 @@ class Tracker {
   /// `replacement` (empty: removes it). False, with the lockfile removed, when the
   /// lease was lost to another clone.
   bool move_remote_lease(ClaimStore& store, const Claim& held, const std::string& replacement);
+  /// sync(), whose push also deletes the leases of `release` (id, lease) in one
+  /// atomic push: `done` finishes a story and gives up its claim together.
+  SyncResult sync_branch(const std::vector<std::pair<std::int64_t, std::string>>& release);
+  /// done() of a story whose claim holds a lease on the remote: commits the
+  /// transition, then syncs with the lease deleted in the same atomic push. When
+  /// the push cannot be made (the lease was lost, the remote is unavailable), the
+  /// commit is taken back and nothing changed.
+  StoryChange done_remote(const Story& story, const Stage& target, const Claim& held, ClaimStore& store,
+                          StoryChange result);
+  /// The subject of commit `sha`.
+  std::string first_commit_line(const std::string& sha);
+  /// Takes back the commit at the tip of this clone's branch when its subject is
+  /// `subject` (the branch, the git index and the work tree go back to its parent);
+  /// false when the tip is another commit or the work tree is in the way.
+  bool undo_tip_commit(const std::string& subject);
   /// With a remote: the next id for `new`, above `above`, from the block this clone
   /// reserved earlier (remote.id_block) or reserved on the remote now. Offline, a
   /// warning and `above + 1`. The id allocation lock is held.
@@ -598,6 +661,7 @@ class Tracker {
   std::unique_ptr<GitRepo> git_;
   std::unique_ptr<Remote> remote_;
   bool offline_ = false;
+  int unsynced_commits_ = 0;  ///< commits made since the last sync
   bool refreshed_ = false;
   bool prepared_ = false;
   bool pending_checked_ = false;
