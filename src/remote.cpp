@@ -32,6 +32,19 @@ std::string last_line(const std::string& text) {
   return std::string(nl == std::string_view::npos ? t : t.substr(nl + 1));
 }
 
+/// Fills in what lease `sha` of story `id` says. A lease whose claim.yml cannot be
+/// read counts as held by "unknown" until its ref is removed by hand.
+void set_claim(RemoteLease& lease, std::int64_t id, const std::optional<Claim>& read) {
+  if (read) {
+    lease.claim = *read;
+  } else {
+    lease.claim.owner = "unknown";
+    lease.claim.expires = INT64_MAX / 2;
+  }
+  lease.claim.id = id;
+  lease.claim.lease = lease.sha;
+}
+
 }  // namespace
 
 Remote::Remote(std::filesystem::path work_tree, RemoteSettings settings, const Clock& clock)
@@ -96,16 +109,47 @@ std::optional<RemoteLease> Remote::read(std::int64_t id) {
   lease.sha = fetch_ref(claim_ref(id), kSeenPrefix + std::to_string(id), "reading the claim on #" + std::to_string(id));
   if (lease.sha.empty()) return std::nullopt;
   GitRun text = git({"cat-file", "blob", lease.sha + ":claim.yml"});
-  std::optional<Claim> c = text.status == 0 ? parse_claim(text.out) : std::nullopt;
-  if (c) {
-    lease.claim = *c;
-  } else {
-    lease.claim.owner = "unknown";
-    lease.claim.expires = INT64_MAX / 2;
-  }
-  lease.claim.id = id;
-  lease.claim.lease = lease.sha;
+  set_claim(lease, id, text.status == 0 ? parse_claim(text.out) : std::nullopt);
   return lease;
+}
+
+std::vector<RemoteLease> Remote::read_all() {
+  talk({"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", settings_.name,
+        std::string("+") + kClaimPrefix + "*:" + kSeenPrefix + "*"},
+       "reading its claims");
+  GitRun refs = git({"for-each-ref", "--format=%(objectname) %(refname)", kSeenPrefix});
+  std::vector<RemoteLease> out;
+  std::string batch;
+  for (const auto& line : split(refs.out, '\n')) {
+    auto space = line.find(' ');
+    if (space == std::string::npos) continue;
+    auto id = parse_int(std::string_view(line).substr(space + 1 + std::string_view(kSeenPrefix).size()));
+    if (!id || *id <= 0) continue;
+    RemoteLease lease;
+    lease.sha = line.substr(0, space);
+    lease.claim.id = *id;
+    out.push_back(lease);
+    batch += lease.sha + ":claim.yml\n";
+  }
+  if (out.empty()) return out;
+  // One `cat-file --batch` reads every claim.yml: "<sha> blob <size>\n<bytes>\n", or "<name> missing\n".
+  GitRun texts = git({"cat-file", "--batch"}, batch);
+  std::string_view rest = texts.out;
+  for (auto& lease : out) {
+    auto nl = rest.find('\n');
+    if (nl == std::string_view::npos) break;
+    std::string_view header = rest.substr(0, nl);
+    rest.remove_prefix(nl + 1);
+    std::optional<Claim> c;
+    if (auto last = header.rfind(' '); header.find(" blob ") != std::string_view::npos && last != std::string_view::npos) {
+      std::size_t size = static_cast<std::size_t>(parse_int(header.substr(last + 1)).value_or(0));
+      size = std::min(size, rest.size());
+      c = parse_claim(rest.substr(0, size));
+      rest.remove_prefix(std::min(size + 1, rest.size()));
+    }
+    set_claim(lease, lease.claim.id, c);
+  }
+  return out;
 }
 
 bool Remote::expired(const Claim& claim) const {

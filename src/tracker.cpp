@@ -772,6 +772,21 @@ std::int64_t Tracker::remote_id(Remote& r, std::int64_t above) {
   }
 }
 
+void Tracker::warn_if_offline_claim(std::int64_t id) {
+  if (ws_.config().remote)
+    warn("offline: the claim on #" + std::to_string(id) + " holds on this machine only; other clones do not see it");
+}
+
+void Tracker::renew_remote_lease(ClaimStore& store, const Claim& held, Claim& renewed) {
+  Remote* r = remote();
+  if (!r || held.lease.empty()) return;
+  ++renewed.generation;
+  renewed.lease = r->write_lease(renewed, held.lease);
+  if (!move_remote_lease(store, held, renewed.lease))
+    throw ConflictError("the claim on story #" + std::to_string(held.id) + " was lost: another clone took it over on the remote '" +
+                        r->settings().name + "'; stop working on it");
+}
+
 bool Tracker::move_remote_lease(ClaimStore& store, const Claim& held, const std::string& replacement) {
   Remote* r = remote();
   if (!r || held.lease.empty()) return true;
@@ -947,9 +962,7 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
           }
           return take(now_ready.front(), taken->claim, prior.after_expiry || taken->took_over);
         }
-        if (ws_.config().remote)
-          warn("offline: the claim on #" + std::to_string(story.id) +
-               " holds on this machine only; other clones do not see it");
+        warn_if_offline_claim(story.id);
         return take(now_ready.front(), c, prior.after_expiry);
       }
     }
@@ -997,13 +1010,7 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
           throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + " until " +
                               format_iso8601(held->expires));
         Claim renewed = store.renewed(*held, ttl, request.pid);
-        if (Remote* r = remote(); r && !held->lease.empty()) {
-          ++renewed.generation;
-          renewed.lease = r->write_lease(renewed, held->lease);
-          if (!move_remote_lease(store, *held, renewed.lease))
-            throw ConflictError("the claim on story #" + std::to_string(id) +
-                                " was lost: another clone took it over on the remote; stop working on it");
-        }
+        renew_remote_lease(store, *held, renewed);
         if (!store.replace(*held, renewed)) continue;  // changed under us: look again
         ClaimResult result;
         result.story = story;
@@ -1026,7 +1033,7 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
       if (!taken) throw ConflictError(refusal);
       return take(story, taken->claim, prior.after_expiry || taken->took_over);
     }
-    if (ws_.config().remote) warn("offline: the claim on #" + std::to_string(id) + " holds on this machine only; other clones do not see it");
+    warn_if_offline_claim(id);
     return take(story, c, prior.after_expiry);
   }
   throw ConflictError("story #" + std::to_string(id) + " keeps changing hands; try again");
@@ -1145,13 +1152,7 @@ Claim Tracker::renew(std::int64_t id, const std::string& owner, std::optional<st
   if (held->owner != owner)
     throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + owner);
   Claim renewed = store.renewed(*held, ttl, std::nullopt);
-  if (Remote* r = remote(); r && !held->lease.empty()) {
-    ++renewed.generation;
-    renewed.lease = r->write_lease(renewed, held->lease);
-    if (!move_remote_lease(store, *held, renewed.lease))
-      throw ConflictError("the claim on story #" + std::to_string(id) + " was lost: another clone took it over on the remote '" +
-                          r->settings().name + "'; stop working on it");
-  }
+  renew_remote_lease(store, *held, renewed);
   if (!store.replace(*held, renewed))
     throw ConflictError("the claim on story #" + std::to_string(id) + " changed meanwhile; look at it again");
   return renewed;
@@ -1164,10 +1165,11 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
   if (id) {
     std::optional<Claim> held = store.read(*id);
     if (!held) {
-      load_for_change(*id);  // no such story: not found; else nothing to reclaim
-      return {};
+      load_for_change(*id);  // no such story: not found; else nothing to reclaim here
+      if (!remote()) return {};
+    } else {
+      candidates.push_back(*held);
     }
-    candidates.push_back(*held);
   } else {
     candidates = store.all();
   }
@@ -1216,19 +1218,64 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
       out.push_back(ended);
       continue;
     }
-    const Stage& back =
-        config.find_stage(c.from_stage) ? config.stage(c.from_stage) : config.stage(config.ready_stages.front());
-    auto edit = [&](const std::string& text) {
-      return set_front_matter_line(remove_front_matter_line(text, "agent"), "retry_count",
-                                   std::to_string(story.retry_count + 1));
-    };
-    StoryChange change{c.id, story.stage, back.name, c.owner, {}, true};
-    change.commit = transition(story, back, edit, "reclaim", "from " + c.owner, c.owner).commit;
+    StoryChange change{c.id, story.stage, {}, c.owner, {}, true};
+    put_back(story, c, change);
     drop_lease(c);
     store.remove(c);
     out.push_back(change);
   }
+  if (Remote* r = remote()) reclaim_remote(*r, id, candidates, out);
   return out;
+}
+
+void Tracker::put_back(const Story& story, const Claim& c, StoryChange& change) {
+  const Config& config = ws_.config();
+  const Stage& back =
+      config.find_stage(c.from_stage) ? config.stage(c.from_stage) : config.stage(config.ready_stages.front());
+  auto edit = [&](const std::string& text) {
+    return set_front_matter_line(remove_front_matter_line(text, "agent"), "retry_count",
+                                 std::to_string(story.retry_count + 1));
+  };
+  change.to = back.name;
+  change.commit = transition(story, back, edit, "reclaim", "from " + c.owner, c.owner).commit;
+}
+
+void Tracker::reclaim_remote(Remote& r, std::optional<std::int64_t> id, const std::vector<Claim>& local,
+                             std::vector<StoryChange>& out) {
+  const Config& config = ws_.config();
+  std::set<std::int64_t> handled;
+  for (const Claim& c : local) handled.insert(c.id);
+  for (const RemoteLease& lease : r.read_all()) {
+    const Claim& c = lease.claim;
+    if (handled.count(c.id) || (id && c.id != *id)) continue;
+    if (!r.expired(c)) {
+      if (id)
+        throw ConflictError("story #" + std::to_string(c.id) + " is claimed by " + c.owner + " on " + c.host + " until " +
+                            format_iso8601(c.expires) + " (on the remote '" + r.settings().name + "')");
+      continue;
+    }
+    // Deleted with the lease that was read: a holder that renewed meanwhile keeps it.
+    if (r.push_lease(c.id, "", lease.sha) != LeasePush::done) continue;
+    lock_stories({c.id});
+    index_->refresh_stories({c.id});
+    Lookup found = index_->lookup(c.id);
+    StoryChange change{c.id, {}, {}, c.owner, {}, true};
+    if (found.stories.size() != 1) {  // gone here (or malformed, or ambiguous: check reports it)
+      out.push_back(change);
+      continue;
+    }
+    const Story& story = found.stories.front();
+    change.from = change.to = story.stage;
+    // This clone's board shows the holder's claim once the holder synced: it goes
+    // back as a local reclaim puts it back. Otherwise only the lease ended.
+    if (story.agent != c.owner || config.is_done_stage(story.stage)) {
+      change.claim_only = true;
+      out.push_back(change);
+      continue;
+    }
+    put_back(story, c, change);
+    out.push_back(change);
+  }
 }
 
 StoryChange Tracker::block(std::int64_t id, const std::optional<std::string>& reason) {

@@ -117,6 +117,31 @@ std::string claim_owner_on_remote(const SharedRemote& remote, long id) {
   return text.substr(at + 7, text.find('\n', at) - at - 7);
 }
 
+
+/// The stage directory each story file is in on the remote's branch, by id.
+std::multimap<long, std::string> remote_board(const SharedRemote& remote) {
+  std::multimap<long, std::string> out;
+  for (const auto& path : lines(git(remote.bare(), {"ls-tree", "-r", "--name-only", "main", "work/"}))) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos || !path.ends_with(".md")) continue;
+    std::string dir = path.substr(5, slash - 5);
+    out.emplace(std::stol(path.substr(slash + 1)), dir);
+  }
+  return out;
+}
+
+/// A story file's text on the remote's branch.
+std::string remote_story(const SharedRemote& remote, long id) {
+  for (const auto& path : lines(git(remote.bare(), {"ls-tree", "-r", "--name-only", "main", "work/"})))
+    if (path.substr(path.rfind('/') + 1).starts_with(std::to_string(id) + "_"))
+      return git(remote.bare(), {"cat-file", "blob", "main:" + path});
+  return "";
+}
+
+RunOptions at_time(const fs::path& cwd, const std::string& when) {
+  return RunOptions{cwd, {{"GIT_COMMITTER_DATE", when}, {"GIT_AUTHOR_DATE", when}}, ""};
+}
+
 }  // namespace
 
 TEST_CASE("a claim is a lease ref on the remote: one clone wins, the other is told who holds it") {
@@ -294,6 +319,32 @@ TEST_CASE("4 clones with 2 claimers each take 60 stories: each story is claimed 
   CHECK(taken.size() == 60);
   CHECK(remote_claim_refs(remote).size() == 60);
   for (const auto& [id, owner] : taken) CHECK(claim_owner_on_remote(remote, id) == owner);
+
+  // Every clone syncs, all at once: the remote's branch then holds each story in
+  // current exactly once, with the owner that claimed it.
+  pids.clear();
+  for (int i = 0; i < 4; ++i)
+    pids.push_back(spawn({"sh", "-c", std::string(TRACKER_BIN) + " sync > " + (out / ("sync" + std::to_string(i))).string() +
+                                          " 2>&1"},
+                         RunOptions{clones[static_cast<std::size_t>(i)]->root(), {}, ""}));
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    INFO(read(out / ("sync" + std::to_string(i))));
+    CHECK(wait_for(pids[i]) == 0);
+  }
+  auto board = remote_board(remote);
+  CHECK(board.size() == 60);
+  for (const auto& [id, owner] : taken) {
+    CHECK(board.count(id) == 1);
+    CHECK(board.find(id)->second == "2_current");
+    CHECK(remote_story(remote, id).find("agent: " + owner + "\n") != std::string::npos);
+  }
+  // A last sync brings every clone to the remote's branch.
+  for (const auto& c : clones) {
+    REQUIRE(run_tracker(c->root(), {"sync"}).code == 0);
+    CHECK(git(c->root(), {"rev-parse", "HEAD"}) == git(remote.bare(), {"rev-parse", "main"}));
+    CHECK(git(c->root(), {"status", "--porcelain"}).empty());
+    CHECK(json::parse(run_tracker(c->root(), {"--json", "list", "--stage", "current"}).out).size() == 60);
+  }
   CHECK(run({"git", "-C", remote.bare().string(), "fsck", "--strict", "--no-progress"}).code == 0);
 }
 
@@ -454,33 +505,6 @@ TEST_CASE("the remote stopped mid-race: claimers exit 7, no story is lost or cla
   CHECK(run({"git", "-C", remote.bare().string(), "fsck", "--strict", "--no-progress"}).code == 0);
 }
 
-namespace {
-
-/// The stage directory each story file is in on the remote's branch, by id.
-std::multimap<long, std::string> remote_board(const SharedRemote& remote) {
-  std::multimap<long, std::string> out;
-  for (const auto& path : lines(git(remote.bare(), {"ls-tree", "-r", "--name-only", "main", "work/"}))) {
-    auto slash = path.rfind('/');
-    if (slash == std::string::npos || !path.ends_with(".md")) continue;
-    std::string dir = path.substr(5, slash - 5);
-    out.emplace(std::stol(path.substr(slash + 1)), dir);
-  }
-  return out;
-}
-
-/// A story file's text on the remote's branch.
-std::string remote_story(const SharedRemote& remote, long id) {
-  for (const auto& path : lines(git(remote.bare(), {"ls-tree", "-r", "--name-only", "main", "work/"})))
-    if (path.substr(path.rfind('/') + 1).starts_with(std::to_string(id) + "_"))
-      return git(remote.bare(), {"cat-file", "blob", "main:" + path});
-  return "";
-}
-
-RunOptions at_time(const fs::path& cwd, const std::string& when) {
-  return RunOptions{cwd, {{"GIT_COMMITTER_DATE", when}, {"GIT_AUTHOR_DATE", when}}, ""};
-}
-
-}  // namespace
 
 TEST_CASE("sync: two clones exchange their transitions, fields merge key by key, and the later of two moves wins") {
   for (bool daemon : {true, false}) {
@@ -680,4 +704,58 @@ TEST_CASE("remote.auto_sync pushes each command's commits as it makes them, and 
   r = run_tracker(a.root(), {"sync"});
   CHECK(r.code == 0);
   CHECK(remote_board(remote).find(2)->second == "3_qa");
+}
+
+TEST_CASE("reclaim ends another clone's expired lease, and puts its story back when the board shows the claim") {
+  SharedRemote remote(false);
+  seed(remote, 2);
+  Clone a(remote), b(remote);
+  for (const Clone* c : {&a, &b}) {  // a skew margin of 1 s keeps the test short
+    std::string config = read(c->root() / ".tracker/config.yml");
+    write(c->root() / ".tracker/config.yml", config + "  clock_skew: 1s\n");
+    git(c->root(), {"commit", "-qam", "skew"});
+  }
+  // a claims #1 and syncs, then claims #2 without syncing, and is never heard of again.
+  REQUIRE(run_tracker(a.root(), {"claim", "1", "--owner", "ann", "--ttl", "1s"}).code == 0);
+  REQUIRE(run_tracker(a.root(), {"sync"}).code == 0);
+  REQUIRE(run_tracker(a.root(), {"claim", "2", "--owner", "ann", "--ttl", "1s"}).code == 0);
+  REQUIRE(run_tracker(b.root(), {"sync"}).code == 0);
+  CHECK(json::parse(run_tracker(b.root(), {"--json", "show", "1"}).out)["agent"] == "ann");
+  CHECK(json::parse(run_tracker(b.root(), {"--json", "ready"}).out).empty());
+
+  // While the leases hold (expiry plus the skew margin), reclaim leaves them.
+  auto r = run_tracker(b.root(), {"reclaim", "1"});
+  if (r.code == 3) CHECK(r.err.find("story #1 is claimed by ann on ") != std::string::npos);
+  // Once they have passed, reclaim ends both: #1 goes back to the backlog with its
+  // retry_count up; #2 was never moved on b's board, so only its lease ends.
+  json reclaimed;
+  REQUIRE(eventually([&] {
+    r = run_tracker(b.root(), {"--json", "reclaim"});
+    if (r.code != 0) return false;
+    json got = json::parse(r.out)["reclaimed"];
+    for (const auto& c : got) reclaimed.push_back(c);
+    return reclaimed.size() >= 2;
+  }));
+  REQUIRE(reclaimed.size() == 2);
+  for (const auto& c : reclaimed) {
+    CHECK(c["owner"] == "ann");
+    if (c["id"] == 1) {
+      CHECK(c["from"] == "current");
+      CHECK(c["to"] == "backlog");
+      CHECK(c["claim_only"] == false);
+    } else {
+      CHECK(c["id"] == 2);
+      CHECK(c["claim_only"] == true);
+    }
+  }
+  CHECK(remote_claim_refs(remote).empty());
+  json one = json::parse(run_tracker(b.root(), {"--json", "show", "1"}).out);
+  CHECK(one["stage"] == "backlog");
+  CHECK(one["retry_count"] == 1);
+  CHECK(one["agent"].is_null());
+  CHECK(json::parse(run_tracker(b.root(), {"--json", "ready"}).out).size() == 2);
+  // And b claims #1 from the ready queue, as any ready story.
+  r = run_tracker(b.root(), {"--json", "claim", "--owner", "bob"});
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out)["id"] == 1);
 }

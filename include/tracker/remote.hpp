@@ -67,6 +67,10 @@ class Remote {
   /// "unknown" until its ref is removed by hand.
   std::optional<RemoteLease> read(std::int64_t id);
 
+  /// Every lease on the remote, read: one fetch of the claim refs (into
+  /// refs/tracker/remote-claims/, pruned) and one `git cat-file --batch`.
+  std::vector<RemoteLease> read_all();
+
   /// Whether `claim` has expired, with the clock-skew margin: only
   /// remote.clock_skew after its expiry, so that a holder whose clock is behind
   /// ours is not overtaken while it still believes it holds.

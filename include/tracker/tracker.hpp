@@ -629,6 +629,22 @@ class Tracker {
   /// `replacement` (empty: removes it). False, with the lockfile removed, when the
   /// lease was lost to another clone.
   bool move_remote_lease(ClaimStore& store, const Claim& held, const std::string& replacement);
+  /// With a remote and a claim that holds a lease there: moves the lease on to
+  /// `renewed` (a child lease commit, its generation one up). ConflictError "was
+  /// lost" when another clone took it over.
+  void renew_remote_lease(ClaimStore& store, const Claim& held, Claim& renewed);
+  /// A claim taken on the local lock alone although the config has a remote
+  /// (--offline): says that other clones do not see it.
+  void warn_if_offline_claim(std::int64_t id);
+  /// reclaim() of the leases on the remote that no claim of this clone holds
+  /// (`local`): each that expired (past clock_skew) is deleted with the lease that
+  /// was read, and its story, when this clone's board shows it held by that owner,
+  /// goes back to the stage it was claimed from (retry_count + 1), one commit each.
+  /// Reclaims `story` from claim `c`: clears `agent`, adds 1 to `retry_count` and
+  /// moves it back to the stage it was claimed from (`change.to`), one commit.
+  void put_back(const Story& story, const Claim& c, StoryChange& change);
+  void reclaim_remote(Remote& remote, std::optional<std::int64_t> id, const std::vector<Claim>& local,
+                      std::vector<StoryChange>& out);
   /// sync(), whose push also deletes the leases of `release` (id, lease) in one
   /// atomic push: `done` finishes a story and gives up its claim together.
   SyncResult sync_branch(const std::vector<std::pair<std::int64_t, std::string>>& release);
