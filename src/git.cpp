@@ -405,6 +405,39 @@ std::string GitRepo::head_sha() {
   return git::hex(id);
 }
 
+std::string GitRepo::write_one_file_commit(const std::string& file, const std::string& text,
+                                          const std::string& parent, const std::string& name,
+                                          const std::string& email, const std::string& message) {
+  const git::Api& a = api();
+  git_repository* repo = impl_->repo.get();
+  git_oid blob_oid, tree_oid, commit_oid;
+  check(a.git_blob_create_from_buffer(&blob_oid, repo, text.data(), text.size()), "write " + file);
+  git_treebuilder* raw_builder = nullptr;
+  check(a.git_treebuilder_new(&raw_builder, repo, nullptr), "a tree for " + file);
+  git::TreeBuilder builder(raw_builder);
+  check(a.git_treebuilder_insert(nullptr, builder.get(), file.c_str(), &blob_oid, GIT_FILEMODE_BLOB), "a tree for " + file);
+  check(a.git_treebuilder_write(&tree_oid, builder.get()), "write a tree for " + file);
+  git_tree* raw_tree = nullptr;
+  check(a.git_tree_lookup(&raw_tree, repo, &tree_oid), "the tree for " + file);
+  git::Tree tree(raw_tree);
+  git::Commit parent_commit;
+  if (!parent.empty()) {
+    git_oid parent_oid;
+    check(a.git_oid_fromstr(&parent_oid, parent.c_str()), "parent " + parent);
+    git_commit* raw = nullptr;
+    check(a.git_commit_lookup(&raw, repo, &parent_oid), "parent " + parent);
+    parent_commit.reset(raw);
+  }
+  git_signature* raw_sig = nullptr;
+  check(a.git_signature_now(&raw_sig, name.c_str(), email.c_str()), "signature");
+  git::Signature sig(raw_sig);
+  const git_commit* parents[] = {parent_commit.get()};
+  check(a.git_commit_create(&commit_oid, repo, nullptr, sig.get(), sig.get(), nullptr, message.c_str(), tree.get(),
+                            parent_commit ? 1 : 0, parents),
+        "write a commit of " + file);
+  return git::hex(commit_oid);
+}
+
 std::optional<std::string> GitRepo::content_at(const std::string& rev, const std::string& path) {
   const git::Api& a = api();
   if (rev.empty()) return std::nullopt;

@@ -30,7 +30,7 @@ namespace tracker::git {
               git_filter_list_free) X(git_object_free) X(git_object_id) X(git_object_peel) X(git_revparse_single)      \
               X(git_tree_lookup) X(git_tree_free) X(git_tree_id) X(git_tree_entry_bypath) X(git_tree_entry_free) X(    \
                   git_tree_entry_id) X(git_tree_entry_type) X(git_tree_entry_filemode) X(git_tree_create_updated)      \
-                  X(git_treebuilder_new) X(git_treebuilder_write) X(git_treebuilder_free) X(git_commit_lookup) X(      \
+                  X(git_treebuilder_new) X(git_treebuilder_insert) X(git_treebuilder_write) X(git_treebuilder_free) X(git_commit_lookup) X(      \
                       git_commit_free) X(git_commit_tree) X(git_commit_create) X(git_commit_create_buffer)             \
                       X(git_commit_create_with_signature) X(git_commit_author) X(git_commit_message) X(                \
                           git_commit_parent_id) X(git_commit_parentcount) X(git_commit_time) X(git_reference_lookup)   \

@@ -158,24 +158,27 @@ bool Remote::expired(const Claim& claim) const {
 
 std::string Remote::write_commit(const std::string& file, const std::string& text, const std::string& parent,
                                  const std::string& author, const std::string& message) {
-  GitRun blob = git({"hash-object", "-w", "--stdin"}, text);
-  if (blob.status != 0) throw IoError("cannot write a " + file + " object: " + last_line(blob.err));
-  GitRun tree = git({"mktree"}, "100644 blob " + std::string(trim(blob.out)) + "\t" + file + "\n");
-  if (tree.status != 0) throw IoError("cannot write a " + file + " tree: " + last_line(tree.err));
-  std::vector<std::string> args = {"-c", "user.name=" + author, "-c", "user.email=tracker@" + ClaimStore::this_host(),
-                                   "commit-tree", "--no-gpg-sign", std::string(trim(tree.out))};
-  if (!parent.empty()) {
-    args.push_back("-p");
-    args.push_back(parent);
-  }
   // A nonce makes every commit unique: two clones reserving the same ids in the
   // same second would otherwise write the same commit, and the second push would
   // find it there already and report success.
   char nonce[17];
   std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(random_u64()));
-  args.push_back("-m");
-  args.push_back(message + "\n\nNonce: " + nonce);
-  GitRun commit = git(args);
+  std::string full = message + "\n\nNonce: " + nonce + "\n";
+  std::string email = "tracker@" + ClaimStore::this_host();
+  if (writer_) return writer_(file, text, parent, author, email, full);
+  GitRun blob = git({"hash-object", "-w", "--stdin"}, text);
+  if (blob.status != 0) throw IoError("cannot write a " + file + " object: " + last_line(blob.err));
+  GitRun tree = git({"mktree"}, "100644 blob " + std::string(trim(blob.out)) + "\t" + file + "\n");
+  if (tree.status != 0) throw IoError("cannot write a " + file + " tree: " + last_line(tree.err));
+  std::vector<std::string> args = {"-c", "user.name=" + author, "-c", "user.email=" + email,
+                                   "commit-tree", "--no-gpg-sign", std::string(trim(tree.out))};
+  if (!parent.empty()) {
+    args.push_back("-p");
+    args.push_back(parent);
+  }
+  args.push_back("-F");
+  args.push_back("-");
+  GitRun commit = git(args, full);
   if (commit.status != 0) throw IoError("cannot write a " + file + " commit: " + last_line(commit.err));
   return std::string(trim(commit.out));
 }
@@ -303,11 +306,16 @@ std::vector<Remote::RefPush> Remote::push_refs(const std::vector<RefUpdate>& upd
       }
       return out;
     }
-    // No answer per ref. A pre-push hook that refused (git ran it, so the remote was
-    // reached) is not a network error to retry.
-    if (verify && r.status != 0 && r.err.find("fatal:") == std::string::npos &&
-        r.err.find("hook") != std::string::npos)
-      throw IoError("the push to '" + settings_.name + "' was refused by a hook: " + last_line(r.err));
+    // No answer per ref. Every transport failure is git's "fatal: ..."; a push that
+    // failed without one was stopped before it was sent, by the pre-push hook. That
+    // is a refusal to report, not a network error to retry.
+    if (verify && r.status != 0 && r.err.find("fatal:") == std::string::npos) {
+      std::vector<std::string> said;
+      for (const auto& l : split(r.err, '\n'))
+        if (!trim(l).empty() && !l.starts_with("error: failed to push") && !l.starts_with("To ")) said.emplace_back(trim(l));
+      throw IoError("the push to '" + settings_.name + "' was refused by the pre-push hook" +
+                    (said.empty() ? std::string() : ": " + join(said, " ")) + "; nothing was pushed");
+    }
     if (std::chrono::steady_clock::now() >= deadline)
       throw RemoteUnavailableError("the remote '" + settings_.name + "' is unavailable (" + what +
                                    "): " + last_line(r.err) + "; nothing was changed there (retried for " +

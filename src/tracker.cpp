@@ -698,7 +698,14 @@ std::vector<std::int64_t> Tracker::claimed_ids() {
 Remote* Tracker::remote() {
   const Config& config = ws_.config();
   if (!config.remote || offline_) return nullptr;
-  if (!remote_) remote_ = std::make_unique<Remote>(ws_.root(), *config.remote, clock_);
+  if (!remote_) {
+    remote_ = std::make_unique<Remote>(ws_.root(), *config.remote, clock_);
+    // Lease and id commits are written in-process: three git processes fewer per claim.
+    remote_->set_commit_writer([this](const std::string& file, const std::string& text, const std::string& parent,
+                                      const std::string& name, const std::string& email, const std::string& message) {
+      return git().write_one_file_commit(file, text, parent, name, email, message);
+    });
+  }
   return remote_.get();
 }
 

@@ -759,3 +759,21 @@ TEST_CASE("reclaim ends another clone's expired lease, and puts its story back w
   REQUIRE(r.code == 0);
   CHECK(json::parse(r.out)["id"] == 1);
 }
+
+TEST_CASE("sync runs the pre-push hook, as git push does, and a refusal is named with the hook's words") {
+  SharedRemote remote(false);
+  seed(remote, 1);
+  Clone a(remote);
+  REQUIRE(run_tracker(a.root(), {"move", "1", "qa"}).code == 0);
+  write(a.root() / ".git/hooks/pre-push", "#!/bin/sh\necho \"no pushing on fridays\" >&2\nexit 1\n");
+  ::chmod((a.root() / ".git/hooks/pre-push").c_str(), 0755);
+  std::string remote_head = git(remote.bare(), {"rev-parse", "main"});
+  auto r = run_tracker(a.root(), {"sync"});
+  CHECK(r.code == 1);
+  CHECK(r.err == "tracker: the push to 'origin' was refused by the pre-push hook: no pushing on fridays; nothing was "
+                 "pushed\n");
+  CHECK(git(remote.bare(), {"rev-parse", "main"}) == remote_head);
+  fs::remove(a.root() / ".git/hooks/pre-push");
+  CHECK(run_tracker(a.root(), {"sync"}).code == 0);
+  CHECK(remote_board(remote).find(1)->second == "3_qa");
+}

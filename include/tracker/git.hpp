@@ -144,6 +144,13 @@ class GitRepo {
   /// The sha HEAD points at, or empty for an unborn HEAD.
   std::string head_sha();
 
+  /// Writes a commit whose tree holds one file, `file` with `text`, on top of
+  /// `parent` when given, authored and committed by `name` <`email`> now, and
+  /// returns its sha. No ref moves: the commit is for a push (a lease, the id
+  /// counter). Its blob is written as it is, through no filter.
+  std::string write_one_file_commit(const std::string& file, const std::string& text, const std::string& parent,
+                                    const std::string& name, const std::string& email, const std::string& message);
+
   /// The open repository (src/git_repo.hpp), shared by the git modules.
   struct Impl;
 

@@ -3,9 +3,10 @@
 // A claim is a ref on the remote, refs/tracker/claims/<id>, pointing at a lease
 // commit whose tree holds claim.yml. Every change of it is a push with
 // --force-with-lease, which the remote applies as a compare-and-swap: of any number
-// of clones pushing at once, exactly one wins. Everything goes through the `git`
-// executable, so the user's credential helpers, ssh configuration and the server's
-// hooks apply; libgit2 is not involved.
+// of clones pushing at once, exactly one wins. Every exchange with the remote goes
+// through the `git` executable, so the user's credential helpers, ssh configuration
+// and the server's hooks apply; the lease commits themselves are local objects,
+// written by libgit2 when the tracker gives a CommitWriter.
 #pragma once
 
 #include <tracker/claims.hpp>
@@ -15,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -54,6 +56,13 @@ class Remote {
   Remote(std::filesystem::path work_tree, RemoteSettings settings, const Clock& clock = system_clock());
 
   const RemoteSettings& settings() const { return settings_; }
+
+  /// Writes a commit holding one file: (file, text, parent or "", name, email,
+  /// message) -> sha. The tracker gives one that writes in-process (libgit2);
+  /// without one, the git executable writes it (hash-object, mktree, commit-tree).
+  using CommitWriter = std::function<std::string(const std::string&, const std::string&, const std::string&,
+                                                 const std::string&, const std::string&, const std::string&)>;
+  void set_commit_writer(CommitWriter writer) { writer_ = std::move(writer); }
 
   /// The ref of story `id`'s claim: refs/tracker/claims/<id>.
   static std::string claim_ref(std::int64_t id);
@@ -142,6 +151,7 @@ class Remote {
   RemoteSettings settings_;
   const Clock* clock_;
   std::optional<std::map<std::int64_t, std::string>> refs_;
+  CommitWriter writer_;
 };
 
 }  // namespace tracker
