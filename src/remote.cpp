@@ -333,7 +333,9 @@ std::string Remote::fetch_board() {
   auto missing = [](const GitRun& r) { return r.err.find("couldn't find remote ref") != std::string::npos; };
   GitRun f = talk({"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", settings_.name,
                    "+refs/heads/" + settings_.branch + ":" + tracking_ref(),
-                   std::string("+") + kClaimPrefix + "*:" + kSeenPrefix + "*"},
+                   std::string("+") + kClaimPrefix + "*:" + kSeenPrefix + "*",
+                   // The id counter, as a pattern: a remote that has none yet is no error.
+                   std::string("+") + kIdsRef + "*:" + kSeenIdsRef + "*"},
                   "fetching " + settings_.branch, missing);
   if (f.status != 0) return "";  // the remote has no such branch yet
   GitRun sha = git({"rev-parse", "--verify", "--quiet", tracking_ref() + "^{commit}"});

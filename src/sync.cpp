@@ -66,7 +66,8 @@ class Replay {
 
   ProgramResult git(const std::vector<std::string>& args, const std::string& input = {},
                     std::map<std::string, std::optional<std::string>> env = {}) const {
-    return run_git(root_, args, input, env);
+    return run_git(root_, args, input, env,
+                   "sync runs the git executable, and there is no 'git' on PATH; install git");
   }
   std::string must(const std::vector<std::string>& args, const std::string& what, const std::string& input = {},
                    std::map<std::string, std::optional<std::string>> env = {}) const {

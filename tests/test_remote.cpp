@@ -433,6 +433,21 @@ TEST_CASE("ids across clones: 4 clones creating 10 stories each at once get 40 d
   CHECK(*ids.begin() == 2);
   CHECK(*ids.rbegin() == 41);
   CHECK(git(remote.bare(), {"cat-file", "blob", "refs/tracker/ids:ids.yml"}) == "last: 41\n");
+  // After every clone syncs (all at once), the remote's branch holds the 41
+  // stories with distinct ids: nothing to renumber.
+  pids.clear();
+  for (const auto& c : clones) pids.push_back(spawn({TRACKER_BIN, "sync"}, RunOptions{c->root(), {}, ""}));
+  for (int pid : pids) CHECK(wait_for(pid) == 0);
+  auto board = remote_board(remote);
+  CHECK(board.size() == 41);
+  std::set<long> on_remote;
+  for (const auto& [id, dir] : board) on_remote.insert(id);
+  CHECK(on_remote.size() == 41);
+  for (const auto& c : clones) {
+    REQUIRE(run_tracker(c->root(), {"sync"}).code == 0);
+    CHECK(run_tracker(c->root(), {"check"}).code == 0);  // no duplicate id
+    CHECK(json::parse(run_tracker(c->root(), {"--json", "list"}).out).size() == 41);
+  }
   CHECK(run({"git", "-C", remote.bare().string(), "fsck", "--strict", "--no-progress"}).code == 0);
 }
 

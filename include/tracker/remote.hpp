@@ -106,8 +106,9 @@ class Remote {
   /// Where this clone keeps the remote's branch: refs/remotes/<name>/<branch>.
   std::string tracking_ref() const;
 
-  /// Fetches the board's branch into tracking_ref() and the claim refs (pruned)
-  /// into refs/tracker/remote-claims/, and returns the branch's sha: empty when the
+  /// Fetches the board's branch into tracking_ref(), the claim refs (pruned) into
+  /// refs/tracker/remote-claims/ and the id counter into refs/tracker/remote-ids,
+  /// and returns the branch's sha: empty when the
   /// remote has no such branch yet. RemoteUnavailableError as for every exchange.
   std::string fetch_board();
 
