@@ -1,4 +1,5 @@
 #include "output.hpp"
+#include "views.hpp"
 
 #include <iostream>
 
@@ -13,7 +14,7 @@ struct BlockOptions {
 
 int print_block(const StoryChange& c, const std::string& verb, const GlobalOptions& g) {
   if (g.json)
-    print_json({{"id", c.id}, {"stage", c.to}, {"changed", c.changed}, {"commit", string_or_null(c.commit)}});
+    print_json(block_json(c));
   else if (c.changed)
     std::cout << verb << " #" << c.id << "\n";
   else

@@ -1,4 +1,5 @@
 #include "output.hpp"
+#include "views.hpp"
 
 #include <iostream>
 #include <tracker/util.hpp>
@@ -38,18 +39,6 @@ int run_claim(const ClaimOptions& opts, const GlobalOptions& g) {
     std::cout << "claimed #" << r.story.id << " " << r.story.name << " for " << r.claim.owner << " ("
               << (r.from == r.to ? r.to : r.from + " -> " + r.to) << ") until " << until << "\n";
   return 0;
-}
-
-/// One story's change as JSON: what done, release, reclaim (each entry), block
-/// and unblock print.
-nlohmann::ordered_json change_json(const StoryChange& c) {
-  return {{"id", c.id},
-          {"from", string_or_null(c.from)},
-          {"to", string_or_null(c.to)},
-          {"owner", string_or_null(c.owner)},
-          {"changed", c.changed},
-          {"claim_only", c.claim_only},
-          {"commit", string_or_null(c.commit)}};
 }
 
 /// One line per story for what done, release or reclaim did; `verb` is the past
@@ -109,7 +98,7 @@ int run_renew(const RenewOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
   Claim c = tracker->renew(opts.id, opts.owner, ttl);
   if (g.json)
-    print_json({{"id", c.id}, {"owner", c.owner}, {"expires", format_iso8601(c.expires)}});
+    print_json(renew_json(c));
   else
     std::cout << "renewed #" << c.id << " for " << c.owner << " until " << format_iso8601(c.expires) << "\n";
   return 0;

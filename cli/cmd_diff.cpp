@@ -1,4 +1,5 @@
 #include "output.hpp"
+#include "views.hpp"
 
 #include <cstring>
 #include <iostream>
@@ -26,22 +27,7 @@ std::string details(const StoryDiff& d, const char* arrow) {
 
 int run_diff(const DiffOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
-  std::string from = "HEAD";
-  std::optional<std::string> to;
-  if (opts.range) {
-    const std::string& r = *opts.range;
-    auto side = [](const std::string& s) { return s.empty() ? std::string("HEAD") : s; };
-    if (auto at = r.find("..."); at != std::string::npos) {
-      to = side(r.substr(at + 3));
-      from = tracker->merge_base(side(r.substr(0, at)), *to);
-    } else if (auto at2 = r.find(".."); at2 != std::string::npos) {
-      from = side(r.substr(0, at2));
-      to = side(r.substr(at2 + 2));
-    } else {
-      from = r;
-    }
-  }
-  std::vector<StoryDiff> changes = tracker->board_changes(from, to);
+  std::vector<StoryDiff> changes = diff_range(*tracker, opts.range);
   if (g.json) {
     auto out = nlohmann::ordered_json::array();
     for (const auto& d : changes) out.push_back(story_diff_json(d));

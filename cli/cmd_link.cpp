@@ -1,4 +1,5 @@
 #include "output.hpp"
+#include "views.hpp"
 
 #include <iostream>
 
@@ -13,11 +14,7 @@ struct LinkOptions {
 
 int print_link(const LinkResult& r, bool linking, const GlobalOptions& g) {
   if (g.json) {
-    print_json({{"id", r.id},
-                {"dependency", r.dependency},
-                {"depends_on", r.depends_on},
-                {"changed", r.changed},
-                {"commit", string_or_null(r.commit)}});
+    print_json(link_json(r));
     return 0;
   }
   std::string id = "#" + std::to_string(r.id), dep = "#" + std::to_string(r.dependency);

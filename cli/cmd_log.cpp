@@ -1,4 +1,5 @@
 #include "output.hpp"
+#include "views.hpp"
 
 #include <iostream>
 #include <tracker/util.hpp>
@@ -17,15 +18,7 @@ int run_log(const LogOptions& opts, const GlobalOptions& g) {
   if (g.json) {
     auto out = nlohmann::ordered_json::array();
     for (const auto& e : entries)
-      out.push_back({{"commit", e.commit},
-                     {"time", format_iso8601(e.time)},
-                     {"author", e.author},
-                     {"action", e.action},
-                     {"id", e.id},
-                     {"from", string_or_null(e.from)},
-                     {"to", string_or_null(e.to)},
-                     {"owner", string_or_null(e.owner)},
-                     {"detail", string_or_null(e.detail)}});
+      out.push_back(log_entry_json(e));
     print_json(out);
     return 0;
   }

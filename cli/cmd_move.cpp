@@ -1,4 +1,5 @@
 #include "output.hpp"
+#include "views.hpp"
 
 #include <iostream>
 #include <tracker/util.hpp>
@@ -7,14 +8,7 @@ namespace tracker::cli {
 
 int print_move_result(const MoveResult& r, const std::string& stage, const std::string& verb, const GlobalOptions& g) {
   if (g.json) {
-    auto moved = nlohmann::ordered_json::array();
-    for (const auto& m : r.moved) moved.push_back({{"id", m.id}, {"from", m.from}, {"to", m.to}, {"path", m.path}});
-    auto ended = nlohmann::ordered_json::array();
-    for (const auto& c : r.claims_ended) ended.push_back({{"id", c.id}, {"owner", c.owner}});
-    print_json({{"moved", moved},
-                {"unchanged", r.already_there},
-                {"claims_ended", ended},
-                {"commit", string_or_null(r.commit)}});
+    print_json(move_json(r));
     return 0;
   }
   for (const auto& m : r.moved) std::cout << verb << " #" << m.id << " " << m.from << " -> " << m.to << "\n";

@@ -1,5 +1,6 @@
 #include "editor.hpp"
 #include "output.hpp"
+#include "views.hpp"
 
 #include <unistd.h>
 #include <iostream>
@@ -130,7 +131,7 @@ int run_new(const NewOptions& opts, const GlobalOptions& g) {
   request.key = opts.key;
   NewStoryResult r = opts.edit ? create_in_editor(*tracker, std::move(request)) : tracker->create(request);
   if (g.json)
-    print_json({{"id", r.id}, {"path", r.path}, {"created", r.created}, {"commit", string_or_null(r.commit)}});
+    print_json(new_json(r));
   else
     std::cout << r.id << "\n";
   return 0;

@@ -1,4 +1,5 @@
 #include "output.hpp"
+#include "views.hpp"
 
 #include <iostream>
 #include <tracker/util.hpp>
@@ -15,11 +16,7 @@ struct SetOptions {
 
 int print_set(const SetResult& r, const GlobalOptions& g) {
   if (g.json) {
-    print_json({{"id", r.id},
-                {"changed", r.changed},
-                {"changes", r.changes},
-                {"path", r.path},
-                {"commit", string_or_null(r.commit)}});
+    print_json(set_json(r));
     return 0;
   }
   if (r.changed)

@@ -1,4 +1,5 @@
 #include "output.hpp"
+#include "views.hpp"
 
 #include <iostream>
 
@@ -18,18 +19,7 @@ int run_stats(const GlobalOptions& g) {
   auto tracker = open_tracker(g);
   BoardStats st = tracker->stats();
   if (g.json) {
-    nlohmann::ordered_json stages = nlohmann::ordered_json::object();
-    for (const auto& [name, n] : st.per_stage) stages[name] = n;
-    print_json(
-        {{"stages", stages},
-         {"total", st.total},
-         {"ready", st.ready},
-         {"blocked", st.blocked},
-         {"claimed", st.claimed},
-         {"expired_claims", st.expired_claims},
-         {"oldest_ready", st.oldest_ready_id ? nlohmann::ordered_json{{"id", *st.oldest_ready_id},
-                                                                      {"age_seconds", *st.oldest_ready_age_seconds}}
-                                             : nlohmann::ordered_json(nullptr)}});
+    print_json(stats_json(st));
     return 0;
   }
   for (const auto& [name, n] : st.per_stage) {

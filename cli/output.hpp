@@ -141,6 +141,7 @@ int print_move_result(const MoveResult& r, const std::string& stage, const std::
 Command register_board(CLI::App& app, GlobalOptions& g);
 Command register_merge_file(CLI::App& app, GlobalOptions& g);
 Command register_sync(CLI::App& app, GlobalOptions& g);
+Command register_mcp(CLI::App& app, GlobalOptions& g);
 Command register_archive(CLI::App& app, GlobalOptions& g);
 Command register_index(CLI::App& app, GlobalOptions& g);
 Command register_claim(CLI::App& app, GlobalOptions& g);
