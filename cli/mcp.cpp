@@ -205,7 +205,7 @@ LineReader::Next LineReader::next(std::optional<std::chrono::milliseconds> timeo
       if (buffer_.empty()) return {Next::Kind::eof, {}, 0};
       std::string line = std::move(buffer_);  // the last line, without its newline
       buffer_.clear();
-      return {Next::Kind::line, std::move(line), 0};
+      return {Next::Kind::line, std::move(line), 0, true};
     }
     if (timeout) {
       pollfd p{fd_, POLLIN, 0};
@@ -242,6 +242,11 @@ void Server::run(LineReader& reader) {
       continue;
     }
     if (trim(n.text).empty()) continue;
+    if (n.cut && !Json::accept(n.text)) {
+      // The client closed its end in the middle of a message: nobody reads an answer.
+      std::cerr << "tracker mcp: the input ended inside a message (" << n.text.size() << " bytes); it was dropped\n";
+      return;
+    }
     handle(n.text, &reader);
   }
 }

@@ -78,6 +78,7 @@ class LineReader {
     enum class Kind { line, too_long, eof, timeout } kind;
     std::string text;         ///< the line, without its newline
     std::size_t bytes = 0;    ///< for too_long: the line's size
+    bool cut = false;  ///< the input ended inside this line (no newline after it)
   };
   /// The next line; `timeout` bounds the wait (none: waits for ever).
   Next next(std::optional<std::chrono::milliseconds> timeout = std::nullopt);

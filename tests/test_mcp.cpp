@@ -1,0 +1,584 @@
+// `tracker mcp`: the real binary over real pipes, spoken to in raw JSON lines (the
+// official SDK's client is tested by tests/mcp/client.mjs).
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "helpers.hpp"
+#include "mcp.hpp"
+
+using namespace testing;
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* kModern = "2026-07-28";
+
+/// A `tracker mcp` process with its stdin and stdout on pipes.
+class McpProcess {
+ public:
+  explicit McpProcess(const fs::path& cwd, std::vector<std::string> args = {},
+                      std::map<std::string, std::string> env = {}) {
+    int in[2], out[2];
+    REQUIRE(::pipe(in) == 0);
+    REQUIRE(::pipe(out) == 0);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      ::close(in[0]);
+      ::close(in[1]);
+      ::close(out[0]);
+      ::close(out[1]);
+      if (::chdir(cwd.c_str()) != 0) ::_exit(127);
+      for (const auto& [k, v] : env) {
+        if (v == "\x01unset")
+          ::unsetenv(k.c_str());
+        else
+          ::setenv(k.c_str(), v.c_str(), 1);
+      }
+      std::vector<std::string> argv = {TRACKER_BIN, "mcp"};
+      argv.insert(argv.end(), args.begin(), args.end());
+      std::vector<char*> cargv;
+      for (auto& a : argv) cargv.push_back(a.data());
+      cargv.push_back(nullptr);
+      ::execv(TRACKER_BIN, cargv.data());
+      ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    to_ = in[1];
+    from_ = out[0];
+  }
+  ~McpProcess() {
+    close_stdin();
+    if (!exited_ && !wait_exit(10s)) {
+      ::kill(pid_, SIGKILL);
+      wait_exit(10s);
+    }
+    ::close(from_);
+  }
+  McpProcess(const McpProcess&) = delete;
+  McpProcess& operator=(const McpProcess&) = delete;
+
+  int pid() const { return pid_; }
+
+  void send_raw(const std::string& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::write(to_, bytes.data() + done, bytes.size() - done);
+      REQUIRE(n > 0);
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  void send(const Json& message) { send_raw(message.dump() + "\n"); }
+
+  /// The next line the server writes, parsed; nothing when none comes in `limit`.
+  std::optional<Json> receive(std::chrono::milliseconds limit = 30s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (true) {
+      if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return Json::parse(line);  // anything that is not JSON on stdout fails the test
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{from_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char chunk[65536];
+      ssize_t n = ::read(from_, chunk, sizeof chunk);
+      if (n <= 0) return std::nullopt;
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  /// Sends a request and returns the response to it.
+  Json request(const std::string& method, Json params = Json::object()) {
+    Json id = ++next_id_;
+    send({{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}});
+    auto r = receive();
+    REQUIRE(r);
+    REQUIRE((*r)["id"] == id);
+    return *r;
+  }
+
+  /// tools/call of `name`, legacy style (no _meta); returns the result.
+  Json call(const std::string& name, Json args = Json::object()) {
+    Json r = request("tools/call", {{"name", name}, {"arguments", std::move(args)}});
+    INFO(r.dump());
+    REQUIRE(r.contains("result"));
+    return r["result"];
+  }
+
+  void initialize(Json capabilities = Json::object()) {
+    Json r = request("initialize", {{"protocolVersion", "2025-11-25"},
+                                    {"capabilities", std::move(capabilities)},
+                                    {"clientInfo", {{"name", "test"}, {"version", "1"}}}});
+    REQUIRE(r["result"]["protocolVersion"] == "2025-11-25");
+    send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
+  }
+
+  void close_stdin() {
+    if (to_ >= 0) ::close(to_);
+    to_ = -1;
+  }
+
+  /// Waits for the process to end; its exit code, or nothing after `limit`.
+  std::optional<int> wait_exit(std::chrono::milliseconds limit) {
+    if (exited_) return code_;
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return code_;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    return std::nullopt;
+  }
+
+ private:
+  int pid_ = -1, to_ = -1, from_ = -1;
+  std::string buffer_;
+  std::int64_t next_id_ = 0;
+  bool exited_ = false;
+  int code_ = -1;
+};
+
+Json meta(Json capabilities = Json::object()) {
+  return {{"io.modelcontextprotocol/protocolVersion", kModern},
+          {"io.modelcontextprotocol/clientInfo", {{"name", "test"}, {"version", "1"}}},
+          {"io.modelcontextprotocol/clientCapabilities", std::move(capabilities)}};
+}
+
+/// The business error of an isError result: {"error", "code"}.
+Json error_of(const Json& result) {
+  REQUIRE(result["isError"] == true);
+  return Json::parse(result["content"][0]["text"].get<std::string>());
+}
+
+const std::map<std::string, std::string> kNoBoardEnv = {{"TRACKER_DIR", "\x01unset"}};
+
+bool sanitized() {
+#if defined(__SANITIZE_ADDRESS__)
+  return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return true;
+#endif
+#endif
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("mcp: initialize, tools/list with every tool's schemas in under 4,000 tokens, ping") {
+  Board b;
+  McpProcess mcp(b.root(), {}, kNoBoardEnv);
+  Json init = mcp.request("initialize", {{"protocolVersion", "2025-11-25"}, {"capabilities", Json::object()},
+                                         {"clientInfo", {{"name", "t"}, {"version", "1"}}}});
+  CHECK(init["result"]["protocolVersion"] == "2025-11-25");
+  CHECK(init["result"]["serverInfo"]["name"] == "tracker");
+  CHECK(init["result"]["capabilities"].contains("tools"));
+  mcp.send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});  // no answer to a notification
+
+  Json list = mcp.request("tools/list");
+  const Json& tools = list["result"]["tools"];
+  std::set<std::string> names;
+  for (const auto& t : tools) {
+    names.insert(t["name"].get<std::string>());
+    INFO(t["name"]);
+    CHECK(t["inputSchema"]["type"] == "object");
+    CHECK(t["outputSchema"]["type"] == "object");
+    CHECK(!t["description"].get<std::string>().empty());
+  }
+  CHECK(names == std::set<std::string>{"ready", "claim", "renew", "release", "done", "reclaim", "show", "list",
+                                       "search", "new", "set", "move", "block", "unblock", "link", "log", "diff",
+                                       "stats"});
+  // About four characters a token: the whole list stays under 4,000 tokens.
+  std::size_t chars = list["result"].dump().size();
+  INFO(chars << " characters");
+  CHECK(chars / 4 < 4000);
+
+  Json ping = mcp.request("ping");
+  CHECK(ping["result"] == Json::object());
+}
+
+TEST_CASE("mcp: initialize answers the version asked when it speaks it, else its latest") {
+  Board b;
+  McpProcess mcp(b.root());
+  CHECK(mcp.request("initialize", {{"protocolVersion", "2025-06-18"}, {"capabilities", Json::object()}})["result"]
+                   ["protocolVersion"] == "2025-06-18");
+  CHECK(mcp.request("initialize", {{"protocolVersion", "2024-01-01"}, {"capabilities", Json::object()}})["result"]
+                   ["protocolVersion"] == "2025-11-25");
+  Json bad = mcp.request("initialize", {{"capabilities", Json::object()}});
+  CHECK(bad["error"]["code"] == -32602);
+}
+
+TEST_CASE("mcp: the stateless revision: server/discover, then tools/call with _meta") {
+  Board b;
+  McpProcess mcp(b.root());
+  Json d = mcp.request("server/discover", {{"_meta", meta()}});
+  const Json& r = d["result"];
+  CHECK(r["resultType"] == "complete");
+  CHECK(r["supportedVersions"][0] == kModern);
+  CHECK(r["capabilities"].contains("tools"));
+  CHECK(r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "tracker");
+
+  Json created = mcp.request("tools/call", {{"_meta", meta()}, {"name", "new"}, {"arguments", {{"name", "From MCP"}}}});
+  INFO(created.dump());
+  CHECK(created["result"]["resultType"] == "complete");
+  CHECK(created["result"]["isError"] == false);
+  CHECK(created["result"]["structuredContent"]["id"] == 1);
+  CHECK(Json::parse(created["result"]["content"][0]["text"].get<std::string>()) ==
+        created["result"]["structuredContent"]);
+  CHECK(git(b.root(), {"log", "-1", "--format=%s"}).find("create #1") != std::string::npos);
+
+  Json listed = mcp.request("tools/list", {{"_meta", meta()}});
+  CHECK(listed["result"]["resultType"] == "complete");
+
+  // A version the server does not speak: the spec's error, with what it speaks.
+  Json old = meta();
+  old["io.modelcontextprotocol/protocolVersion"] = "1900-01-01";
+  Json e = mcp.request("tools/call", {{"_meta", old}, {"name", "ready"}});
+  CHECK(e["error"]["code"] == -32022);
+  CHECK(e["error"]["data"]["requested"] == "1900-01-01");
+  CHECK(e["error"]["data"]["supported"][0] == kModern);
+}
+
+TEST_CASE("mcp: bad input gets the JSON-RPC error it calls for, and the server stays up") {
+  Board b;
+  McpProcess mcp(b.root());
+  auto next = [&] {
+    auto r = mcp.receive();
+    REQUIRE(r);
+    return *r;
+  };
+  mcp.send_raw("{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \n");  // malformed JSON
+  Json r = next();
+  CHECK(r["error"]["code"] == -32700);
+  CHECK(r["id"].is_null());
+
+  mcp.send({{"jsonrpc", "2.0"}, {"method", "tools/list"}});  // a request without an id
+  r = next();
+  CHECK(r["error"]["code"] == -32600);
+  CHECK(r["id"].is_null());
+
+  mcp.send({{"jsonrpc", "2.0"}, {"id", 7}, {"method", "tools/frobnicate"}});
+  r = next();
+  CHECK(r["error"]["code"] == -32601);
+  CHECK(r["id"] == 7);
+
+  CHECK(mcp.request("tools/call", {{"name", "nonesuch"}})["error"]["code"] == -32602);
+
+  Json wrong = mcp.request("tools/call", {{"name", "show"}, {"arguments", {{"id", "seven"}}}});
+  CHECK(wrong["error"]["code"] == -32602);
+  CHECK(wrong["error"]["message"].get<std::string>().find("'id' must be an integer") != std::string::npos);
+  CHECK(mcp.request("tools/call", {{"name", "claim"}, {"arguments", {{"id", 1}}}})["error"]["message"] ==
+        "Invalid arguments for tool claim: 'owner' is required");
+  CHECK(mcp.request("tools/call", {{"name", "ready"}, {"arguments", {{"limt", 3}}}})["error"]["code"] == -32602);
+  CHECK(mcp.request("tools/call", {{"name", "move"}, {"arguments", {{"ids", {1, "x"}}, {"stage", "qa"}}}})["error"]
+                   ["code"] == -32602);
+  CHECK(mcp.request("tools/call", {{"name", "ready"}, {"arguments", 5}})["error"]["code"] == -32602);
+
+  mcp.send_raw("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]\n");  // a batch
+  CHECK(next()["error"]["code"] == -32600);
+  mcp.send_raw("{\"jsonrpc\":\"1.0\",\"id\":3,\"method\":\"ping\"}\n");
+  CHECK(next()["error"]["code"] == -32600);
+
+  // A 10 MB line is refused without being kept, and the next message is served.
+  mcp.send_raw("{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"ping\",\"params\":{\"x\":\"" + std::string(10'000'000, 'a') +
+               "\"}}\n");
+  r = next();
+  CHECK(r["error"]["code"] == -32600);
+  CHECK(r["error"]["message"].get<std::string>().find("bytes") != std::string::npos);
+
+  CHECK(mcp.request("ping")["result"] == Json::object());
+  mcp.close_stdin();
+  CHECK(mcp.wait_exit(10s) == 0);
+}
+
+TEST_CASE("mcp: a business error is isError with the CLI's message and exit code") {
+  Board b;
+  McpProcess mcp(b.root());
+  Json e = error_of(mcp.call("show", {{"id", 42}}));
+  RunResult cli = run_tracker(b.root(), {"show", "42"});
+  CHECK(e["code"] == cli.code);
+  CHECK("tracker: " + e["error"].get<std::string>() + "\n" == cli.err);
+
+  Json nothing = error_of(mcp.call("claim", {{"owner", "a"}}));
+  CHECK(nothing["code"] == 6);
+  CHECK(error_of(mcp.call("claim", {{"owner", "a"}, {"ttl", "soon"}}))["code"] == 2);
+  CHECK(error_of(mcp.call("move", {{"ids", {1}}, {"stage", "nowhere"}}))["code"] == 2);
+}
+
+TEST_CASE("mcp: the agent loop through the tools, each result in the CLI's shape") {
+  Board b;
+  McpProcess mcp(b.root());
+  mcp.initialize();
+  Json made = mcp.call("new", {{"name", "Write the parser"}, {"priority", 2}, {"labels", {"core"}},
+                              {"body", "Héllo wörld, a body longer than the cut.\n"}});
+  CHECK(made["structuredContent"]["created"] == true);
+  std::int64_t id = made["structuredContent"]["id"];
+  b.create({"Second story"});
+
+  Json ready = mcp.call("ready");
+  REQUIRE(ready["structuredContent"]["stories"].size() == 2);
+  CHECK(ready["structuredContent"]["stories"][0] ==
+        Json{{"id", id}, {"name", "Write the parser"}, {"stage", "backlog"}, {"priority", 2}, {"agent", nullptr}});
+
+  Json claimed = mcp.call("claim", {{"owner", "agent-7"}, {"ttl", "20m"}})["structuredContent"];
+  CHECK(claimed["id"] == id);
+  CHECK(claimed["stage"] == "current");
+  CHECK(claimed["claim"]["owner"] == "agent-7");
+
+  CHECK(mcp.call("renew", {{"id", id}, {"owner", "agent-7"}})["structuredContent"]["owner"] == "agent-7");
+  Json shown = mcp.call("show", {{"id", id}, {"fields", {"agent", "labels", "body"}}, {"max_body", 2}})["structuredContent"];
+  CHECK(shown["agent"] == "agent-7");
+  CHECK(shown["labels"] == Json{"core"});
+  CHECK(shown["body"] == "H");  // cut before the é, never inside it
+  CHECK(shown["body_truncated"] == true);
+
+  CHECK(mcp.call("set", {{"id", id}, {"fields", {{"priority", 5}, {"labels", nullptr}}}})["structuredContent"]["changes"] ==
+        Json{"priority 2 -> 5", "labels -core"});
+  CHECK(mcp.call("block", {{"id", 2}, {"reason", "waits"}})["structuredContent"]["changed"] == true);
+  CHECK(mcp.call("unblock", {{"id", 2}})["structuredContent"]["changed"] == true);
+  CHECK(mcp.call("link", {{"id", 2}, {"depends_on", id}})["structuredContent"]["depends_on"] == Json{id});
+  CHECK(mcp.call("search", {{"query", "parser"}})["structuredContent"]["hits"][0]["id"] == id);
+  CHECK(mcp.call("list", {{"stage", {"current"}}})["structuredContent"]["stories"].size() == 1);
+  CHECK(mcp.call("list", {{"limit", 1}})["structuredContent"]["more"] == true);
+
+  Json done = mcp.call("done", {{"id", id}})["structuredContent"];
+  CHECK(done["to"] == "done");
+  CHECK(done["owner"] == "agent-7");
+  Json log = mcp.call("log", {{"id", id}})["structuredContent"]["entries"];
+  CHECK(log[0]["action"] == "done");
+  CHECK(mcp.call("move", {{"ids", {2}}, {"stage", "qa"}})["structuredContent"]["moved"][0]["to"] == "qa");
+  CHECK(mcp.call("stats")["structuredContent"]["stages"]["done"] == 1);
+  CHECK(mcp.call("diff", {{"range", "HEAD~1..HEAD"}})["structuredContent"]["changes"][0]["change"] == "moved");
+
+  // What the CLI sees is what the tools did.
+  RunResult cli = run_tracker(b.root(), {"show", std::to_string(id), "--json"});
+  CHECK(Json::parse(cli.out)["stage"] == "done");
+  CHECK(git(b.root(), {"status", "--porcelain"}).empty());
+}
+
+TEST_CASE("mcp: every call sees hand edits made meanwhile") {
+  Board b;
+  long id = b.create({"Before"});
+  McpProcess mcp(b.root());
+  CHECK(mcp.call("show", {{"id", id}})["structuredContent"]["name"] == "Before");
+  fs::path file = b.root() / b.path_of(id);
+  std::string text = read(file);
+  text.replace(text.find("name: Before"), 12, "name: After");
+  write(file, text);
+  write(b.root() / "work/1_backlog/7_story_by_hand.md", "---\nname: By hand\n---\n");
+  CHECK(mcp.call("show", {{"id", id}})["structuredContent"]["name"] == "After");
+  CHECK(mcp.call("list")["structuredContent"]["stories"].size() == 2);
+}
+
+TEST_CASE("mcp: a claim holds while the server lives, unless the call names another process") {
+  Board b;
+  long tied = b.create({"Tied"});
+  long free_id = b.create({"Free"});
+  {
+    McpProcess mcp(b.root());
+    mcp.call("claim", {{"owner", "a"}, {"id", tied}});
+    mcp.call("claim", {{"owner", "b"}, {"id", free_id}, {"pid", 0}});
+    Json claimed = Json::parse(run_tracker(b.root(), {"list", "--claimed", "--json"}).out);
+    CHECK(claimed.size() == 2);
+    mcp.close_stdin();
+    CHECK(mcp.wait_exit(10s) == 0);
+  }
+  // The server is gone: its claim no longer holds; the other still does.
+  Json claimed = Json::parse(run_tracker(b.root(), {"list", "--claimed", "--json"}).out);
+  REQUIRE(claimed.size() == 1);
+  CHECK(claimed[0]["id"] == free_id);
+  RunResult r = run_tracker(b.root(), {"reclaim", "--json"});
+  CHECK(Json::parse(r.out)["reclaimed"][0]["id"] == tied);
+}
+
+TEST_CASE("mcp: stdin closed mid-request: the server exits within a second and keeps what it committed") {
+  Board b;
+  McpProcess mcp(b.root());
+  mcp.send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
+            {"params", {{"name", "new"}, {"arguments", {{"name", "Kept"}}}}}});
+  mcp.send_raw("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/ca");  // cut off
+  auto closed = std::chrono::steady_clock::now();
+  mcp.close_stdin();
+  auto reply = mcp.receive();
+  REQUIRE(reply);
+  CHECK((*reply)["id"] == 1);
+  CHECK((*reply)["result"]["structuredContent"]["created"] == true);
+  auto code = mcp.wait_exit(sanitized() ? 5s : 1s);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - closed);
+  INFO(took.count() << " ms");
+  CHECK(code == 0);
+  CHECK(!mcp.receive(100ms));  // nothing for the cut-off request
+  CHECK(git(b.root(), {"log", "-1", "--format=%s"}).find("create #1") != std::string::npos);
+  CHECK(git(b.root(), {"status", "--porcelain"}).empty());
+}
+
+TEST_CASE("mcp: requests that arrive while one runs wait their turn, in order") {
+  Board b;
+  McpProcess mcp(b.root());
+  std::string burst;
+  for (int i = 1; i <= 30; ++i)
+    burst += Json{{"jsonrpc", "2.0"}, {"id", i}, {"method", "tools/call"},
+                  {"params", {{"name", "new"}, {"arguments", {{"name", "Story " + std::to_string(i)}}}}}}
+                 .dump() +
+             "\n";
+  mcp.send_raw(burst);
+  for (int i = 1; i <= 30; ++i) {
+    auto r = mcp.receive();
+    REQUIRE(r);
+    CHECK((*r)["id"] == i);
+    CHECK((*r)["result"]["structuredContent"]["id"] == i);
+  }
+  CHECK(b.commit_count() == 31);
+}
+
+TEST_CASE("mcp: the board is found from -C, TRACKER_DIR, the client's roots, the working directory") {
+  Board b;
+  b.create({"Here"});
+  TempDir elsewhere;
+  std::string root = fs::canonical(b.root()).string();
+
+  SECTION("none: the error names what was tried") {
+    McpProcess mcp(elsewhere.path(), {}, kNoBoardEnv);
+    Json e = error_of(mcp.call("ready"));
+    std::string m = e["error"];
+    CHECK(e["code"] == 2);
+    CHECK(m.find("-C (not given)") != std::string::npos);
+    CHECK(m.find("TRACKER_DIR (not set)") != std::string::npos);
+    CHECK(m.find("roots (none offered)") != std::string::npos);
+    CHECK(m.find("working directory") != std::string::npos);
+  }
+  SECTION("-C, before TRACKER_DIR") {
+    McpProcess mcp(elsewhere.path(), {"-C", root}, {{"TRACKER_DIR", elsewhere.path().string()}});
+    CHECK(mcp.call("ready")["structuredContent"]["stories"].size() == 1);
+  }
+  SECTION("-C naming no board says so") {
+    McpProcess mcp(b.root(), {"-C", elsewhere.path().string()});
+    CHECK(error_of(mcp.call("ready"))["error"].get<std::string>().starts_with("no tracker board found; tried -C "));
+  }
+  SECTION("TRACKER_DIR") {
+    McpProcess mcp(elsewhere.path(), {}, {{"TRACKER_DIR", root}});
+    CHECK(mcp.call("ready")["structuredContent"]["stories"].size() == 1);
+  }
+  SECTION("the working directory, a subdirectory of the board") {
+    McpProcess mcp(b.root() / "work", {}, kNoBoardEnv);
+    CHECK(mcp.call("ready")["structuredContent"]["stories"].size() == 1);
+  }
+  SECTION("a legacy client's roots: asked with roots/list, other requests wait meanwhile") {
+    McpProcess mcp(elsewhere.path(), {}, kNoBoardEnv);
+    mcp.initialize({{"roots", {{"listChanged", true}}}});
+    mcp.send({{"jsonrpc", "2.0"}, {"id", 50}, {"method", "tools/call"}, {"params", {{"name", "ready"}}}});
+    auto ask = mcp.receive();
+    REQUIRE(ask);
+    CHECK((*ask)["method"] == "roots/list");
+    mcp.send({{"jsonrpc", "2.0"}, {"id", 51}, {"method", "ping"}});  // arrives while the call waits
+    mcp.send({{"jsonrpc", "2.0"}, {"id", (*ask)["id"]},
+              {"result", {{"roots", {{{"uri", "file://" + elsewhere.path().string()}},
+                                     {{"uri", "file://" + root}, {"name", "board"}}}}}}});
+    auto r = mcp.receive();
+    REQUIRE(r);
+    CHECK((*r)["id"] == 50);
+    CHECK((*r)["result"]["structuredContent"]["stories"].size() == 1);
+    auto p = mcp.receive();
+    REQUIRE(p);
+    CHECK((*p)["id"] == 51);
+  }
+  SECTION("a modern client's roots: asked for with input_required, given on the retried request") {
+    McpProcess mcp(elsewhere.path(), {}, kNoBoardEnv);
+    Json caps = {{"roots", Json::object()}};
+    Json first = mcp.request("tools/call", {{"_meta", meta(caps)}, {"name", "ready"}});
+    CHECK(first["result"]["resultType"] == "input_required");
+    CHECK(first["result"]["inputRequests"]["roots"]["method"] == "roots/list");
+    Json again = mcp.request("tools/call", {{"_meta", meta(caps)}, {"name", "ready"},
+                                            {"inputResponses", {{"roots", {{"roots", {{{"uri", "file://" + root}}}}}}}}});
+    CHECK(again["result"]["resultType"] == "complete");
+    CHECK(again["result"]["structuredContent"]["stories"].size() == 1);
+  }
+}
+
+TEST_CASE("mcp --print-config prints what a client's configuration takes") {
+  Board b;
+  RunResult r = run_tracker(b.root(), {"mcp", "--print-config"});
+  REQUIRE(r.code == 0);
+  Json c = Json::parse(r.out)["mcpServers"]["tracker"];
+  CHECK(fs::exists(c["command"].get<std::string>()));
+  CHECK(c["args"] == Json{"mcp", "-C", fs::canonical(b.root()).string()});
+  TempDir nowhere;
+  CHECK(run_tracker(nowhere.path(), {"-C", nowhere.path().string(), "mcp", "--print-config"}).code == 2);
+}
+
+TEST_CASE("mcp: two servers on one board claim until nothing is ready: each story once", "[stress]") {
+  Board b;
+  const int stories = 24;
+  for (int i = 0; i < stories; ++i) b.create({"Story " + std::to_string(i)});
+  std::vector<std::vector<std::int64_t>> got(2);
+  std::atomic<bool> failed = false;
+  std::vector<std::thread> threads;
+  std::vector<std::unique_ptr<McpProcess>> servers;
+  for (int s = 0; s < 2; ++s) servers.push_back(std::make_unique<McpProcess>(b.root()));
+  for (int s = 0; s < 2; ++s)
+    threads.emplace_back([&, s] {
+      McpProcess& mcp = *servers[s];
+      for (std::int64_t n = 1;; ++n) {
+        mcp.send({{"jsonrpc", "2.0"}, {"id", n}, {"method", "tools/call"},
+                  {"params", {{"name", "claim"}, {"arguments", {{"owner", "agent-" + std::to_string(s)}}}}}});
+        auto r = mcp.receive(60s);
+        if (!r || !(*r).contains("result")) {
+          failed = true;
+          return;
+        }
+        const Json& result = (*r)["result"];
+        if (result["isError"] == true) {
+          if (Json::parse(result["content"][0]["text"].get<std::string>())["code"] != 6) failed = true;
+          return;  // nothing ready
+        }
+        got[s].push_back(result["structuredContent"]["id"]);
+      }
+    });
+  for (auto& t : threads) t.join();
+  REQUIRE(!failed);
+  std::multiset<std::int64_t> all(got[0].begin(), got[0].end());
+  all.insert(got[1].begin(), got[1].end());
+  CHECK(all.size() == static_cast<std::size_t>(stories));
+  CHECK(std::set<std::int64_t>(all.begin(), all.end()).size() == static_cast<std::size_t>(stories));
+  Json current = Json::parse(run_tracker(b.root(), {"list", "--stage", "current", "--json"}).out);
+  CHECK(current.size() == static_cast<std::size_t>(stories));
+  CHECK(git(b.root(), {"status", "--porcelain"}).empty());
+}
+
+TEST_CASE("mcp: schema_violation names what is wrong") {
+  using tracker::cli::mcp::schema_violation;
+  auto s = tracker::cli::mcp::Json::parse(
+      R"({"type":"object","properties":{"n":{"type":"integer","minimum":1},"l":{"type":"array","items":{"type":"string"}},"e":{"enum":["a","b"]}},"required":["n"],"additionalProperties":false})");
+  using J = tracker::cli::mcp::Json;
+  CHECK(!schema_violation(s, J{{"n", 1}}, ""));
+  CHECK(schema_violation(s, J::object(), "") == "'n' is required");
+  CHECK(schema_violation(s, J{{"n", 0}}, "") == "'n' must be at least 1");
+  CHECK(schema_violation(s, J{{"n", 1.5}}, "") == "'n' must be an integer, not 1.5");
+  CHECK(schema_violation(s, J{{"n", 1}, {"l", {"x", 2}}}, "") == "'l' item 2 must be a string, not 2");
+  CHECK(schema_violation(s, J{{"n", 1}, {"e", "c"}}, "") == "'e' must be one of a, b");
+  CHECK(schema_violation(s, J{{"n", 1}, {"z", 1}}, "") == "unknown argument 'z' (n, l, e)");
+}
