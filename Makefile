@@ -6,7 +6,7 @@ PACKAGES := cmake g++ make pkg-config git libgit2-dev libyaml-cpp-dev libsqlite3
 # What the tests use besides: signing keys (gpg, ssh-keygen), mount namespaces (unshare).
 TEST_PACKAGES := gnupg openssh-client util-linux
 
-.PHONY: all deps configure build test demo bench clean
+.PHONY: all deps configure build test demo bench clean node-packages
 all: build
 
 deps:
@@ -24,8 +24,18 @@ build: configure
 
 test: configure
 	@.ci/install-deps $(TEST_PACKAGES)
+	@$(MAKE) --no-print-directory node-packages
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The MCP SDK's client for tests/mcp, pinned by its package-lock.json; only where
+# npm is (without it that test says it was skipped).
+node-packages:
+	@if ! command -v npm > /dev/null 2>&1; then \
+	  echo "npm not found: the MCP SDK client test will be skipped (apt-get install nodejs npm)"; \
+	elif [ ! tests/mcp/node_modules/.package-lock.json -nt tests/mcp/package-lock.json ]; then \
+	  (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error); \
+	fi
 
 demo: build
 	TRACKER=$(abspath $(BUILD_DIR))/tracker examples/demo.sh
