@@ -7,14 +7,6 @@ namespace tracker::cli {
 
 namespace {
 
-/// "3d 4h", "2h 5m", "12m", "40s".
-std::string human_age(std::int64_t seconds) {
-  if (seconds < 60) return std::to_string(std::max<std::int64_t>(0, seconds)) + "s";
-  if (seconds < 3600) return std::to_string(seconds / 60) + "m";
-  if (seconds < 86400) return std::to_string(seconds / 3600) + "h " + std::to_string(seconds % 3600 / 60) + "m";
-  return std::to_string(seconds / 86400) + "d " + std::to_string(seconds % 86400 / 3600) + "h";
-}
-
 int run_stats(const GlobalOptions& g) {
   auto tracker = open_tracker(g);
   BoardStats st = tracker->stats();

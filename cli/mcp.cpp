@@ -435,18 +435,14 @@ std::optional<Json> Server::call_tool(const Json& id, const Json& params, bool m
 Server::BoardChoice Server::find_board(const Json& params, bool modern, LineReader* reader) {
   BoardChoice out;
   std::string why;
-  if (!options_.dir.empty()) {
-    if (is_board(options_.dir, why))
-      out.dir = options_.dir;
+  // A board named by -C or TRACKER_DIR is the answer, found or not.
+  for (const auto& [given, label] : {std::pair{options_.dir, std::string("-C ")},
+                                     std::pair{options_.env_dir, std::string("TRACKER_DIR=")}}) {
+    if (given.empty()) continue;
+    if (is_board(given, why))
+      out.dir = given;
     else
-      out.tried = "-C " + options_.dir + ": " + why;
-    return out;
-  }
-  if (!options_.env_dir.empty()) {
-    if (is_board(options_.env_dir, why))
-      out.dir = options_.env_dir;
-    else
-      out.tried = "TRACKER_DIR=" + options_.env_dir + ": " + why;
+      out.tried = label + given + ": " + why;
     return out;
   }
   std::vector<std::string> tried = {"-C (not given)", "TRACKER_DIR (not set)"};

@@ -77,6 +77,13 @@ std::string paint(const Style& style, const std::string& text, const char* sgr) 
   return std::string("\033[") + sgr + "m" + text + "\033[0m";
 }
 
+std::string human_age(std::int64_t seconds) {
+  if (seconds < 60) return std::to_string(std::max<std::int64_t>(0, seconds)) + "s";
+  if (seconds < 3600) return std::to_string(seconds / 60) + "m";
+  if (seconds < 86400) return std::to_string(seconds / 3600) + "h " + std::to_string(seconds % 3600 / 60) + "m";
+  return std::to_string(seconds / 86400) + "d " + std::to_string(seconds % 86400 / 3600) + "h";
+}
+
 nlohmann::ordered_json string_or_null(const std::string& text) {
   return text.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(text);
 }

@@ -82,6 +82,9 @@ inline std::string priority_text(const Story& s) {
   return s.priority ? std::to_string(*s.priority) : std::string();
 }
 
+/// A duration as people read it: "3d 4h", "2h 5m", "12m", "40s".
+std::string human_age(std::int64_t seconds);
+
 /// A JSON string, or null when `text` is empty.
 nlohmann::ordered_json string_or_null(const std::string& text);
 
@@ -142,6 +145,7 @@ Command register_board(CLI::App& app, GlobalOptions& g);
 Command register_merge_file(CLI::App& app, GlobalOptions& g);
 Command register_sync(CLI::App& app, GlobalOptions& g);
 Command register_mcp(CLI::App& app, GlobalOptions& g);
+Command register_flow(CLI::App& app, GlobalOptions& g);
 Command register_archive(CLI::App& app, GlobalOptions& g);
 Command register_index(CLI::App& app, GlobalOptions& g);
 Command register_claim(CLI::App& app, GlobalOptions& g);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <tracker/claims.hpp>
+#include <tracker/flow.hpp>
 #include <tracker/clock.hpp>
 #include <tracker/progress.hpp>
 #include <tracker/git.hpp>
@@ -493,6 +494,9 @@ class Tracker {
   std::vector<LogEntry> log(std::optional<std::int64_t> id, std::optional<std::int64_t> limit);
 
   BoardStats stats();
+
+  /// Flow metrics over `query`'s window from the whole history (see flow.hpp).
+  FlowReport flow(const FlowQuery& query);
 
   /// Validates the whole board: every file, the dependency graph, and the claim
   /// locks against the files.

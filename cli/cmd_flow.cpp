@@ -1,0 +1,138 @@
+#include "output.hpp"
+
+#include <cstdio>
+#include <tracker/config.hpp>
+#include <tracker/util.hpp>
+
+namespace tracker::cli {
+
+namespace {
+
+struct FlowOptions {
+  std::string since = "90d";
+  std::optional<std::string> until;
+  std::optional<std::string> label;
+  std::optional<std::string> type;
+};
+
+/// `--since` / `--until`: a date (2026-09-01), a time (2026-09-01T12:00:00Z), or
+/// for --since a duration back from now (90d, 12h). A date alone is its start for
+/// --since and its end for --until.
+std::int64_t parse_when(const std::string& option, const std::string& text, std::int64_t now, bool end_of_day) {
+  if (text.size() == 10 && text[4] == '-' && text[7] == '-')
+    if (auto t = parse_iso8601(text + "T00:00:00Z")) return end_of_day ? *t + 86399 : *t;
+  if (auto t = parse_iso8601(text)) return *t;
+  if (option == "--since") {
+    try {
+      return now - parse_duration(text);
+    } catch (const UsageError&) {
+    }
+  }
+  throw UsageError("bad " + option + " '" + text + "': a date (2026-09-01), a time (2026-09-01T12:00:00Z)" +
+                   (option == "--since" ? std::string(" or a duration back from now (90d, 12h)") : std::string()));
+}
+
+nlohmann::ordered_json percentiles_json(const Percentiles& p, bool p95) {
+  nlohmann::ordered_json j = {{"count", p.count}, {"p50", p.p50}, {"p85", p.p85}};
+  if (p95) j["p95"] = p.p95;
+  return j;
+}
+
+nlohmann::ordered_json flow_json(const FlowReport& r) {
+  auto weeks = nlohmann::ordered_json::array();
+  for (const auto& w : r.throughput) weeks.push_back({{"week", w.start}, {"done", w.done}});
+  auto histogram = nlohmann::ordered_json::array();
+  for (const auto& b : r.cycle_histogram) histogram.push_back({{"days", b.days}, {"count", b.count}});
+  auto wip = nlohmann::ordered_json::array();
+  for (const auto& n : r.now) {
+    auto oldest = nlohmann::ordered_json::array();
+    for (const auto& a : n.oldest)
+      oldest.push_back({{"id", a.id}, {"name", a.name},
+                        {"age_seconds", a.age_seconds ? nlohmann::ordered_json(*a.age_seconds) : nlohmann::ordered_json()}});
+    wip.push_back({{"stage", n.stage}, {"count", n.wip}, {"oldest", oldest}});
+  }
+  auto stages = nlohmann::ordered_json::array();
+  for (const auto& t : r.time_in_stage) {
+    auto j = percentiles_json(t.time, false);
+    j["stage"] = t.stage;
+    stages.push_back(j);
+  }
+  auto days = nlohmann::ordered_json::array();
+  for (const auto& d : r.cumulative_flow) {
+    nlohmann::ordered_json counts = nlohmann::ordered_json::object();
+    for (std::size_t i = 0; i < r.stages.size(); ++i) counts[r.stages[i]] = d.counts[i];
+    days.push_back({{"date", d.date}, {"counts", counts}});
+  }
+  return {{"since", format_iso8601(r.since)},
+          {"until", format_iso8601(r.until)},
+          {"throughput", weeks},
+          {"cycle_time", percentiles_json(r.cycle, true)},
+          {"cycle_time_histogram", histogram},
+          {"lead_time", percentiles_json(r.lead, true)},
+          {"wip", wip},
+          {"time_in_stage", stages},
+          {"cumulative_flow", {{"stages", r.stages}, {"days", days}}}};
+}
+
+std::string percentiles_text(const Percentiles& p, bool p95, const std::string& noun) {
+  if (p.count == 0) return "no " + noun;
+  std::string out = "p50 " + human_age(p.p50) + ", p85 " + human_age(p.p85);
+  if (p95) out += ", p95 " + human_age(p.p95);
+  return out + " (" + std::to_string(p.count) + " " + noun + ")";
+}
+
+int run_flow(const FlowOptions& opts, const GlobalOptions& g) {
+  auto tracker = open_tracker(g);
+  std::int64_t now = system_clock().now_seconds();
+  FlowQuery q;
+  q.since = parse_when("--since", opts.since, now, false);
+  q.until = opts.until ? parse_when("--until", *opts.until, now, true) : now;
+  q.label = opts.label;
+  q.type = opts.type;
+  FlowReport r = tracker->flow(q);
+  if (g.json) {
+    print_json(flow_json(r));
+    return 0;
+  }
+  Style style = make_style(g);
+  std::string out = paint(style, "flow from " + utc_date(r.since) + " to " + utc_date(r.until), "1") + "\n\n";
+  out += "throughput, stories done per week:\n";
+  for (const auto& w : r.throughput) out += "  " + w.start + "  " + std::to_string(w.done) + "\n";
+  out += "\ncycle time: " + percentiles_text(r.cycle, true, "stories") + "\n";
+  out += "lead time:  " + percentiles_text(r.lead, true, "stories") + "\n";
+  if (!r.cycle_histogram.empty()) {
+    out += "\ncycle time in days:\n";
+    for (const auto& b : r.cycle_histogram)
+      out += "  " + pad(std::to_string(b.days), 4) + std::string(static_cast<std::size_t>(std::min<std::int64_t>(b.count, 60)), '#') +
+             (b.count ? " " + std::to_string(b.count) : std::string()) + "\n";
+  }
+  out += "\nwork in progress now, and the oldest:\n";
+  for (const auto& n : r.now) {
+    out += "  " + pad(n.stage, 12) + pad(std::to_string(n.wip), 6);
+    std::vector<std::string> oldest;
+    for (const auto& a : n.oldest)
+      oldest.push_back("#" + std::to_string(a.id) + " " + truncate_to(a.name, 30) +
+                       (a.age_seconds ? " (" + human_age(*a.age_seconds) + ")" : std::string()));
+    out += join(oldest, ", ") + "\n";
+  }
+  out += "\ntime in stage, stays that ended in the window:\n";
+  for (const auto& t : r.time_in_stage) out += "  " + pad(t.stage, 12) + percentiles_text(t.time, false, "stays") + "\n";
+  out += "\n(--json adds the cycle time histogram and the cumulative flow, per day and stage)\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+Command register_flow(CLI::App& app, GlobalOptions& g) {
+  auto opts = std::make_shared<FlowOptions>();
+  CLI::App* sub = app.add_subcommand("flow", "Flow metrics from the history: throughput, cycle time, WIP and age");
+  sub->add_option("--since", opts->since, "Start of the window: a date, a time, or a duration back (90d)")
+      ->capture_default_str();
+  sub->add_option("--until", opts->until, "End of the window: a date or a time (default: now)");
+  sub->add_option("--label", opts->label, "Only stories with this label");
+  sub->add_option("--type", opts->type, "Only stories of this type");
+  return {sub, [opts, &g] { return run_flow(*opts, g); }};
+}
+
+}  // namespace tracker::cli
