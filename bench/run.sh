@@ -2,9 +2,10 @@
 # Benchmarks tracker on generated boards and compares every figure with a baseline
 # measured in the same run on the same files.
 # Usage: bench/run.sh [--sizes 1000,10000,100000] [--runs 7] [--claims 200] [--remote-claims 48]
-#        (TRACKER=/path/to/tracker)
+#        [--flow 10000] (TRACKER=/path/to/tracker)
 # --claims 0 leaves out the claim throughput run (minutes at 100,000 stories);
-# --remote-claims 0 the claims across clones over a `git daemon` remote.
+# --remote-claims 0 the claims across clones over a `git daemon` remote; --flow 0
+# the flow metrics over a history of 5 transitions per story (minutes to write).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,13 +14,15 @@ sizes=10000
 runs=7
 claims=200
 remote_claims=48
+flow=10000
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) sizes=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --claims) claims=$2; shift 2 ;;
     --remote-claims) remote_claims=$2; shift 2 ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    --flow) flow=$2; shift 2 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -172,6 +175,28 @@ for n in ${sizes//,/ }; do
   cd /
   rm -rf "$dir"
 done
+
+# Flow metrics: $flow stories in the backlog, then five transitions of each (one
+# commit each, tracker's trailers), written by `git fast-import`; `flow` over the
+# whole history against `git log --name-status` over the same commits.
+if [ "$flow" -gt 0 ]; then
+  fdir=$(mktemp -d "${TMPDIR:-/tmp}/tracker-bench-flow.XXXXXX")
+  trap 'rm -rf "$tools" "$fdir"' EXIT
+  (
+    cd "$fdir"
+    git init -q -b main
+    git config gc.auto 0
+    "$tracker" init > /dev/null
+    awk -v n="$flow" -v base=1767571200 -f "$here/gen-history.awk" | git fast-import --quiet
+    git reset -q --hard
+    n=$flow
+    measure --warmup 0 --runs 3 -- git log --name-status; gitlog_ms=$median
+    measure -- "$tracker" flow --since 2026-01-01 --until 2026-03-01
+    row "flow over $((5 * flow)) transitions ($(git rev-list --count HEAD) commits)" "$median" "$rss" \
+      "\`git log --name-status\` (the same commits)" "$gitlog_ms"
+  )
+  rm -rf "$fdir"
+fi
 
 # Claims across clones (docs/remote.md): 4 clones x 2 claimers take $remote_claims
 # stories over a `git daemon` remote, against the naive way measured in the same

@@ -171,7 +171,7 @@ TEST_CASE("flow: throughput, cycle and lead time, WIP and age, time in stage, cu
   CHECK(r.cumulative_flow[0].date == "2026-01-05");
 }
 
-TEST_CASE("flow: a label or a type counts only those stories; a window counts only what it holds") {
+TEST_CASE("flow: a label or a type counts only those stories, and a window only what it holds") {
   ScriptedBoard b;
   const std::int64_t t = D + 10 * kHour;
   FlowQuery q;
