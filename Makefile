@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES := cmake g++ make pkg-config git libgit2-dev libyaml-cpp-dev libsqlite3-dev \
-            libcli11-dev catch2 nlohmann-json3-dev
+            libcli11-dev catch2 nlohmann-json3-dev libcpp-httplib-dev
 # What the tests use besides: signing keys (gpg, ssh-keygen), mount namespaces (unshare).
 TEST_PACKAGES := gnupg openssh-client util-linux
 

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
       register_edit(app, g),  register_commit(app, g),  register_renumber(app, g), register_diff(app, g),
       register_log(app, g),   register_search(app, g),  register_doctor(app, g),   register_delete(app, g),
       register_archive(app, g), register_board(app, g), register_merge_file(app, g),
-      register_sync(app, g),  register_mcp(app, g),  register_flow(app, g),
+      register_sync(app, g),  register_mcp(app, g),  register_flow(app, g), register_serve(app, g),
   };
 
   // `tracker help [command...]` and `tracker help --man`.

@@ -146,6 +146,7 @@ Command register_merge_file(CLI::App& app, GlobalOptions& g);
 Command register_sync(CLI::App& app, GlobalOptions& g);
 Command register_mcp(CLI::App& app, GlobalOptions& g);
 Command register_flow(CLI::App& app, GlobalOptions& g);
+Command register_serve(CLI::App& app, GlobalOptions& g);
 Command register_archive(CLI::App& app, GlobalOptions& g);
 Command register_index(CLI::App& app, GlobalOptions& g);
 Command register_claim(CLI::App& app, GlobalOptions& g);

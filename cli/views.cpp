@@ -179,4 +179,46 @@ nlohmann::ordered_json stats_json(const BoardStats& st) {
                                               : nlohmann::ordered_json(nullptr)}};
 }
 
+static nlohmann::ordered_json percentiles_json(const Percentiles& p, bool p95) {
+  nlohmann::ordered_json j = {{"count", p.count}, {"p50", p.p50}, {"p85", p.p85}};
+  if (p95) j["p95"] = p.p95;
+  return j;
+}
+
+nlohmann::ordered_json flow_json(const FlowReport& r) {
+  auto weeks = nlohmann::ordered_json::array();
+  for (const auto& w : r.throughput) weeks.push_back({{"week", w.start}, {"done", w.done}});
+  auto histogram = nlohmann::ordered_json::array();
+  for (const auto& b : r.cycle_histogram) histogram.push_back({{"days", b.days}, {"count", b.count}});
+  auto wip = nlohmann::ordered_json::array();
+  for (const auto& n : r.now) {
+    auto oldest = nlohmann::ordered_json::array();
+    for (const auto& a : n.oldest)
+      oldest.push_back({{"id", a.id}, {"name", a.name},
+                        {"age_seconds", a.age_seconds ? nlohmann::ordered_json(*a.age_seconds) : nlohmann::ordered_json()}});
+    wip.push_back({{"stage", n.stage}, {"count", n.wip}, {"oldest", oldest}});
+  }
+  auto stages = nlohmann::ordered_json::array();
+  for (const auto& t : r.time_in_stage) {
+    auto j = percentiles_json(t.time, false);
+    j["stage"] = t.stage;
+    stages.push_back(j);
+  }
+  auto days = nlohmann::ordered_json::array();
+  for (const auto& d : r.cumulative_flow) {
+    nlohmann::ordered_json counts = nlohmann::ordered_json::object();
+    for (std::size_t i = 0; i < r.stages.size(); ++i) counts[r.stages[i]] = d.counts[i];
+    days.push_back({{"date", d.date}, {"counts", counts}});
+  }
+  return {{"since", format_iso8601(r.since)},
+          {"until", format_iso8601(r.until)},
+          {"throughput", weeks},
+          {"cycle_time", percentiles_json(r.cycle, true)},
+          {"cycle_time_histogram", histogram},
+          {"lead_time", percentiles_json(r.lead, true)},
+          {"wip", wip},
+          {"time_in_stage", stages},
+          {"cumulative_flow", {{"stages", r.stages}, {"days", days}}}};
+}
+
 }  // namespace tracker::cli

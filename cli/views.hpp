@@ -53,5 +53,7 @@ nlohmann::ordered_json new_json(const NewStoryResult& r);
 nlohmann::ordered_json renew_json(const Claim& c);
 nlohmann::ordered_json log_entry_json(const LogEntry& e);
 nlohmann::ordered_json stats_json(const BoardStats& st);
+/// What `flow --json` prints (docs/flow.md).
+nlohmann::ordered_json flow_json(const FlowReport& r);
 
 }  // namespace tracker::cli

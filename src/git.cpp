@@ -540,6 +540,13 @@ std::string GitRepo::blob_text(const std::string& id) {
                      static_cast<std::size_t>(a.git_blob_rawsize(blob.get())));
 }
 
+std::string GitRepo::blob_id(std::string_view bytes) {
+  const git::Api& a = api();
+  git_oid oid;
+  check(a.git_odb_hash(&oid, bytes.data(), bytes.size(), GIT_OBJECT_BLOB), "blob id");
+  return git::hex(oid);
+}
+
 std::string GitRepo::merge_base(const std::string& first, const std::string& second) {
   const git::Api& a = api();
   git_repository* repo = impl_->repo.get();

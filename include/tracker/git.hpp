@@ -129,6 +129,8 @@ class GitRepo {
 
   /// The content of the blob with id `id` (hex).
   std::string blob_text(const std::string& id);
+  /// The id git gives a blob of `bytes` (hex), without writing it.
+  static std::string blob_id(std::string_view bytes);
 
   /// Calls `visit` for each commit reachable from HEAD, newest first, until it
   /// returns false. Nothing for an unborn HEAD.

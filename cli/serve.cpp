@@ -1,0 +1,401 @@
+// `tracker serve`: the board in a browser, on 127.0.0.1 only. A JSON API over the
+// library (a fresh Tracker per request, as each command opens one), the page's
+// assets compiled in, and Server-Sent Events fed by the index's change detection.
+// Writes need the run's token and the story file's blob id (If-Match); requests
+// whose Host or Origin is not this server's are refused (DNS rebinding).
+#include "serve.hpp"
+#include "views.hpp"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <tracker/config.hpp>
+#include <tracker/util.hpp>
+
+namespace tracker::cli {
+
+/// The page's files (cli/web/*, compiled in by CMake).
+extern const char* const kWebIndexHtml;
+extern const char* const kWebAppJs;
+extern const char* const kWebAppCss;
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+struct ServeOptions {
+  int port = 7410;
+  bool open = false;
+};
+
+/// 32 hex digits from the kernel's random source.
+std::string random_token() {
+  std::ifstream in("/dev/urandom", std::ios::binary);
+  unsigned char bytes[16] = {};
+  in.read(reinterpret_cast<char*>(bytes), sizeof bytes);
+  if (!in) throw Error(ExitCode::error, "cannot read /dev/urandom for the write token");
+  std::string out;
+  char hex[3];
+  for (unsigned char b : bytes) {
+    std::snprintf(hex, sizeof hex, "%02x", b);
+    out += hex;
+  }
+  return out;
+}
+
+int status_of(ExitCode code) {
+  switch (code) {
+    case ExitCode::usage: return 400;
+    case ExitCode::conflict: return 409;
+    case ExitCode::not_found: return 404;
+    case ExitCode::invalid_data: return 422;
+    case ExitCode::nothing_to_do: return 409;
+    case ExitCode::remote_unavailable: return 503;
+    default: return 500;
+  }
+}
+
+void send_json(httplib::Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(json_text(body), "application/json; charset=utf-8");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message, int code = 0) {
+  send_json(res, status, {{"error", message}, {"code", code ? code : static_cast<int>(ExitCode::error)}});
+}
+
+/// A board card: what a column shows of a story.
+Json card_json(const Story& s, const Claim* claim, std::int64_t now) {
+  Json j = {{"id", s.id},
+            {"type", s.type},
+            {"name", s.name},
+            {"stage", s.stage},
+            {"priority", s.priority ? Json(*s.priority) : Json(nullptr)},
+            {"labels", s.labels},
+            {"agent", string_or_null(s.agent)},
+            {"blocked", s.blocked},
+            {"claim", claim ? Json{{"owner", claim->owner}, {"expires", format_iso8601(claim->expires)}} : Json(nullptr)}};
+  auto created = parse_iso8601(s.created);
+  j["age_seconds"] = created ? Json(now - *created) : Json(nullptr);
+  return j;
+}
+
+/// Thrown after a handler wrote its own response (a 409).
+struct Handled {};
+
+class Server {
+ public:
+  Server(GlobalOptions g, fs::path root) : g_(std::move(g)), root_(std::move(root)), token_(random_token()) {
+    g_.dir = root_.string();
+    g_.json = false;
+  }
+
+  int run(const ServeOptions& opts) {
+    routes();
+    int port = opts.port == 0 ? http_.bind_to_any_port("127.0.0.1") : (http_.bind_to_port("127.0.0.1", opts.port) ? opts.port : -1);
+    if (port < 0)
+      throw Error(ExitCode::error, "cannot listen on 127.0.0.1:" + std::to_string(opts.port) +
+                                       " (in use? --port N, or --port 0 for any free port)");
+    port_ = port;
+    std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
+    std::cout << "serving " << root_.string() << " at " << url << " (Ctrl-C stops)" << std::endl;
+    if (opts.open) std::system(("xdg-open '" + url + "' > /dev/null 2>&1 &").c_str());
+    std::thread watcher([this] { watch(); });
+    bool ok = http_.listen_after_bind();
+    stopping_ = true;
+    changed_.notify_all();
+    watcher.join();
+    return ok ? 0 : 1;
+  }
+
+ private:
+  /// Host (always) and Origin (when sent) must name this server: a page of another
+  /// site that resolves its name to 127.0.0.1 is refused.
+  bool same_origin(const httplib::Request& req) const {
+    std::string p = ":" + std::to_string(port_);
+    std::set<std::string> hosts = {"127.0.0.1" + p, "localhost" + p, "[::1]" + p};
+    if (!hosts.count(req.get_header_value("Host"))) return false;
+    if (req.has_header("Origin") && !hosts.count("" + strip_scheme(req.get_header_value("Origin")))) return false;
+    return true;
+  }
+  static std::string strip_scheme(const std::string& origin) {
+    return origin.starts_with("http://") ? origin.substr(7) : std::string("\x01");
+  }
+
+  TrackerHandle open() { return open_tracker(g_); }
+
+  /// Runs `body` and answers with its JSON, or with the library's error.
+  void answer(httplib::Response& res, const std::function<Json()>& body, int status = 200) {
+    try {
+      send_json(res, status, body());
+    } catch (const Handled&) {
+      // the response was written already
+    } catch (const Error& e) {
+      send_error(res, status_of(e.code()), e.what(), static_cast<int>(e.code()));
+    } catch (const std::exception& e) {
+      send_error(res, 500, e.what());
+    }
+  }
+
+  /// The checks of a write: the token, a JSON object body, the story's blob id.
+  std::optional<Json> write_body(const httplib::Request& req, httplib::Response& res) {
+    if (req.get_header_value("X-Tracker-Token") != token_) {
+      send_error(res, 403, "a write needs this run's token (the page has it)");
+      return std::nullopt;
+    }
+    Json body = Json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      send_error(res, 400, "the body is not a JSON object", static_cast<int>(ExitCode::usage));
+      return std::nullopt;
+    }
+    return body;
+  }
+
+  /// False (409 sent) when the story file is no longer the one the page read.
+  bool matches(Tracker& t, std::int64_t id, const httplib::Request& req, httplib::Response& res) {
+    std::string want = req.get_header_value("If-Match");
+    if (want.size() >= 2 && want.front() == '"') want = want.substr(1, want.size() - 2);
+    if (want.empty()) {
+      send_error(res, 428, "a write needs If-Match: the story's blob id (its ETag)", static_cast<int>(ExitCode::usage));
+      return false;
+    }
+    std::string now = GitRepo::blob_id(t.read_whole(id).second);
+    if (now == want) return true;
+    send_json(res, 409, {{"error", "story #" + std::to_string(id) + " changed since the page read it"},
+                         {"code", static_cast<int>(ExitCode::conflict)},
+                         {"etag", now}});
+    return false;
+  }
+
+  void routes() {
+    http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!same_origin(req)) {
+        send_error(res, 403, "this server answers only requests for 127.0.0.1:" + std::to_string(port_));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'");
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    http_.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+      std::string page = kWebIndexHtml;
+      std::string mark = "{{TOKEN}}";
+      page.replace(page.find(mark), mark.size(), token_);
+      res.set_header("Cache-Control", "no-store");
+      res.set_content(page, "text/html; charset=utf-8");
+    });
+    http_.Get("/app.js", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(kWebAppJs, "text/javascript; charset=utf-8");
+    });
+    http_.Get("/app.css", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(kWebAppCss, "text/css; charset=utf-8");
+    });
+    http_.Get("/api/board", [this](const httplib::Request& req, httplib::Response& res) {
+      answer(res, [&] { return board(req); });
+    });
+    http_.Get(R"(/api/story/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+      answer(res, [&] {
+        std::int64_t id = std::stoll(req.matches[1]);
+        auto t = open();
+        auto [story, text] = t->read_whole(id);
+        std::map<std::int64_t, Claim> claims = t->live_claims();
+        Json history = Json::array();
+        for (const auto& e : t->log(id, 50)) history.push_back(log_entry_json(e));
+        return Json{{"story", story_json(story, true, claims.count(id) ? &claims.at(id) : nullptr)},
+                    {"etag", GitRepo::blob_id(text)},
+                    {"history", history}};
+      });
+    });
+    http_.Post(R"(/api/story/(\d+)/move)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = write_body(req, res);
+      if (!body) return;
+      std::int64_t id = std::stoll(req.matches[1]);
+      if (!(*body).contains("stage") || !(*body)["stage"].is_string())
+        return send_error(res, 400, "move needs {\"stage\": name}", static_cast<int>(ExitCode::usage));
+      std::lock_guard<std::mutex> lock(writes_);
+      answer(res, [&]() -> Json {
+        auto t = open();
+        if (!matches(*t, id, req, res)) throw Handled{};
+        const Stage& stage = t->workspace().config().stage((*body)["stage"].get<std::string>());
+        return move_json(t->move({id}, stage.name));
+      });
+    });
+    http_.Post(R"(/api/story/(\d+)/fields)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = write_body(req, res);
+      if (!body) return;
+      std::int64_t id = std::stoll(req.matches[1]);
+      if (!(*body).contains("fields") || !(*body)["fields"].is_object())
+        return send_error(res, 400, "fields needs {\"fields\": {key: value}}", static_cast<int>(ExitCode::usage));
+      std::vector<FieldEdit> edits;
+      for (const auto& [key, value] : (*body)["fields"].items()) {
+        if (value.is_null())
+          edits.push_back({key, std::nullopt});
+        else if (value.is_string())
+          edits.push_back({key, value.get<std::string>()});
+        else if (value.is_array()) {
+          std::vector<std::string> items;
+          for (const auto& v : value) items.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+          edits.push_back({key, join(items, ",")});
+        } else
+          edits.push_back({key, value.dump()});
+      }
+      std::lock_guard<std::mutex> lock(writes_);
+      answer(res, [&]() -> Json {
+        auto t = open();
+        if (!matches(*t, id, req, res)) throw Handled{};
+        return set_json(t->set_fields(id, edits));
+      });
+    });
+    http_.Post("/api/stories", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = write_body(req, res);
+      if (!body) return;
+      std::lock_guard<std::mutex> lock(writes_);
+      answer(
+          res,
+          [&]() -> Json {
+            const Json& b = *body;
+            NewStoryRequest r;
+            if (!b.contains("name") || !b["name"].is_string()) throw UsageError("a new story needs a name");
+            r.name = b["name"].get<std::string>();
+            if (b.contains("type") && b["type"].is_string()) r.type = b["type"].get<std::string>();
+            if (b.contains("stage") && b["stage"].is_string()) r.stage = b["stage"].get<std::string>();
+            if (b.contains("priority") && b["priority"].is_number_integer()) r.priority = b["priority"].get<std::int64_t>();
+            if (b.contains("labels") && b["labels"].is_array())
+              for (const auto& l : b["labels"])
+                if (l.is_string()) r.labels.push_back(l.get<std::string>());
+            if (b.contains("body") && b["body"].is_string()) r.body = b["body"].get<std::string>();
+            return new_json(open()->create(r));
+          },
+          201);
+    });
+    http_.Get("/api/flow", [this](const httplib::Request& req, httplib::Response& res) {
+      answer(res, [&] {
+        std::int64_t now = system_clock().now_seconds();
+        FlowQuery q;
+        std::int64_t days = 90;
+        if (req.has_param("days")) days = std::max<std::int64_t>(1, parse_int(req.get_param_value("days")).value_or(90));
+        q.since = now - days * 86400;
+        q.until = now;
+        if (req.has_param("label") && !req.get_param_value("label").empty()) q.label = req.get_param_value("label");
+        if (req.has_param("type") && !req.get_param_value("type").empty()) q.type = req.get_param_value("type");
+        return flow_json(open()->flow(q));
+      });
+    });
+    http_.Get("/api/events", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Cache-Control", "no-store");
+      std::uint64_t seen = generation_.load();
+      res.set_chunked_content_provider("text/event-stream", [this, seen](std::size_t, httplib::DataSink& sink) mutable {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait_for(lock, std::chrono::seconds(15), [&] { return stopping_ || generation_.load() != seen; });
+        if (stopping_) return false;
+        std::string event;
+        if (generation_.load() != seen) {
+          seen = generation_.load();
+          event = "event: change\ndata: " + std::to_string(seen) + "\n\n";
+        } else {
+          event = ": still here\n\n";  // keeps proxies and the browser from timing out
+        }
+        return sink.write(event.data(), event.size());
+      });
+    });
+    http_.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        send_error(res, 500, e.what());
+      } catch (...) {
+        send_error(res, 500, "internal error");
+      }
+    });
+  }
+
+  Json board(const httplib::Request& req) {
+    auto t = open();
+    const Config& config = t->workspace().config();
+    std::optional<std::set<std::int64_t>> hits;
+    if (req.has_param("q") && !trim(req.get_param_value("q")).empty()) {
+      hits.emplace();
+      for (const auto& h : t->search(req.get_param_value("q"), {}, std::nullopt).hits) hits->insert(h.story.id);
+    }
+    ListQuery q;
+    for (const char* key : {"label", "type", "agent"})
+      if (req.has_param(key) && !req.get_param_value(key).empty()) {
+        std::string v = req.get_param_value(key);
+        if (std::string(key) == "label") q.label = v;
+        if (std::string(key) == "type") q.type = v;
+        if (std::string(key) == "agent") q.agent = v;
+      }
+    std::map<std::int64_t, Claim> claims = t->live_claims();
+    std::int64_t now = system_clock().now_seconds();
+    std::map<std::string, Json> columns;
+    for (const auto& st : config.stages) columns[st.name] = Json::array();
+    t->list_each(q, [&](Story&& s) {
+      if (hits && !hits->count(s.id)) return;
+      auto c = claims.find(s.id);
+      columns[s.stage].push_back(card_json(s, c == claims.end() ? nullptr : &c->second, now));
+    });
+    Json stages = Json::array();
+    for (const auto& st : config.stages)
+      stages.push_back({{"name", st.name}, {"done", config.is_done_stage(st.name)}, {"stories", columns[st.name]}});
+    Json types = config.types;
+    return {{"stages", stages}, {"types", types}, {"generation", generation_.load()}};
+  }
+
+  /// Polls the board through the index's change detection (a refresh) and bumps
+  /// the generation when what a board shows changed: the events stream says so.
+  void watch() {
+    std::string last;
+    while (!stopping_) {
+      try {
+        auto t = open();
+        std::string sig;
+        for (const auto& s : t->list(ListQuery{}))
+          sig += std::to_string(s.id) + "|" + s.stage + "|" + s.name + "|" + s.path + "|" +
+                 (s.priority ? std::to_string(*s.priority) : "") + "|" + s.agent + "|" + (s.blocked ? "b" : "") + "|" +
+                 join(s.labels, ",") + "\n";
+        for (const auto& [id, c] : t->live_claims()) sig += "c" + std::to_string(id) + c.owner + "\n";
+        if (!last.empty() && sig != last) {
+          ++generation_;
+          changed_.notify_all();
+        }
+        last = std::move(sig);
+      } catch (const std::exception& e) {
+        std::cerr << "tracker serve: watching the board: " << e.what() << "\n";
+      }
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_.load(); });
+    }
+  }
+
+  GlobalOptions g_;
+  fs::path root_;
+  std::string token_;
+  int port_ = 0;
+  httplib::Server http_;
+  std::mutex writes_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace
+
+int run_serve(const GlobalOptions& g, int port, bool open) {
+  fs::path root = Workspace::discover(g.dir.empty() ? fs::current_path() : fs::path(g.dir)).root();
+  Server server(g, root);
+  return server.run({port, open});
+}
+
+}  // namespace tracker::cli
