@@ -28,14 +28,16 @@ test: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-# The MCP SDK's client for tests/mcp, pinned by its package-lock.json; only where
-# npm is (without it that test says it was skipped).
+# The npm packages of the client tests, pinned by their package-lock.json: the
+# MCP SDK's client (tests/mcp) and puppeteer-core (tests/web). Only where npm is;
+# without it those tests say they were skipped.
 node-packages:
 	@if ! command -v npm > /dev/null 2>&1; then \
-	  echo "npm not found: the MCP SDK client test will be skipped (apt-get install nodejs npm)"; \
-	elif [ ! tests/mcp/node_modules/.package-lock.json -nt tests/mcp/package-lock.json ]; then \
-	  (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error); \
-	fi
+	  echo "npm not found: the MCP client and browser tests will be skipped (apt-get install nodejs npm)"; \
+	else for d in tests/mcp tests/web; do \
+	  [ $$d/node_modules/.package-lock.json -nt $$d/package-lock.json ] || \
+	    (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+	done; fi
 
 demo: build
 	TRACKER=$(abspath $(BUILD_DIR))/tracker examples/demo.sh

@@ -1,0 +1,106 @@
+// tracker serve in headless Chromium: the board against `tracker list --json`, a drag
+// and a keyboard move checked in git, a CLI move seen live, a filter, a card's
+// detail, a <script> in a story body that must not run, and a screenshot.
+// Usage: node board.mjs <tracker binary> <board directory> <output directory>
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import path from "node:path";
+import puppeteer from "puppeteer-core";
+
+const [tracker, board, out] = process.argv.slice(2);
+const cli = (...args) => execFileSync(tracker, args, { cwd: board, encoding: "utf8" });
+const git = (...args) => execFileSync("git", args, { cwd: board, encoding: "utf8" });
+
+const server = spawn(tracker, ["serve", "--port", "0"], { cwd: board, stdio: ["ignore", "pipe", "inherit"] });
+const url = await new Promise((resolve, reject) => {
+  let text = "";
+  server.stdout.on("data", (d) => {
+    text += d;
+    const m = text.match(/http:\/\/127\.0\.0\.1:\d+\//);
+    if (m) resolve(m[0]);
+  });
+  server.on("exit", (code) => reject(new Error("tracker serve exited with " + code)));
+});
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu"],
+});
+try {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1400, height: 800 });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForSelector(".column .card");
+
+  // The columns and cards are what `tracker list --json` says.
+  const columns = async () => page.$$eval(".column", (cols) =>
+    Object.fromEntries(cols.map((c) => [c.dataset.stage, [...c.querySelectorAll(".card")].map((x) => Number(x.dataset.id)).sort((a, b) => a - b)])));
+  const listed = JSON.parse(cli("list", "--json"));
+  const expected = {};
+  for (const st of JSON.parse(cli("stats", "--json")).stages ? Object.keys(JSON.parse(cli("stats", "--json")).stages) : []) expected[st] = [];
+  for (const s of listed) (expected[s.stage] ??= []).push(s.id);
+  for (const k of Object.keys(expected)) expected[k].sort((a, b) => a - b);
+  assert.deepEqual(await columns(), expected);
+
+  // A <script> in a body is shown as text and never runs.
+  const evil = listed.find((s) => s.name === "Evil body").id;
+  await page.click(`.card[data-id="${evil}"]`);
+  await page.waitForSelector("#detail[open] .body");
+  const bodyText = await page.$eval("#detail .body", (b) => b.textContent);
+  assert.match(bodyText, /<script>window\.pwned = 1<\/script>/);
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  assert.equal(await page.$$eval("#detail .body script, #detail .body img", (x) => x.length), 0);
+  const history = await page.$eval("#detail .history", (h) => h.textContent);
+  assert.match(history, /create/);
+  await page.keyboard.press("Escape");
+
+  // Drag a card to another column: the move is a commit, as `tracker move` makes it.
+  const first = listed.find((s) => s.name === "Drag me").id;
+  await page.evaluate((id) => {
+    const card = document.querySelector(`.card[data-id="${id}"]`);
+    const target = document.querySelector('.column[data-stage="current"]');
+    const dt = new DataTransfer();
+    card.dispatchEvent(new DragEvent("dragstart", { bubbles: true, dataTransfer: dt }));
+    target.dispatchEvent(new DragEvent("dragover", { bubbles: true, cancelable: true, dataTransfer: dt }));
+    target.dispatchEvent(new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: dt }));
+  }, first);
+  await page.waitForSelector(`.column[data-stage="current"] .card[data-id="${first}"]`);
+  assert.equal(git("log", "-1", "--format=%s").trim(), `tracker: move #${first} backlog -> current`);
+
+  // The keyboard: focus the card, `m`, right arrow: current -> qa.
+  await page.focus(`.card[data-id="${first}"]`);
+  await page.keyboard.press("m");
+  await page.keyboard.press("ArrowRight");
+  await page.waitForSelector(`.column[data-stage="qa"] .card[data-id="${first}"]`);
+  assert.equal(git("log", "-1", "--format=%s").trim(), `tracker: move #${first} current -> qa`);
+
+  // A move made on the command line appears without a reload.
+  const other = listed.find((s) => s.name === "Moved by the CLI").id;
+  cli("move", String(other), "merge");
+  await page.waitForSelector(`.column[data-stage="merge"] .card[data-id="${other}"]`, { timeout: 5000 });
+
+  // A filter: only the auth stories, and the filter in the URL.
+  await page.type("#f-label", "auth");
+  await page.waitForFunction(() => location.search.includes("label=auth"));
+  await page.waitForFunction(() => document.querySelectorAll(".card").length === 1);
+  const shown = await page.$$eval(".card", (cs) => cs.map((c) => Number(c.dataset.id)));
+  assert.deepEqual(shown, listed.filter((s) => s.labels.includes("auth")).map((s) => s.id));
+  await page.$eval("#f-label", (i) => { i.value = ""; i.dispatchEvent(new Event("input", { bubbles: true })); });
+  await page.waitForFunction(() => !location.search.includes("label="));
+
+  await page.waitForFunction((n) => document.querySelectorAll(".card").length === n, {}, listed.length);
+  await page.screenshot({ path: path.join(out, "board.png") });
+
+  // The flow page draws its charts.
+  await page.goto(url + "#flow");
+  await page.waitForSelector("#cfd polygon");
+  assert.ok(await page.$("#throughput"));
+  await page.screenshot({ path: path.join(out, "flow.png") });
+  assert.deepEqual(errors, []);
+  console.log("ok: board, detail, drag, keyboard move, live move, filter, flow; screenshots in " + out);
+} finally {
+  await browser.close();
+  server.kill();
+}

@@ -1,0 +1,34 @@
+#!/bin/sh
+# ctest web:board: tracker serve in headless Chromium, driven by puppeteer-core.
+# Exits 77 (ctest: skipped) where node, Chromium or puppeteer-core is missing;
+# `make test` installs puppeteer-core (npm ci here) whenever npm is present, and CI
+# installs Debian's chromium. Usage: run.sh <tracker binary> <output directory>
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+tracker=$1
+out=$2
+chromium=${CHROMIUM:-/usr/bin/chromium}
+if ! command -v node > /dev/null 2>&1; then
+  echo "skipped: node is not installed (apt-get install nodejs npm, then make test)"; exit 77
+fi
+if [ ! -x "$chromium" ]; then
+  echo "skipped: no Chromium at $chromium (apt-get install chromium)"; exit 77
+fi
+if [ ! -d "$here/node_modules/puppeteer-core" ]; then
+  echo "skipped: puppeteer-core is not installed (make test runs npm ci in tests/web when npm is present)"; exit 77
+fi
+mkdir -p "$out"
+board=$(mktemp -d)
+trap 'rm -rf "$board"' EXIT
+export GIT_CONFIG_NOSYSTEM=1 HOME="$board"
+git -C "$board" init -q -b main
+git -C "$board" config user.name test
+git -C "$board" config user.email test@example.com
+cd "$board"
+"$tracker" init > /dev/null
+"$tracker" new "Drag me" --priority 2 --label ui > /dev/null
+"$tracker" new "Moved by the CLI" --type bug > /dev/null
+"$tracker" new "Login page" --label auth --body "Users log in with **email**." > /dev/null
+"$tracker" new "Evil body" --body '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">' > /dev/null
+"$tracker" claim 3 --owner agent-7 > /dev/null
+node "$here/board.mjs" "$tracker" "$board" "$out"
