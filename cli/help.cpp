@@ -34,6 +34,8 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
                 {"tracker sync --json", "what came in, what went out, and the conflicts settled"}}},
       {"flow", {{"tracker flow", "throughput, cycle time, work in progress and age over the last 90 days"},
                 {"tracker flow --since 2026-09-01 --label auth --json", "one label's figures since a date, per day too"}}},
+      {"serve", {{"tracker serve --open", "the board in a browser at http://127.0.0.1:7410/"},
+                 {"tracker serve --port 0", "any free port; the address is printed"}}},
       {"mcp", {{"tracker mcp --print-config", "the snippet to paste into an MCP client's configuration"},
                {"tracker mcp -C ~/src/shop", "serve that board on stdin/stdout (an MCP client starts this)"}}},
       {"merge-file", {{"tracker merge-file --install", "let git merge story files field by field in this clone"}}},

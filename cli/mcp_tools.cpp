@@ -172,20 +172,7 @@ Json run_new(Tracker& t, const Json& args, const ServerOptions&) {
 }
 
 Json run_set(Tracker& t, const Json& args, const ServerOptions&) {
-  std::vector<FieldEdit> edits;
-  for (const auto& [key, value] : args["fields"].items()) {
-    if (value.is_null()) {
-      edits.push_back({key, std::nullopt});
-    } else if (value.is_string()) {
-      edits.push_back({key, value.get<std::string>()});
-    } else if (value.is_array()) {
-      std::vector<std::string> items;
-      for (const auto& v : value) items.push_back(v.is_string() ? v.get<std::string>() : v.dump());
-      edits.push_back({key, join(items, ",")});
-    } else {
-      edits.push_back({key, value.dump()});
-    }
-  }
+  std::vector<FieldEdit> edits = field_edits(args["fields"]);
   if (edits.empty()) throw UsageError("set needs at least one field: {\"fields\": {\"priority\": 3}}");
   return set_json(t.set_fields(args["id"].get<std::int64_t>(), edits, args.value("keep_file_name", false)));
 }

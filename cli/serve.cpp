@@ -125,11 +125,12 @@ class Server {
     std::string p = ":" + std::to_string(port_);
     std::set<std::string> hosts = {"127.0.0.1" + p, "localhost" + p, "[::1]" + p};
     if (!hosts.count(req.get_header_value("Host"))) return false;
-    if (req.has_header("Origin") && !hosts.count("" + strip_scheme(req.get_header_value("Origin")))) return false;
+    if (req.has_header("Origin") && !hosts.count(strip_scheme(req.get_header_value("Origin")))) return false;
     return true;
   }
+  /// "http://127.0.0.1:7410" -> "127.0.0.1:7410"; another scheme matches no host.
   static std::string strip_scheme(const std::string& origin) {
-    return origin.starts_with("http://") ? origin.substr(7) : std::string("\x01");
+    return origin.starts_with("http://") ? origin.substr(7) : std::string();
   }
 
   TrackerHandle open() { return open_tracker(g_); }
@@ -237,19 +238,7 @@ class Server {
       std::int64_t id = std::stoll(req.matches[1]);
       if (!(*body).contains("fields") || !(*body)["fields"].is_object())
         return send_error(res, 400, "fields needs {\"fields\": {key: value}}", static_cast<int>(ExitCode::usage));
-      std::vector<FieldEdit> edits;
-      for (const auto& [key, value] : (*body)["fields"].items()) {
-        if (value.is_null())
-          edits.push_back({key, std::nullopt});
-        else if (value.is_string())
-          edits.push_back({key, value.get<std::string>()});
-        else if (value.is_array()) {
-          std::vector<std::string> items;
-          for (const auto& v : value) items.push_back(v.is_string() ? v.get<std::string>() : v.dump());
-          edits.push_back({key, join(items, ",")});
-        } else
-          edits.push_back({key, value.dump()});
-      }
+      std::vector<FieldEdit> edits = field_edits((*body)["fields"]);
       std::lock_guard<std::mutex> lock(writes_);
       answer(res, [&]() -> Json {
         auto t = open();

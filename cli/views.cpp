@@ -111,6 +111,24 @@ std::vector<StoryDiff> diff_range(Tracker& tracker, const std::optional<std::str
   return tracker.board_changes(from, to);
 }
 
+std::vector<FieldEdit> field_edits(const nlohmann::ordered_json& fields) {
+  std::vector<FieldEdit> edits;
+  for (const auto& [key, value] : fields.items()) {
+    if (value.is_null()) {
+      edits.push_back({key, std::nullopt});
+    } else if (value.is_string()) {
+      edits.push_back({key, value.get<std::string>()});
+    } else if (value.is_array()) {
+      std::vector<std::string> items;
+      for (const auto& v : value) items.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+      edits.push_back({key, join(items, ",")});
+    } else {
+      edits.push_back({key, value.dump()});
+    }
+  }
+  return edits;
+}
+
 nlohmann::ordered_json change_json(const StoryChange& c) {
   return {{"id", c.id},
           {"from", string_or_null(c.from)},

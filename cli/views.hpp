@@ -42,6 +42,11 @@ void each_listed(Tracker& tracker, const ListFilter& filter, const std::map<std:
 /// tree; `<rev>` against the working tree; `<a>..<b>`; `<a>...<b>` from the merge base.
 std::vector<StoryDiff> diff_range(Tracker& tracker, const std::optional<std::string>& range);
 
+/// A JSON object of front matter keys as `set` edits (the MCP tool and the web
+/// board): a string as it is, a list as a comma list, null removes the key, any
+/// other value as its JSON text (3, true).
+std::vector<FieldEdit> field_edits(const nlohmann::ordered_json& fields);
+
 /// One story's change as JSON: what done, release, reclaim (each entry) print.
 nlohmann::ordered_json change_json(const StoryChange& c);
 /// What block and unblock print.

@@ -7,7 +7,8 @@ const token = document.querySelector('meta[name="tracker-token"]').content;
 const $ = (sel) => document.querySelector(sel);
 let board = null; // the last /api/board answer
 let focused = null; // the id of the card with the keyboard focus
-let moving = false; // `m` was pressed: arrows now move the card
+let movingId = null; // `m` was pressed on this card: an arrow now moves it
+let loadSeq = 0; // answers of older loads that arrive late are dropped
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -67,16 +68,23 @@ function filtersChanged() {
 
 // --- the board --------------------------------------------------------------------
 async function load() {
+  const seq = ++loadSeq;
+  let answer;
   try {
-    board = await api("/api/board?" + filterQuery());
+    answer = await api("/api/board?" + filterQuery());
   } catch (e) {
-    notice("cannot read the board: " + e.message, true);
+    if (seq === loadSeq) notice("cannot read the board: " + e.message, true);
     return;
   }
+  if (seq !== loadSeq) return; // a newer load is on its way
+  board = answer;
   const types = $("#f-type");
   if (types.options.length === 1)
     for (const t of board.types) { types.append(el("option", { value: t }, t)); $("#create-form [name=type]").append(el("option", { value: t }, t)); }
-  readFilters();
+  if (types.value !== new URLSearchParams(location.search).get("type") && !types.dataset.read) {
+    types.value = new URLSearchParams(location.search).get("type") || ""; // the options exist now
+    types.dataset.read = "1";
+  }
   render();
 }
 
@@ -135,23 +143,26 @@ async function move(id, stage) {
 // moves the focused card to the column on that side.
 document.addEventListener("keydown", (ev) => {
   if (ev.target.closest("input, textarea, select, dialog") || !board || $("#board").hidden) return;
-  const cur = document.activeElement.closest ? document.activeElement.closest(".card") : null;
-  if (ev.key === "m" && cur) { moving = true; notice("move #" + cur.dataset.id + ": left or right arrow", false); return; }
   const cols = [...document.querySelectorAll(".column")];
+  if (movingId !== null && (ev.key === "ArrowLeft" || ev.key === "ArrowRight")) {
+    const c = document.querySelector('.card[data-id="' + movingId + '"]');
+    const id = movingId;
+    movingId = null;
+    ev.preventDefault();
+    if (!c) return;
+    const target = cols[cols.indexOf(c.closest(".column")) + (ev.key === "ArrowLeft" ? -1 : 1)];
+    if (target) move(id, target.dataset.stage);
+    return;
+  }
+  movingId = null;
+  const cur = document.activeElement.closest ? document.activeElement.closest(".card") : null;
+  if (ev.key === "m" && cur) { movingId = Number(cur.dataset.id); notice("move #" + movingId + ": left or right arrow", false); return; }
   if (!cur) {
     if (ev.key.startsWith("Arrow")) { const first = document.querySelector(".card"); if (first) first.focus(); }
     return;
   }
   const col = cur.closest(".column");
   const ci = cols.indexOf(col);
-  if (moving && (ev.key === "ArrowLeft" || ev.key === "ArrowRight")) {
-    moving = false;
-    const target = cols[ci + (ev.key === "ArrowLeft" ? -1 : 1)];
-    if (target) move(Number(cur.dataset.id), target.dataset.stage);
-    ev.preventDefault();
-    return;
-  }
-  moving = false;
   const cards = [...col.querySelectorAll(".card")];
   const i = cards.indexOf(cur);
   let next = null;

@@ -1,6 +1,7 @@
 // tracker serve in headless Chromium: the board against `tracker list --json`, a drag
 // and a keyboard move checked in git, a CLI move seen live, a filter, a card's
-// detail, a <script> in a story body that must not run, and a screenshot.
+// detail, an edit that meets a change made meanwhile, a story created from the
+// page, a <script> in a story body that must not run, and screenshots.
 // Usage: node board.mjs <tracker binary> <board directory> <output directory>
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
@@ -81,6 +82,24 @@ try {
   cli("move", String(other), "merge");
   await page.waitForSelector(`.column[data-stage="merge"] .card[data-id="${other}"]`, { timeout: 5000 });
 
+  // An edit of a story changed meanwhile shows the conflict and overwrites nothing.
+  const login = listed.find((s) => s.name === "Login page").id;
+  await page.click(`.card[data-id="${login}"]`);
+  await page.waitForSelector("#detail[open] #edit-form");
+  cli("set", String(login), "priority=9");
+  await page.$eval("#edit-form [name=priority]", (i) => { i.value = "1"; });
+  await page.click("#edit-save");
+  await page.waitForFunction(() => /changed while you edited/.test(document.querySelector("#notice").textContent));
+  assert.equal(JSON.parse(cli("show", String(login), "--json")).priority, 9);
+
+  // Create a story from the page: one commit, and its card appears.
+  await page.click("#new-story");
+  await page.waitForSelector("#create[open]");
+  await page.type("#create-form [name=name]", "Made in the browser");
+  await page.click("#create-submit");
+  await page.waitForFunction(() => [...document.querySelectorAll(".card .name")].some((n) => n.textContent === "Made in the browser"));
+  assert.match(git("log", "-1", "--format=%s"), /^tracker: create #\d+ Made in the browser/);
+
   // A filter: only the auth stories, and the filter in the URL.
   await page.type("#f-label", "auth");
   await page.waitForFunction(() => location.search.includes("label=auth"));
@@ -90,7 +109,7 @@ try {
   await page.$eval("#f-label", (i) => { i.value = ""; i.dispatchEvent(new Event("input", { bubbles: true })); });
   await page.waitForFunction(() => !location.search.includes("label="));
 
-  await page.waitForFunction((n) => document.querySelectorAll(".card").length === n, {}, listed.length);
+  await page.waitForFunction((n) => document.querySelectorAll(".card").length === n, {}, listed.length + 1);
   await page.screenshot({ path: path.join(out, "board.png") });
 
   // The flow page draws its charts.
@@ -99,7 +118,7 @@ try {
   assert.ok(await page.$("#throughput"));
   await page.screenshot({ path: path.join(out, "flow.png") });
   assert.deepEqual(errors, []);
-  console.log("ok: board, detail, drag, keyboard move, live move, filter, flow; screenshots in " + out);
+  console.log("ok: board, detail, drag, keyboard move, live move, edit conflict, create, filter, flow; screenshots in " + out);
 } finally {
   await browser.close();
   server.kill();
