@@ -71,8 +71,14 @@ try {
   assert.equal(git("log", "-1", "--format=%s").trim(), `tracker: move #${first} backlog -> current`);
 
   // The keyboard: focus the card, `m`, right arrow: current -> qa.
-  await page.focus(`.card[data-id="${first}"]`);
+  // (Focused again until it holds: a live update may replace the card meanwhile.)
+  await page.waitForFunction((id) => {
+    const c = document.querySelector(`.card[data-id="${id}"]`);
+    if (c && document.activeElement !== c) c.focus();
+    return c !== null && document.activeElement === c;
+  }, {}, first);
   await page.keyboard.press("m");
+  await page.waitForFunction((id) => document.querySelector("#notice").textContent === `move #${id}: left or right arrow`, {}, first);
   await page.keyboard.press("ArrowRight");
   await page.waitForSelector(`.column[data-stage="qa"] .card[data-id="${first}"]`);
   assert.equal(git("log", "-1", "--format=%s").trim(), `tracker: move #${first} current -> qa`);
