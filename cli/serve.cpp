@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <shared_mutex>
 #include <set>
 #include <thread>
 
@@ -203,6 +204,7 @@ class Server {
       res.set_content(kWebAppCss, "text/css; charset=utf-8");
     });
     http_.Get("/api/board", [this](const httplib::Request& req, httplib::Response& res) {
+      std::shared_lock<std::shared_mutex> lock(writes_);
       answer(res, [&] { return board(req); });
     });
     http_.Get(R"(/api/story/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
@@ -224,7 +226,7 @@ class Server {
       std::int64_t id = std::stoll(req.matches[1]);
       if (!(*body).contains("stage") || !(*body)["stage"].is_string())
         return send_error(res, 400, "move needs {\"stage\": name}", static_cast<int>(ExitCode::usage));
-      std::lock_guard<std::mutex> lock(writes_);
+      std::unique_lock<std::shared_mutex> lock(writes_);
       answer(res, [&]() -> Json {
         auto t = open();
         if (!matches(*t, id, req, res)) throw Handled{};
@@ -239,7 +241,7 @@ class Server {
       if (!(*body).contains("fields") || !(*body)["fields"].is_object())
         return send_error(res, 400, "fields needs {\"fields\": {key: value}}", static_cast<int>(ExitCode::usage));
       std::vector<FieldEdit> edits = field_edits((*body)["fields"]);
-      std::lock_guard<std::mutex> lock(writes_);
+      std::unique_lock<std::shared_mutex> lock(writes_);
       answer(res, [&]() -> Json {
         auto t = open();
         if (!matches(*t, id, req, res)) throw Handled{};
@@ -249,7 +251,7 @@ class Server {
     http_.Post("/api/stories", [this](const httplib::Request& req, httplib::Response& res) {
       auto body = write_body(req, res);
       if (!body) return;
-      std::lock_guard<std::mutex> lock(writes_);
+      std::unique_lock<std::shared_mutex> lock(writes_);
       answer(
           res,
           [&]() -> Json {
@@ -372,7 +374,9 @@ class Server {
   std::string token_;
   int port_ = 0;
   httplib::Server http_;
-  std::mutex writes_;
+  /// Writes through this server take it alone, reads of the board share it: a read
+  /// never walks the stage directories half way through a move made here.
+  std::shared_mutex writes_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::atomic<std::uint64_t> generation_{0};

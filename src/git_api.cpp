@@ -5,6 +5,8 @@
 
 #include <dlfcn.h>
 #include <cstring>
+#include <atomic>
+#include <mutex>
 #include <thread>
 
 namespace tracker::git {
@@ -31,23 +33,33 @@ const Api& api() {
 
 namespace {
 
-/// The background loader, joined by finish_background_load().
+/// The background loader, joined by finish_background_load(). A long-running
+/// process (tracker serve) opens Trackers on several threads at once: the mutex
+/// keeps them from starting or joining the loader together.
 std::thread& loader() {
   static std::thread thread;
   return thread;
 }
+std::mutex& loader_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::atomic<bool> loaded{false};
 
 }  // namespace
 
 void finish_background_load() {
+  std::lock_guard<std::mutex> lock(loader_mutex());
   if (loader().joinable()) loader().join();
 }
 
 void load_in_background() {
-  if (loader().joinable()) return;
+  std::lock_guard<std::mutex> lock(loader_mutex());
+  if (loaded || loader().joinable()) return;
   loader() = std::thread([] {
     try {
       api();
+      loaded = true;
       trace("libgit2 loaded");
     } catch (const Error&) {
       // api() throws the same error again for the caller that needs it.

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -230,6 +231,8 @@ TEST_CASE("serve: 200 concurrent reads during 20 moves: no error and no torn res
   ServeProcess s(b.root());
   std::atomic<int> bad = 0, reads = 0;
   std::atomic<bool> done = false;
+  std::mutex first_bad_mutex;
+  std::string first_bad;
   std::vector<std::thread> readers;
   for (int r = 0; r < 4; ++r)
     readers.emplace_back([&] {
@@ -239,7 +242,12 @@ TEST_CASE("serve: 200 concurrent reads during 20 moves: no error and no torn res
         std::size_t stories = 0;
         if (res.status == 200 && !j.is_discarded())
           for (const auto& st : j["stages"]) stories += st["stories"].size();
-        if (res.status != 200 || j.is_discarded() || stories != 11) ++bad;
+        if (res.status != 200 || j.is_discarded() || stories != 11) {
+          if (bad++ == 0) {
+            std::lock_guard<std::mutex> lock(first_bad_mutex);
+            first_bad = std::to_string(res.status) + " " + std::to_string(stories) + " stories: " + res.body.substr(0, 300);
+          }
+        }
         ++reads;
       }
     });
@@ -253,6 +261,7 @@ TEST_CASE("serve: 200 concurrent reads during 20 moves: no error and no torn res
   for (auto& t : readers) t.join();
   CHECK(moves == 20);
   CHECK(reads >= 200);
+  INFO(first_bad);
   CHECK(bad == 0);
   CHECK(git(b.root(), {"status", "--porcelain"}).empty());
 }
