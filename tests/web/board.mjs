@@ -113,6 +113,8 @@ try {
   await page.waitForSelector("#create[open]");
   await page.type("#create-form [name=name]", "Made in the browser");
   await page.click("#create-submit");
+  // (The live update may show the card before the answer closes the dialog.)
+  await page.waitForSelector("#create:not([open])");
   await page.waitForFunction(() => [...document.querySelectorAll(".card .name")].some((n) => n.textContent === "Made in the browser"));
   await lastCommit(/^tracker: create #\d+ Made in the browser/);
 
