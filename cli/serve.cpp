@@ -103,6 +103,12 @@ class Server {
 
   int run(const ServeOptions& opts) {
     routes();
+    // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, with which a
+    // second server on the same port would bind too and share its requests.
+    http_.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     int port = opts.port == 0 ? http_.bind_to_any_port("127.0.0.1") : (http_.bind_to_port("127.0.0.1", opts.port) ? opts.port : -1);
     if (port < 0)
       throw Error(ExitCode::error, "cannot listen on 127.0.0.1:" + std::to_string(opts.port) +
@@ -320,13 +326,13 @@ class Server {
       for (const auto& h : t->search(req.get_param_value("q"), {}, std::nullopt).hits) hits->insert(h.story.id);
     }
     ListQuery q;
-    for (const char* key : {"label", "type", "agent"})
-      if (req.has_param(key) && !req.get_param_value(key).empty()) {
-        std::string v = req.get_param_value(key);
-        if (std::string(key) == "label") q.label = v;
-        if (std::string(key) == "type") q.type = v;
-        if (std::string(key) == "agent") q.agent = v;
-      }
+    auto param = [&](const char* key) -> std::optional<std::string> {
+      std::string v = req.get_param_value(key);
+      return v.empty() ? std::nullopt : std::optional<std::string>(v);
+    };
+    q.label = param("label");
+    q.type = param("type");
+    q.agent = param("agent");
     std::map<std::int64_t, Claim> claims = t->live_claims();
     std::int64_t now = system_clock().now_seconds();
     std::map<std::string, Json> columns;

@@ -169,6 +169,7 @@ TEST_CASE("flow: throughput, cycle and lead time, WIP and age, time in stage, cu
     CHECK(r.cumulative_flow[day].counts == expected[std::min<std::size_t>(day, expected.size() - 1)]);
   }
   CHECK(r.cumulative_flow[0].date == "2026-01-05");
+  CHECK(run({"git", "fsck", "--strict"}, RunOptions{b.root, {}, ""}).code == 0);
 }
 
 TEST_CASE("flow: a label or a type counts only those stories, and a window only what it holds") {

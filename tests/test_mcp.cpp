@@ -378,6 +378,7 @@ TEST_CASE("mcp: the agent loop through the tools, each result in the CLI's shape
   RunResult cli = run_tracker(b.root(), {"show", std::to_string(id), "--json"});
   CHECK(Json::parse(cli.out)["stage"] == "done");
   CHECK(git(b.root(), {"status", "--porcelain"}).empty());
+  CHECK(run({"git", "fsck", "--strict"}, RunOptions{b.root(), {}, ""}).code == 0);
 }
 
 TEST_CASE("mcp: every call sees hand edits made meanwhile") {
@@ -567,6 +568,7 @@ TEST_CASE("mcp: two servers on one board claim until nothing is ready: each stor
   Json current = Json::parse(run_tracker(b.root(), {"list", "--stage", "current", "--json"}).out);
   CHECK(current.size() == static_cast<std::size_t>(stories));
   CHECK(git(b.root(), {"status", "--porcelain"}).empty());
+  CHECK(run({"git", "fsck", "--strict"}, RunOptions{b.root(), {}, ""}).code == 0);
 }
 
 TEST_CASE("mcp: schema_violation names what is wrong") {

@@ -222,6 +222,13 @@ TEST_CASE("serve: a stale ETag gets 409 and changes nothing, bad JSON gets 400, 
   Response created = s.post("/api/stories", {{"name", "From the web"}, {"priority", 1}});
   CHECK(created.status == 201);
   CHECK(Json::parse(created.body)["id"] == id + 1);
+  CHECK(run({"git", "fsck", "--strict"}, RunOptions{b.root(), {}, ""}).code == 0);
+
+  // A second server on the port in use: a clear error, exit 1; a port out of range: exit 2.
+  RunResult busy = run_tracker(b.root(), {"serve", "--port", std::to_string(s.port())});
+  CHECK(busy.code == 1);
+  CHECK(busy.err.find("cannot listen on 127.0.0.1:" + std::to_string(s.port())) != std::string::npos);
+  CHECK(run_tracker(b.root(), {"serve", "--port", "70000"}).code == 2);
 }
 
 TEST_CASE("serve: 200 concurrent reads during 20 moves: no error and no torn response", "[stress]") {
