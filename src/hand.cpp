@@ -1,6 +1,7 @@
 // Hand edits: what changed in the story files since HEAD, and `tracker commit`.
 #include <tracker/fs.hpp>
 #include <tracker/git.hpp>
+#include <tracker/remote.hpp>
 #include <tracker/tracker.hpp>
 #include <tracker/util.hpp>
 
@@ -350,7 +351,11 @@ RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::strin
   index_->refresh_stories(result.rewritten);
   IdAllocation ids(ws_);
   prepare_commit();
-  result.new_id = ids.reserve(std::max(index_->max_id(), id_floor()));
+  // With a remote, the new id is reserved there as `new` reserves one: no other
+  // clone gives it out.
+  std::int64_t above = std::max({index_->max_id(), id_floor(), ids.last()});
+  if (Remote* r = remote()) above = std::max(above, remote_id(*r, above) - 1);
+  result.new_id = ids.reserve(above);
   fs::path from = ws_.root() / chosen;
   fs::path to = from.parent_path() / make_story_file_name(result.new_id, name->type, name->slug);
   result.to_path = ws_.relative(to);

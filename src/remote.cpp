@@ -379,7 +379,7 @@ StoryFileMerge git_line_merge(std::string_view base, std::string_view ours, std:
 void install_merge_driver(const std::filesystem::path& root) {
   for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
            {"merge.tracker.name", "tracker: story files field by field"},
-           {"merge.tracker.driver", "tracker merge-file %O %A %B %P"}}) {
+           {"merge.tracker.driver", "tracker merge-file %O %A %B %P %S %X %Y"}}) {
     ProgramResult r = run_git(root, {"config", key, value});
     if (r.status != 0) throw IoError("cannot set " + key + " in the git config: " + last_line(r.err));
   }

@@ -292,6 +292,10 @@ void parse_story_text(std::string_view text, Story& story, const StoryLimits& li
     std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[*bad]));
     throw StoryParseError(line, std::string(kNotUtf8) + " (byte " + byte + "); save it as UTF-8 text");
   }
+  // A merge git left unresolved around the whole file (the merge driver does that
+  // when git paired two different stories).
+  if (text.substr(skip_bom(text)).starts_with("<<<<<<< "))
+    throw StoryParseError(1, "an unresolved merge conflict (<<<<<<< on line 1); keep one side, then git add the file");
   FrontMatter fm = locate_front_matter(text);
   std::string_view body = text.substr(fm.body_begin);
   // The body starts after the blank line that conventionally follows the front matter.

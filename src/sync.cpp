@@ -205,16 +205,53 @@ std::string with_trailer(std::string message, const std::string& trailer) {
   return message + trailer;
 }
 
+/// What a replay needs to know of the remote besides its branch.
+struct ReplayContext {
+  std::string remote_name;
+  /// The lease on story `id` as this sync fetched it, when it still holds (past its
+  /// expiry by less than clock_skew); nullopt otherwise.
+  std::function<std::optional<Claim>(std::int64_t)> live_lease;
+};
+
+/// `file_name` (`<id>_<type>_<slug>.md`) with another id; as it is when it does not
+/// read as a story file name.
+std::string with_id(const std::string& file_name, std::int64_t id, const std::vector<std::string>& types) {
+  auto parsed = parse_story_file_name(file_name, types);
+  return parsed ? make_story_file_name(id, parsed->type, parsed->slug) : file_name;
+}
+
+/// `file_name` without its id: `_story_add-login.md`.
+std::string name_tail(const std::string& file_name) {
+  auto underscore = file_name.find('_');
+  return underscore == std::string::npos ? file_name : file_name.substr(underscore);
+}
+
+/// A field value as a report shows it: short values as they are, long ones elided.
+std::string shown_value(const std::string& json_text) {
+  std::string v = json_text;
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  if (v == "null") return "(none)";
+  if (v.size() > 40) v = v.substr(0, 37) + "...";
+  return v;
+}
+
 /// Replays the commits of `base..head` (first parents) on top of `upstream`, one
 /// commit each, story by story: a transition moves the story from wherever the
 /// remote has it, fields merge key by key (merge_story_file), and where both sides
 /// moved a story to different stages, or changed a key differently, the later
-/// commit wins and the commit's message says so. A commit that changes nothing any
-/// more is dropped. Returns the new tip; ConflictError when a file that is not a
-/// story was changed on both sides in ways that do not merge.
+/// commit wins (on a tie, the change already on the remote stands) and the commit's
+/// message says so. A story the remote renumbered takes this clone's changes under
+/// its new id, and a renumber made here takes the remote's changes with it. A
+/// transition of a story whose claim another owner holds on the remote (a live
+/// lease) is not replayed: the holder was fenced. A commit that changes nothing any
+/// more is dropped, unless it records a conflict. Returns the new tip;
+/// ConflictError when a file that is not a story was changed on both sides in ways
+/// that do not merge.
 std::string replay_onto(const Replay& r, const std::string& base, const std::string& head, const std::string& upstream,
-                        const std::string& remote_name, std::vector<SyncCommit>& outgoing,
+                        const ReplayContext& ctx, std::vector<SyncCommit>& outgoing,
                         std::vector<SyncConflict>& conflicts) {
+  const std::string& remote_name = ctx.remote_name;
+  const std::vector<std::string>& types = r.config_.types;
   const std::map<std::string, std::optional<std::string>> scratch = {{"GIT_INDEX_FILE", r.index_.string()}};
   Tip tip;
   tip.commit = upstream;
@@ -232,10 +269,42 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
     ProgramResult t = r.git(args);
     return their_times[id] = parse_int(trim(t.out)).value_or(0);
   };
+  // The id the remote renumbered story `id` to (its file `file_name`, blob `blob`
+  // at the base), when it did: a commit of base..upstream that removed that file
+  // and added the same blob under another id.
+  std::map<std::int64_t, std::optional<std::int64_t>> renumbered;
+  auto renumbered_there = [&](std::int64_t id, const std::string& file_name,
+                              const std::string& blob) -> std::optional<std::int64_t> {
+    if (auto it = renumbered.find(id); it != renumbered.end()) return it->second;
+    std::vector<std::string> args = {"log", "--format=%H %P", "--reverse", base + ".." + upstream, "--"};
+    for (const auto& st : r.config_.stages)
+      args.push_back(r.prefix_ + r.config_.stories_dir + "/" + st.dir + "/" + file_name);
+    std::optional<std::int64_t> found;
+    for (const auto& line : split(r.must(args, "follow #" + std::to_string(id) + " on " + remote_name), '\n')) {
+      auto f = split(line, ' ');
+      if (f.size() < 2) continue;
+      std::optional<std::int64_t> removed;
+      std::vector<Delta> ds = r.deltas(f[1], f[0]);
+      for (const auto& d : ds)
+        if (d.after.absent() && d.before.sha == blob && fs::path(d.path).filename() == file_name) removed = id;
+      if (!removed) continue;
+      for (const auto& d : ds) {
+        auto other = r.story_id(d.path);
+        if (d.before.absent() && other && *other != id && d.after.sha == blob &&
+            name_tail(fs::path(d.path).filename().string()) == name_tail(file_name))
+          found = other;
+      }
+    }
+    return renumbered[id] = found;
+  };
 
   for (const LocalCommit& c : r.commits(base + ".." + head)) {
     std::vector<std::pair<std::string, Entry>> edits;
     std::vector<std::string> notes;
+    const auto trailers = tracker_trailers(c.message);
+    const std::string forced_by = trailer_value(trailers, "Tracker-Forced-By");
+    std::string actor = trailer_value(trailers, "Tracker-Owner");
+    if (actor.empty()) actor = c.author_email;
     auto edit = [&](const std::string& path, const Entry& e) {
       if (tip.at(path) == e) return;
       edits.emplace_back(path, e);
@@ -263,25 +332,50 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
       else
         generic(d);
     }
-    for (auto& [id, ds] : by_story) {
-      const Delta* was = nullptr;  // the story before this commit (its path and blob)
-      const Delta* now = nullptr;  // and after it
+    // The story before this commit (its path and blob) and after it.
+    auto sides = [](const std::vector<Delta>& ds) {
+      std::pair<const Delta*, const Delta*> out{nullptr, nullptr};
       for (const auto& d : ds) {
-        if (!was && !d.before.absent()) was = &d;
-        if (!now && !d.after.absent()) now = &d;
+        if (!out.first && !d.before.absent()) out.first = &d;
+        if (!out.second && !d.after.absent()) out.second = &d;
+      }
+      return out;
+    };
+    // A renumber made here: story `old` removed and the same blob added under `new`
+    // id, with the same type and slug. The remote's changes to `old` go with it.
+    std::map<std::int64_t, std::int64_t> renumbers;  // old id -> new id
+    std::set<std::int64_t> renumber_targets;
+    for (const auto& [id, ds] : by_story) {
+      auto [was, now] = sides(ds);
+      if (!was || now || ds.size() > 2) continue;
+      for (const auto& [other, ods] : by_story) {
+        auto [owas, onow] = sides(ods);
+        if (other == id || owas || !onow || ods.size() > 1 || renumber_targets.count(other)) continue;
+        if (onow->after.sha == was->before.sha &&
+            name_tail(fs::path(onow->path).filename().string()) == name_tail(fs::path(was->path).filename().string())) {
+          renumbers[id] = other;
+          renumber_targets.insert(other);
+          break;
+        }
+      }
+    }
+
+    for (auto& [id, ds] : by_story) {
+      if (renumber_targets.count(id)) continue;  // replayed with the story it was renumbered from
+      auto [was, now] = sides(ds);
+      std::optional<std::int64_t> new_id;  // renumbered here
+      if (auto it = renumbers.find(id); it != renumbers.end()) {
+        new_id = it->second;
+        now = &by_story[it->second].front();
       }
       if (ds.size() > 2) {  // copies of one id: path by path
         for (const auto& d : ds) generic(d);
         continue;
       }
-      const auto& there_paths = tip.stories[id];
-      std::string there;
-      if (was && there_paths.count(was->path))
-        there = was->path;
-      else if (!there_paths.empty())
-        there = *there_paths.begin();
       std::string tag = "#" + std::to_string(id);
       if (!was) {  // created here
+        const auto& there_paths = tip.stories[id];
+        std::string there = there_paths.empty() ? "" : *there_paths.begin();
         if (there.empty() || there == now->path) {
           generic(*now);
         } else {
@@ -291,6 +385,21 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
         }
         continue;
       }
+      // Where the story is on the remote: the same id, or the id the remote
+      // renumbered it to.
+      std::int64_t there_id = id;
+      if (tip.stories[id].empty()) {
+        if (auto moved = renumbered_there(id, fs::path(was->path).filename().string(), was->before.sha);
+            moved && !tip.stories[*moved].empty())
+          there_id = *moved;
+      }
+      const auto& there_paths = tip.stories[there_id];
+      std::string there;
+      if (there_paths.count(was->path))
+        there = was->path;
+      else if (!there_paths.empty())
+        there = *there_paths.begin();
+      if (there_id != id) tag += " (#" + std::to_string(there_id) + " on " + remote_name + ")";
       if (there.empty()) {  // deleted there
         if (now)
           conflicts.push_back({id, "deleted", r.stage_of(now->path), "", "remote",
@@ -298,17 +407,49 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
         continue;
       }
       Entry there_entry = tip.at(there);
+      std::string stage_was = r.stage_of(was->path), stage_there = r.stage_of(there);
+      std::string stage_here = now ? r.stage_of(now->path) : "";
+
+      // The rule of claims, at the remote: a transition of a story another owner
+      // holds a live lease on is not sent, unless it was forced.
+      if (forced_by.empty()) {
+        if (std::optional<Claim> lease = ctx.live_lease(there_id); lease && lease->owner != actor) {
+          bool ends_claim = !now || stage_here != stage_was;
+          if (!ends_claim) {
+            Story where;
+            where.id = id;
+            where.path = was->path;
+            try {
+              ends_claim = reparse_story(where, r.blob(was->before.sha), r.config_.story_limits).agent !=
+                           reparse_story(where, r.blob(now->after.sha), r.config_.story_limits).agent;
+            } catch (const StoryParseError&) {
+            }
+          }
+          if (ends_claim) {
+            std::string what = !now ? "deleted" : stage_here != stage_was ? "moved to " + stage_here : "given to another agent";
+            std::string msg = tag + " was " + what + " here by " + actor + ", but " + lease->owner + " holds its claim on " +
+                              remote_name + " until " + format_iso8601(lease->expires) + ": not sent";
+            conflicts.push_back({id, "fenced", stage_here, stage_there, "remote", msg});
+            notes.push_back(msg);
+            continue;
+          }
+        }
+      }
+
       if (!now) {  // deleted here
         if (there_entry.sha != was->before.sha)
-          conflicts.push_back({id, "deleted", "", r.stage_of(there), "here",
+          conflicts.push_back({id, "deleted", "", stage_there, "here",
                                tag + " was deleted here and changed on " + remote_name + ": it is deleted"});
         edit(there, {});
         continue;
       }
-      std::string stage_was = r.stage_of(was->path), stage_here = r.stage_of(now->path), stage_there = r.stage_of(there);
-      bool later_here = c.time > their_time(id, {there, was->path});
+      std::int64_t here_time = c.time, remote_time = their_time(there_id, {there, was->path});
+      bool later_here = here_time > remote_time;
+      std::string tie = here_time == remote_time ? " (the same second: the change already on " + remote_name + " stands)" : "";
+      std::string winner = later_here ? "here" : remote_name;
       // The content: a side that did not change it takes the other's.
       std::string sha;
+      bool name_from_here = false, name_conflict = false;
       const std::string &b = was->before.sha, &o = now->after.sha, &t = there_entry.sha;
       if (o == b || o == t) {
         sha = t;
@@ -316,22 +457,61 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
         sha = o;
       } else {
         Story where;
-        where.id = id;
+        where.id = there_id;
         where.path = there;
         std::string bt = r.blob(b), ot = r.blob(o), tt = r.blob(t);
         auto lines = [](Favour f) {
           return [f](std::string_view x, std::string_view y, std::string_view z) { return git_line_merge(x, y, z, f); };
         };
-        StoryFileMerge m = merge_story_file(where, bt, ot, tt, r.config_.story_limits, lines(Favour::none));
+        const StoryLimits& limits = r.config_.story_limits;
+        StoryFileMerge m = merge_story_file(where, bt, ot, tt, limits, lines(Favour::none));
+        std::string text = m.text;
         if (m.conflicts > 0) {
+          // Both changed the same keys (or body lines) differently: the later side's,
+          // key by key; which keys, and each side's value, go in the report.
           Favour f = later_here ? Favour::ours : Favour::theirs;
-          m = merge_story_file(where, bt, ot, tt, r.config_.story_limits, lines(f));
-          std::string msg = tag + " was changed here and on " + remote_name + " differently: the later change (" +
-                            (later_here ? "here" : remote_name) + ") is kept where they differ";
+          text = merge_story_file(where, bt, ot, tt, limits, lines(f), f).text;
+          std::vector<std::string> keys;
+          try {
+            for (const auto& k : merge_story(where, bt, ot, tt, limits).conflicts) {
+              if (k.key == "name") name_conflict = true;
+              if (k.key == "body" || k.key == "format")
+                keys.push_back(k.key == "body" ? "the body" : "the file's format");
+              else if (k.key != "labels" && k.key != "depends_on")
+                keys.push_back(k.key + ": " + shown_value(k.yours) + " here, " + shown_value(k.theirs) + " on " +
+                               remote_name);
+            }
+          } catch (const StoryParseError&) {
+            keys.push_back("the file");
+          }
+          if (keys.empty()) keys.push_back("the body");
+          std::string msg = tag + " was changed here and on " + remote_name + " differently (" + join(keys, "; ") +
+                            "): the later change (" + winner + ") is kept" + tie;
           conflicts.push_back({id, "changed", stage_here, stage_there, later_here ? "here" : "remote", msg});
           notes.push_back(msg);
+          name_from_here = name_conflict && later_here;
         }
-        sha = r.write_blob(there, m.text);
+        // What is committed must read as a story: else the later side's file whole.
+        auto parses = [&](const std::string& x) {
+          try {
+            reparse_story(where, x, limits);
+            return true;
+          } catch (const StoryParseError&) {
+            return false;
+          }
+        };
+        if (!parses(text)) {
+          std::string whole = later_here ? ot : tt;
+          if (!parses(whole)) whole = tt;
+          std::string msg = tag + ": the merge of both sides' changes would not read as a story, so the later version (" +
+                            winner + ") is kept whole";
+          conflicts.push_back({id, "changed", stage_here, stage_there, later_here ? "here" : "remote", msg});
+          notes.push_back(msg);
+          text = whole;
+          name_conflict = true;
+          name_from_here = later_here;
+        }
+        sha = text == tt ? t : text == ot ? o : r.write_blob(there, text);
       }
       // The stage: a side that did not move it takes the other's move.
       std::string stage = stage_here;
@@ -340,24 +520,34 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
       } else if (stage_there != stage_was && stage_there != stage_here) {
         stage = later_here ? stage_here : stage_there;
         std::string msg = tag + " was moved to " + stage_here + " here and to " + stage_there + " on " + remote_name +
-                          ": the later move, to " + stage + ", is kept";
+                          ": the later move, to " + stage + ", is kept" + tie;
         conflicts.push_back({id, "moved", stage_here, stage_there, later_here ? "here" : "remote", msg});
         notes.push_back(msg);
       }
-      // The file name: ours when this commit renamed it, else theirs.
-      std::string name_from = fs::path(now->path).filename() != fs::path(was->path).filename() ? now->path : there;
-      std::string path = r.in_stage(name_from, stage);
+      // The file name: the side whose name won, else ours when this commit renamed
+      // it, else theirs; the id is the one the story has now.
+      std::string here_name = fs::path(now->path).filename().string();
+      std::string was_name = fs::path(was->path).filename().string();
+      std::string there_name = fs::path(there).filename().string();
+      bool renamed_here = name_tail(here_name) != name_tail(was_name);
+      std::string file_name = (name_conflict ? name_from_here : renamed_here) ? here_name : there_name;
+      file_name = with_id(file_name, new_id ? *new_id : there_id, types);
+      std::string path = r.in_stage(there.substr(0, there.size() - there_name.size()) + file_name, stage);
       if (path != there) edit(there, {});
       edit(path, {now->after.mode, sha});
     }
-    if (edits.empty()) continue;
 
-    std::string info;
-    for (const auto& [path, e] : edits)
-      info += (e.absent() ? "0 " + zero_like(tip.commit) : e.mode + " " + e.sha) + "\t" + path + '\0';
-    r.must({"update-index", "-z", "--index-info"}, "build the replayed tree", info, scratch);
-    std::string tree(trim(r.must({"write-tree"}, "write the replayed tree", {}, scratch)));
-    if (tree == tip.tree) continue;  // already there: nothing left of this commit
+    std::string tree = tip.tree;
+    if (!edits.empty()) {
+      std::string info;
+      for (const auto& [path, e] : edits)
+        info += (e.absent() ? "0 " + zero_like(tip.commit) : e.mode + " " + e.sha) + "\t" + path + '\0';
+      r.must({"update-index", "-z", "--index-info"}, "build the replayed tree", info, scratch);
+      tree = std::string(trim(r.must({"write-tree"}, "write the replayed tree", {}, scratch)));
+    }
+    // Nothing left of this commit: dropped, unless it records what was settled (a
+    // move or a change that lost, a fenced transition), which stays in the history.
+    if (tree == tip.tree && notes.empty()) continue;
     std::string message = c.message;
     for (const auto& n : notes) message = with_trailer(message, "Tracker-Conflict: " + n);
     std::string sha(trim(r.must({"commit-tree", tree, "-p", tip.commit, "-F", "-"}, "write the replayed commit",
@@ -378,8 +568,9 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
 /// transition of this clone is half way through one of them. Commits that land here
 /// meanwhile are replayed on top. False when HEAD moved before anything was done.
 bool move_branch(const Replay& r, const std::string& branch_ref, std::string head, std::string target,
-                 const std::string& remote_name, const std::function<void(const std::vector<std::int64_t>&)>& lock,
+                 const ReplayContext& ctx, const std::function<void(const std::vector<std::int64_t>&)>& lock,
                  std::string& moved_to) {
+  const std::string& remote_name = ctx.remote_name;
   std::vector<std::int64_t> ids;
   for (const auto& d : r.deltas(head, target))
     if (auto id = r.story_id(d.path)) ids.push_back(*id);
@@ -413,7 +604,7 @@ bool move_branch(const Replay& r, const std::string& branch_ref, std::string hea
     if (now.empty() || now == head) throw IoError("sync: cannot move " + branch_ref + ": " + last_line(up.err));
     std::vector<SyncCommit> unused_out;
     std::vector<SyncConflict> unused_conflicts;
-    target = replay_onto(r, head, now, target, remote_name, unused_out, unused_conflicts);
+    target = replay_onto(r, head, now, target, ctx, unused_out, unused_conflicts);
     head = now;
   }
   throw ConflictError("sync: " + branch_ref + " keeps moving here; try again");
@@ -427,7 +618,9 @@ void Tracker::auto_sync() {
   const auto& settings = ws_.config().remote;
   if (!settings || !settings->auto_sync || offline_ || unsynced_commits_ == 0) return;
   try {
-    sync_branch({});
+    // What sync settled is said here too: a move or a change that lost, a
+    // transition not sent because another owner holds the claim.
+    for (const auto& c : sync_branch({}).conflicts) warn("conflict: " + c.message);
   } catch (const Error& e) {
     warn(std::string("not synced (remote.auto_sync): ") + e.what() + "; the commit is here, and tracker sync sends it");
   }
@@ -462,9 +655,36 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
   result.remote = settings.name;
   result.branch = settings.branch;
   std::set<std::string> seen_in;
+  // The leases as this attempt's fetch brought them (refs/tracker/remote-claims/):
+  // a transition of a story another owner holds is not sent.
+  ReplayContext ctx;
+  ctx.remote_name = settings.name;
+  std::map<std::int64_t, std::optional<Claim>> leases;
+  ctx.live_lease = [&](std::int64_t id) -> std::optional<Claim> {
+    auto it = leases.find(id);
+    if (it == leases.end()) return std::nullopt;
+    if (!it->second) {
+      ProgramResult b = r.git({"cat-file", "blob", "refs/tracker/remote-claims/" + std::to_string(id) + ":claim.yml"});
+      std::optional<Claim> c = b.status == 0 ? parse_claim(b.out) : std::nullopt;
+      if (!c) {
+        leases.erase(it);  // unreadable: reclaim and doctor clear it; it fences nothing
+        return std::nullopt;
+      }
+      it->second = c;
+    }
+    if (remote.expired(*it->second)) return std::nullopt;
+    return it->second;
+  };
   for (int attempt = 1; attempt <= 20; ++attempt) {
     result.attempts = attempt;
+    result.conflicts.clear();
     std::string upstream = remote.fetch_board();
+    leases.clear();
+    for (const auto& ref : split(r.must({"for-each-ref", "--format=%(refname)", "refs/tracker/remote-claims/"},
+                                        "list the leases"),
+                                 '\n'))
+      if (auto id = parse_int(ref.substr(std::min(ref.size(), std::string("refs/tracker/remote-claims/").size()))))
+        leases.emplace(*id, std::nullopt);
     std::string head = r.rev("HEAD");
     if (head.empty()) throw UsageError("sync: the branch has no commit yet");
     std::string base;
@@ -485,7 +705,7 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
       if (base == head) {
         target = upstream;  // nothing here: a fast-forward
       } else {
-        target = replay_onto(r, base, head, upstream, settings.name, outgoing, result.conflicts);
+        target = replay_onto(r, base, head, upstream, ctx, outgoing, result.conflicts);
       }
     } else if (upstream.empty()) {
       for (const auto& c : r.commits(head)) outgoing.push_back({c.sha, first_line(c.message)});
@@ -495,7 +715,7 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
 
     if (target != head) {
       std::string moved_to;
-      if (!move_branch(r, branch_ref, head, target, settings.name,
+      if (!move_branch(r, branch_ref, head, target, ctx,
                        [this](const std::vector<std::int64_t>& ids) { lock_stories(ids); }, moved_to))
         continue;  // a commit landed here before anything was done: start again
       if (moved_to != target) {

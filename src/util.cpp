@@ -300,6 +300,26 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> tracker_trailers(std::string_view message) {
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ' || message.back() == '\r'))
+    message.remove_suffix(1);
+  auto last = message.rfind("\n\n");
+  if (last == std::string_view::npos) return {};
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& line : split(message.substr(last + 2), '\n')) {
+    auto colon = line.find(": ");
+    if (colon != std::string::npos && line.starts_with("Tracker-"))
+      out.emplace_back(line.substr(0, colon), std::string(trim(line.substr(colon + 2))));
+  }
+  return out;
+}
+
+std::string trailer_value(const std::vector<std::pair<std::string, std::string>>& trailers, std::string_view key) {
+  for (const auto& [k, v] : trailers)
+    if (k == key) return v;
+  return "";
+}
+
 namespace {
 
 double clock_ms(clockid_t clock) {

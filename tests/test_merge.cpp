@@ -41,7 +41,7 @@ TEST_CASE("merge driver: front matter merges field by field, labels and depends_
   board.create({"Third"});
   const std::string file = board.path_of(1);
   CHECK(read(board.root() / ".gitattributes") == "work/**/*.md merge=tracker\n");
-  CHECK(git(board.root(), {"config", "merge.tracker.driver"}) == "tracker merge-file %O %A %B %P\n");
+  CHECK(git(board.root(), {"config", "merge.tracker.driver"}) == "tracker merge-file %O %A %B %P %S %X %Y\n");
 
   // Different fields on each side, and a label (and a dependency) added on each.
   on_branch(board, "a", {"1", "priority=3", "labels=api,ui", "depends_on=2"});
@@ -140,7 +140,7 @@ TEST_CASE("merge-file --install registers the driver in a clone, and bad argumen
   CHECK(run({"git", "-C", clone.string(), "config", "merge.tracker.driver"}).code != 0);
   auto r = run_tracker(clone, {"merge-file", "--install"});
   CHECK(r.code == 0);
-  CHECK(git(clone, {"config", "merge.tracker.driver"}) == "tracker merge-file %O %A %B %P\n");
+  CHECK(git(clone, {"config", "merge.tracker.driver"}) == "tracker merge-file %O %A %B %P %S %X %Y\n");
   CHECK(run_tracker(clone, {"merge-file", "a", "b"}).code == 2);
   CHECK(run_tracker(clone, {"merge-file", "nope1", "nope2", "nope3"}).err == "tracker: merge-file: cannot read 'nope1'\n");
 }

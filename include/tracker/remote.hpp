@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,26 @@ StoryFileMerge git_line_merge(std::string_view base, std::string_view ours, std:
 /// of the repository at `root` (merge.tracker.name and merge.tracker.driver), as
 /// `init` does; `.gitattributes` says which files use it.
 void install_merge_driver(const std::filesystem::path& root);
+
+/// The story ids that the sides of a merge git gave the driver hold, as far as they
+/// can be found: ours among the story files of HEAD with the same blob, theirs in
+/// the commit being merged (`git merge` names it in GITHEAD_<sha>; a rebase in
+/// rebase-merge/done) and base in their merge base. A side that cannot be found
+/// is an empty set.
+struct MergeSides {
+  std::set<std::int64_t> base, ours, theirs;
+};
+MergeSides locate_merge_sides(const std::filesystem::path& root, std::string_view base, std::string_view ours,
+                              std::string_view theirs);
+
+/// Why the sides are not one story ("git paired different stories (ours #1,
+/// theirs #2)"), or nullopt when every side that could be found, and the merged
+/// path's id, agree.
+std::optional<std::string> merge_sides_mismatch(const MergeSides& sides, std::optional<std::int64_t> result_id);
+
+/// `text` with the line endings most of `sides` use (CRLF or LF), so that a merge
+/// of sides that differ does not write a file that mixes both.
+std::string normalize_line_endings(std::string text, const std::vector<std::string_view>& sides);
 
 /// The .gitattributes line that sends story files to the driver.
 std::string merge_attributes_line(const std::string& stories_dir);

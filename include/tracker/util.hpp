@@ -77,6 +77,13 @@ std::vector<std::string> split(std::string_view text, char sep);
 /// Joins with `sep`.
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
+/// The `Tracker-*` trailers of a commit message (the "Key: value" lines of its last
+/// paragraph), in order: ("Tracker-Action", "move"), ("Tracker-Story", "42"), …
+std::vector<std::pair<std::string, std::string>> tracker_trailers(std::string_view message);
+
+/// The first value of trailer `key` in `trailers`, or "".
+std::string trailer_value(const std::vector<std::pair<std::string, std::string>>& trailers, std::string_view key);
+
 /// With TRACKER_TRACE set in the environment, writes one line to stderr: the wall
 /// and process CPU milliseconds since the process started, and `what`. Otherwise
 /// nothing; the check is one cached branch.
