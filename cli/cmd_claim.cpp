@@ -52,9 +52,16 @@ void print_change_line(const StoryChange& c, const std::string& verb) {
                 << "\n";
     return;
   }
+  if (!c.unreadable_lease.empty()) {
+    std::cout << "deleted the lease on #" << c.id << " (" << c.unreadable_lease.substr(0, 12)
+              << "): it held no readable claim\n";
+    return;
+  }
+  std::string forced = c.forced_by.empty() ? "" : "; forced by " + c.forced_by + " (recorded as Tracker-Forced-By)";
   std::cout << verb << " #" << c.id;
   if (verb == "released") {
-    std::cout << " from " << c.owner << " (" << (c.from == c.to ? c.to : c.from + " -> " + c.to) << ")\n";
+    std::cout << " from " << c.owner << " (" << (c.from == c.to ? c.to : c.from + " -> " + c.to) << ")" << forced
+              << "\n";
     return;
   }
   if (!c.owner.empty()) std::cout << " (was " << c.owner << ")";
@@ -64,17 +71,16 @@ void print_change_line(const StoryChange& c, const std::string& verb) {
     std::cout << ": it is " << c.from << ", so only its claim ended";
   else if (c.from != c.to)
     std::cout << " " << c.from << " -> " << c.to;
-  std::cout << "\n";
+  std::cout << forced << "\n";
 }
 
 struct ReleaseOptions {
   std::int64_t id = 0;
-  std::optional<std::string> owner;
 };
 
 int run_release(const ReleaseOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
-  StoryChange c = tracker->release(opts.id, opts.owner);
+  StoryChange c = tracker->release(opts.id, std::nullopt, force_of(g));
   if (g.json)
     print_json(change_json(c));
   else
@@ -88,7 +94,6 @@ struct IdOptions {
 
 struct RenewOptions {
   std::int64_t id = 0;
-  std::string owner;
   std::optional<std::string> ttl;
 };
 
@@ -96,7 +101,7 @@ int run_renew(const RenewOptions& opts, const GlobalOptions& g) {
   std::optional<std::int64_t> ttl;
   if (opts.ttl) ttl = parse_duration(*opts.ttl);
   auto tracker = open_tracker(g);
-  Claim c = tracker->renew(opts.id, opts.owner, ttl);
+  Claim c = tracker->renew(opts.id, std::nullopt, ttl);
   if (g.json)
     print_json(renew_json(c));
   else
@@ -134,7 +139,7 @@ Command register_claim(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ClaimOptions>();
   CLI::App* sub = app.add_subcommand("claim", "Claim a story (or the first ready one) for an owner");
   sub->add_option("id", opts->id, "Story id (default: the first ready story)")->transform(story_id());
-  sub->add_option("--owner", opts->owner, "Who takes the story")->required();
+  sub->add_option("--owner", opts->owner, "Who takes the story (default: TRACKER_OWNER, else git's user.email)");
   sub->add_option("--ttl", opts->ttl, "How long the claim holds: 90s, 15m, 2h (default: claim.ttl)");
   sub->add_option("--pid", opts->pid, "The claim also ends when this process dies")->transform(positive_number("--pid"));
   sub->add_flag("--force", opts->force, "Claim <id> even when it is blocked or waits on a dependency that is not done");
@@ -145,7 +150,7 @@ Command register_release(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ReleaseOptions>();
   CLI::App* sub = app.add_subcommand("release", "End a claim and move the story back");
   sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
-  sub->add_option("--owner", opts->owner, "Only if this owner holds the claim");
+  add_identity_options(sub, g, "Release a claim another owner holds");
   return {sub, [opts, &g] { return run_release(*opts, g); }};
 }
 
@@ -153,7 +158,7 @@ Command register_renew(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<RenewOptions>();
   CLI::App* sub = app.add_subcommand("renew", "Extend a claim");
   sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
-  sub->add_option("--owner", opts->owner, "The owner holding the claim")->required();
+  sub->add_option("--owner", g.owner, "The owner holding the claim (default: TRACKER_OWNER, else git's user.email)");
   sub->add_option("--ttl", opts->ttl, "New lifetime from now: 90s, 15m, 2h (default: claim.ttl)");
   return {sub, [opts, &g] { return run_renew(*opts, g); }};
 }
@@ -185,9 +190,10 @@ Command register_done(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<IdOptions>();
   CLI::App* sub = app.add_subcommand("done", "Move a story to the done stage and end its claim");
   sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
+  add_identity_options(sub, g, "Finish a story another owner has claimed");
   return {sub, [opts, &g] {
             auto tracker = open_tracker(g);
-            StoryChange c = tracker->done(opts->id);
+            StoryChange c = tracker->done(opts->id, force_of(g));
             if (g.json)
               print_json(change_json(c));
             else

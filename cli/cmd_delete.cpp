@@ -22,11 +22,15 @@ int run_delete(const DeleteOptions& opts, const GlobalOptions& g) {
       deleted.push_back({{"id", d.id}, {"name", d.name}, {"from", d.stage}, {"path", d.path}});
     auto ended = nlohmann::ordered_json::array();
     for (const auto& c : r.claims_ended) ended.push_back({{"id", c.id}, {"owner", c.owner}});
-    print_json({{"deleted", deleted}, {"claims_ended", ended}, {"commit", string_or_null(r.commit)}});
+    print_json({{"deleted", deleted},
+                {"claims_ended", ended},
+                {"forced_by", string_or_null(r.forced_by)},
+                {"commit", string_or_null(r.commit)}});
     return 0;
   }
   for (const auto& d : r.deleted) std::cout << "deleted #" << d.id << " " << d.name << " (was in " << d.stage << ")\n";
   for (const auto& c : r.claims_ended) std::cout << "ended " << c.owner << "'s claim on #" << c.id << "\n";
+  if (!r.forced_by.empty()) std::cout << "forced by " << r.forced_by << " (recorded as Tracker-Forced-By)\n";
   return 0;
 }
 
@@ -37,7 +41,7 @@ struct ArchiveOptions {
 int run_archive(const ArchiveOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
   const Stage& stage = tracker->archive_stage();
-  return print_move_result(tracker->move(opts.ids, stage.name), stage.name, "archived", g);
+  return print_move_result(tracker->move(opts.ids, stage.name, force_of(g)), stage.name, "archived", g);
 }
 
 }  // namespace
@@ -47,7 +51,9 @@ Command register_delete(CLI::App& app, GlobalOptions& g) {
   CLI::App* sub = app.add_subcommand("delete", "Delete stories (one commit); their ids are never given out again");
   sub->alias("rm");
   sub->add_option("ids", opts->ids, "Story ids")->required()->transform(story_id());
-  sub->add_flag("--force", opts->force, "Delete even a story another owner has claimed, or one others depend on");
+  sub->add_option("--owner", g.owner, "Act as this owner (default: TRACKER_OWNER, else git's user.email)");
+  sub->add_flag("--force", opts->force,
+                "Delete even a story another owner has claimed (recorded as Tracker-Forced-By), or one others depend on");
   return {sub, [opts, &g] { return run_delete(*opts, g); }};
 }
 
@@ -55,6 +61,7 @@ Command register_archive(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ArchiveOptions>();
   CLI::App* sub = app.add_subcommand("archive", "Move stories to the archive stage (one commit)");
   sub->add_option("ids", opts->ids, "Story ids")->required()->transform(story_id());
+  add_identity_options(sub, g, "Archive a story another owner has claimed");
   return {sub, [opts, &g] { return run_archive(*opts, g); }};
 }
 

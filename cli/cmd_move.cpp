@@ -14,6 +14,7 @@ int print_move_result(const MoveResult& r, const std::string& stage, const std::
   for (const auto& m : r.moved) std::cout << verb << " #" << m.id << " " << m.from << " -> " << m.to << "\n";
   for (auto id : r.already_there) std::cout << "#" << id << " is already in " << stage << "\n";
   for (const auto& c : r.claims_ended) std::cout << "ended " << c.owner << "'s claim on #" << c.id << "\n";
+  if (!r.forced_by.empty()) std::cout << "forced by " << r.forced_by << " (recorded as Tracker-Forced-By)\n";
   return 0;
 }
 
@@ -33,7 +34,7 @@ int run_move(const MoveOptions& opts, const GlobalOptions& g) {
   }
   auto tracker = open_tracker(g);
   const Stage& stage = tracker->workspace().config().stage(opts.args.back());
-  return print_move_result(tracker->move(ids, stage.name), stage.name, "moved", g);
+  return print_move_result(tracker->move(ids, stage.name, force_of(g)), stage.name, "moved", g);
 }
 
 }  // namespace
@@ -43,6 +44,7 @@ Command register_move(CLI::App& app, GlobalOptions& g) {
   CLI::App* sub = app.add_subcommand("move", "Move stories to a stage (one commit)");
   sub->alias("mv");
   sub->add_option("args", opts->args, "<id>... <stage>")->required();
+  add_identity_options(sub, g, "Move a story another owner has claimed");
   return {sub, [opts, &g] { return run_move(*opts, g); }};
 }
 

@@ -23,6 +23,8 @@ int print_set(const SetResult& r, const GlobalOptions& g) {
     std::cout << "#" << r.id << ": " << join(r.changes, ", ") << "\n";
   else
     std::cout << "#" << r.id << ": nothing to change\n";
+  for (const auto& c : r.claims_ended) std::cout << "ended " << c.owner << "'s claim on #" << c.id << "\n";
+  if (!r.forced_by.empty()) std::cout << "forced by " << r.forced_by << " (recorded as Tracker-Forced-By)\n";
   return 0;
 }
 
@@ -34,6 +36,7 @@ Command register_set(CLI::App& app, GlobalOptions& g) {
   sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   sub->add_option("assignments", opts->args, "key=value...; lists are comma lists: labels=ui,api")->required();
   sub->add_flag("--keep-file-name", opts->keep_file_name, "A new name leaves the file name as it is");
+  add_identity_options(sub, g, "Change agent of a story another owner has claimed");
   return {sub, [opts, &g] {
             std::vector<FieldEdit> edits;
             for (const auto& a : opts->args) {
@@ -43,7 +46,7 @@ Command register_set(CLI::App& app, GlobalOptions& g) {
                                  std::to_string(opts->id) + " " + a + ")");
               edits.push_back({a.substr(0, eq), a.substr(eq + 1)});
             }
-            return print_set(open_tracker(g)->set_fields(opts->id, edits, opts->keep_file_name), g);
+            return print_set(open_tracker(g)->set_fields(opts->id, edits, opts->keep_file_name, force_of(g)), g);
           }};
 }
 
@@ -52,6 +55,7 @@ Command register_unset(CLI::App& app, GlobalOptions& g) {
   CLI::App* sub = app.add_subcommand("unset", "Remove front matter keys, changing only their lines");
   sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
   sub->add_option("keys", opts->args, "key...")->required();
+  add_identity_options(sub, g, "Remove agent of a story another owner has claimed");
   return {sub, [opts, &g] {
             std::vector<FieldEdit> edits;
             for (const auto& key : opts->args) {
@@ -59,7 +63,7 @@ Command register_unset(CLI::App& app, GlobalOptions& g) {
                 throw UsageError("unset takes key names, not '" + key + "' (to change a value: tracker set)");
               edits.push_back({key, std::nullopt});
             }
-            return print_set(open_tracker(g)->set_fields(opts->id, edits, opts->keep_file_name), g);
+            return print_set(open_tracker(g)->set_fields(opts->id, edits, opts->keep_file_name, force_of(g)), g);
           }};
 }
 

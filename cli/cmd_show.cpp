@@ -28,8 +28,13 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
   }(), g);
   std::map<std::int64_t, Claim> claims = tracker->live_claims();
   const Claim* claim = claims.count(s.id) ? &claims.at(s.id) : nullptr;
+  // A claim of this clone's that another clone took over: its holder is fenced.
+  std::optional<Claim> lost = claim ? std::nullopt : tracker->lost_claim(s.id);
   if (g.json) {
-    print_json(story_json(s, true, claim));
+    nlohmann::ordered_json out = story_json(s, true, claim);
+    if (lost)
+      out["claim"] = {{"owner", lost->owner}, {"expires", format_iso8601(lost->expires)}, {"lost_to", lost->lost_to}};
+    print_json(out);
     return 0;
   }
   Style style = make_style(g);
@@ -47,6 +52,7 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
   field("depends on", join(deps, ", "));
   field("agent", s.agent);
   if (claim) field("claim", claim->owner + " until " + format_iso8601(claim->expires));
+  if (lost) field("claim", lost->owner + "'s claim was taken over by " + lost->lost_to + " on the remote (fenced)");
   if (s.blocked) field("blocked", "yes");
   if (s.retry_count) field("retries", std::to_string(s.retry_count));
   field("created", s.created);

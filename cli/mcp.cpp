@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -379,6 +380,9 @@ Json Server::initialize(const Json& params) {
   std::string asked = params["protocolVersion"].get<std::string>();
   client_roots_ = params.contains("capabilities") && params["capabilities"].is_object() &&
                   params["capabilities"].contains("roots");
+  if (params.contains("clientInfo") && params["clientInfo"].is_object() && params["clientInfo"].contains("name") &&
+      params["clientInfo"]["name"].is_string())
+    client_name_ = params["clientInfo"]["name"].get<std::string>();
   roots_.reset();
   return {{"protocolVersion", contains(legacy_versions(), asked) ? asked : std::string(kLatestLegacyVersion)},
           {"capabilities", {{"tools", Json::object()}}},
@@ -419,6 +423,15 @@ std::optional<Json> Server::call_tool(const Json& id, const Json& params, bool m
   try {
     GlobalOptions g = options_.global;
     g.dir = board.dir->string();
+    // Who the tools act as: `tracker mcp --owner`, else TRACKER_OWNER, else the
+    // client's name (clientInfo; per request in the stateless era), else git's.
+    std::string client = client_name_;
+    if (modern && params.contains("_meta") && params["_meta"].is_object()) {
+      const Json info = params["_meta"].value("io.modelcontextprotocol/clientInfo", Json::object());
+      if (info.is_object() && info.contains("name") && info["name"].is_string()) client = info["name"].get<std::string>();
+    }
+    const char* env_owner = std::getenv("TRACKER_OWNER");
+    if (g.owner.empty() && !(env_owner && *env_owner)) g.owner = client;
     TrackerHandle tracker = open_tracker(g);
     Json out = tool->run(*tracker, args, options_);
     tracker.reset();  // closes it as the CLI does: a watcher started, remote.auto_sync

@@ -127,6 +127,7 @@ class Server {
   ServerOptions options_;
   std::function<void(const std::string&)> write_;
   bool client_roots_ = false;  ///< the legacy client said it offers roots
+  std::string client_name_;    ///< clientInfo.name: who the tools act as, without --owner or TRACKER_OWNER
   std::optional<std::vector<fs::path>> roots_;  ///< what it said they are, once asked
   int roots_asked_ = 0;
   std::deque<std::string> deferred_;  ///< messages read while waiting for roots

@@ -21,6 +21,9 @@ Json schema(const char* text) { return Json::parse(text); }
 #define CHANGE \
   R"({"type":"object","properties":{"id":{"type":"integer"},"from":{"type":["string","null"]},"to":{"type":["string","null"]},"owner":{"type":["string","null"]},"changed":{"type":"boolean"},"commit":{"type":["string","null"]}},"required":["id","changed"]})"
 #define COMMIT R"("commit":{"type":["string","null"]})"
+// Who a call acts as, and whether it ends a claim another owner holds.
+#define OWNER R"("owner":{"type":"string","minLength":1,"description":"default: this server's identity"})"
+#define FORCE R"("force":{"type":"boolean","description":"end another owner's claim, recorded"})"
 
 std::optional<std::int64_t> opt_int(const Json& args, const char* key) {
   if (!args.contains(key) || args[key].is_null()) return std::nullopt;
@@ -37,6 +40,13 @@ std::vector<std::string> strings(const Json& args, const char* key) {
   if (args[key].is_string()) return {args[key].get<std::string>()};
   return args[key].get<std::vector<std::string>>();
 }
+
+/// Acts as `owner` when the call names one: the claim tools take it per call.
+void act_as(Tracker& t, const Json& args) {
+  if (auto owner = opt_str(args, "owner")) t.set_identity(*owner);
+}
+
+Force force_of(const Json& args) { return args.value("force", false) ? Force::yes : Force::no; }
 
 std::optional<std::int64_t> ttl_of(const Json& args) {
   if (auto ttl = opt_str(args, "ttl")) return parse_duration(*ttl);
@@ -71,7 +81,7 @@ Json run_ready(Tracker& t, const Json& args, const ServerOptions&) {
 
 Json run_claim(Tracker& t, const Json& args, const ServerOptions& options) {
   ClaimRequest request;
-  request.owner = args["owner"].get<std::string>();
+  request.owner = opt_str(args, "owner").value_or("");  // empty: who the server acts as
   request.id = opt_int(args, "id");
   request.ttl_seconds = ttl_of(args);
   // Tied to this server unless the call names another process (0: to none), so
@@ -174,12 +184,12 @@ Json run_new(Tracker& t, const Json& args, const ServerOptions&) {
 Json run_set(Tracker& t, const Json& args, const ServerOptions&) {
   std::vector<FieldEdit> edits = field_edits(args["fields"]);
   if (edits.empty()) throw UsageError("set needs at least one field: {\"fields\": {\"priority\": 3}}");
-  return set_json(t.set_fields(args["id"].get<std::int64_t>(), edits, args.value("keep_file_name", false)));
+  return set_json(t.set_fields(args["id"].get<std::int64_t>(), edits, args.value("keep_file_name", false), force_of(args)));
 }
 
 Json run_move(Tracker& t, const Json& args, const ServerOptions&) {
   const Stage& stage = t.workspace().config().stage(args["stage"].get<std::string>());
-  return move_json(t.move(args["ids"].get<std::vector<std::int64_t>>(), stage.name));
+  return move_json(t.move(args["ids"].get<std::vector<std::int64_t>>(), stage.name, force_of(args)));
 }
 
 Json run_log(Tracker& t, const Json& args, const ServerOptions&) {
@@ -206,23 +216,28 @@ std::vector<Tool> make_tools() {
       R"({"type":"object","properties":{"stories":{"type":"array","items":)" BRIEF R"(},"more":{"type":"boolean"}},"required":["stories"]})",
       run_ready);
   add("claim", "Claim a story (default: the first ready one); it moves to the working stage. The claim ends when this MCP server exits unless pid says otherwise",
-      R"({"type":"object","properties":{"owner":{"type":"string","minLength":1},)" ID R"(,"ttl":{"type":"string","description":"90s, 15m, 2h"},"pid":{"type":"integer","minimum":0,"description":"process whose end ends the claim; 0: none"},"force":{"type":"boolean"}},"required":["owner"],"additionalProperties":false})",
+      R"({"type":"object","properties":{)" OWNER R"(,)" ID R"(,"ttl":{"type":"string","description":"90s, 15m, 2h"},"pid":{"type":"integer","minimum":0,"description":"process whose end ends the claim; 0: none"},"force":{"type":"boolean","description":"even if blocked or waiting"}},"additionalProperties":false})",
       R"({"type":"object","properties":{"id":{"type":"integer"},"name":{"type":"string"},"stage":{"type":"string"},"claim":{"type":"object","properties":{"owner":{"type":"string"},"expires":{"type":"string"}}},"renewed":{"type":"boolean"},)" COMMIT R"(},"required":["id","claim"]})",
       run_claim);
   add("renew", "Extend a claim",
-      R"({"type":"object","properties":{)" ID R"(,"owner":{"type":"string"},"ttl":{"type":"string"}},"required":["id","owner"],"additionalProperties":false})",
+      R"({"type":"object","properties":{)" ID R"(,)" OWNER R"(,"ttl":{"type":"string"}},"required":["id"],"additionalProperties":false})",
       R"({"type":"object","properties":{"id":{"type":"integer"},"owner":{"type":"string"},"expires":{"type":"string"}},"required":["id","expires"]})",
       [](Tracker& t, const Json& args, const ServerOptions&) {
-        return renew_json(t.renew(args["id"].get<std::int64_t>(), args["owner"].get<std::string>(), ttl_of(args)));
+        act_as(t, args);
+        return renew_json(t.renew(args["id"].get<std::int64_t>(), std::nullopt, ttl_of(args)));
       });
-  add("release", "End a claim; the story goes back",
-      R"({"type":"object","properties":{)" ID R"(,"owner":{"type":"string","description":"only if this owner holds it"}},"required":["id"],"additionalProperties":false})",
+  add("release", "End your claim; the story goes back",
+      R"({"type":"object","properties":{)" ID R"(,)" OWNER R"(,)" FORCE R"(},"required":["id"],"additionalProperties":false})",
       CHANGE, [](Tracker& t, const Json& args, const ServerOptions&) {
-        return change_json(t.release(args["id"].get<std::int64_t>(), opt_str(args, "owner")));
+        act_as(t, args);
+        return change_json(t.release(args["id"].get<std::int64_t>(), std::nullopt, force_of(args)));
       });
-  add("done", "Move a story to done and end its claim",
-      R"({"type":"object","properties":{)" ID R"(},"required":["id"],"additionalProperties":false})", CHANGE,
-      [](Tracker& t, const Json& args, const ServerOptions&) { return change_json(t.done(args["id"].get<std::int64_t>())); });
+  add("done", "Move a story to done and end your claim",
+      R"({"type":"object","properties":{)" ID R"(,)" OWNER R"(,)" FORCE R"(},"required":["id"],"additionalProperties":false})", CHANGE,
+      [](Tracker& t, const Json& args, const ServerOptions&) {
+        act_as(t, args);
+        return change_json(t.done(args["id"].get<std::int64_t>(), force_of(args)));
+      });
   add("reclaim", "Return stories whose claims expired or whose holder died",
       R"({"type":"object","properties":{)" ID R"(},"additionalProperties":false})",
       R"({"type":"object","properties":{"reclaimed":{"type":"array","items":)" CHANGE R"(}},"required":["reclaimed"]})",
@@ -248,11 +263,11 @@ std::vector<Tool> make_tools() {
       R"({"type":"object","properties":{"id":{"type":"integer"},"path":{"type":"string"},"created":{"type":"boolean"},)" COMMIT R"(},"required":["id"]})",
       run_new);
   add("set", "Set front matter keys (null removes one)",
-      R"({"type":"object","properties":{)" ID R"(,"fields":{"type":"object","description":"e.g. {\"priority\":3,\"labels\":[\"ui\"]}"},"keep_file_name":{"type":"boolean"}},"required":["id","fields"],"additionalProperties":false})",
+      R"({"type":"object","properties":{)" ID R"(,"fields":{"type":"object","description":"e.g. {\"priority\":3,\"labels\":[\"ui\"]}"},"keep_file_name":{"type":"boolean"},)" FORCE R"(},"required":["id","fields"],"additionalProperties":false})",
       R"({"type":"object","properties":{"id":{"type":"integer"},"changed":{"type":"boolean"},"changes":{"type":"array","items":{"type":"string"}},)" COMMIT R"(},"required":["id","changed"]})",
       run_set);
   add("move", "Move stories to a stage (one commit)",
-      R"({"type":"object","properties":{"ids":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"stage":{"type":"string"}},"required":["ids","stage"],"additionalProperties":false})",
+      R"({"type":"object","properties":{"ids":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"stage":{"type":"string"},)" FORCE R"(},"required":["ids","stage"],"additionalProperties":false})",
       R"({"type":"object","properties":{"moved":{"type":"array"},"unchanged":{"type":"array"},"claims_ended":{"type":"array"},)" COMMIT R"(},"required":["moved"]})",
       run_move);
   const char* block_out =
@@ -291,6 +306,8 @@ std::vector<Tool> make_tools() {
 #undef BRIEF
 #undef CHANGE
 #undef COMMIT
+#undef OWNER
+#undef FORCE
 
 }  // namespace
 

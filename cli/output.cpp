@@ -52,12 +52,18 @@ TrackerHandle open_tracker(const GlobalOptions& g) {
   TrackerHandle tracker(new Tracker(Workspace::discover(start), commit_options(g)));
   tracker->on_warning([&g](const std::string& message) { print_warning(g, message); });
   tracker->set_offline(g.offline);
+  if (!g.owner.empty()) tracker->set_identity(g.owner);
   if (::isatty(STDERR_FILENO)) {
     // A progress line on the terminal for what runs longer than about a second.
     static TerminalProgress progress(std::cerr, system_clock(), 1'000'000'000);
     tracker->set_progress(&progress);
   }
   return tracker;
+}
+
+void add_identity_options(CLI::App* sub, GlobalOptions& g, const std::string& force_help) {
+  sub->add_option("--owner", g.owner, "Act as this owner (default: TRACKER_OWNER, else git's user.email)");
+  sub->add_flag("--force", g.force, force_help + "; ends the claim of another owner, recorded as Tracker-Forced-By");
 }
 
 Style make_style(const GlobalOptions& g) {

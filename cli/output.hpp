@@ -21,7 +21,16 @@ struct GlobalOptions {
   std::string color = "auto";
   bool no_pager = false;
   bool offline = false;  ///< claims on this machine's lockfiles only, even with a remote
+  std::string owner;     ///< --owner of the command: who it acts as (default TRACKER_OWNER, git's user.email)
+  bool force = false;    ///< --force of a command that may end another's claim
 };
+
+/// Adds `--owner` (who the command acts as) and `--force` (end a claim another
+/// identity holds, recorded in a Tracker-Forced-By trailer) to `sub`.
+void add_identity_options(CLI::App* sub, GlobalOptions& g, const std::string& force_help);
+
+/// The --force of the command that ran.
+inline Force force_of(const GlobalOptions& g) { return g.force ? Force::yes : Force::no; }
 
 /// A registered subcommand and the function that runs it after parsing.
 struct Command {

@@ -136,6 +136,7 @@ nlohmann::ordered_json change_json(const StoryChange& c) {
           {"owner", string_or_null(c.owner)},
           {"changed", c.changed},
           {"claim_only", c.claim_only},
+          {"forced_by", string_or_null(c.forced_by)},
           {"commit", string_or_null(c.commit)}};
 }
 
@@ -148,11 +149,20 @@ nlohmann::ordered_json move_json(const MoveResult& r) {
   for (const auto& m : r.moved) moved.push_back({{"id", m.id}, {"from", m.from}, {"to", m.to}, {"path", m.path}});
   auto ended = nlohmann::ordered_json::array();
   for (const auto& c : r.claims_ended) ended.push_back({{"id", c.id}, {"owner", c.owner}});
-  return {{"moved", moved}, {"unchanged", r.already_there}, {"claims_ended", ended}, {"commit", string_or_null(r.commit)}};
+  return {{"moved", moved},
+          {"unchanged", r.already_there},
+          {"claims_ended", ended},
+          {"forced_by", string_or_null(r.forced_by)},
+          {"commit", string_or_null(r.commit)}};
 }
 
 nlohmann::ordered_json set_json(const SetResult& r) {
-  return {{"id", r.id}, {"changed", r.changed}, {"changes", r.changes}, {"path", r.path}, {"commit", string_or_null(r.commit)}};
+  auto ended = nlohmann::ordered_json::array();
+  for (const auto& c : r.claims_ended) ended.push_back({{"id", c.id}, {"owner", c.owner}});
+  return {{"id", r.id},         {"changed", r.changed},
+          {"changes", r.changes}, {"path", r.path},
+          {"claims_ended", ended}, {"forced_by", string_or_null(r.forced_by)},
+          {"commit", string_or_null(r.commit)}};
 }
 
 nlohmann::ordered_json link_json(const LinkResult& r) {

@@ -178,6 +178,12 @@ CheckReport Tracker::check() {
     }
     const Story& s = *it->second.front();
     ClaimState state = ClaimStore::state(*c, now);
+    if (state == ClaimState::lost) {
+      report.notes.push_back({rel, 0, "claim",
+                              who + " was taken over by " + c->lost_to +
+                                  " on the remote: this holder is fenced; tracker reclaim clears the record"});
+      continue;
+    }
     if (state != ClaimState::live) {
       report.notes.push_back(
           {rel, 0, "claim",

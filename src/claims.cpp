@@ -42,6 +42,7 @@ std::string format_claim(const Claim& c) {
   if (c.pid) out += "pid: " + std::to_string(*c.pid) + "\n";
   if (c.generation) out += "generation: " + std::to_string(c.generation) + "\n";
   if (!c.lease.empty()) out += "lease: " + c.lease + "\n";
+  if (!c.lost_to.empty()) out += "lost_to: " + c.lost_to + "\n";
   return out;
 }
 
@@ -73,6 +74,8 @@ std::optional<Claim> parse_claim(std::string_view text) {
       c.generation = parse_int(value).value_or(0);
     else if (key == "lease")
       c.lease = value;
+    else if (key == "lost_to")
+      c.lost_to = value;
   }
   if (!has_nonce || !has_expiry || c.owner.empty()) return std::nullopt;
   return c;
@@ -144,6 +147,7 @@ std::vector<Claim> ClaimStore::all() const {
 }
 
 ClaimState ClaimStore::state(const Claim& claim, std::int64_t now) {
+  if (!claim.lost_to.empty()) return ClaimState::lost;
   if (now >= claim.expires) return ClaimState::expired;
   if (claim.pid && claim.host == this_host() && ::kill(static_cast<pid_t>(*claim.pid), 0) != 0 && errno == ESRCH)
     return ClaimState::holder_dead;

@@ -2,6 +2,8 @@
 #include <tracker/error.hpp>
 #include <tracker/util.hpp>
 
+#include "limits.hpp"
+
 #include <yaml-cpp/yaml.h>
 #include <algorithm>
 
@@ -202,6 +204,8 @@ Config Config::parse(std::string_view text, const std::string& path) {
     if (claim["ttl"]) {
       try {
         c.claim_ttl_seconds = parse_duration(scalar(path, claim["ttl"], "ttl"));
+        if (c.claim_ttl_seconds > limits::kMaxClaimTtlSeconds)
+          throw UsageError("claim.ttl is at most " + std::to_string(limits::kMaxClaimTtlSeconds / 86400) + "d");
       } catch (const UsageError& e) {
         fail(path, claim["ttl"], e.what());
       }

@@ -1,6 +1,7 @@
 // tracker doctor: finds and repairs what a crash can leave behind.
 #include <tracker/error.hpp>
 #include <tracker/fs.hpp>
+#include <tracker/remote.hpp>
 #include <tracker/tracker.hpp>
 #include <tracker/util.hpp>
 
@@ -196,6 +197,22 @@ DoctorReport Tracker::doctor(bool dry_run) {
   for (const auto& m : moves)
     found("uncommitted-move", m.paths.back(), "moved from " + m.from + " to " + m.to + " on disk but not in HEAD",
           dry_run ? "would commit the move" : "committed", !dry_run);
+
+  // With a remote: a lease that holds no readable claim blocks its story for ever.
+  if (Remote* r = remote()) {
+    try {
+      for (const RemoteLease& lease : r->read_all()) {
+        if (lease.readable) continue;
+        bool removed = !dry_run && r->push_lease(lease.claim.id, "", lease.sha) == LeasePush::done;
+        found("lease", Remote::claim_ref(lease.claim.id),
+              "on the remote '" + r->settings().name + "', commit " + lease.sha.substr(0, 12) +
+                  " holds no readable claim.yml",
+              dry_run ? "would delete it" : removed ? "deleted" : "could not delete it (it changed meanwhile)", removed);
+      }
+    } catch (const RemoteUnavailableError& e) {
+      report.warnings.push_back(std::string(e.what()) + "; its leases were not checked");
+    }
+  }
   return report;
 }
 

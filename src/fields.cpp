@@ -48,7 +48,8 @@ std::string custom_scalar(const std::string& value) {
 
 }  // namespace
 
-SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name) {
+SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name,
+                              Force force) {
   will_commit();
   if (edits.empty()) throw UsageError("nothing to set: give key=value pairs");
   std::set<std::string> seen;
@@ -72,6 +73,11 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   Story story = load_for_change(id);
   const std::string path = ws_.root() / story.path;
   std::string before_text = read_file(path);
+  // `agent` names who works on the story: changing it is the claim holder's, as
+  // ending the claim is.
+  std::optional<Holding> holding;
+  for (const auto& e : edits)
+    if (e.key == "agent") holding = check_holder(id, std::nullopt, "change the agent of", force);
 
   // Validate everything before touching the file.
   const auto& known = known_keys();
@@ -215,11 +221,18 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   // A new name gives the file its slug: the name on disk keeps telling the story.
   std::string new_slug;
   if (!keep_file_name && before.name != after.name && !after.name.empty()) new_slug = slugify(after.name);
+  // A change of agent records who made it (sync's fence reads it), and who forced it.
+  std::string owner = holding && !holding->holder.empty() ? identity() : "";
+  if (holding && holding->forced) result.forced_by = identity();
   Transition t = transition(story, ws_.config().stage(story.stage), edit, only_unsets ? "unset" : "set",
-                            "(" + join(result.changes, ", ") + ")", "", new_slug);
+                            "(" + join(result.changes, ", ") + ")", owner, new_slug, result.forced_by);
   result.commit = t.commit;
   result.path = t.path;
   result.changed = true;
+  if (holding && holding->forced && (holding->local || holding->lease)) {
+    end_claim(*holding);
+    result.claims_ended.push_back(holding->lease ? holding->lease->claim : *holding->local);
+  }
   return result;
 }
 
@@ -317,6 +330,8 @@ EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, con
   }
   if (text == current) return result;
   Story before = reparse_story(story, current, limits), after = reparse_story(story, text, limits);
+  // The agent is the claim holder's to change, as at `set`.
+  if (before.agent != after.agent) check_holder(id, std::nullopt, "change the agent of", Force::no);
   result.changes = describe_changes(field_changes(before, after), before.body != after.body);
   if (result.changes.empty()) result.changes = {"format"};
   result.commit = transition(

@@ -462,6 +462,29 @@ std::optional<std::string> GitRepo::content_at(const std::string& rev, const std
                      static_cast<std::size_t>(a.git_blob_rawsize(blob.get())));
 }
 
+std::vector<std::string> GitRepo::object_ids_at(const std::string& rev, const std::vector<std::string>& paths) {
+  const git::Api& a = api();
+  std::vector<std::string> out(paths.size());
+  if (rev.empty()) return out;
+  git_object* raw = nullptr;
+  int rc = a.git_revparse_single(&raw, impl_->repo.get(), rev.c_str());
+  if (rc == GIT_ENOTFOUND) return out;
+  check(rc, "resolve " + rev);
+  git::Object object(raw);
+  git_object* peeled = nullptr;
+  check(a.git_object_peel(&peeled, object.get(), GIT_OBJECT_TREE), "tree of " + rev);
+  git::Tree tree(reinterpret_cast<git_tree*>(peeled));
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    git_tree_entry* raw_entry = nullptr;
+    rc = a.git_tree_entry_bypath(&raw_entry, tree.get(), paths[i].c_str());
+    if (rc == GIT_ENOTFOUND) continue;
+    check(rc, paths[i] + " in " + rev);
+    git::TreeEntry entry(raw_entry);
+    out[i] = git::hex(*a.git_tree_entry_id(entry.get()));
+  }
+  return out;
+}
+
 namespace {
 
 /// The tree of a revision; nullptr for an unborn HEAD and for "" (the empty tree).
@@ -588,7 +611,8 @@ void GitRepo::walk_history(const std::function<bool(const CommitInfo&)>& visit) 
     info.time = static_cast<std::int64_t>(a.git_commit_time(commit.get()));
     if (const git_signature* author = a.git_commit_author(commit.get())) info.author = author->name ? author->name : "";
     if (const char* message = a.git_commit_message(commit.get())) info.message = message;
-    if (a.git_commit_parentcount(commit.get()) > 0) info.parent = git::hex(*a.git_commit_parent_id(commit.get(), 0));
+    info.parents = static_cast<int>(a.git_commit_parentcount(commit.get()));
+    if (info.parents > 0) info.parent = git::hex(*a.git_commit_parent_id(commit.get(), 0));
     if (!visit(info)) return;
   }
 }

@@ -483,4 +483,12 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
   return result;
 }
 
+std::string GitRepo::author_email() {
+  std::string email = env("GIT_AUTHOR_EMAIL");
+  if (email.empty()) email = impl_->config_string("author.email").value_or("");
+  if (email.empty()) email = impl_->config_string("user.email").value_or("");
+  if (email.empty()) email = env("EMAIL");
+  return email;
+}
+
 }  // namespace tracker

@@ -395,8 +395,30 @@ std::vector<LogEntry> Tracker::log(std::optional<std::int64_t> id, std::optional
   std::vector<LogEntry> out;
   auto full = [&] { return limit && static_cast<std::int64_t>(out.size()) >= *limit; };
   Progress walked(progress_, "reading history (commits)", 0);
-  git().walk_history([&](const CommitInfo& c) {
+  // A stage's directory as git names it (work-tree relative), for the check that a
+  // commit's tree agrees with its trailers.
+  GitRepo& repo = git();
+  std::map<std::string, std::string> stage_dirs;
+  for (const auto& st : ws_.config().stages)
+    stage_dirs[st.name] = ws_.stage_dir(st).lexically_relative(repo.work_tree()).generic_string();
+  // Whether the tree of commit `c` changed every stage directory its trailers say
+  // it changed: a message can say anything, so a trailer is trusted only when the
+  // tree agrees (a plain commit with forged trailers is read from its tree).
+  auto tree_agrees = [&](const CommitInfo& c, const std::vector<LogEntry>& entries) {
+    std::vector<std::string> dirs;
+    for (const auto& e : entries)
+      for (const auto* stage : {&e.from, &e.to})
+        if (auto it = stage_dirs.find(*stage); it != stage_dirs.end()) dirs.push_back(it->second);
+    if (dirs.empty()) return true;
+    std::vector<std::string> before = repo.object_ids_at(c.parent, dirs), after = repo.object_ids_at(c.sha, dirs);
+    for (std::size_t i = 0; i < dirs.size(); ++i)
+      if (before[i] == after[i]) return false;
+    return true;
+  };
+  repo.walk_history([&](const CommitInfo& c) {
     walked.step();
+    // A merge brings in commits that are walked on their own: read once, there.
+    if (c.parents > 1) return true;
     // The trailers: "Key: value" lines of the message's last paragraph.
     std::multimap<std::string, std::string> trailers;
     std::string_view message = c.message;
@@ -436,7 +458,8 @@ std::vector<LogEntry> Tracker::log(std::optional<std::int64_t> id, std::optional
       }
     }
     std::vector<LogEntry> entries;
-    if (!action.empty() && action != "commit") {
+    bool trusted = !action.empty() && action != "commit";
+    if (trusted) {
       std::vector<std::string> stories = values("Tracker-Story"), froms = values("Tracker-From");
       for (std::size_t i = 0; i < stories.size(); ++i) {
         LogEntry e = base;
@@ -447,8 +470,14 @@ std::vector<LogEntry> Tracker::log(std::optional<std::int64_t> id, std::optional
         if (e.from == e.to && stories.size() == 1) e.detail = detail;
         entries.push_back(e);
       }
-    } else {
-      // A commit made by hand (or by `tracker commit`): read what its tree changed.
+      if (!tree_agrees(c, entries)) {
+        entries.clear();
+        trusted = false;
+      }
+    }
+    if (!trusted) {
+      // A commit made by hand (or by `tracker commit`), or one whose trailers its
+      // tree does not bear out: read what its tree changed.
       static const std::map<std::string, std::string> verbs = {
           {"created", "create"}, {"deleted", "delete"}, {"moved", "move"}, {"edited", "edit"}};
       for (const auto& d : board_changes(c.parent, c.sha, nullptr, nullptr, DiffDetail::edits)) {

@@ -31,6 +31,9 @@ inline constexpr int kTransientGitRetries = 5;
 /// How often a change is made again on a story file that was edited or moved by
 /// hand while tracker changed it.
 inline constexpr int kFileChangedRetries = 5;
+/// The longest claim TTL (90 days): past it a claim is a mistake (a TTL of
+/// 99999999999999h would outlive every date format, and overflow time arithmetic).
+inline constexpr std::int64_t kMaxClaimTtlSeconds = 90 * 86400;
 /// Claim attempts on one story that keeps changing hands.
 inline constexpr int kClaimAttempts = 10;
 

@@ -33,11 +33,12 @@ std::string last_line(const std::string& text) {
 }
 
 /// Fills in what lease `sha` of story `id` says. A lease whose claim.yml cannot be
-/// read counts as held by "unknown" until its ref is removed by hand.
+/// read counts as held by "unknown" until reclaim or doctor deletes it.
 void set_claim(RemoteLease& lease, std::int64_t id, const std::optional<Claim>& read) {
   if (read) {
     lease.claim = *read;
   } else {
+    lease.readable = false;
     lease.claim.owner = "unknown";
     lease.claim.expires = INT64_MAX / 2;
   }
@@ -68,6 +69,17 @@ Remote::GitRun Remote::talk(const std::vector<std::string>& args, const std::str
   for (int attempt = 1;; ++attempt) {
     GitRun r = git(args);
     if (r.status == 0 || (accept && accept(r))) return r;
+    // This clone's own disk failing is a local error, not an unreachable remote:
+    // retrying does not help, and exit 7 would send the user to the network.
+    // (A line that names the remote is the remote's own trouble.)
+    for (const auto& line : split(r.err, '\n')) {
+      if (line.find("remote") != std::string::npos) continue;
+      for (const char* local : {"No space left on device", "Disk quota exceeded", "Read-only file system",
+                                "unable to create temporary file"})
+        if (line.find(local) != std::string::npos)
+          throw IoError("this clone cannot store what it needs (" + what + "): " + std::string(trim(line)) +
+                        "; its disk failed, not the remote '" + settings_.name + "'; nothing was changed there");
+    }
     if (std::chrono::steady_clock::now() >= deadline)
       throw RemoteUnavailableError("the remote '" + settings_.name + "' is unavailable (" + what + "): " +
                                    last_line(r.err) + "; nothing was changed there (retried for " +
@@ -108,6 +120,16 @@ std::optional<RemoteLease> Remote::read(std::int64_t id) {
   RemoteLease lease;
   lease.sha = fetch_ref(claim_ref(id), kSeenPrefix + std::to_string(id), "reading the claim on #" + std::to_string(id));
   if (lease.sha.empty()) return std::nullopt;
+  GitRun text = git({"cat-file", "blob", lease.sha + ":claim.yml"});
+  set_claim(lease, id, text.status == 0 ? parse_claim(text.out) : std::nullopt);
+  return lease;
+}
+
+std::optional<RemoteLease> Remote::last_seen(std::int64_t id) {
+  GitRun sha = git({"rev-parse", "--verify", "--quiet", std::string(kSeenPrefix) + std::to_string(id)});
+  if (sha.status != 0) return std::nullopt;
+  RemoteLease lease;
+  lease.sha = std::string(trim(sha.out));
   GitRun text = git({"cat-file", "blob", lease.sha + ":claim.yml"});
   set_claim(lease, id, text.status == 0 ? parse_claim(text.out) : std::nullopt);
   return lease;
@@ -199,6 +221,13 @@ std::int64_t Remote::reserve_ids(std::int64_t above, std::int64_t count, const s
       GitRun text = git({"cat-file", "blob", seen + ":ids.yml"});
       for (const auto& line : split(text.out, '\n'))
         if (line.starts_with("last:")) last = parse_int(trim(std::string_view(line).substr(5))).value_or(0);
+    } else {
+      // No counter on the remote (never made, or deleted): it starts from the
+      // highest id the remote's branch has ever held, so no id is given out twice.
+      last = highest_id_on_branch();
+      if (last > 0 && warn_)
+        warn_("the id counter " + std::string(kIdsRef) + " is not on the remote '" + settings_.name +
+              "'; it starts again from the highest id its branch has ever held (#" + std::to_string(last) + ")");
     }
     std::int64_t first = std::max(last, above) + 1;
     std::int64_t new_last = first + count - 1;
@@ -209,6 +238,30 @@ std::int64_t Remote::reserve_ids(std::int64_t above, std::int64_t count, const s
     if (attempt >= 50) throw ConflictError("the id counter on the remote '" + settings_.name + "' keeps moving; try again");
     backoff_sleep(attempt);
   }
+}
+
+std::int64_t Remote::highest_id_on_branch() {
+  std::string tip = fetch_board();
+  if (tip.empty()) return 0;
+  std::int64_t highest = 0;
+  auto consider = [&](std::string_view path) {
+    auto slash = path.rfind('/');
+    std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+    auto underscore = name.find('_');
+    if (underscore == std::string_view::npos || !name.ends_with(".md")) return;
+    if (auto id = parse_int(name.substr(0, underscore)); id && *id > highest && *id <= kMaxStoryId) highest = *id;
+  };
+  // Every path the branch ever held (stories deleted or renumbered since too), and
+  // the floor deletions leave in .tracker/id-floor.
+  GitRun paths = git({"log", "--format=", "--name-only", "--no-renames", tip});
+  for (const auto& line : split(paths.out, '\n')) consider(line);
+  GitRun floors = git({"ls-tree", "-r", "--name-only", tip});
+  for (const auto& line : split(floors.out, '\n'))
+    if (line.ends_with(".tracker/id-floor")) {
+      GitRun text = git({"cat-file", "blob", tip + ":" + line});
+      if (auto n = parse_int(trim(text.out)); n && *n > highest) highest = *n;
+    }
+  return highest;
 }
 
 LeasePush Remote::push_lease(std::int64_t id, const std::string& sha, const std::string& expected) {
@@ -386,7 +439,22 @@ void install_merge_driver(const std::filesystem::path& root) {
 }
 
 std::string merge_attributes_line(const std::string& stories_dir) {
-  return stories_dir + "/**/*.md merge=tracker\n";
+  std::string pattern = stories_dir + "/**/*.md";
+  // Patterns are separated by white space: one that holds any is written in C-style
+  // quotes, which git reads ("my work/**/*.md").
+  if (pattern.find_first_of(" \t\"\\") != std::string::npos) {
+    std::string quoted = "\"";
+    for (char c : pattern) {
+      if (c == '"' || c == '\\') quoted += '\\';
+      if (c == '\t') {
+        quoted += "\\t";
+        continue;
+      }
+      quoted += c;
+    }
+    pattern = quoted + "\"";
+  }
+  return pattern + " merge=tracker\n";
 }
 
 }  // namespace tracker

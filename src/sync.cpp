@@ -710,7 +710,24 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
     } else if (upstream.empty()) {
       for (const auto& c : r.commits(head)) outgoing.push_back({c.sha, first_line(c.message)});
     } else {
-      for (const auto& c : r.commits(upstream + ".." + head)) outgoing.push_back({c.sha, first_line(c.message)});
+      // A fast-forward, unless a transition here is of a story another owner holds
+      // a live lease on: then replayed, so that the fence drops it.
+      bool leased = false;
+      if (!leases.empty() && upstream != head)
+        for (const auto& d : r.deltas(upstream, head))
+          if (auto id = r.story_id(d.path); id && ctx.live_lease(*id)) leased = true;
+      std::vector<SyncCommit> replayed_out;
+      std::vector<SyncConflict> replayed_conflicts;
+      std::string replayed =
+          leased ? replay_onto(r, upstream, head, upstream, ctx, replayed_out, replayed_conflicts) : head;
+      if (std::any_of(replayed_conflicts.begin(), replayed_conflicts.end(),
+                      [](const SyncConflict& c) { return c.kind == "fenced"; })) {
+        target = replayed;
+        outgoing = std::move(replayed_out);
+        result.conflicts = std::move(replayed_conflicts);
+      } else {
+        for (const auto& c : r.commits(upstream + ".." + head)) outgoing.push_back({c.sha, first_line(c.message)});
+      }
     }
 
     if (target != head) {

@@ -573,7 +573,7 @@ std::pair<Story, std::string> Tracker::read_whole(std::int64_t id) {
   return {std::move(story), std::move(text)};
 }
 
-MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view stage_name) {
+MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view stage_name, Force force) {
   will_commit();
   const Stage& target = ws_.config().stage(stage_name);
   lock_stories(ids);
@@ -584,15 +584,26 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
     if (seen.insert(id).second) stories.push_back(find(id));  // all ids are checked before anything moves
 
   MoveResult result;
-  // Into a done stage, the work is finished: the stories' claims end, as with done.
+  // The rule of claims, for every story before anything moves: a story another
+  // identity holds is refused unless forced. Into a done stage, the work is
+  // finished: the claims end, as with done (the stories already there too).
+  const bool finishing = ws_.config().is_done_stage(target.name);
+  std::vector<Holding> holdings;
+  bool own = false;
+  for (const auto& s : stories) {
+    if (s.stage == target.name && !finishing) continue;
+    Holding h = check_holder(s.id, std::nullopt, "move", force);
+    if (h.forced) result.forced_by = identity();
+    if (!h.holder.empty() && !h.forced && s.stage != target.name) own = true;
+    holdings.push_back(std::move(h));
+  }
   auto end_claims = [&] {
-    if (!ws_.config().is_done_stage(target.name)) return;
-    ClaimStore store = claims();
-    for (const auto& s : stories)
-      if (std::optional<Claim> held = store.read(s.id)) {
-        store.remove(*held);
-        result.claims_ended.push_back(*held);
-      }
+    for (const auto& h : holdings) {
+      if (!h.forced && !finishing) continue;  // the holder's own claim goes on in the new stage
+      if (!h.local && !h.lease) continue;
+      end_claim(h);
+      result.claims_ended.push_back(h.lease ? h.lease->claim : *h.local);
+    }
   };
   for (const auto& s : stories)
     if (s.stage == target.name) result.already_there.push_back(s.id);
@@ -628,6 +639,9 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
     }
     for (const auto& m : result.moved) trailers.emplace_back("Tracker-From", m.from);
     trailers.emplace_back("Tracker-To", target.name);
+    // Who moved a story they hold, or forced another's: what sync's fence reads.
+    if (own) trailers.emplace_back("Tracker-Owner", identity());
+    if (!result.forced_by.empty()) trailers.emplace_back("Tracker-Forced-By", result.forced_by);
     return commit("tracker: move " + join(parts, ", "), trailers, paths);
   });
   end_claims();
@@ -650,6 +664,9 @@ void check_owner(const std::string& owner) {
 std::int64_t claim_ttl(const Config& config, std::optional<std::int64_t> ttl_seconds) {
   std::int64_t ttl = ttl_seconds.value_or(config.claim_ttl_seconds);
   if (ttl <= 0) throw UsageError("the claim TTL must be positive");
+  if (ttl > limits::kMaxClaimTtlSeconds)
+    throw UsageError("a claim lasts at most " + std::to_string(limits::kMaxClaimTtlSeconds / 86400) +
+                     " days (--ttl " + std::to_string(limits::kMaxClaimTtlSeconds / 86400) + "d); renew it to hold it longer");
   return ttl;
 }
 
@@ -698,15 +715,22 @@ std::vector<std::int64_t> Tracker::claimed_ids() {
 Remote* Tracker::remote() {
   const Config& config = ws_.config();
   if (!config.remote || offline_) return nullptr;
+  return &remote_object();
+}
+
+Remote& Tracker::remote_object() {
+  const Config& config = ws_.config();
+  if (!config.remote) throw UsageError("this board has no shared remote ('remote:' in .tracker/config.yml)");
   if (!remote_) {
     remote_ = std::make_unique<Remote>(ws_.root(), *config.remote, clock_);
+    remote_->on_warning([this](const std::string& message) { warn(message); });
     // Lease and id commits are written in-process: three git processes fewer per claim.
     remote_->set_commit_writer([this](const std::string& file, const std::string& text, const std::string& parent,
                                       const std::string& name, const std::string& email, const std::string& message) {
       return git().write_one_file_commit(file, text, parent, name, email, message);
     });
   }
-  return remote_.get();
+  return *remote_;
 }
 
 std::optional<Tracker::RemoteTake> Tracker::acquire_remote(ClaimStore& store, const Claim& local, bool by_id,
@@ -798,7 +822,7 @@ bool Tracker::move_remote_lease(ClaimStore& store, const Claim& held, const std:
   Remote* r = remote();
   if (!r || held.lease.empty()) return true;
   if (r->push_lease(held.id, replacement, held.lease) == LeasePush::done) return true;
-  store.remove(held);  // another clone holds it now: this clone's claim is void
+  mark_lost(store, held);  // another clone holds it now: this holder is fenced
   return false;
 }
 
@@ -816,12 +840,13 @@ std::vector<std::string> Tracker::paths_in_every_stage(const fs::path& file_name
 Tracker::Transition Tracker::transition(const Story& original, const Stage& target,
                                         const std::function<std::string(const std::string&)>& edit,
                                         const std::string& action, const std::string& detail,
-                                        const std::string& owner, const std::string& new_slug) {
+                                        const std::string& owner, const std::string& new_slug,
+                                        const std::string& forced_by) {
   prepare_commit();
   Story story = original;
   for (int attempt = 1;; ++attempt) {
     try {
-      return transition_once(story, target, edit, action, detail, owner, new_slug);
+      return transition_once(story, target, edit, action, detail, owner, new_slug, forced_by);
     } catch (const FileChangedError&) {
       // Changed or moved by hand since it was read: the edit is made again on what is
       // there now, never written over it.
@@ -835,7 +860,8 @@ Tracker::Transition Tracker::transition(const Story& original, const Stage& targ
 Tracker::Transition Tracker::transition_once(const Story& story, const Stage& target,
                                              const std::function<std::string(const std::string&)>& edit,
                                              const std::string& action, const std::string& detail,
-                                             const std::string& owner, const std::string& new_slug) {
+                                             const std::string& owner, const std::string& new_slug,
+                                             const std::string& forced_by) {
   fs::path from = ws_.root() / story.path;
   fs::path to = story.stage == target.name ? from : ws_.real_stage_dir(target) / from.filename();
   if (!new_slug.empty() && new_slug != story.slug)
@@ -861,6 +887,7 @@ Tracker::Transition Tracker::transition_once(const Story& story, const Stage& ta
     std::vector<std::pair<std::string, std::string>> trailers = {
         {"Tracker-Action", action}, {"Tracker-Story", id}, {"Tracker-From", story.stage}, {"Tracker-To", target.name}};
     if (!owner.empty()) trailers.emplace_back("Tracker-Owner", owner);
+    if (!forced_by.empty()) trailers.emplace_back("Tracker-Forced-By", forced_by);
     std::vector<std::string> paths = paths_in_every_stage(to.filename());
     if (to.filename() != from.filename())
       for (auto& p : paths_in_every_stage(from.filename())) paths.push_back(std::move(p));
@@ -872,7 +899,15 @@ Tracker::Transition Tracker::transition_once(const Story& story, const Stage& ta
 
 ClaimResult Tracker::take(const Story& story, const Claim& claim, bool after_stale) {
   const Config& config = ws_.config();
-  const Stage& target = config.stage(config.claim_move_to);
+  // claim.move_to moves a story forward only: a story claimed in a later stage (a
+  // reviewer's claim in qa) stays where it is.
+  auto order = [&](const std::string& name) {
+    for (std::size_t i = 0; i < config.stages.size(); ++i)
+      if (config.stages[i].name == name) return i;
+    return config.stages.size();
+  };
+  const Stage& target =
+      order(config.claim_move_to) > order(story.stage) ? config.stage(config.claim_move_to) : config.stage(story.stage);
   auto edit = [&](const std::string& text) {
     std::string out = text;
     if (story.agent != claim.owner) out = set_front_matter_line(out, "agent", yaml_scalar(claim.owner));
@@ -905,8 +940,14 @@ ClaimResult Tracker::take(const Story& story, const Claim& claim, bool after_sta
   return result;
 }
 
-ClaimResult Tracker::claim(const ClaimRequest& request) {
+ClaimResult Tracker::claim(const ClaimRequest& given) {
   will_commit();
+  ClaimRequest request = given;
+  if (request.owner.empty()) {
+    request.owner = identity();
+    if (request.owner.empty())
+      throw UsageError("a claim needs an owner: --owner NAME, TRACKER_OWNER, or git config user.email");
+  }
   check_owner(request.owner);
   std::int64_t ttl = claim_ttl(ws_.config(), request.ttl_seconds);
   ClaimStore store = claims();
@@ -1046,78 +1087,75 @@ ClaimResult Tracker::claim(const ClaimRequest& request) {
   throw ConflictError("story #" + std::to_string(id) + " keeps changing hands; try again");
 }
 
-StoryChange Tracker::release(std::int64_t id, const std::optional<std::string>& owner) {
+StoryChange Tracker::release(std::int64_t id, const std::optional<std::string>& owner, Force force) {
   will_commit();
   lock_stories({id});
-  ClaimStore store = claims();
-  std::optional<Claim> held = store.read(id);
-  if (!held) {
+  Story story = load_for_change(id);
+  Holding h = check_holder(id, owner, "release", force);
+  if (!h.local && !h.lease) {
     // What was asked for already holds: nobody holds the story.
-    Story story = load_for_change(id);
     StoryChange unchanged{id, story.stage, story.stage, "", {}, false};
     return unchanged;
   }
-  if (owner && *owner != held->owner)
-    throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + *owner);
-  Story story = load_for_change(id);
-  if (!move_remote_lease(store, *held, ""))
-    throw ConflictError("the claim on story #" + std::to_string(id) +
-                        " was taken over by another clone on the remote; nothing was released");
+  const Claim& held = h.lease ? h.lease->claim : *h.local;
+  // The lease first: one another clone took over meanwhile is theirs, and this
+  // holder is fenced.
+  if (h.lease) {
+    Remote* r = remote();
+    if (!r)
+      warn("offline: the lease on #" + std::to_string(id) + " stays on the remote until it expires");
+    else if (r->push_lease(id, "", h.lease->sha) != LeasePush::done) {
+      ClaimStore store = claims();
+      if (h.local) mark_lost(store, *h.local);
+      throw ConflictError("the claim on story #" + std::to_string(id) +
+                          " was taken over by another clone on the remote; nothing was released");
+    }
+  }
   const Config& config = ws_.config();
   const Stage& back =
-      config.find_stage(held->from_stage) ? config.stage(held->from_stage) : config.stage(config.ready_stages.front());
-  StoryChange result{id, story.stage, back.name, held->owner, {}, true};
+      config.find_stage(held.from_stage) ? config.stage(held.from_stage) : config.stage(config.ready_stages.front());
+  StoryChange result{id, story.stage, back.name, held.owner, {}, true};
+  if (h.forced) result.forced_by = owner ? *owner : identity();
   result.commit = transition(
                       story, back, [](const std::string& text) { return remove_front_matter_line(text, "agent"); },
-                      "release", "by " + held->owner, held->owner)
+                      "release", "by " + held.owner, held.owner, "", result.forced_by)
                       .commit;
-  store.remove(*held);
+  if (h.local) claims().remove(*h.local);
   return result;
 }
 
-StoryChange Tracker::done(std::int64_t id) {
+StoryChange Tracker::done(std::int64_t id, Force force) {
   will_commit();
   Story story = load_for_change(id);
   const Stage& target = ws_.config().stage(ws_.config().done_stages.front());
-  ClaimStore store = claims();
-  std::optional<Claim> held = store.read(id);
-  StoryChange result{id, story.stage, target.name, held ? held->owner : "", {}, true};
-  if (story.stage == target.name && !held) {
+  Holding h = check_holder(id, std::nullopt, "finish", force);
+  std::string owner = !h.holder.empty() ? h.holder : h.local ? h.local->owner : "";
+  StoryChange result{id, story.stage, target.name, owner, {}, true};
+  if (h.forced) result.forced_by = identity();
+  if (story.stage == target.name && !h.local && !h.lease) {
     result.changed = false;
     return result;
   }
-  if (held && !held->lease.empty() && remote() && commits()) return done_remote(story, target, *held, store, result);
-  // With a remote, the lease is the fencing token: a holder whose lease another
-  // clone took over cannot finish the story.
-  if (held && !move_remote_lease(store, *held, ""))
-    throw ConflictError("the claim on story #" + std::to_string(id) +
-                        " was taken over by another clone on the remote; #" + std::to_string(id) + " is not done");
-  try {
-    if (story.stage != target.name)
-      result.commit = transition(
-                          story, target, [](const std::string& text) { return text; }, "done", "", result.owner)
-                          .commit;
-  } catch (...) {
-    if (Remote* r = held ? remote() : nullptr; r && !held->lease.empty()) {
-      try {
-        r->push_lease(id, held->lease, "");  // the claim holds again, as it did
-      } catch (const Error&) {
-        warn("the lease on #" + std::to_string(id) + " could not be put back on the remote; claim it again");
-      }
-    }
-    throw;
-  }
-  if (held) store.remove(*held);
+  // With a lease on the remote, the done commit and the lease's end go in one
+  // atomic push: the lease is the fencing token.
+  if (h.lease && remote() && commits()) return done_remote(story, target, h, h.lease->sha, result);
+  if (story.stage != target.name)
+    result.commit = transition(
+                        story, target, [](const std::string& text) { return text; }, "done", "", result.owner, "",
+                        result.forced_by)
+                        .commit;
+  end_claim(h);
   return result;
 }
 
-StoryChange Tracker::done_remote(const Story& story, const Stage& target, const Claim& held, ClaimStore& store,
+StoryChange Tracker::done_remote(const Story& story, const Stage& target, const Holding& held, const std::string& lease,
                                  StoryChange result) {
   std::int64_t id = story.id;
   std::string subject;
   if (story.stage != target.name) {
     result.commit = transition(
-                        story, target, [](const std::string& text) { return text; }, "done", "", result.owner)
+                        story, target, [](const std::string& text) { return text; }, "done", "", result.owner, "",
+                        result.forced_by)
                         .commit;
     subject = first_commit_line(result.commit);
   }
@@ -1126,38 +1164,42 @@ StoryChange Tracker::done_remote(const Story& story, const Stage& target, const 
   // cannot finish the story.
   SyncResult synced;
   try {
-    synced = sync_branch({{id, held.lease}});
+    synced = sync_branch({{id, lease}});
   } catch (...) {
     if (!subject.empty() && !undo_tip_commit(subject))
       warn("#" + std::to_string(id) + " was committed as done here, but could not be pushed nor undone; run tracker sync");
     throw;
   }
+  ClaimStore store = claims();
   if (synced.lease_lost) {
     if (!subject.empty() && !undo_tip_commit(subject))
       warn("#" + std::to_string(id) + " was committed as done here before the lease was found lost; undo that commit");
-    store.remove(held);  // another clone holds it now: this clone's claim is void
-    throw ConflictError("the claim on story #" + std::to_string(id) +
-                        " was taken over by another clone on the remote; #" + std::to_string(id) + " is not done");
+    std::string who = held.local ? mark_lost(store, *held.local) : "another clone";
+    throw ConflictError("the claim on story #" + std::to_string(id) + " was taken over by " + who +
+                        " on the remote; #" + std::to_string(id) + " is not done");
   }
   for (const auto& c : synced.outgoing)
     if (c.subject == subject) result.commit = c.commit;  // as replayed on the remote's branch
-  store.remove(held);
+  if (held.local) store.remove(*held.local);
   return result;
 }
 
-Claim Tracker::renew(std::int64_t id, const std::string& owner, std::optional<std::int64_t> ttl_seconds) {
+Claim Tracker::renew(std::int64_t id, const std::optional<std::string>& owner_given,
+                     std::optional<std::int64_t> ttl_seconds) {
+  const std::string owner = owner_given ? *owner_given : identity();
   check_owner(owner);
   std::int64_t ttl = claim_ttl(ws_.config(), ttl_seconds);
+  // Another's claim, here or on the remote, is named with its holder.
+  Holding h = check_holder(id, owner, "renew", Force::no);
   ClaimStore store = claims();
-  std::optional<Claim> held = store.read(id);
-  if (!held) {
+  std::optional<Claim> held = h.local;
+  if (!held || held->owner != owner) {
     index_->refresh_stories({id});
     find(id);  // no such story: not found, rather than a lost claim
     throw ConflictError("story #" + std::to_string(id) + " is not claimed by " + owner +
-                        ": the claim ended (released, reclaimed or done); stop, or claim it again");
+                        (h.lease ? " here: its claim was taken in another clone; renew it there"
+                                 : ": the claim ended (released, reclaimed or done); stop, or claim it again"));
   }
-  if (held->owner != owner)
-    throw ConflictError("story #" + std::to_string(id) + " is claimed by " + held->owner + ", not " + owner);
   Claim renewed = store.renewed(*held, ttl, std::nullopt);
   renew_remote_lease(store, *held, renewed);
   if (!store.replace(*held, renewed))
@@ -1192,6 +1234,15 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
     }
   };
   for (const Claim& c : candidates) {
+    if (store.state(c) == ClaimState::lost) {
+      // The record of a claim another clone took over: the story is theirs, so only
+      // the record goes.
+      store.remove(c);
+      StoryChange ended{c.id, {}, {}, c.owner, {}, true};
+      ended.claim_only = true;
+      out.push_back(ended);
+      continue;
+    }
     bool live = store.state(c) == ClaimState::live;
     lock_stories({c.id});
     index_->refresh_stories({c.id});
@@ -1255,6 +1306,16 @@ void Tracker::reclaim_remote(Remote& r, std::optional<std::int64_t> id, const st
   for (const RemoteLease& lease : r.read_all()) {
     const Claim& c = lease.claim;
     if (handled.count(c.id) || (id && c.id != *id)) continue;
+    if (!lease.readable) {
+      // A ref that holds no readable claim (a tree, a blob, bad YAML put there by
+      // hand) blocks its story for ever: it is deleted with the sha that was read.
+      if (r.push_lease(c.id, "", lease.sha) != LeasePush::done) continue;
+      StoryChange cleared{c.id, {}, {}, "", {}, true};
+      cleared.claim_only = true;
+      cleared.unreadable_lease = lease.sha;
+      out.push_back(cleared);
+      continue;
+    }
     if (!r.expired(c)) {
       if (id)
         throw ConflictError("story #" + std::to_string(c.id) + " is claimed by " + c.owner + " on " + c.host + " until " +
@@ -1428,15 +1489,14 @@ DeleteResult Tracker::remove(const std::vector<std::int64_t>& ids, bool force) {
   std::set<std::int64_t> seen;
   for (auto id : ids)
     if (seen.insert(id).second) stories.push_back(find(id));  // every id checked before anything goes
-  ClaimStore store = claims();
-  std::vector<Claim> held;
+  // The rule of claims: a story another identity holds (here or on the remote) is
+  // refused unless forced; every claim on a deleted story ends with it.
+  DeleteResult result;
+  std::vector<Holding> held;
   for (const auto& s : stories) {
-    std::optional<Claim> c = store.read(s.id);
-    if (!c) continue;
-    if (!force && store.state(*c) == ClaimState::live)
-      throw ConflictError("story #" + std::to_string(s.id) + " is claimed by " + c->owner + " until " +
-                          format_iso8601(c->expires) + "; release it first, or delete it with --force");
-    held.push_back(*c);
+    Holding h = check_holder(s.id, std::nullopt, "delete", force ? Force::yes : Force::no);
+    if (h.forced) result.forced_by = identity();
+    if (h.local || h.lease) held.push_back(std::move(h));
   }
   if (!force)
     for (const auto& [story_id, deps] : index_->dependencies()) {
@@ -1448,7 +1508,6 @@ DeleteResult Tracker::remove(const std::vector<std::int64_t>& ids, bool force) {
                               std::to_string(dep) + "'), or delete with --force");
     }
 
-  DeleteResult result;
   std::int64_t floor = id_floor(), highest = *std::max_element(seen.begin(), seen.end());
   fs::path floor_file = id_floor_file(ws_);
   prepare_commit();
@@ -1476,11 +1535,12 @@ DeleteResult Tracker::remove(const std::vector<std::int64_t>& ids, bool force) {
       trailers.emplace_back("Tracker-Story", std::to_string(d.id));
     }
     for (const auto& d : result.deleted) trailers.emplace_back("Tracker-From", d.stage);
+    if (!result.forced_by.empty()) trailers.emplace_back("Tracker-Forced-By", result.forced_by);
     return commit("tracker: delete " + join(parts, ", "), trailers, paths);
   });
-  for (const auto& c : held) {
-    store.remove(c);
-    result.claims_ended.push_back(c);
+  for (const auto& h : held) {
+    end_claim(h);
+    result.claims_ended.push_back(h.lease ? h.lease->claim : *h.local);
   }
   return result;
 }

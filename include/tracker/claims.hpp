@@ -27,11 +27,15 @@ struct Claim {
   /// and how many leases came before it on that ref (renewals and takeovers).
   std::string lease;
   std::int64_t generation = 0;
+  /// Set when another clone took the lease over: who holds the story now. The lock
+  /// stays as a record that this holder is fenced; it holds nothing.
+  std::string lost_to;
 };
 
 
-/// Why a claim no longer holds.
-enum class ClaimState { live, expired, holder_dead };
+/// Why a claim no longer holds: its TTL passed, its holder's process died, or
+/// another clone took its lease over (lost: the holder is fenced).
+enum class ClaimState { live, expired, holder_dead, lost };
 
 /// The claims directory of a repository.
 class ClaimStore {

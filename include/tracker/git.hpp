@@ -45,6 +45,7 @@ struct CommitInfo {
   std::string author;
   std::string message;
   std::string parent;  ///< the first parent's sha; empty for a root commit
+  int parents = 0;     ///< how many parents: more than one for a merge
 };
 
 /// What finish_index_updates() and repair_index() did.
@@ -142,6 +143,14 @@ class GitRepo {
   /// The content of `path` (work-tree relative) in revision `rev`, or nullopt when
   /// it has no such file (or `rev` is an unborn HEAD).
   std::optional<std::string> content_at(const std::string& rev, const std::string& path);
+
+  /// The author email git would use: GIT_AUTHOR_EMAIL, then author.email, then
+  /// user.email, then EMAIL; "" when none is set.
+  std::string author_email();
+
+  /// The ids of the objects (trees or blobs) at `paths` (work-tree relative) in
+  /// revision `rev`, "" where there is none: one tree lookup, a search per path.
+  std::vector<std::string> object_ids_at(const std::string& rev, const std::vector<std::string>& paths);
 
   /// The sha HEAD points at, or empty for an unborn HEAD.
   std::string head_sha();

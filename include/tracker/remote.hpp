@@ -29,6 +29,9 @@ namespace tracker {
 struct RemoteLease {
   std::string sha;
   Claim claim;
+  /// False when its commit holds no readable claim.yml (a tree, a blob or YAML put
+  /// there by hand): it holds nothing, and reclaim and doctor delete it.
+  bool readable = true;
 };
 
 /// How a lease push ended: the ref is what was pushed, or the remote holds
@@ -93,9 +96,14 @@ class Remote {
   const std::map<std::int64_t, std::string>& claim_refs(bool again = false);
 
   /// Story `id`'s lease as the remote has it now (one fetch of that ref), or nullopt
-  /// when it has none. A lease whose claim.yml cannot be read counts as held by
-  /// "unknown" until its ref is removed by hand.
+  /// when it has none. A lease whose claim.yml cannot be read is not `readable`: it
+  /// counts as held by "unknown" (the ready queue leaves its story out) until
+  /// reclaim or doctor deletes it.
   std::optional<RemoteLease> read(std::int64_t id);
+
+  /// Story `id`'s lease as this clone last fetched it (refs/tracker/remote-claims/),
+  /// without asking the remote: what `--offline` and an unreachable remote go by.
+  std::optional<RemoteLease> last_seen(std::int64_t id);
 
   /// Every lease on the remote, read: one fetch of the claim refs (into
   /// refs/tracker/remote-claims/, pruned) and one `git cat-file --batch`.
@@ -121,8 +129,13 @@ class Remote {
   /// Reserves `count` ids on the remote, all above `above`, and returns the first:
   /// `refs/tracker/ids` is a chain of commits whose ids.yml holds the last id given
   /// out, moved on by a fast-forward push with a lease, so no two clones get the
-  /// same id. RemoteUnavailableError when the remote cannot be reached.
+  /// same id. A remote without the counter (new, or deleted by hand) starts it from
+  /// the highest id its branch ever held, with a warning when that is not 0.
+  /// RemoteUnavailableError when the remote cannot be reached.
   std::int64_t reserve_ids(std::int64_t above, std::int64_t count, const std::string& who);
+
+  /// Where warnings go (a missing id counter, rebuilt).
+  void on_warning(std::function<void(const std::string&)> sink) { warn_ = std::move(sink); }
 
   /// Where this clone keeps the remote's branch: refs/remotes/<name>/<branch>.
   std::string tracking_ref() const;
@@ -168,12 +181,16 @@ class Remote {
   /// A commit holding one file, on top of `parent` when given.
   std::string write_commit(const std::string& file, const std::string& text, const std::string& parent,
                            const std::string& author, const std::string& message);
+  /// The highest story id the remote's branch ever held (its whole history, and
+  /// .tracker/id-floor): where a missing id counter starts again.
+  std::int64_t highest_id_on_branch();
 
   std::filesystem::path work_tree_;
   RemoteSettings settings_;
   const Clock* clock_;
   std::optional<std::map<std::int64_t, std::string>> refs_;
   CommitWriter writer_;
+  std::function<void(const std::string&)> warn_;
 };
 
 }  // namespace tracker

@@ -13,6 +13,7 @@
 #include <tracker/flow.hpp>
 #include <tracker/clock.hpp>
 #include <tracker/progress.hpp>
+#include <tracker/remote.hpp>
 #include <tracker/git.hpp>
 #include <tracker/index.hpp>
 #include <tracker/story.hpp>
@@ -22,6 +23,11 @@ namespace tracker {
 
 class FileTransaction;
 class Remote;
+
+/// Whether an action may end a claim that another identity holds (`--force`): it
+/// then ends that claim (and its lease), and the commit says who forced it in a
+/// `Tracker-Forced-By:` trailer.
+enum class Force { no, yes };
 
 /// Whether an action records a git commit (`--no-commit` says no).
 enum class CommitMode { yes, no };
@@ -99,7 +105,8 @@ struct MoveResult {
   std::vector<MovedStory> moved;
   std::vector<std::int64_t> already_there;
   std::string commit;
-  std::vector<Claim> claims_ended;  ///< a move into a done stage ends claims, as done does
+  std::vector<Claim> claims_ended;  ///< a move into a done stage ends claims, as done does; so does --force
+  std::string forced_by = "";           ///< the identity that ended another's claim with --force, or ""
 };
 
 /// What delete (Tracker::remove) did.
@@ -111,11 +118,12 @@ struct DeleteResult {
   std::vector<Deleted> deleted;
   std::vector<Claim> claims_ended;
   std::string commit;
+  std::string forced_by = ""; ///< the identity that ended another's claim with --force, or ""
 };
 
 struct ClaimRequest {
   std::optional<std::int64_t> id;  ///< none: the first ready story
-  std::string owner;
+  std::string owner;               ///< empty: the Tracker's identity()
   std::optional<std::int64_t> ttl_seconds;  ///< default: the config's claim.ttl
   std::optional<long> pid;                  ///< the claim also ends when this process dies
   /// Claim story `id` even when it is blocked or waits on a dependency that is not
@@ -141,6 +149,8 @@ struct StoryChange {
   std::string commit;
   bool changed = true;  ///< false when there was nothing to do
   bool claim_only = false;  ///< reclaim of a story in a done stage: its claim ended, the story stays
+  std::string forced_by = "";  ///< the identity that ended another's claim with --force, or ""
+  std::string unreadable_lease = "";  ///< reclaim deleted this lease commit: it held no readable claim
 };
 
 /// One commit that `sync` brought in or sent out.
@@ -155,7 +165,8 @@ struct SyncConflict {
   /// "moved": moved to different stages (the later move is kept); "changed": a key
   /// or the body changed differently (the later change is kept); "deleted": deleted
   /// on one side, changed on the other (it stays deleted); "created": the same id
-  /// created on both sides (both kept: renumber one).
+  /// created on both sides (both kept: renumber one); "fenced": a transition made
+  /// here of a story another owner holds a live lease on (not sent).
   std::string kind;
   std::string here, there;  ///< the story's stage on each side ("" when deleted)
   std::string kept;         ///< "here", "remote" or "both"
@@ -197,6 +208,8 @@ struct SetResult {
   std::string path;
   std::string commit;
   bool changed = false;
+  std::string forced_by = ""; ///< the identity that ended another's claim with --force, or ""
+  std::vector<Claim> claims_ended;
 };
 
 /// What a hand edit of one story changed.
@@ -323,6 +336,17 @@ class Tracker {
 
   const Workspace& workspace() const { return ws_; }
 
+  /// Who this Tracker's actions are done by (the CLI's --owner; `tracker mcp`'s
+  /// --owner or the client's name). Only the holder of a claim ends it.
+  void set_identity(std::string who) { identity_ = std::move(who); }
+  /// The identity set, else TRACKER_OWNER, else git's author email (GIT_AUTHOR_EMAIL,
+  /// user.email, EMAIL); "" when there is none.
+  const std::string& identity();
+
+  /// The claim on story `id` this clone held until another clone took its lease
+  /// over (ClaimState::lost): the record that its holder is fenced.
+  std::optional<Claim> lost_claim(std::int64_t id);
+
   /// Where warnings go as they happen: a commit that landed but left the git index
   /// behind, a stale lock found on the way. By default they are kept in warnings().
   void on_warning(std::function<void(const std::string&)> sink) { warn_ = std::move(sink); }
@@ -369,12 +393,15 @@ class Tracker {
   std::pair<Story, std::string> read_whole(std::int64_t id);
 
   /// Moves every story to `stage` in one commit. Stories already there are left
-  /// alone; with nothing to move, nothing is committed.
-  MoveResult move(const std::vector<std::int64_t>& ids, std::string_view stage);
+  /// alone; with nothing to move, nothing is committed. A story another identity
+  /// holds is refused (ConflictError naming the holder; see check_holder) unless
+  /// `force`, which ends that claim. The holder's own claim ends when the story
+  /// goes to a done stage.
+  MoveResult move(const std::vector<std::int64_t>& ids, std::string_view stage, Force force = Force::no);
 
   /// Deletes the stories' files in one commit, and records the highest deleted id
   /// in `.tracker/id-floor` (committed), so that no clone gives that id out again.
-  /// Refused (ConflictError) while another owner's claim holds one, or another
+  /// Refused (ConflictError) while another identity's claim holds one, or another
   /// story depends on one, unless `force`; their claims end.
   DeleteResult remove(const std::vector<std::int64_t>& ids, bool force);
 
@@ -391,18 +418,21 @@ class Tracker {
   ClaimResult claim(const ClaimRequest& request);
 
   /// Ends a claim: removes `agent`, moves the story back to the stage it was claimed
-  /// from, commits, then removes the lock. With `owner`, only that owner's claim
-  /// (ConflictError for another's). An unclaimed story is left as it is
-  /// (`changed` false): nobody holds it, as asked.
-  StoryChange release(std::int64_t id, const std::optional<std::string>& owner);
+  /// from, commits, then removes the lock and the lease. Acts as `owner` (default:
+  /// identity()); another identity's claim is refused (ConflictError) unless
+  /// `force`. An unclaimed story is left as it is (`changed` false): nobody holds
+  /// it, as asked.
+  StoryChange release(std::int64_t id, const std::optional<std::string>& owner, Force force = Force::no);
 
-  /// Moves the story to the first done stage and ends its claim.
-  StoryChange done(std::int64_t id);
+  /// Moves the story to the first done stage and ends its claim. A claim another
+  /// identity holds is refused (ConflictError) unless `force`.
+  StoryChange done(std::int64_t id, Force force = Force::no);
 
-  /// Extends `owner`'s claim on `id` by `ttl_seconds` (default claim.ttl) from now.
-  /// Throws ConflictError for another owner's claim and for an unclaimed story (the
-  /// claim was lost: the caller must stop), NotFoundError for no such story.
-  Claim renew(std::int64_t id, const std::string& owner, std::optional<std::int64_t> ttl_seconds);
+  /// Extends `owner`'s (default: identity()) claim on `id` by `ttl_seconds`
+  /// (default claim.ttl) from now. Throws ConflictError for another owner's claim
+  /// (naming the holder) and for an unclaimed story (the claim was lost: the caller
+  /// must stop), NotFoundError for no such story.
+  Claim renew(std::int64_t id, const std::optional<std::string>& owner, std::optional<std::int64_t> ttl_seconds);
 
   /// Ends claims that no longer hold (expired, or their holder died): clears `agent`,
   /// adds 1 to `retry_count` and moves the story back to the stage it was claimed
@@ -428,7 +458,10 @@ class Tracker {
   /// and `id` are refused with a pointer to the command that changes them.
   /// A new `name` renames the file to the new name's slug in the same commit
   /// (git sees a rename), unless `keep_file_name`.
-  SetResult set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name = false);
+  /// Changing `agent` of a story another identity holds is refused (ConflictError)
+  /// unless `force`, which ends that claim.
+  SetResult set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name = false,
+                       Force force = Force::no);
 
   /// Problems that make `text` unacceptable as the new content of story `id`:
   /// malformed front matter, values of the wrong type, `depends_on` ids that do not
@@ -547,6 +580,15 @@ class Tracker {
   void set_offline(bool offline) { offline_ = offline; }
 
  private:
+  /// Who holds a story, as the rule of claims sees it.
+  struct Holding {
+    std::optional<Claim> local;        ///< this clone's lock, live or stale (it ends with the action)
+    std::optional<RemoteLease> lease;  ///< the lease on the remote, while it holds
+    std::string holder;                ///< who holds the story now; "" when nobody
+    std::int64_t expires = 0;
+    bool remote = false;               ///< the holder's claim is a lease on the remote
+    bool forced = false;               ///< held by another, and the action was forced
+  };
   /// Whether this action records commits (not --no-commit, and commit.enabled).
   bool commits() const;
   /// Starts loading libgit2 in the background, for an action that will commit.
@@ -607,16 +649,21 @@ class Tracker {
   /// the commit fails.
   Transition transition(const Story& story, const Stage& target,
                         const std::function<std::string(const std::string&)>& edit, const std::string& action,
-                        const std::string& detail, const std::string& owner, const std::string& new_slug = "");
+                        const std::string& detail, const std::string& owner, const std::string& new_slug = "",
+                        const std::string& forced_by = "");
   /// One attempt of transition(): FileChangedError when the file was changed or
   /// moved by hand since it was read.
   Transition transition_once(const Story& story, const Stage& target,
                              const std::function<std::string(const std::string&)>& edit, const std::string& action,
-                             const std::string& detail, const std::string& owner, const std::string& new_slug);
+                             const std::string& detail, const std::string& owner, const std::string& new_slug,
+                             const std::string& forced_by);
   /// Takes `claim` on `story` (the lock is already held): file changes and commit.
   ClaimResult take(const Story& story, const Claim& claim, bool after_stale);
   /// The shared remote of the config (`remote:`), or nullptr without one or offline.
   Remote* remote();
+  /// The config's remote even offline, for what this clone knows of it (last_seen,
+  /// expired); the config must have one.
+  Remote& remote_object();
   /// With a remote: takes story `local.id`'s lease there for `local`, whose lockfile
   /// is held, and returns the claim with its lease (`took_over`: an expired lease of
   /// another owner was taken over). When another clone's lease holds, the lockfile
@@ -656,7 +703,7 @@ class Tracker {
   /// transition, then syncs with the lease deleted in the same atomic push. When
   /// the push cannot be made (the lease was lost, the remote is unavailable), the
   /// commit is taken back and nothing changed.
-  StoryChange done_remote(const Story& story, const Stage& target, const Claim& held, ClaimStore& store,
+  StoryChange done_remote(const Story& story, const Stage& target, const Holding& held, const std::string& lease,
                           StoryChange result);
   /// The subject of commit `sha`.
   std::string first_commit_line(const std::string& sha);
@@ -669,6 +716,26 @@ class Tracker {
   /// warning and `above + 1`. The id allocation lock is held.
   std::int64_t remote_id(Remote& remote, std::int64_t above);
   ClaimStore claims() const { return ClaimStore(ws_.shared_state_dir() / "claims", clock_); }
+
+  /// The rule of claims, which every action that ends or changes a claim goes
+  /// through (done, release, renew, move, archive, delete, set agent, edit): when
+  /// story `id` is held by an identity other than `actor` (a live lock here, or a
+  /// live lease on the remote, read there or, offline, as last fetched), throws
+  /// ConflictError naming the holder and the expiry, unless `force`. A holder whose
+  /// lease another clone took over stays fenced: its lock is kept as lost, and its
+  /// actions on the story are refused. `action` words the refusal ("finish").
+  /// `actor` nullopt: identity(), looked up only when someone holds the story.
+  Holding check_holder(std::int64_t id, const std::optional<std::string>& actor, const std::string& action,
+                       Force force);
+  /// Ends what `h` holds: the lease on the remote (deleted with the one read) and
+  /// this clone's lock. A lease another clone took meanwhile is not touched.
+  void end_claim(const Holding& h);
+  /// Keeps `held` as a record that its lease was taken over (ClaimState::lost)
+  /// instead of removing it, and returns who holds the story now.
+  std::string mark_lost(ClaimStore& store, const Claim& held);
+  /// The lease of `id` on the remote: read there (one ls-remote per Tracker, a fetch
+  /// of a lease that exists), or as last fetched when offline or unreachable.
+  std::optional<RemoteLease> remote_lease(std::int64_t id);
   /// A full refresh, once per Tracker.
   void refresh_all();
   GitRepo& git();
@@ -681,6 +748,8 @@ class Tracker {
   std::unique_ptr<GitRepo> git_;
   std::unique_ptr<Remote> remote_;
   bool offline_ = false;
+  std::optional<std::string> identity_;
+  bool remote_unreachable_ = false;  ///< said once: claims go by the leases last fetched
   int unsynced_commits_ = 0;  ///< commits made since the last sync
   bool refreshed_ = false;
   bool prepared_ = false;

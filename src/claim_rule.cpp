@@ -1,0 +1,135 @@
+// The rule of claims, written once for every door (the CLI, `tracker mcp`, the web
+// API, sync): only the holder of a claim ends it; --force does it anyway and says
+// so; a holder whose lease another clone took over stays fenced.
+#include <tracker/error.hpp>
+#include <tracker/remote.hpp>
+#include <tracker/tracker.hpp>
+#include <tracker/util.hpp>
+
+#include <cstdlib>
+
+namespace tracker {
+
+const std::string& Tracker::identity() {
+  if (!identity_) {
+    const char* env = std::getenv("TRACKER_OWNER");
+    if (env && *env)
+      identity_ = std::string(trim(env));
+    else
+      identity_ = git().author_email();
+  }
+  return *identity_;
+}
+
+std::optional<Claim> Tracker::lost_claim(std::int64_t id) {
+  ClaimStore store = claims();
+  std::optional<Claim> c = store.read(id);
+  if (c && store.state(*c) == ClaimState::lost) return c;
+  return std::nullopt;
+}
+
+std::optional<RemoteLease> Tracker::remote_lease(std::int64_t id) {
+  if (!ws_.config().remote) return std::nullopt;
+  if (Remote* r = remote()) {
+    try {
+      const auto& refs = r->claim_refs();
+      if (!refs.count(id)) return std::nullopt;
+      return r->read(id);
+    } catch (const RemoteUnavailableError& e) {
+      if (!remote_unreachable_)
+        warn(std::string(e.what()) + "; claims are checked against the leases the last sync fetched");
+      remote_unreachable_ = true;
+    }
+  }
+  return remote_object().last_seen(id);
+}
+
+std::string Tracker::mark_lost(ClaimStore& store, const Claim& held) {
+  std::string who = "another clone";
+  try {
+    if (Remote* r = remote())
+      if (auto lease = r->read(held.id); lease && lease->readable) who = lease->claim.owner;
+  } catch (const Error&) {
+  }
+  Claim lost = held;
+  lost.lost_to = who;
+  if (!store.replace(held, lost)) store.remove(held);
+  return who;
+}
+
+Tracker::Holding Tracker::check_holder(std::int64_t id, const std::optional<std::string>& actor_given,
+                                       const std::string& action, Force force) {
+  Holding h;
+  ClaimStore store = claims();
+  std::optional<Claim> lost;
+  if (std::optional<Claim> c = store.read(id)) {
+    ClaimState state = store.state(*c);
+    if (state == ClaimState::lost) {
+      lost = c;  // a record that this clone's holder was fenced; it holds nothing
+    } else {
+      h.local = c;
+      if (state == ClaimState::live) {
+        h.holder = c->owner;
+        h.expires = c->expires;
+      }
+    }
+  }
+  if (ws_.config().remote) {
+    std::optional<RemoteLease> lease = remote_lease(id);
+    if (lease && !lease->readable)
+      warn("the lease on #" + std::to_string(id) + " on the remote is unreadable (" + lease->sha.substr(0, 12) +
+           "); it holds nothing, and tracker reclaim deletes it");
+    if (lease && lease->readable && !remote_object().expired(lease->claim)) {
+      // The remote's lease decides. A lock of this clone for another lease (or an
+      // offline lock) of another owner was taken over: its holder is fenced.
+      if (h.local && h.local->owner != lease->claim.owner && h.local->lease != lease->sha) {
+        Claim was = *h.local;
+        Claim record = was;
+        record.lost_to = lease->claim.owner;
+        if (!store.replace(was, record)) store.remove(was);
+        lost = record;
+        h.local.reset();
+      }
+      h.lease = lease;
+      h.holder = lease->claim.owner;
+      h.expires = lease->claim.expires;
+      h.remote = true;
+    }
+  }
+  if (h.holder.empty() && !lost) return h;
+  const std::string& actor = actor_given ? *actor_given : identity();
+  std::string who = "story #" + std::to_string(id);
+  std::string as = actor.empty() ? "you have no identity (--owner, TRACKER_OWNER or git's user.email)"
+                                 : "you act as " + actor;
+  if (lost && lost->owner == actor && h.holder != actor && force == Force::no)
+    throw ConflictError("your claim on " + who + " was taken over by " + lost->lost_to +
+                        (ws_.config().remote ? " on the remote '" + ws_.config().remote->name + "'" : "") +
+                        "; you no longer hold it: stop working on it (force ends the other claim)");
+  if (!h.holder.empty() && h.holder != actor) {
+    if (force == Force::no)
+      throw ConflictError(who + " is claimed by " + h.holder + " until " + format_iso8601(h.expires) +
+                          (h.remote ? " (on the remote '" + ws_.config().remote->name + "')" : "") +
+                          "; only its holder may " + action + " it, and " + as + " (force ends the claim)");
+    h.forced = true;
+  }
+  return h;
+}
+
+void Tracker::end_claim(const Holding& h) {
+  ClaimStore store = claims();
+  if (h.lease) {
+    std::int64_t id = h.lease->claim.id;
+    try {
+      Remote* r = remote();
+      if (!r)
+        warn("offline: the lease on #" + std::to_string(id) + " stays on the remote until it expires");
+      else if (r->push_lease(id, "", h.lease->sha) != LeasePush::done)
+        warn("the lease on #" + std::to_string(id) + " changed on the remote meanwhile; it stays");
+    } catch (const RemoteUnavailableError& e) {
+      warn(std::string(e.what()) + "; the lease on #" + std::to_string(id) + " stays there until it expires");
+    }
+  }
+  if (h.local) store.remove(*h.local);
+}
+
+}  // namespace tracker
