@@ -26,8 +26,10 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
       {"move", {{"tracker move 42 current", "start work on #42"}, {"tracker move 42 43 qa", "two stories at once"}}},
       {"claim", {{"tracker claim --owner bot-1", "take the best ready story"},
                  {"tracker claim 42 --owner bot-1 --ttl 2h", "take #42 for two hours"},
-                 {"tracker claim 42 --owner ann --force", "take #42 although it is blocked or waits on a dependency"}}},
-      {"release", {{"tracker release 42", "give #42 back to the ready queue"}}},
+                 {"tracker claim 42 --owner ann --force", "take #42 although it is blocked or waits on a dependency"},
+                 {"TRACKER_OWNER=bot-1 tracker claim", "the owner from the environment (else git's user.email)"}}},
+      {"release", {{"tracker release 42 --owner bot-1", "give #42 back to the ready queue"},
+                   {"tracker release 42 --force", "end another owner's claim (recorded as Tracker-Forced-By)"}}},
       {"delete", {{"tracker delete 42", "delete #42; its id is never given out again"},
                   {"tracker delete 42 43 --force", "even a claimed story, or one others depend on"}}},
       {"sync", {{"tracker sync", "fetch the board's branch, replay this clone's commits on it, push"},
@@ -44,9 +46,10 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
       {"archive", {{"tracker archive 40 41", "move finished work out of sight"}}},
       {"completion", {{"eval \"$(tracker completion bash)\"", "in ~/.bashrc: complete commands, options, stages and ids"},
                       {"tracker completion fish > ~/.config/fish/completions/tracker.fish", "the same for fish"}}},
-      {"renew", {{"tracker renew 42 --ttl 1h", "keep a claim for another hour"}}},
+      {"renew", {{"tracker renew 42 --owner bot-1 --ttl 1h", "keep a claim for another hour"}}},
       {"reclaim", {{"tracker reclaim", "return stories whose claims ran out"}}},
-      {"done", {{"tracker done 42", "finish #42 and end its claim"}}},
+      {"done", {{"tracker done 42 --owner bot-1", "finish #42 and end bot-1's claim"},
+                {"tracker done 42 --force", "finish #42 although another owner holds it (recorded)"}}},
       {"ready", {{"tracker ready --limit 5", "the five best stories to take"}}},
       {"block", {{"tracker block 42 --reason \"waiting for the API\"", "mark #42 blocked"}}},
       {"unblock", {{"tracker unblock 42", "clear #42's block"}}},
@@ -165,6 +168,13 @@ std::string man_page(const CLI::App& app) {
          ".TP\n3\na conflict: locked, claimed, or changed meanwhile\n.TP\n4\nno such story\n"
          ".TP\n5\ninvalid data: a story or a change that breaks a rule\n.TP\n6\nnothing to give: claim found no ready story, commit no change "
          "(a command whose goal already holds succeeds)\n.TP\n7\nthe remote of the config could not be reached\n"
+      << ".SH ENVIRONMENT\n"
+         ".TP\n.B TRACKER_OWNER\nwho a command acts as when it has no --owner (else git's user.email): only the "
+         "holder of a claim ends it\n"
+         ".TP\n.B TRACKER_DIR\nthe board tracker mcp serves when it is given no -C\n"
+         ".TP\n.B VISUAL\\fR, \\fBEDITOR\nthe editor of edit and new --edit (else vi)\n"
+         ".TP\n.B TRACKER_PAGER\\fR, \\fBPAGER\nthe pager of long output on a terminal (else less)\n"
+         ".TP\n.B NO_COLOR\nno colour with --color auto\n"
       << ".SH FILES\n.TP\n.I .tracker/config.yml\nthe board's stages, types and settings\n"
          ".TP\n.I <git-dir>/tracker/\nthe index, locks and claims of this clone\n"
       << ".SH SEE ALSO\n.BR git (1)\n";

@@ -131,7 +131,8 @@ TEST_CASE("release reverses a claim") {
   r = run_tracker(board.root(), {"--json", "release", "1", "--owner", "a"});
   CHECK(r.code == 0);
   CHECK(json::parse(r.out) == json::parse(R"({"id": 1, "from": "backlog", "to": "backlog", "owner": null,
-                                              "changed": false, "claim_only": false, "commit": null})"));
+                                              "changed": false, "claim_only": false, "forced_by": null,
+                                              "commit": null})"));
   CHECK(board.commit_count() == commits);
   CHECK(run_tracker(board.root(), {"release", "9"}).code == 4);
 }
@@ -139,7 +140,24 @@ TEST_CASE("release reverses a claim") {
 TEST_CASE("claim rejects bad input") {
   Board board;
   board.create({"X"});
-  CHECK(run_tracker(board.root(), {"claim", "1"}).code == 2);  // --owner is required
+  // Without --owner a claim acts as TRACKER_OWNER, else git's author email; with
+  // neither, it is refused.
+  TempDir home;  // libgit2 reads $HOME/.gitconfig whatever GIT_CONFIG_GLOBAL says
+  RunOptions nobody{board.root(),
+                    {{"GIT_AUTHOR_EMAIL", "\x01unset"},
+                     {"EMAIL", "\x01unset"},
+                     {"HOME", home.path().string()},
+                     {"XDG_CONFIG_HOME", home.path().string()}},
+                    ""};
+  auto r = run_tracker(board.root(), {"claim", "1"}, nobody);
+  CHECK(r.code == 2);
+  CHECK(contains(r.err, "a claim needs an owner: --owner NAME, TRACKER_OWNER, or git config user.email"));
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "91d"}).code == 2);
+  r = run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "99999999999999h"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: a claim lasts at most 90 days (--ttl 90d); renew it to hold it longer\n");
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "9223372036854775807s"}).code == 2);
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "99999999999999999999h"}).code == 2);
   CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "0"}).code == 2);
   CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "-5m"}).code == 2);
   CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "soon"}).code == 2);
@@ -187,7 +205,7 @@ TEST_CASE("claim by id refuses a blocked story and one waiting on an unfinished 
   // The holder claiming again renews, blocked or not.
   CHECK(run_tracker(root, {"claim", "3", "--owner", "b"}).code == 0);
   // Once the dependency is done, no --force is needed.
-  REQUIRE(run_tracker(root, {"release", "2"}).code == 0);
+  REQUIRE(run_tracker(root, {"release", "2", "--owner", "a"}).code == 0);
   REQUIRE(run_tracker(root, {"move", "1", "done"}).code == 0);
   CHECK(run_tracker(root, {"claim", "2", "--owner", "a"}).code == 0);
 }
@@ -204,7 +222,7 @@ TEST_CASE("the ready queue: priority then id, skipping blocked, claimed and wait
   CHECK(json::parse(run_tracker(board.root(), {"ready", "--json", "--limit", "1"}).out).size() == 1);
 
   REQUIRE(run_tracker(board.root(), {"claim", "3", "--owner", "a", "--no-commit"}).code == 0);
-  REQUIRE(run_tracker(board.root(), {"release", "3", "--no-commit"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"release", "3", "--owner", "a", "--no-commit"}).code == 0);
   REQUIRE(run_tracker(board.root(), {"claim", "3", "--owner", "a"}).code == 0);
   CHECK(ready_ids(board.root()) == std::vector<long>{2, 1});
   CHECK(json::parse(run_tracker(board.root(), {"list", "--claimed", "--json"}).out).size() == 1);
@@ -254,7 +272,7 @@ TEST_CASE("an expired claim can be taken over, counting a retry") {
   CHECK(s["retry_count"] == 1);
   CHECK(read(board.root() / "work/2_current/1_story_short.md").find("retry_count: 1\n") != std::string::npos);
   // Released, it goes back to the stage of the first claim.
-  r = run_tracker(board.root(), {"release", "1"});
+  r = run_tracker(board.root(), {"release", "1", "--owner", "b"});
   CHECK(r.out == "released #1 from b (current -> backlog)\n");
 }
 
@@ -442,7 +460,14 @@ TEST_CASE("done moves to the done stage and ends the claim, it satisfies dependa
   board.create({"Dependant", "--depends-on", "1"});
   REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "a"}).code == 0);
   CHECK(ready_ids(board.root()).empty());
+  // Only the holder finishes a claim: another identity is refused, naming the holder.
+  int commits = board.commit_count();
   auto r = run_tracker(board.root(), {"done", "1"});
+  CHECK(r.code == 3);
+  CHECK(contains(r.err, "story #1 is claimed by a until "));
+  CHECK(contains(r.err, "only its holder may finish it, and you act as author@example.com"));
+  CHECK(board.commit_count() == commits);
+  r = run_tracker(board.root(), {"done", "1", "--owner", "a"});
   REQUIRE(r.code == 0);
   CHECK(r.out == "done #1 (was a) current -> done\n");
   CHECK(lock_dir_entries(board.root()).empty());
@@ -462,7 +487,7 @@ TEST_CASE("done moves to the done stage and ends the claim, it satisfies dependa
   CHECK(done["commit"].get<std::string>().size() == 40);
   CHECK(json::parse(run_tracker(board.root(), {"--json", "done", "2"}).out) ==
         json::parse(R"({"id": 2, "from": "done", "to": "done", "owner": null, "changed": false, "claim_only": false,
-                        "commit": null})"));
+                        "forced_by": null, "commit": null})"));
   CHECK(run_tracker(board.root(), {"done", "9"}).code == 4);
 }
 
@@ -498,7 +523,8 @@ TEST_CASE("stats counts stages, ready, blocked, claimed and expired claims") {
   REQUIRE(r.code == 0);
   json s = json::parse(r.out);
   CHECK(s["stages"]["backlog"] == 2);
-  CHECK(s["stages"]["current"] == 1);
+  CHECK(s["stages"]["qa"] == 1);  // a claim moves a story forward only: in qa it stays
+  CHECK(s["stages"]["current"] == 0);
   CHECK(s["total"] == 3);
   CHECK(s["ready"] == 1);
   CHECK(s["blocked"] == 1);
@@ -745,8 +771,8 @@ TEST_CASE("check compares claim locks with the story files") {
 
   // The fixes the messages name clear every problem.
   REQUIRE(run_tracker(board.root(), {"reclaim"}).code == 0);
-  REQUIRE(run_tracker(board.root(), {"done", "4"}).code == 0);
-  REQUIRE(run_tracker(board.root(), {"release", "1"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"done", "4", "--owner", "di"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"release", "1", "--owner", "bob"}).code == 0);
   r = run_tracker(board.root(), {"check"});
   INFO(r.out);
   CHECK(r.code == 0);

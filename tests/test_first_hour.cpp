@@ -209,14 +209,14 @@ TEST_CASE("a move into a done stage ends the story's claim, as done does") {
   Board board;
   board.create({"Work"});
   REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "bot"}).code == 0);
-  auto r = run_tracker(board.root(), {"--json", "move", "1", "done"});
+  auto r = run_tracker(board.root(), {"--json", "move", "1", "done", "--owner", "bot"});
   REQUIRE(r.code == 0);
   json moved = json::parse(r.out);
   CHECK(moved["claims_ended"] == json::parse(R"([{"id": 1, "owner": "bot"}])"));
   CHECK(run_tracker(board.root(), {"list", "--claimed", "--json"}).out == "[]\n");
   CHECK(run_tracker(board.root(), {"check"}).code == 0);
   // release has nothing to release, and the story stays done.
-  CHECK(run_tracker(board.root(), {"release", "1"}).out == "#1 is not claimed; nothing to release\n");
+  CHECK(run_tracker(board.root(), {"release", "1", "--owner", "bot"}).out == "#1 is not claimed; nothing to release\n");
   CHECK(board.path_of(1).find("/5_done/") != std::string::npos);
 }
 
@@ -316,10 +316,18 @@ TEST_CASE("archive moves stories to the archive stage, and ends their claims") {
   board.create({"A"});
   board.create({"B"});
   REQUIRE(run_tracker(root, {"claim", "1", "--owner", "ann"}).code == 0);
+  // Another's claim holds #1: nothing is archived until the holder does it, or --force.
+  int commits = board.commit_count();
   auto r = run_tracker(root, {"archive", "1", "2"});
+  CHECK(r.code == 3);
+  CHECK(contains(r.err, "story #1 is claimed by ann until "));
+  CHECK(board.commit_count() == commits);
+  r = run_tracker(root, {"archive", "1", "2", "--force"});
   INFO(r.err);
   REQUIRE(r.code == 0);
-  CHECK(r.out == "archived #1 current -> archived\narchived #2 backlog -> archived\nended ann's claim on #1\n");
+  CHECK(r.out == "archived #1 current -> archived\narchived #2 backlog -> archived\nended ann's claim on #1\n"
+                 "forced by author@example.com (recorded as Tracker-Forced-By)\n");
+  CHECK(contains(git(root, {"log", "-1", "--format=%B"}), "\nTracker-Forced-By: author@example.com\n"));
   CHECK(git(root, {"log", "-1", "--format=%s"}) == "tracker: move #1 current -> archived, #2 backlog -> archived\n");
   CHECK(json::parse(run_tracker(root, {"list", "--claimed", "--json"}).out).empty());
   r = run_tracker(root, {"archive", "2"});

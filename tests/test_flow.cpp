@@ -65,18 +65,18 @@ struct ScriptedBoard {
     git(root, {"mv", "work/1_backlog/2_story_bravo.md", "work/2_current/2_story_bravo.md"});
     hand_commit(root, t + 2 * kDay, "start bravo");
     at(root, t + 2 * kDay + 2 * kHour, {"delete", "4"});
-    at(root, t + 3 * kDay, {"move", "1", "qa"});
+    at(root, t + 3 * kDay, {"move", "1", "qa", "--owner", "a"});
     write(root / "work/1_backlog/6_story_foxtrot.md", "---\nname: Foxtrot\n---\n");
     git(root, {"add", "work/1_backlog/6_story_foxtrot.md"});
     hand_commit(root, t + 3 * kDay, "foxtrot");
-    at(root, t + 4 * kDay, {"move", "1", "current"});
+    at(root, t + 4 * kDay, {"move", "1", "current", "--owner", "a"});
     at(root, t + 4 * kDay, {"claim", "6", "--owner", "b", "--pid", std::to_string(dead_pid())});
-    at(root, t + 5 * kDay, {"move", "1", "qa"});
+    at(root, t + 5 * kDay, {"move", "1", "qa", "--owner", "a"});
     at(root, t + 5 * kDay, {"reclaim", "6"});
-    at(root, t + 6 * kDay, {"done", "1"});
+    at(root, t + 6 * kDay, {"done", "1", "--owner", "a"});
     at(root, t + 6 * kDay, {"claim", "6", "--owner", "b", "--ttl", "30d"});
     at(root, t + 7 * kDay, {"claim", "5", "--owner", "c", "--ttl", "30d"});
-    at(root, t + 8 * kDay, {"done", "6"});
+    at(root, t + 8 * kDay, {"done", "6", "--owner", "b"});
     git(root, {"mv", "work/2_current/2_story_bravo.md", "work/5_done/2_story_bravo.md"});
     hand_commit(root, t + 9 * kDay, "bravo is done");
   }

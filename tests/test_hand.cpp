@@ -390,7 +390,7 @@ TEST_CASE("log: transitions newest first, from trailers and, for hand commits, f
   board.create({"Beta"});
   fs::path root = board.root();
   REQUIRE(run_tracker(root, {"claim", "1", "--owner", "coder-1"}).code == 0);
-  REQUIRE(run_tracker(root, {"move", "1", "2", "qa"}).code == 0);
+  REQUIRE(run_tracker(root, {"move", "1", "2", "qa", "--owner", "coder-1"}).code == 0);
   // A move and an edit by hand, committed with plain git.
   git(root, {"mv", "work/3_qa/2_story_beta.md", "work/5_done/"});
   write(root / "work/3_qa/1_story_alpha.md", read(root / "work/3_qa/1_story_alpha.md") + "More.\n");

@@ -291,8 +291,8 @@ TEST_CASE("mcp: bad input gets the JSON-RPC error it calls for, and the server s
   Json wrong = mcp.request("tools/call", {{"name", "show"}, {"arguments", {{"id", "seven"}}}});
   CHECK(wrong["error"]["code"] == -32602);
   CHECK(wrong["error"]["message"].get<std::string>().find("'id' must be an integer") != std::string::npos);
-  CHECK(mcp.request("tools/call", {{"name", "claim"}, {"arguments", {{"id", 1}}}})["error"]["message"] ==
-        "Invalid arguments for tool claim: 'owner' is required");
+  CHECK(mcp.request("tools/call", {{"name", "claim"}, {"arguments", {{"id", 1}, {"owner", ""}}}})["error"]["code"] ==
+        -32602);
   CHECK(mcp.request("tools/call", {{"name", "ready"}, {"arguments", {{"limt", 3}}}})["error"]["code"] == -32602);
   CHECK(mcp.request("tools/call", {{"name", "move"}, {"arguments", {{"ids", {1, "x"}}, {"stage", "qa"}}}})["error"]
                    ["code"] == -32602);
@@ -365,7 +365,14 @@ TEST_CASE("mcp: the agent loop through the tools, each result in the CLI's shape
   CHECK(mcp.call("list", {{"stage", {"current"}}})["structuredContent"]["stories"].size() == 1);
   CHECK(mcp.call("list", {{"limit", 1}})["structuredContent"]["more"] == true);
 
-  Json done = mcp.call("done", {{"id", id}})["structuredContent"];
+  // Only the holder finishes a claim: the server acts as its client ("test") unless
+  // the call names the owner.
+  Json refused = mcp.call("done", {{"id", id}});
+  CHECK(refused["isError"] == true);
+  CHECK(refused["content"][0]["text"].get<std::string>().find("story #" + std::to_string(id) + " is claimed by agent-7") !=
+        std::string::npos);
+  CHECK(refused["content"][0]["text"].get<std::string>().find("you act as test") != std::string::npos);
+  Json done = mcp.call("done", {{"id", id}, {"owner", "agent-7"}})["structuredContent"];
   CHECK(done["to"] == "done");
   CHECK(done["owner"] == "agent-7");
   Json log = mcp.call("log", {{"id", id}})["structuredContent"]["entries"];

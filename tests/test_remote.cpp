@@ -138,6 +138,24 @@ std::string remote_story(const SharedRemote& remote, long id) {
   return "";
 }
 
+/// Another clone's takeover of story `id`'s lease, written by hand in clone `by`: a
+/// child of the lease the remote has, whose claim.yml names `owner` (its expiry as it
+/// was, so it holds). Returns the new lease commit.
+std::string take_over_by_hand(const fs::path& by, long id, const std::string& owner) {
+  std::string ref = "refs/tracker/claims/" + std::to_string(id);
+  git(by, {"fetch", "-q", "origin", "+" + ref + ":refs/tracker/seen"});
+  std::string was(tracker::trim(git(by, {"rev-parse", "refs/tracker/seen"})));
+  std::string text = git(by, {"cat-file", "blob", "refs/tracker/seen:claim.yml"});
+  auto at = text.find("owner: ");
+  text.replace(at + 7, text.find('\n', at) - at - 7, owner);
+  RunResult blob = run({"git", "hash-object", "-w", "--stdin"}, RunOptions{by, {}, text});
+  RunResult tree =
+      run({"git", "mktree"}, RunOptions{by, {}, "100644 blob " + std::string(tracker::trim(blob.out)) + "\tclaim.yml\n"});
+  std::string sha(tracker::trim(git(by, {"commit-tree", "-p", was, "-m", "taken over", std::string(tracker::trim(tree.out))})));
+  git(by, {"push", "-q", "--force", "origin", sha + ":" + ref});
+  return sha;
+}
+
 RunOptions at_time(const fs::path& cwd, const std::string& when) {
   return RunOptions{cwd, {{"GIT_COMMITTER_DATE", when}, {"GIT_AUTHOR_DATE", when}}, ""};
 }
@@ -180,10 +198,16 @@ TEST_CASE("a claim is a lease ref on the remote: one clone wins, the other is to
     std::string before = git(remote.bare(), {"rev-parse", "refs/tracker/claims/1"});
     REQUIRE(run_tracker(a.root(), {"renew", "1", "--owner", "ann", "--ttl", "1h"}).code == 0);
     CHECK(git(remote.bare(), {"rev-parse", "refs/tracker/claims/1^"}) == before);
-    REQUIRE(run_tracker(a.root(), {"release", "1"}).code == 0);
+    // Only the holder ends a claim, from any clone: b's user is refused #1.
+    r = run_tracker(b.root(), {"release", "1"});
+    CHECK(r.code == 3);
+    CHECK(r.err.find("story #1 is claimed by ann until ") != std::string::npos);
+    CHECK(run_tracker(b.root(), {"done", "1"}).code == 3);
+    CHECK(run_tracker(b.root(), {"delete", "1"}).code == 3);
+    REQUIRE(run_tracker(a.root(), {"release", "1", "--owner", "ann"}).code == 0);
     CHECK(remote_claim_refs(remote) == std::set<std::string>{"refs/tracker/claims/2"});
     // Done ends the lease too.
-    REQUIRE(run_tracker(b.root(), {"done", "2"}).code == 0);
+    REQUIRE(run_tracker(b.root(), {"done", "2", "--owner", "bob"}).code == 0);
     CHECK(remote_claim_refs(remote).empty());
     CHECK(run({"git", "-C", remote.bare().string(), "fsck", "--strict", "--no-progress"}).code == 0);
   }
@@ -215,13 +239,34 @@ TEST_CASE("an expired lease is taken over by another clone, and the old holder c
   std::string bobs = git(remote.bare(), {"rev-parse", "refs/tracker/claims/1"});
   auto r = run_tracker(a.root(), {"renew", "1", "--owner", "ann"});
   CHECK(r.code == 3);
-  CHECK(r.err.find("was lost: another clone took it over") != std::string::npos);
-  REQUIRE(run_tracker(a.root(), {"claim", "1", "--owner", "ann", "--offline"}).code == 0);  // a local claim again
+  CHECK(r.err.find("your claim on story #1 was taken over by bob on the remote 'origin'") != std::string::npos);
+  // And stays fenced: a second try, done, a move, and a claim of its own on this
+  // machine alone do not get past bob's lease.
   int commits = std::stoi(git(a.root(), {"rev-list", "--count", "HEAD"}));
-  r = run_tracker(a.root(), {"done", "1"});
-  CHECK(r.code == 0);  // an offline claim has no lease: done is local, as without a remote
+  for (const auto& args : std::vector<std::vector<std::string>>{{"renew", "1", "--owner", "ann"},
+                                                                {"done", "1", "--owner", "ann"},
+                                                                {"done", "1", "--owner", "ann"},
+                                                                {"move", "1", "done", "--owner", "ann"},
+                                                                {"release", "1", "--owner", "ann"}}) {
+    r = run_tracker(a.root(), args);
+    INFO(args[0] << ": " << r.err);
+    CHECK(r.code == 3);
+  }
+  shown = json::parse(run_tracker(a.root(), {"--json", "show", "1"}).out);
+  CHECK(shown["claim"]["lost_to"] == "bob");
+  REQUIRE(run_tracker(a.root(), {"claim", "1", "--owner", "ann", "--offline"}).code == 0);  // this machine only
+  r = run_tracker(a.root(), {"done", "1", "--owner", "ann"});
+  CHECK(r.code == 3);  // bob's lease still holds on the remote
+  CHECK(r.err.find("bob") != std::string::npos);
   CHECK(git(remote.bare(), {"rev-parse", "refs/tracker/claims/1"}) == bobs);
-  CHECK(std::stoi(git(a.root(), {"rev-list", "--count", "HEAD"})) == commits + 1);
+  // The offline claim is a commit here; sync does not send it past bob's lease.
+  r = run_tracker(a.root(), {"--json", "sync"});
+  REQUIRE(r.code == 0);
+  json out = json::parse(r.out);
+  REQUIRE(out["conflicts"].size() >= 1);
+  CHECK(out["conflicts"][0]["kind"] == "fenced");
+  CHECK(remote_board(remote).find(1)->second == "1_backlog");  // bob has not synced his claim yet
+  CHECK(std::stoi(git(a.root(), {"rev-list", "--count", "HEAD"})) >= commits);
 }
 
 TEST_CASE("done by a holder whose lease was taken over exits 3 and changes nothing") {
@@ -230,22 +275,29 @@ TEST_CASE("done by a holder whose lease was taken over exits 3 and changes nothi
   Clone a(remote), b(remote);
   REQUIRE(run_tracker(a.root(), {"claim", "1", "--owner", "ann"}).code == 0);
   // Another clone's lease replaces ann's on the remote (as a takeover after expiry does).
-  git(b.root(), {"fetch", "-q", "origin", "refs/tracker/claims/1:refs/tracker/seen"});
-  std::string anns = git(b.root(), {"rev-parse", "refs/tracker/seen"});
-  anns.pop_back();
-  std::string other = git(b.root(), {"commit-tree", "-p", anns, "-m", "someone else", "refs/tracker/seen^{tree}"});
-  other.pop_back();
-  git(b.root(), {"push", "-q", "--force", "origin", other + ":refs/tracker/claims/1"});
+  std::string other = take_over_by_hand(b.root(), 1, "bob");
 
   std::string head = git(a.root(), {"rev-parse", "HEAD"});
-  auto r = run_tracker(a.root(), {"done", "1"});
+  auto r = run_tracker(a.root(), {"done", "1", "--owner", "ann"});
   CHECK(r.code == 3);
-  CHECK(r.err.find("was taken over by another clone on the remote; #1 is not done") != std::string::npos);
+  CHECK(r.err == "tracker: your claim on story #1 was taken over by bob on the remote 'origin'; you no longer hold it: "
+                 "stop working on it (force ends the other claim)\n");
   CHECK(git(a.root(), {"rev-parse", "HEAD"}) == head);
   CHECK(git(remote.bare(), {"rev-parse", "refs/tracker/claims/1"}) == other + "\n");
-  r = run_tracker(a.root(), {"release", "1"});
-  CHECK(r.code == 0);  // ann's claim is void: nothing to release
-  CHECK(r.out == "#1 is not claimed; nothing to release\n");
+  // ann's claim is void, and she stays fenced: release is refused too.
+  r = run_tracker(a.root(), {"release", "1", "--owner", "ann"});
+  CHECK(r.code == 3);
+  CHECK(git(a.root(), {"rev-parse", "HEAD"}) == head);
+  // --force by a supervisor ends bob's lease, and says who forced it.
+  r = run_tracker(a.root(), {"--json", "done", "1", "--owner", "lead", "--force"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json done = json::parse(r.out);
+  CHECK(done["forced_by"] == "lead");
+  CHECK(done["owner"] == "bob");
+  CHECK(remote_claim_refs(remote).empty());
+  CHECK(remote_board(remote).find(1)->second == "5_done");
+  CHECK(git(remote.bare(), {"log", "-1", "--format=%B", "main"}).find("Tracker-Forced-By: lead\n") != std::string::npos);
 }
 
 TEST_CASE("50 processes across 5 clones claim the same story: exactly one wins", "[stress]") {
@@ -663,7 +715,7 @@ TEST_CASE("done pushes the branch and deletes the lease in one atomic push, and 
   REQUIRE(run_tracker(a.root(), {"claim", "1", "--owner", "ann"}).code == 0);
   REQUIRE(run_tracker(b.root(), {"move", "2", "qa"}).code == 0);
   REQUIRE(run_tracker(b.root(), {"sync"}).code == 0);  // the remote moved on meanwhile
-  auto r = run_tracker(a.root(), {"--json", "done", "1"});
+  auto r = run_tracker(a.root(), {"--json", "done", "1", "--owner", "ann"});
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(remote_claim_refs(remote).empty());
@@ -678,19 +730,16 @@ TEST_CASE("done pushes the branch and deletes the lease in one atomic push, and 
   // A lease replaced on the remote (as a takeover does): done exits 3, and the
   // done commit is taken back here; the remote's branch does not move.
   REQUIRE(run_tracker(a.root(), {"claim", "2", "--owner", "ann", "--force"}).code == 0);
-  git(b.root(), {"fetch", "-q", "origin", "refs/tracker/claims/2:refs/tracker/seen"});
-  std::string anns(tracker::trim(git(b.root(), {"rev-parse", "refs/tracker/seen"})));
-  std::string other(tracker::trim(git(b.root(), {"commit-tree", "-p", anns, "-m", "someone else", "refs/tracker/seen^{tree}"})));
-  git(b.root(), {"push", "-q", "--force", "origin", other + ":refs/tracker/claims/2"});
+  std::string other = take_over_by_hand(b.root(), 2, "bob");
   std::string head = git(a.root(), {"rev-parse", "HEAD"});
   remote_head = git(remote.bare(), {"rev-parse", "main"});
-  r = run_tracker(a.root(), {"done", "2"});
+  r = run_tracker(a.root(), {"done", "2", "--owner", "ann"});
   CHECK(r.code == 3);
-  CHECK(r.err.find("#2 is not done") != std::string::npos);
+  CHECK(r.err.find("taken over by bob") != std::string::npos);
   CHECK(git(remote.bare(), {"rev-parse", "main"}) == remote_head);
   CHECK(git(remote.bare(), {"rev-parse", "refs/tracker/claims/2"}) == other + "\n");
   CHECK(git(a.root(), {"log", "-1", "--format=%s"}).starts_with("tracker: claim #2 by ann"));
-  CHECK(fs::exists(a.root() / "work/2_current/2_story_story-2.md"));
+  CHECK(fs::exists(a.root() / "work/3_qa/2_story_story-2.md"));  // claimed in qa, it stayed there
   CHECK(git(a.root(), {"status", "--porcelain"}).empty());
 }
 
@@ -713,7 +762,10 @@ TEST_CASE("remote.auto_sync pushes each command's commits as it makes them, and 
   r = run_tracker(a.root(), {"move", "2", "qa"});
   CHECK(r.code == 0);
   CHECK(r.out == "moved #2 backlog -> qa\n");
-  CHECK(r.err.find("tracker: warning: not synced (remote.auto_sync): the remote 'origin' is unavailable") == 0);
+  CHECK(r.err.find("tracker: warning: not synced (remote.auto_sync): the remote 'origin' is unavailable") !=
+        std::string::npos);
+  // Before the move, its claim was checked against the leases as last fetched.
+  CHECK(r.err.find("claims are checked against the leases the last sync fetched") != std::string::npos);
   CHECK(r.err.find("tracker sync sends it") != std::string::npos);
   remote.start_on_same_port();
   r = run_tracker(a.root(), {"sync"});

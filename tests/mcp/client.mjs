@@ -40,10 +40,21 @@ assert.equal(shown.agent, "sdk-agent");
 assert.equal(shown.stage, "current");
 const set = await call("set", { id: made.id, fields: { priority: 4 } });
 assert.deepEqual(set.changes, ["priority 2 -> 4"]);
-const done = await call("done", { id: made.id });
+const done = await call("done", { id: made.id, owner: "sdk-agent" });
 assert.equal(done.to, "done");
 const log = await call("log", { id: made.id });
 assert.deepEqual(log.entries.map((e) => e.action), ["done", "set", "claim", "create"]);
+
+// Without an owner the server acts as its client (clientInfo.name): a claim is the
+// client's, and only the holder finishes a claim (exit 3 as a tool error).
+const second = await call("new", { name: "Claimed by the client" });
+const mine = await call("claim", { id: second.id });
+assert.equal(mine.claim.owner, "tracker-sdk-test");
+const other = await client.callTool({ name: "done", arguments: { id: second.id, owner: "someone-else" } });
+assert.equal(other.isError, true);
+assert.equal(JSON.parse(other.content[0].text).code, 3);
+assert.match(JSON.parse(other.content[0].text).error, /claimed by tracker-sdk-test/);
+assert.equal((await call("done", { id: second.id })).to, "done");
 
 // A business error is a result the model can read; an unknown tool is a protocol error.
 const refused = await client.callTool({ name: "show", arguments: { id: 999 } });
