@@ -6,6 +6,7 @@
 #include <tracker/tracker.hpp>
 #include <tracker/util.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace tracker {
@@ -60,6 +61,7 @@ std::string Tracker::mark_lost(ClaimStore& store, const Claim& held) {
 Tracker::Holding Tracker::check_holder(std::int64_t id, const std::optional<std::string>& actor_given,
                                        const std::string& action, Force force) {
   Holding h;
+  h.id = id;
   ClaimStore store = claims();
   std::optional<Claim> lost;
   if (std::optional<Claim> c = store.read(id)) {
@@ -115,10 +117,46 @@ Tracker::Holding Tracker::check_holder(std::int64_t id, const std::optional<std:
   return h;
 }
 
+void Tracker::settle_local_claims(const std::map<std::int64_t, std::string>& leases,
+                                  const std::vector<std::pair<std::int64_t, std::string>>& releasing) {
+  ClaimStore store = claims();
+  for (const Claim& c : store.all()) {
+    if (c.lease.empty() || store.state(c) == ClaimState::lost) continue;  // offline, or already a record
+    if (std::any_of(releasing.begin(), releasing.end(), [&](const auto& r) { return r.first == c.id; })) continue;
+    auto it = leases.find(c.id);
+    if (it != leases.end() && it->second == c.lease) continue;
+    // The fetch may predate a claim this clone made meanwhile: the lease is read
+    // again before anything is decided.
+    std::optional<RemoteLease> now;
+    try {
+      Remote* r = remote();
+      if (!r) return;
+      now = r->read(c.id);
+    } catch (const RemoteUnavailableError&) {
+      return;
+    }
+    if (!now) {
+      // The lease ended on the remote (done, released or forced from another clone,
+      // or reclaimed after it expired): the lock here holds nothing.
+      if (store.remove(c))
+        warn("the claim on #" + std::to_string(c.id) + " by " + c.owner +
+             " ended on the remote (done, released or ended elsewhere); its lock here is gone");
+      continue;
+    }
+    if (now && now->readable && now->claim.owner != c.owner) {
+      Claim lost = c;
+      lost.lost_to = now->claim.owner;
+      if (store.replace(c, lost))
+        warn("the claim on #" + std::to_string(c.id) + " by " + c.owner + " was taken over by " + now->claim.owner +
+             " on the remote; " + c.owner + " no longer holds it");
+    }
+  }
+}
+
 void Tracker::end_claim(const Holding& h) {
   ClaimStore store = claims();
   if (h.lease) {
-    std::int64_t id = h.lease->claim.id;
+    std::int64_t id = h.id;
     try {
       Remote* r = remote();
       if (!r)

@@ -169,6 +169,22 @@ DoctorReport Tracker::doctor(bool dry_run) {
           dry_run ? "would update it to HEAD" : "updated to HEAD", !dry_run);
   for (const auto& w : behind.warnings) report.warnings.push_back(w);
 
+  // With a remote: a lease that holds no readable claim blocks its story for ever.
+  if (Remote* r = remote()) {
+    try {
+      for (const RemoteLease& lease : r->read_all()) {
+        if (lease.readable) continue;
+        bool removed = !dry_run && r->push_lease(lease.claim.id, "", lease.sha) == LeasePush::done;
+        found("lease", Remote::claim_ref(lease.claim.id),
+              "on the remote '" + r->settings().name + "', object " + lease.sha.substr(0, 12) +
+                  " holds no readable claim.yml",
+              dry_run ? "would delete it" : removed ? "deleted" : "could not delete it (it changed meanwhile)", removed);
+      }
+    } catch (const RemoteUnavailableError& e) {
+      report.warnings.push_back(std::string(e.what()) + "; its leases were not checked");
+    }
+  }
+
   // Moves that were never committed: the file is in another stage than in HEAD,
   // with nothing else changed but the retry count a move resets.
   std::vector<StoryDiff> moves;
@@ -198,21 +214,6 @@ DoctorReport Tracker::doctor(bool dry_run) {
     found("uncommitted-move", m.paths.back(), "moved from " + m.from + " to " + m.to + " on disk but not in HEAD",
           dry_run ? "would commit the move" : "committed", !dry_run);
 
-  // With a remote: a lease that holds no readable claim blocks its story for ever.
-  if (Remote* r = remote()) {
-    try {
-      for (const RemoteLease& lease : r->read_all()) {
-        if (lease.readable) continue;
-        bool removed = !dry_run && r->push_lease(lease.claim.id, "", lease.sha) == LeasePush::done;
-        found("lease", Remote::claim_ref(lease.claim.id),
-              "on the remote '" + r->settings().name + "', commit " + lease.sha.substr(0, 12) +
-                  " holds no readable claim.yml",
-              dry_run ? "would delete it" : removed ? "deleted" : "could not delete it (it changed meanwhile)", removed);
-      }
-    } catch (const RemoteUnavailableError& e) {
-      report.warnings.push_back(std::string(e.what()) + "; its leases were not checked");
-    }
-  }
   return report;
 }
 

@@ -42,7 +42,7 @@ struct Delta {
 struct LocalCommit {
   std::string sha, parent;
   std::string author_name, author_email, author_date;  ///< date as git's raw "<unix> <zone>"
-  std::int64_t time = 0;                               ///< committer time
+  std::int64_t time = 0;                               ///< author time: when the change was made (a replay keeps it)
   std::string message;
 };
 
@@ -83,7 +83,7 @@ class Replay {
   /// Commits of `range` along first parents, oldest first.
   std::vector<LocalCommit> commits(const std::string& range) const {
     std::string out = must({"log", "--first-parent", "--reverse", "--date=raw",
-                            "--format=%H%x00%P%x00%an%x00%ae%x00%ad%x00%ct%x00%B%x1e", range, "--"},
+                            "--format=%H%x00%P%x00%an%x00%ae%x00%ad%x00%at%x00%B%x1e", range, "--"},
                            "list the commits of " + range);
     std::vector<LocalCommit> list;
     for (auto& record : split(out, '\x1e')) {
@@ -261,13 +261,15 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
     if (auto id = r.story_id(path)) tip.stories[*id].insert(path);
   r.must({"read-tree", upstream}, "read the remote's tree", {}, scratch);
   std::map<std::int64_t, std::int64_t> their_times;
-  // When the remote last changed story `id`: the later change wins a conflict.
+  // When the remote last changed story `id` (author time, which a replay keeps):
+  // the later change wins a conflict.
   auto their_time = [&](std::int64_t id, const std::vector<std::string>& paths) {
     if (auto it = their_times.find(id); it != their_times.end()) return it->second;
-    std::vector<std::string> args = {"log", "-1", "--format=%ct", base + ".." + upstream, "--"};
+    std::vector<std::string> args = {"log", "--format=%at", base + ".." + upstream, "--"};
     args.insert(args.end(), paths.begin(), paths.end());
-    ProgramResult t = r.git(args);
-    return their_times[id] = parse_int(trim(t.out)).value_or(0);
+    std::int64_t latest = 0;
+    for (const auto& line : split(r.git(args).out, '\n')) latest = std::max(latest, parse_int(trim(line)).value_or(0));
+    return their_times[id] = latest;
   };
   // The id the remote renumbered story `id` to (its file `file_name`, blob `blob`
   // at the base), when it did: a commit of base..upstream that removed that file
@@ -660,6 +662,7 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
   ReplayContext ctx;
   ctx.remote_name = settings.name;
   std::map<std::int64_t, std::optional<Claim>> leases;
+  std::map<std::int64_t, std::string> lease_shas;  // id -> lease commit, as fetched
   ctx.live_lease = [&](std::int64_t id) -> std::optional<Claim> {
     auto it = leases.find(id);
     if (it == leases.end()) return std::nullopt;
@@ -680,11 +683,19 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
     result.conflicts.clear();
     std::string upstream = remote.fetch_board();
     leases.clear();
-    for (const auto& ref : split(r.must({"for-each-ref", "--format=%(refname)", "refs/tracker/remote-claims/"},
-                                        "list the leases"),
-                                 '\n'))
-      if (auto id = parse_int(ref.substr(std::min(ref.size(), std::string("refs/tracker/remote-claims/").size()))))
+    lease_shas.clear();
+    const std::string seen_prefix = "refs/tracker/remote-claims/";
+    for (const auto& line : split(r.must({"for-each-ref", "--format=%(objectname) %(refname)", seen_prefix},
+                                         "list the leases"),
+                                  '\n')) {
+      auto space = line.find(' ');
+      if (space == std::string::npos) continue;
+      std::string ref = line.substr(space + 1);
+      if (auto id = parse_int(ref.substr(std::min(ref.size(), seen_prefix.size())))) {
         leases.emplace(*id, std::nullopt);
+        lease_shas.emplace(*id, line.substr(0, space));
+      }
+    }
     std::string head = r.rev("HEAD");
     if (head.empty()) throw UsageError("sync: the branch has no commit yet");
     std::string base;
@@ -741,6 +752,9 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
         target = moved_to;
       }
     }
+    // This clone's claims whose leases ended elsewhere (done, released, forced) go,
+    // and those another clone took over are kept as lost.
+    settle_local_claims(lease_shas, release);
     if (target == upstream && release.empty()) {
       unsynced_commits_ = 0;
       result.head = target;

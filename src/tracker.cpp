@@ -621,10 +621,14 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
       fs::path to = ws_.real_stage_dir(target) / from.filename();
       tx.rename(from, to);
       // A retry count carried over from an earlier stage is a known bug: a move resets it.
-      if (s.retry_count != 0) {
-        std::string text = read_file(to);
-        tx.rewrite(to, text, set_front_matter_line(text, "retry_count", "0"));
-      }
+      std::string text = read_file(to);
+      std::string edited = s.retry_count != 0 ? set_front_matter_line(text, "retry_count", "0") : text;
+      // A claim ended by force out of the working stages: nobody works on it now.
+      if (!finishing && std::any_of(holdings.begin(), holdings.end(), [&](const Holding& h) {
+            return h.forced && h.id == s.id;
+          }))
+        edited = remove_front_matter_line(edited, "agent");
+      if (edited != text) tx.rewrite(to, text, edited);
       result.moved.push_back({s.id, s.stage, target.name, ws_.relative(to)});
       touched.push_back(s.path);
       touched.push_back(ws_.relative(to));

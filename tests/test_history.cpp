@@ -148,3 +148,37 @@ TEST_CASE("a commit of more stories than the open-file limit allows raises the s
   CHECK(r.code == 0);
   CHECK(board.commit_count() == commits + 1);
 }
+
+TEST_CASE("log and flow trust a Tracker trailer only when the commit's tree agrees, and read a merge's moves once") {
+  Board board;
+  fs::path root = board.root();
+  board.create({"Alpha"});
+  board.create({"Beta"});
+  // A plain commit that changes nothing, with forged trailers of a move to done.
+  git(root, {"commit", "-q", "--allow-empty", "-m",
+             "looks like a move\n\nTracker-Action: move\nTracker-Story: 1\nTracker-From: backlog\nTracker-To: done"});
+  json log = json::parse(run_tracker(root, {"--json", "log", "1"}).out);
+  for (const auto& e : log) CHECK(e["action"] != "move");
+  json flow = json::parse(run_tracker(root, {"--json", "flow"}).out);
+  int done = 0;
+  for (const auto& week : flow["throughput"]) done += week["done"].get<int>();
+  CHECK(done == 0);
+  // Forged trailers on a commit that changed something else: read from its tree.
+  write(root / "NOTES", "notes\n");
+  git(root, {"add", "NOTES"});
+  git(root, {"commit", "-q", "-m", "notes\n\nTracker-Action: move\nTracker-Story: 2\nTracker-From: backlog\nTracker-To: qa"});
+  log = json::parse(run_tracker(root, {"--json", "log", "2"}).out);
+  for (const auto& e : log) CHECK(e["action"] != "move");
+
+  // A branch's moves merged in: each is listed once, from its own commit.
+  git(root, {"checkout", "-q", "-b", "side"});
+  REQUIRE(run_tracker(root, {"move", "2", "current"}).code == 0);
+  REQUIRE(run_tracker(root, {"move", "2", "qa"}).code == 0);
+  git(root, {"checkout", "-q", "main"});
+  REQUIRE(run_tracker(root, {"set", "1", "priority=3"}).code == 0);
+  git(root, {"merge", "-q", "--no-ff", "--no-edit", "side"});
+  log = json::parse(run_tracker(root, {"--json", "log", "2"}).out);
+  int moves = 0;
+  for (const auto& e : log) moves += e["action"] == "move";
+  CHECK(moves == 2);
+}

@@ -591,3 +591,42 @@ TEST_CASE("mcp: schema_violation names what is wrong") {
   CHECK(schema_violation(s, J{{"n", 1}, {"e", "c"}}, "") == "'e' must be one of a, b");
   CHECK(schema_violation(s, J{{"n", 1}, {"z", 1}}, "") == "unknown argument 'z' (n, l, e)");
 }
+
+TEST_CASE("mcp: the rule of claims: another owner's claim is a tool error naming the holder; force ends it and says who") {
+  Board b;
+  b.create({"Held"});
+  b.create({"Other"});
+  REQUIRE(run_tracker(b.root(), {"claim", "1", "--owner", "coder-2"}).code == 0);
+  std::string head = git(b.root(), {"rev-parse", "HEAD"});
+  {
+    McpProcess mcp(b.root());
+    mcp.initialize();  // clientInfo.name "test": who the tools act as
+    for (const auto& [tool, args] : std::vector<std::pair<std::string, Json>>{
+             {"done", {{"id", 1}}},
+             {"release", {{"id", 1}}},
+             {"move", {{"ids", {1}}, {"stage", "backlog"}}},
+             {"set", {{"id", 1}, {"fields", {{"agent", "me"}}}}},
+             {"renew", {{"id", 1}}},
+             {"done", {{"id", 1}, {"owner", "coder-3"}}}}) {
+      Json r = mcp.call(tool, args);
+      INFO(tool << " " << r.dump());
+      CHECK(r["isError"] == true);
+      Json error = Json::parse(r["content"][0]["text"].get<std::string>());
+      CHECK(error["code"] == 3);
+      CHECK(error["error"].get<std::string>().find("story #1 is claimed by coder-2 until ") != std::string::npos);
+    }
+    CHECK(git(b.root(), {"rev-parse", "HEAD"}) == head);
+    // force ends the claim; the result and the commit say who forced it.
+    Json forced = mcp.call("done", {{"id", 1}, {"force", true}})["structuredContent"];
+    CHECK(forced["forced_by"] == "test");
+    CHECK(forced["owner"] == "coder-2");
+    CHECK(git(b.root(), {"log", "-1", "--format=%B"}).find("Tracker-Forced-By: test\n") != std::string::npos);
+  }
+  // `tracker mcp --owner` (or TRACKER_OWNER) names who the tools act as.
+  REQUIRE(run_tracker(b.root(), {"claim", "2", "--owner", "coder-2"}).code == 0);
+  McpProcess as_holder(b.root(), {"--owner", "coder-2"});
+  as_holder.initialize();
+  Json done = as_holder.call("done", {{"id", 2}});
+  CHECK(done["isError"] == false);
+  CHECK(done["structuredContent"]["forced_by"].is_null());
+}

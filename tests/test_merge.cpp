@@ -3,6 +3,7 @@
 
 #include "helpers.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <tracker/remote.hpp>
 #include <tracker/story.hpp>
@@ -143,4 +144,80 @@ TEST_CASE("merge-file --install registers the driver in a clone, and bad argumen
   CHECK(git(clone, {"config", "merge.tracker.driver"}) == "tracker merge-file %O %A %B %P %S %X %Y\n");
   CHECK(run_tracker(clone, {"merge-file", "a", "b"}).code == 2);
   CHECK(run_tracker(clone, {"merge-file", "nope1", "nope2", "nope3"}).err == "tracker: merge-file: cannot read 'nope1'\n");
+}
+
+TEST_CASE("merge driver: two similar stories git pairs wrongly are a conflict that says so, never a silent merge") {
+  Board board;
+  const std::string body =
+      "x\nLine two of the shared body text, which is long enough.\nLine three keeps going so that the files are near "
+      "identical.\nLine four ends the body.\n";
+  board.create({"Story a", "--body", body});
+  board.create({"Story b", "--body", body});
+  // Branch B: #1 gets many labels and moves, #2 is renamed; main sets #1's priority.
+  git(board.root(), {"checkout", "-q", "-b", "B"});
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"set", "1", "labels=ui,api,backend,frontend,security,performance,docs,testing,infra,mobile,desktop,web,cli,db"},
+        {"move", "1", "current"},
+        {"set", "2", "name=B name"}})
+    REQUIRE(run_tracker(board.root(), args).code == 0);
+  git(board.root(), {"checkout", "-q", "main"});
+  REQUIRE(run_tracker(board.root(), {"set", "1", "priority=5"}).code == 0);
+  auto r = git_with_tracker(board.root(), {"merge", "--no-edit", "B"});
+  INFO(r.out << r.err);
+  // Whichever pairing git's rename detection made, #1's priority never lands in #2.
+  for (const auto& entry : fs::recursive_directory_iterator(board.root() / "work")) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".md") continue;
+    std::string name = entry.path().filename().string();
+    std::string text = read(entry.path());
+    if (name.starts_with("2_") && text.find("<<<<<<<") == std::string::npos)
+      CHECK(text.find("priority: 5") == std::string::npos);
+  }
+  // git 2.39 pairs main's #1 with B's renamed #2 here: the driver refuses, naming
+  // both ids, and check flags the file until it is resolved.
+  CHECK(r.code != 0);
+  if (r.code != 0) {
+    CHECK(r.err.find("git paired different stories") != std::string::npos);
+    CHECK(r.err.find("#1") != std::string::npos);
+    CHECK(r.err.find("#2") != std::string::npos);
+    CHECK(run_tracker(board.root(), {"check"}).code == 5);
+  }
+}
+
+TEST_CASE("merge driver: sides with different line endings give the majority's, never a mix") {
+  TempDir dir;
+  write(dir / "base", "---\nname: X\npriority: 1\n---\nBody.\n");
+  write(dir / "ours", "---\r\nname: X\r\npriority: 2\r\n---\r\nBody.\r\n");
+  write(dir / "theirs", "---\nname: X\npriority: 1\nlabels: [ui]\n---\nBody.\n");
+  auto r = run_tracker(dir.path(), {"merge-file", (dir / "base").string(), (dir / "ours").string(),
+                                    (dir / "theirs").string(), "work/1_backlog/1_story_x.md"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  std::string merged = read(dir / "ours");
+  CHECK(merged.find('\r') == std::string::npos);  // two sides of three are LF
+  CHECK(merged.find("priority: 2\n") != std::string::npos);
+  CHECK(merged.find("labels: [ui]\n") != std::string::npos);
+  // Two CRLF sides of three: CRLF throughout.
+  write(dir / "base", "---\r\nname: X\r\npriority: 1\r\n---\r\nBody.\r\n");
+  write(dir / "ours", "---\r\nname: X\r\npriority: 2\r\n---\r\nBody.\r\n");
+  write(dir / "theirs", "---\nname: X\npriority: 1\nlabels: [ui]\n---\nBody.\n");
+  r = run_tracker(dir.path(), {"merge-file", (dir / "base").string(), (dir / "ours").string(),
+                               (dir / "theirs").string(), "work/1_backlog/1_story_x.md"});
+  REQUIRE(r.code == 0);
+  merged = read(dir / "ours");
+  auto lf = std::count(merged.begin(), merged.end(), '\n');
+  CHECK(lf == std::count(merged.begin(), merged.end(), '\r'));
+  CHECK(merged.find("labels: [ui]\r\n") != std::string::npos);
+}
+
+TEST_CASE("init --dir with a space writes a .gitattributes line git reads, so the driver stays on") {
+  TempDir dir;
+  git(dir.path(), {"init", "-q", "-b", "main"});
+  auto r = run_tracker(dir.path(), {"init", "--dir", "my work"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(read(dir / ".gitattributes") == "\"my work/**/*.md\" merge=tracker\n");
+  RunResult attr = run({"git", "check-attr", "merge", "--", "my work/1_backlog/1_story_x.md"}, RunOptions{dir.path(), {}, ""});
+  CHECK(attr.out == "my work/1_backlog/1_story_x.md: merge: tracker\n");
+  CHECK(attr.err.empty());  // and git does not warn about the line
+  CHECK(run({"git", "status"}, RunOptions{dir.path(), {}, ""}).err.empty());
 }

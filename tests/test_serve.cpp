@@ -231,6 +231,28 @@ TEST_CASE("serve: a stale ETag gets 409 and changes nothing, bad JSON gets 400, 
   CHECK(run_tracker(b.root(), {"serve", "--port", "70000"}).code == 2);
 }
 
+TEST_CASE("serve: a story another identity holds is 409 naming the holder, for a move and for its agent") {
+  Board b;
+  long id = b.create({"Held"});
+  REQUIRE(run_tracker(b.root(), {"claim", std::to_string(id), "--owner", "coder-2"}).code == 0);
+  ServeProcess s(b.root());  // acts as the person running it: git's author email here
+  std::string head = git(b.root(), {"rev-parse", "HEAD"});
+  std::string path = "/api/story/" + std::to_string(id);
+  for (const auto& [route, body] : std::vector<std::pair<std::string, Json>>{
+           {"/move", {{"stage", "backlog"}}}, {"/fields", {{"fields", {{"agent", "me"}}}}}}) {
+    Response r = s.post(path + route, body, s.etag(id));
+    INFO(route << " " << r.body);
+    CHECK(r.status == 409);
+    Json error = Json::parse(r.body);
+    CHECK(error["code"] == 3);
+    CHECK(error["error"].get<std::string>().find("claimed by coder-2 until ") != std::string::npos);
+    CHECK(error["error"].get<std::string>().find("you act as author@example.com") != std::string::npos);
+  }
+  CHECK(git(b.root(), {"rev-parse", "HEAD"}) == head);
+  // A field that is not the agent is anyone's to change.
+  CHECK(s.post(path + "/fields", {{"fields", {{"priority", "3"}}}}, s.etag(id)).status == 200);
+}
+
 TEST_CASE("serve: 200 concurrent reads during 20 moves: no error and no torn response", "[stress]") {
   Board b;
   long id = b.create({"Moving"});

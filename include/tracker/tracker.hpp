@@ -582,6 +582,7 @@ class Tracker {
  private:
   /// Who holds a story, as the rule of claims sees it.
   struct Holding {
+    std::int64_t id = 0;
     std::optional<Claim> local;        ///< this clone's lock, live or stale (it ends with the action)
     std::optional<RemoteLease> lease;  ///< the lease on the remote, while it holds
     std::string holder;                ///< who holds the story now; "" when nobody
@@ -730,6 +731,12 @@ class Tracker {
   /// Ends what `h` holds: the lease on the remote (deleted with the one read) and
   /// this clone's lock. A lease another clone took meanwhile is not touched.
   void end_claim(const Holding& h);
+  /// After a sync's fetch of the leases (`leases`, id -> lease commit): a lock of
+  /// this clone whose lease is gone from the remote is removed (the claim ended
+  /// elsewhere), one whose lease another owner now holds is kept as lost. The leases
+  /// this sync itself is ending (`releasing`) are left to it.
+  void settle_local_claims(const std::map<std::int64_t, std::string>& leases,
+                           const std::vector<std::pair<std::int64_t, std::string>>& releasing);
   /// Keeps `held` as a record that its lease was taken over (ClaimState::lost)
   /// instead of removing it, and returns who holds the story now.
   std::string mark_lost(ClaimStore& store, const Claim& held);
