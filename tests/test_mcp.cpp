@@ -592,7 +592,7 @@ TEST_CASE("mcp: schema_violation names what is wrong") {
   CHECK(schema_violation(s, J{{"n", 1}, {"z", 1}}, "") == "unknown argument 'z' (n, l, e)");
 }
 
-TEST_CASE("mcp: the rule of claims: another owner's claim is a tool error naming the holder; force ends it and says who") {
+TEST_CASE("mcp: the rule of claims: another owner's claim is a tool error naming the holder - force ends it and says who") {
   Board b;
   b.create({"Held"});
   b.create({"Other"});
