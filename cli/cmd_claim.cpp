@@ -141,7 +141,7 @@ Command register_claim(CLI::App& app, GlobalOptions& g) {
   sub->add_option("id", opts->id, "Story id (default: the first ready story)")->transform(story_id());
   sub->add_option("--owner", opts->owner, "Who takes the story (default: TRACKER_OWNER, else git's user.email)");
   sub->add_option("--ttl", opts->ttl, "How long the claim holds: 90s, 15m, 2h (default: claim.ttl)");
-  sub->add_option("--pid", opts->pid, "The claim also ends when this process dies")->transform(positive_number("--pid"));
+  sub->add_option("--pid", opts->pid, "The claim also ends when this process dies")->transform(positive_number("--pid", kMaxPid));
   sub->add_flag("--force", opts->force, "Claim <id> even when it is blocked or waits on a dependency that is not done");
   return {sub, [opts, &g] { return run_claim(*opts, g); }};
 }

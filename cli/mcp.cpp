@@ -27,6 +27,67 @@ constexpr const char* kInstructions =
 /// Thrown when stdout is gone: the client went away, so the server stops.
 struct ClientGone {};
 
+/// Reads a message that would not parse because a number in it is beyond a double
+/// (`1e999`): where that number is (`params.arguments.limit`), and the message's
+/// id when it came before it. The parser stops at the number; this follows the
+/// keys on the way there and builds nothing.
+class OverflowWhere : public nlohmann::json_sax<Json> {
+ public:
+  std::string path;  ///< dotted, with [i] for array items
+  Json id;           ///< the top-level id, when read before the number
+
+  bool null() override { return value(nullptr); }
+  bool boolean(bool) override { return value(nullptr); }
+  bool number_integer(number_integer_t v) override { return value(v); }
+  bool number_unsigned(number_unsigned_t v) override { return value(v); }
+  bool number_float(number_float_t, const string_t&) override { return value(nullptr); }
+  bool string(string_t& v) override { return value(v); }
+  bool binary(binary_t&) override { return value(nullptr); }
+  bool start_object(std::size_t) override {
+    frames_.push_back({false, "", 0});
+    return true;
+  }
+  bool key(string_t& k) override {
+    frames_.back().key = k;
+    return true;
+  }
+  bool end_object() override { return end(); }
+  bool start_array(std::size_t) override {
+    frames_.push_back({true, "", 0});
+    return true;
+  }
+  bool end_array() override { return end(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    for (const auto& f : frames_) {
+      if (f.array)
+        path += "[" + std::to_string(f.index) + "]";
+      else
+        path += (path.empty() ? "" : ".") + f.key;
+    }
+    return false;
+  }
+
+ private:
+  struct Frame {
+    bool array;
+    std::string key;
+    std::size_t index;
+  };
+  bool value(const Json& v) {
+    if (frames_.size() == 1 && !frames_[0].array && frames_[0].key == "id") id = v;
+    return next();
+  }
+  bool end() {
+    frames_.pop_back();
+    return next();
+  }
+  bool next() {
+    if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+    return true;
+  }
+  std::vector<Frame> frames_;
+};
+
 const std::vector<std::string>& legacy_versions() {
   static const std::vector<std::string> v = {"2025-11-25", "2025-06-18", "2025-03-26"};
   return v;
@@ -132,6 +193,10 @@ std::optional<std::string> schema_violation(const Json& schema, const Json& valu
   }
   if (schema.contains("minimum") && value.is_number() && value.get<double>() < schema["minimum"].get<double>())
     return named("must be at least " + schema["minimum"].dump());
+  if (schema.contains("maximum") && value.is_number() && value.get<double>() > schema["maximum"].get<double>())
+    return named("must be at most " + schema["maximum"].dump());
+  if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+    return named("must be at most " + std::to_string(INT64_MAX));  // read as int64, it would wrap (to -1)
   if (schema.contains("minLength") && value.is_string() && value.get<std::string>().size() < schema["minLength"].get<std::size_t>())
     return named("must not be empty");
   if (value.is_array()) {
@@ -276,6 +341,16 @@ void Server::handle(const std::string& line, LineReader* reader) {
     std::string what = e.what();
     if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
     fail(nullptr, kParseError, "Parse error: " + what);
+    return;
+  } catch (const Json::out_of_range&) {
+    // A number beyond a double (1e999): named, and answered; never the end of the server.
+    OverflowWhere where;
+    Json::sax_parse(line, &where);
+    Json id = where.id.is_string() || where.id.is_number_integer() ? where.id : Json(nullptr);
+    bool in_params = where.path.starts_with("params");
+    fail(id, in_params ? kInvalidParams : kInvalidRequest,
+         std::string(in_params ? "Invalid params: " : "Invalid Request: ") + (where.path.empty() ? "a number" : where.path) +
+             " is a number too large to represent");
     return;
   }
   try {

@@ -212,11 +212,11 @@ std::vector<Tool> make_tools() {
     out.push_back({name, description, schema(input), schema(output), std::move(run)});
   };
   add("ready", "Stories ready to claim, most urgent first",
-      R"({"type":"object","properties":{"limit":{"type":"integer","minimum":1,"description":"default 10"}},"additionalProperties":false})",
+      R"({"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":1000000,"description":"default 10"}},"additionalProperties":false})",
       R"({"type":"object","properties":{"stories":{"type":"array","items":)" BRIEF R"(},"more":{"type":"boolean"}},"required":["stories"]})",
       run_ready);
   add("claim", "Claim a story (default: the first ready one); it moves to the working stage. The claim ends when this MCP server exits unless pid says otherwise",
-      R"({"type":"object","properties":{)" OWNER R"(,)" ID R"(,"ttl":{"type":"string","description":"90s, 15m, 2h"},"pid":{"type":"integer","minimum":0,"description":"process whose end ends the claim; 0: none"},"force":{"type":"boolean","description":"even if blocked or waiting"}},"additionalProperties":false})",
+      R"({"type":"object","properties":{)" OWNER R"(,)" ID R"(,"ttl":{"type":"string","description":"90s, 15m, 2h"},"pid":{"type":"integer","minimum":0,"maximum":4194304,"description":"process whose end ends the claim; 0: none"},"force":{"type":"boolean","description":"even if blocked or waiting"}},"additionalProperties":false})",
       R"({"type":"object","properties":{"id":{"type":"integer"},"name":{"type":"string"},"stage":{"type":"string"},"claim":{"type":"object","properties":{"owner":{"type":"string"},"expires":{"type":"string"}}},"renewed":{"type":"boolean"},)" COMMIT R"(},"required":["id","claim"]})",
       run_claim);
   add("renew", "Extend a claim",
@@ -251,11 +251,11 @@ std::vector<Tool> make_tools() {
       R"({"type":"object","properties":{"id":{"type":"integer"},"body":{"type":"string"},"body_truncated":{"type":"boolean"}},"required":["id"]})",
       run_show);
   add("list", "List stories (brief; full: every field)",
-      R"({"type":"object","properties":{"stage":{"type":"array","items":{"type":"string"}},"type":{"type":"string"},"label":{"type":"string"},"agent":{"type":"string"},"blocked":{"type":"boolean"},"ready":{"type":"boolean"},"claimed":{"type":"boolean"},"open":{"type":"boolean","description":"hide done stages"},"sort":{"enum":["stage","priority","id","updated"]},"reverse":{"type":"boolean"},"where":{"type":"array","items":{"type":"string"},"description":"key=value"},"limit":{"type":"integer","minimum":1,"description":"default 50"},"full":{"type":"boolean"}},"additionalProperties":false})",
+      R"({"type":"object","properties":{"stage":{"type":"array","items":{"type":"string"}},"type":{"type":"string"},"label":{"type":"string"},"agent":{"type":"string"},"blocked":{"type":"boolean"},"ready":{"type":"boolean"},"claimed":{"type":"boolean"},"open":{"type":"boolean","description":"hide done stages"},"sort":{"enum":["stage","priority","id","updated"]},"reverse":{"type":"boolean"},"where":{"type":"array","items":{"type":"string"},"description":"key=value"},"limit":{"type":"integer","minimum":1,"maximum":1000000,"description":"default 50"},"full":{"type":"boolean"}},"additionalProperties":false})",
       R"({"type":"object","properties":{"stories":{"type":"array","items":{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}},"more":{"type":"boolean"}},"required":["stories"]})",
       run_list);
   add("search", "Full-text search of names and bodies, best first",
-      R"({"type":"object","properties":{"query":{"type":"string","minLength":1},"stage":{"type":"array","items":{"type":"string"}},"limit":{"type":"integer","minimum":1,"description":"default 10"}},"required":["query"],"additionalProperties":false})",
+      R"({"type":"object","properties":{"query":{"type":"string","minLength":1},"stage":{"type":"array","items":{"type":"string"}},"limit":{"type":"integer","minimum":1,"maximum":1000000,"description":"default 10"}},"required":["query"],"additionalProperties":false})",
       R"({"type":"object","properties":{"hits":{"type":"array","items":{"type":"object","properties":{"id":{"type":"integer"},"snippet":{"type":"string"}},"required":["id"]}},"total":{"type":"integer"}},"required":["hits"]})",
       run_search);
   add("new", "Create a story",
@@ -288,7 +288,7 @@ std::vector<Tool> make_tools() {
         return link_json(args.value("remove", false) ? t.unlink(id, dep) : t.link(id, dep));
       });
   add("log", "Transitions of a story or the board, newest first",
-      R"({"type":"object","properties":{)" ID R"(,"limit":{"type":"integer","minimum":1,"description":"default 20"}},"additionalProperties":false})",
+      R"({"type":"object","properties":{)" ID R"(,"limit":{"type":"integer","minimum":1,"maximum":1000000,"description":"default 20"}},"additionalProperties":false})",
       R"({"type":"object","properties":{"entries":{"type":"array","items":{"type":"object","properties":{"commit":{"type":"string"},"action":{"type":"string"},"id":{"type":"integer"}},"required":["commit","id"]}}},"required":["entries"]})",
       run_log);
   add("diff", "Story changes: HEAD vs the working tree, or a range a..b",

@@ -244,11 +244,12 @@ CLI::Validator story_id() {
       "ID");
 }
 
-CLI::Validator positive_number(const std::string& option) {
+CLI::Validator positive_number(const std::string& option, std::int64_t max) {
   return CLI::Validator(
-      [option](std::string& text) {
+      [option, max](std::string& text) {
         auto n = text.find_first_not_of("0123456789") == std::string::npos ? parse_int(text) : std::nullopt;
-        if (!n || *n <= 0) return "invalid " + option + " '" + text + "': expected a positive integer";
+        if (!n || *n <= 0 || *n > max)
+          return "invalid " + option + " '" + text + "': expected a whole number from 1 to " + std::to_string(max);
         return std::string();
       },
       "N");

@@ -45,8 +45,8 @@ std::string invalid_id_message(const std::string& text);
 /// `->transform(story_id())` on an integer option.
 CLI::Validator story_id();
 
-/// Checks a count (--limit, --pid): decimal digits, at least 1, within int64.
-CLI::Validator positive_number(const std::string& option);
+/// Checks a count (--limit, --pid): decimal digits, from 1 to `max`.
+CLI::Validator positive_number(const std::string& option, std::int64_t max = kMaxLimit);
 
 /// `value` as JSON text; invalid UTF-8 in strings is replaced, never thrown on.
 std::string json_text(const nlohmann::ordered_json& value, int indent = -1);

@@ -7,6 +7,7 @@
 #include "views.hpp"
 
 #include <httplib.h>
+#include <malloc.h>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +19,9 @@
 #include <shared_mutex>
 #include <set>
 #include <thread>
+#include <deque>
+#include <list>
+#include <charconv>
 
 #include <tracker/config.hpp>
 #include <tracker/util.hpp>
@@ -36,6 +40,95 @@ using Json = nlohmann::ordered_json;
 struct ServeOptions {
   int port = 7410;
   bool open = false;
+};
+
+// What one request may cost. cpp-httplib gives each connection a thread for as long
+// as it lasts (a keep-alive wait, a slow client, an event stream), so the limits
+// are on connections and streams, and every wait has a time-out.
+constexpr std::size_t kMaxWorkers = 128;         ///< connections served at once; more wait their turn
+constexpr std::size_t kKeptWorkers = 8;          ///< idle workers kept; more end after kWorkerIdle
+constexpr auto kWorkerIdle = std::chrono::seconds(2);
+constexpr int kMaxStreams = 32;                  ///< open /api/events streams, all clients together
+constexpr int kMaxStreamsPerClient = 4;          ///< per page (its `client` id)
+constexpr auto kStreamBeat = std::chrono::milliseconds(250);  ///< a closed stream fails its next write
+constexpr time_t kReadTimeout = 5;               ///< seconds a client may send nothing mid-request
+constexpr time_t kKeepAlive = 2;                 ///< seconds an idle keep-alive connection is kept
+constexpr std::size_t kMaxBody = 4u << 20;       ///< a request body (a story is at most 1 MiB)
+
+/// The workers behind the HTTP server: a pool that grows while every worker is busy
+/// (up to kMaxWorkers) and lets idle workers beyond kKeptWorkers go. The library's
+/// own pool has a fixed size (8 here): eight event streams, or eight slow clients,
+/// took every worker and the server stopped answering.
+class WorkerPool : public httplib::TaskQueue {
+ public:
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    reap();
+    jobs_.push_back(std::move(fn));
+    if (jobs_.size() > idle_ && threads_.size() < kMaxWorkers) {
+      threads_.emplace_back();
+      threads_.back() = std::thread([this] { work(); });
+    } else {
+      wake_.notify_one();
+    }
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  void work() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      ++idle_;
+      bool woken = wake_.wait_for(lock, kWorkerIdle, [&] { return stop_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty()) {
+        if (stop_ || (!woken && threads_.size() - ended_.size() > kKeptWorkers)) {
+          ended_.push_back(std::this_thread::get_id());
+          return;
+        }
+        continue;
+      }
+      std::function<void()> job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      try {
+        job();
+      } catch (...) {
+        // the library answers what it can; a worker never ends the server
+      }
+      lock.lock();
+    }
+  }
+
+  /// Joins the workers that ended (each let go of the mutex on its way out).
+  void reap() {
+    if (stop_) return;
+    for (auto id : ended_)
+      for (auto it = threads_.begin(); it != threads_.end(); ++it)
+        if (it->get_id() == id) {
+          it->join();
+          threads_.erase(it);
+          break;
+        }
+    ended_.clear();
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::list<std::thread> threads_;
+  std::vector<std::thread::id> ended_;
+  std::deque<std::function<void()>> jobs_;
+  std::size_t idle_ = 0;
+  bool stop_ = false;
 };
 
 /// 32 hex digits from the kernel's random source.
@@ -102,38 +195,74 @@ class Server {
   }
 
   int run(const ServeOptions& opts) {
-    routes();
-    // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, with which a
-    // second server on the same port would bind too and share its requests.
-    http_.set_socket_options([](socket_t sock) {
-      int yes = 1;
-      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    });
-    int port = opts.port == 0 ? http_.bind_to_any_port("127.0.0.1") : (http_.bind_to_port("127.0.0.1", opts.port) ? opts.port : -1);
+    // Few malloc arenas: a thread per connection would otherwise give each its own,
+    // and the memory of a burst of requests would stay with the process.
+    mallopt(M_ARENA_MAX, 4);
+    int port = listen_on(v4_, "127.0.0.1", opts.port);
     if (port < 0)
       throw Error(ExitCode::error, "cannot listen on 127.0.0.1:" + std::to_string(opts.port) +
                                        " (in use? --port N, or --port 0 for any free port)");
     port_ = port;
     std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
-    std::cout << "serving " << root_.string() << " at " << url << " (Ctrl-C stops)" << std::endl;
+    bool v6 = listen_on(v6_, "::1", port) == port;
+    std::cout << "serving " << root_.string() << " at " << url
+              << (v6 ? " and http://[::1]:" + std::to_string(port) + "/" : std::string()) << " (Ctrl-C stops)"
+              << std::endl;
+    if (!v6) std::cerr << "tracker serve: not listening on [::1]:" << port << " (no IPv6 loopback, or the port is taken there)\n";
     if (opts.open) std::system(("xdg-open '" + url + "' > /dev/null 2>&1 &").c_str());
     std::thread watcher([this] { watch(); });
-    bool ok = http_.listen_after_bind();
+    std::thread other;
+    if (v6) other = std::thread([this] { v6_.listen_after_bind(); });
+    bool ok = v4_.listen_after_bind();
     stopping_ = true;
     changed_.notify_all();
+    v6_.stop();
+    if (other.joinable()) other.join();
     watcher.join();
     return ok ? 0 : 1;
   }
 
  private:
-  /// Host (always) and Origin (when sent) must name this server: a page of another
-  /// site that resolves its name to 127.0.0.1 is refused.
-  bool same_origin(const httplib::Request& req) const {
+  /// Sets up `http` (routes, limits, workers) and binds it to host:port (0: any free
+  /// port); the port bound, or -1.
+  int listen_on(httplib::Server& http, const std::string& host, int port) {
+    routes(http);
+    http.new_task_queue = [] { return new WorkerPool; };
+    http.set_read_timeout(kReadTimeout);
+    http.set_write_timeout(kReadTimeout);
+    http.set_keep_alive_timeout(kKeepAlive);
+    http.set_payload_max_length(kMaxBody);
+    // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, with which a
+    // second server on the same port would bind too and share its requests.
+    http.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
+    if (port == 0) return http.bind_to_any_port(host);
+    return http.bind_to_port(host, port) ? port : -1;
+  }
+
+  /// Host (always, once, printable) and Origin (when sent) must name this server: a
+  /// page of another site that resolves its name to 127.0.0.1 is refused. 400 for a
+  /// Host that is not one clean header, 403 for another name; 0 when it is ours.
+  int origin_status(const httplib::Request& req) const {
+    if (req.get_header_value_count("Host") != 1) return 400;
+    std::string host = req.get_header_value("Host");
+    if (std::any_of(host.begin(), host.end(), [](char c) { return static_cast<unsigned char>(c) < 0x21 || c == 0x7f; }))
+      return 400;
     std::string p = ":" + std::to_string(port_);
     std::set<std::string> hosts = {"127.0.0.1" + p, "localhost" + p, "[::1]" + p};
-    if (!hosts.count(req.get_header_value("Host"))) return false;
-    if (req.has_header("Origin") && !hosts.count(strip_scheme(req.get_header_value("Origin")))) return false;
-    return true;
+    if (!hosts.count(host)) return 403;
+    if (req.get_header_value_count("Origin") > 1) return 400;
+    if (req.has_header("Origin") && !hosts.count(strip_scheme(req.get_header_value("Origin")))) return 403;
+    return 0;
+  }
+
+  /// Every /api/ request carries the run's token, which only the page has: in the
+  /// X-Tracker-Token header, or (an EventSource cannot send headers) `token=` on a GET.
+  bool has_token(const httplib::Request& req) const {
+    if (req.get_header_value("X-Tracker-Token") == token_) return true;
+    return req.method == "GET" && req.get_param_value("token") == token_;
   }
   /// "http://127.0.0.1:7410" -> "127.0.0.1:7410"; another scheme matches no host.
   static std::string strip_scheme(const std::string& origin) {
@@ -155,12 +284,8 @@ class Server {
     }
   }
 
-  /// The checks of a write: the token, a JSON object body, the story's blob id.
+  /// The checks of a write (the token was checked before routing): a JSON object body.
   std::optional<Json> write_body(const httplib::Request& req, httplib::Response& res) {
-    if (req.get_header_value("X-Tracker-Token") != token_) {
-      send_error(res, 403, "a write needs this run's token (the page has it)");
-      return std::nullopt;
-    }
     Json body = Json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       send_error(res, 400, "the body is not a JSON object", static_cast<int>(ExitCode::usage));
@@ -185,37 +310,48 @@ class Server {
     return false;
   }
 
-  void routes() {
-    http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (!same_origin(req)) {
-        send_error(res, 403, "this server answers only requests for 127.0.0.1:" + std::to_string(port_));
+  void routes(httplib::Server& http) {
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      // No page of another site may frame the board (a click there would be a move
+      // here) or read an answer of the API.
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_header("X-Frame-Options", "DENY");
+      res.set_header("Cross-Origin-Resource-Policy", "same-origin");
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'");
+      if (int status = origin_status(req)) {
+        send_error(res, status,
+                   status == 400 ? std::string("a request needs one Host header naming this server")
+                                 : "this server answers only requests for 127.0.0.1:" + std::to_string(port_));
         return httplib::Server::HandlerResponse::Handled;
       }
-      res.set_header("X-Content-Type-Options", "nosniff");
-      res.set_header("Content-Security-Policy",
-                     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'");
+      if (req.path.starts_with("/api/") && !has_token(req)) {
+        send_error(res, 403, "the API needs this run's token (the page has it)");
+        return httplib::Server::HandlerResponse::Handled;
+      }
       return httplib::Server::HandlerResponse::Unhandled;
     });
-    http_.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+    http.Get("/", [this](const httplib::Request&, httplib::Response& res) {
       std::string page = kWebIndexHtml;
       std::string mark = "{{TOKEN}}";
       page.replace(page.find(mark), mark.size(), token_);
       res.set_header("Cache-Control", "no-store");
       res.set_content(page, "text/html; charset=utf-8");
     });
-    http_.Get("/app.js", [](const httplib::Request&, httplib::Response& res) {
+    http.Get("/app.js", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(kWebAppJs, "text/javascript; charset=utf-8");
     });
-    http_.Get("/app.css", [](const httplib::Request&, httplib::Response& res) {
+    http.Get("/app.css", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(kWebAppCss, "text/css; charset=utf-8");
     });
-    http_.Get("/api/board", [this](const httplib::Request& req, httplib::Response& res) {
+    http.Get("/api/board", [this](const httplib::Request& req, httplib::Response& res) {
       std::shared_lock<std::shared_mutex> lock(writes_);
       answer(res, [&] { return board(req); });
     });
-    http_.Get(R"(/api/story/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    http.Get(R"(/api/story/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
       answer(res, [&] {
-        std::int64_t id = std::stoll(req.matches[1]);
+        std::int64_t id = story_id(req);
         auto t = open();
         auto [story, text] = t->read_whole(id);
         std::map<std::int64_t, Claim> claims = t->live_claims();
@@ -226,35 +362,35 @@ class Server {
                     {"history", history}};
       });
     });
-    http_.Post(R"(/api/story/(\d+)/move)", [this](const httplib::Request& req, httplib::Response& res) {
+    http.Post(R"(/api/story/(\d+)/move)", [this](const httplib::Request& req, httplib::Response& res) {
       auto body = write_body(req, res);
       if (!body) return;
-      std::int64_t id = std::stoll(req.matches[1]);
       if (!(*body).contains("stage") || !(*body)["stage"].is_string())
         return send_error(res, 400, "move needs {\"stage\": name}", static_cast<int>(ExitCode::usage));
       std::unique_lock<std::shared_mutex> lock(writes_);
       answer(res, [&]() -> Json {
+        std::int64_t id = story_id(req);
         auto t = open();
         if (!matches(*t, id, req, res)) throw Handled{};
         const Stage& stage = t->workspace().config().stage((*body)["stage"].get<std::string>());
         return move_json(t->move({id}, stage.name));
       });
     });
-    http_.Post(R"(/api/story/(\d+)/fields)", [this](const httplib::Request& req, httplib::Response& res) {
+    http.Post(R"(/api/story/(\d+)/fields)", [this](const httplib::Request& req, httplib::Response& res) {
       auto body = write_body(req, res);
       if (!body) return;
-      std::int64_t id = std::stoll(req.matches[1]);
       if (!(*body).contains("fields") || !(*body)["fields"].is_object())
         return send_error(res, 400, "fields needs {\"fields\": {key: value}}", static_cast<int>(ExitCode::usage));
-      std::vector<FieldEdit> edits = field_edits((*body)["fields"]);
       std::unique_lock<std::shared_mutex> lock(writes_);
       answer(res, [&]() -> Json {
+        std::int64_t id = story_id(req);
+        std::vector<FieldEdit> edits = field_edits((*body)["fields"]);
         auto t = open();
         if (!matches(*t, id, req, res)) throw Handled{};
         return set_json(t->set_fields(id, edits));
       });
     });
-    http_.Post("/api/stories", [this](const httplib::Request& req, httplib::Response& res) {
+    http.Post("/api/stories", [this](const httplib::Request& req, httplib::Response& res) {
       auto body = write_body(req, res);
       if (!body) return;
       std::unique_lock<std::shared_mutex> lock(writes_);
@@ -276,12 +412,17 @@ class Server {
           },
           201);
     });
-    http_.Get("/api/flow", [this](const httplib::Request& req, httplib::Response& res) {
+    http.Get("/api/flow", [this](const httplib::Request& req, httplib::Response& res) {
       answer(res, [&] {
         std::int64_t now = system_clock().now_seconds();
         FlowQuery q;
         std::int64_t days = 90;
-        if (req.has_param("days")) days = std::max<std::int64_t>(1, parse_int(req.get_param_value("days")).value_or(90));
+        if (req.has_param("days")) {
+          auto n = parse_int(req.get_param_value("days"));
+          if (!n || *n < 1 || *n > kMaxFlowDays)
+            throw UsageError("days must be a whole number from 1 to " + std::to_string(kMaxFlowDays));
+          days = *n;
+        }
         q.since = now - days * 86400;
         q.until = now;
         if (req.has_param("label") && !req.get_param_value("label").empty()) q.label = req.get_param_value("label");
@@ -289,24 +430,8 @@ class Server {
         return flow_json(open()->flow(q));
       });
     });
-    http_.Get("/api/events", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_header("Cache-Control", "no-store");
-      std::uint64_t seen = generation_.load();
-      res.set_chunked_content_provider("text/event-stream", [this, seen](std::size_t, httplib::DataSink& sink) mutable {
-        std::unique_lock<std::mutex> lock(mutex_);
-        changed_.wait_for(lock, std::chrono::seconds(15), [&] { return stopping_ || generation_.load() != seen; });
-        if (stopping_) return false;
-        std::string event;
-        if (generation_.load() != seen) {
-          seen = generation_.load();
-          event = "event: change\ndata: " + std::to_string(seen) + "\n\n";
-        } else {
-          event = ": still here\n\n";  // keeps proxies and the browser from timing out
-        }
-        return sink.write(event.data(), event.size());
-      });
-    });
-    http_.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    http.Get("/api/events", [this](const httplib::Request& req, httplib::Response& res) { events(req, res); });
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
       try {
         std::rethrow_exception(ep);
       } catch (const std::exception& e) {
@@ -315,6 +440,65 @@ class Server {
         send_error(res, 500, "internal error");
       }
     });
+  }
+
+  /// The story id of a /api/story/<id> path: 400 when it does not fit.
+  static std::int64_t story_id(const httplib::Request& req) {
+    const std::string digits = req.matches[1];
+    std::int64_t id = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+    if (ec != std::errc() || end != digits.data() + digits.size() || id < 1)
+      throw UsageError("a story id is a number from 1 to " + std::to_string(INT64_MAX));
+    return id;
+  }
+
+  /// /api/events: Server-Sent Events, a `change` when the board changed. A stream
+  /// holds a worker for as long as it is open, so there are at most kMaxStreams, and
+  /// kMaxStreamsPerClient per page (429 beyond); each writes at least every
+  /// kStreamBeat, so that a stream whose page closed fails its next write and ends.
+  void events(const httplib::Request& req, httplib::Response& res) {
+    std::string client = req.get_param_value("client");
+    if (client.size() > 64 || !std::all_of(client.begin(), client.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; }))
+      return send_error(res, 400, "client is at most 64 letters, digits and '-'", static_cast<int>(ExitCode::usage));
+    {
+      std::lock_guard<std::mutex> lock(streams_mutex_);
+      int& mine = streams_of_[client];
+      if (streams_ >= kMaxStreams || mine >= kMaxStreamsPerClient) {
+        if (mine == 0) streams_of_.erase(client);
+        res.set_header("Retry-After", "5");
+        return send_error(res, 429,
+                          streams_ >= kMaxStreams
+                              ? "too many event streams are open (" + std::to_string(kMaxStreams) + ")"
+                              : "this page has " + std::to_string(kMaxStreamsPerClient) + " event streams open already");
+      }
+      ++streams_;
+      ++mine;
+    }
+    res.set_header("Cache-Control", "no-store");
+    std::uint64_t seen = generation_.load();
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, seen](std::size_t, httplib::DataSink& sink) mutable {
+          try {
+            std::unique_lock<std::mutex> lock(mutex_);
+            changed_.wait_for(lock, kStreamBeat, [&] { return stopping_ || generation_.load() != seen; });
+            if (stopping_) return false;
+            lock.unlock();
+            std::string event = ":\n\n";  // a beat: the page ignores it; a closed stream fails on it
+            if (generation_.load() != seen) {
+              seen = generation_.load();
+              event = "event: change\ndata: " + std::to_string(seen) + "\n\n";
+            }
+            return sink.write(event.data(), event.size());
+          } catch (...) {
+            return false;
+          }
+        },
+        [this, client](bool) {
+          std::lock_guard<std::mutex> lock(streams_mutex_);
+          --streams_;
+          if (--streams_of_[client] <= 0) streams_of_.erase(client);
+        });
   }
 
   Json board(const httplib::Request& req) {
@@ -379,7 +563,11 @@ class Server {
   fs::path root_;
   std::string token_;
   int port_ = 0;
-  httplib::Server http_;
+  httplib::Server v4_;  ///< on 127.0.0.1
+  httplib::Server v6_;  ///< on [::1]
+  std::mutex streams_mutex_;
+  int streams_ = 0;
+  std::map<std::string, int> streams_of_;  ///< open streams per page
   /// Writes through this server take it alone, reads of the board share it: a read
   /// never walks the stage directories half way through a move made here.
   std::shared_mutex writes_;

@@ -149,7 +149,9 @@ std::vector<Claim> ClaimStore::all() const {
 ClaimState ClaimStore::state(const Claim& claim, std::int64_t now) {
   if (!claim.lost_to.empty()) return ClaimState::lost;
   if (now >= claim.expires) return ClaimState::expired;
-  if (claim.pid && claim.host == this_host() && ::kill(static_cast<pid_t>(*claim.pid), 0) != 0 && errno == ESRCH)
+  if (claim.pid && claim.host == this_host() &&
+      (*claim.pid < 1 || *claim.pid > kMaxPid ||  // no such process can exist (a pid_t would wrap)
+       (::kill(static_cast<pid_t>(*claim.pid), 0) != 0 && errno == ESRCH)))
     return ClaimState::holder_dead;
   return ClaimState::live;
 }

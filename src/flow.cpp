@@ -100,9 +100,18 @@ FlowReport compute_flow(const std::vector<LogEntry>& newest_first, const std::ve
     t.moves.emplace_back(e.time, to);
   }
 
+  // The series (weeks, days) cover the window where the board has a history: from
+  // its first change (a window that starts earlier adds only zeros) to now. So their
+  // length is bounded by the board's age, whatever window was asked for.
+  std::int64_t first = now;
+  for (const auto& [id, t] : stories)
+    if (t.created) first = std::min(first, *t.created);
+  const std::int64_t series_from = std::max(query.since, std::min(first, query.until));
+  const std::int64_t series_to = std::max(series_from, std::min(query.until, std::max(now, first)));
+
   // Throughput, cycle time and lead time: stories first done within the window.
   std::map<std::int64_t, std::int64_t> per_week;
-  for (std::int64_t w = week_start(query.since); w <= week_start(query.until); w += 7 * kDay) per_week[w] = 0;
+  for (std::int64_t w = week_start(series_from); w <= week_start(series_to); w += 7 * kDay) per_week[w] = 0;
   std::vector<std::int64_t> cycle, lead;
   for (const auto& [id, t] : stories) {
     if (!t.done || *t.done < query.since || *t.done > query.until) continue;
@@ -173,7 +182,7 @@ FlowReport compute_flow(const std::vector<LogEntry>& newest_first, const std::ve
     at = stage;
     if (auto c = column.find(at); c != column.end()) ++count[c->second];
   };
-  for (std::int64_t day = day_start(query.since); day <= day_start(query.until); day += kDay) {
+  for (std::int64_t day = day_start(series_from); day <= day_start(series_to); day += kDay) {
     std::int64_t end = day + kDay - 1;
     while (next < moves.size() && std::get<0>(moves[next]) <= end) apply(moves[next++]);
     r.cumulative_flow.push_back({utc_date(day), count});
@@ -183,6 +192,10 @@ FlowReport compute_flow(const std::vector<LogEntry>& newest_first, const std::ve
 
 FlowReport Tracker::flow(const FlowQuery& query) {
   if (query.until < query.since) throw UsageError("--until is before --since: nothing to measure");
+  if (query.since < query.until - kMaxFlowDays * kDay)  // written so that nothing overflows
+    throw UsageError("the window is " + std::to_string(query.until / kDay - query.since / kDay) +
+                     " days; flow measures at most " +
+                     std::to_string(kMaxFlowDays) + " (100 years)");
   std::vector<LogEntry> history = log(std::nullopt, std::nullopt);
   std::vector<Story> board = list(ListQuery{});
   return compute_flow(history, board, ws_.config(), query, clock_.now_seconds());

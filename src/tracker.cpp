@@ -953,6 +953,8 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
       throw UsageError("a claim needs an owner: --owner NAME, TRACKER_OWNER, or git config user.email");
   }
   check_owner(request.owner);
+  if (request.pid && (*request.pid < 1 || *request.pid > kMaxPid))
+    throw UsageError("--pid is a process id from 1 to " + std::to_string(kMaxPid));
   std::int64_t ttl = claim_ttl(ws_.config(), request.ttl_seconds);
   ClaimStore store = claims();
 

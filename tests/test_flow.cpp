@@ -150,8 +150,9 @@ TEST_CASE("flow: throughput, cycle and lead time, WIP and age, time in stage, cu
   CHECK(stage_time("qa").count == 2);
   CHECK(stage_time("qa").p50 == 1 * kDay);
 
-  // The cumulative flow at each day's end (backlog, current, qa, merge, done, archived).
-  REQUIRE(r.cumulative_flow.size() == 14);
+  // The cumulative flow at each day's end (backlog, current, qa, merge, done, archived),
+  // from the window's start to now (day 10): the days after now are not measured.
+  REQUIRE(r.cumulative_flow.size() == 11);
   std::vector<std::vector<std::int64_t>> expected = {
       {5, 0, 0, 0, 0, 0},  // day 0: five stories made
       {4, 1, 0, 0, 0, 0},  // #1 claimed

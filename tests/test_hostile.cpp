@@ -201,7 +201,7 @@ TEST_CASE("ids are decimal, from 1 to 999999999999999, and the id counter never 
   CHECK(run_tracker(board.root(), {"show", "1000000000000000"}).err ==
         "tracker: invalid id '1000000000000000': ids are at most 999999999999999\n");
   CHECK(run_tracker(board.root(), {"list", "--limit", "0"}).err ==
-        "tracker: invalid --limit '0': expected a positive integer\n");
+        "tracker: invalid --limit '0': expected a whole number from 1 to 1000000\n");
 
   // A damaged counter at INT64_MAX: refused, no file made.
   fs::path last_id = board.root() / ".git/tracker/last-id";

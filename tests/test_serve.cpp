@@ -111,7 +111,8 @@ class ServeProcess {
   int port() const { return port_; }
   const std::string& token() const { return token_; }
 
-  Response get(const std::string& path) { return http(port_, "GET", path); }
+  /// A GET as the page sends it: with the run's token.
+  Response get(const std::string& path) { return http(port_, "GET", path, "", {{"X-Tracker-Token", token_}}); }
   Json get_json(const std::string& path) {
     Response r = get(path);
     INFO(path << " " << r.status << " " << r.body);
@@ -183,7 +184,8 @@ TEST_CASE("serve: a foreign Host or Origin gets 403, a write without the token 4
   ServeProcess s(b.root());
   CHECK(http(s.port(), "GET", "/api/board", "", {{"Host", "evil.example:" + std::to_string(s.port())}}).status == 403);
   CHECK(http(s.port(), "GET", "/", "", {{"Host", "127.0.0.1:1"}}).status == 403);
-  CHECK(http(s.port(), "GET", "/api/board", "", {{"Host", "localhost:" + std::to_string(s.port())}}).status == 200);
+  CHECK(http(s.port(), "GET", "/api/board", "", {{"Host", "localhost:" + std::to_string(s.port())}, {"X-Tracker-Token", s.token()}})
+            .status == 200);
   std::string etag = s.etag(id);
   std::string head = git(b.root(), {"rev-parse", "HEAD"});
   Response foreign = http(s.port(), "POST", "/api/story/" + std::to_string(id) + "/move", R"({"stage":"qa"})",
@@ -266,7 +268,7 @@ TEST_CASE("serve: 200 concurrent reads during 20 moves: no error and no torn res
   for (int r = 0; r < 4; ++r)
     readers.emplace_back([&] {
       while (!done || reads < 200) {
-        Response res = http(s.port(), "GET", "/api/board");
+        Response res = s.get("/api/board");
         Json j = Json::parse(res.body, nullptr, false);
         std::size_t stories = 0;
         if (res.status == 200 && !j.is_discarded())
@@ -305,7 +307,8 @@ TEST_CASE("serve: a change made anywhere is announced on the event stream") {
   addr.sin_port = htons(static_cast<std::uint16_t>(s.port()));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  std::string req = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) + "\r\n\r\n";
+  std::string req = "GET /api/events?token=" + s.token() + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) +
+                    "\r\n\r\n";
   REQUIRE(::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
   std::string got;
   auto read_some = [&] {

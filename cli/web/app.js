@@ -29,6 +29,7 @@ function notice(text, error) {
 }
 
 async function api(path, options = {}) {
+  options.headers = Object.assign({ "X-Tracker-Token": token }, options.headers || {});
   const res = await fetch(path, options);
   let body = null;
   try { body = await res.json(); } catch (e) { body = { error: res.statusText }; }
@@ -343,9 +344,16 @@ function route() {
 }
 
 // --- live: the server says when the board changed ------------------------------------
+// The stream needs the token (an EventSource sends no headers, so it goes in the
+// URL) and names this page, which the server allows a few streams at once.
+const client = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
 function listen() {
-  const events = new EventSource("/api/events");
+  const events = new EventSource("/api/events?" + new URLSearchParams({ token, client }));
   events.addEventListener("change", () => { if (location.hash === "#flow") showFlow(); else load(); });
+  // Refused (429: too many streams) or ended for good: try again a little later.
+  events.addEventListener("error", () => {
+    if (events.readyState === EventSource.CLOSED) setTimeout(listen, 5000);
+  });
 }
 
 readFilters();

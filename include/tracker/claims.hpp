@@ -14,6 +14,10 @@
 namespace tracker {
 
 /// The content of one claim lockfile.
+/// The largest process id Linux gives (PID_MAX_LIMIT on 64-bit): a claim's pid is
+/// from 1 to this.
+inline constexpr long kMaxPid = 4'194'304;
+
 struct Claim {
   std::int64_t id = 0;
   std::string owner;

@@ -17,6 +17,10 @@ namespace tracker {
 
 struct LogEntry;
 
+/// The longest window `flow` measures: 100 years (36,600 days). A longer one is a
+/// mistake (`--since 3650000d`), refused as a usage error.
+inline constexpr std::int64_t kMaxFlowDays = 36600;
+
 struct FlowQuery {
   std::int64_t since = 0;  ///< unix seconds: the window [since, until]
   std::int64_t until = 0;

@@ -35,6 +35,10 @@ struct SearchResult {
 /// How `list` orders stories.
 enum class SortKey { stage, priority, id, updated };
 
+/// The largest `limit` any door takes (`--limit`, the MCP tools' and the web API's
+/// `limit`): a million, more than a board holds, and far from overflow (`limit + 1`).
+inline constexpr std::int64_t kMaxLimit = 1'000'000;
+
 /// Filters for ShadowIndex::list(). Empty fields match everything.
 struct ListQuery {
   std::vector<std::string> stages;  ///< stage names
