@@ -1135,6 +1135,14 @@ StoryChange Tracker::done(std::int64_t id, Force force) {
   Story story = load_for_change(id);
   const Stage& target = ws_.config().stage(ws_.config().done_stages.front());
   Holding h = check_holder(id, std::nullopt, "finish", force);
+  if (h.lease && remote() && commits()) {
+    // The holder may finish from a clone that has not seen her claim's move yet. Her
+    // done follows that move, so it is made on top of it: a done made from the stale
+    // stage would be a move in the same second as the claim's, which the remote's
+    // move wins (docs/remote.md), and the story would stay in current.
+    sync_branch({});
+    story = load_for_change(id);
+  }
   std::string owner = !h.holder.empty() ? h.holder : h.local ? h.local->owner : "";
   StoryChange result{id, story.stage, target.name, owner, {}, true};
   if (h.forced) result.forced_by = identity();

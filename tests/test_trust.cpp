@@ -318,6 +318,27 @@ TEST_CASE("the rule of claims across clones: only the holder ends a claim - --fo
   }
 }
 
+TEST_CASE("the holder's done from a clone that has not seen her claim, in the same second, is done on the remote") {
+  // The claim's move and the done are stamped with the same second: a done made from
+  // the stale stage would lose to the claim's move by the tie rule and leave the
+  // story in current with its lease gone. The done is made on top of the claim.
+  SharedRemote remote(false);
+  seed(remote, 2);
+  Clone a(remote), c(remote);
+  std::string when = "@" + std::to_string(std::time(nullptr)) + " +0000";
+  RunResult claimed = run_tracker(a.root(), {"claim", "1", "--owner", "ann"}, at_time(a.root(), when));
+  REQUIRE(claimed.code == 0);
+  ok(a.root(), {"sync"});
+  RunOptions as_ann = at_time(c.root(), when);
+  as_ann.env["TRACKER_OWNER"] = "ann";
+  RunResult done = run_tracker(c.root(), {"--json", "done", "1"}, as_ann);
+  INFO(done.err);
+  REQUIRE(done.code == 0);
+  CHECK(remote_board(remote).find(1)->second == "5_done");
+  CHECK(remote_claim_refs(remote).empty());
+  CHECK(json::parse(done.out)["from"] == "current");
+}
+
 TEST_CASE("a fenced holder stays fenced: a second try, another story and sync do not get past the new holder") {
   SharedRemote remote(true);
   seed(remote, 3);
