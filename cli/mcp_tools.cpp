@@ -5,12 +5,18 @@
 #include "mcp.hpp"
 #include "views.hpp"
 
+#include <tracker/claims.hpp>
 #include <tracker/config.hpp>
+#include <tracker/index.hpp>
 #include <tracker/util.hpp>
 
 namespace tracker::cli::mcp {
 
 namespace {
+
+// The schemas below spell these maxima out as numbers ("maximum":1000000 and 4194304).
+static_assert(kMaxLimit == 1'000'000, "update the tools' limit maxima");
+static_assert(kMaxPid == 4'194'304, "update the claim tool's pid maximum");
 
 Json schema(const char* text) { return Json::parse(text); }
 

@@ -223,6 +223,23 @@ TEST_CASE("flow: the CLI's text and JSON, and its bad input") {
   RunResult backwards = run_tracker(b.root, {"flow", "--since", "2026-02-01", "--until", "2026-01-01"});
   CHECK(backwards.code == 2);
   CHECK(backwards.err == "tracker: --until is before --since: nothing to measure\n");
+
+  // A window is at most 100 years; a longer one is a mistake, refused before any
+  // memory is spent on it. The longest allowed costs what the board's history costs.
+  for (const char* since : {"3650000d", "36601d", "0001-01-01", "99999999999d"}) {
+    RunResult refused = run_tracker(b.root, {"flow", "--since", since});
+    INFO(since << " " << refused.err);
+    CHECK(refused.code == 2);
+    CHECK(refused.out.empty());
+  }
+  CHECK(run_tracker(b.root, {"flow", "--since", "3650000d"}).err.find("flow measures at most 36600 (100 years)") !=
+        std::string::npos);
+  RunResult century = run_tracker(b.root, {"--json", "flow", "--since", "36600d"});
+  REQUIRE(century.code == 0);
+  // From the board's first day (2026-01-05) to now, not from 36,600 days ago.
+  Json days = Json::parse(century.out)["cumulative_flow"]["days"];
+  REQUIRE(!days.empty());
+  CHECK(days[0]["date"] == "2026-01-05");
 }
 
 TEST_CASE("flow: percentiles are nearest-rank") {

@@ -202,6 +202,16 @@ TEST_CASE("ids are decimal, from 1 to 999999999999999, and the id counter never 
         "tracker: invalid id '1000000000000000': ids are at most 999999999999999\n");
   CHECK(run_tracker(board.root(), {"list", "--limit", "0"}).err ==
         "tracker: invalid --limit '0': expected a whole number from 1 to 1000000\n");
+  // Limits past their maxima: no wrap-around to a negative or an empty answer.
+  CHECK(run_tracker(board.root(), {"list", "--limit", "1000001"}).err ==
+        "tracker: invalid --limit '1000001': expected a whole number from 1 to 1000000\n");
+  CHECK(run_tracker(board.root(), {"log", "--limit", "99999999999"}).code == 2);
+  CHECK(run_tracker(board.root(), {"ready", "--limit", "18446744073709551615"}).code == 2);
+  CHECK(run_tracker(board.root(), {"list", "--limit", "1000000"}).code == 0);
+  RunResult pid = run_tracker(board.root(), {"claim", "1", "--owner", "a", "--pid", "4294967297"});
+  CHECK(pid.code == 2);
+  CHECK(contains(pid.err, "from 1 to 4194304"));
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--pid", "0"}).code == 2);
 
   // A damaged counter at INT64_MAX: refused, no file made.
   fs::path last_id = board.root() / ".git/tracker/last-id";

@@ -315,6 +315,51 @@ TEST_CASE("mcp: bad input gets the JSON-RPC error it calls for, and the server s
   CHECK(mcp.wait_exit(10s) == 0);
 }
 
+TEST_CASE("mcp: a number too large for a double, or for an id or a limit, is an error and the server stays up") {
+  Board b;
+  b.create({"Story"});
+  McpProcess mcp(b.root());
+  mcp.initialize();
+  auto next = [&] {
+    auto r = mcp.receive();
+    REQUIRE(r);
+    return *r;
+  };
+  // 1e999 as the id, in params, nested deep in the arguments, and at the top level.
+  mcp.send_raw("{\"jsonrpc\":\"2.0\",\"id\":1e999,\"method\":\"ping\"}\n");
+  Json r = next();
+  CHECK(r["error"]["code"] == -32600);
+  CHECK(r["id"].is_null());
+  mcp.send_raw("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"show\",\"arguments\":{\"id\":1E400}}}\n");
+  r = next();
+  CHECK(r["error"]["code"] == -32602);
+  CHECK(r["id"] == 5);
+  CHECK(r["error"]["message"] == "Invalid params: params.arguments.id is a number too large to represent");
+  mcp.send_raw("{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"set\",\"arguments\":{\"id\":1,\"fields\":{\"a\":[[{\"b\":-1e999}]]}}}}\n");
+  r = next();
+  CHECK(r["error"]["code"] == -32602);
+  CHECK(r["id"] == 6);
+  mcp.send_raw("{\"x\":1e999,\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}\n");
+  CHECK(next()["error"]["code"] == -32600);
+  CHECK(mcp.request("ping")["result"] == Json::object());
+
+  // Integers that do not fit: no wrap-around to #-1 or to a limit of nothing.
+  Json show = mcp.request("tools/call", {{"name", "show"}, {"arguments", {{"id", 18446744073709551615ull}}}});
+  CHECK(show["error"]["code"] == -32602);
+  CHECK(show["error"]["message"].get<std::string>().find("at most 9223372036854775807") != std::string::npos);
+  Json ready = mcp.request("tools/call", {{"name", "ready"}, {"arguments", {{"limit", 18446744073709551615ull}}}});
+  CHECK(ready["error"]["code"] == -32602);
+  Json limit = mcp.request("tools/call", {{"name", "ready"}, {"arguments", {{"limit", 1000001}}}});
+  CHECK(limit["error"]["code"] == -32602);
+  CHECK(limit["error"]["message"].get<std::string>().find("at most 1000000") != std::string::npos);
+  CHECK(mcp.call("ready", {{"limit", 1000000}})["structuredContent"]["stories"].size() == 1);
+  Json pid = mcp.request("tools/call", {{"name", "claim"}, {"arguments", {{"id", 1}, {"owner", "a"}, {"pid", 4294967297}}}});
+  CHECK(pid["error"]["code"] == -32602);
+  CHECK(mcp.request("ping")["result"] == Json::object());
+  mcp.close_stdin();
+  CHECK(mcp.wait_exit(10s) == 0);
+}
+
 TEST_CASE("mcp: a business error is isError with the CLI's message and exit code") {
   Board b;
   McpProcess mcp(b.root());

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
+#include <sstream>
 #include <mutex>
 #include <fstream>
 #include <regex>
@@ -32,37 +34,43 @@ struct Response {
   std::string body;
 };
 
-/// One HTTP/1.1 request on a fresh connection (Connection: close), read to the end.
-Response http(int port, const std::string& method, const std::string& path, const std::string& body = "",
-              std::map<std::string, std::string> headers = {}) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+/// A socket connected to the server on 127.0.0.1 (or [::1]); a read waits at most
+/// 30 s, so a server that stopped answering fails the test instead of hanging it.
+int connect_to(int port, bool v6 = false) {
+  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  if (!headers.count("Host")) headers["Host"] = "127.0.0.1:" + std::to_string(port);
-  std::string req = method + " " + path + " HTTP/1.1\r\nConnection: close\r\n";
-  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
-  if (!body.empty() || method == "POST") req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  req += "\r\n" + body;
+  timeval limit{30, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  int rc;
+  if (v6) {
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin6_addr = in6addr_loopback;
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  } else {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  }
+  REQUIRE(rc == 0);
+  return fd;
+}
+
+void send_all(int fd, const std::string& bytes) {
   std::size_t sent = 0;
-  while (sent < req.size()) {
-    ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
     REQUIRE(n > 0);
     sent += static_cast<std::size_t>(n);
   }
-  std::string raw;
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  Response r;
-  auto head_end = raw.find("\r\n\r\n");
-  REQUIRE(head_end != std::string::npos);
-  std::string head = raw.substr(0, head_end);
-  r.body = raw.substr(head_end + 4);
+}
+
+/// The status line and headers of `head` (up to the blank line).
+void parse_head(const std::string& head, Response& r) {
+  REQUIRE(head.size() >= 12);
   r.status = std::stoi(head.substr(9, 3));
   std::istringstream lines(head);
   std::string line;
@@ -75,6 +83,23 @@ Response http(int port, const std::string& method, const std::string& path, cons
     for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     r.headers[key] = line.substr(colon + 2);
   }
+}
+
+/// Sends a whole request as written (`text`) and reads the answer to the end.
+Response raw_http(int port, const std::string& text, bool v6 = false) {
+  int fd = connect_to(port, v6);
+  send_all(fd, text);
+  std::string raw;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  Response r;
+  auto head_end = raw.find("\r\n\r\n");
+  INFO(raw.substr(0, 200));
+  REQUIRE(head_end != std::string::npos);
+  parse_head(raw.substr(0, head_end), r);
+  r.body = raw.substr(head_end + 4);
   if (r.headers["transfer-encoding"] == "chunked") {  // undo the chunking
     std::string plain, rest = r.body;
     while (true) {
@@ -88,6 +113,39 @@ Response http(int port, const std::string& method, const std::string& path, cons
     r.body = plain;
   }
   return r;
+}
+
+/// One HTTP/1.1 request on a fresh connection (Connection: close), read to the end.
+Response http(int port, const std::string& method, const std::string& path, const std::string& body = "",
+              std::map<std::string, std::string> headers = {}) {
+  if (!headers.count("Host")) headers["Host"] = "127.0.0.1:" + std::to_string(port);
+  std::string req = method + " " + path + " HTTP/1.1\r\nConnection: close\r\n";
+  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+  if (!body.empty() || method == "POST") req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  return raw_http(port, req + "\r\n" + body);
+}
+
+/// An open /api/events connection: the answer's status and headers, the socket kept.
+struct Stream {
+  int fd = -1;
+  Response head;
+  Stream() = default;
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+std::unique_ptr<Stream> open_stream(int port, const std::string& path) {
+  auto s = std::make_unique<Stream>();
+  s->fd = connect_to(port);
+  send_all(s->fd, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n\r\n");
+  std::string raw;
+  char c;
+  while (raw.find("\r\n\r\n") == std::string::npos && ::recv(s->fd, &c, 1, 0) == 1) raw += c;
+  parse_head(raw, s->head);
+  return s;
 }
 
 /// `tracker serve --port 0` on a board; its port and token.
@@ -110,6 +168,8 @@ class ServeProcess {
   }
   int port() const { return port_; }
   const std::string& token() const { return token_; }
+  std::string output() const { return read(out_); }
+  bool running() { return ::waitpid(pid_, nullptr, WNOHANG) == 0; }
 
   /// A GET as the page sends it: with the run's token.
   Response get(const std::string& path) { return http(port_, "GET", path, "", {{"X-Tracker-Token", token_}}); }
@@ -322,4 +382,180 @@ TEST_CASE("serve: a change made anywhere is announced on the event stream") {
   REQUIRE(run_tracker(b.root(), {"move", std::to_string(id), "qa"}).code == 0);
   CHECK(eventually(read_some, 10s));
   ::close(fd);
+}
+
+TEST_CASE("serve: every request has a bounded cost - windows and ids out of range are 400, and every /api/ route needs the token") {
+  Board b;
+  b.create({"Story"});
+  ServeProcess s(b.root());
+  for (const char* days : {"99999999999", "3650000", "36601", "0", "-1", "abc", ""}) {
+    Response r = s.get(std::string("/api/flow?days=") + days);
+    INFO("days=" << days << " " << r.body);
+    CHECK(r.status == 400);
+    CHECK(Json::parse(r.body)["error"] == "days must be a whole number from 1 to 36600");
+    CHECK(Json::parse(r.body)["code"] == 2);
+  }
+  // The longest window costs what the board's history costs: one day here.
+  Json year100 = s.get_json("/api/flow?days=36600");
+  CHECK(year100["cumulative_flow"]["days"].size() <= 2);
+  for (const char* id : {"999999999999999999999", "9223372036854775808", "0"}) {
+    Response r = s.get(std::string("/api/story/") + id);
+    INFO(id << " " << r.body);
+    CHECK(r.status == 400);
+    CHECK(Json::parse(r.body)["error"] == "a story id is a number from 1 to 9223372036854775807");
+  }
+  CHECK(s.get("/api/story/9223372036854775807").status == 404);
+
+  // The page and its assets are open; every /api/ route needs the token (a page of
+  // another site, an <img> or an EventSource, cannot have it).
+  CHECK(http(s.port(), "GET", "/").status == 200);
+  CHECK(http(s.port(), "GET", "/app.js").status == 200);
+  CHECK(http(s.port(), "GET", "/app.css").status == 200);
+  for (const char* path : {"/api/board", "/api/flow?days=36600", "/api/story/1", "/api/events", "/api/board?q=story",
+                                  "/api/flow?token=wrong", "/api/nonesuch"}) {
+    Response r = http(s.port(), "GET", path);
+    INFO(path);
+    CHECK(r.status == 403);
+    CHECK(Json::parse(r.body)["error"] == "the API needs this run's token (the page has it)");
+  }
+  CHECK(http(s.port(), "GET", "/api/board?token=" + s.token()).status == 200);
+  // token= is for a GET (an EventSource); a write needs the header.
+  CHECK(http(s.port(), "POST", "/api/stories?token=" + s.token(), R"({"name":"x"})").status == 403);
+  // A body over 4 MiB is refused before it is read (only its length is sent here).
+  Response big = raw_http(s.port(), "POST /api/stories HTTP/1.1\r\nConnection: close\r\nHost: 127.0.0.1:" +
+                                        std::to_string(s.port()) + "\r\nX-Tracker-Token: " + s.token() +
+                                        "\r\nContent-Type: application/json\r\nContent-Length: 5242880\r\n\r\n");
+  CHECK(big.status == 413);
+  CHECK(s.running());
+  CHECK(s.get("/api/board").status == 200);
+}
+
+TEST_CASE("serve: event streams are capped per page and in all, the rest of the API still answers, and a closed stream frees its place") {
+  Board b;
+  b.create({"Story"});
+  ServeProcess s(b.root());
+  auto path = [&](const std::string& client) { return "/api/events?token=" + s.token() + "&client=" + client; };
+  std::vector<std::unique_ptr<Stream>> open;
+  for (int i = 0; i < 4; ++i) {
+    open.push_back(open_stream(s.port(), path("page-1")));
+    CHECK(open.back()->head.status == 200);
+  }
+  auto fifth = open_stream(s.port(), path("page-1"));
+  CHECK(fifth->head.status == 429);
+  CHECK(fifth->head.headers["retry-after"] == "5");
+  // 100 pages at once: 28 more get a stream (32 in all), the others 429.
+  int ok = 0, refused = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto st = open_stream(s.port(), path("page-x" + std::to_string(i)));
+    if (st->head.status == 200) {
+      ++ok;
+      open.push_back(std::move(st));
+    } else {
+      CHECK(st->head.status == 429);
+      ++refused;
+    }
+  }
+  CHECK(ok == 28);
+  CHECK(refused == 72);
+  CHECK(http(s.port(), "GET", "/api/events?client=x&token=" + s.token()).status == 429);
+  // With every stream taken, 200 reads answer (the library's pool of 8 workers froze here).
+  for (int i = 0; i < 200; ++i) REQUIRE(s.get("/api/board").status == 200);
+  // A change reaches an open stream.
+  REQUIRE(run_tracker(b.root(), {"move", "1", "qa"}).code == 0);
+  Stream& first = *open.front();
+  std::string got;
+  CHECK(eventually([&] {
+    char buf[4096];
+    ssize_t n = ::recv(first.fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+    return got.find("event: change") != std::string::npos;
+  }, 10s));
+  // Pages closed: their places are free again (each stream writes a beat, fails,
+  // ends). A stream that is answered 200 is kept, so no try takes a place from the next.
+  open.clear();
+  std::vector<std::unique_ptr<Stream>> again;
+  CHECK(eventually([&] {
+    while (again.size() < 4) {
+      auto st = open_stream(s.port(), path("page-1"));
+      if (st->head.status != 200) return false;
+      again.push_back(std::move(st));
+    }
+    return true;
+  }, 20s));
+  CHECK(s.running());
+}
+
+TEST_CASE("serve: slow and idle connections do not hold the server, and time out") {
+  Board b;
+  b.create({"Story"});
+  ServeProcess s(b.root());
+  // Twenty clients that send half a request and stop (slowloris), and twenty that
+  // connect and send nothing.
+  std::vector<int> slow;
+  for (int i = 0; i < 20; ++i) {
+    slow.push_back(connect_to(s.port()));
+    send_all(slow.back(), "GET /api/board HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) + "\r\nX-A: ");
+    slow.push_back(connect_to(s.port()));
+  }
+  for (int i = 0; i < 20; ++i) CHECK(s.get("/api/board").status == 200);
+  // Each of them is closed by the server after its read time-out (5 s).
+  for (int fd : slow) {
+    char c;
+    ssize_t n = ::recv(fd, &c, 1, 0);  // 0 at the server's close, or an error answer first
+    CHECK(n >= 0);
+    ::close(fd);
+  }
+  CHECK(s.get("/api/board").status == 200);
+}
+
+TEST_CASE("serve: no other site may frame the board, and the Host is one clean header naming this server") {
+  Board b;
+  b.create({"Story"});
+  ServeProcess s(b.root());
+  std::string host = "127.0.0.1:" + std::to_string(s.port());
+  for (const Response& r : {http(s.port(), "GET", "/"), s.get("/api/board"), http(s.port(), "GET", "/api/board")}) {
+    CHECK(r.headers.at("x-frame-options") == "DENY");
+    CHECK(r.headers.at("content-security-policy").find("frame-ancestors 'none'") != std::string::npos);
+    CHECK(r.headers.at("cross-origin-resource-policy") == "same-origin");
+    CHECK(r.headers.at("x-content-type-options") == "nosniff");
+  }
+  auto raw = [&](const std::string& headers) {
+    return raw_http(s.port(), "GET /api/board HTTP/1.1\r\nConnection: close\r\nX-Tracker-Token: " + s.token() + "\r\n" +
+                                  headers + "\r\n");
+  };
+  CHECK(raw("Host: " + host + "\r\n").status == 200);
+  CHECK(raw("Host: " + host + "\r\nHost: evil.example\r\n").status == 400);  // the good one first
+  CHECK(raw("Host: evil.example\r\nHost: " + host + "\r\n").status == 400);
+  CHECK(raw("Host: " + host + "\r\nHost: " + host + "\r\n").status == 400);
+  CHECK(raw("").status == 400);
+  CHECK(raw("Host: " + host + " evil\r\n").status == 400);
+  CHECK(raw("Host: " + host + "\r\nOrigin: http://" + host + "\r\nOrigin: http://evil.example\r\n").status == 400);
+  CHECK(raw("Host: " + host + "\r\nOrigin: http://evil.example\r\n").status == 403);
+  CHECK(raw("Host: " + host + "\r\nOrigin: http://" + host + "\r\n").status == 200);
+  CHECK(s.running());
+}
+
+TEST_CASE("serve: it listens on [::1] as on 127.0.0.1") {
+  Board b;
+  b.create({"Story"});
+  ServeProcess s(b.root());
+  std::string v6 = "[::1]:" + std::to_string(s.port());
+  if (s.output().find("and http://" + v6 + "/") == std::string::npos) {
+    int probe = ::socket(AF_INET6, SOCK_STREAM, 0);
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_loopback;
+    bool has_v6 = probe >= 0 && ::bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    if (probe >= 0) ::close(probe);
+    REQUIRE_FALSE(has_v6);  // a machine with an IPv6 loopback must be served there
+    WARN("no IPv6 loopback here: [::1] not tested");
+    return;
+  }
+  Response page = raw_http(s.port(), "GET / HTTP/1.1\r\nConnection: close\r\nHost: " + v6 + "\r\n\r\n", true);
+  CHECK(page.status == 200);
+  Response board = raw_http(
+      s.port(), "GET /api/board HTTP/1.1\r\nConnection: close\r\nHost: " + v6 + "\r\nX-Tracker-Token: " + s.token() + "\r\n\r\n",
+      true);
+  CHECK(board.status == 200);
+  CHECK(Json::parse(board.body)["stages"][0]["stories"].size() == 1);
 }
