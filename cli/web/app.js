@@ -38,7 +38,7 @@ async function api(path, options = {}) {
 }
 
 function write(path, etag, payload) {
-  const headers = { "Content-Type": "application/json", "X-Tracker-Token": token };
+  const headers = { "Content-Type": "application/json" };  // api() adds the token
   if (etag) headers["If-Match"] = '"' + etag + '"';
   return api(path, { method: "POST", headers, body: JSON.stringify(payload) });
 }
