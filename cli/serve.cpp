@@ -16,11 +16,11 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
-#include <shared_mutex>
 #include <set>
 #include <thread>
 #include <deque>
 #include <list>
+#include <memory>
 #include <charconv>
 
 #include <tracker/config.hpp>
@@ -54,6 +54,7 @@ constexpr auto kStreamBeat = std::chrono::milliseconds(250);  ///< a closed stre
 constexpr time_t kReadTimeout = 5;               ///< seconds a client may send nothing mid-request
 constexpr time_t kKeepAlive = 2;                 ///< seconds an idle keep-alive connection is kept
 constexpr std::size_t kMaxBody = 4u << 20;       ///< a request body (a story is at most 1 MiB)
+constexpr int kBacklog = 1024;                   ///< connections waiting to be accepted
 
 /// The workers behind the HTTP server: a pool that grows while every worker is busy
 /// (up to kMaxWorkers) and lets idle workers beyond kKeptWorkers go. The library's
@@ -93,6 +94,11 @@ class WorkerPool : public httplib::TaskQueue {
       if (jobs_.empty()) {
         if (stop_ || (!woken && threads_.size() - ended_.size() > kKeptWorkers)) {
           ended_.push_back(std::this_thread::get_id());
+          bool last_extra = !stop_ && threads_.size() - ended_.size() == kKeptWorkers;
+          lock.unlock();
+          // The burst is over: what its requests freed goes back to the system
+          // instead of staying in malloc's arenas.
+          if (last_extra) malloc_trim(0);
           return;
         }
         continue;
@@ -234,12 +240,18 @@ class Server {
     http.set_payload_max_length(kMaxBody);
     // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, with which a
     // second server on the same port would bind too and share its requests.
-    http.set_socket_options([](socket_t sock) {
+    auto bound = std::make_shared<socket_t>(INVALID_SOCKET);
+    http.set_socket_options([bound](socket_t sock) {
       int yes = 1;
       ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      *bound = sock;
     });
-    if (port == 0) return http.bind_to_any_port(host);
-    return http.bind_to_port(host, port) ? port : -1;
+    int got = port == 0 ? http.bind_to_any_port(host) : (http.bind_to_port(host, port) ? port : -1);
+    // cpp-httplib listens with a backlog of 5, compiled into Debian's library: in a
+    // burst of connections the kernel dropped the rest's SYNs, and those clients
+    // waited 1 s, 3 s, 7 s for their retries. A second listen() sets the backlog.
+    if (got >= 0 && *bound != INVALID_SOCKET) ::listen(*bound, kBacklog);
+    return got;
   }
 
   /// Host (always, once, printable) and Origin (when sent) must name this server: a
@@ -346,7 +358,6 @@ class Server {
       res.set_content(kWebAppCss, "text/css; charset=utf-8");
     });
     http.Get("/api/board", [this](const httplib::Request& req, httplib::Response& res) {
-      std::shared_lock<std::shared_mutex> lock(writes_);
       answer(res, [&] { return board(req); });
     });
     http.Get(R"(/api/story/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
@@ -367,7 +378,7 @@ class Server {
       if (!body) return;
       if (!(*body).contains("stage") || !(*body)["stage"].is_string())
         return send_error(res, 400, "move needs {\"stage\": name}", static_cast<int>(ExitCode::usage));
-      std::unique_lock<std::shared_mutex> lock(writes_);
+      std::lock_guard<std::mutex> lock(writes_);
       answer(res, [&]() -> Json {
         std::int64_t id = story_id(req);
         auto t = open();
@@ -381,7 +392,7 @@ class Server {
       if (!body) return;
       if (!(*body).contains("fields") || !(*body)["fields"].is_object())
         return send_error(res, 400, "fields needs {\"fields\": {key: value}}", static_cast<int>(ExitCode::usage));
-      std::unique_lock<std::shared_mutex> lock(writes_);
+      std::lock_guard<std::mutex> lock(writes_);
       answer(res, [&]() -> Json {
         std::int64_t id = story_id(req);
         std::vector<FieldEdit> edits = field_edits((*body)["fields"]);
@@ -393,7 +404,7 @@ class Server {
     http.Post("/api/stories", [this](const httplib::Request& req, httplib::Response& res) {
       auto body = write_body(req, res);
       if (!body) return;
-      std::unique_lock<std::shared_mutex> lock(writes_);
+      std::lock_guard<std::mutex> lock(writes_);
       answer(
           res,
           [&]() -> Json {
@@ -568,9 +579,10 @@ class Server {
   std::mutex streams_mutex_;
   int streams_ = 0;
   std::map<std::string, int> streams_of_;  ///< open streams per page
-  /// Writes through this server take it alone, reads of the board share it: a read
-  /// never walks the stage directories half way through a move made here.
-  std::shared_mutex writes_;
+  /// Writes through this server take turns. Reads take no lock: the index walk
+  /// settles moves made while it runs, here or by any other process, so a read
+  /// never waits behind a commit.
+  std::mutex writes_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::atomic<std::uint64_t> generation_{0};

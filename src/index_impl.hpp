@@ -82,6 +82,8 @@ struct ShadowIndex::Impl {
   RefreshStats walk_and_update();
   std::vector<FileStat> walk(std::vector<std::string>& vanished) const;
   std::optional<FileStat> find_moved(const std::string& path) const;
+  /// Drops from a walk the copies of a story that moved away while it was walked.
+  void drop_copies_moved_away(std::vector<FileStat>& files) const;
   bool racy_at(const FileInfo& f, std::int64_t scan_ns) const;
   /// Whether the file still holds the text cached for it.
   bool content_unchanged(const std::string& path);

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace tracker {
@@ -85,6 +87,35 @@ std::vector<FileStat> ShadowIndex::Impl::walk(std::vector<std::string>& vanished
     for (const auto& name : gone) vanished.push_back(prefix + name);
   }
   return out;
+}
+
+void ShadowIndex::Impl::drop_copies_moved_away(std::vector<FileStat>& files) const {
+  // A story moved during the walk from a directory not yet read into one already
+  // read is walked twice. A name walked in two stage directories is looked at again
+  // now, and the copies no longer there are dropped. (Two that are both there are a
+  // real duplicate, which check reports.)
+  std::unordered_map<std::string_view, std::size_t> first;  // file name -> index
+  first.reserve(files.size());
+  std::vector<std::size_t> twice;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    std::string_view path = files[i].path;
+    auto [it, fresh_name] = first.emplace(path.substr(path.rfind('/') + 1), i);
+    if (!fresh_name) {
+      twice.push_back(it->second);
+      twice.push_back(i);
+    }
+  }
+  if (twice.empty()) return;
+  std::vector<char> drop(files.size(), 0);
+  for (std::size_t i : twice)
+    if (!stat_file(files[i].path)) drop[i] = 1;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (!drop[i]) {
+      if (kept != i) files[kept] = std::move(files[i]);
+      ++kept;
+    }
+  files.resize(kept);
 }
 
 std::optional<FileStat> ShadowIndex::Impl::find_moved(const std::string& path) const {
@@ -278,6 +309,7 @@ RefreshStats ShadowIndex::Impl::walk_and_update() {
         files.push_back(std::move(*moved));
     }
   }
+  drop_copies_moved_away(files);
   stats.files = files.size();
   trace("refresh: walked");
 
@@ -315,6 +347,8 @@ RefreshStats ShadowIndex::Impl::walk_and_update() {
   }
   sql::Transaction tx(*db);
   auto del = db->prepare("DELETE FROM stories WHERE path=?");
+  std::vector<FileStat> moved_in;  // stories the walk missed in their new directory
+  moved_in.reserve(gone.size());
   for (const auto& path : gone) {
     // Our walk may be older than a row another process just wrote (a story moved
     // after we read its new directory): delete only what is really gone.
@@ -322,7 +356,15 @@ RefreshStats ShadowIndex::Impl::walk_and_update() {
     del.reset();
     del.bind(1, path).run();
     ++stats.removed;
+    // A story moved during the walk, into a directory the walk had already read,
+    // was seen at neither name: it is looked for under its name elsewhere.
+    if (std::optional<FileStat> moved = find_moved(path)) {
+      auto it = std::lower_bound(files.begin(), files.end(), moved->path,
+                                 [](const FileStat& f, const std::string& p) { return f.path < p; });
+      if (it == files.end() || it->path != moved->path) moved_in.push_back(std::move(*moved));
+    }
   }
+  for (const auto& f : moved_in) changed.push_back(&f);
   auto ins = db->prepare(kUpsertRow);
   auto text = db->prepare(kUpsertText);
   if (!racy.empty()) {

@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cstdlib>
@@ -115,6 +117,10 @@ int spawn(const std::vector<std::string>& argv, const RunOptions& options) {
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
+    // A spawned process (a server, a daemon, a claimer) dies with the test, so an
+    // aborted test leaves nothing behind holding ctest's pipes.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) _exit(127);
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
     dup2(devnull, 1);
@@ -233,6 +239,17 @@ RunResult in_namespace(const std::string& script, const fs::path& dir) {
   o.env["T"] = TRACKER_BIN;
   o.env["D"] = dir.string();
   return run({"unshare", "-rm", "sh", "-c", script}, o);
+}
+
+bool sanitized() {
+#if defined(__SANITIZE_ADDRESS__)
+  return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return true;
+#endif
+#endif
+  return false;
 }
 
 }  // namespace testing

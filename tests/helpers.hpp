@@ -99,6 +99,9 @@ struct BoardState {
   bool operator==(const BoardState&) const = default;
 };
 
+/// Whether this build runs under AddressSanitizer (2-5x slower: time bounds differ).
+bool sanitized();
+
 /// `lines` joined with newlines.
 std::string join_lines(const std::vector<std::string>& lines);
 

@@ -363,3 +363,67 @@ TEST_CASE("a refresh re-reads exactly the files that changed, and none when noth
   CHECK(st.removed == 0);
   CHECK(names(index).back() == "1:current:Story 0:1");
 }
+
+namespace {
+
+/// The real file system, where one story moves between stage directories at the
+/// moment the walk comes to a chosen directory: a move by another process that
+/// falls in the middle of a refresh.
+class MoveDuringWalkDisk : public Disk {
+ public:
+  fs::path when_listing;  ///< the directory whose listing sets off the move
+  fs::path from, to;
+  mutable bool moved = false;
+
+  void list(const fs::path& dir, std::string_view suffix,
+            const std::function<void(std::string_view, const FileInfo&)>& visit,
+            std::vector<std::string>& vanished) const override {
+    if (!moved && dir == when_listing) {
+      fs::rename(from, to);
+      moved = true;
+    }
+    real_disk().list(dir, suffix, visit, vanished);
+  }
+  std::optional<FileInfo> stat(const fs::path& path) const override { return real_disk().stat(path); }
+  std::optional<std::string> read(const fs::path& path, std::size_t max_bytes) const override {
+    return real_disk().read(path, max_bytes);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a story moved while the index walks is listed once, in its new stage, whichever way it moved") {
+  Board board;
+  board.create({"Alpha"});
+  board.create({"Beta"});
+  Workspace ws = Workspace::discover(board.root());
+  fs::path backlog = board.root() / "work" / "1_backlog", current = board.root() / "work" / "2_current";
+  fs::path file = board.root() / board.path_of(1);
+  MoveDuringWalkDisk disk;
+  ManualClock clock(real_disk().stat(file)->mtime_ns + 60'000'000'000);
+  ShadowIndex index(ws, clock, disk);
+  index.refresh();
+  REQUIRE(names(index) == std::vector<std::string>{"1:backlog:Alpha:-", "2:backlog:Beta:-"});
+
+  SECTION("from a directory the walk has read to one it has not: seen twice by the walk") {
+    disk.when_listing = current;  // backlog was listed with #1 in it
+    disk.from = file;
+    disk.to = current / file.filename();
+    index.refresh();
+    CHECK(disk.moved);
+    CHECK(names(index) == std::vector<std::string>{"2:backlog:Beta:-", "1:current:Alpha:-"});
+  }
+  SECTION("from a directory the walk has not read to one it has: seen nowhere by the walk") {
+    fs::rename(file, current / file.filename());
+    clock.advance_seconds(60);
+    index.refresh();
+    REQUIRE(names(index) == std::vector<std::string>{"2:backlog:Beta:-", "1:current:Alpha:-"});
+    disk.when_listing = current;  // backlog was listed without #1; now it goes back there
+    disk.from = current / file.filename();
+    disk.to = file;
+    clock.advance_seconds(60);
+    index.refresh();
+    CHECK(disk.moved);
+    CHECK(names(index) == std::vector<std::string>{"1:backlog:Alpha:-", "2:backlog:Beta:-"});
+  }
+}

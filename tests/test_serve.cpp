@@ -1,218 +1,15 @@
 // `tracker serve` over raw HTTP: the real server on 127.0.0.1, spoken to through a
-// plain socket (the browser test is tests/web/board.mjs).
+// plain socket (the browser test is tests/web/board.mjs; the load test is
+// tests/test_serve_load.cpp).
 #include <catch2/catch.hpp>
 
-#include "helpers.hpp"
-
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "serve_client.hpp"
 
 #include <atomic>
-#include <memory>
-#include <sstream>
 #include <mutex>
-#include <fstream>
-#include <regex>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
-using namespace testing;
-using Json = nlohmann::json;
-using namespace std::chrono_literals;
-
-namespace {
-
-struct Response {
-  int status = 0;
-  std::map<std::string, std::string> headers;  ///< lower-case names
-  std::string body;
-};
-
-/// A socket connected to the server on 127.0.0.1 (or [::1]); a read waits at most
-/// 30 s, so a server that stopped answering fails the test instead of hanging it.
-int connect_to(int port, bool v6 = false) {
-  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  timeval limit{30, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  int rc;
-  if (v6) {
-    sockaddr_in6 addr{};
-    addr.sin6_family = AF_INET6;
-    addr.sin6_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin6_addr = in6addr_loopback;
-    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  } else {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  }
-  REQUIRE(rc == 0);
-  return fd;
-}
-
-void send_all(int fd, const std::string& bytes) {
-  std::size_t sent = 0;
-  while (sent < bytes.size()) {
-    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    REQUIRE(n > 0);
-    sent += static_cast<std::size_t>(n);
-  }
-}
-
-/// The status line and headers of `head` (up to the blank line).
-void parse_head(const std::string& head, Response& r) {
-  REQUIRE(head.size() >= 12);
-  r.status = std::stoi(head.substr(9, 3));
-  std::istringstream lines(head);
-  std::string line;
-  std::getline(lines, line);
-  while (std::getline(lines, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string key = line.substr(0, colon);
-    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    r.headers[key] = line.substr(colon + 2);
-  }
-}
-
-/// Sends a whole request as written (`text`) and reads the answer to the end.
-Response raw_http(int port, const std::string& text, bool v6 = false) {
-  int fd = connect_to(port, v6);
-  send_all(fd, text);
-  std::string raw;
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  Response r;
-  auto head_end = raw.find("\r\n\r\n");
-  INFO(raw.substr(0, 200));
-  REQUIRE(head_end != std::string::npos);
-  parse_head(raw.substr(0, head_end), r);
-  r.body = raw.substr(head_end + 4);
-  if (r.headers["transfer-encoding"] == "chunked") {  // undo the chunking
-    std::string plain, rest = r.body;
-    while (true) {
-      auto eol = rest.find("\r\n");
-      if (eol == std::string::npos) break;
-      std::size_t size = std::stoul(rest.substr(0, eol), nullptr, 16);
-      if (size == 0) break;
-      plain += rest.substr(eol + 2, size);
-      rest = rest.substr(eol + 2 + size + 2);
-    }
-    r.body = plain;
-  }
-  return r;
-}
-
-/// One HTTP/1.1 request on a fresh connection (Connection: close), read to the end.
-Response http(int port, const std::string& method, const std::string& path, const std::string& body = "",
-              std::map<std::string, std::string> headers = {}) {
-  if (!headers.count("Host")) headers["Host"] = "127.0.0.1:" + std::to_string(port);
-  std::string req = method + " " + path + " HTTP/1.1\r\nConnection: close\r\n";
-  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
-  if (!body.empty() || method == "POST") req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  return raw_http(port, req + "\r\n" + body);
-}
-
-/// An open /api/events connection: the answer's status and headers, the socket kept.
-struct Stream {
-  int fd = -1;
-  Response head;
-  Stream() = default;
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  ~Stream() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-std::unique_ptr<Stream> open_stream(int port, const std::string& path) {
-  auto s = std::make_unique<Stream>();
-  s->fd = connect_to(port);
-  send_all(s->fd, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n\r\n");
-  std::string raw;
-  char c;
-  while (raw.find("\r\n\r\n") == std::string::npos && ::recv(s->fd, &c, 1, 0) == 1) raw += c;
-  parse_head(raw, s->head);
-  return s;
-}
-
-/// `tracker serve --port 0` on a board; its port and token.
-class ServeProcess {
- public:
-  explicit ServeProcess(const fs::path& root) {
-    out_ = root.parent_path() / (root.filename().string() + ".serve.out");
-    pid_ = spawn_with_stdout(root);
-    REQUIRE(eventually([&] { return read_port(); }, 30s));
-    Response page = http(port_, "GET", "/");
-    REQUIRE(page.status == 200);
-    std::smatch m;
-    REQUIRE(std::regex_search(page.body, m, std::regex("tracker-token\" content=\"([0-9a-f]{32})\"")));
-    token_ = m[1];
-  }
-  ~ServeProcess() {
-    ::kill(pid_, SIGTERM);
-    wait_for(pid_);
-    fs::remove(out_);
-  }
-  int port() const { return port_; }
-  const std::string& token() const { return token_; }
-  std::string output() const { return read(out_); }
-  bool running() { return ::waitpid(pid_, nullptr, WNOHANG) == 0; }
-
-  /// A GET as the page sends it: with the run's token.
-  Response get(const std::string& path) { return http(port_, "GET", path, "", {{"X-Tracker-Token", token_}}); }
-  Json get_json(const std::string& path) {
-    Response r = get(path);
-    INFO(path << " " << r.status << " " << r.body);
-    REQUIRE(r.status == 200);
-    return Json::parse(r.body);
-  }
-  std::string etag(long id) { return get_json("/api/story/" + std::to_string(id))["etag"]; }
-  Response post(const std::string& path, const Json& body, const std::string& etag = "") {
-    std::map<std::string, std::string> h = {{"X-Tracker-Token", token_}};
-    if (!etag.empty()) h["If-Match"] = "\"" + etag + "\"";
-    return http(port_, "POST", path, body.dump(), h);
-  }
-
- private:
-  int spawn_with_stdout(const fs::path& root) {
-    int pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      int fd = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      if (::chdir(root.c_str()) != 0) ::_exit(127);
-      ::execl(TRACKER_BIN, TRACKER_BIN, "serve", "--port", "0", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    return pid;
-  }
-  bool read_port() {
-    std::smatch m;
-    std::string text = read(out_);
-    if (!std::regex_search(text, m, std::regex("http://127\\.0\\.0\\.1:([0-9]+)/"))) return false;
-    port_ = std::stoi(m[1]);
-    return true;
-  }
-  fs::path out_;
-  int pid_ = -1;
-  int port_ = 0;
-  std::string token_;
-};
-
-}  // namespace
+using namespace serve_test;
 
 TEST_CASE("serve: the board and a story as JSON, and the page with its token") {
   Board b;
@@ -244,12 +41,14 @@ TEST_CASE("serve: a foreign Host or Origin gets 403, a write without the token 4
   ServeProcess s(b.root());
   CHECK(http(s.port(), "GET", "/api/board", "", {{"Host", "evil.example:" + std::to_string(s.port())}}).status == 403);
   CHECK(http(s.port(), "GET", "/", "", {{"Host", "127.0.0.1:1"}}).status == 403);
-  CHECK(http(s.port(), "GET", "/api/board", "", {{"Host", "localhost:" + std::to_string(s.port())}, {"X-Tracker-Token", s.token()}})
+  CHECK(http(s.port(), "GET", "/api/board", "",
+             {{"Host", "localhost:" + std::to_string(s.port())}, {"X-Tracker-Token", s.token()}})
             .status == 200);
   std::string etag = s.etag(id);
   std::string head = git(b.root(), {"rev-parse", "HEAD"});
-  Response foreign = http(s.port(), "POST", "/api/story/" + std::to_string(id) + "/move", R"({"stage":"qa"})",
-                          {{"Origin", "http://evil.example"}, {"X-Tracker-Token", s.token()}, {"If-Match", "\"" + etag + "\""}});
+  Response foreign =
+      http(s.port(), "POST", "/api/story/" + std::to_string(id) + "/move", R"({"stage":"qa"})",
+           {{"Origin", "http://evil.example"}, {"X-Tracker-Token", s.token()}, {"If-Match", "\"" + etag + "\""}});
   CHECK(foreign.status == 403);
   Response no_token = http(s.port(), "POST", "/api/story/" + std::to_string(id) + "/move", R"({"stage":"qa"})",
                            {{"If-Match", "\"" + etag + "\""}});
@@ -277,8 +76,8 @@ TEST_CASE("serve: a stale ETag gets 409 and changes nothing, bad JSON gets 400, 
   Response moved = s.post("/api/story/" + std::to_string(id) + "/move", {{"stage", "qa"}}, s.etag(id));
   CHECK(moved.status == 200);
   CHECK(git(b.root(), {"log", "-1", "--format=%s"}) == "tracker: move #" + std::to_string(id) + " backlog -> qa\n");
-  Response set = s.post("/api/story/" + std::to_string(id) + "/fields", {{"fields", {{"priority", "2"}, {"labels", {"ui"}}}}},
-                        s.etag(id));
+  Response set = s.post("/api/story/" + std::to_string(id) + "/fields",
+                        {{"fields", {{"priority", "2"}, {"labels", {"ui"}}}}}, s.etag(id));
   CHECK(set.status == 200);
   CHECK(Json::parse(set.body)["changes"] == Json{"priority 5 -> 2", "labels +ui"});
   Response created = s.post("/api/stories", {{"name", "From the web"}, {"priority", 1}});
@@ -320,24 +119,24 @@ TEST_CASE("serve: 200 concurrent reads during 20 moves: no error and no torn res
   long id = b.create({"Moving"});
   for (int i = 0; i < 10; ++i) b.create({"Other " + std::to_string(i)});
   ServeProcess s(b.root());
-  std::atomic<int> bad = 0, reads = 0;
-  std::atomic<bool> done = false;
-  std::mutex first_bad_mutex;
-  std::string first_bad;
-  std::vector<std::thread> readers;
+  std::atomic<int> reads = 0;
+  Failures bad;
+  ThreadGroup readers;  // no Catch macro on these threads
   for (int r = 0; r < 4; ++r)
-    readers.emplace_back([&] {
-      while (!done || reads < 200) {
-        Response res = s.get("/api/board");
-        Json j = Json::parse(res.body, nullptr, false);
-        std::size_t stories = 0;
-        if (res.status == 200 && !j.is_discarded())
-          for (const auto& st : j["stages"]) stories += st["stories"].size();
-        if (res.status != 200 || j.is_discarded() || stories != 11) {
-          if (bad++ == 0) {
-            std::lock_guard<std::mutex> lock(first_bad_mutex);
-            first_bad = std::to_string(res.status) + " " + std::to_string(stories) + " stories: " + res.body.substr(0, 300);
-          }
+    readers.start([&] {
+      while (!readers.stop || reads < 200) {
+        try {
+          Response res = s.get("/api/board");
+          Json j = Json::parse(res.body, nullptr, false);
+          std::size_t stories = 0;
+          if (res.status == 200 && !j.is_discarded())
+            for (const auto& st : j["stages"]) stories += st["stories"].size();
+          if (res.status != 200 || j.is_discarded() || stories != 11)
+            bad.add(std::to_string(res.status) + " " + std::to_string(stories) +
+                    " stories: " + res.body.substr(0, 300));
+        } catch (const std::exception& e) {
+          bad.add(e.what());
+          if (readers.stop) return;  // a dead server: do not spin until 200
         }
         ++reads;
       }
@@ -348,12 +147,11 @@ TEST_CASE("serve: 200 concurrent reads during 20 moves: no error and no torn res
     Response m = s.post("/api/story/" + std::to_string(id) + "/move", {{"stage", stages[i % 4]}}, s.etag(id));
     if (m.status == 200) ++moves;
   }
-  done = true;
-  for (auto& t : readers) t.join();
+  readers.join();
   CHECK(moves == 20);
   CHECK(reads >= 200);
-  INFO(first_bad);
-  CHECK(bad == 0);
+  INFO(bad.first());
+  CHECK(bad.count() == 0);
   CHECK(git(b.root(), {"status", "--porcelain"}).empty());
 }
 
@@ -367,8 +165,8 @@ TEST_CASE("serve: a change made anywhere is announced on the event stream") {
   addr.sin_port = htons(static_cast<std::uint16_t>(s.port()));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  std::string req = "GET /api/events?token=" + s.token() + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) +
-                    "\r\n\r\n";
+  std::string req =
+      "GET /api/events?token=" + s.token() + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) + "\r\n\r\n";
   REQUIRE(::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
   std::string got;
   auto read_some = [&] {
@@ -378,13 +176,20 @@ TEST_CASE("serve: a change made anywhere is announced on the event stream") {
     if (n > 0) got.append(buf, static_cast<std::size_t>(n));
     return got.find("event: change") != std::string::npos;
   };
-  REQUIRE(eventually([&] { read_some(); return got.find("text/event-stream") != std::string::npos; }, 10s));
+  REQUIRE(eventually(
+      [&] {
+        read_some();
+        return got.find("text/event-stream") != std::string::npos;
+      },
+      10s));
   REQUIRE(run_tracker(b.root(), {"move", std::to_string(id), "qa"}).code == 0);
   CHECK(eventually(read_some, 10s));
   ::close(fd);
 }
 
-TEST_CASE("serve: every request has a bounded cost - windows and ids out of range are 400, and every /api/ route needs the token") {
+TEST_CASE(
+    "serve: every request has a bounded cost - windows and ids out of range are 400, and every /api/ route needs the "
+    "token") {
   Board b;
   b.create({"Story"});
   ServeProcess s(b.root());
@@ -412,7 +217,7 @@ TEST_CASE("serve: every request has a bounded cost - windows and ids out of rang
   CHECK(http(s.port(), "GET", "/app.js").status == 200);
   CHECK(http(s.port(), "GET", "/app.css").status == 200);
   for (const char* path : {"/api/board", "/api/flow?days=36600", "/api/story/1", "/api/events", "/api/board?q=story",
-                                  "/api/flow?token=wrong", "/api/nonesuch"}) {
+                           "/api/flow?token=wrong", "/api/nonesuch"}) {
     Response r = http(s.port(), "GET", path);
     INFO(path);
     CHECK(r.status == 403);
@@ -430,7 +235,9 @@ TEST_CASE("serve: every request has a bounded cost - windows and ids out of rang
   CHECK(s.get("/api/board").status == 200);
 }
 
-TEST_CASE("serve: event streams are capped per page and in all, the rest of the API still answers, and a closed stream frees its place") {
+TEST_CASE(
+    "serve: event streams are capped per page and in all, the rest of the API still answers, and a closed stream frees "
+    "its place") {
   Board b;
   b.create({"Story"});
   ServeProcess s(b.root());
@@ -464,24 +271,28 @@ TEST_CASE("serve: event streams are capped per page and in all, the rest of the 
   REQUIRE(run_tracker(b.root(), {"move", "1", "qa"}).code == 0);
   Stream& first = *open.front();
   std::string got;
-  CHECK(eventually([&] {
-    char buf[4096];
-    ssize_t n = ::recv(first.fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n > 0) got.append(buf, static_cast<std::size_t>(n));
-    return got.find("event: change") != std::string::npos;
-  }, 10s));
+  CHECK(eventually(
+      [&] {
+        char buf[4096];
+        ssize_t n = ::recv(first.fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+        return got.find("event: change") != std::string::npos;
+      },
+      10s));
   // Pages closed: their places are free again (each stream writes a beat, fails,
   // ends). A stream that is answered 200 is kept, so no try takes a place from the next.
   open.clear();
   std::vector<std::unique_ptr<Stream>> again;
-  CHECK(eventually([&] {
-    while (again.size() < 4) {
-      auto st = open_stream(s.port(), path("page-1"));
-      if (st->head.status != 200) return false;
-      again.push_back(std::move(st));
-    }
-    return true;
-  }, 20s));
+  CHECK(eventually(
+      [&] {
+        while (again.size() < 4) {
+          auto st = open_stream(s.port(), path("page-1"));
+          if (st->head.status != 200) return false;
+          again.push_back(std::move(st));
+        }
+        return true;
+      },
+      20s));
   CHECK(s.running());
 }
 
@@ -554,7 +365,8 @@ TEST_CASE("serve: it listens on [::1] as on 127.0.0.1") {
   Response page = raw_http(s.port(), "GET / HTTP/1.1\r\nConnection: close\r\nHost: " + v6 + "\r\n\r\n", true);
   CHECK(page.status == 200);
   Response board = raw_http(
-      s.port(), "GET /api/board HTTP/1.1\r\nConnection: close\r\nHost: " + v6 + "\r\nX-Tracker-Token: " + s.token() + "\r\n\r\n",
+      s.port(),
+      "GET /api/board HTTP/1.1\r\nConnection: close\r\nHost: " + v6 + "\r\nX-Tracker-Token: " + s.token() + "\r\n\r\n",
       true);
   CHECK(board.status == 200);
   CHECK(Json::parse(board.body)["stages"][0]["stories"].size() == 1);
