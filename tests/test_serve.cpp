@@ -371,3 +371,35 @@ TEST_CASE("serve: it listens on [::1] as on 127.0.0.1") {
   CHECK(board.status == 200);
   CHECK(Json::parse(board.body)["stages"][0]["stories"].size() == 1);
 }
+
+TEST_CASE("serve: under a 2 GiB memory limit (ulimit -v) the widest flow windows answer and the server stays up, and so "
+          "does the CLI") {
+  if (sanitized()) {
+    SUCCEED("ASan reserves terabytes of address space up front: no RLIMIT_AS under it");
+    return;
+  }
+  Board b;
+  b.create({"Story"});
+  const rlim_t limit = rlim_t{2} << 30;
+  ServeProcess s(b.root(), limit);
+  // Before the maximum, 3650000 days aborted the server with std::bad_alloc here.
+  for (const char* days : {"3650000", "99999999999"}) {
+    Response r = s.get(std::string("/api/flow?days=") + days);
+    INFO(days << ": " << r.status << " " << r.body.substr(0, 200));
+    CHECK(r.status == 400);
+  }
+  Response widest = s.get("/api/flow?days=36600");
+  CHECK(widest.status == 200);
+  CHECK(Json::parse(widest.body)["cumulative_flow"]["days"].size() <= 2);  // the board is a day old
+  CHECK(s.get("/api/board").status == 200);
+  CHECK(s.running());
+
+  auto limited = [&](const std::string& since) {
+    return run({"prlimit", "--as=" + std::to_string(limit), "--", TRACKER_BIN, "flow", "--since", since},
+               RunOptions{b.root(), {}, ""});
+  };
+  RunResult too_wide = limited("3650000d");
+  INFO(too_wide.err);
+  CHECK(too_wide.code == 2);  // was 134, an abort
+  CHECK(limited("36600d").code == 0);
+}

@@ -1,10 +1,12 @@
 // tracker serve in headless Chromium: the board against `tracker list --json`, a drag
 // and a keyboard move checked in git, a CLI move seen live, a filter, a card's
 // detail, an edit that meets a change made meanwhile, a story created from the
-// page, a <script> in a story body that must not run, and screenshots.
+// page, a <script> in a story body that must not run, a page of another site that
+// tries to frame the board, and screenshots.
 // Usage: node board.mjs <tracker binary> <board directory> <output directory>
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+import http from "node:http";
 import path from "node:path";
 import puppeteer from "puppeteer-core";
 
@@ -136,7 +138,44 @@ try {
   assert.ok(await page.$("#throughput"));
   await page.screenshot({ path: path.join(out, "flow.png") });
   assert.deepEqual(errors, []);
-  console.log("ok: board, detail, drag, keyboard move, live move, edit conflict, create, filter, flow; screenshots in " + out);
+
+  // A page of another site frames the board to click on it for the user: the frame
+  // stays empty. The control frame holds a copy of the board's page served without
+  // the server's headers: it renders, and the same check finds the board in it.
+  const boardPage = await (await fetch(url)).text();
+  const foreign = http.createServer((req, res) => {
+    res.setHeader("Content-Type", "text/html");
+    if (req.url === "/control") return res.end(boardPage);
+    res.end(`<iframe id=board src="${url}"></iframe><iframe id=control src="/control"></iframe>`);
+  });
+  await new Promise((resolve) => foreign.listen(0, "127.0.0.1", resolve));
+  try {
+    const framer = await browser.newPage();
+    const said = [];
+    framer.on("console", (m) => said.push(m.text()));
+    const headBefore = git("rev-parse", "HEAD").trim();
+    await framer.goto(`http://localhost:${foreign.address().port}/`, { waitUntil: "networkidle0" });
+    const frames = framer.frames().filter((f) => f !== framer.mainFrame());
+    assert.equal(frames.length, 2);
+    const shows = (f) => f.evaluate(() => document.querySelectorAll(".card, meta[name=tracker-token]").length);
+    for (const f of frames) {
+      if (f.url().endsWith("/control")) {
+        assert.ok((await shows(f)) > 0, "the control frame did not render");
+        continue;
+      }
+      // Blocked: Chromium puts its error page in the frame, with no card and no token.
+      assert.equal(await shows(f), 0);
+      assert.doesNotMatch(await f.evaluate(() => document.documentElement.outerHTML), /tracker-token|class="column/);
+    }
+    await framer.keyboard.press("m");
+    await framer.keyboard.press("ArrowRight");
+    assert.equal(git("rev-parse", "HEAD").trim(), headBefore);
+    assert.ok(said.some((t) => /frame-ancestors|X-Frame-Options/.test(t)), "Chromium did not say why: " + said.join(" | "));
+    await framer.close();
+  } finally {
+    foreign.close();
+  }
+  console.log("ok: board, detail, drag, keyboard move, live move, edit conflict, create, filter, flow, no framing; screenshots in " + out);
 } finally {
   await browser.close();
   server.kill();
