@@ -204,24 +204,26 @@ class ThreadGroup {
   std::vector<std::thread> threads_;
 };
 
-/// The first failure seen on any thread, and how many there were: threads record,
-/// the test's thread checks.
+/// The first few failures seen on any thread, and how many there were: threads
+/// record, the test's thread checks.
 class Failures {
  public:
   void add(const std::string& what) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (count_++ == 0) first_ = what;
+    if (count_++ < kKept) first_ += (first_.empty() ? "" : "\n") + what;
   }
   int count() {
     std::lock_guard<std::mutex> lock(mutex_);
     return count_;
   }
+  /// The first five, one a line.
   std::string first() {
     std::lock_guard<std::mutex> lock(mutex_);
     return first_;
   }
 
  private:
+  static constexpr int kKept = 5;
   std::mutex mutex_;
   int count_ = 0;
   std::string first_;
