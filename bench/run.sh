@@ -2,10 +2,11 @@
 # Benchmarks tracker on generated boards and compares every figure with a baseline
 # measured in the same run on the same files.
 # Usage: bench/run.sh [--sizes 1000,10000,100000] [--runs 7] [--claims 200] [--remote-claims 48]
-#        [--flow 10000] (TRACKER=/path/to/tracker)
+#        [--fleet 160] [--flow 10000] (TRACKER=/path/to/tracker)
 # --claims 0 leaves out the claim throughput run (minutes at 100,000 stories);
-# --remote-claims 0 the claims across clones over a `git daemon` remote; --flow 0
-# the flow metrics over a history of 5 transitions per story (minutes to write).
+# --remote-claims 0 the claims across clones over a `git daemon` remote; --fleet 0
+# the fleet run (4, 16 and 32 clones draining 160 stories); --flow 0 the flow
+# metrics over a history of 5 transitions per story (minutes to write).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +15,7 @@ sizes=10000
 runs=7
 claims=200
 remote_claims=48
+fleet=160
 flow=10000
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -21,14 +23,16 @@ while [ $# -gt 0 ]; do
     --runs) runs=$2; shift 2 ;;
     --claims) claims=$2; shift 2 ;;
     --remote-claims) remote_claims=$2; shift 2 ;;
+    --fleet) fleet=$2; shift 2 ;;
     --flow) flow=$2; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
 [ -x "$tracker" ] || { echo "error: no tracker binary at $tracker; run 'make' first" >&2; exit 1; }
 [ "$runs" -ge 5 ] || { echo "bench/run.sh: --runs must be at least 5" >&2; exit 2; }
-command -v rg > /dev/null || { echo "error: the search baseline needs ripgrep (rg); 'make bench' installs it" >&2; exit 1; }
+[ -z "$sizes" ] || command -v rg > /dev/null ||
+  { echo "error: the search baseline needs ripgrep (rg); 'make bench' installs it" >&2; exit 1; }
 
 tools=$(mktemp -d "${TMPDIR:-/tmp}/tracker-bench-tools.XXXXXX")
 cc -O2 -o "$tools/walk" "$here/walk.c"
@@ -204,7 +208,7 @@ fi
 # claim a commit pushed to the branch, and on a rejected push a fetch, a reset to
 # the remote's branch and another pick (a rebase would meet the same conflicts).
 # Both must claim every story exactly once.
-[ "$remote_claims" -gt 0 ] || exit 0
+[ "$remote_claims" -gt 0 ] || [ "$fleet" -gt 0 ] || exit 0
 rdir=$(mktemp -d "${TMPDIR:-/tmp}/tracker-bench-remote.XXXXXX")
 daemon_pid=
 trap 'rm -rf "$tools" "$rdir"; [ -z "$daemon_pid" ] || kill "$daemon_pid" 2>/dev/null' EXIT
@@ -222,16 +226,18 @@ for attempt in 1 2 3 4 5; do
 done
 [ -n "$daemon_pid" ] || { echo "bench/run.sh: git daemon did not start" >&2; exit 1; }
 
-# seed_remote: a fresh branch of $remote_claims stories in the backlog, no claims.
+# seed_remote [STORIES] [CLONES]: a fresh branch of STORIES ($remote_claims)
+# stories in the backlog, no claims, and CLONES (8) fresh clones c1, c2, ...
 seed_remote() {
-  rm -rf "$rdir/seed" "$rdir"/c?
+  local stories=${1:-$remote_claims} clones=${2:-8}
+  rm -rf "$rdir/seed" "$rdir"/c[0-9]*
   git -C "$rdir/board.git" for-each-ref --format='delete %(refname)' refs/tracker | git -C "$rdir/board.git" update-ref --stdin
   mkdir "$rdir/seed" && cd "$rdir/seed"
   git init -q -b main && "$tracker" init > /dev/null
-  for i in $(seq "$remote_claims"); do "$tracker" new "Story $i" > /dev/null; done
+  for i in $(seq "$stories"); do "$tracker" new "Story $i" > /dev/null; done
   printf 'remote:\n  name: origin\n  branch: main\n  timeout: 60s\n' >> .tracker/config.yml
   git commit -qam remote && git remote add origin "$url" && git push -q --force origin HEAD:main
-  for c in 1 2 3 4 5 6 7 8; do git clone -q "$url" "$rdir/c$c"; done
+  for c in $(seq "$clones"); do git clone -q "$url" "$rdir/c$c"; done
   cd "$rdir"
 }
 
@@ -264,6 +270,60 @@ naive_claim() {
   return 1
 }
 export -f naive_claim
+
+# fleet N: N clones with one claimer each drain $fleet stories, each claimer
+# looping `tracker claim` until it exits 6; sets $fleet_rate (claims/s) and
+# $fleet_wait ("p50 / p95 / max" seconds of every claim, the last one, exit 6,
+# too). Every story must be claimed exactly once.
+fleet_run() {
+  local n=$1 c start pids=() claimed distinct
+  seed_remote "$fleet" "$n"
+  rm -f "$rdir"/claims.* "$rdir"/times.*
+  start=$(date +%s%N)
+  for c in $(seq "$n"); do
+    ( cd "$rdir/c$c" && while :; do
+        s=$EPOCHREALTIME
+        "$tracker" claim --owner "f$c" >> "$rdir/claims.$c" 2> /dev/null; rc=$?
+        echo "$s $EPOCHREALTIME" >> "$rdir/times.$c"
+        [ $rc = 0 ] || break
+      done ) &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true
+  fleet_rate=$(awk -v c="$fleet" -v ns=$(( $(date +%s%N) - start )) 'BEGIN { print c / (ns / 1e9) }')
+  claimed=$(cat "$rdir"/claims.* | grep -c '^claimed' || true)
+  distinct=$(cat "$rdir"/claims.* | awk '/^claimed/ { print $2 }' | sort -u | wc -l)
+  [ "$claimed" -eq "$fleet" ] && [ "$distinct" -eq "$fleet" ] ||
+    { echo "bench/run.sh: $n clones claimed $claimed ($distinct distinct) of $fleet" >&2; exit 1; }
+  fleet_wait=$(cat "$rdir"/times.* | awk '{ print $2 - $1 }' | sort -g |
+    awk '{ v[NR] = $1 } END { i = int(NR * 0.95); if (i < 1) i = 1; printf "%.2f / %.2f / %.2f s", v[int((NR + 1) / 2)], v[i], v[NR] }')
+}
+
+if [ "$fleet" -gt 0 ]; then
+  # Claims at fleet scale (docs/remote.md): the same server and stories for each
+  # fleet size, in this run; the baseline is the 4-clone fleet.
+  where="git daemon${TRACKER_BENCH_NETEM:+, 50 ms netem on the loopback}"
+  fleet_run 4; base_rate=$fleet_rate
+  printf '| %s | claims across 4 clones x 1, %s (wait p50 / p95 / max: %s) | %.1f claims/s | | | |\n' \
+    "$fleet" "$where" "$fleet_wait" "$fleet_rate"
+  for n in 16 32; do
+    fleet_run "$n"
+    printf '| %s | claims across %s clones x 1, %s (wait p50 / p95 / max: %s) | %.1f claims/s | | 4 clones x 1: %.1f claims/s | %.2fx |\n' \
+      "$fleet" "$n" "$where" "$fleet_wait" "$fleet_rate" "$base_rate" "$(awk -v a="$fleet_rate" -v b="$base_rate" 'BEGIN { print a / b }')"
+  done
+  # The same with 50 ms of delay on the loopback, nearer a hosted remote: in a
+  # network namespace of its own (unshare -rn), where the kernel has netem.
+  if [ -z "${TRACKER_BENCH_NETEM:-}" ]; then
+    netem='ip link set lo up && tc qdisc add dev lo root netem delay 50ms'
+    if unshare -rn sh -c "$netem" 2> /dev/null; then
+      TRACKER_BENCH_NETEM=1 unshare -rn bash -c "$netem && exec \"\$0\" \"\$@\"" "$0" \
+        --sizes "" --claims 0 --remote-claims 0 --flow 0 --fleet "$fleet" | tail -n +3
+    else
+      echo "| | claims across clones with 50 ms of delay on the loopback: not measured (this machine has no netem in a network namespace) | | | | |"
+    fi
+  fi
+fi
+[ "$remote_claims" -gt 0 ] || exit 0
 
 rm -f "$rdir"/claims.*
 seed_remote

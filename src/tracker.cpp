@@ -1,3 +1,4 @@
+#include <tracker/claim_spread.hpp>
 #include <tracker/deps.hpp>
 #include <tracker/error.hpp>
 #include <tracker/git.hpp>
@@ -14,9 +15,11 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <functional>
 #include <set>
+#include <thread>
 
 namespace tracker {
 
@@ -965,21 +968,39 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
     // rather than reading every lock first.
     refresh_all();
     trace("claim: board refreshed");
+    Remote* r = remote();
     std::vector<std::int64_t> skipped;
-    // Stories leased on the remote are taken: one ls-remote, and again after each
-    // push lost to a faster clone, which has usually taken more than one meanwhile.
+    // Stories leased on the remote are taken: one ls-remote per listing.
     auto skip_remote_claims = [&] {
-      if (Remote* r = remote())
+      if (r)
         for (const auto& [id, sha] : r->claim_refs(true)) skipped.push_back(id);
     };
     skip_remote_claims();
-    constexpr std::int64_t kBatch = 16;
+    // Across clones, the tries spread over the queue's first stories while races
+    // are being lost (claim_spread.hpp), and a lost race goes on to another story
+    // of the same listing: the remote's leases are listed again only after a few
+    // losses in a row, when the listing has likely gone stale. Past remote.timeout
+    // the claimer gives up (exit 6) instead of starving.
+    std::optional<ClaimContention> contention;
+    if (r) contention.emplace(ws_.shared_state_dir() / "claim-contention", clock_.now_seconds());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(r ? r->settings().timeout_seconds : 0);
+    int lost = 0, lost_since_listing = 0;
+    constexpr int kRelistAfter = 2;
     while (true) {
-      ListQuery candidates = ready_query(skipped, kBatch);
+      const std::size_t spread = contention ? contention->spread() : 1;
+      ListQuery candidates = ready_query(skipped, static_cast<std::int64_t>(std::max<std::size_t>(16, 2 * spread)));
       candidates.summary_only = true;  // the id and stage pick one; the one taken is read whole below
       std::vector<Story> batch = index_->list(candidates);
-      if (batch.empty()) throw NothingToDoError("no ready story to claim");
-      for (const Story& story : batch) {
+      if (batch.empty()) {
+        if (lost) throw NothingToDoError("no ready story to claim: the last were taken by other clones (" +
+                                         std::to_string(lost) + " races lost)");
+        throw NothingToDoError("no ready story to claim");
+      }
+      bool relist = false;
+      while (!batch.empty() && !relist) {
+        std::size_t at = pick_candidate(batch.size(), contention ? contention->spread() : 1, random_u64());
+        Story story = std::move(batch[at]);
+        batch.erase(batch.begin() + static_cast<std::ptrdiff_t>(at));
         skipped.push_back(story.id);
         Takeover prior{false, story.stage};
         if (std::optional<Claim> held = store.read(story.id)) {
@@ -1006,15 +1027,33 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
           unlock_story(story.id);
           continue;
         }
-        if (remote()) {
+        if (r) {
           std::string refusal;
           auto taken = acquire_remote(store, c, false, refusal);
-          if (!taken) {  // another clone's claim: the next one not leased now
-            unlock_story(story.id);
-            skip_remote_claims();
-            break;
+          if (taken) {
+            contention->won(lost == 0);
+            return take(now_ready.front(), taken->claim, prior.after_expiry || taken->took_over);
           }
-          return take(now_ready.front(), taken->claim, prior.after_expiry || taken->took_over);
+          // Another clone was faster.
+          trace("claim: race lost");
+          unlock_story(story.id);
+          contention->lost();
+          ++lost;
+          if (std::chrono::steady_clock::now() >= deadline)
+            throw NothingToDoError("no story claimed within " + format_duration(r->settings().timeout_seconds) +
+                                   " (remote.timeout): " + std::to_string(lost) +
+                                   " races lost to other clones claiming at once; try again");
+          if (++lost_since_listing >= kRelistAfter) {
+            lost_since_listing = 0;
+            skip_remote_claims();
+            relist = true;
+          }
+          // After a few losses in a row, a pause of random length, so that the
+          // claimers who lost together do not push together again.
+          if (lost >= 3)
+            std::this_thread::sleep_for(std::chrono::milliseconds(
+                random_u64() % static_cast<std::uint64_t>(std::min(400, 25 << std::min(lost - 3, 4)))));
+          continue;
         }
         warn_if_offline_claim(story.id);
         return take(now_ready.front(), c, prior.after_expiry);
