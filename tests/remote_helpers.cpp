@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <csignal>
 
+#include <nlohmann/json.hpp>
+
 namespace testing {
 
 int free_port() {
@@ -96,6 +98,20 @@ std::multimap<long, std::string> remote_board(const SharedRemote& remote) {
     if (slash == std::string::npos || !path.ends_with(".md")) continue;
     std::string dir = path.substr(5, slash - 5);
     out.emplace(std::stol(path.substr(slash + 1)), dir);
+  }
+  return out;
+}
+
+std::vector<std::pair<long, std::string>> claims_in_output(const std::string& text) {
+  std::vector<std::pair<long, std::string>> out;
+  // Split at each object's top-level closing brace.
+  std::size_t start = 0;
+  while ((start = text.find("{\n", start)) != std::string::npos) {
+    std::size_t end = text.find("\n}\n", start);
+    REQUIRE(end != std::string::npos);
+    nlohmann::json claim = nlohmann::json::parse(text.substr(start, end + 2 - start));
+    out.emplace_back(claim["id"].get<long>(), claim["claim"]["owner"].get<std::string>());
+    start = end + 3;
   }
   return out;
 }

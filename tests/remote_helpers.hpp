@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace testing {
 
@@ -57,6 +59,10 @@ std::string claim_owner_on_remote(const SharedRemote& remote, long id);
 
 /// The stage directory each story file is in on the remote's branch, by id.
 std::multimap<long, std::string> remote_board(const SharedRemote& remote);
+
+/// The (id, owner) of each claim in the output of successive `tracker --json claim`
+/// runs appended to one file (each printed one JSON object).
+std::vector<std::pair<long, std::string>> claims_in_output(const std::string& text);
 
 /// A story file's text on the remote's branch ("" when it has none).
 std::string remote_story(const SharedRemote& remote, long id);

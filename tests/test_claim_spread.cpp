@@ -172,15 +172,9 @@ TEST_CASE("16 clones drain one queue: every story claimed exactly once, and no c
     double s, e;
     int rc;
     while (times >> s >> e >> rc) waits.push_back(e - s);
-    std::string text = fs::exists(log) ? read(log) : "";
-    std::size_t start = 0;
-    while ((start = text.find("{\n", start)) != std::string::npos) {
-      std::size_t end = text.find("\n}\n", start);
-      json claim = json::parse(text.substr(start, end + 2 - start));
-      long id = claim["id"];
+    for (const auto& [id, owner] : claims_in_output(fs::exists(log) ? read(log) : "")) {
       CHECK(taken.count(id) == 0);
-      taken[id] = claim["claim"]["owner"];
-      start = end + 3;
+      taken[id] = owner;
     }
   }
   CHECK(taken.size() == static_cast<std::size_t>(kStories));

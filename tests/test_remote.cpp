@@ -214,16 +214,9 @@ TEST_CASE("4 clones with 2 claimers each take 60 stories: each story is claimed 
     fs::path log = out / ("w" + std::to_string(w));
     INFO(read(log.string() + ".err"));
     CHECK(read(log.string() + ".rc") == "6\n");  // stopped because nothing was left
-    std::string text = fs::exists(log) ? read(log) : "";
-    // Each claim printed one JSON object; split them at the top-level closing brace.
-    std::size_t start = 0;
-    while ((start = text.find("{\n", start)) != std::string::npos) {
-      std::size_t end = text.find("\n}\n", start);
-      json claim = json::parse(text.substr(start, end + 2 - start));
-      long id = claim["id"];
+    for (const auto& [id, owner] : claims_in_output(fs::exists(log) ? read(log) : "")) {
       CHECK(taken.count(id) == 0);
-      taken[id] = claim["claim"]["owner"];
-      start = end + 3;
+      taken[id] = owner;
     }
   }
   CHECK(taken.size() == 60);
