@@ -237,7 +237,8 @@ TEST_CASE(
   CHECK(bad.count() == 0);
   INFO(first_failed_move);
   CHECK(failed_moves == 0);
-  CHECK(moves >= seconds);  // the CLI was not shut out
+  // The CLI was not shut out (under ASan a `tracker move` alone takes most of a second).
+  CHECK(moves >= (sanitized() ? 1 : seconds));
   CHECK(reads.count() >= static_cast<std::size_t>(kReaders) * static_cast<std::size_t>(seconds));
   CHECK(writes.count() >= static_cast<std::size_t>(kWriters) * static_cast<std::size_t>(seconds));
   for (int i = 0; i < static_cast<int>(streams.size()); ++i) {
@@ -258,15 +259,19 @@ TEST_CASE(
   CHECK(git(b.root(), {"status", "--porcelain"}).empty());
   CHECK(run({"git", "fsck", "--strict"}, RunOptions{b.root(), {}, ""}).code == 0);
 
-  // The pages close; the pool's extra workers leave after 2 s idle, and memory with them.
+  // The pages close; the pool's extra workers leave after 2 s idle, and memory with
+  // them. (Not under ASan: its quarantine keeps freed memory, hundreds of MB, by design.)
   streams.clear();
   long end = 0;
-  CHECK(eventually(
-      [&] {
-        end = rss_kib(s.pid());
-        return end > 0 && end <= 2 * idle;
-      },
-      20s));
+  if (!sanitized())
+    CHECK(eventually(
+        [&] {
+          end = rss_kib(s.pid());
+          return end > 0 && end <= 2 * idle;
+        },
+        20s));
+  else
+    end = rss_kib(s.pid());
   CHECK(s.get("/api/board").status == 200);
   CHECK(s.running());
 
