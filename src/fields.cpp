@@ -108,7 +108,7 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
     }
   }
   if (links) {
-    DependencyGraph graph = index_->dependencies();
+    DependencyGraph graph = dependency_graph();
     graph[id] = new_deps;
     for (auto dep : new_deps) {
       if (dep == id) throw InvalidDataError("story #" + std::to_string(id) + " cannot depend on itself");
@@ -229,6 +229,7 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   result.commit = t.commit;
   result.path = t.path;
   result.changed = true;
+  if (links) graph_changed(id, after.depends_on);
   if (holding && holding->forced && (holding->local || holding->lease)) {
     end_claim(*holding);
     result.claims_ended.push_back(holding->lease ? holding->lease->claim : *holding->local);
@@ -247,7 +248,7 @@ std::vector<StoryProblem> Tracker::validate_edit(std::int64_t id, const std::str
   }
   std::vector<StoryProblem> problems = edited.warnings;
   int deps_line = front_matter_key_line(text, "depends_on");
-  DependencyGraph graph = index_->dependencies();
+  DependencyGraph graph = dependency_graph();
   graph[id] = edited.depends_on;
   for (auto dep : edited.depends_on) {
     if (dep == id) {
@@ -340,6 +341,7 @@ EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, con
                       "(" + join(result.changes, ", ") + ")", "")
                       .commit;
   result.changed = true;
+  if (links_changed) graph_changed(id, after.depends_on);
   return result;
 }
 

@@ -76,11 +76,13 @@ struct ShadowIndex::Impl {
   bool stories_unchanged(const std::vector<std::int64_t>& ids);
   /// The stat data of one workspace-relative path, when it is a file in a stage directory.
   std::optional<FileStat> stat_file(const std::string& path) const;
+  /// Every story file in the stage directories; names listed but gone by their
+  /// stat go to `vanished`.
+  std::vector<FileStat> walk(std::vector<std::string>& vanished) const;
 
  private:
   std::optional<RefreshStats> refresh_watched();
   RefreshStats walk_and_update();
-  std::vector<FileStat> walk(std::vector<std::string>& vanished) const;
   std::optional<FileStat> find_moved(const std::string& path) const;
   /// Drops from a walk the copies of a story that moved away while it was walked.
   void drop_copies_moved_away(std::vector<FileStat>& files) const;

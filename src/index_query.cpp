@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace tracker {
 
@@ -185,11 +186,32 @@ std::map<std::int64_t, std::vector<std::int64_t>> ShadowIndex::dependencies() {
   });
 }
 
-std::vector<std::int64_t> ShadowIndex::unsettled() {
+ShadowIndex::DependencySnapshot ShadowIndex::dependency_snapshot() {
   return impl_->with_recovery([&] {
-    std::vector<std::int64_t> out;
-    auto q = impl_->db->prepare("SELECT DISTINCT id FROM stories WHERE error IS NOT NULL OR size = 0 ORDER BY id");
-    while (q.step()) out.push_back(q.int64(0));
+    DependencySnapshot out;
+    // One statement, so one snapshot: a story is missing only if no row of it was
+    // there when the edges naming it were read.
+    std::set<std::int64_t> unsettled, named;
+    auto q = impl_->db->prepare("SELECT id, depends_on, error IS NOT NULL OR size = 0 FROM stories");
+    while (q.step()) {
+      std::int64_t id = q.int64(0);
+      out.ids.insert(id);
+      if (q.int64(2)) {
+        unsettled.insert(id);
+        continue;
+      }
+      std::string deps = q.text(1);
+      if (deps == "[]") continue;
+      auto& edges = out.graph[id];
+      for (const auto& d : string_array(deps))
+        if (auto dep = parse_int(d)) {
+          edges.push_back(*dep);
+          named.insert(*dep);
+        }
+    }
+    out.unsettled.assign(unsettled.begin(), unsettled.end());
+    for (auto id : named)
+      if (!out.ids.count(id)) out.missing.push_back(id);
     return out;
   });
 }

@@ -468,6 +468,27 @@ void ShadowIndex::update_files(const std::vector<std::string>& paths) {
   });
 }
 
+void ShadowIndex::settle_story(std::int64_t id) {
+  impl_->with_recovery([&] {
+    std::vector<std::string> paths;
+    {
+      auto q = impl_->db->prepare("SELECT path FROM stories WHERE id=?");
+      q.bind(1, id);
+      while (q.step()) paths.push_back(q.text(0));
+    }
+    // The caller holds the story's lock: its file stays where the listing finds it.
+    std::vector<std::string> vanished;
+    const std::vector<std::string>& types = impl_->ws.config().types;
+    for (auto& f : impl_->walk(vanished)) {
+      std::string_view name = std::string_view(f.path).substr(f.path.rfind('/') + 1);
+      auto parsed = parse_story_file_name(name, types);
+      if (parsed && parsed->id == id && std::find(paths.begin(), paths.end(), f.path) == paths.end())
+        paths.push_back(std::move(f.path));
+    }
+    impl_->update_files(paths);
+  });
+}
+
 RefreshStats ShadowIndex::refresh_stories(const std::vector<std::int64_t>& ids) {
   bool clean = impl_->with_recovery([&] { return impl_->stories_unchanged(ids); });
   return clean ? RefreshStats{} : refresh();

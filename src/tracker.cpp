@@ -395,14 +395,52 @@ void Tracker::lock_dependency_graph() {
   started_ = Instant::now();
   refreshed_ = false;
   refresh_all();
-  // A file that was empty or did not parse may be in the middle of a rewrite in
-  // place by a writer holding its lock: read it again once that writer is done,
-  // so that none of its edges is missed.
-  for (auto id : index_->unsettled()) {
-    if (story_locks_.count(id)) continue;
-    auto settled = story_lock(ws_, id);
-    index_->refresh_stories({id});
+  // The graph is read once, and kept: the edges cannot change while the lock is
+  // held, but another process's walk can still rewrite the index under us. Two kinds
+  // of story in that read would hide edges, and so let a cycle through:
+  // - one whose file was empty or did not parse: a writer holding its lock may be
+  //   rewriting it in place;
+  // - one an edge names that has no row: a walk that ran while it moved saw it in
+  //   neither directory.
+  // Each is read again from its file under its lock (it cannot move or be rewritten
+  // meanwhile), and what it names is checked the same way.
+  ShadowIndex::DependencySnapshot snapshot = index_->dependency_snapshot();
+  DependencyGraph graph = std::move(snapshot.graph);
+  std::set<std::int64_t> settled;
+  std::vector<std::int64_t> todo = snapshot.unsettled;
+  todo.insert(todo.end(), snapshot.missing.begin(), snapshot.missing.end());
+  while (!todo.empty()) {
+    std::int64_t id = todo.back();
+    todo.pop_back();
+    if (!settled.insert(id).second) continue;
+    Lookup found;
+    {
+      std::unique_ptr<ProcessLock> held = story_locks_.count(id) ? nullptr : story_lock(ws_, id);
+      index_->settle_story(id);
+      found = index_->lookup(id);
+    }
+    graph.erase(id);
+    for (const auto& s : found.stories) {
+      if (s.depends_on.empty()) continue;
+      auto& edges = graph[id];
+      edges.insert(edges.end(), s.depends_on.begin(), s.depends_on.end());
+      for (auto dep : s.depends_on)
+        if (!snapshot.ids.count(dep)) todo.push_back(dep);  // its edges were not in the read
+    }
   }
+  graph_ = std::move(graph);
+}
+
+DependencyGraph Tracker::dependency_graph() {
+  return graph_ ? *graph_ : index_->dependencies();
+}
+
+void Tracker::graph_changed(std::int64_t id, const std::vector<std::int64_t>& depends_on) {
+  if (!graph_) return;
+  if (depends_on.empty())
+    graph_->erase(id);
+  else
+    (*graph_)[id] = depends_on;
 }
 
 void Tracker::unlock_story(std::int64_t id) {
@@ -1445,7 +1483,7 @@ LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
     throw NotFoundError("no story #" + std::to_string(dependency));
   LinkResult result{id, dependency, story.depends_on, {}, false};
   if (std::find(story.depends_on.begin(), story.depends_on.end(), dependency) != story.depends_on.end()) return result;
-  if (auto path = dependency_path(index_->dependencies(), dependency, id)) {
+  if (auto path = dependency_path(dependency_graph(), dependency, id)) {
     path->insert(path->begin(), id);
     throw InvalidDataError("linking #" + std::to_string(id) + " to #" + std::to_string(dependency) +
                            " would make a dependency cycle: " + format_dependency_path(*path));
@@ -1458,6 +1496,7 @@ LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
       transition(story, ws_.config().stage(story.stage), edit, "link", "to #" + std::to_string(dependency), "").commit;
   result.depends_on.push_back(dependency);
   result.changed = true;
+  graph_changed(id, result.depends_on);
   return result;
 }
 
@@ -1477,6 +1516,7 @@ LinkResult Tracker::unlink(std::int64_t id, std::int64_t dependency) {
       transition(story, ws_.config().stage(story.stage), edit, "unlink", "from #" + std::to_string(dependency), "")
           .commit;
   result.changed = true;
+  graph_changed(id, result.depends_on);
   return result;
 }
 

@@ -2,8 +2,14 @@
 // from the read to the commit, so no change is lost and no story is duplicated.
 #include <catch2/catch.hpp>
 
+#include <tracker/error.hpp>
+#include <tracker/tracker.hpp>
+
 #include "helpers.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 using testing::Board;
@@ -47,7 +53,86 @@ std::string head_text(const Board& board, long id) {
   return git(board.root(), {"show", "HEAD:" + s["path"].get<std::string>()});
 }
 
+/// The real file system, where one story file is amiss whenever nobody holds its
+/// lock: as a story that other processes keep moving is to a walk (seen in neither
+/// directory when it moves between two listings), or, with `torn`, as one caught
+/// half rewritten in place (its stat data changed, its text cut off before its
+/// depends_on). Under its lock it is as it is.
+class AmissUnlockedDisk : public tracker::Disk {
+ public:
+  fs::path file, lock;
+  bool torn = false;
+  mutable int seen_amiss = 0;
+
+  void list(const fs::path& dir, std::string_view suffix,
+            const std::function<void(std::string_view, const tracker::FileInfo&)>& visit,
+            std::vector<std::string>& vanished) const override {
+    tracker::real_disk().list(
+        dir, suffix,
+        [&](std::string_view name, const tracker::FileInfo& info) {
+          if (dir / name != file || !amiss()) return visit(name, info);
+          if (torn) visit(name, torn_info(info));
+        },
+        vanished);
+  }
+  std::optional<tracker::FileInfo> stat(const fs::path& path) const override {
+    auto info = tracker::real_disk().stat(path);
+    if (path != file || !info || !amiss()) return info;
+    if (torn) return torn_info(*info);
+    return std::nullopt;
+  }
+  std::optional<std::string> read(const fs::path& path, std::size_t max_bytes) const override {
+    auto text = tracker::real_disk().read(path, max_bytes);
+    if (path != file || !text || !amiss()) return text;
+    if (torn) return text->substr(0, text->find("depends_on"));
+    return std::nullopt;
+  }
+
+ private:
+  /// Whether the story's lock is free (flock() locks belong to an open file, so
+  /// this process's own hold counts too).
+  bool amiss() const {
+    int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return true;
+    bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    ::close(fd);
+    seen_amiss += free;
+    return free;
+  }
+  static tracker::FileInfo torn_info(tracker::FileInfo info) {
+    info.mtime_ns += 1;
+    return info;
+  }
+};
+
 }  // namespace
+
+TEST_CASE("a link is checked against every edge, even one whose story another process's walk could not see") {
+  Board board;
+  for (const char* name : {"A", "B", "C"}) board.create({name});
+  REQUIRE(run_tracker(board.root(), {"link", "2", "1"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"link", "3", "2"}).code == 0);  // 3 -> 2 -> 1
+  tracker::Workspace ws = tracker::Workspace::discover(board.root());
+  AmissUnlockedDisk disk;
+  disk.file = board.root() / board.path_of(2);
+  disk.lock = board.root() / ".git/tracker/locks/2";
+  SECTION("moving: walks drop its row") {}
+  SECTION("rewritten in place: walks read it cut off") { disk.torn = true; }
+  const std::string before = testing::git(board.root(), {"rev-parse", "HEAD"});
+  {
+    tracker::Tracker tracker(ws, {}, tracker::system_clock(), disk);
+    // #1 -> #3 closes the cycle through #2, whose edge to #1 only its file shows.
+    try {
+      tracker.link(1, 3);
+      FAIL("the link closed a cycle");
+    } catch (const tracker::InvalidDataError& e) {
+      CHECK(std::string(e.what()) == "linking #1 to #3 would make a dependency cycle: #1 -> #3 -> #2 -> #1");
+    }
+    CHECK(disk.seen_amiss > 0);
+  }
+  CHECK(testing::git(board.root(), {"rev-parse", "HEAD"}) == before);
+  CHECK(run_tracker(board.root(), {"check"}).code == 0);
+}
 
 TEST_CASE("concurrent sets of different keys of one story all land, on disk and in HEAD") {
   Board board;

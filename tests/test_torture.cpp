@@ -190,12 +190,13 @@ TEST_CASE("torture: eight workers of random commands and hand edits for a minute
   std::map<int, json> shown;
   for (const auto& s : json::parse(run_tracker(root, {"list", "--json"}).out)) shown[s["id"].get<int>()] = s;
   for (const auto& [where, value] : expected) {
+    const json& fields = shown[where.first]["fields"];
+    std::string found = fields.contains(where.second) ? fields[where.second].dump() : "(none)";
+    if (found == value) continue;
+    // Only a lost change pays for its story's history.
     INFO("#" << where.first << " " << where.second << "\n"
               << git(root, {"log", "--format=%h %s", "--", "work/*/" + std::to_string(where.first) + "_*"}));
-    REQUIRE(shown.count(where.first));
-    const json& fields = shown[where.first]["fields"];
-    REQUIRE(fields.contains(where.second));
-    CHECK(fields[where.second].dump() == value);
+    CHECK(found == value);
   }
   for (const auto& [id, dep] : links) {
     INFO("#" << id << " depends on #" << dep);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <tracker/clock.hpp>
@@ -152,9 +153,25 @@ class ShadowIndex {
 
   /// Every readable story's `depends_on`, by id (stories without dependencies are left out).
   std::map<std::int64_t, std::vector<std::int64_t>> dependencies();
-  /// Ids of stories whose file was empty or did not parse when last read: what a
-  /// writer that rewrites the file in place leaves for a moment.
-  std::vector<std::int64_t> unsettled();
+
+  /// The dependency graph as one read of the index sees it, with the stories whose
+  /// edges it cannot vouch for.
+  struct DependencySnapshot {
+    std::map<std::int64_t, std::vector<std::int64_t>> graph;  ///< as dependencies()
+    std::unordered_set<std::int64_t> ids;                     ///< every story with a row
+    /// Stories whose file was empty or did not parse when last read: what a writer
+    /// that rewrites the file in place leaves for a moment.
+    std::vector<std::int64_t> unsettled;
+    /// Stories an edge names that have no row: deleted, or missed by a walk that
+    /// ran while they moved (seen in neither directory).
+    std::vector<std::int64_t> missing;
+  };
+  DependencySnapshot dependency_snapshot();
+
+  /// Brings the rows of story `id` up to date with its files, wherever they are
+  /// now: for a caller holding the story's lock, so that it cannot move meanwhile.
+  /// Lists every stage directory.
+  void settle_story(std::int64_t id);
 
   /// The highest id of any story file.
   std::int64_t max_id();

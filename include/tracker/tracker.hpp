@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <tracker/claims.hpp>
+#include <tracker/deps.hpp>
 #include <tracker/flow.hpp>
 #include <tracker/clock.hpp>
 #include <tracker/progress.hpp>
@@ -636,6 +637,12 @@ class Tracker {
   /// each be fine and together close a cycle. The next refresh reads the board
   /// again, as it is under the lock.
   void lock_dependency_graph();
+  /// The dependency graph: under the graph's lock, as read when it was taken, with
+  /// every story the index could not vouch for read again under its own lock;
+  /// otherwise as the index has it.
+  DependencyGraph dependency_graph();
+  /// Keeps the graph read under the lock current with this Tracker's own writes.
+  void graph_changed(std::int64_t id, const std::vector<std::int64_t>& depends_on);
   /// The story file's path in every stage directory. A commit of a story records
   /// all of them, so a copy left in HEAD by an interrupted earlier move (one that
   /// is gone from disk) is committed as deleted, never kept beside the new one.
@@ -763,6 +770,7 @@ class Tracker {
   bool pending_checked_ = false;
   std::map<std::int64_t, std::unique_ptr<ProcessLock>> story_locks_;
   std::unique_ptr<ProcessLock> graph_lock_;
+  std::optional<DependencyGraph> graph_;  ///< read under graph_lock_
   std::function<void(const std::string&)> warn_;
   ProgressSink* progress_ = nullptr;
   std::vector<std::string> warnings_;
