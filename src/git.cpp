@@ -504,6 +504,9 @@ git::Tree tree_of(git_repository* repo, const std::string& rev) {
 
 }  // namespace
 
+/// How many times a diff against the work tree is made before its error is given.
+constexpr int kWorkdirDiffAttempts = 5;
+
 std::vector<GitRepo::PathChange> GitRepo::changes_between(const std::string& from,
                                                           const std::optional<std::string>& to,
                                                           const std::string& dir) {
@@ -522,15 +525,27 @@ std::vector<GitRepo::PathChange> GitRepo::changes_between(const std::string& fro
     check(a.git_diff_tree_to_tree(&raw, repo, old_tree.get(), new_tree.get(), &opts), "diff " + from + " " + *to);
   } else {
     bool with_index = gitindex::mode_of(*impl_) == gitindex::Mode::libgit2;
-    if (with_index && a.git_diff_tree_to_workdir_with_index(&raw, repo, old_tree.get(), &opts) != 0) {
+    for (int attempt = 1; with_index; ++attempt) {
+      if (a.git_diff_tree_to_workdir_with_index(&raw, repo, old_tree.get(), &opts) == 0) break;
       // A split or sparse index that mode_of() could not foresee (index.sparse in a
       // config.worktree, which libgit2 1.5 does not read): git writes it from now on.
-      if (git::last_error().find("unsupported mandatory extension") == std::string::npos) check(-1, "diff " + from);
-      gitindex::use_git_executable(*impl_);
-      with_index = false;
+      if (git::last_error().find("unsupported mandatory extension") != std::string::npos) {
+        gitindex::use_git_executable(*impl_);
+        with_index = false;
+        break;
+      }
+      if (attempt == kWorkdirDiffAttempts) check(-1, "diff " + from);
+      backoff_sleep(attempt);
     }
     // Without an index libgit2 can read, the files are compared with the tree.
-    if (!with_index) check(a.git_diff_tree_to_workdir(&raw, repo, old_tree.get(), &opts), "diff " + from);
+    // Either way the work tree is read as it is, while other processes move stories:
+    // a file listed and gone before it was hashed ("error reading file for hashing")
+    // fails the diff, which is then made again, a few times.
+    for (int attempt = 1; !with_index; ++attempt) {
+      if (a.git_diff_tree_to_workdir(&raw, repo, old_tree.get(), &opts) == 0) break;
+      if (attempt == kWorkdirDiffAttempts) check(-1, "diff " + from);
+      backoff_sleep(attempt);
+    }
   }
   git::Diff diff(raw);
   // No rename detection: a diff without it pairs nothing, so each delta is one path,
