@@ -33,7 +33,8 @@ ClaimContention::ClaimContention(std::filesystem::path file, std::int64_t now_se
 }
 
 void ClaimContention::lost() {
-  level_ = std::min(kMaxLevel, level_ + 2);
+  if (level_ == kMaxLevel) return;  // already as wide as it goes: no write
+  level_ = kMaxLevel;
   save();
 }
 

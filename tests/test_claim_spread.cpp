@@ -22,9 +22,8 @@ using tracker::ClaimContention;
 using tracker::kMaxClaimSpread;
 using tracker::pick_candidate;
 
-TEST_CASE("claim contention: the spread grows fourfold with each race lost, halves with each claim won at the first try, stays "
-          "within 1 to 64, and "
-          "is forgotten after a quiet minute") {
+TEST_CASE("claim contention: a race lost widens the spread to 64 at once, each claim won at the first try halves it, "
+          "and it is forgotten after a quiet minute") {
   TempDir dir;
   fs::path file = dir / "claim-contention";
   const std::int64_t t0 = 1'800'000'000;
@@ -35,8 +34,10 @@ TEST_CASE("claim contention: the spread grows fourfold with each race lost, halv
     c.won(true);  // nothing to remember: no file written
     CHECK(!fs::exists(file));
     c.lost();
-    CHECK(c.spread() == 4);
-    c.lost();
+    CHECK(c.spread() == kMaxClaimSpread);
+    CHECK(kMaxClaimSpread == 64);
+    c.won(true);
+    c.won(true);
     CHECK(c.spread() == 16);
   }
   CHECK(ClaimContention(file, t0 + 10).spread() == 16);  // another claimer of the clone reads it
@@ -44,11 +45,15 @@ TEST_CASE("claim contention: the spread grows fourfold with each race lost, halv
     ClaimContention c(file, t0 + 10);
     for (int i = 0; i < 10; ++i) c.lost();
     CHECK(c.spread() == kMaxClaimSpread);
-    CHECK(kMaxClaimSpread == 64);
     c.won(false);  // won after losing on the way: still in a crowd
     CHECK(c.spread() == kMaxClaimSpread);
     c.won(true);
     CHECK(c.spread() == 32);
+    for (int i = 0; i < 10; ++i) c.won(true);
+    CHECK(c.spread() == 1);  // alone again: the head
+    c.lost();
+    CHECK(c.spread() == kMaxClaimSpread);
+    c.won(true);
   }
   CHECK(ClaimContention(file, t0 + 70).spread() == 32);
   CHECK(ClaimContention(file, t0 + 71).spread() == 1);  // a minute without a race: alone again
