@@ -507,7 +507,7 @@ std::optional<Json> Server::call_tool(const Json& id, const Json& params, bool m
     }
     const char* env_owner = std::getenv("TRACKER_OWNER");
     if (g.owner.empty() && !(env_owner && *env_owner)) g.owner = client;
-    TrackerHandle tracker = open_tracker(g);
+    TrackerHandle tracker = open_tracker(g, TerminalProgressLine::never);
     Json out = tool->run(*tracker, args, options_);
     tracker.reset();  // closes it as the CLI does: a watcher started, remote.auto_sync
     return Json{{"content", Json::array({{{"type", "text"}, {"text", json_text(out)}}})},

@@ -47,14 +47,15 @@ CommitOptions commit_options(const GlobalOptions& g) {
   return {g.no_commit ? CommitMode::no : CommitMode::yes, g.no_verify ? Verify::no : Verify::yes};
 }
 
-TrackerHandle open_tracker(const GlobalOptions& g) {
+TrackerHandle open_tracker(const GlobalOptions& g, TerminalProgressLine progress_line) {
   fs::path start = g.dir.empty() ? fs::current_path() : fs::path(g.dir);
   TrackerHandle tracker(new Tracker(Workspace::discover(start), commit_options(g)));
   tracker->on_warning([&g](const std::string& message) { print_warning(g, message); });
   tracker->set_offline(g.offline);
   if (!g.owner.empty()) tracker->set_identity(g.owner);
-  if (::isatty(STDERR_FILENO)) {
-    // A progress line on the terminal for what runs longer than about a second.
+  if (progress_line == TerminalProgressLine::when_a_terminal && ::isatty(STDERR_FILENO)) {
+    // A progress line on the terminal for what runs longer than about a second
+    // (one command, one thread: the line is shared by the process).
     static TerminalProgress progress(std::cerr, system_clock(), 1'000'000'000);
     tracker->set_progress(&progress);
   }

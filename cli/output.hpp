@@ -69,9 +69,14 @@ struct CloseTracker {
 };
 using TrackerHandle = std::unique_ptr<Tracker, CloseTracker>;
 
+/// Whether a long action draws a progress line on a terminal's stderr: a command
+/// does; a server, whose requests run on several threads at once, does not.
+enum class TerminalProgressLine { when_a_terminal, never };
+
 /// Finds the workspace (from -C or the current directory) and opens it. Warnings
 /// are printed as they happen (print_warning).
-TrackerHandle open_tracker(const GlobalOptions& g);
+TrackerHandle open_tracker(const GlobalOptions& g,
+                           TerminalProgressLine progress = TerminalProgressLine::when_a_terminal);
 
 /// Where output goes and how it looks.
 struct Style {

@@ -281,7 +281,7 @@ class Server {
     return origin.starts_with("http://") ? origin.substr(7) : std::string();
   }
 
-  TrackerHandle open() { return open_tracker(g_); }
+  TrackerHandle open() { return open_tracker(g_, TerminalProgressLine::never); }
 
   /// Runs `body` and answers with its JSON, or with the library's error.
   void answer(httplib::Response& res, const std::function<Json()>& body, int status = 200) {
