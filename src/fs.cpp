@@ -137,16 +137,23 @@ void write_file_atomic(const fs::path& path, std::string_view data, Durability d
   file.commit();
 }
 
-OwnedFile::OwnedFile(fs::path path, std::string_view data) : path_(std::move(path)) {
+OwnedFile::OwnedFile(fs::path path, std::string_view data) : OwnedFile(std::move(path), data, Seen::after_a_while) {}
+
+OwnedFile::OwnedFile(fs::path path, std::string_view data, Seen seen) : path_(std::move(path)) {
   std::error_code ec;
   fs::create_directories(path_.parent_path(), ec);
-  fd_ = create_locked(path_);
+  fs::path made = seen == Seen::at_once
+                      ? path_.parent_path() / (unique_name("." + path_.filename().string()) + ".tmp")
+                      : path_;
+  fd_ = create_locked(made);
   try {
-    write_all(fd_.get(), data, path_.string());
+    write_all(fd_.get(), data, made.string());
+    if (made != path_ && ::link(made.c_str(), path_.c_str()) != 0) throw_errno("cannot create " + path_.string());
   } catch (...) {
-    ::unlink(path_.c_str());
+    ::unlink(made.c_str());
     throw;
   }
+  if (made != path_) ::unlink(made.c_str());
 }
 
 OwnedFile::~OwnedFile() {

@@ -375,7 +375,10 @@ git::Tree head_tree(GitRepo::Impl& g) {
 /// Written by commit_paths() before the branch moves; see GitRepo::finish_index_updates().
 std::unique_ptr<OwnedFile> start_pending_index(GitRepo::Impl& g, const std::string& sha,
                                                const std::vector<std::string>& paths) {
-  return std::make_unique<OwnedFile>(g.pending_dir() / unique_name("commit"), format_pending({sha, paths}));
+  // Every command looks for orphaned journals at once (no minimum age): it must
+  // never find this one before it is locked.
+  return std::make_unique<OwnedFile>(g.pending_dir() / unique_name("commit"), format_pending({sha, paths}),
+                                     OwnedFile::Seen::at_once);
 }
 
 void rewrite_pending_index(OwnedFile& journal, const std::string& sha, const std::vector<std::string>& paths) {
@@ -389,6 +392,7 @@ IndexRepair GitRepo::finish_index_updates(bool dry_run) {
   {
     Dir dir(g.pending_dir());
     while (auto e = dir.next()) {
+      if (e->first.starts_with('.')) continue;  // one being made (start_pending_index)
       fs::path file = g.pending_dir() / std::string(e->first);
       // A journal whose process still holds it is that process's own business.
       if (is_orphan(file, system_clock().now_ns(), 0)) journals.push_back(file);

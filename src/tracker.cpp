@@ -299,7 +299,7 @@ void Tracker::finish_pending() {
   Dir pending(dir);
   bool orphaned = false;
   while (auto e = pending.next())
-    if (is_orphan(dir / std::string(e->first), clock_.now_ns(), 0)) orphaned = true;
+    if (!e->first.starts_with('.') && is_orphan(dir / std::string(e->first), clock_.now_ns(), 0)) orphaned = true;
   if (!orphaned) return;
   IndexRepair repair = git().finish_index_updates();
   for (const auto& w : repair.warnings) warn(w);
@@ -317,6 +317,10 @@ std::vector<fs::path> Tracker::sweep_temp_files(bool dry_run) {
   std::int64_t now = clock_.now_ns();
   std::vector<fs::path> out = sweep_orphans(ws_.temp_dir(), now, limits::kOrphanMinAgeNs, dry_run);
   for (auto& p : sweep_orphans(ws_.temp_dir() / "hooks", now, limits::kHookFileMinAgeNs, dry_run)) out.push_back(p);
+  // A journal its process did not live to link into place.
+  for (auto& p : sweep_orphans(ws_.local_state_dir() / "pending-index", now, limits::kOrphanMinAgeNs, dry_run,
+                               [](std::string_view name) { return name.starts_with('.'); }))
+    out.push_back(p);
   // Claim locks are never held open; only the claim store's temp and released
   // files (".<id>...") are candidates.
   for (auto& p : sweep_orphans(claims().dir(), now, limits::kOrphanMinAgeNs, dry_run,

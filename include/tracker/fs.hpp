@@ -82,6 +82,12 @@ class OwnedFile {
  public:
   /// Creates `path`, which must not exist, with `data` in it. Throws IoError.
   OwnedFile(fs::path path, std::string_view data);
+  /// Whether others look at the file by its name at once (a scanner that takes any
+  /// unlocked file for an orphan, however young): then it is made under a hidden
+  /// name (".<name>.<unique>.tmp"), locked and written there, and linked to `path`,
+  /// so that it never shows under `path` unlocked or partly written.
+  enum class Seen { after_a_while, at_once };
+  OwnedFile(fs::path path, std::string_view data, Seen seen);
   OwnedFile(const OwnedFile&) = delete;
   OwnedFile& operator=(const OwnedFile&) = delete;
   ~OwnedFile();
