@@ -174,16 +174,7 @@ std::vector<StoryIssue> ShadowIndex::issues() {
 }
 
 std::map<std::int64_t, std::vector<std::int64_t>> ShadowIndex::dependencies() {
-  return impl_->with_recovery([&] {
-    std::map<std::int64_t, std::vector<std::int64_t>> out;
-    auto q = impl_->db->prepare("SELECT id, depends_on FROM stories WHERE error IS NULL AND depends_on != '[]'");
-    while (q.step()) {
-      auto& deps = out[q.int64(0)];
-      for (const auto& d : string_array(q.text(1)))
-        if (auto id = parse_int(d)) deps.push_back(*id);
-    }
-    return out;
-  });
+  return dependency_snapshot().graph;
 }
 
 ShadowIndex::DependencySnapshot ShadowIndex::dependency_snapshot() {
