@@ -507,6 +507,19 @@ git::Tree tree_of(git_repository* repo, const std::string& rev) {
 /// How many times a diff against the work tree is made before its error is given.
 constexpr int kWorkdirDiffAttempts = 5;
 
+/// Runs `make` (a libgit2 diff against the work tree) until it succeeds: true. On a
+/// failure that `give_up` (reading libgit2's error) says will not pass, false; on
+/// any other, a pause and another try, up to kWorkdirDiffAttempts, then its error.
+template <class Make, class GiveUp>
+bool diff_workdir(Make make, GiveUp give_up, const std::string& what) {
+  for (int attempt = 1;; ++attempt) {
+    if (make() == 0) return true;
+    if (give_up()) return false;
+    if (attempt == kWorkdirDiffAttempts) check(-1, what);
+    backoff_sleep(attempt);
+  }
+}
+
 std::vector<GitRepo::PathChange> GitRepo::changes_between(const std::string& from,
                                                           const std::optional<std::string>& to,
                                                           const std::string& dir) {
@@ -524,28 +537,27 @@ std::vector<GitRepo::PathChange> GitRepo::changes_between(const std::string& fro
     git::Tree new_tree = tree_of(repo, *to);
     check(a.git_diff_tree_to_tree(&raw, repo, old_tree.get(), new_tree.get(), &opts), "diff " + from + " " + *to);
   } else {
-    bool with_index = gitindex::mode_of(*impl_) == gitindex::Mode::libgit2;
-    for (int attempt = 1; with_index; ++attempt) {
-      if (a.git_diff_tree_to_workdir_with_index(&raw, repo, old_tree.get(), &opts) == 0) break;
-      // A split or sparse index that mode_of() could not foresee (index.sparse in a
-      // config.worktree, which libgit2 1.5 does not read): git writes it from now on.
-      if (git::last_error().find("unsupported mandatory extension") != std::string::npos) {
-        gitindex::use_git_executable(*impl_);
-        with_index = false;
-        break;
-      }
-      if (attempt == kWorkdirDiffAttempts) check(-1, "diff " + from);
-      backoff_sleep(attempt);
-    }
+    // The work tree is read as it is, while other processes move stories: a file
+    // listed and gone before it was hashed ("error reading file for hashing") fails
+    // the diff, which is then made again, a few times.
+    const std::string what = "diff " + from;
+    bool with_index = gitindex::mode_of(*impl_) == gitindex::Mode::libgit2 &&
+                      diff_workdir(
+                          [&] { return a.git_diff_tree_to_workdir_with_index(&raw, repo, old_tree.get(), &opts); },
+                          [&] {
+                            // A split or sparse index that mode_of() could not foresee
+                            // (index.sparse in a config.worktree, which libgit2 1.5 does
+                            // not read): git writes it from now on.
+                            if (git::last_error().find("unsupported mandatory extension") == std::string::npos)
+                              return false;
+                            gitindex::use_git_executable(*impl_);
+                            return true;
+                          },
+                          what);
     // Without an index libgit2 can read, the files are compared with the tree.
-    // Either way the work tree is read as it is, while other processes move stories:
-    // a file listed and gone before it was hashed ("error reading file for hashing")
-    // fails the diff, which is then made again, a few times.
-    for (int attempt = 1; !with_index; ++attempt) {
-      if (a.git_diff_tree_to_workdir(&raw, repo, old_tree.get(), &opts) == 0) break;
-      if (attempt == kWorkdirDiffAttempts) check(-1, "diff " + from);
-      backoff_sleep(attempt);
-    }
+    if (!with_index)
+      diff_workdir([&] { return a.git_diff_tree_to_workdir(&raw, repo, old_tree.get(), &opts); },
+                   [] { return false; }, what);
   }
   git::Diff diff(raw);
   // No rename detection: a diff without it pairs nothing, so each delta is one path,
