@@ -385,19 +385,22 @@ void rewrite_pending_index(OwnedFile& journal, const std::string& sha, const std
   journal.rewrite(format_pending({sha, paths}));
 }
 
+std::vector<fs::path> GitRepo::orphaned_index_updates(const fs::path& pending_dir, std::int64_t now_ns) {
+  std::vector<fs::path> out;
+  Dir dir(pending_dir);
+  while (auto e = dir.next()) {
+    if (e->first.starts_with('.')) continue;  // one being made (start_pending_index)
+    fs::path file = pending_dir / std::string(e->first);
+    // A journal whose process still holds it is that process's own business.
+    if (is_orphan(file, now_ns, 0)) out.push_back(file);
+  }
+  return out;
+}
+
 IndexRepair GitRepo::finish_index_updates(bool dry_run) {
   Impl& g = *impl_;
   IndexRepair out;
-  std::vector<fs::path> journals;
-  {
-    Dir dir(g.pending_dir());
-    while (auto e = dir.next()) {
-      if (e->first.starts_with('.')) continue;  // one being made (start_pending_index)
-      fs::path file = g.pending_dir() / std::string(e->first);
-      // A journal whose process still holds it is that process's own business.
-      if (is_orphan(file, system_clock().now_ns(), 0)) journals.push_back(file);
-    }
-  }
+  std::vector<fs::path> journals = orphaned_index_updates(g.pending_dir(), system_clock().now_ns());
   if (journals.empty()) return out;
   const git::Api& a = api();
   std::optional<ProcessLock> turn;

@@ -295,12 +295,7 @@ void Tracker::finish_pending() {
   pending_checked_ = true;
   if (!commits()) return;
   // Journals still held belong to commits in progress in other processes.
-  fs::path dir = ws_.local_state_dir() / "pending-index";
-  Dir pending(dir);
-  bool orphaned = false;
-  while (auto e = pending.next())
-    if (!e->first.starts_with('.') && is_orphan(dir / std::string(e->first), clock_.now_ns(), 0)) orphaned = true;
-  if (!orphaned) return;
+  if (GitRepo::orphaned_index_updates(ws_.local_state_dir() / "pending-index", clock_.now_ns()).empty()) return;
   IndexRepair repair = git().finish_index_updates();
   for (const auto& w : repair.warnings) warn(w);
 }

@@ -107,6 +107,11 @@ class GitRepo {
   /// alone. With `dry_run`, only says what it would do.
   IndexRepair finish_index_updates(bool dry_run = false);
 
+  /// The journals of index updates that finish_index_updates() would take on: those
+  /// in `pending_dir` no live process holds. Cheap: opens no repository.
+  static std::vector<std::filesystem::path> orphaned_index_updates(const std::filesystem::path& pending_dir,
+                                                                   std::int64_t now_ns);
+
   /// Paths under `dir` (work-tree relative) whose git index entry is behind HEAD: the
   /// entry differs from HEAD while the working file is HEAD's version, so that
   /// `git status` shows the tool's change reversed as staged. With `dry_run` false,
