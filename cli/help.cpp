@@ -2,7 +2,10 @@
 
 #include "args.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <map>
+#include <set>
 #include <sstream>
 #include <tracker/util.hpp>
 
@@ -110,7 +113,7 @@ void man_command(std::ostringstream& out, const CLI::App& cmd, const std::string
   for (const CLI::Option* o : cmd.get_options()) {
     if (!o->nonpositional() || o->get_lnames() == std::vector<std::string>{"help"}) continue;
     std::string names = join(option_spellings(*o), ", ");
-    if (o->get_expected_max() > 0 && o->get_type_size() > 0) names += " " + (o->get_type_name().empty() ? std::string("VALUE") : o->get_type_name());
+    if (o->get_expected_max() > 0 && o->get_type_size() > 0) names += " " + value_word(*o);
     out << ".TP\n.B " << roff_escape(names) << "\n" << roff_escape(o->get_description()) << "\n";
   }
   if (auto it = examples().find(name); it != examples().end()) {
@@ -121,9 +124,94 @@ void man_command(std::ostringstream& out, const CLI::App& cmd, const std::string
   for (const CLI::App* s : subs) man_command(out, *s, name + " ");
 }
 
+/// CLI11's help with words for values (see use_words()).
+class WordsFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_opts(const CLI::Option* opt) const override {
+    if (opt->get_type_size() == 0) return "";
+    bool several = opt->get_expected_max() == CLI::detail::expected_max_vector_size;
+    if (!opt->nonpositional()) return several ? " ..." : "";
+    return " " + value_word(*opt) + (several ? " ..." : "");
+  }
+
+  /// tracker's commands by group, in an order that reads from daily use to set-up;
+  /// a command with subcommands (index) lists them as CLI11 does.
+  std::string make_subcommands(const CLI::App* app, CLI::AppFormatMode mode) const override;
+
+  std::string make_option_desc(const CLI::Option* opt) const override {
+    std::string desc = opt->get_description();
+    if (!opt->get_default_str().empty() && desc.find("default") == std::string::npos)
+      desc += " (default: " + opt->get_default_str() + ")";
+    return desc;
+  }
+};
+
+/// Which group a command is listed under in tracker's --help, in this order.
+const std::vector<std::pair<std::string, std::vector<std::string>>>& command_groups() {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> groups = {
+      {"Stories", {"new", "list", "show", "board", "search", "ready", "stats", "move", "set", "unset", "edit", "block",
+                   "unblock", "link", "unlink", "archive", "delete"}},
+      {"Claims", {"claim", "renew", "release", "done", "reclaim"}},
+      {"History", {"log", "diff", "flow"}},
+      {"The board and its repository", {"init", "commit", "sync", "check", "doctor", "renumber", "index", "merge-file"}},
+      {"Other doors", {"serve", "mcp", "completion", "help"}},
+  };
+  return groups;
+}
+
+std::string WordsFormatter::make_subcommands(const CLI::App* app, CLI::AppFormatMode mode) const {
+  if (app->get_parent() || mode == CLI::AppFormatMode::All) return CLI::Formatter::make_subcommands(app, mode);
+  std::string out;
+  std::set<const CLI::App*> listed;
+  for (const auto& [group, names] : command_groups()) {
+    out += "\n" + group + ":\n";
+    for (const auto& name : names)
+      if (const CLI::App* sub = find_subcommand(*app, name)) {
+        out += make_subcommand(sub);
+        listed.insert(sub);
+      }
+  }
+  std::string rest;
+  for (const CLI::App* sub : subcommands(*app))
+    if (!listed.count(sub)) rest += make_subcommand(sub);
+  if (!rest.empty()) out += "\nMore:\n" + rest;
+  return out;
+}
+
 }  // namespace
 
+std::string value_word(const CLI::Option& option) {
+  static const std::map<std::string, std::string> words = {
+      {"owner", "NAME"},   {"agent", "NAME"},     {"remote", "NAME"},  {"ttl", "DURATION"}, {"idle", "DURATION"},
+      {"limit", "N"},      {"priority", "N"},     {"pid", "PID"},      {"port", "PORT"},    {"C", "DIR"},
+      {"dir", "DIR"},      {"adopt", "DIR"},      {"stage", "STAGE"},  {"stages", "STAGE,..."},
+      {"label", "LABEL"},  {"type", "TYPE"},      {"where", "KEY=VALUE"}, {"key", "KEY"},
+      {"since", "DATE"},   {"until", "DATE"},     {"path", "FILE"},    {"body-file", "FILE"},
+      {"body", "TEXT"},    {"message", "TEXT"},   {"reason", "TEXT"},  {"depends-on", "ID"}, {"refs", "ID"},
+  };
+  // Choices are shown as they are: CLI11 describes an IsMember check as "{a,b,c}".
+  std::string type = option.get_type_name();
+  if (auto open = type.find(":{"); open != std::string::npos && type.ends_with("}")) {
+    std::string choices = type.substr(open + 2, type.size() - open - 3);
+    std::replace(choices.begin(), choices.end(), ',', '|');
+    return choices;
+  }
+  std::string name = option.get_lnames().empty() ? (option.get_snames().empty() ? option.get_name()
+                                                                                 : option.get_snames().front())
+                                                 : option.get_lnames().front();
+  if (auto it = words.find(name); it != words.end()) return it->second;
+  std::string upper;
+  for (char c : name) upper += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return upper;
+}
+
+void use_words(CLI::App& app) {
+  app.formatter(std::make_shared<WordsFormatter>());
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) use_words(*sub);
+}
+
 void add_help_text(CLI::App& app) {
+  use_words(app);
   app.footer(std::string("\n") + kGlobalOptions +
              "\nRun 'tracker help <command>' for a command's options and examples; docs/cli.md has the full reference.");
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {

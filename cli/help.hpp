@@ -8,8 +8,19 @@
 
 namespace tracker::cli {
 
-/// Puts each command's examples and the global options in its --help.
+/// Puts each command's examples and the global options in its --help, sorts the
+/// commands into groups, and has every option's value shown as a word (see
+/// use_words()).
 void add_help_text(CLI::App& app);
+
+/// Has the --help of `app` and its subcommands show what an option takes as a word
+/// (`--owner NAME`, `--ttl DURATION`, `--color auto|always|never`), a default as
+/// "(default: 7410)" after the description, and nothing after a positional but
+/// "..." when it takes several: never CLI11's types (`INT:INT in [0 - 65535]`).
+void use_words(CLI::App& app);
+
+/// The word of an option's value in help and the man page: NAME, DURATION, ...
+std::string value_word(const CLI::Option& option);
 
 /// The --help text of the command at `path` ({} for tracker itself, {"index", "status"}).
 std::string help_for(const CLI::App& app, const std::vector<std::string>& path);

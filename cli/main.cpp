@@ -133,10 +133,10 @@ int main(int argc, char** argv) {
       }
     return static_cast<int>(ExitCode::usage);
   } catch (const tracker::Error& e) {
-    print_error(g.json, e.code(), e.what());
+    print_error(g.json, e.code(), for_door(e.what(), Door::cli));
     return static_cast<int>(e.code());
   } catch (const std::exception& e) {
-    print_error(g.json, ExitCode::error, e.what());
+    print_error(g.json, ExitCode::error, for_door(e.what(), Door::cli));
     return static_cast<int>(ExitCode::error);
   } catch (...) {
     // Nothing may reach std::terminate: whatever was thrown, the command fails cleanly.

@@ -514,9 +514,9 @@ std::optional<Json> Server::call_tool(const Json& id, const Json& params, bool m
                 {"structuredContent", out},
                 {"isError", false}};
   } catch (const Error& e) {
-    return tool_error(e.code(), e.what());
+    return tool_error(e.code(), for_door(e.what(), Door::mcp));
   } catch (const std::exception& e) {
-    return tool_error(ExitCode::error, e.what());
+    return tool_error(ExitCode::error, for_door(e.what(), Door::mcp));
   }
 }
 

@@ -290,9 +290,9 @@ class Server {
     } catch (const Handled&) {
       // the response was written already
     } catch (const Error& e) {
-      send_error(res, status_of(e.code()), e.what(), static_cast<int>(e.code()));
+      send_error(res, status_of(e.code()), for_door(e.what(), Door::web), static_cast<int>(e.code()));
     } catch (const std::exception& e) {
-      send_error(res, 500, e.what());
+      send_error(res, 500, for_door(e.what(), Door::web));
     }
   }
 

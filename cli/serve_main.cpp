@@ -1,4 +1,5 @@
 // tracker-serve: what `tracker serve` runs (see serve.hpp).
+#include "help.hpp"
 #include "serve.hpp"
 
 #include <iostream>
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   app.add_flag("--open", open, "Open the page in the browser (xdg-open)");
   app.add_flag("--no-verify", g.no_verify, "Skip the pre-commit and commit-msg hooks");
   app.add_flag("--offline", g.offline, "Claims on this machine alone");
+  cli::use_words(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -22,10 +24,10 @@ int main(int argc, char** argv) {
   try {
     return cli::run_serve(g, port, open);
   } catch (const Error& e) {
-    std::cerr << "tracker: " << e.what() << "\n";
+    std::cerr << "tracker: " << for_door(e.what(), Door::cli) << "\n";
     return static_cast<int>(e.code());
   } catch (const std::exception& e) {
-    std::cerr << "tracker: " << e.what() << "\n";
+    std::cerr << "tracker: " << for_door(e.what(), Door::cli) << "\n";
     return 1;
   }
 }

@@ -101,7 +101,7 @@ Tracker::Holding Tracker::check_holder(std::int64_t id, const std::optional<std:
   if (h.holder.empty() && !lost) return h;
   const std::string& actor = actor_given ? *actor_given : identity();
   std::string who = "story #" + std::to_string(id);
-  std::string as = actor.empty() ? "you have no identity (--owner, TRACKER_OWNER or git's user.email)"
+  std::string as = actor.empty() ? "you have no identity (" + param_ref("owner") + ", TRACKER_OWNER or git's user.email)"
                                  : "you act as " + actor;
   if (lost && lost->owner == actor && h.holder != actor && force == Force::no)
     throw ConflictError("your claim on " + who + " was taken over by " + lost->lost_to +

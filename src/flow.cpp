@@ -191,7 +191,7 @@ FlowReport compute_flow(const std::vector<LogEntry>& newest_first, const std::ve
 }
 
 FlowReport Tracker::flow(const FlowQuery& query) {
-  if (query.until < query.since) throw UsageError("--until is before --since: nothing to measure");
+  if (query.until < query.since) throw UsageError(param_ref("until") + " is before " + param_ref("since") + ": nothing to measure");
   if (query.since < query.until - kMaxFlowDays * kDay)  // written so that nothing overflows
     throw UsageError("the window is " + std::to_string(query.until / kDay - query.since / kDay) +
                      " days; flow measures at most " +

@@ -391,7 +391,7 @@ RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::strin
 namespace tracker {
 
 std::vector<LogEntry> Tracker::log(std::optional<std::int64_t> id, std::optional<std::int64_t> limit) {
-  if (limit && *limit <= 0) throw UsageError("--limit must be at least 1");
+  if (limit && *limit <= 0) throw UsageError(param_ref("limit") + " must be at least 1");
   std::vector<LogEntry> out;
   auto full = [&] { return limit && static_cast<std::int64_t>(out.size()) >= *limit; };
   Progress walked(progress_, "reading history (commits)", 0);

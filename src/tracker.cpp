@@ -698,10 +698,10 @@ namespace tracker {
 namespace {
 
 void check_owner(const std::string& owner) {
-  if (trim(owner).empty()) throw UsageError("--owner must not be empty");
-  if (owner.size() > 100) throw UsageError("--owner is too long (at most 100 characters)");
+  if (trim(owner).empty()) throw UsageError(param_ref("owner") + " must not be empty");
+  if (owner.size() > 100) throw UsageError(param_ref("owner") + " is too long (at most 100 characters)");
   for (unsigned char c : owner)
-    if (c < 0x20 || c == 0x7f) throw UsageError("--owner must not contain control characters");
+    if (c < 0x20 || c == 0x7f) throw UsageError(param_ref("owner") + " must not contain control characters");
 }
 
 /// The TTL of a claim: the one asked for, else the config's.
@@ -990,11 +990,12 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
   if (request.owner.empty()) {
     request.owner = identity();
     if (request.owner.empty())
-      throw UsageError("a claim needs an owner: --owner NAME, TRACKER_OWNER, or git config user.email");
+      throw UsageError("a claim needs an owner: " + param_ref("owner", "NAME") +
+                       ", TRACKER_OWNER, or git config user.email");
   }
   check_owner(request.owner);
   if (request.pid && (*request.pid < 1 || *request.pid > kMaxPid))
-    throw UsageError("--pid is a process id from 1 to " + std::to_string(kMaxPid));
+    throw UsageError(param_ref("pid") + " is a process id from 1 to " + std::to_string(kMaxPid));
   std::int64_t ttl = claim_ttl(ws_.config(), request.ttl_seconds);
   ClaimStore store = claims();
 
@@ -1112,8 +1113,9 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
       for (const auto& f : story.fields)
         if (f.key == "blocked_reason" && f.json.size() > 2 && f.json.front() == '"')
           reason = " (" + nlohmann::json::parse(f.json).get<std::string>() + ")";
-      throw ConflictError(who + " is blocked" + reason + "; unblock it first ('tracker unblock " + std::to_string(id) +
-                          "'), or claim it with --force");
+      throw ConflictError(who + " is blocked" + reason + "; unblock it first (" +
+                          op_ref("unblock", {{"id", std::to_string(id)}}) + "), or claim it with " +
+                          param_ref("force", "true"));
     }
     for (std::int64_t dep : story.depends_on) {
       Lookup found = index_->lookup(dep);
@@ -1125,7 +1127,7 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
       }
       if (!done)
         throw ConflictError(who + " depends on #" + std::to_string(dep) + " (" + where +
-                            "), which is not done; claim it with --force to take it anyway");
+                            "), which is not done; claim it with " + param_ref("force", "true") + " to take it anyway");
     }
   }
   for (int attempt = 0; attempt < limits::kClaimAttempts; ++attempt) {
@@ -1436,7 +1438,7 @@ void Tracker::reclaim_remote(Remote& r, std::optional<std::int64_t> id, const st
 
 StoryChange Tracker::block(std::int64_t id, const std::optional<std::string>& reason) {
   will_commit();
-  if (reason && reason->find('\n') != std::string::npos) throw UsageError("--reason must be one line");
+  if (reason && reason->find('\n') != std::string::npos) throw UsageError(param_ref("reason") + " must be one line");
   Story story = load_for_change(id);
   const Stage& stage = ws_.config().stage(story.stage);
   auto edit = [&](const std::string& text) {
@@ -1594,8 +1596,9 @@ DeleteResult Tracker::remove(const std::vector<std::int64_t>& ids, bool force) {
       for (auto dep : deps)
         if (seen.count(dep))
           throw ConflictError("story #" + std::to_string(story_id) + " depends on #" + std::to_string(dep) +
-                              "; unlink it first ('tracker unlink " + std::to_string(story_id) + " " +
-                              std::to_string(dep) + "'), or delete with --force");
+                              "; unlink it first (" +
+                              op_ref("unlink", {{"id", std::to_string(story_id)}, {"depends_on", std::to_string(dep)}}) +
+                              "), or delete with " + param_ref("force", "true"));
     }
 
   std::int64_t floor = id_floor(), highest = *std::max_element(seen.begin(), seen.end());

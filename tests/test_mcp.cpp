@@ -376,6 +376,28 @@ TEST_CASE("mcp: a business error is isError with the CLI's message and exit code
   CHECK(error_of(mcp.call("move", {{"ids", {1}}, {"stage", "nowhere"}}))["code"] == 2);
 }
 
+TEST_CASE("mcp: an error tells the agent what to call in MCP's terms, never a command line") {
+  Board b;
+  b.create({"Stuck"});
+  b.create({"Base"});
+  REQUIRE(run_tracker(b.root(), {"block", "1"}).code == 0);
+  REQUIRE(run_tracker(b.root(), {"link", "2", "1"}).code == 0);
+  McpProcess mcp(b.root());
+  mcp.initialize();
+  Json blocked = error_of(mcp.call("claim", {{"id", 1}, {"owner", "a"}}));
+  CHECK(blocked["code"] == 3);
+  CHECK(blocked["error"] == "story #1 is blocked; unblock it first (unblock with id: 1), or claim it with force: true");
+  Json waiting = error_of(mcp.call("claim", {{"id", 2}, {"owner", "a"}}));
+  CHECK(waiting["error"].get<std::string>().ends_with("which is not done; claim it with force: true to take it anyway"));
+  Json owner = error_of(mcp.call("claim", {{"id", 2}, {"owner", " "}}));
+  CHECK(owner["error"] == "owner must not be empty");
+  // The CLI says the same in its own syntax.
+  CHECK(run_tracker(b.root(), {"claim", "1", "--owner", "a"}).err ==
+        "tracker: story #1 is blocked; unblock it first ('tracker unblock 1'), or claim it with --force\n");
+  CHECK(run_tracker(b.root(), {"delete", "1"}).err ==
+        "tracker: story #2 depends on #1; unlink it first ('tracker unlink 2 1'), or delete with --force\n");
+}
+
 TEST_CASE("mcp: the agent loop through the tools, each result in the CLI's shape") {
   Board b;
   McpProcess mcp(b.root());

@@ -38,6 +38,27 @@ TEST_CASE("slugify: lower-case words joined by '-', Latin letters in ASCII, othe
   CHECK(slugify(std::string(80, 'a')).size() == 50);
 }
 
+TEST_CASE("a message names parameters and operations in each door's own syntax") {
+  std::string m = "#22 is blocked; unblock it first (" + op_ref("unblock", {{"id", "22"}}) + "), or claim it with " +
+                  param_ref("force", "true");
+  CHECK(for_door(m, Door::cli) == "#22 is blocked; unblock it first ('tracker unblock 22'), or claim it with --force");
+  CHECK(for_door(m, Door::mcp) == "#22 is blocked; unblock it first (unblock with id: 22), or claim it with force: true");
+  CHECK(for_door(m, Door::web) == for_door(m, Door::mcp));
+  // An operation that is one mode of a tool is named as that tool with the mode.
+  std::string unlink = op_ref("unlink", {{"id", "4"}, {"depends_on", "7"}});
+  CHECK(for_door(unlink, Door::cli) == "'tracker unlink 4 7'");
+  CHECK(for_door(unlink, Door::mcp) == "link with id: 4, depends_on: 7, remove: true");
+  // Values that are not numbers or booleans are JSON strings; a bare name is a name.
+  CHECK(for_door(param_ref("owner", "NAME") + " or " + param_ref("limit"), Door::cli) == "--owner NAME or --limit");
+  CHECK(for_door(param_ref("owner", "NAME") + " or " + param_ref("limit"), Door::mcp) == "owner: \"NAME\" or limit");
+  CHECK(for_door(op_ref("stats"), Door::cli) == "'tracker stats'");
+  CHECK(for_door(op_ref("stats"), Door::mcp) == "stats");
+  // Text without references, or with a stray marker byte, is left as it is.
+  CHECK(for_door("plain text", Door::mcp) == "plain text");
+  CHECK(for_door("odd \x01 byte", Door::cli) == "odd \x01 byte");
+  CHECK(for_door("empty \x01\x02 pair", Door::cli) == "empty \x01\x02 pair");
+}
+
 TEST_CASE("closest_match suggests plausible typos only") {
   std::vector<std::string> stages = {"backlog", "current", "qa", "merge", "done", "archived"};
   CHECK(closest_match("curent", stages) == "current");

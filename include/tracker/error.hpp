@@ -3,6 +3,9 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace tracker {
 
@@ -70,6 +73,24 @@ class RemoteUnavailableError : public Error {
  public:
   explicit RemoteUnavailableError(const std::string& message) : Error(ExitCode::remote_unavailable, message) {}
 };
+
+/// The doors a message is read through. A message that tells the caller what to do
+/// names parameters and operations with param_ref() and op_ref(); each door spells
+/// them in its own syntax (for_door()), so an MCP agent is never told a command line.
+enum class Door { cli, mcp, web };
+
+/// A parameter, named in a message: `--force` at the command line, `force` in a
+/// JSON call. With `value`, as given with it: `--ttl 2h` / `ttl: "2h"`; a value of
+/// "true" is a flag's: `--force` / `force: true`.
+std::string param_ref(std::string_view name, std::string_view value = {});
+
+/// An operation with its arguments (parameter, value), named in a message:
+/// `'tracker unblock 22'` at the command line, `unblock with id: 22` in a JSON call.
+/// Arguments are given in the command line's positional order.
+std::string op_ref(std::string_view operation, const std::vector<std::pair<std::string, std::string>>& args = {});
+
+/// `message` with every param_ref() and op_ref() in it spelled for `door`.
+std::string for_door(std::string_view message, Door door);
 
 /// Throws IoError with `context: strerror(errno)`.
 [[noreturn]] void throw_errno(const std::string& context);
