@@ -101,6 +101,13 @@ std::string roff_escape(std::string text) {
   return out;
 }
 
+/// An option as the man page names it: its spellings and the word of its value.
+std::string option_synopsis(const CLI::Option& o) {
+  std::string names = join(option_spellings(o), ", ");
+  if (o.get_expected_max() > 0 && o.get_type_size() > 0) names += " " + value_word(o);
+  return names;
+}
+
 void man_command(std::ostringstream& out, const CLI::App& cmd, const std::string& prefix) {
   auto subs = subcommands(cmd);
   std::string name = prefix + cmd.get_name();
@@ -112,9 +119,7 @@ void man_command(std::ostringstream& out, const CLI::App& cmd, const std::string
   if (subs.empty()) out << ".PP\n.B " << roff_escape(usage) << "\n";
   for (const CLI::Option* o : cmd.get_options()) {
     if (!o->nonpositional() || o->get_lnames() == std::vector<std::string>{"help"}) continue;
-    std::string names = join(option_spellings(*o), ", ");
-    if (o->get_expected_max() > 0 && o->get_type_size() > 0) names += " " + value_word(*o);
-    out << ".TP\n.B " << roff_escape(names) << "\n" << roff_escape(o->get_description()) << "\n";
+    out << ".TP\n.B " << roff_escape(option_synopsis(*o)) << "\n" << roff_escape(o->get_description()) << "\n";
   }
   if (auto it = examples().find(name); it != examples().end()) {
     out << ".PP\nExamples:\n";
@@ -128,7 +133,7 @@ void man_command(std::ostringstream& out, const CLI::App& cmd, const std::string
 class WordsFormatter : public CLI::Formatter {
  public:
   std::string make_option_opts(const CLI::Option* opt) const override {
-    if (opt->get_type_size() == 0) return "";
+    if (opt->get_type_size() == 0 || opt->get_expected_max() == 0) return "";  // a flag
     bool several = opt->get_expected_max() == CLI::detail::expected_max_vector_size;
     if (!opt->nonpositional()) return several ? " ..." : "";
     return " " + value_word(*opt) + (several ? " ..." : "");
@@ -187,7 +192,7 @@ std::string value_word(const CLI::Option& option) {
       {"dir", "DIR"},      {"adopt", "DIR"},      {"stage", "STAGE"},  {"stages", "STAGE,..."},
       {"label", "LABEL"},  {"type", "TYPE"},      {"where", "KEY=VALUE"}, {"key", "KEY"},
       {"since", "DATE"},   {"until", "DATE"},     {"path", "FILE"},    {"body-file", "FILE"},
-      {"body", "TEXT"},    {"message", "TEXT"},   {"reason", "TEXT"},  {"depends-on", "ID"}, {"refs", "ID"},
+      {"body", "MARKDOWN"}, {"depends-on", "ID"}, {"refs", "ID"},
   };
   // Choices are shown as they are: CLI11 describes an IsMember check as "{a,b,c}".
   std::string type = option.get_type_name();
@@ -245,8 +250,7 @@ std::string man_page(const CLI::App& app) {
       << ".SH GLOBAL OPTIONS\n";
   for (const CLI::Option* o : app.get_options()) {
     if (!o->nonpositional()) continue;
-    std::string names = join(option_spellings(*o), ", ");
-    out << ".TP\n.B " << roff_escape(names) << "\n" << roff_escape(o->get_description()) << "\n";
+    out << ".TP\n.B " << roff_escape(option_synopsis(*o)) << "\n" << roff_escape(o->get_description()) << "\n";
   }
   out << ".SH COMMANDS\n";
   for (const CLI::App* s : subcommands(app))

@@ -5,6 +5,7 @@
 #include "output.hpp"
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 using namespace testing;
 using json = nlohmann::json;
@@ -166,6 +167,51 @@ TEST_CASE("help: tracker help <command>, examples and the global options in ever
     INFO(command);
     CHECK(contains(run_tracker(board.root(), {"help", command}).out, "Examples:\n  tracker "));
   }
+}
+
+TEST_CASE("a command's help names what an option takes in words, never in CLI11's types, and lists commands by group") {
+  Board board;
+  // Every command, from the man page's ".SS <command>" lines.
+  std::vector<std::vector<std::string>> commands = {{}};
+  for (const auto& line : lines(run_tracker(board.root(), {"help", "--man"}).out))
+    if (line.starts_with(".SS ")) {
+      std::vector<std::string> path;
+      std::istringstream words(line.substr(4));
+      for (std::string w; words >> w;) {
+        if (auto dash = w.find("\\-"); dash != std::string::npos) w.erase(dash, 1);  // roff's "merge\-file"
+        path.push_back(w);
+      }
+      commands.push_back(path);
+    }
+  REQUIRE(commands.size() > 30);
+  for (const auto& path : commands) {
+    std::vector<std::string> args = path;
+    args.push_back("--help");
+    auto r = run_tracker(board.root(), args);
+    INFO(r.out);
+    CHECK(r.code == 0);
+    for (const char* type : {" TEXT", " INT", "REQUIRED", ":{", "FLOAT", " UINT", "INT:", "HELP", "FORCE"})
+      CHECK_FALSE(contains(r.out, type));
+  }
+  auto claim = run_tracker(board.root(), {"claim", "--help"}).out;
+  CHECK(contains(claim, "  --owner NAME  "));
+  CHECK(contains(claim, "  --ttl DURATION  "));
+  CHECK(contains(claim, "  id  "));
+  CHECK(contains(run_tracker(board.root(), {"list", "--help"}).out, "  --sort stage|priority|id|updated\n"));
+  CHECK(contains(run_tracker(board.root(), {"delete", "--help"}).out, "  ids ...  "));
+  auto serve = run_tracker(board.root(), {"serve", "--help"}).out;
+  CHECK(contains(serve, "  --port PORT "));
+  CHECK(contains(serve, "(default: 7410)"));
+  // tracker's own help: the commands by group, daily use first.
+  auto top = run_tracker(board.root(), {"--help"}).out;
+  auto at = [&](const std::string& text) { return top.find(text); };
+  CHECK(at("\nStories:\n  new ") < at("\nClaims:\n  claim "));
+  CHECK(at("\nClaims:\n") < at("\nHistory:\n  log "));
+  CHECK(at("\nHistory:\n") < at("\nThe board and its repository:\n  init "));
+  CHECK(at("\nThe board and its repository:\n") < at("\nOther doors:\n  serve "));
+  CHECK(at("\nMore:") == std::string::npos);  // every command has its group
+  CHECK(contains(top, "  -C DIR  "));
+  CHECK(contains(top, "  --color auto|always|never  "));
 }
 
 TEST_CASE("the man page is generated from the help text and docs/tracker.1 is up to date") {
