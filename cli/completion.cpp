@@ -5,6 +5,7 @@
 
 #include <tracker/util.hpp>
 
+#include <algorithm>
 #include <set>
 
 namespace tracker::cli {
@@ -22,6 +23,8 @@ _tracker() {
   while IFS= read -r line; do
     COMPREPLY+=("${line%%$'\t'*}")
   done < <(tracker __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)
+  # A key to set (`priority=`) waits for its value: no space after it.
+  if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then compopt -o nospace 2>/dev/null; fi
 }
 complete -o default -F _tracker tracker
 )SH";
@@ -136,7 +139,9 @@ std::string complete(const CLI::App& app, const std::vector<std::string>& words)
   }
   if (current.starts_with("-")) {
     for (const auto& s : spellings_of(*command)) add(s);
-    for (const auto& s : {"--json", "--no-commit", "--no-verify", "--color", "-C"}) add(s);
+    // The global options go with any command (tracker's own --help and --version do not).
+    for (const auto& s : spellings_of(app))
+      if (s != "--help" && s != "-h" && s != "--version" && std::find(out.begin(), out.end(), s) == out.end()) add(s);
     return join(out, "\n") + (out.empty() ? "" : "\n");
   }
   std::string name = command->get_name();
@@ -174,6 +179,35 @@ std::string complete(const CLI::App& app, const std::vector<std::string>& words)
       for (const auto& l : labels) add(l);
     } else if (takes_value(*command, previous)) {
       // Another option's value (an owner, a duration): nothing to offer.
+    } else if ((name == "set" || name == "unset") && !positionals.empty()) {
+      // After the id, front matter keys: `set 5 prio` -> `priority=`, `unset 5 ag` -> `agent`.
+      // bash splits `type=b` into `type`, `=`, `b`; zsh and fish give `type=b` whole.
+      std::string key, prefix;
+      if (before.size() >= 2 && before.back() == "=") {
+        key = before[before.size() - 2];
+      } else if (auto eq = current.find('='); eq != std::string::npos && name == "set") {
+        key = current.substr(0, eq);
+        prefix = key + "=";
+      }
+      if (!key.empty()) {
+        std::set<std::string> values;
+        if (key == "type") values.insert(config.types.begin(), config.types.end());
+        if (key == "blocked") values = {"true", "false"};
+        if (key == "labels") {
+          ListQuery all;
+          tracker->list_each(all, [&](Story&& s) { values.insert(s.labels.begin(), s.labels.end()); });
+        }
+        for (const auto& v : values)
+          if ((prefix + v).starts_with(current)) out.push_back(prefix + v);
+      } else {
+        std::set<std::string> keys = {"name",  "type",    "priority",       "labels",     "depends_on",
+                                      "agent", "blocked", "blocked_reason", "retry_count"};
+        ListQuery all;
+        tracker->list_each(all, [&](Story&& s) {
+          for (const auto& f : s.fields) keys.insert(f.key);
+        });
+        for (const auto& k : keys) add(name == "set" ? k + "=" : k);
+      }
     } else {
       if (name == "move" && !positionals.empty()) stages();  // <id>... <stage>
       ListQuery all;

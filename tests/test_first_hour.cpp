@@ -419,10 +419,24 @@ TEST_CASE("completion: a real bash completes commands, options, stages and ids, 
   CHECK(tab("tracker help co", 2) == V{"commit", "completion"});
   CHECK(tab("tracker -C . sh", 3) == V{"show"});
   CHECK(tab("tracker claim --owner ''", 3).empty());  // an owner: nothing to offer
+  // Every global option goes with a command.
+  CHECK(tab("tracker claim --o", 2) == V{"--owner", "--offline"});
+  CHECK(tab("tracker claim -", 2) == V{"--help", "-h", "--owner", "--ttl", "--pid", "--force", "-C", "--json",
+                                       "--no-commit", "--no-verify", "--no-pager", "--offline", "--color"});
+  // After `set <id>`, keys, the board's own too; after `key=`, its values.
+  write(root / "work/1_backlog/42_story_custom.md", "---\nname: Custom\nestimate: 3\n---\n");
+  CHECK(tab("tracker set 41 pr", 3) == V{"priority="});
+  CHECK(tab("tracker set 41 es", 3) == V{"estimate="});
+  CHECK(tab("tracker unset 41 ag", 3) == V{"agent"});
+  CHECK(tab("tracker set 41 type = b", 5) == V{"bug"});  // bash splits at '='
+  CHECK(tab("tracker set 41 labels = ''", 5) == V{"api", "ui"});
+  CHECK(tab("tracker set 4", 2) == V{"4", "40", "41", "42"});  // the id first
+  CHECK(run_tracker(root, {"__complete", "set", "41", "type=b"}).out == "type=bug\n");  // zsh, fish
+  CHECK(run_tracker(root, {"__complete", "set", "41", "blocked="}).out == "blocked=false\nblocked=true\n");
 
   // zsh and fish get descriptions: the story's name after a tab.
   auto r = run_tracker(root, {"__complete", "show", "4"});
-  CHECK(r.out == "4\tD\n40\tForty\n41\tForty-one\n");
+  CHECK(r.out == "4\tD\n40\tForty\n41\tForty-one\n42\tCustom\n");
   for (const char* shell : {"zsh", "fish"}) {
     std::string script = run_tracker(root, {"completion", shell}).out;
     CHECK(script.find("tracker __complete") != std::string::npos);
