@@ -13,12 +13,25 @@ namespace tracker {
 namespace {
 
 class SystemClock : public Clock {
+  static constexpr std::int64_t kMaxOffset = 100LL * 365 * 24 * 3600;  // seconds: a century
+
  public:
+  SystemClock() {
+    // The test seam of a whole process, as git's GIT_TEST_DATE_NOW: tests that run
+    // the binary make a claim as if an earlier command had (a negative offset),
+    // instead of sleeping until it expires.
+    if (const char* text = std::getenv("TRACKER_TEST_TIME_OFFSET"))
+      if (auto seconds = parse_int(text); seconds && *seconds > -kMaxOffset && *seconds < kMaxOffset)
+        offset_ns_ = *seconds * 1'000'000'000;
+  }
   std::int64_t now_ns() const override {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec + offset_ns_;
   }
+
+ private:
+  std::int64_t offset_ns_ = 0;
 };
 
 }  // namespace

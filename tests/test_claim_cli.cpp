@@ -14,6 +14,14 @@ using nlohmann::json;
 
 namespace {
 
+/// Runs a command as if a minute ago (the binary's clock seam, TRACKER_TEST_TIME_OFFSET):
+/// a claim made so with a 30 s ttl has held and expired by now, with no sleep.
+RunOptions a_minute_ago() {
+  RunOptions o;
+  o.env["TRACKER_TEST_TIME_OFFSET"] = "-60";
+  return o;
+}
+
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
@@ -261,9 +269,8 @@ TEST_CASE("a claim with --pid ends when that process dies, without it, only at e
 TEST_CASE("an expired claim can be taken over, counting a retry") {
   Board board;
   board.create({"Short"});
-  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "1s"}).code == 0);
-  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "b"}).code == 3);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "30s"}, a_minute_ago()).code == 0);
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "b"}, a_minute_ago()).code == 3);  // it held then
   CHECK(json::parse(run_tracker(board.root(), {"list", "--claimed", "--json"}).out).empty());
   auto r = run_tracker(board.root(), {"claim", "1", "--owner", "b", "--json"});
   REQUIRE(r.code == 0);
@@ -400,10 +407,9 @@ TEST_CASE("claims stay whole while git gc repacks the repository under them", "[
 TEST_CASE("reclaim returns an expired claim's story: retry_count + 1, agent cleared, one commit") {
   Board board;
   board.create({"Expiring"});
-  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "1s"}).code == 0);
-  auto r = run_tracker(board.root(), {"reclaim", "1"});
-  CHECK(r.code == 3);  // still holds
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--ttl", "30s"}, a_minute_ago()).code == 0);
+  auto r = run_tracker(board.root(), {"reclaim", "1"}, a_minute_ago());
+  CHECK(r.code == 3);  // it held then
   int commits = board.commit_count();
   r = run_tracker(board.root(), {"reclaim", "--json"});
   REQUIRE(r.code == 0);
@@ -517,8 +523,7 @@ TEST_CASE("stats counts stages, ready, blocked, claimed and expired claims") {
   board.create({"Two"});
   board.create({"Three", "--stage", "qa"});
   REQUIRE(run_tracker(board.root(), {"block", "2"}).code == 0);
-  REQUIRE(run_tracker(board.root(), {"claim", "3", "--owner", "a", "--ttl", "1s"}).code == 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));  // a 1s claim lasts 1 to 2 s
+  REQUIRE(run_tracker(board.root(), {"claim", "3", "--owner", "a", "--ttl", "30s"}, a_minute_ago()).code == 0);
   auto r = run_tracker(board.root(), {"stats", "--json"});
   REQUIRE(r.code == 0);
   json s = json::parse(r.out);
@@ -748,7 +753,7 @@ TEST_CASE("check compares claim locks with the story files") {
   board.create({"Finished"});
   REQUIRE(run_tracker(board.root(), {"claim", "1", "--owner", "bob"}).code == 0);
   REQUIRE(run_tracker(board.root(), {"claim", "2", "--owner", "al"}).code == 0);
-  REQUIRE(run_tracker(board.root(), {"claim", "3", "--owner", "cy", "--ttl", "1s"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"claim", "3", "--owner", "cy", "--ttl", "30s"}, a_minute_ago()).code == 0);
   REQUIRE(run_tracker(board.root(), {"claim", "4", "--owner", "di"}).code == 0);
   CHECK(run_tracker(board.root(), {"check"}).code == 0);
 
@@ -757,7 +762,6 @@ TEST_CASE("check compares claim locks with the story files") {
   write(board.root() / board.path_of(1), held.replace(held.find("agent: bob"), 10, "agent: eve"));
   fs::remove(board.root() / board.path_of(2));
   git(board.root(), {"mv", board.path_of(4), "work/5_done/"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
   auto r = run_tracker(board.root(), {"check"});
   CHECK(r.code == 5);
   auto out = lines(r.out);
