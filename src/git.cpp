@@ -396,15 +396,6 @@ git_oid write_blob(GitRepo::Impl& g, const std::string& path, const std::string&
   return id;
 }
 
-std::string GitRepo::head_sha() {
-  const git::Api& a = api();
-  git_oid id;
-  int rc = a.git_reference_name_to_id(&id, impl_->repo.get(), "HEAD");
-  if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH) return {};
-  check(rc, "HEAD");
-  return git::hex(id);
-}
-
 std::string GitRepo::write_one_file_commit(const std::string& file, const std::string& text,
                                           const std::string& parent, const std::string& name,
                                           const std::string& email, const std::string& message) {
@@ -443,7 +434,7 @@ std::optional<std::string> GitRepo::content_at(const std::string& rev, const std
   if (rev.empty()) return std::nullopt;
   git_object* raw = nullptr;
   int rc = a.git_revparse_single(&raw, impl_->repo.get(), rev.c_str());
-  if (rc == GIT_ENOTFOUND) return std::nullopt;  // an unborn HEAD
+  if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH) return std::nullopt;  // an unborn HEAD
   check(rc, "resolve " + rev);
   git::Object object(raw);
   git_object* peeled = nullptr;

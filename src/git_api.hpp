@@ -28,7 +28,7 @@ namespace tracker::git {
           git_config_add_file_ondisk) X(git_blob_create_from_buffer) X(git_blob_lookup) X(git_blob_rawcontent)         \
           X(git_blob_rawsize) X(git_blob_free) X(git_filter_list_load) X(git_filter_list_apply_to_buffer) X(           \
               git_filter_list_free) X(git_object_free) X(git_object_id) X(git_object_peel) X(git_revparse_single)      \
-              X(git_tree_lookup) X(git_tree_free) X(git_tree_id) X(git_tree_entry_bypath) X(git_tree_entry_free) X(    \
+              X(git_tree_lookup) X(git_tree_free) X(git_tree_entry_bypath) X(git_tree_entry_free) X(    \
                   git_tree_entry_id) X(git_tree_entry_type) X(git_tree_entry_filemode) X(git_tree_create_updated)      \
                   X(git_treebuilder_new) X(git_treebuilder_insert) X(git_treebuilder_write) X(git_treebuilder_free) X(git_commit_lookup) X(      \
                       git_commit_free) X(git_commit_tree) X(git_commit_create) X(git_commit_create_buffer)             \
@@ -41,11 +41,11 @@ namespace tracker::git {
                                       git_index_add) X(git_index_remove) X(git_index_get_bypath) X(git_index_write)    \
                                       X(git_index_entrycount) X(git_index_get_byindex) X(git_diff_tree_to_tree) X(     \
                                           git_diff_tree_to_workdir_with_index) X(git_diff_free) X(git_diff_num_deltas) \
-                                          X(git_diff_get_delta) X(git_diff_find_similar) X(git_merge_base)             \
+                                          X(git_diff_get_delta) X(git_merge_base)             \
                                               X(git_graph_descendant_of) X(git_revwalk_new) X(git_revwalk_free)        \
                                                   X(git_revwalk_next) X(git_revwalk_push_head) X(git_revwalk_sorting)  \
-                                                      X(git_oid_cpy) X(git_oid_equal) X(git_oid_tostr)                 \
-                                                          X(git_oid_fromstr) X(git_oid_is_zero) X(git_tree_entrycount) \
+                                                      X(git_oid_cpy) X(git_oid_tostr)                 \
+                                                          X(git_oid_fromstr) X(git_tree_entrycount) \
                                                               X(git_tree_entry_byindex) X(git_tree_entry_name)         \
                                                                   X(git_repository_hashfile) X(git_odb_hash)           \
                                                                       X(git_repository_set_workdir) X(git_index_new)   \

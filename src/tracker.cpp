@@ -143,12 +143,10 @@ InitResult Tracker::init(const fs::path& dir, const InitOptions& options) {
   if (fs::exists(config_file)) {
     std::optional<std::string> committed;
     if (find_git_dirs(result.root)) {
-      try {
-        GitRepo repo = GitRepo::open(result.root);
-        committed = repo.content_at("HEAD", config_file.lexically_relative(repo.work_tree()).generic_string());
-      } catch (const Error&) {
-        // no commit yet
-      }
+      // No commit yet reads as no content; a repository libgit2 cannot open, or no
+      // libgit2 at all, is an error here as everywhere.
+      GitRepo repo = GitRepo::open(result.root);
+      committed = repo.content_at("HEAD", config_file.lexically_relative(repo.work_tree()).generic_string());
     }
     if (committed || options.commit.mode != CommitMode::yes)
       throw UsageError("already a tracker workspace: " + config_file.string() + " exists");

@@ -264,3 +264,25 @@ TEST_CASE("doctor leaves a young git lock alone and removes one a dead tracker l
   CHECK(r.out.find("removed") != std::string::npos);
   CHECK_FALSE(fs::exists(board.root() / ".git/index.lock"));
 }
+
+TEST_CASE("a libgit2 that cannot be loaded is an error that names it, never taken for a repository without commits") {
+  Board board;
+  // A library of libgit2's name that lacks its functions, found first on the path.
+  TempDir libs;
+  fs::path source = libs.path() / "empty.c";
+  write(source, "int tracker_test_nothing(void) { return 0; }\n");
+  REQUIRE(run({"cc", "-shared", "-fPIC", "-o", (libs.path() / TRACKER_LIBGIT2_SONAME).string(), source.string()}).code ==
+          0);
+  RunOptions o;
+  o.env["LD_LIBRARY_PATH"] = libs.path().string();
+  std::string head = git(board.root(), {"rev-parse", "HEAD"});
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"init"}, std::vector<std::string>{"new", "Lost?"}}) {
+    auto r = run_tracker(board.root(), args, o);
+    INFO(args[0] << ": " << r.err);
+    CHECK(r.code == 1);
+    CHECK(r.err.find("tracker: cannot load libgit2: " TRACKER_LIBGIT2_SONAME " lacks git_") == 0);
+  }
+  CHECK(git(board.root(), {"rev-parse", "HEAD"}) == head);
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+}

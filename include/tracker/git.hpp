@@ -157,9 +157,6 @@ class GitRepo {
   /// revision `rev`, "" where there is none: one tree lookup, a search per path.
   std::vector<std::string> object_ids_at(const std::string& rev, const std::vector<std::string>& paths);
 
-  /// The sha HEAD points at, or empty for an unborn HEAD.
-  std::string head_sha();
-
   /// Writes a commit whose tree holds one file, `file` with `text`, on top of
   /// `parent` when given, authored and committed by `name` <`email`> now, and
   /// returns its sha. No ref moves: the commit is for a push (a lease, the id
