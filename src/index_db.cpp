@@ -69,12 +69,15 @@ constexpr const char* kPragmas =
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0;"
     " PRAGMA cache_size=-16384; PRAGMA journal_size_limit=0";
 
-/// What the rows depend on besides the files: a config with other stages or types
-/// makes every row suspect.
+/// What the rows depend on besides the files: a config with other stages, types or
+/// story limits (a file malformed under one limit may be sound under another) makes
+/// every row suspect.
 std::string config_fingerprint(const Config& c) {
   std::string f = c.stories_dir + "|";
   for (const auto& s : c.stages) f += s.name + "=" + s.dir + ",";
-  return f + "|" + join(c.types, ",");
+  const StoryLimits& l = c.story_limits;
+  return f + "|" + join(c.types, ",") + "|" + std::to_string(l.max_bytes) + "," + std::to_string(l.max_keys) + "," +
+         std::to_string(l.max_nodes) + "," + std::to_string(l.max_depth);
 }
 
 }  // namespace

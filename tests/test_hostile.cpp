@@ -371,3 +371,22 @@ TEST_CASE("reads work in a read-only repository, from an index in memory, and wr
   CHECK(contains(r.out, "new=1\n"));
   CHECK(BoardState(board.root()) == before);
 }
+
+TEST_CASE("a new story size limit is applied to every story at once, even one the index has trusted since") {
+  Board board;
+  write(board.root() / "work/1_backlog/13_story_big.md", "---\nname: big\n---\n" + std::string(1024 * 1024, 'x'));
+  // Ten seconds later, as far as the index can tell: the file is past the racy
+  // window, so its row is trusted as long as its stat is the same.
+  RunOptions later;
+  later.env["TRACKER_TEST_TIME_OFFSET"] = "10";
+  auto r = run_tracker(board.root(), {"--json", "show", "13"}, later);
+  CHECK(r.code == 5);
+  std::string config = read(board.root() / ".tracker/config.yml");
+  write(board.root() / ".tracker/config.yml", config + "\nlimits:\n  story_bytes: 2097152\n");
+  r = run_tracker(board.root(), {"--json", "show", "13"}, later);
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out)["name"] == "big");
+  // And back: the lower limit makes it malformed again.
+  write(board.root() / ".tracker/config.yml", config);
+  CHECK(run_tracker(board.root(), {"--json", "show", "13"}, later).code == 5);
+}
