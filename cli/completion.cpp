@@ -168,15 +168,18 @@ std::string complete(const CLI::App& app, const std::vector<std::string>& words)
     auto stages = [&] {
       for (const auto& s : config.stages) add(s.name);
     };
+    auto board_labels = [&] {
+      std::set<std::string> labels;
+      ListQuery all;
+      tracker->list_each(all, [&](Story&& s) { labels.insert(s.labels.begin(), s.labels.end()); });
+      return labels;
+    };
     if (previous == "--stage" || previous == "--to") {
       stages();
     } else if (previous == "--type") {
       for (const auto& t : config.types) add(t);
     } else if (previous == "--label") {
-      std::set<std::string> labels;
-      ListQuery all;
-      tracker->list_each(all, [&](Story&& s) { labels.insert(s.labels.begin(), s.labels.end()); });
-      for (const auto& l : labels) add(l);
+      for (const auto& l : board_labels()) add(l);
     } else if (takes_value(*command, previous)) {
       // Another option's value (an owner, a duration): nothing to offer.
     } else if ((name == "set" || name == "unset") && !positionals.empty()) {
@@ -191,17 +194,14 @@ std::string complete(const CLI::App& app, const std::vector<std::string>& words)
       }
       if (!key.empty()) {
         std::set<std::string> values;
-        if (key == "type") values.insert(config.types.begin(), config.types.end());
         if (key == "blocked") values = {"true", "false"};
-        if (key == "labels") {
-          ListQuery all;
-          tracker->list_each(all, [&](Story&& s) { values.insert(s.labels.begin(), s.labels.end()); });
-        }
+        if (key == "labels") values = board_labels();
         for (const auto& v : values)
           if ((prefix + v).starts_with(current)) out.push_back(prefix + v);
       } else {
-        std::set<std::string> keys = {"name",  "type",    "priority",       "labels",     "depends_on",
-                                      "agent", "blocked", "blocked_reason", "retry_count"};
+        // set's own keys, the reason `block` keeps, and the board's custom keys.
+        std::set<std::string> keys(known_keys().begin(), known_keys().end());
+        keys.insert("blocked_reason");
         ListQuery all;
         tracker->list_each(all, [&](Story&& s) {
           for (const auto& f : s.fields) keys.insert(f.key);

@@ -14,12 +14,6 @@ namespace tracker {
 
 namespace {
 
-const std::vector<std::string>& known_keys() {
-  static const std::vector<std::string> keys = {"name",  "priority",    "labels",  "depends_on",
-                                                "agent", "retry_count", "blocked", "created"};
-  return keys;
-}
-
 bool valid_key(std::string_view key) {
   if (key.empty() || !(std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_')) return false;
   return std::all_of(key.begin(), key.end(),
@@ -47,6 +41,12 @@ std::string custom_scalar(const std::string& value) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& known_keys() {
+  static const std::vector<std::string> keys = {"name",  "priority",    "labels",  "depends_on",
+                                                "agent", "retry_count", "blocked", "created"};
+  return keys;
+}
 
 SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name,
                               Force force) {

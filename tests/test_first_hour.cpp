@@ -428,10 +428,11 @@ TEST_CASE("completion: a real bash completes commands, options, stages and ids, 
   CHECK(tab("tracker set 41 pr", 3) == V{"priority="});
   CHECK(tab("tracker set 41 es", 3) == V{"estimate="});
   CHECK(tab("tracker unset 41 ag", 3) == V{"agent"});
-  CHECK(tab("tracker set 41 type = b", 5) == V{"bug"});  // bash splits at '='
+  CHECK(tab("tracker set 41 blocked = t", 5) == V{"true"});  // bash splits at '='
+  CHECK(tab("tracker set 41 ty", 3).empty());  // the type is the file name's: set refuses it
   CHECK(tab("tracker set 41 labels = ''", 5) == V{"api", "ui"});
   CHECK(tab("tracker set 4", 2) == V{"4", "40", "41", "42"});  // the id first
-  CHECK(run_tracker(root, {"__complete", "set", "41", "type=b"}).out == "type=bug\n");  // zsh, fish
+  CHECK(run_tracker(root, {"__complete", "set", "41", "labels=u"}).out == "labels=ui\n");  // zsh, fish
   CHECK(run_tracker(root, {"__complete", "set", "41", "blocked="}).out == "blocked=false\nblocked=true\n");
 
   // zsh and fish get descriptions: the story's name after a tab.

@@ -105,6 +105,11 @@ std::optional<std::int64_t> parse_story_id(std::string_view text);
 /// The story id a `depends_on` item names (`7` or `#7`, spaces around it allowed), or nullopt.
 std::optional<std::int64_t> story_ref(std::string_view item);
 
+/// The front matter keys `set` knows (and suggests for a typo): name, priority,
+/// labels, depends_on, agent, retry_count, blocked, created. Any other valid key is
+/// a custom one.
+const std::vector<std::string>& known_keys();
+
 /// Fields for a new story file.
 struct NewStory {
   std::string name;
