@@ -30,7 +30,8 @@ std::vector<Where> parse_where(const std::vector<std::string>& specs) {
   for (const auto& spec : specs) {
     auto eq = spec.find('=');
     if (eq == std::string::npos || eq == 0)
-      throw UsageError("--where takes key=value (e.g. --where agent=coder-1), not '" + spec + "'");
+      throw UsageError(param_ref("where") + " takes key=value (e.g. " + param_ref("where", "agent=coder-1") + "), not '" +
+                       spec + "'");
     out.push_back({spec.substr(0, eq), spec.substr(eq + 1)});
   }
   return out;

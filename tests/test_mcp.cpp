@@ -391,6 +391,10 @@ TEST_CASE("mcp: an error tells the agent what to call in MCP's terms, never a co
   CHECK(waiting["error"].get<std::string>().ends_with("which is not done; claim it with force: true to take it anyway"));
   Json owner = error_of(mcp.call("claim", {{"id", 2}, {"owner", " "}}));
   CHECK(owner["error"] == "owner must not be empty");
+  CHECK(error_of(mcp.call("list", {{"where", {"agent"}}}))["error"] ==
+        "where takes key=value (e.g. where: \"agent=coder-1\"), not 'agent'");
+  CHECK(run_tracker(b.root(), {"list", "--where", "agent"}).err ==
+        "tracker: --where takes key=value (e.g. --where agent=coder-1), not 'agent'\n");
   // The CLI says the same in its own syntax.
   CHECK(run_tracker(b.root(), {"claim", "1", "--owner", "a"}).err ==
         "tracker: story #1 is blocked; unblock it first ('tracker unblock 1'), or claim it with --force\n");
