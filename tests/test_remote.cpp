@@ -647,8 +647,10 @@ TEST_CASE("reclaim ends another clone's expired lease, and puts its story back w
   json reclaimed = json::array();
   auto r = run_tracker(b.root(), {"--json", "reclaim", "1"});
   if (r.code == 3) CHECK(r.err.find("story #1 is claimed by ann on ") != std::string::npos);
-  if (r.code == 0)
-    for (const auto& c : json::parse(r.out)["reclaimed"]) reclaimed.push_back(c);
+  if (r.code == 0) {
+    json got = json::parse(r.out);  // named: a range-for over a temporary's member would read freed memory
+    for (const auto& c : got["reclaimed"]) reclaimed.push_back(c);
+  }
   // Once they have passed, reclaim ends both: #1 goes back to the backlog with its
   // retry_count up; #2 was never moved on b's board, so only its lease ends.
   REQUIRE(eventually([&] {
