@@ -5,11 +5,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <dirent.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -250,6 +253,110 @@ bool sanitized() {
 #endif
 #endif
   return false;
+}
+
+namespace {
+
+std::string first_line_of(const fs::path& p) {
+  std::ifstream in(p);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+/// Fields of /proc/<pid>/stat after the command name: [0] is the state, [1] the parent.
+std::vector<std::string> stat_fields(const fs::path& stat) {
+  std::string text = first_line_of(stat);
+  auto close = text.rfind(')');
+  std::istringstream rest(close == std::string::npos ? std::string() : text.substr(close + 1));
+  std::vector<std::string> fields;
+  for (std::string f; rest >> f;) fields.push_back(f);
+  return fields;
+}
+
+/// This process and every process below it, parents before their children.
+std::vector<int> process_tree() {
+  std::map<int, std::vector<int>> children;
+  for (const auto& e : fs::directory_iterator("/proc", fs::directory_options::skip_permission_denied)) {
+    std::string name = e.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto fields = stat_fields(e.path() / "stat");
+    if (fields.size() > 1) children[std::stoi(fields[1])].push_back(std::stoi(name));
+  }
+  std::vector<int> tree = {static_cast<int>(::getpid())};
+  for (std::size_t i = 0; i < tree.size(); ++i)
+    for (int child : children[tree[i]]) tree.push_back(child);
+  return tree;
+}
+
+std::string command_line(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (auto& c : text)
+    if (c == '\0') c = ' ';
+  return text;
+}
+
+void report_hang(const std::string& phase) {
+  std::ostringstream out;
+  out << "\n=== HangWatch: the test is still running; its last phase: " << phase << "\n";
+  std::vector<int> tree = process_tree();
+  const char* use_gdb = std::getenv("TRACKER_HANGWATCH_GDB");  // "0": states only (the watch's own test)
+  bool have_gdb = ::access("/usr/bin/gdb", X_OK) == 0 && !(use_gdb && std::string(use_gdb) == "0");
+  for (int pid : tree) {
+    fs::path proc = "/proc/" + std::to_string(pid);
+    out << "--- pid " << pid << (pid == ::getpid() ? " (the test)" : "") << ": " << command_line(pid) << "\n";
+    std::error_code ec;
+    std::map<std::string, int> waits;  // "state wchan" -> threads
+    for (const auto& t : fs::directory_iterator(proc / "task", ec)) {
+      auto fields = stat_fields(t.path() / "stat");
+      ++waits[(fields.empty() ? "?" : fields[0]) + " " + first_line_of(t.path() / "wchan")];
+    }
+    for (const auto& [w, n] : waits) out << "    " << n << " thread(s): " << w << "\n";
+    if (have_gdb) {
+      // gdb writes to a file: this thread is stopped with the rest of the process
+      // while gdb looks at it, and could not empty a pipe.
+      std::string file = "/tmp/hangwatch." + std::to_string(::getpid()) + "." + std::to_string(pid);
+      std::string cmd = "timeout 60 gdb -batch -nx -p " + std::to_string(pid) +
+                        " -ex 'thread apply all bt 14' > " + file + " 2>&1";
+      if (std::system(cmd.c_str()) >= 0) {
+        std::ifstream in(file);
+        for (std::string line; std::getline(in, line);)
+          if (line.rfind("#", 0) == 0 || line.rfind("Thread ", 0) == 0) out << "    " << line << "\n";
+      }
+      ::unlink(file.c_str());
+    }
+  }
+  std::cerr << out.str() << "=== HangWatch: killing the processes below the test and ending it\n" << std::flush;
+  for (int pid : tree)
+    if (pid != ::getpid()) ::kill(pid, SIGKILL);
+}
+
+}  // namespace
+
+HangWatch::HangWatch(std::chrono::seconds limit) {
+  thread_ = std::thread([this, limit] {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (done_.wait_for(lock, limit, [&] { return finished_; })) return;
+    std::string phase = phase_;
+    lock.unlock();
+    report_hang(phase);
+    std::_Exit(70);
+  });
+}
+
+HangWatch::~HangWatch() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_ = true;
+  }
+  done_.notify_all();
+  thread_.join();
+}
+
+void HangWatch::phase(const std::string& what) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  phase_ = what;
 }
 
 }  // namespace testing

@@ -2,10 +2,13 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace testing {
@@ -97,6 +100,29 @@ struct BoardState {
   std::string head, files, status;
   explicit BoardState(const fs::path& root, Status with_status = Status::yes);
   bool operator==(const BoardState&) const = default;
+};
+
+/// A hang turned into a diagnosis. If the test is still running `limit` after this
+/// is made, a thread prints the phase the test last named, and for this process and
+/// every process below it (a server, a `tracker move`, its git) the command line and
+/// each thread's state and kernel wait channel, with every thread's stack where gdb is
+/// installed; then it kills those processes and ends this one with exit code 70. A
+/// hang in CI would otherwise leave only ctest's "Timeout". Uses no Catch macro.
+class HangWatch {
+ public:
+  explicit HangWatch(std::chrono::seconds limit);
+  ~HangWatch();
+  HangWatch(const HangWatch&) = delete;
+  HangWatch& operator=(const HangWatch&) = delete;
+  /// What the test is doing now, for the report.
+  void phase(const std::string& what);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  bool finished_ = false;
+  std::string phase_ = "starting";
+  std::thread thread_;
 };
 
 /// Whether this build runs under AddressSanitizer (2-5x slower: time bounds differ).

@@ -77,8 +77,11 @@ TEST_CASE(
     "serve: 50 readers and 5 writers for 30 s while the CLI moves stories: every answer right, none over 2 s, "
     "memory back within 2x of idle",
     "[stress][load]") {
+  // ctest ends the test at 600 s with a bare "Timeout"; a hang is reported before.
+  HangWatch watch(std::chrono::seconds(480));
   Board b;
   for (int i = 1; i <= kStories; ++i) b.create({"Story " + std::to_string(i)});
+  watch.phase("starting the server");
   ServeProcess s(b.root());
 
   // Idle: the server after a first round of each kind of request, its caches warm.
@@ -89,6 +92,7 @@ TEST_CASE(
   REQUIRE(idle > 0);
 
   // 100 pages ask for an event stream; 32 get one (the cap) and keep it all through.
+  watch.phase("opening 100 event streams");
   std::vector<std::unique_ptr<Stream>> streams;
   int refused = 0;
   for (int i = 0; i < 100; ++i) {
@@ -103,6 +107,7 @@ TEST_CASE(
   // With every stream taken, 200 reads one after another each answer within a
   // second (the library's eight workers were all held by streams, and none did).
   Latencies quiet;
+  watch.phase("200 reads beside 32 streams");
   for (int i = 0; i < 200; ++i) {
     auto start = Clock::now();
     REQUIRE(s.get("/api/board").status == 200);
@@ -223,6 +228,8 @@ TEST_CASE(
   std::string first_failed_move;
   for (int n = 0; Clock::now() < until; ++n) {
     long id = kEdited + 1 + n % 5;
+    watch.phase("the load: the CLI's move " + std::to_string(n + 1) + ", #" + std::to_string(id) + " to " +
+                stages[(n / 5) % 4]);
     RunResult m = run_tracker(b.root(), {"move", std::to_string(id), stages[(n / 5) % 4]});
     if (m.code == 0)
       ++moves;
@@ -230,6 +237,7 @@ TEST_CASE(
       first_failed_move = m.err;
     peak = std::max(peak.load(), rss_kib(s.pid()));
   }
+  watch.phase("joining the load's threads");
   load.join();
   peak = std::max(peak.load(), rss_kib(s.pid()));
 
@@ -251,6 +259,7 @@ TEST_CASE(
   if (!sanitized()) CHECK(slowest < std::chrono::duration<double, std::milli>(kSlowest).count());
 
   // What the writers last set is what the files hold.
+  watch.phase("reading what the writers set; git fsck");
   for (const auto& mine : last)
     for (const auto& [id, priority] : mine) {
       Json story = s.get_json("/api/story/" + std::to_string(id));
@@ -261,6 +270,7 @@ TEST_CASE(
 
   // The pages close; the pool's extra workers leave after 2 s idle, and memory with
   // them. (Not under ASan: its quarantine keeps freed memory, hundreds of MB, by design.)
+  watch.phase("closing the streams; memory after");
   streams.clear();
   long end = 0;
   if (!sanitized())
@@ -281,4 +291,26 @@ TEST_CASE(
             << reads.ms(100) << " ms), " << writes.count() << " writer requests (p50 " << writes.ms(50) << " ms, p99 "
             << writes.ms(99) << " ms, max " << writes.ms(100) << " ms), " << moves << " CLI moves; RSS idle " << idle
             << " KiB, peak " << peak << " KiB, after " << end << " KiB\n";
+  watch.phase("stopping the server");
+}
+
+// The watch the load test runs under, seen doing its work: a test that hangs with a
+// child process below it (as a `tracker move` would) is reported and ended.
+TEST_CASE("a hanging test is reported by its HangWatch (run by the next test)", "[.][hangwatch-demo]") {
+  HangWatch watch(std::chrono::seconds(1));
+  int child = spawn({"sleep", "300"});
+  watch.phase("waiting on a child that never ends");
+  wait_for(child);
+}
+
+TEST_CASE("HangWatch reports a hung test's phase and the processes below it, kills them and ends the test") {
+  RunResult r = run({"/proc/self/exe", "[hangwatch-demo]"}, RunOptions{{}, {{"TRACKER_HANGWATCH_GDB", "0"}}, ""});
+  INFO(r.out << r.err);
+  CHECK(r.code == 70);
+  CHECK(r.err.find("its last phase: waiting on a child that never ends") != std::string::npos);
+  CHECK(r.err.find("(the test)") != std::string::npos);
+  CHECK(r.err.find(": sleep 300 \n") != std::string::npos);
+  CHECK(r.err.find("thread(s): S ") != std::string::npos);  // asleep, with its wait channel
+  CHECK(r.err.find("killing the processes below the test") != std::string::npos);
+  CHECK(run({"pgrep", "-f", "^sleep 300$"}).out.empty());
 }
