@@ -267,6 +267,8 @@ std::string man_page(const CLI::App& app) {
          ".TP\n.B VISUAL\\fR, \\fBEDITOR\nthe editor of edit and new --edit (else vi)\n"
          ".TP\n.B TRACKER_PAGER\\fR, \\fBPAGER\nthe pager of long output on a terminal (else less)\n"
          ".TP\n.B NO_COLOR\nno colour with --color auto\n"
+         ".TP\n.B GIT_DIR\\fR, \\fBGIT_WORK_TREE\\fR, \\fBGIT_CEILING_DIRECTORIES\\fR, \\fBGIT_INDEX_FILE\nas for git: with "
+         "GIT_DIR and GIT_WORK_TREE set, the board of that work tree from any directory\n"
       << ".SH FILES\n.TP\n.I .tracker/config.yml\nthe board's stages, types and settings\n"
          ".TP\n.I <git-dir>/tracker/\nthe index, locks and claims of this clone\n"
       << ".SH SEE ALSO\n.BR git (1)\n";

@@ -29,6 +29,46 @@ fs::path without_trailing_slash(fs::path p) {
   return fs::path(s);
 }
 
+bool is_proper_ancestor(const fs::path& dir, const fs::path& of) {
+  auto d = dir.begin(), o = of.begin();
+  for (; d != dir.end(); ++d, ++o)
+    if (o == of.end() || *d != *o) return false;
+  return o != of.end();
+}
+
+/// As git: the deepest directory of GIT_CEILING_DIRECTORIES (absolute paths, ':'
+/// between them) that is a proper ancestor of `start`. A search upwards from `start`
+/// looks no higher than the directory just below it; a ceiling that is `start`
+/// itself stops nothing.
+std::optional<fs::path> ceiling_above(const fs::path& start) {
+  const char* env = std::getenv("GIT_CEILING_DIRECTORIES");
+  if (!env || !*env) return std::nullopt;
+  std::optional<fs::path> deepest;
+  for (const auto& entry : split(env, ':')) {
+    if (entry.empty() || entry.front() != '/') continue;  // git ignores relative entries
+    std::error_code ec;
+    fs::path dir = without_trailing_slash(fs::weakly_canonical(fs::path(std::string(entry)), ec));
+    if (ec || !is_proper_ancestor(dir, start)) continue;
+    if (!deepest || is_proper_ancestor(*deepest, dir)) deepest = dir;
+  }
+  return deepest;
+}
+
+/// The next directory up from `cur` for a search that began at `start`, or nullopt
+/// at the root or at the ceiling.
+class UpwardSearch {
+ public:
+  explicit UpwardSearch(const fs::path& start) : ceiling_(ceiling_above(start)) {}
+  std::optional<fs::path> parent_of(const fs::path& cur) const {
+    if (!cur.has_parent_path() || cur.parent_path() == cur) return std::nullopt;
+    if (ceiling_ && cur.parent_path() == *ceiling_) return std::nullopt;
+    return cur.parent_path();
+  }
+
+ private:
+  std::optional<fs::path> ceiling_;
+};
+
 }  // namespace
 
 std::optional<GitDirs> find_git_dirs(const fs::path& dir) {
@@ -46,6 +86,7 @@ std::optional<GitDirs> find_git_dirs(const fs::path& dir) {
   }
   fs::path cur = fs::weakly_canonical(fs::absolute(dir), ec);
   if (ec) cur = fs::absolute(dir);
+  const UpwardSearch search(cur);
   while (true) {
     fs::path dot_git = cur / ".git";
     std::error_code sec;
@@ -63,8 +104,9 @@ std::optional<GitDirs> find_git_dirs(const fs::path& dir) {
         dirs.common_dir = without_trailing_slash(*common);
       return dirs;
     }
-    if (!cur.has_parent_path() || cur.parent_path() == cur) return std::nullopt;
-    cur = cur.parent_path();
+    auto up = search.parent_of(cur);
+    if (!up) return std::nullopt;
+    cur = *up;
   }
 }
 
@@ -72,11 +114,21 @@ Workspace Workspace::discover(const fs::path& start) {
   std::error_code ec;
   fs::path cur = fs::weakly_canonical(fs::absolute(start), ec);
   if (ec || !fs::is_directory(cur)) throw UsageError("cannot use '" + start.string() + "': not a directory");
+  // As git: with GIT_DIR and GIT_WORK_TREE both set, the work tree is the one they
+  // name from any directory; from outside it, the search starts at its top.
+  const char* git_dir_env = std::getenv("GIT_DIR");
+  const char* work_tree_env = std::getenv("GIT_WORK_TREE");
+  if (git_dir_env && *git_dir_env && work_tree_env && *work_tree_env) {
+    fs::path tree = without_trailing_slash(fs::weakly_canonical(fs::absolute(work_tree_env), ec));
+    if (!ec && tree != cur && !is_proper_ancestor(tree, cur)) cur = tree;
+  }
   fs::path origin = cur;
+  const UpwardSearch search(cur);
   while (true) {
     if (fs::exists(config_path_for(cur), ec)) return open(cur);
-    if (!cur.has_parent_path() || cur.parent_path() == cur) break;
-    cur = cur.parent_path();
+    auto up = search.parent_of(cur);
+    if (!up) break;
+    cur = *up;
   }
   throw UsageError("not a tracker workspace: no .tracker/config.yml in " + origin.string() +
                    " or any parent; run 'tracker init' to create one, or use -C <dir>");

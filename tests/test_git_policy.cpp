@@ -232,6 +232,52 @@ TEST_CASE("GIT_DIR and GIT_WORK_TREE are honoured") {
   RunOptions in_work = env;
   in_work.cwd = work;
   CHECK(run({"git", "status", "--porcelain"}, in_work).out.empty());
+
+  // From a directory outside the work tree, as git: the board is the one they name.
+  fs::path elsewhere = dir.path() / "elsewhere";
+  fs::create_directories(elsewhere);
+  r = run_tracker(elsewhere, {"new", "From outside"}, env);
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.out == "2\n");
+  CHECK(fs::exists(work / "work/1_backlog/2_story_from-outside.md"));
+  CHECK_FALSE(fs::exists(elsewhere / "work"));
+  CHECK(json::parse(run_tracker(elsewhere, {"--json", "list"}, env).out).size() == 2);
+  CHECK(run({"git", "log", "-1", "--format=%s"}, in_work).out == "tracker: create #2 From outside\n");
+  // GIT_DIR alone makes the current directory the work tree, as git does: there is no board there.
+  RunOptions dir_only = env;
+  dir_only.env.erase("GIT_WORK_TREE");
+  r = run_tracker(elsewhere, {"list"}, dir_only);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("not a tracker workspace") != std::string::npos);
+}
+
+TEST_CASE("GIT_CEILING_DIRECTORIES stops the search for the board where it stops git's") {
+  Board board;
+  fs::path sub = board.root() / "docs/notes";
+  fs::create_directories(sub);
+  auto with_ceiling = [](const fs::path& ceiling) {
+    RunOptions o;
+    o.env["GIT_CEILING_DIRECTORIES"] = "/nonexistent:relative/dir:" + ceiling.string() + "/";
+    return o;
+  };
+  // A ceiling above the board: the board is found from below it.
+  CHECK(run_tracker(sub, {"list"}, with_ceiling(board.root().parent_path())).code == 0);
+  // The board's own directory as the ceiling: neither git nor tracker looks there from below.
+  RunOptions at_root = with_ceiling(board.root());
+  at_root.cwd = sub;
+  CHECK(run({"git", "rev-parse", "--show-toplevel"}, at_root).code != 0);
+  auto r = run_tracker(sub, {"list"}, at_root);
+  CHECK(r.code == 2);
+  CHECK(r.err == "tracker: not a tracker workspace: no .tracker/config.yml in " + sub.string() +
+                     " or any parent; run 'tracker init' to create one, or use -C <dir>\n");
+  // A ceiling that is where the search starts stops nothing, for git as for tracker.
+  RunOptions at_start = with_ceiling(sub);
+  at_start.cwd = sub;
+  CHECK(run({"git", "rev-parse", "--show-toplevel"}, at_start).code == 0);
+  CHECK(run_tracker(sub, {"list"}, with_ceiling(sub)).code == 0);
+  // Started in the board's directory, the ceiling there stops nothing either.
+  CHECK(run_tracker(board.root(), {"list"}, at_root).code == 0);
 }
 
 TEST_CASE("blobs go through the filters: a CRLF story under eol=lf is committed with LF") {

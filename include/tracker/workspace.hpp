@@ -15,7 +15,9 @@ namespace tracker {
 /// A tracker workspace: the directory holding .tracker/config.yml inside a git work tree.
 class Workspace {
  public:
-  /// Walks up from `start` to the first directory with .tracker/config.yml.
+  /// Walks up from `start` to the first directory with .tracker/config.yml, as git
+  /// looks for .git: no higher than GIT_CEILING_DIRECTORIES allows, and from the top
+  /// of GIT_WORK_TREE when GIT_DIR and GIT_WORK_TREE are set and `start` is outside it.
   /// Throws UsageError (with how to fix it) when there is none.
   static Workspace discover(const fs::path& start);
 
@@ -69,8 +71,8 @@ class Workspace {
 };
 
 /// The git directory and common directory of the work tree containing `dir`, or
-/// nullopt when `dir` is not inside a git work tree. GIT_DIR and GIT_WORK_TREE are
-/// honoured as git honours them.
+/// nullopt when `dir` is not inside a git work tree. GIT_DIR, GIT_WORK_TREE and
+/// GIT_CEILING_DIRECTORIES are honoured as git honours them.
 struct GitDirs {
   fs::path work_tree;
   fs::path git_dir;
