@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <tracker/claims.hpp>
+#include "manual_clock.hpp"
 #include "helpers.hpp"
 
 #include <signal.h>

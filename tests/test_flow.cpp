@@ -2,6 +2,7 @@
 // dates, checked against the same figures worked out by hand.
 #include <catch2/catch.hpp>
 
+#include "manual_clock.hpp"
 #include "helpers.hpp"
 
 #include <nlohmann/json.hpp>

@@ -2,6 +2,7 @@
 // tree diff, and a commit of many hand-made files writes its blobs in one batch.
 #include <catch2/catch.hpp>
 
+#include "manual_clock.hpp"
 #include "helpers.hpp"
 
 #include <tracker/progress.hpp>

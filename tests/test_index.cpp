@@ -2,6 +2,7 @@
 
 #include <tracker/index.hpp>
 #include <tracker/tracker.hpp>
+#include "manual_clock.hpp"
 #include "helpers.hpp"
 
 #include <fcntl.h>
