@@ -128,7 +128,14 @@ for n in ${sizes//,/ }; do
   row "list --stage current" "$median" "$rss" "\`find work -name '*.md'\`" "$find_ms"
   row "list --stage current" "$median" "$rss" "readdir + fstatat walk (bench/walk.c)" "$walk_ms"
   measure -- "$tracker" ready; row "ready" "$median" "$rss" "\`find work -name '*.md'\`" "$find_ms"
-  measure -- "$tracker" show $((n / 2)); row "show $((n / 2))" "$median" "$rss" "\`find work -name '*.md'\`" "$find_ms"
+  measure -- "$tracker" show $((n / 2)); show_ms=$median; show_rss=$rss
+  row "show $((n / 2))" "$show_ms" "$show_rss" "\`find work -name '*.md'\`" "$find_ms"
+  # Start-up: what any command pays before its work, and a one-story read, against git's.
+  show_file=$(git ls-files work | grep "/$((n / 2))_" || true)
+  measure -- git show "HEAD:$show_file"
+  row "show $((n / 2))" "$show_ms" "$show_rss" "\`git show HEAD:<its file>\`" "$median"
+  measure -- git --version; git_version_ms=$median
+  measure -- "$tracker" --version; row "--version (start-up)" "$median" "$rss" "\`git --version\`" "$git_version_ms"
   measure -- rg -l -i -e cache -e timeout work; rg_ms=$median
   measure -- "$tracker" search cache timeout; row "search cache timeout" "$median" "$rss" "\`rg -l -i -e cache -e timeout work\`" "$rg_ms"
   measure --warmup 1 --each "$tools/move-ids" -- "$tracker" move {} current; move_ms=$median; move_rss=$rss

@@ -1,6 +1,6 @@
 #include <tracker/claims.hpp>
 #include <tracker/error.hpp>
-#include <tracker/fs.hpp>
+#include "fs_internal.hpp"
 #include <tracker/util.hpp>
 
 #include "limits.hpp"

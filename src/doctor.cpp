@@ -1,6 +1,6 @@
 // tracker doctor: finds and repairs what a crash can leave behind.
 #include <tracker/error.hpp>
-#include <tracker/fs.hpp>
+#include "fs_internal.hpp"
 #include <tracker/remote.hpp>
 #include <tracker/tracker.hpp>
 #include <tracker/util.hpp>

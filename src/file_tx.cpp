@@ -1,6 +1,7 @@
 #include "file_tx.hpp"
 
 #include <tracker/error.hpp>
+#include "fs_internal.hpp"
 
 #include <unistd.h>
 #include <cerrno>

@@ -1,6 +1,6 @@
 #include <tracker/disk.hpp>
 #include <tracker/error.hpp>
-#include <tracker/fs.hpp>
+#include "fs_internal.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -361,12 +361,18 @@ ProcessLock::ProcessLock(const fs::path& path, std::chrono::milliseconds timeout
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) throw IoError("cannot create directory " + path.parent_path().string() + ": " + ec.message());
-  fd_ = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd_) throw_errno("cannot open lock " + path.string());
-  if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) return;
-  if (errno != EWOULDBLOCK && errno != EINTR) throw_errno("cannot lock " + path.string());
-  if (!wait_for_flock(fd_.get(), std::chrono::steady_clock::now() + timeout))
-    throw ConflictError(what + " is locked by another process (" + path.string() + "); try again");
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) throw_errno("cannot open lock " + path.string());
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) throw_errno("cannot lock " + path.string());
+    if (!wait_for_flock(fd.get(), std::chrono::steady_clock::now() + timeout))
+      throw ConflictError(what + " is locked by another process (" + path.string() + "); try again");
+  }
+  fd_ = fd.release();
+}
+
+ProcessLock::~ProcessLock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 namespace {

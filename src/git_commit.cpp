@@ -1,7 +1,7 @@
 // GitRepo::commit_paths(): the one way tracker commits, with the repository's policy
 // (hooks, signing) applied as `git commit` applies it.
 #include <tracker/error.hpp>
-#include <tracker/fs.hpp>
+#include "fs_internal.hpp"
 #include <tracker/util.hpp>
 
 #include "git_repo.hpp"

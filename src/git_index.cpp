@@ -2,7 +2,7 @@
 // of updates that did not finish, and the repair of an index left behind HEAD.
 #include <tracker/clock.hpp>
 #include <tracker/error.hpp>
-#include <tracker/fs.hpp>
+#include "fs_internal.hpp"
 #include <tracker/util.hpp>
 
 #include "git_repo.hpp"

@@ -2,7 +2,7 @@
 // the git index update.
 #pragma once
 
-#include <tracker/fs.hpp>
+#include "fs_internal.hpp"
 #include <tracker/git.hpp>
 
 #include "git_api.hpp"

@@ -1,5 +1,5 @@
 // The shadow index's database: schema, opening, and recovery from a damaged file.
-#include <tracker/fs.hpp>
+#include "fs_internal.hpp"
 #include <tracker/util.hpp>
 #include <tracker/watch.hpp>
 

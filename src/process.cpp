@@ -1,7 +1,7 @@
 #include "process.hpp"
 
 #include <tracker/error.hpp>
-#include <tracker/fs.hpp>
+#include "fs_internal.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

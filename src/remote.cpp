@@ -1,5 +1,5 @@
 #include <tracker/error.hpp>
-#include <tracker/fs.hpp>
+#include "fs_internal.hpp"
 #include <tracker/remote.hpp>
 #include <tracker/util.hpp>
 

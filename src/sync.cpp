@@ -9,7 +9,7 @@
 // Every object is written by the git executable (read-tree, update-index,
 // write-tree, commit-tree into a private index file), never by hand.
 #include <tracker/error.hpp>
-#include <tracker/fs.hpp>
+#include "fs_internal.hpp"
 #include <tracker/remote.hpp>
 #include <tracker/tracker.hpp>
 #include <tracker/util.hpp>

@@ -11,6 +11,7 @@
 #include "file_tx.hpp"
 #include "process.hpp"
 #include "limits.hpp"
+#include "fs_internal.hpp"
 
 #include <sys/resource.h>
 

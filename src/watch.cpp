@@ -10,7 +10,7 @@
 // the watcher remembers the last one of each path. A token from another instance, or
 // from before a reset, gets "full".
 #include <tracker/error.hpp>
-#include <tracker/fs.hpp>
+#include "fs_internal.hpp"
 #include <tracker/util.hpp>
 #include <tracker/watch.hpp>
 

@@ -3,7 +3,7 @@
 #include <tracker/config.hpp>
 #include <tracker/clock.hpp>
 #include <tracker/error.hpp>
-#include <tracker/fs.hpp>
+#include "fs_internal.hpp"
 #include <tracker/util.hpp>
 #include "helpers.hpp"
 #include "output.hpp"
