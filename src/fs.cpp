@@ -345,6 +345,10 @@ bool wait_for_flock(int fd, std::chrono::steady_clock::time_point deadline) {
     itimerspec its{};
     its.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
     its.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    // And again every 5 ms after the deadline: a signal that comes before flock()
+    // has begun to wait (this thread descheduled in between) interrupts nothing, and
+    // with a single shot the wait would last until the holder let go.
+    its.it_interval.tv_nsec = 5'000'000;
     ::timer_settime(timer, 0, &its, nullptr);
     if (::flock(fd, LOCK_EX) == 0)
       got = true;

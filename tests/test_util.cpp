@@ -162,3 +162,39 @@ TEST_CASE("a file others look at at once is never seen by its name unlocked: a s
   scanner.join();
   CHECK(failed.empty());
 }
+
+TEST_CASE("a ProcessLock waits for its holder, and gives up at its timeout however short") {
+  testing::TempDir dir;
+  fs::path path = dir.path() / "turn.lock";
+  auto held = std::make_unique<ProcessLock>(path, std::chrono::milliseconds(0), "the turn");
+  // Held (each ProcessLock opens the file anew, so even this process waits): a
+  // waiter gives up with ConflictError naming what is locked.
+  try {
+    ProcessLock second(path, std::chrono::milliseconds(50), "the turn");
+    FAIL("the second lock was taken while the first was held");
+  } catch (const ConflictError& e) {
+    CHECK(std::string(e.what()) == "the turn is locked by another process (" + path.string() + "); try again");
+  }
+  // Timeouts of a millisecond, many times: the timer that ends the wait may fire
+  // before flock() has begun to wait, and the wait must end all the same (it lasted
+  // until the holder let go, here never, before the timer repeated).
+  int gave_up = 0;
+  for (int i = 0; i < 300; ++i) {
+    try {
+      ProcessLock again(path, std::chrono::milliseconds(1), "the turn");
+    } catch (const ConflictError&) {
+      ++gave_up;
+    }
+  }
+  CHECK(gave_up == 300);
+  // Let go while another thread waits: the waiter has it at once, long before its timeout.
+  std::atomic<bool> got = false;
+  std::thread waiter([&] {
+    ProcessLock mine(path, std::chrono::seconds(60), "the turn");
+    got = true;
+  });
+  CHECK(testing::eventually([&] { return testing::waiting_for_flock(::getpid()); }));
+  held.reset();
+  waiter.join();
+  CHECK(got);
+}
