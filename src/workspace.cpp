@@ -29,6 +29,14 @@ fs::path without_trailing_slash(fs::path p) {
   return fs::path(s);
 }
 
+/// GIT_WORK_TREE made absolute and canonical, when it is set.
+std::optional<fs::path> work_tree_from_env() {
+  const char* env = std::getenv("GIT_WORK_TREE");
+  if (!env || !*env) return std::nullopt;
+  std::error_code ec;
+  return without_trailing_slash(fs::weakly_canonical(fs::absolute(env), ec));
+}
+
 bool is_proper_ancestor(const fs::path& dir, const fs::path& of) {
   auto d = dir.begin(), o = of.begin();
   for (; d != dir.end(); ++d, ++o)
@@ -76,11 +84,8 @@ std::optional<GitDirs> find_git_dirs(const fs::path& dir) {
   if (const char* git_dir_env = std::getenv("GIT_DIR"); git_dir_env && *git_dir_env) {
     // As git: GIT_DIR names the repository, and the work tree is GIT_WORK_TREE, else
     // the current directory.
-    const char* work_tree_env = std::getenv("GIT_WORK_TREE");
     fs::path git_dir = without_trailing_slash(fs::weakly_canonical(fs::absolute(git_dir_env), ec));
-    fs::path work_tree =
-        work_tree_env && *work_tree_env ? fs::weakly_canonical(fs::absolute(work_tree_env), ec) : fs::current_path();
-    GitDirs dirs{without_trailing_slash(work_tree), git_dir, git_dir};
+    GitDirs dirs{work_tree_from_env().value_or(without_trailing_slash(fs::current_path())), git_dir, git_dir};
     if (auto common = read_pointer_file(git_dir / "commondir", "")) dirs.common_dir = without_trailing_slash(*common);
     return dirs;
   }
@@ -117,11 +122,8 @@ Workspace Workspace::discover(const fs::path& start) {
   // As git: with GIT_DIR and GIT_WORK_TREE both set, the work tree is the one they
   // name from any directory; from outside it, the search starts at its top.
   const char* git_dir_env = std::getenv("GIT_DIR");
-  const char* work_tree_env = std::getenv("GIT_WORK_TREE");
-  if (git_dir_env && *git_dir_env && work_tree_env && *work_tree_env) {
-    fs::path tree = without_trailing_slash(fs::weakly_canonical(fs::absolute(work_tree_env), ec));
-    if (!ec && tree != cur && !is_proper_ancestor(tree, cur)) cur = tree;
-  }
+  if (auto tree = work_tree_from_env(); tree && git_dir_env && *git_dir_env)
+    if (*tree != cur && !is_proper_ancestor(*tree, cur)) cur = *tree;
   fs::path origin = cur;
   const UpwardSearch search(cur);
   while (true) {

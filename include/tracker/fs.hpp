@@ -18,8 +18,8 @@ namespace fs = std::filesystem;
 /// Whether a write must survive a crash (fsync) or is a cache that may be lost.
 enum class Durability { durable, cache };
 
-/// Writes `data` to `path` atomically: a temp file is filled, fsynced (unless
-/// `durability` is cache) and renamed over the target, and the directory is fsynced.
+/// Writes `data` to `path` atomically: a temp file is filled and renamed over the
+/// target; the file and then its directory are fsynced unless `durability` is cache.
 /// The temp file goes in `temp_dir` (beside the target when empty).
 void write_file_atomic(const fs::path& path, std::string_view data, Durability durability = Durability::durable,
                        const fs::path& temp_dir = {});
