@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 #include "views.hpp"
 
@@ -26,16 +27,18 @@ int print_block(const StoryChange& c, const std::string& verb, const GlobalOptio
 
 Command register_block(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<BlockOptions>();
-  CLI::App* sub = app.add_subcommand("block", "Mark a story blocked: it is never ready");
-  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
-  sub->add_option("--reason", opts->reason, "Why (kept as blocked_reason)");
+  const auto& op = catalogue::operation("block");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
+  catalogue::add_param(sub, op, "reason", opts->reason);
   return {sub, [opts, &g] { return print_block(open_tracker(g)->block(opts->id, opts->reason), "blocked", g); }};
 }
 
 Command register_unblock(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<BlockOptions>();
-  CLI::App* sub = app.add_subcommand("unblock", "Clear a story's blocked mark");
-  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
+  const auto& op = catalogue::operation("unblock");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
   return {sub, [opts, &g] { return print_block(open_tracker(g)->unblock(opts->id), "unblocked", g); }};
 }
 

@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 #include "views.hpp"
 
@@ -21,7 +22,7 @@ int run_claim(const ClaimOptions& opts, const GlobalOptions& g) {
   request.id = opts.id;
   request.owner = opts.owner;
   if (opts.ttl) request.ttl_seconds = parse_duration(*opts.ttl);
-  request.pid = opts.pid;
+  if (opts.pid && *opts.pid > 0) request.pid = opts.pid;  // 0: tied to no process
   request.force = opts.force;
   auto tracker = open_tracker(g);
   ClaimResult r = tracker->claim(request);
@@ -137,36 +138,41 @@ int run_ready(const ReadyOptions& opts, const GlobalOptions& g) {
 
 Command register_claim(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ClaimOptions>();
-  CLI::App* sub = app.add_subcommand("claim", "Claim a story (or the first ready one) for an owner");
-  sub->add_option("id", opts->id, "Story id (default: the first ready story)")->transform(story_id());
-  sub->add_option("--owner", opts->owner, "Who takes the story (default: TRACKER_OWNER, else git's user.email)");
-  sub->add_option("--ttl", opts->ttl, "How long the claim holds: 90s, 15m, 2h (default: claim.ttl)");
-  sub->add_option("--pid", opts->pid, "The claim also ends when this process dies")->transform(positive_number("--pid", kMaxPid));
-  sub->add_flag("--force", opts->force, "Claim <id> even when it is blocked or waits on a dependency that is not done");
+  const auto& op = catalogue::operation("claim");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
+  catalogue::add_param(sub, op, "owner", opts->owner);
+  catalogue::add_param(sub, op, "ttl", opts->ttl);
+  catalogue::add_param(sub, op, "pid", opts->pid);
+  catalogue::add_param(sub, op, "force", opts->force);
   return {sub, [opts, &g] { return run_claim(*opts, g); }};
 }
 
 Command register_release(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ReleaseOptions>();
-  CLI::App* sub = app.add_subcommand("release", "End a claim and move the story back");
-  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
-  add_identity_options(sub, g, "Release a claim another owner holds");
+  const auto& op = catalogue::operation("release");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
+  catalogue::add_param(sub, op, "owner", g.owner);
+  catalogue::add_param(sub, op, "force", g.force);
   return {sub, [opts, &g] { return run_release(*opts, g); }};
 }
 
 Command register_renew(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<RenewOptions>();
-  CLI::App* sub = app.add_subcommand("renew", "Extend a claim");
-  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
-  sub->add_option("--owner", g.owner, "The owner holding the claim (default: TRACKER_OWNER, else git's user.email)");
-  sub->add_option("--ttl", opts->ttl, "New lifetime from now: 90s, 15m, 2h (default: claim.ttl)");
+  const auto& op = catalogue::operation("renew");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
+  catalogue::add_param(sub, op, "owner", g.owner);
+  catalogue::add_param(sub, op, "ttl", opts->ttl);
   return {sub, [opts, &g] { return run_renew(*opts, g); }};
 }
 
 Command register_reclaim(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ReclaimOptions>();
-  CLI::App* sub = app.add_subcommand("reclaim", "Return stories whose claims expired (or whose holder died)");
-  sub->add_option("id", opts->id, "Only this story (default: every expired claim)")->transform(story_id());
+  const auto& op = catalogue::operation("reclaim");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
   return {sub, [opts, &g] {
             auto tracker = open_tracker(g);
             std::vector<StoryChange> changes = tracker->reclaim(opts->id);
@@ -188,9 +194,11 @@ Command register_reclaim(CLI::App& app, GlobalOptions& g) {
 
 Command register_done(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<IdOptions>();
-  CLI::App* sub = app.add_subcommand("done", "Move a story to the done stage and end its claim");
-  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
-  add_identity_options(sub, g, "Finish a story another owner has claimed");
+  const auto& op = catalogue::operation("done");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
+  catalogue::add_param(sub, op, "owner", g.owner);
+  catalogue::add_param(sub, op, "force", g.force);
   return {sub, [opts, &g] {
             auto tracker = open_tracker(g);
             StoryChange c = tracker->done(opts->id, force_of(g));
@@ -204,8 +212,9 @@ Command register_done(CLI::App& app, GlobalOptions& g) {
 
 Command register_ready(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ReadyOptions>();
-  CLI::App* sub = app.add_subcommand("ready", "Stories ready to be claimed, most urgent first");
-  sub->add_option("--limit", opts->limit, "At most this many")->transform(positive_number("--limit"));
+  const auto& op = catalogue::operation("ready");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "limit", opts->limit);
   return {sub, [opts, &g] { return run_ready(*opts, g); }};
 }
 

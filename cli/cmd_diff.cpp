@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 #include "views.hpp"
 
@@ -72,10 +73,9 @@ int run_diff(const DiffOptions& opts, const GlobalOptions& g) {
 
 Command register_diff(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<DiffOptions>();
-  CLI::App* sub =
-      app.add_subcommand("diff", "What changed on the board: HEAD against the working tree, or between revisions");
-  sub->add_option("range", opts->range,
-                  "<rev> (against the working tree), <rev>..<rev>, or <rev>...<rev> (from the merge base)");
+  const auto& op = catalogue::operation("diff");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "range", opts->range);
   sub->add_option("--format", opts->format, "text or markdown (a summary for a pull request)")
       ->check(CLI::IsMember({"text", "markdown"}));
   return {sub, [opts, &g] { return run_diff(*opts, g); }};

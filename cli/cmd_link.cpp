@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 #include "views.hpp"
 
@@ -26,9 +27,10 @@ int print_link(const LinkResult& r, bool linking, const GlobalOptions& g) {
 }
 
 CLI::App* add_link_command(CLI::App& app, const std::string& name, const std::string& help, LinkOptions& opts) {
+  const auto& op = catalogue::operation("link");
   CLI::App* sub = app.add_subcommand(name, help);
-  sub->add_option("id", opts.id, "Story id")->required()->transform(story_id());
-  sub->add_option("depends-on-id", opts.dependency, "The story it depends on")->required()->transform(story_id());
+  catalogue::add_param(sub, op, "id", opts.id);
+  catalogue::add_param(sub, op, "depends_on", opts.dependency);
   return sub;
 }
 
@@ -36,7 +38,7 @@ CLI::App* add_link_command(CLI::App& app, const std::string& name, const std::st
 
 Command register_link(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<LinkOptions>();
-  CLI::App* sub = add_link_command(app, "link", "Make a story depend on another (refuses cycles)", *opts);
+  CLI::App* sub = add_link_command(app, "link", catalogue::operation("link").summary, *opts);
   return {sub, [opts, &g] { return print_link(open_tracker(g)->link(opts->id, opts->dependency), true, g); }};
 }
 

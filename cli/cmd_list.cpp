@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 #include "views.hpp"
 
@@ -52,24 +53,21 @@ int run_list(const ListFilter& opts, const GlobalOptions& g) {
 
 Command register_list(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ListFilter>();
-  CLI::App* sub = app.add_subcommand("list", "List stories");
+  const auto& op = catalogue::operation("list");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
   sub->alias("ls");
-  sub->add_option("--stage", opts->stages, "Only this stage (repeatable)");
-  sub->add_option("--type", opts->type, "Only this type");
-  sub->add_option("--label", opts->label, "Only stories with this label");
-  sub->add_option("--agent", opts->agent, "Only stories of this agent");
-  sub->add_flag("--blocked", opts->blocked, "Only blocked stories");
-  sub->add_flag("--ready", opts->ready, "Only ready stories (see 'tracker ready')");
-  sub->add_flag("--claimed", opts->claimed, "Only stories with a claim that holds");
-  sub->add_option("--sort", opts->sort, "Order: stage, priority, id or updated")
-      ->check(CLI::IsMember({"stage", "priority", "id", "updated"}))
-      ->capture_default_str();
-  sub->add_option("--limit", opts->limit, "At most this many stories")->transform(positive_number("--limit"));
-  sub->add_flag("--open", opts->open, "Hide the stories in done stages (done, archived)");
-  sub->add_flag("--reverse", opts->reverse, "The order reversed");
-  sub->add_option("--where", opts->where,
-                  "Only stories whose front matter key has this value, key=value (a list: holds it; key=: no such key); "
-                  "repeatable");
+  catalogue::add_param(sub, op, "stage", opts->stages);
+  catalogue::add_param(sub, op, "type", opts->type);
+  catalogue::add_param(sub, op, "label", opts->label);
+  catalogue::add_param(sub, op, "agent", opts->agent);
+  catalogue::add_param(sub, op, "blocked", opts->blocked);
+  catalogue::add_param(sub, op, "ready", opts->ready);
+  catalogue::add_param(sub, op, "claimed", opts->claimed);
+  catalogue::add_param(sub, op, "sort", opts->sort)->capture_default_str();
+  catalogue::add_param(sub, op, "limit", opts->limit);
+  catalogue::add_param(sub, op, "open", opts->open);
+  catalogue::add_param(sub, op, "reverse", opts->reverse);
+  catalogue::add_param(sub, op, "where", opts->where);
   return {sub, [opts, &g] { return run_list(*opts, g); }};
 }
 

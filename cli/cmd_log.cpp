@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 #include "views.hpp"
 
@@ -38,9 +39,10 @@ int run_log(const LogOptions& opts, const GlobalOptions& g) {
 
 Command register_log(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<LogOptions>();
-  CLI::App* sub = app.add_subcommand("log", "Transitions of one story or of the whole board, newest first");
-  sub->add_option("id", opts->id, "Story id")->transform(story_id());
-  sub->add_option("--limit", opts->limit, "At most this many entries")->transform(positive_number("--limit"));
+  const auto& op = catalogue::operation("log");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
+  catalogue::add_param(sub, op, "limit", opts->limit);
   return {sub, [opts, &g] { return run_log(*opts, g); }};
 }
 

@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 #include "views.hpp"
 
@@ -41,10 +42,13 @@ int run_move(const MoveOptions& opts, const GlobalOptions& g) {
 
 Command register_move(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<MoveOptions>();
-  CLI::App* sub = app.add_subcommand("move", "Move stories to a stage (one commit)");
+  const auto& op = catalogue::operation("move");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
   sub->alias("mv");
-  sub->add_option("args", opts->args, "<id>... <stage>")->required();
-  add_identity_options(sub, g, "Move a story another owner has claimed");
+  // The ids and the stage are one positional list at the CLI: <id>... <stage>.
+  catalogue::add_param(sub, op, "ids", opts->args);
+  catalogue::add_param(sub, op, "owner", g.owner);
+  catalogue::add_param(sub, op, "force", g.force);
   return {sub, [opts, &g] { return run_move(*opts, g); }};
 }
 

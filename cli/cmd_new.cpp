@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "editor.hpp"
 #include "output.hpp"
 #include "views.hpp"
@@ -141,17 +142,19 @@ int run_new(const NewOptions& opts, const GlobalOptions& g) {
 
 Command register_new(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<NewOptions>();
-  CLI::App* sub = app.add_subcommand("new", "Create a story and print its id");
-  sub->add_option("name", opts->name, "The story's name (with --edit, it may be given in the editor)");
-  sub->add_option("--type", opts->type, "story, bug, spike, refactor or a type from the config")->capture_default_str();
-  sub->add_option("--stage", opts->stage, "Stage to create it in (default: the ready stage)");
-  sub->add_option("--priority", opts->priority, "Priority: higher is more urgent");
-  sub->add_option("--label", opts->labels, "A label (repeatable, or comma-separated)");
-  sub->add_option("--depends-on", opts->depends_on, "Id of a story this one waits for (repeatable)");
-  auto* body = sub->add_option("--body", opts->body, "The story's markdown body");
+  const auto& op = catalogue::operation("new");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  // With --edit, the name may be given in the editor instead.
+  catalogue::add_param(sub, op, "name", opts->name)->required(false);
+  catalogue::add_param(sub, op, "type", opts->type);
+  catalogue::add_param(sub, op, "stage", opts->stage);
+  catalogue::add_param(sub, op, "priority", opts->priority);
+  catalogue::add_param(sub, op, "labels", opts->labels);
+  catalogue::add_param(sub, op, "depends_on", opts->depends_on);
+  auto* body = catalogue::add_param(sub, op, "body", opts->body);
   auto* body_file = sub->add_option("--body-file", opts->body_file, "Read the body from a file ('-': stdin)");
   body->excludes(body_file);
-  auto* key = sub->add_option("--key", opts->key, "Idempotency key: the same key again prints the first id");
+  auto* key = catalogue::add_param(sub, op, "key", opts->key);
   auto* edit = sub->add_flag("--edit,-e", opts->edit,
                              "Write the story in $VISUAL / $EDITOR, starting from a template; created only when valid");
   edit->excludes(key);

@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <cstdio>
@@ -68,14 +69,11 @@ int run_search(const SearchOptions& opts, const GlobalOptions& g) {
 
 Command register_search(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<SearchOptions>();
-  CLI::App* sub = app.add_subcommand("search", "Full-text search of names and bodies, best match first");
-  sub->add_option("query", opts->query,
-                  "Words (all must match), \"a phrase\", prefix*, -excluded, a OR b; after -- when it starts with -")
-      ->required();
-  sub->add_option("--stage", opts->stages, "Only this stage (repeatable)");
-  sub->add_option("--limit", opts->limit, "At most this many results")
-      ->transform(positive_number("--limit"))
-      ->capture_default_str();
+  const auto& op = catalogue::operation("search");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "query", opts->query);
+  catalogue::add_param(sub, op, "stage", opts->stages);
+  catalogue::add_param(sub, op, "limit", opts->limit);
   sub->add_flag("--all", opts->all, "Every match")->excludes("--limit");
   return {sub, [opts, &g] { return run_search(*opts, g); }};
 }

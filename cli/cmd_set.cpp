@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 #include "views.hpp"
 
@@ -32,11 +33,13 @@ int print_set(const SetResult& r, const GlobalOptions& g) {
 
 Command register_set(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<SetOptions>();
-  CLI::App* sub = app.add_subcommand("set", "Set front matter keys (key=value), changing only their lines");
-  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
-  sub->add_option("assignments", opts->args, "key=value...; lists are comma lists: labels=ui,api")->required();
-  sub->add_flag("--keep-file-name", opts->keep_file_name, "A new name leaves the file name as it is");
-  add_identity_options(sub, g, "Change agent of a story another owner has claimed");
+  const auto& op = catalogue::operation("set");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
+  catalogue::add_param(sub, op, "fields", opts->args);
+  catalogue::add_param(sub, op, "keep_file_name", opts->keep_file_name);
+  catalogue::add_param(sub, op, "owner", g.owner);
+  catalogue::add_param(sub, op, "force", g.force);
   return {sub, [opts, &g] {
             std::vector<FieldEdit> edits;
             for (const auto& a : opts->args) {

@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <cstdio>
@@ -70,8 +71,9 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
 
 Command register_show(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ShowOptions>();
-  CLI::App* sub = app.add_subcommand("show", "Show a story's fields and body");
-  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
+  const auto& op = catalogue::operation("show");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
   sub->add_flag("--raw", opts->raw, "Print the file exactly as it is");
   return {sub, [opts, &g] { return run_show(*opts, g); }};
 }

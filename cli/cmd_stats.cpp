@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 #include "views.hpp"
 
@@ -31,7 +32,8 @@ int run_stats(const GlobalOptions& g) {
 }  // namespace
 
 Command register_stats(CLI::App& app, GlobalOptions& g) {
-  CLI::App* sub = app.add_subcommand("stats", "Counts per stage, ready, blocked, claimed and expired claims");
+  const auto& op = catalogue::operation("stats");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
   return {sub, [&g] { return run_stats(g); }};
 }
 

@@ -1,6 +1,7 @@
 #include "completion.hpp"
 
 #include "args.hpp"
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <tracker/util.hpp>
@@ -75,6 +76,33 @@ bool takes_value(const CLI::App& app, const std::string& word) {
       if (name == word) return true;
   }
   return false;
+}
+
+/// The positional option of `app` that the word after `count` positional words fills
+/// (the last one takes the rest when it takes several).
+const CLI::Option* positional(const CLI::App& app, std::size_t count) {
+  std::vector<const CLI::Option*> all;
+  for (const CLI::Option* o : app.get_options())
+    if (!o->nonpositional()) all.push_back(o);
+  if (all.empty()) return nullptr;
+  for (const CLI::Option* o : all) {
+    if (count == 0 || o->get_items_expected_max() > 1) return o;
+    --count;
+  }
+  return nullptr;
+}
+
+bool is_operation(const std::string& name) {
+  const auto& ops = catalogue::operations();
+  return std::any_of(ops.begin(), ops.end(), [&](const auto& op) { return op.name == name; });
+}
+
+std::vector<std::string> choices_of(const std::string& command, const std::string& spelling) {
+  for (const auto& op : catalogue::operations())
+    if (op.name == command)
+      for (const auto& p : op.params)
+        if (p.cli == spelling) return p.choices;
+  return {};
 }
 
 }  // namespace
@@ -174,15 +202,47 @@ std::string complete(const CLI::App& app, const std::vector<std::string>& words)
       tracker->list_each(all, [&](Story&& s) { labels.insert(s.labels.begin(), s.labels.end()); });
       return labels;
     };
-    if (previous == "--stage" || previous == "--to") {
-      stages();
-    } else if (previous == "--type") {
-      for (const auto& t : config.types) add(t);
-    } else if (previous == "--label") {
-      for (const auto& l : board_labels()) add(l);
-    } else if (takes_value(*command, previous)) {
-      // Another option's value (an owner, a duration): nothing to offer.
-    } else if ((name == "set" || name == "unset") && !positionals.empty()) {
+    auto ids = [&] {
+      ListQuery all;
+      all.summary_only = true;
+      all.sort = SortKey::id;
+      tracker->list_each(all, [&](Story&& s) {
+        std::string id = std::to_string(s.id);
+        if (id.starts_with(current)) out.push_back(id + "\t" + s.name);
+      });
+    };
+    auto owners = [&] {
+      std::set<std::string> names;
+      for (const auto& [id, claim] : tracker->live_claims()) names.insert(claim.owner);
+      ListQuery all;
+      tracker->list_each(all, [&](Story&& s) {
+        if (!s.agent.empty()) names.insert(s.agent);
+      });
+      for (const auto& n : names) add(n);
+    };
+    // What the value is: the catalogue says for an operation's parameters; a few
+    // options of other commands are named here.
+    using catalogue::Completes;
+    Completes what = Completes::nothing;
+    std::string spelling;
+    if (takes_value(*command, previous)) {
+      spelling = previous;
+      what = catalogue::completes(name, previous);
+      if (what == Completes::nothing) {
+        if (previous == "--stage" || previous == "--to") what = Completes::stage;
+        if (previous == "--type") what = Completes::type;
+        if (previous == "--label") what = Completes::label;
+      }
+    } else if (const CLI::Option* p = positional(*command, positionals.size())) {
+      spelling = p->get_name();
+      what = catalogue::completes(name, spelling);
+      // edit, delete, archive, renumber, commit: ids
+      if (what == Completes::nothing && !is_operation(name) && (spelling == "id" || spelling == "ids"))
+        what = Completes::id;
+    }
+    if (what == Completes::key && name == "set" && spelling != "id") what = Completes::nothing, spelling = "keys";
+    if (name == "unset" && !positionals.empty()) spelling = "keys";
+    if (spelling == "keys") {
       // After the id, front matter keys: `set 5 prio` -> `priority=`, `unset 5 ag` -> `agent`.
       // bash splits `type=b` into `type`, `=`, `b`; zsh and fish give `type=b` whole.
       std::string key, prefix;
@@ -196,6 +256,7 @@ std::string complete(const CLI::App& app, const std::vector<std::string>& words)
         std::set<std::string> values;
         if (key == "blocked") values = {"true", "false"};
         if (key == "labels") values = board_labels();
+        if (key == "type") values = std::set<std::string>(config.types.begin(), config.types.end());
         for (const auto& v : values)
           if ((prefix + v).starts_with(current)) out.push_back(prefix + v);
       } else {
@@ -208,15 +269,30 @@ std::string complete(const CLI::App& app, const std::vector<std::string>& words)
         });
         for (const auto& k : keys) add(name == "set" ? k + "=" : k);
       }
+    } else if (name == "move" && spelling == "args") {
+      if (!positionals.empty()) stages();  // <id>... <stage>
+      ids();
     } else {
-      if (name == "move" && !positionals.empty()) stages();  // <id>... <stage>
-      ListQuery all;
-      all.summary_only = true;
-      all.sort = SortKey::id;
-      tracker->list_each(all, [&](Story&& s) {
-        std::string id = std::to_string(s.id);
-        if (id.starts_with(current)) out.push_back(id + "\t" + s.name);
-      });
+      switch (what) {
+        case Completes::id: ids(); break;
+        case Completes::stage: stages(); break;
+        case Completes::type:
+          for (const auto& t : config.types) add(t);
+          break;
+        case Completes::label:
+          for (const auto& l : board_labels()) add(l);
+          break;
+        case Completes::owner: owners(); break;
+        case Completes::choices:
+          for (const auto& c : choices_of(name, spelling)) add(c);
+          break;
+        case Completes::key: {
+          std::set<std::string> keys(known_keys().begin(), known_keys().end());
+          for (const auto& k : keys) add(name == "list" ? k + "=" : k);  // list --where key=value
+          break;
+        }
+        case Completes::nothing: break;  // a duration, a number, free text
+      }
     }
   } catch (const std::exception&) {
     // No board here: nothing to offer but what the command line knows.

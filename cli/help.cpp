@@ -1,5 +1,7 @@
 #include "help.hpp"
 
+#include "catalogue.hpp"
+
 #include "args.hpp"
 
 #include <algorithm>
@@ -186,6 +188,7 @@ std::string WordsFormatter::make_subcommands(const CLI::App* app, CLI::AppFormat
 }  // namespace
 
 std::string value_word(const CLI::Option& option) {
+  if (auto word = catalogue::word_of(option)) return *word;  // an operation's parameter
   static const std::map<std::string, std::string> words = {
       {"owner", "NAME"},   {"agent", "NAME"},     {"remote", "NAME"},  {"ttl", "DURATION"}, {"idle", "DURATION"},
       {"limit", "N"},      {"priority", "N"},     {"pid", "PID"},      {"port", "PORT"},    {"C", "DIR"},
@@ -236,6 +239,54 @@ std::string help_for(const CLI::App& app, const std::vector<std::string>& path) 
   std::string prefix = "tracker";
   for (std::size_t i = 0; i + 1 < path.size(); ++i) prefix += " " + path[i];
   return path.empty() ? app.help() : cmd->help(prefix);
+}
+
+namespace {
+
+nlohmann::ordered_json command_json(const CLI::App& cmd, const std::string& prefix) {
+  using Json = nlohmann::ordered_json;
+  std::string name = prefix.empty() ? cmd.get_name() : prefix + " " + cmd.get_name();
+  Json options = Json::array();
+  for (const CLI::Option* o : cmd.get_options()) {
+    Json names = o->nonpositional() ? Json(option_spellings(*o)) : Json::array({o->get_name()});
+    Json j = {{"names", names}, {"description", o->get_description()}};
+    if (o->get_expected_max() > 0 && o->get_type_size() > 0) j["takes"] = value_word(*o);
+    if (o->get_required()) j["required"] = true;
+    if (!o->nonpositional()) j["positional"] = true;
+    options.push_back(std::move(j));
+  }
+  Json out = {{"name", name}, {"description", cmd.get_description()}, {"options", options}};
+  const auto& ops = catalogue::operations();
+  if (std::any_of(ops.begin(), ops.end(), [&](const auto& op) { return op.name == cmd.get_name() && prefix.empty(); }))
+    out["operation"] = cmd.get_name();
+  Json subs = Json::array();
+  for (const CLI::App* sub : subcommands(cmd)) subs.push_back(command_json(*sub, name));
+  if (!subs.empty()) out["commands"] = subs;
+  return out;
+}
+
+}  // namespace
+
+std::optional<nlohmann::ordered_json> help_json(const CLI::App& app, const std::vector<std::string>& path) {
+  using Json = nlohmann::ordered_json;
+  if (!path.empty()) {
+    const CLI::App* cmd = find_command(app, path);
+    if (!cmd) return std::nullopt;
+    std::string prefix;
+    for (std::size_t i = 0; i + 1 < path.size(); ++i) prefix += (prefix.empty() ? "" : " ") + path[i];
+    Json out = command_json(*cmd, prefix);
+    if (path.size() == 1) {
+      Json all = catalogue::to_json();  // named: a range-for over a temporary's member reads freed memory
+      for (const auto& op : all["operations"])
+        if (op["name"] == cmd->get_name()) out["operation"] = op;
+    }
+    return out;
+  }
+  Json commands = Json::array();
+  for (const CLI::App* sub : subcommands(app)) commands.push_back(command_json(*sub, ""));
+  Json out = catalogue::to_json();
+  out["commands"] = commands;
+  return out;
 }
 
 std::string man_page(const CLI::App& app) {

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,11 @@ std::string value_word(const CLI::Option& option);
 
 /// The --help text of the command at `path` ({} for tracker itself, {"index", "status"}).
 std::string help_for(const CLI::App& app, const std::vector<std::string>& path);
+
+/// What `tracker help --json` prints: the catalogue's operations (every door's
+/// parameters, who each acts as, its result's schema) and every CLI command with its
+/// options; for `path`, that command alone. Nothing when there is no such command.
+std::optional<nlohmann::ordered_json> help_json(const CLI::App& app, const std::vector<std::string>& path);
 
 /// The man page (roff), from the same descriptions, options and examples as --help.
 std::string man_page(const CLI::App& app);

@@ -114,6 +114,15 @@ int main(int argc, char** argv) {
       std::cout << man_page(app);
       return 0;
     }
+    if (g.json) {
+      auto described = help_json(app, help_topic);
+      if (!described) {
+        print_error(json, ExitCode::usage, "no command 'tracker " + join(help_topic, " ") + "'; see 'tracker help'");
+        return static_cast<int>(ExitCode::usage);
+      }
+      print_json(*described);
+      return 0;
+    }
     std::string text = help_for(app, help_topic);
     if (text.empty()) {
       print_error(json, ExitCode::usage, "no command 'tracker " + join(help_topic, " ") + "'; see 'tracker help'");

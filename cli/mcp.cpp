@@ -1,5 +1,7 @@
 #include "mcp.hpp"
 
+#include "catalogue.hpp"
+
 #include <poll.h>
 #include <unistd.h>
 
@@ -156,77 +158,6 @@ const std::vector<std::string>& supported_versions() {
     return all;
   }();
   return v;
-}
-
-std::optional<std::string> schema_violation(const Json& schema, const Json& value, const std::string& where) {
-  auto named = [&](const std::string& what) { return (where.empty() ? std::string("arguments") : where) + " " + what; };
-  if (schema.contains("type")) {
-    std::vector<std::string> types;
-    if (schema["type"].is_array())
-      for (const auto& t : schema["type"]) types.push_back(t.get<std::string>());
-    else
-      types.push_back(schema["type"].get<std::string>());
-    auto is = [&](const std::string& t) {
-      if (t == "integer") return value.is_number_integer();
-      if (t == "number") return value.is_number();
-      if (t == "string") return value.is_string();
-      if (t == "boolean") return value.is_boolean();
-      if (t == "array") return value.is_array();
-      if (t == "object") return value.is_object();
-      if (t == "null") return value.is_null();
-      return false;
-    };
-    if (std::none_of(types.begin(), types.end(), is)) {
-      auto article = [](const std::string& t) { return (t == "integer" || t == "array" || t == "object" ? "an " : "a ") + t; };
-      std::vector<std::string> names;
-      for (const auto& t : types) names.push_back(article(t));
-      return named("must be " + join(names, " or ") + ", not " + value.dump(-1, ' ', false, Json::error_handler_t::replace));
-    }
-  }
-  if (schema.contains("enum")) {
-    const auto& options = schema["enum"];
-    if (std::find(options.begin(), options.end(), value) == options.end()) {
-      std::vector<std::string> names;
-      for (const auto& o : options) names.push_back(o.is_string() ? o.get<std::string>() : o.dump());
-      return named("must be one of " + join(names, ", "));
-    }
-  }
-  if (schema.contains("minimum") && value.is_number() && value.get<double>() < schema["minimum"].get<double>())
-    return named("must be at least " + schema["minimum"].dump());
-  if (schema.contains("maximum") && value.is_number() && value.get<double>() > schema["maximum"].get<double>())
-    return named("must be at most " + schema["maximum"].dump());
-  if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
-    return named("must be at most " + std::to_string(INT64_MAX));  // read as int64, it would wrap (to -1)
-  if (schema.contains("minLength") && value.is_string() && value.get<std::string>().size() < schema["minLength"].get<std::size_t>())
-    return named("must not be empty");
-  if (value.is_array()) {
-    if (schema.contains("minItems") && value.size() < schema["minItems"].get<std::size_t>())
-      return named("must have at least " + schema["minItems"].dump() + " item(s)");
-    if (schema.contains("items"))
-      for (std::size_t i = 0; i < value.size(); ++i)
-        if (auto v = schema_violation(schema["items"], value[i], where + " item " + std::to_string(i + 1))) return v;
-  }
-  if (value.is_object()) {
-    const Json props = schema.value("properties", Json::object());
-    if (schema.contains("required"))
-      for (const auto& r : schema["required"])
-        if (!value.contains(r.get<std::string>())) return "'" + r.get<std::string>() + "' is required";
-    for (const auto& [key, v] : value.items()) {
-      if (props.contains(key)) {
-        if (auto bad = schema_violation(props[key], v, "'" + key + "'")) return bad;
-      } else if (schema.contains("additionalProperties")) {
-        const Json& extra = schema["additionalProperties"];
-        if (extra.is_boolean() && !extra.get<bool>()) {
-          std::vector<std::string> known;
-          for (const auto& [k, _] : props.items()) known.push_back(k);
-          return "unknown argument '" + key + "'" + (known.empty() ? ": this tool takes none" : " (" + join(known, ", ") + ")");
-        }
-        if (extra.is_object())
-          if (auto bad = schema_violation(extra, v, "'" + key + "'")) return bad;
-      }
-    }
-  }
-  return std::nullopt;
 }
 
 LineReader::Next LineReader::next(std::optional<std::chrono::milliseconds> timeout) {
@@ -487,7 +418,7 @@ std::optional<Json> Server::call_tool(const Json& id, const Json& params, bool m
   }
   Json args = params.contains("arguments") ? params["arguments"] : Json::object();
   if (args.is_null()) args = Json::object();
-  if (auto bad = schema_violation(tool->input_schema, args, "")) {
+  if (auto bad = catalogue::schema_violation(tool->input_schema, args, "")) {
     fail(id, kInvalidParams, "Invalid arguments for tool " + name + ": " + *bad);
     return std::nullopt;
   }

@@ -64,11 +64,6 @@ struct Tool {
 /// Every tool, in the order tools/list gives them.
 const std::vector<Tool>& tools();
 
-/// Checks `value` against the subset of JSON Schema the tools use (type, properties,
-/// required, additionalProperties, items, minimum, minItems, minLength, enum). Returns what is
-/// wrong, or nothing. `where` names the value ("'id'").
-std::optional<std::string> schema_violation(const Json& schema, const Json& value, const std::string& where);
-
 /// Reads newline-delimited messages from a file descriptor, at most `limit` bytes
 /// each: a longer line is skipped to its end and reported by its size.
 class LineReader {

@@ -1,7 +1,9 @@
 // The tools of `tracker mcp`: each calls the library as the CLI command of the same
 // name does, and returns the CLI's JSON shape (views.hpp), brief where a list of
-// stories would cost many tokens. Schemas are written compactly: tools/list must
-// stay under 4,000 tokens in all (a test holds it there).
+// stories would cost many tokens. Names, descriptions and schemas come from the
+// catalogue (catalogue.hpp); tools/list must stay under 4,000 tokens in all (a test
+// holds it there).
+#include "catalogue.hpp"
 #include "mcp.hpp"
 #include "views.hpp"
 
@@ -10,26 +12,12 @@
 #include <tracker/index.hpp>
 #include <tracker/util.hpp>
 
+#include <map>
+#include <stdexcept>
+
 namespace tracker::cli::mcp {
 
 namespace {
-
-// The schemas below spell these maxima out as numbers ("maximum":1000000 and 4194304).
-static_assert(kMaxLimit == 1'000'000, "update the tools' limit maxima");
-static_assert(kMaxPid == 4'194'304, "update the claim tool's pid maximum");
-
-Json schema(const char* text) { return Json::parse(text); }
-
-// Schema pieces shared by several tools, spliced into their text.
-#define ID R"("id":{"type":"integer","minimum":1})"
-#define BRIEF \
-  R"({"type":"object","properties":{"id":{"type":"integer"},"name":{"type":"string"},"stage":{"type":"string"},"priority":{"type":["integer","null"]},"agent":{"type":["string","null"]}},"required":["id","name","stage"]})"
-#define CHANGE \
-  R"({"type":"object","properties":{"id":{"type":"integer"},"from":{"type":["string","null"]},"to":{"type":["string","null"]},"owner":{"type":["string","null"]},"changed":{"type":"boolean"},"commit":{"type":["string","null"]}},"required":["id","changed"]})"
-#define COMMIT R"("commit":{"type":["string","null"]})"
-// Who a call acts as, and whether it ends a claim another owner holds.
-#define OWNER R"("owner":{"type":"string","minLength":1,"description":"default: this server's identity"})"
-#define FORCE R"("force":{"type":"boolean","description":"end another owner's claim, recorded"})"
 
 std::optional<std::int64_t> opt_int(const Json& args, const char* key) {
   if (!args.contains(key) || args[key].is_null()) return std::nullopt;
@@ -190,10 +178,12 @@ Json run_new(Tracker& t, const Json& args, const ServerOptions&) {
 Json run_set(Tracker& t, const Json& args, const ServerOptions&) {
   std::vector<FieldEdit> edits = field_edits(args["fields"]);
   if (edits.empty()) throw UsageError("set needs at least one field: {\"fields\": {\"priority\": 3}}");
+  act_as(t, args);
   return set_json(t.set_fields(args["id"].get<std::int64_t>(), edits, args.value("keep_file_name", false), force_of(args)));
 }
 
 Json run_move(Tracker& t, const Json& args, const ServerOptions&) {
+  act_as(t, args);
   const Stage& stage = t.workspace().config().stage(args["stage"].get<std::string>());
   return move_json(t.move(args["ids"].get<std::vector<std::int64_t>>(), stage.name, force_of(args)));
 }
@@ -211,109 +201,67 @@ Json run_diff(Tracker& t, const Json& args, const ServerOptions&) {
   return {{"changes", changes}};
 }
 
-std::vector<Tool> make_tools() {
-  std::vector<Tool> out;
-  auto add = [&](const char* name, const char* description, const char* input, const char* output,
-                 std::function<Json(Tracker&, const Json&, const ServerOptions&)> run) {
-    out.push_back({name, description, schema(input), schema(output), std::move(run)});
+/// What each tool does, by its name in the catalogue.
+using Run = std::function<Json(Tracker&, const Json&, const ServerOptions&)>;
+
+std::map<std::string, Run> runners() {
+  std::map<std::string, Run> out;
+  out["ready"] = run_ready;
+  out["claim"] = run_claim;
+  out["renew"] = [](Tracker& t, const Json& args, const ServerOptions&) {
+    act_as(t, args);
+    return renew_json(t.renew(args["id"].get<std::int64_t>(), std::nullopt, ttl_of(args)));
   };
-  add("ready", "Stories ready to claim, most urgent first",
-      R"({"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":1000000,"description":"default 10"}},"additionalProperties":false})",
-      R"({"type":"object","properties":{"stories":{"type":"array","items":)" BRIEF R"(},"more":{"type":"boolean"}},"required":["stories"]})",
-      run_ready);
-  add("claim", "Claim a story (default: the first ready one); it moves to the working stage. The claim ends when this MCP server exits unless pid says otherwise",
-      R"({"type":"object","properties":{)" OWNER R"(,)" ID R"(,"ttl":{"type":"string","description":"90s, 15m, 2h"},"pid":{"type":"integer","minimum":0,"maximum":4194304,"description":"process whose end ends the claim; 0: none"},"force":{"type":"boolean","description":"even if blocked or waiting"}},"additionalProperties":false})",
-      R"({"type":"object","properties":{"id":{"type":"integer"},"name":{"type":"string"},"stage":{"type":"string"},"claim":{"type":"object","properties":{"owner":{"type":"string"},"expires":{"type":"string"}}},"renewed":{"type":"boolean"},)" COMMIT R"(},"required":["id","claim"]})",
-      run_claim);
-  add("renew", "Extend a claim",
-      R"({"type":"object","properties":{)" ID R"(,)" OWNER R"(,"ttl":{"type":"string"}},"required":["id"],"additionalProperties":false})",
-      R"({"type":"object","properties":{"id":{"type":"integer"},"owner":{"type":"string"},"expires":{"type":"string"}},"required":["id","expires"]})",
-      [](Tracker& t, const Json& args, const ServerOptions&) {
-        act_as(t, args);
-        return renew_json(t.renew(args["id"].get<std::int64_t>(), std::nullopt, ttl_of(args)));
-      });
-  add("release", "End your claim; the story goes back",
-      R"({"type":"object","properties":{)" ID R"(,)" OWNER R"(,)" FORCE R"(},"required":["id"],"additionalProperties":false})",
-      CHANGE, [](Tracker& t, const Json& args, const ServerOptions&) {
-        act_as(t, args);
-        return change_json(t.release(args["id"].get<std::int64_t>(), std::nullopt, force_of(args)));
-      });
-  add("done", "Move a story to done and end your claim",
-      R"({"type":"object","properties":{)" ID R"(,)" OWNER R"(,)" FORCE R"(},"required":["id"],"additionalProperties":false})", CHANGE,
-      [](Tracker& t, const Json& args, const ServerOptions&) {
-        act_as(t, args);
-        return change_json(t.done(args["id"].get<std::int64_t>(), force_of(args)));
-      });
-  add("reclaim", "Return stories whose claims expired or whose holder died",
-      R"({"type":"object","properties":{)" ID R"(},"additionalProperties":false})",
-      R"({"type":"object","properties":{"reclaimed":{"type":"array","items":)" CHANGE R"(}},"required":["reclaimed"]})",
-      [](Tracker& t, const Json& args, const ServerOptions&) {
-        Json arr = Json::array();
-        for (const auto& c : t.reclaim(opt_int(args, "id"))) arr.push_back(change_json(c));
-        return Json{{"reclaimed", arr}};
-      });
-  add("show", "A story's fields and body",
-      R"({"type":"object","properties":{)" ID R"(,"fields":{"type":"array","items":{"type":"string"},"description":"only these keys"},"max_body":{"type":"integer","minimum":0,"description":"body bytes, default 2000"}},"required":["id"],"additionalProperties":false})",
-      R"({"type":"object","properties":{"id":{"type":"integer"},"body":{"type":"string"},"body_truncated":{"type":"boolean"}},"required":["id"]})",
-      run_show);
-  add("list", "List stories (brief; full: every field)",
-      R"({"type":"object","properties":{"stage":{"type":"array","items":{"type":"string"}},"type":{"type":"string"},"label":{"type":"string"},"agent":{"type":"string"},"blocked":{"type":"boolean"},"ready":{"type":"boolean"},"claimed":{"type":"boolean"},"open":{"type":"boolean","description":"hide done stages"},"sort":{"enum":["stage","priority","id","updated"]},"reverse":{"type":"boolean"},"where":{"type":"array","items":{"type":"string"},"description":"key=value"},"limit":{"type":"integer","minimum":1,"maximum":1000000,"description":"default 50"},"full":{"type":"boolean"}},"additionalProperties":false})",
-      R"({"type":"object","properties":{"stories":{"type":"array","items":{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}},"more":{"type":"boolean"}},"required":["stories"]})",
-      run_list);
-  add("search", "Full-text search of names and bodies, best first",
-      R"({"type":"object","properties":{"query":{"type":"string","minLength":1},"stage":{"type":"array","items":{"type":"string"}},"limit":{"type":"integer","minimum":1,"maximum":1000000,"description":"default 10"}},"required":["query"],"additionalProperties":false})",
-      R"({"type":"object","properties":{"hits":{"type":"array","items":{"type":"object","properties":{"id":{"type":"integer"},"snippet":{"type":"string"}},"required":["id"]}},"total":{"type":"integer"}},"required":["hits"]})",
-      run_search);
-  add("new", "Create a story",
-      R"({"type":"object","properties":{"name":{"type":"string","minLength":1},"type":{"type":"string"},"stage":{"type":"string"},"priority":{"type":"integer"},"labels":{"type":"array","items":{"type":"string"}},"depends_on":{"type":"array","items":{"type":"integer"}},"body":{"type":"string"},"key":{"type":"string","description":"idempotency key"}},"required":["name"],"additionalProperties":false})",
-      R"({"type":"object","properties":{"id":{"type":"integer"},"path":{"type":"string"},"created":{"type":"boolean"},)" COMMIT R"(},"required":["id"]})",
-      run_new);
-  add("set", "Set front matter keys (null removes one)",
-      R"({"type":"object","properties":{)" ID R"(,"fields":{"type":"object","description":"e.g. {\"priority\":3,\"labels\":[\"ui\"]}"},"keep_file_name":{"type":"boolean"},)" FORCE R"(},"required":["id","fields"],"additionalProperties":false})",
-      R"({"type":"object","properties":{"id":{"type":"integer"},"changed":{"type":"boolean"},"changes":{"type":"array","items":{"type":"string"}},)" COMMIT R"(},"required":["id","changed"]})",
-      run_set);
-  add("move", "Move stories to a stage (one commit)",
-      R"({"type":"object","properties":{"ids":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"stage":{"type":"string"},)" FORCE R"(},"required":["ids","stage"],"additionalProperties":false})",
-      R"({"type":"object","properties":{"moved":{"type":"array"},"unchanged":{"type":"array"},"claims_ended":{"type":"array"},)" COMMIT R"(},"required":["moved"]})",
-      run_move);
-  const char* block_out =
-      R"({"type":"object","properties":{"id":{"type":"integer"},"stage":{"type":"string"},"changed":{"type":"boolean"},)" COMMIT R"(},"required":["id","changed"]})";
-  add("block", "Mark a story blocked",
-      R"({"type":"object","properties":{)" ID R"(,"reason":{"type":"string"}},"required":["id"],"additionalProperties":false})",
-      block_out, [](Tracker& t, const Json& args, const ServerOptions&) {
-        return block_json(t.block(args["id"].get<std::int64_t>(), opt_str(args, "reason")));
-      });
-  add("unblock", "Clear a story's blocked mark",
-      R"({"type":"object","properties":{)" ID R"(},"required":["id"],"additionalProperties":false})", block_out,
-      [](Tracker& t, const Json& args, const ServerOptions&) { return block_json(t.unblock(args["id"].get<std::int64_t>())); });
-  add("link", "Make story id depend on depends_on (remove: drop the link)",
-      R"({"type":"object","properties":{)" ID R"(,"depends_on":{"type":"integer","minimum":1},"remove":{"type":"boolean"}},"required":["id","depends_on"],"additionalProperties":false})",
-      R"({"type":"object","properties":{"id":{"type":"integer"},"depends_on":{"type":"array","items":{"type":"integer"}},"changed":{"type":"boolean"},)" COMMIT R"(},"required":["id","changed"]})",
-      [](Tracker& t, const Json& args, const ServerOptions&) {
-        std::int64_t id = args["id"].get<std::int64_t>(), dep = args["depends_on"].get<std::int64_t>();
-        return link_json(args.value("remove", false) ? t.unlink(id, dep) : t.link(id, dep));
-      });
-  add("log", "Transitions of a story or the board, newest first",
-      R"({"type":"object","properties":{)" ID R"(,"limit":{"type":"integer","minimum":1,"maximum":1000000,"description":"default 20"}},"additionalProperties":false})",
-      R"({"type":"object","properties":{"entries":{"type":"array","items":{"type":"object","properties":{"commit":{"type":"string"},"action":{"type":"string"},"id":{"type":"integer"}},"required":["commit","id"]}}},"required":["entries"]})",
-      run_log);
-  add("diff", "Story changes: HEAD vs the working tree, or a range a..b",
-      R"({"type":"object","properties":{"range":{"type":"string"}},"additionalProperties":false})",
-      R"({"type":"object","properties":{"changes":{"type":"array","items":{"type":"object","properties":{"id":{"type":"integer"},"change":{"type":"string"}},"required":["id","change"]}}},"required":["changes"]})",
-      run_diff);
-  add("stats", "Counts per stage, ready, blocked, claimed",
-      R"({"type":"object","properties":{},"additionalProperties":false})",
-      R"({"type":"object","properties":{"stages":{"type":"object"},"total":{"type":"integer"},"ready":{"type":"integer"},"claimed":{"type":"integer"}},"required":["stages","total"]})",
-      [](Tracker& t, const Json&, const ServerOptions&) { return stats_json(t.stats()); });
+  out["release"] = [](Tracker& t, const Json& args, const ServerOptions&) {
+    act_as(t, args);
+    return change_json(t.release(args["id"].get<std::int64_t>(), std::nullopt, force_of(args)));
+  };
+  out["done"] = [](Tracker& t, const Json& args, const ServerOptions&) {
+    act_as(t, args);
+    return change_json(t.done(args["id"].get<std::int64_t>(), force_of(args)));
+  };
+  out["reclaim"] = [](Tracker& t, const Json& args, const ServerOptions&) {
+    Json arr = Json::array();
+    for (const auto& c : t.reclaim(opt_int(args, "id"))) arr.push_back(change_json(c));
+    return Json{{"reclaimed", arr}};
+  };
+  out["show"] = run_show;
+  out["list"] = run_list;
+  out["search"] = run_search;
+  out["new"] = run_new;
+  out["set"] = run_set;
+  out["move"] = run_move;
+  out["block"] = [](Tracker& t, const Json& args, const ServerOptions&) {
+    return block_json(t.block(args["id"].get<std::int64_t>(), opt_str(args, "reason")));
+  };
+  out["unblock"] = [](Tracker& t, const Json& args, const ServerOptions&) {
+    return block_json(t.unblock(args["id"].get<std::int64_t>()));
+  };
+  out["link"] = [](Tracker& t, const Json& args, const ServerOptions&) {
+    std::int64_t id = args["id"].get<std::int64_t>(), dep = args["depends_on"].get<std::int64_t>();
+    return link_json(args.value("remove", false) ? t.unlink(id, dep) : t.link(id, dep));
+  };
+  out["log"] = run_log;
+  out["diff"] = run_diff;
+  out["stats"] = [](Tracker& t, const Json&, const ServerOptions&) { return stats_json(t.stats()); };
   return out;
 }
 
-#undef ID
-#undef BRIEF
-#undef CHANGE
-#undef COMMIT
-#undef OWNER
-#undef FORCE
+/// One tool for each operation the catalogue offers at the MCP door, in its order:
+/// the name, description and schemas are the catalogue's.
+std::vector<Tool> make_tools() {
+  std::map<std::string, Run> run = runners();
+  std::vector<Tool> out;
+  for (const auto& op : catalogue::operations()) {
+    if (!(op.doors & catalogue::mcp)) continue;
+    auto it = run.find(op.name);
+    if (it == run.end()) throw std::logic_error("mcp: the catalogue's " + op.name + " has no tool");
+    out.push_back({op.name, op.summary, catalogue::input_schema(op, Door::mcp), op.result, it->second});
+    run.erase(it);
+  }
+  if (!run.empty()) throw std::logic_error("mcp: tool " + run.begin()->first + " is not in the catalogue");
+  return out;
+}
 
 }  // namespace
 

@@ -245,12 +245,15 @@ CLI::Validator story_id() {
       "ID");
 }
 
-CLI::Validator positive_number(const std::string& option, std::int64_t max) {
+CLI::Validator positive_number(const std::string& option, std::int64_t max) { return whole_number(option, 1, max); }
+
+CLI::Validator whole_number(const std::string& option, std::int64_t min, std::int64_t max) {
   return CLI::Validator(
-      [option, max](std::string& text) {
+      [option, min, max](std::string& text) {
         auto n = text.find_first_not_of("0123456789") == std::string::npos ? parse_int(text) : std::nullopt;
-        if (!n || *n <= 0 || *n > max)
-          return "invalid " + option + " '" + text + "': expected a whole number from 1 to " + std::to_string(max);
+        if (!n || *n < min || *n > max)
+          return "invalid " + option + " '" + text + "': expected a whole number from " + std::to_string(min) + " to " +
+                 std::to_string(max);
         return std::string();
       },
       "N");

@@ -48,6 +48,9 @@ CLI::Validator story_id();
 /// Checks a count (--limit, --pid): decimal digits, from 1 to `max`.
 CLI::Validator positive_number(const std::string& option, std::int64_t max = kMaxLimit);
 
+/// Checks a whole number from `min` (0 or more) to `max`, in decimal digits.
+CLI::Validator whole_number(const std::string& option, std::int64_t min, std::int64_t max);
+
 /// `value` as JSON text; invalid UTF-8 in strings is replaced, never thrown on.
 std::string json_text(const nlohmann::ordered_json& value, int indent = -1);
 

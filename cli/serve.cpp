@@ -4,6 +4,7 @@
 // Writes need the run's token and the story file's blob id (If-Match); requests
 // whose Host or Origin is not this server's are refused (DNS rebinding).
 #include "serve.hpp"
+#include "catalogue.hpp"
 #include "views.hpp"
 
 #include <httplib.h>
@@ -296,11 +297,18 @@ class Server {
     }
   }
 
-  /// The checks of a write (the token was checked before routing): a JSON object body.
-  std::optional<Json> write_body(const httplib::Request& req, httplib::Response& res) {
+  /// The checks of a write (the token was checked before routing): a JSON object body
+  /// that holds the parameters the catalogue gives `operation` at the web door, with
+  /// the MCP tool's words for what is wrong.
+  std::optional<Json> write_body(const httplib::Request& req, httplib::Response& res, const std::string& operation) {
     Json body = Json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       send_error(res, 400, "the body is not a JSON object", static_cast<int>(ExitCode::usage));
+      return std::nullopt;
+    }
+    const auto& op = catalogue::operation(operation);
+    if (auto bad = catalogue::schema_violation(catalogue::input_schema(op, Door::web), body, "")) {
+      send_error(res, 400, "invalid arguments for " + op.name + ": " + *bad, static_cast<int>(ExitCode::usage));
       return std::nullopt;
     }
     return body;
@@ -374,10 +382,8 @@ class Server {
       });
     });
     http.Post(R"(/api/story/(\d+)/move)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = write_body(req, res);
+      auto body = write_body(req, res, "move");
       if (!body) return;
-      if (!(*body).contains("stage") || !(*body)["stage"].is_string())
-        return send_error(res, 400, "move needs {\"stage\": name}", static_cast<int>(ExitCode::usage));
       std::lock_guard<std::mutex> lock(writes_);
       answer(res, [&]() -> Json {
         std::int64_t id = story_id(req);
@@ -388,10 +394,8 @@ class Server {
       });
     });
     http.Post(R"(/api/story/(\d+)/fields)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = write_body(req, res);
+      auto body = write_body(req, res, "set");
       if (!body) return;
-      if (!(*body).contains("fields") || !(*body)["fields"].is_object())
-        return send_error(res, 400, "fields needs {\"fields\": {key: value}}", static_cast<int>(ExitCode::usage));
       std::lock_guard<std::mutex> lock(writes_);
       answer(res, [&]() -> Json {
         std::int64_t id = story_id(req);
@@ -402,7 +406,7 @@ class Server {
       });
     });
     http.Post("/api/stories", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = write_body(req, res);
+      auto body = write_body(req, res, "new");
       if (!body) return;
       std::lock_guard<std::mutex> lock(writes_);
       answer(
@@ -410,15 +414,14 @@ class Server {
           [&]() -> Json {
             const Json& b = *body;
             NewStoryRequest r;
-            if (!b.contains("name") || !b["name"].is_string()) throw UsageError("a new story needs a name");
             r.name = b["name"].get<std::string>();
-            if (b.contains("type") && b["type"].is_string()) r.type = b["type"].get<std::string>();
-            if (b.contains("stage") && b["stage"].is_string()) r.stage = b["stage"].get<std::string>();
-            if (b.contains("priority") && b["priority"].is_number_integer()) r.priority = b["priority"].get<std::int64_t>();
-            if (b.contains("labels") && b["labels"].is_array())
-              for (const auto& l : b["labels"])
-                if (l.is_string()) r.labels.push_back(l.get<std::string>());
-            if (b.contains("body") && b["body"].is_string()) r.body = b["body"].get<std::string>();
+            r.type = b.value("type", std::string("story"));
+            if (b.contains("stage")) r.stage = b["stage"].get<std::string>();
+            if (b.contains("priority")) r.priority = b["priority"].get<std::int64_t>();
+            if (b.contains("labels")) r.labels = b["labels"].get<std::vector<std::string>>();
+            if (b.contains("depends_on")) r.depends_on = b["depends_on"].get<std::vector<std::int64_t>>();
+            r.body = b.value("body", std::string());
+            if (b.contains("key")) r.key = b["key"].get<std::string>();
             return new_json(open()->create(r));
           },
           201);

@@ -210,8 +210,8 @@ TEST_CASE("ids are decimal, from 1 to 999999999999999, and the id counter never 
   CHECK(run_tracker(board.root(), {"list", "--limit", "1000000"}).code == 0);
   RunResult pid = run_tracker(board.root(), {"claim", "1", "--owner", "a", "--pid", "4294967297"});
   CHECK(pid.code == 2);
-  CHECK(contains(pid.err, "from 1 to 4194304"));
-  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--pid", "0"}).code == 2);
+  CHECK(contains(pid.err, "from 0 to 4194304"));
+  CHECK(run_tracker(board.root(), {"claim", "1", "--owner", "a", "--pid", "-1"}).code == 2);
 
   // A damaged counter at INT64_MAX: refused, no file made.
   fs::path last_id = board.root() / ".git/tracker/last-id";

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "helpers.hpp"
+#include "catalogue.hpp"
 #include "mcp.hpp"
 
 using namespace testing;
@@ -670,8 +671,8 @@ TEST_CASE("mcp: two servers on one board claim until nothing is ready: each stor
   CHECK(run({"git", "fsck", "--strict"}, RunOptions{b.root(), {}, ""}).code == 0);
 }
 
-TEST_CASE("mcp: schema_violation names what is wrong") {
-  using tracker::cli::mcp::schema_violation;
+TEST_CASE("catalogue: schema_violation names what is wrong") {
+  using tracker::cli::catalogue::schema_violation;
   auto s = tracker::cli::mcp::Json::parse(
       R"({"type":"object","properties":{"n":{"type":"integer","minimum":1},"l":{"type":"array","items":{"type":"string"}},"e":{"enum":["a","b"]}},"required":["n"],"additionalProperties":false})");
   using J = tracker::cli::mcp::Json;
