@@ -149,7 +149,7 @@ std::vector<Operation> make() {
                   {.name = "fields", .kind = Kind::texts, .meaning = "Only these keys", .doors = mcp,
                    .completes = Completes::key},
                   {.name = "max_body", .kind = Kind::integer, .meaning = "At most this many bytes of the body", .doors = mcp,
-                   .minimum = 0, .maximum = kMaxLimit, .tool_default = "2000"}},
+                   .minimum = 0, .tool_default = "2000"}},
        .result = object({{"id", type("integer")}, {"body", type("string")}, {"body_truncated", type("boolean")}}, {"id"}),
        .route = "GET /api/story/<id>"});
   ops.push_back(

@@ -237,7 +237,8 @@ std::string complete(const CLI::App& app, const std::vector<std::string>& words)
       spelling = p->get_name();
       what = catalogue::completes(name, spelling);
       // edit, delete, archive, renumber, commit: ids
-      if (what == Completes::nothing && !is_operation(name) && (spelling == "id" || spelling == "ids"))
+      if (what == Completes::nothing && !is_operation(name) &&
+          (spelling == "id" || spelling == "ids" || spelling.ends_with("-id")))
         what = Completes::id;
     }
     if (what == Completes::key && name == "set" && spelling != "id") what = Completes::nothing, spelling = "keys";

@@ -198,4 +198,6 @@ TEST_CASE("catalogue: completion offers what each parameter's value is") {
   CHECK(complete({"renew", "1", "--ttl", ""}).empty());                                     // a duration
   CHECK(complete({"new", "x", "--depends-on", ""}) == "1\tAlpha\n");
   CHECK(complete({"list", "--where", "pri"}) == "priority=\n");
+  CHECK(complete({"unlink", "1", ""}) == "1\tAlpha\n");                                   // outside the catalogue
+  CHECK(complete({"set", "1", "prio"}) == "priority=\n");
 }
