@@ -290,8 +290,135 @@ std::vector<Operation> make() {
                                    {"ready", type("integer")},
                                    {"claimed", type("integer")}},
                                   {"stages", "total"})});
+  // The CLI's own operations: the board's repository, its upkeep, and the other doors.
+  auto ids_param = [](std::string meaning) {
+    return Param{.name = "ids", .kind = Kind::ids, .meaning = std::move(meaning), .cli = "ids", .required = true,
+                 .completes = Completes::id};
+  };
+  ops.push_back({.name = "init",
+                 .summary = "Create a workspace: .tracker/config.yml and the stage directories",
+                 .doors = cli,
+                 .params = {{.name = "dir", .kind = Kind::text, .meaning = "Directory that holds the stage directories",
+                             .cli = "--dir", .word = "DIR", .cli_default = "work"},
+                            {.name = "stages", .kind = Kind::text, .meaning = "Comma-separated stage names, in board order",
+                             .cli = "--stages", .word = "STAGE,...",
+                             .cli_default = "backlog,current,qa,merge,done,archived"},
+                            {.name = "remote", .kind = Kind::text,
+                             .meaning = "Claims go through this git remote, so that clones never claim twice",
+                             .cli = "--remote", .word = "NAME"},
+                            {.name = "adopt", .kind = Kind::text,
+                             .meaning = "Adopt an existing board in this directory (e.g. .huskies/work) as it is",
+                             .cli = "--adopt", .word = "DIR"}}});
+  ops.push_back({.name = "edit",
+                 .summary = "Edit a story in $VISUAL / $EDITOR; validated before it is saved",
+                 .doors = cli,
+                 .params = {id_param()}});
+  ops.push_back({.name = "unset",
+                 .summary = "Remove front matter keys, changing only their lines",
+                 .doors = cli,
+                 .params = {id_param(),
+                            {.name = "keys", .kind = Kind::texts, .meaning = "key...", .cli = "keys", .required = true,
+                             .completes = Completes::key},
+                            owner_param(),
+                            force_param(std::string("Remove agent of a story another owner has claimed") + kEndsOthers)},
+                 .acts_as = "as set"});
+  ops.push_back({.name = "delete",
+                 .summary = "Delete stories (one commit); their ids are never given out again",
+                 .doors = cli,
+                 .params = {ids_param("Story ids"), owner_param(),
+                            force_param("Delete even a story another owner has claimed (recorded as Tracker-Forced-By), "
+                                        "or one others depend on")},
+                 .acts_as = "owner, else the door's identity; a story another owner has claimed only with force"});
+  ops.push_back({.name = "archive",
+                 .summary = "Move stories to the archive stage (one commit)",
+                 .doors = cli,
+                 .params = {ids_param("Story ids"), owner_param(),
+                            force_param(std::string("Archive a story another owner has claimed") + kEndsOthers)},
+                 .acts_as = "as move"});
+  ops.push_back({.name = "check",
+                 .summary = "Validate the whole board; exit 5 on any problem",
+                 .doors = cli,
+                 .params = {{.name = "changed", .kind = Kind::flag,
+                             .meaning = "Judge only the story files changed since HEAD, by the rules tracker commit "
+                                        "applies (for a pre-commit hook)",
+                             .cli = "--changed"}}});
+  ops.push_back({.name = "doctor",
+                 .summary = "Find and repair what a crash can leave: a git index behind HEAD, stale locks, temp files, "
+                            "uncommitted moves",
+                 .doors = cli,
+                 .params = {{.name = "dry_run", .kind = Kind::flag, .meaning = "Only say what would be repaired",
+                             .cli = "--dry-run,-n"}}});
+  ops.push_back({.name = "renumber",
+                 .summary = "Give a story (a duplicate id after a merge) a fresh id",
+                 .doors = cli,
+                 .params = {id_param(),
+                            {.name = "path", .kind = Kind::text, .meaning = "Which file, when the id is used more than once",
+                             .cli = "--path", .word = "FILE"},
+                            {.name = "refs", .kind = Kind::integers,
+                             .meaning = "Stories whose depends_on means this copy (when the id is duplicated)",
+                             .cli = "--refs", .word = "ID", .minimum = 1, .completes = Completes::id}}});
+  ops.push_back({.name = "commit",
+                 .summary = "Commit the story files changed by hand, and nothing else",
+                 .doors = cli,
+                 .params = {{.name = "ids", .kind = Kind::integers,
+                             .meaning = "Commit only these stories' changes (default: every changed story)",
+                             .cli = "ids", .minimum = 1, .completes = Completes::id},
+                            {.name = "message", .kind = Kind::text,
+                             .meaning = "Subject line (the summary of changes goes in the body)", .cli = "-m,--message",
+                             .word = "MESSAGE"}}});
+  ops.push_back({.name = "sync",
+                 .summary = "Exchange the board's branch with the shared remote: fetch, replay this clone's commits, push",
+                 .doors = cli});
+  ops.push_back({.name = "merge-file",
+                 .summary = "git's merge driver for story files: front matter field by field, body by lines",
+                 .doors = cli,
+                 .params = {{.name = "files", .kind = Kind::texts,
+                             .meaning = "<base> <ours> <theirs> [<path> [<labels>…]]: git's %O %A %B %P %S %X %Y; the "
+                                        "result goes to <ours>",
+                             .cli = "files"},
+                            {.name = "install", .kind = Kind::flag,
+                             .meaning = "Register the driver in this clone's git config (merge.tracker.driver)",
+                             .cli = "--install"}}});
+  ops.push_back({.name = "board",
+                 .summary = "The stages side by side, a card per story",
+                 .doors = cli,
+                 .params = {{.name = "stage", .kind = Kind::texts,
+                             .meaning = "Only this stage (repeatable); a done stage is shown when asked for",
+                             .cli = "--stage", .word = "STAGE", .completes = Completes::stage},
+                            {.name = "label", .kind = Kind::text, .meaning = "Only stories with this label",
+                             .cli = "--label", .word = "LABEL", .completes = Completes::label},
+                            {.name = "all", .kind = Kind::flag, .meaning = "Show the done stages (done, archived) too",
+                             .cli = "--all"}}});
+  ops.push_back({.name = "flow",
+                 .summary = "Flow metrics from the history: throughput, cycle time, WIP and age",
+                 .doors = cli,
+                 .params = {{.name = "since", .kind = Kind::text,
+                             .meaning = "Start of the window: a date, a time, or a duration back such as 30d",
+                             .cli = "--since", .word = "DATE", .cli_default = "90d"},
+                            {.name = "until", .kind = Kind::text, .meaning = "End of the window: a date or a time",
+                             .cli = "--until", .word = "DATE", .cli_default = "now"},
+                            {.name = "label", .kind = Kind::text, .meaning = "Only stories with this label",
+                             .cli = "--label", .word = "LABEL", .completes = Completes::label},
+                            {.name = "type", .kind = Kind::text, .meaning = "Only stories of this type", .cli = "--type",
+                             .word = "TYPE", .completes = Completes::type}}});
+  ops.push_back({.name = "serve",
+                 .summary = "Serve the board in a browser, on 127.0.0.1 only",
+                 .doors = cli,
+                 .params = {{.name = "port", .kind = Kind::integer, .meaning = "The port (0: any free one)",
+                             .cli = "--port", .word = "PORT", .minimum = 0, .maximum = 65535, .cli_default = "7410"},
+                            {.name = "open", .kind = Kind::flag, .meaning = "Open the page in the browser (xdg-open)",
+                             .cli = "--open"}}});
+  ops.push_back({.name = "mcp",
+                 .summary = "Serve the board to coding agents: an MCP server on stdin/stdout",
+                 .doors = cli,
+                 .params = {owner_param("Who the tools act as (default: TRACKER_OWNER, else the client's name, else "
+                                        "git's user.email)"),
+                            {.name = "print_config", .kind = Kind::flag,
+                             .meaning = "Print the JSON an MCP client's configuration takes to start this server",
+                             .cli = "--print-config"}}});
   // An operation is at the web door when it has a route there.
-  for (auto& op : ops) op.doors = cli | mcp | (op.route.empty() ? 0u : static_cast<unsigned>(web));
+  for (auto& op : ops)
+    if (!op.route.empty()) op.doors |= web;
   return ops;
 }
 
@@ -544,6 +671,10 @@ CLI::Option* finish(CLI::Option* option, const Operation&, const Param& p) {
     case Kind::id: option->transform(story_id()); break;
     case Kind::integer:
       if (p.minimum && *p.minimum >= 0) option->transform(whole_number(p.cli, *p.minimum, p.maximum.value_or(INT64_MAX)));
+      break;
+    case Kind::ids:
+      // move's ids and stage are one list at the CLI: its stage is no id.
+      if (p.cli != "args") option->transform(story_id());
       break;
     case Kind::integers:
       if (p.completes == Completes::id) option->transform(story_id());

@@ -60,7 +60,7 @@ struct Param {
 struct Operation {
   std::string name;                       ///< "claim": the CLI command and the MCP tool
   std::string summary;                    ///< one line, the same at every door
-  unsigned doors = all;                   ///< set from `route`: every operation is at the CLI and MCP
+  unsigned doors = cli | mcp;             ///< and web when it has a `route`; the CLI's own: cli
   std::vector<Param> params;
   std::string acts_as;                    ///< the identity rule: who the operation acts as, who may do it
   Json result;                            ///< JSON Schema of the result (MCP's outputSchema, the CLI's --json)

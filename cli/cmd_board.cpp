@@ -1,4 +1,5 @@
 // tracker board: the stages side by side as columns, one card per story.
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <cstdlib>
@@ -119,10 +120,11 @@ int run_board(const BoardOptions& opts, const GlobalOptions& g) {
 
 Command register_board(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<BoardOptions>();
-  CLI::App* sub = app.add_subcommand("board", "The stages side by side, a card per story");
-  sub->add_option("--stage", opts->stages, "Only this stage (repeatable); a done stage is shown when asked for");
-  sub->add_option("--label", opts->label, "Only stories with this label");
-  sub->add_flag("--all", opts->all, "Show the done stages (done, archived) too");
+  const auto& op = catalogue::operation("board");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "stage", opts->stages);
+  catalogue::add_param(sub, op, "label", opts->label);
+  catalogue::add_param(sub, op, "all", opts->all);
   return {sub, [opts, &g] { return run_board(*opts, g); }};
 }
 

@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <iostream>
@@ -47,10 +48,10 @@ int run_check(bool changed, const GlobalOptions& g) {
 }  // namespace
 
 Command register_check(CLI::App& app, GlobalOptions& g) {
-  CLI::App* sub = app.add_subcommand("check", "Validate the whole board; exit 5 on any problem");
+  const auto& op = catalogue::operation("check");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
   auto changed = std::make_shared<bool>(false);
-  sub->add_flag("--changed", *changed,
-                "Judge only the story files changed since HEAD, by the rules tracker commit applies (for a pre-commit hook)");
+  catalogue::add_param(sub, op, "changed", *changed);
   return {sub, [changed, &g] { return run_check(*changed, g); }};
 }
 

@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <iostream>
@@ -39,10 +40,10 @@ int run_commit(const CommitOptions& opts, const GlobalOptions& g) {
 
 Command register_commit(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<CommitOptions>();
-  CLI::App* sub = app.add_subcommand("commit", "Commit the story files changed by hand, and nothing else");
-  sub->add_option("ids", opts->ids, "Commit only these stories' changes (default: every changed story)")
-      ->transform(story_id());
-  sub->add_option("-m,--message", opts->message, "Subject line (the summary of changes goes in the body)");
+  const auto& op = catalogue::operation("commit");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "ids", opts->ids);
+  catalogue::add_param(sub, op, "message", opts->message);
   return {sub, [opts, &g] { return run_commit(*opts, g); }};
 }
 

@@ -1,4 +1,5 @@
 // tracker delete and tracker archive: stories leave the board, in one commit.
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <iostream>
@@ -48,20 +49,22 @@ int run_archive(const ArchiveOptions& opts, const GlobalOptions& g) {
 
 Command register_delete(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<DeleteOptions>();
-  CLI::App* sub = app.add_subcommand("delete", "Delete stories (one commit); their ids are never given out again");
+  const auto& op = catalogue::operation("delete");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
   sub->alias("rm");
-  sub->add_option("ids", opts->ids, "Story ids")->required()->transform(story_id());
-  sub->add_option("--owner", g.owner, "Act as this owner (default: TRACKER_OWNER, else git's user.email)");
-  sub->add_flag("--force", opts->force,
-                "Delete even a story another owner has claimed (recorded as Tracker-Forced-By), or one others depend on");
+  catalogue::add_param(sub, op, "ids", opts->ids);
+  catalogue::add_param(sub, op, "owner", g.owner);
+  catalogue::add_param(sub, op, "force", opts->force);
   return {sub, [opts, &g] { return run_delete(*opts, g); }};
 }
 
 Command register_archive(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ArchiveOptions>();
-  CLI::App* sub = app.add_subcommand("archive", "Move stories to the archive stage (one commit)");
-  sub->add_option("ids", opts->ids, "Story ids")->required()->transform(story_id());
-  add_identity_options(sub, g, "Archive a story another owner has claimed");
+  const auto& op = catalogue::operation("archive");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "ids", opts->ids);
+  catalogue::add_param(sub, op, "owner", g.owner);
+  catalogue::add_param(sub, op, "force", g.force);
   return {sub, [opts, &g] { return run_archive(*opts, g); }};
 }
 

@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <iostream>
@@ -44,10 +45,9 @@ int run_doctor(const DoctorOptions& opts, const GlobalOptions& g) {
 
 Command register_doctor(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<DoctorOptions>();
-  CLI::App* sub = app.add_subcommand(
-      "doctor",
-      "Find and repair what a crash can leave: a git index behind HEAD, stale locks, temp files, uncommitted moves");
-  sub->add_flag("--dry-run,-n", opts->dry_run, "Only say what would be repaired");
+  const auto& op = catalogue::operation("doctor");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "dry_run", opts->dry_run);
   return {sub, [opts, &g] { return run_doctor(*opts, g); }};
 }
 

@@ -1,4 +1,5 @@
 #include "editor.hpp"
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <tracker/fs.hpp>
@@ -131,8 +132,9 @@ int run_edit(const EditOptions& opts, const GlobalOptions& g) {
 
 Command register_edit(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<EditOptions>();
-  CLI::App* sub = app.add_subcommand("edit", "Edit a story in $VISUAL / $EDITOR; validated before it is saved");
-  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
+  const auto& op = catalogue::operation("edit");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
   return {sub, [opts, &g] { return run_edit(*opts, g); }};
 }
 

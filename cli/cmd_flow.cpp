@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 #include "views.hpp"
 
@@ -85,12 +86,12 @@ int run_flow(const FlowOptions& opts, const GlobalOptions& g) {
 
 Command register_flow(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<FlowOptions>();
-  CLI::App* sub = app.add_subcommand("flow", "Flow metrics from the history: throughput, cycle time, WIP and age");
-  sub->add_option("--since", opts->since, "Start of the window: a date, a time, or a duration back (90d)")
-      ->capture_default_str();
-  sub->add_option("--until", opts->until, "End of the window: a date or a time (default: now)");
-  sub->add_option("--label", opts->label, "Only stories with this label");
-  sub->add_option("--type", opts->type, "Only stories of this type");
+  const auto& op = catalogue::operation("flow");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "since", opts->since);
+  catalogue::add_param(sub, op, "until", opts->until);
+  catalogue::add_param(sub, op, "label", opts->label);
+  catalogue::add_param(sub, op, "type", opts->type);
   return {sub, [opts, &g] { return run_flow(*opts, g); }};
 }
 

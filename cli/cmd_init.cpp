@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <iostream>
@@ -67,14 +68,12 @@ int run_init(const InitOptionsCli& opts, const GlobalOptions& g) {
 
 Command register_init(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<InitOptionsCli>();
-  CLI::App* sub = app.add_subcommand("init", "Create a workspace: .tracker/config.yml and the stage directories");
-  auto* dir = sub->add_option("--dir", opts->dir, "Directory that holds the stage directories")->capture_default_str();
-  auto* stages =
-      sub->add_option("--stages", opts->stages, "Comma-separated stage names, in board order")->capture_default_str();
-  sub->add_option("--remote", opts->remote, "Claims go through this git remote, so that clones never claim twice");
-  sub->add_option("--adopt", opts->adopt, "Adopt an existing board in this directory (e.g. .huskies/work) as it is")
-      ->excludes(dir)
-      ->excludes(stages);
+  const auto& op = catalogue::operation("init");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  auto* dir = catalogue::add_param(sub, op, "dir", opts->dir);
+  auto* stages = catalogue::add_param(sub, op, "stages", opts->stages);
+  catalogue::add_param(sub, op, "remote", opts->remote);
+  catalogue::add_param(sub, op, "adopt", opts->adopt)->excludes(dir)->excludes(stages);
   return {sub, [opts, &g] { return run_init(*opts, g); }};
 }
 

@@ -1,4 +1,5 @@
 #include "mcp.hpp"
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <unistd.h>
@@ -54,11 +55,10 @@ int run_mcp(const McpOptions& opts, const GlobalOptions& g) {
 
 Command register_mcp(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<McpOptions>();
-  CLI::App* sub = app.add_subcommand("mcp", "Serve the board to coding agents: an MCP server on stdin/stdout");
-  sub->add_option("--owner", g.owner,
-                  "Who the tools act as (default: TRACKER_OWNER, else the client's name, else git's user.email)");
-  sub->add_flag("--print-config", opts->print_config,
-                "Print the JSON an MCP client's configuration takes to start this server");
+  const auto& op = catalogue::operation("mcp");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "owner", g.owner);
+  catalogue::add_param(sub, op, "print_config", opts->print_config);
   return {sub, [opts, &g] { return run_mcp(*opts, g); }};
 }
 

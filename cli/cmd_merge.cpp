@@ -1,4 +1,5 @@
 // tracker merge-file: git's merge driver for story files (docs/remote.md).
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <tracker/fs.hpp>
@@ -98,10 +99,10 @@ int run_merge(const MergeOptions& opts, const GlobalOptions& g) {
 
 Command register_merge_file(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<MergeOptions>();
-  CLI::App* sub =
-      app.add_subcommand("merge-file", "git's merge driver for story files: front matter field by field, body by lines");
-  sub->add_option("files", opts->files, "<base> <ours> <theirs> [<path> [<labels>…]]: git's %O %A %B %P %S %X %Y; the result goes to <ours>");
-  sub->add_flag("--install", opts->install, "Register the driver in this clone's git config (merge.tracker.driver)");
+  const auto& op = catalogue::operation("merge-file");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "files", opts->files);
+  catalogue::add_param(sub, op, "install", opts->install);
   return {sub, [opts, &g] { return run_merge(*opts, g); }};
 }
 

@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <iostream>
@@ -37,12 +38,11 @@ int run_renumber(const RenumberOptions& opts, const GlobalOptions& g) {
 
 Command register_renumber(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<RenumberOptions>();
-  CLI::App* sub = app.add_subcommand("renumber", "Give a story (a duplicate id after a merge) a fresh id");
-  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
-  sub->add_option("--path", opts->path, "Which file, when the id is used more than once");
-  sub->add_option("--refs", opts->refs, "Stories whose depends_on means this copy (when the id is duplicated)")
-      ->delimiter(',')
-      ->transform(story_id());
+  const auto& op = catalogue::operation("renumber");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
+  catalogue::add_param(sub, op, "path", opts->path);
+  catalogue::add_param(sub, op, "refs", opts->refs)->delimiter(',');
   return {sub, [opts, &g] { return run_renumber(*opts, g); }};
 }
 

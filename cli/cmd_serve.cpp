@@ -1,3 +1,4 @@
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <unistd.h>
@@ -25,9 +26,10 @@ fs::path serve_binary() {
 
 Command register_serve(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<ServeOptions>();
-  CLI::App* sub = app.add_subcommand("serve", "Serve the board in a browser, on 127.0.0.1 only");
-  sub->add_option("--port", opts->port, "The port (0: any free one)")->capture_default_str()->check(CLI::Range(0, 65535));
-  sub->add_flag("--open", opts->open, "Open the page in the browser (xdg-open)");
+  const auto& op = catalogue::operation("serve");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "port", opts->port);
+  catalogue::add_param(sub, op, "open", opts->open);
   return {sub, [opts, &g]() -> int {
             fs::path binary = serve_binary();
             std::vector<std::string> args = {binary.string(), "--port", std::to_string(opts->port)};

@@ -55,10 +55,12 @@ Command register_set(CLI::App& app, GlobalOptions& g) {
 
 Command register_unset(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<SetOptions>();
-  CLI::App* sub = app.add_subcommand("unset", "Remove front matter keys, changing only their lines");
-  sub->add_option("id", opts->id, "Story id")->required()->transform(story_id());
-  sub->add_option("keys", opts->args, "key...")->required();
-  add_identity_options(sub, g, "Remove agent of a story another owner has claimed");
+  const auto& op = catalogue::operation("unset");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
+  catalogue::add_param(sub, op, "id", opts->id);
+  catalogue::add_param(sub, op, "keys", opts->args);
+  catalogue::add_param(sub, op, "owner", g.owner);
+  catalogue::add_param(sub, op, "force", g.force);
   return {sub, [opts, &g] {
             std::vector<FieldEdit> edits;
             for (const auto& key : opts->args) {

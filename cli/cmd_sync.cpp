@@ -1,4 +1,5 @@
 // tracker sync: the board's branch exchanged with the shared git remote (docs/remote.md).
+#include "catalogue.hpp"
 #include "output.hpp"
 
 #include <tracker/tracker.hpp>
@@ -54,8 +55,8 @@ int run_sync(const GlobalOptions& g) {
 }  // namespace
 
 Command register_sync(CLI::App& app, GlobalOptions& g) {
-  CLI::App* sub = app.add_subcommand(
-      "sync", "Exchange the board's branch with the shared remote: fetch, replay this clone's commits, push");
+  const auto& op = catalogue::operation("sync");
+  CLI::App* sub = app.add_subcommand(op.name, op.summary);
   return {sub, [&g] { return run_sync(g); }};
 }
 

@@ -189,14 +189,8 @@ std::string WordsFormatter::make_subcommands(const CLI::App* app, CLI::AppFormat
 
 std::string value_word(const CLI::Option& option) {
   if (auto word = catalogue::word_of(option)) return *word;  // an operation's parameter
-  static const std::map<std::string, std::string> words = {
-      {"owner", "NAME"},   {"agent", "NAME"},     {"remote", "NAME"},  {"ttl", "DURATION"}, {"idle", "DURATION"},
-      {"limit", "N"},      {"priority", "N"},     {"pid", "PID"},      {"port", "PORT"},    {"C", "DIR"},
-      {"dir", "DIR"},      {"adopt", "DIR"},      {"stage", "STAGE"},  {"stages", "STAGE,..."},
-      {"label", "LABEL"},  {"type", "TYPE"},      {"where", "KEY=VALUE"}, {"key", "KEY"},
-      {"since", "DATE"},   {"until", "DATE"},     {"path", "FILE"},    {"body-file", "FILE"},
-      {"body", "MARKDOWN"}, {"depends-on", "ID"}, {"refs", "ID"},
-  };
+  // The options outside the catalogue: the global -C and the watcher's --idle.
+  static const std::map<std::string, std::string> words = {{"C", "DIR"}, {"idle", "DURATION"}};
   // Choices are shown as they are: CLI11 describes an IsMember check as "{a,b,c}".
   std::string type = option.get_type_name();
   if (auto open = type.find(":{"); open != std::string::npos && type.ends_with("}")) {

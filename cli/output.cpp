@@ -62,11 +62,6 @@ TrackerHandle open_tracker(const GlobalOptions& g, TerminalProgressLine progress
   return tracker;
 }
 
-void add_identity_options(CLI::App* sub, GlobalOptions& g, const std::string& force_help) {
-  sub->add_option("--owner", g.owner, "Act as this owner (default: TRACKER_OWNER, else git's user.email)");
-  sub->add_flag("--force", g.force, force_help + "; ends the claim of another owner, recorded as Tracker-Forced-By");
-}
-
 Style make_style(const GlobalOptions& g) {
   Style style;
   bool tty = stdout_is_terminal();  // as it was before a pager took stdout

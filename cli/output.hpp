@@ -25,10 +25,6 @@ struct GlobalOptions {
   bool force = false;    ///< --force of a command that may end another's claim
 };
 
-/// Adds `--owner` (who the command acts as) and `--force` (end a claim another
-/// identity holds, recorded in a Tracker-Forced-By trailer) to `sub`.
-void add_identity_options(CLI::App* sub, GlobalOptions& g, const std::string& force_help);
-
 /// The --force of the command that ran.
 inline Force force_of(const GlobalOptions& g) { return g.force ? Force::yes : Force::no; }
 
