@@ -100,7 +100,7 @@ std::vector<Operation> make() {
   ops.push_back({.name = "ready",
                  .summary = "Stories ready to be claimed, most urgent (highest priority) first",
                  .params = {limit_param("", 10, "stories")},
-                 .result = object({{"stories", array_of(brief())}, {"more", type("boolean")}}, {"stories"})});
+                 .result = [] { return object({{"stories", array_of(brief())}, {"more", type("boolean")}}, {"stories"}); }});
   ops.push_back(
       {.name = "claim",
        .summary = "Claim a story (or the first ready one) for an owner; it moves to the working stage",
@@ -112,36 +112,36 @@ std::vector<Operation> make() {
                    .minimum = 0, .maximum = kMaxPid, .cli_default = "0", .tool_default = "the MCP server's"},
                   force_param("Claim the story even when it is blocked or waits on a dependency that is not done")},
        .acts_as = "owner, else the door's identity; a claim held by another owner is refused (exit 3)",
-       .result = with_commit({{"id", type("integer")},
+       .result = [] { return with_commit({{"id", type("integer")},
                               {"name", type("string")},
                               {"stage", type("string")},
                               {"claim", object({{"owner", type("string")}, {"expires", type("string")}})},
                               {"renewed", type("boolean")}},
-                             {"id", "claim"})});
+                             {"id", "claim"}); }});
   ops.push_back({.name = "renew",
                  .summary = "Extend a claim",
                  .params = {id_param(), owner_param("The owner holding the claim (default: {identity})"),
                             ttl_param("New lifetime from now: 90s, 15m, 2h (default: claim.ttl)")},
                  .acts_as = "owner, else the door's identity; only the holder renews",
-                 .result = object({{"id", type("integer")}, {"owner", type("string")}, {"expires", type("string")}},
-                                  {"id", "expires"})});
+                 .result = [] { return object({{"id", type("integer")}, {"owner", type("string")}, {"expires", type("string")}},
+                                  {"id", "expires"}); }});
   ops.push_back({.name = "release",
                  .summary = "End a claim and move the story back",
                  .params = {id_param(), owner_param(),
                             force_param(std::string("Release a claim another owner holds") + kEndsOthers)},
                  .acts_as = "owner, else the door's identity; only the holder, or force (recorded)",
-                 .result = change()});
+                 .result = [] { return change(); }});
   ops.push_back({.name = "done",
                  .summary = "Move a story to the done stage and end its claim",
                  .params = {id_param(), owner_param(),
                             force_param(std::string("Finish a story another owner has claimed") + kEndsOthers)},
                  .acts_as = "owner, else the door's identity; only the holder, or force (recorded)",
-                 .result = change()});
+                 .result = [] { return change(); }});
   ops.push_back({.name = "reclaim",
                  .summary = "Return stories whose claims expired (or whose holder died)",
                  .params = {id_param("Only this story (default: every expired claim)", false)},
                  .acts_as = "anyone: only claims that no longer hold are ended",
-                 .result = object({{"reclaimed", array_of(change())}}, {"reclaimed"})});
+                 .result = [] { return object({{"reclaimed", array_of(change())}}, {"reclaimed"}); }});
   ops.push_back(
       {.name = "show",
        .summary = "Show a story's fields and body",
@@ -149,8 +149,10 @@ std::vector<Operation> make() {
                   {.name = "fields", .kind = Kind::texts, .meaning = "Only these keys", .doors = mcp,
                    .completes = Completes::key},
                   {.name = "max_body", .kind = Kind::integer, .meaning = "At most this many bytes of the body", .doors = mcp,
-                   .minimum = 0, .tool_default = "2000"}},
-       .result = object({{"id", type("integer")}, {"body", type("string")}, {"body_truncated", type("boolean")}}, {"id"}),
+                   .minimum = 0, .tool_default = "2000"},
+                  {.name = "raw", .kind = Kind::flag, .meaning = "Print the file exactly as it is", .doors = cli,
+                   .cli = "--raw"}},
+       .result = [] { return object({{"id", type("integer")}, {"body", type("string")}, {"body_truncated", type("boolean")}}, {"id"}); },
        .route = "GET /api/story/<id>"});
   ops.push_back(
       {.name = "list",
@@ -179,18 +181,19 @@ std::vector<Operation> make() {
                   limit_param("", 50, "stories"),
                   {.name = "full", .kind = Kind::flag,
                    .meaning = "Every field of each story (else id, name, stage, priority, agent)", .doors = mcp}},
-       .result = object({{"stories", array_of(object({{"id", type("integer")}}, {"id"}))}, {"more", type("boolean")}},
-                        {"stories"})});
+       .result = [] { return object({{"stories", array_of(object({{"id", type("integer")}}, {"id"}))}, {"more", type("boolean")}},
+                        {"stories"}); }});
   ops.push_back({.name = "search",
                  .summary = "Full-text search of names and bodies, best match first",
                  .params = {{.name = "query", .kind = Kind::text,
                              .meaning = "Words to find (all of them); \"a phrase\", OR, prefix*",
                              .cli = "query", .required = true, .nonempty = true},
-                            stages_param(), limit_param("20", 10, "results")},
-                 .result = object({{"hits", array_of(object({{"id", type("integer")}, {"snippet", type("string")}},
+                            stages_param(), limit_param("20", 10, "results"),
+                            {.name = "all", .kind = Kind::flag, .meaning = "Every match", .doors = cli, .cli = "--all"}},
+                 .result = [] { return object({{"hits", array_of(object({{"id", type("integer")}, {"snippet", type("string")}},
                                                             {"id"}))},
                                    {"total", type("integer")}},
-                                  {"hits"})});
+                                  {"hits"}); }});
   ops.push_back(
       {.name = "new",
        .summary = "Create a story and give its id",
@@ -210,10 +213,15 @@ std::vector<Operation> make() {
                    .minimum = 1, .completes = Completes::id},
                   {.name = "body", .kind = Kind::text, .meaning = "The story's markdown body", .cli = "--body",
                    .word = "MARKDOWN"},
+                  {.name = "body_file", .kind = Kind::text, .meaning = "Read the body from a file ('-': stdin)",
+                   .doors = cli, .cli = "--body-file", .word = "FILE"},
                   {.name = "key", .kind = Kind::text,
                    .meaning = "Idempotency key: the same key again gives the first story's id", .cli = "--key",
-                   .word = "KEY"}},
-       .result = with_commit({{"id", type("integer")}, {"path", type("string")}, {"created", type("boolean")}}, {"id"}),
+                   .word = "KEY"},
+                  {.name = "edit", .kind = Kind::flag,
+                   .meaning = "Write the story in $VISUAL / $EDITOR, starting from a template; created only when valid",
+                   .doors = cli, .cli = "--edit,-e"}},
+       .result = [] { return with_commit({{"id", type("integer")}, {"path", type("string")}, {"created", type("boolean")}}, {"id"}); },
        .route = "POST /api/stories"});
   ops.push_back(
       {.name = "set",
@@ -228,10 +236,10 @@ std::vector<Operation> make() {
                   owner_param(),
                   force_param(std::string("Change agent of a story another owner has claimed") + kEndsOthers)},
        .acts_as = "owner, else the door's identity; the agent of a story another owner has claimed only with force",
-       .result = with_commit({{"id", type("integer")},
+       .result = [] { return with_commit({{"id", type("integer")},
                               {"changed", type("boolean")},
                               {"changes", array_of(type("string"))}},
-                             {"id", "changed"}),
+                             {"id", "changed"}); },
        .route = "POST /api/story/<id>/fields"});
   ops.push_back(
       {.name = "move",
@@ -243,11 +251,13 @@ std::vector<Operation> make() {
                   owner_param(),
                   force_param(std::string("Move a story another owner has claimed") + kEndsOthers)},
        .acts_as = "owner, else the door's identity; a story another owner has claimed only with force",
-       .result = with_commit({{"moved", type("array")}, {"unchanged", type("array")}, {"claims_ended", type("array")}},
-                             {"moved"}),
+       .result = [] { return with_commit({{"moved", type("array")}, {"unchanged", type("array")}, {"claims_ended", type("array")}},
+                             {"moved"}); },
        .route = "POST /api/story/<id>/move"});
-  Json block_result =
-      with_commit({{"id", type("integer")}, {"stage", type("string")}, {"changed", type("boolean")}}, {"id", "changed"});
+  auto block_result = [] {
+    return with_commit({{"id", type("integer")}, {"stage", type("string")}, {"changed", type("boolean")}},
+                       {"id", "changed"});
+  };
   ops.push_back({.name = "block",
                  .summary = "Mark a story blocked: it is never ready",
                  .params = {id_param(), {.name = "reason", .kind = Kind::text, .meaning = "Why (kept as blocked_reason)",
@@ -262,34 +272,38 @@ std::vector<Operation> make() {
                   {.name = "depends_on", .kind = Kind::id, .meaning = "The story it depends on", .cli = "depends-on-id",
                    .required = true, .completes = Completes::id},
                   {.name = "remove", .kind = Kind::flag, .meaning = "Drop the link instead", .doors = mcp}},
-       .result = with_commit({{"id", type("integer")},
+       .result = [] { return with_commit({{"id", type("integer")},
                               {"depends_on", array_of(type("integer"))},
                               {"changed", type("boolean")}},
-                             {"id", "changed"})});
+                             {"id", "changed"}); }});
   ops.push_back(
       {.name = "log",
        .summary = "Transitions of one story or of the whole board, newest first",
        .params = {id_param("Story id (default: the whole board)", false), limit_param("", 20, "entries")},
-       .result = object({{"entries", array_of(object({{"commit", type("string")},
+       .result = [] { return object({{"entries", array_of(object({{"commit", type("string")},
                                                       {"action", type("string")},
                                                       {"id", type("integer")}},
                                                      {"commit", "id"}))}},
-                        {"entries"})});
+                        {"entries"}); }});
   ops.push_back({.name = "diff",
                  .summary = "What changed on the board: HEAD against the working tree, or between revisions",
                  .params = {{.name = "range", .kind = Kind::text,
                              .meaning = "<rev> (against the working tree), <rev>..<rev>, or <rev>...<rev> (from the merge base)",
-                             .cli = "range"}},
-                 .result = object({{"changes", array_of(object({{"id", type("integer")}, {"change", type("string")}},
+                             .cli = "range"},
+                            {.name = "format", .kind = Kind::choice,
+                             .meaning = "text, or markdown (a summary for a pull request)", .doors = cli,
+                             .cli = "--format", .choices = {"text", "markdown"},
+                             .completes = Completes::choices, .cli_default = "text"}},
+                 .result = [] { return object({{"changes", array_of(object({{"id", type("integer")}, {"change", type("string")}},
                                                                {"id", "change"}))}},
-                                  {"changes"})});
+                                  {"changes"}); }});
   ops.push_back({.name = "stats",
                  .summary = "Counts per stage, ready, blocked, claimed and expired claims",
-                 .result = object({{"stages", type("object")},
+                 .result = [] { return object({{"stages", type("object")},
                                    {"total", type("integer")},
                                    {"ready", type("integer")},
                                    {"claimed", type("integer")}},
-                                  {"stages", "total"})});
+                                  {"stages", "total"}); }});
   // The CLI's own operations: the board's repository, its upkeep, and the other doors.
   auto ids_param = [](std::string meaning) {
     return Param{.name = "ids", .kind = Kind::ids, .meaning = std::move(meaning), .cli = "ids", .required = true,
@@ -517,9 +531,14 @@ const std::vector<Operation>& operations() {
   return all;
 }
 
-const Operation& operation(std::string_view name) {
+const Operation* find(std::string_view name) {
   for (const auto& op : operations())
-    if (op.name == name) return op;
+    if (op.name == name) return &op;
+  return nullptr;
+}
+
+const Operation& operation(std::string_view name) {
+  if (const Operation* op = find(name)) return *op;
   throw std::out_of_range("catalogue: no operation '" + std::string(name) + "'");
 }
 
@@ -552,6 +571,8 @@ Json input_schema(const Operation& op, Door door) {
   return out;
 }
 
+Json result_schema(const Operation& op) { return op.result ? op.result() : Json(); }
+
 Json to_json() {
   Json ops = Json::array();
   for (const auto& op : operations()) {
@@ -571,7 +592,7 @@ Json to_json() {
     Json j = {{"name", op.name}, {"summary", op.summary}, {"doors", doors_json(op.doors)}, {"params", params}};
     if (!op.acts_as.empty()) j["acts_as"] = op.acts_as;
     if (!op.route.empty()) j["route"] = op.route;
-    j["result"] = op.result;
+    j["result"] = result_schema(op);
     ops.push_back(std::move(j));
   }
   return {{"operations", ops}};
@@ -654,13 +675,11 @@ std::optional<std::string> word_of(const CLI::Option& option) {
   return it->second;
 }
 
-Completes completes(std::string_view command, std::string_view spelling) {
-  for (const auto& op : operations()) {
-    if (op.name != command) continue;
-    for (const auto& p : op.params)
-      if ((p.doors & cli) && p.cli == spelling) return p.completes;
-  }
-  return Completes::nothing;
+const Param* cli_param(std::string_view command, std::string_view spelling) {
+  if (const Operation* op = find(command))
+    for (const auto& p : op->params)
+      if ((p.doors & cli) && p.cli == spelling) return &p;
+  return nullptr;
 }
 
 namespace detail {

@@ -63,7 +63,9 @@ struct Operation {
   unsigned doors = cli | mcp;             ///< and web when it has a `route`; the CLI's own: cli
   std::vector<Param> params;
   std::string acts_as;                    ///< the identity rule: who the operation acts as, who may do it
-  Json result;                            ///< JSON Schema of the result (MCP's outputSchema, the CLI's --json)
+  /// Makes the JSON Schema of the result (MCP's outputSchema, the CLI's --json); null
+  /// for the CLI's own operations. Built when asked: a command does not pay for it.
+  Json (*result)() = nullptr;
   std::string route;                      ///< the web API's route: "POST /api/story/<id>/move"
 };
 
@@ -89,6 +91,9 @@ Json input_schema(const Operation& op, Door door);
 /// minLength, enum): what is wrong, or nothing. `where` names the value ("'id'").
 std::optional<std::string> schema_violation(const Json& schema, const Json& value, const std::string& where);
 
+/// The JSON Schema of `op`'s result; null when it declares none.
+Json result_schema(const Operation& op);
+
 /// The whole catalogue as `tracker help --json` prints it.
 Json to_json();
 
@@ -101,8 +106,12 @@ CLI::Option* add_param(CLI::App* sub, const Operation& op, std::string_view para
 /// The value word of a CLI option declared through add_param (NAME, DURATION), if any.
 std::optional<std::string> word_of(const CLI::Option& option);
 
-/// What completes the value of CLI `spelling` ("--stage", "id") of command `command`.
-Completes completes(std::string_view command, std::string_view spelling);
+/// The operation called `name`, or null: a command that is none (help, completion).
+const Operation* find(std::string_view name);
+
+/// The parameter that CLI `spelling` ("--stage", "id") of command `command` sets, or
+/// null (an option of a command that is no operation, a global option).
+const Param* cli_param(std::string_view command, std::string_view spelling);
 
 namespace detail {
 CLI::Option* finish(CLI::Option* option, const Operation& op, const Param& p);

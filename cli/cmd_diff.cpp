@@ -76,8 +76,7 @@ Command register_diff(CLI::App& app, GlobalOptions& g) {
   const auto& op = catalogue::operation("diff");
   CLI::App* sub = app.add_subcommand(op.name, op.summary);
   catalogue::add_param(sub, op, "range", opts->range);
-  sub->add_option("--format", opts->format, "text or markdown (a summary for a pull request)")
-      ->check(CLI::IsMember({"text", "markdown"}));
+  catalogue::add_param(sub, op, "format", opts->format);
   return {sub, [opts, &g] { return run_diff(*opts, g); }};
 }
 

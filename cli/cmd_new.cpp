@@ -152,12 +152,10 @@ Command register_new(CLI::App& app, GlobalOptions& g) {
   catalogue::add_param(sub, op, "labels", opts->labels);
   catalogue::add_param(sub, op, "depends_on", opts->depends_on);
   auto* body = catalogue::add_param(sub, op, "body", opts->body);
-  auto* body_file = sub->add_option("--body-file", opts->body_file, "Read the body from a file ('-': stdin)");
+  auto* body_file = catalogue::add_param(sub, op, "body_file", opts->body_file);
   body->excludes(body_file);
   auto* key = catalogue::add_param(sub, op, "key", opts->key);
-  auto* edit = sub->add_flag("--edit,-e", opts->edit,
-                             "Write the story in $VISUAL / $EDITOR, starting from a template; created only when valid");
-  edit->excludes(key);
+  catalogue::add_param(sub, op, "edit", opts->edit)->excludes(key);
 
   return {sub, [opts, &g] { return run_new(*opts, g); }};
 }

@@ -74,7 +74,7 @@ Command register_search(CLI::App& app, GlobalOptions& g) {
   catalogue::add_param(sub, op, "query", opts->query);
   catalogue::add_param(sub, op, "stage", opts->stages);
   catalogue::add_param(sub, op, "limit", opts->limit);
-  sub->add_flag("--all", opts->all, "Every match")->excludes("--limit");
+  catalogue::add_param(sub, op, "all", opts->all)->excludes("--limit");
   return {sub, [opts, &g] { return run_search(*opts, g); }};
 }
 

@@ -74,7 +74,7 @@ Command register_show(CLI::App& app, GlobalOptions& g) {
   const auto& op = catalogue::operation("show");
   CLI::App* sub = app.add_subcommand(op.name, op.summary);
   catalogue::add_param(sub, op, "id", opts->id);
-  sub->add_flag("--raw", opts->raw, "Print the file exactly as it is");
+  catalogue::add_param(sub, op, "raw", opts->raw);
   return {sub, [opts, &g] { return run_show(*opts, g); }};
 }
 

@@ -92,19 +92,6 @@ const CLI::Option* positional(const CLI::App& app, std::size_t count) {
   return nullptr;
 }
 
-bool is_operation(const std::string& name) {
-  const auto& ops = catalogue::operations();
-  return std::any_of(ops.begin(), ops.end(), [&](const auto& op) { return op.name == name; });
-}
-
-std::vector<std::string> choices_of(const std::string& command, const std::string& spelling) {
-  for (const auto& op : catalogue::operations())
-    if (op.name == command)
-      for (const auto& p : op.params)
-        if (p.cli == spelling) return p.choices;
-  return {};
-}
-
 }  // namespace
 
 std::string completion_script(const std::string& shell) {
@@ -220,27 +207,19 @@ std::string complete(const CLI::App& app, const std::vector<std::string>& words)
       });
       for (const auto& n : names) add(n);
     };
-    // What the value is: the catalogue says for an operation's parameters; a few
-    // options of other commands are named here.
+    // What the value is: the catalogue says, for every command but unlink (link's
+    // `remove`, whose positionals are ids) and index's subcommands (which take none).
     using catalogue::Completes;
     Completes what = Completes::nothing;
     std::string spelling;
+    const catalogue::Param* param = nullptr;
     if (takes_value(*command, previous)) {
       spelling = previous;
-      what = catalogue::completes(name, previous);
-      if (what == Completes::nothing) {
-        if (previous == "--stage" || previous == "--to") what = Completes::stage;
-        if (previous == "--type") what = Completes::type;
-        if (previous == "--label") what = Completes::label;
-      }
     } else if (const CLI::Option* p = positional(*command, positionals.size())) {
       spelling = p->get_name();
-      what = catalogue::completes(name, spelling);
-      // edit, delete, archive, renumber, commit: ids
-      if (what == Completes::nothing && !is_operation(name) &&
-          (spelling == "id" || spelling == "ids" || spelling.ends_with("-id")))
-        what = Completes::id;
+      if (!catalogue::find(name) && (spelling == "id" || spelling.ends_with("-id"))) what = Completes::id;
     }
+    if (!spelling.empty() && (param = catalogue::cli_param(name, spelling))) what = param->completes;
     if (what == Completes::key && name == "set" && spelling != "id") what = Completes::nothing, spelling = "keys";
     if (name == "unset" && !positionals.empty()) spelling = "keys";
     if (spelling == "keys") {
@@ -285,7 +264,7 @@ std::string complete(const CLI::App& app, const std::vector<std::string>& words)
           break;
         case Completes::owner: owners(); break;
         case Completes::choices:
-          for (const auto& c : choices_of(name, spelling)) add(c);
+          for (const auto& c : param->choices) add(c);
           break;
         case Completes::key: {
           std::set<std::string> keys(known_keys().begin(), known_keys().end());

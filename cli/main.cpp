@@ -5,7 +5,9 @@
 #include "output.hpp"
 #include "pager.hpp"
 
+#include <algorithm>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <tracker/util.hpp>
 
@@ -13,6 +15,21 @@ using namespace tracker;
 using namespace tracker::cli;
 
 namespace {
+
+/// The command a command line names: its first word that is neither an option nor
+/// the value of a global option (-C <dir>, --color <when>); none before `--`.
+std::optional<std::string> command_word(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") return std::nullopt;
+    if (a == "-C" || a == "--color") {
+      ++i;
+      continue;
+    }
+    if (!a.starts_with("-")) return a;
+  }
+  return std::nullopt;
+}
 
 void print_error(bool json, ExitCode code, const std::string& message) {
   if (json)
@@ -43,17 +60,39 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
 
-  std::vector<Command> commands = {
-      register_init(app, g),  register_new(app, g),     register_list(app, g),     register_show(app, g),
-      register_move(app, g),  register_index(app, g),   register_claim(app, g),    register_release(app, g),
-      register_ready(app, g), register_renew(app, g),   register_reclaim(app, g),  register_done(app, g),
-      register_block(app, g), register_unblock(app, g), register_link(app, g),     register_unlink(app, g),
-      register_stats(app, g), register_check(app, g),   register_set(app, g),      register_unset(app, g),
-      register_edit(app, g),  register_commit(app, g),  register_renumber(app, g), register_diff(app, g),
-      register_log(app, g),   register_search(app, g),  register_doctor(app, g),   register_delete(app, g),
-      register_archive(app, g), register_board(app, g), register_merge_file(app, g),
-      register_sync(app, g),  register_mcp(app, g),  register_flow(app, g), register_serve(app, g),
+  // Every command, and the names it answers to. Building a command's parser costs
+  // more than running `tracker --version`: a command line that names one builds
+  // only that one (the help, completion and a misspelt command build them all).
+  struct Entry {
+    std::vector<std::string_view> names;
+    Command (*make)(CLI::App&, GlobalOptions&);
   };
+  static const Entry kCommands[] = {
+      {{"init"}, register_init},          {{"new"}, register_new},         {{"list", "ls"}, register_list},
+      {{"show"}, register_show},          {{"move", "mv"}, register_move}, {{"index"}, register_index},
+      {{"claim"}, register_claim},        {{"release"}, register_release}, {{"ready"}, register_ready},
+      {{"renew"}, register_renew},        {{"reclaim"}, register_reclaim}, {{"done"}, register_done},
+      {{"block"}, register_block},        {{"unblock"}, register_unblock}, {{"link"}, register_link},
+      {{"unlink"}, register_unlink},      {{"stats"}, register_stats},     {{"check"}, register_check},
+      {{"set"}, register_set},            {{"unset"}, register_unset},     {{"edit"}, register_edit},
+      {{"commit"}, register_commit},      {{"renumber"}, register_renumber}, {{"diff"}, register_diff},
+      {{"log"}, register_log},            {{"search"}, register_search},   {{"doctor"}, register_doctor},
+      {{"delete", "rm"}, register_delete}, {{"archive"}, register_archive}, {{"board"}, register_board},
+      {{"merge-file"}, register_merge_file}, {{"sync"}, register_sync},    {{"mcp"}, register_mcp},
+      {{"flow"}, register_flow},          {{"serve"}, register_serve},
+  };
+  std::vector<std::string> raw(argv + 1, argv + argc);
+  std::optional<std::string> named = command_word(raw);
+  const Entry* only = nullptr;
+  for (const Entry& e : kCommands)
+    if (named && std::find(e.names.begin(), e.names.end(), *named) != e.names.end()) only = &e;
+  // --version wins over everything else on the line (CLI11 checks it first).
+  bool version_only = !named && std::find(raw.begin(), raw.end(), "--version") != raw.end();
+  std::vector<Command> commands;
+  if (only)
+    commands.push_back(only->make(app, g));
+  else if (!version_only)
+    for (const Entry& e : kCommands) commands.push_back(e.make(app, g));
 
   // `tracker help [command...]` and `tracker help --man`.
   std::vector<std::string> help_topic;
@@ -66,7 +105,6 @@ int main(int argc, char** argv) {
   completion->add_option("shell", shell, "bash, zsh or fish")->required()->check(CLI::IsMember({"bash", "zsh", "fish"}));
   add_help_text(app);
 
-  std::vector<std::string> raw(argv + 1, argv + argc);
   if (!raw.empty() && raw.front() == "__complete") {  // asked by the completion scripts
     std::cout << complete(app, std::vector<std::string>(raw.begin() + 1, raw.end()));
     return 0;

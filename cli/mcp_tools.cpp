@@ -256,7 +256,7 @@ std::vector<Tool> make_tools() {
     if (!(op.doors & catalogue::mcp)) continue;
     auto it = run.find(op.name);
     if (it == run.end()) throw std::logic_error("mcp: the catalogue's " + op.name + " has no tool");
-    out.push_back({op.name, op.summary, catalogue::input_schema(op, Door::mcp), op.result, it->second});
+    out.push_back({op.name, op.summary, catalogue::input_schema(op, Door::mcp), catalogue::result_schema(op), it->second});
     run.erase(it);
   }
   if (!run.empty()) throw std::logic_error("mcp: tool " + run.begin()->first + " is not in the catalogue");

@@ -108,7 +108,19 @@ TEST_CASE("catalogue: the CLI offers every operation with the catalogue's parame
   const std::set<std::string> outside = {"help", "completion", "index", "unlink"};
   for (const auto& c : help["commands"]) {
     INFO("command " << c["name"]);
-    if (!outside.count(c["name"].get<std::string>())) CHECK(c.contains("operation"));
+    if (outside.count(c["name"].get<std::string>())) continue;
+    REQUIRE(c.contains("operation"));
+    // ... and each of its options is a parameter of that operation: none is added by hand.
+    const auto& op = catalogue::operation(c["name"].get<std::string>());
+    for (const auto& o : c["options"]) {
+      std::string first = o["names"][0].get<std::string>();
+      INFO("option " << first);
+      if (first == "--help" || first == "-h") continue;
+      bool declared = std::any_of(op.params.begin(), op.params.end(), [&](const catalogue::Param& p) {
+        return (p.doors & catalogue::cli) && option_of(c, p.cli) == &o;
+      });
+      CHECK(declared);
+    }
   }
   // help --json of one command: its options and its operation.
   r = run_tracker(board.root(), {"--json", "help", "claim"});
@@ -131,7 +143,7 @@ TEST_CASE("catalogue: the MCP tools are the catalogue's operations, with its sch
     const auto& op = catalogue::operation(name);
     CHECK(t["description"] == op.summary);
     CHECK(t["inputSchema"] == catalogue::input_schema(op, Door::mcp));
-    CHECK(t["outputSchema"] == op.result);
+    CHECK(t["outputSchema"] == catalogue::result_schema(op));
   }
   for (const auto& op : catalogue::operations())
     if (op.doors & catalogue::mcp) CHECK(offered.count(op.name));

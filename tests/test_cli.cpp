@@ -373,6 +373,39 @@ TEST_CASE("unknown commands and options exit 2 with a suggestion") {
   CHECK(contains(r.out, "move"));
 }
 
+
+// A command line that names a command builds only that command's parser: what it
+// accepts and says must be what the whole parser accepts and says.
+TEST_CASE("a command line builds only the command it names, and behaves as with every command built") {
+  Board board;
+  REQUIRE(run_tracker(board.root(), {"new", "First"}).code == 0);
+  // Global options before the command, with their values, and aliases.
+  auto r = run_tracker(board.root(), {"-C", board.root().string(), "--color", "never", "ls"});
+  CHECK(r.code == 0);
+  CHECK(contains(r.out, "First"));
+  r = run_tracker(board.root(), {"--color=never", "-C" + board.root().string(), "mv", "1", "current"});
+  CHECK(r.code == 0);
+  // A global option's value that is a command's name is no command.
+  r = run_tracker(board.root(), {"-C", "list", "show", "1"});
+  CHECK(r.code != 0);
+  CHECK(contains(r.err, "list"));
+  // --version builds no command, and wins over --help as it always did.
+  for (const auto& args : {std::vector<std::string>{"--version"}, {"--help", "--version"}, {"--json", "--version"}}) {
+    r = run_tracker(board.root(), args);
+    CHECK(r.code == 0);
+    CHECK(r.out == "tracker 0.1.0\n");
+  }
+  r = run_tracker(board.root(), {"--help"});
+  CHECK(contains(r.out, "renumber"));
+  // One command's help, its option errors, and `--` before any command.
+  r = run_tracker(board.root(), {"show", "--help"});
+  CHECK(r.code == 0);
+  CHECK(contains(r.out, "--raw"));
+  r = run_tracker(board.root(), {"show", "--rwa", "1"});
+  CHECK(r.code == 2);
+  CHECK(contains(r.err, "did you mean '--raw'?"));
+  CHECK(run_tracker(board.root(), {"--", "list"}).code == 2);
+}
 TEST_CASE("20 concurrent tracker new get 20 distinct ids and 20 commits", "[stress]") {
   Board board;
   int before = board.commit_count();
