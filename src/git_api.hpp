@@ -54,7 +54,8 @@ namespace tracker::git {
                                                                                   X(git_repository_odb)                \
                                                                                       X(git_odb_free)                  \
                                                                                           X(git_odb_backend_loose)     \
-                                                                                              X(git_odb_add_backend) X(git_odb_new) X(git_odb_write)
+                                                                                              X(git_odb_add_backend) X(git_odb_new) X(git_odb_write) \
+      X(git_revwalk_push) X(git_revwalk_hide) X(git_revwalk_simplify_first_parent) X(git_reference_foreach_glob) X(git_commit_id)
 
 /// The functions of the loaded libgit2.
 struct Api {

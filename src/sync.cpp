@@ -6,7 +6,8 @@
 // work tree to the result; push it with a lease on the branch. A push that finds
 // the branch moved starts again from the fetch.
 //
-// Every object is written by the git executable (read-tree, update-index,
+// Commits, trees, blobs and refs are read through libgit2 (GitRepo); every object
+// is written by the git executable (hash-object, read-tree, update-index,
 // write-tree, commit-tree into a private index file), never by hand.
 #include <tracker/error.hpp>
 #include "fs_internal.hpp"
@@ -25,18 +26,11 @@ namespace tracker {
 
 namespace {
 
-/// An entry of a tree: its mode ("100644") and blob id; an empty sha is no entry.
-struct Entry {
-  std::string mode, sha;
-  bool operator==(const Entry&) const = default;
-  bool absent() const { return sha.empty(); }
-};
+/// An entry of a tree: its mode ("100644") and blob id; an empty id is no entry.
+using Entry = GitRepo::TreeFile;
 
 /// One path a commit changed: what its parent had there, and what it has.
-struct Delta {
-  std::string path;
-  Entry before, after;
-};
+using Delta = GitRepo::TreeChange;
 
 /// One of this clone's commits to replay.
 struct LocalCommit {
@@ -57,12 +51,14 @@ std::string last_line(std::string_view text) {
   return std::string(nl == std::string_view::npos ? t : t.substr(nl + 1));
 }
 
-/// Reads and writes git objects for one sync, in the repository at `root`, with a
-/// private index file for the trees it builds.
+/// Reads and writes git objects for one sync: reads through libgit2 (`repo`), writes
+/// with the git executable in the repository at `root`, with a private index file
+/// for the trees it builds.
 class Replay {
  public:
-  Replay(fs::path root, std::string prefix, const Config& config, fs::path scratch_index)
-      : root_(std::move(root)), prefix_(std::move(prefix)), config_(config), index_(std::move(scratch_index)) {}
+  Replay(GitRepo& repo, fs::path root, std::string prefix, const Config& config, fs::path scratch_index)
+      : repo_(repo), root_(std::move(root)), prefix_(std::move(prefix)), config_(config),
+        index_(std::move(scratch_index)) {}
 
   ProgramResult git(const std::vector<std::string>& args, const std::string& input = {},
                     std::map<std::string, std::optional<std::string>> env = {}) const {
@@ -75,31 +71,23 @@ class Replay {
     if (r.status != 0) throw IoError("sync: cannot " + what + ": " + last_line(r.err));
     return r.out;
   }
-  std::string rev(const std::string& spec) const {
-    ProgramResult r = git({"rev-parse", "--verify", "--quiet", spec});
-    return r.status == 0 ? std::string(trim(r.out)) : "";
-  }
+  std::string rev(const std::string& spec) const { return repo_.resolve(spec); }
 
-  /// Commits of `range` along first parents, oldest first.
-  std::vector<LocalCommit> commits(const std::string& range) const {
-    std::string out = must({"log", "--first-parent", "--reverse", "--date=raw",
-                            "--format=%H%x00%P%x00%an%x00%ae%x00%ad%x00%at%x00%B%x1e", range, "--"},
-                           "list the commits of " + range);
+  /// Commits reachable from `to` and not from `hide`, along first parents, oldest first.
+  std::vector<LocalCommit> commits(const std::string& hide, const std::string& to) const {
     std::vector<LocalCommit> list;
-    for (auto& record : split(out, '\x1e')) {
-      std::string_view r = record;
-      while (!r.empty() && r.front() == '\n') r.remove_prefix(1);
-      if (r.empty()) continue;
-      auto fields = split(std::string(r), '\0');
-      if (fields.size() < 7) continue;
+    for (auto& r : repo_.commits(hide, to, true)) {
       LocalCommit c;
-      c.sha = fields[0];
-      c.parent = fields[1].substr(0, fields[1].find(' '));
-      c.author_name = fields[2];
-      c.author_email = fields[3];
-      c.author_date = fields[4];
-      c.time = parse_int(fields[5]).value_or(0);
-      c.message = fields[6];
+      c.sha = std::move(r.sha);
+      if (!r.parents.empty()) c.parent = r.parents.front();
+      c.author_name = std::move(r.author_name);
+      c.author_email = std::move(r.author_email);
+      int offset = std::abs(r.author_offset);
+      char zone[8];
+      std::snprintf(zone, sizeof zone, "%c%02d%02d", r.author_offset < 0 ? '-' : '+', offset / 60 % 100, offset % 60);
+      c.author_date = std::to_string(r.author_time) + " " + zone;
+      c.time = r.author_time;
+      c.message = std::move(r.message);
       while (c.message.ends_with('\n')) c.message.pop_back();
       list.push_back(std::move(c));
     }
@@ -108,37 +96,13 @@ class Replay {
 
   /// What changed from commit `from` to commit `to`, path by path (no renames).
   std::vector<Delta> deltas(const std::string& from, const std::string& to) const {
-    std::string out = must({"diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", from, to},
-                           "compare " + from.substr(0, 12) + " with " + to.substr(0, 12));
-    std::vector<Delta> list;
-    auto parts = split(out, '\0');
-    for (std::size_t i = 0; i + 1 < parts.size(); i += 2) {
-      // ":<old mode> <new mode> <old sha> <new sha> <status>"
-      auto f = split(parts[i].substr(parts[i].starts_with(':') ? 1 : 0), ' ');
-      if (f.size() < 5) break;
-      auto side = [](const std::string& mode, const std::string& sha) {
-        return sha.find_first_not_of('0') == std::string::npos ? Entry{} : Entry{mode, sha};
-      };
-      list.push_back({parts[i + 1], side(f[0], f[2]), side(f[1], f[3])});
-    }
-    return list;
+    return repo_.tree_changes(from, to);
   }
 
   /// Every blob of commit `rev`, by path.
-  std::map<std::string, Entry> tree(const std::string& rev) const {
-    std::map<std::string, Entry> out;
-    std::string text = must({"ls-tree", "-r", "-z", "--full-tree", rev}, "read the tree of " + rev.substr(0, 12));
-    for (const auto& item : split(text, '\0')) {
-      auto tab = item.find('\t');
-      if (tab == std::string::npos) continue;
-      auto f = split(item.substr(0, tab), ' ');
-      if (f.size() < 3 || f[1] == "tree") continue;
-      out[item.substr(tab + 1)] = {f[0], f[2]};
-    }
-    return out;
-  }
+  std::map<std::string, Entry> tree(const std::string& rev) const { return repo_.files_at(rev); }
 
-  std::string blob(const std::string& sha) const { return must({"cat-file", "blob", sha}, "read blob " + sha); }
+  std::string blob(const std::string& sha) const { return repo_.blob_text(sha); }
 
   /// Writes `text` as the blob of `path` (through the repository's filters).
   std::string write_blob(const std::string& path, const std::string& text) const {
@@ -164,6 +128,7 @@ class Replay {
     return prefix_ + config_.stories_dir + "/" + (s ? s->dir : stage) + "/" + fs::path(path).filename().string();
   }
 
+  GitRepo& repo_;
   fs::path root_;
   std::string prefix_;  ///< the board's directory in the repository, "" or "sub/"
   const Config& config_;
@@ -260,15 +225,46 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
   for (const auto& [path, e] : tip.files)
     if (auto id = r.story_id(path)) tip.stories[*id].insert(path);
   r.must({"read-tree", upstream}, "read the remote's tree", {}, scratch);
+  // The remote's commits since the base, every parent's line, oldest first: what
+  // each changed against its first parent, and the paths it changed against every
+  // parent (a merge that took a path from one side did not change it), which are
+  // the commits `git log base..upstream -- <path>` lists for a path. Read once,
+  // when first asked.
+  struct TheirCommit {
+    std::int64_t time = 0;
+    std::vector<Delta> deltas;
+    std::set<std::string> changed;
+  };
+  std::optional<std::vector<TheirCommit>> their_history;
+  auto theirs = [&]() -> const std::vector<TheirCommit>& {
+    if (their_history) return *their_history;
+    their_history.emplace();
+    for (const auto& c : r.repo_.commits(base, upstream, false)) {
+      TheirCommit t;
+      t.time = c.author_time;
+      t.deltas = r.deltas(c.parents.empty() ? "" : c.parents.front(), c.sha);
+      for (const auto& d : t.deltas) t.changed.insert(d.path);
+      for (std::size_t p = 1; p < c.parents.size() && !t.changed.empty(); ++p) {
+        std::set<std::string> also;
+        for (const auto& d : r.deltas(c.parents[p], c.sha))
+          if (t.changed.count(d.path)) also.insert(d.path);
+        t.changed = std::move(also);
+      }
+      their_history->push_back(std::move(t));
+    }
+    return *their_history;
+  };
+  auto changes_any = [](const TheirCommit& t, const std::vector<std::string>& paths) {
+    return std::any_of(paths.begin(), paths.end(), [&](const std::string& p) { return t.changed.count(p) > 0; });
+  };
   std::map<std::int64_t, std::int64_t> their_times;
   // When the remote last changed story `id` (author time, which a replay keeps):
   // the later change wins a conflict.
   auto their_time = [&](std::int64_t id, const std::vector<std::string>& paths) {
     if (auto it = their_times.find(id); it != their_times.end()) return it->second;
-    std::vector<std::string> args = {"log", "--format=%at", base + ".." + upstream, "--"};
-    args.insert(args.end(), paths.begin(), paths.end());
     std::int64_t latest = 0;
-    for (const auto& line : split(r.git(args).out, '\n')) latest = std::max(latest, parse_int(trim(line)).value_or(0));
+    for (const auto& t : theirs())
+      if (changes_any(t, paths)) latest = std::max(latest, t.time);
     return their_times[id] = latest;
   };
   // The id the remote renumbered story `id` to (its file `file_name`, blob `blob`
@@ -278,21 +274,19 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
   auto renumbered_there = [&](std::int64_t id, const std::string& file_name,
                               const std::string& blob) -> std::optional<std::int64_t> {
     if (auto it = renumbered.find(id); it != renumbered.end()) return it->second;
-    std::vector<std::string> args = {"log", "--format=%H %P", "--reverse", base + ".." + upstream, "--"};
+    std::vector<std::string> paths;
     for (const auto& st : r.config_.stages)
-      args.push_back(r.prefix_ + r.config_.stories_dir + "/" + st.dir + "/" + file_name);
+      paths.push_back(r.prefix_ + r.config_.stories_dir + "/" + st.dir + "/" + file_name);
     std::optional<std::int64_t> found;
-    for (const auto& line : split(r.must(args, "follow #" + std::to_string(id) + " on " + remote_name), '\n')) {
-      auto f = split(line, ' ');
-      if (f.size() < 2) continue;
-      std::optional<std::int64_t> removed;
-      std::vector<Delta> ds = r.deltas(f[1], f[0]);
-      for (const auto& d : ds)
-        if (d.after.absent() && d.before.sha == blob && fs::path(d.path).filename() == file_name) removed = id;
+    for (const auto& t : theirs()) {
+      if (!changes_any(t, paths)) continue;
+      bool removed = false;
+      for (const auto& d : t.deltas)
+        if (d.after.absent() && d.before.id == blob && fs::path(d.path).filename() == file_name) removed = true;
       if (!removed) continue;
-      for (const auto& d : ds) {
+      for (const auto& d : t.deltas) {
         auto other = r.story_id(d.path);
-        if (d.before.absent() && other && *other != id && d.after.sha == blob &&
+        if (d.before.absent() && other && *other != id && d.after.id == blob &&
             name_tail(fs::path(d.path).filename().string()) == name_tail(file_name))
           found = other;
       }
@@ -300,7 +294,7 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
     return renumbered[id] = found;
   };
 
-  for (const LocalCommit& c : r.commits(base + ".." + head)) {
+  for (const LocalCommit& c : r.commits(base, head)) {
     std::vector<std::pair<std::string, Entry>> edits;
     std::vector<std::string> notes;
     const auto trailers = tracker_trailers(c.message);
@@ -322,7 +316,7 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
       if (cur == d.before) return edit(d.path, d.after);
       if (cur == d.after) return;
       if (cur.absent() || d.before.absent() || d.after.absent()) refuse(d.path);
-      StoryFileMerge m = git_line_merge(r.blob(d.before.sha), r.blob(d.after.sha), r.blob(cur.sha));
+      StoryFileMerge m = git_line_merge(r.blob(d.before.id), r.blob(d.after.id), r.blob(cur.id));
       if (m.conflicts > 0) refuse(d.path);
       edit(d.path, {d.after.mode, r.write_blob(d.path, m.text)});
     };
@@ -353,7 +347,7 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
       for (const auto& [other, ods] : by_story) {
         auto [owas, onow] = sides(ods);
         if (other == id || owas || !onow || ods.size() > 1 || renumber_targets.count(other)) continue;
-        if (onow->after.sha == was->before.sha &&
+        if (onow->after.id == was->before.id &&
             name_tail(fs::path(onow->path).filename().string()) == name_tail(fs::path(was->path).filename().string())) {
           renumbers[id] = other;
           renumber_targets.insert(other);
@@ -391,7 +385,7 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
       // renumbered it to.
       std::int64_t there_id = id;
       if (tip.stories[id].empty()) {
-        if (auto moved = renumbered_there(id, fs::path(was->path).filename().string(), was->before.sha);
+        if (auto moved = renumbered_there(id, fs::path(was->path).filename().string(), was->before.id);
             moved && !tip.stories[*moved].empty())
           there_id = *moved;
       }
@@ -422,8 +416,8 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
             where.id = id;
             where.path = was->path;
             try {
-              ends_claim = reparse_story(where, r.blob(was->before.sha), r.config_.story_limits).agent !=
-                           reparse_story(where, r.blob(now->after.sha), r.config_.story_limits).agent;
+              ends_claim = reparse_story(where, r.blob(was->before.id), r.config_.story_limits).agent !=
+                           reparse_story(where, r.blob(now->after.id), r.config_.story_limits).agent;
             } catch (const StoryParseError&) {
             }
           }
@@ -439,7 +433,7 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
       }
 
       if (!now) {  // deleted here
-        if (there_entry.sha != was->before.sha)
+        if (there_entry.id != was->before.id)
           conflicts.push_back({id, "deleted", "", stage_there, "here",
                                tag + " was deleted here and changed on " + remote_name + ": it is deleted"});
         edit(there, {});
@@ -452,7 +446,7 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
       // The content: a side that did not change it takes the other's.
       std::string sha;
       bool name_from_here = false, name_conflict = false;
-      const std::string &b = was->before.sha, &o = now->after.sha, &t = there_entry.sha;
+      const std::string &b = was->before.id, &o = now->after.id, &t = there_entry.id;
       if (o == b || o == t) {
         sha = t;
       } else if (t == b) {
@@ -543,7 +537,7 @@ std::string replay_onto(const Replay& r, const std::string& base, const std::str
     if (!edits.empty()) {
       std::string info;
       for (const auto& [path, e] : edits)
-        info += (e.absent() ? "0 " + zero_like(tip.commit) : e.mode + " " + e.sha) + "\t" + path + '\0';
+        info += (e.absent() ? "0 " + zero_like(tip.commit) : e.mode + " " + e.id) + "\t" + path + '\0';
       r.must({"update-index", "-z", "--index-info"}, "build the replayed tree", info, scratch);
       tree = std::string(trim(r.must({"write-tree"}, "write the replayed tree", {}, scratch)));
     }
@@ -644,14 +638,13 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
     std::error_code ec;
     fs::remove(scratch, ec);
   });
-  Replay r(root, prefix, ws_.config(), scratch);
+  Replay r(git(), root, prefix, ws_.config(), scratch);
   // One sync at a time in a clone; transitions go on meanwhile.
   fs::create_directories(ws_.shared_state_dir() / "locks");
   ProcessLock sync_lock(ws_.shared_state_dir() / "locks" / "sync", std::chrono::minutes(2), "another sync");
 
-  ProgramResult head_ref = r.git({"symbolic-ref", "--quiet", "HEAD"});
-  if (head_ref.status != 0) throw UsageError("sync: HEAD is detached; check out the board's branch first");
-  std::string branch_ref(trim(head_ref.out));
+  std::string branch_ref = git().head_ref();
+  if (branch_ref.empty()) throw UsageError("sync: HEAD is detached; check out the board's branch first");
 
   SyncResult result;
   result.remote = settings.name;
@@ -667,8 +660,8 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
     auto it = leases.find(id);
     if (it == leases.end()) return std::nullopt;
     if (!it->second) {
-      ProgramResult b = r.git({"cat-file", "blob", "refs/tracker/remote-claims/" + std::to_string(id) + ":claim.yml"});
-      std::optional<Claim> c = b.status == 0 ? parse_claim(b.out) : std::nullopt;
+      std::optional<std::string> text = git().content_at(lease_shas.at(id), "claim.yml");
+      std::optional<Claim> c = text ? parse_claim(*text) : std::nullopt;
       if (!c) {
         leases.erase(it);  // unreadable: reclaim and doctor clear it; it fences nothing
         return std::nullopt;
@@ -685,27 +678,22 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
     leases.clear();
     lease_shas.clear();
     const std::string seen_prefix = "refs/tracker/remote-claims/";
-    for (const auto& line : split(r.must({"for-each-ref", "--format=%(objectname) %(refname)", seen_prefix},
-                                         "list the leases"),
-                                  '\n')) {
-      auto space = line.find(' ');
-      if (space == std::string::npos) continue;
-      std::string ref = line.substr(space + 1);
-      if (auto id = parse_int(ref.substr(std::min(ref.size(), seen_prefix.size())))) {
+    for (const auto& [ref, sha] : git().refs_under(seen_prefix))
+      if (auto id = parse_int(ref.substr(seen_prefix.size()))) {
         leases.emplace(*id, std::nullopt);
-        lease_shas.emplace(*id, line.substr(0, space));
+        lease_shas.emplace(*id, sha);
       }
-    }
     std::string head = r.rev("HEAD");
     if (head.empty()) throw UsageError("sync: the branch has no commit yet");
     std::string base;
     if (!upstream.empty()) {
-      ProgramResult mb = r.git({"merge-base", head, upstream});
-      if (mb.status != 0)
+      try {
+        base = git().merge_base(head, upstream);
+      } catch (const UsageError&) {
         throw IoError("sync: " + settings.name + "/" + settings.branch +
                       " shares no history with this branch; nothing was changed");
-      base = std::string(trim(mb.out));
-      for (const auto& c : r.commits(base + ".." + upstream))
+      }
+      for (const auto& c : r.commits(base, upstream))
         if (seen_in.insert(c.sha).second) result.incoming.push_back({c.sha, first_line(c.message)});
     }
 
@@ -719,7 +707,7 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
         target = replay_onto(r, base, head, upstream, ctx, outgoing, result.conflicts);
       }
     } else if (upstream.empty()) {
-      for (const auto& c : r.commits(head)) outgoing.push_back({c.sha, first_line(c.message)});
+      for (const auto& c : r.commits("", head)) outgoing.push_back({c.sha, first_line(c.message)});
     } else {
       // A fast-forward, unless a transition here is of a story another owner holds
       // a live lease on: then replayed, so that the fence drops it.
@@ -737,7 +725,7 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
         outgoing = std::move(replayed_out);
         result.conflicts = std::move(replayed_conflicts);
       } else {
-        for (const auto& c : r.commits(upstream + ".." + head)) outgoing.push_back({c.sha, first_line(c.message)});
+        for (const auto& c : r.commits(upstream, head)) outgoing.push_back({c.sha, first_line(c.message)});
       }
     }
 
@@ -748,7 +736,7 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
         continue;  // a commit landed here before anything was done: start again
       if (moved_to != target) {
         // Commits made here meanwhile went on top: they go out too.
-        for (const auto& c : r.commits(target + ".." + moved_to)) outgoing.push_back({c.sha, first_line(c.message)});
+        for (const auto& c : r.commits(target, moved_to)) outgoing.push_back({c.sha, first_line(c.message)});
         target = moved_to;
       }
     }
@@ -781,20 +769,18 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
 }
 
 std::string Tracker::first_commit_line(const std::string& sha) {
-  ProgramResult r = run_git(git().work_tree(), {"log", "-1", "--format=%s", sha, "--"});
-  return r.status == 0 ? std::string(trim(r.out)) : "";
+  auto commit = git().commit(sha);
+  return commit ? first_line(commit->message) : "";
 }
 
 bool Tracker::undo_tip_commit(const std::string& subject) {
   fs::path root = git().work_tree();
   auto g = [&](const std::vector<std::string>& args) { return run_git(root, args); };
-  ProgramResult branch = g({"symbolic-ref", "--quiet", "HEAD"});
-  ProgramResult tip = g({"rev-parse", "--verify", "--quiet", "HEAD"});
-  if (branch.status != 0 || tip.status != 0) return false;
-  std::string sha(trim(tip.out));
+  std::string branch = git().head_ref(), sha = git().resolve("HEAD");
+  if (branch.empty() || sha.empty()) return false;
   if (first_commit_line(sha) != subject) return false;
   if (g({"read-tree", "-m", "-u", sha, sha + "^"}).status != 0) return false;
-  if (g({"update-ref", "-m", "tracker: undo " + subject, std::string(trim(branch.out)), sha + "^", sha}).status != 0) {
+  if (g({"update-ref", "-m", "tracker: undo " + subject, branch, sha + "^", sha}).status != 0) {
     g({"read-tree", "-m", "-u", sha + "^", sha});  // a commit landed meanwhile: the files go forward again
     return false;
   }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -132,6 +133,58 @@ class GitRepo {
   /// an unknown revision.
   std::vector<PathChange> changes_between(const std::string& from, const std::optional<std::string>& to,
                                           const std::string& dir);
+
+  /// One entry of a tree: its mode as git writes it ("100644") and its object id
+  /// (hex); an empty id where there is no entry.
+  struct TreeFile {
+    std::string mode, id;
+    bool operator==(const TreeFile&) const = default;
+    bool absent() const { return id.empty(); }
+  };
+
+  /// One path that differs between two trees (repository relative), with its entry on
+  /// each side.
+  struct TreeChange {
+    std::string path;
+    TreeFile before, after;
+  };
+
+  /// A commit with its author as git records it.
+  struct CommitRecord {
+    std::string sha;
+    std::vector<std::string> parents;
+    std::string author_name, author_email;
+    std::int64_t author_time = 0;  ///< unix seconds
+    int author_offset = 0;         ///< minutes east of UTC
+    std::string message;           ///< as git keeps it (`git log --format=%B`)
+  };
+
+  /// The id `spec` names (`git rev-parse --verify`: a sha, a ref, `HEAD^{tree}`,
+  /// `<rev>:<path>`), or "" when it names nothing.
+  std::string resolve(const std::string& spec);
+
+  /// The ref HEAD points to ("refs/heads/main"), or "" when HEAD is detached.
+  std::string head_ref();
+
+  /// The refs whose names start with `prefix`, and the id each points to.
+  std::vector<std::pair<std::string, std::string>> refs_under(const std::string& prefix);
+
+  /// Every blob (and submodule) of revision `rev`'s tree by path, repository
+  /// relative, as `git ls-tree -r` lists them.
+  std::map<std::string, TreeFile> files_at(const std::string& rev);
+
+  /// Every path that differs between the trees of revisions `from` and `to`, whole
+  /// repository, without rename detection (`git diff-tree -r --no-renames`); `from`
+  /// "" is the empty tree. Sorted by path.
+  std::vector<TreeChange> tree_changes(const std::string& from, const std::string& to);
+
+  /// The commits reachable from `to` and not from `hide` ("": none hidden), oldest
+  /// first (`git log --reverse hide..to`); only along first parents with
+  /// `first_parent`.
+  std::vector<CommitRecord> commits(const std::string& hide, const std::string& to, bool first_parent);
+
+  /// The commit `rev` names, or nullopt when it names none.
+  std::optional<CommitRecord> commit(const std::string& rev);
 
   /// The content of the blob with id `id` (hex).
   std::string blob_text(const std::string& id);
