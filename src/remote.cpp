@@ -48,8 +48,9 @@ void set_claim(RemoteLease& lease, std::int64_t id, const std::optional<Claim>& 
 
 }  // namespace
 
-Remote::Remote(std::filesystem::path work_tree, RemoteSettings settings, const Clock& clock)
-    : work_tree_(std::move(work_tree)), settings_(std::move(settings)), clock_(&clock) {}
+Remote::Remote(std::filesystem::path work_tree, RemoteSettings settings, std::function<GitRepo&()> repository,
+               const Clock& clock)
+    : work_tree_(std::move(work_tree)), settings_(std::move(settings)), clock_(&clock), repo_(std::move(repository)) {}
 
 std::string Remote::claim_ref(std::int64_t id) {
   return kClaimPrefix + std::to_string(id);
@@ -112,26 +113,22 @@ std::string Remote::fetch_ref(const std::string& ref, const std::string& seen, c
     git({"update-ref", "-d", seen});
     return "";
   }
-  GitRun sha = git({"rev-parse", "--verify", "--quiet", seen + "^{commit}"});
-  return sha.status == 0 ? std::string(trim(sha.out)) : "";  // "": deleted meanwhile by a read that found none
+  return repo_().resolve(seen + "^{commit}");  // "": deleted meanwhile by a read that found none
 }
 
 std::optional<RemoteLease> Remote::read(std::int64_t id) {
   RemoteLease lease;
   lease.sha = fetch_ref(claim_ref(id), kSeenPrefix + std::to_string(id), "reading the claim on #" + std::to_string(id));
   if (lease.sha.empty()) return std::nullopt;
-  GitRun text = git({"cat-file", "blob", lease.sha + ":claim.yml"});
-  set_claim(lease, id, text.status == 0 ? parse_claim(text.out) : std::nullopt);
+  read_claim(lease, id);
   return lease;
 }
 
 std::optional<RemoteLease> Remote::last_seen(std::int64_t id) {
-  GitRun sha = git({"rev-parse", "--verify", "--quiet", std::string(kSeenPrefix) + std::to_string(id)});
-  if (sha.status != 0) return std::nullopt;
   RemoteLease lease;
-  lease.sha = std::string(trim(sha.out));
-  GitRun text = git({"cat-file", "blob", lease.sha + ":claim.yml"});
-  set_claim(lease, id, text.status == 0 ? parse_claim(text.out) : std::nullopt);
+  lease.sha = repo_().resolve(std::string(kSeenPrefix) + std::to_string(id));
+  if (lease.sha.empty()) return std::nullopt;
+  read_claim(lease, id);
   return lease;
 }
 
@@ -139,39 +136,26 @@ std::vector<RemoteLease> Remote::read_all() {
   talk({"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", settings_.name,
         std::string("+") + kClaimPrefix + "*:" + kSeenPrefix + "*"},
        "reading its claims");
-  GitRun refs = git({"for-each-ref", "--format=%(objectname) %(refname)", kSeenPrefix});
   std::vector<RemoteLease> out;
-  std::string batch;
-  for (const auto& line : split(refs.out, '\n')) {
-    auto space = line.find(' ');
-    if (space == std::string::npos) continue;
-    auto id = parse_int(std::string_view(line).substr(space + 1 + std::string_view(kSeenPrefix).size()));
+  for (const auto& [ref, sha] : repo_().refs_under(kSeenPrefix)) {
+    auto id = parse_int(std::string_view(ref).substr(std::string_view(kSeenPrefix).size()));
     if (!id || *id <= 0) continue;
     RemoteLease lease;
-    lease.sha = line.substr(0, space);
-    lease.claim.id = *id;
-    out.push_back(lease);
-    batch += lease.sha + ":claim.yml\n";
-  }
-  if (out.empty()) return out;
-  // One `cat-file --batch` reads every claim.yml: "<sha> blob <size>\n<bytes>\n", or "<name> missing\n".
-  GitRun texts = git({"cat-file", "--batch"}, batch);
-  std::string_view rest = texts.out;
-  for (auto& lease : out) {
-    auto nl = rest.find('\n');
-    if (nl == std::string_view::npos) break;
-    std::string_view header = rest.substr(0, nl);
-    rest.remove_prefix(nl + 1);
-    std::optional<Claim> c;
-    if (auto last = header.rfind(' '); header.find(" blob ") != std::string_view::npos && last != std::string_view::npos) {
-      std::size_t size = static_cast<std::size_t>(parse_int(header.substr(last + 1)).value_or(0));
-      size = std::min(size, rest.size());
-      c = parse_claim(rest.substr(0, size));
-      rest.remove_prefix(std::min(size + 1, rest.size()));
-    }
-    set_claim(lease, lease.claim.id, c);
+    lease.sha = sha;
+    read_claim(lease, *id);
+    out.push_back(std::move(lease));
   }
   return out;
+}
+
+void Remote::read_claim(RemoteLease& lease, std::int64_t id) {
+  std::optional<std::string> text;
+  try {
+    text = repo_().content_at(lease.sha, "claim.yml");
+  } catch (const Error&) {
+    // A lease that is no commit (pushed by hand, say) holds nothing readable.
+  }
+  set_claim(lease, id, text ? parse_claim(*text) : std::nullopt);
 }
 
 bool Remote::expired(const Claim& claim) const {
@@ -187,22 +171,7 @@ std::string Remote::write_commit(const std::string& file, const std::string& tex
   std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(random_u64()));
   std::string full = message + "\n\nNonce: " + nonce + "\n";
   std::string email = "tracker@" + ClaimStore::this_host();
-  if (writer_) return writer_(file, text, parent, author, email, full);
-  GitRun blob = git({"hash-object", "-w", "--stdin"}, text);
-  if (blob.status != 0) throw IoError("cannot write a " + file + " object: " + last_line(blob.err));
-  GitRun tree = git({"mktree"}, "100644 blob " + std::string(trim(blob.out)) + "\t" + file + "\n");
-  if (tree.status != 0) throw IoError("cannot write a " + file + " tree: " + last_line(tree.err));
-  std::vector<std::string> args = {"-c", "user.name=" + author, "-c", "user.email=" + email,
-                                   "commit-tree", "--no-gpg-sign", std::string(trim(tree.out))};
-  if (!parent.empty()) {
-    args.push_back("-p");
-    args.push_back(parent);
-  }
-  args.push_back("-F");
-  args.push_back("-");
-  GitRun commit = git(args, full);
-  if (commit.status != 0) throw IoError("cannot write a " + file + " commit: " + last_line(commit.err));
-  return std::string(trim(commit.out));
+  return repo_().write_one_file_commit(file, text, parent, author, email, full);
 }
 
 std::string Remote::write_lease(const Claim& claim, const std::string& parent) {
@@ -218,8 +187,7 @@ std::int64_t Remote::reserve_ids(std::int64_t above, std::int64_t count, const s
     std::string seen = fetch_ref(kIdsRef, kSeenIdsRef, "reserving an id");
     std::int64_t last = 0;
     if (!seen.empty()) {
-      GitRun text = git({"cat-file", "blob", seen + ":ids.yml"});
-      for (const auto& line : split(text.out, '\n'))
+      for (const auto& line : split(repo_().content_at(seen, "ids.yml").value_or(""), '\n'))
         if (line.starts_with("last:")) last = parse_int(trim(std::string_view(line).substr(5))).value_or(0);
     } else {
       // No counter on the remote (never made, or deleted): it starts from the
@@ -253,14 +221,16 @@ std::int64_t Remote::highest_id_on_branch() {
   };
   // Every path the branch ever held (stories deleted or renumbered since too), and
   // the floor deletions leave in .tracker/id-floor.
-  GitRun paths = git({"log", "--format=", "--name-only", "--no-renames", tip});
-  for (const auto& line : split(paths.out, '\n')) consider(line);
-  GitRun floors = git({"ls-tree", "-r", "--name-only", tip});
-  for (const auto& line : split(floors.out, '\n'))
-    if (line.ends_with(".tracker/id-floor")) {
-      GitRun text = git({"cat-file", "blob", tip + ":" + line});
-      if (auto n = parse_int(trim(text.out)); n && *n > highest) highest = *n;
-    }
+  // (As `git log --name-only`: what each commit changed against its parent; a
+  // merge's changes are its parents'.)
+  GitRepo& repo = repo_();
+  for (const auto& c : repo.commits("", tip, false))
+    if (c.parents.size() <= 1)
+      for (const auto& change : repo.tree_changes(c.parents.empty() ? "" : c.parents.front(), c.sha))
+        consider(change.path);
+  for (const auto& [path, file] : repo.files_at(tip))
+    if (path.ends_with(".tracker/id-floor"))
+      if (auto n = parse_int(trim(repo.blob_text(file.id))); n && *n > highest) highest = *n;
   return highest;
 }
 
@@ -391,8 +361,7 @@ std::string Remote::fetch_board() {
                    std::string("+") + kIdsRef + "*:" + kSeenIdsRef + "*"},
                   "fetching " + settings_.branch, missing);
   if (f.status != 0) return "";  // the remote has no such branch yet
-  GitRun sha = git({"rev-parse", "--verify", "--quiet", tracking_ref() + "^{commit}"});
-  return sha.status == 0 ? std::string(trim(sha.out)) : "";
+  return repo_().resolve(tracking_ref() + "^{commit}");
 }
 
 BranchPush Remote::push_branch(const std::string& sha, const std::string& expected,

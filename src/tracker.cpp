@@ -765,13 +765,8 @@ Remote& Tracker::remote_object() {
   const Config& config = ws_.config();
   if (!config.remote) throw UsageError("this board has no shared remote ('remote:' in .tracker/config.yml)");
   if (!remote_) {
-    remote_ = std::make_unique<Remote>(ws_.root(), *config.remote, clock_);
+    remote_ = std::make_unique<Remote>(ws_.root(), *config.remote, [this]() -> GitRepo& { return git(); }, clock_);
     remote_->on_warning([this](const std::string& message) { warn(message); });
-    // Lease and id commits are written in-process: three git processes fewer per claim.
-    remote_->set_commit_writer([this](const std::string& file, const std::string& text, const std::string& parent,
-                                      const std::string& name, const std::string& email, const std::string& message) {
-      return git().write_one_file_commit(file, text, parent, name, email, message);
-    });
   }
   return *remote_;
 }

@@ -3,6 +3,10 @@
 #include <tracker/git.hpp>
 #include "helpers.hpp"
 
+#include <tracker/error.hpp>
+
+#include <algorithm>
+
 using testing::Board;
 using testing::git;
 using testing::run_tracker;
@@ -110,4 +114,110 @@ TEST_CASE("a worktree commits on its own branch and shares the id sequence") {
   CHECK(fs::exists(board.root() / ".git/worktrees/wt/tracker/index.db"));  // the index is per worktree
   REQUIRE(run_tracker(board.root(), {"new", "Back in main"}).code == 0);
   CHECK(board.path_of(3) == "work/1_backlog/3_story_back-in-main.md");
+}
+
+// The readers sync uses (GitRepo::commits, tree_changes, files_at, resolve, head_ref,
+// refs_under) against the git executable's own answers on the same repository: a
+// root commit, a side branch merged in, a file made a symlink, a file removed, and
+// an author date with a negative zone.
+TEST_CASE("libgit2's history, tree and ref readers give what git log, diff-tree, ls-tree and for-each-ref give") {
+  TempDir dir;
+  fs::path r = dir.path();
+  git(r, {"init", "-q", "-b", "main"});
+  auto commit = [&](const std::string& message, const std::string& date) {
+    git(r, {"add", "-A"});
+    testing::RunOptions o;
+    o.cwd = r;
+    o.env["GIT_AUTHOR_DATE"] = date;
+    REQUIRE(testing::run({"git", "commit", "-q", "-m", message}, o).code == 0);
+  };
+  testing::write(r / "a.txt", "a\n");
+  testing::write(r / "dir/b.txt", "b\n");
+  commit("root\n\nwith a body", "@1700000000 -0330");
+  git(r, {"checkout", "-q", "-b", "side"});
+  testing::write(r / "dir/side.txt", "side\n");
+  commit("on the side", "@1700000100 +0000");
+  git(r, {"checkout", "-q", "main"});
+  fs::remove(r / "a.txt");
+  fs::create_symlink("dir/b.txt", r / "a.txt");
+  testing::write(r / "dir/c.txt", "c\n");
+  commit("main: a symlink, c added", "@1700000200 +0100");
+  git(r, {"merge", "-q", "--no-edit", "side"});
+  fs::remove(r / "dir/b.txt");
+  commit("b removed", "@1700000300 +0530");
+  git(r, {"update-ref", "refs/tracker/remote-claims/7", "HEAD~1"});
+  git(r, {"update-ref", "refs/tracker/remote-claims/12", "HEAD"});
+
+  tracker::GitRepo repo = tracker::GitRepo::open(r);
+  auto shas = [](const std::vector<tracker::GitRepo::CommitRecord>& list) {
+    std::string out;
+    for (const auto& c : list) out += c.sha + "\n";
+    return out;
+  };
+  std::string root = git(r, {"rev-list", "--max-parents=0", "HEAD"});
+  root.pop_back();
+  CHECK(shas(repo.commits("", "HEAD", true)) == git(r, {"log", "--first-parent", "--reverse", "--format=%H", "HEAD"}));
+  CHECK(shas(repo.commits(root, "HEAD", true)) ==
+        git(r, {"log", "--first-parent", "--reverse", "--format=%H", root + "..HEAD"}));
+  // Every parent's line: the same commits as git log (the order of the two lines may differ).
+  auto sorted = [](std::string text) {
+    auto l = testing::lines(text);
+    std::sort(l.begin(), l.end());
+    return l;
+  };
+  CHECK(sorted(shas(repo.commits(root, "HEAD", false))) == sorted(git(r, {"log", "--format=%H", root + "..HEAD"})));
+  for (const auto& c : repo.commits("", "HEAD", true)) {
+    INFO(c.sha);
+    CHECK(c.author_name + " <" + c.author_email + "> " + std::to_string(c.author_time) + "\n" ==
+          git(r, {"log", "-1", "--format=%an <%ae> %at", c.sha}));
+    CHECK(c.message + "\n" == git(r, {"log", "-1", "--format=%B", c.sha}));
+    std::string parents;
+    for (const auto& p : c.parents) parents += (parents.empty() ? "" : " ") + p;
+    CHECK(parents + "\n" == git(r, {"log", "-1", "--format=%P", c.sha}));
+  }
+  CHECK(repo.commit("HEAD~2")->author_offset == 60);
+  CHECK(repo.commit("HEAD")->author_offset == 330);
+  CHECK(repo.commits("", root, true).front().author_offset == -210);
+  CHECK_FALSE(repo.commit("nosuch"));
+
+  // Tree diffs, as diff-tree -r --no-renames prints them.
+  auto diff_tree = [&](const std::string& from, const std::string& to) {
+    std::string out;
+    for (const auto& c : repo.tree_changes(from, to))
+      out += ":" + (c.before.absent() ? "000000" : c.before.mode) + " " + (c.after.absent() ? "000000" : c.after.mode) +
+             " " + (c.before.absent() ? std::string(40, '0') : c.before.id) + " " +
+             (c.after.absent() ? std::string(40, '0') : c.after.id) + "\t" + c.path + "\n";
+    return out;
+  };
+  auto git_diff_tree = [&](const std::string& from, const std::string& to) {
+    std::string out;
+    for (const auto& line : testing::lines(git(r, {"diff-tree", "-r", "--no-renames", "--no-commit-id", from, to}))) {
+      auto tab = line.find('\t');
+      out += line.substr(0, tab - 2) + line.substr(tab) + "\n";  // without the status letter
+    }
+    return out;
+  };
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {root, "HEAD"}, {"HEAD~2", "HEAD~1"}, {"HEAD~1", "HEAD"}, {"HEAD~1^2", "HEAD~1"}, {"HEAD~2", "HEAD~1^2"}, {"HEAD", root}}) {
+    INFO(from << " " << to);
+    CHECK(diff_tree(from, to) == git_diff_tree(from, to));
+  }
+  CHECK(repo.tree_changes("", root).size() == 2);  // from the empty tree: every file added
+
+  // Every blob of a tree, as ls-tree -r lists it.
+  std::string listed;
+  for (const auto& [path, f] : repo.files_at("HEAD~1")) listed += f.mode + " blob " + f.id + "\t" + path + "\n";
+  CHECK(listed == git(r, {"ls-tree", "-r", "HEAD~1"}));
+  CHECK_THROWS_AS(repo.files_at("nosuch"), tracker::UsageError);
+
+  // Revisions and refs.
+  CHECK(repo.resolve("HEAD^{tree}") + "\n" == git(r, {"rev-parse", "HEAD^{tree}"}));
+  CHECK(repo.resolve("HEAD:dir/c.txt") + "\n" == git(r, {"rev-parse", "HEAD:dir/c.txt"}));
+  CHECK(repo.resolve("nosuch") == "");
+  CHECK(repo.head_ref() == "refs/heads/main");
+  std::string refs;
+  for (const auto& [name, id] : repo.refs_under("refs/tracker/remote-claims/")) refs += id + " " + name + "\n";
+  CHECK(refs == git(r, {"for-each-ref", "--format=%(objectname) %(refname)", "refs/tracker/remote-claims/"}));
+  git(r, {"checkout", "-q", "--detach"});
+  CHECK(repo.head_ref() == "");
 }

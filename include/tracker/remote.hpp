@@ -12,6 +12,7 @@
 #include <tracker/claims.hpp>
 #include <tracker/clock.hpp>
 #include <tracker/config.hpp>
+#include <tracker/git.hpp>
 #include <tracker/story.hpp>
 
 #include <cstdint>
@@ -77,16 +78,13 @@ std::string merge_attributes_line(const std::string& stories_dir);
 
 class Remote {
  public:
-  Remote(std::filesystem::path work_tree, RemoteSettings settings, const Clock& clock = system_clock());
+  /// `repository` gives the clone's open repository: the leases, the id counter and
+  /// the branch are read through it (libgit2), and lease and id commits written in
+  /// it; the git executable talks to the remote (ls-remote, fetch, push).
+  Remote(std::filesystem::path work_tree, RemoteSettings settings, std::function<GitRepo&()> repository,
+         const Clock& clock = system_clock());
 
   const RemoteSettings& settings() const { return settings_; }
-
-  /// Writes a commit holding one file: (file, text, parent or "", name, email,
-  /// message) -> sha. The tracker gives one that writes in-process (libgit2);
-  /// without one, the git executable writes it (hash-object, mktree, commit-tree).
-  using CommitWriter = std::function<std::string(const std::string&, const std::string&, const std::string&,
-                                                 const std::string&, const std::string&, const std::string&)>;
-  void set_commit_writer(CommitWriter writer) { writer_ = std::move(writer); }
 
   /// The ref of story `id`'s claim: refs/tracker/claims/<id>.
   static std::string claim_ref(std::int64_t id);
@@ -106,7 +104,7 @@ class Remote {
   std::optional<RemoteLease> last_seen(std::int64_t id);
 
   /// Every lease on the remote, read: one fetch of the claim refs (into
-  /// refs/tracker/remote-claims/, pruned) and one `git cat-file --batch`.
+  /// refs/tracker/remote-claims/, pruned), each claim.yml read in-process.
   std::vector<RemoteLease> read_all();
 
   /// Whether `claim` has expired, with the clock-skew margin: only
@@ -178,6 +176,8 @@ class Remote {
   /// Fetches the remote's `ref` into this clone's `seen`; its sha, or empty when the
   /// remote has no such ref.
   std::string fetch_ref(const std::string& ref, const std::string& seen, const std::string& what);
+  /// Reads `lease`'s claim.yml (its commit is `lease.sha`) into it, as story `id`'s.
+  void read_claim(RemoteLease& lease, std::int64_t id);
   /// A commit holding one file, on top of `parent` when given.
   std::string write_commit(const std::string& file, const std::string& text, const std::string& parent,
                            const std::string& author, const std::string& message);
@@ -189,7 +189,7 @@ class Remote {
   RemoteSettings settings_;
   const Clock* clock_;
   std::optional<std::map<std::int64_t, std::string>> refs_;
-  CommitWriter writer_;
+  std::function<GitRepo&()> repo_;
   std::function<void(const std::string&)> warn_;
 };
 
