@@ -31,8 +31,8 @@ namespace tracker::git {
               X(git_tree_lookup) X(git_tree_free) X(git_tree_entry_bypath) X(git_tree_entry_free) X(    \
                   git_tree_entry_id) X(git_tree_entry_type) X(git_tree_entry_filemode) X(git_tree_create_updated)      \
                   X(git_treebuilder_new) X(git_treebuilder_insert) X(git_treebuilder_write) X(git_treebuilder_free) X(git_commit_lookup) X(      \
-                      git_commit_free) X(git_commit_tree) X(git_commit_create) X(git_commit_create_buffer)             \
-                      X(git_commit_create_with_signature) X(git_commit_author) X(git_commit_message) X(                \
+                      git_commit_free) X(git_commit_tree) X(git_commit_create)             \
+                      X(git_commit_author) X(git_commit_message) X(                \
                           git_commit_parent_id) X(git_commit_parentcount) X(git_commit_time) X(git_reference_lookup)   \
                           X(git_reference_free) X(git_reference_type) X(git_reference_symbolic_target)                 \
                               X(git_reference_target) X(git_reference_name_to_id) X(git_reference_create) X(           \

@@ -107,9 +107,20 @@ class Scratch {
   std::vector<fs::path> others_;
 };
 
-/// The repository's hooks, found as git finds them: core.hooksPath (relative to the
-/// work tree), else <common-dir>/hooks. A hook that is not executable is ignored, as
-/// git ignores it.
+/// The environment a git process started for a commit needs: GIT_DIR and
+/// GIT_WORK_TREE made absolute (relative ones would name other places from the work
+/// tree, where it runs).
+std::map<std::string, std::optional<std::string>> git_child_env(const GitRepo::Impl& g) {
+  std::map<std::string, std::optional<std::string>> out;
+  if (!env("GIT_DIR").empty()) out["GIT_DIR"] = g.git_dir.string();
+  if (!env("GIT_WORK_TREE").empty()) out["GIT_WORK_TREE"] = g.work_tree.string();
+  return out;
+}
+
+/// The repository's hooks. Whether one is there is looked up as git looks (core.hooksPath,
+/// relative to the work tree, else <common-dir>/hooks; a hook that is not executable
+/// is none), so that a repository without hooks starts no process; a hook that is
+/// there is run by git itself (`git hook run`), as `git commit` runs it.
 class Hooks {
  public:
   explicit Hooks(GitRepo::Impl& g) : g_(g) {
@@ -128,21 +139,20 @@ class Hooks {
     return ::access(hook.c_str(), X_OK) == 0 && fs::is_regular_file(hook);
   }
 
-  /// Runs hook `name` in the work tree with `args`; its output goes to our stderr.
-  /// Returns its exit status (0 when there is no such hook).
+  /// Runs hook `name` with `args` through `git hook run` (git 2.36 or later), from
+  /// the work tree; its output goes to our stderr. Returns its exit status (0 when
+  /// there is no such hook).
   int run(const char* name, const std::vector<std::string>& args, const std::optional<fs::path>& index_file) const {
     if (!has(name)) return 0;
     ProgramRun run;
-    run.argv = {(dir_ / name).string()};
+    run.argv = {"git", "hook", "run", "--ignore-missing", name, "--"};
     for (const auto& a : args) run.argv.push_back(a);
     run.cwd = g_.work_tree;
     run.out = ProgramRun::Stdout::to_stderr;
+    run.env = git_child_env(g_);
     run.env["GIT_EDITOR"] = ":";
     if (index_file) run.env["GIT_INDEX_FILE"] = index_file->string();
-    // Relative GIT_DIR / GIT_WORK_TREE would name other places from the work tree.
-    if (!env("GIT_DIR").empty()) run.env["GIT_DIR"] = g_.git_dir.string();
-    if (!env("GIT_WORK_TREE").empty()) run.env["GIT_WORK_TREE"] = g_.work_tree.string();
-    return run_program(run, std::string("the ") + name + " hook").status;
+    return run_program(run, std::string("git, to run the ") + name + " hook,").status;
   }
 
  private:
@@ -185,61 +195,51 @@ std::string first_line(std::string_view text) {
   return std::string(text.substr(0, text.find('\n')));
 }
 
-/// Signs a commit buffer as git does for commit.gpgsign: gpg (openpgp), gpgsm
-/// (x509) or ssh-keygen (ssh), through gpg.program / gpg.<format>.program.
-std::string sign(GitRepo::Impl& g, const std::string& buffer, const git_signature* committer, Scratch& scratch) {
-  std::string format = g.config_string("gpg.format").value_or("openpgp");
-  std::string key = g.config_string("user.signingkey").value_or("");
-  if (format == "ssh") {
-    std::string program = g.config_string("gpg.ssh.program").value_or("ssh-keygen");
-    if (key.empty())
-      throw IoError(
-          "cannot sign the commit: commit.gpgsign is on with gpg.format ssh, but user.signingkey is not set; "
-          "nothing was committed");
-    std::vector<std::string> argv = {program, "-Y", "sign", "-n", "git", "-f"};
-    std::string literal = key.starts_with("key::") ? key.substr(5) : key.starts_with("ssh-") ? key : "";
-    if (!literal.empty()) {
-      argv.push_back(scratch.file("signing-key.pub", literal + "\n").string());
-      argv.push_back("-U");  // the private key is in the agent
-    } else {
-      if (key.starts_with("~/")) key = env("HOME") + key.substr(1);
-      argv.push_back(key);
-    }
-    fs::path payload = scratch.file("commit", buffer);
-    fs::path sig = scratch.name("sig");
-    ::unlink(sig.c_str());
-    fs::path produced = payload.string() + ".sig";
-    argv.push_back(payload.string());
-    ProgramRun run;
-    run.argv = argv;
-    run.capture_stderr = true;
-    ProgramResult r = run_program(run, "the ssh signing program");
-    std::optional<std::string> signature = read_file_if_exists(produced);
-    ::unlink(produced.c_str());
-    if (r.status != 0 || !signature || signature->empty())
-      throw IoError("cannot sign the commit: " + program + " failed: " + first_line(r.err) + "; nothing was committed");
-    return *signature;
-  }
-  std::string program =
-      format == "x509"
-          ? g.config_string("gpg.x509.program").value_or("gpgsm")
-          : g.config_string("gpg.openpgp.program").value_or(g.config_string("gpg.program").value_or("gpg"));
-  if (format != "openpgp" && format != "x509")
-    throw UsageError("cannot sign the commit: unknown gpg.format '" + format + "' (openpgp, x509 or ssh)");
-  if (key.empty()) key = std::string(committer->name) + " <" + committer->email + ">";
+/// A signature as git's GIT_AUTHOR_DATE takes it: "@<unix> +hhmm".
+std::string git_date(const git_signature* who) {
+  int offset = std::abs(who->when.offset);
+  char zone[8];
+  std::snprintf(zone, sizeof zone, "%c%02d%02d", who->when.offset < 0 || who->when.sign == '-' ? '-' : '+',
+                offset / 60 % 100, offset % 60);
+  return "@" + std::to_string(static_cast<long long>(who->when.time)) + " " + zone;
+}
+
+/// Writes the commit of `tree` on `parent` (none for a root commit), signed as
+/// commit.gpgsign asks, by `git commit-tree -S`: git's own signing (gpg.format,
+/// gpg.program, gpg.<format>.program, user.signingkey) with this commit's author,
+/// committer and dates. No ref moves: the branch moves by compare-and-swap here.
+git_oid signed_commit(GitRepo::Impl& g, const git_oid& tree, const git_commit* parent, const git_signature* author,
+                      const git_signature* committer, const std::string& message) {
+  const git::Api& a = api();
   ProgramRun run;
-  run.argv = {program, "--status-fd=2", "-bsau", key};
-  run.input = buffer;
+  run.argv = {"git", "commit-tree", "-S", git::hex(tree)};
+  if (parent) {
+    run.argv.push_back("-p");
+    run.argv.push_back(git::hex(*a.git_commit_id(parent)));
+  }
+  run.cwd = g.work_tree;
+  run.input = message;
   run.capture_stderr = true;
-  ProgramResult r = run_program(run, "the signing program");
-  if (r.status != 0 || r.err.find("[GNUPG:] SIG_CREATED ") == std::string::npos || r.out.empty()) {
+  run.env = git_child_env(g);
+  run.env["GIT_AUTHOR_NAME"] = author->name;
+  run.env["GIT_AUTHOR_EMAIL"] = author->email;
+  run.env["GIT_AUTHOR_DATE"] = git_date(author);
+  run.env["GIT_COMMITTER_NAME"] = committer->name;
+  run.env["GIT_COMMITTER_EMAIL"] = committer->email;
+  run.env["GIT_COMMITTER_DATE"] = git_date(committer);
+  ProgramResult r = run_program(run, "git, to sign the commit,");
+  git_oid id;
+  std::string sha(trim(r.out));
+  if (r.status != 0 || a.git_oid_fromstr(&id, sha.c_str()) != 0) {
+    // git says why ("error: gpg failed to sign the data"), then that it wrote nothing.
     std::string why;
     for (const auto& line : split(r.err, '\n'))
-      if (!line.starts_with("[GNUPG:]") && !trim(line).empty()) why = std::string(trim(line));
-    throw IoError("cannot sign the commit: " + program + " failed" + (why.empty() ? "" : ": " + why) +
+      if (why.empty() && !trim(line).empty() && !line.starts_with("fatal: failed to write commit object"))
+        why = std::string(trim(line));
+    throw IoError("cannot sign the commit: git commit-tree -S failed" + (why.empty() ? "" : ": " + why) +
                   "; nothing was committed");
   }
-  return r.out;
+  return id;
 }
 
 /// The lock file of a ref, where git's files backend keeps it.
@@ -308,11 +308,8 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
   Hooks hooks(g);
   bool verify = request.verify == Verify::yes;
   std::optional<Scratch> scratch;
-  if (sign_commits || hooks.has("prepare-commit-msg") ||
-      (verify && (hooks.has("pre-commit") || hooks.has("commit-msg"))))
+  if (hooks.has("prepare-commit-msg") || (verify && (hooks.has("pre-commit") || hooks.has("commit-msg")))) {
     scratch.emplace(g);
-  if (scratch &&
-      (hooks.has("prepare-commit-msg") || (verify && (hooks.has("pre-commit") || hooks.has("commit-msg"))))) {
     git_object* raw_head = nullptr;
     git::Tree head;
     if (a.git_revparse_single(&raw_head, repo, "HEAD^{tree}") == 0) head.reset(reinterpret_cast<git_tree*>(raw_head));
@@ -404,15 +401,8 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
       std::size_t parent_count = unborn ? 0 : 1;
       git_oid commit_oid;
       if (sign_commits) {
-        git::Buf buffer;
-        check(a.git_commit_create_buffer(&buffer.buf, repo, author.get(), committer.get(), nullptr, message.c_str(),
-                                         tree.get(), parent_count, parents),
-              "create commit");
-        std::string content = buffer.str();
-        std::string signature_text = sign(g, content, committer.get(), *scratch);
-        check_transient(
-            a.git_commit_create_with_signature(&commit_oid, repo, content.c_str(), signature_text.c_str(), nullptr),
-            "create signed commit");
+        commit_oid = signed_commit(g, tree_oid, parent_count ? parent.get() : nullptr, author.get(), committer.get(),
+                                   message);
       } else {
         check_transient(a.git_commit_create(&commit_oid, repo, nullptr, author.get(), committer.get(), nullptr,
                                             message.c_str(), tree.get(), parent_count, parents),
