@@ -174,20 +174,19 @@ fs::path hook_index(git_tree* head, const std::vector<Change>& changes, Scratch&
   return path;
 }
 
-/// A message as `git commit -m` cleans it: no trailing whitespace, no leading or
-/// trailing blank lines, no runs of blank lines.
-std::string clean_message(std::string_view text) {
-  std::vector<std::string> out;
-  for (const auto& line : split(text, '\n')) {
-    std::string l = line;
-    while (!l.empty() && std::isspace(static_cast<unsigned char>(l.back()))) l.pop_back();
-    if (l.empty() && (out.empty() || out.back().empty())) continue;
-    out.push_back(std::move(l));
-  }
-  while (!out.empty() && out.back().empty()) out.pop_back();
-  std::string joined;
-  for (const auto& l : out) joined += l + "\n";
-  return joined;
+/// A message as `git commit -m` cleans it (its "whitespace" clean-up): by `git
+/// stripspace`, which drops trailing whitespace, leading and trailing blank lines
+/// and runs of blank lines.
+std::string clean_message(const GitRepo::Impl& g, const std::string& text) {
+  ProgramRun run;
+  run.argv = {"git", "stripspace"};
+  run.cwd = g.work_tree;
+  run.input = text;
+  run.capture_stderr = true;
+  run.env = git_child_env(g);
+  ProgramResult r = run_program(run, "git, to clean up the commit message,");
+  if (r.status != 0) throw IoError("cannot clean up the commit message: git stripspace failed; nothing was committed");
+  return r.out;
 }
 
 std::string first_line(std::string_view text) {
@@ -328,7 +327,7 @@ CommitResult GitRepo::commit_paths(const CommitRequest& request) {
     }
     std::optional<std::string> edited = read_file_if_exists(message_file);
     if (!edited) throw IoError("the commit message file went away while the hooks ran; nothing was committed");
-    message = clean_message(*edited);
+    message = clean_message(g, *edited);
     if (message.empty()) throw IoError("the commit message is empty after the hooks ran; nothing was committed");
   }
   trace("commit: hooks run");
