@@ -1,0 +1,426 @@
+// Transitions: new, move, block, unblock, link, unlink, delete and archive; each
+// one commit, under the locks of the stories it changes.
+#include <tracker/claim_spread.hpp>
+#include <tracker/deps.hpp>
+#include <tracker/error.hpp>
+#include <tracker/git.hpp>
+#include <tracker/remote.hpp>
+#include <tracker/tracker.hpp>
+#include <tracker/util.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "file_tx.hpp"
+#include "process.hpp"
+#include "limits.hpp"
+#include "fs_internal.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <functional>
+#include <set>
+#include <thread>
+
+namespace tracker {
+
+const Stage& Tracker::check_new(const NewStoryRequest& request) {
+  const Config& config = ws_.config();
+  if (!config.is_known_type(request.type))
+    throw UsageError("unknown type '" + request.type + "'" + did_you_mean(request.type, config.types) +
+                     "; types are: " + join(config.types, ", "));
+  const Stage& stage = config.stage(request.stage.value_or(config.ready_stages.front()));
+  if (request.text) return stage;
+  std::string name(trim(request.name));
+  if (name.empty()) throw UsageError("a story needs a name");
+  require_text(name, "the story name");
+  require_text(request.body, "the story body");
+  if (name.find('\n') != std::string::npos) throw UsageError("a story name must be one line");
+  for (const auto& label : request.labels) {
+    require_text(label, "label");
+    if (trim(label).empty() || label.find(',') != std::string::npos || label.find('\n') != std::string::npos)
+      throw UsageError("bad label '" + label + "'");
+  }
+  return stage;
+}
+
+NewStoryResult Tracker::create(const NewStoryRequest& request) {
+  will_commit();
+  const Config& config = ws_.config();
+  const Stage& stage = check_new(request);
+  refresh_all();
+  std::string name(trim(request.name));
+  std::string text;
+  if (request.text) {
+    // A file written in an editor: used as it is, once it reads as a story.
+    std::vector<StoryProblem> problems = validate_new(*request.text);
+    if (!problems.empty())
+      throw InvalidDataError("line " + std::to_string(problems.front().line) + ": " + problems.front().message);
+    Story parsed;
+    parse_story_text(*request.text, parsed, config.story_limits);
+    name = trim(parsed.name);
+    text = *request.text;
+  } else {
+    for (auto dep : request.depends_on) find(dep);  // NotFoundError for an unknown id
+    text = render_story(NewStory{name, request.priority, request.labels, request.depends_on,
+                                 format_iso8601(clock_.now_seconds()), request.body});
+  }
+  if (text.size() > config.story_limits.max_bytes)
+    throw UsageError("the story would be " + std::to_string(text.size()) + " bytes; a story file holds at most " +
+                     std::to_string(config.story_limits.max_bytes) + " (limits.story_bytes in .tracker/config.yml)");
+
+  NewStoryResult result;
+  // The id lock is held until the commit has landed: a failed commit gives its id
+  // back, and an idempotency key is recorded only for a story that was committed.
+  IdAllocation ids(ws_);
+  if (request.key) {
+    if (auto existing = ids.find_key(*request.key)) {
+      result.id = *existing;
+      Lookup found = index_->lookup(*existing);
+      if (!found.stories.empty()) result.path = found.stories.front().path;
+      return result;
+    }
+  }
+  prepare_commit();
+  std::int64_t above = std::max({index_->max_id(), id_floor(), ids.last()});
+  if (Remote* r = remote()) above = std::max(above, remote_id(*r, above) - 1);
+  result.id = ids.reserve(above);
+  lock_stories({result.id});  // a `tracker commit` meanwhile leaves the new file to this commit
+  fs::path file = ws_.real_stage_dir(stage) / make_story_file_name(result.id, request.type, slugify(name));
+  result.path = ws_.relative(file);
+
+  try {
+    result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+      tx.create(file, text);
+      touched.push_back(result.path);
+      index_->update_files(touched);
+      return commit(
+          "tracker: create #" + std::to_string(result.id) + " " + name,
+          {{"Tracker-Action", "create"}, {"Tracker-Story", std::to_string(result.id)}, {"Tracker-To", stage.name}},
+          {result.path});
+    });
+  } catch (...) {
+    ids.release(result.id);
+    throw;
+  }
+  if (request.key) ids.record_key(*request.key, result.id);
+  result.created = true;
+  return result;
+}
+
+MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view stage_name, Force force) {
+  will_commit();
+  const Stage& target = ws_.config().stage(stage_name);
+  lock_stories(ids);
+  index_->refresh_stories(ids);
+  std::vector<Story> stories;
+  std::set<std::int64_t> seen;
+  for (auto id : ids)
+    if (seen.insert(id).second) stories.push_back(find(id));  // all ids are checked before anything moves
+
+  MoveResult result;
+  // The rule of claims, for every story before anything moves: a story another
+  // identity holds is refused unless forced. Into a done stage, the work is
+  // finished: the claims end, as with done (the stories already there too).
+  const bool finishing = ws_.config().is_done_stage(target.name);
+  std::vector<Holding> holdings;
+  bool own = false;
+  for (const auto& s : stories) {
+    if (s.stage == target.name && !finishing) continue;
+    Holding h = check_holder(s.id, std::nullopt, "move", force);
+    if (h.forced) result.forced_by = identity();
+    if (!h.holder.empty() && !h.forced && s.stage != target.name) own = true;
+    holdings.push_back(std::move(h));
+  }
+  auto end_claims = [&] {
+    for (const auto& h : holdings) {
+      if (!h.forced && !finishing) continue;  // the holder's own claim goes on in the new stage
+      if (!h.local && !h.lease) continue;
+      end_claim(h);
+      result.claims_ended.push_back(h.lease ? h.lease->claim : *h.local);
+    }
+  };
+  for (const auto& s : stories)
+    if (s.stage == target.name) result.already_there.push_back(s.id);
+  if (result.already_there.size() == stories.size()) {
+    end_claims();
+    return result;
+  }
+  ws_.real_stage_dir(target);  // refuses a symbolic link before anything moves
+  prepare_commit();
+  result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+    std::vector<std::string> paths;  // every stage path of every moved story
+    for (const auto& s : stories) {
+      if (s.stage == target.name) continue;
+      fs::path from = ws_.root() / s.path;
+      fs::path to = ws_.real_stage_dir(target) / from.filename();
+      tx.rename(from, to);
+      // A retry count carried over from an earlier stage is a known bug: a move resets it.
+      std::string text = read_file(to);
+      std::string edited = s.retry_count != 0 ? set_front_matter_line(text, "retry_count", "0") : text;
+      // A claim ended by force out of the working stages: nobody works on it now.
+      if (!finishing && std::any_of(holdings.begin(), holdings.end(), [&](const Holding& h) {
+            return h.forced && h.id == s.id;
+          }))
+        edited = remove_front_matter_line(edited, "agent");
+      if (edited != text) tx.rewrite(to, text, edited);
+      result.moved.push_back({s.id, s.stage, target.name, ws_.relative(to)});
+      touched.push_back(s.path);
+      touched.push_back(ws_.relative(to));
+      for (auto& p : paths_in_every_stage(to.filename())) paths.push_back(std::move(p));
+    }
+    index_->update_files(touched);
+    std::vector<std::string> parts;
+    std::vector<std::pair<std::string, std::string>> trailers = {{"Tracker-Action", "move"}};
+    for (const auto& m : result.moved) {
+      parts.push_back("#" + std::to_string(m.id) + " " + m.from + " -> " + m.to);
+      trailers.emplace_back("Tracker-Story", std::to_string(m.id));
+    }
+    for (const auto& m : result.moved) trailers.emplace_back("Tracker-From", m.from);
+    trailers.emplace_back("Tracker-To", target.name);
+    // Who moved a story they hold, or forced another's: what sync's fence reads.
+    if (own) trailers.emplace_back("Tracker-Owner", identity());
+    if (!result.forced_by.empty()) trailers.emplace_back("Tracker-Forced-By", result.forced_by);
+    return commit("tracker: move " + join(parts, ", "), trailers, paths);
+  });
+  end_claims();
+  return result;
+}
+
+std::vector<std::string> Tracker::paths_in_every_stage(const fs::path& file_name) const {
+  std::vector<std::string> paths;
+  for (const auto& stage : ws_.config().stages) paths.push_back(ws_.relative(ws_.stage_dir(stage) / file_name));
+  return paths;
+}
+
+Tracker::Transition Tracker::transition(const Story& original, const Stage& target,
+                                        const std::function<std::string(const std::string&)>& edit,
+                                        const std::string& action, const std::string& detail,
+                                        const std::string& owner, const std::string& new_slug,
+                                        const std::string& forced_by) {
+  prepare_commit();
+  Story story = original;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return transition_once(story, target, edit, action, detail, owner, new_slug, forced_by);
+    } catch (const FileChangedError&) {
+      // Changed or moved by hand since it was read: the edit is made again on what is
+      // there now, never written over it.
+      if (attempt >= limits::kFileChangedRetries) throw;
+      index_->refresh_stories({story.id});
+      story = find(story.id);
+    }
+  }
+}
+
+Tracker::Transition Tracker::transition_once(const Story& story, const Stage& target,
+                                             const std::function<std::string(const std::string&)>& edit,
+                                             const std::string& action, const std::string& detail,
+                                             const std::string& owner, const std::string& new_slug,
+                                             const std::string& forced_by) {
+  fs::path from = ws_.root() / story.path;
+  fs::path to = story.stage == target.name ? from : ws_.real_stage_dir(target) / from.filename();
+  if (!new_slug.empty() && new_slug != story.slug)
+    to = to.parent_path() / make_story_file_name(story.id, story.type, new_slug);
+  Transition result;
+  result.path = ws_.relative(to);
+  result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+    std::optional<std::string> read = read_file_if_exists(from);
+    if (!read) throw FileChangedError(story.path + " went away while tracker was changing it");
+    std::string old_text = std::move(*read);
+    std::string new_text = edit(old_text);
+    if (from != to) tx.rename(from, to);
+    tx.rewrite(to, old_text, new_text);
+    // The index follows the files at once, not after the commit: a concurrent
+    // command's walk then finds them as the index says.
+    touched = from == to ? std::vector<std::string>{result.path} : std::vector<std::string>{story.path, result.path};
+    index_->update_files(touched);
+    trace("transition: file changed");
+    std::string id = std::to_string(story.id);
+    // "(backlog -> current)" for a move; nothing for an edit in place (the trailers
+    // still name the stage).
+    std::string stages = story.stage == target.name ? "" : " (" + story.stage + " -> " + target.name + ")";
+    std::vector<std::pair<std::string, std::string>> trailers = {
+        {"Tracker-Action", action}, {"Tracker-Story", id}, {"Tracker-From", story.stage}, {"Tracker-To", target.name}};
+    if (!owner.empty()) trailers.emplace_back("Tracker-Owner", owner);
+    if (!forced_by.empty()) trailers.emplace_back("Tracker-Forced-By", forced_by);
+    std::vector<std::string> paths = paths_in_every_stage(to.filename());
+    if (to.filename() != from.filename())
+      for (auto& p : paths_in_every_stage(from.filename())) paths.push_back(std::move(p));
+    return commit("tracker: " + action + " #" + id + (detail.empty() ? "" : " " + detail) + stages, trailers, paths);
+  });
+  trace("transition: committed");
+  return result;
+}
+
+StoryChange Tracker::block(std::int64_t id, const std::optional<std::string>& reason) {
+  will_commit();
+  if (reason && reason->find('\n') != std::string::npos) throw UsageError(param_ref("reason") + " must be one line");
+  Story story = load_for_change(id);
+  const Stage& stage = ws_.config().stage(story.stage);
+  auto edit = [&](const std::string& text) {
+    std::string out = set_front_matter_line(text, "blocked", "true");
+    return reason ? set_front_matter_line(out, "blocked_reason", yaml_scalar(*reason)) : out;
+  };
+  StoryChange result{id, story.stage, story.stage, "", {}, true};
+  std::string before = read_file(ws_.root() / story.path);
+  if (edit(before) == before) {
+    result.changed = false;
+    return result;
+  }
+  result.commit = transition(story, stage, edit, "block", "", "").commit;
+  return result;
+}
+
+StoryChange Tracker::unblock(std::int64_t id) {
+  will_commit();
+  Story story = load_for_change(id);
+  const Stage& stage = ws_.config().stage(story.stage);
+  StoryChange result{id, story.stage, story.stage, "", {}, true};
+  if (!story.blocked) {
+    result.changed = false;
+    return result;
+  }
+  auto edit = [](const std::string& text) {
+    return remove_front_matter_line(set_front_matter_line(text, "blocked", "false"), "blocked_reason");
+  };
+  result.commit = transition(story, stage, edit, "unblock", "", "").commit;
+  return result;
+}
+
+LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
+  will_commit();
+  lock_dependency_graph();
+  refresh_all();
+  Story story = load_for_change(id);
+  if (id == dependency) throw InvalidDataError("story #" + std::to_string(id) + " cannot depend on itself");
+  Lookup target = index_->lookup(dependency);
+  if (target.stories.empty() && target.malformed.empty())
+    throw NotFoundError("no story #" + std::to_string(dependency));
+  LinkResult result{id, dependency, story.depends_on, {}, false};
+  if (std::find(story.depends_on.begin(), story.depends_on.end(), dependency) != story.depends_on.end()) return result;
+  if (auto path = dependency_path(dependency_graph(), dependency, id)) {
+    path->insert(path->begin(), id);
+    throw InvalidDataError("linking #" + std::to_string(id) + " to #" + std::to_string(dependency) +
+                           " would make a dependency cycle: " + format_dependency_path(*path));
+  }
+  auto edit = [&](const std::string& text) {
+    return edit_front_matter_list(text, "depends_on", [](std::string_view) { return true; },
+                                  {std::to_string(dependency)});
+  };
+  result.commit =
+      transition(story, ws_.config().stage(story.stage), edit, "link", "to #" + std::to_string(dependency), "").commit;
+  result.depends_on.push_back(dependency);
+  result.changed = true;
+  graph_changed(id, result.depends_on);
+  return result;
+}
+
+LinkResult Tracker::unlink(std::int64_t id, std::int64_t dependency) {
+  will_commit();
+  Story story = load_for_change(id);
+  LinkResult result{id, dependency, {}, {}, false};
+  for (auto d : story.depends_on)
+    if (d != dependency) result.depends_on.push_back(d);
+  std::string before = read_file(ws_.root() / story.path);
+  auto edit = [&](const std::string& text) {
+    return edit_front_matter_list(text, "depends_on",
+                                  [&](std::string_view item) { return story_ref(item) != dependency; }, {});
+  };
+  if (edit(before) == before) return result;
+  result.commit =
+      transition(story, ws_.config().stage(story.stage), edit, "unlink", "from #" + std::to_string(dependency), "")
+          .commit;
+  result.changed = true;
+  graph_changed(id, result.depends_on);
+  return result;
+}
+
+namespace {
+
+fs::path id_floor_file(const Workspace& ws) {
+  return ws.config_path().parent_path() / "id-floor";
+}
+
+}  // namespace
+
+std::int64_t Tracker::id_floor() const {
+  auto text = read_file_if_exists(id_floor_file(ws_));
+  return text ? parse_int(trim(*text)).value_or(0) : 0;
+}
+
+const Stage& Tracker::archive_stage() const {
+  const Config& config = ws_.config();
+  if (const Stage* s = config.find_stage("archived")) return *s;
+  if (config.done_stages.empty()) throw UsageError("no done stage to archive to (done_stages is empty)");
+  return config.stage(config.done_stages.back());
+}
+
+DeleteResult Tracker::remove(const std::vector<std::int64_t>& ids, bool force) {
+  will_commit();
+  lock_stories(ids);
+  refresh_all();
+  std::vector<Story> stories;
+  std::set<std::int64_t> seen;
+  for (auto id : ids)
+    if (seen.insert(id).second) stories.push_back(find(id));  // every id checked before anything goes
+  // The rule of claims: a story another identity holds (here or on the remote) is
+  // refused unless forced; every claim on a deleted story ends with it.
+  DeleteResult result;
+  std::vector<Holding> held;
+  for (const auto& s : stories) {
+    Holding h = check_holder(s.id, std::nullopt, "delete", force ? Force::yes : Force::no);
+    if (h.forced) result.forced_by = identity();
+    if (h.local || h.lease) held.push_back(std::move(h));
+  }
+  if (!force)
+    for (const auto& [story_id, deps] : index_->dependencies()) {
+      if (seen.count(story_id)) continue;
+      for (auto dep : deps)
+        if (seen.count(dep))
+          throw ConflictError("story #" + std::to_string(story_id) + " depends on #" + std::to_string(dep) +
+                              "; unlink it first (" +
+                              op_ref("unlink", {{"id", std::to_string(story_id)}, {"depends_on", std::to_string(dep)}}) +
+                              "), or delete with " + param_ref("force", "true"));
+    }
+
+  std::int64_t floor = id_floor(), highest = *std::max_element(seen.begin(), seen.end());
+  fs::path floor_file = id_floor_file(ws_);
+  prepare_commit();
+  result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+    for (const auto& s : stories) {
+      fs::path file = ws_.root() / s.path;
+      tx.remove(file, read_file(file));
+      touched.push_back(s.path);
+      result.deleted.push_back({s.id, s.name, s.stage, s.path});
+    }
+    index_->update_files(touched);
+    std::vector<std::string> paths = touched;
+    if (highest > floor) {
+      std::string text = std::to_string(highest) + "\n";
+      if (auto old = read_file_if_exists(floor_file))
+        tx.rewrite(floor_file, *old, text);
+      else
+        tx.create(floor_file, text);
+      paths.push_back(ws_.relative(floor_file));
+    }
+    std::vector<std::string> parts;
+    std::vector<std::pair<std::string, std::string>> trailers = {{"Tracker-Action", "delete"}};
+    for (const auto& d : result.deleted) {
+      parts.push_back("#" + std::to_string(d.id) + " " + d.name);
+      trailers.emplace_back("Tracker-Story", std::to_string(d.id));
+    }
+    for (const auto& d : result.deleted) trailers.emplace_back("Tracker-From", d.stage);
+    if (!result.forced_by.empty()) trailers.emplace_back("Tracker-Forced-By", result.forced_by);
+    return commit("tracker: delete " + join(parts, ", "), trailers, paths);
+  });
+  for (const auto& h : held) {
+    end_claim(h);
+    result.claims_ended.push_back(h.lease ? h.lease->claim : *h.local);
+  }
+  return result;
+}
+
+}  // namespace tracker
