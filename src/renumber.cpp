@@ -1,0 +1,97 @@
+// tracker renumber: a story given a new id, the references to it rewritten.
+#include <tracker/fs.hpp>
+#include <tracker/git.hpp>
+#include <tracker/remote.hpp>
+#include <tracker/tracker.hpp>
+#include <tracker/util.hpp>
+
+#include "file_tx.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+
+namespace tracker {
+
+RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::string>& path,
+                                 const std::vector<std::int64_t>& refs) {
+  lock_stories({id});
+  refresh_all();
+  Lookup found = index_->lookup(id);
+  std::vector<std::string> paths;
+  for (const auto& s : found.stories) paths.push_back(s.path);
+  for (const auto& m : found.malformed) paths.push_back(m.path);
+  if (paths.empty()) throw NotFoundError("no story #" + std::to_string(id));
+  std::string chosen;
+  if (path) {
+    std::string wanted = ws_.relative(fs::absolute(*path));
+    for (const auto& p : paths)
+      if (p == *path || p == wanted) chosen = p;
+    if (chosen.empty())
+      throw UsageError("story #" + std::to_string(id) + " is not at " + *path + "; it is at " + join(paths, ", "));
+  } else if (paths.size() == 1) {
+    chosen = paths.front();
+  } else {
+    throw UsageError("story #" + std::to_string(id) + " exists " + std::to_string(paths.size()) + " times (" +
+                     join(paths, ", ") + "); say which one with --path");
+  }
+  bool duplicated = paths.size() > 1;
+
+  RenumberResult result;
+  result.old_id = id;
+  result.from_path = chosen;
+
+  // The references: which stories name the old id, and which of them to rewrite.
+  for (const auto& [story_id, deps] : index_->dependencies()) {
+    if (story_id == id || std::find(deps.begin(), deps.end(), id) == deps.end()) continue;
+    bool rewrite = !duplicated || std::find(refs.begin(), refs.end(), story_id) != refs.end();
+    (rewrite ? result.rewritten : result.ambiguous).push_back(story_id);
+  }
+  for (auto r : refs)
+    if (std::find(result.rewritten.begin(), result.rewritten.end(), r) == result.rewritten.end())
+      throw UsageError("story #" + std::to_string(r) + " does not depend on #" + std::to_string(id));
+  auto name = parse_story_file_name(fs::path(chosen).filename().string(), ws_.config().types);
+  will_commit();
+  // The stories whose depends_on is rewritten are changed too: theirs locks as well,
+  // and their files looked at again.
+  lock_stories(result.rewritten);
+  index_->refresh_stories(result.rewritten);
+  IdAllocation ids(ws_);
+  prepare_commit();
+  // With a remote, the new id is reserved there as `new` reserves one: no other
+  // clone gives it out.
+  std::int64_t above = std::max({index_->max_id(), id_floor(), ids.last()});
+  if (Remote* r = remote()) above = std::max(above, remote_id(*r, above) - 1);
+  result.new_id = ids.reserve(above);
+  fs::path from = ws_.root() / chosen;
+  fs::path to = from.parent_path() / make_story_file_name(result.new_id, name->type, name->slug);
+  result.to_path = ws_.relative(to);
+  try {
+    result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& changed) {
+      changed = {result.from_path, result.to_path};
+      tx.rename(from, to);
+      for (auto ref : result.rewritten) {
+        for (const auto& s : index_->lookup(ref).stories) {
+          fs::path file = ws_.root() / s.path;
+          std::string text = read_file(file);
+          std::string edited =
+              edit_front_matter_list(text, "depends_on", [&](std::string_view item) { return story_ref(item) != id; },
+                                     {std::to_string(result.new_id)});
+          if (edited == text) continue;
+          tx.rewrite(file, text, edited);
+          changed.push_back(ws_.relative(file));
+        }
+      }
+      index_->update_files(changed);
+      return commit("tracker: renumber #" + std::to_string(id) + " -> #" + std::to_string(result.new_id),
+                    {{"Tracker-Action", "renumber"}, {"Tracker-Story", std::to_string(result.new_id)}}, changed);
+    });
+  } catch (...) {
+    ids.release(result.new_id);
+    throw;
+  }
+  return result;
+}
+
+}  // namespace tracker
