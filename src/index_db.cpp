@@ -3,6 +3,7 @@
 #include <tracker/util.hpp>
 #include <tracker/watch.hpp>
 
+#include "fts.hpp"
 #include "index_impl.hpp"
 #include "limits.hpp"
 
@@ -15,12 +16,13 @@ namespace tracker {
 namespace {
 
 // 11: search folds case for all of Unicode (unicode61); 12: Han and kana letters
-// are indexed one by one (spread_spaceless), so a run of them is found anywhere.
-constexpr int kSchemaVersion = 12;
+// are indexed one by one, so a run of them is found anywhere; 13: by the `tracker`
+// tokenizer (src/fts.hpp) over the text as it is, so that FTS5's match positions
+// are positions in story_text.
+constexpr int kSchemaVersion = 13;
 
-// The full-text index holds names and bodies as spread_spaceless gives them (the
-// SQL function of that name, registered on every connection by open_db): its rows
-// are never read back, only matched and ranked, so they need not equal story_text.
+// The full-text index holds names and bodies through the `tracker` tokenizer,
+// registered on every connection by open_db with the `tracker_matches` function.
 //
 // `stories` rows stay narrow (metadata and stat data) so that a refresh, which reads
 // the stat data of every row, touches few pages; the text lives in `story_text`.
@@ -44,19 +46,19 @@ CREATE TABLE IF NOT EXISTS story_text(
   rowid INTEGER PRIMARY KEY,  -- stories.rowid
   name TEXT, body TEXT, content BLOB);
 CREATE VIRTUAL TABLE IF NOT EXISTS stories_fts USING fts5(name, body, content='story_text', content_rowid='rowid',
-  tokenize='unicode61 remove_diacritics 0');
+  tokenize='tracker');
 CREATE TRIGGER IF NOT EXISTS story_text_ai AFTER INSERT ON story_text BEGIN
-  INSERT INTO stories_fts(rowid, name, body) VALUES (new.rowid, spread_spaceless(new.name), spread_spaceless(new.body));
+  INSERT INTO stories_fts(rowid, name, body) VALUES (new.rowid, new.name, new.body);
 END;
 CREATE TRIGGER IF NOT EXISTS story_text_ad AFTER DELETE ON story_text BEGIN
   INSERT INTO stories_fts(stories_fts, rowid, name, body)
-    VALUES ('delete', old.rowid, spread_spaceless(old.name), spread_spaceless(old.body));
+    VALUES ('delete', old.rowid, old.name, old.body);
 END;
 CREATE TRIGGER IF NOT EXISTS story_text_au AFTER UPDATE OF name, body ON story_text
   WHEN old.name IS NOT new.name OR old.body IS NOT new.body BEGIN
   INSERT INTO stories_fts(stories_fts, rowid, name, body)
-    VALUES ('delete', old.rowid, spread_spaceless(old.name), spread_spaceless(old.body));
-  INSERT INTO stories_fts(rowid, name, body) VALUES (new.rowid, spread_spaceless(new.name), spread_spaceless(new.body));
+    VALUES ('delete', old.rowid, old.name, old.body);
+  INSERT INTO stories_fts(rowid, name, body) VALUES (new.rowid, new.name, new.body);
 END;
 CREATE TRIGGER IF NOT EXISTS stories_ad AFTER DELETE ON stories BEGIN
   DELETE FROM story_text WHERE rowid = old.rowid;
@@ -158,20 +160,7 @@ void ShadowIndex::Impl::open_db() {
   db = std::make_unique<sql::Db>(db_path);
   int persist = 1;
   sqlite3_file_control(db->handle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-  auto spread = [](sqlite3_context* ctx, int, sqlite3_value** argv) {
-    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
-      sqlite3_result_value(ctx, argv[0]);
-      return;
-    }
-    const char* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-    std::string out = spread_spaceless(std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(argv[0]))));
-    sqlite3_result_text64(ctx, out.data(), out.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  };
-  sql::check(db->handle(),
-             sqlite3_create_function_v2(db->handle(), "spread_spaceless", 1,
-                                        SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr, spread,
-                                        nullptr, nullptr, nullptr),
-             "registering spread_spaceless");
+  sql::check(db->handle(), fts::register_extensions(db->handle()), "registering the full-text tokenizer");
   db->exec(kPragmas);
 }
 

@@ -1,6 +1,7 @@
 // Reading the shadow index: lists, lookups by id, issues, dependencies and search.
 #include <tracker/util.hpp>
 
+#include "fts.hpp"
 #include "index_impl.hpp"
 
 #include <algorithm>
@@ -230,14 +231,15 @@ SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int
     struct Found {
       SearchHit hit;
       std::string body;
+      std::int64_t row;
     };
     std::vector<Found> found;
     std::int64_t total = 0;
-    auto add_hit = [&](const sql::Stmt& q, double score, std::string body) {
+    auto add_hit = [&](const sql::Stmt& q, double score, std::string body, std::int64_t row) {
       SearchHit hit;
       hit.story = story_from_row(q, true);
       hit.score = -score;  // bm25 is lower for a better match; scores read the other way
-      found.push_back({std::move(hit), std::move(body)});
+      found.push_back({std::move(hit), std::move(body), row});
     };
     // The window function counts every match; bm25 cannot be called in the same
     // query level as a window function, hence the subquery.
@@ -248,18 +250,32 @@ SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int
         " WHERE stories_fts MATCH ? AND stories.error IS NULL" +
         stage_filter + ") ORDER BY score, id" + (limit ? " LIMIT " + std::to_string(*limit) : std::string()));
     auto body_of = impl_->db->prepare("SELECT body FROM story_text WHERE rowid = ?");
-    q.bind(1, fts5_expression(query));
+    const std::string expression = fts5_expression(query);
+    q.bind(1, expression);
     while (q.step()) {
       total = q.int64(17);
       body_of.reset();
       body_of.bind(1, q.int64(16));
-      add_hit(q, q.real(15), body_of.step() ? body_of.text(0) : std::string());
+      add_hit(q, q.real(15), body_of.step() ? body_of.text(0) : std::string(), q.int64(16));
     }
+    // Where FTS5 matched, for the hits given only: a row found again by its rowid
+    // under the same MATCH is cheap, and reading every match's text is not.
+    auto matches_of = impl_->db->prepare(
+        "SELECT tracker_matches(stories_fts, 0), tracker_matches(stories_fts, 1) FROM stories_fts"
+        " WHERE stories_fts MATCH ? AND rowid = ?");
     std::vector<SearchHit> hits;
-    for (auto& [hit, body] : found) {
-      hit.name = make_snippet(query, hit.story.name, std::string::npos);
+    for (auto& [hit, body, row] : found) {
+      std::vector<Match> in_name, in_body;
+      matches_of.reset();
+      matches_of.bind(1, expression);
+      matches_of.bind(2, row);
+      if (matches_of.step()) {
+        in_name = fts::parse_matches(matches_of.text(0));
+        in_body = fts::parse_matches(matches_of.text(1));
+      }
+      hit.name = make_snippet(hit.story.name, in_name, std::string::npos);
       if (hit.name.highlights.empty()) hit.name.text = hit.story.name;
-      hit.snippet = make_snippet(query, body);
+      hit.snippet = make_snippet(body, in_body);
       hits.push_back(std::move(hit));
     }
     return SearchResult{std::move(hits), total};

@@ -21,10 +21,6 @@ std::string phrase_expression(const SearchPhrase& p) {
   return "\"" + join(p.tokens, " ") + "\"" + (p.prefix ? "*" : "");
 }
 
-bool token_matches(const std::string& token, const std::string& want, bool prefix) {
-  return prefix ? token.starts_with(want) : token == want;
-}
-
 }  // namespace
 
 std::vector<SearchPhrase> SearchQuery::phrases() const {
@@ -35,9 +31,9 @@ std::vector<SearchPhrase> SearchQuery::phrases() const {
 }
 
 std::vector<Token> tokenize(std::string_view text) {
-  // As the index sees the text: runs of letters and digits (any byte past ASCII),
-  // folded to lower case, except that each letter of a script written without
-  // spaces is a token of its own (the index stores it spread: spread_spaceless).
+  // As the index's tokenizer splits a term: runs of letters and digits (any byte
+  // past ASCII), folded to lower case, except that each letter of a script written
+  // without spaces is a token of its own.
   std::vector<Token> out;
   Token run;
   bool in_run = false;
@@ -194,48 +190,33 @@ std::string fts5_expression(const SearchQuery& query) {
   return out;
 }
 
-std::vector<std::size_t> phrase_positions(const SearchPhrase& phrase, const std::vector<Token>& tokens) {
-  std::vector<std::size_t> out;
-  std::size_t n = phrase.tokens.size();
-  if (n == 0 || tokens.size() < n) return out;
-  for (std::size_t i = 0; i + n <= tokens.size(); ++i) {
-    bool ok = true;
-    for (std::size_t k = 0; k < n && ok; ++k)
-      ok = token_matches(tokens[i + k].text, phrase.tokens[k], phrase.prefix && k + 1 == n);
-    if (ok) out.push_back(i);
-  }
-  return out;
-}
-
-Snippet make_snippet(const SearchQuery& query, std::string_view text, std::size_t width) {
-  std::vector<SearchPhrase> wanted;
-  for (const auto& g : query.groups) wanted.insert(wanted.end(), g.begin(), g.end());
-
+Snippet make_snippet(std::string_view text, const std::vector<Match>& matches, std::size_t width) {
   // The line with the most distinct matching phrases, then the most matches.
   std::string_view best;
   std::vector<std::pair<std::size_t, std::size_t>> best_hits;  // byte ranges in `best`
   std::size_t best_distinct = 0;
   std::string_view first_line;
-  for (std::string_view rest = text; !rest.empty();) {
-    auto nl = rest.find('\n');
-    std::string_view line = rest.substr(0, nl);
-    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-    while (!line.empty() && is_space(line.front())) line.remove_prefix(1);
-    while (!line.empty() && is_space(line.back())) line.remove_suffix(1);
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t nl = text.find('\n', at);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::size_t b = at, e = nl;
+    at = nl + 1;
+    while (b < e && is_space(text[b])) ++b;
+    while (e > b && is_space(text[e - 1])) --e;
+    std::string_view line = text.substr(b, e - b);
     if (line.empty() || line == "---") continue;
     if (first_line.empty()) first_line = line;
-    std::vector<Token> tokens = tokenize(line);
     std::vector<std::pair<std::size_t, std::size_t>> hits;
-    std::size_t distinct = 0;
-    for (const auto& p : wanted) {
-      auto at = phrase_positions(p, tokens);
-      if (!at.empty()) ++distinct;
-      for (auto pos : at) hits.emplace_back(tokens[pos].begin, tokens[pos + p.tokens.size() - 1].end);
-    }
-    if (distinct > best_distinct || (distinct == best_distinct && distinct > 0 && hits.size() > best_hits.size())) {
+    std::vector<int> phrases;
+    for (const auto& m : matches)
+      if (m.begin >= b && m.end <= e && m.begin < m.end) {
+        hits.emplace_back(m.begin - b, m.end - b);
+        if (std::find(phrases.begin(), phrases.end(), m.phrase) == phrases.end()) phrases.push_back(m.phrase);
+      }
+    if (phrases.size() > best_distinct || (phrases.size() == best_distinct && !phrases.empty() && hits.size() > best_hits.size())) {
       best = line;
       best_hits = std::move(hits);
-      best_distinct = distinct;
+      best_distinct = phrases.size();
     }
   }
   Snippet out;

@@ -132,21 +132,6 @@ bool is_spaceless_letter(unsigned cp) {
          (cp >= 0x20000 && cp <= 0x3134F);                                   // Han, supplementary planes
 }
 
-std::string spread_spaceless(std::string_view text) {
-  // Every such letter is written with three or four bytes, the first 0xE3 or more.
-  if (std::none_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) >= 0xE3; }))
-    return std::string(text);
-  std::string out;
-  out.reserve(text.size() + text.size() / 2);
-  for (std::size_t i = 0; i < text.size();) {
-    std::size_t begin = i;
-    unsigned cp = next_code_point(text, i);
-    out.append(text.substr(begin, i - begin));
-    if (is_spaceless_letter(cp)) out += ' ';
-  }
-  return out;
-}
-
 std::string slugify(std::string_view text, std::size_t max_len) {
   // Words of lower-case ASCII letters and digits; Latin letters spelled in ASCII
   // (é -> e, ß -> ss); other letters (Greek, Cyrillic, CJK, …) kept as UTF-8.

@@ -348,7 +348,7 @@ TEST_CASE("index status and rebuild") {
   json s = json::parse(r.out);
   CHECK(s["stories"] == 2);
   CHECK(s["stages"]["qa"] == 1);
-  CHECK(s["schema_version"] == 12);
+  CHECK(s["schema_version"] == 13);
   CHECK(s["last_rebuild"].is_string());
   r = run_tracker(board.root(), {"index", "rebuild"});
   CHECK(r.code == 0);

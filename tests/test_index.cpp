@@ -2,6 +2,7 @@
 
 #include <tracker/index.hpp>
 #include <tracker/tracker.hpp>
+#include "fts.hpp"
 #include "manual_clock.hpp"
 #include "helpers.hpp"
 
@@ -32,6 +33,7 @@ void age(const fs::path& p) {
 std::string pragma(const fs::path& db, const std::string& sql) {
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  REQUIRE(fts::register_extensions(raw) == SQLITE_OK);  // the FTS table's tokenizer
   sqlite3_stmt* stmt = nullptr;
   REQUIRE(sqlite3_prepare_v2(raw, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
   std::string out;
@@ -54,7 +56,7 @@ TEST_CASE("the index lives in the git dir, in WAL mode, with a schema version an
   fs::path db = board.root() / ".git" / "tracker" / "index.db";
   REQUIRE(fs::exists(db));
   CHECK(pragma(db, "PRAGMA journal_mode") == "wal");
-  CHECK(pragma(db, "PRAGMA user_version") == "12");
+  CHECK(pragma(db, "PRAGMA user_version") == "13");
   CHECK(pragma(db, "SELECT count(*) FROM stories_fts WHERE stories_fts MATCH 'searchable'") == "1");
   CHECK(pragma(db, "SELECT length(content) > 0 FROM story_text") == "1");  // the content cache
 }

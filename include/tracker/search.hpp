@@ -1,9 +1,9 @@
 // Full-text search: the query language, the tokenizer and snippets.
 //
-// The shadow index answers queries with SQLite's FTS5 (the `unicode61` tokenizer,
-// bm25 ranking). The functions here parse the query into an FTS5 expression that quotes
-// every token, and cut the snippets of the hits, tokenizing as FTS5 does so that
-// what is highlighted is what matched.
+// The shadow index answers queries with SQLite's FTS5 (its `tracker` tokenizer,
+// bm25 ranking). The functions here parse the query into an FTS5 expression that
+// quotes every token, and cut the snippets of the hits around the matches FTS5
+// reports (src/fts.hpp), so that what is highlighted is what matched.
 #pragma once
 
 #include <cstdint>
@@ -40,24 +40,28 @@ SearchQuery parse_search_query(std::string_view text);
 /// user typed reaches FTS5 as syntax.
 std::string fts5_expression(const SearchQuery& query);
 
-/// A token of text and where it is, as the index's tokenizer (FTS5's unicode61 on
-/// spread_spaceless text) sees it: runs of letters and digits folded to lower case
-/// (fold_case), split at punctuation; each Han or kana letter a token of its own.
+/// A token of a query term and where it is: a run of letters and digits folded to
+/// lower case (fold_case), split at punctuation; each Han or kana letter a token of
+/// its own, as the index's `tracker` tokenizer (src/fts.hpp) splits them.
 struct Token {
   std::string text;
   std::size_t begin = 0, end = 0;  ///< byte offsets in the source
 };
 std::vector<Token> tokenize(std::string_view text);
 
-/// Where each occurrence of `phrase` starts, as token positions.
-std::vector<std::size_t> phrase_positions(const SearchPhrase& phrase, const std::vector<Token>& tokens);
+/// Where one phrase of a query matched, as FTS5 found it: the phrase's number (the
+/// order of SearchQuery::phrases()) and its byte range in the text.
+struct Match {
+  int phrase = 0;
+  std::size_t begin = 0, end = 0;
+};
 
-/// A short excerpt of `body` around the best match, with the byte ranges (in the
-/// excerpt) of the matched tokens; the body's first line when nothing in it matches.
+/// A short excerpt of `text` around the best match, with the byte ranges (in the
+/// excerpt) of the matches; the text's first line when nothing in it matched.
 struct Snippet {
   std::string text;
   std::vector<std::pair<std::size_t, std::size_t>> highlights;  ///< offset, length
 };
-Snippet make_snippet(const SearchQuery& query, std::string_view text, std::size_t width = 100);
+Snippet make_snippet(std::string_view text, const std::vector<Match>& matches, std::size_t width = 100);
 
 }  // namespace tracker

@@ -61,10 +61,6 @@ bool is_separator(unsigned cp);
 /// of them is found anywhere in a longer run.
 bool is_spaceless_letter(unsigned cp);
 
-/// `text` with a space after every spaceless letter (is_spaceless_letter), as the
-/// search index stores it; `text` itself when it has none.
-std::string spread_spaceless(std::string_view text);
-
 /// Throws UsageError "<what> is not valid UTF-8 text" when it is not, or holds a NUL.
 void require_text(std::string_view text, const std::string& what);
 

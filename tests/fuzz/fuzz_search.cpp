@@ -28,7 +28,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& token : phrase.tokens)
       if (token.empty() || token.find('"') != std::string::npos) std::abort();
   }
-  Snippet s = make_snippet(q, text);
+  // Every token a match, of phrases in turn: the snippet stays inside the text.
+  std::vector<Match> matches;
+  for (std::size_t i = 0; i < tokens.size(); ++i)
+    matches.push_back({static_cast<int>(i % 3), tokens[i].begin, tokens[i].end});
+  Snippet s = make_snippet(text, matches);
   for (const auto& [offset, length] : s.highlights)
     if (offset + length > s.text.size()) std::abort();
   return 0;
