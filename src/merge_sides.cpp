@@ -1,10 +1,10 @@
 // Which stories git handed the merge driver (`tracker merge-file`): git pairs the
 // files of a merge by its rename detection, which can pair two similar stories
 // with different ids. The driver checks the ids before it merges anything.
+#include <tracker/error.hpp>
+#include <tracker/git.hpp>
 #include <tracker/remote.hpp>
 #include <tracker/util.hpp>
-
-#include "process.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -24,25 +24,29 @@ std::optional<std::int64_t> leading_id(std::string_view path) {
   return parse_int(name.substr(0, underscore));
 }
 
-std::string rev_of(const std::filesystem::path& root, const std::string& spec) {
-  ProgramResult r = run_git(root, {"rev-parse", "--verify", "--quiet", spec + "^{commit}"});
-  return r.status == 0 ? std::string(trim(r.out)) : "";
+/// The commit `spec` names, or "" when it names none.
+std::string commit_of(GitRepo& repo, const std::string& spec) {
+  return repo.resolve(spec + "^{commit}");
 }
 
 /// The ids of the story files of commit `rev` whose blob is `blob`.
-std::set<std::int64_t> ids_holding(const std::filesystem::path& root, const std::string& rev, const std::string& blob) {
+std::set<std::int64_t> ids_holding(GitRepo& repo, const std::string& rev, const std::string& blob) {
   std::set<std::int64_t> out;
   if (rev.empty() || blob.empty()) return out;
-  ProgramResult r = run_git(root, {"ls-tree", "-r", "-z", rev});
-  if (r.status != 0) return out;
-  for (const auto& item : split(r.out, '\0')) {
-    auto tab = item.find('\t');
-    if (tab == std::string::npos) continue;
-    auto f = split(item.substr(0, tab), ' ');
-    if (f.size() < 3 || f[2] != blob) continue;
-    if (auto id = leading_id(item.substr(tab + 1))) out.insert(*id);
-  }
+  for (const auto& [path, file] : repo.files_at(rev))
+    if (file.id == blob)
+      if (auto id = leading_id(path)) out.insert(*id);
   return out;
+}
+
+/// The commit a rebase is picking: the last `pick` of rebase-merge/done.
+std::string picking(GitRepo& repo) {
+  std::ifstream in(repo.git_dir() / "rebase-merge" / "done");
+  std::string line, last;
+  while (std::getline(in, line))
+    if (line.starts_with("pick ") || line.starts_with("p ")) last = line;
+  auto words = split(last, ' ');
+  return words.size() >= 2 ? commit_of(repo, words[1]) : "";
 }
 
 }  // namespace
@@ -50,45 +54,34 @@ std::set<std::int64_t> ids_holding(const std::filesystem::path& root, const std:
 MergeSides locate_merge_sides(const std::filesystem::path& root, std::string_view base, std::string_view ours,
                               std::string_view theirs) {
   MergeSides sides;
-  auto hash = [&](std::string_view text) {
-    ProgramResult r = run_git(root, {"hash-object", "--no-filters", "--stdin"}, std::string(text));
-    return r.status == 0 ? std::string(trim(r.out)) : "";
-  };
-  // Ours is HEAD in a merge, a rebase and a cherry-pick alike.
-  std::string head = rev_of(root, "HEAD");
-  // Theirs: `git merge` names the commit it merges in GITHEAD_<sha>; a rebase lists
-  // the commit it is picking last in rebase-merge/done.
-  std::string other, other_base;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view var = *e;
-    if (var.starts_with("GITHEAD_")) {
-      other = rev_of(root, std::string(var.substr(8, var.find('=') - 8)));
-      if (!other.empty()) break;
+  try {
+    GitRepo repo = GitRepo::open(root);
+    // Ours is HEAD in a merge, a rebase and a cherry-pick alike.
+    std::string head = commit_of(repo, "HEAD");
+    // Theirs: `git merge` names the commit it merges in GITHEAD_<sha>; a rebase lists
+    // the commit it is picking last in rebase-merge/done, and its base is its parent.
+    std::string other, other_base;
+    for (char** e = environ; e && *e && other.empty(); ++e) {
+      std::string_view var = *e;
+      if (var.starts_with("GITHEAD_")) other = commit_of(repo, std::string(var.substr(8, var.find('=') - 8)));
     }
-  }
-  if (other.empty()) {
-    ProgramResult dir = run_git(root, {"rev-parse", "--git-path", "rebase-merge/done"});
-    if (dir.status == 0) {
-      std::filesystem::path done = std::filesystem::path(std::string(trim(dir.out)));
-      if (done.is_relative()) done = root / done;
-      std::ifstream in(done);
-      std::string line, last;
-      while (std::getline(in, line))
-        if (line.starts_with("pick ") || line.starts_with("p ")) last = line;
-      auto words = split(last, ' ');
-      if (words.size() >= 2) {
-        other = rev_of(root, words[1]);
-        if (!other.empty()) other_base = rev_of(root, other + "^");
+    if (other.empty()) {
+      other = picking(repo);
+      if (!other.empty()) other_base = commit_of(repo, other + "^");
+    }
+    if (!other.empty() && other_base.empty() && !head.empty()) {
+      try {
+        other_base = repo.merge_base(head, other);
+      } catch (const UsageError&) {  // no common ancestor: no base to read
       }
     }
+    sides.ours = ids_holding(repo, head, GitRepo::blob_id(ours));
+    sides.theirs = ids_holding(repo, other, GitRepo::blob_id(theirs));
+    sides.base = ids_holding(repo, other_base, GitRepo::blob_id(base));
+  } catch (const Error&) {
+    // Outside a repository, or one libgit2 cannot read: the driver goes by the
+    // labels git passed, as it does for a side it cannot find.
   }
-  if (!other.empty() && other_base.empty() && !head.empty()) {
-    ProgramResult mb = run_git(root, {"merge-base", head, other});
-    if (mb.status == 0) other_base = std::string(trim(mb.out));
-  }
-  sides.ours = ids_holding(root, head, hash(ours));
-  sides.theirs = ids_holding(root, other, hash(theirs));
-  sides.base = ids_holding(root, other_base, hash(base));
   return sides;
 }
 

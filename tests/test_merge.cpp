@@ -7,6 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <tracker/remote.hpp>
 #include <tracker/story.hpp>
+#include <tracker/util.hpp>
+
+#include <cstdlib>
+#include <set>
 
 using namespace testing;
 using nlohmann::json;
@@ -180,6 +184,48 @@ TEST_CASE("merge driver: two similar stories git pairs wrongly are a conflict th
     CHECK(r.err.find("#1") != std::string::npos);
     CHECK(r.err.find("#2") != std::string::npos);
     CHECK(run_tracker(board.root(), {"check"}).code == 5);
+  }
+}
+
+TEST_CASE("merge driver: the sides' ids are read from the commits of a merge and of a rebase, through libgit2") {
+  Board board;
+  board.create({"Story a", "--body", "first body\n"});
+  board.create({"Story b", "--body", "second body\n"});
+  std::string p1 = board.path_of(1), p2 = board.path_of(2);
+  std::string c1 = std::string(tracker::trim(git(board.root(), {"rev-parse", "HEAD"})));
+  git(board.root(), {"checkout", "-q", "-b", "B"});
+  REQUIRE(run_tracker(board.root(), {"set", "2", "priority=4"}).code == 0);
+  std::string b = std::string(tracker::trim(git(board.root(), {"rev-parse", "HEAD"})));
+  git(board.root(), {"checkout", "-q", "main"});
+  REQUIRE(run_tracker(board.root(), {"set", "1", "priority=5"}).code == 0);
+  std::string base = git(board.root(), {"show", c1 + ":" + p2});
+  std::string ours = git(board.root(), {"show", "HEAD:" + p1});
+  std::string theirs = git(board.root(), {"show", b + ":" + p2});
+  const std::set<std::int64_t> one = {1}, two = {2};
+
+  SECTION("a merge names the commit it merges in GITHEAD_<sha>; the base is the merge base") {
+    std::string var = "GITHEAD_" + b;
+    ::setenv(var.c_str(), "B", 1);
+    tracker::MergeSides sides = tracker::locate_merge_sides(board.root(), base, ours, theirs);
+    ::unsetenv(var.c_str());
+    CHECK(sides.ours == one);
+    CHECK(sides.theirs == two);
+    CHECK(sides.base == two);
+    CHECK(tracker::merge_sides_mismatch(sides, 1).value_or("").find("git paired different stories") != std::string::npos);
+  }
+  SECTION("a rebase lists the commit it picks last in rebase-merge/done; the base is its parent") {
+    write(board.root() / ".git" / "rebase-merge" / "done", "pick " + b + " tracker: set\n");
+    tracker::MergeSides sides = tracker::locate_merge_sides(board.root(), base, ours, theirs);
+    CHECK(sides.ours == one);
+    CHECK(sides.theirs == two);
+    CHECK(sides.base == two);
+  }
+  SECTION("outside a repository no side is known, and nothing throws") {
+    TempDir elsewhere;
+    tracker::MergeSides sides = tracker::locate_merge_sides(elsewhere.path(), base, ours, theirs);
+    CHECK(sides.ours.empty());
+    CHECK(sides.theirs.empty());
+    CHECK(sides.base.empty());
   }
 }
 
