@@ -109,6 +109,9 @@ function card(s) {
 
 function render() {
   const main = $("#board");
+  // A card keeps the focus across a re-render only if it had it: a live update must
+  // not take the focus from a filter or a form the user is typing in.
+  const keepFocus = focused !== null && main.contains(document.activeElement);
   main.replaceChildren();
   for (const st of board.stages) {
     const col = el("section", { class: "column", "data-stage": st.name },
@@ -123,7 +126,7 @@ function render() {
     });
     main.append(col);
   }
-  if (focused !== null) {
+  if (keepFocus) {
     const c = main.querySelector('.card[data-id="' + focused + '"]');
     if (c) c.focus();
   }

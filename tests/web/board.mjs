@@ -120,6 +120,14 @@ try {
   await page.waitForFunction(() => [...document.querySelectorAll(".card .name")].some((n) => n.textContent === "Made in the browser"));
   await lastCommit(/^tracker: create #\d+ Made in the browser/);
 
+  // A live update re-renders the board; it keeps a card's focus, but never takes
+  // the focus from a filter the user is typing in.
+  await page.focus(`.card[data-id="${login}"]`);
+  await page.focus("#f-label");
+  cli("set", String(login), "priority=8");
+  await page.waitForFunction((id) => / P8 |P8/.test(document.querySelector(`.card[data-id="${id}"]`)?.textContent || ""), {}, login);
+  assert.equal(await page.evaluate(() => document.activeElement.id), "f-label");
+
   // A filter: only the auth stories, and the filter in the URL.
   await page.type("#f-label", "auth");
   await page.waitForFunction(() => location.search.includes("label=auth"));
