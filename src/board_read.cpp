@@ -4,7 +4,7 @@
 #include <tracker/error.hpp>
 #include <tracker/git.hpp>
 #include <tracker/remote.hpp>
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 #include <nlohmann/json.hpp>
@@ -26,63 +26,63 @@
 
 namespace tracker {
 
-std::vector<Story> Tracker::list(const ListQuery& query) {
+std::vector<Story> BoardReader::list(const ListQuery& query) {
   std::vector<Story> out;
   list_each(query, [&](Story&& s) { out.push_back(std::move(s)); });
   return out;
 }
 
-void Tracker::list_each(const ListQuery& query, const std::function<void(Story&&)>& visit) {
+void BoardReader::list_each(const ListQuery& query, const std::function<void(Story&&)>& visit) {
   ListQuery q = query;
-  for (auto& s : q.stages) s = ws_.config().stage(s).name;
-  if (q.type && !ws_.config().is_known_type(*q.type))
-    throw UsageError("unknown type '" + *q.type + "'" + did_you_mean(*q.type, ws_.config().types));
-  refresh_all();
-  index_->list_each(q, visit);
+  for (auto& s : q.stages) s = s_.ws.config().stage(s).name;
+  if (q.type && !s_.ws.config().is_known_type(*q.type))
+    throw UsageError("unknown type '" + *q.type + "'" + did_you_mean(*q.type, s_.ws.config().types));
+  s_.refresh_all();
+  s_.shadow->list_each(q, visit);
 }
 
-SearchResult Tracker::search(const std::string& text, const std::vector<std::string>& stages,
+SearchResult BoardReader::search(const std::string& text, const std::vector<std::string>& stages,
                              std::optional<std::int64_t> limit) {
   SearchQuery query = parse_search_query(text);  // before the walk: a typo fails fast
   std::vector<int> orders;
-  for (const auto& s : stages) orders.push_back(ws_.config().stage_order(ws_.config().stage(s).name));
-  refresh_all();
-  return index_->search(query, orders, limit);
+  for (const auto& s : stages) orders.push_back(s_.ws.config().stage_order(s_.ws.config().stage(s).name));
+  s_.refresh_all();
+  return s_.shadow->search(query, orders, limit);
 }
 
-std::vector<StoryIssue> Tracker::issues() {
-  refresh_all();
-  return index_->issues();
+std::vector<StoryIssue> BoardReader::issues() {
+  s_.refresh_all();
+  return s_.shadow->issues();
 }
 
 // show, raw and move need only their own stories: they stat those files instead of
 // walking the whole board (and walk it when a file moved or changed).
-Story Tracker::show(std::int64_t id) {
-  return load(id);
+Story BoardReader::show(std::int64_t id) {
+  return s_.load(id);
 }
 
-BoardStats Tracker::stats() {
-  refresh_all();
+BoardStats BoardReader::stats() {
+  s_.refresh_all();
   BoardStats st;
   ListQuery all;
   all.summary_only = true;
   std::map<std::string, std::int64_t> counts;
-  for (const auto& s : index_->list(all)) {
+  for (const auto& s : s_.shadow->list(all)) {
     ++counts[s.stage];
     ++st.total;
     if (s.blocked) ++st.blocked;
   }
-  for (const auto& stage : ws_.config().stages) st.per_stage.emplace_back(stage.name, counts[stage.name]);
-  std::int64_t now = clock_.now_seconds();
+  for (const auto& stage : s_.ws.config().stages) st.per_stage.emplace_back(stage.name, counts[stage.name]);
+  std::int64_t now = s_.clock.now_seconds();
   std::vector<std::int64_t> live;
-  for (const auto& c : claims().all()) {
+  for (const auto& c : s_.claims().all()) {
     if (ClaimStore::state(c, now) == ClaimState::live)
       live.push_back(c.id);
     else
       ++st.expired_claims;
   }
   st.claimed = static_cast<std::int64_t>(live.size());
-  std::vector<Story> ready_now = index_->list(ready_query(std::move(live), std::nullopt));
+  std::vector<Story> ready_now = s_.shadow->list(ready_query(std::move(live), std::nullopt));
   st.ready = static_cast<std::int64_t>(ready_now.size());
   for (const auto& s : ready_now) {
     auto created = parse_iso8601(s.created);
@@ -95,9 +95,34 @@ BoardStats Tracker::stats() {
   return st;
 }
 
-std::vector<Story> Tracker::ready(std::optional<std::int64_t> limit) {
-  refresh_all();
-  return index_->list(ready_query(claimed_ids(), limit));
+std::vector<Story> BoardReader::ready(std::optional<std::int64_t> limit) {
+  s_.refresh_all();
+  return s_.shadow->list(ready_query(all_.claiming.claimed_ids(), limit));
+}
+
+std::string BoardReader::raw(std::int64_t id) {
+  // Any file with the id, malformed or not: --raw is how a broken one is looked at.
+  s_.finish_pending();
+  if (!s_.refreshed) s_.shadow->refresh_stories({id});
+  Lookup found = s_.lookup(id);
+  std::vector<std::string> files;
+  for (const auto& s : found.stories) files.push_back(s.path);
+  for (const auto& m : found.malformed) files.push_back(m.path);
+  if (files.empty()) throw NotFoundError("no story #" + std::to_string(id));
+  if (files.size() > 1)
+    throw InvalidDataError("story #" + std::to_string(id) + " exists more than once: " + join(files, ", ") +
+                           "; give one of them a new id");
+  return read_file(s_.ws.root() / files.front());
+}
+
+std::pair<Story, std::string> BoardReader::read_whole(std::int64_t id) {
+  bool held = s_.story_locks.count(id) > 0;
+  s_.lock_stories({id});
+  s_.shadow->refresh_stories({id});
+  Story story = s_.find(id);
+  std::string text = read_file(s_.ws.root() / story.path);
+  if (!held) s_.unlock_story(id);
+  return {std::move(story), std::move(text)};
 }
 
 }  // namespace tracker

@@ -1,7 +1,7 @@
 // tracker check: the board validated as a whole.
 #include <tracker/deps.hpp>
 #include <tracker/fs.hpp>
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 #include <dirent.h>
@@ -50,9 +50,9 @@ bool problem_order(const Problem& a, const Problem& b) {
 
 }  // namespace
 
-CheckReport Tracker::check() {
-  refresh_all();
-  const Config& config = ws_.config();
+CheckReport Maintenance::check() {
+  s_.refresh_all();
+  const Config& config = s_.ws.config();
   CheckReport report;
   auto problem = [&](std::string path, int line, std::string kind, std::string message) {
     report.problems.push_back({std::move(path), line, std::move(kind), std::move(message)});
@@ -60,9 +60,9 @@ CheckReport Tracker::check() {
 
   // The layout: stage directories and nothing else under the stories directory,
   // and only story files in them.
-  fs::path root = ws_.stories_root();
+  fs::path root = s_.ws.stories_root();
   // A link on the way to the stories directory: the link is the one problem.
-  std::optional<std::string> root_link = ws_.symlink_to_stage(config.stages.front());
+  std::optional<std::string> root_link = s_.ws.symlink_to_stage(config.stages.front());
   if (root_link == config.stories_dir + "/" + config.stages.front().dir) root_link.reset();
   if (root_link)
     problem(*root_link, 0, "symlink", kSymlinkMessage);
@@ -96,7 +96,7 @@ CheckReport Tracker::check() {
   }
 
   // Every file on its own: front matter, values, names and types.
-  for (const auto& issue : index_->issues()) {
+  for (const auto& issue : s_.shadow->issues()) {
     if (issue.fatal) ++report.stories;  // a story file, if an unreadable one
     problem(
         issue.path, issue.line,
@@ -108,7 +108,7 @@ CheckReport Tracker::check() {
   }
   ListQuery all;
   all.sort = SortKey::id;
-  std::vector<Story> stories = index_->list(all);
+  std::vector<Story> stories = s_.shadow->list(all);
   report.stories += static_cast<std::int64_t>(stories.size());
 
   std::map<std::int64_t, std::vector<const Story*>> by_id;
@@ -139,23 +139,23 @@ CheckReport Tracker::check() {
     int line = 0;
     for (auto dep : s.depends_on) {
       if (by_id.count(dep)) continue;
-      if (!line) line = key_line(ws_.root() / s.path, "depends_on");
+      if (!line) line = key_line(s_.ws.root() / s.path, "depends_on");
       problem(s.path, line, "missing-dependency", "depends_on: no story #" + std::to_string(dep));
     }
   }
   for (const auto& cycle : dependency_cycles(graph)) {
     const Story* s = first[cycle.front()];
-    problem(s->path, key_line(ws_.root() / s->path, "depends_on"), "cycle",
+    problem(s->path, key_line(s_.ws.root() / s->path, "depends_on"), "cycle",
             "dependency cycle: " + format_dependency_path(cycle));
   }
 
   // Claim locks against the files.
-  ClaimStore store = claims();
-  fs::path lock_dir = ws_.shared_state_dir() / "claims";
+  ClaimStore store = s_.claims();
+  fs::path lock_dir = s_.ws.shared_state_dir() / "claims";
   std::set<std::int64_t> locked;
-  std::int64_t now = clock_.now_seconds();
+  std::int64_t now = s_.clock.now_seconds();
   for (const auto& [name, kind] : visible_entries(lock_dir)) {
-    std::string rel = ws_.relative(lock_dir / name);
+    std::string rel = s_.ws.relative(lock_dir / name);
     auto id = name.ends_with(".lock") ? parse_int(std::string_view(name).substr(0, name.size() - 5)) : std::nullopt;
     if (kind != Entry::file || !id) {
       problem(rel, 0, "claim", "not a claim lock (claim locks are named <id>.lock)");
@@ -196,12 +196,12 @@ CheckReport Tracker::check() {
       problem(s.path, 0, "claim",
               who + ", but the story is " + s.stage + "; tracker done " + std::to_string(*id) + " ends it");
     else if (s.agent != c->owner)
-      problem(s.path, key_line(ws_.root() / s.path, "agent"), "claim",
+      problem(s.path, key_line(s_.ws.root() / s.path, "agent"), "claim",
               who + ", but the story's agent is " + (s.agent.empty() ? "not set" : s.agent));
   }
   for (const auto& s : stories)
     if (!s.agent.empty() && !locked.count(s.id) && !config.is_done_stage(s.stage))
-      report.notes.push_back({s.path, key_line(ws_.root() / s.path, "agent"), "claim",
+      report.notes.push_back({s.path, key_line(s_.ws.root() / s.path, "agent"), "claim",
                               "agent: " + s.agent + ", but no claim here holds #" + std::to_string(s.id) +
                                   " (a claim made in another clone, or a hand edit)"});
 
@@ -210,7 +210,7 @@ CheckReport Tracker::check() {
   return report;
 }
 
-CheckReport Tracker::check_files(const std::vector<std::string>& paths) {
+CheckReport Maintenance::check_files(const std::vector<std::string>& paths) {
   std::set<std::string> wanted(paths.begin(), paths.end());
   auto judge = [&] {
     CheckReport all = check();
@@ -225,8 +225,8 @@ CheckReport Tracker::check_files(const std::vector<std::string>& paths) {
   // Other commands may be moving stories while the board is walked: a dependency
   // caught between two stage directories looks missing for a moment. A problem
   // counts only when a second walk, begun after the first ended, finds it again.
-  started_ = Instant::now();
-  refreshed_ = false;
+  s_.started = Instant::now();
+  s_.refreshed = false;
   CheckReport second = judge();
   std::erase_if(second.problems, [&](const Problem& p) {
     return std::none_of(first.problems.begin(), first.problems.end(), [&](const Problem& q) {
@@ -236,9 +236,9 @@ CheckReport Tracker::check_files(const std::vector<std::string>& paths) {
   return second;
 }
 
-std::vector<std::string> Tracker::changed_story_files() {
+std::vector<std::string> Maintenance::changed_story_files() {
   std::vector<std::string> paths;
-  for (const auto& d : board_changes("HEAD", std::nullopt, nullptr, nullptr, DiffDetail::edits))
+  for (const auto& d : all_.history.board_changes("HEAD", std::nullopt, nullptr, nullptr, DiffDetail::edits))
     if (d.change != "deleted") paths.push_back(d.paths.back());
   return paths;
 }

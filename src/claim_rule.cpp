@@ -3,7 +3,7 @@
 // so; a holder whose lease another clone took over stays fenced.
 #include <tracker/error.hpp>
 #include <tracker/remote.hpp>
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 #include <algorithm>
@@ -11,44 +11,33 @@
 
 namespace tracker {
 
-const std::string& Tracker::identity() {
-  if (!identity_) {
-    const char* env = std::getenv("TRACKER_OWNER");
-    if (env && *env)
-      identity_ = std::string(trim(env));
-    else
-      identity_ = git().author_email();
-  }
-  return *identity_;
-}
-
-std::optional<Claim> Tracker::lost_claim(std::int64_t id) {
-  ClaimStore store = claims();
+std::optional<Claim> ClaimRule::lost_claim(std::int64_t id) {
+  ClaimStore store = s_.claims();
   std::optional<Claim> c = store.read(id);
   if (c && store.state(*c) == ClaimState::lost) return c;
   return std::nullopt;
 }
 
-std::optional<RemoteLease> Tracker::remote_lease(std::int64_t id) {
-  if (!ws_.config().remote) return std::nullopt;
-  if (Remote* r = remote()) {
+std::optional<RemoteLease> ClaimRule::remote_lease(std::int64_t id) {
+  if (!s_.ws.config().remote) return std::nullopt;
+  if (Remote* r = s_.remote()) {
     try {
       const auto& refs = r->claim_refs();
       if (!refs.count(id)) return std::nullopt;
       return r->read(id);
     } catch (const RemoteUnavailableError& e) {
-      if (!remote_unreachable_)
-        warn(std::string(e.what()) + "; claims are checked against the leases the last sync fetched");
-      remote_unreachable_ = true;
+      if (!s_.remote_unreachable)
+        s_.warn(std::string(e.what()) + "; claims are checked against the leases the last sync fetched");
+      s_.remote_unreachable = true;
     }
   }
-  return remote_object().last_seen(id);
+  return s_.remote_object().last_seen(id);
 }
 
-std::string Tracker::mark_lost(ClaimStore& store, const Claim& held) {
+std::string ClaimRule::mark_lost(ClaimStore& store, const Claim& held) {
   std::string who = "another clone";
   try {
-    if (Remote* r = remote())
+    if (Remote* r = s_.remote())
       if (auto lease = r->read(held.id); lease && lease->readable) who = lease->claim.owner;
   } catch (const Error&) {
   }
@@ -58,11 +47,11 @@ std::string Tracker::mark_lost(ClaimStore& store, const Claim& held) {
   return who;
 }
 
-Tracker::Holding Tracker::check_holder(std::int64_t id, const std::optional<std::string>& actor_given,
+ClaimRule::Holding ClaimRule::check_holder(std::int64_t id, const std::optional<std::string>& actor_given,
                                        const std::string& action, Force force) {
   Holding h;
   h.id = id;
-  ClaimStore store = claims();
+  ClaimStore store = s_.claims();
   std::optional<Claim> lost;
   if (std::optional<Claim> c = store.read(id)) {
     ClaimState state = store.state(*c);
@@ -76,12 +65,12 @@ Tracker::Holding Tracker::check_holder(std::int64_t id, const std::optional<std:
       }
     }
   }
-  if (ws_.config().remote) {
+  if (s_.ws.config().remote) {
     std::optional<RemoteLease> lease = remote_lease(id);
     if (lease && !lease->readable)
-      warn("the lease on #" + std::to_string(id) + " on the remote is unreadable (" + lease->sha.substr(0, 12) +
+      s_.warn("the lease on #" + std::to_string(id) + " on the remote is unreadable (" + lease->sha.substr(0, 12) +
            "); it holds nothing, and tracker reclaim deletes it");
-    if (lease && lease->readable && !remote_object().expired(lease->claim)) {
+    if (lease && lease->readable && !s_.remote_object().expired(lease->claim)) {
       // The remote's lease decides. A lock of this clone for another lease (or an
       // offline lock) of another owner was taken over: its holder is fenced.
       if (h.local && h.local->owner != lease->claim.owner && h.local->lease != lease->sha) {
@@ -99,27 +88,27 @@ Tracker::Holding Tracker::check_holder(std::int64_t id, const std::optional<std:
     }
   }
   if (h.holder.empty() && !lost) return h;
-  const std::string& actor = actor_given ? *actor_given : identity();
+  const std::string& actor = actor_given ? *actor_given : s_.identity();
   std::string who = "story #" + std::to_string(id);
   std::string as = actor.empty() ? "you have no identity (" + param_ref("owner") + ", TRACKER_OWNER or git's user.email)"
                                  : "you act as " + actor;
   if (lost && lost->owner == actor && h.holder != actor && force == Force::no)
     throw ConflictError("your claim on " + who + " was taken over by " + lost->lost_to +
-                        (ws_.config().remote ? " on the remote '" + ws_.config().remote->name + "'" : "") +
+                        (s_.ws.config().remote ? " on the remote '" + s_.ws.config().remote->name + "'" : "") +
                         "; you no longer hold it: stop working on it (force ends the other claim)");
   if (!h.holder.empty() && h.holder != actor) {
     if (force == Force::no)
       throw ConflictError(who + " is claimed by " + h.holder + " until " + format_iso8601(h.expires) +
-                          (h.remote ? " (on the remote '" + ws_.config().remote->name + "')" : "") +
+                          (h.remote ? " (on the remote '" + s_.ws.config().remote->name + "')" : "") +
                           "; only its holder may " + action + " it, and " + as + " (force ends the claim)");
     h.forced = true;
   }
   return h;
 }
 
-void Tracker::settle_local_claims(const std::map<std::int64_t, std::string>& leases,
+void ClaimRule::settle_local_claims(const std::map<std::int64_t, std::string>& leases,
                                   const std::vector<std::pair<std::int64_t, std::string>>& releasing) {
-  ClaimStore store = claims();
+  ClaimStore store = s_.claims();
   for (const Claim& c : store.all()) {
     if (c.lease.empty() || store.state(c) == ClaimState::lost) continue;  // offline, or already a record
     if (std::any_of(releasing.begin(), releasing.end(), [&](const auto& r) { return r.first == c.id; })) continue;
@@ -129,7 +118,7 @@ void Tracker::settle_local_claims(const std::map<std::int64_t, std::string>& lea
     // again before anything is decided.
     std::optional<RemoteLease> now;
     try {
-      Remote* r = remote();
+      Remote* r = s_.remote();
       if (!r) return;
       now = r->read(c.id);
     } catch (const RemoteUnavailableError&) {
@@ -139,7 +128,7 @@ void Tracker::settle_local_claims(const std::map<std::int64_t, std::string>& lea
       // The lease ended on the remote (done, released or forced from another clone,
       // or reclaimed after it expired): the lock here holds nothing.
       if (store.remove(c))
-        warn("the claim on #" + std::to_string(c.id) + " by " + c.owner +
+        s_.warn("the claim on #" + std::to_string(c.id) + " by " + c.owner +
              " ended on the remote (done, released or ended elsewhere); its lock here is gone");
       continue;
     }
@@ -147,24 +136,24 @@ void Tracker::settle_local_claims(const std::map<std::int64_t, std::string>& lea
       Claim lost = c;
       lost.lost_to = now->claim.owner;
       if (store.replace(c, lost))
-        warn("the claim on #" + std::to_string(c.id) + " by " + c.owner + " was taken over by " + now->claim.owner +
+        s_.warn("the claim on #" + std::to_string(c.id) + " by " + c.owner + " was taken over by " + now->claim.owner +
              " on the remote; " + c.owner + " no longer holds it");
     }
   }
 }
 
-void Tracker::end_claim(const Holding& h) {
-  ClaimStore store = claims();
+void ClaimRule::end_claim(const Holding& h) {
+  ClaimStore store = s_.claims();
   if (h.lease) {
     std::int64_t id = h.id;
     try {
-      Remote* r = remote();
+      Remote* r = s_.remote();
       if (!r)
-        warn("offline: the lease on #" + std::to_string(id) + " stays on the remote until it expires");
+        s_.warn("offline: the lease on #" + std::to_string(id) + " stays on the remote until it expires");
       else if (r->push_lease(id, "", h.lease->sha) != LeasePush::done)
-        warn("the lease on #" + std::to_string(id) + " changed on the remote meanwhile; it stays");
+        s_.warn("the lease on #" + std::to_string(id) + " changed on the remote meanwhile; it stays");
     } catch (const RemoteUnavailableError& e) {
-      warn(std::string(e.what()) + "; the lease on #" + std::to_string(id) + " stays there until it expires");
+      s_.warn(std::string(e.what()) + "; the lease on #" + std::to_string(id) + " stays there until it expires");
     }
   }
   if (h.local) store.remove(*h.local);

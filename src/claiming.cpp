@@ -5,7 +5,7 @@
 #include <tracker/error.hpp>
 #include <tracker/git.hpp>
 #include <tracker/remote.hpp>
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 #include <nlohmann/json.hpp>
@@ -62,25 +62,25 @@ std::optional<Takeover> break_stale(ClaimStore& store, const Claim& held, ClaimS
 
 }  // namespace
 
-std::map<std::int64_t, Claim> Tracker::live_claims() {
+std::map<std::int64_t, Claim> Claims::live_claims() {
   std::map<std::int64_t, Claim> out;
-  std::int64_t now = clock_.now_seconds();
-  for (auto& c : claims().all())
+  std::int64_t now = s_.clock.now_seconds();
+  for (auto& c : s_.claims().all())
     if (ClaimStore::state(c, now) == ClaimState::live) out.emplace(c.id, std::move(c));
   return out;
 }
 
-std::vector<std::int64_t> Tracker::claimed_ids() {
+std::vector<std::int64_t> Claims::claimed_ids() {
   std::vector<std::int64_t> ids;
   for (const auto& [id, c] : live_claims()) ids.push_back(id);
   // Claimed on the remote, from this clone or another: one ls-remote per command.
-  if (Remote* r = remote())
+  if (Remote* r = s_.remote())
     for (const auto& [id, sha] : r->claim_refs()) ids.push_back(id);
   return ids;
 }
 
-ClaimResult Tracker::take(const Story& story, const Claim& claim, bool after_stale) {
-  const Config& config = ws_.config();
+ClaimResult Claims::take(const Story& story, const Claim& claim, bool after_stale) {
+  const Config& config = s_.ws.config();
   // claim.move_to moves a story forward only: a story claimed in a later stage (a
   // reviewer's claim in qa) stays where it is.
   auto order = [&](const std::string& name) {
@@ -102,31 +102,31 @@ ClaimResult Tracker::take(const Story& story, const Claim& claim, bool after_sta
   result.from = story.stage;
   result.to = target.name;
   try {
-    Transition t = transition(story, target, edit, "claim", "by " + claim.owner, claim.owner);
+    Transitions::Transition t = all_.transitions.transition(story, target, edit, "claim", "by " + claim.owner, claim.owner);
     result.commit = t.commit;
   } catch (...) {
-    ClaimStore store = claims();
+    ClaimStore store = s_.claims();
     try {
       move_remote_lease(store, claim, "");  // the claim goes with the transition it was made for
     } catch (const Error&) {
-      warn("the lease on #" + std::to_string(claim.id) + " stays on the remote until it expires");
+      s_.warn("the lease on #" + std::to_string(claim.id) + " stays on the remote until it expires");
     }
     store.remove(claim);
     throw;
   }
   result.story = story;
   result.story.stage = target.name;
-  result.story.path = ws_.relative(ws_.stage_dir(target) / fs::path(story.path).filename());
+  result.story.path = s_.ws.relative(s_.ws.stage_dir(target) / fs::path(story.path).filename());
   result.story.agent = claim.owner;
   if (after_stale) ++result.story.retry_count;
   return result;
 }
 
-ClaimResult Tracker::claim(const ClaimRequest& given) {
-  will_commit();
+ClaimResult Claims::claim(const ClaimRequest& given) {
+  s_.will_commit();
   ClaimRequest request = given;
   if (request.owner.empty()) {
-    request.owner = identity();
+    request.owner = s_.identity();
     if (request.owner.empty())
       throw UsageError("a claim needs an owner: " + param_ref("owner", "NAME") +
                        ", TRACKER_OWNER, or git config user.email");
@@ -134,17 +134,17 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
   check_owner(request.owner);
   if (request.pid && (*request.pid < 1 || *request.pid > kMaxPid))
     throw UsageError(param_ref("pid") + " is a process id from 1 to " + std::to_string(kMaxPid));
-  std::int64_t ttl = claim_ttl(ws_.config(), request.ttl_seconds);
-  ClaimStore store = claims();
+  std::int64_t ttl = claim_ttl(s_.ws.config(), request.ttl_seconds);
+  ClaimStore store = s_.claims();
 
   if (!request.id) {
     // Try the ready stories in order; one lost to a concurrent claimer is skipped.
     // They are read in batches: usually the first few will do. Claimed stories have
     // mostly left the ready stages, so each candidate's lock is looked at on its own
     // rather than reading every lock first.
-    refresh_all();
+    s_.refresh_all();
     trace("claim: board refreshed");
-    Remote* r = remote();
+    Remote* r = s_.remote();
     std::vector<std::int64_t> skipped;
     // Stories leased on the remote are taken: one ls-remote per listing.
     auto skip_remote_claims = [&] {
@@ -160,14 +160,14 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
     // races per claim at 32 clones against 0.9: docs/remote.md). Past
     // remote.timeout the claimer gives up (exit 6) instead of starving.
     std::optional<ClaimContention> contention;
-    if (r) contention.emplace(ws_.shared_state_dir() / "claim-contention", clock_.now_seconds());
+    if (r) contention.emplace(s_.ws.shared_state_dir() / "claim-contention", s_.clock.now_seconds());
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(r ? r->settings().timeout_seconds : 0);
     int lost = 0;
     while (true) {
       const std::size_t spread = contention ? contention->spread() : 1;
       ListQuery candidates = ready_query(skipped, static_cast<std::int64_t>(std::max<std::size_t>(16, 2 * spread)));
       candidates.summary_only = true;  // the id and stage pick one; the one taken is read whole below
-      std::vector<Story> batch = index_->list(candidates);
+      std::vector<Story> batch = s_.shadow->list(candidates);
       if (batch.empty()) {
         if (lost) throw NothingToDoError("no ready story to claim: the last were taken by other clones (" +
                                          std::to_string(lost) + " races lost)");
@@ -194,14 +194,14 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
         // Our view of the board may predate a concurrent change to this story (another
         // claimer finished it, a hand edit blocked it): with its claim and its story
         // lock held, look at its file again, and take it only if it is still ready.
-        lock_stories({story.id});
-        index_->refresh_stories({story.id});
+        s_.lock_stories({story.id});
+        s_.shadow->refresh_stories({story.id});
         ListQuery still = ready_query({}, 1);
         still.only_ids = std::vector<std::int64_t>{story.id};
-        std::vector<Story> now_ready = index_->list(still);
+        std::vector<Story> now_ready = s_.shadow->list(still);
         if (now_ready.empty()) {
           store.remove(c);
-          unlock_story(story.id);
+          s_.unlock_story(story.id);
           continue;
         }
         if (r) {
@@ -213,7 +213,7 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
           }
           // Another clone was faster.
           trace("claim: race lost");
-          unlock_story(story.id);
+          s_.unlock_story(story.id);
           contention->lost();
           ++lost;
           if (std::chrono::steady_clock::now() >= deadline)
@@ -236,15 +236,15 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
   }
 
   std::int64_t id = *request.id;
-  Story story = load_for_change(id);
-  if (ws_.config().is_done_stage(story.stage))
+  Story story = s_.load_for_change(id);
+  if (s_.ws.config().is_done_stage(story.stage))
     throw UsageError("story #" + std::to_string(id) + " is " + story.stage +
                      "; only unfinished stories can be claimed");
   std::optional<Claim> mine = store.read(id);
   bool renewing = mine && mine->owner == request.owner && store.state(*mine) == ClaimState::live;
   if (!request.force && !renewing) {
     // What keeps it out of the ready queue keeps it from a claim by id, too.
-    if (!story.depends_on.empty()) refresh_all();
+    if (!story.depends_on.empty()) s_.refresh_all();
     std::string who = "story #" + std::to_string(id);
     if (story.blocked) {
       std::string reason;
@@ -256,11 +256,11 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
                           param_ref("force", "true"));
     }
     for (std::int64_t dep : story.depends_on) {
-      Lookup found = index_->lookup(dep);
+      Lookup found = s_.shadow->lookup(dep);
       bool done = false;
       std::string where = "no such story";
       for (const Story& d : found.stories) {
-        if (ws_.config().is_done_stage(d.stage)) done = true;
+        if (s_.ws.config().is_done_stage(d.stage)) done = true;
         where = d.stage;
       }
       if (!done)
@@ -295,7 +295,7 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
     }
     Claim c = store.make(id, request.owner, ttl, prior.from_stage, request.pid);
     if (!store.create(c)) continue;  // someone else was faster: look at their claim
-    if (remote()) {
+    if (s_.remote()) {
       std::string refusal;
       auto taken = acquire_remote(store, c, true, refusal);
       if (!taken) throw ConflictError(refusal);
@@ -307,11 +307,11 @@ ClaimResult Tracker::claim(const ClaimRequest& given) {
   throw ConflictError("story #" + std::to_string(id) + " keeps changing hands; try again");
 }
 
-StoryChange Tracker::release(std::int64_t id, const std::optional<std::string>& owner, Force force) {
-  will_commit();
-  lock_stories({id});
-  Story story = load_for_change(id);
-  Holding h = check_holder(id, owner, "release", force);
+StoryChange Claims::release(std::int64_t id, const std::optional<std::string>& owner, Force force) {
+  s_.will_commit();
+  s_.lock_stories({id});
+  Story story = s_.load_for_change(id);
+  Holding h = all_.rule.check_holder(id, owner, "release", force);
   if (!h.local && !h.lease) {
     // What was asked for already holds: nobody holds the story.
     StoryChange unchanged{id, story.stage, story.stage, "", {}, false};
@@ -321,73 +321,73 @@ StoryChange Tracker::release(std::int64_t id, const std::optional<std::string>& 
   // The lease first: one another clone took over meanwhile is theirs, and this
   // holder is fenced.
   if (h.lease) {
-    Remote* r = remote();
+    Remote* r = s_.remote();
     if (!r)
-      warn("offline: the lease on #" + std::to_string(id) + " stays on the remote until it expires");
+      s_.warn("offline: the lease on #" + std::to_string(id) + " stays on the remote until it expires");
     else if (r->push_lease(id, "", h.lease->sha) != LeasePush::done) {
-      ClaimStore store = claims();
-      if (h.local) mark_lost(store, *h.local);
+      ClaimStore store = s_.claims();
+      if (h.local) all_.rule.mark_lost(store, *h.local);
       throw ConflictError("the claim on story #" + std::to_string(id) +
                           " was taken over by another clone on the remote; nothing was released");
     }
   }
-  const Config& config = ws_.config();
+  const Config& config = s_.ws.config();
   const Stage& back =
       config.find_stage(held.from_stage) ? config.stage(held.from_stage) : config.stage(config.ready_stages.front());
   StoryChange result{id, story.stage, back.name, held.owner, {}, true};
-  if (h.forced) result.forced_by = owner ? *owner : identity();
-  result.commit = transition(
+  if (h.forced) result.forced_by = owner ? *owner : s_.identity();
+  result.commit = all_.transitions.transition(
                       story, back, [](const std::string& text) { return remove_front_matter_line(text, "agent"); },
                       "release", "by " + held.owner, held.owner, "", result.forced_by)
                       .commit;
-  if (h.local) claims().remove(*h.local);
+  if (h.local) s_.claims().remove(*h.local);
   return result;
 }
 
-StoryChange Tracker::done(std::int64_t id, Force force) {
-  will_commit();
-  Story story = load_for_change(id);
-  const Stage& target = ws_.config().stage(ws_.config().done_stages.front());
-  Holding h = check_holder(id, std::nullopt, "finish", force);
-  if (h.lease && remote() && commits()) {
+StoryChange Claims::done(std::int64_t id, Force force) {
+  s_.will_commit();
+  Story story = s_.load_for_change(id);
+  const Stage& target = s_.ws.config().stage(s_.ws.config().done_stages.front());
+  Holding h = all_.rule.check_holder(id, std::nullopt, "finish", force);
+  if (h.lease && s_.remote() && s_.commits()) {
     // The holder may finish from a clone that has not seen her claim's move yet. Her
     // done follows that move, so it is made on top of it: a done made from the stale
     // stage would be a move in the same second as the claim's, which the remote's
     // move wins (docs/remote.md), and the story would stay in current.
-    sync_branch({});
-    story = load_for_change(id);
+    all_.syncer.sync_branch({});
+    story = s_.load_for_change(id);
   }
   std::string owner = !h.holder.empty() ? h.holder : h.local ? h.local->owner : "";
   StoryChange result{id, story.stage, target.name, owner, {}, true};
-  if (h.forced) result.forced_by = identity();
+  if (h.forced) result.forced_by = s_.identity();
   if (story.stage == target.name && !h.local && !h.lease) {
     result.changed = false;
     return result;
   }
   // With a lease on the remote, the done commit and the lease's end go in one
   // atomic push: the lease is the fencing token.
-  if (h.lease && remote() && commits()) return done_remote(story, target, h, h.lease->sha, result);
+  if (h.lease && s_.remote() && s_.commits()) return done_remote(story, target, h, h.lease->sha, result);
   if (story.stage != target.name)
-    result.commit = transition(
+    result.commit = all_.transitions.transition(
                         story, target, [](const std::string& text) { return text; }, "done", "", result.owner, "",
                         result.forced_by)
                         .commit;
-  end_claim(h);
+  all_.rule.end_claim(h);
   return result;
 }
 
-Claim Tracker::renew(std::int64_t id, const std::optional<std::string>& owner_given,
+Claim Claims::renew(std::int64_t id, const std::optional<std::string>& owner_given,
                      std::optional<std::int64_t> ttl_seconds) {
-  const std::string owner = owner_given ? *owner_given : identity();
+  const std::string owner = owner_given ? *owner_given : s_.identity();
   check_owner(owner);
-  std::int64_t ttl = claim_ttl(ws_.config(), ttl_seconds);
+  std::int64_t ttl = claim_ttl(s_.ws.config(), ttl_seconds);
   // Another's claim, here or on the remote, is named with its holder.
-  Holding h = check_holder(id, owner, "renew", Force::no);
-  ClaimStore store = claims();
+  Holding h = all_.rule.check_holder(id, owner, "renew", Force::no);
+  ClaimStore store = s_.claims();
   std::optional<Claim> held = h.local;
   if (!held || held->owner != owner) {
-    index_->refresh_stories({id});
-    find(id);  // no such story: not found, rather than a lost claim
+    s_.shadow->refresh_stories({id});
+    s_.find(id);  // no such story: not found, rather than a lost claim
     throw ConflictError("story #" + std::to_string(id) + " is not claimed by " + owner +
                         (h.lease ? " here: its claim was taken in another clone; renew it there"
                                  : ": the claim ended (released, reclaimed or done); stop, or claim it again"));
@@ -399,15 +399,15 @@ Claim Tracker::renew(std::int64_t id, const std::optional<std::string>& owner_gi
   return renewed;
 }
 
-std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
-  will_commit();
-  ClaimStore store = claims();
+std::vector<StoryChange> Claims::reclaim(std::optional<std::int64_t> id) {
+  s_.will_commit();
+  ClaimStore store = s_.claims();
   std::vector<Claim> candidates;
   if (id) {
     std::optional<Claim> held = store.read(*id);
     if (!held) {
-      load_for_change(*id);  // no such story: not found; else nothing to reclaim here
-      if (!remote()) return {};
+      s_.load_for_change(*id);  // no such story: not found; else nothing to reclaim here
+      if (!s_.remote()) return {};
     } else {
       candidates.push_back(*held);
     }
@@ -415,14 +415,14 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
     candidates = store.all();
   }
   std::vector<StoryChange> out;
-  const Config& config = ws_.config();
+  const Config& config = s_.ws.config();
   // A claim that ends here ends on the remote too; a lease another clone took over
   // meanwhile is theirs, and stays.
   auto drop_lease = [&](const Claim& c) {
     try {
-      if (Remote* r = remote(); r && !c.lease.empty()) r->push_lease(c.id, "", c.lease);
+      if (Remote* r = s_.remote(); r && !c.lease.empty()) r->push_lease(c.id, "", c.lease);
     } catch (const RemoteUnavailableError& e) {
-      warn(std::string(e.what()) + "; the lease on #" + std::to_string(c.id) + " stays there until it expires");
+      s_.warn(std::string(e.what()) + "; the lease on #" + std::to_string(c.id) + " stays there until it expires");
     }
   };
   for (const Claim& c : candidates) {
@@ -436,13 +436,13 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
       continue;
     }
     bool live = store.state(c) == ClaimState::live;
-    lock_stories({c.id});
-    index_->refresh_stories({c.id});
-    Lookup found = index_->lookup(c.id);
+    s_.lock_stories({c.id});
+    s_.shadow->refresh_stories({c.id});
+    Lookup found = s_.shadow->lookup(c.id);
     if (found.stories.empty() && found.malformed.empty()) {
-      index_->refresh();  // it may have been moved meanwhile: look at every file again
-      refreshed_ = true;
-      found = index_->lookup(c.id);
+      s_.shadow->refresh();  // it may have been moved meanwhile: look at every file again
+      s_.refreshed = true;
+      found = s_.shadow->lookup(c.id);
     }
     if (found.stories.empty() && found.malformed.empty()) {
       // The story is gone: even a live claim on it holds nothing any more.
@@ -474,12 +474,12 @@ std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) {
     store.remove(c);
     out.push_back(change);
   }
-  if (Remote* r = remote()) reclaim_remote(*r, id, candidates, out);
+  if (Remote* r = s_.remote()) reclaim_remote(*r, id, candidates, out);
   return out;
 }
 
-void Tracker::put_back(const Story& story, const Claim& c, StoryChange& change) {
-  const Config& config = ws_.config();
+void Claims::put_back(const Story& story, const Claim& c, StoryChange& change) {
+  const Config& config = s_.ws.config();
   const Stage& back =
       config.find_stage(c.from_stage) ? config.stage(c.from_stage) : config.stage(config.ready_stages.front());
   auto edit = [&](const std::string& text) {
@@ -487,7 +487,7 @@ void Tracker::put_back(const Story& story, const Claim& c, StoryChange& change) 
                                  std::to_string(story.retry_count + 1));
   };
   change.to = back.name;
-  change.commit = transition(story, back, edit, "reclaim", "from " + c.owner, c.owner).commit;
+  change.commit = all_.transitions.transition(story, back, edit, "reclaim", "from " + c.owner, c.owner).commit;
 }
 
 }  // namespace tracker

@@ -5,7 +5,7 @@
 #include <tracker/error.hpp>
 #include <tracker/git.hpp>
 #include <tracker/remote.hpp>
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 #include <nlohmann/json.hpp>
@@ -26,25 +26,9 @@
 
 namespace tracker {
 
-Remote* Tracker::remote() {
-  const Config& config = ws_.config();
-  if (!config.remote || offline_) return nullptr;
-  return &remote_object();
-}
-
-Remote& Tracker::remote_object() {
-  const Config& config = ws_.config();
-  if (!config.remote) throw UsageError("this board has no shared remote ('remote:' in .tracker/config.yml)");
-  if (!remote_) {
-    remote_ = std::make_unique<Remote>(ws_.root(), *config.remote, [this]() -> GitRepo& { return git(); }, clock_);
-    remote_->on_warning([this](const std::string& message) { warn(message); });
-  }
-  return *remote_;
-}
-
-std::optional<Tracker::RemoteTake> Tracker::acquire_remote(ClaimStore& store, const Claim& local, bool by_id,
+std::optional<Claims::RemoteTake> Claims::acquire_remote(ClaimStore& store, const Claim& local, bool by_id,
                                                           std::string& refusal) {
-  Remote& r = *remote();
+  Remote& r = *s_.remote();
   const std::string who = "story #" + std::to_string(local.id);
   // Whatever goes wrong on the way (an unreachable remote, a refusing hook), the
   // local claim goes with it.
@@ -87,38 +71,13 @@ std::optional<Tracker::RemoteTake> Tracker::acquire_remote(ClaimStore& store, co
   throw ConflictError(who + " keeps changing hands on the remote; try again");
 }
 
-std::int64_t Tracker::remote_id(Remote& r, std::int64_t above) {
-  // "<next> <last>": what is left of the block of ids this clone reserved.
-  const fs::path block = ws_.shared_state_dir() / "id-block";
-  if (auto text = read_file_if_exists(block)) {
-    std::vector<std::string> parts = split(trim(*text), ' ');
-    auto next = parts.size() == 2 ? parse_int(parts[0]) : std::nullopt;
-    auto last = parts.size() == 2 ? parse_int(parts[1]) : std::nullopt;
-    if (next && last && *next > above && *next <= *last) {
-      write_file_atomic(block, std::to_string(*next + 1) + " " + std::to_string(*last) + "\n");
-      return *next;
-    }
-  }
-  try {
-    const std::int64_t count = r.settings().id_block;
-    std::int64_t first = r.reserve_ids(above, count, "tracker");
-    write_file_atomic(block, std::to_string(first + 1) + " " + std::to_string(first + count - 1) + "\n");
-    return first;
-  } catch (const RemoteUnavailableError& e) {
-    warn(std::string(e.what()) +
-         "; the id comes from this clone alone, so another clone may give it out too (after a merge, 'tracker check' "
-         "finds a duplicate and 'tracker renumber' fixes it)");
-    return above + 1;
-  }
+void Claims::warn_if_offline_claim(std::int64_t id) {
+  if (s_.ws.config().remote)
+    s_.warn("offline: the claim on #" + std::to_string(id) + " holds on this machine only; other clones do not see it");
 }
 
-void Tracker::warn_if_offline_claim(std::int64_t id) {
-  if (ws_.config().remote)
-    warn("offline: the claim on #" + std::to_string(id) + " holds on this machine only; other clones do not see it");
-}
-
-void Tracker::renew_remote_lease(ClaimStore& store, const Claim& held, Claim& renewed) {
-  Remote* r = remote();
+void Claims::renew_remote_lease(ClaimStore& store, const Claim& held, Claim& renewed) {
+  Remote* r = s_.remote();
   if (!r || held.lease.empty()) return;
   ++renewed.generation;
   renewed.lease = r->write_lease(renewed, held.lease);
@@ -127,41 +86,41 @@ void Tracker::renew_remote_lease(ClaimStore& store, const Claim& held, Claim& re
                         r->settings().name + "'; stop working on it");
 }
 
-bool Tracker::move_remote_lease(ClaimStore& store, const Claim& held, const std::string& replacement) {
-  Remote* r = remote();
+bool Claims::move_remote_lease(ClaimStore& store, const Claim& held, const std::string& replacement) {
+  Remote* r = s_.remote();
   if (!r || held.lease.empty()) return true;
   if (r->push_lease(held.id, replacement, held.lease) == LeasePush::done) return true;
-  mark_lost(store, held);  // another clone holds it now: this holder is fenced
+  all_.rule.mark_lost(store, held);  // another clone holds it now: this holder is fenced
   return false;
 }
 
-StoryChange Tracker::done_remote(const Story& story, const Stage& target, const Holding& held, const std::string& lease,
+StoryChange Claims::done_remote(const Story& story, const Stage& target, const Holding& held, const std::string& lease,
                                  StoryChange result) {
   std::int64_t id = story.id;
   std::string subject;
   if (story.stage != target.name) {
-    result.commit = transition(
+    result.commit = all_.transitions.transition(
                         story, target, [](const std::string& text) { return text; }, "done", "", result.owner, "",
                         result.forced_by)
                         .commit;
-    subject = first_commit_line(result.commit);
+    subject = all_.syncer.first_commit_line(result.commit);
   }
   // One atomic push moves the branch (with this commit) and deletes the lease: the
   // lease is the fencing token, so a holder whose lease another clone took over
   // cannot finish the story.
   SyncResult synced;
   try {
-    synced = sync_branch({{id, lease}});
+    synced = all_.syncer.sync_branch({{id, lease}});
   } catch (...) {
-    if (!subject.empty() && !undo_tip_commit(subject))
-      warn("#" + std::to_string(id) + " was committed as done here, but could not be pushed nor undone; run tracker sync");
+    if (!subject.empty() && !all_.syncer.undo_tip_commit(subject))
+      s_.warn("#" + std::to_string(id) + " was committed as done here, but could not be pushed nor undone; run tracker sync");
     throw;
   }
-  ClaimStore store = claims();
+  ClaimStore store = s_.claims();
   if (synced.lease_lost) {
-    if (!subject.empty() && !undo_tip_commit(subject))
-      warn("#" + std::to_string(id) + " was committed as done here before the lease was found lost; undo that commit");
-    std::string who = held.local ? mark_lost(store, *held.local) : "another clone";
+    if (!subject.empty() && !all_.syncer.undo_tip_commit(subject))
+      s_.warn("#" + std::to_string(id) + " was committed as done here before the lease was found lost; undo that commit");
+    std::string who = held.local ? all_.rule.mark_lost(store, *held.local) : "another clone";
     throw ConflictError("the claim on story #" + std::to_string(id) + " was taken over by " + who +
                         " on the remote; #" + std::to_string(id) + " is not done");
   }
@@ -171,9 +130,9 @@ StoryChange Tracker::done_remote(const Story& story, const Stage& target, const 
   return result;
 }
 
-void Tracker::reclaim_remote(Remote& r, std::optional<std::int64_t> id, const std::vector<Claim>& local,
+void Claims::reclaim_remote(Remote& r, std::optional<std::int64_t> id, const std::vector<Claim>& local,
                              std::vector<StoryChange>& out) {
-  const Config& config = ws_.config();
+  const Config& config = s_.ws.config();
   std::set<std::int64_t> handled;
   for (const Claim& c : local) handled.insert(c.id);
   for (const RemoteLease& lease : r.read_all()) {
@@ -197,9 +156,9 @@ void Tracker::reclaim_remote(Remote& r, std::optional<std::int64_t> id, const st
     }
     // Deleted with the lease that was read: a holder that renewed meanwhile keeps it.
     if (r.push_lease(c.id, "", lease.sha) != LeasePush::done) continue;
-    lock_stories({c.id});
-    index_->refresh_stories({c.id});
-    Lookup found = index_->lookup(c.id);
+    s_.lock_stories({c.id});
+    s_.shadow->refresh_stories({c.id});
+    Lookup found = s_.shadow->lookup(c.id);
     StoryChange change{c.id, {}, {}, c.owner, {}, true};
     if (found.stories.size() != 1) {  // gone here (or malformed, or ambiguous: check reports it)
       out.push_back(change);

@@ -2,7 +2,7 @@
 #include <tracker/error.hpp>
 #include "fs_internal.hpp"
 #include <tracker/remote.hpp>
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 #include "file_tx.hpp"
@@ -63,23 +63,23 @@ bool legacy_temp_name(const std::string& name) {
 
 }  // namespace
 
-DoctorReport Tracker::doctor(bool dry_run) {
+DoctorReport Maintenance::doctor(bool dry_run) {
   DoctorReport report;
-  const std::int64_t now = clock_.now_ns();
+  const std::int64_t now = s_.clock.now_ns();
   auto found = [&](std::string kind, std::string path, std::string detail, std::string action, bool repaired) {
     report.findings.push_back({std::move(kind), std::move(path), std::move(detail), std::move(action), repaired});
   };
   auto shown = [&](const fs::path& p) {
-    std::string rel = ws_.relative(p);
+    std::string rel = s_.ws.relative(p);
     return rel.starts_with("..") ? p.string() : rel;
   };
 
   // Temp files whose writer is gone: this tracker's, in <git-dir>/tracker/tmp, and
   // an older tracker's, beside story files and packs.
-  for (const auto& p : sweep_temp_files(dry_run))
+  for (const auto& p : s_.sweep_temp_files(dry_run))
     found("temp-file", shown(p), "left by a process that is gone", dry_run ? "would remove it" : "removed", !dry_run);
-  std::vector<fs::path> legacy_dirs = {ws_.common_dir() / "objects" / "pack"};
-  for (const auto& stage : ws_.config().stages) legacy_dirs.push_back(ws_.stage_dir(stage));
+  std::vector<fs::path> legacy_dirs = {s_.ws.common_dir() / "objects" / "pack"};
+  for (const auto& stage : s_.ws.config().stages) legacy_dirs.push_back(s_.ws.stage_dir(stage));
   for (const auto& dir : legacy_dirs) {
     Dir d(dir);
     while (auto e = d.next()) {
@@ -104,17 +104,17 @@ DoctorReport Tracker::doctor(bool dry_run) {
 
   // Copies of stories that `edit` (or `new --edit`) left when it was killed: the text may be the
   // user's work, so it goes to rejected/ before the copy is removed.
-  if (Dir edits(ws_.local_state_dir() / "edit"); edits) {
+  if (Dir edits(s_.ws.local_state_dir() / "edit"); edits) {
     while (auto e = edits.next()) {
-      fs::path dir = ws_.local_state_dir() / "edit" / std::string(e->first);
+      fs::path dir = s_.ws.local_state_dir() / "edit" / std::string(e->first);
       if (!is_orphan(dir / ".held", now, limits::kOrphanMinAgeNs)) continue;
       std::vector<std::string> kept;
       for (const auto& f : fs::directory_iterator(dir)) {
         std::string name = f.path().filename().string();
-        auto story = parse_story_file_name(name, ws_.config().types);
+        auto story = parse_story_file_name(name, s_.ws.config().types);
         if (name.starts_with('.') || (!story && name != "new.md")) continue;  // new.md: a `new --edit`
         std::string stem = story ? std::to_string(story->id) : "new";
-        kept.push_back(dry_run ? name : shown(save_rejected(stem, read_file(f.path()))));
+        kept.push_back(dry_run ? name : shown(all_.transitions.save_rejected(stem, read_file(f.path()))));
       }
       std::error_code ec;
       if (!dry_run) fs::remove_all(dir, ec);
@@ -128,8 +128,8 @@ DoctorReport Tracker::doctor(bool dry_run) {
 
   // git's lock files: git gives them no owner, so one is stale when it is old and no
   // git process works in this repository.
-  bool git_busy = git_running_in(ws_.root());
-  for (const fs::path& lock : git_lock_files(ws_)) {
+  bool git_busy = git_running_in(s_.ws.root());
+  for (const fs::path& lock : git_lock_files(s_.ws)) {
     std::int64_t age = file_age_seconds(lock, now).value_or(0);
     std::string detail = "exists since " + format_age(age) + " ago";
     // tracker holds its index.lock empty and with a flock(): an empty one nobody
@@ -151,8 +151,8 @@ DoctorReport Tracker::doctor(bool dry_run) {
           removed);
   }
 
-  if (!commits()) return report;
-  GitRepo& repo = git();
+  if (!s_.commits()) return report;
+  GitRepo& repo = s_.git();
 
   // Git index updates that a crash or a held index.lock left unfinished.
   IndexRepair pending = repo.finish_index_updates(dry_run);
@@ -162,7 +162,7 @@ DoctorReport Tracker::doctor(bool dry_run) {
   for (const auto& w : pending.warnings) report.warnings.push_back(w);
 
   // The git index behind HEAD for the board, however it got there.
-  std::string dir = ws_.stories_root().lexically_relative(repo.work_tree()).generic_string();
+  std::string dir = s_.ws.stories_root().lexically_relative(repo.work_tree()).generic_string();
   IndexRepair behind = repo.repair_index(dir, dry_run);
   for (const auto& p : behind.updated)
     found("git-index", p, "the git index holds another version while the file is HEAD's (git status shows it reverted)",
@@ -170,7 +170,7 @@ DoctorReport Tracker::doctor(bool dry_run) {
   for (const auto& w : behind.warnings) report.warnings.push_back(w);
 
   // With a remote: a lease that holds no readable claim blocks its story for ever.
-  if (Remote* r = remote()) {
+  if (Remote* r = s_.remote()) {
     try {
       for (const RemoteLease& lease : r->read_all()) {
         if (lease.readable) continue;
@@ -188,7 +188,7 @@ DoctorReport Tracker::doctor(bool dry_run) {
   // Moves that were never committed: the file is in another stage than in HEAD,
   // with nothing else changed but the retry count a move resets.
   std::vector<StoryDiff> moves;
-  for (auto& d : working_changes()) {
+  for (auto& d : all_.history.working_changes()) {
     bool only_retry =
         std::all_of(d.fields.begin(), d.fields.end(), [](const FieldChange& f) { return f.key == "retry_count"; });
     if (d.change == "moved" && only_retry && !d.body_changed) moves.push_back(std::move(d));
@@ -203,11 +203,11 @@ DoctorReport Tracker::doctor(bool dry_run) {
   }
   for (const auto& m : moves) trailers.emplace_back("Tracker-From", m.from);
   if (!dry_run) {
-    prepare_commit();
-    report.commit = in_transaction([&](FileTransaction&, std::vector<std::string>& touched) {
+    s_.prepare_commit();
+    report.commit = s_.in_transaction([&](FileTransaction&, std::vector<std::string>& touched) {
       touched = paths;
-      index_->update_files(paths);
-      return commit("tracker: move " + join(parts, ", ") + " (finished by doctor)", trailers, paths);
+      s_.shadow->update_files(paths);
+      return s_.commit("tracker: move " + join(parts, ", ") + " (finished by doctor)", trailers, paths);
     });
   }
   for (const auto& m : moves)

@@ -1,7 +1,7 @@
 // tracker set / unset: typed, minimal-diff edits of front matter keys.
 #include <tracker/deps.hpp>
 #include <tracker/fs.hpp>
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 #include "limits.hpp"
@@ -48,9 +48,9 @@ const std::vector<std::string>& known_keys() {
   return keys;
 }
 
-SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name,
+SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name,
                               Force force) {
-  will_commit();
+  s_.will_commit();
   if (edits.empty()) throw UsageError("nothing to set: give key=value pairs");
   std::set<std::string> seen;
   bool links = false;
@@ -67,17 +67,17 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
     links = links || e.key == "depends_on";
   }
   if (links) {
-    lock_dependency_graph();
-    refresh_all();
+    s_.lock_dependency_graph();
+    s_.refresh_all();
   }
-  Story story = load_for_change(id);
-  const std::string path = ws_.root() / story.path;
+  Story story = s_.load_for_change(id);
+  const std::string path = s_.ws.root() / story.path;
   std::string before_text = read_file(path);
   // `agent` names who works on the story: changing it is the claim holder's, as
   // ending the claim is.
   std::optional<Holding> holding;
   for (const auto& e : edits)
-    if (e.key == "agent") holding = check_holder(id, std::nullopt, "change the agent of", force);
+    if (e.key == "agent") holding = all_.rule.check_holder(id, std::nullopt, "change the agent of", force);
 
   // Validate everything before touching the file.
   const auto& known = known_keys();
@@ -108,11 +108,11 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
     }
   }
   if (links) {
-    DependencyGraph graph = dependency_graph();
+    DependencyGraph graph = s_.dependency_graph();
     graph[id] = new_deps;
     for (auto dep : new_deps) {
       if (dep == id) throw InvalidDataError("story #" + std::to_string(id) + " cannot depend on itself");
-      Lookup target = index_->lookup(dep);
+      Lookup target = s_.shadow->lookup(dep);
       if (target.stories.empty() && target.malformed.empty() &&
           std::find(story.depends_on.begin(), story.depends_on.end(), dep) == story.depends_on.end())
         throw NotFoundError("no story #" + std::to_string(dep));
@@ -173,9 +173,9 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
                        ":' line; use tracker edit " + std::to_string(id));
   if (after_text == before_text) return result;
   // What we write must read back: a value that breaks the front matter is refused.
-  Story before = reparse_story(story, before_text, ws_.config().story_limits), after = story;
+  Story before = reparse_story(story, before_text, s_.ws.config().story_limits), after = story;
   try {
-    after = reparse_story(story, after_text, ws_.config().story_limits);
+    after = reparse_story(story, after_text, s_.ws.config().story_limits);
   } catch (const StoryParseError& e) {
     throw UsageError("the change would make the front matter unreadable: " + e.detail());
   }
@@ -222,40 +222,40 @@ SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edi
   std::string new_slug;
   if (!keep_file_name && before.name != after.name && !after.name.empty()) new_slug = slugify(after.name);
   // A change of agent records who made it (sync's fence reads it), and who forced it.
-  std::string owner = holding && !holding->holder.empty() ? identity() : "";
-  if (holding && holding->forced) result.forced_by = identity();
-  Transition t = transition(story, ws_.config().stage(story.stage), edit, only_unsets ? "unset" : "set",
+  std::string owner = holding && !holding->holder.empty() ? s_.identity() : "";
+  if (holding && holding->forced) result.forced_by = s_.identity();
+  Transition t = transition(story, s_.ws.config().stage(story.stage), edit, only_unsets ? "unset" : "set",
                             "(" + join(result.changes, ", ") + ")", owner, new_slug, result.forced_by);
   result.commit = t.commit;
   result.path = t.path;
   result.changed = true;
-  if (links) graph_changed(id, after.depends_on);
+  if (links) s_.graph_changed(id, after.depends_on);
   if (holding && holding->forced && (holding->local || holding->lease)) {
-    end_claim(*holding);
+    all_.rule.end_claim(*holding);
     result.claims_ended.push_back(holding->lease ? holding->lease->claim : *holding->local);
   }
   return result;
 }
 
-std::vector<StoryProblem> Tracker::validate_edit(std::int64_t id, const std::string& text) {
-  refresh_all();
-  Story story = find(id);
+std::vector<StoryProblem> Transitions::validate_edit(std::int64_t id, const std::string& text) {
+  s_.refresh_all();
+  Story story = s_.find(id);
   Story edited;
   try {
-    edited = reparse_story(story, text, ws_.config().story_limits);
+    edited = reparse_story(story, text, s_.ws.config().story_limits);
   } catch (const StoryParseError& e) {
     return {{e.line(), e.detail()}};
   }
   std::vector<StoryProblem> problems = edited.warnings;
   int deps_line = front_matter_key_line(text, "depends_on");
-  DependencyGraph graph = dependency_graph();
+  DependencyGraph graph = s_.dependency_graph();
   graph[id] = edited.depends_on;
   for (auto dep : edited.depends_on) {
     if (dep == id) {
       problems.push_back({deps_line, "depends_on: story #" + std::to_string(id) + " cannot depend on itself"});
       continue;
     }
-    Lookup target = index_->lookup(dep);
+    Lookup target = s_.shadow->lookup(dep);
     if (target.stories.empty() && target.malformed.empty()) {
       problems.push_back({deps_line, "depends_on: no story #" + std::to_string(dep)});
       continue;
@@ -268,11 +268,11 @@ std::vector<StoryProblem> Tracker::validate_edit(std::int64_t id, const std::str
   return problems;
 }
 
-std::vector<StoryProblem> Tracker::validate_new(const std::string& text) {
-  refresh_all();
+std::vector<StoryProblem> Transitions::validate_new(const std::string& text) {
+  s_.refresh_all();
   Story story;
   try {
-    parse_story_text(text, story, ws_.config().story_limits);
+    parse_story_text(text, story, s_.ws.config().story_limits);
   } catch (const StoryParseError& e) {
     return {{e.line(), e.detail()}};
   }
@@ -284,27 +284,27 @@ std::vector<StoryProblem> Tracker::validate_new(const std::string& text) {
     problems.push_back({name_line, "name: a story name must be one line"});
   int deps_line = front_matter_key_line(text, "depends_on");
   for (auto dep : story.depends_on) {
-    Lookup target = index_->lookup(dep);
+    Lookup target = s_.shadow->lookup(dep);
     if (target.stories.empty() && target.malformed.empty())
       problems.push_back({deps_line, "depends_on: no story #" + std::to_string(dep)});
   }
   return problems;
 }
 
-EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, const std::string& edited) {
-  will_commit();
-  Story story = load_for_change(id);  // holds the story's lock until the commit
+EditResult Transitions::apply_edit(std::int64_t id, const std::string& original, const std::string& edited) {
+  s_.will_commit();
+  Story story = s_.load_for_change(id);  // holds the story's lock until the commit
   EditResult result;
   result.id = id;
   if (edited == original) return result;
-  const StoryLimits& limits = ws_.config().story_limits;
+  const StoryLimits& limits = s_.ws.config().story_limits;
   // An edit of depends_on is checked again under the graph's lock: the check the
   // editor loop made may be out of date by now.
   bool links_changed = reparse_story(story, original, limits).depends_on != reparse_story(story, edited, limits).depends_on;
   if (links_changed) {
-    unlock_story(id);  // the graph's lock comes before any story's
-    lock_dependency_graph();
-    story = load_for_change(id);
+    s_.unlock_story(id);  // the graph's lock comes before any story's
+    s_.lock_dependency_graph();
+    story = s_.load_for_change(id);
   }
   // What to write over `now`: the edit itself, or the edit merged into a file that
   // changed (or moved) while the editor was open. Never their change lost, never yours.
@@ -322,7 +322,7 @@ EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, con
     result.merged = true;
     return m.text;
   };
-  const std::string current = read_file(ws_.root() / story.path);
+  const std::string current = read_file(s_.ws.root() / story.path);
   const std::string text = text_for(current);
   if (links_changed && current == original) {
     std::vector<StoryProblem> problems = validate_edit(id, text);
@@ -332,21 +332,21 @@ EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, con
   if (text == current) return result;
   Story before = reparse_story(story, current, limits), after = reparse_story(story, text, limits);
   // The agent is the claim holder's to change, as at `set`.
-  if (before.agent != after.agent) check_holder(id, std::nullopt, "change the agent of", Force::no);
+  if (before.agent != after.agent) all_.rule.check_holder(id, std::nullopt, "change the agent of", Force::no);
   result.changes = describe_changes(field_changes(before, after), before.body != after.body);
   if (result.changes.empty()) result.changes = {"format"};
   result.commit = transition(
-                      story, ws_.config().stage(story.stage),
+                      story, s_.ws.config().stage(story.stage),
                       [&](const std::string& now) { return now == current ? text : text_for(now); }, "edit",
                       "(" + join(result.changes, ", ") + ")", "")
                       .commit;
   result.changed = true;
-  if (links_changed) graph_changed(id, after.depends_on);
+  if (links_changed) s_.graph_changed(id, after.depends_on);
   return result;
 }
 
-fs::path Tracker::save_rejected(const std::string& stem, const std::string& text) {
-  fs::path dir = ws_.local_state_dir() / "rejected";
+fs::path Transitions::save_rejected(const std::string& stem, const std::string& text) {
+  fs::path dir = s_.ws.local_state_dir() / "rejected";
   fs::create_directories(dir);
   std::string stamp = utc_now_iso8601();
   std::replace(stamp.begin(), stamp.end(), ':', '-');

@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 namespace tracker {
@@ -190,15 +190,15 @@ FlowReport compute_flow(const std::vector<LogEntry>& newest_first, const std::ve
   return r;
 }
 
-FlowReport Tracker::flow(const FlowQuery& query) {
+FlowReport History::flow(const FlowQuery& query) {
   if (query.until < query.since) throw UsageError(param_ref("until") + " is before " + param_ref("since") + ": nothing to measure");
   if (query.since < query.until - kMaxFlowDays * kDay)  // written so that nothing overflows
     throw UsageError("the window is " + std::to_string(query.until / kDay - query.since / kDay) +
                      " days; flow measures at most " +
                      std::to_string(kMaxFlowDays) + " (100 years)");
   std::vector<LogEntry> history = log(std::nullopt, std::nullopt);
-  std::vector<Story> board = list(ListQuery{});
-  return compute_flow(history, board, ws_.config(), query, clock_.now_seconds());
+  std::vector<Story> board = all_.board.list(ListQuery{});
+  return compute_flow(history, board, s_.ws.config(), query, s_.clock.now_seconds());
 }
 
 }  // namespace tracker

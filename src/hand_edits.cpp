@@ -3,7 +3,7 @@
 #include <tracker/fs.hpp>
 #include <tracker/git.hpp>
 #include <tracker/remote.hpp>
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 #include "file_tx.hpp"
@@ -87,28 +87,28 @@ std::string read_name(const Story& where, const std::string& text, const StoryLi
 
 }  // namespace
 
-std::vector<StoryDiff> Tracker::working_changes(std::vector<std::string>* ignored, std::vector<std::string>* links) {
+std::vector<StoryDiff> History::working_changes(std::vector<std::string>* ignored, std::vector<std::string>* links) {
   return board_changes("HEAD", std::nullopt, ignored, links);
 }
 
-std::string Tracker::merge_base(const std::string& a, const std::string& b) {
-  return git().merge_base(a, b);
+std::string History::merge_base(const std::string& a, const std::string& b) {
+  return s_.git().merge_base(a, b);
 }
 
-std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std::optional<std::string>& to,
+std::vector<StoryDiff> History::board_changes(const std::string& from, const std::optional<std::string>& to,
                                               std::vector<std::string>* ignored, std::vector<std::string>* links,
                                               DiffDetail detail) {
-  const Config& config = ws_.config();
+  const Config& config = s_.ws.config();
   const StoryLimits& limits = config.story_limits;
-  GitRepo& repo = git();
+  GitRepo& repo = s_.git();
   fs::path work_tree = repo.work_tree();
-  std::string dir = (ws_.stories_root()).lexically_relative(work_tree).generic_string();
+  std::string dir = (s_.ws.stories_root()).lexically_relative(work_tree).generic_string();
   // The workspace may be a subdirectory of the work tree: its paths lose that prefix.
-  std::string ws_dir = ws_.root().lexically_relative(work_tree).generic_string();
+  std::string ws_dir = s_.ws.root().lexically_relative(work_tree).generic_string();
   std::size_t strip = ws_dir == "." || ws_dir.empty() ? 0 : ws_dir.size() + 1;
-  const fs::path& root = ws_.root();
+  const fs::path& root = s_.ws.root();
   std::vector<GitRepo::PathChange> changes = repo.changes_between(from, to, dir);
-  Progress progress(progress_, "reading changed stories", changes.size());
+  Progress progress(s_.progress, "reading changed stories", changes.size());
   auto load = [&](ChangedFile& f) {
     if (f.loaded) return;
     f.load(repo, root);
@@ -123,7 +123,7 @@ std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std
     auto name = stage ? parse_story_file_name(std::string_view(path).substr(path.rfind('/') + 1), config.types)
                       : std::nullopt;
     std::error_code ec;
-    if (!to && (fs::is_symlink(root / path, ec) || (stage && ws_.symlink_to_stage(*stage)))) {
+    if (!to && (fs::is_symlink(root / path, ec) || (stage && s_.ws.symlink_to_stage(*stage)))) {
       if (links) links->push_back(path);  // never read through a link, never commit what it points to
       continue;
     }
@@ -205,13 +205,13 @@ std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std
   return out;
 }
 
-HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& message,
+HandCommitResult Maintenance::commit_hand_edits(const std::optional<std::string>& message,
                                              const std::vector<std::int64_t>& only) {
   if (message && (trim(*message).empty() || message->find('\n') != std::string::npos))
     throw UsageError("-m takes a one-line subject");
   HandCommitResult result;
   // A first look, for the ids alone: the stories are read under their locks below.
-  result.changes = board_changes("HEAD", std::nullopt, &result.ignored, &result.links, DiffDetail::edits);
+  result.changes = all_.history.board_changes("HEAD", std::nullopt, &result.ignored, &result.links, DiffDetail::edits);
   if (!only.empty()) {
     std::set<std::int64_t> wanted(only.begin(), only.end());
     for (auto id : wanted)
@@ -226,16 +226,16 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
   // A story that starts changing after the first look is left for its own commit.
   std::set<std::int64_t> changed_ids;
   for (const auto& d : result.changes) changed_ids.insert(d.id);
-  lock_stories({changed_ids.begin(), changed_ids.end()});
+  s_.lock_stories({changed_ids.begin(), changed_ids.end()});
   result.ignored.clear();
   result.links.clear();
-  result.changes = working_changes(&result.ignored, &result.links);
+  result.changes = all_.history.working_changes(&result.ignored, &result.links);
   std::erase_if(result.changes, [&](const StoryDiff& d) { return !changed_ids.count(d.id); });
   if (result.changes.empty()) return result;
 
   // Only valid stories are committed, judged by check's rules; every problem is
   // named, and nothing is committed while there is one.
-  const Config& config = ws_.config();
+  const Config& config = s_.ws.config();
   std::vector<std::string> paths_to_judge;
   for (const auto& d : result.changes)
     if (d.change != "deleted") paths_to_judge.push_back(d.paths.back());
@@ -245,8 +245,8 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
   }
 
   // A move by hand starts the story's retries afresh.
-  will_commit();
-  prepare_commit();
+  s_.will_commit();
+  s_.prepare_commit();
   struct Reset {
     fs::path file;
     std::string before, after;
@@ -254,12 +254,12 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
   std::vector<Reset> resets;
   for (auto& d : result.changes) {
     if (d.change != "moved") continue;
-    Story s = reparse_story(*story_at(config, d.paths.back()), d.after_text, ws_.config().story_limits);
+    Story s = reparse_story(*story_at(config, d.paths.back()), d.after_text, s_.ws.config().story_limits);
     if (s.retry_count == 0) continue;
     std::string text = set_front_matter_line(d.after_text, "retry_count", "0");
-    resets.push_back({ws_.root() / d.paths.back(), d.after_text, text});
+    resets.push_back({s_.ws.root() / d.paths.back(), d.after_text, text});
     d.after_text = text;
-    compare(d, *story_at(config, d.paths.back()), ws_.config().story_limits);
+    compare(d, *story_at(config, d.paths.back()), s_.ws.config().story_limits);
   }
 
   std::vector<std::string> parts, paths;
@@ -294,11 +294,11 @@ HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& me
   if (subject != "tracker: " + summary)
     for (const auto& p : parts) body += p + "\n";
   result.subject = subject;
-  result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+  result.commit = s_.in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
     for (const auto& r : resets) tx.rewrite(r.file, r.before, r.after);
     touched = paths;
-    index_->update_files(paths);
-    return commit(body.empty() ? subject : subject + "\n\n" + body.substr(0, body.size() - 1), trailers, paths);
+    s_.shadow->update_files(paths);
+    return s_.commit(body.empty() ? subject : subject + "\n\n" + body.substr(0, body.size() - 1), trailers, paths);
   });
   return result;
 }

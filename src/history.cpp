@@ -2,7 +2,7 @@
 #include <tracker/fs.hpp>
 #include <tracker/git.hpp>
 #include <tracker/remote.hpp>
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 #include "file_tx.hpp"
@@ -14,17 +14,17 @@
 
 namespace tracker {
 
-std::vector<LogEntry> Tracker::log(std::optional<std::int64_t> id, std::optional<std::int64_t> limit) {
+std::vector<LogEntry> History::log(std::optional<std::int64_t> id, std::optional<std::int64_t> limit) {
   if (limit && *limit <= 0) throw UsageError(param_ref("limit") + " must be at least 1");
   std::vector<LogEntry> out;
   auto full = [&] { return limit && static_cast<std::int64_t>(out.size()) >= *limit; };
-  Progress walked(progress_, "reading history (commits)", 0);
+  Progress walked(s_.progress, "reading history (commits)", 0);
   // A stage's directory as git names it (work-tree relative), for the check that a
   // commit's tree agrees with its trailers.
-  GitRepo& repo = git();
+  GitRepo& repo = s_.git();
   std::map<std::string, std::string> stage_dirs;
-  for (const auto& st : ws_.config().stages)
-    stage_dirs[st.name] = ws_.stage_dir(st).lexically_relative(repo.work_tree()).generic_string();
+  for (const auto& st : s_.ws.config().stages)
+    stage_dirs[st.name] = s_.ws.stage_dir(st).lexically_relative(repo.work_tree()).generic_string();
   // Whether the tree of commit `c` changed every stage directory its trailers say
   // it changed: a message can say anything, so a trailer is trusted only when the
   // tree agrees (a plain commit with forged trailers is read from its tree).

@@ -2,7 +2,7 @@
 #include <tracker/fs.hpp>
 #include <tracker/git.hpp>
 #include <tracker/remote.hpp>
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 #include "file_tx.hpp"
@@ -14,18 +14,18 @@
 
 namespace tracker {
 
-RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::string>& path,
+RenumberResult Maintenance::renumber(std::int64_t id, const std::optional<std::string>& path,
                                  const std::vector<std::int64_t>& refs) {
-  lock_stories({id});
-  refresh_all();
-  Lookup found = index_->lookup(id);
+  s_.lock_stories({id});
+  s_.refresh_all();
+  Lookup found = s_.shadow->lookup(id);
   std::vector<std::string> paths;
   for (const auto& s : found.stories) paths.push_back(s.path);
   for (const auto& m : found.malformed) paths.push_back(m.path);
   if (paths.empty()) throw NotFoundError("no story #" + std::to_string(id));
   std::string chosen;
   if (path) {
-    std::string wanted = ws_.relative(fs::absolute(*path));
+    std::string wanted = s_.ws.relative(fs::absolute(*path));
     for (const auto& p : paths)
       if (p == *path || p == wanted) chosen = p;
     if (chosen.empty())
@@ -43,7 +43,7 @@ RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::strin
   result.from_path = chosen;
 
   // The references: which stories name the old id, and which of them to rewrite.
-  for (const auto& [story_id, deps] : index_->dependencies()) {
+  for (const auto& [story_id, deps] : s_.shadow->dependencies()) {
     if (story_id == id || std::find(deps.begin(), deps.end(), id) == deps.end()) continue;
     bool rewrite = !duplicated || std::find(refs.begin(), refs.end(), story_id) != refs.end();
     (rewrite ? result.rewritten : result.ambiguous).push_back(story_id);
@@ -51,40 +51,40 @@ RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::strin
   for (auto r : refs)
     if (std::find(result.rewritten.begin(), result.rewritten.end(), r) == result.rewritten.end())
       throw UsageError("story #" + std::to_string(r) + " does not depend on #" + std::to_string(id));
-  auto name = parse_story_file_name(fs::path(chosen).filename().string(), ws_.config().types);
-  will_commit();
+  auto name = parse_story_file_name(fs::path(chosen).filename().string(), s_.ws.config().types);
+  s_.will_commit();
   // The stories whose depends_on is rewritten are changed too: theirs locks as well,
   // and their files looked at again.
-  lock_stories(result.rewritten);
-  index_->refresh_stories(result.rewritten);
-  IdAllocation ids(ws_);
-  prepare_commit();
+  s_.lock_stories(result.rewritten);
+  s_.shadow->refresh_stories(result.rewritten);
+  IdAllocation ids(s_.ws);
+  s_.prepare_commit();
   // With a remote, the new id is reserved there as `new` reserves one: no other
   // clone gives it out.
-  std::int64_t above = std::max({index_->max_id(), id_floor(), ids.last()});
-  if (Remote* r = remote()) above = std::max(above, remote_id(*r, above) - 1);
+  std::int64_t above = std::max({s_.shadow->max_id(), all_.transitions.id_floor(), ids.last()});
+  if (Remote* r = s_.remote()) above = std::max(above, all_.transitions.remote_id(*r, above) - 1);
   result.new_id = ids.reserve(above);
-  fs::path from = ws_.root() / chosen;
+  fs::path from = s_.ws.root() / chosen;
   fs::path to = from.parent_path() / make_story_file_name(result.new_id, name->type, name->slug);
-  result.to_path = ws_.relative(to);
+  result.to_path = s_.ws.relative(to);
   try {
-    result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& changed) {
+    result.commit = s_.in_transaction([&](FileTransaction& tx, std::vector<std::string>& changed) {
       changed = {result.from_path, result.to_path};
       tx.rename(from, to);
       for (auto ref : result.rewritten) {
-        for (const auto& s : index_->lookup(ref).stories) {
-          fs::path file = ws_.root() / s.path;
+        for (const auto& s : s_.shadow->lookup(ref).stories) {
+          fs::path file = s_.ws.root() / s.path;
           std::string text = read_file(file);
           std::string edited =
               edit_front_matter_list(text, "depends_on", [&](std::string_view item) { return story_ref(item) != id; },
                                      {std::to_string(result.new_id)});
           if (edited == text) continue;
           tx.rewrite(file, text, edited);
-          changed.push_back(ws_.relative(file));
+          changed.push_back(s_.ws.relative(file));
         }
       }
-      index_->update_files(changed);
-      return commit("tracker: renumber #" + std::to_string(id) + " -> #" + std::to_string(result.new_id),
+      s_.shadow->update_files(changed);
+      return s_.commit("tracker: renumber #" + std::to_string(id) + " -> #" + std::to_string(result.new_id),
                     {{"Tracker-Action", "renumber"}, {"Tracker-Story", std::to_string(result.new_id)}}, changed);
     });
   } catch (...) {

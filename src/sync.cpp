@@ -12,7 +12,7 @@
 #include <tracker/error.hpp>
 #include "fs_internal.hpp"
 #include <tracker/remote.hpp>
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 #include "process.hpp"
@@ -608,42 +608,42 @@ bool move_branch(const Replay& r, const std::string& branch_ref, std::string hea
 
 }  // namespace
 
-SyncResult Tracker::sync() { return sync_branch({}); }
+SyncResult Syncer::sync() { return sync_branch({}); }
 
-void Tracker::auto_sync() {
-  const auto& settings = ws_.config().remote;
-  if (!settings || !settings->auto_sync || offline_ || unsynced_commits_ == 0) return;
+void Syncer::auto_sync() {
+  const auto& settings = s_.ws.config().remote;
+  if (!settings || !settings->auto_sync || s_.offline || s_.unsynced_commits == 0) return;
   try {
     // What sync settled is said here too: a move or a change that lost, a
     // transition not sent because another owner holds the claim.
-    for (const auto& c : sync_branch({}).conflicts) warn("conflict: " + c.message);
+    for (const auto& c : sync_branch({}).conflicts) s_.warn("conflict: " + c.message);
   } catch (const Error& e) {
-    warn(std::string("not synced (remote.auto_sync): ") + e.what() + "; the commit is here, and tracker sync sends it");
+    s_.warn(std::string("not synced (remote.auto_sync): ") + e.what() + "; the commit is here, and tracker sync sends it");
   }
 }
 
-SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::string>>& release) {
-  if (!ws_.config().remote) throw UsageError("sync needs a shared remote: add 'remote:' to .tracker/config.yml, or run tracker init --remote origin (docs/remote.md)");
-  if (offline_) throw UsageError("sync exchanges the branch with the remote, which --offline leaves out");
-  Remote& remote = *this->remote();
+SyncResult Syncer::sync_branch(const std::vector<std::pair<std::int64_t, std::string>>& release) {
+  if (!s_.ws.config().remote) throw UsageError("sync needs a shared remote: add 'remote:' to .tracker/config.yml, or run tracker init --remote origin (docs/remote.md)");
+  if (s_.offline) throw UsageError("sync exchanges the branch with the remote, which --offline leaves out");
+  Remote& remote = *s_.remote();
   const RemoteSettings& settings = remote.settings();
-  fs::path root = git().work_tree();
-  std::string prefix = ws_.root().lexically_relative(root).generic_string();
+  fs::path root = s_.git().work_tree();
+  std::string prefix = s_.ws.root().lexically_relative(root).generic_string();
   prefix = (prefix.empty() || prefix == ".") ? "" : prefix + "/";
-  fs::create_directories(ws_.local_state_dir() / "tmp");
+  fs::create_directories(s_.ws.local_state_dir() / "tmp");
   // A private git index for the trees the replay builds; the next command sweeps it
   // if this one dies.
-  fs::path scratch = ws_.local_state_dir() / "tmp" / unique_name("sync-index");
+  fs::path scratch = s_.ws.local_state_dir() / "tmp" / unique_name("sync-index");
   ScopeExit remove_scratch([&] {
     std::error_code ec;
     fs::remove(scratch, ec);
   });
-  Replay r(git(), root, prefix, ws_.config(), scratch);
+  Replay r(s_.git(), root, prefix, s_.ws.config(), scratch);
   // One sync at a time in a clone; transitions go on meanwhile.
-  fs::create_directories(ws_.shared_state_dir() / "locks");
-  ProcessLock sync_lock(ws_.shared_state_dir() / "locks" / "sync", std::chrono::minutes(2), "another sync");
+  fs::create_directories(s_.ws.shared_state_dir() / "locks");
+  ProcessLock sync_lock(s_.ws.shared_state_dir() / "locks" / "sync", std::chrono::minutes(2), "another sync");
 
-  std::string branch_ref = git().head_ref();
+  std::string branch_ref = s_.git().head_ref();
   if (branch_ref.empty()) throw UsageError("sync: HEAD is detached; check out the board's branch first");
 
   SyncResult result;
@@ -660,7 +660,7 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
     auto it = leases.find(id);
     if (it == leases.end()) return std::nullopt;
     if (!it->second) {
-      std::optional<std::string> text = git().content_at(lease_shas.at(id), "claim.yml");
+      std::optional<std::string> text = s_.git().content_at(lease_shas.at(id), "claim.yml");
       std::optional<Claim> c = text ? parse_claim(*text) : std::nullopt;
       if (!c) {
         leases.erase(it);  // unreadable: reclaim and doctor clear it; it fences nothing
@@ -678,7 +678,7 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
     leases.clear();
     lease_shas.clear();
     const std::string seen_prefix = "refs/tracker/remote-claims/";
-    for (const auto& [ref, sha] : git().refs_under(seen_prefix))
+    for (const auto& [ref, sha] : s_.git().refs_under(seen_prefix))
       if (auto id = parse_int(ref.substr(seen_prefix.size()))) {
         leases.emplace(*id, std::nullopt);
         lease_shas.emplace(*id, sha);
@@ -688,7 +688,7 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
     std::string base;
     if (!upstream.empty()) {
       try {
-        base = git().merge_base(head, upstream);
+        base = s_.git().merge_base(head, upstream);
       } catch (const UsageError&) {
         throw IoError("sync: " + settings.name + "/" + settings.branch +
                       " shares no history with this branch; nothing was changed");
@@ -732,7 +732,7 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
     if (target != head) {
       std::string moved_to;
       if (!move_branch(r, branch_ref, head, target, ctx,
-                       [this](const std::vector<std::int64_t>& ids) { lock_stories(ids); }, moved_to))
+                       [this](const std::vector<std::int64_t>& ids) { s_.lock_stories(ids); }, moved_to))
         continue;  // a commit landed here before anything was done: start again
       if (moved_to != target) {
         // Commits made here meanwhile went on top: they go out too.
@@ -742,16 +742,16 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
     }
     // This clone's claims whose leases ended elsewhere (done, released, forced) go,
     // and those another clone took over are kept as lost.
-    settle_local_claims(lease_shas, release);
+    all_.rule.settle_local_claims(lease_shas, release);
     if (target == upstream && release.empty()) {
-      unsynced_commits_ = 0;
+      s_.unsynced_commits = 0;
       result.head = target;
       result.changed = !result.incoming.empty();
       return result;
     }
     switch (remote.push_branch(target, upstream, release)) {
       case BranchPush::done:
-        unsynced_commits_ = 0;
+        s_.unsynced_commits = 0;
         result.outgoing = std::move(outgoing);
         result.head = target;
         result.pushed = true;
@@ -768,15 +768,15 @@ SyncResult Tracker::sync_branch(const std::vector<std::pair<std::int64_t, std::s
   throw ConflictError("sync: " + settings.name + "/" + settings.branch + " keeps moving; try again");
 }
 
-std::string Tracker::first_commit_line(const std::string& sha) {
-  auto commit = git().commit(sha);
+std::string Syncer::first_commit_line(const std::string& sha) {
+  auto commit = s_.git().commit(sha);
   return commit ? first_line(commit->message) : "";
 }
 
-bool Tracker::undo_tip_commit(const std::string& subject) {
-  fs::path root = git().work_tree();
+bool Syncer::undo_tip_commit(const std::string& subject) {
+  fs::path root = s_.git().work_tree();
   auto g = [&](const std::vector<std::string>& args) { return run_git(root, args); };
-  std::string branch = git().head_ref(), sha = git().resolve("HEAD");
+  std::string branch = s_.git().head_ref(), sha = s_.git().resolve("HEAD");
   if (branch.empty() || sha.empty()) return false;
   if (first_commit_line(sha) != subject) return false;
   if (g({"read-tree", "-m", "-u", sha, sha + "^"}).status != 0) return false;

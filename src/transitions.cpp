@@ -5,7 +5,7 @@
 #include <tracker/error.hpp>
 #include <tracker/git.hpp>
 #include <tracker/remote.hpp>
-#include <tracker/tracker.hpp>
+#include "services.hpp"
 #include <tracker/util.hpp>
 
 #include <nlohmann/json.hpp>
@@ -26,8 +26,8 @@
 
 namespace tracker {
 
-const Stage& Tracker::check_new(const NewStoryRequest& request) {
-  const Config& config = ws_.config();
+const Stage& Transitions::check_new(const NewStoryRequest& request) {
+  const Config& config = s_.ws.config();
   if (!config.is_known_type(request.type))
     throw UsageError("unknown type '" + request.type + "'" + did_you_mean(request.type, config.types) +
                      "; types are: " + join(config.types, ", "));
@@ -46,11 +46,11 @@ const Stage& Tracker::check_new(const NewStoryRequest& request) {
   return stage;
 }
 
-NewStoryResult Tracker::create(const NewStoryRequest& request) {
-  will_commit();
-  const Config& config = ws_.config();
+NewStoryResult Transitions::create(const NewStoryRequest& request) {
+  s_.will_commit();
+  const Config& config = s_.ws.config();
   const Stage& stage = check_new(request);
-  refresh_all();
+  s_.refresh_all();
   std::string name(trim(request.name));
   std::string text;
   if (request.text) {
@@ -63,9 +63,9 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
     name = trim(parsed.name);
     text = *request.text;
   } else {
-    for (auto dep : request.depends_on) find(dep);  // NotFoundError for an unknown id
+    for (auto dep : request.depends_on) s_.find(dep);  // NotFoundError for an unknown id
     text = render_story(NewStory{name, request.priority, request.labels, request.depends_on,
-                                 format_iso8601(clock_.now_seconds()), request.body});
+                                 format_iso8601(s_.clock.now_seconds()), request.body});
   }
   if (text.size() > config.story_limits.max_bytes)
     throw UsageError("the story would be " + std::to_string(text.size()) + " bytes; a story file holds at most " +
@@ -74,29 +74,29 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
   NewStoryResult result;
   // The id lock is held until the commit has landed: a failed commit gives its id
   // back, and an idempotency key is recorded only for a story that was committed.
-  IdAllocation ids(ws_);
+  IdAllocation ids(s_.ws);
   if (request.key) {
     if (auto existing = ids.find_key(*request.key)) {
       result.id = *existing;
-      Lookup found = index_->lookup(*existing);
+      Lookup found = s_.shadow->lookup(*existing);
       if (!found.stories.empty()) result.path = found.stories.front().path;
       return result;
     }
   }
-  prepare_commit();
-  std::int64_t above = std::max({index_->max_id(), id_floor(), ids.last()});
-  if (Remote* r = remote()) above = std::max(above, remote_id(*r, above) - 1);
+  s_.prepare_commit();
+  std::int64_t above = std::max({s_.shadow->max_id(), id_floor(), ids.last()});
+  if (Remote* r = s_.remote()) above = std::max(above, remote_id(*r, above) - 1);
   result.id = ids.reserve(above);
-  lock_stories({result.id});  // a `tracker commit` meanwhile leaves the new file to this commit
-  fs::path file = ws_.real_stage_dir(stage) / make_story_file_name(result.id, request.type, slugify(name));
-  result.path = ws_.relative(file);
+  s_.lock_stories({result.id});  // a `tracker commit` meanwhile leaves the new file to this commit
+  fs::path file = s_.ws.real_stage_dir(stage) / make_story_file_name(result.id, request.type, slugify(name));
+  result.path = s_.ws.relative(file);
 
   try {
-    result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+    result.commit = s_.in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
       tx.create(file, text);
       touched.push_back(result.path);
-      index_->update_files(touched);
-      return commit(
+      s_.shadow->update_files(touched);
+      return s_.commit(
           "tracker: create #" + std::to_string(result.id) + " " + name,
           {{"Tracker-Action", "create"}, {"Tracker-Story", std::to_string(result.id)}, {"Tracker-To", stage.name}},
           {result.path});
@@ -110,27 +110,27 @@ NewStoryResult Tracker::create(const NewStoryRequest& request) {
   return result;
 }
 
-MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view stage_name, Force force) {
-  will_commit();
-  const Stage& target = ws_.config().stage(stage_name);
-  lock_stories(ids);
-  index_->refresh_stories(ids);
+MoveResult Transitions::move(const std::vector<std::int64_t>& ids, std::string_view stage_name, Force force) {
+  s_.will_commit();
+  const Stage& target = s_.ws.config().stage(stage_name);
+  s_.lock_stories(ids);
+  s_.shadow->refresh_stories(ids);
   std::vector<Story> stories;
   std::set<std::int64_t> seen;
   for (auto id : ids)
-    if (seen.insert(id).second) stories.push_back(find(id));  // all ids are checked before anything moves
+    if (seen.insert(id).second) stories.push_back(s_.find(id));  // all ids are checked before anything moves
 
   MoveResult result;
   // The rule of claims, for every story before anything moves: a story another
   // identity holds is refused unless forced. Into a done stage, the work is
   // finished: the claims end, as with done (the stories already there too).
-  const bool finishing = ws_.config().is_done_stage(target.name);
+  const bool finishing = s_.ws.config().is_done_stage(target.name);
   std::vector<Holding> holdings;
   bool own = false;
   for (const auto& s : stories) {
     if (s.stage == target.name && !finishing) continue;
-    Holding h = check_holder(s.id, std::nullopt, "move", force);
-    if (h.forced) result.forced_by = identity();
+    Holding h = all_.rule.check_holder(s.id, std::nullopt, "move", force);
+    if (h.forced) result.forced_by = s_.identity();
     if (!h.holder.empty() && !h.forced && s.stage != target.name) own = true;
     holdings.push_back(std::move(h));
   }
@@ -138,7 +138,7 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
     for (const auto& h : holdings) {
       if (!h.forced && !finishing) continue;  // the holder's own claim goes on in the new stage
       if (!h.local && !h.lease) continue;
-      end_claim(h);
+      all_.rule.end_claim(h);
       result.claims_ended.push_back(h.lease ? h.lease->claim : *h.local);
     }
   };
@@ -148,14 +148,14 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
     end_claims();
     return result;
   }
-  ws_.real_stage_dir(target);  // refuses a symbolic link before anything moves
-  prepare_commit();
-  result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+  s_.ws.real_stage_dir(target);  // refuses a symbolic link before anything moves
+  s_.prepare_commit();
+  result.commit = s_.in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
     std::vector<std::string> paths;  // every stage path of every moved story
     for (const auto& s : stories) {
       if (s.stage == target.name) continue;
-      fs::path from = ws_.root() / s.path;
-      fs::path to = ws_.real_stage_dir(target) / from.filename();
+      fs::path from = s_.ws.root() / s.path;
+      fs::path to = s_.ws.real_stage_dir(target) / from.filename();
       tx.rename(from, to);
       // A retry count carried over from an earlier stage is a known bug: a move resets it.
       std::string text = read_file(to);
@@ -166,12 +166,12 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
           }))
         edited = remove_front_matter_line(edited, "agent");
       if (edited != text) tx.rewrite(to, text, edited);
-      result.moved.push_back({s.id, s.stage, target.name, ws_.relative(to)});
+      result.moved.push_back({s.id, s.stage, target.name, s_.ws.relative(to)});
       touched.push_back(s.path);
-      touched.push_back(ws_.relative(to));
-      for (auto& p : paths_in_every_stage(to.filename())) paths.push_back(std::move(p));
+      touched.push_back(s_.ws.relative(to));
+      for (auto& p : s_.paths_in_every_stage(to.filename())) paths.push_back(std::move(p));
     }
-    index_->update_files(touched);
+    s_.shadow->update_files(touched);
     std::vector<std::string> parts;
     std::vector<std::pair<std::string, std::string>> trailers = {{"Tracker-Action", "move"}};
     for (const auto& m : result.moved) {
@@ -181,26 +181,20 @@ MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view 
     for (const auto& m : result.moved) trailers.emplace_back("Tracker-From", m.from);
     trailers.emplace_back("Tracker-To", target.name);
     // Who moved a story they hold, or forced another's: what sync's fence reads.
-    if (own) trailers.emplace_back("Tracker-Owner", identity());
+    if (own) trailers.emplace_back("Tracker-Owner", s_.identity());
     if (!result.forced_by.empty()) trailers.emplace_back("Tracker-Forced-By", result.forced_by);
-    return commit("tracker: move " + join(parts, ", "), trailers, paths);
+    return s_.commit("tracker: move " + join(parts, ", "), trailers, paths);
   });
   end_claims();
   return result;
 }
 
-std::vector<std::string> Tracker::paths_in_every_stage(const fs::path& file_name) const {
-  std::vector<std::string> paths;
-  for (const auto& stage : ws_.config().stages) paths.push_back(ws_.relative(ws_.stage_dir(stage) / file_name));
-  return paths;
-}
-
-Tracker::Transition Tracker::transition(const Story& original, const Stage& target,
+Transitions::Transition Transitions::transition(const Story& original, const Stage& target,
                                         const std::function<std::string(const std::string&)>& edit,
                                         const std::string& action, const std::string& detail,
                                         const std::string& owner, const std::string& new_slug,
                                         const std::string& forced_by) {
-  prepare_commit();
+  s_.prepare_commit();
   Story story = original;
   for (int attempt = 1;; ++attempt) {
     try {
@@ -209,24 +203,24 @@ Tracker::Transition Tracker::transition(const Story& original, const Stage& targ
       // Changed or moved by hand since it was read: the edit is made again on what is
       // there now, never written over it.
       if (attempt >= limits::kFileChangedRetries) throw;
-      index_->refresh_stories({story.id});
-      story = find(story.id);
+      s_.shadow->refresh_stories({story.id});
+      story = s_.find(story.id);
     }
   }
 }
 
-Tracker::Transition Tracker::transition_once(const Story& story, const Stage& target,
+Transitions::Transition Transitions::transition_once(const Story& story, const Stage& target,
                                              const std::function<std::string(const std::string&)>& edit,
                                              const std::string& action, const std::string& detail,
                                              const std::string& owner, const std::string& new_slug,
                                              const std::string& forced_by) {
-  fs::path from = ws_.root() / story.path;
-  fs::path to = story.stage == target.name ? from : ws_.real_stage_dir(target) / from.filename();
+  fs::path from = s_.ws.root() / story.path;
+  fs::path to = story.stage == target.name ? from : s_.ws.real_stage_dir(target) / from.filename();
   if (!new_slug.empty() && new_slug != story.slug)
     to = to.parent_path() / make_story_file_name(story.id, story.type, new_slug);
   Transition result;
-  result.path = ws_.relative(to);
-  result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+  result.path = s_.ws.relative(to);
+  result.commit = s_.in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
     std::optional<std::string> read = read_file_if_exists(from);
     if (!read) throw FileChangedError(story.path + " went away while tracker was changing it");
     std::string old_text = std::move(*read);
@@ -236,7 +230,7 @@ Tracker::Transition Tracker::transition_once(const Story& story, const Stage& ta
     // The index follows the files at once, not after the commit: a concurrent
     // command's walk then finds them as the index says.
     touched = from == to ? std::vector<std::string>{result.path} : std::vector<std::string>{story.path, result.path};
-    index_->update_files(touched);
+    s_.shadow->update_files(touched);
     trace("transition: file changed");
     std::string id = std::to_string(story.id);
     // "(backlog -> current)" for a move; nothing for an edit in place (the trailers
@@ -246,26 +240,26 @@ Tracker::Transition Tracker::transition_once(const Story& story, const Stage& ta
         {"Tracker-Action", action}, {"Tracker-Story", id}, {"Tracker-From", story.stage}, {"Tracker-To", target.name}};
     if (!owner.empty()) trailers.emplace_back("Tracker-Owner", owner);
     if (!forced_by.empty()) trailers.emplace_back("Tracker-Forced-By", forced_by);
-    std::vector<std::string> paths = paths_in_every_stage(to.filename());
+    std::vector<std::string> paths = s_.paths_in_every_stage(to.filename());
     if (to.filename() != from.filename())
-      for (auto& p : paths_in_every_stage(from.filename())) paths.push_back(std::move(p));
-    return commit("tracker: " + action + " #" + id + (detail.empty() ? "" : " " + detail) + stages, trailers, paths);
+      for (auto& p : s_.paths_in_every_stage(from.filename())) paths.push_back(std::move(p));
+    return s_.commit("tracker: " + action + " #" + id + (detail.empty() ? "" : " " + detail) + stages, trailers, paths);
   });
   trace("transition: committed");
   return result;
 }
 
-StoryChange Tracker::block(std::int64_t id, const std::optional<std::string>& reason) {
-  will_commit();
+StoryChange Transitions::block(std::int64_t id, const std::optional<std::string>& reason) {
+  s_.will_commit();
   if (reason && reason->find('\n') != std::string::npos) throw UsageError(param_ref("reason") + " must be one line");
-  Story story = load_for_change(id);
-  const Stage& stage = ws_.config().stage(story.stage);
+  Story story = s_.load_for_change(id);
+  const Stage& stage = s_.ws.config().stage(story.stage);
   auto edit = [&](const std::string& text) {
     std::string out = set_front_matter_line(text, "blocked", "true");
     return reason ? set_front_matter_line(out, "blocked_reason", yaml_scalar(*reason)) : out;
   };
   StoryChange result{id, story.stage, story.stage, "", {}, true};
-  std::string before = read_file(ws_.root() / story.path);
+  std::string before = read_file(s_.ws.root() / story.path);
   if (edit(before) == before) {
     result.changed = false;
     return result;
@@ -274,10 +268,10 @@ StoryChange Tracker::block(std::int64_t id, const std::optional<std::string>& re
   return result;
 }
 
-StoryChange Tracker::unblock(std::int64_t id) {
-  will_commit();
-  Story story = load_for_change(id);
-  const Stage& stage = ws_.config().stage(story.stage);
+StoryChange Transitions::unblock(std::int64_t id) {
+  s_.will_commit();
+  Story story = s_.load_for_change(id);
+  const Stage& stage = s_.ws.config().stage(story.stage);
   StoryChange result{id, story.stage, story.stage, "", {}, true};
   if (!story.blocked) {
     result.changed = false;
@@ -290,18 +284,18 @@ StoryChange Tracker::unblock(std::int64_t id) {
   return result;
 }
 
-LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
-  will_commit();
-  lock_dependency_graph();
-  refresh_all();
-  Story story = load_for_change(id);
+LinkResult Transitions::link(std::int64_t id, std::int64_t dependency) {
+  s_.will_commit();
+  s_.lock_dependency_graph();
+  s_.refresh_all();
+  Story story = s_.load_for_change(id);
   if (id == dependency) throw InvalidDataError("story #" + std::to_string(id) + " cannot depend on itself");
-  Lookup target = index_->lookup(dependency);
+  Lookup target = s_.shadow->lookup(dependency);
   if (target.stories.empty() && target.malformed.empty())
     throw NotFoundError("no story #" + std::to_string(dependency));
   LinkResult result{id, dependency, story.depends_on, {}, false};
   if (std::find(story.depends_on.begin(), story.depends_on.end(), dependency) != story.depends_on.end()) return result;
-  if (auto path = dependency_path(dependency_graph(), dependency, id)) {
+  if (auto path = dependency_path(s_.dependency_graph(), dependency, id)) {
     path->insert(path->begin(), id);
     throw InvalidDataError("linking #" + std::to_string(id) + " to #" + std::to_string(dependency) +
                            " would make a dependency cycle: " + format_dependency_path(*path));
@@ -311,30 +305,30 @@ LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) {
                                   {std::to_string(dependency)});
   };
   result.commit =
-      transition(story, ws_.config().stage(story.stage), edit, "link", "to #" + std::to_string(dependency), "").commit;
+      transition(story, s_.ws.config().stage(story.stage), edit, "link", "to #" + std::to_string(dependency), "").commit;
   result.depends_on.push_back(dependency);
   result.changed = true;
-  graph_changed(id, result.depends_on);
+  s_.graph_changed(id, result.depends_on);
   return result;
 }
 
-LinkResult Tracker::unlink(std::int64_t id, std::int64_t dependency) {
-  will_commit();
-  Story story = load_for_change(id);
+LinkResult Transitions::unlink(std::int64_t id, std::int64_t dependency) {
+  s_.will_commit();
+  Story story = s_.load_for_change(id);
   LinkResult result{id, dependency, {}, {}, false};
   for (auto d : story.depends_on)
     if (d != dependency) result.depends_on.push_back(d);
-  std::string before = read_file(ws_.root() / story.path);
+  std::string before = read_file(s_.ws.root() / story.path);
   auto edit = [&](const std::string& text) {
     return edit_front_matter_list(text, "depends_on",
                                   [&](std::string_view item) { return story_ref(item) != dependency; }, {});
   };
   if (edit(before) == before) return result;
   result.commit =
-      transition(story, ws_.config().stage(story.stage), edit, "unlink", "from #" + std::to_string(dependency), "")
+      transition(story, s_.ws.config().stage(story.stage), edit, "unlink", "from #" + std::to_string(dependency), "")
           .commit;
   result.changed = true;
-  graph_changed(id, result.depends_on);
+  s_.graph_changed(id, result.depends_on);
   return result;
 }
 
@@ -346,37 +340,37 @@ fs::path id_floor_file(const Workspace& ws) {
 
 }  // namespace
 
-std::int64_t Tracker::id_floor() const {
-  auto text = read_file_if_exists(id_floor_file(ws_));
+std::int64_t Transitions::id_floor() const {
+  auto text = read_file_if_exists(id_floor_file(s_.ws));
   return text ? parse_int(trim(*text)).value_or(0) : 0;
 }
 
-const Stage& Tracker::archive_stage() const {
-  const Config& config = ws_.config();
+const Stage& Transitions::archive_stage() const {
+  const Config& config = s_.ws.config();
   if (const Stage* s = config.find_stage("archived")) return *s;
   if (config.done_stages.empty()) throw UsageError("no done stage to archive to (done_stages is empty)");
   return config.stage(config.done_stages.back());
 }
 
-DeleteResult Tracker::remove(const std::vector<std::int64_t>& ids, bool force) {
-  will_commit();
-  lock_stories(ids);
-  refresh_all();
+DeleteResult Transitions::remove(const std::vector<std::int64_t>& ids, bool force) {
+  s_.will_commit();
+  s_.lock_stories(ids);
+  s_.refresh_all();
   std::vector<Story> stories;
   std::set<std::int64_t> seen;
   for (auto id : ids)
-    if (seen.insert(id).second) stories.push_back(find(id));  // every id checked before anything goes
+    if (seen.insert(id).second) stories.push_back(s_.find(id));  // every id checked before anything goes
   // The rule of claims: a story another identity holds (here or on the remote) is
   // refused unless forced; every claim on a deleted story ends with it.
   DeleteResult result;
   std::vector<Holding> held;
   for (const auto& s : stories) {
-    Holding h = check_holder(s.id, std::nullopt, "delete", force ? Force::yes : Force::no);
-    if (h.forced) result.forced_by = identity();
+    Holding h = all_.rule.check_holder(s.id, std::nullopt, "delete", force ? Force::yes : Force::no);
+    if (h.forced) result.forced_by = s_.identity();
     if (h.local || h.lease) held.push_back(std::move(h));
   }
   if (!force)
-    for (const auto& [story_id, deps] : index_->dependencies()) {
+    for (const auto& [story_id, deps] : s_.shadow->dependencies()) {
       if (seen.count(story_id)) continue;
       for (auto dep : deps)
         if (seen.count(dep))
@@ -387,16 +381,16 @@ DeleteResult Tracker::remove(const std::vector<std::int64_t>& ids, bool force) {
     }
 
   std::int64_t floor = id_floor(), highest = *std::max_element(seen.begin(), seen.end());
-  fs::path floor_file = id_floor_file(ws_);
-  prepare_commit();
-  result.commit = in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
+  fs::path floor_file = id_floor_file(s_.ws);
+  s_.prepare_commit();
+  result.commit = s_.in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {
     for (const auto& s : stories) {
-      fs::path file = ws_.root() / s.path;
+      fs::path file = s_.ws.root() / s.path;
       tx.remove(file, read_file(file));
       touched.push_back(s.path);
       result.deleted.push_back({s.id, s.name, s.stage, s.path});
     }
-    index_->update_files(touched);
+    s_.shadow->update_files(touched);
     std::vector<std::string> paths = touched;
     if (highest > floor) {
       std::string text = std::to_string(highest) + "\n";
@@ -404,7 +398,7 @@ DeleteResult Tracker::remove(const std::vector<std::int64_t>& ids, bool force) {
         tx.rewrite(floor_file, *old, text);
       else
         tx.create(floor_file, text);
-      paths.push_back(ws_.relative(floor_file));
+      paths.push_back(s_.ws.relative(floor_file));
     }
     std::vector<std::string> parts;
     std::vector<std::pair<std::string, std::string>> trailers = {{"Tracker-Action", "delete"}};
@@ -414,13 +408,38 @@ DeleteResult Tracker::remove(const std::vector<std::int64_t>& ids, bool force) {
     }
     for (const auto& d : result.deleted) trailers.emplace_back("Tracker-From", d.stage);
     if (!result.forced_by.empty()) trailers.emplace_back("Tracker-Forced-By", result.forced_by);
-    return commit("tracker: delete " + join(parts, ", "), trailers, paths);
+    return s_.commit("tracker: delete " + join(parts, ", "), trailers, paths);
   });
   for (const auto& h : held) {
-    end_claim(h);
+    all_.rule.end_claim(h);
     result.claims_ended.push_back(h.lease ? h.lease->claim : *h.local);
   }
   return result;
+}
+
+std::int64_t Transitions::remote_id(Remote& r, std::int64_t above) {
+  // "<next> <last>": what is left of the block of ids this clone reserved.
+  const fs::path block = s_.ws.shared_state_dir() / "id-block";
+  if (auto text = read_file_if_exists(block)) {
+    std::vector<std::string> parts = split(trim(*text), ' ');
+    auto next = parts.size() == 2 ? parse_int(parts[0]) : std::nullopt;
+    auto last = parts.size() == 2 ? parse_int(parts[1]) : std::nullopt;
+    if (next && last && *next > above && *next <= *last) {
+      write_file_atomic(block, std::to_string(*next + 1) + " " + std::to_string(*last) + "\n");
+      return *next;
+    }
+  }
+  try {
+    const std::int64_t count = r.settings().id_block;
+    std::int64_t first = r.reserve_ids(above, count, "tracker");
+    write_file_atomic(block, std::to_string(first + 1) + " " + std::to_string(first + count - 1) + "\n");
+    return first;
+  } catch (const RemoteUnavailableError& e) {
+    s_.warn(std::string(e.what()) +
+         "; the id comes from this clone alone, so another clone may give it out too (after a merge, 'tracker check' "
+         "finds a duplicate and 'tracker renumber' fixes it)");
+    return above + 1;
+  }
 }
 
 }  // namespace tracker

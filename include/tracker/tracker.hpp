@@ -22,8 +22,8 @@
 
 namespace tracker {
 
-class FileTransaction;
 class Remote;
+struct Services;
 
 /// Whether an action may end a claim that another identity holds (`--force`): it
 /// then ends that claim (and its lease), and the commit says who forced it in a
@@ -335,11 +335,11 @@ class Tracker {
   /// story file is touched. UsageError when there is nothing to adopt.
   static InitResult adopt(const fs::path& dir, const std::string& stories_dir, CommitOptions commit);
 
-  const Workspace& workspace() const { return ws_; }
+  const Workspace& workspace() const;
 
   /// Who this Tracker's actions are done by (the CLI's --owner; `tracker mcp`'s
   /// --owner or the client's name). Only the holder of a claim ends it.
-  void set_identity(std::string who) { identity_ = std::move(who); }
+  void set_identity(std::string who);
   /// The identity set, else TRACKER_OWNER, else git's author email (GIT_AUTHOR_EMAIL,
   /// user.email, EMAIL); "" when there is none.
   const std::string& identity();
@@ -350,8 +350,8 @@ class Tracker {
 
   /// Where warnings go as they happen: a commit that landed but left the git index
   /// behind, a stale lock found on the way. By default they are kept in warnings().
-  void on_warning(std::function<void(const std::string&)> sink) { warn_ = std::move(sink); }
-  const std::vector<std::string>& warnings() const { return warnings_; }
+  void on_warning(std::function<void(const std::string&)> sink);
+  const std::vector<std::string>& warnings() const;
 
   /// Finds and repairs what a crash can leave: a git index behind HEAD for the
   /// board's paths, git index updates that did not finish, stale locks whose holder
@@ -363,7 +363,7 @@ class Tracker {
   ShadowIndex& index();
 
   /// Whether a refresh asked for the watcher (index.watch) and none answered.
-  bool watcher_missing() const { return index_->watcher_missing(); }
+  bool watcher_missing() const;
 
   NewStoryResult create(const NewStoryRequest& request);
 
@@ -558,7 +558,7 @@ class Tracker {
 
   /// Where long operations (reading the stories a big commit changed, walking the
   /// history) report how far they got; null for nowhere (the default).
-  void set_progress(ProgressSink* sink) { progress_ = sink; }
+  void set_progress(ProgressSink* sink);
 
   /// Exchanges the board's branch with the shared remote (`remote:`): fetches it and
   /// the claim refs, replays this clone's commits since they parted on top of it
@@ -578,202 +578,10 @@ class Tracker {
 
   /// Claims stay on this machine's lockfiles even with a remote in the config
   /// (`--offline`): other clones do not see them, and each claim says so.
-  void set_offline(bool offline) { offline_ = offline; }
+  void set_offline(bool offline);
 
  private:
-  /// Who holds a story, as the rule of claims sees it.
-  struct Holding {
-    std::int64_t id = 0;
-    std::optional<Claim> local;        ///< this clone's lock, live or stale (it ends with the action)
-    std::optional<RemoteLease> lease;  ///< the lease on the remote, while it holds
-    std::string holder;                ///< who holds the story now; "" when nobody
-    std::int64_t expires = 0;
-    bool remote = false;               ///< the holder's claim is a lease on the remote
-    bool forced = false;               ///< held by another, and the action was forced
-  };
-  /// Whether this action records commits (not --no-commit, and commit.enabled).
-  bool commits() const;
-  /// Starts loading libgit2 in the background, for an action that will commit.
-  void will_commit();
-  /// Once per Tracker, before it reads the board: finishes the git index updates
-  /// of earlier commits that did not finish (a crash, a held index.lock), when
-  /// there are any. Cheap when there are none: one directory read.
-  void finish_pending();
-  /// Once per Tracker, before an action's first file change: sweeps the temp files
-  /// of dead processes, finishes git index updates that did not finish, and checks
-  /// what a commit needs (an identity, a readable git index), so that a commit that
-  /// cannot work fails before any file is touched.
-  void prepare_commit();
-  /// Removes the temp files of processes that are gone: in <git-dir>/tracker/tmp
-  /// (its hooks/ after an hour) and in the claims directory. Returns them; with
-  /// `dry_run`, only returns them.
-  std::vector<fs::path> sweep_temp_files(bool dry_run);
-  /// Commits `paths` (workspace-relative) unless commits are off; returns the sha.
-  std::string commit(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& trailers,
-                     const std::vector<std::string>& paths);
-  /// Runs `body`, which changes files through the transaction, lists the
-  /// workspace-relative paths it touched and commits; when it throws, the files are
-  /// put back and the index follows them. Returns what `body` returns (the sha).
-  std::string in_transaction(const std::function<std::string(FileTransaction&, std::vector<std::string>&)>& body);
-  void warn(const std::string& message);
-  /// The story `id`, read from the index after checking its file (a full refresh
-  /// when it moved or changed). Throws NotFoundError, or InvalidDataError when the
-  /// file is malformed or the id is used twice.
-  Story load(std::int64_t id);
-  /// The same from the index as it is.
-  Story find(std::int64_t id);
-  /// For an action that changes the story: takes its lock, then reads it afresh
-  /// (its file is looked at again even after a full refresh, which may predate a
-  /// change another process made before letting go of the lock).
-  Story load_for_change(std::int64_t id);
-  /// Takes the per-story locks of `ids` (<git-common-dir>/tracker/locks/<id>, a
-  /// flock the kernel drops when the holder dies), in id order so that no two
-  /// commands deadlock. Held until unlock_story() or the Tracker goes. Every
-  /// read-modify-write of a story holds its lock from the read to the commit.
-  void lock_stories(std::vector<std::int64_t> ids);
-  void unlock_story(std::int64_t id);
-  /// Takes the lock of the dependency graph (`locks/depends_on`), before any story
-  /// lock, for a change that may add a dependency: two links checked at once could
-  /// each be fine and together close a cycle. The next refresh reads the board
-  /// again, as it is under the lock.
-  void lock_dependency_graph();
-  /// The dependency graph: under the graph's lock, as read when it was taken, with
-  /// every story the index could not vouch for read again under its own lock;
-  /// otherwise as the index has it.
-  DependencyGraph dependency_graph();
-  /// Keeps the graph read under the lock current with this Tracker's own writes.
-  void graph_changed(std::int64_t id, const std::vector<std::int64_t>& depends_on);
-  /// The story file's path in every stage directory. A commit of a story records
-  /// all of them, so a copy left in HEAD by an interrupted earlier move (one that
-  /// is gone from disk) is committed as deleted, never kept beside the new one.
-  std::vector<std::string> paths_in_every_stage(const fs::path& file_name) const;
-
-  struct Transition {
-    std::string commit;
-    std::string path;  ///< the story's new path
-  };
-  /// Applies `edit` to the story's text, moves it to `target` and commits
-  /// "tracker: <action> #<id> <detail> (<from> -> <to>)"; puts the file back when
-  /// the commit fails.
-  Transition transition(const Story& story, const Stage& target,
-                        const std::function<std::string(const std::string&)>& edit, const std::string& action,
-                        const std::string& detail, const std::string& owner, const std::string& new_slug = "",
-                        const std::string& forced_by = "");
-  /// One attempt of transition(): FileChangedError when the file was changed or
-  /// moved by hand since it was read.
-  Transition transition_once(const Story& story, const Stage& target,
-                             const std::function<std::string(const std::string&)>& edit, const std::string& action,
-                             const std::string& detail, const std::string& owner, const std::string& new_slug,
-                             const std::string& forced_by);
-  /// Takes `claim` on `story` (the lock is already held): file changes and commit.
-  ClaimResult take(const Story& story, const Claim& claim, bool after_stale);
-  /// The shared remote of the config (`remote:`), or nullptr without one or offline.
-  Remote* remote();
-  /// The config's remote even offline, for what this clone knows of it (last_seen,
-  /// expired); the config must have one.
-  Remote& remote_object();
-  /// With a remote: takes story `local.id`'s lease there for `local`, whose lockfile
-  /// is held, and returns the claim with its lease (`took_over`: an expired lease of
-  /// another owner was taken over). When another clone's lease holds, the lockfile
-  /// is removed and nullopt returned, with the holder in `refusal`.
-  struct RemoteTake {
-    Claim claim;
-    bool took_over = false;
-  };
-  /// `by_id`: the story was asked for by id, so the same owner's live lease from
-  /// another clone is carried on (as claiming again renews); from the ready queue,
-  /// any live lease means the story is taken.
-  std::optional<RemoteTake> acquire_remote(ClaimStore& store, const Claim& local, bool by_id, std::string& refusal);
-  /// With a remote and a claim that holds a lease there: moves the lease to
-  /// `replacement` (empty: removes it). False, with the lockfile removed, when the
-  /// lease was lost to another clone.
-  bool move_remote_lease(ClaimStore& store, const Claim& held, const std::string& replacement);
-  /// With a remote and a claim that holds a lease there: moves the lease on to
-  /// `renewed` (a child lease commit, its generation one up). ConflictError "was
-  /// lost" when another clone took it over.
-  void renew_remote_lease(ClaimStore& store, const Claim& held, Claim& renewed);
-  /// A claim taken on the local lock alone although the config has a remote
-  /// (--offline): says that other clones do not see it.
-  void warn_if_offline_claim(std::int64_t id);
-  /// reclaim() of the leases on the remote that no claim of this clone holds
-  /// (`local`): each that expired (past clock_skew) is deleted with the lease that
-  /// was read, and its story, when this clone's board shows it held by that owner,
-  /// goes back to the stage it was claimed from (retry_count + 1), one commit each.
-  /// Reclaims `story` from claim `c`: clears `agent`, adds 1 to `retry_count` and
-  /// moves it back to the stage it was claimed from (`change.to`), one commit.
-  void put_back(const Story& story, const Claim& c, StoryChange& change);
-  void reclaim_remote(Remote& remote, std::optional<std::int64_t> id, const std::vector<Claim>& local,
-                      std::vector<StoryChange>& out);
-  /// sync(), whose push also deletes the leases of `release` (id, lease) in one
-  /// atomic push: `done` finishes a story and gives up its claim together.
-  SyncResult sync_branch(const std::vector<std::pair<std::int64_t, std::string>>& release);
-  /// done() of a story whose claim holds a lease on the remote: commits the
-  /// transition, then syncs with the lease deleted in the same atomic push. When
-  /// the push cannot be made (the lease was lost, the remote is unavailable), the
-  /// commit is taken back and nothing changed.
-  StoryChange done_remote(const Story& story, const Stage& target, const Holding& held, const std::string& lease,
-                          StoryChange result);
-  /// The subject of commit `sha`.
-  std::string first_commit_line(const std::string& sha);
-  /// Takes back the commit at the tip of this clone's branch when its subject is
-  /// `subject` (the branch, the git index and the work tree go back to its parent);
-  /// false when the tip is another commit or the work tree is in the way.
-  bool undo_tip_commit(const std::string& subject);
-  /// With a remote: the next id for `new`, above `above`, from the block this clone
-  /// reserved earlier (remote.id_block) or reserved on the remote now. Offline, a
-  /// warning and `above + 1`. The id allocation lock is held.
-  std::int64_t remote_id(Remote& remote, std::int64_t above);
-  ClaimStore claims() const { return ClaimStore(ws_.shared_state_dir() / "claims", clock_); }
-
-  /// The rule of claims, which every action that ends or changes a claim goes
-  /// through (done, release, renew, move, archive, delete, set agent, edit): when
-  /// story `id` is held by an identity other than `actor` (a live lock here, or a
-  /// live lease on the remote, read there or, offline, as last fetched), throws
-  /// ConflictError naming the holder and the expiry, unless `force`. A holder whose
-  /// lease another clone took over stays fenced: its lock is kept as lost, and its
-  /// actions on the story are refused. `action` words the refusal ("finish").
-  /// `actor` nullopt: identity(), looked up only when someone holds the story.
-  Holding check_holder(std::int64_t id, const std::optional<std::string>& actor, const std::string& action,
-                       Force force);
-  /// Ends what `h` holds: the lease on the remote (deleted with the one read) and
-  /// this clone's lock. A lease another clone took meanwhile is not touched.
-  void end_claim(const Holding& h);
-  /// After a sync's fetch of the leases (`leases`, id -> lease commit): a lock of
-  /// this clone whose lease is gone from the remote is removed (the claim ended
-  /// elsewhere), one whose lease another owner now holds is kept as lost. The leases
-  /// this sync itself is ending (`releasing`) are left to it.
-  void settle_local_claims(const std::map<std::int64_t, std::string>& leases,
-                           const std::vector<std::pair<std::int64_t, std::string>>& releasing);
-  /// Keeps `held` as a record that its lease was taken over (ClaimState::lost)
-  /// instead of removing it, and returns who holds the story now.
-  std::string mark_lost(ClaimStore& store, const Claim& held);
-  /// The lease of `id` on the remote: read there (one ls-remote per Tracker, a fetch
-  /// of a lease that exists), or as last fetched when offline or unreachable.
-  std::optional<RemoteLease> remote_lease(std::int64_t id);
-  /// A full refresh, once per Tracker.
-  void refresh_all();
-  GitRepo& git();
-
-  Workspace ws_;
-  CommitOptions commit_options_;
-  const Clock& clock_;
-  Instant started_;  ///< when this action began
-  std::unique_ptr<ShadowIndex> index_;
-  std::unique_ptr<GitRepo> git_;
-  std::unique_ptr<Remote> remote_;
-  bool offline_ = false;
-  std::optional<std::string> identity_;
-  bool remote_unreachable_ = false;  ///< said once: claims go by the leases last fetched
-  int unsynced_commits_ = 0;  ///< commits made since the last sync
-  bool refreshed_ = false;
-  bool prepared_ = false;
-  bool pending_checked_ = false;
-  std::map<std::int64_t, std::unique_ptr<ProcessLock>> story_locks_;
-  std::unique_ptr<ProcessLock> graph_lock_;
-  std::optional<DependencyGraph> graph_;  ///< read under graph_lock_
-  std::function<void(const std::string&)> warn_;
-  ProgressSink* progress_ = nullptr;
-  std::vector<std::string> warnings_;
+  std::unique_ptr<Services> services_;
 };
 
 }  // namespace tracker
