@@ -2,7 +2,7 @@
 
 #include <tracker/index.hpp>
 #include <tracker/tracker.hpp>
-#include "fts.hpp"
+#include "index/fts.hpp"
 #include "manual_clock.hpp"
 #include "helpers.hpp"
 

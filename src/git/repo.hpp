@@ -1,11 +1,11 @@
-// What git.cpp, git_commit.cpp and git_index.cpp share: the open repository and
+// What repo.cpp, read.cpp, commit.cpp and index.cpp share: the open repository and
 // the git index update.
 #pragma once
 
 #include "fs_internal.hpp"
 #include <tracker/git.hpp>
 
-#include "git_api.hpp"
+#include "git/api.hpp"
 
 #include <sys/stat.h>
 #include <functional>

@@ -5,7 +5,7 @@
 #include "fs_internal.hpp"
 #include <tracker/util.hpp>
 
-#include "git_repo.hpp"
+#include "git/repo.hpp"
 #include "limits.hpp"
 #include "process.hpp"
 

@@ -1,4 +1,4 @@
-#include "sqlite.hpp"
+#include "index/sqlite.hpp"
 
 namespace tracker::sql {
 

@@ -1,6 +1,6 @@
 // The shadow index's full-text extensions, registered on every connection: the
 // `tracker` tokenizer and the `tracker_matches` auxiliary function.
-#include "fts.hpp"
+#include "index/fts.hpp"
 
 #include <tracker/util.hpp>
 

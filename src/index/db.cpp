@@ -3,8 +3,8 @@
 #include <tracker/util.hpp>
 #include <tracker/watch.hpp>
 
-#include "fts.hpp"
-#include "index_impl.hpp"
+#include "index/fts.hpp"
+#include "index/impl.hpp"
 #include "limits.hpp"
 
 #include <unistd.h>

@@ -2,7 +2,7 @@
 #include "fs_internal.hpp"
 #include <tracker/util.hpp>
 
-#include "git_repo.hpp"
+#include "git/repo.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

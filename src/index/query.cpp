@@ -1,8 +1,8 @@
 // Reading the shadow index: lists, lookups by id, issues, dependencies and search.
 #include <tracker/util.hpp>
 
-#include "fts.hpp"
-#include "index_impl.hpp"
+#include "index/fts.hpp"
+#include "index/impl.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>

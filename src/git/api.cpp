@@ -1,4 +1,4 @@
-#include "git_api.hpp"
+#include "git/api.hpp"
 
 #include <tracker/error.hpp>
 #include <tracker/util.hpp>

@@ -4,7 +4,7 @@
 #include <tracker/util.hpp>
 #include <tracker/watch.hpp>
 
-#include "index_impl.hpp"
+#include "index/impl.hpp"
 #include "limits.hpp"
 
 #include <fcntl.h>

@@ -5,7 +5,7 @@
 #include <tracker/error.hpp>
 #include <tracker/util.hpp>
 
-#include "git_repo.hpp"
+#include "git/repo.hpp"
 
 #include <algorithm>
 #include <cstdio>

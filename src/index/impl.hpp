@@ -1,6 +1,6 @@
-// What the three parts of the shadow index share: index_db.cpp (schema, opening,
-// recovery), index_refresh.cpp (bringing rows in line with the files, by walking or
-// through the watcher) and index_query.cpp (reading rows back).
+// What the three parts of the shadow index share: db.cpp (schema, opening,
+// recovery), refresh.cpp (bringing rows in line with the files, by walking or
+// through the watcher) and query.cpp (reading rows back).
 #pragma once
 
 #include <tracker/clock.hpp>
@@ -8,7 +8,7 @@
 #include <tracker/error.hpp>
 #include <tracker/index.hpp>
 
-#include "sqlite.hpp"
+#include "index/sqlite.hpp"
 
 #include <memory>
 #include <optional>
@@ -48,7 +48,7 @@ struct ShadowIndex::Impl {
 
   Impl(const Workspace& w, const Clock& c, const Disk& d);
 
-  // index_db.cpp
+  // db.cpp
   void open();
   void open_once();
   void open_db();
@@ -70,7 +70,7 @@ struct ShadowIndex::Impl {
     return fn();
   }
 
-  // index_refresh.cpp
+  // refresh.cpp
   RefreshStats refresh(const std::optional<Instant>& since);
   void update_files(const std::vector<std::string>& paths);
   bool stories_unchanged(const std::vector<std::int64_t>& ids);
