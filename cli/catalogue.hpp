@@ -72,6 +72,13 @@ struct Operation {
 /// Every operation, in the order tools/list and `help --json` give them.
 const std::vector<Operation>& operations();
 
+/// The declarations operations() keeps (cli/operations.cpp), made afresh.
+std::vector<Operation> declared();
+
+/// JSON Schema pieces: a value of type `name`; an array of `items`.
+Json type(const char* name);
+Json array_of(Json items);
+
 /// The operation called `name`; throws std::out_of_range for an unknown one (a
 /// programming error: every caller names an operation of the catalogue).
 const Operation& operation(std::string_view name);

@@ -6,6 +6,7 @@
 #include "serve.hpp"
 #include "catalogue.hpp"
 #include "views.hpp"
+#include "worker_pool.hpp"
 
 #include <httplib.h>
 #include <malloc.h>
@@ -45,10 +46,7 @@ struct ServeOptions {
 
 // What one request may cost. cpp-httplib gives each connection a thread for as long
 // as it lasts (a keep-alive wait, a slow client, an event stream), so the limits
-// are on connections and streams, and every wait has a time-out.
-constexpr std::size_t kMaxWorkers = 128;         ///< connections served at once; more wait their turn
-constexpr std::size_t kKeptWorkers = 8;          ///< idle workers kept; more end after kWorkerIdle
-constexpr auto kWorkerIdle = std::chrono::seconds(2);
+// are on connections (cli/worker_pool.hpp) and streams, and every wait has a time-out.
 constexpr int kMaxStreams = 32;                  ///< open /api/events streams, all clients together
 constexpr int kMaxStreamsPerClient = 4;          ///< per page (its `client` id)
 constexpr auto kStreamBeat = std::chrono::milliseconds(250);  ///< a closed stream fails its next write
@@ -56,87 +54,6 @@ constexpr time_t kReadTimeout = 5;               ///< seconds a client may send 
 constexpr time_t kKeepAlive = 2;                 ///< seconds an idle keep-alive connection is kept
 constexpr std::size_t kMaxBody = 4u << 20;       ///< a request body (a story is at most 1 MiB)
 constexpr int kBacklog = 1024;                   ///< connections waiting to be accepted
-
-/// The workers behind the HTTP server: a pool that grows while every worker is busy
-/// (up to kMaxWorkers) and lets idle workers beyond kKeptWorkers go. The library's
-/// own pool has a fixed size (8 here): eight event streams, or eight slow clients,
-/// took every worker and the server stopped answering.
-class WorkerPool : public httplib::TaskQueue {
- public:
-  void enqueue(std::function<void()> fn) override {
-    std::unique_lock<std::mutex> lock(mutex_);
-    reap();
-    jobs_.push_back(std::move(fn));
-    if (jobs_.size() > idle_ && threads_.size() < kMaxWorkers) {
-      threads_.emplace_back();
-      threads_.back() = std::thread([this] { work(); });
-    } else {
-      wake_.notify_one();
-    }
-  }
-
-  void shutdown() override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    for (auto& t : threads_) t.join();
-    threads_.clear();
-  }
-
- private:
-  void work() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    for (;;) {
-      ++idle_;
-      bool woken = wake_.wait_for(lock, kWorkerIdle, [&] { return stop_ || !jobs_.empty(); });
-      --idle_;
-      if (jobs_.empty()) {
-        if (stop_ || (!woken && threads_.size() - ended_.size() > kKeptWorkers)) {
-          ended_.push_back(std::this_thread::get_id());
-          bool last_extra = !stop_ && threads_.size() - ended_.size() == kKeptWorkers;
-          lock.unlock();
-          // The burst is over: what its requests freed goes back to the system
-          // instead of staying in malloc's arenas.
-          if (last_extra) malloc_trim(0);
-          return;
-        }
-        continue;
-      }
-      std::function<void()> job = std::move(jobs_.front());
-      jobs_.pop_front();
-      lock.unlock();
-      try {
-        job();
-      } catch (...) {
-        // the library answers what it can; a worker never ends the server
-      }
-      lock.lock();
-    }
-  }
-
-  /// Joins the workers that ended (each let go of the mutex on its way out).
-  void reap() {
-    if (stop_) return;
-    for (auto id : ended_)
-      for (auto it = threads_.begin(); it != threads_.end(); ++it)
-        if (it->get_id() == id) {
-          it->join();
-          threads_.erase(it);
-          break;
-        }
-    ended_.clear();
-  }
-
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::list<std::thread> threads_;
-  std::vector<std::thread::id> ended_;
-  std::deque<std::function<void()>> jobs_;
-  std::size_t idle_ = 0;
-  bool stop_ = false;
-};
 
 /// 32 hex digits from the kernel's random source.
 std::string random_token() {
