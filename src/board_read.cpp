@@ -102,8 +102,7 @@ std::vector<Story> BoardReader::ready(std::optional<std::int64_t> limit) {
 
 std::string BoardReader::raw(std::int64_t id) {
   // Any file with the id, malformed or not: --raw is how a broken one is looked at.
-  s_.finish_pending();
-  if (!s_.refreshed) s_.shadow->refresh_stories({id});
+  s_.refresh_story(id);
   Lookup found = s_.lookup(id);
   std::vector<std::string> files;
   for (const auto& s : found.stories) files.push_back(s.path);

@@ -1,7 +1,8 @@
 // The services a Tracker puts together, one concern each. Each keeps only a
 // reference to the Services it belongs to: the Session they share, and the other
-// services it calls. Their public methods are documented where the Tracker
-// exposes them (include/tracker/tracker.hpp); what is here is how they do it.
+// services it calls. Their public methods are documented where the Tracker's faces
+// (BoardView, StoryEditor, ClaimDesk, HistoryView, Upkeep) expose them
+// (include/tracker/tracker.hpp); what is here is how they do it.
 //
 //   operation (CLI, MCP, web) -> Tracker -> BoardReader   list show search ready stats
 //                                         -> Transitions  new move set edit delete link block

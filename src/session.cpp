@@ -80,19 +80,6 @@ std::unique_ptr<ProcessLock> story_lock(const Workspace& ws, std::int64_t id) {
   return std::make_unique<ProcessLock>(ws.shared_state_dir() / "locks" / n, limits::kStoryLock, "story #" + n);
 }
 
-/// The files that have id `id`: the index's rows, looked at again after a walk of
-/// every file when there are none (another process may have moved the story since
-/// the targeted check). Sets `refreshed` when it walked.
-Lookup lookup_after_walk(ShadowIndex& index, bool& refreshed, std::int64_t id) {
-  Lookup found = index.lookup(id);
-  if (found.stories.empty() && found.malformed.empty()) {
-    index.refresh();
-    refreshed = true;
-    found = index.lookup(id);
-  }
-  return found;
-}
-
 }  // namespace
 
 bool Session::commits() const {
@@ -184,9 +171,13 @@ std::string Session::in_transaction(
   }
 }
 
-Story Session::load(std::int64_t id) {
+void Session::refresh_story(std::int64_t id) {
   finish_pending();
   if (!refreshed) shadow->refresh_stories({id});
+}
+
+Story Session::load(std::int64_t id) {
+  refresh_story(id);
   return find(id);
 }
 
@@ -277,7 +268,15 @@ Story Session::load_for_change(std::int64_t id) {
 }
 
 Lookup Session::lookup(std::int64_t id) {
-  return lookup_after_walk(*shadow, refreshed, id);
+  Lookup found = shadow->lookup(id);
+  if (found.stories.empty() && found.malformed.empty()) {
+    // Another process may have moved the story since the targeted check: every
+    // file is looked at before "no story" is said.
+    shadow->refresh();
+    refreshed = true;
+    found = shadow->lookup(id);
+  }
+  return found;
 }
 
 Story Session::find(std::int64_t id) {

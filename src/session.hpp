@@ -82,6 +82,10 @@ class Session {
   /// is gone from disk) is committed as deleted, never kept beside the new one.
   std::vector<std::string> paths_in_every_stage(const fs::path& file_name) const;
 
+  /// Brings the index's rows of story `id` up to date with its file (unless this
+  /// session refreshed every file already), after finishing the git index updates
+  /// a crash left.
+  void refresh_story(std::int64_t id);
   /// The story `id`, read from the index after checking its file (a full refresh
   /// when it moved or changed). Throws NotFoundError, or InvalidDataError when the
   /// file is malformed or the id is used twice.

@@ -1,5 +1,6 @@
-// The Tracker puts its services together (src/services.hpp): each public method
-// hands the call to the service whose concern it is. What a method does is
+// The Tracker puts its services together (src/services.hpp): each operation of its
+// public faces (BoardView, StoryEditor, ClaimDesk, HistoryView, Upkeep) hands the
+// call to the service whose concern it is. What a method does is
 // documented in include/tracker/tracker.hpp; how, in the service's file.
 #include <tracker/tracker.hpp>
 
@@ -15,8 +16,18 @@ History::History(Services& all) : all_(all), s_(all.session) {}
 Syncer::Syncer(Services& all) : all_(all), s_(all.session) {}
 Maintenance::Maintenance(Services& all) : all_(all), s_(all.session) {}
 
+namespace detail {
+ServicesOwner::ServicesOwner(std::unique_ptr<Services> services) : services_(std::move(services)) {}
+ServicesOwner::~ServicesOwner() = default;
+}  // namespace detail
+
 Tracker::Tracker(Workspace ws, CommitOptions commit, const Clock& clock, const Disk& disk)
-    : services_(std::make_unique<Services>(std::move(ws), commit, clock, disk)) {}
+    : ServicesOwner(std::make_unique<Services>(std::move(ws), commit, clock, disk)),
+      BoardView(*services_),
+      StoryEditor(*services_),
+      ClaimDesk(*services_),
+      HistoryView(*services_),
+      Upkeep(*services_) {}
 
 Tracker::~Tracker() = default;
 
@@ -32,105 +43,105 @@ void Tracker::set_progress(ProgressSink* sink) { services_->session.progress = s
 void Tracker::set_offline(bool offline) { services_->session.offline = offline; }
 
 // Reading the board.
-std::vector<Story> Tracker::list(const ListQuery& query) { return services_->board.list(query); }
-void Tracker::list_each(const ListQuery& query, const std::function<void(Story&&)>& visit) {
-  services_->board.list_each(query, visit);
+std::vector<Story> BoardView::list(const ListQuery& query) { return all_.board.list(query); }
+void BoardView::list_each(const ListQuery& query, const std::function<void(Story&&)>& visit) {
+  all_.board.list_each(query, visit);
 }
-SearchResult Tracker::search(const std::string& query, const std::vector<std::string>& stages,
+SearchResult BoardView::search(const std::string& query, const std::vector<std::string>& stages,
                              std::optional<std::int64_t> limit) {
-  return services_->board.search(query, stages, limit);
+  return all_.board.search(query, stages, limit);
 }
-std::vector<StoryIssue> Tracker::issues() { return services_->board.issues(); }
-Story Tracker::show(std::int64_t id) { return services_->board.show(id); }
-std::string Tracker::raw(std::int64_t id) { return services_->board.raw(id); }
-std::pair<Story, std::string> Tracker::read_whole(std::int64_t id) { return services_->board.read_whole(id); }
-std::vector<Story> Tracker::ready(std::optional<std::int64_t> limit) { return services_->board.ready(limit); }
-BoardStats Tracker::stats() { return services_->board.stats(); }
+std::vector<StoryIssue> BoardView::issues() { return all_.board.issues(); }
+Story BoardView::show(std::int64_t id) { return all_.board.show(id); }
+std::string BoardView::raw(std::int64_t id) { return all_.board.raw(id); }
+std::pair<Story, std::string> BoardView::read_whole(std::int64_t id) { return all_.board.read_whole(id); }
+std::vector<Story> BoardView::ready(std::optional<std::int64_t> limit) { return all_.board.ready(limit); }
+BoardStats BoardView::stats() { return all_.board.stats(); }
 
 // Changing stories.
-const Stage& Tracker::check_new(const NewStoryRequest& request) { return services_->transitions.check_new(request); }
-NewStoryResult Tracker::create(const NewStoryRequest& request) { return services_->transitions.create(request); }
-MoveResult Tracker::move(const std::vector<std::int64_t>& ids, std::string_view stage, Force force) {
-  return services_->transitions.move(ids, stage, force);
+const Stage& StoryEditor::check_new(const NewStoryRequest& request) { return all_.transitions.check_new(request); }
+NewStoryResult StoryEditor::create(const NewStoryRequest& request) { return all_.transitions.create(request); }
+MoveResult StoryEditor::move(const std::vector<std::int64_t>& ids, std::string_view stage, Force force) {
+  return all_.transitions.move(ids, stage, force);
 }
-DeleteResult Tracker::remove(const std::vector<std::int64_t>& ids, bool force) {
-  return services_->transitions.remove(ids, force);
+DeleteResult StoryEditor::remove(const std::vector<std::int64_t>& ids, bool force) {
+  return all_.transitions.remove(ids, force);
 }
-const Stage& Tracker::archive_stage() const { return services_->transitions.archive_stage(); }
-std::int64_t Tracker::id_floor() const { return services_->transitions.id_floor(); }
-StoryChange Tracker::block(std::int64_t id, const std::optional<std::string>& reason) {
-  return services_->transitions.block(id, reason);
+const Stage& StoryEditor::archive_stage() const { return all_.transitions.archive_stage(); }
+std::int64_t StoryEditor::id_floor() const { return all_.transitions.id_floor(); }
+StoryChange StoryEditor::block(std::int64_t id, const std::optional<std::string>& reason) {
+  return all_.transitions.block(id, reason);
 }
-StoryChange Tracker::unblock(std::int64_t id) { return services_->transitions.unblock(id); }
-LinkResult Tracker::link(std::int64_t id, std::int64_t dependency) { return services_->transitions.link(id, dependency); }
-LinkResult Tracker::unlink(std::int64_t id, std::int64_t dependency) {
-  return services_->transitions.unlink(id, dependency);
+StoryChange StoryEditor::unblock(std::int64_t id) { return all_.transitions.unblock(id); }
+LinkResult StoryEditor::link(std::int64_t id, std::int64_t dependency) { return all_.transitions.link(id, dependency); }
+LinkResult StoryEditor::unlink(std::int64_t id, std::int64_t dependency) {
+  return all_.transitions.unlink(id, dependency);
 }
-SetResult Tracker::set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name, Force force) {
-  return services_->transitions.set_fields(id, edits, keep_file_name, force);
+SetResult StoryEditor::set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name, Force force) {
+  return all_.transitions.set_fields(id, edits, keep_file_name, force);
 }
-std::vector<StoryProblem> Tracker::validate_edit(std::int64_t id, const std::string& text) {
-  return services_->transitions.validate_edit(id, text);
+std::vector<StoryProblem> StoryEditor::validate_edit(std::int64_t id, const std::string& text) {
+  return all_.transitions.validate_edit(id, text);
 }
-EditResult Tracker::apply_edit(std::int64_t id, const std::string& original, const std::string& edited) {
-  return services_->transitions.apply_edit(id, original, edited);
+EditResult StoryEditor::apply_edit(std::int64_t id, const std::string& original, const std::string& edited) {
+  return all_.transitions.apply_edit(id, original, edited);
 }
-std::vector<StoryProblem> Tracker::validate_new(const std::string& text) {
-  return services_->transitions.validate_new(text);
+std::vector<StoryProblem> StoryEditor::validate_new(const std::string& text) {
+  return all_.transitions.validate_new(text);
 }
-fs::path Tracker::save_rejected(const std::string& stem, const std::string& text) {
-  return services_->transitions.save_rejected(stem, text);
+fs::path StoryEditor::save_rejected(const std::string& stem, const std::string& text) {
+  return all_.transitions.save_rejected(stem, text);
 }
 
 // Claims.
-ClaimResult Tracker::claim(const ClaimRequest& request) { return services_->claiming.claim(request); }
-StoryChange Tracker::release(std::int64_t id, const std::optional<std::string>& owner, Force force) {
-  return services_->claiming.release(id, owner, force);
+ClaimResult ClaimDesk::claim(const ClaimRequest& request) { return all_.claiming.claim(request); }
+StoryChange ClaimDesk::release(std::int64_t id, const std::optional<std::string>& owner, Force force) {
+  return all_.claiming.release(id, owner, force);
 }
-StoryChange Tracker::done(std::int64_t id, Force force) { return services_->claiming.done(id, force); }
-Claim Tracker::renew(std::int64_t id, const std::optional<std::string>& owner, std::optional<std::int64_t> ttl_seconds) {
-  return services_->claiming.renew(id, owner, ttl_seconds);
+StoryChange ClaimDesk::done(std::int64_t id, Force force) { return all_.claiming.done(id, force); }
+Claim ClaimDesk::renew(std::int64_t id, const std::optional<std::string>& owner, std::optional<std::int64_t> ttl_seconds) {
+  return all_.claiming.renew(id, owner, ttl_seconds);
 }
-std::vector<StoryChange> Tracker::reclaim(std::optional<std::int64_t> id) { return services_->claiming.reclaim(id); }
-std::map<std::int64_t, Claim> Tracker::live_claims() { return services_->claiming.live_claims(); }
-std::vector<std::int64_t> Tracker::claimed_ids() { return services_->claiming.claimed_ids(); }
-std::optional<Claim> Tracker::lost_claim(std::int64_t id) { return services_->rule.lost_claim(id); }
+std::vector<StoryChange> ClaimDesk::reclaim(std::optional<std::int64_t> id) { return all_.claiming.reclaim(id); }
+std::map<std::int64_t, Claim> ClaimDesk::live_claims() { return all_.claiming.live_claims(); }
+std::vector<std::int64_t> ClaimDesk::claimed_ids() { return all_.claiming.claimed_ids(); }
+std::optional<Claim> ClaimDesk::lost_claim(std::int64_t id) { return all_.rule.lost_claim(id); }
 
 // History.
-std::vector<StoryDiff> Tracker::working_changes(std::vector<std::string>* ignored, std::vector<std::string>* links) {
-  return services_->history.working_changes(ignored, links);
+std::vector<StoryDiff> HistoryView::working_changes(std::vector<std::string>* ignored, std::vector<std::string>* links) {
+  return all_.history.working_changes(ignored, links);
 }
-std::vector<StoryDiff> Tracker::board_changes(const std::string& from, const std::optional<std::string>& to,
+std::vector<StoryDiff> HistoryView::board_changes(const std::string& from, const std::optional<std::string>& to,
                                               std::vector<std::string>* ignored, std::vector<std::string>* links,
                                               DiffDetail detail) {
-  return services_->history.board_changes(from, to, ignored, links, detail);
+  return all_.history.board_changes(from, to, ignored, links, detail);
 }
-std::string Tracker::merge_base(const std::string& a, const std::string& b) {
-  return services_->history.merge_base(a, b);
+std::string HistoryView::merge_base(const std::string& a, const std::string& b) {
+  return all_.history.merge_base(a, b);
 }
-std::vector<LogEntry> Tracker::log(std::optional<std::int64_t> id, std::optional<std::int64_t> limit) {
-  return services_->history.log(id, limit);
+std::vector<LogEntry> HistoryView::log(std::optional<std::int64_t> id, std::optional<std::int64_t> limit) {
+  return all_.history.log(id, limit);
 }
-FlowReport Tracker::flow(const FlowQuery& query) { return services_->history.flow(query); }
+FlowReport HistoryView::flow(const FlowQuery& query) { return all_.history.flow(query); }
 
 // Sync.
 SyncResult Tracker::sync() { return services_->syncer.sync(); }
 void Tracker::auto_sync() { services_->syncer.auto_sync(); }
 
 // Maintenance.
-CheckReport Tracker::check() { return services_->maintenance.check(); }
-CheckReport Tracker::check_files(const std::vector<std::string>& paths) {
-  return services_->maintenance.check_files(paths);
+CheckReport Upkeep::check() { return all_.maintenance.check(); }
+CheckReport Upkeep::check_files(const std::vector<std::string>& paths) {
+  return all_.maintenance.check_files(paths);
 }
-std::vector<std::string> Tracker::changed_story_files() { return services_->maintenance.changed_story_files(); }
-DoctorReport Tracker::doctor(bool dry_run) { return services_->maintenance.doctor(dry_run); }
-RenumberResult Tracker::renumber(std::int64_t id, const std::optional<std::string>& path,
+std::vector<std::string> Upkeep::changed_story_files() { return all_.maintenance.changed_story_files(); }
+DoctorReport Upkeep::doctor(bool dry_run) { return all_.maintenance.doctor(dry_run); }
+RenumberResult Upkeep::renumber(std::int64_t id, const std::optional<std::string>& path,
                                  const std::vector<std::int64_t>& refs) {
-  return services_->maintenance.renumber(id, path, refs);
+  return all_.maintenance.renumber(id, path, refs);
 }
-HandCommitResult Tracker::commit_hand_edits(const std::optional<std::string>& message,
+HandCommitResult Upkeep::commit_hand_edits(const std::optional<std::string>& message,
                                             const std::vector<std::int64_t>& only) {
-  return services_->maintenance.commit_hand_edits(message, only);
+  return all_.maintenance.commit_hand_edits(message, only);
 }
 
 }  // namespace tracker
