@@ -31,46 +31,33 @@ std::vector<SearchPhrase> SearchQuery::phrases() const {
 }
 
 std::vector<Token> tokenize(std::string_view text) {
-  // As the index's tokenizer splits a term: runs of letters and digits (any byte
-  // past ASCII), folded to lower case, except that each letter of a script written
-  // without spaces is a token of its own.
+  // The words of a term as FTS5 is given them: runs of ASCII letters and digits and
+  // of any text past ASCII, split at ASCII's other characters, so that no quote or
+  // FTS5 operator is ever part of one; ASCII folded to lower case. Past ASCII, the
+  // index's tokenizer splits and folds the phrase as it does the text (unicode61;
+  // each Han or kana letter a word): a run of punctuation, symbols or emoji alone
+  // is no word at all, and is left out here too.
   std::vector<Token> out;
-  Token run;
-  bool in_run = false;
-  auto end_run = [&](std::size_t at) {
-    if (!in_run) return;
-    run.end = at;
-    out.push_back(std::move(run));
-    run = Token{};
-    in_run = false;
-  };
   for (std::size_t i = 0; i < text.size();) {
-    std::size_t begin = i;
     if (!is_token_byte(static_cast<unsigned char>(text[i]))) {
-      end_run(i);
       ++i;
       continue;
     }
-    unsigned cp = next_code_point(text, i);
-    if (cp != 0xFFFD && is_separator(cp)) {  // punctuation past ASCII, as unicode61 has it
-      end_run(begin);
-      continue;
+    Token run;
+    run.begin = i;
+    bool has_word = false;
+    while (i < text.size() && is_token_byte(static_cast<unsigned char>(text[i]))) {
+      std::size_t at = i;
+      unsigned cp = next_code_point(text, i);
+      has_word = has_word || is_letter_or_digit(cp);
+      if (cp < 0x80)
+        run.text += static_cast<char>(lower_case(cp));
+      else
+        run.text.append(text.substr(at, i - at));  // as typed, a stray byte too
     }
-    if (is_spaceless_letter(cp)) {
-      end_run(begin);
-      out.push_back({std::string(text.substr(begin, i - begin)), begin, i});
-      continue;
-    }
-    if (!in_run) {
-      in_run = true;
-      run.begin = begin;
-    }
-    if (cp == 0xFFFD)
-      run.text.append(text.substr(begin, i - begin));  // a stray byte stays as it is
-    else
-      append_utf8(run.text, fold_case(cp));
+    run.end = i;
+    if (has_word) out.push_back(std::move(run));
   }
-  end_run(text.size());
   return out;
 }
 

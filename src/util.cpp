@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <locale.h>
+#include <wctype.h>
 
 namespace tracker {
 
@@ -105,24 +107,28 @@ unsigned next_code_point(std::string_view text, std::size_t& i) {
   return cp;
 }
 
-bool is_separator(unsigned cp) {
-  return (cp >= 0x80 && cp < 0xC0) || cp == 0xD7 || cp == 0xF7 || (cp >= 0x2000 && cp <= 0x2BFF) ||
-         (cp >= 0x2E00 && cp <= 0x2E7F) || (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xE000 && cp <= 0xF8FF) ||
-         (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF0F) ||
-         (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0x1F000 && cp <= 0x1FAFF) || cp == 0xFEFF;
+namespace {
+
+/// The C.UTF-8 locale, for its Unicode character classes and case mappings; null
+/// when the C library has none.
+locale_t unicode_locale() {
+  static const locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+  return loc;
 }
 
-unsigned fold_case(unsigned cp) {
+}  // namespace
+
+unsigned lower_case(unsigned cp) {
   if (cp < 0x80) return cp >= 'A' && cp <= 'Z' ? cp + 0x20 : cp;
-  if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) ||
-      (cp >= 0x410 && cp <= 0x42F))
-    return cp + 0x20;
-  if (cp >= 0x400 && cp <= 0x40F) return cp + 0x50;
-  if (cp >= 0x100 && cp <= 0x17F && cp != 0x130 && cp != 0x131 && cp != 0x138 && cp != 0x149 && cp != 0x17F) {
-    bool odd_upper = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
-    if (odd_upper ? (cp % 2 == 1) : (cp % 2 == 0)) return cp + 1;
-  }
-  return cp;
+  locale_t loc = unicode_locale();
+  return loc ? static_cast<unsigned>(towlower_l(static_cast<wint_t>(cp), loc)) : cp;
+}
+
+bool is_letter_or_digit(unsigned cp) {
+  if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
+  if (cp == 0xFFFD) return false;
+  locale_t loc = unicode_locale();
+  return !loc || iswalnum_l(static_cast<wint_t>(cp), loc);
 }
 
 bool is_spaceless_letter(unsigned cp) {
@@ -149,17 +155,17 @@ std::string slugify(std::string_view text, std::size_t max_len) {
       word += static_cast<char>(cp - 'A' + 'a');
     } else if (cp == '\'' || cp == 0x2019) {
       continue;  // "don't" -> "dont"
-    } else if (cp < 0x80 || cp == 0xFFFD || is_separator(cp)) {
+    } else if ((cp >= 0x300 && cp <= 0x36F) || cp == 0x200D) {
+      continue;  // a combining mark or a joiner: part of the letter before it
+    } else if (!is_letter_or_digit(cp)) {
       end_word();
     } else if (cp <= 0x17F) {
       if (const char* ascii = latin_ascii(cp))
         word += ascii;
       else
         end_word();
-    } else if ((cp >= 0x300 && cp <= 0x36F) || cp == 0x200D) {
-      continue;  // a combining mark or a joiner: part of the letter before it
     } else {
-      append_utf8(word, fold_case(cp));
+      append_utf8(word, lower_case(cp));
     }
   }
   end_word();

@@ -60,7 +60,7 @@ TEST_CASE("search queries: words, phrases, prefixes, exclusions and OR become qu
   CHECK_THROWS_WITH(tracker::parse_search_query("-old"), "bad query: it needs a term that is not excluded with '-'");
 }
 
-TEST_CASE("search tokens: letters and digits folded to lower case, punctuation splits, Han and kana one by one") {
+TEST_CASE("search tokens: ASCII splits and folds, and past ASCII the index tokenizer splits and folds") {
   auto t = tracker::tokenize("Add LOGIN-page, v2 für café");
   std::vector<std::string> words;
   for (const auto& token : t) words.push_back(token.text);
@@ -68,15 +68,18 @@ TEST_CASE("search tokens: letters and digits folded to lower case, punctuation s
   CHECK(t[1].begin == 4);
   CHECK(t[1].end == 9);
 
-
-  // Past ASCII: Latin-1, Greek and Cyrillic capitals fold; punctuation (— 。) splits;
-  // each Han or kana letter is a token, with its byte offsets.
-  t = tracker::tokenize("ÉCOLE—ΣΟΦΙΑ 東京で。ОК");
+  // Past ASCII a run is passed on as typed, its ASCII letters folded (FTS5 folds the
+  // rest and splits it at — and 。, and each Han or kana letter, as it does the
+  // text: the search test below); a run of punctuation, symbols or emoji alone is
+  // no word.
+  t = tracker::tokenize("ÉCOLE—ΣΟΦΙΑ 東京で。ОК — 🙂 。");
   words.clear();
   for (const auto& token : t) words.push_back(token.text);
-  CHECK(words == std::vector<std::string>{"école", "σοφια", "東", "京", "で", "ок"});
-  CHECK(t[2].begin == 20);
-  CHECK(t[2].end == 23);
+  CHECK(words == std::vector<std::string>{"École—ΣΟΦΙΑ", "東京で。ОК"});
+  CHECK(t[1].begin == 20);
+  CHECK(t[1].end == 36);
+  CHECK_THROWS_WITH(tracker::parse_search_query("🙂"),
+                    "bad query: nothing to search for in 🙂 (terms are letters and digits)");
 
   // An overlong form is not the character it spells (C0 A2 would be '"', found by
   // fuzz_search): bytes that are not UTF-8 stay bytes, and no quote reaches FTS5.
@@ -229,6 +232,11 @@ TEST_CASE("search folds case for all of Unicode, and finds Chinese and Japanese 
   CHECK(ids("café") == std::vector<long>{1});
   CHECK(ids("über école") == std::vector<long>{2});
   CHECK(ids("ПРАВКА") == std::vector<long>{3});
+  board.create({"ԱՐԱՐԱՏ ԼԵՌ"});                            // 6: Armenian capitals
+  CHECK(ids("արարատ") == std::vector<long>{6});
+  CHECK(ids("ԼԵՌ") == std::vector<long>{6});
+  json armenian = json::parse(run_tracker(root, {"search", "--json", "լեռ"}).out).at(0);
+  CHECK(armenian["highlights"]["name"] == json::parse("[[13, 6]]"));
   CHECK(ids("cafe").empty());  // diacritics are kept: cafe is another word
   // Han and kana letters are words of their own, so a run is found anywhere in a
   // longer run, in order; a prefix works too; out of order is no match.

@@ -40,9 +40,10 @@ SearchQuery parse_search_query(std::string_view text);
 /// user typed reaches FTS5 as syntax.
 std::string fts5_expression(const SearchQuery& query);
 
-/// A token of a query term and where it is: a run of letters and digits folded to
-/// lower case (fold_case), split at punctuation; each Han or kana letter a token of
-/// its own, as the index's `tracker` tokenizer (src/fts.hpp) splits them.
+/// A word of a query term and where it is: a run of ASCII letters and digits, or of
+/// text past ASCII, that holds a letter or a digit; ASCII folded to lower case, the
+/// rest as typed. The index's `tracker` tokenizer (src/index/fts.hpp) splits and
+/// folds it as it does the stories' text, so a highlight is what FTS5 matched.
 struct Token {
   std::string text;
   std::size_t begin = 0, end = 0;  ///< byte offsets in the source

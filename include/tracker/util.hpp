@@ -48,13 +48,14 @@ unsigned next_code_point(std::string_view text, std::size_t& i);
 /// Appends code point `cp` to `out` as UTF-8.
 void append_utf8(std::string& out, unsigned cp);
 
-/// The lower case of `cp` for ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic
-/// capitals, as SQLite FTS5's unicode61 folds them; other code points as they are.
-unsigned fold_case(unsigned cp);
+/// The lower case of `cp` as Unicode has it (glibc's tables, through the C.UTF-8
+/// locale); `cp` itself where it has none, or where that locale is missing.
+unsigned lower_case(unsigned cp);
 
-/// Code points past ASCII that separate words: Latin-1 punctuation, general
-/// punctuation and symbols, CJK punctuation, emoji (slugs and search both split there).
-bool is_separator(unsigned cp);
+/// Whether `cp` is a letter or a digit, as Unicode classes it (glibc's tables,
+/// through the C.UTF-8 locale): what slugs keep and what a search term needs.
+/// Past ASCII, true for all when that locale is missing.
+bool is_letter_or_digit(unsigned cp);
 
 /// True for the letters of scripts written without spaces between words (Han,
 /// Hiragana, Katakana): search takes each as a word of its own, so that a run
