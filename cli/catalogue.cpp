@@ -149,6 +149,48 @@ Json input_schema(const Operation& op, Door door) {
   return out;
 }
 
+Json query_arguments(const Operation& op, const std::vector<std::pair<std::string, std::string>>& query) {
+  Json args = Json::object();
+  for (const auto& [key, value] : query) {
+    auto p = std::find_if(op.params.begin(), op.params.end(),
+                          [&](const Param& q) { return q.name == key && (q.doors & web) && !q.in_path; });
+    if (p == op.params.end()) {
+      args[key] = value;  // the schema names it: "unknown argument"
+      continue;
+    }
+    switch (p->kind) {
+      case Kind::id:
+      case Kind::integer:
+        if (auto n = parse_int(value))
+          args[key] = *n;
+        else
+          args[key] = value;  // the schema says it is not an integer
+        break;
+      case Kind::flag:
+        if (value.empty() || value == "true" || value == "1")
+          args[key] = true;
+        else if (value == "false" || value == "0")
+          args[key] = false;
+        else
+          args[key] = value;
+        break;
+      case Kind::texts:
+        if (!value.empty()) args[key].push_back(value);
+        break;
+      case Kind::ids:
+      case Kind::integers:
+        if (auto n = parse_int(value))
+          args[key].push_back(*n);
+        else
+          args[key].push_back(value);
+        break;
+      default:
+        if (!value.empty()) args[key] = value;  // a filter left empty is no filter
+    }
+  }
+  return args;
+}
+
 Json result_schema(const Operation& op) { return op.result ? op.result() : Json(); }
 
 Json to_json() {

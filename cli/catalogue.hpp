@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <tracker/error.hpp>
@@ -92,6 +93,13 @@ std::string meaning_at(const Param& p, Door door);
 /// The JSON Schema of the parameters `op` takes at `door` (mcp or web; at the web
 /// door, without those in the route): an object with no other properties.
 Json input_schema(const Operation& op, Door door);
+
+/// The arguments of a GET at the web door, from its query string (`query`: name and
+/// value, in order, transport names such as the token left out): each by the kind
+/// the catalogue gives it (an integer that does not read as one stays text, for
+/// schema_violation to name); a text left empty is no argument; a name `op` does not
+/// take is kept, for schema_violation to refuse.
+Json query_arguments(const Operation& op, const std::vector<std::pair<std::string, std::string>>& query);
 
 /// Checks `value` against the subset of JSON Schema the catalogue's schemas use (type,
 /// properties, required, additionalProperties, items, minimum, maximum, minItems,

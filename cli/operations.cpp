@@ -4,6 +4,7 @@
 #include "catalogue.hpp"
 
 #include <tracker/claims.hpp>
+#include <tracker/flow.hpp>
 #include <tracker/index.hpp>
 #include <tracker/util.hpp>
 
@@ -398,23 +399,34 @@ std::vector<Operation> declared() {
                  .doors = cli,
                  .params = {{.name = "stage", .kind = Kind::texts,
                              .meaning = "Only this stage (repeatable); a done stage is shown when asked for",
-                             .cli = "--stage", .word = "STAGE", .completes = Completes::stage},
+                             .doors = cli, .cli = "--stage", .word = "STAGE", .completes = Completes::stage},
+                            {.name = "q", .kind = Kind::text,
+                             .meaning = "Only the stories this search query finds (as tracker search)", .doors = web},
                             {.name = "label", .kind = Kind::text, .meaning = "Only stories with this label",
                              .cli = "--label", .word = "LABEL", .completes = Completes::label},
+                            {.name = "type", .kind = Kind::text, .meaning = "Only stories of this type", .doors = web,
+                             .completes = Completes::type},
+                            {.name = "agent", .kind = Kind::text, .meaning = "Only stories of this agent", .doors = web,
+                             .completes = Completes::owner},
                             {.name = "all", .kind = Kind::flag, .meaning = "Show the done stages (done, archived) too",
-                             .cli = "--all"}}});
+                             .doors = cli, .cli = "--all"}},
+                 .route = "GET /api/board"});
   ops.push_back({.name = "flow",
                  .summary = "Flow metrics from the history: throughput, cycle time, WIP and age",
                  .doors = cli,
                  .params = {{.name = "since", .kind = Kind::text,
                              .meaning = "Start of the window: a date, a time, or a duration back such as 30d",
-                             .cli = "--since", .word = "DATE", .cli_default = "90d"},
+                             .doors = cli, .cli = "--since", .word = "DATE", .cli_default = "90d"},
                             {.name = "until", .kind = Kind::text, .meaning = "End of the window: a date or a time",
-                             .cli = "--until", .word = "DATE", .cli_default = "now"},
+                             .doors = cli, .cli = "--until", .word = "DATE", .cli_default = "now"},
+                            {.name = "days", .kind = Kind::integer,
+                             .meaning = "The window: this many days back from now", .doors = web, .minimum = 1,
+                             .maximum = kMaxFlowDays, .tool_default = "90"},
                             {.name = "label", .kind = Kind::text, .meaning = "Only stories with this label",
                              .cli = "--label", .word = "LABEL", .completes = Completes::label},
                             {.name = "type", .kind = Kind::text, .meaning = "Only stories of this type", .cli = "--type",
-                             .word = "TYPE", .completes = Completes::type}}});
+                             .word = "TYPE", .completes = Completes::type}},
+                 .route = "GET /api/flow"});
   ops.push_back({.name = "serve",
                  .summary = "Serve the board in a browser, on 127.0.0.1 only",
                  .doors = cli,

@@ -231,6 +231,20 @@ class Server {
     return body;
   }
 
+  /// The arguments of a read (GET `operation`'s route) from its query string, checked
+  /// against the catalogue's schema as a write's body is: UsageError "invalid
+  /// arguments for flow: 'days' must be at most 36600". The token is no argument.
+  static Json read_arguments(const httplib::Request& req, const std::string& operation) {
+    const auto& op = catalogue::operation(operation);
+    std::vector<std::pair<std::string, std::string>> query;
+    for (const auto& [key, value] : req.params)
+      if (key != "token") query.emplace_back(key, value);
+    Json args = catalogue::query_arguments(op, query);
+    if (auto bad = catalogue::schema_violation(catalogue::input_schema(op, Door::web), args, ""))
+      throw UsageError("invalid arguments for " + op.name + ": " + *bad);
+    return args;
+  }
+
   /// False (409 sent) when the story file is no longer the one the page read.
   bool matches(Tracker& t, std::int64_t id, const httplib::Request& req, httplib::Response& res) {
     std::string want = req.get_header_value("If-Match");
@@ -345,19 +359,13 @@ class Server {
     });
     http.Get("/api/flow", [this](const httplib::Request& req, httplib::Response& res) {
       answer(res, [&] {
+        Json args = read_arguments(req, "flow");
         std::int64_t now = system_clock().now_seconds();
         FlowQuery q;
-        std::int64_t days = 90;
-        if (req.has_param("days")) {
-          auto n = parse_int(req.get_param_value("days"));
-          if (!n || *n < 1 || *n > kMaxFlowDays)
-            throw UsageError("days must be a whole number from 1 to " + std::to_string(kMaxFlowDays));
-          days = *n;
-        }
-        q.since = now - days * 86400;
+        q.since = now - args.value("days", std::int64_t{90}) * 86400;
         q.until = now;
-        if (req.has_param("label") && !req.get_param_value("label").empty()) q.label = req.get_param_value("label");
-        if (req.has_param("type") && !req.get_param_value("type").empty()) q.type = req.get_param_value("type");
+        if (args.contains("label")) q.label = args["label"].get<std::string>();
+        if (args.contains("type")) q.type = args["type"].get<std::string>();
         return flow_json(open()->flow(q));
       });
     });
@@ -433,21 +441,21 @@ class Server {
   }
 
   Json board(const httplib::Request& req) {
+    Json args = read_arguments(req, "board");
+    auto text = [&](const char* key) -> std::optional<std::string> {
+      return args.contains(key) ? std::optional<std::string>(args[key].get<std::string>()) : std::nullopt;
+    };
     auto t = open();
     const Config& config = t->workspace().config();
     std::optional<std::set<std::int64_t>> hits;
-    if (req.has_param("q") && !trim(req.get_param_value("q")).empty()) {
+    if (auto query = text("q"); query && !trim(*query).empty()) {
       hits.emplace();
-      for (const auto& h : t->search(req.get_param_value("q"), {}, std::nullopt).hits) hits->insert(h.story.id);
+      for (const auto& h : t->search(*query, {}, std::nullopt).hits) hits->insert(h.story.id);
     }
     ListQuery q;
-    auto param = [&](const char* key) -> std::optional<std::string> {
-      std::string v = req.get_param_value(key);
-      return v.empty() ? std::nullopt : std::optional<std::string>(v);
-    };
-    q.label = param("label");
-    q.type = param("type");
-    q.agent = param("agent");
+    q.label = text("label");
+    q.type = text("type");
+    q.agent = text("agent");
     std::map<std::int64_t, Claim> claims = t->live_claims();
     std::int64_t now = system_clock().now_seconds();
     std::map<std::string, Json> columns;

@@ -193,13 +193,34 @@ TEST_CASE(
   Board b;
   b.create({"Story"});
   ServeProcess s(b.root());
-  for (const char* days : {"99999999999", "3650000", "36601", "0", "-1", "abc", ""}) {
-    Response r = s.get(std::string("/api/flow?days=") + days);
+  // The query strings of reads are checked against the catalogue, as a write's body
+  // is, in the words the MCP tools use.
+  for (auto [days, why] : std::vector<std::pair<std::string, std::string>>{
+           {"99999999999", "'days' must be at most 36600"},
+           {"3650000", "'days' must be at most 36600"},
+           {"36601", "'days' must be at most 36600"},
+           {"0", "'days' must be at least 1"},
+           {"-1", "'days' must be at least 1"},
+           {"abc", "'days' must be an integer, not \"abc\""},
+           {"", "'days' must be an integer, not \"\""}}) {
+    Response r = s.get("/api/flow?days=" + days);
     INFO("days=" << days << " " << r.body);
     CHECK(r.status == 400);
-    CHECK(Json::parse(r.body)["error"] == "days must be a whole number from 1 to 36600");
+    CHECK(Json::parse(r.body)["error"] == "invalid arguments for flow: " + why);
     CHECK(Json::parse(r.body)["code"] == 2);
   }
+  for (auto [path, why] : std::vector<std::pair<std::string, std::string>>{
+           {"/api/flow?since=2020-01-01", "invalid arguments for flow: unknown argument 'since' (days, label, type)"},
+           {"/api/board?colour=red", "invalid arguments for board: unknown argument 'colour' (q, label, type, agent)"},
+           {"/api/board?stage=backlog", "invalid arguments for board: unknown argument 'stage' (q, label, type, agent)"}}) {
+    Response r = s.get(path);
+    INFO(path << " " << r.body);
+    CHECK(r.status == 400);
+    CHECK(Json::parse(r.body)["error"] == why);
+  }
+  // A filter left empty is no filter, as the page sends them.
+  CHECK(s.get("/api/flow?days=7&label=&type=").status == 200);
+  CHECK(s.get("/api/board?q=&label=&type=&agent=").status == 200);
   // The longest window costs what the board's history costs: one day here.
   Json year100 = s.get_json("/api/flow?days=36600");
   CHECK(year100["cumulative_flow"]["days"].size() <= 2);
