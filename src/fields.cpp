@@ -66,9 +66,14 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
       throw UsageError(e.key + ": values are one line; use tracker edit for more");
     links = links || e.key == "depends_on";
   }
+  std::set<std::int64_t> existing;  // the dependencies named that exist, asked before any story lock
   if (links) {
     s_.lock_dependency_graph();
     s_.refresh_all();
+    for (const auto& e : edits)
+      if (e.key == "depends_on" && e.value)
+        for (const auto& item : comma_list(*e.value))
+          if (auto dep = story_ref(item); dep && *dep != id && s_.story_exists(*dep)) existing.insert(*dep);
   }
   Story story = s_.load_for_change(id);
   const std::string path = s_.ws.root() / story.path;
@@ -112,8 +117,7 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
     graph[id] = new_deps;
     for (auto dep : new_deps) {
       if (dep == id) throw InvalidDataError("story #" + std::to_string(id) + " cannot depend on itself");
-      Lookup target = s_.shadow->lookup(dep);
-      if (target.stories.empty() && target.malformed.empty() &&
+      if (!existing.count(dep) &&
           std::find(story.depends_on.begin(), story.depends_on.end(), dep) == story.depends_on.end())
         throw NotFoundError("no story #" + std::to_string(dep));
       if (auto cycle = dependency_path(graph, dep, id)) {
@@ -255,8 +259,7 @@ std::vector<StoryProblem> Transitions::validate_edit(std::int64_t id, const std:
       problems.push_back({deps_line, "depends_on: story #" + std::to_string(id) + " cannot depend on itself"});
       continue;
     }
-    Lookup target = s_.shadow->lookup(dep);
-    if (target.stories.empty() && target.malformed.empty()) {
+    if (!s_.story_exists(dep)) {
       problems.push_back({deps_line, "depends_on: no story #" + std::to_string(dep)});
       continue;
     }
@@ -284,9 +287,7 @@ std::vector<StoryProblem> Transitions::validate_new(const std::string& text) {
     problems.push_back({name_line, "name: a story name must be one line"});
   int deps_line = front_matter_key_line(text, "depends_on");
   for (auto dep : story.depends_on) {
-    Lookup target = s_.shadow->lookup(dep);
-    if (target.stories.empty() && target.malformed.empty())
-      problems.push_back({deps_line, "depends_on: no story #" + std::to_string(dep)});
+    if (!s_.story_exists(dep)) problems.push_back({deps_line, "depends_on: no story #" + std::to_string(dep)});
   }
   return problems;
 }

@@ -279,6 +279,16 @@ Lookup Session::lookup(std::int64_t id) {
   return found;
 }
 
+bool Session::story_exists(std::int64_t id) {
+  auto any = [](const Lookup& found) { return !found.stories.empty() || !found.malformed.empty(); };
+  if (any(shadow->lookup(id))) return true;
+  bool held_here = story_locks.count(id) > 0;
+  if (!held_here && !story_locks.empty()) return false;  // its lock now would break the locks' order
+  std::unique_ptr<ProcessLock> held = held_here ? nullptr : story_lock(ws, id);
+  shadow->settle_story(id);
+  return any(shadow->lookup(id));
+}
+
 Story Session::find(std::int64_t id) {
   Lookup found = lookup(id);
   if (!found.malformed.empty()) {

@@ -95,6 +95,13 @@ class Session {
   /// The index's files with id `id`, looked at again after a walk of every file
   /// when there are none (another process may have moved the story since).
   Lookup lookup(std::int64_t id);
+  /// Whether story `id` exists (well formed or not). When the index has no file of
+  /// it, it is looked for again under its lock: a walk that ran while another
+  /// process moved it saw it in neither directory (and a later walk may drop its row
+  /// again: keep the answer, not the row). Only while this session holds no other
+  /// story's lock (locks are taken in id order): an action that names a story it
+  /// does not change (a dependency) asks before it locks any.
+  bool story_exists(std::int64_t id);
   /// For an action that changes the story: takes its lock, then reads it afresh
   /// (its file is looked at again even after a full refresh, which may predate a
   /// change another process made before letting go of the lock).

@@ -288,11 +288,11 @@ LinkResult Transitions::link(std::int64_t id, std::int64_t dependency) {
   s_.will_commit();
   s_.lock_dependency_graph();
   s_.refresh_all();
-  Story story = s_.load_for_change(id);
   if (id == dependency) throw InvalidDataError("story #" + std::to_string(id) + " cannot depend on itself");
-  Lookup target = s_.shadow->lookup(dependency);
-  if (target.stories.empty() && target.malformed.empty())
-    throw NotFoundError("no story #" + std::to_string(dependency));
+  // Asked before the story's lock is taken (the locks' order). The answer holds until
+  // the commit: a delete of the dependency waits for the graph's lock.
+  if (!s_.story_exists(dependency)) throw NotFoundError("no story #" + std::to_string(dependency));
+  Story story = s_.load_for_change(id);
   LinkResult result{id, dependency, story.depends_on, {}, false};
   if (std::find(story.depends_on.begin(), story.depends_on.end(), dependency) != story.depends_on.end()) return result;
   if (auto path = dependency_path(s_.dependency_graph(), dependency, id)) {
@@ -354,6 +354,10 @@ const Stage& Transitions::archive_stage() const {
 
 DeleteResult Transitions::remove(const std::vector<std::int64_t>& ids, bool force) {
   s_.will_commit();
+  // Who depends on the stories is read from the graph under its lock, taken before
+  // the stories' locks as link and set take them: no link to one of them lands
+  // between that check and the commit, and no edge hides in a file being rewritten.
+  if (!force) s_.lock_dependency_graph();
   s_.lock_stories(ids);
   s_.refresh_all();
   std::vector<Story> stories;
@@ -370,7 +374,7 @@ DeleteResult Transitions::remove(const std::vector<std::int64_t>& ids, bool forc
     if (h.local || h.lease) held.push_back(std::move(h));
   }
   if (!force)
-    for (const auto& [story_id, deps] : s_.shadow->dependencies()) {
+    for (const auto& [story_id, deps] : s_.dependency_graph()) {
       if (seen.count(story_id)) continue;
       for (auto dep : deps)
         if (seen.count(dep))

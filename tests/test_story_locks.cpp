@@ -134,6 +134,59 @@ TEST_CASE("a link is checked against every edge, even one whose story another pr
   CHECK(run_tracker(board.root(), {"check"}).code == 0);
 }
 
+TEST_CASE("a link, a set and a new story find a dependency that another process is moving") {
+  Board board;
+  for (const char* name : {"A", "B", "C"}) board.create({name});
+  tracker::Workspace ws = tracker::Workspace::discover(board.root());
+  // #2 is being moved by other processes: every walk misses it, and only under its
+  // lock is it where it is. "no story #2" would be a lie.
+  AmissUnlockedDisk disk;
+  disk.file = board.root() / board.path_of(2);
+  disk.lock = board.root() / ".git/tracker/locks/2";
+  {
+    tracker::Tracker tracker(ws, {}, tracker::system_clock(), disk);
+    CHECK(tracker.link(1, 2).changed);
+  }
+  {
+    tracker::Tracker tracker(ws, {}, tracker::system_clock(), disk);
+    CHECK(tracker.set_fields(3, {{"depends_on", std::string("2")}}).changed);
+  }
+  {
+    tracker::Tracker tracker(ws, {}, tracker::system_clock(), disk);
+    CHECK(tracker.validate_new("---\nname: D\ndepends_on: [2]\n---\n").empty());
+  }
+  CHECK(disk.seen_amiss > 0);
+  auto subjects = testing::lines(git(board.root(), {"log", "--format=%s", "-2"}));
+  REQUIRE(subjects.size() == 2);
+  CHECK(subjects[0].starts_with("tracker: set #3"));
+  CHECK(subjects[1].starts_with("tracker: link #1"));
+  CHECK(run_tracker(board.root(), {"check"}).code == 0);
+}
+
+TEST_CASE("a delete sees who depends on it, even a story another process is rewriting") {
+  Board board;
+  for (const char* name : {"A", "B"}) board.create({name});
+  REQUIRE(run_tracker(board.root(), {"link", "2", "1"}).code == 0);  // 2 -> 1
+  tracker::Workspace ws = tracker::Workspace::discover(board.root());
+  AmissUnlockedDisk disk;
+  disk.file = board.root() / board.path_of(2);
+  disk.lock = board.root() / ".git/tracker/locks/2";
+  disk.torn = true;  // rewritten in place: walks read it cut off, without its depends_on
+  const std::string before = git(board.root(), {"rev-parse", "HEAD"});
+  {
+    tracker::Tracker tracker(ws, {}, tracker::system_clock(), disk);
+    try {
+      tracker.remove({1}, false);
+      FAIL("#1 was deleted while #2 depends on it");
+    } catch (const tracker::ConflictError& e) {
+      CHECK(std::string(e.what()).starts_with("story #2 depends on #1; unlink it first"));
+    }
+    CHECK(disk.seen_amiss > 0);
+  }
+  CHECK(git(board.root(), {"rev-parse", "HEAD"}) == before);
+  CHECK(run_tracker(board.root(), {"check"}).code == 0);
+}
+
 TEST_CASE("concurrent sets of different keys of one story all land, on disk and in HEAD") {
   Board board;
   board.create({"Shared", "--priority", "1"});
