@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 
 using namespace serve_test;
@@ -297,8 +299,17 @@ TEST_CASE(
 // The watch the load test runs under, seen doing its work: a test that hangs with a
 // child process below it (as a `tracker move` would) is reported and ended.
 TEST_CASE("a hanging test is reported by its HangWatch (run by the next test)", "[.][hangwatch-demo]") {
-  HangWatch watch(std::chrono::seconds(1));
   int child = spawn({"sleep", "300"});
+  // The report names the child by its command line: the watch starts once the child
+  // is sleep (on a loaded machine the exec can take longer than the watch's second,
+  // and the report would show the forked test instead).
+  std::string cmdline = "/proc/" + std::to_string(child) + "/cmdline";
+  REQUIRE(testing::eventually([&] {
+    std::ifstream in(cmdline, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text == std::string("sleep\0" "300\0", 10);
+  }));
+  HangWatch watch(std::chrono::seconds(1));
   watch.phase("waiting on a child that never ends");
   wait_for(child);
 }
