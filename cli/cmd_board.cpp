@@ -53,6 +53,8 @@ int run_board(const BoardOptions& opts, const GlobalOptions& g) {
   q.sort = SortKey::stage;  // priority first within a stage
   tracker->list_each(q, [&](Story&& s) { cards[s.stage].push_back(std::move(s)); });
   std::map<std::int64_t, Claim> claims = tracker->live_claims();
+  std::map<std::int64_t, ChildProgress> progress = tracker->progress();
+  auto progress_of = [&](std::int64_t id) { return progress.count(id) ? progress.at(id) : ChildProgress{}; };
   report_issues(tracker->issues(), g);
 
   if (g.json) {
@@ -61,7 +63,9 @@ int run_board(const BoardOptions& opts, const GlobalOptions& g) {
       auto list = nlohmann::ordered_json::array();
       for (const auto& story : cards[s->name]) {
         auto it = claims.find(story.id);
-        list.push_back(story_json(story, false, it == claims.end() ? nullptr : &it->second));
+        auto j = story_json(story, false, it == claims.end() ? nullptr : &it->second);
+        j["progress"] = progress_json(progress_of(story.id));
+        list.push_back(std::move(j));
       }
       out.push_back({{"stage", s->name}, {"stories", list}});
     }
@@ -89,6 +93,7 @@ int run_board(const BoardOptions& opts, const GlobalOptions& g) {
     for (const auto& s : list) {
       std::string head = "#" + std::to_string(s.id) + " " + s.type + (s.priority ? " P" + std::to_string(*s.priority) : "");
       if (s.blocked) head += " [blocked]";
+      if (ChildProgress p = progress_of(s.id); p.total) head += " " + std::to_string(p.done) + "/" + std::to_string(p.total);
       lines.push_back({head, s.blocked ? "31" : "33"});
       lines.push_back({"  " + s.name, nullptr});
       std::string who = s.agent.empty() ? "" : "@" + s.agent;

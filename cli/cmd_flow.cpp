@@ -14,6 +14,7 @@ struct FlowOptions {
   std::string since = "90d";
   std::optional<std::string> until;
   std::optional<std::string> label;
+  std::optional<std::int64_t> parent;
   std::optional<std::string> type;
 };
 
@@ -49,6 +50,7 @@ int run_flow(const FlowOptions& opts, const GlobalOptions& g) {
   q.until = opts.until ? parse_when("--until", *opts.until, now, true) : now;
   q.label = opts.label;
   q.type = opts.type;
+  q.parent = opts.parent;
   FlowReport r = tracker->flow(q);
   if (g.json) {
     print_json(flow_json(r));
@@ -92,6 +94,7 @@ Command register_flow(CLI::App& app, GlobalOptions& g) {
   catalogue::add_param(sub, op, "until", opts->until);
   catalogue::add_param(sub, op, "label", opts->label);
   catalogue::add_param(sub, op, "type", opts->type);
+  catalogue::add_param(sub, op, "parent", opts->parent);
   return {sub, [opts, &g] { return run_flow(*opts, g); }};
 }
 

@@ -61,6 +61,7 @@ Command register_list(CLI::App& app, GlobalOptions& g) {
   catalogue::add_param(sub, op, "label", opts->label);
   catalogue::add_param(sub, op, "agent", opts->agent);
   catalogue::add_param(sub, op, "blocked", opts->blocked);
+  catalogue::add_param(sub, op, "parent", opts->parent);
   catalogue::add_param(sub, op, "ready", opts->ready);
   catalogue::add_param(sub, op, "claimed", opts->claimed);
   catalogue::add_param(sub, op, "sort", opts->sort)->capture_default_str();

@@ -20,6 +20,7 @@ struct NewOptions {
   std::optional<std::int64_t> priority;
   std::vector<std::string> labels;
   std::vector<std::int64_t> depends_on;
+  std::optional<std::int64_t> parent;
   std::optional<std::string> body;
   std::optional<std::string> body_file;
   std::optional<std::string> key;
@@ -35,7 +36,7 @@ std::string template_comment(const std::string& type, const std::string& stage) 
 /// The text `new --edit` opens: the story `request` would create, name and all.
 std::string story_template(const NewStoryRequest& request, const std::string& stage) {
   NewStory story{request.name.empty() ? "x" : request.name, request.priority, request.labels, request.depends_on,
-                 utc_now_iso8601(), request.body};
+                 utc_now_iso8601(), request.body, request.parent};
   std::string text = render_story(story);
   if (request.name.empty()) text.replace(text.find("name: x\n"), 8, "name: \n");  // to be filled in
   if (request.body.empty()) text += "\n";  // the body goes after a blank line
@@ -49,6 +50,7 @@ NewStoryResult create_in_editor(Tracker& tracker, NewStoryRequest request) {
   request.text = "";  // check only the type and the stage: the name comes from the text
   const Stage& stage = tracker.check_new(request);
   for (auto dep : request.depends_on) tracker.read_whole(dep);  // an unknown id: exit 4 before any typing
+  if (request.parent) tracker.read_whole(*request.parent);
   const std::string tmpl = story_template(request, stage.name);
   const std::string comment = "---\n" + template_comment(request.type, stage.name);
 
@@ -115,6 +117,7 @@ int run_new(const NewOptions& opts, const GlobalOptions& g) {
     for (auto& part : split(l, ','))
       if (!trim(part).empty()) request.labels.emplace_back(trim(part));
   request.depends_on = opts.depends_on;
+  request.parent = opts.parent;
   if (opts.body) request.body = *opts.body;
   if (opts.body_file) {
     // Read no more than a story may hold, so /dev/zero or a huge file fails at once.
@@ -151,6 +154,7 @@ Command register_new(CLI::App& app, GlobalOptions& g) {
   catalogue::add_param(sub, op, "priority", opts->priority);
   catalogue::add_param(sub, op, "labels", opts->labels);
   catalogue::add_param(sub, op, "depends_on", opts->depends_on);
+  catalogue::add_param(sub, op, "parent", opts->parent);
   auto* body = catalogue::add_param(sub, op, "body", opts->body);
   auto* body_file = catalogue::add_param(sub, op, "body_file", opts->body_file);
   body->excludes(body_file);

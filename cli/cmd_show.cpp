@@ -31,8 +31,10 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
   const Claim* claim = claims.count(s.id) ? &claims.at(s.id) : nullptr;
   // A claim of this clone's that another clone took over: its holder is fenced.
   std::optional<Claim> lost = claim ? std::nullopt : tracker->lost_claim(s.id);
+  const ChildProgress progress = tracker->progress(s.id);
   if (g.json) {
     nlohmann::ordered_json out = story_json(s, true, claim);
+    out["progress"] = progress_json(progress);
     if (lost)
       out["claim"] = {{"owner", lost->owner}, {"expires", format_iso8601(lost->expires)}, {"lost_to", lost->lost_to}};
     print_json(out);
@@ -51,6 +53,8 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
   std::vector<std::string> deps;
   for (auto d : s.depends_on) deps.push_back("#" + std::to_string(d));
   field("depends on", join(deps, ", "));
+  if (s.parent) field("parent", "#" + std::to_string(*s.parent));
+  field("children", progress_text(progress));
   field("agent", s.agent);
   if (claim) field("claim", claim->owner + " until " + format_iso8601(claim->expires));
   if (lost) field("claim", lost->owner + "'s claim was taken over by " + lost->lost_to + " on the remote (fenced)");

@@ -156,7 +156,7 @@ class WordsFormatter : public CLI::Formatter {
 /// Which group a command is listed under in tracker's --help, in this order.
 const std::vector<std::pair<std::string, std::vector<std::string>>>& command_groups() {
   static const std::vector<std::pair<std::string, std::vector<std::string>>> groups = {
-      {"Stories", {"new", "list", "show", "board", "search", "ready", "stats", "move", "set", "unset", "edit", "block",
+      {"Stories", {"new", "list", "show", "board", "tree", "search", "ready", "stats", "move", "set", "unset", "edit", "block",
                    "unblock", "link", "unlink", "archive", "delete"}},
       {"Claims", {"claim", "renew", "release", "done", "reclaim"}},
       {"History", {"log", "diff", "flow"}},

@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
       {{"log"}, register_log},            {{"search"}, register_search},   {{"doctor"}, register_doctor},
       {{"delete", "rm"}, register_delete}, {{"archive"}, register_archive}, {{"board"}, register_board},
       {{"merge-file"}, register_merge_file}, {{"sync"}, register_sync},    {{"mcp"}, register_mcp},
-      {{"flow"}, register_flow},          {{"serve"}, register_serve},
+      {{"flow"}, register_flow},          {{"serve"}, register_serve},     {{"tree"}, register_tree},
   };
   std::vector<std::string> raw(argv + 1, argv + argc);
   std::optional<std::string> named = command_word(raw);

@@ -97,6 +97,7 @@ Json run_show(Tracker& t, const Json& args, const ServerOptions&) {
   Story s = t.show(args["id"].get<std::int64_t>());
   std::map<std::int64_t, Claim> claims = t.live_claims();
   Json full = story_json(s, true, claims.count(s.id) ? &claims.at(s.id) : nullptr);
+  full["progress"] = progress_json(t.progress(s.id));
   std::size_t max_body = static_cast<std::size_t>(opt_int(args, "max_body").value_or(2000));
   Json out;
   if (args.contains("fields")) {
@@ -128,6 +129,7 @@ Json run_list(Tracker& t, const Json& args, const ServerOptions&) {
   f.label = opt_str(args, "label");
   f.agent = opt_str(args, "agent");
   f.blocked = args.value("blocked", false);
+  f.parent = opt_int(args, "parent");
   f.ready = args.value("ready", false);
   f.claimed = args.value("claimed", false);
   f.open = args.value("open", false);
@@ -163,16 +165,7 @@ Json run_search(Tracker& t, const Json& args, const ServerOptions&) {
 }
 
 Json run_new(Tracker& t, const Json& args, const ServerOptions&) {
-  NewStoryRequest request;
-  request.name = args["name"].get<std::string>();
-  request.type = args.value("type", std::string("story"));
-  request.stage = opt_str(args, "stage");
-  request.priority = opt_int(args, "priority");
-  request.labels = strings(args, "labels");
-  if (args.contains("depends_on")) request.depends_on = args["depends_on"].get<std::vector<std::int64_t>>();
-  request.body = args.value("body", std::string());
-  request.key = opt_str(args, "key");
-  return new_json(t.create(request));
+  return new_json(t.create(new_story_request(args)));
 }
 
 Json run_set(Tracker& t, const Json& args, const ServerOptions&) {
@@ -244,6 +237,13 @@ std::map<std::string, Run> runners() {
   out["log"] = run_log;
   out["diff"] = run_diff;
   out["stats"] = [](Tracker& t, const Json&, const ServerOptions&) { return stats_json(t.stats()); };
+  out["tree"] = [](Tracker& t, const Json& args, const ServerOptions&) {
+    std::vector<TreeNode> nodes = t.tree(opt_int(args, "id"));
+    std::size_t limit = static_cast<std::size_t>(opt_int(args, "limit").value_or(200));
+    Json stories = Json::array();
+    for (std::size_t i = 0; i < nodes.size() && i < limit; ++i) stories.push_back(tree_node_json(nodes[i]));
+    return Json{{"stories", stories}, {"more", nodes.size() > limit}};
+  };
   return out;
 }
 

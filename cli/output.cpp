@@ -100,6 +100,7 @@ nlohmann::ordered_json story_json(const Story& s, bool with_body, const Claim* c
   j["priority"] = s.priority ? nlohmann::ordered_json(*s.priority) : nlohmann::ordered_json(nullptr);
   j["labels"] = s.labels;
   j["depends_on"] = s.depends_on;
+  j["parent"] = s.parent ? nlohmann::ordered_json(*s.parent) : nlohmann::ordered_json(nullptr);
   j["agent"] = string_or_null(s.agent);
   j["blocked"] = s.blocked;
   j["retry_count"] = s.retry_count;
@@ -111,6 +112,15 @@ nlohmann::ordered_json story_json(const Story& s, bool with_body, const Claim* c
   j["fields"] = fields;
   if (with_body) j["body"] = s.body;
   return j;
+}
+
+nlohmann::ordered_json progress_json(const ChildProgress& p) {
+  if (!p.total) return nullptr;
+  return {{"done", p.done}, {"total", p.total}};
+}
+
+std::string progress_text(const ChildProgress& p) {
+  return p.total ? std::to_string(p.done) + "/" + std::to_string(p.total) + " done" : "";
 }
 
 nlohmann::ordered_json stories_json(const std::vector<Story>& stories, const std::map<std::int64_t, Claim>& claims) {

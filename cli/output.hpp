@@ -105,6 +105,12 @@ nlohmann::ordered_json string_or_null(const std::string& text);
 /// story has no claim that holds.
 nlohmann::ordered_json story_json(const Story& story, bool with_body, const Claim* claim = nullptr);
 
+/// A parent's progress as JSON, {"done": 3, "total": 5}; null when it has no children.
+nlohmann::ordered_json progress_json(const ChildProgress& p);
+
+/// "3/5 done"; empty when it has no children.
+std::string progress_text(const ChildProgress& p);
+
 /// story_json for each story, with its claim from `claims`.
 nlohmann::ordered_json stories_json(const std::vector<Story>& stories, const std::map<std::int64_t, Claim>& claims);
 
@@ -182,6 +188,7 @@ Command register_diff(CLI::App& app, GlobalOptions& g);
 Command register_log(CLI::App& app, GlobalOptions& g);
 Command register_search(CLI::App& app, GlobalOptions& g);
 Command register_stats(CLI::App& app, GlobalOptions& g);
+Command register_tree(CLI::App& app, GlobalOptions& g);
 Command register_doctor(CLI::App& app, GlobalOptions& g);
 
 }  // namespace tracker::cli

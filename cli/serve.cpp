@@ -93,7 +93,7 @@ void send_error(httplib::Response& res, int status, const std::string& message, 
 }
 
 /// A board card: what a column shows of a story.
-Json card_json(const Story& s, const Claim* claim, std::int64_t now) {
+Json card_json(const Story& s, const Claim* claim, const ChildProgress& progress, std::int64_t now) {
   Json j = {{"id", s.id},
             {"type", s.type},
             {"name", s.name},
@@ -102,6 +102,8 @@ Json card_json(const Story& s, const Claim* claim, std::int64_t now) {
             {"labels", s.labels},
             {"agent", string_or_null(s.agent)},
             {"blocked", s.blocked},
+            {"parent", s.parent ? Json(*s.parent) : Json(nullptr)},
+            {"progress", progress_json(progress)},
             {"claim", claim ? Json{{"owner", claim->owner}, {"expires", format_iso8601(claim->expires)}} : Json(nullptr)}};
   auto created = parse_iso8601(s.created);
   j["age_seconds"] = created ? Json(now - *created) : Json(nullptr);
@@ -307,7 +309,9 @@ class Server {
         std::map<std::int64_t, Claim> claims = t->live_claims();
         Json history = Json::array();
         for (const auto& e : t->log(id, 50)) history.push_back(log_entry_json(e));
-        return Json{{"story", story_json(story, true, claims.count(id) ? &claims.at(id) : nullptr)},
+        Json shown = story_json(story, true, claims.count(id) ? &claims.at(id) : nullptr);
+        shown["progress"] = progress_json(t->progress(id));
+        return Json{{"story", shown},
                     {"etag", GitRepo::blob_id(text)},
                     {"history", history}};
       });
@@ -343,17 +347,7 @@ class Server {
       answer(
           res,
           [&]() -> Json {
-            const Json& b = *body;
-            NewStoryRequest r;
-            r.name = b["name"].get<std::string>();
-            r.type = b.value("type", std::string("story"));
-            if (b.contains("stage")) r.stage = b["stage"].get<std::string>();
-            if (b.contains("priority")) r.priority = b["priority"].get<std::int64_t>();
-            if (b.contains("labels")) r.labels = b["labels"].get<std::vector<std::string>>();
-            if (b.contains("depends_on")) r.depends_on = b["depends_on"].get<std::vector<std::int64_t>>();
-            r.body = b.value("body", std::string());
-            if (b.contains("key")) r.key = b["key"].get<std::string>();
-            return new_json(open()->create(r));
+            return new_json(open()->create(new_story_request(*body)));
           },
           201);
     });
@@ -366,6 +360,7 @@ class Server {
         q.until = now;
         if (args.contains("label")) q.label = args["label"].get<std::string>();
         if (args.contains("type")) q.type = args["type"].get<std::string>();
+        if (args.contains("parent")) q.parent = args["parent"].get<std::int64_t>();
         return flow_json(open()->flow(q));
       });
     });
@@ -457,13 +452,16 @@ class Server {
     q.type = text("type");
     q.agent = text("agent");
     std::map<std::int64_t, Claim> claims = t->live_claims();
+    std::map<std::int64_t, ChildProgress> progress = t->progress();
     std::int64_t now = system_clock().now_seconds();
     std::map<std::string, Json> columns;
     for (const auto& st : config.stages) columns[st.name] = Json::array();
     t->list_each(q, [&](Story&& s) {
       if (hits && !hits->count(s.id)) return;
       auto c = claims.find(s.id);
-      columns[s.stage].push_back(card_json(s, c == claims.end() ? nullptr : &c->second, now));
+      auto p = progress.find(s.id);
+      columns[s.stage].push_back(
+          card_json(s, c == claims.end() ? nullptr : &c->second, p == progress.end() ? ChildProgress{} : p->second, now));
     });
     Json stages = Json::array();
     for (const auto& st : config.stages)
@@ -482,7 +480,7 @@ class Server {
         std::string sig;
         for (const auto& s : t->list(ListQuery{}))
           sig += std::to_string(s.id) + "|" + s.stage + "|" + s.name + "|" + s.path + "|" +
-                 (s.priority ? std::to_string(*s.priority) : "") + "|" + s.agent + "|" + (s.blocked ? "b" : "") + "|" +
+                 (s.priority ? std::to_string(*s.priority) : "") + "|" + s.agent + "|" + (s.blocked ? "b" : "") + "|" + (s.parent ? std::to_string(*s.parent) : "") + "|" +
                  join(s.labels, ",") + "\n";
         for (const auto& [id, c] : t->live_claims()) sig += "c" + std::to_string(id) + c.owner + "\n";
         if (!last.empty() && sig != last) {

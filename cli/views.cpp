@@ -56,6 +56,7 @@ void each_listed(Tracker& tracker, const ListFilter& filter, const std::map<std:
   q.label = filter.label;
   q.agent = filter.agent;
   q.blocked_only = filter.blocked;
+  q.parent = filter.parent;
   if (filter.sort == "priority")
     q.sort = SortKey::priority;
   else if (filter.sort == "id")
@@ -128,6 +129,30 @@ std::vector<FieldEdit> field_edits(const nlohmann::ordered_json& fields) {
     }
   }
   return edits;
+}
+
+NewStoryRequest new_story_request(const nlohmann::ordered_json& args) {
+  NewStoryRequest r;
+  r.name = args["name"].get<std::string>();
+  r.type = args.value("type", std::string("story"));
+  if (args.contains("stage")) r.stage = args["stage"].get<std::string>();
+  if (args.contains("priority")) r.priority = args["priority"].get<std::int64_t>();
+  if (args.contains("labels")) r.labels = args["labels"].get<std::vector<std::string>>();
+  if (args.contains("depends_on")) r.depends_on = args["depends_on"].get<std::vector<std::int64_t>>();
+  if (args.contains("parent")) r.parent = args["parent"].get<std::int64_t>();
+  r.body = args.value("body", std::string());
+  if (args.contains("key")) r.key = args["key"].get<std::string>();
+  return r;
+}
+
+nlohmann::ordered_json tree_node_json(const TreeNode& n) {
+  nlohmann::ordered_json j = {{"id", n.story.id},          {"name", n.story.name},
+                              {"type", n.story.type},      {"stage", n.story.stage},
+                              {"depth", n.depth},          {"parent", nullptr},
+                              {"progress", progress_json(n.progress)}};
+  if (n.story.parent) j["parent"] = *n.story.parent;
+  if (n.orphan) j["orphan"] = true;
+  return j;
 }
 
 nlohmann::ordered_json change_json(const StoryChange& c) {

@@ -21,6 +21,7 @@ struct ListFilter {
   std::optional<std::string> label;
   std::optional<std::string> agent;
   bool blocked = false;
+  std::optional<std::int64_t> parent;
   bool ready = false;
   bool claimed = false;
   std::string sort = "stage";  ///< stage, priority, id or updated
@@ -46,6 +47,13 @@ std::vector<StoryDiff> diff_range(Tracker& tracker, const std::optional<std::str
 /// board): a string as it is, a list as a comma list, null removes the key, any
 /// other value as its JSON text (3, true).
 std::vector<FieldEdit> field_edits(const nlohmann::ordered_json& fields);
+
+/// The request of `new` from its arguments as the MCP tool and the web API take
+/// them (checked against the catalogue's schema already).
+NewStoryRequest new_story_request(const nlohmann::ordered_json& args);
+
+/// One story of `tree` as JSON: id, name, type, stage, depth, parent, progress.
+nlohmann::ordered_json tree_node_json(const TreeNode& n);
 
 /// One story's change as JSON: what done, release, reclaim (each entry) print.
 nlohmann::ordered_json change_json(const StoryChange& c);

@@ -100,6 +100,78 @@ std::vector<Story> BoardReader::ready(std::optional<std::int64_t> limit) {
   return s_.shadow->list(ready_query(all_.claiming.claimed_ids(), limit));
 }
 
+std::map<std::int64_t, ChildProgress> BoardReader::progress() {
+  s_.refresh_all();
+  return s_.shadow->progress();
+}
+
+ChildProgress BoardReader::progress(std::int64_t id) {
+  std::map<std::int64_t, ChildProgress> all = s_.shadow->progress(id);
+  return all.count(id) ? all[id] : ChildProgress{};
+}
+
+std::vector<TreeNode> BoardReader::tree(std::optional<std::int64_t> root) {
+  s_.refresh_all();
+  if (root) s_.find(*root);  // NotFoundError, or the duplicate id named
+  ListQuery all;
+  all.summary_only = true;
+  all.sort = SortKey::id;
+  std::vector<Story> stories = s_.shadow->list(all);
+  std::map<std::int64_t, ChildProgress> progress = s_.shadow->progress();
+  std::map<std::int64_t, std::size_t> at;  // id -> index in stories (the first file of a duplicated id)
+  for (std::size_t i = 0; i < stories.size(); ++i) at.emplace(stories[i].id, i);
+  // A story is a root when it has no parent, or its parent is not a story, or its
+  // chain of parents loops (a hand edit; check names it): walking up from it meets
+  // itself before a root.
+  std::map<std::int64_t, std::vector<std::size_t>> children;
+  std::vector<std::size_t> roots;
+  std::vector<bool> orphan(stories.size(), false);
+  for (std::size_t i = 0; i < stories.size(); ++i) {
+    const Story& s = stories[i];
+    if (at[s.id] != i) continue;  // a second file of the same id is drawn once
+    bool rooted = !s.parent || !at.count(*s.parent);
+    if (!rooted) {
+      std::set<std::int64_t> seen{s.id};
+      for (auto p = s.parent; p && at.count(*p); p = stories[at[*p]].parent)
+        if (!seen.insert(*p).second) {
+          rooted = true;
+          break;
+        }
+    }
+    if (rooted) {
+      orphan[i] = s.parent.has_value();
+      roots.push_back(i);
+    } else {
+      children[*s.parent].push_back(i);
+    }
+  }
+  if (root) roots = {at[*root]};
+  std::vector<TreeNode> out;
+  // Depth first without recursion: a chain of parents may be as long as the board.
+  std::vector<std::pair<std::size_t, int>> todo;
+  for (auto it = roots.rbegin(); it != roots.rend(); ++it) todo.emplace_back(*it, 0);
+  while (!todo.empty()) {
+    auto [i, depth] = todo.back();
+    todo.pop_back();
+    TreeNode node;
+    node.story = stories[i];
+    node.depth = depth;
+    node.orphan = orphan[i] && depth == 0;
+    if (auto p = progress.find(node.story.id); p != progress.end()) node.progress = p->second;
+    if (depth == 0)
+      node.last = i == roots.back();
+    else {
+      const auto& siblings = children[*node.story.parent];
+      node.last = siblings.back() == i;
+    }
+    std::int64_t id = node.story.id;
+    out.push_back(std::move(node));
+    if (auto c = children.find(id); c != children.end())
+      for (auto it = c->second.rbegin(); it != c->second.rend(); ++it) todo.emplace_back(*it, depth + 1);
+  }
+  return out;
+}
+
 std::string BoardReader::raw(std::int64_t id) {
   // Any file with the id, malformed or not: --raw is how a broken one is looked at.
   s_.refresh_story(id);

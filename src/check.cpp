@@ -149,6 +149,26 @@ CheckReport Maintenance::check() {
             "dependency cycle: " + format_dependency_path(cycle));
   }
 
+  // The parents: every one a story, no story its own ancestor.
+  std::map<std::int64_t, std::int64_t> parents;
+  for (const auto& s : stories) {
+    if (!s.parent) continue;
+    parents.emplace(s.id, *s.parent);
+    if (!by_id.count(*s.parent))
+      problem(s.path, key_line(s_.ws.root() / s.path, "parent"), "missing-parent",
+              "parent: no story #" + std::to_string(*s.parent));
+  }
+  std::set<std::int64_t> in_cycle;
+  for (const auto& [child, parent] : parents) {
+    if (in_cycle.count(child)) continue;
+    auto cycle = parent_cycle(parents, child);
+    if (!cycle) continue;
+    in_cycle.insert(cycle->begin(), cycle->end());
+    const Story* s = first[child];
+    problem(s->path, key_line(s_.ws.root() / s->path, "parent"), "cycle",
+            "parent cycle: " + format_dependency_path(*cycle));
+  }
+
   // Claim locks against the files.
   ClaimStore store = s_.claims();
   fs::path lock_dir = s_.ws.shared_state_dir() / "claims";

@@ -244,8 +244,10 @@ ClaimResult Claims::claim(const ClaimRequest& given) {
   bool renewing = mine && mine->owner == request.owner && store.state(*mine) == ClaimState::live;
   if (!request.force && !renewing) {
     // What keeps it out of the ready queue keeps it from a claim by id, too.
-    if (!story.depends_on.empty()) s_.refresh_all();
     std::string who = "story #" + std::to_string(id);
+    // A walk only for a story with links: the index as our own writes left it knows
+    // whether it has children (its dependencies and children are looked up in it).
+    if (!story.depends_on.empty() || !all_.transitions.open_children(id).empty()) s_.refresh_all();
     if (story.blocked) {
       std::string reason;
       for (const auto& f : story.fields)
@@ -267,6 +269,9 @@ ClaimResult Claims::claim(const ClaimRequest& given) {
         throw ConflictError(who + " depends on #" + std::to_string(dep) + " (" + where +
                             "), which is not done; claim it with " + param_ref("force", "true") + " to take it anyway");
     }
+    if (std::vector<Story> open = all_.transitions.open_children(id); !open.empty())
+      throw ConflictError(who + " is a parent whose children are not done: " + Transitions::name_children(open) +
+                          "; its work is theirs (claim one of them), or claim it with " + param_ref("force", "true"));
   }
   for (int attempt = 0; attempt < limits::kClaimAttempts; ++attempt) {
     std::optional<Claim> held = store.read(id);
@@ -357,6 +362,7 @@ StoryChange Claims::done(std::int64_t id, Force force) {
     all_.syncer.sync_branch({});
     story = s_.load_for_change(id);
   }
+  if (!s_.ws.config().is_done_stage(story.stage)) all_.transitions.require_children_done({id}, force);
   std::string owner = !h.holder.empty() ? h.holder : h.local ? h.local->owner : "";
   StoryChange result{id, story.stage, target.name, owner, {}, true};
   if (h.forced) result.forced_by = s_.identity();

@@ -42,12 +42,6 @@ std::string custom_scalar(const std::string& value) {
 
 }  // namespace
 
-const std::vector<std::string>& known_keys() {
-  static const std::vector<std::string> keys = {"name",  "priority",    "labels",  "depends_on",
-                                                "agent", "retry_count", "blocked", "created"};
-  return keys;
-}
-
 SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name,
                               Force force) {
   s_.will_commit();
@@ -64,7 +58,7 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
     if (e.value) require_text(*e.value, "the value of " + e.key);
     if (e.value && e.value->find_first_of("\r\n") != std::string::npos)
       throw UsageError(e.key + ": values are one line; use tracker edit for more");
-    links = links || e.key == "depends_on";
+    links = links || e.key == "depends_on" || e.key == "parent";
   }
   std::set<std::int64_t> existing;  // the dependencies named that exist, asked before any story lock
   if (links) {
@@ -74,6 +68,10 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
       if (e.key == "depends_on" && e.value)
         for (const auto& item : comma_list(*e.value))
           if (auto dep = story_ref(item); dep && *dep != id && s_.story_exists(*dep)) existing.insert(*dep);
+    for (const auto& e : edits)
+      if (e.key == "parent" && e.value)
+        if (auto parent = story_ref(*e.value); parent && *parent != id && s_.story_exists(*parent))
+          existing.insert(*parent);
   }
   Story story = s_.load_for_change(id);
   const std::string path = s_.ws.root() / story.path;
@@ -87,6 +85,7 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
   // Validate everything before touching the file.
   const auto& known = known_keys();
   std::vector<std::int64_t> new_deps;
+  std::optional<std::int64_t> new_parent;
   for (const auto& e : edits) {
     bool is_known = std::find(known.begin(), known.end(), e.key) != known.end();
     bool present = front_matter_key_line(before_text, e.key) > 0;
@@ -110,9 +109,13 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
         throw UsageError("created must be a time like 2026-11-23T07:41:00Z, got '" + v + "'");
     } else if (e.key == "depends_on") {
       for (const auto& item : comma_list(v)) new_deps.push_back(story_id_value(item));
+    } else if (e.key == "parent") {
+      new_parent = story_ref(v);
+      if (!new_parent) throw UsageError("parent takes a story id, got '" + v + "'");
     }
   }
-  if (links) {
+  if (new_parent) check_parent(id, *new_parent, existing.count(*new_parent) || story.parent == new_parent);
+  if (links && std::any_of(edits.begin(), edits.end(), [](const FieldEdit& e) { return e.key == "depends_on"; })) {
     DependencyGraph graph = s_.dependency_graph();
     graph[id] = new_deps;
     for (auto dep : new_deps) {
@@ -152,6 +155,8 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
               return n && std::find(new_deps.begin(), new_deps.end(), *n) != new_deps.end();
             },
             wanted);
+      } else if (e.key == "parent") {
+        out = set_front_matter_line(out, e.key, std::to_string(*new_parent));
       } else if (e.key == "priority" || e.key == "retry_count") {
         out = set_front_matter_line(out, e.key, std::to_string(*parse_int(trim(v))));
       } else if (e.key == "blocked") {
@@ -206,6 +211,8 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
       same = after.priority == parse_int(v);
     else if (e.key == "retry_count")
       same = after.retry_count == parse_int(v);
+    else if (e.key == "parent")
+      same = after.parent == new_parent;
     else if (std::find(known.begin(), known.end(), e.key) == known.end()) {
       auto f = std::find_if(after.fields.begin(), after.fields.end(), [&](const CustomField& c) { return c.key == e.key; });
       nlohmann::json want = parse_int(*e.value) ? nlohmann::json(*parse_int(*e.value))
@@ -268,6 +275,14 @@ std::vector<StoryProblem> Transitions::validate_edit(std::int64_t id, const std:
       problems.push_back({deps_line, "depends_on: dependency cycle " + format_dependency_path(*cycle)});
     }
   }
+  if (edited.parent && edited.parent != story.parent) {
+    int parent_line = front_matter_key_line(text, "parent");
+    try {
+      check_parent(id, *edited.parent, s_.story_exists(*edited.parent));
+    } catch (const Error& e) {
+      problems.push_back({parent_line, std::string("parent: ") + e.what()});
+    }
+  }
   return problems;
 }
 
@@ -289,6 +304,8 @@ std::vector<StoryProblem> Transitions::validate_new(const std::string& text) {
   for (auto dep : story.depends_on) {
     if (!s_.story_exists(dep)) problems.push_back({deps_line, "depends_on: no story #" + std::to_string(dep)});
   }
+  if (story.parent && !s_.story_exists(*story.parent))
+    problems.push_back({front_matter_key_line(text, "parent"), "parent: no story #" + std::to_string(*story.parent)});
   return problems;
 }
 
@@ -301,7 +318,8 @@ EditResult Transitions::apply_edit(std::int64_t id, const std::string& original,
   const StoryLimits& limits = s_.ws.config().story_limits;
   // An edit of depends_on is checked again under the graph's lock: the check the
   // editor loop made may be out of date by now.
-  bool links_changed = reparse_story(story, original, limits).depends_on != reparse_story(story, edited, limits).depends_on;
+  Story was = reparse_story(story, original, limits), will_be = reparse_story(story, edited, limits);
+  bool links_changed = was.depends_on != will_be.depends_on || was.parent != will_be.parent;
   if (links_changed) {
     s_.unlock_story(id);  // the graph's lock comes before any story's
     s_.lock_dependency_graph();

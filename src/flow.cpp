@@ -63,13 +63,13 @@ FlowReport compute_flow(const std::vector<LogEntry>& newest_first, const std::ve
   r.until = query.until;
   for (const auto& s : config.stages) r.stages.push_back(s.name);
 
-  // Who counts: with a label or type, the stories on the board now that have it.
+  // Who counts: with a label, type or parent, the stories on the board now that have it.
   std::optional<std::set<std::int64_t>> only;
-  if (query.label || query.type) {
+  if (query.label || query.type || query.parent) {
     only.emplace();
     for (const auto& s : board)
       if ((!query.label || std::find(s.labels.begin(), s.labels.end(), *query.label) != s.labels.end()) &&
-          (!query.type || s.type == *query.type))
+          (!query.type || s.type == *query.type) && (!query.parent || s.parent == query.parent))
         only->insert(s.id);
   }
   auto counts = [&](std::int64_t id) { return !only || only->count(id); };

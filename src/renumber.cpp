@@ -48,9 +48,17 @@ RenumberResult Maintenance::renumber(std::int64_t id, const std::optional<std::s
     bool rewrite = !duplicated || std::find(refs.begin(), refs.end(), story_id) != refs.end();
     (rewrite ? result.rewritten : result.ambiguous).push_back(story_id);
   }
+  // The children name it as their parent: rewritten the same way.
+  for (const auto& [child, parent] : s_.shadow->parents()) {
+    if (parent != id || child == id) continue;
+    auto& list = !duplicated || std::find(refs.begin(), refs.end(), child) != refs.end() ? result.rewritten
+                                                                                          : result.ambiguous;
+    if (std::find(list.begin(), list.end(), child) == list.end()) list.push_back(child);
+  }
   for (auto r : refs)
     if (std::find(result.rewritten.begin(), result.rewritten.end(), r) == result.rewritten.end())
-      throw UsageError("story #" + std::to_string(r) + " does not depend on #" + std::to_string(id));
+      throw UsageError("story #" + std::to_string(r) + " does not depend on #" + std::to_string(id) +
+                       " and is not its child");
   auto name = parse_story_file_name(fs::path(chosen).filename().string(), s_.ws.config().types);
   s_.will_commit();
   // The stories whose depends_on is rewritten are changed too: theirs locks as well,
@@ -78,6 +86,7 @@ RenumberResult Maintenance::renumber(std::int64_t id, const std::optional<std::s
           std::string edited =
               edit_front_matter_list(text, "depends_on", [&](std::string_view item) { return story_ref(item) != id; },
                                      {std::to_string(result.new_id)});
+          if (s.parent == id) edited = set_front_matter_line(edited, "parent", std::to_string(result.new_id));
           if (edited == text) continue;
           tx.rewrite(file, text, edited);
           changed.push_back(s_.ws.relative(file));

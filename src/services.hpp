@@ -40,6 +40,9 @@ class BoardReader {
   std::pair<Story, std::string> read_whole(std::int64_t id);
   std::vector<Story> ready(std::optional<std::int64_t> limit);
   BoardStats stats();
+  std::map<std::int64_t, ChildProgress> progress();
+  ChildProgress progress(std::int64_t id);
+  std::vector<TreeNode> tree(std::optional<std::int64_t> root);
 
  private:
   Services& all_;
@@ -120,6 +123,19 @@ class Transitions {
   /// reserved earlier (remote.id_block) or reserved on the remote now. Offline, a
   /// warning and `above + 1`. The id allocation lock is held.
   std::int64_t remote_id(Remote& remote, std::int64_t above);
+
+  /// The rule of a story's `parent` (src/parents.cpp): not the story itself
+  /// (InvalidDataError), a story that `exists` (NotFoundError), and not one of its
+  /// descendants (InvalidDataError naming the cycle). The graph's lock is held.
+  void check_parent(std::int64_t id, std::int64_t parent, bool exists);
+  /// The children of story `id` that are not in a done stage, by id (from the index
+  /// as it is: refresh first).
+  std::vector<Story> open_children(std::int64_t id);
+  /// "#13 (current), #14 (backlog)", at most five named.
+  static std::string name_children(const std::vector<Story>& children);
+  /// A parent is finished when its children are: ConflictError when one of `ids`
+  /// has a child that is neither in a done stage nor among `ids`, unless forced.
+  void require_children_done(const std::vector<std::int64_t>& ids, Force force);
 
   /// Applies `edit` to the story's text, moves it to `target` and commits
   /// "tracker: <action> #<id> <detail> (<from> -> <to>)"; puts the file back when

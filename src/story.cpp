@@ -141,6 +141,11 @@ void read_known_key(const std::string& key, const YAML::Node& value, const Front
       else
         warn("expected a story id, got '" + item + "'");
     }
+  } else if (key == "parent") {
+    if (is_null(value)) return;
+    auto id = value.IsScalar() ? story_ref(value.Scalar()) : std::nullopt;
+    if (!id) return warn("expected a story id, got " + describe());
+    story.parent = *id;
   } else if (key == "agent") {
     if (value.IsScalar() && !is_null(value))
       story.agent = value.Scalar();
@@ -163,12 +168,17 @@ void read_known_key(const std::string& key, const YAML::Node& value, const Front
 }
 
 bool is_known_key(const std::string& key) {
-  static const char* const known[] = {"name",  "priority",    "labels",  "depends_on",
-                                      "agent", "retry_count", "blocked", "created"};
-  return std::find(std::begin(known), std::end(known), key) != std::end(known);
+  const auto& known = known_keys();
+  return std::find(known.begin(), known.end(), key) != known.end();
 }
 
 }  // namespace
+
+const std::vector<std::string>& known_keys() {
+  static const std::vector<std::string> keys = {"name",  "priority",    "labels",      "depends_on", "parent",
+                                                "agent", "retry_count", "blocked", "created"};
+  return keys;
+}
 
 void parse_story_text(std::string_view text, Story& story, const StoryLimits& limits) {
   if (text.size() > limits.max_bytes)
@@ -294,6 +304,7 @@ std::string render_story(const NewStory& story) {
     for (auto id : story.depends_on) ids.push_back(std::to_string(id));
     out += "depends_on: [" + join(ids, ", ") + "]\n";
   }
+  if (story.parent) out += "parent: " + std::to_string(*story.parent) + "\n";
   out += "created: " + story.created + "\n---\n";
   if (!story.body.empty()) {
     out += "\n" + story.body;

@@ -14,6 +14,7 @@ static nlohmann::ordered_json known_value(const Story& s, const std::string& key
   if (key == "priority") return s.priority ? nlohmann::ordered_json(*s.priority) : nlohmann::ordered_json(nullptr);
   if (key == "labels") return s.labels;
   if (key == "depends_on") return s.depends_on;
+  if (key == "parent") return s.parent ? nlohmann::ordered_json(*s.parent) : nlohmann::ordered_json(nullptr);
   if (key == "agent") return s.agent.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.agent);
   if (key == "retry_count") return s.retry_count;
   if (key == "blocked") return s.blocked;
@@ -25,9 +26,8 @@ nlohmann::ordered_json field_value(const Story& s, const std::string& key) {
   if (key == "id") return s.id;
   if (key == "type") return s.type;
   if (key == "stage") return s.stage;
-  if (key == "name" || key == "priority" || key == "labels" || key == "depends_on" || key == "agent" ||
-      key == "retry_count" || key == "blocked" || key == "created")
-    return known_value(s, key);
+  const auto& known = known_keys();
+  if (std::find(known.begin(), known.end(), key) != known.end()) return known_value(s, key);
   for (const auto& f : s.fields)
     if (f.key == key) return nlohmann::ordered_json::parse(f.json, nullptr, false);
   return nullptr;
@@ -46,9 +46,7 @@ std::string show_value(const nlohmann::ordered_json& v) {
 
 std::vector<FieldChange> field_changes(const Story& before, const Story& after) {
   std::vector<FieldChange> out;
-  static const char* const known[] = {"name",  "priority",    "labels",  "depends_on",
-                                      "agent", "retry_count", "blocked", "created"};
-  for (const char* key : known) {
+  for (const std::string& key : known_keys()) {
     auto a = known_value(before, key), b = known_value(after, key);
     if (a != b) out.push_back({key, a.dump(), b.dump()});
   }

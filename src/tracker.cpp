@@ -57,6 +57,9 @@ std::string BoardView::raw(std::int64_t id) { return all_.board.raw(id); }
 std::pair<Story, std::string> BoardView::read_whole(std::int64_t id) { return all_.board.read_whole(id); }
 std::vector<Story> BoardView::ready(std::optional<std::int64_t> limit) { return all_.board.ready(limit); }
 BoardStats BoardView::stats() { return all_.board.stats(); }
+std::map<std::int64_t, ChildProgress> BoardView::progress() { return all_.board.progress(); }
+ChildProgress BoardView::progress(std::int64_t id) { return all_.board.progress(id); }
+std::vector<TreeNode> BoardView::tree(std::optional<std::int64_t> root) { return all_.board.tree(root); }
 
 // Changing stories.
 const Stage& StoryEditor::check_new(const NewStoryRequest& request) { return all_.transitions.check_new(request); }

@@ -64,8 +64,10 @@ NewStoryResult Transitions::create(const NewStoryRequest& request) {
     text = *request.text;
   } else {
     for (auto dep : request.depends_on) s_.find(dep);  // NotFoundError for an unknown id
+    if (request.parent && !s_.story_exists(*request.parent))
+      throw NotFoundError("no story #" + std::to_string(*request.parent) + " to be the parent");
     text = render_story(NewStory{name, request.priority, request.labels, request.depends_on,
-                                 format_iso8601(s_.clock.now_seconds()), request.body});
+                                 format_iso8601(s_.clock.now_seconds()), request.body, request.parent});
   }
   if (text.size() > config.story_limits.max_bytes)
     throw UsageError("the story would be " + std::to_string(text.size()) + " bytes; a story file holds at most " +
@@ -125,6 +127,12 @@ MoveResult Transitions::move(const std::vector<std::int64_t>& ids, std::string_v
   // identity holds is refused unless forced. Into a done stage, the work is
   // finished: the claims end, as with done (the stories already there too).
   const bool finishing = s_.ws.config().is_done_stage(target.name);
+  if (finishing) {
+    std::vector<std::int64_t> going;
+    for (const auto& s : stories)
+      if (!s_.ws.config().is_done_stage(s.stage)) going.push_back(s.id);
+    require_children_done(going, force);
+  }
   std::vector<Holding> holdings;
   bool own = false;
   for (const auto& s : stories) {

@@ -153,7 +153,7 @@ TEST_CASE("list --json follows CLI.md exactly") {
   std::vector<std::string> keys;
   for (auto it = s.begin(); it != s.end(); ++it) keys.push_back(it.key());
   std::set<std::string> key_set(keys.begin(), keys.end());
-  CHECK(key_set == std::set<std::string>{"id", "type", "name", "stage", "path", "priority", "labels", "depends_on",
+  CHECK(key_set == std::set<std::string>{"id", "type", "name", "stage", "path", "priority", "labels", "depends_on", "parent",
                                          "agent", "blocked", "retry_count", "created", "claim", "fields"});
   CHECK(s["id"] == 1);
   CHECK(s["type"] == "story");
@@ -348,7 +348,7 @@ TEST_CASE("index status and rebuild") {
   json s = json::parse(r.out);
   CHECK(s["stories"] == 2);
   CHECK(s["stages"]["qa"] == 1);
-  CHECK(s["schema_version"] == 13);
+  CHECK(s["schema_version"] == 14);
   CHECK(s["last_rebuild"].is_string());
   r = run_tracker(board.root(), {"index", "rebuild"});
   CHECK(r.code == 0);

@@ -56,7 +56,7 @@ TEST_CASE("the index lives in the git dir, in WAL mode, with a schema version an
   fs::path db = board.root() / ".git" / "tracker" / "index.db";
   REQUIRE(fs::exists(db));
   CHECK(pragma(db, "PRAGMA journal_mode") == "wal");
-  CHECK(pragma(db, "PRAGMA user_version") == "13");
+  CHECK(pragma(db, "PRAGMA user_version") == "14");
   CHECK(pragma(db, "SELECT count(*) FROM stories_fts WHERE stories_fts MATCH 'searchable'") == "1");
   CHECK(pragma(db, "SELECT length(content) > 0 FROM story_text") == "1");  // the content cache
 }

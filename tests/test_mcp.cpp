@@ -209,7 +209,7 @@ TEST_CASE("mcp: initialize, tools/list with every tool's schemas in under 4,000 
   }
   CHECK(names == std::set<std::string>{"ready", "claim", "renew", "release", "done", "reclaim", "show", "list",
                                        "search", "new", "set", "move", "block", "unblock", "link", "log", "diff",
-                                       "stats"});
+                                       "stats", "tree"});
   // About four characters a token: the whole list stays under 4,000 tokens.
   std::size_t chars = list["result"].dump().size();
   INFO(chars << " characters");
@@ -375,6 +375,32 @@ TEST_CASE("mcp: a business error is isError with the CLI's message and exit code
   CHECK(nothing["code"] == 6);
   CHECK(error_of(mcp.call("claim", {{"owner", "a"}, {"ttl", "soon"}}))["code"] == 2);
   CHECK(error_of(mcp.call("move", {{"ids", {1}}, {"stage", "nowhere"}}))["code"] == 2);
+}
+
+TEST_CASE("mcp: parent stories through the tools - new, set, tree, show's progress and the same refusals as the CLI") {
+  Board b;
+  b.create({"Epic"});
+  McpProcess mcp(b.root());
+  mcp.initialize();
+  Json child = mcp.call("new", {{"name", "Child"}, {"parent", 1}})["structuredContent"];
+  CHECK(child["id"] == 2);
+  CHECK(error_of(mcp.call("new", {{"name", "Lost"}, {"parent", 42}}))["code"] == 4);
+  Json cycle = error_of(mcp.call("set", {{"id", 1}, {"fields", {{"parent", 2}}}}));
+  RunResult cli = run_tracker(b.root(), {"set", "1", "parent=2"});
+  CHECK(cycle["code"] == 5);
+  CHECK("tracker: " + cycle["error"].get<std::string>() + "\n" == cli.err);
+  Json tree = mcp.call("tree")["structuredContent"];
+  REQUIRE(tree["stories"].size() == 2);
+  CHECK(tree["stories"][0]["progress"] == Json{{"done", 0}, {"total", 1}});
+  CHECK(tree["stories"][1]["depth"] == 1);
+  CHECK(tree["more"] == false);
+  CHECK(mcp.call("tree", {{"limit", 1}})["structuredContent"]["more"] == true);
+  CHECK(mcp.call("show", {{"id", 1}})["structuredContent"]["progress"] == Json{{"done", 0}, {"total", 1}});
+  CHECK(mcp.call("list", {{"parent", 1}})["structuredContent"]["stories"].size() == 1);
+  Json done = error_of(mcp.call("done", {{"id", 1}}));
+  CHECK(done["code"] == 3);
+  CHECK(done["error"].get<std::string>().find("has children that are not done: #2 (backlog)") != std::string::npos);
+  CHECK(done["error"].get<std::string>().find("--force") == std::string::npos);  // MCP's own words
 }
 
 TEST_CASE("mcp: an error tells the agent what to call in MCP's terms, never a command line") {

@@ -92,6 +92,29 @@ TEST_CASE("serve: a stale ETag gets 409 and changes nothing, bad JSON gets 400, 
   CHECK(run_tracker(b.root(), {"serve", "--port", "70000"}).code == 2);
 }
 
+TEST_CASE("serve: parent stories - cards and the story give progress, the fields route keeps the parent rule") {
+  Board b;
+  b.create({"Epic"});
+  ServeProcess s(b.root());
+  Response created = s.post("/api/stories", {{"name", "Child"}, {"parent", 1}});
+  REQUIRE(created.status == 201);
+  CHECK(s.post("/api/stories", {{"name", "Lost"}, {"parent", 9}}).status == 404);
+  Json cards = s.get_json("/api/board")["stages"][0]["stories"];
+  REQUIRE(cards.size() == 2);
+  CHECK(cards[0]["progress"] == Json{{"done", 0}, {"total", 1}});
+  CHECK(cards[1]["parent"] == 1);
+  CHECK(s.get_json("/api/story/1")["story"]["progress"] == Json{{"done", 0}, {"total", 1}});
+  std::string head = git(b.root(), {"rev-parse", "HEAD"});
+  Response cycle = s.post("/api/story/1/fields", {{"fields", {{"parent", "2"}}}}, s.etag(1));
+  CHECK(cycle.status == 422);
+  CHECK(Json::parse(cycle.body)["code"] == 5);
+  Response early = s.post("/api/story/1/move", {{"stage", "done"}}, s.etag(1));
+  CHECK(early.status == 409);
+  CHECK(Json::parse(early.body)["error"].get<std::string>().find("#2 (backlog)") != std::string::npos);
+  CHECK(git(b.root(), {"rev-parse", "HEAD"}) == head);
+  CHECK(s.get_json("/api/flow?parent=1")["wip"][0]["count"] == 1);
+}
+
 TEST_CASE("serve: a story another identity holds is 409 naming the holder, for a move and for its agent") {
   Board b;
   long id = b.create({"Held"});
@@ -210,7 +233,7 @@ TEST_CASE(
     CHECK(Json::parse(r.body)["code"] == 2);
   }
   for (auto [path, why] : std::vector<std::pair<std::string, std::string>>{
-           {"/api/flow?since=2020-01-01", "invalid arguments for flow: unknown argument 'since' (days, label, type)"},
+           {"/api/flow?since=2020-01-01", "invalid arguments for flow: unknown argument 'since' (days, label, type, parent)"},
            {"/api/board?colour=red", "invalid arguments for board: unknown argument 'colour' (q, label, type, agent)"},
            {"/api/board?stage=backlog", "invalid arguments for board: unknown argument 'stage' (q, label, type, agent)"}}) {
     Response r = s.get(path);

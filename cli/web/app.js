@@ -97,6 +97,8 @@ function card(s) {
     s.agent ? el("span", { class: "agent" }, "@" + s.agent) : null,
     s.claim ? el("span", { class: "claim", title: "claimed until " + s.claim.expires }, "until " + s.claim.expires.slice(11, 16)) : null,
     s.blocked ? el("span", { class: "blocked-mark" }, "blocked") : null,
+    s.parent ? el("span", { class: "parent", title: "part of #" + s.parent }, "in #" + s.parent) : null,
+    s.progress ? el("span", { class: "progress", title: "children done" }, s.progress.done + "/" + s.progress.total + " done") : null,
     s.age_seconds !== null ? el("span", { class: "age" }, age(s.age_seconds)) : null);
   const c = el("article", { class: "card" + (s.blocked ? " blocked" : ""), tabindex: "0", draggable: "true",
                             "data-id": String(s.id), "data-stage": s.stage },
@@ -216,7 +218,9 @@ async function openDetail(id) {
   const s = d.story;
   const dlg = $("#detail");
   const rows = [["type", s.type], ["stage", s.stage], ["priority", s.priority ?? ""], ["labels", s.labels.join(", ")],
-                ["depends on", s.depends_on.map((x) => "#" + x).join(", ")], ["agent", s.agent ?? ""],
+                ["depends on", s.depends_on.map((x) => "#" + x).join(", ")],
+                ["parent", s.parent ? "#" + s.parent : ""],
+                ["children", s.progress ? s.progress.done + "/" + s.progress.total + " done" : ""], ["agent", s.agent ?? ""],
                 ["claim", s.claim ? s.claim.owner + " until " + s.claim.expires : ""], ["blocked", s.blocked ? "yes" : ""],
                 ["created", s.created ?? ""], ["path", s.path]];
   for (const [k, v] of Object.entries(s.fields)) rows.push([k, typeof v === "string" ? v : JSON.stringify(v)]);

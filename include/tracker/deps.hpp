@@ -22,6 +22,11 @@ std::optional<std::vector<std::int64_t>> dependency_path(const DependencyGraph& 
 /// lowest id: {3, 7, 3}. Ordered by that id.
 std::vector<std::vector<std::int64_t>> dependency_cycles(const DependencyGraph& graph);
 
+/// The loop that story `id`'s chain of parents (child -> parent) makes back to
+/// it: {id, parent, ..., id}; nullopt when the chain ends.
+std::optional<std::vector<std::int64_t>> parent_cycle(const std::map<std::int64_t, std::int64_t>& parents,
+                                                      std::int64_t id);
+
 /// "#3 -> #7 -> #3"
 std::string format_dependency_path(const std::vector<std::int64_t>& path);
 

@@ -26,6 +26,7 @@ struct FlowQuery {
   std::int64_t until = 0;
   std::optional<std::string> label;  ///< only stories with this label now (deleted ones have none)
   std::optional<std::string> type;   ///< only stories of this type now
+  std::optional<std::int64_t> parent;  ///< only the children of this story now (an epic's flow)
 };
 
 /// Nearest-rank percentiles of a set of durations (seconds); all zero when empty.

@@ -53,10 +53,18 @@ struct ListQuery {
   /// table shows. Skips decoding lists and extra fields, which dominates long lists.
   bool summary_only = false;
   /// Only ready stories: in a ready stage, not blocked, every dependency in a done
-  /// stage. (Claims are filtered by the caller through `exclude_ids`.)
+  /// stage, every child (a story whose `parent` it is) in a done stage. (Claims are filtered by the caller through `exclude_ids`.)
   bool ready_only = false;
   std::optional<std::vector<std::int64_t>> only_ids;
   std::vector<std::int64_t> exclude_ids;
+  std::optional<std::int64_t> parent;  ///< only the children of this story
+};
+
+/// A parent story's children: how many there are and how many are in a done stage.
+struct ChildProgress {
+  std::int64_t done = 0;
+  std::int64_t total = 0;
+  bool operator==(const ChildProgress&) const = default;
 };
 
 /// A story file with a problem: malformed (`fatal`) or a value of the wrong type.
@@ -167,6 +175,13 @@ class ShadowIndex {
     std::vector<std::int64_t> missing;
   };
   DependencySnapshot dependency_snapshot();
+
+  /// Every readable story's `parent`, by id (stories without one are left out).
+  std::map<std::int64_t, std::int64_t> parents();
+
+  /// The progress of every story that has children (or only of `parent`), by the
+  /// parent's id.
+  std::map<std::int64_t, ChildProgress> progress(std::optional<std::int64_t> parent = std::nullopt);
 
   /// Brings the rows of story `id` up to date with its files, wherever they are
   /// now: for a caller holding the story's lock, so that it cannot move meanwhile.

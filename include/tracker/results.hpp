@@ -80,10 +80,11 @@ struct NewStoryRequest {
   std::optional<std::int64_t> priority;
   std::vector<std::string> labels;
   std::vector<std::int64_t> depends_on;
+  std::optional<std::int64_t> parent;  ///< the story it is part of
   std::string body;
   std::optional<std::string> key;  ///< idempotency key
   /// The whole file as written in an editor (`new --edit`): used as it is, once
-  /// validate_new accepts it; `name`, `priority`, `labels`, `depends_on` and `body`
+  /// validate_new accepts it; `name`, `priority`, `labels`, `depends_on`, `parent` and `body`
   /// are then ignored (they went into the template).
   std::optional<std::string> text;
 };
@@ -313,6 +314,18 @@ struct BoardStats {
   std::int64_t total = 0, ready = 0, blocked = 0, claimed = 0, expired_claims = 0;
   std::optional<std::int64_t> oldest_ready_age_seconds;  ///< from `created`
   std::optional<std::int64_t> oldest_ready_id;
+};
+
+/// One story of `tree`, in the order the tree is drawn (a parent before its
+/// children, siblings by id).
+struct TreeNode {
+  Story story;         ///< id, type, stage, path, name, priority, agent, blocked, parent
+  int depth = 0;       ///< 0 for a root
+  ChildProgress progress;   ///< of its children; total 0 when it has none
+  bool last = false;   ///< the last of its siblings (how a tree is drawn)
+  /// A `parent` that names no story, or a parent whose chain loops back: the story
+  /// is drawn as a root all the same (tracker check names the problem).
+  bool orphan = false;
 };
 
 }  // namespace tracker

@@ -55,6 +55,7 @@ struct Story {
   std::optional<std::int64_t> priority;  ///< none when the file gives none (sorts as below any)
   std::vector<std::string> labels;
   std::vector<std::int64_t> depends_on;
+  std::optional<std::int64_t> parent;  ///< the story this one is part of (an epic), when any
   std::string agent;  ///< empty when none
   bool blocked = false;
   std::int64_t retry_count = 0;
@@ -105,9 +106,9 @@ std::optional<std::int64_t> parse_story_id(std::string_view text);
 /// The story id a `depends_on` item names (`7` or `#7`, spaces around it allowed), or nullopt.
 std::optional<std::int64_t> story_ref(std::string_view item);
 
-/// The front matter keys `set` knows (and suggests for a typo): name, priority,
-/// labels, depends_on, agent, retry_count, blocked, created. Any other valid key is
-/// a custom one.
+/// The front matter keys tracker reads into a Story (and `set` suggests for a
+/// typo): name, priority, labels, depends_on, parent, agent, retry_count, blocked,
+/// created. Any other valid key is a custom one.
 const std::vector<std::string>& known_keys();
 
 /// Fields for a new story file.
@@ -118,6 +119,7 @@ struct NewStory {
   std::vector<std::int64_t> depends_on;
   std::string created;
   std::string body;
+  std::optional<std::int64_t> parent;
 };
 
 /// Renders the text of a new story file.

@@ -72,6 +72,16 @@ class BoardView {
 
   BoardStats stats();
 
+  /// Every parent's progress: how many of its children there are, how many done.
+  std::map<std::int64_t, ChildProgress> progress();
+  /// One story's progress, from the index as the last walk left it (show does not
+  /// walk the board): total 0 when it has no children.
+  ChildProgress progress(std::int64_t id);
+
+  /// The hierarchy of parent stories: every story (or `root` and the stories under
+  /// it), each parent before its children. NotFoundError for an unknown `root`.
+  std::vector<TreeNode> tree(std::optional<std::int64_t> root);
+
  protected:
   explicit BoardView(Services& all) : all_(all) {}
   ~BoardView() = default;

@@ -19,7 +19,7 @@ namespace {
 // are indexed one by one, so a run of them is found anywhere; 13: by the `tracker`
 // tokenizer (src/fts.hpp) over the text as it is, so that FTS5's match positions
 // are positions in story_text.
-constexpr int kSchemaVersion = 13;
+constexpr int kSchemaVersion = 14;
 
 // The full-text index holds names and bodies through the `tracker` tokenizer,
 // registered on every connection by open_db with the `tracker_matches` function.
@@ -38,8 +38,9 @@ CREATE TABLE IF NOT EXISTS stories(
   size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER, racy INTEGER,
   name TEXT, priority INTEGER, labels TEXT, depends_on TEXT, agent TEXT,
   blocked INTEGER, retry_count INTEGER, created TEXT, fields TEXT,
-  warnings TEXT, error_line INTEGER, error TEXT);
+  warnings TEXT, error_line INTEGER, error TEXT, parent INTEGER);
 CREATE INDEX IF NOT EXISTS stories_id ON stories(id);
+CREATE INDEX IF NOT EXISTS stories_parent ON stories(parent) WHERE parent IS NOT NULL;
 CREATE INDEX IF NOT EXISTS stories_stage ON stories(stage_order, priority DESC, id);
 CREATE INDEX IF NOT EXISTS stories_issues ON stories(path) WHERE error IS NOT NULL OR warnings != '[]';
 CREATE TABLE IF NOT EXISTS story_text(
@@ -87,15 +88,15 @@ std::string config_fingerprint(const Config& c) {
 const char* const kUpsertRow =
     "INSERT INTO stories(path, stage, stage_order, id, type, slug, size, mtime_ns, ctime_ns, inode, racy,"
     " name, priority, labels, depends_on, agent, blocked, retry_count, created, fields, warnings,"
-    " error_line, error)"
-    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)"
+    " error_line, error, parent)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)"
     " ON CONFLICT(path) DO UPDATE SET stage=excluded.stage, stage_order=excluded.stage_order, id=excluded.id,"
     " type=excluded.type, slug=excluded.slug, size=excluded.size, mtime_ns=excluded.mtime_ns,"
     " ctime_ns=excluded.ctime_ns, inode=excluded.inode, racy=excluded.racy, name=excluded.name,"
     " priority=excluded.priority, labels=excluded.labels, depends_on=excluded.depends_on, agent=excluded.agent,"
     " blocked=excluded.blocked, retry_count=excluded.retry_count, created=excluded.created,"
-    " fields=excluded.fields, warnings=excluded.warnings, error_line=excluded.error_line, error=excluded.error"
-    " RETURNING rowid";
+    " fields=excluded.fields, warnings=excluded.warnings, error_line=excluded.error_line, error=excluded.error,"
+    " parent=excluded.parent RETURNING rowid";
 
 const char* const kUpsertText =
     "INSERT INTO story_text(rowid, name, body, content) VALUES(?1, ?2, ?3, ?4)"
@@ -103,7 +104,7 @@ const char* const kUpsertText =
 
 const char* const kStoryColumns =
     "id, type, slug, stage, path, name, priority, labels, depends_on, agent, blocked, retry_count, created, fields, "
-    "warnings";
+    "warnings, parent";
 
 ShadowIndex::Impl::Impl(const Workspace& w, const Clock& c, const Disk& d)
     : ws(w),

@@ -50,6 +50,7 @@ Story story_from_row(const sql::Stmt& q, bool summary_only = false) {
   if (!q.is_null(6)) s.priority = q.int64(6);
   s.agent = q.view(9);
   s.blocked = q.int64(10) != 0;
+  if (!q.is_null(15)) s.parent = q.int64(15);
   if (summary_only) return s;
   s.slug = q.view(2);
   s.labels = string_array(q.text(7));
@@ -92,6 +93,7 @@ void ShadowIndex::list_each(const ListQuery& query, const std::function<void(Sto
     if (query.agent) sql += " AND agent=?";
     if (query.label) sql += " AND EXISTS (SELECT 1 FROM json_each(stories.labels) WHERE value=?)";
     if (query.blocked_only) sql += " AND blocked=1";
+    if (query.parent) sql += " AND parent=" + std::to_string(*query.parent);
     auto id_list = [](const std::vector<std::int64_t>& ids) {
       std::string out;
       for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
@@ -109,6 +111,9 @@ void ShadowIndex::list_each(const ListQuery& query, const std::function<void(Sto
           " AND NOT EXISTS (SELECT 1 FROM json_each(stories.depends_on) d WHERE NOT EXISTS"
           " (SELECT 1 FROM stories t WHERE t.id = d.value AND t.error IS NULL AND t.stage_order IN (" +
           id_list(done) + ")))";
+      // A parent's work is its children's: it is ready once they are all done.
+      sql += " AND NOT EXISTS (SELECT 1 FROM stories c WHERE c.parent = stories.id AND c.error IS NULL"
+             " AND c.stage_order NOT IN (" + id_list(done) + "))";
     }
     switch (query.sort) {
       case SortKey::stage:
@@ -144,12 +149,12 @@ Lookup ShadowIndex::lookup(std::int64_t id) {
                                 " FROM stories WHERE id=? ORDER BY stage_order, path");
     q.bind(1, id);
     while (q.step()) {
-      if (!q.is_null(16)) {
-        out.malformed.push_back({q.text(4), static_cast<int>(q.int64(17)), q.text(16), true});
+      if (!q.is_null(17)) {
+        out.malformed.push_back({q.text(4), static_cast<int>(q.int64(18)), q.text(17), true});
         continue;
       }
       Story s = story_from_row(q);
-      s.body = q.text(15);
+      s.body = q.text(16);
       out.stories.push_back(std::move(s));
     }
     return out;
@@ -176,6 +181,30 @@ std::vector<StoryIssue> ShadowIndex::issues() {
 
 std::map<std::int64_t, std::vector<std::int64_t>> ShadowIndex::dependencies() {
   return dependency_snapshot().graph;
+}
+
+std::map<std::int64_t, std::int64_t> ShadowIndex::parents() {
+  return impl_->with_recovery([&] {
+    std::map<std::int64_t, std::int64_t> out;
+    auto q = impl_->db->prepare("SELECT id, parent FROM stories WHERE parent IS NOT NULL AND error IS NULL");
+    while (q.step()) out[q.int64(0)] = q.int64(1);
+    return out;
+  });
+}
+
+std::map<std::int64_t, ChildProgress> ShadowIndex::progress(std::optional<std::int64_t> parent) {
+  return impl_->with_recovery([&] {
+    std::vector<std::int64_t> done;
+    for (const auto& name : impl_->ws.config().done_stages) done.push_back(impl_->ws.config().stage_order(name));
+    std::string in;
+    for (auto order : done) in += (in.empty() ? "" : ",") + std::to_string(order);
+    std::map<std::int64_t, ChildProgress> out;
+    std::string which = parent ? "parent = " + std::to_string(*parent) : std::string("parent IS NOT NULL");
+    auto q = impl_->db->prepare("SELECT parent, count(*), sum(stage_order IN (" + in + ")) FROM stories WHERE " +
+                                which + " AND error IS NULL GROUP BY parent");
+    while (q.step()) out[q.int64(0)] = ChildProgress{q.int64(2), q.int64(1)};
+    return out;
+  });
 }
 
 ShadowIndex::DependencySnapshot ShadowIndex::dependency_snapshot() {
@@ -253,10 +282,10 @@ SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int
     const std::string expression = fts5_expression(query);
     q.bind(1, expression);
     while (q.step()) {
-      total = q.int64(17);
+      total = q.int64(18);
       body_of.reset();
-      body_of.bind(1, q.int64(16));
-      add_hit(q, q.real(15), body_of.step() ? body_of.text(0) : std::string(), q.int64(16));
+      body_of.bind(1, q.int64(17));
+      add_hit(q, q.real(16), body_of.step() ? body_of.text(0) : std::string(), q.int64(17));
     }
     // Where FTS5 matched, for the hits given only: a row found again by its rowid
     // under the same MATCH is cheap, and reading every match's text is not.

@@ -157,7 +157,7 @@ void ShadowIndex::Impl::upsert(sql::Stmt& q, sql::Stmt& text, const FileStat& f,
   q.bind(11, std::int64_t{racy_at(f.info, scan_ns)});
   if (error) {
     for (int i = 12; i <= 21; ++i) q.bind_null(i);
-    q.bind(22, std::int64_t{error_line}).bind(23, *error);
+    q.bind(22, std::int64_t{error_line}).bind(23, *error).bind_null(24);
   } else {
     q.bind(12, s.name).bind(14, nlohmann::json(s.labels).dump());
     if (s.priority)
@@ -167,6 +167,10 @@ void ShadowIndex::Impl::upsert(sql::Stmt& q, sql::Stmt& text, const FileStat& f,
     q.bind(15, nlohmann::json(s.depends_on).dump()).bind(16, s.agent).bind(17, std::int64_t{s.blocked});
     q.bind(18, s.retry_count).bind(19, s.created).bind(20, fields_json(s.fields)).bind(21, warnings_json(s.warnings));
     q.bind_null(22).bind_null(23);
+    if (s.parent)
+      q.bind(24, *s.parent);
+    else
+      q.bind_null(24);
   }
   if (!q.step()) throw IoError("index: upsert returned no row");
   std::int64_t rowid = q.int64(0);
