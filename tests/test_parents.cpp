@@ -6,6 +6,8 @@
 
 #include <tracker/story.hpp>
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 using namespace testing;
@@ -28,7 +30,7 @@ struct Epic {
 
 }  // namespace
 
-TEST_CASE("parent: new --parent and set parent write the key; unset removes it") {
+TEST_CASE("parent: new --parent and set parent write the key, unset removes it") {
   Epic e;
   CHECK(read(e.root() / e.board.path_of(2)).find("\nparent: 1\n") != std::string::npos);
   auto r = e.run({"set", "4", "parent=#1"});
@@ -197,4 +199,45 @@ TEST_CASE("parent: the merge driver takes a parent changed on one side, and a di
                                         "---\nname: X\nparent: 3\n---\n", {}, lines3);
   CHECK(both.conflicts == 1);
   CHECK(both.text.find("<<<<<<<") != std::string::npos);
+}
+
+TEST_CASE("parent: edit keeps the rule - a cycle or a missing parent written in the editor is refused") {
+  Epic e;
+  BoardState before(e.root());
+  fs::path editor = e.root() / ".." / (e.root().filename().string() + "-editor.sh");
+  auto edit_with = [&](const std::string& sed) {
+    write(editor, "#!/bin/sh\nsed -i '" + sed + "' \"$1\"\n");
+    ::chmod(editor.c_str(), 0755);
+    RunOptions o;
+    o.cwd = e.root();
+    o.env["VISUAL"] = editor.string();
+    return run({TRACKER_BIN, "edit", "1"}, o);
+  };
+  auto cycle = edit_with("s/^name: Payments epic$/name: Payments epic\\nparent: 4/");
+  CHECK(cycle.code == 5);
+  CHECK(cycle.err.find("parent: parent 4 would make a cycle of parents: #1 -> #4 -> #3 -> #1") != std::string::npos);
+  auto missing = edit_with("s/^name: Payments epic$/name: Payments epic\\nparent: 40/");
+  CHECK(missing.code == 5);
+  CHECK(missing.err.find("parent: no story #40 to be the parent of #1") != std::string::npos);
+  CHECK(BoardState(e.root()) == before);
+  fs::remove(editor);
+}
+
+TEST_CASE("parent: two processes closing a cycle at once - one wins, the other is refused, never both", "[stress]") {
+  for (int round = 0; round < 10; ++round) {
+    Board b;
+    b.create({"A"});
+    b.create({"B"});
+    RunOptions o;
+    o.cwd = b.root();
+    o.env["TRACKER_OWNER"] = "x";
+    int one = spawn({TRACKER_BIN, "set", "1", "parent=2"}, o);
+    int two = spawn({TRACKER_BIN, "set", "2", "parent=1"}, o);
+    int a = wait_for(one), c = wait_for(two);
+    INFO("round " << round << ": exit codes " << a << " and " << c);
+    CHECK(((a == 0 && c == 5) || (a == 5 && c == 0)));
+    auto check = run_tracker(b.root(), {"check"});
+    CHECK(check.code == 0);
+    CHECK(git(b.root(), {"status", "--porcelain"}).empty());
+  }
 }
