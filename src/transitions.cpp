@@ -391,6 +391,14 @@ DeleteResult Transitions::remove(const std::vector<std::int64_t>& ids, bool forc
                               op_ref("unlink", {{"id", std::to_string(story_id)}, {"depends_on", std::to_string(dep)}}) +
                               "), or delete with " + param_ref("force", "true"));
     }
+  // A deleted parent would leave its children naming no story: they go first, or
+  // with it, or it is forced (their `parent` lines stay; check names them).
+  if (!force)
+    for (const auto& [child, parent] : s_.shadow->parents())
+      if (seen.count(parent) && !seen.count(child))
+        throw ConflictError("story #" + std::to_string(parent) + " is the parent of #" + std::to_string(child) +
+                            "; remove its parent key first, delete them together, or delete with " +
+                            param_ref("force", "true"));
 
   std::int64_t floor = id_floor(), highest = *std::max_element(seen.begin(), seen.end());
   fs::path floor_file = id_floor_file(s_.ws);

@@ -147,6 +147,20 @@ TEST_CASE("parent: a parent with open children is not ready, cannot be claimed, 
   CHECK(json::parse(e.run({"--json", "show", "1"}).out)["progress"] == json{{"done", 2}, {"total", 2}});
 }
 
+TEST_CASE("parent: a parent is deleted only with its children, or by force") {
+  Epic e;
+  BoardState before(e.root());
+  auto r = e.run({"delete", "3"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("story #3 is the parent of #4") != std::string::npos);
+  CHECK(BoardState(e.root()) == before);
+  REQUIRE(e.run({"delete", "3", "4"}).code == 0);
+  REQUIRE(e.run({"delete", "1", "--force"}).code == 0);
+  auto check = e.run({"check"});
+  CHECK(check.code == 5);
+  CHECK(check.out.find("parent: no story #1") != std::string::npos);
+}
+
 TEST_CASE("parent: done --force finishes a parent whose children are open") {
   Epic e;
   auto r = e.run({"done", "1", "--force"});
