@@ -119,7 +119,7 @@ TEST_CASE("values of the wrong type are warnings with lines, the story stays usa
 }
 
 TEST_CASE("render_story produces a parseable file") {
-  NewStory n{"Fix: the \"quoted\" crash", 3, {"auth", "needs review"}, {1, 2}, "2026-11-23T07:41:00Z", "Steps:\n1. x"};
+  NewStory n{"Fix: the \"quoted\" crash", 3, {"auth", "needs review"}, {1, 2}, "2026-11-23T07:41:00Z", "Steps:\n1. x", 7};
   std::string text = render_story(n);
   Story s = parse(text);
   CHECK(s.name == n.name);
@@ -128,7 +128,8 @@ TEST_CASE("render_story produces a parseable file") {
   CHECK(s.depends_on == n.depends_on);
   CHECK(s.created == n.created);
   CHECK(s.body == "Steps:\n1. x\n");
-  CHECK(render_story({"Plain", std::nullopt, {}, {}, "t", ""}) == "---\nname: Plain\ncreated: t\n---\n");
+  CHECK(s.parent == 7);
+  CHECK(render_story({"Plain", std::nullopt, {}, {}, "t", "", std::nullopt}) == "---\nname: Plain\ncreated: t\n---\n");
 }
 
 TEST_CASE("set_front_matter_line rewrites one line and nothing else") {
