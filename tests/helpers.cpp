@@ -34,21 +34,6 @@ struct TestEnvironment {
   }
 } test_environment;
 
-void child_exec(const std::vector<std::string>& argv, const RunOptions& options) {
-  if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) _exit(126);
-  for (const auto& [k, v] : options.env) {
-    if (v == "\x01unset")
-      unsetenv(k.c_str());
-    else
-      setenv(k.c_str(), v.c_str(), 1);
-  }
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  execvp(args[0], args.data());
-  _exit(127);
-}
-
 int decode_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -68,11 +53,51 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+PreparedExec::PreparedExec(const std::vector<std::string>& argv, const RunOptions& options)
+    : cwd_(options.cwd.string()) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  for (const auto& [k, v] : options.env) {
+    if (v == "\x01unset")
+      env.erase(k);
+    else
+      env[k] = v;
+  }
+  for (const auto& [k, v] : env) env_.push_back(k + "=" + v);
+  args_ = argv;
+  if (!args_.empty()) args_[0] = resolve(args_[0], env.count("PATH") ? env["PATH"] : "");
+  for (auto& a : args_) argp_.push_back(a.data());
+  argp_.push_back(nullptr);
+  for (auto& e : env_) envp_.push_back(e.data());
+  envp_.push_back(nullptr);
+}
+
+void PreparedExec::exec() const {
+  if (!cwd_.empty() && chdir(cwd_.c_str()) != 0) _exit(126);
+  if (argp_.size() > 1) execve(argp_[0], argp_.data(), envp_.data());
+  _exit(127);
+}
+
+std::string PreparedExec::resolve(const std::string& name, const std::string& path) {
+  if (name.find('/') != std::string::npos) return name;
+  std::stringstream dirs(path);
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return name;
+}
+
 RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
   int out_pipe[2], err_pipe[2], in_pipe[2];
   REQUIRE(pipe(out_pipe) == 0);
   REQUIRE(pipe(err_pipe) == 0);
   REQUIRE(pipe(in_pipe) == 0);
+  PreparedExec exec(argv, options);
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -80,7 +105,7 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], in_pipe[0], in_pipe[1]}) close(fd);
-    child_exec(argv, options);
+    exec.exec();
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -115,6 +140,7 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
 }
 
 int spawn(const std::vector<std::string>& argv, const RunOptions& options) {
+  PreparedExec exec(argv, options);
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -126,7 +152,7 @@ int spawn(const std::vector<std::string>& argv, const RunOptions& options) {
     dup2(devnull, 0);
     dup2(devnull, 1);
     dup2(devnull, 2);
-    child_exec(argv, options);
+    exec.exec();
   }
   return pid;
 }

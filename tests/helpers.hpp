@@ -42,6 +42,23 @@ struct RunOptions {
   std::string input;
 };
 
+/// What a child needs to exec, built before fork(): a child of a threaded process may
+/// only make async-signal-safe calls, and an allocation there can deadlock (the ASan
+/// allocator takes no lock around fork, and a serve load test once hung in one).
+/// argv[0] is looked up in the child's PATH here, in the parent.
+class PreparedExec {
+ public:
+  PreparedExec(const std::vector<std::string>& argv, const RunOptions& options);
+  /// Runs in the child: chdir and execve only; exits 126 or 127 when they fail.
+  [[noreturn]] void exec() const;
+
+ private:
+  static std::string resolve(const std::string& name, const std::string& path);
+  std::string cwd_;
+  std::vector<std::string> args_, env_;
+  std::vector<char*> argp_, envp_;
+};
+
 /// Runs argv[0] (searched in PATH) and waits; captures stdout and stderr.
 RunResult run(const std::vector<std::string>& argv, const RunOptions& options = {});
 

@@ -40,6 +40,9 @@ class McpProcess {
     int in[2], out[2];
     REQUIRE(::pipe(in) == 0);
     REQUIRE(::pipe(out) == 0);
+    std::vector<std::string> argv = {TRACKER_BIN, "mcp"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    PreparedExec exec(argv, RunOptions{cwd, env, ""});
     pid_ = ::fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
@@ -51,20 +54,7 @@ class McpProcess {
       ::close(in[1]);
       ::close(out[0]);
       ::close(out[1]);
-      if (::chdir(cwd.c_str()) != 0) ::_exit(127);
-      for (const auto& [k, v] : env) {
-        if (v == "\x01unset")
-          ::unsetenv(k.c_str());
-        else
-          ::setenv(k.c_str(), v.c_str(), 1);
-      }
-      std::vector<std::string> argv = {TRACKER_BIN, "mcp"};
-      argv.insert(argv.end(), args.begin(), args.end());
-      std::vector<char*> cargv;
-      for (auto& a : argv) cargv.push_back(a.data());
-      cargv.push_back(nullptr);
-      ::execv(TRACKER_BIN, cargv.data());
-      ::_exit(127);
+      exec.exec();
     }
     ::close(in[0]);
     ::close(out[1]);
