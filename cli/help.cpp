@@ -160,7 +160,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& command_gro
                    "unblock", "link", "unlink", "archive", "delete"}},
       {"Claims", {"claim", "renew", "release", "done", "reclaim"}},
       {"History", {"log", "diff", "flow"}},
-      {"The board and its repository", {"init", "commit", "sync", "check", "doctor", "renumber", "index", "merge-file"}},
+      {"The board and its repository", {"init", "commit", "sync", "check", "doctor", "renumber", "index", "merge-file",
+                                        "import", "export"}},
       {"Other doors", {"serve", "mcp", "completion", "help"}},
   };
   return groups;

@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
       {{"delete", "rm"}, register_delete}, {{"archive"}, register_archive}, {{"board"}, register_board},
       {{"merge-file"}, register_merge_file}, {{"sync"}, register_sync},    {{"mcp"}, register_mcp},
       {{"flow"}, register_flow},          {{"serve"}, register_serve},     {{"tree"}, register_tree},
+      {{"import"}, register_import},      {{"export"}, register_export},
   };
   std::vector<std::string> raw(argv + 1, argv + argc);
   std::optional<std::string> named = command_word(raw);

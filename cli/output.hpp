@@ -189,6 +189,8 @@ Command register_log(CLI::App& app, GlobalOptions& g);
 Command register_search(CLI::App& app, GlobalOptions& g);
 Command register_stats(CLI::App& app, GlobalOptions& g);
 Command register_tree(CLI::App& app, GlobalOptions& g);
+Command register_import(CLI::App& app, GlobalOptions& g);
+Command register_export(CLI::App& app, GlobalOptions& g);
 Command register_doctor(CLI::App& app, GlobalOptions& g);
 
 }  // namespace tracker::cli

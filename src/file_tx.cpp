@@ -13,11 +13,11 @@ FileTransaction::~FileTransaction() {
   rollback();
 }
 
-void FileTransaction::create(const fs::path& path, std::string_view text) {
+void FileTransaction::create(const fs::path& path, std::string_view text, Durability durability) {
   fs::create_directories(path.parent_path());
   // Renamed into place without replacing: a file that appeared meanwhile is never
   // written over.
-  AtomicFile out(path, Durability::durable, temp_dir_);
+  AtomicFile out(path, durability, temp_dir_);
   out.write(text);
   out.commit_new();
   steps_.push_back({Step::Kind::created, path, {}, {}});

@@ -27,8 +27,9 @@ class FileTransaction {
   FileTransaction& operator=(const FileTransaction&) = delete;
   ~FileTransaction();
 
-  /// Creates `path`, which must not exist (IoError when it does).
-  void create(const fs::path& path, std::string_view text);
+  /// Creates `path`, which must not exist (IoError when it does). With
+  /// Durability::cache the caller makes the files durable together (sync_file_system).
+  void create(const fs::path& path, std::string_view text, Durability durability = Durability::durable);
   /// Replaces the content of `path`, which must still hold `old_text` (else
   /// FileChangedError, and nothing is written), with `new_text`.
   void rewrite(const fs::path& path, std::string old_text, std::string_view new_text);

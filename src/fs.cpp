@@ -125,8 +125,8 @@ void AtomicFile::commit() {
 }
 
 void AtomicFile::commit_new() {
-  if (::fsync(fd_.get()) != 0) throw_errno("cannot fsync " + temp_.string());
-  rename_no_replace(temp_, target_);
+  if (durability_ == Durability::durable && ::fsync(fd_.get()) != 0) throw_errno("cannot fsync " + temp_.string());
+  rename_no_replace(temp_, target_, durability_);
   committed_ = true;
   fd_ = Fd();
 }
@@ -269,13 +269,19 @@ std::string read_file(const fs::path& path) {
   return std::move(*content);
 }
 
+void sync_file_system(const fs::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw_errno("cannot open " + path.string());
+  if (::syncfs(fd.get()) != 0) throw_errno("cannot flush the file system of " + path.string());
+}
+
 void fsync_directory(const fs::path& dir) {
   Fd fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) throw_errno("cannot open directory " + dir.string());
   if (::fsync(fd.get()) != 0 && errno != EINVAL) throw_errno("cannot fsync " + dir.string());
 }
 
-void rename_no_replace(const fs::path& from, const fs::path& to) {
+void rename_no_replace(const fs::path& from, const fs::path& to, Durability durability) {
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
     if (errno == EINVAL || errno == ENOSYS) {
       // File system without RENAME_NOREPLACE: link() refuses an existing target too.
@@ -285,6 +291,7 @@ void rename_no_replace(const fs::path& from, const fs::path& to) {
       throw_errno("cannot move " + from.string() + " to " + to.string());
     }
   }
+  if (durability == Durability::cache) return;
   fsync_directory(to.parent_path());
   if (from.parent_path() != to.parent_path()) fsync_directory(from.parent_path());
 }

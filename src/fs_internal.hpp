@@ -128,11 +128,16 @@ class Dir {
   DIR* dir_ = nullptr;
 };
 
-/// Renames `from` to `to`, failing (IoError) when `to` exists. Fsyncs both directories.
-void rename_no_replace(const fs::path& from, const fs::path& to);
+/// Renames `from` to `to`, failing (IoError) when `to` exists. Fsyncs both
+/// directories, unless `durability` is cache (the caller syncs).
+void rename_no_replace(const fs::path& from, const fs::path& to, Durability durability = Durability::durable);
 
 /// Fsyncs a directory so that a rename or create inside it is durable.
 void fsync_directory(const fs::path& dir);
+
+/// Makes everything written to the file system holding `path` durable (one
+/// syncfs): for many files written with Durability::cache, instead of an fsync each.
+void sync_file_system(const fs::path& path);
 
 /// A random 64-bit value from the OS (for nonces and temp names).
 std::uint64_t random_u64();

@@ -82,7 +82,8 @@ std::vector<LogEntry> History::log(std::optional<std::int64_t> id, std::optional
       }
     }
     std::vector<LogEntry> entries;
-    bool trusted = !action.empty() && action != "commit";
+    // An import names no story in its trailers (it may hold thousands): its tree tells.
+    bool trusted = !action.empty() && action != "commit" && action != "import";
     if (trusted) {
       std::vector<std::string> stories = values("Tracker-Story"), froms = values("Tracker-From");
       for (std::size_t i = 0; i < stories.size(); ++i) {

@@ -118,6 +118,7 @@ class Transitions {
   std::vector<StoryProblem> validate_edit(std::int64_t id, const std::string& text);
   EditResult apply_edit(std::int64_t id, const std::string& original, const std::string& edited);
   std::vector<StoryProblem> validate_new(const std::string& text);
+  ImportResult import_stories(const ImportRequest& request);
   fs::path save_rejected(const std::string& stem, const std::string& text);
   /// With a remote: the next id for `new`, above `above`, from the block this clone
   /// reserved earlier (remote.id_block) or reserved on the remote now. Offline, a

@@ -64,6 +64,9 @@ std::vector<TreeNode> BoardView::tree(std::optional<std::int64_t> root) { return
 // Changing stories.
 const Stage& StoryEditor::check_new(const NewStoryRequest& request) { return all_.transitions.check_new(request); }
 NewStoryResult StoryEditor::create(const NewStoryRequest& request) { return all_.transitions.create(request); }
+ImportResult StoryEditor::import_stories(const ImportRequest& request) {
+  return all_.transitions.import_stories(request);
+}
 MoveResult StoryEditor::move(const std::vector<std::int64_t>& ids, std::string_view stage, Force force) {
   return all_.transitions.move(ids, stage, force);
 }

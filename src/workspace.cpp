@@ -191,12 +191,7 @@ void IdAllocation::record_key(const std::string& key, std::int64_t id) {
   }
 }
 
-void IdAllocation::release(std::int64_t id) {
-  fs::path mark = dir_ / "last-id";
-  auto text = read_file_if_exists(mark);
-  if (!text || parse_int(trim(*text)) != id) return;
-  write_file_atomic(mark, std::to_string(id - 1) + "\n");
-}
+void IdAllocation::release(std::int64_t id) { release_many(id, 1); }
 
 std::optional<std::string> Workspace::symlink_to_stage(const Stage& stage) const {
   fs::path at = root_;
@@ -219,22 +214,36 @@ fs::path Workspace::real_stage_dir(const Stage& stage) const {
   return stage_dir(stage);
 }
 
+std::int64_t IdAllocation::peek_last(const Workspace& ws) {
+  auto text = read_file_if_exists(ws.shared_state_dir() / "last-id");
+  return text ? parse_int(trim(*text)).value_or(0) : 0;
+}
+
 std::int64_t IdAllocation::last() const {
   auto text = read_file_if_exists(dir_ / "last-id");
   return text ? parse_int(trim(*text)).value_or(0) : 0;
 }
 
-std::int64_t IdAllocation::reserve(std::int64_t highest_seen) {
+std::int64_t IdAllocation::reserve(std::int64_t highest_seen) { return reserve_many(highest_seen, 1); }
+
+void IdAllocation::release_many(std::int64_t first, std::int64_t count) {
+  fs::path mark = dir_ / "last-id";
+  auto text = read_file_if_exists(mark);
+  if (!text || parse_int(trim(*text)) != first + count - 1) return;
+  write_file_atomic(mark, std::to_string(first - 1) + "\n");
+}
+
+std::int64_t IdAllocation::reserve_many(std::int64_t highest_seen, std::int64_t count) {
   fs::path mark = dir_ / "last-id";
   std::int64_t last = 0;
   if (auto text = read_file_if_exists(mark)) last = parse_int(trim(*text)).value_or(0);
   std::int64_t highest = std::max(last, highest_seen);
-  if (highest >= kMaxStoryId)
+  if (highest + count > kMaxStoryId)
     throw InvalidDataError("no story id is left: the highest in use is " + std::to_string(highest) +
                            " and ids end at " + std::to_string(kMaxStoryId) + " (is " + mark.string() +
                            " damaged? it holds the last id given out)");
   std::int64_t id = highest + 1;
-  write_file_atomic(mark, std::to_string(id) + "\n");
+  write_file_atomic(mark, std::to_string(id + count - 1) + "\n");
   return id;
 }
 

@@ -18,6 +18,7 @@
 #include <tracker/progress.hpp>
 #include <tracker/remote.hpp>
 #include <tracker/git.hpp>
+#include <tracker/import.hpp>
 #include <tracker/index.hpp>
 #include <tracker/story.hpp>
 #include <tracker/results.hpp>
@@ -162,6 +163,15 @@ class StoryEditor {
   /// matter, values of the wrong type, no name (neither `name:` nor a `# heading`),
   /// a name of more than one line, `depends_on` ids that do not exist.
   std::vector<StoryProblem> validate_new(const std::string& text);
+
+  /// Imports a source's records (src/import.cpp; docs/import.md) in one commit: each
+  /// record's status mapped to a stage, its type to a type (an unknown one is added
+  /// to the config), its links through the source's ids. A record whose `source`
+  /// key is on the board updates that story. Every record is mapped before anything
+  /// is written: a problem (a line that does not parse, a status with no stage, a
+  /// cycle) throws InvalidDataError and nothing is written. A dry run writes nothing
+  /// and returns the plan and every problem.
+  ImportResult import_stories(const ImportRequest& request);
 
   /// Keeps text the user wrote that could not be used, next to the index, and
   /// returns where: `<git-dir>/tracker/rejected/<stem>-<time>.md` (the stem is the

@@ -29,6 +29,10 @@ class Workspace {
 
   const fs::path& root() const { return root_; }
   const Config& config() const { return config_; }
+  /// Types an import adds to the config file, known from now on to this workspace.
+  void add_types(const std::vector<std::string>& types) {
+    config_.types.insert(config_.types.end(), types.begin(), types.end());
+  }
   fs::path config_path() const { return config_path_for(root_); }
   fs::path stories_root() const { return root_ / config_.stories_dir; }
   fs::path stage_dir(const Stage& stage) const { return stories_root() / stage.dir; }
@@ -94,6 +98,13 @@ class IdAllocation {
   /// every id ever handed out, which survives deleting story files.
   std::int64_t reserve(std::int64_t highest_seen);
 
+  /// Reserves `count` ids in a row, the first one above both `highest_seen` and the
+  /// high-water mark; returns the first.
+  std::int64_t reserve_many(std::int64_t highest_seen, std::int64_t count);
+
+  /// The last id the clone of `ws` handed out, read without the lock (a dry run's guess).
+  static std::int64_t peek_last(const Workspace& ws);
+
   /// The last id this clone handed out (0 for none).
   std::int64_t last() const;
 
@@ -103,6 +114,8 @@ class IdAllocation {
   /// Gives back `id`, reserved by this allocation for a story that was not made
   /// after all, when no later id was handed out.
   void release(std::int64_t id);
+  /// Gives back `count` ids from `first`, reserved together, when no later id was handed out.
+  void release_many(std::int64_t first, std::int64_t count);
 
  private:
   fs::path dir_;
