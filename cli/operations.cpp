@@ -400,7 +400,7 @@ std::vector<Operation> declared() {
   ops.push_back({.name = "import",
                  .summary = "Import stories from beads, Backlog.md or GitHub Issues in one commit; again, it updates them",
                  .doors = cli,
-                 .params = {{.name = "format", .kind = Kind::choice, .meaning = "What the paths hold",
+                 .params = {{.name = "format", .kind = Kind::choice, .meaning = "What the paths hold: beads, backlog-md or github",
                              .cli = "format", .required = true, .choices = {"beads", "backlog-md", "github"},
                              .completes = Completes::choices},
                             {.name = "paths", .kind = Kind::texts,

@@ -238,7 +238,7 @@ std::int64_t IdAllocation::reserve_many(std::int64_t highest_seen, std::int64_t 
   std::int64_t last = 0;
   if (auto text = read_file_if_exists(mark)) last = parse_int(trim(*text)).value_or(0);
   std::int64_t highest = std::max(last, highest_seen);
-  if (highest + count > kMaxStoryId)
+  if (highest > kMaxStoryId - count)
     throw InvalidDataError("no story id is left: the highest in use is " + std::to_string(highest) +
                            " and ids end at " + std::to_string(kMaxStoryId) + " (is " + mark.string() +
                            " damaged? it holds the last id given out)");

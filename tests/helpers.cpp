@@ -69,7 +69,8 @@ PreparedExec::PreparedExec(const std::vector<std::string>& argv, const RunOption
   }
   for (const auto& [k, v] : env) env_.push_back(k + "=" + v);
   args_ = argv;
-  if (!args_.empty()) args_[0] = resolve(args_[0], env.count("PATH") ? env["PATH"] : "");
+  // argv[0] stays as given (what ps shows); the file is found as execvp finds it.
+  if (!args_.empty()) program_ = resolve(args_[0], env.count("PATH") ? env["PATH"] : "");
   for (auto& a : args_) argp_.push_back(a.data());
   argp_.push_back(nullptr);
   for (auto& e : env_) envp_.push_back(e.data());
@@ -78,7 +79,7 @@ PreparedExec::PreparedExec(const std::vector<std::string>& argv, const RunOption
 
 void PreparedExec::exec() const {
   if (!cwd_.empty() && chdir(cwd_.c_str()) != 0) _exit(126);
-  if (argp_.size() > 1) execve(argp_[0], argp_.data(), envp_.data());
+  if (argp_.size() > 1) execve(program_.c_str(), argp_.data(), envp_.data());
   _exit(127);
 }
 

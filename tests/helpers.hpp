@@ -54,7 +54,7 @@ class PreparedExec {
 
  private:
   static std::string resolve(const std::string& name, const std::string& path);
-  std::string cwd_;
+  std::string cwd_, program_;
   std::vector<std::string> args_, env_;
   std::vector<char*> argp_, envp_;
 };

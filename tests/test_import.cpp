@@ -107,7 +107,7 @@ void require_sound(const fs::path& root) {
 
 }  // namespace
 
-TEST_CASE("import beads: 300 issues, epics and links, in one commit; check and fsck clean") {
+TEST_CASE("import beads: 300 issues, epics and links, in one commit, check and fsck clean") {
   Board b;
   write(b.root() / "issues.jsonl", beads_issues(false));
   int before = b.commit_count();
@@ -420,7 +420,7 @@ std::string rest_pages() {
 
 }  // namespace
 
-TEST_CASE("import github: gh issue list JSON and the REST API's pages; pull requests skipped") {
+TEST_CASE("import github: gh issue list JSON and the REST API's pages, pull requests skipped") {
   Board b;
   write(b.root() / "issues.json", gh_issues());
   auto r = run_tracker(b.root(), {"--json", "import", "github", "issues.json"});
