@@ -2,11 +2,12 @@
 # Benchmarks tracker on generated boards and compares every figure with a baseline
 # measured in the same run on the same files.
 # Usage: bench/run.sh [--sizes 1000,10000,100000] [--runs 7] [--claims 200] [--remote-claims 48]
-#        [--fleet 160] [--flow 10000] (TRACKER=/path/to/tracker)
+#        [--fleet 160] [--flow 10000] [--import 10000] (TRACKER=/path/to/tracker)
 # --claims 0 leaves out the claim throughput run (minutes at 100,000 stories);
 # --remote-claims 0 the claims across clones over a `git daemon` remote; --fleet 0
 # the fleet run (4, 16 and 32 clones draining 160 stories); --flow 0 the flow
-# metrics over a history of 5 transitions per story (minutes to write).
+# metrics over a history of 5 transitions per story (minutes to write); --import 0
+# the import of that many beads issues in one commit.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +18,7 @@ claims=200
 remote_claims=48
 fleet=160
 flow=10000
+import=10000
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) sizes=$2; shift 2 ;;
@@ -25,7 +27,8 @@ while [ $# -gt 0 ]; do
     --remote-claims) remote_claims=$2; shift 2 ;;
     --fleet) fleet=$2; shift 2 ;;
     --flow) flow=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --import) import=$2; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -207,6 +210,33 @@ if [ "$flow" -gt 0 ]; then
       "\`git log --name-status\` (the same commits)" "$gitlog_ms"
   )
   rm -rf "$fdir"
+fi
+
+# Import: $import beads issues (epics, children, blocking links) into an empty
+# board, one commit (docs/import.md), against writing the same story files with
+# `cp -r` and committing them with `git add` + `git commit`, in the same run.
+if [ "$import" -gt 0 ]; then
+  idir=$(mktemp -d "${TMPDIR:-/tmp}/tracker-bench-import.XXXXXX")
+  trap 'rm -rf "$tools" "$idir"' EXIT
+  (
+    cd "$idir"
+    awk -v n="$import" -v seed=42 -f "$here/gen-beads.awk" > issues.jsonl
+    # Every run on a board of its own, made beforehand: deleting 10,000 files just
+    # before a run would make the file system's inode allocation the figure.
+    fresh() {
+      mkdir "$1" && (cd "$1" && git init -q -b main && git config gc.auto 0 && "$tracker" init > /dev/null)
+    }
+    fresh first
+    "$tracker" -C first import beads "$idir/issues.jsonl" > /dev/null
+    for i in 1 2 3; do fresh "base$i"; fresh "run$i"; echo "$idir/base$i" >> each-base; echo "$idir/run$i" >> each-run; done
+    n=$import
+    measure --warmup 0 --runs 3 --each each-base -- \
+      sh -c 'cd "$1" && cp -r "$2"/. work && git add -A && git commit -qm import' sh {} "$idir/first/work"
+    base_ms=$median
+    measure --warmup 0 --runs 3 --each each-run -- "$tracker" -C {} import beads "$idir/issues.jsonl"
+    row "import beads ($import issues, one commit)" "$median" "$rss" "\`cp -r\` of its story files + \`git add -A\` + \`git commit\`" "$base_ms"
+  )
+  rm -rf "$idir"
 fi
 
 # Claims across clones (docs/remote.md): 4 clones x 2 claimers take $remote_claims

@@ -37,11 +37,16 @@ void Transitions::check_parent(std::int64_t id, std::int64_t parent, bool exists
 
 std::optional<std::vector<std::int64_t>> parent_cycle(const std::map<std::int64_t, std::int64_t>& parents,
                                                       std::int64_t id) {
-  auto at = parents.find(id);
-  if (at == parents.end()) return std::nullopt;
-  auto path = dependency_path(parent_graph(parents), at->second, id);
-  if (path) path->insert(path->begin(), id);
-  return path;
+  // Up the chain of parents, one step each: a chain that comes back to `id` is its
+  // cycle; one that ends, or loops above `id` without it, is none of its own.
+  std::vector<std::int64_t> path = {id};
+  std::set<std::int64_t> seen = {id};
+  for (auto at = parents.find(id); at != parents.end(); at = parents.find(at->second)) {
+    path.push_back(at->second);
+    if (at->second == id) return path;
+    if (!seen.insert(at->second).second) return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 std::vector<Story> Transitions::open_children(std::int64_t id) {

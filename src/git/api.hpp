@@ -10,6 +10,7 @@
 
 #include <git2.h>
 #include <git2/sys/config.h>
+#include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
 
@@ -55,7 +56,9 @@ namespace tracker::git {
                                                                                       X(git_odb_free)                  \
                                                                                           X(git_odb_backend_loose)     \
                                                                                               X(git_odb_add_backend) X(git_odb_new) X(git_odb_write) \
-      X(git_revwalk_push) X(git_revwalk_hide) X(git_revwalk_simplify_first_parent) X(git_reference_foreach_glob) X(git_commit_id)
+      X(git_revwalk_push) X(git_revwalk_hide) X(git_revwalk_simplify_first_parent) X(git_reference_foreach_glob) X(git_commit_id) \
+      X(git_mempack_new) X(git_packbuilder_new) X(git_packbuilder_insert) X(git_packbuilder_write) \
+      X(git_packbuilder_free) X(git_packbuilder_set_threads)
 
 /// The functions of the loaded libgit2.
 struct Api {

@@ -358,22 +358,37 @@ void check_transient(int rc, const std::string& context) {
 
 BatchObjects::BatchObjects(GitRepo::Impl& g) {
   const git::Api& a = api();
-  git_odb* raw = nullptr;
-  check(a.git_odb_new(&raw), "object database");
-  odb_.reset(raw);
-  git_odb_backend* loose = loose_backend(g, false);
-  if (a.git_odb_add_backend(odb_.get(), loose, 1) < 0) {
-    loose->free(loose);
-    check(-1, "object database");
-  }
   std::string dir = std::getenv("GIT_OBJECT_DIRECTORY") ? std::getenv("GIT_OBJECT_DIRECTORY") : "";
   objects_ = dir.empty() ? g.common_dir / "objects" : fs::path(dir);
+  git_repository* raw = nullptr;
+  check(a.git_repository_open_ext(&raw, g.common_dir.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr),
+        "open " + g.common_dir.string());
+  repo_.reset(raw);
+  git_odb* odb = nullptr;
+  check(a.git_repository_odb(&odb, repo_.get()), "object database");
+  odb_.reset(odb);
+  git_odb_backend* memory = nullptr;
+  check(a.git_mempack_new(&memory), "object database in memory");
+  // Above every other backend: writes go to memory (an object already stored is not
+  // written again), and the packbuilder reads them back from there.
+  if (a.git_odb_add_backend(odb_.get(), memory, 999) < 0) {
+    memory->free(memory);
+    check(-1, "object database in memory");
+  }
 }
 
 void BatchObjects::sync() {
-  Fd fd(::open(objects_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) throw_errno("cannot open " + objects_.string());
-  if (::syncfs(fd.get()) != 0) throw_errno("cannot flush " + objects_.string());
+  if (ids_.empty()) return;
+  const git::Api& a = api();
+  git_packbuilder* raw = nullptr;
+  check(a.git_packbuilder_new(&raw, repo_.get()), "a pack");
+  std::unique_ptr<git_packbuilder, git::Deleter<git_packbuilder, &git::Api::git_packbuilder_free>> pack(raw);
+  a.git_packbuilder_set_threads(pack.get(), 1);
+  for (const auto& id : ids_) check(a.git_packbuilder_insert(pack.get(), &id, nullptr), "a pack");
+  fs::path dir = objects_ / "pack";
+  fs::create_directories(dir);
+  check_transient(a.git_packbuilder_write(pack.get(), dir.c_str(), 0, nullptr, nullptr), "write a pack in " + dir.string());
+  ids_.clear();
 }
 
 git_oid write_blob(GitRepo::Impl& g, const std::string& path, const std::string& data, BatchObjects* batch) {
@@ -389,9 +404,10 @@ git_oid write_blob(GitRepo::Impl& g, const std::string& path, const std::string&
     bytes = std::string_view(filtered.buf.ptr, filtered.buf.size);
   }
   git_oid id;
-  if (batch)
+  if (batch) {
     check_transient(a.git_odb_write(&id, batch->odb(), bytes.data(), bytes.size(), GIT_OBJECT_BLOB), "blob " + path);
-  else
+    batch->add(id);
+  } else
     check_transient(a.git_blob_create_from_buffer(&id, g.repo.get(), bytes.data(), bytes.size()), "blob " + path);
   return id;
 }
