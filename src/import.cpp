@@ -126,12 +126,28 @@ ImportResult Transitions::import_stories(const ImportRequest& request) {
   s_.refresh_all();
   std::vector<Story> board = s_.shadow->list(ListQuery{});
   std::map<std::string, const Story*> by_source;
+  std::map<std::string, std::vector<std::int64_t>> twice;  // a source two stories name
   for (const auto& s : board)
     for (const auto& f : s.fields)
       if (f.key == "source") {
         auto v = nlohmann::json::parse(f.json, nullptr, false);
-        if (v.is_string()) by_source.emplace(v.get<std::string>(), &s);
+        if (!v.is_string()) continue;
+        auto [it, fresh] = by_source.emplace(v.get<std::string>(), &s);
+        if (!fresh) {
+          auto& same = twice[it->first];
+          if (same.empty()) same.push_back(it->second->id);
+          same.push_back(s.id);
+        }
       }
+  // Two clones that imported the same record before they synced: which story is
+  // the record's is not for the import to guess.
+  for (const auto& [source, same] : twice) {
+    if (!source.starts_with(src.prefix)) continue;
+    std::vector<std::string> named;
+    for (auto id : same) named.push_back("#" + std::to_string(id));
+    problems.push_back(source + " is on the board " + std::to_string(same.size()) + " times (" + join(named, ", ") +
+                       "; two clones imported it): delete all but one ('tracker delete'), then import again");
+  }
 
   trace("import: board read");
   // Map every record: stage, type, the story it updates.

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "helpers.hpp"
+#include "remote_helpers.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -93,7 +94,8 @@ std::map<std::string, json> by_source(const fs::path& root) {
   return out;
 }
 
-/// A board whose check is clean and whose repository passes git fsck --strict.
+/// A board whose check is clean and whose repository passes git fsck --strict, also
+/// after git gc has repacked the packs a big commit writes.
 void require_sound(const fs::path& root) {
   RunResult check = run_tracker(root, {"check"});
   INFO(check.out << check.err);
@@ -101,6 +103,8 @@ void require_sound(const fs::path& root) {
   RunResult fsck = run({"git", "-C", root.string(), "fsck", "--strict"});
   INFO(fsck.err);
   CHECK(fsck.code == 0);
+  CHECK(run({"git", "-C", root.string(), "gc", "--quiet"}).code == 0);
+  CHECK(run({"git", "-C", root.string(), "fsck", "--strict", "--no-progress"}).code == 0);
   CHECK(run_tracker(root, {"flow"}).code == 0);
   CHECK(run_tracker(root, {"log"}).code == 0);
 }
@@ -560,4 +564,68 @@ TEST_CASE("export csv: a header, one row per story, quoted cells") {
   auto dir = run_tracker(b.root(), {"export", "--format", "backlog-md"});
   CHECK(dir.code == 2);
   CHECK(dir.err == "tracker: export --format backlog-md writes a directory: name it with --out DIR\n");
+}
+
+TEST_CASE("import across clones: ids from the remote, a re-import in the other clone changes nothing, edits merge") {
+  SharedRemote remote(false);
+  seed(remote, 3);
+  Clone a(remote), b(remote);
+  std::string text;
+  for (int i = 1; i <= 30; ++i) {
+    json j = {{"id", "bd-" + std::to_string(i)}, {"title", "Issue " + std::to_string(i)}, {"status", "open"}};
+    if (i > 1 && i <= 5)
+      j["dependencies"] = json::array({{{"issue_id", j["id"]}, {"depends_on_id", "bd-1"}, {"type", "parent-child"}}});
+    text += j.dump() + "\n";
+  }
+  TempDir src;
+  write(src / "issues.jsonl", text);
+  const std::string file = (src / "issues.jsonl").string();
+
+  // a imports while b creates a story: the ids come from the remote, so none is given twice.
+  auto imported = run_tracker(a.root(), {"--json", "import", "beads", file});
+  INFO(imported.err);
+  REQUIRE(imported.code == 0);
+  REQUIRE(run_tracker(b.root(), {"new", "Made in b"}).code == 0);
+  REQUIRE(run_tracker(a.root(), {"sync"}).code == 0);
+  auto synced = run_tracker(b.root(), {"sync"});
+  INFO(synced.err);
+  REQUIRE(synced.code == 0);
+  CHECK(run_tracker(b.root(), {"check"}).code == 0);
+  CHECK(by_source(b.root()).size() == 34);
+
+  // b imports the same file again: nothing to change, no commit.
+  std::string head = git(b.root(), {"rev-parse", "HEAD"});
+  auto again = run_tracker(b.root(), {"import", "beads", file});
+  CHECK(again.code == 0);
+  CHECK(again.out.find("created 0, updated 0, unchanged 30") != std::string::npos);
+  CHECK(git(b.root(), {"rev-parse", "HEAD"}) == head);
+
+  // The source renames bd-2 and b imports it; a, meanwhile, blocks the same story.
+  long two = by_source(a.root())["beads:bd-2"]["id"];
+  auto at = text.find("\"Issue 2\"");
+  text.replace(at, 9, "\"Issue 2, renamed\"");
+  write(src / "issues.jsonl", text);
+  REQUIRE(run_tracker(b.root(), {"import", "beads", file}).code == 0);
+  REQUIRE(run_tracker(a.root(), {"block", std::to_string(two), "--reason", "legal"}).code == 0);
+  REQUIRE(run_tracker(b.root(), {"sync"}).code == 0);
+  auto merged = run_tracker(a.root(), {"sync"});
+  INFO(merged.err);
+  REQUIRE(merged.code == 0);
+  json story = json::parse(run_tracker(a.root(), {"--json", "show", std::to_string(two)}).out);
+  CHECK(story["name"] == "Issue 2, renamed");
+  CHECK(story["blocked"] == true);
+  CHECK(story["parent"] == by_source(a.root())["beads:bd-1"]["id"]);
+  require_sound(a.root());
+
+  // Both clones import a new record before either syncs: the board then holds it
+  // twice, and the next import says so instead of guessing which is the record's.
+  text += json({{"id", "bd-31"}, {"title", "Both"}, {"status", "open"}}).dump() + "\n";
+  write(src / "issues.jsonl", text);
+  REQUIRE(run_tracker(a.root(), {"import", "beads", file}).code == 0);
+  REQUIRE(run_tracker(b.root(), {"import", "beads", file}).code == 0);
+  REQUIRE(run_tracker(a.root(), {"sync"}).code == 0);
+  REQUIRE(run_tracker(b.root(), {"sync"}).code == 0);
+  auto twice = run_tracker(b.root(), {"import", "beads", file});
+  CHECK(twice.code == 5);
+  CHECK(twice.err.find("beads:bd-31 is on the board 2 times (#") != std::string::npos);
 }
