@@ -93,7 +93,7 @@ int run_board(const BoardOptions& opts, const GlobalOptions& g) {
     for (const auto& s : list) {
       std::string head = "#" + std::to_string(s.id) + " " + s.type + (s.priority ? " P" + std::to_string(*s.priority) : "");
       if (s.blocked) head += " [blocked]";
-      if (ChildProgress p = progress_of(s.id); p.total) head += " " + std::to_string(p.done) + "/" + std::to_string(p.total);
+      if (ChildProgress p = progress_of(s.id); p.total) head += " " + progress_fraction(p);
       lines.push_back({head, s.blocked ? "31" : "33"});
       lines.push_back({"  " + s.name, nullptr});
       std::string who = s.agent.empty() ? "" : "@" + s.agent;

@@ -119,9 +119,11 @@ nlohmann::ordered_json progress_json(const ChildProgress& p) {
   return {{"done", p.done}, {"total", p.total}};
 }
 
-std::string progress_text(const ChildProgress& p) {
-  return p.total ? std::to_string(p.done) + "/" + std::to_string(p.total) + " done" : "";
+std::string progress_fraction(const ChildProgress& p) {
+  return p.total ? std::to_string(p.done) + "/" + std::to_string(p.total) : "";
 }
+
+std::string progress_text(const ChildProgress& p) { return p.total ? progress_fraction(p) + " done" : ""; }
 
 nlohmann::ordered_json stories_json(const std::vector<Story>& stories, const std::map<std::int64_t, Claim>& claims) {
   auto arr = nlohmann::ordered_json::array();

@@ -110,6 +110,8 @@ nlohmann::ordered_json progress_json(const ChildProgress& p);
 
 /// "3/5 done"; empty when it has no children.
 std::string progress_text(const ChildProgress& p);
+/// "1/2": a board card's shorter form of the same ("" without children).
+std::string progress_fraction(const ChildProgress& p);
 
 /// story_json for each story, with its claim from `claims`.
 nlohmann::ordered_json stories_json(const std::vector<Story>& stories, const std::map<std::int64_t, Claim>& claims);

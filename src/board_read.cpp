@@ -120,25 +120,40 @@ std::vector<TreeNode> BoardReader::tree(std::optional<std::int64_t> root) {
   std::map<std::int64_t, ChildProgress> progress = s_.shadow->progress();
   std::map<std::int64_t, std::size_t> at;  // id -> index in stories (the first file of a duplicated id)
   for (std::size_t i = 0; i < stories.size(); ++i) at.emplace(stories[i].id, i);
-  // A story is a root when it has no parent, or its parent is not a story, or its
-  // chain of parents loops (a hand edit; check names it): walking up from it meets
-  // itself before a root.
+  // A story is a root when it has no parent, or its parent is not a story, or it is
+  // in a loop of parents (a hand edit; check names it). A story below a loop hangs
+  // under its parent as any other. One pass: each walk up stops at a story an
+  // earlier walk has settled, and a walk that meets itself has found a loop.
+  auto parent_of = [&](std::size_t i) -> std::optional<std::size_t> {
+    const auto& p = stories[i].parent;
+    if (!p || !at.count(*p)) return std::nullopt;
+    return at[*p];
+  };
+  std::vector<bool> in_loop(stories.size(), false);
+  {
+    enum : char { unknown, walking, settled };
+    std::vector<char> state(stories.size(), unknown);
+    for (std::size_t i = 0; i < stories.size(); ++i) {
+      if (at[stories[i].id] != i || state[i] != unknown) continue;
+      std::vector<std::size_t> path;
+      std::optional<std::size_t> j = i;
+      while (j && state[*j] == unknown) {
+        state[*j] = walking;
+        path.push_back(*j);
+        j = parent_of(*j);
+      }
+      if (j && state[*j] == walking)
+        for (auto k = std::find(path.begin(), path.end(), *j); k != path.end(); ++k) in_loop[*k] = true;
+      for (auto k : path) state[k] = settled;
+    }
+  }
   std::map<std::int64_t, std::vector<std::size_t>> children;
   std::vector<std::size_t> roots;
   std::vector<bool> orphan(stories.size(), false);
   for (std::size_t i = 0; i < stories.size(); ++i) {
     const Story& s = stories[i];
     if (at[s.id] != i) continue;  // a second file of the same id is drawn once
-    bool rooted = !s.parent || !at.count(*s.parent);
-    if (!rooted) {
-      std::set<std::int64_t> seen{s.id};
-      for (auto p = s.parent; p && at.count(*p); p = stories[at[*p]].parent)
-        if (!seen.insert(*p).second) {
-          rooted = true;
-          break;
-        }
-    }
-    if (rooted) {
+    if (!parent_of(i) || in_loop[i]) {
       orphan[i] = s.parent.has_value();
       roots.push_back(i);
     } else {

@@ -44,6 +44,7 @@ TEST_CASE("parent: new --parent and set parent write the key, unset removes it")
   CHECK(shown["parent"] == 1);
   CHECK(shown["progress"].is_null());
   CHECK(json::parse(e.run({"--json", "show", "1"}).out)["progress"] == json{{"done", 0}, {"total", 2}});
+  CHECK(run({"git", "-C", e.root().string(), "fsck", "--strict", "--no-progress"}).code == 0);
 }
 
 TEST_CASE("parent: a missing parent, the story itself, a cycle and a bad value are refused, nothing written") {
@@ -104,12 +105,18 @@ TEST_CASE("parent: a hand-written parent that is missing or loops is drawn as a 
     text.replace(text.find(from), from.size(), to);
     write(p, text);
   };
+  e.board.create({"Below the loop", "--parent", "3"});
   rewrite(2, "parent: 1", "parent: 77");
   rewrite(3, "parent: 1", "parent: 4");
   auto tree = e.run({"tree"});
   REQUIRE(tree.code == 0);
   CHECK(tree.out.find("#2 Card form  backlog  (parent #77 is not a story above it)") != std::string::npos);
   CHECK(tree.out.find("#1 Payments epic  backlog\n") != std::string::npos);
+  // #3 and #4 are roots (their loop has no top); #5 hangs under #3, where it was.
+  CHECK(tree.out.find("#3 Refunds  backlog  0/2 done  (parent #4 is not a story above it)\n└─ #5 Below the loop  "
+                      "backlog\n") != std::string::npos);
+  CHECK(tree.out.find("(parent #3 is not a story above it)") != std::string::npos);  // #4
+  CHECK(tree.out.find("#5 Below the loop  backlog  (parent") == std::string::npos);
   auto check = e.run({"check"});
   CHECK(check.code == 5);
   CHECK(check.out.find("parent: no story #77") != std::string::npos);

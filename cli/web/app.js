@@ -43,6 +43,11 @@ function write(path, etag, payload) {
   return api(path, { method: "POST", headers, body: JSON.stringify(payload) });
 }
 
+// A parent's progress, "1/2 done", as the CLI says it (progress_text).
+function progressText(p) {
+  return p.done + "/" + p.total + " done";
+}
+
 function age(seconds) {
   if (seconds === null || seconds === undefined) return "";
   if (seconds < 3600) return Math.max(0, Math.floor(seconds / 60)) + "m";
@@ -98,7 +103,7 @@ function card(s) {
     s.claim ? el("span", { class: "claim", title: "claimed until " + s.claim.expires }, "until " + s.claim.expires.slice(11, 16)) : null,
     s.blocked ? el("span", { class: "blocked-mark" }, "blocked") : null,
     s.parent ? el("span", { class: "parent", title: "part of #" + s.parent }, "in #" + s.parent) : null,
-    s.progress ? el("span", { class: "progress", title: "children done" }, s.progress.done + "/" + s.progress.total + " done") : null,
+    s.progress ? el("span", { class: "progress", title: "children done" }, progressText(s.progress)) : null,
     s.age_seconds !== null ? el("span", { class: "age" }, age(s.age_seconds)) : null);
   const c = el("article", { class: "card" + (s.blocked ? " blocked" : ""), tabindex: "0", draggable: "true",
                             "data-id": String(s.id), "data-stage": s.stage },
@@ -220,7 +225,7 @@ async function openDetail(id) {
   const rows = [["type", s.type], ["stage", s.stage], ["priority", s.priority ?? ""], ["labels", s.labels.join(", ")],
                 ["depends on", s.depends_on.map((x) => "#" + x).join(", ")],
                 ["parent", s.parent ? "#" + s.parent : ""],
-                ["children", s.progress ? s.progress.done + "/" + s.progress.total + " done" : ""], ["agent", s.agent ?? ""],
+                ["children", s.progress ? progressText(s.progress) : ""], ["agent", s.agent ?? ""],
                 ["claim", s.claim ? s.claim.owner + " until " + s.claim.expires : ""], ["blocked", s.blocked ? "yes" : ""],
                 ["created", s.created ?? ""], ["path", s.path]];
   for (const [k, v] of Object.entries(s.fields)) rows.push([k, typeof v === "string" ? v : JSON.stringify(v)]);
