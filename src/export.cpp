@@ -58,14 +58,12 @@ std::optional<std::string> source_id(const Story& s, const std::string& prefix) 
 /// beads' text fields from a body written by the import: the sections it adds,
 /// when they close the body in its order; else the whole body is the description.
 void split_beads_body(const std::string& body, OJson& out) {
-  static const std::vector<std::pair<const char*, const char*>> sections = {
-      {"design", "Design"}, {"acceptance_criteria", "Acceptance Criteria"}, {"notes", "Notes"},
-      {"close_reason", "Close Reason"}};
+  const auto& sections = beads_body_sections();
   std::string rest = body;
   while (!rest.empty() && rest.back() == '\n') rest.pop_back();
   std::vector<std::pair<std::string, std::string>> found;
   for (auto it = sections.rbegin(); it != sections.rend(); ++it) {
-    std::string heading = std::string("## ") + it->second + "\n\n";
+    std::string heading = "## " + it->second + "\n\n";
     auto at = rest.rfind(heading);
     if (at == std::string::npos || (at != 0 && rest.compare(at - 2, 2, "\n\n") != 0)) continue;
     found.emplace_back(it->first, rest.substr(at + heading.size()));

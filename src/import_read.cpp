@@ -20,6 +20,13 @@ namespace tracker {
 
 using Json = nlohmann::json;
 
+const std::vector<std::pair<std::string, std::string>>& beads_body_sections() {
+  static const std::vector<std::pair<std::string, std::string>> sections = {
+      {"design", "Design"}, {"acceptance_criteria", "Acceptance Criteria"}, {"notes", "Notes"},
+      {"close_reason", "Close Reason"}};
+  return sections;
+}
+
 ImportFormat parse_import_format(const std::string& word) {
   if (word == "beads") return ImportFormat::beads;
   if (word == "backlog-md" || word == "backlog.md") return ImportFormat::backlog_md;
@@ -103,14 +110,11 @@ void imply_parents(std::vector<SourceRecord>& records, bool case_insensitive) {
 /// beads' text fields, as the story's body under headings.
 std::string beads_body(const Json& j) {
   std::string body = std::string(trim(json_string(j, "description")));
-  static const std::vector<std::pair<const char*, const char*>> sections = {
-      {"design", "Design"}, {"acceptance_criteria", "Acceptance Criteria"}, {"notes", "Notes"},
-      {"close_reason", "Close Reason"}};
-  for (const auto& [key, heading] : sections) {
-    std::string text(trim(json_string(j, key)));
+  for (const auto& [key, heading] : beads_body_sections()) {
+    std::string text(trim(json_string(j, key.c_str())));
     if (text.empty()) continue;
     if (!body.empty()) body += "\n\n";
-    body += std::string("## ") + heading + "\n\n" + text;
+    body += "## " + heading + "\n\n" + text;
   }
   return body.empty() ? body : body + "\n";
 }

@@ -98,6 +98,11 @@ struct ImportResult {
   bool dry_run = false;
 };
 
+/// beads' text fields after `description`, each a section of the story's body under
+/// its heading, in this order: {"design", "Design"}, {"acceptance_criteria", ...}.
+/// The import writes them and the export splits them out again.
+const std::vector<std::pair<std::string, std::string>>& beads_body_sections();
+
 enum class ExportFormat { jsonl, csv, backlog_md };
 
 /// "jsonl", "csv", "backlog-md"; UsageError otherwise.
