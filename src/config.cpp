@@ -27,8 +27,7 @@ std::optional<std::string> path_git_refuses(std::string_view path) {
       return "it has an empty, '.' or '..' component";
     // git's verify_path: ".git" in any case, with the trailing dots and spaces NTFS
     // drops, and its 8.3 short name (core.protectNTFS is on by default).
-    std::string lower;
-    for (char c : component) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string lower = ascii_lower(component);
     std::string_view trimmed = lower;
     while (!trimmed.empty() && (trimmed.back() == '.' || trimmed.back() == ' ')) trimmed.remove_suffix(1);
     if (trimmed == ".git" || trimmed == "git~1") return "git refuses a '" + component + "' component in a path";

@@ -180,29 +180,23 @@ std::map<std::string, std::string> export_backlog_md(const std::vector<Story>& s
     return it == ids.end() ? "task-" + std::to_string(id) : it->second;
   };
   std::map<std::string, std::string> files;
-  std::vector<std::string> quoted;
-  for (const auto& st : statuses) quoted.push_back(yaml_scalar(st));
-  files["config.yml"] = "project_name: tracker export\nstatuses: [" + join(quoted, ", ") + "]\ndefault_status: " +
+  files["config.yml"] = "project_name: tracker export\nstatuses: " + yaml_flow_list(statuses) + "\ndefault_status: " +
                         yaml_scalar(statuses.empty() ? "To Do" : statuses.front()) + "\n";
   for (const auto& s : stories) {
     std::string text = "---\nid: " + yaml_scalar(ids[s.id]) + "\ntitle: " + yaml_scalar(s.name) + "\n";
     bool archived = s.stage == archive_stage && status.find(s.stage) == status.end();
     if (!archived) text += "status: " + yaml_scalar(status.count(s.stage) ? status[s.stage] : s.stage) + "\n";
-    std::vector<std::string> who = field_texts(s, "assignee");
-    for (auto& w : who) w = yaml_scalar(w);
-    text += "assignee: [" + join(who, ", ") + "]\n";
+    text += "assignee: " + yaml_flow_list(field_texts(s, "assignee")) + "\n";
     if (!s.created.empty()) {
       std::string created = s.created.substr(0, 16);
       if (created.size() == 16) created[10] = ' ';
       text += "created_date: " + yaml_scalar(created) + "\n";
     }
-    std::vector<std::string> labels;
-    for (const auto& l : s.labels) labels.push_back(yaml_scalar(l));
-    text += "labels: [" + join(labels, ", ") + "]\n";
+    text += "labels: " + yaml_flow_list(s.labels) + "\n";
     if (auto m = field_text(s, "milestone"); !m.empty()) text += "milestone: " + yaml_scalar(m) + "\n";
     std::vector<std::string> deps;
-    for (auto d : s.depends_on) deps.push_back(yaml_scalar(id_of(d)));
-    text += "dependencies: [" + join(deps, ", ") + "]\n";
+    for (auto d : s.depends_on) deps.push_back(id_of(d));
+    text += "dependencies: " + yaml_flow_list(deps) + "\n";
     if (s.parent) text += "parent_task_id: " + yaml_scalar(id_of(*s.parent)) + "\n";
     if (s.priority) text += std::string("priority: ") + (*s.priority >= 3 ? "high" : *s.priority == 2 ? "medium" : "low") + "\n";
     text += "---\n";

@@ -240,11 +240,7 @@ std::string remove_front_matter_line(std::string_view text, std::string_view key
 std::string edit_front_matter_list(std::string_view text, std::string_view key,
                                    const std::function<bool(std::string_view)>& keep,
                                    const std::vector<std::string>& add) {
-  auto flow = [](const std::vector<std::string>& items) {
-    std::vector<std::string> quoted;
-    for (const auto& item : items) quoted.push_back(yaml_scalar(item));
-    return "[" + join(quoted, ", ") + "]";
-  };
+  const auto& flow = yaml_flow_list;
   FrontMatter fm = locate_front_matter(text);
   std::optional<KeyLine> line = fm.present ? find_key_line(text, fm, key) : std::nullopt;
   if (!line) return add.empty() ? std::string(text) : set_front_matter_line(text, key, flow(add));

@@ -21,23 +21,6 @@ namespace tracker {
 
 namespace {
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string yaml_list(const std::vector<std::string>& items) {
-  std::vector<std::string> quoted;
-  for (const auto& i : items) quoted.push_back(yaml_scalar(i));
-  return "[" + join(quoted, ", ") + "]";
-}
-
-std::string id_list(const std::vector<std::int64_t>& ids) {
-  std::vector<std::string> parts;
-  for (auto id : ids) parts.push_back(std::to_string(id));
-  return "[" + join(parts, ", ") + "]";
-}
-
 /// The text of `text` with its body replaced by `body` (empty: no body).
 std::string with_body(const std::string& text, const std::string& body) {
   FrontMatter fm = locate_front_matter(text);
@@ -101,10 +84,10 @@ ImportResult Transitions::import_stories(const ImportRequest& request) {
   auto stage_of_status = [&](const std::string& status) -> std::optional<std::string> {
     if (auto it = request.status_map.find(status); it != request.status_map.end()) return it->second;
     for (const auto& [from, to] : request.status_map)
-      if (lower(from) == lower(status)) return to;
-    if (auto it = defaults.find(lower(status)); it != defaults.end()) return it->second;
+      if (ascii_lower(from) == ascii_lower(status)) return to;
+    if (auto it = defaults.find(ascii_lower(status)); it != defaults.end()) return it->second;
     for (const auto& stage : config.stages)  // a status that names a stage goes there
-      if (lower(stage.name) == lower(status)) return stage.name;
+      if (ascii_lower(stage.name) == ascii_lower(status)) return stage.name;
     return std::nullopt;
   };
   auto type_of = [&](const std::string& source_type) {
@@ -152,7 +135,7 @@ ImportResult Transitions::import_stories(const ImportRequest& request) {
   trace("import: board read");
   // Map every record: stage, type, the story it updates.
   const bool fold_case = request.format == ImportFormat::backlog_md;
-  auto norm = [&](const std::string& id) { return fold_case ? lower(id) : id; };
+  auto norm = [&](const std::string& id) { return fold_case ? ascii_lower(id) : id; };
   std::vector<Planned> plan(src.records.size());
   std::map<std::string, std::size_t> index_of;  // normalized source id -> plan index
   std::map<std::string, std::vector<std::string>> unmapped_status, bad_types;
@@ -277,17 +260,17 @@ ImportResult Transitions::import_stories(const ImportRequest& request) {
     p.keys = {
         {"name", yaml_scalar(r.name)},
         {"priority", opt(r.priority.has_value(), r.priority ? std::to_string(*r.priority) : "")},
-        {"labels", opt(!r.labels.empty(), yaml_list(r.labels))},
-        {"depends_on", opt(!p.depends_on.empty(), id_list(p.depends_on))},
+        {"labels", opt(!r.labels.empty(), yaml_flow_list(r.labels))},
+        {"depends_on", opt(!p.depends_on.empty(), yaml_id_list(p.depends_on))},
         {"parent", opt(p.parent.has_value(), p.parent ? std::to_string(*p.parent) : "")},
         {"created", opt(!r.created.empty(), yaml_scalar(r.created))},
         {"closed", opt(!r.closed.empty(), yaml_scalar(r.closed))},
         {"assignee", opt(!r.assignees.empty(), r.assignees.size() == 1 ? yaml_scalar(r.assignees.front())
-                                                                          : yaml_list(r.assignees))},
+                                                                          : yaml_flow_list(r.assignees))},
         {"milestone", opt(!r.milestone.empty(), yaml_scalar(r.milestone))},
         {"author", opt(!r.author.empty(), yaml_scalar(r.author))},
-        {"related", opt(!related.empty(), id_list(related))},
-        {"source_links", opt(!unresolved.empty(), yaml_list(unresolved))},
+        {"related", opt(!related.empty(), yaml_id_list(related))},
+        {"source_links", opt(!unresolved.empty(), yaml_flow_list(unresolved))},
         {"source", yaml_scalar(p.key)},
     };
   }
@@ -438,7 +421,7 @@ ImportResult Transitions::import_stories(const ImportRequest& request) {
         std::string old_text = read_file(file);
         std::vector<std::string> types = config.types;
         types.insert(types.end(), new_types.begin(), new_types.end());
-        std::string text = set_front_matter_line("---\n" + old_text + "---\n", "types", yaml_list(types));
+        std::string text = set_front_matter_line("---\n" + old_text + "---\n", "types", yaml_flow_list(types));
         text = text.substr(4, text.size() - 8);
         tx.rewrite(file, old_text, text);
         s_.ws.add_types(new_types);

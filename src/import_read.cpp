@@ -89,11 +89,7 @@ std::size_t line_at(std::string_view text, std::size_t offset) {
 /// A record's parent from a dotted id ("bd-12.3" under "bd-12"), when the source
 /// holds that id and names no parent itself.
 void imply_parents(std::vector<SourceRecord>& records, bool case_insensitive) {
-  auto norm = [&](std::string s) {
-    if (case_insensitive)
-      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  };
+  auto norm = [&](const std::string& s) { return case_insensitive ? ascii_lower(s) : s; };
   std::set<std::string> ids;
   for (const auto& r : records) ids.insert(norm(r.id));
   for (auto& r : records) {
@@ -290,8 +286,7 @@ void read_backlog_task(const fs::path& file, const std::string& stage, bool draf
   r.depends_on = yaml_strings(y["dependencies"]);
   if (auto p = yaml_string(y["parent_task_id"]); !p.empty()) r.parent = p;
   if (auto p = yaml_string(y["parent"]); !p.empty() && !r.parent) r.parent = p;
-  std::string priority = yaml_string(y["priority"]);
-  for (auto& c : priority) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string priority = ascii_lower(yaml_string(y["priority"]));
   if (priority == "high")
     r.priority = 3;
   else if (priority == "medium")
@@ -344,9 +339,7 @@ void read_backlog_dir(fs::path dir, SourceRead& out) {
   for (const auto& f : markdown_files(dir / "archive" / "tasks")) read_backlog_task(f, "@archive", false, out);
   std::map<std::string, std::string> first;
   for (const auto& r : out.records) {
-    std::string key = r.id;
-    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    auto [it, fresh] = first.emplace(key, r.where);
+    auto [it, fresh] = first.emplace(ascii_lower(r.id), r.where);
     if (!fresh) out.problems.push_back(r.where + ": " + r.id + " is also in " + it->second);
   }
   imply_parents(out.records, true);
@@ -395,8 +388,7 @@ void read_github_issue(const Json& j, const std::string& at, std::string& repo, 
     out.problems.push_back(at + ": #" + r.id + " has no title");
     return;
   }
-  r.status = json_string(j, "state");
-  for (auto& c : r.status) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  r.status = ascii_lower(json_string(j, "state"));
   if (r.status.empty()) r.status = "open";
   r.body = json_string(j, "body");
   {

@@ -52,8 +52,7 @@ namespace {
 
 std::optional<bool> as_bool(const YAML::Node& node) {
   if (!is_plain_scalar(node)) return std::nullopt;
-  std::string v = node.Scalar();
-  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string v = ascii_lower(node.Scalar());
   if (v == "true" || v == "yes" || v == "on") return true;
   if (v == "false" || v == "no" || v == "off" || v.empty() || v == "~" || v == "null") return false;
   return std::nullopt;
@@ -281,9 +280,7 @@ Story reparse_story(const Story& where, std::string_view text, const StoryLimits
 std::string yaml_scalar(std::string_view value) {
   // Words YAML 1.1 readers take for booleans or null stay strings only when quoted.
   static const char* const reserved[] = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"};
-  std::string lower(value);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string lower = ascii_lower(value);
   if (std::find(std::begin(reserved), std::end(reserved), lower) != std::end(reserved))
     return "\"" + std::string(value) + "\"";
   YAML::Emitter out;
@@ -291,19 +288,23 @@ std::string yaml_scalar(std::string_view value) {
   return out.c_str();
 }
 
+std::string yaml_flow_list(const std::vector<std::string>& items) {
+  std::vector<std::string> quoted;
+  for (const auto& item : items) quoted.push_back(yaml_scalar(item));
+  return "[" + join(quoted, ", ") + "]";
+}
+
+std::string yaml_id_list(const std::vector<std::int64_t>& ids) {
+  std::vector<std::string> parts;
+  for (auto id : ids) parts.push_back(std::to_string(id));
+  return "[" + join(parts, ", ") + "]";
+}
+
 std::string render_story(const NewStory& story) {
   std::string out = "---\nname: " + yaml_scalar(story.name) + "\n";
   if (story.priority) out += "priority: " + std::to_string(*story.priority) + "\n";
-  if (!story.labels.empty()) {
-    std::vector<std::string> quoted;
-    for (const auto& l : story.labels) quoted.push_back(yaml_scalar(l));
-    out += "labels: [" + join(quoted, ", ") + "]\n";
-  }
-  if (!story.depends_on.empty()) {
-    std::vector<std::string> ids;
-    for (auto id : story.depends_on) ids.push_back(std::to_string(id));
-    out += "depends_on: [" + join(ids, ", ") + "]\n";
-  }
+  if (!story.labels.empty()) out += "labels: " + yaml_flow_list(story.labels) + "\n";
+  if (!story.depends_on.empty()) out += "depends_on: " + yaml_id_list(story.depends_on) + "\n";
   if (story.parent) out += "parent: " + std::to_string(*story.parent) + "\n";
   out += "created: " + story.created + "\n---\n";
   if (!story.body.empty()) {

@@ -214,15 +214,15 @@ fs::path Workspace::real_stage_dir(const Stage& stage) const {
   return stage_dir(stage);
 }
 
-std::int64_t IdAllocation::peek_last(const Workspace& ws) {
-  auto text = read_file_if_exists(ws.shared_state_dir() / "last-id");
+/// The id in `<dir>/last-id`, 0 for none.
+static std::int64_t last_id_in(const fs::path& dir) {
+  auto text = read_file_if_exists(dir / "last-id");
   return text ? parse_int(trim(*text)).value_or(0) : 0;
 }
 
-std::int64_t IdAllocation::last() const {
-  auto text = read_file_if_exists(dir_ / "last-id");
-  return text ? parse_int(trim(*text)).value_or(0) : 0;
-}
+std::int64_t IdAllocation::peek_last(const Workspace& ws) { return last_id_in(ws.shared_state_dir()); }
+
+std::int64_t IdAllocation::last() const { return last_id_in(dir_); }
 
 std::int64_t IdAllocation::reserve(std::int64_t highest_seen) { return reserve_many(highest_seen, 1); }
 

@@ -221,4 +221,10 @@ int front_matter_key_line(std::string_view text, std::string_view key);
 /// Quotes `value` as a YAML scalar only when it needs quoting.
 std::string yaml_scalar(std::string_view value);
 
+/// A YAML flow list of scalars, each quoted only when it needs it: `[ui, "a: b"]`.
+std::string yaml_flow_list(const std::vector<std::string>& items);
+
+/// A YAML flow list of ids: `[3, 7]`.
+std::string yaml_id_list(const std::vector<std::int64_t>& ids);
+
 }  // namespace tracker

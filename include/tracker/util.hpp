@@ -68,6 +68,9 @@ void require_text(std::string_view text, const std::string& what);
 /// Trims ASCII whitespace on both ends.
 std::string_view trim(std::string_view text);
 
+/// `text` with A-Z made a-z (other bytes as they are): for keywords and ids.
+std::string ascii_lower(std::string_view text);
+
 /// Splits on `sep`, keeping empty fields.
 std::vector<std::string> split(std::string_view text, char sep);
 
