@@ -116,21 +116,49 @@ struct ReclaimOptions {
 
 struct ReadyOptions {
   std::optional<std::int64_t> limit;
+  bool explain = false;
 };
+
+/// How many stories that are not ready `ready --explain` names.
+constexpr std::size_t kExplained = 5;
 
 int run_ready(const ReadyOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
   std::vector<Story> stories = tracker->ready(opts.limit);
   report_issues(tracker->issues(), g);
+  std::vector<NotReady> waiting;
+  if (opts.explain) waiting = tracker->not_ready(kExplained);
   if (g.json) {
-    print_json(stories_json(stories, {}));
+    if (!opts.explain) {
+      print_json(stories_json(stories, {}));
+      return 0;
+    }
+    auto out = nlohmann::ordered_json::object();
+    out["ready"] = stories_json(stories, {});
+    out["not_ready"] = nlohmann::ordered_json::array();
+    for (const auto& n : waiting) out["not_ready"].push_back(not_ready_json(n));
+    print_json(out);
     return 0;
   }
-  if (stories.empty()) return 0;
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& s : stories) rows.push_back({std::to_string(s.id), s.type, priority_text(s), s.name});
-  std::string table = format_table(make_style(g), {"ID", "TYPE", "PRI", "NAME"}, rows, {"33", "36", nullptr, nullptr});
-  std::fwrite(table.data(), 1, table.size(), stdout);
+  Style style = make_style(g);
+  std::string out;
+  if (!stories.empty()) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& s : stories) rows.push_back({std::to_string(s.id), s.type, priority_text(s), s.name});
+    out = format_table(style, {"ID", "TYPE", "PRI", "NAME"}, rows, {"33", "36", nullptr, nullptr});
+  }
+  if (opts.explain) {
+    const auto& stages = tracker->workspace().config().ready_stages;
+    if (stories.empty()) out += waiting.empty() ? "no story is ready: no story is in " + join(stages, " or ") + "\n"
+                                                : "no story is ready:\n";
+    else if (!waiting.empty())
+      out += "\nnot ready:\n";
+    for (const auto& n : waiting)
+      out += "  " + paint(style, "#" + std::to_string(n.story.id), "33") +
+             (n.story.priority ? " P" + priority_text(n.story) : "") + " " + n.story.name + ": " +
+             n.why() + "\n";
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }
 
@@ -215,6 +243,7 @@ Command register_ready(CLI::App& app, GlobalOptions& g) {
   const auto& op = catalogue::operation("ready");
   CLI::App* sub = app.add_subcommand(op.name, op.summary);
   catalogue::add_param(sub, op, "limit", opts->limit);
+  catalogue::add_param(sub, op, "explain", opts->explain);
   return {sub, [opts, &g] { return run_ready(*opts, g); }};
 }
 

@@ -19,7 +19,7 @@ struct EditOptions {
 /// Asks what to do about an invalid edit; 'e', 'k' or 'a'.
 char ask(const std::string& problems) {
   std::cerr << problems << "\n";
-  return ask_choice("[e]dit again, [k]eep the last good version, or [a]bort (q)?",
+  return ask_choice("[e]dit again, [k]eep the story as it was and your text aside, or [a]bort and discard your text (q)?",
                     {{'e', "edit", "to edit again"}, {'k', "keep", "to keep"}, {'a', "abort", "to abort"}});
 }
 
@@ -80,16 +80,16 @@ int run_edit(const EditOptions& opts, const GlobalOptions& g) {
         throw InvalidDataError(first + more + "; #" + std::to_string(opts.id) +
                                " is unchanged, your text is saved at " + saved.string());
       }
+      // keep: the story as it was, the text kept aside for later; abort: the story
+      // as it was and the text thrown away, as the user asked.
       char choice = ask(report);
       if (choice == 'e') continue;
-      fs::path saved = tracker->save_rejected(opts.id, edited);
       if (choice == 'k') {
-        std::cerr << "kept the last good version of #" << opts.id << "; your text is saved at " << saved.string()
-                  << "\n";
+        fs::path saved = tracker->save_rejected(opts.id, edited);
+        std::cerr << "kept #" << opts.id << " as it was; your text is saved at " << saved.string() << "\n";
         return 0;
       }
-      throw InvalidDataError("aborted: #" + std::to_string(opts.id) + " is unchanged; your text is saved at " +
-                             saved.string());
+      throw Error(ExitCode::error, "aborted: #" + std::to_string(opts.id) + " is unchanged and your text is discarded");
     }
 
     try {

@@ -94,13 +94,17 @@ NewStoryResult create_in_editor(Tracker& tracker, NewStoryRequest request) {
       throw InvalidDataError(first + more + "; no story was created, your text is saved at " + saved.string());
     }
     std::cerr << report << "\n";
-    if (ask_choice("[e]dit again, or [a]bort (q)?", {{'e', "edit", "to edit again"}, {'a', "abort", "to abort"}}) ==
-        'e') {
+    // As at edit's prompt: keep sets the text aside, abort throws it away.
+    char choice = ask_choice("[e]dit again, [k]eep your text aside, or [a]bort and discard it (q)?",
+                             {{'e', "edit", "to edit again"}, {'k', "keep", "to keep"}, {'a', "abort", "to abort"}});
+    if (choice == 'e') {
       start = edited;
       continue;
     }
-    throw InvalidDataError("aborted: no story was created; your text is saved at " +
-                           tracker.save_rejected("new", edited).string());
+    if (choice == 'k')
+      throw InvalidDataError("no story was created; your text is saved at " +
+                             tracker.save_rejected("new", edited).string());
+    throw Error(ExitCode::error, "aborted: no story was created and your text is discarded");
   }
 }
 

@@ -34,9 +34,16 @@ nlohmann::ordered_json highlights_json(const Snippet& s) {
 
 int run_search(const SearchOptions& opts, const GlobalOptions& g) {
   auto tracker = open_tracker(g);
-  SearchResult result = tracker->search(join(opts.query, " "), opts.stages,
-                                        opts.all ? std::nullopt : std::optional<std::int64_t>(opts.limit));
+  const std::string text = join(opts.query, " ");
+  SearchResult result =
+      tracker->search(text, opts.stages, opts.all ? std::nullopt : std::optional<std::int64_t>(opts.limit));
   const std::vector<SearchHit>& hits = result.hits;
+  // What was searched for instead of a word that matched nothing, and the lack of
+  // any match, go to stderr: stdout holds hits only, for scripts and `--json`.
+  for (const auto& c : result.corrections)
+    std::fprintf(stderr, "tracker: no word begins with '%s'; searched for '%s' instead\n", c.typed.c_str(),
+                 c.used.c_str());
+  if (result.total == 0) std::fprintf(stderr, "tracker: no story matches '%s'\n", text.c_str());
   if (g.json) {
     auto out = nlohmann::ordered_json::array();
     for (const auto& h : hits)
@@ -55,10 +62,16 @@ int run_search(const SearchOptions& opts, const GlobalOptions& g) {
     std::fprintf(stderr, "tracker: the best %zu of %lld matches (--limit N or --all for more)\n", hits.size(),
                  static_cast<long long>(result.total));
   Style style = make_style(g);
+  std::size_t id_width = 0, stage_width = 0;
+  for (const auto& h : hits) {
+    id_width = std::max(id_width, std::to_string(h.story.id).size() + 1);
+    stage_width = std::max(stage_width, display_width(h.story.stage));
+  }
   std::string out;
   for (const auto& h : hits) {
-    out += paint(style, "#" + std::to_string(h.story.id), "33") + "  " + paint(style, h.story.stage, "32") + "  " +
-           highlighted(style, h.name) + "\n";
+    std::string id = "#" + std::to_string(h.story.id);
+    out += paint(style, id, "33") + std::string(id_width - id.size() + 2, ' ') + paint(style, h.story.stage, "32") +
+           std::string(stage_width - display_width(h.story.stage) + 2, ' ') + highlighted(style, h.name) + "\n";
     if (!h.snippet.text.empty()) out += "    " + highlighted(style, h.snippet) + "\n";
   }
   std::fwrite(out.data(), 1, out.size(), stdout);

@@ -70,6 +70,10 @@ Json run_ready(Tracker& t, const Json& args, const ServerOptions&) {
   Json out = {{"stories", Json::array()}, {"more", static_cast<std::int64_t>(stories.size()) > limit}};
   for (std::size_t i = 0; i < stories.size() && static_cast<std::int64_t>(i) < limit; ++i)
     out["stories"].push_back(brief(stories[i]));
+  if (args.value("explain", false)) {
+    out["not_ready"] = Json::array();
+    for (const auto& n : t.not_ready(5)) out["not_ready"].push_back(not_ready_json(n));
+  }
   return out;
 }
 
@@ -161,7 +165,9 @@ Json run_search(Tracker& t, const Json& args, const ServerOptions&) {
     j["snippet"] = h.snippet.text;
     hits.push_back(std::move(j));
   }
-  return {{"hits", hits}, {"total", r.total}};
+  Json out = {{"hits", hits}, {"total", r.total}};
+  for (const auto& c : r.corrections) out["corrected"].push_back({{"typed", c.typed}, {"used", c.used}});
+  return out;
 }
 
 Json run_new(Tracker& t, const Json& args, const ServerOptions&) {

@@ -99,9 +99,21 @@ Json array_of(Json items) { return {{"type", "array"}, {"items", std::move(items
 std::vector<Operation> declared() {
   std::vector<Operation> ops;
   ops.push_back({.name = "ready",
-                 .summary = "Stories ready to be claimed, most urgent (highest priority) first",
-                 .params = {limit_param("", 10, "stories")},
-                 .result = [] { return object({{"stories", array_of(brief())}, {"more", type("boolean")}}, {"stories"}); }});
+                 .summary = "Stories ready to be claimed, most urgent (highest priority number) first",
+                 .params = {limit_param("", 10, "stories"),
+                            {.name = "explain", .kind = Kind::flag,
+                             .meaning = "Also the most urgent stories of the ready stages that are not ready, and why",
+                             .cli = "--explain"}},
+                 .result = [] {
+                   return object({{"stories", array_of(brief())},
+                                  {"more", type("boolean")},
+                                  {"not_ready", array_of(object({{"id", type("integer")},
+                                                                 {"why", type("string")},
+                                                                 {"reasons", array_of(object({{"kind", type("string")}},
+                                                                                             {"kind"}))}},
+                                                                {"id", "why", "reasons"}))}},
+                                 {"stories"});
+                 }});
   ops.push_back(
       {.name = "claim",
        .summary = "Claim a story (or the first ready one) for an owner; it moves to the working stage",
@@ -189,13 +201,15 @@ std::vector<Operation> declared() {
   ops.push_back({.name = "search",
                  .summary = "Full-text search of names and bodies, best match first",
                  .params = {{.name = "query", .kind = Kind::text,
-                             .meaning = "Words to find (all of them); \"a phrase\", OR, prefix*",
+                             .meaning = "Words to find (all of them, each as the start of a word); \"a phrase\", OR, -excluded",
                              .cli = "query", .required = true, .nonempty = true},
                             stages_param(), limit_param("20", 10, "results"),
                             {.name = "all", .kind = Kind::flag, .meaning = "Every match", .doors = cli, .cli = "--all"}},
                  .result = [] { return object({{"hits", array_of(object({{"id", type("integer")}, {"snippet", type("string")}},
                                                             {"id"}))},
-                                   {"total", type("integer")}},
+                                   {"total", type("integer")},
+                                   {"corrected", array_of(object({{"typed", type("string")}, {"used", type("string")}},
+                                                                 {"typed", "used"}))}},
                                   {"hits"}); }});
   ops.push_back(
       {.name = "new",
@@ -234,7 +248,8 @@ std::vector<Operation> declared() {
        .params = {id_param(),
                   {.name = "fields", .kind = Kind::fields,
                    .meaning = "The keys and their values: {\"priority\": 3, \"labels\": [\"ui\"]}; at the CLI "
-                              "key=value words, lists as comma lists (labels=ui,api)",
+                              "key=value words, lists as comma lists (labels=ui,api). priority is an integer, a higher number more urgent "
+                              "(ready and claim take 5 before 2)",
                    .cli = "assignments", .required = true, .completes = Completes::key},
                   {.name = "keep_file_name", .kind = Kind::flag, .meaning = "A new name leaves the file name as it is",
                    .doors = cli | mcp, .cli = "--keep-file-name"},

@@ -275,4 +275,32 @@ nlohmann::ordered_json flow_json(const FlowReport& r) {
           {"cumulative_flow", {{"stages", r.stages}, {"days", days}}}};
 }
 
+nlohmann::ordered_json not_ready_json(const NotReady& n) {
+  auto reasons = nlohmann::ordered_json::array();
+  for (const auto& r : n.reasons) {
+    switch (r.kind) {
+      case WaitReason::Kind::dependency:
+      case WaitReason::Kind::part:
+        reasons.push_back({{"kind", r.kind == WaitReason::Kind::part ? "part" : "dependency"},
+                           {"id", r.other},
+                           {"stage", string_or_null(r.other_stage)}});
+        break;
+      case WaitReason::Kind::blocked:
+        reasons.push_back({{"kind", "blocked"}, {"reason", string_or_null(r.text)}});
+        break;
+      case WaitReason::Kind::claimed:
+        reasons.push_back({{"kind", "claimed"},
+                           {"owner", string_or_null(r.text)},
+                           {"until", r.until ? nlohmann::ordered_json(format_iso8601(r.until)) : nullptr}});
+        break;
+    }
+  }
+  return {{"id", n.story.id},
+          {"name", n.story.name},
+          {"stage", n.story.stage},
+          {"priority", n.story.priority ? nlohmann::ordered_json(*n.story.priority) : nullptr},
+          {"why", n.why()},
+          {"reasons", reasons}};
+}
+
 }  // namespace tracker::cli

@@ -66,6 +66,9 @@ nlohmann::ordered_json new_json(const NewStoryResult& r);
 nlohmann::ordered_json renew_json(const Claim& c);
 nlohmann::ordered_json log_entry_json(const LogEntry& e);
 nlohmann::ordered_json stats_json(const BoardStats& st);
+/// {"id", "name", "stage", "priority", "why", "reasons": [{"kind", "id", "stage"} |
+/// {"kind": "blocked", "reason"} | {"kind": "claimed", "owner", "until"}]}
+nlohmann::ordered_json not_ready_json(const NotReady& n);
 /// What `flow --json` prints (docs/flow.md).
 nlohmann::ordered_json flow_json(const FlowReport& r);
 

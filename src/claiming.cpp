@@ -122,6 +122,17 @@ ClaimResult Claims::take(const Story& story, const Claim& claim, bool after_stal
   return result;
 }
 
+std::string Claims::why_nothing_is_ready() {
+  constexpr std::size_t kNamed = 3;
+  std::vector<NotReady> waiting = all_.board.not_ready(kNamed + 1);
+  if (waiting.empty())
+    return s_.ws.config().ready_stages.empty() ? ""
+                                                : ": no story is in " + join(s_.ws.config().ready_stages, " or ");
+  std::vector<std::string> named;
+  for (std::size_t i = 0; i < waiting.size() && i < kNamed; ++i) named.push_back(waiting[i].describe());
+  return ": " + join(named, ", ") + (waiting.size() > kNamed ? ", and more" : "");
+}
+
 ClaimResult Claims::claim(const ClaimRequest& given) {
   s_.will_commit();
   ClaimRequest request = given;
@@ -171,7 +182,7 @@ ClaimResult Claims::claim(const ClaimRequest& given) {
       if (batch.empty()) {
         if (lost) throw NothingToDoError("no ready story to claim: the last were taken by other clones (" +
                                          std::to_string(lost) + " races lost)");
-        throw NothingToDoError("no ready story to claim");
+        throw NothingToDoError("no ready story to claim" + why_nothing_is_ready());
       }
       bool relist = false;
       while (!batch.empty() && !relist) {
@@ -249,10 +260,8 @@ ClaimResult Claims::claim(const ClaimRequest& given) {
     // whether it has children (its dependencies and children are looked up in it).
     if (!story.depends_on.empty() || !all_.transitions.open_children(id).empty()) s_.refresh_all();
     if (story.blocked) {
-      std::string reason;
-      for (const auto& f : story.fields)
-        if (f.key == "blocked_reason" && f.json.size() > 2 && f.json.front() == '"')
-          reason = " (" + nlohmann::json::parse(f.json).get<std::string>() + ")";
+      std::string reason = blocked_reason(story);
+      if (!reason.empty()) reason = " (" + reason + ")";
       throw ConflictError(who + " is blocked" + reason + "; unblock it first (" +
                           op_ref("unblock", {{"id", std::to_string(id)}}) + "), or claim it with " +
                           param_ref("force", "true"));

@@ -309,4 +309,131 @@ std::string edit_front_matter_list(std::string_view text, std::string_view key,
   return out;
 }
 
+namespace {
+
+/// A YAML double-quoted string holding `text`.
+std::string double_quoted(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+/// Where an unclosed '[' or '{' of the flow list or mapping that was still open
+/// when the text ended sits: its line (0-based) and character. Quotes and
+/// comments are skipped as YAML reads them.
+std::optional<std::pair<std::size_t, char>> unclosed_flow(const std::vector<std::string_view>& lines) {
+  std::vector<std::pair<std::size_t, char>> open;
+  for (std::size_t n = 0; n < lines.size(); ++n) {
+    std::string_view l = lines[n];
+    char quote = 0;
+    for (std::size_t i = 0; i < l.size(); ++i) {
+      char c = l[i];
+      if (quote) {
+        if (c == '\\' && quote == '"')
+          ++i;
+        else if (c == quote)
+          quote = 0;
+        continue;
+      }
+      if (c == '#' && (i == 0 || l[i - 1] == ' ' || l[i - 1] == '\t')) break;
+      if ((c == '"' || c == '\'') && (i == 0 || std::string_view(" \t[{,:").find(l[i - 1]) != std::string_view::npos))
+        quote = c;
+      else if (c == '[' || c == '{')
+        open.emplace_back(n, c);
+      else if ((c == ']' || c == '}') && !open.empty())
+        open.pop_back();
+    }
+  }
+  if (open.empty()) return std::nullopt;
+  return open.front();
+}
+
+std::size_t indent_of(std::string_view line) {
+  std::size_t i = 0;
+  while (i < line.size() && line[i] == ' ') ++i;
+  return i;
+}
+
+}  // namespace
+
+std::pair<int, std::string> explain_yaml_error(std::string_view yaml, int first_yaml_line, const YAML::Exception& e) {
+  std::vector<std::string_view> lines;
+  for (std::size_t at = 0; at <= yaml.size();) {
+    std::size_t nl = yaml.find('\n', at);
+    if (nl == std::string_view::npos) {
+      if (at < yaml.size()) lines.push_back(yaml.substr(at));
+      break;
+    }
+    lines.push_back(yaml.substr(at, nl - at));
+    at = nl + 1;
+  }
+  std::size_t n = e.mark.line >= 0 ? static_cast<std::size_t>(e.mark.line) : 0;
+  auto file_line = [&](std::size_t k) { return first_yaml_line + static_cast<int>(k); };
+  std::string_view line = n < lines.size() ? lines[n] : std::string_view();
+  const std::string& msg = e.msg;
+  auto colon = line.find(':');
+  std::string_view key = colon == std::string_view::npos ? std::string_view() : trim(line.substr(0, colon));
+  std::string_view value = colon == std::string_view::npos ? std::string_view() : trim(line.substr(colon + 1));
+
+  if (msg == YAML::ErrorMsg::END_OF_SEQ_FLOW || msg == YAML::ErrorMsg::END_OF_MAP_FLOW) {
+    auto open = unclosed_flow(lines);
+    std::size_t at = open ? open->first : n;
+    char opener = open ? open->second : (msg == YAML::ErrorMsg::END_OF_SEQ_FLOW ? '[' : '{');
+    char closer = opener == '[' ? ']' : '}';
+    std::string what = opener == '[' ? "list" : "mapping";
+    std::string_view written = trim(lines.size() > at ? lines[at] : line);
+    std::string out = "the " + what + " opened with '" + opener + "' is not closed; end it with '" + closer +
+                      "': " + std::string(written) + closer;
+    // `name: [oops`: one value, no comma, may well be text that starts with '['.
+    auto c = written.find(':');
+    std::string_view v = c == std::string_view::npos ? std::string_view() : trim(written.substr(c + 1));
+    if (!v.empty() && v.front() == opener && v.find(',') == std::string_view::npos)
+      out += ", or if it is text, put it in quotes: " + std::string(trim(written.substr(0, c))) + ": " + double_quoted(v);
+    return {file_line(at), out};
+  }
+  if (msg == YAML::ErrorMsg::MAP_VALUE) {
+    // `name: Fix: crash` (a plain value holding ": "), or a line indented under a
+    // key that already has its value.
+    if (!key.empty() && value.find(": ") != std::string_view::npos && value.front() != '"' && value.front() != '\'' &&
+        indent_of(line) == 0)
+      return {file_line(n), "the value has ': ' in it, so it needs quotes: " + std::string(key) + ": " +
+                                double_quoted(value)};
+    if (indent_of(line) > 0 && n > 0) {
+      std::size_t above = n - 1;
+      while (above > 0 && trim(lines[above]).empty()) --above;
+      return {file_line(n), "this line is indented under '" + std::string(trim(lines[above])) +
+                                "', which is not a list or mapping; remove the spaces at its start, or quote the value above if it goes on here"};
+    }
+    return {file_line(n), "a ':' where YAML does not expect one; if it is part of a value, put the value in quotes: " +
+                              std::string(key) + ": " + double_quoted(value)};
+  }
+  if (msg == YAML::ErrorMsg::TAB_IN_INDENTATION)
+    return {file_line(n), "a tab indents this line; YAML indents with spaces only"};
+  if (msg == YAML::ErrorMsg::FLOW_END)
+    return {file_line(n), "a ']' or '}' with no '[' or '{' open before it; if it is text, put the value in quotes: " +
+                              std::string(key) + ": " + double_quoted(value)};
+  if (msg.starts_with(YAML::ErrorMsg::INVALID_ESCAPE))
+    return {file_line(n), "'\\" + msg.substr(std::string_view(YAML::ErrorMsg::INVALID_ESCAPE).size()) +
+                              "' is not an escape YAML knows between double quotes; write '\\\\' for a backslash, or use single quotes"};
+  if (msg == YAML::ErrorMsg::UNKNOWN_TOKEN || msg == YAML::ErrorMsg::UNKNOWN_ANCHOR ||
+      msg == YAML::ErrorMsg::ANCHOR_NOT_FOUND || msg == YAML::ErrorMsg::ALIAS_NOT_FOUND ||
+      msg == YAML::ErrorMsg::END_OF_VERBATIM_TAG) {
+    if (!key.empty() && !value.empty())
+      return {file_line(n), "a value that starts with '" + std::string(1, value.front()) +
+                                "' needs quotes: " + std::string(key) + ": " + double_quoted(value)};
+  }
+  if (msg == YAML::ErrorMsg::END_OF_MAP && n < lines.size()) {
+    std::string_view t = trim(line);
+    if (t.starts_with("- "))
+      return {file_line(n), "a list item where a key is expected; a list goes under its key, indented: 'key:', then '  " +
+                                std::string(t) + "'"};
+    return {file_line(n), "this line is not 'key: value' at the level of the lines above it; check its indentation"};
+  }
+  return {file_line(n), "malformed front matter: " + msg +
+                            " (a value that holds ': ' or ' #', or starts with [ { & * ! | > ' \" % @ or `, needs quotes)"};
+}
+
 }  // namespace tracker

@@ -73,6 +73,13 @@ std::optional<KeyLine> find_key_line(std::string_view text, const FrontMatter& f
 /// the key line's end when there are none.
 std::size_t block_value_end(std::string_view text, const FrontMatter& fm, const KeyLine& line, std::size_t key_size);
 
+/// What a YAML parse error in the front matter means to the person who wrote it:
+/// the file line to report (1-based) and what to do, with the line as written, as
+/// `the value has ': ' in it, so it needs quotes: name: "Fix: crash"`. `yaml` is
+/// the front matter's text (no carriage returns), `first_yaml_line` its first
+/// line's number in the file, `e` what yaml-cpp threw.
+std::pair<int, std::string> explain_yaml_error(std::string_view yaml, int first_yaml_line, const YAML::Exception& e);
+
 /// Splits what follows `key:` on a line into the value and a trailing " # comment"
 /// (with the blanks before it). Knows enough about quotes not to split inside them.
 std::pair<std::string_view, std::string_view> split_comment(std::string_view rest);

@@ -121,10 +121,9 @@ SearchQuery parse_search_query(std::string_view text) {
         terms.push_back(std::move(term));
         continue;
       }
-      if (content.ends_with('*')) {
-        content.pop_back();
-        term.phrase.prefix = true;
-      }
+      // A bare word is a prefix: `passw` finds "password", as a user types it.
+      term.phrase.prefix = true;
+      if (content.ends_with('*')) content.pop_back();
       if (content.find('*') != std::string::npos)
         throw UsageError("bad query: '*' can only end a term, as in log*: " +
                          std::string(text.substr(start, end - start)));
@@ -175,6 +174,44 @@ std::string fts5_expression(const SearchQuery& query) {
     out = "(" + out + ") NOT (" + join(excluded, " OR ") + ")";
   }
   return out;
+}
+
+std::size_t typo_allowance(std::size_t letters) {
+  return letters < 4 ? 0 : letters < 7 ? 1 : 2;
+}
+
+std::u32string code_points(std::string_view text) {
+  std::u32string out;
+  for (std::size_t i = 0; i < text.size();) out.push_back(next_code_point(text, i));
+  return out;
+}
+
+std::size_t prefix_edits(std::u32string_view typed, std::u32string_view word, std::size_t limit) {
+  // Optimal string alignment distance from `typed` to each prefix of `word`: row i
+  // is the cost of the first i letters typed against word's first j letters; the
+  // answer is the least of the last row. Rows are cut at a band of `limit` either
+  // side of the diagonal, and a row whose least is past `limit` ends the walk.
+  const std::size_t n = typed.size(), m = std::min(word.size(), n + limit), over = limit + 1;
+  std::vector<std::size_t> before(m + 1, over), prev(m + 1, over), cur(m + 1, over);
+  for (std::size_t j = 0; j <= m; ++j) prev[j] = std::min(j, over);
+  for (std::size_t i = 1; i <= n; ++i) {
+    std::fill(cur.begin(), cur.end(), over);
+    cur[0] = std::min(i, over);
+    std::size_t least = cur[0];
+    std::size_t from = i > limit ? i - limit : 1, to = std::min(m, i + limit);
+    for (std::size_t j = from; j <= to; ++j) {
+      std::size_t cost = typed[i - 1] == word[j - 1] ? 0 : 1;
+      std::size_t best = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && typed[i - 1] == word[j - 2] && typed[i - 2] == word[j - 1])
+        best = std::min(best, before[j - 2] + 1);
+      cur[j] = std::min(best, over);
+      least = std::min(least, cur[j]);
+    }
+    if (least > limit) return over;
+    before.swap(prev);
+    prev.swap(cur);
+  }
+  return *std::min_element(prev.begin(), prev.end());
 }
 
 Snippet make_snippet(std::string_view text, const std::vector<Match>& matches, std::size_t width) {

@@ -39,6 +39,9 @@ class BoardReader {
   std::string raw(std::int64_t id);
   std::pair<Story, std::string> read_whole(std::int64_t id);
   std::vector<Story> ready(std::optional<std::int64_t> limit);
+  /// The first `limit` stories of the ready stages that are not ready, most urgent
+  /// first, and why (src/not_ready.cpp); from the index as it is: refresh first.
+  std::vector<NotReady> not_ready(std::size_t limit);
   BoardStats stats();
   std::map<std::int64_t, ChildProgress> progress();
   ChildProgress progress(std::int64_t id);
@@ -195,6 +198,10 @@ class Claims {
   /// `renewed` (a child lease commit, its generation one up). ConflictError "was
   /// lost" when another clone took it over.
   void renew_remote_lease(ClaimStore& store, const Claim& held, Claim& renewed);
+  /// Why nothing is ready, for the claim that found nothing: ": #2 waits for #1
+  /// (current), #5 blocked: vendor", at most three named; "" when nothing is in
+  /// the ready stages that could be.
+  std::string why_nothing_is_ready();
   /// A claim taken on the local lock alone although the config has a remote
   /// (--offline): says that other clones do not see it.
   void warn_if_offline_claim(std::int64_t id);

@@ -179,6 +179,13 @@ const std::vector<std::string>& known_keys() {
   return keys;
 }
 
+std::string blocked_reason(const Story& s) {
+  for (const auto& f : s.fields)
+    if (f.key == "blocked_reason" && f.json.size() > 2 && f.json.front() == '"')
+      return nlohmann::json::parse(f.json).get<std::string>();
+  return "";
+}
+
 void parse_story_text(std::string_view text, Story& story, const StoryLimits& limits) {
   if (text.size() > limits.max_bytes)
     throw StoryParseError(1, "the file is larger than " + std::to_string(limits.max_bytes) +
@@ -213,11 +220,12 @@ void parse_story_text(std::string_view text, Story& story, const StoryLimits& li
 
   if (fm.present) {
     YAML::Node root;
+    const std::string yaml = strip_cr(text.substr(fm.yaml_begin, fm.yaml_end - fm.yaml_begin));
     try {
-      root = YAML::Load(strip_cr(text.substr(fm.yaml_begin, fm.yaml_end - fm.yaml_begin)));
+      root = YAML::Load(yaml);
     } catch (const YAML::Exception& e) {
-      int line = e.mark.line >= 0 ? fm.first_yaml_line + e.mark.line : 1;
-      throw StoryParseError(line, "malformed front matter: " + e.msg);
+      auto [line, message] = explain_yaml_error(yaml, fm.first_yaml_line, e);
+      throw StoryParseError(line, message);
     }
     if (!root.IsNull() && !root.IsMap())
       throw StoryParseError(fm.first_yaml_line, "front matter must be a mapping of keys to values");

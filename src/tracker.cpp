@@ -56,6 +56,10 @@ Story BoardView::show(std::int64_t id) { return all_.board.show(id); }
 std::string BoardView::raw(std::int64_t id) { return all_.board.raw(id); }
 std::pair<Story, std::string> BoardView::read_whole(std::int64_t id) { return all_.board.read_whole(id); }
 std::vector<Story> BoardView::ready(std::optional<std::int64_t> limit) { return all_.board.ready(limit); }
+std::vector<NotReady> BoardView::not_ready(std::size_t limit) {
+  all_.session.refresh_all();
+  return all_.board.not_ready(limit);
+}
 BoardStats BoardView::stats() { return all_.board.stats(); }
 std::map<std::int64_t, ChildProgress> BoardView::progress() { return all_.board.progress(); }
 ChildProgress BoardView::progress(std::int64_t id) { return all_.board.progress(id); }

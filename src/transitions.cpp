@@ -285,8 +285,10 @@ StoryChange Transitions::unblock(std::int64_t id) {
     result.changed = false;
     return result;
   }
+  // Both lines go: a story that is not blocked says nothing about it, as one
+  // that never was.
   auto edit = [](const std::string& text) {
-    return remove_front_matter_line(set_front_matter_line(text, "blocked", "false"), "blocked_reason");
+    return remove_front_matter_line(remove_front_matter_line(text, "blocked"), "blocked_reason");
   };
   result.commit = transition(story, stage, edit, "unblock", "", "").commit;
   return result;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <regex>
 #include <thread>
 
 using namespace testing;
@@ -511,8 +512,7 @@ TEST_CASE("block and unblock change one line each and gate the ready queue") {
         "waiting: design");
   REQUIRE(run_tracker(board.root(), {"unblock", "1"}).code == 0);
   CHECK(ready_ids(board.root()) == std::vector<long>{1});
-  CHECK(read(board.root() / "work/1_backlog/1_story_gate.md") ==
-        before.substr(0, before.find("---", 3)) + "blocked: false\n---\n");
+  CHECK(read(board.root() / "work/1_backlog/1_story_gate.md") == before);  // no `blocked: false` left behind
   CHECK(run_tracker(board.root(), {"unblock", "1"}).out == "#1 is already unblocked\n");
   CHECK(run_tracker(board.root(), {"block", "1", "--reason", "two\nlines"}).code == 2);
 }
@@ -715,7 +715,8 @@ TEST_CASE("check finds every kind of problem, with path and line, and exits 5") 
   std::vector<std::string> expected = {
       "work/1_backlog/3_story_three.md: error: story #3 exists 2 times (work/1_backlog/3_story_three.md, "
       "work/2_current/3_story_twin.md); tracker renumber 3 --path <file> gives one a new id",
-      "work/1_backlog/5_story_bad.md:3: error: malformed front matter: end of sequence flow not found",
+      "work/1_backlog/5_story_bad.md:2: error: the list opened with '[' is not closed; end it with ']': name: [oops], "
+      "or if it is text, put it in quotes: name: \"[oops\"",
       "work/1_backlog/7_feature_t.md: error: unknown type 'feature'",
       "work/1_backlog/7_feature_t.md:3: error: priority: expected an integer, got 'high'",
       "work/1_backlog/7_feature_t.md:4: error: dependency cycle: #7 -> #8 -> #9 -> #7",
@@ -740,7 +741,7 @@ TEST_CASE("check finds every kind of problem, with path and line, and exits 5") 
   for (const auto& p : report["problems"]) kinds.insert(p["kind"].get<std::string>());
   CHECK(kinds == std::set<std::string>{"bad-value", "cycle", "duplicate-id", "file-name", "malformed",
                                        "missing-dependency", "outside-stage", "unknown-stage", "unknown-type"});
-  CHECK(report["problems"][1]["line"] == 3);
+  CHECK(report["problems"][1]["line"] == 2);
   CHECK(report["problems"][0]["line"].is_null());
   CHECK(run_tracker(board.root(), {"check", "extra"}).code == 2);
 }
@@ -787,4 +788,66 @@ TEST_CASE("check compares claim locks with the story files") {
   r = run_tracker(board.root(), {"check"});
   CHECK(r.code == 0);
   CHECK(contains(r.out, "note: agent: zed, but no claim here holds #1"));
+}
+
+TEST_CASE("ready --explain and a claim that finds nothing say why the nearest stories are not ready") {
+  Board board;
+  fs::path root = board.root();
+  board.create({"Base", "--stage", "current"});                          // 1
+  board.create({"Login", "--depends-on", "1", "--priority", "3"});       // 2
+  board.create({"Vendor sync", "--priority", "2"});                      // 3
+  REQUIRE(run_tracker(root, {"block", "3", "--reason", "waiting on vendor"}).code == 0);
+
+  // Nothing ready: the claim says why, on one line, and exits 6.
+  auto r = run_tracker(root, {"claim", "--owner", "agent-7"});
+  CHECK(r.code == 6);
+  CHECK(r.err == "tracker: no ready story to claim: #2 waits for #1 (current), #3 blocked: waiting on vendor\n");
+  r = run_tracker(root, {"ready", "--explain"});
+  CHECK(r.code == 0);
+  CHECK(r.out ==
+        "no story is ready:\n"
+        "  #2 P3 Login: waits for #1 (current)\n"
+        "  #3 P2 Vendor sync: blocked: waiting on vendor\n");
+  CHECK(run_tracker(root, {"ready"}).out.empty());  // without --explain, as before
+
+  // A part not done holds its parent; a dependency on no story holds too; what is
+  // ready is listed first.
+  board.create({"Epic", "--priority", "9"});                           // 4
+  board.create({"Part", "--parent", "4", "--priority", "1"});          // 5
+  write(root / "work/1_backlog/6_story_ghost.md", "---\nname: Ghost\ndepends_on: [99]\n---\n");
+  r = run_tracker(root, {"ready", "--explain"});
+  CHECK(r.out ==
+        "ID  TYPE   PRI  NAME\n"
+        "5   story  1    Part\n"
+        "\n"
+        "not ready:\n"
+        "  #4 P9 Epic: waits for its part #5 (backlog)\n"
+        "  #2 P3 Login: waits for #1 (current)\n"
+        "  #3 P2 Vendor sync: blocked: waiting on vendor\n"
+        "  #6 Ghost: waits for #99 (no such story)\n");
+  json j = json::parse(run_tracker(root, {"ready", "--explain", "--json"}).out);
+  CHECK(j["ready"].size() == 1);
+  CHECK(j["not_ready"][0] == json::parse(R"J({"id": 4, "name": "Epic", "stage": "backlog", "priority": 9,
+      "why": "waits for its part #5 (backlog)", "reasons": [{"kind": "part", "id": 5, "stage": "backlog"}]})J"));
+  CHECK(j["not_ready"][2]["reasons"] == json::parse(R"([{"kind": "blocked", "reason": "waiting on vendor"}])"));
+  CHECK(j["not_ready"][3]["reasons"] == json::parse(R"([{"kind": "dependency", "id": 99, "stage": null}])"));
+
+  // A claim that leaves the story in a ready stage (claim.move_to: backlog) holds it.
+  std::string config = read(root / ".tracker/config.yml");
+  write(root / ".tracker/config.yml", std::regex_replace(config, std::regex("move_to: current"), "move_to: backlog"));
+  REQUIRE(run_tracker(root, {"claim", "5", "--owner", "coder-1"}).code == 0);
+  j = json::parse(run_tracker(root, {"ready", "--explain", "--json"}).out);
+  CHECK(j["ready"].empty());
+  bool named = false;
+  for (const auto& n : j["not_ready"])
+    if (n["id"] == 5) {
+      named = true;
+      CHECK(n["reasons"][0]["kind"] == "claimed");
+      CHECK(n["reasons"][0]["owner"] == "coder-1");
+      CHECK(n["why"].get<std::string>().starts_with("claimed by coder-1 until 20"));
+    }
+  CHECK(named);
+  r = run_tracker(root, {"claim", "--owner", "agent-7"});
+  CHECK(r.code == 6);
+  CHECK(contains(r.err, "#4 waits for its part #5 (backlog), #2 waits for #1 (current), #3 blocked: waiting on vendor, and more"));
 }

@@ -224,7 +224,7 @@ TEST_CASE("story files: no front matter, CRLF, BOM and malformed files") {
   r = run_tracker(board.root(), {"show", "4"});
   CHECK(r.code == 5);
   CHECK(contains(r.err, "work/2_current/4_story_broken.md:"));
-  CHECK(contains(r.err, "malformed front matter"));
+  CHECK(contains(r.err, "work/2_current/4_story_broken.md:3: the list opened with '[' is not closed"));
   CHECK(json::parse(run_tracker(board.root(), {"show", "3", "--json"}).out)["priority"] == 3);
 }
 

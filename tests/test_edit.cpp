@@ -115,7 +115,7 @@ TEST_CASE("an invalid edit without a terminal exits 5, restores nothing it had n
     std::string message;
   };
   std::vector<Case> cases = {
-      {"s/priority: 1/priority: [oops/", file + ":4: malformed front matter"},  // yaml-cpp notices on the next line
+      {"s/priority: 1/priority: [oops/", file + ":3: the list opened with '[' is not closed; end it with ']': priority: [oops]"},
       {"s/priority: 1/priority: high/", file + ":3: priority: expected an integer, got 'high'"},
       {"s/priority: 1/depends_on: [42]/", file + ":3: depends_on: no story #42"},
       {"s/priority: 1/depends_on: [2]/", file + ":3: depends_on: dependency cycle #1 -> #2 -> #1"},
@@ -238,7 +238,7 @@ TEST_CASE("a conflicting edit on a terminal goes back to the editor with both si
   CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: edit #1 (priority 9 -> 6)\n");
 }
 
-TEST_CASE("edit on a terminal offers to edit again, keep the last good version, or abort") {
+TEST_CASE("edit on a terminal offers to edit again, keep the story and the text aside, or abort and discard the text") {
   if (run({"sh", "-c", "command -v script"}).code != 0) return;  // util-linux script gives us a pty
   Board board;
   board.create({"Alpha", "--priority", "1"});
@@ -252,26 +252,37 @@ TEST_CASE("edit on a terminal offers to edit again, keep the last good version, 
   INFO(r.out);
   CHECK(r.code == 0);
   CHECK(r.out.find(file + ":3: priority: expected an integer, got 'bad'") != std::string::npos);
-  CHECK(r.out.find("[e]dit again, [k]eep the last good version, or [a]bort (q)?") != std::string::npos);
+  CHECK(r.out.find("[e]dit again, [k]eep the story as it was and your text aside, or [a]bort and discard your text (q)?") !=
+        std::string::npos);
   CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: edit #1 (priority 1 -> 4)\n");
 
   std::string before = read(board.root() / file);
   fs::remove(tools / "count");
+  fs::path rejected = board.root() / ".git/tracker/rejected";
+  auto kept_texts = [&] {
+    std::size_t n = 0;
+    if (fs::exists(rejected))
+      for (const auto& e : fs::directory_iterator(rejected)) n += e.path().extension() == ".md";
+    return n;
+  };
+  std::size_t texts = kept_texts();
   r = in_pty("k\n");
   CHECK(r.code == 0);
-  CHECK(r.out.find("kept the last good version of #1; your text is saved at ") != std::string::npos);
+  CHECK(r.out.find("kept #1 as it was; your text is saved at ") != std::string::npos);
   CHECK(read(board.root() / file) == before);
+  CHECK(kept_texts() == texts + 1);
 
   fs::remove(tools / "count");
   r = in_pty("a\n");
-  CHECK(r.code == 5);
-  CHECK(r.out.find("aborted: #1 is unchanged; your text is saved at ") != std::string::npos);
+  CHECK(r.code == 1);
+  CHECK(r.out.find("aborted: #1 is unchanged and your text is discarded") != std::string::npos);
   CHECK(read(board.root() / file) == before);
+  CHECK(kept_texts() == texts + 1);  // nothing more kept
 
   // q aborts too, and an answer that is not a choice says what the choices are.
   fs::remove(tools / "count");
   r = in_pty("x\nq\n");
-  CHECK(r.code == 5);
+  CHECK(r.code == 1);
   CHECK(r.out.find("'x' is not a choice: answer e (or Enter) to edit again, k to keep, a or q to abort") !=
         std::string::npos);
   CHECK(r.out.find("aborted: #1 is unchanged") != std::string::npos);
@@ -501,7 +512,7 @@ TEST_CASE("new --edit refuses what cannot be a story, creates nothing and keeps 
   nothing_created();
 }
 
-TEST_CASE("new --edit on a terminal offers to edit again or abort") {
+TEST_CASE("new --edit on a terminal offers to edit again, keep the text aside, or abort") {
   if (run({"sh", "-c", "command -v script"}).code != 0) return;  // util-linux script gives us a pty
   Board board;
   TempDir tools;
@@ -518,15 +529,25 @@ TEST_CASE("new --edit on a terminal offers to edit again or abort") {
   INFO(r.out);
   CHECK(r.code == 0);
   CHECK(r.out.find("new story:3: the story needs a name") != std::string::npos);
-  CHECK(r.out.find("[e]dit again, or [a]bort (q)?") != std::string::npos);
+  CHECK(r.out.find("[e]dit again, [k]eep your text aside, or [a]bort and discard it (q)?") != std::string::npos);
   CHECK(git(board.root(), {"log", "-1", "--format=%s"}) == "tracker: create #1 Second try\n");
   CHECK(json::parse(run_tracker(board.root(), {"--json", "show", "1"}).out)["body"] == "Body only.\n");
 
   fs::remove(tools / "count");
   int commits = board.commit_count();
+  fs::path rejected = board.root() / ".git/tracker/rejected";
   r = in_pty("x\nq\n");
-  CHECK(r.code == 5);
-  CHECK(r.out.find("'x' is not a choice: answer e (or Enter) to edit again, a or q to abort") != std::string::npos);
-  CHECK(r.out.find("aborted: no story was created; your text is saved at ") != std::string::npos);
+  CHECK(r.code == 1);
+  CHECK(r.out.find("'x' is not a choice: answer e (or Enter) to edit again, k to keep, a or q to abort") !=
+        std::string::npos);
+  CHECK(r.out.find("aborted: no story was created and your text is discarded") != std::string::npos);
   CHECK(board.commit_count() == commits);
+  CHECK(!fs::exists(rejected));
+
+  fs::remove(tools / "count");
+  r = in_pty("k\n");
+  CHECK(r.code == 5);
+  CHECK(r.out.find("no story was created; your text is saved at ") != std::string::npos);
+  CHECK(board.commit_count() == commits);
+  CHECK(fs::exists(rejected));
 }

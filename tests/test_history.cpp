@@ -93,12 +93,12 @@ TEST_CASE("diff says a new file is malformed, with its line, instead of a story 
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(r.out.find("created #80") != std::string::npos);
-  CHECK(r.out.find("malformed: work/1_backlog/80_story_broken.md: line 3: malformed front matter") != std::string::npos);
+  CHECK(r.out.find("malformed: work/1_backlog/80_story_broken.md: line 2: the list opened with '[' is not closed") != std::string::npos);
   json j = json::parse(run_tracker(root, {"diff", "--json"}).out);
   REQUIRE(j.size() == 1);
-  CHECK(j[0]["malformed"].get<std::string>().starts_with("line 3: "));
+  CHECK(j[0]["malformed"].get<std::string>().starts_with("line 2: "));
   auto md = run_tracker(root, {"diff", "--format", "markdown"});
-  CHECK(md.out.find("  - malformed: `work/1_backlog/80_story_broken.md` line 3") != std::string::npos);
+  CHECK(md.out.find("  - malformed: `work/1_backlog/80_story_broken.md` line 2") != std::string::npos);
 }
 
 TEST_CASE("the progress line stays away for the first second, then redraws at most every 100 ms, and is erased") {

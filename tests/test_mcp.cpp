@@ -455,7 +455,21 @@ TEST_CASE("mcp: the agent loop through the tools, each result in the CLI's shape
   CHECK(mcp.call("block", {{"id", 2}, {"reason", "waits"}})["structuredContent"]["changed"] == true);
   CHECK(mcp.call("unblock", {{"id", 2}})["structuredContent"]["changed"] == true);
   CHECK(mcp.call("link", {{"id", 2}, {"depends_on", id}})["structuredContent"]["depends_on"] == Json{id});
+  // Nothing is ready now; explain says why, as `ready --explain` does, and so does a claim.
+  Json explained = mcp.call("ready", {{"explain", true}})["structuredContent"];
+  CHECK(explained["stories"].empty());
+  REQUIRE(explained["not_ready"].size() == 1);
+  CHECK(explained["not_ready"][0]["id"] == 2);
+  CHECK(explained["not_ready"][0]["why"] == "waits for #" + std::to_string(id) + " (current)");
+  Json nothing = mcp.call("claim", {{"owner", "agent-8"}});
+  CHECK(nothing["isError"] == true);
+  CHECK(nothing["content"][0]["text"].get<std::string>().find("no ready story to claim: #2 waits for #" +
+                                                              std::to_string(id) + " (current)") != std::string::npos);
   CHECK(mcp.call("search", {{"query", "parser"}})["structuredContent"]["hits"][0]["id"] == id);
+  // A typo is searched as the closest indexed word, and the result says so.
+  Json typo = mcp.call("search", {{"query", "prser"}})["structuredContent"];
+  CHECK(typo["hits"][0]["id"] == id);
+  CHECK(typo["corrected"] == Json::parse(R"([{"typed": "prser", "used": "parser"}])"));
   CHECK(mcp.call("list", {{"stage", {"current"}}})["structuredContent"]["stories"].size() == 1);
   CHECK(mcp.call("list", {{"limit", 1}})["structuredContent"]["more"] == true);
 

@@ -31,23 +31,23 @@ std::string marked(const tracker::Snippet& s) {
 }  // namespace
 
 TEST_CASE("search queries: words, phrases, prefixes, exclusions and OR become quoted FTS5 expressions") {
-  CHECK(expression("login") == "(\"login\")");
-  CHECK(expression("Login Page") == "(\"login\") AND (\"page\")");
+  CHECK(expression("login") == "(\"login\"*)");  // a bare word is a prefix
+  CHECK(expression("Login Page") == "(\"login\"*) AND (\"page\"*)");
   CHECK(expression("\"add login\" log*") == "(\"add login\") AND (\"log\"*)");
   CHECK(expression("\"add log\"*") == "(\"add log\"*)");
-  CHECK(expression("cache -redis -\"old api\"") == "((\"cache\")) NOT (\"redis\" OR \"old api\")");
-  CHECK(expression("billing OR webhook cache") == "(\"billing\" OR \"webhook\") AND (\"cache\")");
+  CHECK(expression("cache -redis -\"old api\"") == "((\"cache\"*)) NOT (\"redis\"* OR \"old api\")");
+  CHECK(expression("billing OR webhook cache") == "(\"billing\"* OR \"webhook\"*) AND (\"cache\"*)");
   // Punctuation splits a term into a phrase, as the tokenizer splits the text; FTS5
   // syntax characters are only ever words inside quotes.
-  CHECK(expression("e-mail") == "(\"e mail\")");
-  CHECK(expression("NEAR(x)") == "(\"near x\")");
+  CHECK(expression("e-mail") == "(\"e mail\"*)");
+  CHECK(expression("NEAR(x)") == "(\"near x\"*)");
   // AND and NOT, in capitals, are operators: AND is what side by side means, NOT
   // excludes the next term as '-' does. In lower case, or quoted, they are words.
-  CHECK(expression("login AND oauth") == "(\"login\") AND (\"oauth\")");
-  CHECK(expression("login NOT oauth") == "((\"login\")) NOT (\"oauth\")");
-  CHECK(expression("NOT AND NEAR(x)") == "((\"near x\")) NOT (\"and\")");
-  CHECK(expression("\"NOT\" and not") == "(\"not\") AND (\"and\") AND (\"not\")");
-  CHECK(expression("or") == "(\"or\")");
+  CHECK(expression("login AND oauth") == "(\"login\"*) AND (\"oauth\"*)");
+  CHECK(expression("login NOT oauth") == "((\"login\"*)) NOT (\"oauth\"*)");
+  CHECK(expression("NOT AND NEAR(x)") == "((\"near x\"*)) NOT (\"and\"*)");
+  CHECK(expression("\"NOT\" and not") == "(\"not\") AND (\"and\"*) AND (\"not\"*)");
+  CHECK(expression("or") == "(\"or\"*)");
   CHECK_THROWS_WITH(tracker::parse_search_query("login NOT"), "bad query: NOT must be followed by a term to exclude");
   CHECK_THROWS_WITH(tracker::parse_search_query("login NOT -x"), "bad query: NOT and '-' both exclude; use one");
 
@@ -237,7 +237,10 @@ TEST_CASE("search folds case for all of Unicode, and finds Chinese and Japanese 
   CHECK(ids("ԼԵՌ") == std::vector<long>{6});
   json armenian = json::parse(run_tracker(root, {"search", "--json", "լեռ"}).out).at(0);
   CHECK(armenian["highlights"]["name"] == json::parse("[[13, 6]]"));
-  CHECK(ids("cafe").empty());  // diacritics are kept: cafe is another word
+  // Diacritics are kept: cafe is another word, found as a word one edit away.
+  auto cafe = run_tracker(root, {"search", "--json", "cafe"});
+  CHECK(json::parse(cafe.out).size() == 1);
+  CHECK(cafe.err == "tracker: no word begins with 'cafe'; searched for 'café' instead\n");
   // Han and kana letters are words of their own, so a run is found anywhere in a
   // longer run, in order; a prefix works too; out of order is no match.
   CHECK(ids("日本語") == std::vector<long>{4});
@@ -266,4 +269,94 @@ TEST_CASE("search folds case for all of Unicode, and finds Chinese and Japanese 
   // The highlight finds the match whatever its case.
   json hit = json::parse(run_tracker(root, {"search", "--json", "CAFÉ"}).out).at(0);
   CHECK(hit["highlights"]["name"] == json::parse("[[0, 5]]"));
+}
+
+TEST_CASE("search edits: a typed word against the start of an indexed one, within one or two edits") {
+  auto edits = [](const std::string& typed, const std::string& word, std::size_t limit = 2) {
+    return tracker::prefix_edits(tracker::code_points(typed), tracker::code_points(word), limit);
+  };
+  CHECK(edits("passw", "password") == 0);
+  CHECK(edits("pasword", "password") == 1);   // a letter left out
+  CHECK(edits("passwrod", "password") == 1);  // two neighbours swapped
+  CHECK(edits("paxsword", "password") == 1);  // one replaced
+  CHECK(edits("passsword", "password") == 1);  // one too many
+  CHECK(edits("paswrd", "password") == 2);
+  CHECK(edits("pswrd", "password") == 3);  // past two: three
+  CHECK(edits("xyzzy", "password") == 3);  // past the limit: limit + 1
+  CHECK(edits("xyzzy", "password", 1) == 2);
+  CHECK(edits("über", "uber") == 1);  // code points, not bytes
+  CHECK(edits("", "anything") == 0);
+  CHECK(tracker::typo_allowance(3) == 0);
+  CHECK(tracker::typo_allowance(4) == 1);
+  CHECK(tracker::typo_allowance(6) == 1);
+  CHECK(tracker::typo_allowance(7) == 2);
+}
+
+TEST_CASE("search finds what people type: prefixes, a typo one or two edits off, name matches first, a word for no match") {
+  Board board;
+  fs::path root = board.root();
+  board.create({"Password reset by email"});                                                  // 1
+  board.create({"Session timeout", "--body", "After the password changes, sessions end.\n"});  // 2
+  std::string many;
+  for (int i = 0; i < 40; ++i) many += "password ";
+  board.create({"Audit notes", "--body", many + "\n"});  // 3: many body matches
+  board.create({"Passport scan"});                       // 4
+  auto search = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"search", "--json"};
+    all.insert(all.end(), args.begin(), args.end());
+    auto r = run_tracker(root, all);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    std::vector<long> ids;
+    for (const auto& hit : json::parse(r.out)) ids.push_back(hit["id"].get<long>());
+    return std::make_pair(ids, r.err);
+  };
+
+  // Every bare word is a prefix; a quoted one is exact.
+  auto [found, err] = search({"passw"});
+  CHECK(found.front() == 1);
+  CHECK(found.size() == 3);
+  CHECK(err.empty());
+  CHECK(search({"pass"}).first.size() == 4);
+  CHECK(search({"\"pass\""}).first.empty());
+  CHECK(search({"pass", "-passport"}).first.size() == 3);
+  CHECK(search({"reset emai"}).first == std::vector<long>{1});
+
+  // A name match ranks above any number of body matches.
+  CHECK(search({"password"}).first == std::vector<long>{1, 3, 2});
+
+  // A word that begins no indexed word is searched as the closest indexed word,
+  // and stderr says which.
+  std::tie(found, err) = search({"pasword"});
+  CHECK(found == std::vector<long>{1, 3, 2});
+  CHECK(err == "tracker: no word begins with 'pasword'; searched for 'password' instead\n");
+  std::tie(found, err) = search({"paswrod reset"});
+  CHECK(found == std::vector<long>{1});
+  CHECK(err == "tracker: no word begins with 'paswrod'; searched for 'password' instead\n");
+  CHECK(search({"timout"}).first == std::vector<long>{2});
+  // Two edits for a long word, one for a short one, none below four letters.
+  CHECK(search({"pssword"}).first.size() == 3);
+  CHECK(search({"sesion"}).first == std::vector<long>{2});
+  CHECK(search({"emial"}).first == std::vector<long>{1});
+  CHECK(search({"ses"}).first == std::vector<long>{2});  // a prefix, no edit
+  CHECK(search({"sxs"}).first.empty());
+  // An excluded word is never replaced; a word that matches stays as typed.
+  CHECK(search({"reset -pasword"}).first == std::vector<long>{1});
+
+  // No match: a word on stderr, exit 0, nothing (or []) on stdout.
+  auto r = run_tracker(root, {"search", "xyzzy"});
+  CHECK(r.code == 0);
+  CHECK(r.out.empty());
+  CHECK(r.err == "tracker: no story matches 'xyzzy'\n");
+  r = run_tracker(root, {"search", "--json", "xyzzy quux"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "[]\n");
+  CHECK(r.err == "tracker: no story matches 'xyzzy quux'\n");
+
+  // The text output pads ids and stages into columns.
+  board.create({"Password policy", "--stage", "current"});  // 5
+  for (int i = 6; i <= 10; ++i) board.create({"Filler " + std::to_string(i)});
+  board.create({"Password rules"});  // 11
+  r = run_tracker(root, {"search", "password", "policy", "OR", "rules"});
+  CHECK(r.out == "#5   current  Password policy\n#11  backlog  Password rules\n");
 }

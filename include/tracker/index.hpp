@@ -31,6 +31,7 @@ struct SearchHit {
 struct SearchResult {
   std::vector<SearchHit> hits;
   std::int64_t total = 0;
+  std::vector<SearchCorrection> corrections;  ///< words that matched nothing, and what was searched instead
 };
 
 /// How `list` orders stories.

@@ -214,6 +214,30 @@ struct SetResult {
   std::vector<Claim> claims_ended;
 };
 
+/// One reason a story in a ready stage is not ready (src/not_ready.cpp).
+struct WaitReason {
+  enum class Kind { dependency, part, blocked, claimed };
+  Kind kind = Kind::dependency;
+  std::int64_t other = 0;   ///< dependency, part: the story waited for
+  std::string other_stage;  ///< its stage; "" when no story has that id
+  std::string text;         ///< blocked: the reason given ("" when none); claimed: the holder
+  std::int64_t until = 0;   ///< claimed: when the claim expires (unix seconds)
+};
+
+/// "waits for #1 (current)", "waits for its part #4 (backlog)", "blocked: waiting
+/// on vendor", "claimed by coder-1 until 2026-12-07T16:38:00Z".
+std::string describe_wait(const WaitReason& reason);
+
+/// A story of a ready stage that is not ready, and why.
+struct NotReady {
+  Story story;
+  std::vector<WaitReason> reasons;
+  /// "waits for #1 (current); blocked: vendor": every reason.
+  std::string why() const;
+  /// "#2 waits for #1 (current)": the id, then why().
+  std::string describe() const { return "#" + std::to_string(story.id) + " " + why(); }
+};
+
 /// What a hand edit of one story changed.
 struct EditResult {
   std::int64_t id = 0;

@@ -30,7 +30,9 @@ struct SearchQuery {
   std::vector<SearchPhrase> phrases() const;
 };
 
-/// Parses `words "a phrase" log* -term a OR b`. Throws UsageError (exit 2) with a
+/// Parses `words "a phrase" log* -term a OR b`. A word typed bare matches any word
+/// it begins (`passw` finds "password"); a quoted phrase matches as typed unless a
+/// `*` follows it. Throws UsageError (exit 2) with a
 /// one-line message for an empty query, an unterminated quote, a misplaced `*`, a
 /// dangling OR or `-`, a term with nothing searchable in it, or a query of
 /// exclusions only.
@@ -39,6 +41,24 @@ SearchQuery parse_search_query(std::string_view text);
 /// The FTS5 MATCH expression for a query; every token is quoted, so nothing the
 /// user typed reaches FTS5 as syntax.
 std::string fts5_expression(const SearchQuery& query);
+
+/// A word of the query that matched nothing and the indexed word searched for in
+/// its place (ShadowIndex::search).
+struct SearchCorrection {
+  std::string typed, used;
+};
+
+/// How many edits a typed word of `letters` letters may be from the word used in
+/// its place: none below four letters, one up to six, two from seven.
+std::size_t typo_allowance(std::size_t letters);
+
+/// The fewest edits (a letter inserted, deleted or replaced, or two neighbours
+/// swapped) that make `typed` the start of `word`, or `limit + 1` when that is
+/// more than `limit`. Both are code points.
+std::size_t prefix_edits(std::u32string_view typed, std::u32string_view word, std::size_t limit);
+
+/// The code points of UTF-8 text (a stray byte as itself).
+std::u32string code_points(std::string_view text);
 
 /// A word of a query term and where it is: a run of ASCII letters and digits, or of
 /// text past ASCII, that holds a letter or a digit; ASCII folded to lower case, the

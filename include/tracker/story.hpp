@@ -73,6 +73,9 @@ inline constexpr const char* kNotUtf8 = "not valid UTF-8 text";
 /// known keys as `show --json` gives them, other keys as written; null when absent.
 nlohmann::ordered_json field_value(const Story& s, const std::string& key);
 
+/// The `blocked_reason` a story gives, "" when none (or not a string).
+std::string blocked_reason(const Story& s);
+
 /// Malformed front matter: the story cannot be read at all.
 class StoryParseError : public InvalidDataError {
  public:

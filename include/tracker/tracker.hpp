@@ -71,6 +71,10 @@ class BoardView {
   /// every dependency done.
   std::vector<Story> ready(std::optional<std::int64_t> limit);
 
+  /// The first `limit` stories of the ready stages that are not ready, most urgent
+  /// first, each with why: a dependency or a part not done, blocked, claimed.
+  std::vector<NotReady> not_ready(std::size_t limit);
+
   BoardStats stats();
 
   /// Every parent's progress: how many of its children there are, how many done.

@@ -133,6 +133,28 @@ void matches(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* ctx
   sqlite3_result_text64(ctx, out.data(), out.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
+/// tracker_in_column(stories_fts, column): 1 when one of the query's phrases matched
+/// in that column of the current row, else 0; search puts name matches first by it.
+void in_column(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  if (argc != 1) {
+    sqlite3_result_error(ctx, "tracker_in_column takes a column number", -1);
+    return;
+  }
+  int column = sqlite3_value_int(argv[0]), count = 0;
+  if (int rc = api->xInstCount(fts, &count)) {
+    sqlite3_result_error_code(ctx, rc);
+    return;
+  }
+  for (int i = 0; i < count; ++i) {
+    int phrase = 0, col = 0, offset = 0;
+    if (api->xInst(fts, i, &phrase, &col, &offset) == SQLITE_OK && col == column) {
+      sqlite3_result_int(ctx, 1);
+      return;
+    }
+  }
+  sqlite3_result_int(ctx, 0);
+}
+
 fts5_api* api_of(sqlite3* db) {
   fts5_api* api = nullptr;
   sqlite3_stmt* stmt = nullptr;
@@ -156,7 +178,8 @@ int register_extensions(sqlite3* db) {
                                      [](void* p) { delete static_cast<Unicode61*>(p); })) {
     return rc;  // out of memory only; the context is lost with the connection's failure
   }
-  return api->xCreateFunction(api, "tracker_matches", nullptr, matches, nullptr);
+  if (int rc = api->xCreateFunction(api, "tracker_matches", nullptr, matches, nullptr)) return rc;
+  return api->xCreateFunction(api, "tracker_in_column", nullptr, in_column, nullptr);
 }
 
 std::vector<Match> parse_matches(std::string_view text) {

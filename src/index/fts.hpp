@@ -16,7 +16,7 @@
 
 namespace tracker::fts {
 
-/// Registers the tokenizer and the function on `db`; an SQLite result code.
+/// Registers the tokenizer and the functions (tracker_matches, tracker_in_column) on `db`; an SQLite result code.
 int register_extensions(sqlite3* db);
 
 /// The matches tracker_matches() wrote ("phrase begin end;..."); what does not read

@@ -15,6 +15,89 @@ namespace {
 /// A match in a story's name weighs this much more than one in its body (bm25).
 constexpr double kNameWeight = 10.0;
 
+/// At most this many words of one query are looked for among the indexed words
+/// (each costs a pass over the vocabulary's words, in one scan).
+constexpr std::size_t kMaxCorrected = 8;
+
+/// Of the indexed words equally close to a typed one, at most this many are weighed.
+constexpr std::size_t kMaxTied = 64;
+
+/// Replaces each word of `query` (not an excluded one) that begins no indexed word
+/// with the indexed word closest to it, within typo_allowance() edits (a prefix
+/// counts: `passwrd` is one edit from the start of "passwords"); returns what it
+/// replaced. Of equally close words it takes the shortest of those that begin
+/// another (it finds them all as a prefix), then the one in most stories. FTS5's
+/// own vocabulary (fts5vocab) is the list of indexed words. Words in the letters
+/// of scripts written without spaces, and words of fewer than four letters, are
+/// left as typed.
+std::vector<SearchCorrection> correct_typos(sql::Db& db, SearchQuery& query) {
+  struct Wanted {
+    std::string typed;
+    std::u32string letters;
+    std::size_t allowance = 0, edits = 0;
+    std::vector<std::string> tied;
+  };
+  std::vector<Wanted> wanted;
+  auto exists = db.prepare("SELECT 1 FROM stories_fts WHERE stories_fts MATCH ? LIMIT 1");
+  for (const auto& group : query.groups)
+    for (const auto& phrase : group)
+      for (const auto& token : phrase.tokens) {
+        if (wanted.size() == kMaxCorrected) break;
+        if (std::any_of(wanted.begin(), wanted.end(), [&](const Wanted& w) { return w.typed == token; })) continue;
+        std::u32string letters = code_points(token);
+        std::size_t allowance = typo_allowance(letters.size());
+        if (allowance == 0 || letters.size() > 64 ||
+            std::any_of(letters.begin(), letters.end(), [](char32_t c) { return is_spaceless_letter(c); }))
+          continue;
+        exists.reset();
+        exists.bind(1, "\"" + token + "\"*");
+        if (exists.step()) continue;
+        wanted.push_back({token, std::move(letters), allowance, allowance + 1, {}});
+      }
+  if (wanted.empty()) return {};
+  db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.tracker_vocab USING fts5vocab(main, stories_fts, row)");
+  auto terms = db.prepare("SELECT term FROM temp.tracker_vocab");
+  while (terms.step()) {
+    std::string_view term = terms.view(0);
+    std::u32string letters = code_points(term);
+    for (auto& w : wanted) {
+      std::size_t edits = prefix_edits(w.letters, letters, std::min(w.allowance, w.edits));
+      if (edits > w.allowance || edits > w.edits) continue;
+      if (edits < w.edits) {
+        w.edits = edits;
+        w.tied.clear();
+      }
+      if (w.tied.size() < kMaxTied) w.tied.emplace_back(term);
+    }
+  }
+  auto docs = db.prepare("SELECT doc FROM temp.tracker_vocab WHERE term = ?");
+  std::vector<SearchCorrection> out;
+  for (auto& w : wanted) {
+    if (w.tied.empty()) continue;
+    std::stable_sort(w.tied.begin(), w.tied.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
+    std::string best;
+    std::int64_t best_docs = -1;
+    std::vector<std::string> kept;
+    for (const auto& t : w.tied) {
+      if (std::any_of(kept.begin(), kept.end(), [&](const std::string& k) { return t.starts_with(k); })) continue;
+      kept.push_back(t);
+      docs.reset();
+      docs.bind(1, t);
+      std::int64_t n = docs.step() ? docs.int64(0) : 0;
+      if (n > best_docs || (n == best_docs && t < best)) {
+        best = t;
+        best_docs = n;
+      }
+    }
+    for (auto& group : query.groups)
+      for (auto& phrase : group)
+        for (auto& token : phrase.tokens)
+          if (token == w.typed) token = best;
+    out.push_back({w.typed, best});
+  }
+  return out;
+}
+
 /// Reads a flat JSON array of strings or integers as this index writes them. Plain
 /// elements are split by hand (list reads thousands of rows); anything with an
 /// escape goes through the JSON parser.
@@ -245,9 +328,11 @@ std::int64_t ShadowIndex::max_id() {
   });
 }
 
-SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int>& stage_orders,
+SearchResult ShadowIndex::search(const SearchQuery& typed, const std::vector<int>& stage_orders,
                                  std::optional<std::int64_t> limit) {
   return impl_->with_recovery([&] {
+    SearchQuery query = typed;
+    std::vector<SearchCorrection> corrections = correct_typos(*impl_->db, query);
     static const std::string columns = [] {
       std::string out;
       for (const auto& c : split(kStoryColumns, ','))
@@ -274,15 +359,16 @@ SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int
     // query level as a window function, hence the subquery.
     auto q = impl_->db->prepare(
         "SELECT *, count(*) OVER () FROM (SELECT " + columns + ", bm25(stories_fts, " + std::to_string(kNameWeight) +
-        ", 1.0) AS score, stories.rowid AS row FROM stories_fts"
+        ", 1.0) AS score, stories.rowid AS row, tracker_in_column(stories_fts, 0) AS in_name FROM stories_fts"
         " JOIN stories ON stories.rowid = stories_fts.rowid"
         " WHERE stories_fts MATCH ? AND stories.error IS NULL" +
-        stage_filter + ") ORDER BY score, id" + (limit ? " LIMIT " + std::to_string(*limit) : std::string()));
+        stage_filter + ") ORDER BY in_name DESC, score, id" +
+        (limit ? " LIMIT " + std::to_string(*limit) : std::string()));
     auto body_of = impl_->db->prepare("SELECT body FROM story_text WHERE rowid = ?");
     const std::string expression = fts5_expression(query);
     q.bind(1, expression);
     while (q.step()) {
-      total = q.int64(18);
+      total = q.int64(19);
       body_of.reset();
       body_of.bind(1, q.int64(17));
       add_hit(q, q.real(16), body_of.step() ? body_of.text(0) : std::string(), q.int64(17));
@@ -307,7 +393,7 @@ SearchResult ShadowIndex::search(const SearchQuery& query, const std::vector<int
       hit.snippet = make_snippet(body, in_body);
       hits.push_back(std::move(hit));
     }
-    return SearchResult{std::move(hits), total};
+    return SearchResult{std::move(hits), total, std::move(corrections)};
   });
 }
 
