@@ -3,7 +3,6 @@
 #include "output.hpp"
 
 #include <cstdlib>
-#include <ctime>
 #include <iostream>
 #include <tracker/util.hpp>
 
@@ -17,21 +16,49 @@ struct BoardOptions {
   bool all = false;
 };
 
-/// "3d", "5h", "12m": how long ago `created` was; empty when it is not a time.
-std::string age(const std::string& created, std::int64_t now) {
-  auto when = parse_iso8601(created);
-  if (!when || *when > now) return "";
-  std::int64_t s = now - *when;
-  if (s >= 86400) return std::to_string(s / 86400) + "d";
-  if (s >= 3600) return std::to_string(s / 3600) + "h";
-  return std::to_string(s / 60) + "m";
+/// Below this many columns the stages are stacked one under another: side by
+/// side, each would get too few columns for a name.
+constexpr std::size_t kSideBySide = 100;
+constexpr std::size_t kGap = 2;
+
+/// A line of a card: its parts, each painted its own way.
+struct Segment {
+  std::string text;
+  const char* color = nullptr;
+};
+using Line = std::vector<Segment>;
+
+/// `line` cut to `width` columns (the last parts first, with "…"), painted, and
+/// padded with spaces to `width` when `pad`.
+std::string render(const Style& style, const Line& line, std::size_t width, bool pad) {
+  std::string out;
+  std::size_t used = 0;
+  for (const auto& seg : line) {
+    if (used >= width) break;
+    std::string shown = truncate_to(seg.text, width - used);
+    used += display_width(shown);
+    out += paint(style, shown, seg.color);
+  }
+  if (pad && used < width) out.append(width - used, ' ');
+  return out;
 }
 
-/// `text` cut or padded to exactly `width` columns.
-std::string cell(const std::string& text, std::size_t width) {
-  std::string out = truncate_to(text, width);
-  std::size_t w = display_width(out);
-  if (w < width) out.append(width - w, ' ');
+/// A card: `#12 bug P3 Name` (the type when it is not the board's first), then,
+/// when there is any, a line of who holds it, its children's progress, its labels
+/// and whether it is blocked.
+std::vector<Line> card(const Story& s, const Config& config, const std::string& holder, const ChildProgress& progress) {
+  std::string head = "#" + std::to_string(s.id);
+  if (config.types.empty() || s.type != config.types.front()) head += " " + s.type;
+  if (s.priority) head += " P" + std::to_string(*s.priority);
+  std::vector<Line> out = {{{head, s.blocked ? "31" : "33"}, {" " + s.name, nullptr}}};
+  std::vector<std::string> meta;  // what is cut last first
+  if (!holder.empty()) meta.push_back("@" + holder);
+  if (progress.total) meta.push_back(progress_fraction(progress));
+  if (!s.labels.empty()) meta.push_back(join(s.labels, ", "));
+  Line second;
+  if (!meta.empty()) second.push_back({"  " + join(meta, "  "), "36"});
+  if (s.blocked) second.push_back({"  blocked", "31"});
+  if (!second.empty()) out.push_back(std::move(second));
   return out;
 }
 
@@ -74,50 +101,60 @@ int run_board(const BoardOptions& opts, const GlobalOptions& g) {
   }
 
   Style style = make_style(g);
-  // A terminal's width; in a pipe, $COLUMNS or 120.
+  // A terminal's width; in a pipe, $COLUMNS or 120. No line is wider.
   std::size_t total = style.width;
-  if (!total) total = std::getenv("COLUMNS") ? static_cast<std::size_t>(std::atoi(std::getenv("COLUMNS"))) : 120;
-  if (total < 20) total = 120;
-  constexpr std::size_t kGap = 2;
-  std::size_t n = columns.size();
-  std::size_t width = n ? std::max<std::size_t>(12, (total - kGap * (n - 1)) / n) : 0;
-  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  if (!total) {
+    const char* env = std::getenv("COLUMNS");
+    auto asked = env ? parse_int(env) : std::nullopt;
+    total = asked && *asked > 0 && *asked <= 10000 ? static_cast<std::size_t>(*asked) : 120;
+  }
+  const std::size_t n = columns.size();
+  const bool side_by_side = n > 0 && total >= kSideBySide && (total - kGap * (n - 1)) / n >= 16;
+  const std::size_t width = side_by_side ? (total - kGap * (n - 1)) / n : total;
 
-  // Each card is two lines: "#12 bug P3" and the name; then "@agent 3d" when known.
-  std::vector<std::vector<std::pair<std::string, const char*>>> column_lines(n);
+  std::vector<std::vector<Line>> column_lines(n);
   for (std::size_t c = 0; c < n; ++c) {
     auto& lines = column_lines[c];
     const auto& list = cards[columns[c]->name];
-    lines.push_back({columns[c]->name + " (" + std::to_string(list.size()) + ")", "1"});
-    lines.push_back({std::string(std::min<std::size_t>(width, display_width(lines[0].first)), '-'), nullptr});
+    std::string title = columns[c]->name + " (" + std::to_string(list.size()) + ")";
+    lines.push_back({{title, "1"}});
+    lines.push_back({{std::string(std::min(width, display_width(title)), '-'), nullptr}});
     for (const auto& s : list) {
-      std::string head = "#" + std::to_string(s.id) + " " + s.type + (s.priority ? " P" + std::to_string(*s.priority) : "");
-      if (s.blocked) head += " [blocked]";
-      if (ChildProgress p = progress_of(s.id); p.total) head += " " + progress_fraction(p);
-      lines.push_back({head, s.blocked ? "31" : "33"});
-      lines.push_back({"  " + s.name, nullptr});
-      std::string who = s.agent.empty() ? "" : "@" + s.agent;
-      if (auto it = claims.find(s.id); it != claims.end() && it->second.owner != s.agent) who = "@" + it->second.owner;
-      std::string when = age(s.created, now);
-      std::string meta = who + (who.empty() || when.empty() ? "" : " ") + when;
-      if (!meta.empty()) lines.push_back({"  " + meta, "36"});
+      std::string holder = s.agent;
+      if (auto it = claims.find(s.id); it != claims.end()) holder = it->second.owner;
+      for (auto& l : card(s, config, holder, progress_of(s.id))) lines.push_back(std::move(l));
     }
   }
-  std::size_t rows = 0;
-  for (const auto& l : column_lines) rows = std::max(rows, l.size());
-  for (std::size_t r = 0; r < rows; ++r) {
-    std::string line;
-    for (std::size_t c = 0; c < n; ++c) {
-      bool last = c + 1 == n;
-      const auto& l = column_lines[c];
-      std::string text = r < l.size() ? l[r].first : "";
-      std::string shown = last ? truncate_to(text, width) : cell(text, width);
-      line += r < l.size() ? paint(style, shown, l[r].second) : shown;
-      if (!last) line += std::string(kGap, ' ');
-    }
+  std::string out;
+  auto emit = [&](std::string line) {
     while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::cout << line << "\n";
+    out += line + "\n";
+  };
+  if (side_by_side) {
+    std::size_t rows = 0;
+    for (const auto& l : column_lines) rows = std::max(rows, l.size());
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::string line;
+      for (std::size_t c = 0; c < n; ++c) {
+        bool last = c + 1 == n;
+        const auto& l = column_lines[c];
+        line += r < l.size() ? render(style, l[r], width, !last) : (last ? "" : std::string(width, ' '));
+        if (!last) line += std::string(kGap, ' ');
+      }
+      emit(line);
+    }
+  } else {
+    // Narrow: the stages one under another, each card as wide as the terminal.
+    for (std::size_t c = 0; c < n; ++c) {
+      if (c) out += "\n";
+      for (const auto& l : column_lines[c]) emit(render(style, l, width, false));
+    }
   }
+  if (n) {
+    out += "\n";
+    emit(render(style, {{"Cards by priority: a higher number first (P5 before P2), then by id", "2"}}, total, false));
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }
 

@@ -14,6 +14,7 @@ namespace {
 
 struct EditOptions {
   std::int64_t id = 0;
+  bool keep_file_name = false;
 };
 
 /// Asks what to do about an invalid edit; 'e', 'k' or 'a'.
@@ -93,7 +94,7 @@ int run_edit(const EditOptions& opts, const GlobalOptions& g) {
     }
 
     try {
-      r = tracker->apply_edit(opts.id, original, edited);
+      r = tracker->apply_edit(opts.id, original, edited, opts.keep_file_name);
       break;
     } catch (const EditConflictError& e) {
       // The story changed meanwhile in the same fields: nothing was written, and
@@ -135,6 +136,7 @@ Command register_edit(CLI::App& app, GlobalOptions& g) {
   const auto& op = catalogue::operation("edit");
   CLI::App* sub = app.add_subcommand(op.name, op.summary);
   catalogue::add_param(sub, op, "id", opts->id);
+  catalogue::add_param(sub, op, "keep_file_name", opts->keep_file_name);
   return {sub, [opts, &g] { return run_edit(*opts, g); }};
 }
 

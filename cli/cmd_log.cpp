@@ -3,6 +3,7 @@
 #include "views.hpp"
 
 #include <iostream>
+#include <map>
 #include <tracker/util.hpp>
 
 namespace tracker::cli {
@@ -15,7 +16,8 @@ struct LogOptions {
 };
 
 int run_log(const LogOptions& opts, const GlobalOptions& g) {
-  std::vector<LogEntry> entries = open_tracker(g)->log(opts.id, opts.limit);
+  auto tracker = open_tracker(g);
+  std::vector<LogEntry> entries = tracker->log(opts.id, opts.limit);
   if (g.json) {
     auto out = nlohmann::ordered_json::array();
     for (const auto& e : entries)
@@ -24,11 +26,22 @@ int run_log(const LogOptions& opts, const GlobalOptions& g) {
     return 0;
   }
   Style style = make_style(g);
+  // The board's log names each story as it is called now (one query for them all);
+  // a story's own log has its name in `show`. A story deleted since has none.
+  std::map<std::int64_t, std::string> names;
+  if (!opts.id && !entries.empty()) {
+    ListQuery q;
+    q.only_ids.emplace();
+    for (const auto& e : entries) q.only_ids->push_back(e.id);
+    q.summary_only = true;
+    tracker->list_each(q, [&](Story&& s) { names[s.id] = std::move(s.name); });
+  }
   for (const auto& e : entries) {
     std::string when = format_iso8601(e.time);
     when = when.substr(0, 10) + " " + when.substr(11, 5);
     std::string stages = e.from == e.to || e.to.empty() ? e.from : (e.from.empty() ? e.to : e.from + " -> " + e.to);
     std::cout << paint(style, e.commit.substr(0, 10), "33") << "  " << when << "  " << pad(e.action, 8) << "#" << e.id
+              << (names.count(e.id) ? " " + names[e.id] : "")
               << (stages.empty() ? "" : "  " + stages) << (e.owner.empty() ? "" : "  (" + e.owner + ")")
               << (e.detail.empty() ? "" : "  " + e.detail) << "\n";
   }

@@ -42,9 +42,11 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
   }
   Style style = make_style(g);
   std::string out = paint(style, "#" + std::to_string(s.id), "33") + " " + paint(style, s.name, "1") + "\n";
+  // The fields first, then one column for their values, as wide as the longest key
+  // (a custom field's too) needs.
+  std::vector<std::pair<std::string, std::string>> fields;
   auto field = [&](const std::string& key, const std::string& value) {
-    if (value.empty()) return;
-    out += paint(style, pad(key + ":", 12), "2") + value + "\n";
+    if (!value.empty()) fields.emplace_back(key + ":", value);
   };
   field("type", s.type);
   field("stage", s.stage);
@@ -58,14 +60,19 @@ int run_show(const ShowOptions& opts, const GlobalOptions& g) {
   field("agent", s.agent);
   if (claim) field("claim", claim->owner + " until " + format_iso8601(claim->expires));
   if (lost) field("claim", lost->owner + "'s claim was taken over by " + lost->lost_to + " on the remote (fenced)");
-  if (s.blocked) field("blocked", "yes");
+  if (s.blocked) field("blocked", blocked_reason(s).empty() ? "yes" : "yes: " + blocked_reason(s));
   if (s.retry_count) field("retries", std::to_string(s.retry_count));
   field("created", s.created);
   field("path", s.path);
   for (const auto& f : s.fields) {
+    if (f.key == "blocked_reason" && s.blocked) continue;  // said with blocked
     auto value = nlohmann::ordered_json::parse(f.json);
     field(f.key, value.is_string() ? value.get<std::string>() : f.json);
   }
+  std::size_t width = 12;
+  for (const auto& [key, value] : fields) width = std::max(width, display_width(key) + 1);
+  for (const auto& [key, value] : fields)
+    out += paint(style, key + std::string(width - display_width(key), ' '), "2") + value + "\n";
   if (!trim(s.body).empty()) out += "\n" + s.body + (s.body.ends_with('\n') ? "" : "\n");
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;

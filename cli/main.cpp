@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", g.json, "Machine-readable output");
   app.add_flag("--no-commit", g.no_commit, "Change the files but make no git commit");
   app.add_flag("--no-verify", g.no_verify, "Skip the pre-commit and commit-msg hooks");
-  app.add_flag("--no-pager", g.no_pager, "Never pipe log, list, diff or show into a pager");
+  app.add_flag("--no-pager", g.no_pager, "Never pipe log, list, diff, show or board into a pager");
   app.add_flag("--offline", g.offline,
                "With a remote in the config: claim on this machine alone (other clones do not see it)");
   app.add_option("--color", g.color, "auto, always or never")->check(CLI::IsMember({"auto", "always", "never"}));
@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
   try {
     for (const auto& c : commands)
       if (c.app->parsed()) {
-        static const std::set<std::string> paged = {"log", "list", "diff", "show"};
+        static const std::set<std::string> paged = {"log", "list", "diff", "show", "board"};
         Pager pager(g.no_pager || g.json || !paged.count(c.app->get_name()));
         int code = c.run();
         trace("done");

@@ -358,7 +358,9 @@ std::vector<Operation> declared() {
   ops.push_back({.name = "edit",
                  .summary = "Edit a story in $VISUAL / $EDITOR; validated before it is saved",
                  .doors = cli,
-                 .params = {id_param()}});
+                 .params = {id_param(),
+                            {.name = "keep_file_name", .kind = Kind::flag,
+                             .meaning = "A new name leaves the file name as it is", .cli = "--keep-file-name"}}});
   ops.push_back({.name = "unset",
                  .summary = "Remove front matter keys, changing only their lines",
                  .doors = cli,

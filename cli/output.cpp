@@ -289,6 +289,10 @@ void JsonArrayPrinter::add(const nlohmann::ordered_json& element) {
 }
 
 JsonArrayPrinter::~JsonArrayPrinter() {
+  if (std::uncaught_exceptions() > exceptions_) {
+    if (any_) std::cout << "\n";
+    return;
+  }
   std::cout << (any_ ? "\n]\n" : "[]\n");
 }
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -150,6 +151,9 @@ class JsonArrayPrinter {
 
  private:
   bool any_ = false;
+  /// An error that ends the listing prints no `[]` (nothing for a script to take
+  /// as an answer) and leaves a started array unclosed: the exit code tells.
+  int exceptions_ = std::uncaught_exceptions();
 };
 
 Command register_init(CLI::App& app, GlobalOptions& g);

@@ -1,4 +1,4 @@
-// A pager on a terminal, as git has one: the output of log, list, diff and show
+// A pager on a terminal, as git has one: the output of log, list, diff, show and board
 // goes through `less -FRX` (TRACKER_PAGER, then PAGER), which prints what fits on
 // one screen and exits at once.
 #pragma once

@@ -309,7 +309,8 @@ std::vector<StoryProblem> Transitions::validate_new(const std::string& text) {
   return problems;
 }
 
-EditResult Transitions::apply_edit(std::int64_t id, const std::string& original, const std::string& edited) {
+EditResult Transitions::apply_edit(std::int64_t id, const std::string& original, const std::string& edited,
+                                   bool keep_file_name) {
   s_.will_commit();
   Story story = s_.load_for_change(id);  // holds the story's lock until the commit
   EditResult result;
@@ -354,10 +355,13 @@ EditResult Transitions::apply_edit(std::int64_t id, const std::string& original,
   if (before.agent != after.agent) all_.rule.check_holder(id, std::nullopt, "change the agent of", Force::no);
   result.changes = describe_changes(field_changes(before, after), before.body != after.body);
   if (result.changes.empty()) result.changes = {"format"};
+  // A new name gives the file its slug, as at `set`.
+  std::string new_slug;
+  if (!keep_file_name && before.name != after.name && !after.name.empty()) new_slug = slugify(after.name);
   result.commit = transition(
                       story, s_.ws.config().stage(story.stage),
                       [&](const std::string& now) { return now == current ? text : text_for(now); }, "edit",
-                      "(" + join(result.changes, ", ") + ")", "")
+                      "(" + join(result.changes, ", ") + ")", "", new_slug)
                       .commit;
   result.changed = true;
   if (links_changed) s_.graph_changed(id, after.depends_on);

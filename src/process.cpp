@@ -129,10 +129,26 @@ ProgramResult run_program(const ProgramRun& run, const std::string& what) {
     if (in.write) fds.push_back({in.write.get(), POLLOUT, 0});
     if (out.read) fds.push_back({out.read.get(), POLLIN, 0});
     if (err.read) fds.push_back({err.read.get(), POLLIN, 0});
-    if (::poll(fds.data(), fds.size(), -1) < 0) {
+    int wait_ms = -1;
+    if (run.deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*run.deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        // Past its time: killed, and what it started is not waited for.
+        ::kill(pid, SIGKILL);
+        result.timed_out = true;
+        in.write = Fd();
+        out.read = Fd();
+        err.read = Fd();
+        break;
+      }
+      wait_ms = static_cast<int>(std::min<std::int64_t>(left.count() + 1, 60'000));
+    }
+    int ready = ::poll(fds.data(), fds.size(), wait_ms);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (ready == 0) continue;
     for (const auto& p : fds) {
       if (!p.revents) continue;
       if (in.write && p.fd == in.write.get()) {
@@ -177,8 +193,10 @@ std::string shell_quote(const std::string& text) {
 }
 
 ProgramResult run_git(const std::filesystem::path& cwd, const std::vector<std::string>& args, const std::string& input,
-                      const std::map<std::string, std::optional<std::string>>& env, const std::string& no_git) {
+                      const std::map<std::string, std::optional<std::string>>& env, const std::string& no_git,
+                      std::optional<std::chrono::steady_clock::time_point> deadline) {
   ProgramRun run;
+  run.deadline = deadline;
   run.argv = {"git"};
   run.argv.insert(run.argv.end(), args.begin(), args.end());
   run.cwd = cwd;

@@ -2,6 +2,7 @@
 // collecting what it wrote.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -20,6 +21,10 @@ struct ProgramRun {
   /// Where its stdout goes: captured, or onto our stderr (hooks: our stdout may be JSON).
   enum class Stdout { capture, to_stderr } out = Stdout::capture;
   bool capture_stderr = false;  ///< else its stderr is ours
+  /// When given: at this time the program is killed (SIGKILL) and its output no
+  /// longer read; ProgramResult::timed_out says so. A program it started that
+  /// holds the pipes open is not waited for.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 /// How it ended.
@@ -27,6 +32,7 @@ struct ProgramResult {
   int status = -1;  ///< exit status; 128 + signal when killed
   std::string out;  ///< stdout, when captured
   std::string err;  ///< stderr, when captured
+  bool timed_out = false;  ///< killed at ProgramRun::deadline
 };
 
 /// Runs the program to its end. Throws IoError when it cannot be started at all
@@ -40,7 +46,8 @@ ProgramResult run_program(const ProgramRun& run, const std::string& what);
 ProgramResult run_git(const std::filesystem::path& cwd, const std::vector<std::string>& args,
                       const std::string& input = {},
                       const std::map<std::string, std::optional<std::string>>& env = {},
-                      const std::string& no_git = {});
+                      const std::string& no_git = {},
+                      std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
 
 /// `text` quoted for a POSIX shell, for messages that tell the user a command to run.
 std::string shell_quote(const std::string& text);

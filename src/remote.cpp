@@ -14,6 +14,7 @@ namespace tracker {
 struct Remote::GitRun {
   int status = 0;
   std::string out, err;
+  bool timed_out = false;  ///< killed at remote.timeout
 };
 
 namespace {
@@ -56,19 +57,30 @@ std::string Remote::claim_ref(std::int64_t id) {
   return kClaimPrefix + std::to_string(id);
 }
 
-Remote::GitRun Remote::git(std::vector<std::string> args, const std::string& input) const {
+Remote::GitRun Remote::git(std::vector<std::string> args, const std::string& input,
+                           std::optional<std::chrono::steady_clock::time_point> deadline) const {
   ProgramResult r = run_git(work_tree_, args, input, {},
                             "the config's remote '" + settings_.name +
                                 "' is reached with the git executable, and there is no 'git' on PATH; install git, or "
-                                "remove 'remote:' from .tracker/config.yml");
-  return {r.status, std::move(r.out), std::move(r.err)};
+                                "remove 'remote:' from .tracker/config.yml",
+                            deadline);
+  if (r.timed_out) r.err += "\nno answer within remote.timeout (" + format_duration(settings_.timeout_seconds) + ")";
+  return {r.status, std::move(r.out), std::move(r.err), r.timed_out};
+}
+
+std::string Remote::unavailable(const std::string& what, const std::string& err, bool cut_off_push) const {
+  return "the remote '" + settings_.name + "' is unavailable (" + what + "): " + last_line(err) +
+         (cut_off_push ? "; the push may have landed there or not, and the next sync settles it ("
+                       : "; nothing was changed there (") +
+         "retried for " + format_duration(settings_.timeout_seconds) + ", remote.timeout); --offline works on this "
+         "clone alone";
 }
 
 Remote::GitRun Remote::talk(const std::vector<std::string>& args, const std::string& what,
                             bool (*accept)(const GitRun&)) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings_.timeout_seconds);
   for (int attempt = 1;; ++attempt) {
-    GitRun r = git(args);
+    GitRun r = git(args, {}, deadline);
     if (r.status == 0 || (accept && accept(r))) return r;
     // This clone's own disk failing is a local error, not an unreachable remote:
     // retrying does not help, and exit 7 would send the user to the network.
@@ -81,10 +93,7 @@ Remote::GitRun Remote::talk(const std::vector<std::string>& args, const std::str
           throw IoError("this clone cannot store what it needs (" + what + "): " + std::string(trim(line)) +
                         "; its disk failed, not the remote '" + settings_.name + "'; nothing was changed there");
     }
-    if (std::chrono::steady_clock::now() >= deadline)
-      throw RemoteUnavailableError("the remote '" + settings_.name + "' is unavailable (" + what + "): " +
-                                   last_line(r.err) + "; nothing was changed there (retried for " +
-                                   format_duration(settings_.timeout_seconds) + ", remote.timeout)");
+    if (std::chrono::steady_clock::now() >= deadline) throw RemoteUnavailableError(unavailable(what, r.err));
     backoff_sleep(attempt);
   }
 }
@@ -263,7 +272,10 @@ std::vector<Remote::RefPush> Remote::push_refs(const std::vector<RefUpdate>& upd
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings_.timeout_seconds);
   bool broke = false;  // a connection broke: an earlier attempt may have landed
   for (int attempt = 1;; ++attempt) {
-    GitRun r = git(args);
+    GitRun r = git(args, {}, deadline);
+    // A push cut off at remote.timeout may have landed or not: the next sync reads
+    // the remote and settles it (a lease that did land expires with its TTL).
+    if (r.timed_out) throw RemoteUnavailableError(unavailable(what, r.err, true));
     // --porcelain: "<flag>\t<from>:<to>\t<summary> (<reason>)" per ref; '!' is a refusal.
     std::vector<std::optional<RefPush>> got(updates.size());
     bool any = false;
@@ -339,10 +351,7 @@ std::vector<Remote::RefPush> Remote::push_refs(const std::vector<RefUpdate>& upd
       throw IoError("the push to '" + settings_.name + "' was refused by the pre-push hook" +
                     (said.empty() ? std::string() : ": " + join(said, " ")) + "; nothing was pushed");
     }
-    if (std::chrono::steady_clock::now() >= deadline)
-      throw RemoteUnavailableError("the remote '" + settings_.name + "' is unavailable (" + what +
-                                   "): " + last_line(r.err) + "; nothing was changed there (retried for " +
-                                   format_duration(settings_.timeout_seconds) + ", remote.timeout)");
+    if (std::chrono::steady_clock::now() >= deadline) throw RemoteUnavailableError(unavailable(what, r.err));
     broke = true;
     backoff_sleep(attempt);
   }

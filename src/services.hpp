@@ -119,7 +119,7 @@ class Transitions {
   LinkResult unlink(std::int64_t id, std::int64_t dependency);
   SetResult set_fields(std::int64_t id, const std::vector<FieldEdit>& edits, bool keep_file_name, Force force);
   std::vector<StoryProblem> validate_edit(std::int64_t id, const std::string& text);
-  EditResult apply_edit(std::int64_t id, const std::string& original, const std::string& edited);
+  EditResult apply_edit(std::int64_t id, const std::string& original, const std::string& edited, bool keep_file_name);
   std::vector<StoryProblem> validate_new(const std::string& text);
   ImportResult import_stories(const ImportRequest& request);
   fs::path save_rejected(const std::string& stem, const std::string& text);

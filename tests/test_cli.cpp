@@ -199,6 +199,29 @@ TEST_CASE("show prints fields and body, --raw prints the file, --json adds the b
   CHECK(r.code == 4);
   CHECK(json::parse(r.err) == json{{"error", "no story #9"}, {"code", 4}});
   CHECK(run_tracker(board.root(), {"show", "abc"}).code == 2);
+
+  // A blocked story says why beside `blocked:`, and a long custom key widens the
+  // key column for every line instead of pushing its value out of it.
+  REQUIRE(run_tracker(board.root(), {"block", "1", "--reason", "waiting on vendor"}).code == 0);
+  REQUIRE(run_tracker(board.root(), {"set", "1", "estimate_in_days=3"}).code == 0);
+  r = run_tracker(board.root(), {"show", "1"});
+  CHECK(contains(r.out, "\npriority:         2\n"));
+  CHECK(contains(r.out, "\nblocked:          yes: waiting on vendor\n"));
+  CHECK(contains(r.out, "\nestimate_in_days: 3\n"));
+  CHECK(!contains(r.out, "blocked_reason"));
+}
+
+TEST_CASE("a JSON listing that fails prints nothing on stdout, only the error") {
+  Board board;
+  board.create({"One"});
+  auto r = run_tracker(board.root(), {"--json", "list", "--stage", "nosuch"});
+  CHECK(r.code == 2);
+  CHECK(r.out.empty());
+  CHECK(contains(r.err, "nosuch"));
+  r = run_tracker(board.root(), {"--json", "list", "--type", "nosuch"});
+  CHECK(r.code == 2);
+  CHECK(r.out.empty());
+  CHECK(run_tracker(board.root(), {"--json", "list", "--stage", "backlog"}).out.starts_with("[\n  {"));
 }
 
 TEST_CASE("story files: no front matter, CRLF, BOM and malformed files") {

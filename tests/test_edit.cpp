@@ -551,3 +551,27 @@ TEST_CASE("new --edit on a terminal offers to edit again, keep the text aside, o
   CHECK(board.commit_count() == commits);
   CHECK(fs::exists(rejected));
 }
+
+TEST_CASE("edit that changes the name renames the file, as set does, unless --keep-file-name") {
+  Board board;
+  board.create({"Alpha"});
+  TempDir tools;
+  script(tools.path(), "rename.sh", "sed -i 's/^name: .*/name: Alpha renamed/' \"$1\"\n");
+  script(tools.path(), "again.sh", "sed -i 's/^name: .*/name: Third name/' \"$1\"\n");
+  RunOptions o = with_editor((tools / "rename.sh").string(), "");
+  o.cwd = board.root();
+  auto r = run({TRACKER_BIN, "edit", "1"}, o);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(!fs::exists(board.root() / "work/1_backlog/1_story_alpha.md"));
+  CHECK(fs::exists(board.root() / "work/1_backlog/1_story_alpha-renamed.md"));
+  CHECK(git(board.root(), {"status", "--porcelain"}).empty());
+  std::string status = git(board.root(), {"show", "--name-status", "--format=", "HEAD"});
+  CHECK(status.starts_with("R"));  // one rename in the commit, git shows it so
+  CHECK(status.ends_with("\twork/1_backlog/1_story_alpha.md\twork/1_backlog/1_story_alpha-renamed.md\n"));
+  o = with_editor((tools / "again.sh").string(), "");
+  o.cwd = board.root();
+  REQUIRE(run({TRACKER_BIN, "edit", "1", "--keep-file-name"}, o).code == 0);
+  CHECK(fs::exists(board.root() / "work/1_backlog/1_story_alpha-renamed.md"));
+  CHECK(read(board.root() / "work/1_backlog/1_story_alpha-renamed.md").find("name: Third name") != std::string::npos);
+}

@@ -522,26 +522,58 @@ TEST_CASE("board shows the open stages as columns of cards, filtered by stage an
   fs::path root = board.root();
   board.create({"Login page", "--priority", "2", "--label", "auth"});               // 1
   board.create({"Fix the crash on an empty password", "--type", "bug", "--label", "auth"});  // 2
-  board.create({"日本語のタイトル"});                                                // 3
+  board.create({"日本語のタイトルがとても長い場合の表示について", "--priority", "5"});  // 3
   board.create({"Shipped"});                                                         // 4
   REQUIRE(run_tracker(root, {"claim", "2", "--owner", "ann"}).code == 0);
   REQUIRE(run_tracker(root, {"move", "4", "done"}).code == 0);
-  RunOptions o;
-  o.cwd = root;
-  o.env["COLUMNS"] = "60";
-  auto r = run({TRACKER_BIN, "board", "--stage", "backlog", "--stage", "current"}, o);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  CHECK(r.out.find('\033') == std::string::npos);  // no colour in a pipe
-  std::vector<std::string> rows = lines(r.out);
-  REQUIRE(rows.size() >= 5);
+  REQUIRE(run_tracker(root, {"block", "1", "--reason", "design"}).code == 0);
+  auto board_at = [&](int columns, std::vector<std::string> args = {}) {
+    RunOptions o;
+    o.cwd = root;
+    o.env["COLUMNS"] = std::to_string(columns);
+    args.insert(args.begin(), {TRACKER_BIN, "board"});
+    auto r = run(args, o);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find('\033') == std::string::npos);  // no colour in a pipe
+    // No line is wider than the terminal, wide letters counted as two columns.
+    for (const auto& row : lines(r.out)) CHECK(tracker::cli::display_width(row) <= static_cast<std::size_t>(columns));
+    return lines(r.out);
+  };
+
+  // 200 columns: the four open stages side by side, 48 columns each and a gap of 2.
+  std::vector<std::string> rows = board_at(200);
   CHECK(rows[0].starts_with("backlog (2) "));
-  CHECK(rows[0].find("current (1)") == 31);  // (60 - 2) / 2 columns each, and the gap
-  CHECK(rows[2].starts_with("#1 story P2"));
-  CHECK(rows[2].find("#2 bug") == 31);
-  CHECK(r.out.find("  Fix the crash on an empty …") != std::string::npos);  // cut to its column
-  CHECK(r.out.find("@ann") != std::string::npos);
-  for (const auto& row : rows) CHECK(tracker::cli::display_width(row) <= 60);
+  CHECK(rows[0].find("current (1)") == 50);
+  CHECK(rows[0].find("qa (0)") == 100);
+  CHECK(rows[2].starts_with("#3 P5 日本語のタイトルがとても長い場合の表示に…"));  // priority 5 first, cut to 48
+  auto second = rows[2].find("#2 bug Fix the crash on an empty password");
+  REQUIRE(second != std::string::npos);
+  CHECK(tracker::cli::display_width(rows[2].substr(0, second)) == 50);  // wide letters count two columns
+  CHECK(rows[3].starts_with("#1 P2 Login page"));
+  CHECK(rows[3].find("@ann  auth") != std::string::npos);  // who holds it, then the labels
+  CHECK(rows[4] == "  auth  blocked");
+  CHECK(rows.back() == "Cards by priority: a higher number first (P5 before P2), then by id");
+  // A card is one line, or two when it has labels, a holder or a block: no age line.
+  CHECK(rows.size() == 2 + 3 + 2);
+
+  // 80 columns: too narrow for four columns: the stages one under another, each
+  // card cut to the width (a wide letter is not cut in half).
+  rows = board_at(80);
+  CHECK(rows[0] == "backlog (2)");
+  CHECK(rows[1] == "-----------");
+  CHECK(rows[2] == "#3 P5 日本語のタイトルがとても長い場合の表示について");
+  CHECK(rows[3] == "#1 P2 Login page");
+  CHECK(rows[4] == "  auth  blocked");
+  CHECK(std::find(rows.begin(), rows.end(), "current (1)") != rows.end());
+  CHECK(std::find(rows.begin(), rows.end(), "#2 bug Fix the crash on an empty password") != rows.end());
+
+  // 40 columns: the same, cut to 40.
+  rows = board_at(40);
+  CHECK(rows[2] == "#3 P5 日本語のタイトルがとても長い場合…");
+  CHECK(tracker::cli::display_width(rows[2]) <= 40);
+  CHECK(std::find(rows.begin(), rows.end(), "#2 bug Fix the crash on an empty passwo…") != rows.end());
+
   // The done stages only when asked for; the label filter.
   std::string open = run_tracker(root, {"board"}).out;
   CHECK(open.find("done (") == std::string::npos);
@@ -557,7 +589,14 @@ TEST_CASE("board shows the open stages as columns of cards, filtered by stage an
   CHECK(run_tracker(root, {"board", "--stage", "nosuch"}).code == 2);
   // On a terminal, colour.
   if (run({"sh", "-c", "command -v script"}).code == 0) {
-    auto tty = run({"script", "-qec", std::string(TRACKER_BIN) + " --no-pager board", "/dev/null"}, o);
+    RunOptions o;
+    o.cwd = root;
+    auto tty = run({"script", "-qec", "stty cols 200; " + std::string(TRACKER_BIN) + " --no-pager board", "/dev/null"}, o);
     CHECK(tty.out.find("\033[1mbacklog (2)") != std::string::npos);
+    CHECK(tty.out.find("\033[33m#3 P5\033[0m") != std::string::npos);
+    // Long boards go through the pager on a terminal, as list does.
+    o.env["TRACKER_PAGER"] = "sed s/^/paged:/";
+    auto paged = run({"script", "-qec", "stty cols 200; " + std::string(TRACKER_BIN) + " board", "/dev/null"}, o);
+    CHECK(paged.out.find("paged:") != std::string::npos);
   }
 }

@@ -435,6 +435,10 @@ TEST_CASE("log: transitions newest first, from trailers and, for hand commits, f
   std::string text = run_tracker(root, {"log", "1", "--limit", "1"}).out;
 
   CHECK(text.find("  edit    #1  qa  body\n") != std::string::npos);
+  // The board's log names each story (as it is called now); one story's log does not.
+  std::string board_log = run_tracker(root, {"log", "--limit", "1"}).out;
+  std::string name = json::parse(run_tracker(root, {"show", "1", "--json"}).out)["name"];
+  CHECK(board_log.find("  edit    #1 " + name + "  qa  body\n") != std::string::npos);
   REQUIRE(run_tracker(root, {"set", "2", "priority=3"}).code == 0);
   json set = json::parse(run_tracker(root, {"log", "2", "--limit", "1", "--json"}).out);
   CHECK(set[0]["action"] == "set");

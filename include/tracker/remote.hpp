@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
@@ -154,7 +155,11 @@ class Remote {
 
  private:
   struct GitRun;
-  GitRun git(std::vector<std::string> args, const std::string& input = {}) const;
+  GitRun git(std::vector<std::string> args, const std::string& input = {},
+             std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) const;
+  /// The exit-7 message after `what` failed until remote.timeout, `err` its last
+  /// words; `cut_off_push`: a push killed at the deadline, which may have landed.
+  std::string unavailable(const std::string& what, const std::string& err, bool cut_off_push = false) const;
   /// Runs a git command that talks to the remote until it succeeds or `accept`
   /// says its failure is an answer, retrying the rest until the deadline.
   GitRun talk(const std::vector<std::string>& args, const std::string& what,

@@ -161,7 +161,8 @@ class StoryEditor {
   /// (priority 1 -> 3, body)". No change, no commit. When the file no longer reads
   /// `original` (changed or moved meanwhile), the edit is merged into what is there
   /// (merge_story); keys both sides changed differently throw EditConflictError.
-  EditResult apply_edit(std::int64_t id, const std::string& original, const std::string& edited);
+  EditResult apply_edit(std::int64_t id, const std::string& original, const std::string& edited,
+                        bool keep_file_name = false);
 
   /// Problems that make `text` unacceptable as a new story's file: malformed front
   /// matter, values of the wrong type, no name (neither `name:` nor a `# heading`),

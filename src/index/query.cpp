@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 
 namespace tracker {
@@ -38,7 +39,38 @@ std::vector<SearchCorrection> correct_typos(sql::Db& db, SearchQuery& query) {
     std::vector<std::string> tied;
   };
   std::vector<Wanted> wanted;
-  auto exists = db.prepare("SELECT 1 FROM stories_fts WHERE stories_fts MATCH ? LIMIT 1");
+  std::optional<sql::Stmt> in_vocabulary;
+  auto vocabulary = [&]() -> sql::Stmt& {
+    if (!in_vocabulary) {
+      db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.tracker_vocab USING fts5vocab(main, stories_fts, row)");
+      in_vocabulary.emplace(db.prepare("SELECT 1 FROM temp.tracker_vocab WHERE term >= ?1 AND term < ?2 LIMIT 1"));
+    }
+    return *in_vocabulary;
+  };
+  // Whether a word begins an indexed word: the word itself (FTS5's first hit, no
+  // more read), else a longer one. That is the vocabulary's first word in the
+  // word's range for ASCII, which the query folds as the index does (one doclist
+  // read: a prefix query would merge them all); past ASCII, FTS5's prefix query,
+  // which folds the word as it folds the text.
+  auto matches_any = db.prepare("SELECT 1 FROM stories_fts WHERE stories_fts MATCH ? LIMIT 1");
+  auto begins_a_word = [&](const std::string& token) {
+    matches_any.reset();
+    matches_any.bind(1, "\"" + token + "\"");
+    if (matches_any.step()) return true;
+    bool ascii = std::all_of(token.begin(), token.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    if (!ascii) {
+      matches_any.reset();
+      matches_any.bind(1, "\"" + token + "\"*");
+      return matches_any.step();
+    }
+    sql::Stmt& q = vocabulary();
+    q.reset();
+    std::string end = token;
+    end.back() = static_cast<char>(end.back() + 1);
+    q.bind(1, token);
+    q.bind(2, end);
+    return q.step();
+  };
   for (const auto& group : query.groups)
     for (const auto& phrase : group)
       for (const auto& token : phrase.tokens) {
@@ -49,25 +81,39 @@ std::vector<SearchCorrection> correct_typos(sql::Db& db, SearchQuery& query) {
         if (allowance == 0 || letters.size() > 64 ||
             std::any_of(letters.begin(), letters.end(), [](char32_t c) { return is_spaceless_letter(c); }))
           continue;
-        exists.reset();
-        exists.bind(1, "\"" + token + "\"*");
-        if (exists.step()) continue;
+        if (begins_a_word(token)) continue;
         wanted.push_back({token, std::move(letters), allowance, allowance + 1, {}});
       }
   if (wanted.empty()) return {};
-  db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.tracker_vocab USING fts5vocab(main, stories_fts, row)");
-  auto terms = db.prepare("SELECT term FROM temp.tracker_vocab");
-  while (terms.step()) {
-    std::string_view term = terms.view(0);
-    std::u32string letters = code_points(term);
-    for (auto& w : wanted) {
-      std::size_t edits = prefix_edits(w.letters, letters, std::min(w.allowance, w.edits));
-      if (edits > w.allowance || edits > w.edits) continue;
-      if (edits < w.edits) {
-        w.edits = edits;
-        w.tied.clear();
+  vocabulary();
+  // fts5vocab reads every doclist of the words it lists, so the whole vocabulary
+  // costs as much as the index is big: only the words that begin with the typed
+  // word's first letter, or with its second (a letter typed too many at the start,
+  // or the first two swapped), are weighed.
+  auto terms = db.prepare("SELECT term FROM temp.tracker_vocab WHERE term >= ?1 AND term < ?2");
+  for (auto& w : wanted) {
+    std::vector<std::string> starts;
+    for (std::size_t i = 0; i < 2 && i < w.letters.size(); ++i) {
+      std::string start;
+      append_utf8(start, static_cast<unsigned>(w.letters[i]));
+      if (std::find(starts.begin(), starts.end(), start) == starts.end()) starts.push_back(start);
+    }
+    for (const auto& start : starts) {
+      std::string end = start;
+      end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+      terms.reset();
+      terms.bind(1, start);
+      terms.bind(2, end);
+      while (terms.step()) {
+        std::string_view term = terms.view(0);
+        std::size_t edits = prefix_edits(w.letters, code_points(term), std::min(w.allowance, w.edits));
+        if (edits > w.allowance || edits > w.edits) continue;
+        if (edits < w.edits) {
+          w.edits = edits;
+          w.tied.clear();
+        }
+        if (w.tied.size() < kMaxTied) w.tied.emplace_back(term);
       }
-      if (w.tied.size() < kMaxTied) w.tied.emplace_back(term);
     }
   }
   auto docs = db.prepare("SELECT doc FROM temp.tracker_vocab WHERE term = ?");
@@ -333,6 +379,7 @@ SearchResult ShadowIndex::search(const SearchQuery& typed, const std::vector<int
   return impl_->with_recovery([&] {
     SearchQuery query = typed;
     std::vector<SearchCorrection> corrections = correct_typos(*impl_->db, query);
+    trace("search: words looked up");
     static const std::string columns = [] {
       std::string out;
       for (const auto& c : split(kStoryColumns, ','))
@@ -373,20 +420,34 @@ SearchResult ShadowIndex::search(const SearchQuery& typed, const std::vector<int
       body_of.bind(1, q.int64(17));
       add_hit(q, q.real(16), body_of.step() ? body_of.text(0) : std::string(), q.int64(17));
     }
-    // Where FTS5 matched, for the hits given only: a row found again by its rowid
-    // under the same MATCH is cheap, and reading every match's text is not.
-    auto matches_of = impl_->db->prepare(
-        "SELECT tracker_matches(stories_fts, 0), tracker_matches(stories_fts, 1) FROM stories_fts"
-        " WHERE stories_fts MATCH ? AND rowid = ?");
+    trace("search: matches ranked");
+    // Where FTS5 matched, for the hits given only (reading every match's text is
+    // costly): one more run of the query over the hits' rowid range, the matches
+    // worked out for the hits' rows alone. (A run per hit would expand every
+    // prefix of the query again each time.)
+    std::map<std::int64_t, std::pair<std::string, std::string>> matched;
+    if (!found.empty()) {
+      std::int64_t low = found.front().row, high = low;
+      std::string rows;
+      for (const auto& f : found) {
+        low = std::min(low, f.row);
+        high = std::max(high, f.row);
+        rows += (rows.empty() ? "" : ",") + std::to_string(f.row);
+      }
+      auto matches_of = impl_->db->prepare(
+          "SELECT rowid, tracker_matches(stories_fts, 0), tracker_matches(stories_fts, 1) FROM stories_fts"
+          " WHERE stories_fts MATCH ?1 AND rowid >= ?2 AND rowid <= ?3 AND +rowid IN (" + rows + ")");
+      matches_of.bind(1, expression);
+      matches_of.bind(2, low);
+      matches_of.bind(3, high);
+      while (matches_of.step()) matched[matches_of.int64(0)] = {matches_of.text(1), matches_of.text(2)};
+    }
     std::vector<SearchHit> hits;
     for (auto& [hit, body, row] : found) {
       std::vector<Match> in_name, in_body;
-      matches_of.reset();
-      matches_of.bind(1, expression);
-      matches_of.bind(2, row);
-      if (matches_of.step()) {
-        in_name = fts::parse_matches(matches_of.text(0));
-        in_body = fts::parse_matches(matches_of.text(1));
+      if (auto m = matched.find(row); m != matched.end()) {
+        in_name = fts::parse_matches(m->second.first);
+        in_body = fts::parse_matches(m->second.second);
       }
       hit.name = make_snippet(hit.story.name, in_name, std::string::npos);
       if (hit.name.highlights.empty()) hit.name.text = hit.story.name;
