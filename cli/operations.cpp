@@ -130,7 +130,8 @@ std::vector<Operation> declared() {
                               {"stage", type("string")},
                               {"claim", object({{"owner", type("string")}, {"expires", type("string")}})},
                               {"renewed", type("boolean")}},
-                             {"id", "claim"}); }});
+                             {"id", "claim"}); },
+       .route = "POST /api/story/<id>/claim"});
   ops.push_back({.name = "renew",
                  .summary = "Extend a claim",
                  .params = {id_param(), owner_param("The owner holding the claim (default: {identity})"),
@@ -143,7 +144,8 @@ std::vector<Operation> declared() {
                  .params = {id_param(), owner_param(),
                             force_param(std::string("Release a claim another owner holds") + kEndsOthers)},
                  .acts_as = "owner, else the door's identity; only the holder, or force (recorded)",
-                 .result = [] { return change(); }});
+                 .result = [] { return change(); },
+                 .route = "POST /api/story/<id>/release"});
   ops.push_back({.name = "done",
                  .summary = "Move a story to the done stage and end its claim",
                  .params = {id_param(), owner_param(),
@@ -338,8 +340,14 @@ std::vector<Operation> declared() {
                                   {"stages", "total"}); }});
   // The CLI's own operations: the board's repository, its upkeep, and the other doors.
   auto ids_param = [](std::string meaning) {
-    return Param{.name = "ids", .kind = Kind::ids, .meaning = std::move(meaning), .cli = "ids", .required = true,
-                 .completes = Completes::id};
+    return Param{.name = "ids", .kind = Kind::ids, .meaning = std::move(meaning), .doors = cli | mcp, .cli = "ids",
+                 .required = true, .completes = Completes::id};
+  };
+  // At the web door a route names one story in its path.
+  auto path_id = [] {
+    Param p = id_param();
+    p.doors = web;
+    return p;
   };
   ops.push_back({.name = "init",
                  .summary = "Create a workspace: .tracker/config.yml and the stage directories",
@@ -373,16 +381,26 @@ std::vector<Operation> declared() {
   ops.push_back({.name = "delete",
                  .summary = "Delete stories (one commit); their ids are never given out again",
                  .doors = cli,
-                 .params = {ids_param("Story ids"), owner_param(),
+                 .params = {ids_param("Story ids"), path_id(), owner_param(),
                             force_param("Delete even a story another owner has claimed (recorded as Tracker-Forced-By), "
                                         "or one others depend on")},
-                 .acts_as = "owner, else the door's identity; a story another owner has claimed only with force"});
+                 .acts_as = "owner, else the door's identity; a story another owner has claimed only with force",
+                 .route = "POST /api/story/<id>/delete"});
   ops.push_back({.name = "archive",
                  .summary = "Move stories to the archive stage (one commit)",
                  .doors = cli,
-                 .params = {ids_param("Story ids"), owner_param(),
+                 .params = {ids_param("Story ids"), path_id(), owner_param(),
                             force_param(std::string("Archive a story another owner has claimed") + kEndsOthers)},
-                 .acts_as = "as move"});
+                 .acts_as = "as move",
+                 .route = "POST /api/story/<id>/archive"});
+  ops.push_back({.name = "body",
+                 .summary = "Replace a story's body (the markdown under its front matter), as an edit of the file",
+                 .doors = web,
+                 .params = {path_id(),
+                            {.name = "body", .kind = Kind::text, .meaning = "The new body, markdown", .required = true}},
+                 .acts_as = "the door's identity",
+                 .result = [] { return with_commit({{"id", type("integer")}, {"changed", type("boolean")}}, {"id"}); },
+                 .route = "POST /api/story/<id>/body"});
   ops.push_back({.name = "check",
                  .summary = "Validate the whole board; exit 5 on any problem",
                  .doors = cli,

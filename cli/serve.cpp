@@ -340,6 +340,84 @@ class Server {
         return set_json(t->set_fields(id, edits));
       });
     });
+    // The detail's other writes: the body, a claim and its release as the person
+    // running the server, archive and delete. Each is the library call of its
+    // command, behind the same If-Match check.
+    http.Post(R"(/api/story/(\d+)/body)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = write_body(req, res, "body");
+      if (!body) return;
+      std::lock_guard<std::mutex> lock(writes_);
+      answer(res, [&]() -> Json {
+        std::int64_t id = story_id(req);
+        auto t = open();
+        if (!matches(*t, id, req, res)) throw Handled{};
+        std::string text = t->read_whole(id).second;
+        EditResult r = t->set_body(id, text, (*body)["body"].get<std::string>());
+        return {{"id", r.id}, {"changed", r.changed}, {"commit", string_or_null(r.commit)}};
+      });
+    });
+    http.Post(R"(/api/story/(\d+)/claim)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = write_body(req, res, "claim");
+      if (!body) return;
+      std::lock_guard<std::mutex> lock(writes_);
+      answer(res, [&]() -> Json {
+        std::int64_t id = story_id(req);
+        auto t = open();
+        if (!matches(*t, id, req, res)) throw Handled{};
+        ClaimRequest request;
+        request.id = id;
+        request.owner = body->value("owner", std::string());
+        request.force = body->value("force", false);
+        if (body->contains("ttl")) request.ttl_seconds = parse_duration((*body)["ttl"].get<std::string>());
+        ClaimResult r = t->claim(request);
+        return {{"id", r.story.id},
+                {"name", r.story.name},
+                {"stage", r.story.stage},
+                {"claim", {{"owner", r.claim.owner}, {"expires", format_iso8601(r.claim.expires)}}},
+                {"renewed", r.renewed},
+                {"commit", string_or_null(r.commit)}};
+      });
+    });
+    http.Post(R"(/api/story/(\d+)/release)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = write_body(req, res, "release");
+      if (!body) return;
+      std::lock_guard<std::mutex> lock(writes_);
+      answer(res, [&]() -> Json {
+        std::int64_t id = story_id(req);
+        auto t = open();
+        if (!matches(*t, id, req, res)) throw Handled{};
+        std::optional<std::string> owner;
+        if (body->contains("owner")) owner = (*body)["owner"].get<std::string>();
+        return change_json(t->release(id, owner, body->value("force", false) ? Force::yes : Force::no));
+      });
+    });
+    http.Post(R"(/api/story/(\d+)/archive)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = write_body(req, res, "archive");
+      if (!body) return;
+      std::lock_guard<std::mutex> lock(writes_);
+      answer(res, [&]() -> Json {
+        std::int64_t id = story_id(req);
+        auto t = open();
+        if (!matches(*t, id, req, res)) throw Handled{};
+        if (body->contains("owner")) t->set_identity((*body)["owner"].get<std::string>());
+        return move_json(t->move({id}, t->archive_stage().name, body->value("force", false) ? Force::yes : Force::no));
+      });
+    });
+    http.Post(R"(/api/story/(\d+)/delete)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = write_body(req, res, "delete");
+      if (!body) return;
+      std::lock_guard<std::mutex> lock(writes_);
+      answer(res, [&]() -> Json {
+        std::int64_t id = story_id(req);
+        auto t = open();
+        if (!matches(*t, id, req, res)) throw Handled{};
+        if (body->contains("owner")) t->set_identity((*body)["owner"].get<std::string>());
+        DeleteResult r = t->remove({id}, body->value("force", false));
+        Json deleted = Json::array();
+        for (const auto& d : r.deleted) deleted.push_back({{"id", d.id}, {"name", d.name}, {"stage", d.stage}});
+        return {{"deleted", deleted}, {"commit", string_or_null(r.commit)}};
+      });
+    });
     http.Post("/api/stories", [this](const httplib::Request& req, httplib::Response& res) {
       auto body = write_body(req, res, "new");
       if (!body) return;
@@ -467,7 +545,21 @@ class Server {
     for (const auto& st : config.stages)
       stages.push_back({{"name", st.name}, {"done", config.is_done_stage(st.name)}, {"stories", columns[st.name]}});
     Json types = config.types;
-    return {{"stages", stages}, {"types", types}, {"generation", generation_.load()}};
+    // The cards by the time their file last changed, newest first: the table's
+    // "updated" order (the index knows it; a card does not carry it).
+    Json updated = Json::array();
+    ListQuery by_update = q;
+    by_update.sort = SortKey::updated;
+    by_update.summary_only = true;
+    t->list_each(by_update, [&](Story&& s) {
+      if (!hits || hits->count(s.id)) updated.push_back(s.id);
+    });
+    return {{"stages", stages},
+            {"types", types},
+            {"archive", t->archive_stage().name},
+            {"identity", string_or_null(t->identity())},
+            {"updated", updated},
+            {"generation", generation_.load()}};
   }
 
   /// Polls the board through the index's change detection (a refresh) and bumps

@@ -21,14 +21,6 @@ namespace tracker {
 
 namespace {
 
-/// The text of `text` with its body replaced by `body` (empty: no body).
-std::string with_body(const std::string& text, const std::string& body) {
-  FrontMatter fm = locate_front_matter(text);
-  std::string head = fm.present ? text.substr(0, fm.body_begin) : std::string();
-  if (body.empty()) return head;
-  return head + "\n" + body + (body.back() == '\n' ? "" : "\n");
-}
-
 /// A source's record as the board will hold it.
 struct Planned {
   const SourceRecord* record = nullptr;

@@ -179,6 +179,13 @@ const std::vector<std::string>& known_keys() {
   return keys;
 }
 
+std::string with_body(const std::string& text, const std::string& body) {
+  FrontMatter fm = locate_front_matter(text);
+  std::string head = fm.present ? text.substr(0, fm.body_begin) : std::string();
+  if (body.empty()) return head;
+  return head + "\n" + body + (body.back() == '\n' ? "" : "\n");
+}
+
 std::string blocked_reason(const Story& s) {
   for (const auto& f : s.fields)
     if (f.key == "blocked_reason" && f.json.size() > 2 && f.json.front() == '"')

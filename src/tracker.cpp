@@ -93,6 +93,9 @@ SetResult StoryEditor::set_fields(std::int64_t id, const std::vector<FieldEdit>&
 std::vector<StoryProblem> StoryEditor::validate_edit(std::int64_t id, const std::string& text) {
   return all_.transitions.validate_edit(id, text);
 }
+EditResult StoryEditor::set_body(std::int64_t id, const std::string& original, const std::string& body) {
+  return all_.transitions.apply_edit(id, original, with_body(original, body), false);
+}
 EditResult StoryEditor::apply_edit(std::int64_t id, const std::string& original, const std::string& edited,
                                    bool keep_file_name) {
   return all_.transitions.apply_edit(id, original, edited, keep_file_name);

@@ -89,6 +89,10 @@ TEST_CASE("catalogue: the CLI offers every operation with the catalogue's parame
   for (const auto& op : catalogue::operations()) {
     INFO("operation " << op.name);
     const Json* cmd = command_of(help, op.name);
+    if (!(op.doors & catalogue::cli)) {  // a door's own (the web page's body)
+      CHECK(!cmd);
+      continue;
+    }
     REQUIRE(cmd);
     CHECK((*cmd)["operation"] == op.name);
     CHECK((*cmd)["description"] == op.summary);

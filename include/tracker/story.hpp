@@ -73,6 +73,11 @@ inline constexpr const char* kNotUtf8 = "not valid UTF-8 text";
 /// known keys as `show --json` gives them, other keys as written; null when absent.
 nlohmann::ordered_json field_value(const Story& s, const std::string& key);
 
+/// The text of a story file `text` with its body replaced by `body` (empty: no
+/// body); the front matter stays byte for byte. Throws StoryParseError when a
+/// front matter is opened and never closed.
+std::string with_body(const std::string& text, const std::string& body);
+
 /// The `blocked_reason` a story gives, "" when none (or not a string).
 std::string blocked_reason(const Story& s);
 

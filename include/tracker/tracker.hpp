@@ -164,6 +164,11 @@ class StoryEditor {
   EditResult apply_edit(std::int64_t id, const std::string& original, const std::string& edited,
                         bool keep_file_name = false);
 
+  /// Replaces the body of story `id` (the markdown under the front matter) as an
+  /// edit of the file whose text was `original`: apply_edit's merge, refusals and
+  /// commit (`tracker: edit #42 (body)`).
+  EditResult set_body(std::int64_t id, const std::string& original, const std::string& body);
+
   /// Problems that make `text` unacceptable as a new story's file: malformed front
   /// matter, values of the wrong type, no name (neither `name:` nor a `# heading`),
   /// a name of more than one line, `depends_on` ids that do not exist.

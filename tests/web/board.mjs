@@ -1,14 +1,34 @@
 // tracker serve in headless Chromium: the board against `tracker list --json`, a drag
 // and a keyboard move checked in git, a CLI move seen live, a filter, a card's
 // detail, an edit that meets a change made meanwhile, a story created from the
-// page, a <script> in a story body that must not run, a page of another site that
-// tries to frame the board, and screenshots.
+// page, a <script> in a story body that must not run, the layout at 1024 and 1400
+// pixels, the done stages folded, the body and dependencies edited through the
+// detail (checked with git log -p), a claim and a delete, the table's sort, dark
+// mode, an accessibility pass with axe-core, a page of another site that tries to
+// frame the board, and screenshots.
 // Usage: node board.mjs <tracker binary> <board directory> <output directory>
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import http from "node:http";
 import path from "node:path";
 import puppeteer from "puppeteer-core";
+import { createRequire } from "node:module";
+
+// A click inside the page, in one step: a live update may replace a card or the
+// table between puppeteer's finding an element and clicking it.
+const clickNow = (page, selector) => page.$eval(selector, (e) => e.click());
+
+const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+// axe-core's serious and critical violations on the page as it is now.
+async function accessibility(page, what) {
+  if (!(await page.evaluate(() => typeof window.axe !== "undefined"))) await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => v.id + " (" + v.impact + "): " + v.nodes.map((n) => n.target.join(" ")).join(", "));
+  });
+  assert.deepEqual(result, [], "axe-core on " + what);
+}
 
 const [tracker, board, out] = process.argv.slice(2);
 const cli = (...args) => execFileSync(tracker, args, { cwd: board, encoding: "utf8" });
@@ -41,6 +61,9 @@ const browser = await puppeteer.launch({
 });
 try {
   const page = await browser.newPage();
+  // axe-core is put into the page as a script of its own, which the board's
+  // Content-Security-Policy (rightly) refuses; the test browser lets it in.
+  await page.setBypassCSP(true);
   await page.setViewport({ width: 1400, height: 800 });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
@@ -137,14 +160,125 @@ try {
   await page.$eval("#f-label", (i) => { i.value = ""; i.dispatchEvent(new Event("input", { bubbles: true })); });
   await page.waitForFunction(() => !location.search.includes("label="));
 
+  // The done stages fold to their count (the card of a done story is not shown).
+  const shipped = listed.find((s) => s.name === "Already shipped").id;
   await page.waitForFunction((n) => document.querySelectorAll(".card").length === n, {}, listed.length + 1);
+  assert.equal(await page.$eval('.column[data-stage="done"]', (c) => c.classList.contains("collapsed")), true);
+  assert.equal(await page.$eval(`.card[data-id="${shipped}"]`, (c) => getComputedStyle(c).display), "none");
   await page.screenshot({ path: path.join(out, "board.png") });
+  await accessibility(page, "the board");
 
-  // The flow page draws its charts.
+  // The layout: the open stages share the window's width, at 1024 and at 1400
+  // pixels, with nothing to scroll sideways.
+  for (const width of [1024, 1400]) {
+    await page.setViewport({ width, height: 800 });
+    const fits = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      window: window.innerWidth,
+      right: Math.max(...[...document.querySelectorAll(".column")].map((c) => c.getBoundingClientRect().right)),
+    }));
+    assert.ok(fits.scroll <= fits.window, `the page scrolls sideways at ${width}px: ${JSON.stringify(fits)}`);
+    assert.ok(fits.right <= fits.window, `a column ends past the window at ${width}px: ${JSON.stringify(fits)}`);
+    await page.screenshot({ path: path.join(out, `board-${width}.png`) });
+  }
+  // Opened, the done stages stay open after a reload (remembered).
+  await clickNow(page, '.column[data-stage="done"] .toggle');
+  await page.waitForFunction((id) => getComputedStyle(document.querySelector(`.card[data-id="${id}"]`)).display !== "none", {}, shipped);
+  await page.reload();
+  await page.waitForSelector(`.card[data-id="${shipped}"]`);
+  assert.equal(await page.$eval('.column[data-stage="done"]', (c) => c.classList.contains("collapsed")), false);
+  await clickNow(page, '.column[data-stage="done"] .toggle');
+
+  // The detail edits the body and the dependencies: two commits, as set and edit
+  // make them, seen in git log -p.
+  const editMe = listed.find((s) => s.name === "Edit me in the page").id;
+  await clickNow(page, `.card[data-id="${editMe}"]`);
+  await page.waitForSelector("#detail[open] #edit-form");
+  await page.screenshot({ path: path.join(out, "detail.png") });
+  await accessibility(page, "a story's detail");
+  await page.click("#detail [role=tab]:first-child");  // Write
+  await page.$eval("#edit-form [name=body]", (t) => { t.value = "A new body, written in the browser.\n"; });
+  await page.$eval("#edit-form [name=depends_on]", (i, dep) => { i.value = String(dep); }, login);
+  await page.$eval("#edit-form [name=custom]", (t) => { t.value = "estimate: 3"; });
+  await page.click("#edit-save");
+  await page.waitForSelector("#detail:not([open])");
+  await lastCommit(new RegExp(`^tracker: edit #${editMe} \\(body\\)$`));
+  const patch = git("log", "-p", "-2", "--format=%s");
+  assert.match(patch, new RegExp(`tracker: set #${editMe} \\(depends_on \\+${login}, estimate \\(none\\) -> 3\\)`));
+  assert.match(patch, /\n\+depends_on: \[\d+\]\n/);
+  assert.match(patch, /\n-The old body\.\n\+A new body, written in the browser\.\n/);
+  const edited = JSON.parse(cli("show", String(editMe), "--json"));
+  assert.deepEqual(edited.depends_on, [login]);
+  assert.equal(edited.body, "A new body, written in the browser.\n");
+
+  // Claim from the detail: the person running the server takes it (one commit);
+  // the story that now waits on another is refused, as at the CLI.
+  await clickNow(page, `.card[data-id="${editMe}"]`);
+  await page.waitForSelector("#detail[open] #detail-claim");
+  await page.click("#detail-claim");
+  await page.waitForFunction(() => /was not claimed: story #\d+ depends on #\d+ \(\w+\), which is not done/.test(document.querySelector("#notice").textContent));
+  const made = JSON.parse(cli("list", "--json")).find((s) => s.name === "Made in the browser").id;
+  await clickNow(page, `.card[data-id="${made}"]`);
+  await page.waitForSelector("#detail[open] #detail-claim");
+  assert.equal(await page.$eval("#detail-claim", (b) => b.textContent), "Claim as test@example.com");
+  await page.click("#detail-claim");
+  await lastCommit(new RegExp(`^tracker: claim #${made} by test@example\\.com \\(backlog -> current\\)$`));
+  assert.equal(JSON.parse(cli("show", String(made), "--json")).agent, "test@example.com");
+
+  // A delete, confirmed in the page: one commit, the card goes.
+  const deleteMe = listed.find((s) => s.name === "Delete me").id;
+  await page.waitForSelector(`.card[data-id="${deleteMe}"]`);
+  page.once("dialog", (dialog) => dialog.accept());
+  await clickNow(page, `.card[data-id="${deleteMe}"]`);
+  await page.waitForSelector("#detail[open] #detail-delete");
+  await page.click("#detail-delete");
+  await lastCommit(new RegExp(`^tracker: delete #${deleteMe}`));
+  await page.waitForFunction((id) => !document.querySelector(`.card[data-id="${id}"]`), {}, deleteMe);
+  assert.throws(() => cli("show", String(deleteMe)));
+
+  // The table: every story, sorted by a column; again reverses.
+  await page.goto(url + "#table");
+  await page.waitForSelector("#table tbody tr");
+  const order = () => page.$$eval("#table tbody tr", (rows) => rows.map((r) => Number(r.dataset.id)));
+  const priorities = JSON.parse(cli("list", "--json"));
+  const byPriority = (dir) => [...priorities].sort((a, b) => dir * ((a.priority ?? -Infinity) - (b.priority ?? -Infinity)) || dir * (a.id - b.id)).map((s) => s.id);
+  await clickNow(page, '#table th button[data-sort="priority"]');
+  await page.waitForFunction(() => document.querySelector('#table th[aria-sort="ascending"] button')?.dataset.sort === "priority");
+  assert.deepEqual(await order(), byPriority(1));
+  await clickNow(page, '#table th button[data-sort="priority"]');
+  await page.waitForFunction(() => document.querySelector('#table th[aria-sort="descending"]') !== null);
+  assert.deepEqual(await order(), byPriority(-1));
+  await clickNow(page, '#table th button[data-sort="id"]');
+  await page.waitForFunction(() => document.querySelector('#table th[aria-sort="ascending"] button')?.dataset.sort === "id");
+  assert.deepEqual(await order(), priorities.map((s) => s.id).sort((a, b) => a - b));
+  assert.equal((await order()).length, priorities.length);
+  await page.screenshot({ path: path.join(out, "table.png") });
+  await accessibility(page, "the table");
+
+  // Keyboard help.
+  await page.keyboard.press("?");
+  await page.waitForSelector("#help[open]");
+  await accessibility(page, "the keyboard help");
+  await page.keyboard.press("Escape");
+
+  // Dark mode follows the system's.
+  await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+  await page.goto(url);
+  await page.waitForSelector(".column .card");
+  const background = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  const [r, g, b] = background.match(/\d+/g).map(Number);
+  assert.ok(r + g + b < 150, "dark mode's background is " + background);
+  await page.screenshot({ path: path.join(out, "board-dark.png") });
+  await accessibility(page, "the board in dark mode");
+  await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+
+  // The flow page: a young board says it has too little history instead of
+  // drawing slivers.
   await page.goto(url + "#flow");
-  await page.waitForSelector("#cfd polygon");
-  assert.ok(await page.$("#throughput"));
+  await page.waitForSelector("#flow-young");
+  assert.match(await page.$eval("#flow-young", (p) => p.textContent), /Too little history for charts yet/);
   await page.screenshot({ path: path.join(out, "flow.png") });
+  await accessibility(page, "the flow page");
   assert.deepEqual(errors, []);
 
   // A page of another site frames the board to click on it for the user: the frame
@@ -183,7 +317,9 @@ try {
   } finally {
     foreign.close();
   }
-  console.log("ok: board, detail, drag, keyboard move, live move, edit conflict, create, filter, flow, no framing; screenshots in " + out);
+  console.log("ok: board, detail, drag, keyboard move, live move, edit conflict, create, filter, layout at 1024 and 1400, " +
+              "folded done stages, body and dependency edit, claim, delete, table sort, keyboard help, dark mode, axe-core, flow, " +
+              "no framing; screenshots in " + out);
 } finally {
   await browser.close();
   server.kill();

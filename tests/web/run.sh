@@ -14,8 +14,8 @@ fi
 if [ ! -x "$chromium" ]; then
   echo "skipped: no Chromium at $chromium (apt-get install chromium)"; exit 77
 fi
-if [ ! -d "$here/node_modules/puppeteer-core" ]; then
-  echo "skipped: puppeteer-core is not installed (make test runs npm ci in tests/web when npm is present)"; exit 77
+if [ ! -d "$here/node_modules/puppeteer-core" ] || [ ! -f "$here/node_modules/axe-core/axe.min.js" ]; then
+  echo "skipped: puppeteer-core or axe-core is not installed (make test runs npm ci in tests/web when npm is present)"; exit 77
 fi
 mkdir -p "$out"
 board=$(mktemp -d)
@@ -31,4 +31,8 @@ cd "$board"
 "$tracker" new "Login page" --label auth --body "Users log in with **email**." > /dev/null
 "$tracker" new "Evil body" --body '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">' > /dev/null
 "$tracker" claim 3 --owner agent-7 > /dev/null
+"$tracker" new "Edit me in the page" --priority 4 --body "The old body." > /dev/null
+"$tracker" new "Delete me" > /dev/null
+"$tracker" new "Already shipped" > /dev/null
+"$tracker" move 7 done > /dev/null
 node "$here/board.mjs" "$tracker" "$board" "$out"
