@@ -428,7 +428,7 @@ function svg(tag, attrs = {}, ...children) {
 }
 const palette = ["#5b7bd5", "#3aa17e", "#e07b39", "#c75c9e", "#8fb339", "#d4a72c", "#9c7b5b", "#8c8c8c"];
 
-// A chart with axes: `draw(x, y)` puts the data in; y from 0 to `max` in `unit`,
+// A chart with axes: `draw(x, y, svg)` puts the data in; y from 0 to `max` in `unit`,
 // with a grid line and a number at 0, half and max; `xLabels` under the x axis.
 function chart(id, title, max, unit, xLabels, draw) {
   const w = 680, h = 240, left = 48, right = 12, top = 12, bottom = 40;
@@ -443,7 +443,7 @@ function chart(id, title, max, unit, xLabels, draw) {
   c.append(svg("line", { class: "axis", x1: left, x2: w - right, y1: h - bottom, y2: h - bottom }));
   c.append(svg("text", { x: 4, y: top + 4, "text-anchor": "start", transform: `rotate(90 4 ${top + 4})` }, unit));
   xLabels.forEach(([f, text, anchor]) => c.append(svg("text", { x: x(f), y: h - bottom + 16, "text-anchor": anchor || "middle" }, text)));
-  draw(x, y);
+  draw(x, y, c);
   return c;
 }
 
@@ -451,7 +451,7 @@ function bars(id, title, unit, values, labels, xUnit) {
   const max = Math.max(1, ...values);
   const n = Math.max(1, values.length);
   const ticks = values.length ? [[0.5 / n, labels[0]], [1 - 0.5 / n, labels[values.length - 1]]] : [];
-  const c = chart(id, title, max, unit, ticks.concat([[0.5, xUnit]]).map(([f, t], i) => [f, t, i === 2 ? "middle" : undefined]), (x, y) => {
+  const c = chart(id, title, max, unit, ticks.concat([[0.5, xUnit]]).map(([f, t], i) => [f, t, i === 2 ? "middle" : undefined]), (x, y, c) => {
     values.forEach((v, i) => {
       const r = svg("rect", { x: x(i / n) + 1, y: y(v), width: Math.max(1, x(1 / n) - x(0) - 2), height: y(0) - y(v), fill: palette[0] });
       r.append(svg("title", {}, labels[i] + ": " + v + " " + unit));
@@ -467,7 +467,7 @@ function cumulativeFlow(cfd) {
   const max = Math.max(1, ...totals);
   const ticks = n ? [[0, days[0].date, "start"], [1, days[n - 1].date, "end"]] : [];
   const stages = [...cfd.stages].reverse(); // the last stage (done) at the bottom
-  const c = chart("cfd", "cumulative flow", max, "stories", ticks, (x, y) => {
+  const c = chart("cfd", "cumulative flow", max, "stories", ticks, (x, y, c) => {
     const below = new Array(n).fill(0);
     const at = (i) => x(n <= 1 ? 0 : i / (n - 1));
     stages.forEach((stage, k) => {

@@ -272,13 +272,28 @@ try {
   await accessibility(page, "the board in dark mode");
   await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
 
-  // The flow page: a young board says it has too little history instead of
-  // drawing slivers.
+  // The flow page: charts with axes, units, a legend of the stages and values on
+  // hover, from the week of history run.sh made.
   await page.goto(url + "#flow");
-  await page.waitForSelector("#flow-young");
-  assert.match(await page.$eval("#flow-young", (p) => p.textContent), /Too little history for charts yet/);
+  await page.waitForSelector("#cfd polygon");
+  assert.equal(await page.$$eval("#cfd .axis", (a) => a.length), 2);
+  const cfdText = await page.$$eval("#cfd text", (t) => t.map((x) => x.textContent));
+  assert.ok(cfdText.includes("stories"), "the y axis says its unit: " + cfdText.join(" | "));
+  assert.ok(cfdText.some((t) => /^\d{4}-\d{2}-\d{2}$/.test(t)), "the x axis has dates");
+  const legend = await page.$$eval("#flow .legend-list li", (l) => l.map((x) => x.textContent));
+  assert.ok(legend.includes("done") && legend.includes("backlog"), "the legend names the stages: " + legend.join(", "));
+  const hover = await page.$$eval("#cfd rect.day title", (t) => t.map((x) => x.textContent));
+  assert.ok(hover.some((t) => /done [1-9]/.test(t)), "each day's counts on hover");
+  assert.match(await page.$eval("#throughput rect title", (t) => t.textContent), /: [1-9]\d* stories$/);
+  assert.ok(await page.$("#cycle-histogram rect"));
   await page.screenshot({ path: path.join(out, "flow.png") });
   await accessibility(page, "the flow page");
+  // With little history (here: a label no story has) it says so instead of
+  // drawing slivers.
+  await page.goto(url + "?label=nosuch#flow");
+  await page.waitForSelector("#flow-young");
+  assert.match(await page.$eval("#flow-young", (p) => p.textContent), /Too little history for charts yet: 0 stories done/);
+  assert.equal(await page.$("#cfd"), null);
   assert.deepEqual(errors, []);
 
   // A page of another site frames the board to click on it for the user: the frame

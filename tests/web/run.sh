@@ -35,4 +35,15 @@ cd "$board"
 "$tracker" new "Delete me" > /dev/null
 "$tracker" new "Already shipped" > /dev/null
 "$tracker" move 7 done > /dev/null
+# A week of history made by hand, as a team's commits are (flow reads the commit
+# times): three stories added, started and finished on different days.
+at() { date -u -d "-$1 days" +%Y-%m-%dT%H:%M:%SZ; }
+commit_at() { GIT_AUTHOR_DATE="$(at "$1")" GIT_COMMITTER_DATE="$(at "$1")" git commit -qm "$2"; }
+for i in 1 2 3; do
+  f=${i}01_story_history-$i.md
+  printf -- '---\nname: History %s\ncreated: %s\n---\n' "$i" "$(at $((8 - i)))" > "work/1_backlog/$f"
+  git add work && commit_at $((8 - i)) "add history $i"
+  git mv "work/1_backlog/$f" work/2_current/ && commit_at $((6 - i)) "start history $i"
+  git mv "work/2_current/$f" work/5_done/ && commit_at $((4 - i)) "finish history $i"
+done
 node "$here/board.mjs" "$tracker" "$board" "$out"
