@@ -263,6 +263,27 @@ class Server {
     return false;
   }
 
+  static Force force_of(const Json& body) { return body.value("force", false) ? Force::yes : Force::no; }
+
+  /// POST /api/story/<id>/<path> (`path` defaults to the operation's name): `act`
+  /// runs on a fresh Tracker once the body fits `operation`'s web schema and the
+  /// story file is still the one the page read.
+  template <typename Act>
+  void story_write(httplib::Server& http, const std::string& operation, Act act, const std::string& path = "") {
+    http.Post("/api/story/(\\d+)/" + (path.empty() ? operation : path),
+              [this, operation, act](const httplib::Request& req, httplib::Response& res) {
+                auto body = write_body(req, res, operation);
+                if (!body) return;
+                std::lock_guard<std::mutex> lock(writes_);
+                answer(res, [&]() -> Json {
+                  std::int64_t id = story_id(req);
+                  auto t = open();
+                  if (!matches(*t, id, req, res)) throw Handled{};
+                  return act(*t, id, *body);
+                });
+              });
+  }
+
   void routes(httplib::Server& http) {
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       // No page of another site may frame the board (a click there would be a move
@@ -316,107 +337,49 @@ class Server {
                     {"history", history}};
       });
     });
-    http.Post(R"(/api/story/(\d+)/move)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = write_body(req, res, "move");
-      if (!body) return;
-      std::lock_guard<std::mutex> lock(writes_);
-      answer(res, [&]() -> Json {
-        std::int64_t id = story_id(req);
-        auto t = open();
-        if (!matches(*t, id, req, res)) throw Handled{};
-        const Stage& stage = t->workspace().config().stage((*body)["stage"].get<std::string>());
-        return move_json(t->move({id}, stage.name));
-      });
+    // The writes to one story: the body checked against the operation's schema, one
+    // write at a time, the story's file still the one the page read (If-Match), then
+    // the library call of its command.
+    story_write(http, "move", [](Tracker& t, std::int64_t id, const Json& body) {
+      const Stage& stage = t.workspace().config().stage(body["stage"].get<std::string>());
+      return move_json(t.move({id}, stage.name));
     });
-    http.Post(R"(/api/story/(\d+)/fields)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = write_body(req, res, "set");
-      if (!body) return;
-      std::lock_guard<std::mutex> lock(writes_);
-      answer(res, [&]() -> Json {
-        std::int64_t id = story_id(req);
-        std::vector<FieldEdit> edits = field_edits((*body)["fields"]);
-        auto t = open();
-        if (!matches(*t, id, req, res)) throw Handled{};
-        return set_json(t->set_fields(id, edits));
-      });
+    story_write(http, "set", [](Tracker& t, std::int64_t id, const Json& body) {
+      return set_json(t.set_fields(id, field_edits(body["fields"])));
+    }, "fields");
+    story_write(http, "body", [](Tracker& t, std::int64_t id, const Json& body) -> Json {
+      EditResult r = t.set_body(id, t.read_whole(id).second, body["body"].get<std::string>());
+      return {{"id", r.id}, {"changed", r.changed}, {"commit", string_or_null(r.commit)}};
     });
-    // The detail's other writes: the body, a claim and its release as the person
-    // running the server, archive and delete. Each is the library call of its
-    // command, behind the same If-Match check.
-    http.Post(R"(/api/story/(\d+)/body)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = write_body(req, res, "body");
-      if (!body) return;
-      std::lock_guard<std::mutex> lock(writes_);
-      answer(res, [&]() -> Json {
-        std::int64_t id = story_id(req);
-        auto t = open();
-        if (!matches(*t, id, req, res)) throw Handled{};
-        std::string text = t->read_whole(id).second;
-        EditResult r = t->set_body(id, text, (*body)["body"].get<std::string>());
-        return {{"id", r.id}, {"changed", r.changed}, {"commit", string_or_null(r.commit)}};
-      });
+    story_write(http, "claim", [](Tracker& t, std::int64_t id, const Json& body) -> Json {
+      ClaimRequest request;
+      request.id = id;
+      request.owner = body.value("owner", std::string());  // empty: the person running the server
+      request.force = body.value("force", false);
+      if (body.contains("ttl")) request.ttl_seconds = parse_duration(body["ttl"].get<std::string>());
+      ClaimResult r = t.claim(request);
+      return {{"id", r.story.id},
+              {"name", r.story.name},
+              {"stage", r.story.stage},
+              {"claim", {{"owner", r.claim.owner}, {"expires", format_iso8601(r.claim.expires)}}},
+              {"renewed", r.renewed},
+              {"commit", string_or_null(r.commit)}};
     });
-    http.Post(R"(/api/story/(\d+)/claim)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = write_body(req, res, "claim");
-      if (!body) return;
-      std::lock_guard<std::mutex> lock(writes_);
-      answer(res, [&]() -> Json {
-        std::int64_t id = story_id(req);
-        auto t = open();
-        if (!matches(*t, id, req, res)) throw Handled{};
-        ClaimRequest request;
-        request.id = id;
-        request.owner = body->value("owner", std::string());
-        request.force = body->value("force", false);
-        if (body->contains("ttl")) request.ttl_seconds = parse_duration((*body)["ttl"].get<std::string>());
-        ClaimResult r = t->claim(request);
-        return {{"id", r.story.id},
-                {"name", r.story.name},
-                {"stage", r.story.stage},
-                {"claim", {{"owner", r.claim.owner}, {"expires", format_iso8601(r.claim.expires)}}},
-                {"renewed", r.renewed},
-                {"commit", string_or_null(r.commit)}};
-      });
+    story_write(http, "release", [](Tracker& t, std::int64_t id, const Json& body) {
+      std::optional<std::string> owner;
+      if (body.contains("owner")) owner = body["owner"].get<std::string>();
+      return change_json(t.release(id, owner, force_of(body)));
     });
-    http.Post(R"(/api/story/(\d+)/release)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = write_body(req, res, "release");
-      if (!body) return;
-      std::lock_guard<std::mutex> lock(writes_);
-      answer(res, [&]() -> Json {
-        std::int64_t id = story_id(req);
-        auto t = open();
-        if (!matches(*t, id, req, res)) throw Handled{};
-        std::optional<std::string> owner;
-        if (body->contains("owner")) owner = (*body)["owner"].get<std::string>();
-        return change_json(t->release(id, owner, body->value("force", false) ? Force::yes : Force::no));
-      });
+    story_write(http, "archive", [](Tracker& t, std::int64_t id, const Json& body) {
+      if (body.contains("owner")) t.set_identity(body["owner"].get<std::string>());
+      return move_json(t.move({id}, t.archive_stage().name, force_of(body)));
     });
-    http.Post(R"(/api/story/(\d+)/archive)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = write_body(req, res, "archive");
-      if (!body) return;
-      std::lock_guard<std::mutex> lock(writes_);
-      answer(res, [&]() -> Json {
-        std::int64_t id = story_id(req);
-        auto t = open();
-        if (!matches(*t, id, req, res)) throw Handled{};
-        if (body->contains("owner")) t->set_identity((*body)["owner"].get<std::string>());
-        return move_json(t->move({id}, t->archive_stage().name, body->value("force", false) ? Force::yes : Force::no));
-      });
-    });
-    http.Post(R"(/api/story/(\d+)/delete)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = write_body(req, res, "delete");
-      if (!body) return;
-      std::lock_guard<std::mutex> lock(writes_);
-      answer(res, [&]() -> Json {
-        std::int64_t id = story_id(req);
-        auto t = open();
-        if (!matches(*t, id, req, res)) throw Handled{};
-        if (body->contains("owner")) t->set_identity((*body)["owner"].get<std::string>());
-        DeleteResult r = t->remove({id}, body->value("force", false));
-        Json deleted = Json::array();
-        for (const auto& d : r.deleted) deleted.push_back({{"id", d.id}, {"name", d.name}, {"stage", d.stage}});
-        return {{"deleted", deleted}, {"commit", string_or_null(r.commit)}};
-      });
+    story_write(http, "delete", [](Tracker& t, std::int64_t id, const Json& body) -> Json {
+      if (body.contains("owner")) t.set_identity(body["owner"].get<std::string>());
+      DeleteResult r = t.remove({id}, force_of(body) == Force::yes);
+      Json deleted = Json::array();
+      for (const auto& d : r.deleted) deleted.push_back({{"id", d.id}, {"name", d.name}, {"stage", d.stage}});
+      return {{"deleted", deleted}, {"commit", string_or_null(r.commit)}};
     });
     http.Post("/api/stories", [this](const httplib::Request& req, httplib::Response& res) {
       auto body = write_body(req, res, "new");

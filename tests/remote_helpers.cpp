@@ -14,7 +14,7 @@
 
 namespace testing {
 
-int free_port() {
+std::pair<int, int> loopback_socket() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   sockaddr_in addr{};
@@ -23,8 +23,13 @@ int free_port() {
   REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   socklen_t len = sizeof addr;
   REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  return {fd, ntohs(addr.sin_port)};
+}
+
+int free_port() {
+  auto [fd, port] = loopback_socket();
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return port;
 }
 
 

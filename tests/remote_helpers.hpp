@@ -15,6 +15,8 @@ namespace testing {
 
 /// A port nobody listens on now (the kernel's pick for port 0).
 int free_port();
+/// A TCP socket bound to a free port of 127.0.0.1, not listening yet: its fd and port.
+std::pair<int, int> loopback_socket();
 
 /// A bare repository, served by `git daemon --enable=receive-pack` on 127.0.0.1
 /// (or reached as file://), that every clone pushes to.

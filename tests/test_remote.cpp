@@ -257,16 +257,9 @@ TEST_CASE("a remote that takes the connection and never answers gives up at remo
   seed(remote, 1, "1s");
   Clone a(remote);
   // A listener whose connections the kernel completes and nobody ever answers.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  auto [fd, port] = loopback_socket();
   REQUIRE(::listen(fd, 16) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  git(a.root(), {"remote", "set-url", "origin", "git://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/board.git"});
+  git(a.root(), {"remote", "set-url", "origin", "git://127.0.0.1:" + std::to_string(port) + "/board.git"});
   std::string head = git(a.root(), {"rev-parse", "HEAD"});
   auto started = std::chrono::steady_clock::now();
   auto r = run_tracker(a.root(), {"claim", "1", "--owner", "ann"});
