@@ -4,6 +4,7 @@
 
 #include <iostream>
 #include <map>
+#include <set>
 #include <tracker/util.hpp>
 
 namespace tracker::cli {
@@ -31,8 +32,9 @@ int run_log(const LogOptions& opts, const GlobalOptions& g) {
   std::map<std::int64_t, std::string> names;
   if (!opts.id && !entries.empty()) {
     ListQuery q;
-    q.only_ids.emplace();
-    for (const auto& e : entries) q.only_ids->push_back(e.id);
+    std::set<std::int64_t> ids;  // one a story, however many transitions it had
+    for (const auto& e : entries) ids.insert(e.id);
+    q.only_ids.emplace(ids.begin(), ids.end());
     q.summary_only = true;
     tracker->list_each(q, [&](Story&& s) { names[s.id] = std::move(s.name); });
   }

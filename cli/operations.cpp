@@ -251,7 +251,7 @@ std::vector<Operation> declared() {
                   {.name = "fields", .kind = Kind::fields,
                    .meaning = "The keys and their values: {\"priority\": 3, \"labels\": [\"ui\"]}; at the CLI "
                               "key=value words, lists as comma lists (labels=ui,api). priority is an integer, a higher number more urgent "
-                              "(ready and claim take 5 before 2)",
+                              "(ready and claim take 5 before 2); type renames the file (<id>_<type>_<slug>.md) to one of the config's types",
                    .cli = "assignments", .required = true, .completes = Completes::key},
                   {.name = "keep_file_name", .kind = Kind::flag, .meaning = "A new name leaves the file name as it is",
                    .doors = cli | mcp, .cli = "--keep-file-name"},

@@ -70,9 +70,11 @@ std::map<std::int64_t, Claim> Claims::live_claims() {
   return out;
 }
 
-std::vector<std::int64_t> Claims::claimed_ids() {
+std::vector<std::int64_t> Claims::claimed_ids() { return claimed_ids(live_claims()); }
+
+std::vector<std::int64_t> Claims::claimed_ids(const std::map<std::int64_t, Claim>& live) {
   std::vector<std::int64_t> ids;
-  for (const auto& [id, c] : live_claims()) ids.push_back(id);
+  for (const auto& [id, c] : live) ids.push_back(id);
   // Claimed on the remote, from this clone or another: one ls-remote per command.
   if (Remote* r = s_.remote())
     for (const auto& [id, sha] : r->claim_refs()) ids.push_back(id);
@@ -352,7 +354,7 @@ StoryChange Claims::release(std::int64_t id, const std::optional<std::string>& o
   if (h.forced) result.forced_by = owner ? *owner : s_.identity();
   result.commit = all_.transitions.transition(
                       story, back, [](const std::string& text) { return remove_front_matter_line(text, "agent"); },
-                      "release", "by " + held.owner, held.owner, "", result.forced_by)
+                      "release", "by " + held.owner, held.owner, {}, result.forced_by)
                       .commit;
   if (h.local) s_.claims().remove(*h.local);
   return result;
@@ -384,7 +386,7 @@ StoryChange Claims::done(std::int64_t id, Force force) {
   if (h.lease && s_.remote() && s_.commits()) return done_remote(story, target, h, h.lease->sha, result);
   if (story.stage != target.name)
     result.commit = all_.transitions.transition(
-                        story, target, [](const std::string& text) { return text; }, "done", "", result.owner, "",
+                        story, target, [](const std::string& text) { return text; }, "done", "", result.owner, {},
                         result.forced_by)
                         .commit;
   all_.rule.end_claim(h);

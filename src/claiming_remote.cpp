@@ -100,7 +100,7 @@ StoryChange Claims::done_remote(const Story& story, const Stage& target, const H
   std::string subject;
   if (story.stage != target.name) {
     result.commit = all_.transitions.transition(
-                        story, target, [](const std::string& text) { return text; }, "done", "", result.owner, "",
+                        story, target, [](const std::string& text) { return text; }, "done", "", result.owner, {},
                         result.forced_by)
                         .commit;
     subject = all_.syncer.first_commit_line(result.commit);

@@ -47,13 +47,24 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
   s_.will_commit();
   if (edits.empty()) throw UsageError("nothing to set: give key=value pairs");
   std::set<std::string> seen;
+  std::string new_type;  // empty: the type stays
   bool links = false;
   for (const auto& e : edits) {
     if (e.key == "stage")
       throw UsageError("stage is the story's directory; use tracker move " + std::to_string(id) + " <stage>");
-    if (e.key == "type" || e.key == "id")
-      throw UsageError(e.key + " is part of the file name (<id>_<type>_<slug>.md); rename the file to change it");
+    if (e.key == "id")
+      throw UsageError("the id names the story for good; tracker renumber " + std::to_string(id) + " gives it a fresh one");
     if (!valid_key(e.key)) throw UsageError("'" + e.key + "' is not a valid key");
+    if (e.key == "type") {
+      // The type is the file name's (<id>_<type>_<slug>.md): set renames the file.
+      const Config& config = s_.ws.config();
+      if (!e.value) throw UsageError("every story has a type; give type=<type> (" + join(config.types, ", ") + ")");
+      std::string type(trim(*e.value));
+      if (!config.is_known_type(type))
+        throw UsageError("unknown type '" + type + "'" + did_you_mean(type, config.types) +
+                         "; types are: " + join(config.types, ", "));
+      new_type = type;
+    }
     if (!seen.insert(e.key).second) throw UsageError("key '" + e.key + "' is given twice");
     if (e.value) require_text(*e.value, "the value of " + e.key);
     if (e.value && e.value->find_first_of("\r\n") != std::string::npos)
@@ -87,6 +98,7 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
   std::vector<std::int64_t> new_deps;
   std::optional<std::int64_t> new_parent;
   for (const auto& e : edits) {
+    if (e.key == "type") continue;
     bool is_known = std::find(known.begin(), known.end(), e.key) != known.end();
     bool present = front_matter_key_line(before_text, e.key) > 0;
     if (!is_known && !present) {
@@ -134,6 +146,7 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
   auto edit = [&](const std::string& text) {
     std::string out = text;
     for (const auto& e : edits) {
+      if (e.key == "type") continue;  // the file name's, not the text's
       if (!e.value) {
         out = remove_front_matter_line(out, e.key);
         continue;
@@ -180,7 +193,8 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
     if (!e.value && std::find(keys_after.begin(), keys_after.end(), e.key) != keys_after.end())
       throw UsageError("cannot unset " + e.key + ": it is not written as a plain '" + e.key +
                        ":' line; use tracker edit " + std::to_string(id));
-  if (after_text == before_text) return result;
+  bool retype = !new_type.empty() && new_type != story.type;
+  if (after_text == before_text && !retype) return result;
   // What we write must read back: a value that breaks the front matter is refused.
   Story before = reparse_story(story, before_text, s_.ws.config().story_limits), after = story;
   try {
@@ -198,7 +212,7 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
   if (before.body != after.body) others.push_back("the body");
   // And each scalar set must read back as it was given.
   for (const auto& e : edits) {
-    if (!e.value) continue;
+    if (!e.value || e.key == "type") continue;
     std::string v(trim(*e.value));
     bool same = true;
     if (e.key == "name")
@@ -227,16 +241,17 @@ SetResult Transitions::set_fields(std::int64_t id, const std::vector<FieldEdit>&
     throw UsageError("the change would also change " + join(others, ", ") + " (the front matter is written in a way " +
                      "set cannot edit line by line); use tracker edit " + std::to_string(id));
   result.changes = describe_changes(changed, before.body != after.body);
+  if (retype) result.changes.insert(result.changes.begin(), "type " + story.type + " -> " + new_type);
   if (result.changes.empty()) result.changes = {"format"};
   bool only_unsets = std::all_of(edits.begin(), edits.end(), [](const FieldEdit& e) { return !e.value; });
   // A new name gives the file its slug: the name on disk keeps telling the story.
-  std::string new_slug;
-  if (!keep_file_name && before.name != after.name && !after.name.empty()) new_slug = slugify(after.name);
+  Rename rename{retype ? new_type : "", ""};
+  if (!keep_file_name && before.name != after.name && !after.name.empty()) rename.slug = slugify(after.name);
   // A change of agent records who made it (sync's fence reads it), and who forced it.
   std::string owner = holding && !holding->holder.empty() ? s_.identity() : "";
   if (holding && holding->forced) result.forced_by = s_.identity();
   Transition t = transition(story, s_.ws.config().stage(story.stage), edit, only_unsets ? "unset" : "set",
-                            "(" + join(result.changes, ", ") + ")", owner, new_slug, result.forced_by);
+                            "(" + join(result.changes, ", ") + ")", owner, rename, result.forced_by);
   result.commit = t.commit;
   result.path = t.path;
   result.changed = true;
@@ -356,12 +371,12 @@ EditResult Transitions::apply_edit(std::int64_t id, const std::string& original,
   result.changes = describe_changes(field_changes(before, after), before.body != after.body);
   if (result.changes.empty()) result.changes = {"format"};
   // A new name gives the file its slug, as at `set`.
-  std::string new_slug;
-  if (!keep_file_name && before.name != after.name && !after.name.empty()) new_slug = slugify(after.name);
+  Rename rename;
+  if (!keep_file_name && before.name != after.name && !after.name.empty()) rename.slug = slugify(after.name);
   result.commit = transition(
                       story, s_.ws.config().stage(story.stage),
                       [&](const std::string& now) { return now == current ? text : text_for(now); }, "edit",
-                      "(" + join(result.changes, ", ") + ")", "", new_slug)
+                      "(" + join(result.changes, ", ") + ")", "", rename)
                       .commit;
   result.changed = true;
   if (links_changed) s_.graph_changed(id, after.depends_on);

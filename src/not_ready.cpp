@@ -52,8 +52,9 @@ WaitReason wait(WaitReason::Kind kind, std::int64_t other = 0, std::string other
 
 std::vector<NotReady> BoardReader::not_ready(std::size_t limit) {
   const Config& config = s_.ws.config();
-  std::vector<std::int64_t> claimed = all_.claiming.claimed_ids();
+  if (config.ready_stages.empty() || limit == 0) return {};
   std::map<std::int64_t, Claim> claims = all_.claiming.live_claims();
+  std::vector<std::int64_t> claimed = all_.claiming.claimed_ids(claims);
   // The ready queue's ids, then the ready stages' stories in the queue's order: the
   // first `limit` that are not in it. Ids only, so a big board costs a list.
   std::set<std::int64_t> ready;
@@ -64,7 +65,6 @@ std::vector<NotReady> BoardReader::not_ready(std::size_t limit) {
   ListQuery in_stages;
   in_stages.stages = config.ready_stages;
   in_stages.sort = SortKey::priority;
-  if (in_stages.stages.empty() || limit == 0) return {};
   s_.shadow->list_each(in_stages, [&](Story&& s) {
     if (waiting.size() < limit && !ready.count(s.id)) waiting.push_back(std::move(s));
   });

@@ -141,12 +141,19 @@ class Transitions {
   /// has a child that is neither in a done stage nor among `ids`, unless forced.
   void require_children_done(const std::vector<std::int64_t>& ids, Force force);
 
-  /// Applies `edit` to the story's text, moves it to `target` and commits
-  /// "tracker: <action> #<id> <detail> (<from> -> <to>)"; puts the file back when
-  /// the commit fails.
+  /// A new file name for the story: `<id>_<type>_<slug>.md` with either part
+  /// changed (empty: kept).
+  struct Rename {
+    std::string type;
+    std::string slug;
+  };
+
+  /// Applies `edit` to the story's text, moves it to `target` (renamed as `rename`
+  /// says) and commits "tracker: <action> #<id> <detail> (<from> -> <to>)"; puts
+  /// the file back when the commit fails.
   Transition transition(const Story& story, const Stage& target,
                         const std::function<std::string(const std::string&)>& edit, const std::string& action,
-                        const std::string& detail, const std::string& owner, const std::string& new_slug = "",
+                        const std::string& detail, const std::string& owner, const Rename& rename = {},
                         const std::string& forced_by = "");
 
  private:
@@ -154,7 +161,7 @@ class Transitions {
   /// moved by hand since it was read.
   Transition transition_once(const Story& story, const Stage& target,
                              const std::function<std::string(const std::string&)>& edit, const std::string& action,
-                             const std::string& detail, const std::string& owner, const std::string& new_slug,
+                             const std::string& detail, const std::string& owner, const Rename& rename,
                              const std::string& forced_by);
   using Holding = ClaimRule::Holding;
 
@@ -173,6 +180,8 @@ class Claims {
   std::vector<StoryChange> reclaim(std::optional<std::int64_t> id);
   std::map<std::int64_t, Claim> live_claims();
   std::vector<std::int64_t> claimed_ids();
+  /// The same, with this clone's live claims already read.
+  std::vector<std::int64_t> claimed_ids(const std::map<std::int64_t, Claim>& live);
 
  private:
   using Holding = ClaimRule::Holding;

@@ -200,13 +200,13 @@ MoveResult Transitions::move(const std::vector<std::int64_t>& ids, std::string_v
 Transitions::Transition Transitions::transition(const Story& original, const Stage& target,
                                         const std::function<std::string(const std::string&)>& edit,
                                         const std::string& action, const std::string& detail,
-                                        const std::string& owner, const std::string& new_slug,
+                                        const std::string& owner, const Rename& rename,
                                         const std::string& forced_by) {
   s_.prepare_commit();
   Story story = original;
   for (int attempt = 1;; ++attempt) {
     try {
-      return transition_once(story, target, edit, action, detail, owner, new_slug, forced_by);
+      return transition_once(story, target, edit, action, detail, owner, rename, forced_by);
     } catch (const FileChangedError&) {
       // Changed or moved by hand since it was read: the edit is made again on what is
       // there now, never written over it.
@@ -220,12 +220,13 @@ Transitions::Transition Transitions::transition(const Story& original, const Sta
 Transitions::Transition Transitions::transition_once(const Story& story, const Stage& target,
                                              const std::function<std::string(const std::string&)>& edit,
                                              const std::string& action, const std::string& detail,
-                                             const std::string& owner, const std::string& new_slug,
+                                             const std::string& owner, const Rename& rename,
                                              const std::string& forced_by) {
   fs::path from = s_.ws.root() / story.path;
   fs::path to = story.stage == target.name ? from : s_.ws.real_stage_dir(target) / from.filename();
-  if (!new_slug.empty() && new_slug != story.slug)
-    to = to.parent_path() / make_story_file_name(story.id, story.type, new_slug);
+  const std::string& type = rename.type.empty() ? story.type : rename.type;
+  const std::string& slug = rename.slug.empty() ? story.slug : rename.slug;
+  if (type != story.type || slug != story.slug) to = to.parent_path() / make_story_file_name(story.id, type, slug);
   Transition result;
   result.path = s_.ws.relative(to);
   result.commit = s_.in_transaction([&](FileTransaction& tx, std::vector<std::string>& touched) {

@@ -483,6 +483,37 @@ TEST_CASE("a new name renames the file to its slug in the same commit, unless --
   CHECK(run_tracker(root, {"check"}).code == 0);
 }
 
+TEST_CASE("set type= renames the file in one commit and leaves the text alone - unset type and unknown types are refused") {
+  Board board;
+  fs::path root = board.root();
+  board.create({"Crash on start", "--priority", "2"});
+  std::string text = read(root / board.path_of(1));
+  int commits = board.commit_count();
+  auto r = run_tracker(root, {"set", "1", "type=bug"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "#1: type story -> bug\n");
+  CHECK(board.path_of(1) == "work/1_backlog/1_bug_crash-on-start.md");
+  CHECK(read(root / board.path_of(1)) == text);
+  CHECK(board.commit_count() == commits + 1);
+  CHECK(git(root, {"log", "-1", "--format=%s"}) == "tracker: set #1 (type story -> bug)\n");
+  CHECK(git(root, {"show", "--name-status", "--format=", "HEAD"}) ==
+        "R100\twork/1_backlog/1_story_crash-on-start.md\twork/1_backlog/1_bug_crash-on-start.md\n");
+  CHECK(json::parse(run_tracker(root, {"--json", "show", "1"}).out)["type"] == "bug");
+  CHECK(run_tracker(root, {"list", "--type", "bug"}).out.find("Crash on start") != std::string::npos);
+  // The same type again: nothing to do. With a new name, one rename to both.
+  CHECK(run_tracker(root, {"set", "1", "type=bug"}).out == "#1: nothing to change\n");
+  CHECK(board.commit_count() == commits + 1);
+  r = run_tracker(root, {"--json", "set", "1", "type=spike", "name=Why does it crash", "priority=3"});
+  REQUIRE(r.code == 0);
+  json j = json::parse(r.out);
+  CHECK(j["path"] == "work/1_backlog/1_spike_why-does-it-crash.md");
+  CHECK(j["changes"] == json::array({"type bug -> spike", "name Crash on start -> Why does it crash", "priority 2 -> 3"}));
+  CHECK(board.commit_count() == commits + 2);
+  CHECK(run_tracker(root, {"check"}).code == 0);
+  CHECK(git(root, {"status", "--porcelain"}).empty());
+}
+
 TEST_CASE("on a terminal, log, list, diff and show go through the pager, unless --no-pager, --json or a pipe") {
   if (run({"sh", "-c", "command -v script"}).code != 0) return;  // util-linux script gives us a pty
   Board board;

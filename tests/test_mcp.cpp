@@ -452,6 +452,11 @@ TEST_CASE("mcp: the agent loop through the tools, each result in the CLI's shape
   CHECK(mcp.call("set",
                  {{"id", id}, {"fields", {{"priority", 5}, {"labels", nullptr}}}})["structuredContent"]["changes"] ==
         Json{"priority 2 -> 5", "labels -core"});
+  // The type is the file name's: set renames the file, as at the CLI.
+  Json retyped = mcp.call("set", {{"id", 2}, {"fields", {{"type", "bug"}}}})["structuredContent"];
+  CHECK(retyped["changes"] == Json{"type story -> bug"});
+  CHECK(retyped["path"].get<std::string>().find("/2_bug_") != std::string::npos);
+  CHECK(mcp.call("set", {{"id", 2}, {"fields", {{"type", "bgu"}}}})["isError"] == true);
   CHECK(mcp.call("block", {{"id", 2}, {"reason", "waits"}})["structuredContent"]["changed"] == true);
   CHECK(mcp.call("unblock", {{"id", 2}})["structuredContent"]["changed"] == true);
   CHECK(mcp.call("link", {{"id", 2}, {"depends_on", id}})["structuredContent"]["depends_on"] == Json{id});

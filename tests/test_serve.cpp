@@ -80,6 +80,13 @@ TEST_CASE("serve: a stale ETag gets 409 and changes nothing, bad JSON gets 400, 
                         {{"fields", {{"priority", "2"}, {"labels", {"ui"}}}}}, s.etag(id));
   CHECK(set.status == 200);
   CHECK(Json::parse(set.body)["changes"] == Json{"priority 5 -> 2", "labels +ui"});
+  // The type renames the file, as set does; an unknown one is the CLI's refusal.
+  Response retyped = s.post("/api/story/" + std::to_string(id) + "/fields", {{"fields", {{"type", "spike"}}}}, s.etag(id));
+  CHECK(retyped.status == 200);
+  CHECK(Json::parse(retyped.body)["path"].get<std::string>().find("/" + std::to_string(id) + "_spike_") != std::string::npos);
+  Response unknown = s.post("/api/story/" + std::to_string(id) + "/fields", {{"fields", {{"type", "epic"}}}}, s.etag(id));
+  CHECK(unknown.status == 400);
+  CHECK(unknown.body.find("unknown type 'epic'") != std::string::npos);
   Response created = s.post("/api/stories", {{"name", "From the web"}, {"priority", 1}});
   CHECK(created.status == 201);
   CHECK(Json::parse(created.body)["id"] == id + 1);

@@ -222,6 +222,32 @@ TEST_CASE("sync: a renumber is a rename: edits made meanwhile to the old id foll
   }
 }
 
+TEST_CASE("sync: a type changed in one clone and a key in the other: one file, of the new type, with the key") {
+  for (bool retype_first : {false, true}) {
+    INFO((retype_first ? "the type change reaches the remote first" : "the edit reaches the remote first"));
+    SharedRemote remote(true);
+    seed(remote, 2);
+    Clone a(remote), b(remote);
+    ok_at(a.root(), "2026-03-04T10:00:00Z", {"set", "1", "type=bug"});
+    ok_at(b.root(), "2026-03-04T10:00:01Z", {"set", "1", "priority=7", "estimate=3"});
+    ok_at(b.root(), "2026-03-04T10:00:02Z", {"move", "1", "current"});
+    const Clone& first = retype_first ? a : b;
+    const Clone& second = retype_first ? b : a;
+    ok(first.root(), {"sync"});
+    json out = sync_json(second.root());
+    CHECK(out["conflicts"].empty());
+    std::string listing = git(remote.bare(), {"ls-tree", "-r", "--name-only", "main", "work/"});
+    INFO(listing);
+    CHECK(contains(listing, "work/2_current/1_bug_story-1.md\n"));
+    CHECK(!contains(listing, "1_story_story-1.md"));
+    std::string story = remote_story(remote, 1);
+    CHECK(contains(story, "priority: 7\n"));
+    CHECK(contains(story, "estimate: 3\n"));
+    all_agree(remote, {&a, &b});
+    CHECK(json::parse(ok(a.root(), {"--json", "show", "1"}).out)["type"] == "bug");
+  }
+}
+
 TEST_CASE("sync: moves of one story in the same second: the remote's stands, and the loser is told, in the history too") {
   SharedRemote remote(true);
   seed(remote, 1);

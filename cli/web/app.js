@@ -281,11 +281,13 @@ async function openDetail(id) {
   const dlg = $("#detail");
   const known = new Set(["blocked_reason"]);
   const custom = Object.entries(s.fields).filter(([k]) => !known.has(k));
-  const rows = [["type", s.type], ["children", s.progress ? progressText(s.progress) : ""],
+  const rows = [["children", s.progress ? progressText(s.progress) : ""],
                 ["agent", s.agent ?? ""], ["claim", s.claim ? s.claim.owner + " until " + s.claim.expires : ""],
                 ["created", s.created ?? ""], ["path", s.path]];
   const stageSelect = el("select", { name: "stage" }, ...board.stages.map((st) =>
     el("option", Object.assign({ value: st.name }, st.name === s.stage ? { selected: "" } : {}), st.name)));
+  const typeSelect = el("select", { name: "type" }, ...board.types.map((t) =>
+    el("option", Object.assign({ value: t }, t === s.type ? { selected: "" } : {}), t)));
   const bodyText = el("textarea", { name: "body", rows: "10", "aria-label": "Body (markdown)" });
   bodyText.value = s.body;
   const preview = el("div", { class: "body", hidden: "" });
@@ -306,6 +308,7 @@ async function openDetail(id) {
   const form = el("form", { id: "edit-form", method: "dialog" },
     el("div", { class: "grid" },
       field("Name", el("input", { name: "name", value: s.name, required: "" })),
+      field("Type", typeSelect),
       field("Stage", stageSelect),
       field("Priority", el("input", { name: "priority", type: "number", value: s.priority ?? "" }), "a higher number is more urgent"),
       field("Labels", el("input", { name: "labels", value: s.labels.join(", ") }), "comma separated"),
@@ -347,6 +350,7 @@ async function openDetail(id) {
     const fields = {};
     const set = (key, value, now) => { if (JSON.stringify(value) !== JSON.stringify(now)) fields[key] = value; };
     set("name", f.get("name"), s.name);
+    set("type", f.get("type"), s.type);
     set("priority", f.get("priority") === "" ? null : f.get("priority"), s.priority === null ? null : String(s.priority));
     set("labels", lists(f.get("labels")).length ? lists(f.get("labels")) : null, s.labels.length ? s.labels : null);
     set("depends_on", lists(f.get("depends_on")).length ? lists(f.get("depends_on")) : null,

@@ -31,6 +31,13 @@ constexpr std::size_t kMaxTied = 64;
 /// own vocabulary (fts5vocab) is the list of indexed words. Words in the letters
 /// of scripts written without spaces, and words of fewer than four letters, are
 /// left as typed.
+/// The first string after every string that begins with `prefix` (UTF-8, so its
+/// last byte is never 0xFF): the end of its range in the vocabulary.
+std::string after_prefix(std::string prefix) {
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
 std::vector<SearchCorrection> correct_typos(sql::Db& db, SearchQuery& query) {
   struct Wanted {
     std::string typed;
@@ -65,10 +72,8 @@ std::vector<SearchCorrection> correct_typos(sql::Db& db, SearchQuery& query) {
     }
     sql::Stmt& q = vocabulary();
     q.reset();
-    std::string end = token;
-    end.back() = static_cast<char>(end.back() + 1);
     q.bind(1, token);
-    q.bind(2, end);
+    q.bind(2, after_prefix(token));
     return q.step();
   };
   for (const auto& group : query.groups)
@@ -99,11 +104,9 @@ std::vector<SearchCorrection> correct_typos(sql::Db& db, SearchQuery& query) {
       if (std::find(starts.begin(), starts.end(), start) == starts.end()) starts.push_back(start);
     }
     for (const auto& start : starts) {
-      std::string end = start;
-      end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
       terms.reset();
       terms.bind(1, start);
-      terms.bind(2, end);
+      terms.bind(2, after_prefix(start));
       while (terms.step()) {
         std::string_view term = terms.view(0);
         std::size_t edits = prefix_edits(w.letters, code_points(term), std::min(w.allowance, w.edits));

@@ -200,15 +200,18 @@ try {
   await page.$eval("#edit-form [name=body]", (t) => { t.value = "A new body, written in the browser.\n"; });
   await page.$eval("#edit-form [name=depends_on]", (i, dep) => { i.value = String(dep); }, login);
   await page.$eval("#edit-form [name=custom]", (t) => { t.value = "estimate: 3"; });
+  await page.select("#edit-form [name=type]", "bug");
   await page.click("#edit-save");
   await page.waitForSelector("#detail:not([open])");
   await lastCommit(new RegExp(`^tracker: edit #${editMe} \\(body\\)$`));
   const patch = git("log", "-p", "-2", "--format=%s");
-  assert.match(patch, new RegExp(`tracker: set #${editMe} \\(depends_on \\+${login}, estimate \\(none\\) -> 3\\)`));
+  assert.match(patch, new RegExp(`tracker: set #${editMe} \\(type story -> bug, depends_on \\+${login}, estimate \\(none\\) -> 3\\)`));
+  assert.match(git("show", "--name-status", "--format=", "HEAD~1"), new RegExp(`^R\\d+\\twork/1_backlog/${editMe}_story_edit-me-in-the-page\\.md\\twork/1_backlog/${editMe}_bug_edit-me-in-the-page\\.md\\n$`));
   assert.match(patch, /\n\+depends_on: \[\d+\]\n/);
   assert.match(patch, /\n-The old body\.\n\+A new body, written in the browser\.\n/);
   const edited = JSON.parse(cli("show", String(editMe), "--json"));
   assert.deepEqual(edited.depends_on, [login]);
+  assert.equal(edited.type, "bug");
   assert.equal(edited.body, "A new body, written in the browser.\n");
 
   // Claim from the detail: the person running the server takes it (one commit);
