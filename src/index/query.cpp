@@ -89,6 +89,7 @@ std::vector<SearchCorrection> correct_typos(sql::Db& db, SearchQuery& query) {
         if (begins_a_word(token)) continue;
         wanted.push_back({token, std::move(letters), allowance, allowance + 1, {}});
       }
+  trace("typos: checked");
   if (wanted.empty()) return {};
   vocabulary();
   // fts5vocab reads every doclist of the words it lists, so the whole vocabulary
@@ -119,6 +120,7 @@ std::vector<SearchCorrection> correct_typos(sql::Db& db, SearchQuery& query) {
       }
     }
   }
+  trace("typos: scanned");
   auto docs = db.prepare("SELECT doc FROM temp.tracker_vocab WHERE term = ?");
   std::vector<SearchCorrection> out;
   for (auto& w : wanted) {
@@ -405,15 +407,19 @@ SearchResult ShadowIndex::search(const SearchQuery& typed, const std::vector<int
       hit.score = -score;  // bm25 is lower for a better match; scores read the other way
       found.push_back({std::move(hit), std::move(body), row});
     };
-    // The window function counts every match; bm25 cannot be called in the same
-    // query level as a window function, hence the subquery.
+    // Every match is ranked on its score alone (a few numbers a row to sort), and
+    // only the hits given are read whole. The window function counts every match;
+    // bm25 cannot be called in the same query level as a window function, hence
+    // the innermost subquery.
     auto q = impl_->db->prepare(
-        "SELECT *, count(*) OVER () FROM (SELECT " + columns + ", bm25(stories_fts, " + std::to_string(kNameWeight) +
-        ", 1.0) AS score, stories.rowid AS row, tracker_in_column(stories_fts, 0) AS in_name FROM stories_fts"
+        "SELECT " + columns + ", hit.score, hit.row, hit.in_name, hit.total FROM (SELECT *, count(*) OVER () AS total"
+        " FROM (SELECT stories.rowid AS row, stories.id AS id, bm25(stories_fts, " + std::to_string(kNameWeight) +
+        ", 1.0) AS score, tracker_in_column(stories_fts, 0) AS in_name FROM stories_fts"
         " JOIN stories ON stories.rowid = stories_fts.rowid"
         " WHERE stories_fts MATCH ? AND stories.error IS NULL" +
         stage_filter + ") ORDER BY in_name DESC, score, id" +
-        (limit ? " LIMIT " + std::to_string(*limit) : std::string()));
+        (limit ? " LIMIT " + std::to_string(*limit) : std::string()) +
+        ") AS hit JOIN stories ON stories.rowid = hit.row ORDER BY hit.in_name DESC, hit.score, hit.id");
     auto body_of = impl_->db->prepare("SELECT body FROM story_text WHERE rowid = ?");
     const std::string expression = fts5_expression(query);
     q.bind(1, expression);

@@ -345,6 +345,7 @@ RefreshStats ShadowIndex::Impl::walk_and_update() {
   for (std::size_t i = 0; i < files.size(); ++i)
     if (!has_row[i]) changed.push_back(&files[i]);
   // What is left in `gone` has no file any more.
+  trace("refresh: compared");
   if (changed.empty() && racy.empty() && gone.empty() && !fresh) {
     if (settled) record_walk(walk_start);
     return stats;
