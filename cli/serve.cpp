@@ -107,6 +107,8 @@ Json card_json(const Story& s, const Claim* claim, const ChildProgress& progress
             {"claim", claim ? Json{{"owner", claim->owner}, {"expires", format_iso8601(claim->expires)}} : Json(nullptr)}};
   auto created = parse_iso8601(s.created);
   j["age_seconds"] = created ? Json(now - *created) : Json(nullptr);
+  // Since its file last changed (the index's mtime): the table's Updated column.
+  j["updated_seconds"] = s.changed_ns > 0 ? Json(std::max<std::int64_t>(0, now - s.changed_ns / 1'000'000'000)) : Json(nullptr);
   return j;
 }
 
@@ -508,20 +510,10 @@ class Server {
     for (const auto& st : config.stages)
       stages.push_back({{"name", st.name}, {"done", config.is_done_stage(st.name)}, {"stories", columns[st.name]}});
     Json types = config.types;
-    // The cards by the time their file last changed, newest first: the table's
-    // "updated" order (the index knows it; a card does not carry it).
-    Json updated = Json::array();
-    ListQuery by_update = q;
-    by_update.sort = SortKey::updated;
-    by_update.summary_only = true;
-    t->list_each(by_update, [&](Story&& s) {
-      if (!hits || hits->count(s.id)) updated.push_back(s.id);
-    });
     return {{"stages", stages},
             {"types", types},
             {"archive", t->archive_stage().name},
             {"identity", string_or_null(t->identity())},
-            {"updated", updated},
             {"generation", generation_.load()}};
   }
 

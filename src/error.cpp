@@ -28,10 +28,16 @@ bool is_number(std::string_view v) {
   return !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
-/// A value as JSON writes it: numbers and true/false bare, text quoted.
+/// A value as JSON writes it: numbers and true/false bare, text quoted (a quote or
+/// a backslash in it escaped).
 std::string json_value(std::string_view v) {
   if (is_number(v) || v == "true" || v == "false") return std::string(v);
-  return "\"" + std::string(v) + "\"";
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
 }
 
 std::string spell_param(std::string_view name, std::string_view value, Door door) {

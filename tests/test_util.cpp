@@ -51,6 +51,8 @@ TEST_CASE("a message names parameters and operations in each door's own syntax")
   // Values that are not numbers or booleans are JSON strings; a bare name is a name.
   CHECK(for_door(param_ref("owner", "NAME") + " or " + param_ref("limit"), Door::cli) == "--owner NAME or --limit");
   CHECK(for_door(param_ref("owner", "NAME") + " or " + param_ref("limit"), Door::mcp) == "owner: \"NAME\" or limit");
+  // A quote or a backslash in a value is escaped, so the value reads as JSON.
+  CHECK(for_door(param_ref("owner", "a \"b\" \\c"), Door::mcp) == "owner: \"a \\\"b\\\" \\\\c\"");
   CHECK(for_door(op_ref("stats"), Door::cli) == "'tracker stats'");
   CHECK(for_door(op_ref("stats"), Door::mcp) == "stats");
   // Text without references, or with a stray marker byte, is left as it is.

@@ -155,13 +155,12 @@ const sortable = { id: "ID", name: "Name", type: "Type", stage: "Stage", priorit
 
 function renderTable() {
   const stageOrder = new Map(board.stages.map((st, i) => [st.name, i]));
-  const updated = new Map((board.updated || []).map((id, i) => [id, i]));
   const rows = board.stages.flatMap((st) => st.stories);
   const value = {
     id: (s) => s.id, name: (s) => s.name.toLowerCase(), type: (s) => s.type,
     stage: (s) => stageOrder.get(s.stage) * 1e6 - (s.priority ?? -1e5),
     priority: (s) => s.priority ?? -Infinity, age: (s) => s.age_seconds ?? -1,
-    updated: (s) => -(updated.get(s.id) ?? 1e9),  // the newest has the highest rank
+    updated: (s) => -(s.updated_seconds ?? Infinity),  // the newest change is the highest
   }[sortKey];
   rows.sort((a, b) => {
     const x = value(a), y = value(b);
@@ -183,14 +182,14 @@ function renderTable() {
     const tr = el("tr", { "data-id": String(s.id), tabindex: "0" },
       el("td", { class: "id" }, "#" + s.id), el("td", {}, s.name + (s.blocked ? " " : ""), s.blocked ? el("span", { class: "blocked-mark" }, "blocked") : null),
       el("td", {}, s.type), el("td", {}, s.stage), el("td", {}, s.priority === null ? "" : "P" + s.priority),
-      el("td", {}, age(s.age_seconds)), el("td", {}, String((updated.get(s.id) ?? 0) + 1)),
+      el("td", {}, age(s.age_seconds)), el("td", {}, age(s.updated_seconds)),
       el("td", {}, s.labels.join(", ")), el("td", {}, s.agent ? "@" + s.agent : ""));
     tr.addEventListener("click", () => openDetail(s.id));
     tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") openDetail(s.id); });
     return tr;
   }));
   $("#table").replaceChildren(el("table", {}, el("caption", { class: "hint" },
-    rows.length + " stories; Updated is the rank of the last change, 1 the newest"), el("thead", {}, header), body));
+    rows.length + " stories; Age is since the story was created, Updated since its file last changed"), el("thead", {}, header), body));
 }
 
 async function move(id, stage) {

@@ -63,6 +63,7 @@ struct Story {
   std::vector<CustomField> fields;  ///< every other key, in file order
   std::string body;
   std::vector<StoryProblem> warnings;  ///< values of the wrong type (the story is still usable)
+  std::int64_t changed_ns = 0;  ///< when its file last changed (mtime), as the index saw it; 0 when not read from it
 };
 
 /// How a StoryParseError about a file that is not UTF-8 text begins (check calls

@@ -104,7 +104,7 @@ const char* const kUpsertText =
 
 const char* const kStoryColumns =
     "id, type, slug, stage, path, name, priority, labels, depends_on, agent, blocked, retry_count, created, fields, "
-    "warnings, parent";
+    "warnings, parent, mtime_ns";
 
 ShadowIndex::Impl::Impl(const Workspace& w, const Clock& c, const Disk& d)
     : ws(w),

@@ -99,5 +99,7 @@ struct ShadowIndex::Impl {
 extern const char* const kUpsertRow;
 extern const char* const kUpsertText;
 extern const char* const kStoryColumns;
+/// How many columns kStoryColumns names: a query's own columns come after them.
+inline constexpr int kStoryColumnCount = 17;
 
 }  // namespace tracker

@@ -185,6 +185,7 @@ Story story_from_row(const sql::Stmt& q, bool summary_only = false) {
   s.agent = q.view(9);
   s.blocked = q.int64(10) != 0;
   if (!q.is_null(15)) s.parent = q.int64(15);
+  s.changed_ns = q.is_null(16) ? 0 : q.int64(16);
   if (summary_only) return s;
   s.slug = q.view(2);
   s.labels = string_array(q.text(7));
@@ -283,12 +284,13 @@ Lookup ShadowIndex::lookup(std::int64_t id) {
                                 " FROM stories WHERE id=? ORDER BY stage_order, path");
     q.bind(1, id);
     while (q.step()) {
-      if (!q.is_null(17)) {
-        out.malformed.push_back({q.text(4), static_cast<int>(q.int64(18)), q.text(17), true});
+      constexpr int body = kStoryColumnCount, error = body + 1, error_line = body + 2;
+      if (!q.is_null(error)) {
+        out.malformed.push_back({q.text(4), static_cast<int>(q.int64(error_line)), q.text(error), true});
         continue;
       }
       Story s = story_from_row(q);
-      s.body = q.text(16);
+      s.body = q.text(body);
       out.stories.push_back(std::move(s));
     }
     return out;
@@ -424,10 +426,11 @@ SearchResult ShadowIndex::search(const SearchQuery& typed, const std::vector<int
     const std::string expression = fts5_expression(query);
     q.bind(1, expression);
     while (q.step()) {
-      total = q.int64(19);
+      constexpr int score = kStoryColumnCount, row = score + 1, count = score + 3;  // then in_name, the count
+      total = q.int64(count);
       body_of.reset();
-      body_of.bind(1, q.int64(17));
-      add_hit(q, q.real(16), body_of.step() ? body_of.text(0) : std::string(), q.int64(17));
+      body_of.bind(1, q.int64(row));
+      add_hit(q, q.real(score), body_of.step() ? body_of.text(0) : std::string(), q.int64(row));
     }
     trace("search: matches ranked");
     // Where FTS5 matched, for the hits given only (reading every match's text is

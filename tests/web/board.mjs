@@ -3,12 +3,13 @@
 // detail, an edit that meets a change made meanwhile, a story created from the
 // page, a <script> in a story body that must not run, the layout at 1024 and 1400
 // pixels, the done stages folded, the body and dependencies edited through the
-// detail (checked with git log -p), a claim and a delete, the table's sort, dark
-// mode, an accessibility pass with axe-core, a page of another site that tries to
-// frame the board, and screenshots.
+// detail (checked with git log -p), a claim and a delete, the table's sort and its
+// Updated column, dark mode, an accessibility pass with axe-core, a page of
+// another site that tries to frame the board, and screenshots.
 // Usage: node board.mjs <tracker binary> <board directory> <output directory>
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import puppeteer from "puppeteer-core";
@@ -239,9 +240,20 @@ try {
   await page.waitForFunction((id) => !document.querySelector(`.card[data-id="${id}"]`), {}, deleteMe);
   assert.throws(() => cli("show", String(deleteMe)));
 
-  // The table: every story, sorted by a column; again reverses.
+  // The table: every story, sorted by a column; again reverses. Updated is since
+  // the file last changed: a file three days old says so and sorts last.
+  const stale = JSON.parse(cli("show", String(login), "--json"));
+  const threeDays = new Date(Date.now() - 3 * 86400 * 1000 - 60 * 1000);
+  fs.utimesSync(path.join(board, stale.path), threeDays, threeDays);
   await page.goto(url + "#table");
   await page.waitForSelector("#table tbody tr");
+  await clickNow(page, '#table th button[data-sort="updated"]');
+  await page.waitForFunction(() => document.querySelector('#table th[aria-sort="ascending"] button')?.dataset.sort === "updated");
+  await clickNow(page, '#table th button[data-sort="updated"]');
+  await page.waitForFunction(() => document.querySelector('#table th[aria-sort="descending"] button')?.dataset.sort === "updated");
+  const newestFirst = await page.$$eval("#table tbody tr", (rows) => rows.map((r) => [Number(r.dataset.id), r.children[6].textContent]));
+  assert.deepEqual(newestFirst.at(-1), [login, "3d"]);
+  assert.equal(newestFirst[0][1], "0m");
   const order = () => page.$$eval("#table tbody tr", (rows) => rows.map((r) => Number(r.dataset.id)));
   const priorities = JSON.parse(cli("list", "--json"));
   const byPriority = (dir) => [...priorities].sort((a, b) => dir * ((a.priority ?? -Infinity) - (b.priority ?? -Infinity)) || dir * (a.id - b.id)).map((s) => s.id);
