@@ -26,9 +26,18 @@ constexpr const char* kSeenPrefix = "refs/tracker/remote-claims/";
 constexpr const char* kIdsRef = "refs/tracker/ids";
 constexpr const char* kSeenIdsRef = "refs/tracker/remote-ids";
 
-/// git's last line of complaint, for messages: "fatal: unable to connect to ...".
+/// git's line of complaint, for messages: its first `fatal:` line that says more
+/// than "Could not read from remote repository." (which advice such as "and the
+/// repository exists." follows), with the next line when it ends in ':' ("fatal:
+/// unable to connect to host:" then the errno); else its last line.
 std::string last_line(const std::string& text) {
   std::string_view t = trim(text);
+  std::vector<std::string> lines = split(std::string(t), '\n');
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (!lines[i].starts_with("fatal: ") || lines[i] == "fatal: Could not read from remote repository.") continue;
+    if (lines[i].ends_with(":") && i + 1 < lines.size()) return lines[i] + " " + lines[i + 1];
+    return lines[i];
+  }
   auto nl = t.rfind('\n');
   return std::string(nl == std::string_view::npos ? t : t.substr(nl + 1));
 }
@@ -79,9 +88,13 @@ std::string Remote::unavailable(const std::string& what, const std::string& err,
 Remote::GitRun Remote::talk(const std::vector<std::string>& args, const std::string& what,
                             bool (*accept)(const GitRun&)) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings_.timeout_seconds);
+  std::string answered;  // git's words from the last attempt that ended by itself
   for (int attempt = 1;; ++attempt) {
     GitRun r = git(args, {}, deadline);
     if (r.status == 0 || (accept && accept(r))) return r;
+    // An attempt cut off at the deadline says only that; git's own refusal before
+    // it ("does not appear to be a git repository") says why.
+    if (!r.timed_out) answered = r.err;
     // This clone's own disk failing is a local error, not an unreachable remote:
     // retrying does not help, and exit 7 would send the user to the network.
     // (A line that names the remote is the remote's own trouble.)
@@ -93,7 +106,8 @@ Remote::GitRun Remote::talk(const std::vector<std::string>& args, const std::str
           throw IoError("this clone cannot store what it needs (" + what + "): " + std::string(trim(line)) +
                         "; its disk failed, not the remote '" + settings_.name + "'; nothing was changed there");
     }
-    if (std::chrono::steady_clock::now() >= deadline) throw RemoteUnavailableError(unavailable(what, r.err));
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw RemoteUnavailableError(unavailable(what, r.timed_out && !answered.empty() ? answered : r.err));
     backoff_sleep(attempt);
   }
 }

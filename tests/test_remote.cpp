@@ -587,6 +587,20 @@ TEST_CASE("sync with the remote unreachable exits 7 and changes nothing, and a d
   CHECK(r.err == "tracker: sync: HEAD is detached; check out the board's branch first\n");
 }
 
+TEST_CASE("a remote git refuses at once is reported in git's words, not as a timeout, after remote.timeout of retries") {
+  SharedRemote remote(false);
+  seed(remote, 1, "1s");
+  Clone a(remote);
+  git(a.root(), {"remote", "set-url", "origin", (a.root().parent_path() / "nowhere.git").string()});
+  auto r = run_tracker(a.root(), {"sync"});
+  CHECK(r.code == 7);
+  INFO(r.err);
+  CHECK(r.err.starts_with("tracker: the remote 'origin' is unavailable (fetching main): "));
+  CHECK(r.err.find("does not appear to be a git repository") != std::string::npos);
+  CHECK(r.err.find("no answer within") == std::string::npos);
+  CHECK(r.err.ends_with("--offline works on this clone alone\n"));
+}
+
 TEST_CASE("done pushes the branch and deletes the lease in one atomic push, and a lost lease takes the commit back") {
   SharedRemote remote(true);
   seed(remote, 2);
