@@ -340,6 +340,14 @@ TEST_CASE("search finds what people type: prefixes, a typo one or two edits off,
   CHECK(search({"emial"}).first == std::vector<long>{1});
   CHECK(search({"ses"}).first == std::vector<long>{2});  // a prefix, no edit
   CHECK(search({"sxs"}).first.empty());
+  // A wrong first letter, or the first one left out: nothing close begins with the
+  // letters typed, so the rest of the vocabulary is read.
+  std::tie(found, err) = search({"rassword"});
+  CHECK(found.size() == 3);
+  CHECK(err == "tracker: no word begins with 'rassword'; searched for 'password' instead\n");
+  std::tie(found, err) = search({"assword"});
+  CHECK(found.size() == 3);
+  CHECK(err == "tracker: no word begins with 'assword'; searched for 'password' instead\n");
   // An excluded word is never replaced; a word that matches stays as typed.
   CHECK(search({"reset -pasword"}).first == std::vector<long>{1});
 
