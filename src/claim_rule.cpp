@@ -95,12 +95,13 @@ ClaimRule::Holding ClaimRule::check_holder(std::int64_t id, const std::optional<
   if (lost && lost->owner == actor && h.holder != actor && force == Force::no)
     throw ConflictError("your claim on " + who + " was taken over by " + lost->lost_to +
                         (s_.ws.config().remote ? " on the remote '" + s_.ws.config().remote->name + "'" : "") +
-                        "; you no longer hold it: stop working on it (force ends the other claim)");
+                        "; you no longer hold it: stop working on it (" + param_ref("force", "true") + " ends the other claim)");
   if (!h.holder.empty() && h.holder != actor) {
     if (force == Force::no)
       throw ConflictError(who + " is claimed by " + h.holder + " until " + format_iso8601(h.expires) +
                           (h.remote ? " (on the remote '" + s_.ws.config().remote->name + "')" : "") +
-                          "; only its holder may " + action + " it, and " + as + " (force ends the claim)");
+                          "; only its holder may " + action + " it, and " + as + " (" + param_ref("force", "true") +
+                          " ends the claim)");
     h.forced = true;
   }
   return h;

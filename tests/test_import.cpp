@@ -486,6 +486,34 @@ TEST_CASE("import: bad arguments are refused with one line, nothing written") {
   CHECK(BoardState(b.root()) == before);
 }
 
+TEST_CASE("import again over a story another identity holds: exit 3 naming the holder, nothing written, and --force ends the claim") {
+  Board b;
+  auto issue = [](const std::string& title) {
+    return json({{"id", "bd-1"}, {"title", title}, {"status", "open"}, {"priority", 2}}).dump() + "\n";
+  };
+  write(b.root() / "issues.jsonl", issue("Parser"));
+  REQUIRE(run_tracker(b.root(), {"import", "beads", "issues.jsonl"}).code == 0);
+  long id = by_source(b.root())["beads:bd-1"]["id"];
+  REQUIRE(run_tracker(b.root(), {"claim", std::to_string(id), "--owner", "ann"}).code == 0);
+  write(b.root() / "issues.jsonl", issue("Parser, renamed at the source"));
+  BoardState before(b.root());
+  auto held = run_tracker(b.root(), {"import", "beads", "issues.jsonl"});
+  CHECK(held.code == 3);
+  INFO(held.err);
+  CHECK(held.err.find("ann") != std::string::npos);
+  CHECK(held.err.find("--force") != std::string::npos);
+  CHECK(BoardState(b.root()) == before);
+  // --force updates it and ends ann's claim, in the import's commit.
+  auto forced = run_tracker(b.root(), {"--json", "import", "beads", "issues.jsonl", "--force"});
+  INFO(forced.err);
+  REQUIRE(forced.code == 0);
+  CHECK(json::parse(forced.out)["updated"].size() == 1);
+  json shown = json::parse(run_tracker(b.root(), {"--json", "show", std::to_string(id)}).out);
+  CHECK(shown["name"] == "Parser, renamed at the source");
+  CHECK(shown["claim"].is_null());
+  CHECK(run_tracker(b.root(), {"check"}).code == 0);
+}
+
 TEST_CASE("export then import gives back the same board: jsonl and backlog-md") {
   Board b;
   write(b.root() / "issues.jsonl", beads_issues(false));

@@ -140,7 +140,7 @@ TEST_CASE("done by a holder whose lease was taken over exits 3 and changes nothi
   auto r = run_tracker(a.root(), {"done", "1", "--owner", "ann"});
   CHECK(r.code == 3);
   CHECK(r.err == "tracker: your claim on story #1 was taken over by bob on the remote 'origin'; you no longer hold it: "
-                 "stop working on it (force ends the other claim)\n");
+                 "stop working on it (--force ends the other claim)\n");
   CHECK(git(a.root(), {"rev-parse", "HEAD"}) == head);
   CHECK(git(remote.bare(), {"rev-parse", "refs/tracker/claims/1"}) == other + "\n");
   // ann's claim is void, and she stays fenced: release is refused too.
