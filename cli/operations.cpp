@@ -421,7 +421,7 @@ std::vector<Operation> declared() {
                             {.name = "path", .kind = Kind::text, .meaning = "Which file, when the id is used more than once",
                              .cli = "--path", .word = "FILE"},
                             {.name = "refs", .kind = Kind::integers,
-                             .meaning = "Stories whose depends_on means this copy (when the id is duplicated)",
+                             .meaning = "Stories whose depends_on, parent or related means this copy (when the id is duplicated)",
                              .cli = "--refs", .word = "ID", .minimum = 1, .completes = Completes::id}}});
   ops.push_back({.name = "commit",
                  .summary = "Commit the story files changed by hand, and nothing else",

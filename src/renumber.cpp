@@ -9,10 +9,29 @@
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 
 namespace tracker {
+
+namespace {
+
+/// Whether story `s` lists `id` in its `related` key (ids, as import writes them).
+bool names_in_related(const Story& s, std::int64_t id) {
+  for (const auto& f : s.fields) {
+    if (f.key != "related") continue;
+    auto list = nlohmann::json::parse(f.json, nullptr, false);
+    if (!list.is_array()) return false;
+    for (const auto& item : list) {
+      if (item.is_number_integer() && item.get<std::int64_t>() == id) return true;
+      if (item.is_string() && story_ref(item.get<std::string>()) == id) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 RenumberResult Maintenance::renumber(std::int64_t id, const std::optional<std::string>& path,
                                  const std::vector<std::int64_t>& refs) {
@@ -42,23 +61,29 @@ RenumberResult Maintenance::renumber(std::int64_t id, const std::optional<std::s
   result.old_id = id;
   result.from_path = chosen;
 
-  // The references: which stories name the old id, and which of them to rewrite.
-  for (const auto& [story_id, deps] : s_.shadow->dependencies()) {
-    if (story_id == id || std::find(deps.begin(), deps.end(), id) == deps.end()) continue;
+  // The references: which stories name the old id, in which keys, and which of
+  // them to rewrite. `related` (the links import keeps) is a list of ids as
+  // depends_on is.
+  std::map<std::int64_t, std::vector<std::string>> naming;
+  for (const auto& [story_id, deps] : s_.shadow->dependencies())
+    if (story_id != id && std::find(deps.begin(), deps.end(), id) != deps.end())
+      naming[story_id].push_back("depends_on");
+  for (const auto& [child, parent] : s_.shadow->parents())
+    if (parent == id && child != id) naming[child].push_back("parent");
+  ListQuery everyone;
+  s_.shadow->list_each(everyone, [&](Story&& s) {
+    if (s.id != id && names_in_related(s, id)) naming[s.id].push_back("related");
+  });
+  for (auto& [story_id, keys] : naming) {
     bool rewrite = !duplicated || std::find(refs.begin(), refs.end(), story_id) != refs.end();
     (rewrite ? result.rewritten : result.ambiguous).push_back(story_id);
+    std::sort(keys.begin(), keys.end());
   }
-  // The children name it as their parent: rewritten the same way.
-  for (const auto& [child, parent] : s_.shadow->parents()) {
-    if (parent != id || child == id) continue;
-    auto& list = !duplicated || std::find(refs.begin(), refs.end(), child) != refs.end() ? result.rewritten
-                                                                                          : result.ambiguous;
-    if (std::find(list.begin(), list.end(), child) == list.end()) list.push_back(child);
-  }
+  result.keys = naming;
   for (auto r : refs)
-    if (std::find(result.rewritten.begin(), result.rewritten.end(), r) == result.rewritten.end())
-      throw UsageError("story #" + std::to_string(r) + " does not depend on #" + std::to_string(id) +
-                       " and is not its child");
+    if (!naming.count(r))
+      throw UsageError("story #" + std::to_string(r) + " does not name #" + std::to_string(id) +
+                       " (in depends_on, parent or related)");
   auto name = parse_story_file_name(fs::path(chosen).filename().string(), s_.ws.config().types);
   s_.will_commit();
   // The stories whose depends_on is rewritten are changed too: theirs locks as well,
@@ -83,9 +108,15 @@ RenumberResult Maintenance::renumber(std::int64_t id, const std::optional<std::s
         for (const auto& s : s_.shadow->lookup(ref).stories) {
           fs::path file = s_.ws.root() / s.path;
           std::string text = read_file(file);
-          std::string edited =
-              edit_front_matter_list(text, "depends_on", [&](std::string_view item) { return story_ref(item) != id; },
-                                     {std::to_string(result.new_id)});
+          std::string edited = text;
+          // Each key that names the old id names the new one, in its own style; a
+          // key that does not name it is left alone (a child gains no dependency).
+          auto repoint = [&](const char* key) {
+            edited = edit_front_matter_list(edited, key, [&](std::string_view item) { return story_ref(item) != id; },
+                                            {std::to_string(result.new_id)});
+          };
+          if (std::find(s.depends_on.begin(), s.depends_on.end(), id) != s.depends_on.end()) repoint("depends_on");
+          if (names_in_related(s, id)) repoint("related");
           if (s.parent == id) edited = set_front_matter_line(edited, "parent", std::to_string(result.new_id));
           if (edited == text) continue;
           tx.rewrite(file, text, edited);

@@ -241,6 +241,39 @@ TEST_CASE("renumber gives a duplicate id (two merged branches) a fresh id and re
   CHECK(run_tracker(root, {"renumber", "99"}).code == 4);
 }
 
+TEST_CASE("renumber of a parent repoints its children's parent and the related lists, and adds no dependency") {
+  Board board;
+  fs::path root = board.root();
+  board.create({"Epic"});                                         // 1
+  board.create({"Child", "--parent", "1"});                       // 2
+  board.create({"Other"});                                        // 3
+  board.create({"Child that waits", "--depends-on", "3", "--parent", "1"});  // 4
+  board.create({"Needs the epic", "--depends-on", "1"});          // 5
+  fs::path related = root / board.path_of(3);
+  std::string text = read(related);
+  write(related, text.replace(text.find("---\n", 3), 4, "related: [1, 4]\n---\n"));
+  git(root, {"commit", "-qam", "related by hand"});
+  std::string child = read(root / board.path_of(2));
+
+  auto r = run_tracker(root, {"renumber", "1"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "renumbered #1 -> #6: work/1_backlog/6_story_epic.md\n#2 now is part of #6\n"
+                 "#3 now is related to #6\n#4 now is part of #6\n#5 now depends on #6\n");
+  // The child's one line changes; it gains no depends_on.
+  std::string now = read(root / board.path_of(2));
+  CHECK(now == std::string(child).replace(child.find("parent: 1"), 9, "parent: 6"));
+  json four = json::parse(run_tracker(root, {"--json", "show", "4"}).out);
+  CHECK(four["depends_on"] == json::array({3}));
+  CHECK(four["parent"] == 6);
+  CHECK(json::parse(run_tracker(root, {"--json", "show", "5"}).out)["depends_on"] == json::array({6}));
+  CHECK(read(related).find("related: [4, 6]\n") != std::string::npos);
+  json j = json::parse(run_tracker(root, {"--json", "show", "3"}).out);
+  CHECK(j["fields"]["related"] == json::array({4, 6}));
+  CHECK(run_tracker(root, {"check"}).code == 0);
+  CHECK(git(root, {"status", "--porcelain"}).empty());
+}
+
 TEST_CASE("the example pre-commit hook refuses a commit of a story with problems, judging only what changed") {
   Board board;
   board.create({"Alpha"});

@@ -307,8 +307,10 @@ struct RenumberResult {
   std::int64_t old_id = 0;
   std::int64_t new_id = 0;
   std::string from_path, to_path;
-  std::vector<std::int64_t> rewritten;  ///< stories whose depends_on now names new_id
+  std::vector<std::int64_t> rewritten;  ///< stories whose references now name new_id
   std::vector<std::int64_t> ambiguous;  ///< stories still naming old_id, which may mean either copy
+  /// Of each story in either list, the keys that named old_id: depends_on, parent, related.
+  std::map<std::int64_t, std::vector<std::string>> keys;
   std::string commit;
 };
 
