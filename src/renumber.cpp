@@ -64,20 +64,21 @@ RenumberResult Maintenance::renumber(std::int64_t id, const std::optional<std::s
   // The references: which stories name the old id, in which keys, and which of
   // them to rewrite. `related` (the links import keeps) is a list of ids as
   // depends_on is.
+  // One pass over the board's stories answers all three keys.
   std::map<std::int64_t, std::vector<std::string>> naming;
-  for (const auto& [story_id, deps] : s_.shadow->dependencies())
-    if (story_id != id && std::find(deps.begin(), deps.end(), id) != deps.end())
-      naming[story_id].push_back("depends_on");
-  for (const auto& [child, parent] : s_.shadow->parents())
-    if (parent == id && child != id) naming[child].push_back("parent");
   ListQuery everyone;
   s_.shadow->list_each(everyone, [&](Story&& s) {
-    if (s.id != id && names_in_related(s, id)) naming[s.id].push_back("related");
+    if (s.id == id) return;
+    if (std::find(s.depends_on.begin(), s.depends_on.end(), id) != s.depends_on.end())
+      naming[s.id].push_back("depends_on");
+    if (s.parent == id) naming[s.id].push_back("parent");
+    if (names_in_related(s, id)) naming[s.id].push_back("related");
   });
   for (auto& [story_id, keys] : naming) {
     bool rewrite = !duplicated || std::find(refs.begin(), refs.end(), story_id) != refs.end();
     (rewrite ? result.rewritten : result.ambiguous).push_back(story_id);
     std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());  // two copies of one id name it alike
   }
   result.keys = naming;
   for (auto r : refs)

@@ -23,6 +23,13 @@ constexpr std::size_t kMaxCorrected = 8;
 /// Of the indexed words equally close to a typed one, at most this many are weighed.
 constexpr std::size_t kMaxTied = 64;
 
+/// The first string after every string that begins with `prefix` (UTF-8, so its
+/// last byte is never 0xFF): the end of its range in the vocabulary.
+std::string after_prefix(std::string prefix) {
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
 /// Replaces each word of `query` (not an excluded one) that begins no indexed word
 /// with the indexed word closest to it, within typo_allowance() edits (a prefix
 /// counts: `passwrd` is one edit from the start of "passwords"); returns what it
@@ -31,13 +38,6 @@ constexpr std::size_t kMaxTied = 64;
 /// own vocabulary (fts5vocab) is the list of indexed words. Words in the letters
 /// of scripts written without spaces, and words of fewer than four letters, are
 /// left as typed.
-/// The first string after every string that begins with `prefix` (UTF-8, so its
-/// last byte is never 0xFF): the end of its range in the vocabulary.
-std::string after_prefix(std::string prefix) {
-  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
-  return prefix;
-}
-
 std::vector<SearchCorrection> correct_typos(sql::Db& db, SearchQuery& query) {
   struct Wanted {
     std::string typed;
